@@ -16,6 +16,7 @@ import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { applyLockKey } from '../../provider/engine/core/names';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { holdFile } from '../../provider/engine/util/failpoints';
 import { startHeldAt } from '../support/holdPoints';
@@ -56,10 +57,11 @@ async function newSessionWrites(pair: ServerPair, db: string, id: number): Promi
 }
 
 /**
- * Writes through the fence as only pgferry's own sessions may (named `pgferry ...`, writable): an
+ * Writes through the fence as only a session holding the database's apply lock may (what pgferry's
+ * appliers hold; no applier holds it on the source while the forward stream runs): an
  * application's session that turns the default off is refused by the fence's trigger.
  */
-async function writeOverridingFence(pair: ServerPair, db: string, sql: string): Promise<void> {
+async function writeOverridingFence(pair: ServerPair, migration: string, db: string, sql: string): Promise<void> {
   const app = await pair.source.connect(db);
   try {
     await app.query('SET default_transaction_read_only = off');
@@ -75,6 +77,13 @@ async function writeOverridingFence(pair: ServerPair, db: string, sql: string): 
   await client.connect();
   try {
     await client.query('SET default_transaction_read_only = off');
+    // the name alone does not pass the fence
+    await assert.rejects(
+      client.query(sql),
+      (e: { code?: string }) => e.code === READ_ONLY_SQL_TRANSACTION,
+      "a session named as pgferry's is fenced",
+    );
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [applyLockKey(migration, db)]);
     await client.query(sql);
   } finally {
     await client.end();
@@ -342,7 +351,7 @@ async function resumeCompletes(lab: FenceLab): Promise<void> {
   const s = lab.spec('fence-resume', db, { fenceWriters: false });
   await lab.startKilledAfterFence(s, db, { fenceWriters: true, cutoverLagBudgetSeconds: 60 });
   // a session that overrides the fence still writes; the resumed cutover must carry it over
-  await writeOverridingFence(lab.pair, db, `UPDATE items SET v = 'while dead' WHERE id <= 10`);
+  await writeOverridingFence(lab.pair, s.migrationName, db, `UPDATE items SET v = 'while dead' WHERE id <= 10`);
   await resumeMigration(s);
   const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
   assert.equal(done.state, 'Succeeded', done.message);
@@ -366,7 +375,12 @@ async function resumeRollsBack(lab: FenceLab): Promise<void> {
   assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
   const lock = await lockTargetItems(lab.pair, db);
   try {
-    await writeOverridingFence(lab.pair, db, `INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`);
+    await writeOverridingFence(
+      lab.pair,
+      s.migrationName,
+      db,
+      `INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`,
+    );
     await resumeMigration(s);
     // a resumed runner first redoes its checks and reopens the stream: minutes on a loaded 2-core machine
     const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
@@ -542,8 +556,8 @@ async function staleFenceSession(lab: FenceLab): Promise<void> {
 }
 
 /**
- * a writer that gets past the fence (a session that calls itself pgferry's, writing in BEGIN READ
- * WRITE transactions) and commits after the cutover point rolls the cutover back before anything
+ * a writer that gets past the fence (a session that takes pgferry's apply lock itself, writing in
+ * BEGIN READ WRITE transactions) and commits after the cutover point rolls the cutover back before anything
  * irreversible, naming its user, application and address; its writes then reach the target, and a
  * cutover once it stopped succeeds.
  */
@@ -561,6 +575,9 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
   impostor.on('error', () => undefined);
   await impostor.connect();
+  // the lock pgferry's appliers hold, taken while none holds it on the source: the key is derived
+  // from the migration's name, so a session that means to can pass the first line
+  await impostor.query('SELECT pg_advisory_lock($1::bigint)', [applyLockKey(s.migrationName, db)]);
   const acked: number[] = [];
   const write = async (id: number): Promise<void> => {
     await impostor.query('BEGIN READ WRITE');
@@ -582,7 +599,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
         throw new Error(`the cutover ended without holding: ${st.state} ${st.message ?? ''}`);
       return undefined;
     });
-    // the fence lets a session named like pgferry's through: its write is past the cutover point
+    // the fence lets a session holding the apply lock through: its write is past the cutover point
     await write(1_000_002);
     await fs.rm(held, { force: true });
     const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);

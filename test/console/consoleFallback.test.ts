@@ -20,7 +20,16 @@ import {
   type MigrationStatus,
 } from '../../provider/engine';
 import type { Cluster } from '../../provider/localpg/cluster';
-import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
+import {
+  pairSpec,
+  requirePrerequisite,
+  serverSpec,
+  startPair,
+  startSourceWriter,
+  until,
+  writeBehindFence,
+  type ServerPair,
+} from '../support';
 import { chartAgreesWithCounters, WINDOW_CHART } from '../support/consoleChart';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -240,14 +249,13 @@ async function cutOverAgain(pair: ServerPair, page: Page): Promise<void> {
 
 /**
  * A reverse stream stopped on an error the user can fix (a row written on the old source behind
- * the fence, in a session named as pgferry's, takes the key the application then inserts on the
+ * the fence, by a superuser turning the fence's trigger off for one transaction, takes the key the application then inserts on the
  * new server): the page shows the stop with its error and fix, Fall back and Resume forward off
  * with the engine's words; the row removed, the stream applies again by itself and the page says
  * Open.
  */
 async function stoppedAndFixed(pair: ServerPair, page: Page): Promise<void> {
-  const admin = "SET application_name = 'pgferry admin'; BEGIN READ WRITE;";
-  await pair.source.query(`${admin} INSERT INTO items VALUES (30000, 'only on the old source'); COMMIT`, [], DB);
+  await writeBehindFence(pair.source, DB, `INSERT INTO items VALUES (30000, 'only on the old source')`);
   await pair.target.query("INSERT INTO items VALUES (30000, 'from the new server')", [], DB);
   await until(
     'the page says Stopped',
@@ -263,7 +271,7 @@ async function stoppedAndFixed(pair: ServerPair, page: Page): Promise<void> {
   assert.match(why, /is stopped on an error/);
   assert.equal(await buttonOff(page, 'fallback'), `Fall back: ${why}. `);
   assert.equal(await buttonOff(page, 'resume-forward'), `Resume forward: ${why}. `);
-  await pair.source.query(`${admin} DELETE FROM items WHERE id = 30000; COMMIT`, [], DB);
+  await writeBehindFence(pair.source, DB, `DELETE FROM items WHERE id = 30000`);
   await until(
     'the page says Open again',
     async () => ((await field(page, 'fallback-state').textContent()) === 'Open' ? true : undefined),

@@ -27,7 +27,7 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
 import { update } from '../../provider/resource/operations';
 import { rowsOf } from '../cdc/harness';
 import { renderStatus } from '../../provider/cli/output';
@@ -158,19 +158,15 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
 
 /**
  * The reverse stream stops on an error the user can fix: a row written on the old source behind the
- * fence (as an administrator can, in a session named as pgferry's: the fence's trigger lets only those write) takes the key the application then inserts on the new server. A
+ * fence (as an administrator can: a superuser turns the fence's trigger off for one transaction) takes the key the application then inserts on the new server. A
  * fall-back is refused while it is stopped; the row removed, the stream applies again by itself.
  */
 async function stopAndFix(pair: ServerPair, store: CatalogConnection, target: ServerSpec, name: string, db: string): Promise<void> {
-  await pair.source.query(
-    "SET application_name = 'pgferry admin'; BEGIN READ WRITE; INSERT INTO scratch VALUES (100, 'only on the old source'); COMMIT",
-    [],
-    db,
-  );
+  await writeBehindFence(pair.source, db, "INSERT INTO scratch VALUES (100, 'only on the old source')");
   await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
   await until('the reverse stream stopped', async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined));
   await refused(target, store, name, /the reverse stream of ".+" is stopped on an error \(the reverse stream stopped: .*scratch/);
-  await pair.source.query("SET application_name = 'pgferry admin'; BEGIN READ WRITE; DELETE FROM scratch WHERE k = 100; COMMIT", [], db);
+  await writeBehindFence(pair.source, db, 'DELETE FROM scratch WHERE k = 100');
   await until(
     'the reverse stream applies again',
     async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined),

@@ -13,7 +13,7 @@ import { fallBackSettled, isFinalState, requestCutover, requestFallBack, startMi
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const TABLES = ['items', 'quiet'] as const;
@@ -188,11 +188,7 @@ describe('fall-back: the verification reads again what the reverse stream change
     const db = 'recheck_quiet';
     const spec = await cutOverAndWrite(pair, store, name, db);
     // behind the fence, in the table the reverse stream never writes: the count stays, one row differs
-    await pair.source.query(
-      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE quiet SET note = 'tampered' WHERE k = 5; COMMIT`,
-      [],
-      db,
-    );
+    await writeBehindFence(pair.source, db, `UPDATE quiet SET note = 'tampered' WHERE k = 5`);
     const stopped = await fallBackOnce(store, spec.target, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match(
@@ -204,11 +200,7 @@ describe('fall-back: the verification reads again what the reverse stream change
       [{ note: 'tampered' }],
       'nothing changed it back',
     );
-    await pair.source.query(
-      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE quiet SET note = 'n5' WHERE k = 5; COMMIT`,
-      [],
-      db,
-    );
+    await writeBehindFence(pair.source, db, `UPDATE quiet SET note = 'n5' WHERE k = 5`);
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );
@@ -273,20 +265,12 @@ describe('fall-back: the verification reads again what the reverse stream change
     const name = 'recheck-tampered';
     const db = 'recheck_tampered';
     const spec = await cutOverAndWrite(pair, store, name, db);
-    // behind the fence (as an administrator can, in a session named as pgferry's): the count stays, only the key's row differs
-    await pair.source.query(
-      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE items SET v = 'tampered' WHERE id = 14; COMMIT`,
-      [],
-      db,
-    );
+    // behind the fence (as an administrator can: a superuser turning the fence's trigger off for one transaction): the count stays, only the key's row differs
+    await writeBehindFence(pair.source, db, `UPDATE items SET v = 'tampered' WHERE id = 14`);
     const stopped = await fallBackOnce(store, spec.target, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match((await verificationEvents(store, name)).join('\n'), /fall-back stopped: verification failed: .*items/);
-    await pair.source.query(
-      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE items SET v = 'v14-u' WHERE id = 14; COMMIT`,
-      [],
-      db,
-    );
+    await writeBehindFence(pair.source, db, `UPDATE items SET v = 'v14-u' WHERE id = 14`);
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );

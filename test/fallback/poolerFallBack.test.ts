@@ -26,7 +26,7 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { pairSpec, until, waitForStatus } from '../support';
+import { pairSpec, until, waitForStatus, writeBehindFence } from '../support';
 import { poolerInputOf } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
 import {
@@ -201,13 +201,8 @@ async function differenceResumesOnNewServer(lab: Lab): Promise<void> {
   const w = await cutOverWithWriter(lab, s, db);
   const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
   await overBudgetNotPaused(lab, s, db, w);
-  // behind the old source's fence, as an administrator can (a session named as pgferry's): a row the new server never wrote
-  const tamper = (note: string) =>
-    lab.pair.source.query(
-      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE items SET note = '${note}' WHERE id = 5; COMMIT`,
-      [],
-      db,
-    );
+  // behind the old source's fence, as an administrator can (a superuser turning the fence's trigger off for one transaction): a row the new server never wrote
+  const tamper = (note: string) => writeBehindFence(lab.pair.source, db, `UPDATE items SET note = '${note}' WHERE id = 5`);
   await tamper('tampered');
   await requestFallBack(s.target, s.migrationName);
   const stopped = await settled(lab, s.migrationName);

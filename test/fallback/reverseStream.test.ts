@@ -21,7 +21,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
-import { makeManagedTarget, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeManagedTarget, pairSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { rowsOf } from '../cdc/harness';
 import { renderList, renderStatus } from '../../provider/cli/output';
@@ -120,17 +120,13 @@ async function windowShownEverywhere(spec: MigrationSpec, store: CatalogConnecti
 
 /**
  * A resumed runner's reverse stream stops on an error the user can fix: a row written on the old
- * source behind the fence (in a session named as pgferry's, which the fence lets write) takes the key
+ * source behind the fence (a superuser turning the fence's trigger off for one transaction) takes the key
  * the application then inserts on the new server. The migration stays Succeeded, the window Stopped
  * names the cause; the row removed, the stream applies again by itself and the write reaches the old
  * source once.
  */
 async function stoppedAfterResume(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
-  await pair.source.query(
-    "SET application_name = 'pgferry admin'; BEGIN READ WRITE; INSERT INTO scratch VALUES (100, 'only on the old source'); COMMIT",
-    [],
-    db,
-  );
+  await writeBehindFence(pair.source, db, "INSERT INTO scratch VALUES (100, 'only on the old source')");
   await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
   const stopped = await until('the reverse stream stopped', async () => {
     const s = await get(store, name);
@@ -144,7 +140,7 @@ async function stoppedAfterResume(pair: ServerPair, store: CatalogConnection, na
   const later = (await get(store, name))!;
   assert.equal(later.state, 'Succeeded', later.message);
   assert.equal(later.runner?.alive, true, 'the resumed runner stays to try the stream again');
-  await pair.source.query("SET application_name = 'pgferry admin'; BEGIN READ WRITE; DELETE FROM scratch WHERE k = 100; COMMIT", [], db);
+  await writeBehindFence(pair.source, db, 'DELETE FROM scratch WHERE k = 100');
   await until(
     'the reverse stream applies again',
     async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined),
@@ -174,11 +170,7 @@ async function stopOutlivesRunner(pair: ServerPair, store: CatalogConnection, na
   assert.deepEqual([cutOver.state, cutOver.databases[0]?.fallback?.state], ['Succeeded', 'Open'], cutOver.message);
 
   // a row written on the old source behind the fence takes the key the new server then inserts
-  await pair.source.query(
-    "SET application_name = 'pgferry admin'; BEGIN READ WRITE; INSERT INTO scratch VALUES (100, 'only on the old source'); COMMIT",
-    [],
-    db,
-  );
+  await writeBehindFence(pair.source, db, "INSERT INTO scratch VALUES (100, 'only on the old source')");
   await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
   await pair.target.query("INSERT INTO items (v) SELECT 'behind the stop' || g FROM generate_series(1, 20) g", [], db);
   const first = await until('the reverse stream stopped', async () => {
@@ -206,7 +198,7 @@ async function stopOutlivesRunner(pair: ServerPair, store: CatalogConnection, na
   assert.equal((await get(store, name))?.state, 'Succeeded');
 
   // the fix, then resume: the live runner tries the stream at once instead of after its wait
-  await pair.source.query("SET application_name = 'pgferry admin'; BEGIN READ WRITE; DELETE FROM scratch WHERE k = 100; COMMIT", [], db);
+  await writeBehindFence(pair.source, db, 'DELETE FROM scratch WHERE k = 100');
   await resumeMigration(spec);
   const open = await until('the reverse stream applies again', async () => {
     const [w] = await fallbackWindows(store, name);

@@ -14,3 +14,4 @@ export * from './variedSchema';
 export * from './sourceWriter';
 export * from './streamObjects';
 export { onBothTargets, onTarget } from './targets';
+export * from './behindFence';

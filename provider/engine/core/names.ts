@@ -88,11 +88,17 @@ export interface FenceNames {
   readonly function: string;
   readonly trigger: string;
   readonly prefix: string;
+  /**
+   * The apply lock of the database (applyLockKey): the one session of pgferry that writes a fenced
+   * table (the reverse stream's applier on the old source, the forward stream's on a target fenced
+   * at a fall-back) holds it, and the fence lets through only the sessions that hold it.
+   */
+  readonly passKey: string;
 }
 
 export function fenceNamesOf(migration: string, database: string): FenceNames {
   const base = derived('w', migration, database, undefined);
-  return { function: base, trigger: base, prefix: `pgferry.fence.${base}` };
+  return { function: base, trigger: base, prefix: `pgferry.fence.${base}`, passKey: applyLockKey(migration, database) };
 }
 
 /**

@@ -13,14 +13,21 @@
 // partitions of every published table get one. Made ENABLE ALWAYS where the user owns the table,
 // so a session with session_replication_role = replica is refused too.
 //
-// pgferry's own sessions (application_name `pgferry <purpose>`, connect/session.ts) pass: the
-// reverse stream of a fallback window writes into the fenced old source, and the forward stream
-// again into the fenced target. Every session the fence lets write says who it is in the stream
-// (a transactional logical message under the fence's prefix: user, application, address, pid),
-// so a write that reaches the stream after the cutover point is named exactly (switchover/lateWrites.ts).
+// pgferry's appliers pass, told by identity, never by a name a client can give itself (any client
+// may call itself `pgferry apply`): the reverse stream of a fallback window writes into the fenced
+// old source, and the forward stream again into the fenced target, and no other session of pgferry
+// writes a fenced table (a marker is a logical message, a sequence a setval, a large object a
+// pg_largeobject row: none fires a table's trigger). An applier holds its database's apply lock
+// exclusively for its connection's life (cdc/apply/applyTarget.ts), so while it runs no other
+// session can hold it, and its parallel apply sessions hold the lane lock beside it under the same
+// login. The cost is a read of pg_locks per statement an applier sends to a fenced table, and what
+// it leaves open is said in docs/safety.md: a session that takes the lock itself while no applier
+// holds it (the key is derived from the migration's name) passes, and is named by the second line.
+// Every session the fence lets write says who it is in the stream (a transactional logical message
+// under the fence's prefix: user, application, address, pid), so a write that reaches the stream
+// after the cutover point is named exactly (switchover/lateWrites.ts).
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
-import { APPLICATION_NAME_PREFIX } from '../connect/session';
 import { PgferryError } from '../core/errors';
 import { CONTROL_SCHEMA, fenceNamesOf, type FenceNames } from '../core/names';
 
@@ -83,17 +90,39 @@ export async function tablesWithoutTriggerRight(client: pg.Client, publication: 
 }
 
 /**
- * The function: a session of pgferry passes and says who it is in the stream; any other is refused
- * with read_only_sql_transaction, naming the database and why. SECURITY DEFINER so that a session
- * without the right to emit logical messages still passes when it is pgferry's; session_user,
- * application_name and the client's address stay the writer's.
+ * Whether the calling session is pgferry's applier of the database ($KEY: its apply lock, names.ts
+ * applyLockKey, a bigint split as pg_advisory_lock(bigint) splits it): it holds the lock exclusively,
+ * or it is a parallel apply session of that applier (the lane lock, shared, in the two-key space:
+ * cdc/apply/applyTarget.ts) of the same login as the session holding the lock. pg_locks and the
+ * login column of pg_stat_activity are shown to every role, so this holds for a non-superuser too.
+ */
+function passSql(key: string): string {
+  const k = `${literal(key)}::pg_catalog.int8`;
+  const here = `(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
+  const applier = `l.locktype = 'advisory' AND l.granted AND l.database = ${here} AND l.objsubid = 1 AND l.mode = 'ExclusiveLock'
+         AND l.classid = (${k} >> 32)::pg_catalog.oid AND l.objid = (${k} & 4294967295)::pg_catalog.oid`;
+  return `EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.pid = pg_catalog.pg_backend_pid() AND ${applier})
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks m
+                  WHERE m.pid = pg_catalog.pg_backend_pid() AND m.locktype = 'advisory' AND m.granted AND m.database = ${here}
+                    AND m.objsubid = 2 AND m.classid = ((${k} >> 32)::pg_catalog.int4)::pg_catalog.oid
+                    AND m.objid = ((${k} & 2147483647)::pg_catalog.int4)::pg_catalog.oid
+                    AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+                                 WHERE ${applier}
+                                   AND a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)))`;
+}
+
+/**
+ * The function: pgferry's applier of the database (passSql) passes and says who it is in the
+ * stream; any other session is refused with read_only_sql_transaction, naming the database and
+ * why, whatever it calls itself. SECURITY DEFINER so that a session without the right to emit
+ * logical messages still passes when it is pgferry's; session_user, application_name and the
+ * client's address stay the writer's.
  */
 function functionSql(names: FenceNames): string {
-  const pass = literal(`${APPLICATION_NAME_PREFIX}%`);
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 BEGIN
-  IF pg_catalog.current_setting('application_name') LIKE ${pass} THEN
+  IF ${passSql(names.passKey)} THEN
     PERFORM pg_catalog.pg_logical_emit_message(true, ${literal(names.prefix)}, pg_catalog.jsonb_build_object(
       'user', session_user::text, 'application', pg_catalog.current_setting('application_name'),
       'address', coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), 'pid', pg_catalog.pg_backend_pid(),

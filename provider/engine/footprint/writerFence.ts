@@ -18,7 +18,8 @@
 // trigger refuses each of them. What it cannot refuse is said where it is met: a transaction
 // prepared before the fence that wrote a fenced table (COMMIT PREPARED needs no writable
 // transaction) stops the cutover, named by its gid; a superuser who disables the trigger, or a
-// session that calls itself pgferry's, is caught by the second line (switchover/lateWrites.ts).
+// session that takes pgferry's apply lock itself (the trigger tells pgferry's appliers by that
+// lock, not by their name), is caught by the second line (switchover/lateWrites.ts).
 //
 // The footprint's change (below, writerFence): lifted first by every release, since the applications
 // cannot write meanwhile; the one change a successful cutover keeps, so an application still
@@ -211,7 +212,11 @@ SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
  * (backend_xid): a session that started before the fence keeps default_transaction_read_only off
  * and may begin one later. Without pg_read_all_stats, pg_stat_activity hides the backend_type of
  * other roles' sessions (but not their pid, role, application_name or backend_xid): such a session
- * counts as a client backend, so a user with pg_signal_backend alone still ends every one.
+ * counts as a client backend, so a user with pg_signal_backend alone still ends every one. The name
+ * here only spares a session from being ended; whether it may write a fenced table is the trigger's
+ * decision, by identity (fenceTriggers.ts): a client that calls itself pgferry's stays connected and
+ * is refused, and one holding a fenced table's lock makes the trigger's creation time out, so the
+ * cutover rolls back rather than let its write land after the cutover point.
  */
 const WRITERS_SQL = `
 SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app,

@@ -1,26 +1,34 @@
 // Whether a target database that overwriteDbsInTarget would drop is live: clients other than
-// pgferry have sessions in it, or another migration recorded in this catalog cut over into it
+// this check have sessions in it, or another migration recorded in this catalog cut over into it
 // (online: the applications moved there) or still writes it. A live database is overwritten only
 // when overwriteLiveDbsInTarget names it; the validation and the run's own gate both ask here.
+//
+// The decision counts every session but the check's own, told by its backend pid: a session's
+// application name is the client's to choose (any may call itself `pgferry apply`), so it excepts
+// nobody. No session of pgferry's is in a database it would overwrite when the check runs (the
+// validation reads the target from its maintenance database, and the run asks before it copies);
+// another migration's session there makes it live, as its catalog record does. Without
+// pg_read_all_stats, pg_stat_activity hides the backend type and the address of other roles'
+// sessions (not their database, role or application name): such a session counts as a client's,
+// its address shown as hidden, so a managed target's admin refuses the same databases a superuser does.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import { APPLICATION_NAME_PREFIX } from '../connect/session';
 import { databasesInUse } from '../control/databasesInUse';
 import { PgferryError } from '../core/errors';
 import type { MigrationSpec } from '../input/migrationSpec';
 
-/** Client sessions in the databases, pgferry's own and this one's excepted, grouped by who holds them. */
+/** Client sessions in the databases, this one's excepted, grouped by who holds them. */
 const SESSIONS_SQL = `
 SELECT datname AS database,
        coalesce(usename::text, '?') AS usename,
        coalesce(nullif(application_name, ''), '-') AS application,
-       coalesce(host(client_addr), 'local') AS address,
+       CASE WHEN backend_type IS NULL THEN 'an address hidden from the target user' ELSE coalesce(host(client_addr), 'local') END AS address,
        count(*)::int AS n
   FROM pg_catalog.pg_stat_activity
  WHERE datname = ANY($1::text[])
    AND pid <> pg_backend_pid()
-   AND backend_type = 'client backend'
-   AND coalesce(application_name, '') NOT LIKE $2
+   AND usesysid IS NOT NULL
+   AND coalesce(backend_type, 'client backend') = 'client backend'
  GROUP BY 1, 2, 3, 4
  ORDER BY 1, 5 DESC, 2, 3, 4`;
 
@@ -54,7 +62,7 @@ export async function liveTargetDatabases(
         : `migration "${use.migration}" still copies or streams into it`,
     );
   }
-  const { rows } = await client.query<SessionRow>(SESSIONS_SQL, [databases, `${APPLICATION_NAME_PREFIX}%`]);
+  const { rows } = await client.query<SessionRow>(SESSIONS_SQL, [databases]);
   const byDatabase = new Map<string, SessionRow[]>();
   for (const r of rows) byDatabase.set(r.database, [...(byDatabase.get(r.database) ?? []), r]);
   for (const [database, sessions] of byDatabase) {
