@@ -9,7 +9,8 @@
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
 // the reverse stream streaming on, the window Open with the reason as its message. Through a pooler
 // its databases are paused before the fence and resumed on the new server when it stops, or pointed
-// at the old source once its fence is lifted (footprint/poolerPauseBack.ts). Past its point of
+// at the old source once its fence is lifted (footprint/poolerPauseBack.ts); the pause, the fence
+// and the lag gate before and inside them are the cutover's hold the other way (hold.ts). Past its point of
 // no return (fall_back_released) nothing lifts the target's fence any more: a step that fails there
 // (the release, the completion) leaves the window FallingBack and is tried again. These are the
 // mechanisms; which one moves a window when (Open -> FallingBack -> FellBack, or Open again) is a
@@ -35,9 +36,9 @@ import { recordEvent } from '../control/store';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { fenceTarget, handOverFences, targetFence } from '../footprint/targetFence';
+import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
-import { pausePoolerBack, poolerPauseBack, switchPoolerBack } from '../footprint/poolerPauseBack';
+import { switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
@@ -47,8 +48,8 @@ import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../core/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
-import { fallBackOverBudget } from './fallBackGate';
-import { ApplyRateMeter } from '../switchover/lagGate';
+import { FALL_BACK_HOLD, holdAtFallBack, liftHold } from './hold';
+import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
@@ -100,24 +101,6 @@ class FallBackStopped extends Error {}
 /** A step tried again while a server is away (every step is idempotent). */
 function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promise<T> {
   return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `fall-back: ${what}`));
-}
-
-/** Each step's seconds, for the completion event: where a fall-back's downtime goes. */
-interface StepClock {
-  done(step: string): void;
-  steps(): string;
-}
-
-function stepClock(): StepClock {
-  const steps: string[] = [];
-  let start = Date.now();
-  return {
-    done(step) {
-      steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
-      start = Date.now();
-    },
-    steps: () => steps.join(', '),
-  };
 }
 
 /**
@@ -245,10 +228,7 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
     throw new Error(
       `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
-  await targetFence.undo(run, w.database);
-  // after the fence, so the pooler's held queries do not meet a read-only server
-  const pausedBack = (await poolerPauseBack.pending(run, w.database)).length > 0;
-  await poolerPauseBack.undo(run, w.database);
+  const pausedBack = await liftHold(run, FALL_BACK_HOLD, w.database);
   const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
   const message = `fall-back stopped: ${why}; the reverse stream goes on${pooler}, ask again once the cause is fixed`;
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
@@ -265,20 +245,9 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   const { clock } = course;
   const name = spec.migrationName;
   const database = w.database;
-  // through a pooler, its databases paused first, as at the cutover (transactions in flight end, new
-  // queries wait), with the cutover's lag gate before the pause and inside it
-  const meter = new ApplyRateMeter();
-  const gate = async (paused: boolean) => {
-    const late = await fallBackOverBudget(run, database, stream.applier, meter, paused);
-    if (late) throw new FallBackStopped(late);
-  };
-  await gate(false);
-  const paused = await again(run, 'the pause of the pooler', () => pausePoolerBack(run, database));
-  if (paused.length > 0) clock.done('pause');
-  await again(run, 'the target fence', () => fenceTarget(run, database));
-  failpoint(`fallback-fenced:${database}`);
-  clock.done('fence');
-  await gate(true);
+  // the new server held: through a pooler paused, fenced, the lag gate passed before and inside
+  const refused = await holdAtFallBack(run, database, stream.applier, clock);
+  if (refused) throw new FallBackStopped(refused);
   // the reverse stream drained to a marker emitted behind every write the target accepted
   await again(run, 'the marker', () =>
     withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) =>
