@@ -7,8 +7,7 @@
 // hold (the pooler paused, the writers fenced, the lag gate, the writes past the point read, all
 // given back at a roll-back) is hold.ts's; the target's guard of a held cutover, from the pin to the
 // switch, is targetGuardAtCutover.ts's.
-import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
 import { withSession } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -63,11 +62,7 @@ import { closeFellBackRecord } from '../control/fallbackWindows';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
-  await again(run, `the cutover marker of "${stream.database}"`, () =>
-    withSession(run.spec.source, { database: stream.database, purpose: 'cutover', writable: true }, (client) =>
-      markCutoverPoint(client, run, stream, began),
-    ),
-  );
+  await again(run, `the cutover marker of "${stream.database}"`, () => markCutoverPoint(run, stream, began));
   await applierResult(run, stream);
 }
 
@@ -76,7 +71,7 @@ async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: num
  * idempotent, and failing the migration at its last minute for a blip would throw the copy away.
  */
 function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `cutover: ${what}`));
+  return retryPhase(run, `cutover: ${what}`, step);
 }
 
 /**

@@ -17,8 +17,6 @@
 // row of afterCutover.ts WINDOW.
 import type { Applier } from '../cdc/apply/applier';
 import type { SessionEnd } from '../cdc/apply/applySession';
-import { serverMajor, withSession } from '../connect/session';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
 import {
   clearFallBack,
@@ -39,21 +37,17 @@ import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeOb
 import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
 import { switchPoolerBack } from '../footprint/poolerPauseBack';
-import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import type { SwitchoverRun } from '../run/migrationRun';
+import { retryPhase } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
-import { parseLsn } from '../core/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
 import { FALL_BACK_HOLD, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
-
-/** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
-export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
 
 /** One database's reverse applier as the runner holds it. */
 export interface ReverseStream {
@@ -99,8 +93,8 @@ export function failedPastReturn(w: FallbackWindow, stream: ReverseStream): bool
 class FallBackStopped extends Error {}
 
 /** A step tried again while a server is away (every step is idempotent). */
-function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `fall-back: ${what}`));
+function again<T>(run: SwitchoverRun, what: string, step: () => Promise<T>): Promise<T> {
+  return retryPhase(run, `fall-back: ${what}`, step);
 }
 
 /**
@@ -109,7 +103,7 @@ function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promi
  * the comparison, the forward slot when asked, the release). Its end is left on `stream.fallBack`
  * (the error too, unless the run is stopped), from which the window moves on (afterCutover.ts).
  */
-export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackOne(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
@@ -160,7 +154,7 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
 }
 
 /** FallingBack -> FellBack: the completion recorded, the migration's state with it (one statement), the reverse applier stopped. */
-export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fellBack(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
@@ -188,7 +182,7 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
  * undone, the target stays fenced, the window FallingBack with why; what is left is tried again
  * after the reverse supervisor's back-off (WINDOW's next row), or by a resumed runner.
  */
-export async function fallBackFailedPastReturn(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackFailedPastReturn(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const course = stream.fallBack!;
   const { error } = course.end as { error: unknown };
   course.tries = (course.tries ?? 0) + 1;
@@ -207,7 +201,7 @@ export async function fallBackFailedPastReturn(run: FallbackRun, w: FallbackWind
  * FallingBack, past the point of no return, its try due: the release again (every step of it is
  * idempotent), or only the completion when the old source was released already.
  */
-export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackAgain(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const course = stream.fallBack!;
   course.retryAt = undefined;
   if (course.oldSourceReleased) course.end = 'released';
@@ -220,7 +214,7 @@ export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream:
  * drained to the marker has ended. Refused past the point of no return (the catalog read again): the
  * old source's fence may be lifted already, and both servers would take writes.
  */
-export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
+export async function fallBackStopped(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
   const { error } = stream.fallBack!.end as { error: unknown };
   const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
   const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === w.database);
@@ -240,7 +234,7 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
 }
 
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
-async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
+async function drainAndVerify(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
   const { spec, store } = run;
   const { clock } = course;
   const name = spec.migrationName;
@@ -249,11 +243,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   const refused = await holdAtFallBack(run, database, stream.applier, clock);
   if (refused) throw new FallBackStopped(refused);
   // the reverse stream drained to a marker emitted behind every write the target accepted
-  await again(run, 'the marker', () =>
-    withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) =>
-      markFallBackPoint(client, stream.applier, name, database, await serverMajor(client)),
-    ),
-  );
+  await again(run, 'the marker', () => markFallBackPoint(spec.target, stream.applier, name, database));
   const end = await stream.done;
   if (end !== 'cutover') {
     const why = end instanceof Error ? errorMessage(end) : `it ${end}`;
@@ -271,7 +261,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   clock.done('sequences');
   const kept = await largeObjectsBack(run, database);
   clock.done('large objects');
-  const recheck = w.openedLsn === undefined ? undefined : reverseRecheck(stream.applier, parseLsn(w.openedLsn));
+  const recheck = reverseRecheck(stream.applier, w.openedLsn);
   await verifyBack(run, database, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
@@ -286,7 +276,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
  * the old source alone is kept and named. A statement the old source refuses stops the fall-back,
  * nothing changed. Returns the kept objects' OIDs, which the verification leaves out.
  */
-async function largeObjectsBack(run: FallbackRun, database: string): Promise<readonly string[]> {
+async function largeObjectsBack(run: SwitchoverRun, database: string): Promise<readonly string[]> {
   const delta = await again(run, 'the large objects', () => syncLargeObjects(run.spec, database, run.store, 'back')).catch(
     (error: unknown) => {
       if (error instanceof PgferryError && error.code === 'CUTOVER_LARGE_OBJECTS')
@@ -316,7 +306,7 @@ async function largeObjectsBack(run: FallbackRun, database: string): Promise<rea
  * the new server's and refreshed where it differs (verify/materializedViews.ts), its seconds in the
  * downtime; one that still differs stops the fall-back as staleMaterializedViews says.
  */
-async function viewsBack(run: FallbackRun, database: string): Promise<void> {
+async function viewsBack(run: SwitchoverRun, database: string): Promise<void> {
   const views = await again(run, 'the materialized views', () => verifyMaterializedViewsBack(run.spec, database));
   const differing = views.find((v) => !v.row.matches);
   if (differing) throw new FallBackStopped(`verification failed: ${differing.row.table}: ${differing.row.reason ?? 'its rows differ'}`);
@@ -337,7 +327,7 @@ async function viewsBack(run: FallbackRun, database: string): Promise<void> {
  * different stops the fall-back.
  */
 async function verifyBack(
-  run: FallbackRun,
+  run: SwitchoverRun,
   database: string,
   recheck: VerifyOptions['recheck'],
   keptLargeObjects: readonly string[],

@@ -9,7 +9,6 @@
 // pooler switched by the step itself (cutover.ts finishCutover, fallBackStep.ts fallBackOne).
 import type { Applier } from '../cdc/apply/applier';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { withSession } from '../connect/session';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { errorMessage } from '../core/errors';
@@ -19,8 +18,8 @@ import { pausePooler, poolerPause } from '../footprint/poolerPause';
 import { pausePoolerBack, poolerPauseBack } from '../footprint/poolerPauseBack';
 import { fenceTarget, targetFence } from '../footprint/targetFence';
 import { checkFenceRights, fenceDatabase, fenceOf, liftStatements, writerFence } from '../footprint/writerFence';
-import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
+import { retryPhase } from '../run/outage';
 import {
   ApplyRateMeter,
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
@@ -37,9 +36,6 @@ import { failpoint, holdpoint } from '../util/failpoints';
 import type { StepClock } from '../util/stepClock';
 import { pinUnderGuard } from './targetGuardAtCutover';
 
-/** What the hold uses of a run: the cutover's pin alone needs the whole run (its verifier reads both servers). */
-type HoldRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
-
 /** One direction of the hold: the changes that hold the applications, and the server they hold. */
 export interface HoldWay {
   /** The switchover it holds for, as its retries name it. */
@@ -49,11 +45,11 @@ export interface HoldWay {
   /** Where the pooler's held queries run once a pause is given back, in words. */
   readonly resumedOn: string;
   /** Puts the writer fence on one database, recorded first; returns how many sessions it ended. */
-  readonly fenceOn: (run: HoldRun, database: string) => Promise<number>;
+  readonly fenceOn: (run: SwitchoverRun, database: string) => Promise<number>;
   /** The fence's change: its undo lifts it. */
   readonly fence: ReversibleChange;
   /** Pauses the pooler's databases of one database, recorded first; returns their names (none without a pooler). */
-  readonly pauseOn: (run: HoldRun, database: string) => Promise<readonly string[]>;
+  readonly pauseOn: (run: SwitchoverRun, database: string) => Promise<readonly string[]>;
   /** The pause's change: its undo resumes the pooler where its lines point. */
   readonly pause: ReversibleChange;
 }
@@ -81,8 +77,13 @@ export const FALL_BACK_HOLD: HoldWay = {
 };
 
 /** A step of the hold tried again while a server is away (every step is idempotent). */
-function again<T>(run: Pick<HoldRun, 'signal' | 'warn' | 'onProgress'>, way: HoldWay, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `${way.step}: ${what}`));
+function again<T>(
+  run: Pick<SwitchoverRun, 'signal' | 'warn' | 'onProgress'>,
+  way: HoldWay,
+  what: string,
+  step: () => Promise<T>,
+): Promise<T> {
+  return retryPhase(run, `${way.step}: ${what}`, step);
 }
 
 /** Whether a switchover fences the writers or pauses the pooler, and the lag budget it must fit (undefined: no gate). */
@@ -108,7 +109,7 @@ function budgetOf(given: number | undefined, held: Gate['defaulted']): Pick<Gate
  * wait for the whole catch-up then. Without either there is no gate unless one is asked for: the
  * applications keep writing, and the cutover drains whatever the lag is, as it always has.
  */
-export async function cutoverGate(run: Pick<HoldRun, 'spec' | 'store'>): Promise<Gate> {
+export async function cutoverGate(run: Pick<SwitchoverRun, 'spec' | 'store'>): Promise<Gate> {
   const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
   // a window asked with the request fences that cutover's writers (docs/fallback.md)
   const fence = options.fenceWriters ?? (options.fallbackWindow !== undefined || run.spec.fenceWriters);
@@ -122,14 +123,14 @@ export async function cutoverGate(run: Pick<HoldRun, 'spec' | 'store'>): Promise
  * applications' statements for the whole drain (docs/pooler.md#the-fall-back-through-the-pooler).
  * Without one, the fence refuses writes on the new server from the fence on, and nobody waits.
  */
-function fallBackGate(run: Pick<HoldRun, 'spec'>): Gate {
+function fallBackGate(run: Pick<SwitchoverRun, 'spec'>): Gate {
   if (run.spec.pooler === undefined) return { fence: true, pooler: false, budget: undefined, defaulted: false };
   return { fence: true, pooler: true, ...budgetOf(run.spec.cutoverLagBudgetSeconds, 'a pooler') };
 }
 
 /** The stream predicted slowest to catch up on the held server's WAL, if it is over the budget. */
 async function slowestOver(
-  run: Pick<HoldRun, 'spec'>,
+  run: Pick<SwitchoverRun, 'spec'>,
   way: HoldWay,
   streams: readonly GatedStream[],
   meter: ApplyRateMeter,
@@ -227,7 +228,12 @@ export async function holdAtCutover(
  * before the ask, so the gate watches it both times. Returns why the fall-back may not go on (the
  * prediction over the budget, in one line), or undefined once the new server is held.
  */
-export async function holdAtFallBack(run: HoldRun, database: string, applier: Applier, clock: StepClock): Promise<string | undefined> {
+export async function holdAtFallBack(
+  run: SwitchoverRun,
+  database: string,
+  applier: Applier,
+  clock: StepClock,
+): Promise<string | undefined> {
   const way = FALL_BACK_HOLD;
   const gate = fallBackGate(run);
   const meter = new ApplyRateMeter();
@@ -254,11 +260,22 @@ export async function holdAtFallBack(run: HoldRun, database: string, applier: Ap
  * do). The fence first, so the pooler's held queries do not meet a read-only server. True when a
  * pause was given back.
  */
-export async function liftHold(run: HoldRun, way: HoldWay, database: string): Promise<boolean> {
+export async function liftHold(run: SwitchoverRun, way: HoldWay, database: string): Promise<boolean> {
   await again(run, way, `lifting the writer fence of "${database}"`, () => way.fence.undo(run, database));
   const paused = (await way.pause.pending(run, database)).length > 0;
   await again(run, way, `resuming the pooler on ${way.resumedOn} for "${database}"`, () => way.pause.undo(run, database));
   return paused;
+}
+
+/**
+ * A cutover a killed runner left before its point of no return, found by a resumed runner: the
+ * pooler it paused resumed on the source at once (the applications wait no longer), and a cutover
+ * asked again pauses it again. Its writer fence is not lifted here: the next holdAtCutover finds
+ * it on (a roll-back or a cancel lifts it).
+ */
+export async function resumeLeftPause(run: SwitchoverRun, database: string): Promise<void> {
+  const way = CUTOVER_HOLD;
+  await retryPhase(run, `resuming the pooler on ${way.resumedOn} for "${database}"`, () => way.pause.undo(run, database), database);
 }
 
 /** What a roll-back of the cutover gave back, in words. */
@@ -291,7 +308,7 @@ export async function writesPastThePoint(
 }
 
 /** The cutover's completion words on the fences that stay past its point of no return, with the statement that lifts each. */
-export async function keptFences(run: Pick<HoldRun, 'spec' | 'store'>, databases: readonly string[]): Promise<string> {
+export async function keptFences(run: Pick<SwitchoverRun, 'spec' | 'store'>, databases: readonly string[]): Promise<string> {
   const lifts: string[] = [];
   for (const database of databases) {
     const fence = await fenceOf(run.store, run.spec.migrationName, database);
