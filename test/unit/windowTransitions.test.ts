@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import type { FallbackWindow } from '../../provider/engine/control/fallbackWindows';
-import type { FallbackRun, ReverseStream } from '../../provider/engine/flow/fallBackStep';
+import type { ReverseStream } from '../../provider/engine/flow/fallBackStep';
+import type { SwitchoverRun } from '../../provider/engine/run/migrationRun';
 import { followLife, windowTransition } from '../../provider/engine/flow/afterCutover';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 
@@ -133,7 +134,7 @@ describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WI
 describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)', () => {
   const streamForward = () => Promise.reject(new Error('a resumed runner past the cutover does not stream forward'));
 
-  function runOf(store: CatalogConnection, stop: AbortController, warnings: string[]): FallbackRun {
+  function runOf(store: CatalogConnection, stop: AbortController, warnings: string[]): SwitchoverRun {
     return {
       spec: { migrationName: 'm' } as MigrationSpec,
       store,

@@ -19,13 +19,13 @@ const S = ident(CONTROL_SCHEMA);
 
 export class CatalogConnection {
   private client: pg.Client | undefined;
-  protected installed = false;
+  private installed = false;
   /** Set once the catalog's version was found to be one this build knows. */
   private versionChecked = false;
   /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(protected readonly target: ServerSpec) {}
+  constructor(private readonly target: ServerSpec) {}
 
   private async connection(): Promise<pg.Client> {
     if (!this.client) {

@@ -18,7 +18,6 @@
 // at a second cutover FellBack -> Opening (a new window) or Closed (none: control/fallbackWindows.ts
 // closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { parseLsn } from '../core/lsn';
 import { errorMessage } from '../core/errors';
 import { isFinalState, type ApplyStop } from '../core/model';
@@ -31,7 +30,8 @@ import {
 } from '../control/fallbackWindows';
 import { get } from '../control/store';
 import { applyRetryRequests } from '../control/migrationRequests';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
+import type { SwitchoverRun } from '../run/migrationRun';
 import { failpoint } from '../util/failpoints';
 import { sleepUnlessAborted } from '../util/sleep';
 import { trace } from '../util/trace';
@@ -42,7 +42,6 @@ import {
   fallBackOne,
   fallBackStopped,
   fellBack,
-  type FallbackRun,
   type ReverseStream,
 } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
@@ -60,14 +59,14 @@ export interface LifeSteps {
    * streamed with, which the reverse streams take next; undefined: the migration ended before it
    * streamed.
    */
-  streamForward(again: boolean): Promise<FallbackRun | undefined>;
+  streamForward(again: boolean): Promise<SwitchoverRun | undefined>;
 }
 
 /** What a course through the life holds between its steps. */
 interface Course {
   readonly steps: LifeSteps;
   /** The run the reverse streams take: the one that streamed forward, or the resumed runner's. */
-  run: FallbackRun | undefined;
+  run: SwitchoverRun | undefined;
   /** The state the course came from. */
   from: Life;
 }
@@ -112,7 +111,7 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
  * never read Failed for a stop the user can fix (docs/fallback.md). This holds for the runner that
  * cut over and for one resumed at the window alike.
  */
-async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>): Promise<Life> {
+async function pastCutover(c: Course, step: (run: SwitchoverRun) => Promise<Life>): Promise<Life> {
   const run = c.run!;
   for (let tries = 1; ; tries++) {
     const started = Date.now();
@@ -139,7 +138,7 @@ async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>)
  * a fall-back under way goes on too, and nothing else of the migration runs unless a fall-back asked
  * to stream forward again).
  */
-export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeSteps, run?: FallbackRun): Promise<void> {
+export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeSteps, run?: SwitchoverRun): Promise<void> {
   if (entry === 'WindowOpen') run?.onProgress({ kind: 'info', message: 'fallback window: the reverse stream resumes' });
   const course: Course = { steps, run, from: entry };
   let state: Life = entry;
@@ -162,7 +161,7 @@ class ReverseWatch implements Watched {
   private windowsRead: Promise<FallbackWindow[] | undefined> | undefined;
 
   constructor(
-    readonly run: FallbackRun,
+    readonly run: SwitchoverRun,
     readonly streams: Map<string, ReverseStream>,
     /** The retry requests (`pgferry resume`) counted at the last read: a stopped stream that has not seen them is tried at once. */
     public requests: number,
@@ -460,14 +459,10 @@ const WINDOW_OPEN: readonly WatchRow<ReverseWatch>[] = [
  * The WindowOpen state's step: the reverse streams, each window to its close or fall-back, or until
  * the run is stopped (the windows stay open for a resume).
  */
-async function streamBack(run: FallbackRun): Promise<void> {
+async function streamBack(run: SwitchoverRun): Promise<void> {
   const { spec, store } = run;
   // read as every phase reads while a server is away: a resumed runner may start while the target restarts
-  const windows = await retrying(
-    RETRY_POLICIES.phase,
-    () => fallbackWindows(store, spec.migrationName),
-    outageRetry(run, 'fallback window: reading the windows'),
-  );
+  const windows = await retryPhase(run, 'fallback window: reading the windows', () => fallbackWindows(store, spec.migrationName));
   const live = windows.filter((w) => LIVE.includes(w.state));
   if (live.length === 0) return;
   const requests = await applyRetryRequests(store, spec.migrationName).catch(() => 0);

@@ -3,15 +3,14 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start). This is a step of the flow, started by the online
 // supervisor's cutover handler (handleCutover.ts) once the user asks: the mechanisms it runs (the
-// writer fence, the lag gate, sequence sync and recheck) are switchover/'s, and ranked below it; the
-// target's guard of a held cutover, from the pin to the switch, is targetGuardAtCutover.ts's.
-import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { outageRetry } from '../run/outage';
+// marker, sequence sync and recheck, the large objects) are switchover/'s, and ranked below it; the
+// hold (the pooler paused, the writers fenced, the lag gate, the writes past the point read, all
+// given back at a roll-back) is hold.ts's; the target's guard of a held cutover, from the pin to the
+// switch, is targetGuardAtCutover.ts's.
+import { retryPhase } from '../run/outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
 import { withSession } from '../connect/session';
-import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { lateWrites, lateWritesMessage } from '../switchover/lateWrites';
-import { fenceNamesOf } from '../core/names';
+import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
 import { followPartitionTree } from '../cdc/apply/partitionTree';
@@ -30,7 +29,8 @@ import {
 import { syncSequences } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
 import { recheckMovedSequences } from '../switchover/sequenceRecheck';
-import { failpoint, holdpoint } from '../util/failpoints';
+import { failpoint } from '../util/failpoints';
+import { stepClock, type StepClock } from '../util/stepClock';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
@@ -40,18 +40,12 @@ import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions';
-import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
-import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
-import { pausePooler, poolerPause, switchPooler } from '../footprint/poolerPause';
-import { NOTHING_PINNED, type PinnedBeforePause } from '../switchover/pinBeforePause';
-import { dropGuardAtSwitch, dropTargetGuard, pinUnderGuard, writtenOnTarget } from './targetGuardAtCutover';
-import {
-  DEFAULT_FENCED_LAG_BUDGET_SECONDS,
-  measureCatchUp,
-  overBudget,
-  overBudgetMessage,
-  type ApplyRateMeter,
-} from '../switchover/lagGate';
+import { keepFence } from '../footprint/writerFence';
+import { switchPooler } from '../footprint/poolerPause';
+import type { PinnedBeforePause } from '../switchover/pinBeforePause';
+import { dropGuardAtSwitch, dropTargetGuard, writtenOnTarget } from './targetGuardAtCutover';
+import type { ApplyRateMeter } from '../switchover/lagGate';
+import { CUTOVER_HOLD, cutoverGate, givenBack, holdAtCutover, keptFences, liftHold, writesPastThePoint, type Gate } from './hold';
 import {
   clearMessage,
   get,
@@ -68,11 +62,7 @@ import { closeFellBackRecord } from '../control/fallbackWindows';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
-  await again(run, `the cutover marker of "${stream.database}"`, () =>
-    withSession(run.spec.source, { database: stream.database, purpose: 'cutover', writable: true }, (client) =>
-      markCutoverPoint(client, run, stream, began),
-    ),
-  );
+  await again(run, `the cutover marker of "${stream.database}"`, () => markCutoverPoint(run, stream, began));
   await applierResult(run, stream);
 }
 
@@ -81,7 +71,7 @@ async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: num
  * idempotent, and failing the migration at its last minute for a blip would throw the copy away.
  */
 function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `cutover: ${what}`));
+  return retryPhase(run, `cutover: ${what}`, step);
 }
 
 /**
@@ -148,19 +138,6 @@ async function announce(run: MigrationRun, message: string): Promise<void> {
   run.onProgress({ kind: 'info', message });
 }
 
-/** Each cutover step's seconds, for the completion event: where a cutover's downtime goes. */
-function stepClock() {
-  const steps: string[] = [];
-  let start = Date.now();
-  return {
-    done(step: string): void {
-      steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
-      start = Date.now();
-    },
-    steps: () => steps.join(', '),
-  };
-}
-
 /**
  * Runs the cutover of `databases` (all streams, or dbsToTriggerCutoverOn); true when they completed
  * (the caller ends the migration once no database streams). Each database's step is recorded before the
@@ -180,9 +157,10 @@ export async function cutover(
   const name = spec.migrationName;
   // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
   const streams = all.filter((s) => databases.has(s.database));
+  const cutOver = streams.map((s) => s.database);
   const whole = streams.length === all.length;
   if (await unfencedWindow(run)) return false;
-  const gate = await gateOf(run);
+  const gate = await cutoverGate(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
   const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
@@ -193,8 +171,11 @@ export async function cutover(
     `cutover${which} started: ${gate.pooler ? 'pausing the pooler, then ' : ''}${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
   );
   const clock = stepClock();
-  const pinned = await fenceAndGate(run, streams, meter, gate, clock);
-  if (!pinned) return false;
+  const held = await holdAtCutover(run, streams, meter, gate, clock);
+  if ('refused' in held) {
+    await rollBack(run, cutOver, held.refused);
+    return false;
+  }
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
@@ -206,11 +187,7 @@ export async function cutover(
   }
   clock.done('drain');
   for (const s of streams) {
-    await updateDatabase(store, name, s.database, {
-      ...streamCounts(s),
-      latencySeconds: 0,
-      pendingBytes: 0,
-    });
+    await updateDatabase(store, name, s.database, { ...streamCounts(s), latencySeconds: 0, pendingBytes: 0 });
     const count = await again(run, `the sequences of "${s.database}"`, () => {
       failpoint(`cutover-sequences:${s.database}`);
       return syncSequences(spec.source, spec.target, s.database, spec);
@@ -227,7 +204,7 @@ export async function cutover(
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
   // behind a pooler too, a write past the point (a writer that bypassed it) rolls the cutover back
-  if (!(await verifiedAndUnwritten(run, all, databases, streams, { keptLargeObjects, pinned }, gate, clock))) return false;
+  if (!(await verifiedAndUnwritten(run, all, databases, streams, { keptLargeObjects, pinned: held.pinned }, gate, clock))) return false;
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
   const window = await requestedWindow(run);
@@ -245,7 +222,7 @@ export async function cutover(
   // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
   await setMigrationDowntime(store, name);
-  const fenced = await keptFences(run, streams);
+  const fenced = await keptFences(run, cutOver);
   await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})${fenced}`);
   // the next cutover of other databases measures its own downtime, with the spec's gate unless asked otherwise
   if (!whole) {
@@ -388,7 +365,7 @@ async function verifiedAndUnwritten(
   streams: readonly OnlineStream[],
   at: AtVerification,
   gate: Gate,
-  clock: ReturnType<typeof stepClock>,
+  clock: StepClock,
 ): Promise<boolean> {
   if (run.spec.verify) {
     if (!(await verifyCutover(run, all, databases, streams, at))) return false;
@@ -435,23 +412,6 @@ async function nothingPastTheFence(
   return false;
 }
 
-/** The writes committed on the source after each stream's cutover point, one line per database with any; undefined: none. */
-async function writesPastThePoint(run: MigrationRun, streams: readonly OnlineStream[]): Promise<string | undefined> {
-  const found: string[] = [];
-  for (const s of streams) {
-    const prefix = fenceNamesOf(run.spec.migrationName, s.database).prefix;
-    const after = appliedUpTo(s.applier.stats());
-    await holdpoint(`cutover-late-writes:${s.database}`);
-    const writes = await again(run, `the writes past the cutover point of "${s.database}"`, () =>
-      withSession(run.spec.source, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
-        lateWrites(client, s.slot, s.publication, after, prefix, run.sourceMajor),
-      ),
-    );
-    if (writes.length > 0) found.push(lateWritesMessage(s.database, writes));
-  }
-  return found.length > 0 ? found.join('; ') : undefined;
-}
-
 /** Writes past the cutover point: the fences lifted and the pooler resumed (`lifted` says which), streaming on (it carries those writes to the target), the request cleared naming them. */
 async function rollBackLateWrites(
   run: MigrationRun,
@@ -463,7 +423,7 @@ async function rollBackLateWrites(
   const name = run.spec.migrationName;
   const message = `cutover rolled back: ${late}; ${lifted} and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
   await recordEvent(run.store, name, 'error', message);
-  await liftFences(run, [...databases]);
+  await liftHoldAndGuard(run, [...databases]);
   await restartStreams(run, all, databases);
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message);
@@ -535,7 +495,7 @@ async function resumeAfterMismatch(
   const what = check === "the target's guard" ? mismatch : `${check} failed: ${mismatch}`;
   const message = `cutover stopped: ${what}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${STOP_CAUSES[check]})`;
   await recordEvent(store, name, 'error', message);
-  await liftFences(run, [...databases]);
+  await liftHoldAndGuard(run, [...databases]);
   await restartStreams(run, streams, databases);
   await clearCutoverOptions(store, name);
   await clearCutover(store, name, message);
@@ -556,7 +516,7 @@ async function resumeAfterStop(
   const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
   await recordEvent(run.store, name, 'error', message);
-  await liftFences(run, [...databases]);
+  await liftHoldAndGuard(run, [...databases]);
   await restartStreams(run, streams, databases);
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message, 'WaitingForApplyFix');
@@ -575,156 +535,20 @@ async function unfencedWindow(run: MigrationRun): Promise<boolean> {
   return true;
 }
 
-/** Whether this cutover fences the writers or pauses the pooler, and the lag budget it must fit (undefined: no gate). */
-interface Gate {
-  readonly fence: boolean;
-  /** The pooler in front of the source is paused before the marker (spec.pooler). */
-  readonly pooler: boolean;
-  readonly budget: number | undefined;
-  /** The budget is the default of a fenced cutover (none was given), for the roll-back's message. */
-  readonly defaulted: false | 'fenceWriters' | 'a pooler';
-}
-
-/**
- * The cutover request's own options (update --cutover --fence-writers ...) over the spec's. The
- * budget defaults to DEFAULT_FENCED_LAG_BUDGET_SECONDS with a fence: the applications wait for the
- * whole catch-up then. Without a fence there is no gate unless one is asked for: the applications
- * keep writing, and the cutover drains whatever the lag is, as it always has.
- */
-async function gateOf(run: MigrationRun): Promise<Gate> {
-  const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
-  // a window asked with the request fences that cutover's writers (docs/fallback.md)
-  const fence = options.fenceWriters ?? (options.fallbackWindow !== undefined || run.spec.fenceWriters);
-  const pooler = run.spec.pooler !== undefined;
-  const given = options.cutoverLagBudgetSeconds ?? run.spec.cutoverLagBudgetSeconds;
-  if (given !== undefined) return { fence, pooler, budget: given, defaulted: false };
-  // paused, the applications wait for the whole catch-up as behind a fence
-  const held = fence || pooler;
-  return {
-    fence,
-    pooler,
-    budget: held ? DEFAULT_FENCED_LAG_BUDGET_SECONDS : undefined,
-    defaulted: fence ? 'fenceWriters' : pooler ? 'a pooler' : false,
-  };
-}
-
-/**
- * Before the cutover point is marked: the pooler paused (spec.pooler), the writers fenced
- * (fenceWriters) and the lag gate passed. The prediction is taken first without a pause or fence
- * (a backlog already over the budget is not worth holding anybody's queries for), then with them,
- * when nothing can add to the backlog. Anything in the way (the budget, a right the source user
- * lacks, a session that cannot be ended, a PAUSE that waits too long) rolls the cutover back: the
- * fences lifted, the pooler resumed on the old source, the request cleared with the reason, the
- * streams untouched. False then; else the tables verified at a pin just before the pause or the
- * fence, the target guarded from before it (pinUnderGuard), which the verification inside the hold
- * reads by their changed keys alone.
- */
-async function fenceAndGate(
-  run: MigrationRun,
-  streams: readonly OnlineStream[],
-  meter: ApplyRateMeter,
-  gate: Gate,
-  clock: ReturnType<typeof stepClock>,
-): Promise<PinnedBeforePause | false> {
-  // no pause, no fence, no budget: nothing to gate
-  if (!gate.fence && !gate.pooler && gate.budget === undefined) return NOTHING_PINNED;
-  const databases = streams.map((s) => s.database);
-  let pinned = NOTHING_PINNED;
-  // whether a fence is (or may be) on the source, or the pooler paused: then a roll-back gives them back, and says so
-  let fencing = false;
-  let pausing = false;
-  const over = async (probe: boolean) => {
-    if (gate.budget === undefined) return undefined;
-    const late = overBudget(await measureCatchUp(run, streams, meter, { probe, budgetSeconds: gate.budget }), gate.budget);
-    const stage = fencing
-      ? 'fence lifted'
-      : pausing
-        ? 'pause lifted'
-        : gate.fence
-          ? 'before the fence'
-          : gate.pooler
-            ? 'before the pause'
-            : 'no fence';
-    return late && overBudgetMessage(late, gate.budget, stage, gate.defaulted);
-  };
-  let refusal: string | undefined;
-  try {
-    // a resumed cutover whose fence a killed runner left: the source is fenced already, nothing to spare it
-    const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
-    fencing = fenced.some(Boolean);
-    refusal = (gate.fence || gate.pooler) && !fencing ? await over(false) : undefined;
-    if (!refusal && (gate.pooler || gate.fence) && !fencing) {
-      // the tables verified while the applications still run, the target guarded from before that
-      // pin: the pause or the fence reads only what changes after it
-      pinned = await pinUnderGuard(run, streams, gate.pooler ? 'pause' : 'fence');
-      clock.done('pin');
-    }
-    if (!refusal && gate.pooler) {
-      pausing = true;
-      for (const database of databases) {
-        await pausePooler(run, database);
-      }
-    }
-    if (!refusal && gate.fence) {
-      await checkFenceRights(run, databases);
-      fencing = true;
-      for (const database of databases) {
-        await again(run, `the writer fence of "${database}"`, () => fenceDatabase(run, database));
-        failpoint(`cutover-fenced:${database}`);
-      }
-    }
-    refusal ??= await over(true);
-  } catch (error) {
-    if (run.signal.aborted) throw error;
-    refusal =
-      fencing || pausing
-        ? `cutover rolled back: ${errorMessage(error)}; ${givenBack(fencing, pausing)} and changes stream on`
-        : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
-  }
-  if (refusal === undefined) {
-    clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
-    return pinned;
-  }
-  await rollBack(run, databases, refusal);
-  return false;
-}
-
-/** What a roll-back gave back, in words. */
-function givenBack(fenced: boolean, paused: boolean): string {
-  const parts = [...(fenced ? ['the writer fence is lifted'] : []), ...(paused ? ['the pooler is resumed on the old source'] : [])];
-  return parts.join(', ');
-}
-
 /** A cutover stopped before its marker: the fences lifted, the pooler resumed, the request cleared with `message`; the streams never stopped. */
 async function rollBack(run: MigrationRun, databases: readonly string[], message: string): Promise<void> {
   const name = run.spec.migrationName;
-  await liftFences(run, databases);
+  await liftHoldAndGuard(run, databases);
   await recordEvent(run.store, name, 'warning', message);
   run.onProgress({ kind: 'warning', message, recorded: true });
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message);
 }
 
-/**
- * Lifts the writer fences recorded for these databases, then resumes the pooler on the old source
- * (its lines pointed where they were, nothing recorded: nothing to do): the fence first, so the
- * pooler's held queries do not meet a read-only source.
- */
-async function liftFences(run: MigrationRun, databases: readonly string[]): Promise<void> {
+/** The hold given back on these databases (hold.ts liftHold: the fence lifted, the pooler resumed on the old source), then the target's guard dropped. */
+async function liftHoldAndGuard(run: MigrationRun, databases: readonly string[]): Promise<void> {
   for (const database of databases) {
-    await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
-    await again(run, `resuming the pooler on the source for "${database}"`, () => poolerPause.undo(run, database));
+    await liftHold(run, CUTOVER_HOLD, database);
     await dropTargetGuard(run, database);
   }
-}
-
-/** The completion event's word on the fences that stay, with the statement that lifts each. */
-async function keptFences(run: MigrationRun, streams: readonly OnlineStream[]): Promise<string> {
-  const lifts: string[] = [];
-  for (const s of streams) {
-    const fence = await fenceOf(run.store, run.spec.migrationName, s.database);
-    if (fence?.kept) lifts.push(liftStatements(run.spec.migrationName, s.database, fence.priorSetting));
-  }
-  if (lifts.length === 0) return '';
-  return `; the source stays fenced (new transactions read-only) so no write is lost there: once no application writes to it, lift with ${lifts.join('; ')}`;
 }

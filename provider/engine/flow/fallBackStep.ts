@@ -9,15 +9,14 @@
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
 // the reverse stream streaming on, the window Open with the reason as its message. Through a pooler
 // its databases are paused before the fence and resumed on the new server when it stops, or pointed
-// at the old source once its fence is lifted (footprint/poolerPauseBack.ts). Past its point of
+// at the old source once its fence is lifted (footprint/poolerPauseBack.ts); the pause, the fence
+// and the lag gate before and inside them are the cutover's hold the other way (hold.ts). Past its point of
 // no return (fall_back_released) nothing lifts the target's fence any more: a step that fails there
 // (the release, the completion) leaves the window FallingBack and is tried again. These are the
 // mechanisms; which one moves a window when (Open -> FallingBack -> FellBack, or Open again) is a
 // row of afterCutover.ts WINDOW.
 import type { Applier } from '../cdc/apply/applier';
 import type { SessionEnd } from '../cdc/apply/applySession';
-import { serverMajor, withSession } from '../connect/session';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
 import {
   clearFallBack,
@@ -35,24 +34,20 @@ import { recordEvent } from '../control/store';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { fenceTarget, handOverFences, targetFence } from '../footprint/targetFence';
+import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
-import { pausePoolerBack, poolerPauseBack, switchPoolerBack } from '../footprint/poolerPauseBack';
-import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import { switchPoolerBack } from '../footprint/poolerPauseBack';
+import type { SwitchoverRun } from '../run/migrationRun';
+import { retryPhase } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
-import { parseLsn } from '../core/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
-import { fallBackOverBudget } from './fallBackGate';
-import { ApplyRateMeter } from '../switchover/lagGate';
+import { FALL_BACK_HOLD, holdAtFallBack, liftHold } from './hold';
+import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
-
-/** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
-export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
 
 /** One database's reverse applier as the runner holds it. */
 export interface ReverseStream {
@@ -98,26 +93,8 @@ export function failedPastReturn(w: FallbackWindow, stream: ReverseStream): bool
 class FallBackStopped extends Error {}
 
 /** A step tried again while a server is away (every step is idempotent). */
-function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `fall-back: ${what}`));
-}
-
-/** Each step's seconds, for the completion event: where a fall-back's downtime goes. */
-interface StepClock {
-  done(step: string): void;
-  steps(): string;
-}
-
-function stepClock(): StepClock {
-  const steps: string[] = [];
-  let start = Date.now();
-  return {
-    done(step) {
-      steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
-      start = Date.now();
-    },
-    steps: () => steps.join(', '),
-  };
+function again<T>(run: SwitchoverRun, what: string, step: () => Promise<T>): Promise<T> {
+  return retryPhase(run, `fall-back: ${what}`, step);
 }
 
 /**
@@ -126,7 +103,7 @@ function stepClock(): StepClock {
  * the comparison, the forward slot when asked, the release). Its end is left on `stream.fallBack`
  * (the error too, unless the run is stopped), from which the window moves on (afterCutover.ts).
  */
-export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackOne(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
@@ -177,7 +154,7 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
 }
 
 /** FallingBack -> FellBack: the completion recorded, the migration's state with it (one statement), the reverse applier stopped. */
-export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fellBack(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
@@ -205,7 +182,7 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
  * undone, the target stays fenced, the window FallingBack with why; what is left is tried again
  * after the reverse supervisor's back-off (WINDOW's next row), or by a resumed runner.
  */
-export async function fallBackFailedPastReturn(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackFailedPastReturn(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const course = stream.fallBack!;
   const { error } = course.end as { error: unknown };
   course.tries = (course.tries ?? 0) + 1;
@@ -224,7 +201,7 @@ export async function fallBackFailedPastReturn(run: FallbackRun, w: FallbackWind
  * FallingBack, past the point of no return, its try due: the release again (every step of it is
  * idempotent), or only the completion when the old source was released already.
  */
-export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackAgain(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const course = stream.fallBack!;
   course.retryAt = undefined;
   if (course.oldSourceReleased) course.end = 'released';
@@ -237,7 +214,7 @@ export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream:
  * drained to the marker has ended. Refused past the point of no return (the catalog read again): the
  * old source's fence may be lifted already, and both servers would take writes.
  */
-export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
+export async function fallBackStopped(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
   const { error } = stream.fallBack!.end as { error: unknown };
   const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
   const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === w.database);
@@ -245,10 +222,7 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
     throw new Error(
       `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
-  await targetFence.undo(run, w.database);
-  // after the fence, so the pooler's held queries do not meet a read-only server
-  const pausedBack = (await poolerPauseBack.pending(run, w.database)).length > 0;
-  await poolerPauseBack.undo(run, w.database);
+  const pausedBack = await liftHold(run, FALL_BACK_HOLD, w.database);
   const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
   const message = `fall-back stopped: ${why}; the reverse stream goes on${pooler}, ask again once the cause is fixed`;
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
@@ -260,31 +234,16 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
 }
 
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
-async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
+async function drainAndVerify(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
   const { spec, store } = run;
   const { clock } = course;
   const name = spec.migrationName;
   const database = w.database;
-  // through a pooler, its databases paused first, as at the cutover (transactions in flight end, new
-  // queries wait), with the cutover's lag gate before the pause and inside it
-  const meter = new ApplyRateMeter();
-  const gate = async (paused: boolean) => {
-    const late = await fallBackOverBudget(run, database, stream.applier, meter, paused);
-    if (late) throw new FallBackStopped(late);
-  };
-  await gate(false);
-  const paused = await again(run, 'the pause of the pooler', () => pausePoolerBack(run, database));
-  if (paused.length > 0) clock.done('pause');
-  await again(run, 'the target fence', () => fenceTarget(run, database));
-  failpoint(`fallback-fenced:${database}`);
-  clock.done('fence');
-  await gate(true);
+  // the new server held: through a pooler paused, fenced, the lag gate passed before and inside
+  const refused = await holdAtFallBack(run, database, stream.applier, clock);
+  if (refused) throw new FallBackStopped(refused);
   // the reverse stream drained to a marker emitted behind every write the target accepted
-  await again(run, 'the marker', () =>
-    withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) =>
-      markFallBackPoint(client, stream.applier, name, database, await serverMajor(client)),
-    ),
-  );
+  await again(run, 'the marker', () => markFallBackPoint(spec.target, stream.applier, name, database));
   const end = await stream.done;
   if (end !== 'cutover') {
     const why = end instanceof Error ? errorMessage(end) : `it ${end}`;
@@ -302,7 +261,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   clock.done('sequences');
   const kept = await largeObjectsBack(run, database);
   clock.done('large objects');
-  const recheck = w.openedLsn === undefined ? undefined : reverseRecheck(stream.applier, parseLsn(w.openedLsn));
+  const recheck = reverseRecheck(stream.applier, w.openedLsn);
   await verifyBack(run, database, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
@@ -317,7 +276,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
  * the old source alone is kept and named. A statement the old source refuses stops the fall-back,
  * nothing changed. Returns the kept objects' OIDs, which the verification leaves out.
  */
-async function largeObjectsBack(run: FallbackRun, database: string): Promise<readonly string[]> {
+async function largeObjectsBack(run: SwitchoverRun, database: string): Promise<readonly string[]> {
   const delta = await again(run, 'the large objects', () => syncLargeObjects(run.spec, database, run.store, 'back')).catch(
     (error: unknown) => {
       if (error instanceof PgferryError && error.code === 'CUTOVER_LARGE_OBJECTS')
@@ -347,7 +306,7 @@ async function largeObjectsBack(run: FallbackRun, database: string): Promise<rea
  * the new server's and refreshed where it differs (verify/materializedViews.ts), its seconds in the
  * downtime; one that still differs stops the fall-back as staleMaterializedViews says.
  */
-async function viewsBack(run: FallbackRun, database: string): Promise<void> {
+async function viewsBack(run: SwitchoverRun, database: string): Promise<void> {
   const views = await again(run, 'the materialized views', () => verifyMaterializedViewsBack(run.spec, database));
   const differing = views.find((v) => !v.row.matches);
   if (differing) throw new FallBackStopped(`verification failed: ${differing.row.table}: ${differing.row.reason ?? 'its rows differ'}`);
@@ -368,7 +327,7 @@ async function viewsBack(run: FallbackRun, database: string): Promise<void> {
  * different stops the fall-back.
  */
 async function verifyBack(
-  run: FallbackRun,
+  run: SwitchoverRun,
   database: string,
   recheck: VerifyOptions['recheck'],
   keptLargeObjects: readonly string[],

@@ -17,7 +17,7 @@ import { serverMajor, withSession } from '../connect/session';
 import { listTables } from '../catalog/introspect';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { errorMessage } from '../core/errors';
-import type { FallbackRun, ReverseStream } from './fallBackStep';
+import type { ReverseStream } from './fallBackStep';
 import { fallbackWindowSeconds } from '../input/fallbackWindow';
 import {
   markFallbackClosed,
@@ -29,7 +29,7 @@ import {
 import { recordStreamSample } from '../control/streamSamples';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { releaseFallback } from '../footprint/release';
-import type { MigrationRun } from '../run/migrationRun';
+import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 
 /** The window this cutover asks for: its request's own, else the spec's; undefined: none. */
@@ -54,7 +54,7 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
 }
 
 /** One database's reverse applier: from the target (its source) to the old source (its target). */
-function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: ChangeTracker): Applier {
+function reverseApplier(run: SwitchoverRun, window: FallbackWindow, tracker: ChangeTracker): Applier {
   const names = reverseStreamNamesOf(run.spec.migrationName, window.database, run.instance);
   return new Applier({
     tracker,
@@ -91,7 +91,7 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: Chang
  * first session started there. The table list is read before the applier runs, so no change escapes
  * it; a failed read counts nothing (every table is then read whole).
  */
-async function trackFromOpening(run: FallbackRun, window: FallbackWindow, tracker: ChangeTracker): Promise<void> {
+async function trackFromOpening(run: SwitchoverRun, window: FallbackWindow, tracker: ChangeTracker): Promise<void> {
   if (window.openedLsn === undefined) return;
   const opened = parseLsn(window.openedLsn);
   const { publication } = reverseStreamNamesOf(run.spec.migrationName, window.database, run.instance);
@@ -108,7 +108,7 @@ async function trackFromOpening(run: FallbackRun, window: FallbackWindow, tracke
  * Starts one database's reverse applier (at the window's opening, or its stop tried again), the
  * retry requests counted then in hand; `ended` is set once its run settles (an error: it stopped).
  */
-export function startReverse(run: FallbackRun, window: FallbackWindow, requestsSeen: number): ReverseStream {
+export function startReverse(run: SwitchoverRun, window: FallbackWindow, requestsSeen: number): ReverseStream {
   const tracker = new ChangeTracker();
   const applier = reverseApplier(run, window, tracker);
   const stream: ReverseStream = {
@@ -128,7 +128,7 @@ export function startReverse(run: FallbackRun, window: FallbackWindow, requestsS
 }
 
 /** The reverse stream's figures for `show`: the old source's applied position and lag, the target's WAL pending and kept by the slot. */
-export async function recordProgress(run: FallbackRun, database: string, applier: Applier): Promise<void> {
+export async function recordProgress(run: SwitchoverRun, database: string, applier: Applier): Promise<void> {
   const stats = applier.stats();
   const applied = appliedUpTo(stats);
   const slot = reverseStreamNamesOf(run.spec.migrationName, database, run.instance).slot;
@@ -152,7 +152,7 @@ export async function recordProgress(run: FallbackRun, database: string, applier
 }
 
 /** Stops one database's reverse applier and gives back its slot, publication and position. */
-export async function closeWindow(run: FallbackRun, database: string, s: ReverseStream, why: string): Promise<void> {
+export async function closeWindow(run: SwitchoverRun, database: string, s: ReverseStream, why: string): Promise<void> {
   s.applier.stop();
   const ended = await s.done;
   if (ended instanceof Error) await run.warn(`reverse stream ended on an error before the window closed: ${errorMessage(ended)}`, database);

@@ -15,13 +15,10 @@ import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
 import { markForwardSlot } from '../control/fallbackWindows';
 import { appliedPosition } from '../footprint/appliedPosition';
-import type { MigrationRun } from '../run/migrationRun';
-
-/** What it needs of the fall-back's run. */
-type ForwardRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
+import type { SwitchoverRun } from '../run/migrationRun';
 
 /** Makes one database's forward stream again on the old source; returns the slot's consistent point. */
-export async function openForwardAgain(run: ForwardRun, database: string): Promise<string> {
+export async function openForwardAgain(run: SwitchoverRun, database: string): Promise<string> {
   const { spec } = run;
   const names = streamNamesOf(spec.migrationName, database, run.instance);
   // the new stream starts at its slot's point: no position left on the target may move it

@@ -6,11 +6,10 @@
 // here: the watch hands off to cancelDatabases, which stops and releases those databases' streams
 // while the others stream on.
 import { failpoint } from '../util/failpoints';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { canceledError } from '../core/errors';
 import { streamingSubState } from '../core/transitions';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
 import type { MigrationRun } from '../run/migrationRun';
 import { releaseDatabase } from '../footprint/release';
 import type { StreamStops } from './streamStops';
@@ -65,11 +64,7 @@ async function cancelDatabases(
     streams.splice(index, 1);
     stops.forget(database);
     failpoint(`cancel-database:${database}`);
-    await retrying(
-      RETRY_POLICIES.phase,
-      () => releaseDatabase(run, database, 'throw'),
-      outageRetry(run, `the cancel of "${database}"`, database),
-    );
+    await retryPhase(run, `the cancel of "${database}"`, () => releaseDatabase(run, database, 'throw'), database);
     await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, applyStop: null, message: 'canceled by the user' });
     await recordEvent(store, name, 'info', 'canceled by the user: streaming stopped, slot and publication released', database);
   }

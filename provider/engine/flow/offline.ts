@@ -3,13 +3,12 @@
 // Succeeds once every database has. A server that goes away during a database's copy (a restart,
 // a failover, a network drop) makes that database's copy start again, as RETRY_POLICIES.phase says.
 import { exportSnapshot, takeCopySnapshot } from '../copy/copySnapshot';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
 import { endOfDatabases } from '../core/transitions';
 import type { CatalogConnection } from '../control/connection';
 import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
 import { mayResumeInside } from './copyWork';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import type { DatabaseProperties } from '../catalog/introspect';
@@ -74,10 +73,11 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
  */
 async function checkSchemaBeforeSuccess(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
-  const check = await retrying(
-    RETRY_POLICIES.phase,
+  const check = await retryPhase(
+    run,
+    `the schema check of "${database}"`,
     () => checkSchema(spec, database, { whileSetAside: false }),
-    outageRetry(run, `the schema check of "${database}"`, database),
+    database,
   );
   run.onProgress({ kind: 'info', database, message: schemaCheckSummary(check) });
   const error = check.differences.length > 0 ? schemaMismatchError(check) : undefined;
@@ -156,10 +156,11 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
   const watch = databaseCancelWatch(store, name, database, run.signal);
   const own: MigrationRun = { ...run, signal: watch.signal };
   try {
-    const { props, mismatch: verifyFailure } = await retrying(
-      RETRY_POLICIES.phase,
+    const { props, mismatch: verifyFailure } = await retryPhase(
+      own,
+      `the copy of "${database}"`,
       () => copyAndVerify(own, database),
-      outageRetry(own, `the copy of "${database}"`, database),
+      database,
     );
     await finishDatabase(own, database, props);
     await enableRowSecurity(own, database);

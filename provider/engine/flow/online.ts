@@ -16,16 +16,15 @@ import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIden
 import { installEventTrigger } from '../footprint/sourceEventTrigger';
 import { prepareTargetForStreaming } from './streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot, type SlotState } from '../cdc/prepare/slot';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { migrationEnd } from './migrationEnd';
 import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { withSession } from '../connect/session';
 import { finishCutover } from './cutover';
 import { releaseDatabase, releaseStream } from '../footprint/release';
-import { poolerPause } from '../footprint/poolerPause';
 import { dropTargetGuard } from './targetGuardAtCutover';
+import { resumeLeftPause } from './hold';
 import { canceledError } from '../core/errors';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
 import { endOfDatabases } from '../core/transitions';
 import { StreamStops } from './streamStops';
@@ -118,27 +117,18 @@ async function openStream(
   if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
   if (current?.state === 'Canceling' || status?.dbsToCancelMigrationOn?.includes(database)) {
     // canceled before its stream began, or while a runner that was killed released it
-    await retrying(
-      RETRY_POLICIES.phase,
-      () => releaseDatabase(run, database, 'throw'),
-      outageRetry(run, `the cancel of "${database}"`, database),
-    );
+    await retryPhase(run, `the cancel of "${database}"`, () => releaseDatabase(run, database, 'throw'), database);
     await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
     return undefined;
   }
   if (run.resuming && current?.cutoverStep === 'released') {
     // applied, verified and recorded before the crash; only the release may be unfinished
-    await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), outageRetry(run, `the release of "${database}"`, database));
+    await retryPhase(run, `the release of "${database}"`, () => finishCutover(run, database), database);
     return undefined;
   }
   if (run.resuming) {
-    // a cutover a killed runner left before its point of no return: the pooler it paused is
-    // resumed on the source at once (the applications wait no longer); a cutover asked again pauses it again
-    await retrying(
-      RETRY_POLICIES.phase,
-      () => poolerPause.undo(run, database),
-      outageRetry(run, `resuming the pooler on the source for "${database}"`, database),
-    );
+    // a cutover a killed runner left before its point of no return: its pause given back at once
+    await resumeLeftPause(run, database);
     // and the target's guard of that cutover goes (what it recorded makes those tables read whole next time)
     await dropTargetGuard(run, database);
   }
@@ -146,9 +136,7 @@ async function openStream(
   // past max_slot_wal_keep_size): then its copy is made again
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
   const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
-  const initialLsn = copied
-    ? undefined
-    : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, database), outageRetry(run, `the copy of "${database}"`, database));
+  const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, () => copyDatabase(run, database), database);
   const base = {
     inserts: copied ? (current?.inserts ?? 0) : 0,
     updates: copied ? (current?.updates ?? 0) : 0,
@@ -166,11 +154,7 @@ async function openStream(
  */
 async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlFollowing | undefined> {
   if (!sourceEventTrigger.madeFor(run.spec)) return undefined;
-  const names = await retrying(
-    RETRY_POLICIES.phase,
-    () => installEventTrigger(run, database),
-    outageRetry(run, `the event trigger of "${database}"`, database),
-  );
+  const names = await retryPhase(run, `the event trigger of "${database}"`, () => installEventTrigger(run, database), database);
   const migration = run.spec.migrationName;
   return {
     prefix: names.prefix,

@@ -8,16 +8,14 @@ import type pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { closeSession, openSession, serverMajor } from '../connect/session';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { CatalogConnection } from '../control/connection';
-import { outageRetry } from '../run/outage';
+import { retryPhase } from '../run/outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
-import type { MigrationRun, RunOptions } from '../run/migrationRun';
+import type { MigrationRun, RunOptions, SwitchoverRun } from '../run/migrationRun';
 import { runOnline } from './online';
 import { followLife, type LifeSteps } from './afterCutover';
-import type { FallbackRun } from './fallBackStep';
 import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { assertDistinctServers } from '../validate/sameServer';
@@ -269,7 +267,7 @@ async function beforeData(
   trace('waits');
   const run = await prerequisites(spec, store, context);
   trace('prerequisites');
-  if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
+  if (spec.migrateRoles && !resuming) await retryPhase(run, 'the roles step', () => rolesStep(run));
   trace('roles');
   await setState(store, spec.migrationName, 'InProgress', 'MigratingData');
   return run;
@@ -313,7 +311,7 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
       });
       return prepared;
     };
-    const streamForward = async (again: boolean): Promise<FallbackRun | undefined> => {
+    const streamForward = async (again: boolean): Promise<SwitchoverRun | undefined> => {
       const run = await prepare();
       if (!isRun(run)) return undefined;
       await runOnline(again ? { ...run, resuming: true } : run);
@@ -321,7 +319,7 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
     };
     // cut over with a fallback window whose runner died: its life goes on at the window
     if (resuming && registered?.state === 'Succeeded') {
-      const windowRun: FallbackRun = {
+      const windowRun: SwitchoverRun = {
         spec,
         store,
         instance: registered.instance,

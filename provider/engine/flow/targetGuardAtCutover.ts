@@ -6,16 +6,12 @@
 // this module says when each runs. It is a flow/ step, not a switchover/ one: the footprint ranks
 // above the switchover's mechanisms, and the guard is a change of the footprint.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
-import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage } from '../core/errors';
 import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
-import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
+import { retryPhase } from '../run/outage';
 import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
 import { holdpoint } from '../util/failpoints';
-
-/** What the guard's steps use of a run: the pin alone needs the whole run (its verifier reads both servers). */
-type GuardRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
 
 /**
  * The target guarded, then every table verified at a pin, verify: true only. A database whose
@@ -52,14 +48,10 @@ export async function pinUnderGuard(
  * that is not pgferry's wrote on the target after the pin, naming the table and who wrote;
  * undefined when nothing did.
  */
-export async function writtenOnTarget(run: GuardRun, streams: readonly OnlineStream[]): Promise<string | undefined> {
+export async function writtenOnTarget(run: SwitchoverRun, streams: readonly OnlineStream[]): Promise<string | undefined> {
   const found: string[] = [];
   for (const s of streams) {
-    const writes = await retrying(
-      RETRY_POLICIES.phase,
-      () => guardedWrites(run, s.database),
-      outageRetry(run, `cutover: the target's guard of "${s.database}"`),
-    );
+    const writes = await retryPhase(run, `cutover: the target's guard of "${s.database}"`, () => guardedWrites(run, s.database));
     if (writes.length > 0) found.push(guardedWritesMessage(s.database, writes));
   }
   return found.length > 0 ? found.join('; ') : undefined;
@@ -69,7 +61,7 @@ export async function writtenOnTarget(run: GuardRun, streams: readonly OnlineStr
  * The guard dropped at the switch, past the point of no return: while the applications are still
  * held, so its DDL queues behind none of them (a lock it cannot take at once leaves it to the release).
  */
-export async function dropGuardAtSwitch(run: GuardRun, database: string): Promise<void> {
+export async function dropGuardAtSwitch(run: SwitchoverRun, database: string): Promise<void> {
   await dropGuardWhileHeld(run, database);
 }
 
@@ -77,10 +69,6 @@ export async function dropGuardAtSwitch(run: GuardRun, database: string): Promis
  * The guard dropped at a roll-back, or the guard of a cutover a killed runner left: what it recorded
  * is forgotten by the verification with it, so those tables are read whole at the next cutover.
  */
-export async function dropTargetGuard(run: GuardRun, database: string): Promise<void> {
-  await retrying(
-    RETRY_POLICIES.phase,
-    () => targetGuard.undo(run, database),
-    outageRetry(run, `cutover: dropping the target's guard of "${database}"`, database),
-  );
+export async function dropTargetGuard(run: SwitchoverRun, database: string): Promise<void> {
+  await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database), database);
 }

@@ -30,6 +30,13 @@ export interface MigrationRun {
   warn(message: string, database?: string): Promise<void>;
 }
 
+/**
+ * What the switchover's steps take of a run (the hold, the target's guard, a fall-back, the reverse
+ * stream, the forward stream made again): no pg tools, work directory or server versions, so a
+ * resumed runner of a migration past its cutover builds no more than this (flow/afterCutover.ts).
+ */
+export type SwitchoverRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
+
 export interface RunOptions {
   /**
    * Aborts the migration: work in flight stops at once (a COPY cut mid-stream is rolled back on the

@@ -1,6 +1,6 @@
 // Reporting a phase that waits for a server to come back (RETRY_POLICIES.phase retries it for as
 // long as it takes): the user reads what is retried, since when and why, without an event per try.
-import type { RetryOptions } from '../connect/retry';
+import { retrying, RETRY_POLICIES, type RetryOptions } from '../connect/retry';
 import { errorMessage } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 
@@ -18,4 +18,14 @@ export function outageRetry(run: Pick<MigrationRun, 'signal' | 'warn' | 'onProgr
       else run.onProgress({ kind: 'info', message, database });
     },
   };
+}
+
+/** A phase's step tried again while a server is away, each try reported (outageRetry): the step must be idempotent. */
+export function retryPhase<T>(
+  run: Pick<MigrationRun, 'signal' | 'warn' | 'onProgress'>,
+  what: string,
+  step: () => Promise<T>,
+  database?: string,
+): Promise<T> {
+  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, what, database));
 }

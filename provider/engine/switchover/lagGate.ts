@@ -1,7 +1,7 @@
 // The cutover's lag gate (cutoverLagBudgetSeconds): how long each stream being cut over would take
 // to apply what is pending, predicted from its pending bytes (the end of the source's WAL minus the
 // applied position, as `show` reports them) and the rate it applied at while it had a backlog. Over the
-// budget, the cutover rolls back before anything irreversible (flow/cutover.ts).
+// budget, the cutover rolls back before anything irreversible, and a fall-back stops (flow/hold.ts).
 //
 // The rate is measured while a backlog waited at both ends of an interval, so the applier worked
 // the whole time: a stream that keeps up applies only as fast as the source writes, which says
@@ -11,7 +11,6 @@ import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { withSession } from '../connect/session';
-import type { MigrationRun } from '../run/migrationRun';
 import type { ServerSpec } from '../input/migrationSpec';
 
 /** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
@@ -122,7 +121,7 @@ const WAL_END_SQL = `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_repla
 const PAGE_HEADER_SLACK = 64n;
 
 /** What the gate reads of a stream: its database and applier (a forward stream, or a fallback window's reverse one). */
-type GatedStream = Pick<OnlineStream, 'database' | 'applier'>;
+export type GatedStream = Pick<OnlineStream, 'database' | 'applier'>;
 
 async function read(client: pg.Client, streams: readonly GatedStream[]): Promise<Map<string, Reading>> {
   // an idle stream confirms the WAL that holds nothing for it only on a keepalive: ask for one
@@ -143,9 +142,11 @@ async function read(client: pg.Client, streams: readonly GatedStream[]): Promise
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Predicts each stream's catch-up now. Without `probe` (before the fence, the source still
- * writing): from the pending bytes and the rate of the last minute; a backlog under
- * CAUGHT_UP_BYTES counts as none, and a stream with a backlog but no measured rate stays unknown.
+ * Predicts each stream's catch-up now, its WAL read on `server`: the source for the forward
+ * streams at a cutover, the target for a fallback window's reverse one at a fall-back. Without
+ * `probe` (before the fence, the source still writing): from the pending bytes and the rate of the
+ * last minute; a backlog under CAUGHT_UP_BYTES counts as none, and a stream with a backlog but no
+ * measured rate stays unknown.
  *
  * With `probe` (the writers fenced, or no fence asked): each stream is watched, for at most the
  * probe, until it has applied all the WAL there was when the gate began. The pending bytes alone
@@ -155,20 +156,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * stream that does not get there is predicted from what is left at the faster of the rate of the
  * last minute and the rate it showed during the probe; one that showed none never fits.
  */
-export function measureCatchUp(
-  run: MigrationRun,
-  streams: readonly OnlineStream[],
-  meter: ApplyRateMeter,
-  options: { readonly probe: boolean; readonly budgetSeconds: number },
-): Promise<CatchUp[]> {
-  return measureCatchUpFrom(run.spec.source, streams, meter, options);
-}
-
-/**
- * measureCatchUp for streams read from `server`: the source forward, the target for a fallback
- * window's reverse streams (the fall-back's gate, flow/fallBackGate.ts).
- */
-export async function measureCatchUpFrom(
+export async function measureCatchUp(
   server: ServerSpec,
   streams: readonly GatedStream[],
   meter: ApplyRateMeter,

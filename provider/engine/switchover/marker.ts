@@ -12,44 +12,45 @@ import { parseLsn } from '../core/lsn';
 import { cutoverMessagePrefix, fallBackMessagePrefix } from '../core/names';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
+import { serverMajor, withSession } from '../connect/session';
+import type { ServerSpec } from '../input/migrationSpec';
 
 /**
- * Marks the cutover point of `stream` through `client`, a writable session of its source database;
- * `began` (when the cutover began) goes into the token, so a marker of an earlier try is not this one.
+ * Marks the point `applier` stops at through `client`, a writable session of the database its
+ * stream reads: a marker under `prefix` carrying `token` on PostgreSQL 14 and later, told to the
+ * applier before it is sent (it may reach it at once), else the server's current WAL position.
  */
-export async function markCutoverPoint(client: pg.Client, run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
-  const { spec } = run;
-  if (run.sourceMajor >= 14) {
-    const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
-    // told before the marker is sent: the applier may reach it at once
-    stream.applier.stopAtMarker(token);
-    await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [cutoverMessagePrefix(spec.migrationName), token]);
-  } else {
-    const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
-  }
-}
-
-/**
- * Marks the fall-back point of a reverse stream (docs/fallback.md) through `client`, a writable
- * session of the target database (the reverse stream's source), the same way: a marker on
- * PostgreSQL 14 and later, else the target's current WAL position. The reverse applier stops there.
- */
-export async function markFallBackPoint(
-  client: pg.Client,
-  applier: Applier,
-  migration: string,
-  database: string,
-  targetMajor: number,
-): Promise<void> {
-  if (targetMajor >= 14) {
-    const token = `${migration}/${database}/${Date.now()}/${randomUUID()}`;
+async function markPoint(client: pg.Client, applier: Applier, prefix: string, token: string, major: number): Promise<void> {
+  if (major >= 14) {
     applier.stopAtMarker(token);
-    await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [fallBackMessagePrefix(migration), token]);
+    await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [prefix, token]);
   } else {
     const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     applier.stopAtLsn(parseLsn(rows[0]!.lsn));
   }
+}
+
+/**
+ * Marks the cutover point of `stream` in a writable session of its source database; `began` (when
+ * the cutover began) goes into the token, so a marker of an earlier try is not this one.
+ */
+export function markCutoverPoint(run: Pick<MigrationRun, 'spec' | 'sourceMajor'>, stream: OnlineStream, began: number): Promise<void> {
+  const migration = run.spec.migrationName;
+  const token = `${migration}/${stream.database}/${began}/${randomUUID()}`;
+  return withSession(run.spec.source, { database: stream.database, purpose: 'cutover', writable: true }, (client) =>
+    markPoint(client, stream.applier, cutoverMessagePrefix(migration), token, run.sourceMajor),
+  );
+}
+
+/**
+ * Marks the fall-back point of a reverse stream (docs/fallback.md) in a writable session of the
+ * target database (the reverse stream's source), the same way. The reverse applier stops there.
+ */
+export function markFallBackPoint(target: ServerSpec, applier: Applier, migration: string, database: string): Promise<void> {
+  const token = `${migration}/${database}/${Date.now()}/${randomUUID()}`;
+  return withSession(target, { database, purpose: 'cutover', writable: true }, async (client) =>
+    markPoint(client, applier, fallBackMessagePrefix(migration), token, await serverMajor(client)),
+  );
 }
 
 /** Waits for the applier to reach its cutover point, while honouring a cancel. */

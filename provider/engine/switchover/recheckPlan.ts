@@ -9,6 +9,7 @@
 import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog/introspect';
+import { parseLsn } from '../core/lsn';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
 import type { TableRecheck } from '../verify/verifyTables';
@@ -56,11 +57,14 @@ function recheckOf(entry: TableChanges, tracker: ChangeTracker, table: SourceTab
  * forward cutover, no background verification pinned the old source since the window opened, and
  * the old source is where a session behind the fence could have written: a count alone would let
  * a changed row through, so a table the reverse stream never wrote is proven equal by its content.
+ * `opened`: the window's opening position as its record holds it; none, every table is read whole.
  */
 export function reverseRecheck(
   applier: Pick<Applier, 'tracker' | 'startedFrom'>,
-  openedLsn: bigint,
-): (database: string, table: SourceTable) => TableRecheck | undefined {
+  opened: string | undefined,
+): ((database: string, table: SourceTable) => TableRecheck | undefined) | undefined {
+  if (opened === undefined) return undefined;
+  const openedLsn = parseLsn(opened);
   return (_database, table) => {
     if (applier.startedFrom !== openedLsn) return undefined;
     const entry = applier.tracker.entry(table.sql);
