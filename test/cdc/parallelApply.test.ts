@@ -7,12 +7,12 @@
 // random moments and at each step of a batch commit losing and repeating nothing.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
-import { holdFile } from '../../provider/engine/util/failpoints';
+import { isHeld, withHoldArmed } from '../support/holdPoints';
 import { slotName } from '../../provider/engine/core/names';
 import {
   applierOptions,
@@ -110,24 +110,11 @@ async function startedWithBacklogQueued(f: CdcDb, initialLsn: bigint): Promise<R
   const [end] = await f.src('SELECT pg_current_wal_lsn()::text AS lsn');
   const point = `apply-start:${f.db}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
-  process.env.PGFERRY_FAILPOINTS = `${point}:hold`;
-  process.env.PGFERRY_HOLD_DIR = dir;
-  let running: Running;
-  try {
-    running = startApplier(f, { initialLsn, applySessions: SESSIONS });
-    const file = holdFile(point);
-    await until('the applier held before its first record', async () =>
-      (await access(file).then(
-        () => true,
-        () => false,
-      ))
-        ? true
-        : undefined,
-    );
-  } finally {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-  }
+  const running = await withHoldArmed(point, dir, async () => {
+    const started = startApplier(f, { initialLsn, applySessions: SESSIONS });
+    await until('the applier held before its first record', async () => ((await isHeld(point, dir)) ? true : undefined));
+    return started;
+  });
   await until(`the walsender to send up to ${end!.lsn as string}`, async () => {
     const [sent] = await f.source.query(
       'SELECT s.sent_lsn >= $2::pg_lsn AS ok FROM pg_stat_replication s JOIN pg_replication_slots r ON r.active_pid = s.pid WHERE r.slot_name = $1',

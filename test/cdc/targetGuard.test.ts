@@ -21,8 +21,7 @@ import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
 import { events, get } from '../../provider/engine/control/store';
-import { holdFile } from '../../provider/engine/util/failpoints';
-import { startHeldAt } from '../support/holdPoints';
+import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
@@ -53,18 +52,12 @@ async function streamingHeldAfterPin(s: MigrationSpec, db: string): Promise<void
  * paused or fenced) runs `act` on the target as a DBA or a client would, then lets it go on.
  */
 async function actAfterThePin(s: MigrationSpec, db: string, act: () => Promise<unknown>): Promise<MigrationStatus> {
-  const file = path.join(holdDir, path.basename(holdFile(`cutover-pinned:${db}`)));
+  const point = `cutover-pinned:${db}`;
   await requestCutover(s.target, s.migrationName);
   await until(
     'the runner held after its pin',
     async () => {
-      if (
-        await fs.access(file).then(
-          () => true,
-          () => false,
-        )
-      )
-        return true;
+      if (await isHeld(point, holdDir)) return true;
       const st = await get(store, s.migrationName);
       if (st && isFinalState(st.state))
         throw new Error(`the migration ended without holding after its pin: ${st.state} ${st.message ?? ''}`);
@@ -73,7 +66,7 @@ async function actAfterThePin(s: MigrationSpec, db: string, act: () => Promise<u
     300_000,
   );
   await act();
-  await fs.rm(file);
+  await fs.rm(heldFile(point, holdDir));
   return waitForStatus(store, s.migrationName, (x) => !x.cutoverRequested || isFinalState(x.state), 420_000);
 }
 

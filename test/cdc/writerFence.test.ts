@@ -18,8 +18,7 @@ import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, wait
 import { rowsOf } from './harness';
 import { applyLockKey } from '../../provider/engine/core/names';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { holdFile } from '../../provider/engine/util/failpoints';
-import { startHeldAt } from '../support/holdPoints';
+import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
@@ -569,8 +568,8 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   // write lands after that point whatever the machine's load: a writer looping on its own may
   // commit nothing inside that short window and the test would then judge nothing.
   const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-late-'));
-  const held = path.join(holdDir, path.basename(holdFile(`cutover-late-writes:${db}`)));
-  await startHeldAt(s, `cutover-late-writes:${db}`, holdDir);
+  const point = `cutover-late-writes:${db}`;
+  await startHeldAt(s, point, holdDir);
   assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
   const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
   impostor.on('error', () => undefined);
@@ -589,11 +588,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
     await write(1_000_001);
     await requestCutover(s.target, s.migrationName);
     await until('the runner held before reading the writes past the cutover point', async () => {
-      const there = await fs.access(held).then(
-        () => true,
-        () => false,
-      );
-      if (there) return true;
+      if (await isHeld(point, holdDir)) return true;
       const st = await get(lab.store, s.migrationName);
       if (st && (isFinalState(st.state) || !st.cutoverRequested))
         throw new Error(`the cutover ended without holding: ${st.state} ${st.message ?? ''}`);
@@ -601,7 +596,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
     });
     // the fence lets a session holding the apply lock through: its write is past the cutover point
     await write(1_000_002);
-    await fs.rm(held, { force: true });
+    await fs.rm(heldFile(point, holdDir), { force: true });
     const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
     assert.equal(back.subState, 'WaitingForCutoverTrigger', `${back.state}/${back.subState}: ${back.message}`);
     assert.match(
@@ -612,7 +607,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
     assert.deepEqual(await fenceTriggers(lab.pair, db), [], 'the triggers lifted');
     assert.equal(back.databases[0]!.writerFence, undefined);
   } finally {
-    await fs.rm(held, { force: true });
+    await fs.rm(heldFile(point, holdDir), { force: true });
     await impostor.end();
     await fs.rm(holdDir, { recursive: true, force: true });
   }

@@ -1,15 +1,37 @@
-// Starts a migration's detached runner with one hold point armed (provider/engine/util/failpoints.ts):
-// the runner inherits the environment at its start, so the variables are set only around it.
+// A hold point armed for what this process starts (provider/engine/util/failpoints.ts), and where a
+// test reads that it holds: a detached runner inherits the environment at its start, an applier in
+// this process reads it when it gets there, so the variables are set only around the start.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import { holdFile } from '../../provider/engine/util/failpoints';
 
-export async function startHeldAt(spec: MigrationSpec, point: string, holdDir: string): Promise<void> {
+/** Runs `start` with `point` armed as a hold point writing its file into `holdDir`, disarmed after. */
+export async function withHoldArmed<T>(point: string, holdDir: string, start: () => Promise<T>): Promise<T> {
   process.env.PGFERRY_FAILPOINTS = `${point}:hold`;
   process.env.PGFERRY_HOLD_DIR = holdDir;
   try {
-    await startMigration(spec);
+    return await start();
   } finally {
     delete process.env.PGFERRY_FAILPOINTS;
     delete process.env.PGFERRY_HOLD_DIR;
   }
+}
+
+export async function startHeldAt(spec: MigrationSpec, point: string, holdDir: string): Promise<void> {
+  await withHoldArmed(point, holdDir, () => startMigration(spec));
+}
+
+/** The file a process armed by withHoldArmed writes while it holds at `point`; removing it lets the process go on. */
+export function heldFile(point: string, holdDir: string): string {
+  return path.join(holdDir, path.basename(holdFile(point)));
+}
+
+/** Whether a process armed by withHoldArmed holds at `point` now. */
+export function isHeld(point: string, holdDir: string): Promise<boolean> {
+  return fs.access(heldFile(point, holdDir)).then(
+    () => true,
+    () => false,
+  );
 }
