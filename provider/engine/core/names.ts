@@ -195,6 +195,11 @@ export function fallBackMessagePrefix(migration: string): string {
   return `pgferry.fallback.${migration}`;
 }
 
+/** Prefix of the logical message the lag gate writes on the held server: the point each gated stream must reach (switchover/lagGate.ts). */
+export function gateMessagePrefix(migration: string): string {
+  return `pgferry.gate.${migration}`;
+}
+
 /** Prefix of the logical message a background verification emits after its source snapshot (a boundary past its position). */
 export function pinMessagePrefix(migration: string): string {
   return `pgferry.pin.${migration}`;

@@ -12,7 +12,7 @@ import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { withSession } from '../connect/session';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { errorMessage } from '../core/errors';
-import { fenceNamesOf } from '../core/names';
+import { fenceNamesOf, gateMessagePrefix } from '../core/names';
 import type { ReversibleChange } from '../footprint/change';
 import { pausePooler, poolerPause } from '../footprint/poolerPause';
 import { pausePoolerBack, poolerPauseBack } from '../footprint/poolerPauseBack';
@@ -137,7 +137,8 @@ async function slowestOver(
   budget: number,
   probe: boolean,
 ): Promise<CatchUp | undefined> {
-  return overBudget(await measureCatchUp(run.spec[way.held], streams, meter, { probe, budgetSeconds: budget }), budget);
+  const goalPrefix = gateMessagePrefix(run.spec.migrationName);
+  return overBudget(await measureCatchUp(run.spec[way.held], streams, meter, { probe, budgetSeconds: budget, goalPrefix }), budget);
 }
 
 /** Where the cutover's hold stands: on (with the tables pinned before it), or refused with why, before anything or with it given back. */

@@ -11,7 +11,9 @@ import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { withSession } from '../connect/session';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ServerSpec } from '../input/migrationSpec';
+import { flushedPoint } from './flushedPoint';
 
 /** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;
@@ -23,7 +25,7 @@ const WINDOW_MS = 60_000;
 const MIN_INTERVAL_MS = 1000;
 /** How long the gate watches a stream whose rate is not known (at most the budget). */
 const PROBE_MS = 2000;
-/** How long the gate waits for a stream just started (a resumed runner) to report its first position. */
+/** How long the gate waits at least for a stream just started (a resumed runner) to report its first position. */
 const FIRST_POSITION_MS = 10_000;
 
 export interface LagSample {
@@ -104,6 +106,8 @@ interface Reading {
   readonly applied: bigint;
   /** The end of the last transaction committed on the target (LagSample.applied): rates are measured on it. */
   readonly committed: bigint;
+  /** The furthest position the walsender reported (ApplyStats.receivedLsn). */
+  readonly received: bigint;
 }
 
 /**
@@ -114,11 +118,29 @@ interface Reading {
 const WAL_END_SQL = `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END::text AS lsn`;
 
 /**
- * How far short of the end of the WAL read before a stream may stop and still be caught up: the
- * insert position points past a page header when the last record ended a page, and a stream that
- * has applied everything confirms the end of that record.
+ * How far short of the end of the WAL read a stream may stop and still be caught up, where the gate
+ * cannot write its own point (a standby source): the insert position points past a page header when
+ * the last record ended a page, and a stream that has applied everything confirms the end of that
+ * record.
  */
 const PAGE_HEADER_SLACK = 64n;
+
+/**
+ * The point the probe holds each stream to: written on the held server (switchover/flushedPoint.ts),
+ * so that everything before it is flushed and a stream that confirms it has applied everything
+ * committed before the gate began. A standby cannot write one, nor a role refused
+ * pg_logical_emit_message: then the end of the WAL read, within PAGE_HEADER_SLACK.
+ */
+async function probeGoal(client: pg.Client, prefix: string): Promise<bigint | undefined> {
+  const { rows } = await client.query<{ standby: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS standby');
+  if (rows[0]!.standby) return undefined;
+  try {
+    return await flushedPoint(client, prefix);
+  } catch (error) {
+    if (sqlState(error) === INSUFFICIENT_PRIVILEGE) return undefined;
+    throw error;
+  }
+}
 
 /** What the gate reads of a stream: its database and applier (a forward stream, or a fallback window's reverse one). */
 export type GatedStream = Pick<OnlineStream, 'database' | 'applier'>;
@@ -134,7 +156,7 @@ async function read(client: pg.Client, streams: readonly GatedStream[]): Promise
       const stats = s.applier.stats();
       const applied = appliedUpTo(stats);
       const pendingBytes = applied === 0n ? undefined : walEnd > applied ? Number(walEnd - applied) : 0;
-      return [s.database, { at, walEnd, pendingBytes, applied, committed: stats.appliedLsn }];
+      return [s.database, { at, walEnd, pendingBytes, applied, committed: stats.appliedLsn, received: stats.receivedLsn }];
     }),
   );
 }
@@ -149,10 +171,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * measured rate stays unknown.
  *
  * With `probe` (the writers fenced, or no fence asked): each stream is watched, for at most the
- * probe, until it has applied all the WAL there was when the gate began. The pending bytes alone
- * cannot tell: a stream confirms positions as its walsender reads the WAL, and one that is still
- * decoding a large transaction (sent whole at its commit) confirms the WAL up to that commit
- * without having received the transaction, so its few bytes left may hide megabytes of rows. A
+ * probe, until it has confirmed a point written when the gate began (probeGoal), past everything
+ * committed before. The pending bytes alone cannot tell: a stream confirms positions as its
+ * walsender reads the WAL, and one that is still decoding a large transaction (sent whole at its
+ * commit) confirms the WAL up to that commit without having received the transaction, so its few
+ * bytes left may hide megabytes of rows. A
  * stream that does not get there is predicted from what is left at the faster of the rate of the
  * last minute and the rate it showed during the probe; one that showed none never fits.
  */
@@ -160,9 +183,11 @@ export async function measureCatchUp(
   server: ServerSpec,
   streams: readonly GatedStream[],
   meter: ApplyRateMeter,
-  options: { readonly probe: boolean; readonly budgetSeconds: number },
+  options: { readonly probe: boolean; readonly budgetSeconds: number; readonly goalPrefix: string },
 ): Promise<CatchUp[]> {
-  return withSession(server, { purpose: 'lag gate', readOnly: true }, async (client) => {
+  // the probe writes its goal (probeGoal); a prediction alone only reads
+  const access = options.probe ? {} : { readOnly: true };
+  return withSession(server, { purpose: 'lag gate', ...access }, async (client) => {
     const record = (readings: Map<string, Reading>) => {
       for (const [database, r] of readings) {
         if (r.pendingBytes !== undefined && r.committed > 0n)
@@ -179,15 +204,21 @@ export async function measureCatchUp(
         return { database: s.database, pendingBytes: r.pendingBytes ?? 0, rate, seconds };
       });
     }
-    // a stream just (re)started reports its position once its target session is open
-    const deadline = Date.now() + FIRST_POSITION_MS;
-    while ([...first.values()].some((r) => r.pendingBytes === undefined) && Date.now() < deadline) {
+    const written = await probeGoal(client, options.goalPrefix);
+    // A stream just (re)started has no position until its target session is open, and then its
+    // walsender reads the WAL again from the slot's restart point up to where the stream starts,
+    // sending nothing and reporting positions behind it: neither says how fast the stream applies.
+    // The gate waits for both, as long as the budget lets the applications wait.
+    const started = (r: Reading) => r.pendingBytes !== undefined && r.received >= r.applied;
+    const deadline = Date.now() + Math.max(FIRST_POSITION_MS, options.budgetSeconds * 1000);
+    while (![...first.values()].every(started) && Date.now() < deadline) {
       await sleep(200);
       first = await read(client, streams);
     }
     record(first);
-    const goal = [...first.values()][0]?.walEnd ?? 0n;
-    const reached = (r: Reading) => r.pendingBytes !== undefined && r.applied + PAGE_HEADER_SLACK >= goal;
+    const goal = written ?? [...first.values()][0]?.walEnd ?? 0n;
+    const slack = written === undefined ? PAGE_HEADER_SLACK : 0n;
+    const reached = (r: Reading) => r.pendingBytes !== undefined && r.applied + slack >= goal;
     const probeEnd = Date.now() + Math.min(PROBE_MS, options.budgetSeconds * 1000);
     let last = first;
     while (![...last.values()].every(reached) && Date.now() < probeEnd) {

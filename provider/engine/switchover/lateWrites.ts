@@ -2,8 +2,8 @@
 // stops at the marker (switchover/marker.ts), so such a write never reaches the target, and once the
 // slot is dropped it is lost. Before anything irreversible the cutover reads the stream past the
 // point without consuming it: the slot is first moved up to the point the applier committed (the
-// target holds everything before it, and its origin says so), the server's WAL flushed (a write committed with
-// synchronous_commit off is not readable before), then peeked
+// target holds everything before it, and its origin says so), the server's WAL flushed
+// (switchover/flushedPoint.ts), then peeked
 // (pg_logical_slot_peek_binary_changes, pgoutput, the stream's own publication), and every
 // transaction that changed a streamed table is a write through the fence. Each session the fence's
 // trigger let write said who it is in the same transaction (footprint/fenceTriggers.ts), so the
@@ -15,6 +15,7 @@ import { ident } from '../connect/quote';
 import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { formatLsn } from '../core/lsn';
 import { decodePgoutput } from '../cdc/decode/pgoutput';
+import { flushedPoint } from './flushedPoint';
 
 /** A session the fence let write, as its trigger said it in the stream. */
 interface FencedWriter {
@@ -52,7 +53,8 @@ export async function lateWrites(
 ): Promise<LateWrite[]> {
   const options = [`'proto_version', '1'`, `'publication_names', $2`];
   if (sourceMajor >= 14) options.push(`'messages', 'true'`);
-  await flushWal(client, fencePrefix);
+  // a write committed with synchronous_commit off just before is not readable until it is flushed
+  await flushedPoint(client, fencePrefix);
   const rows = await whileSlotInUse(async () => {
     await client.query(
       `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_lsn)
@@ -71,27 +73,6 @@ export async function lateWrites(
     after,
     fencePrefix,
   );
-}
-
-/**
- * Flushes the WAL of the server the stream reads up to now. Logical decoding reads only flushed
- * WAL, and a writer with synchronous_commit off is told its transaction committed before its
- * commit record is flushed: reading at once could miss a write committed just before, the cutover
- * would go on, and that write would never reach the target. A transaction that writes a record
- * (an empty message under the fence's prefix, which the apply and this read pass over) and commits
- * synchronously flushes all WAL before its commit; `local`, so that a synchronous standby that is
- * away never holds the cutover here.
- */
-async function flushWal(client: pg.Client, fencePrefix: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    await client.query(`SET LOCAL synchronous_commit = 'local'`);
-    await client.query(`SELECT pg_catalog.pg_logical_emit_message(true, $1, '')`, [fencePrefix]);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
 }
 
 /** The peeked pgoutput messages read into the transactions that changed a table, committed at or after `after`. */
