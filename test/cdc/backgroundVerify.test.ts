@@ -33,6 +33,12 @@ const SEED = `
 INSERT INTO touched SELECT g, 'v' || g FROM generate_series(1, 2000) g;
 INSERT INTO quiet SELECT g, 'k' || g, g FROM generate_series(1, 500) g;`;
 const TABLES = ['writer_rows', 'touched', 'quiet'];
+/**
+ * The longest a stop may take here. A stop that waited for what it must cancel would take the
+ * verifier's wait for a hold, or for ever on a lock the test holds; one that cancels takes a few
+ * round trips, which a loaded machine slows many times over. Between the two, with room both ways.
+ */
+const STOP_BUDGET_MS = 30_000;
 
 interface Streaming {
   readonly f: CdcDb;
@@ -153,7 +159,7 @@ async function stopCancelsRead(pair: ServerPair): Promise<void> {
     const started = Date.now();
     await s.verifier.stop();
     const stopMs = Date.now() - started;
-    assert.ok(stopMs < 3_000, `stop took ${stopMs} ms`);
+    assert.ok(stopMs < STOP_BUDGET_MS, `stop took ${stopMs} ms`);
     // cancelled on the server, not only left behind by a closed connection
     assert.deepEqual(await s.f.dst(waiting), []);
     const records = (await tableVerifications(s.store, s.f.migration)).filter((r) => r.table === 'public.quiet');
@@ -195,7 +201,7 @@ async function stopWithdrawsPin(pair: ServerPair): Promise<void> {
     const started = Date.now();
     await s.verifier.stop();
     const stopMs = Date.now() - started;
-    assert.ok(stopMs < 3_000, `stop took ${stopMs} ms`);
+    assert.ok(stopMs < STOP_BUDGET_MS, `stop took ${stopMs} ms`);
     assert.deepEqual(await tableVerifications(s.store, s.f.migration), []);
     // the withdrawn pin does not hold the apply: once the lock goes, the transaction is applied
     await locker.query('ROLLBACK');

@@ -12,6 +12,7 @@ import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPai
 import { rowsOf } from './harness';
 import { events } from '../../provider/engine/control/store';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
+import { tableVerifications } from '../../provider/engine/control/tableVerification';
 
 const SCHEMA = `
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
@@ -108,6 +109,18 @@ describe('a schema change on the source stops the cutover until the target match
       );
       assert.notEqual(second.state, 'Succeeded');
       assert.match(second.message ?? '', /verification failed: database "shopschema" table public\.orders: content checksum differs/);
+      // read whole whatever the background verifier did since the fixes: each of its pins found the
+      // target's own now() there and left the table to the cutover
+      assert.equal(second.verification?.tables.find((t) => t.table === 'public.orders')?.method, 'full');
+
+      // The verifier of the next watch pins orders too. Read before the fix below, it finds the
+      // same difference and leaves the table to the cutover; read after, it finds the table equal,
+      // and the cutover would count it only (a verification that holds, not the read this test
+      // names). So the fix waits for that difference on record.
+      await until('the background verification to find orders still different', async () => {
+        const record = (await tableVerifications(store, name, db)).find((r) => r.table === 'public.orders');
+        return record?.method === 'background' && !record.matches ? record : undefined;
+      });
 
       // the source's values, then the cutover ends
       const [value] = await pair.source.query<{ v: string }>(`SELECT DISTINCT placed_at::text AS v FROM orders`, [], db);
@@ -119,6 +132,7 @@ describe('a schema change on the source stops the cutover until the target match
         done.verification?.schema?.map((s) => s.differences.length),
         [0],
       );
+      // a table the background verification found different is read whole at the cutover, fixed or not
       assert.equal(done.verification?.tables.find((t) => t.table === 'public.orders')?.method, 'full');
       for (const table of ['customers', 'products', 'orders', 'logs'])
         assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);

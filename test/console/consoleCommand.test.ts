@@ -116,8 +116,12 @@ describe('pgferry console (the command)', function () {
       const started = Date.now();
       const page = await fetch(`${origin}/api/migrations/registered-only`);
       assert.equal(page.status, 200);
-      // the tables and samples it cannot read are given up after 2 s (watch.ts), the page answers
-      assert.ok(Date.now() - started < 3_500, `the page waited ${Date.now() - started} ms on the target`);
+      // The tables, samples and events it cannot read are given up (watch.ts PAGE_READ_TIMEOUT_MS),
+      // all three at once, and the page answers. Without that, each read would retry the target
+      // by the catalog's statement policy (connect/retry.ts), many times longer than this bound;
+      // the bound leaves the page's own work room on a loaded machine.
+      const waited = Date.now() - started;
+      assert.ok(waited < 15_000, `the page waited ${waited} ms on the target`);
     } finally {
       await running.close();
     }

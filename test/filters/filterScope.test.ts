@@ -159,14 +159,13 @@ describe('filters: what a filtered migration takes beside its tables (integratio
     const holder = await pair.source.connect('locked');
     try {
       await holder.query('BEGIN; LOCK TABLE audit.log IN ACCESS EXCLUSIVE MODE');
-      const started = Date.now();
+      // the holder holds until the test lets go: a run that ended at all never waited for it
       const status = await runMigration(pairSpec(pair, 'filters-locked', ['locked'], { excludeSchemas: ['audit'], lockTimeoutSeconds: 3 }));
       const events = await pair.target.query<{ message: string }>(
         `SELECT level || ' ' || message AS message FROM pgferry.event WHERE migration = 'filters-locked' ORDER BY id`,
       );
       assert.equal(status.state, 'Succeeded', `${status.message} ${events.map((e) => e.message).join(' | ')}`);
       assert.equal(status.verification?.ok, true);
-      assert.ok(Date.now() - started < 60_000);
       assert.equal(await count(pair, 'target', 'locked', `SELECT count(*) FROM sales.lines`), 300);
       assert.equal(await count(pair, 'target', 'locked', `SELECT count(*) FROM pg_namespace WHERE nspname = 'audit'`), 0);
       // the lock was held all along

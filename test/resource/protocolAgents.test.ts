@@ -257,7 +257,11 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     assert.deepEqual(checked.failures, []);
     const started = Date.now();
     const created = await host.create(checked.inputs);
-    assert.ok(Date.now() - started < 20_000, 'create returned once registered');
+    // A create that waited for an agent's runner would return after the provider's wait for one
+    // (drive.ts AGENT_START_WAIT_MS); one that returned once registered, well before, however loaded
+    // the machine.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 60_000, `create returned after ${elapsed} ms, not once registered`);
     assert.equal(created.properties.state, 'InProgress');
     assert.match(String(created.properties.message), /nothing runs it: waiting for an agent/, 'the outputs say why');
     assert.ok(

@@ -68,13 +68,12 @@ describe('safety: the copy holds the tables it copies', function () {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE s1 IN ACCESS EXCLUSIVE MODE');
       const [{ pid }] = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-      const started = Date.now();
+      // the locker holds until the finally below: a run that ended at all did not wait for it
       const status = await runMigration(
         pairSpec(pair, 'held-locked', ['held'], { option: 'Migrate', overwriteDbsInTarget: true, lockTimeoutSeconds: 1 }),
       );
       assert.equal(status.state, 'Failed');
       assert.match(status.message ?? '', new RegExp(`pid ${pid}\\b.*nightly-maintenance`));
-      assert.ok(Date.now() - started < 60_000);
     } finally {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
