@@ -30,7 +30,7 @@ import {
 } from '../control/fallbackWindows';
 import { get } from '../control/store';
 import { applyRetryRequests } from '../control/migrationRequests';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import type { SwitchoverRun } from '../run/migrationRun';
 import { failpoint } from '../util/failpoints';
 import { sleepUnlessAborted } from '../util/sleep';

@@ -7,7 +7,7 @@
 // hold (the pooler paused, the writers fenced, the lag gate, the writes past the point read, all
 // given back at a roll-back) is hold.ts's; the target's guard of a held cutover, from the pin to the
 // switch, is targetGuardAtCutover.ts's.
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
 import { withSession } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';

@@ -38,7 +38,7 @@ import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
 import { switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { SwitchoverRun } from '../run/migrationRun';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';

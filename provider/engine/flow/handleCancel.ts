@@ -9,7 +9,7 @@ import { failpoint } from '../util/failpoints';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { canceledError } from '../core/errors';
 import { streamingSubState } from '../core/transitions';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import type { MigrationRun } from '../run/migrationRun';
 import { releaseDatabase } from '../footprint/release';
 import type { StreamStops } from './streamStops';

@@ -19,7 +19,7 @@ import { pausePoolerBack, poolerPauseBack } from '../footprint/poolerPauseBack';
 import { fenceTarget, targetFence } from '../footprint/targetFence';
 import { checkFenceRights, fenceDatabase, fenceOf, liftStatements, writerFence } from '../footprint/writerFence';
 import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import {
   ApplyRateMeter,
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,

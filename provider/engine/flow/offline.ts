@@ -8,7 +8,7 @@ import { failpoint } from '../util/failpoints';
 import { endOfDatabases } from '../core/transitions';
 import type { CatalogConnection } from '../control/connection';
 import type { MigrationRun } from '../run/migrationRun';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { mayResumeInside } from './copyWork';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import type { DatabaseProperties } from '../catalog/introspect';

@@ -24,7 +24,7 @@ import { releaseDatabase, releaseStream } from '../footprint/release';
 import { dropTargetGuard } from './targetGuardAtCutover';
 import { resumeLeftPause } from './hold';
 import { canceledError } from '../core/errors';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
 import { endOfDatabases } from '../core/transitions';
 import { StreamStops } from './streamStops';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { closeSession, openSession, serverMajor } from '../connect/session';
 import { CatalogConnection } from '../control/connection';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';

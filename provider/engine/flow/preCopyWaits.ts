@@ -18,7 +18,7 @@ import { liveOverwriteError, liveTargetDatabases, unnamedLive } from '../validat
 import { clearMessage, get, recordEvent, setState } from '../control/store';
 import { migrationWindow } from '../control/migrationRequests';
 import type { MigrationRun } from '../run/migrationRun';
-import { outageRetry } from '../run/outage';
+import { outageRetry } from './outage';
 
 /** How often a wait for the user looks again (the source restarted, the overwrite allowed). */
 const RECHECK_MS = 2_000;

@@ -9,7 +9,7 @@ import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage } from '../core/errors';
 import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
 import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
-import { retryPhase } from '../run/outage';
+import { retryPhase } from './outage';
 import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
 import { holdpoint } from '../util/failpoints';
 

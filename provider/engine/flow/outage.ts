@@ -2,7 +2,7 @@
 // long as it takes): the user reads what is retried, since when and why, without an event per try.
 import { retrying, RETRY_POLICIES, type RetryOptions } from '../connect/retry';
 import { errorMessage } from '../core/errors';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 /** Retry options for a phase of `run`: canceled with the migration, each try reported (a warning at tries 1, 2, 4, 8...). */
 export function outageRetry(run: Pick<MigrationRun, 'signal' | 'warn' | 'onProgress'>, what: string, database?: string): RetryOptions {
