@@ -146,6 +146,15 @@ class FenceLab {
     return pairSpec(this.pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, ...extra });
   }
 
+  /** Makes `db` on the source and starts a fenced online migration of it, returned once it streams. */
+  async startStreaming(name: string, db: string): Promise<MigrationSpec> {
+    await this.createDatabase(db);
+    const s = this.spec(name, db);
+    await startMigration(s);
+    assert.equal((await this.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+    return s;
+  }
+
   async streaming(name: string): Promise<MigrationStatus> {
     return waitForStatus(this.store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
   }
@@ -639,10 +648,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
  */
 async function endsClientsNamedAsPgferry(lab: FenceLab): Promise<void> {
   const db = 'fence_named';
-  await lab.createDatabase(db);
-  const s = lab.spec('fence-named', db);
-  await startMigration(s);
-  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const s = await lab.startStreaming('fence-named', db);
   const named = async (application: string): Promise<pg.Client> => {
     const client = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: application });
     client.on('error', () => undefined);
