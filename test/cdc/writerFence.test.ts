@@ -146,6 +146,15 @@ class FenceLab {
     return pairSpec(this.pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, ...extra });
   }
 
+  /** Makes `db` on the source and starts a fenced online migration of it, returned once it streams. */
+  async startStreaming(name: string, db: string): Promise<MigrationSpec> {
+    await this.createDatabase(db);
+    const s = this.spec(name, db);
+    await startMigration(s);
+    assert.equal((await this.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+    return s;
+  }
+
   async streaming(name: string): Promise<MigrationStatus> {
     return waitForStatus(this.store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
   }
@@ -571,12 +580,16 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   const point = `cutover-late-writes:${db}`;
   await startHeldAt(s, point, holdDir);
   assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
-  const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
-  impostor.on('error', () => undefined);
-  await impostor.connect();
   // the lock pgferry's appliers hold, taken while none holds it on the source: the key is derived
   // from the migration's name, so a session that means to can pass the first line
-  await impostor.query('SELECT pg_advisory_lock($1::bigint)', [applyLockKey(s.migrationName, db)]);
+  const connectImpostor = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
+    client.on('error', () => undefined);
+    await client.connect();
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [applyLockKey(s.migrationName, db)]);
+    return client;
+  };
+  let impostor = await connectImpostor();
   const acked: number[] = [];
   const write = async (id: number): Promise<void> => {
     await impostor.query('BEGIN READ WRITE');
@@ -594,7 +607,10 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
         throw new Error(`the cutover ended without holding: ${st.state} ${st.message ?? ''}`);
       return undefined;
     });
-    // the fence lets a session holding the apply lock through: its write is past the cutover point
+    // the fence ended the impostor's first session, its name notwithstanding; connected again, it
+    // takes the lock again, and the fence lets a session holding it through: its write is past the cutover point
+    await impostor.end().catch(() => undefined);
+    impostor = await connectImpostor();
     await write(1_000_002);
     await fs.rm(heldFile(point, holdDir), { force: true });
     const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
@@ -621,6 +637,53 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   assert.equal(done.state, 'Succeeded', done.message);
   await sameRows(lab.pair, db);
   await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
+}
+
+/**
+ * A client that names itself pgferry's is ended by the fence as any other: one named `pgferry
+ * cutover` in an open write transaction on a streamed table (which would hold the fence's triggers
+ * off) and one named `pgferry apply` left idle. pgferry's own sessions, told by the backend pids it
+ * opened, are spared: the cutover succeeds, the open transaction's row is on neither server, and
+ * every other row is equal on both.
+ */
+async function endsClientsNamedAsPgferry(lab: FenceLab): Promise<void> {
+  const db = 'fence_named';
+  const s = await lab.startStreaming('fence-named', db);
+  const named = async (application: string): Promise<pg.Client> => {
+    const client = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: application });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  const writing = await named('pgferry cutover');
+  const idle = await named('pgferry apply');
+  const pids = [(writing as unknown as { processID: number }).processID, (idle as unknown as { processID: number }).processID];
+  try {
+    await writing.query('BEGIN');
+    await writing.query(`INSERT INTO items VALUES (900100, 'named as pgferry')`);
+    await requestCutover(s.target, s.migrationName);
+    const done = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
+    assert.equal(done.state, 'Succeeded', `${done.state}/${done.subState}: ${done.message}`);
+    await assert.rejects(writing.query('COMMIT'), 'the client named "pgferry cutover" was ended');
+    await assert.rejects(idle.query('SELECT 1'), 'the client named "pgferry apply" was ended');
+    const [left] = await lab.pair.source.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])',
+      [pids],
+    );
+    assert.equal(left!.n, 0, 'neither named client is connected to the source');
+    assert.ok(
+      (done.databases[0]!.writerFence!.sessionsEnded ?? 0) >= 2,
+      `sessions ended: ${done.databases[0]!.writerFence!.sessionsEnded}`,
+    );
+    for (const server of [lab.pair.source, lab.pair.target]) {
+      const [row] = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM items WHERE id = 900100', [], db);
+      assert.equal(row!.n, 0, "the ended transaction's row is on neither server");
+    }
+    await sameRows(lab.pair, db);
+    await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
+  } finally {
+    await Promise.all([writing.end().catch(() => undefined), idle.end().catch(() => undefined)]);
+  }
 }
 
 /** Replication slots, publications and databases' own settings of a server: what a refused cutover must leave as it was. */
@@ -696,6 +759,8 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));
   it('a writer past the fence committing after the cutover point rolls the cutover back, naming its user, application and address', () =>
     lateWriterRollsBack(lab));
+  it('ends clients named "pgferry cutover" (in an open write transaction) and "pgferry apply" at the fence, and the cutover succeeds with every row equal and the open row on neither server', () =>
+    endsClientsNamedAsPgferry(lab));
   it('refuses a fallback window without the fence (window from the spec, --no-fence-writers from the request) in one line, changing nothing', () =>
     refusesUnfencedWindow(lab));
 });

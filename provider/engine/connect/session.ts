@@ -36,7 +36,10 @@ const PINNED_SETTINGS: readonly (readonly [name: string, value: string])[] = [
   ['idle_in_transaction_session_timeout', '0'],
 ];
 
-/** Every session's application_name starts so (`pgferry <purpose>`): how pgferry's own sessions are told apart on a server. */
+/**
+ * Every session's application_name starts so (`pgferry <purpose>`), which names pgferry's sessions
+ * to whoever reads pg_stat_activity; it proves nothing, since a client may take the same name.
+ */
 export const APPLICATION_NAME_PREFIX = 'pgferry ';
 
 export interface SessionOptions {
@@ -85,6 +88,37 @@ function settingName(name: string): string {
   return name;
 }
 
+/**
+ * The server processes of the sessions this process holds open, per server (host:port): what tells
+ * pgferry's own sessions from a client's on a server, since any client may take pgferry's
+ * application name. The writer fence ends every other session of a database it fences
+ * (footprint/writerFence.ts) and spares these: ending them would stop the switchover that fences.
+ */
+const openHere = new Map<string, Set<number>>();
+
+function serverKey(server: Pick<ServerSpec, 'host' | 'port'>): string {
+  return `${server.host}:${server.port}`;
+}
+
+/** The backend pids of the sessions this process has open on `server`, as reached by its spec. */
+export function sessionsOpenedHere(server: Pick<ServerSpec, 'host' | 'port'>): number[] {
+  return [...(openHere.get(serverKey(server)) ?? [])];
+}
+
+/** Counts the session among this process's own until its connection ends, however it ends. */
+function rememberSession(server: ServerSpec, client: pg.Client): void {
+  // the backend's pid from the server's BackendKeyData, which pg keeps for a cancel request
+  const pid = (client as unknown as { processID?: number | null }).processID;
+  if (typeof pid !== 'number') return;
+  const key = serverKey(server);
+  const pids = openHere.get(key) ?? new Set<number>();
+  openHere.set(key, pids.add(pid));
+  client.once('end', () => {
+    pids.delete(pid);
+    if (pids.size === 0 && openHere.get(key) === pids) openHere.delete(key);
+  });
+}
+
 /** Opens a session with the pinned settings; the caller ends it (closeSession). */
 export async function openSession(server: ServerSpec, options: SessionOptions): Promise<pg.Client> {
   const client = await openClient(server, {
@@ -96,6 +130,7 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
   });
   // A dropped connection surfaces on the next query; without a listener it would crash the process.
   client.on('error', () => undefined);
+  rememberSession(server, client);
   try {
     await client.query(sessionSettingsSql(options));
     if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);

@@ -25,7 +25,7 @@
 // cannot write meanwhile; the one change a successful cutover keeps, so an application still
 // pointed at the old source fails loudly instead of losing writes.
 import type pg from 'pg';
-import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
+import { APPLICATION_NAME_PREFIX, sessionsOpenedHere, withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
@@ -206,17 +206,16 @@ SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
  WHERE d.datname = $1`;
 
 /**
- * The sessions that could still write to the database: every session connected to it but this
- * one, pgferry's own (application_name `pgferry <purpose>`) and the walsenders of replication slots
+ * The sessions that could still write to the database: every session connected to it but pgferry's
+ * own ($2: the sessions this process opened on the server, told by their backend pids, never by
+ * their application name, which any client may take) and the walsenders of replication slots
  * (pgferry's stream among them). All of them, not only those with a write transaction open
  * (backend_xid): a session that started before the fence keeps default_transaction_read_only off
  * and may begin one later. Without pg_read_all_stats, pg_stat_activity hides the backend_type of
  * other roles' sessions (but not their pid, role, application_name or backend_xid): such a session
- * counts as a client backend, so a user with pg_signal_backend alone still ends every one. The name
- * here only spares a session from being ended; whether it may write a fenced table is the trigger's
- * decision, by identity (fenceTriggers.ts): a client that calls itself pgferry's stays connected and
- * is refused, and one holding a fenced table's lock makes the trigger's creation time out, so the
- * cutover rolls back rather than let its write land after the cutover point.
+ * counts as a client backend, so a user with pg_signal_backend alone still ends every one. A client
+ * that calls itself pgferry's is ended as any other; whether a session may write a fenced table is
+ * the trigger's decision, by identity too (fenceTriggers.ts).
  */
 const WRITERS_SQL = `
 SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app,
@@ -226,7 +225,7 @@ SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS ap
  WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL
    AND coalesce(a.backend_type, 'client backend') = 'client backend'
    AND a.pid NOT IN (SELECT s.active_pid FROM pg_replication_slots s WHERE s.active_pid IS NOT NULL)
-   AND coalesce(a.application_name, '') NOT LIKE $2
+   AND a.pid <> ALL($2::int[])
  ORDER BY a.pid`;
 
 const STILL_THERE_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
@@ -351,7 +350,7 @@ export async function fenceDatabase(
       const schemaCreated = !(await controlSchemaExists(inDatabase));
       await recordFence(store, spec.migrationName, database, rows[0].prior, change, schemaCreated);
       await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
-      const ended = await endWriters(client, database);
+      const ended = await endWriters(client, spec[side], database);
       const publication = fencedPublication(run, database, side);
       // a prepared transaction that wrote a table holds its lock until it is committed or rolled
       // back, which no session's end does: CREATE TRIGGER would wait on it to no end; said first
@@ -362,7 +361,7 @@ export async function fenceDatabase(
       await refuseIfPrepared();
       const tables = await fenceTables(inDatabase, publication, names, async () => {
         await refuseIfPrepared();
-        ended.push(...(await endWriters(client, database)));
+        ended.push(...(await endWriters(client, spec[side], database)));
       }).catch(async (error: unknown) => {
         if (sqlState(error) === LOCK_NOT_AVAILABLE) await refuseIfPrepared();
         throw error;
@@ -472,12 +471,15 @@ async function alterDatabase(client: pg.Client, statement: string): Promise<void
   }
 }
 
-/** Ends the database's writers, pass by pass until none is left, and waits until they are gone. */
-async function endWriters(client: pg.Client, database: string): Promise<Writer[]> {
+/**
+ * Ends the database's writers on `server`, pass by pass until none is left, and waits until they
+ * are gone; pgferry's own sessions there are read at each pass, so one opened meanwhile is spared.
+ */
+async function endWriters(client: pg.Client, server: ServerSpec, database: string): Promise<Writer[]> {
   const superuser = (await client.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
   const ended: Writer[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
-    const { rows } = await client.query<Writer>(WRITERS_SQL, [database, `${APPLICATION_NAME_PREFIX}%`]);
+    const { rows } = await client.query<Writer>(WRITERS_SQL, [database, sessionsOpenedHere(server)]);
     if (rows.length === 0) break;
     const untouchable = superuser ? [] : rows.filter((w) => w.superuser);
     if (untouchable.length > 0) {
