@@ -85,6 +85,17 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
  * the database's downtime is recorded with its Succeeded, in one statement.
  */
 export async function finishCutover(run: MigrationRun, database: string, began?: number): Promise<void> {
+  await switchAtCutover(run, database);
+  await releaseAfterSwitch(run, database, began);
+}
+
+/**
+ * The first part of finishCutover, the applications' side of the point of no return: the writer
+ * fence kept, the target's guard dropped and the pooler pointed at the target and resumed. Apart
+ * from the release so that the cutover gives every database's applications the target before it
+ * releases any, and clocks the switch as its own step of the pause.
+ */
+async function switchAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
   // 'released' is recorded: a runner stopped here leaves the fence to a resume or a cancel, which keep it too
   failpoint(`cutover-point-of-no-return:${database}`);
@@ -95,6 +106,11 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   await dropGuardAtSwitch(run, database);
   // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
   await switchPooler(run, database);
+}
+
+/** The second part of finishCutover: everything the migration changed given back, the schema compared once more, Succeeded. */
+async function releaseAfterSwitch(run: MigrationRun, database: string, began?: number): Promise<void> {
+  const { spec, store } = run;
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
@@ -216,8 +232,10 @@ export async function cutover(
   if (whole) await setState(store, name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
     await setCutoverStep(store, name, s.database, 'released');
-    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database, began));
+    await again(run, `the switch of "${s.database}"`, () => switchAtCutover(run, s.database));
   }
+  clock.done('switch');
+  for (const s of streams) await again(run, `the release of "${s.database}"`, () => releaseAfterSwitch(run, s.database, began));
   clock.done('release');
   // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
@@ -373,7 +391,10 @@ async function verifiedAndUnwritten(
   }
   if (!(gate.fence || gate.pooler)) return true;
   if (!(await nothingPastTheFence(run, all, databases, streams, gate))) return false;
-  return nothingWrittenOnTarget(run, all, databases, streams);
+  clock.done('late writes');
+  if (!(await nothingWrittenOnTarget(run, all, databases, streams))) return false;
+  clock.done('guard read');
+  return true;
 }
 
 /**
