@@ -9,7 +9,7 @@
 // switch, is targetGuardAtCutover.ts's.
 import { retryPhase } from '../run/outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
-import { withSession } from '../connect/session';
+import { withSessionPair } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -260,8 +260,8 @@ export async function cutover(
 async function followPartitionsAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec } = run;
   const result = await again(run, `the partitions of "${database}"`, () =>
-    withSession(spec.source, { database, purpose: 'cutover' }, (source) =>
-      withSession(spec.target, { database, purpose: 'cutover', writable: true }, (target) => followPartitionTree(source, target)),
+    withSessionPair(spec.source, { database, purpose: 'cutover' }, spec.target, { database, purpose: 'cutover', writable: true }, (pair) =>
+      followPartitionTree(pair.source, pair.target),
     ),
   );
   for (const { step, error } of result.refused) {
