@@ -59,6 +59,8 @@ interface PoolerRun {
    * the RELOAD that pointed the pooler at the target (switchedAt), the RESUME right after it.
    */
   readonly pauseSeconds: number;
+  /** The same from pausedAt to the RESUME (resumedAt): the whole wait the applications saw, as native's pause is measured. */
+  readonly toResumeSeconds: number;
   /** The completion event's steps (pause, drain, sequences, verification, release). */
   readonly steps: string;
   /** Where the pooler sends the database after the run, and whether it is paused. */
@@ -251,11 +253,13 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
       requestToSucceededSeconds,
       downtimeSeconds: final.downtimeSeconds ?? NaN,
       pauseSeconds: pauseOf(final.databases.find((d) => d.database === DB)?.poolerPause),
+      toResumeSeconds: final.databases.find((d) => d.database === DB)?.poolerPause?.pauseSeconds ?? NaN,
       steps: /\(([^)]*)\)/.exec(completed.replace(/^.*cutover completed in/, ''))?.[1] ?? '',
       poolerEnd,
     };
     log(
-      `pooler cutover scale ${scale}: ${run.errors} sysbench error(s) ${run.errorLines.join(' | ')}, longest transaction ${run.latencyMaxMs} ms`,
+      `pooler cutover scale ${scale}: ${run.errors} sysbench error(s) ${run.errorLines.join(' | ')}, longest transaction ${run.latencyMaxMs} ms, ` +
+        `pause ${f(run.pauseSeconds)} s to the RELOAD, ${f(run.toResumeSeconds)} s to the RESUME (${run.steps})`,
     );
     return run;
   } finally {
@@ -384,7 +388,7 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[], native:
       (r) =>
         `| (g) cutover through PgBouncer, pgbench scale ${r.scale} (${(r.databaseBytes / 1e6).toFixed(0)} MB), sysbench oltp_read_write ${RATE_TPS} tps | ` +
         `application errors **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (reconnects ${r.reconnects}; its threads' retried conflicts ${r.conflicts} from the request on, ${r.conflictsBefore} before); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
-        `(${r.transactions} transactions); pgferry's pause (PAUSE → RELOAD, RESUME next) **${f(r.pauseSeconds)} s**; request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
+        `(${r.transactions} transactions); pgferry's pause (PAUSE → RELOAD, RESUME next) **${f(r.pauseSeconds)} s** (to the RESUME ${f(r.toResumeSeconds)} s); request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
         `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 && r.pauseSeconds < 1 ? 'MET' : 'NOT MET'} |`,
     ),
     ...fenced.map(

@@ -162,19 +162,34 @@ export interface SessionPair {
   readonly target: pg.Client;
 }
 
-/** Opens both sessions of a pair, or neither. */
+/** Opens both sessions of a pair side by side (a connection costs a few round trips and a server process), or neither. */
 export async function openSessionPair(
   source: ServerSpec,
   sourceOptions: SessionOptions,
   target: ServerSpec,
   targetOptions: SessionOptions,
 ): Promise<SessionPair> {
-  const sourceSession = await openSession(source, sourceOptions);
+  const [sourceSession, targetSession] = await Promise.allSettled([openSession(source, sourceOptions), openSession(target, targetOptions)]);
+  if (sourceSession.status === 'fulfilled' && targetSession.status === 'fulfilled')
+    return { source: sourceSession.value, target: targetSession.value };
+  await closeSession(sourceSession.status === 'fulfilled' ? sourceSession.value : undefined);
+  await closeSession(targetSession.status === 'fulfilled' ? targetSession.value : undefined);
+  throw sourceSession.status === 'rejected' ? sourceSession.reason : (targetSession as PromiseRejectedResult).reason;
+}
+
+/** Runs `fn` with a fresh session pair, opened side by side, and always ends both. */
+export async function withSessionPair<T>(
+  source: ServerSpec,
+  sourceOptions: SessionOptions,
+  target: ServerSpec,
+  targetOptions: SessionOptions,
+  fn: (pair: SessionPair) => Promise<T>,
+): Promise<T> {
+  const pair = await openSessionPair(source, sourceOptions, target, targetOptions);
   try {
-    return { source: sourceSession, target: await openSession(target, targetOptions) };
-  } catch (error) {
-    await closeSession(sourceSession);
-    throw error;
+    return await fn(pair);
+  } finally {
+    await closeSessionPair(pair);
   }
 }
 

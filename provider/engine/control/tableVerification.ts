@@ -23,27 +23,40 @@ export interface TableVerificationRecord {
   readonly reason?: string;
 }
 
-export async function recordTableVerification(store: CatalogConnection, migration: string, r: TableVerificationRecord): Promise<void> {
-  await store.query(
-    `INSERT INTO ${T} (migration, database, table_name, method, verified_lsn, source_rows, target_rows, keys_checked, matches, reason)
+const UPSERT_SQL = `INSERT INTO ${T} (migration, database, table_name, method, verified_lsn, source_rows, target_rows, keys_checked, matches, reason)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (migration, database, table_name) DO UPDATE
         SET method = excluded.method, verified_lsn = excluded.verified_lsn, source_rows = excluded.source_rows,
             target_rows = excluded.target_rows, keys_checked = excluded.keys_checked, matches = excluded.matches,
-            reason = excluded.reason, verified_at = now()`,
-    [
-      migration,
-      r.database,
-      r.table,
-      r.method,
-      r.verifiedLsn ?? null,
-      r.sourceRows,
-      r.targetRows,
-      r.keysChecked ?? null,
-      r.matches,
-      r.reason ?? null,
-    ],
-  );
+            reason = excluded.reason, verified_at = now()`;
+
+const upsertParams = (migration: string, r: TableVerificationRecord): unknown[] => [
+  migration,
+  r.database,
+  r.table,
+  r.method,
+  r.verifiedLsn ?? null,
+  r.sourceRows,
+  r.targetRows,
+  r.keysChecked ?? null,
+  r.matches,
+  r.reason ?? null,
+];
+
+export async function recordTableVerification(store: CatalogConnection, migration: string, r: TableVerificationRecord): Promise<void> {
+  await store.query(UPSERT_SQL, upsertParams(migration, r));
+}
+
+/** Several tables' verifications in one transaction: one commit for all (the cutover's, inside the hold). */
+export async function recordTableVerifications(
+  store: CatalogConnection,
+  migration: string,
+  records: readonly TableVerificationRecord[],
+): Promise<void> {
+  if (records.length === 0) return;
+  await store.transaction(async (client) => {
+    for (const r of records) await client.query(UPSERT_SQL, upsertParams(migration, r));
+  });
 }
 
 /**

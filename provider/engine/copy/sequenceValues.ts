@@ -9,13 +9,23 @@ export interface SequenceValue {
   readonly isCalled: boolean;
 }
 
+/** Sequences read per statement: one round trip for many, a statement of bounded length. */
+const SEQUENCES_PER_READ = 500;
+
+/**
+ * Every sequence's last_value and is_called, many per round trip (one SELECT of each sequence,
+ * joined by UNION ALL, in order): a sequence is not transactional, so reading them in one statement
+ * reads each as its own SELECT would.
+ */
 export async function readSequenceValues(source: pg.Client, sequences: readonly SourceSequence[]): Promise<SequenceValue[]> {
   const values: SequenceValue[] = [];
-  for (const sequence of sequences) {
-    const { rows } = await source.query<{ last_value: string; is_called: boolean }>(
-      `SELECT last_value::text AS last_value, is_called FROM ${sequence.sql}`,
-    );
-    values.push({ sequence, lastValue: rows[0]!.last_value, isCalled: rows[0]!.is_called });
+  for (let i = 0; i < sequences.length; i += SEQUENCES_PER_READ) {
+    const group = sequences.slice(i, i + SEQUENCES_PER_READ);
+    const sql = group
+      .map((sequence, n) => `SELECT ${n}::int4 AS n, last_value::text AS last_value, is_called FROM ${sequence.sql}`)
+      .join(' UNION ALL ');
+    const { rows } = await source.query<{ n: number; last_value: string; is_called: boolean }>(`${sql} ORDER BY n`);
+    for (const row of rows) values.push({ sequence: group[row.n]!, lastValue: row.last_value, isCalled: row.is_called });
   }
   return values;
 }

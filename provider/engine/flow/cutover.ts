@@ -9,13 +9,15 @@
 // switch, is targetGuardAtCutover.ts's.
 import { retryPhase } from './outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
-import { withSession } from '../connect/session';
+import { withSessionPair } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
 import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
-import { verifyDatabases } from '../verify/verifyTables';
+import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
+import type { VerificationReport } from '../core/model';
+import { sideBySide } from '../util/sideBySide';
 import { checkSchemaFollowing } from './schemaFollow';
 import { knownObjects, knownWithIdentities } from '../control/knownObjects';
 import {
@@ -35,7 +37,7 @@ import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
-import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
+import { forgetTableVerifications, recordTableVerifications } from '../control/tableVerification';
 import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
@@ -85,6 +87,17 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
  * the database's downtime is recorded with its Succeeded, in one statement.
  */
 export async function finishCutover(run: MigrationRun, database: string, began?: number): Promise<void> {
+  await switchAtCutover(run, database);
+  await releaseAfterSwitch(run, database, began);
+}
+
+/**
+ * The first part of finishCutover, the applications' side of the point of no return: the writer
+ * fence kept, the target's guard dropped and the pooler pointed at the target and resumed. Apart
+ * from the release so that the cutover gives every database's applications the target before it
+ * releases any, and clocks the switch as its own step of the pause.
+ */
+async function switchAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
   // 'released' is recorded: a runner stopped here leaves the fence to a resume or a cancel, which keep it too
   failpoint(`cutover-point-of-no-return:${database}`);
@@ -95,6 +108,11 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   await dropGuardAtSwitch(run, database);
   // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
   await switchPooler(run, database);
+}
+
+/** The second part of finishCutover: everything the migration changed given back, the schema compared once more, Succeeded. */
+async function releaseAfterSwitch(run: MigrationRun, database: string, began?: number): Promise<void> {
+  const { spec, store } = run;
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
@@ -186,23 +204,9 @@ export async function cutover(
     return false;
   }
   clock.done('drain');
-  for (const s of streams) {
-    await updateDatabase(store, name, s.database, { ...streamCounts(s), latencySeconds: 0, pendingBytes: 0 });
-    const count = await again(run, `the sequences of "${s.database}"`, () => {
-      failpoint(`cutover-sequences:${s.database}`);
-      return syncSequences(spec.source, spec.target, s.database, spec);
-    });
-    run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
-    await followPartitionsAtCutover(run, s.database);
-    await setCutoverStep(store, name, s.database, 'drained');
-    failpoint(`cutover-drained:${s.database}`);
-  }
-  clock.done('sequences');
-  const keptLargeObjects = await largeObjectsAtCutover(run, all, databases, streams);
+  const keptLargeObjects = await sequencesAndLargeObjects(run, all, databases, streams);
   if (!keptLargeObjects) return false;
-  clock.done('large objects');
-  if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
-  clock.done('schema check');
+  clock.done('sequences and large objects');
   // behind a pooler too, a write past the point (a writer that bypassed it) rolls the cutover back
   if (!(await verifiedAndUnwritten(run, all, databases, streams, { keptLargeObjects, pinned: held.pinned }, gate, clock))) return false;
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
@@ -216,8 +220,10 @@ export async function cutover(
   if (whole) await setState(store, name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
     await setCutoverStep(store, name, s.database, 'released');
-    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database, began));
+    await again(run, `the switch of "${s.database}"`, () => switchAtCutover(run, s.database));
   }
+  clock.done('switch');
+  for (const s of streams) await again(run, `the release of "${s.database}"`, () => releaseAfterSwitch(run, s.database, began));
   clock.done('release');
   // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
@@ -242,8 +248,8 @@ export async function cutover(
 async function followPartitionsAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec } = run;
   const result = await again(run, `the partitions of "${database}"`, () =>
-    withSession(spec.source, { database, purpose: 'cutover' }, (source) =>
-      withSession(spec.target, { database, purpose: 'cutover', writable: true }, (target) => followPartitionTree(source, target)),
+    withSessionPair(spec.source, { database, purpose: 'cutover' }, spec.target, { database, purpose: 'cutover', writable: true }, (pair) =>
+      followPartitionTree(pair.source, pair.target),
     ),
   );
   for (const { step, error } of result.refused) {
@@ -254,33 +260,61 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
   await announce(run, `cutover: partitions followed in "${database}" as on the source: ${what}`);
 }
 
+/** One database's sequences copied after the drain, and its partitions followed: its step 'drained' recorded then. */
+async function sequencesAtCutover(run: MigrationRun, s: OnlineStream): Promise<void> {
+  const { spec, store } = run;
+  await updateDatabase(store, spec.migrationName, s.database, { ...streamCounts(s), latencySeconds: 0, pendingBytes: 0 });
+  const count = await again(run, `the sequences of "${s.database}"`, () => {
+    failpoint(`cutover-sequences:${s.database}`);
+    return syncSequences(spec.source, spec.target, s.database, spec);
+  });
+  run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+  await followPartitionsAtCutover(run, s.database);
+  await setCutoverStep(store, spec.migrationName, s.database, 'drained');
+  failpoint(`cutover-drained:${s.database}`);
+}
+
+/** One database's large objects brought level: the delta, or the target's refusal in one line (which stops the cutover). */
+async function largeObjectsOf(run: MigrationRun, database: string): Promise<LargeObjectDelta | { readonly refused: string }> {
+  try {
+    return await again(run, `the large objects of "${database}"`, () => {
+      failpoint(`cutover-large-objects:${database}`);
+      return syncLargeObjects(run.spec, database, run.store);
+    });
+  } catch (error) {
+    if (run.signal.aborted || !(error instanceof PgferryError) || error.code !== 'CUTOVER_LARGE_OBJECTS') throw error;
+    return { refused: `${error.message} (fix: ${error.fix})` };
+  }
+}
+
 /**
- * Large objects the source created, wrote or unlinked while changes streamed, brought level after
- * the drain (inside the fence when there is one) and before the schema check and the verification,
- * which compares their content again (switchover/largeObjectDelta.ts). Its seconds are the 'large
- * objects' step of the downtime. A statement the target refuses stops the cutover, nothing changed,
- * streaming on; false then. Else the objects made on the target alone, kept, by database: the
- * verification leaves them out.
+ * After the drain (inside the fence or the pause when there is one): every database's sequence
+ * values copied and its large objects brought level, side by side, since neither reads what the
+ * other writes (switchover/sequenceSync.ts, switchover/largeObjectDelta.ts), and both are done before
+ * the schema check and the verification, which compare them again. Large objects the source created,
+ * wrote or unlinked while changes streamed are what logical decoding does not carry. Each runs to its
+ * end before either's outcome is acted on. A statement the target refuses for the large objects
+ * stops the cutover, nothing changed, streaming on; false then. Else the objects made on the target
+ * alone, kept, by database: the verification leaves them out.
  */
-async function largeObjectsAtCutover(
+async function sequencesAndLargeObjects(
   run: MigrationRun,
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
 ): Promise<ReadonlyMap<string, readonly string[]> | false> {
+  const [, deltas] = await sideBySide([
+    sideBySide(streams.map((s) => sequencesAtCutover(run, s))),
+    sideBySide(streams.map((s) => largeObjectsOf(run, s.database))),
+  ]);
+  const refused = deltas.find((d) => 'refused' in d);
+  if (refused) {
+    await resumeAfterMismatch(run, all, databases, refused.refused, 'the large objects');
+    return false;
+  }
   const kept = new Map<string, readonly string[]>();
-  for (const s of streams) {
-    let delta: LargeObjectDelta;
-    try {
-      delta = await again(run, `the large objects of "${s.database}"`, () => {
-        failpoint(`cutover-large-objects:${s.database}`);
-        return syncLargeObjects(run.spec, s.database, run.store);
-      });
-    } catch (error) {
-      if (run.signal.aborted || !(error instanceof PgferryError) || error.code !== 'CUTOVER_LARGE_OBJECTS') throw error;
-      await resumeAfterMismatch(run, all, databases, `${error.message} (fix: ${error.fix})`, 'the large objects');
-      return false;
-    }
+  for (const [i, s] of streams.entries()) {
+    const delta = deltas[i] as LargeObjectDelta;
     kept.set(s.database, delta.kept);
     if (delta.kept.length > 0) await announce(run, keptLargeObjectsMessage('cutover', s.database, delta.kept, 'the target'));
     if (delta.compared === 0 && delta.unlinked === 0) continue;
@@ -299,14 +333,20 @@ interface AtVerification {
   readonly pinned: PinnedBeforePause;
 }
 
-/** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */
-async function verifyCutover(
+/** What the cutover's verification read, before anything is recorded of it. */
+interface VerificationRead {
+  readonly verified: VerificationReport;
+  /** The migration's known objects by database (followSchemaChanges), as the verification judged with them. */
+  readonly known: VerifyOptions['known'];
+}
+
+/** The cutover's verification of the databases it cuts over, read only: what it found is acted on by actOnVerification. */
+async function readVerification(
   run: MigrationRun,
-  all: OnlineStream[],
-  databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   { keptLargeObjects, pinned }: AtVerification,
-): Promise<boolean> {
+  signal: AbortSignal = run.signal,
+): Promise<VerificationRead> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);
@@ -315,30 +355,38 @@ async function verifyCutover(
   const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams, pinned);
   // what the target alone has (a DBA's table or column) is kept, not a mismatch
   const known = spec.followSchemaChanges
-    ? { known: new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const))) }
-    : {};
+    ? new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const)))
+    : undefined;
   const verified = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
-      signal: run.signal,
+      signal,
       onProgress: run.onProgress,
       databases: cutOver,
       notStreamed,
       recheck,
       keptLargeObjects: (database) => keptLargeObjects.get(database) ?? [],
-      ...known,
+      ...(known ? { known } : {}),
       // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
       materializedViews: spec.staleMaterializedViews,
     }),
   );
-  for (const t of verified.tables) {
-    if (!t.method) continue;
-    await recordTableVerification(store, name, {
-      ...t,
-      method: `cutover-${t.method}`,
-    });
-  }
+  return { verified, known };
+}
+
+/** What the verification read, recorded and judged; false when it found a mismatch (streaming resumed). */
+async function actOnVerification(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+  { verified, known }: VerificationRead,
+): Promise<boolean> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const records = verified.tables.flatMap((t) => (t.method ? [{ ...t, method: `cutover-${t.method}` as const }] : []));
+  await recordTableVerifications(store, name, records);
   const report = await again(run, 'the second look at sequences', () =>
-    recheckMovedSequences(spec, verified, known.known, (database, count) => {
+    recheckMovedSequences(spec, verified, known, (database, count) => {
       const why = 'a source restart, or nextval without a write';
       // fire and forget (the callback is synchronous): a run's warn never rejects
       void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
@@ -357,7 +405,61 @@ async function verifyCutover(
   return true;
 }
 
-/** The verification (verify) and, with a fence, its second line; false when either rolled the cutover back. */
+/**
+ * The schema check and the verification side by side, after the sequences and the large objects:
+ * the check reads the catalogs, the verification the rows, and what each finds is acted on in the
+ * order they ran before, the schema check first (a difference there stops the cutover whatever the
+ * rows say, and forgets the verification of the tables it names). A change the check followed on
+ * the target (a column added, a sequence made) is read by a verification made again after it. False
+ * when either stopped the cutover.
+ */
+async function checkedAndVerified(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+  at: AtVerification,
+): Promise<boolean> {
+  // the verification stops with the run, and once the schema check stops the cutover: what it
+  // would read then is not looked at, and a lock on the target (which the check waits for no longer
+  // than its lock_timeout) must not hold the applications longer than that
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(run.signal.reason);
+  run.signal.addEventListener('abort', onAbort, { once: true });
+  // a verification that fails to read is told after the schema check, whose difference may be why
+  const reading = run.spec.verify
+    ? readVerification(run, streams, at, stop.signal).then(
+        (read) => ({ read }),
+        (error: unknown) => ({ error }),
+      )
+    : undefined;
+  const checking = sideBySide(streams.map((s) => schemaCheckOf(run, s.database))).then(
+    (checks) => {
+      if (checks.some((c) => 'unreadable' in c || c.check.differences.length > 0))
+        stop.abort(new Error('the schema check stopped the cutover'));
+      return checks;
+    },
+    (error: unknown) => {
+      stop.abort(error);
+      throw error;
+    },
+  );
+  let checks: Awaited<typeof checking>;
+  let verification: Awaited<typeof reading>;
+  try {
+    [checks, verification] = await sideBySide([checking, reading]);
+  } finally {
+    run.signal.removeEventListener('abort', onAbort);
+  }
+  if (!(await actOnSchemaChecks(run, all, databases, streams, checks))) return false;
+  if (verification === undefined) return true;
+  const followed = checks.some((c) => 'followed' in c && c.followed > 0);
+  if (!followed && 'error' in verification) throw verification.error;
+  const read = followed || 'error' in verification ? await readVerification(run, streams, at) : verification.read;
+  return actOnVerification(run, all, databases, streams, read);
+}
+
+/** The schema check, the verification and, with a hold, the writes past the point and the target's guard; false when any stopped the cutover. */
 async function verifiedAndUnwritten(
   run: MigrationRun,
   all: OnlineStream[],
@@ -367,48 +469,37 @@ async function verifiedAndUnwritten(
   gate: Gate,
   clock: StepClock,
 ): Promise<boolean> {
-  if (run.spec.verify) {
-    if (!(await verifyCutover(run, all, databases, streams, at))) return false;
-    clock.done('verification');
-  }
+  if (!(await checkedAndVerified(run, all, databases, streams, at))) return false;
+  clock.done(run.spec.verify ? 'schema check and verification' : 'schema check');
   if (!(gate.fence || gate.pooler)) return true;
-  if (!(await nothingPastTheFence(run, all, databases, streams, gate))) return false;
-  return nothingWrittenOnTarget(run, all, databases, streams);
+  if (!(await nothingWrittenPastThePoint(run, all, databases, streams, gate))) return false;
+  clock.done('late writes and guard read');
+  return true;
 }
 
 /**
- * The target's guard read inside the hold (targetGuardAtCutover.ts), the last check before
- * anything irreversible: a write on the target by a session that is not pgferry's since the pin
+ * The last checks before anything irreversible, side by side, each reading its own server: the
+ * fence's second line (switchover/lateWrites.ts: a transaction the source committed after the
+ * cutover point rolls the cutover back, naming who wrote) and the target's guard
+ * (targetGuardAtCutover.ts: a write on the target by a session that is not pgferry's since the pin
  * before the hold stops the cutover, naming the table and who wrote, the pooler resumed on the old
- * source. False then.
+ * source). Both run after the schema check and the verification, as late as the switch allows.
+ * False when either stopped the cutover.
  */
-async function nothingWrittenOnTarget(
-  run: MigrationRun,
-  all: OnlineStream[],
-  databases: ReadonlySet<string>,
-  streams: readonly OnlineStream[],
-): Promise<boolean> {
-  const written = await writtenOnTarget(run, streams);
-  if (written === undefined) return true;
-  await resumeAfterMismatch(run, all, databases, written, "the target's guard");
-  return false;
-}
-
-/**
- * The fence's second line (switchover/lateWrites.ts), after the drain, the schema check and the
- * verification and before anything irreversible: a transaction the source committed after the
- * cutover point in a fenced database rolls the cutover back, naming who wrote. False then.
- */
-async function nothingPastTheFence(
+async function nothingWrittenPastThePoint(
   run: MigrationRun,
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   gate: Gate,
 ): Promise<boolean> {
-  const late = await writesPastThePoint(run, streams);
-  if (late === undefined) return true;
-  await rollBackLateWrites(run, all, databases, late, givenBack(gate.fence, gate.pooler));
+  const [late, written] = await sideBySide([writesPastThePoint(run, streams), writtenOnTarget(run, streams)]);
+  if (late !== undefined) {
+    await rollBackLateWrites(run, all, databases, late, givenBack(gate.fence, gate.pooler));
+    return false;
+  }
+  if (written === undefined) return true;
+  await resumeAfterMismatch(run, all, databases, written, "the target's guard");
   return false;
 }
 
@@ -429,29 +520,40 @@ async function rollBackLateWrites(
   await clearCutover(run.store, name, message);
 }
 
+/** One database's schema check (checkSchemaFollowing), or why its catalog could not be read. */
+async function schemaCheckOf(
+  run: MigrationRun,
+  database: string,
+): Promise<{ readonly check: SchemaCheck; readonly followed: number } | { readonly unreadable: string }> {
+  try {
+    // what the schema watch could follow and had not yet is followed now, every row being applied
+    return await again(run, `the schema check of "${database}"`, () => checkSchemaFollowing(run, database));
+  } catch (error) {
+    if (run.signal.aborted) throw error;
+    return { unreadable: `could not read the catalog of "${database}": ${errorMessage(error)}` };
+  }
+}
+
 /**
  * The schema of every database it cuts over, compared after the drain (inside the fence when there
- * is one) and before anything irreversible: a difference stops the cutover, streaming resumes, and
- * the message names each object and its fix. What streaming sets aside on the target is compared
- * once given back (finishCutover).
+ * is one) and before anything irreversible, acted on database by database: a difference stops the
+ * cutover, streaming resumes, and the message names each object and its fix. What streaming sets
+ * aside on the target is compared once given back (finishCutover).
  */
-async function checkSchemaAtCutover(
+async function actOnSchemaChecks(
   run: MigrationRun,
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
+  checks: readonly Awaited<ReturnType<typeof schemaCheckOf>>[],
 ): Promise<boolean> {
-  for (const s of streams) {
-    let check: SchemaCheck;
-    try {
-      // what the schema watch could follow and had not yet is followed now, every row being applied
-      check = await again(run, `the schema check of "${s.database}"`, () => checkSchemaFollowing(run, s.database));
-    } catch (error) {
-      if (run.signal.aborted) throw error;
-      const why = `could not read the catalog of "${s.database}": ${errorMessage(error)}`;
-      await resumeAfterMismatch(run, all, databases, why, 'the schema check');
+  for (const [i, s] of streams.entries()) {
+    const result = checks[i]!;
+    if ('unreadable' in result) {
+      await resumeAfterMismatch(run, all, databases, result.unreadable, 'the schema check');
       return false;
     }
+    const { check } = result;
     await recordSchemaCheck(run, check);
     if (check.differences.length === 0) continue;
     // whatever fixes it, the tables that differed are read whole at the next cutover

@@ -409,13 +409,16 @@ export async function recordFollowed(run: MigrationRun, database: string, follow
 /**
  * The cutover's schema check, once drained (inside the fence when there is one): whatever the watch
  * had not followed yet is followed now, every row being applied, then the schema is compared again.
+ * `followed`: how many changes it made on the target (a verification that read the target beside it
+ * reads it again then).
  */
-export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
-  if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
+export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<{ check: SchemaCheck; followed: number }> {
+  if (!run.spec.followSchemaChanges) return { check: await checkSchema(run.spec, database, { whileSetAside: true }), followed: 0 };
   const compare = async () => compareKnowing(run, database, { whileSetAside: true, setAsideKeys: await keysSetAside(run, database) });
   let compared = await compare();
   // why each step that failed did: the check names it beside its fix, never a bare difference
   const failures = new Map<string, { error: string; fix?: string }>();
+  let followed = 0;
   // a few rounds: what one step makes can show the next (a column renamed, then its type)
   for (let round = 0; round < FOLLOW_ROUNDS; round++) {
     // a column to be copied at a pin: no stream is left to copy it, the check stops on it
@@ -424,6 +427,7 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
     const outcome = await followSchema(run, database, items);
     await recordFollowed(run, database, outcome.followed);
     for (const f of outcome.failed) failures.set(differenceKey(f.difference), f);
+    followed += outcome.followed.length;
     if (outcome.followed.length === 0) break;
     compared = await compare();
   }
@@ -432,7 +436,7 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
     if (failure === undefined) return d;
     return { ...d, detail: `${d.detail}; following it failed: ${failure.error}`, ...(failure.fix ? { fix: failure.fix } : {}) };
   });
-  return { ...compared.check, differences };
+  return { check: { ...compared.check, differences }, followed };
 }
 
 const differenceKey = (d: SchemaDifference): string => `${d.object}\0${d.detail}`;

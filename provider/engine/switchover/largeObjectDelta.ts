@@ -27,7 +27,7 @@
 // the fix.
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
-import { withSession } from '../connect/session';
+import { withSessionPair } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PgferryError, errorMessage } from '../core/errors';
 import { readFilterPlan } from '../filter/plan';
@@ -364,52 +364,51 @@ export async function syncLargeObjects(
   const started = Date.now();
   const sides = sidesOf(spec, direction);
   const name = spec.migrationName;
-  return withSession(sides.from, { database, purpose: sides.purpose }, (source) =>
-    withSession(sides.to, { database, purpose: sides.purpose, writable: true }, async (target) => {
-      await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      try {
-        // the filters are the source's: its tables decide whether large objects move at all
-        if (!(await readFilterPlan(direction === 'forward' ? source : target, spec)).largeObjectsMove) {
-          return { compared: 0, created: 0, rewritten: 0, unlinked: 0, kept: [], metadataSet: 0, bytes: 0, deliberate: 0, seconds: 0 };
-        }
-        const from = await inventory(source);
-        const [to, roles, standIn, moved] = await Promise.all([
-          inventory(
-            target,
-            from.map((o) => o.oid),
-          ),
-          targetRoles(target),
-          direction === 'back' ? standInOf(source) : undefined,
-          movedLargeObjects(store, name, database),
-        ]);
-        const plan = planLargeObjects(from, to, { ...roles, ...(standIn ? { standIn } : {}) }, moved);
-        // recorded before they are made: a runner killed in between unlinks nothing it did not make
-        await recordMovedLargeObjects(store, name, database, plan.created);
-        const step = new Step();
-        const changes = plan.created.length + plan.rewritten.length + plan.unlinked.length + plan.metadata.length;
-        const bytes =
-          changes === 0
-            ? 0
-            : await writePlan(source, target, plan, from, step).catch((error: unknown) => {
-                throw refusal(database, step, error, roles.me, sides);
-              });
-        await forgetMovedLargeObjects(store, name, database, plan.unlinked);
-        return {
-          compared: from.length,
-          created: plan.created.length,
-          rewritten: plan.rewritten.length,
-          unlinked: plan.unlinked.length,
-          kept: plan.kept,
-          metadataSet: new Set(plan.metadata.map((m) => m.oid)).size,
-          bytes,
-          deliberate: plan.deliberate,
-          seconds: (Date.now() - started) / 1000,
-        };
-      } finally {
-        await source.query('ROLLBACK').catch(() => undefined);
+  const options = { database, purpose: sides.purpose };
+  return withSessionPair(sides.from, options, sides.to, { ...options, writable: true }, async ({ source, target }) => {
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      // the filters are the source's: its tables decide whether large objects move at all
+      if (!(await readFilterPlan(direction === 'forward' ? source : target, spec)).largeObjectsMove) {
+        return { compared: 0, created: 0, rewritten: 0, unlinked: 0, kept: [], metadataSet: 0, bytes: 0, deliberate: 0, seconds: 0 };
       }
-    }),
-  );
+      const from = await inventory(source);
+      const [to, roles, standIn, moved] = await Promise.all([
+        inventory(
+          target,
+          from.map((o) => o.oid),
+        ),
+        targetRoles(target),
+        direction === 'back' ? standInOf(source) : undefined,
+        movedLargeObjects(store, name, database),
+      ]);
+      const plan = planLargeObjects(from, to, { ...roles, ...(standIn ? { standIn } : {}) }, moved);
+      // recorded before they are made: a runner killed in between unlinks nothing it did not make
+      await recordMovedLargeObjects(store, name, database, plan.created);
+      const step = new Step();
+      const changes = plan.created.length + plan.rewritten.length + plan.unlinked.length + plan.metadata.length;
+      const bytes =
+        changes === 0
+          ? 0
+          : await writePlan(source, target, plan, from, step).catch((error: unknown) => {
+              throw refusal(database, step, error, roles.me, sides);
+            });
+      await forgetMovedLargeObjects(store, name, database, plan.unlinked);
+      return {
+        compared: from.length,
+        created: plan.created.length,
+        rewritten: plan.rewritten.length,
+        unlinked: plan.unlinked.length,
+        kept: plan.kept,
+        metadataSet: new Set(plan.metadata.map((m) => m.oid)).size,
+        bytes,
+        deliberate: plan.deliberate,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      await source.query('ROLLBACK').catch(() => undefined);
+    }
+  });
 }
 
 function refusal(

@@ -1,7 +1,7 @@
 // Sequence values at cutover: sequences are not streamed, so their current source values are
 // copied once the last changes are applied (the source is quiet by then).
 import { listSequences } from '../catalog/introspect';
-import { withSession } from '../connect/session';
+import { withSession, withSessionPair } from '../connect/session';
 import { readSequenceValues, writeSequenceValues, type SequenceValue } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';
 import { nameKey, readFilterPlan, UNFILTERED } from '../filter/plan';
@@ -14,12 +14,12 @@ import type { TableFilters } from '../input/patterns';
  * value then (switchover/sequenceRecheck.ts): never a failed cutover.
  */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {
-  const values = await withSession(source, { database, purpose: 'cutover' }, async (client) => {
-    const filter = filters ? await readFilterPlan(client, filters) : UNFILTERED;
-    const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
-    return readSequenceValues(client, sequences);
+  const options = { database, purpose: 'cutover' };
+  return withSessionPair(source, options, target, { ...options, writable: true }, async (pair) => {
+    const filter = filters ? await readFilterPlan(pair.source, filters) : UNFILTERED;
+    const sequences = (await listSequences(pair.source)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+    return writeSequenceValues(pair.target, await readSequenceValues(pair.source, sequences), 'skip');
   });
-  return withSession(target, { database, purpose: 'cutover', writable: true }, (client) => writeSequenceValues(client, values, 'skip'));
 }
 
 /** What a fall-back did with the sequences: moved forward on the old source, or kept (it was already as far). */

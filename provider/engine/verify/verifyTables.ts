@@ -184,14 +184,23 @@ const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE r
  * behind, or the migration would have failed): named in the report, never compared. Tables are
  * compared whatever they depend on.
  */
-async function leftOutObjects(spec: MigrationSpec, database: string, snapshot: SnapshotSessions | undefined): Promise<LeftOutObject[]> {
+async function leftOutObjects(
+  spec: MigrationSpec,
+  database: string,
+  snapshot: SnapshotSessions | undefined,
+  signal: AbortSignal | undefined,
+): Promise<LeftOutObject[]> {
   const options = { database, purpose: 'verify' };
-  const superuser = await withSession(spec.target, options, async (c) => {
-    const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
-    return rows[0]?.superuser === true;
-  });
+  const superuser = await withSession(spec.target, options, (c) =>
+    stopOnAbort(c, signal, async () => {
+      const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
+      return rows[0]?.superuser === true;
+    }),
+  );
   if (superuser) return [];
-  const objects = snapshot ? await snapshot.use(readUnsupportedObjects) : await withSession(spec.source, options, readUnsupportedObjects);
+  const objects = snapshot
+    ? await snapshot.use(readUnsupportedObjects)
+    : await withSession(spec.source, options, (c) => stopOnAbort(c, signal, () => readUnsupportedObjects(c)));
   return objects.filter((o) => !o.holdsData).map((o) => ({ database, object: o.description }));
 }
 
@@ -236,10 +245,14 @@ async function tablesOnlyOnTarget(
   database: string,
   sourceTables: readonly SourceTable[],
   kept: KeptOnTarget,
+  signal: AbortSignal | undefined,
 ): Promise<SourceTable[]> {
   const key = (t: SourceTable) => `${t.schema}\0${t.name}`;
   const onSource = new Set(sourceTables.map(key));
-  const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, async (c) => listTables(c, await serverMajor(c)));
+  // a table's size takes its lock: one held by someone else on the target must not hold a canceled verification
+  const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, (c) =>
+    stopOnAbort(c, signal, async () => listTables(c, await serverMajor(c))),
+  );
   const named = withinNames(spec);
   return onTarget.filter(
     (t) =>
@@ -313,18 +326,17 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
     return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views };
   };
-  const {
-    tables: sourceTables,
-    filter,
-    views,
-  } = snapshot ? await snapshot.use(readSource) : await withSession(spec.source, targetOptions, readSource);
+  const read = snapshot
+    ? await snapshot.use(readSource)
+    : await withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c)));
+  const { tables: sourceTables, filter, views } = read;
   // What the filters leave behind, or move without rows, is not compared; a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
   const tables = sourceTables.filter(withinNames(spec)).filter((t) => filter.rowsMove(t.oid) && notPgferrys(t));
-  const leftOut = await leftOutObjects(spec, database, snapshot);
+  const leftOut = await leftOutObjects(spec, database, snapshot, options.signal);
   const kept = keptOnTarget(options.known?.get(database));
   const ahead: SourceAhead = options.fallBack ? 'fall-back' : snapshot ? 'snapshot' : 'exact';
-  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables, kept);
+  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables, kept, options.signal);
 
   const queue = new WorkQueue<Item>();
   queue.push(
