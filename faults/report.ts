@@ -58,6 +58,16 @@ export function trialLine(r: TrialResult): string {
   ].join(' ');
 }
 
+/**
+ * Why a trial stopped where it did: the user closed its fallback windows (then the migration's own
+ * message is empty, its state Succeeded), else the migration's message.
+ */
+function stoppedReason(r: TrialResult): string {
+  const closed = r.fallback?.closed;
+  if (closed !== undefined) return `fallback windows closed: ${closed}`;
+  return r.message ?? '';
+}
+
 /** The lines under a trial that did not pass: why, and how to replay it. */
 export function trialDetail(r: TrialResult, replay: string): string[] {
   if (r.outcome === 'passed') return [];
@@ -66,7 +76,7 @@ export function trialDetail(r: TrialResult, replay: string): string[] {
     out.push(
       `      ${r.outcome === 'no-fault' ? `the fault did nothing: ${r.faultDetail ?? ''}` : 'the phase was never reached'}; not counted`,
     );
-  } else out.push(`      state ${r.finalState ?? '-'}: ${r.message ?? ''}`);
+  } else out.push(`      state ${r.finalState ?? '-'}: ${stoppedReason(r)}`);
   for (const reason of r.reasons.slice(0, 8)) out.push(`      ${reason}`);
   if (r.outcome === 'failed') out.push(`      replay: ${replay}`);
   return out;
@@ -125,7 +135,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     changedRows: sum((r) => r.changedRows),
     rowsCompared: sum((r) => r.rowsCompared),
     resumes: sum((r) => r.resumes),
-    stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
+    stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${stoppedReason(r)}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
     fencedTrials: results.filter((r) => r.faulted && r.fenceWriters).length,
     parallelApplyTrials: results.filter((r) => r.faulted && r.applySessions).length,

@@ -6,12 +6,18 @@
 // processes of the CLI.
 // A program that leaves runtime unset runs on the agents when the target has one for its source
 // (check says so at preview; Create returns while an agent's runner copies) and locally otherwise.
+// "Create returned before the copy ended" is made certain, not raced against a large table: the
+// agent's runners are held where a database's copy starts (a hold point, util/failpoints.ts) or
+// mid-COPY (a proxy, support/copyHold.ts) until the test has read what it asserts.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { streamNamesOf } from '../../provider/engine/core/names';
-import { NONE_LEFT, startCluster, STREAMING, streamObjects, until, type Cluster } from '../support';
-import { agentInputs, startAgent as startSharedAgent, type AgentServers } from './support/agents';
+import { CopyHold, NONE_LEFT, startCluster, STREAMING, streamObjects, until, type Cluster } from '../support';
+import { heldFile, isHeld } from '../support/holdPoints';
+import { agentInputs, startAgent as startSharedAgent, type AgentOptions, type AgentServers } from './support/agents';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
 
@@ -23,6 +29,8 @@ let target: Cluster;
 let provider: string;
 let program: { dir: string; remove(): Promise<void> };
 let host: ProviderHost;
+/** Where the agents' runners write the file of the hold point they wait at. */
+let holdDir: string;
 const agents: ChildProcess[] = [];
 /** res-agent-1, which holds the credentials of shop, live and cutnow. */
 let agentOne: ChildProcess;
@@ -40,10 +48,28 @@ async function printed(line: RegExp, from = 0): Promise<void> {
 }
 
 /** `pgferry agent` with the credentials of these source databases, stopped by the suite's end. */
-async function startAgent(name: string, databases: readonly string[]): Promise<ChildProcess> {
-  const child = await startSharedAgent(servers(), name, databases);
+async function startAgent(name: string, databases: readonly string[], options: AgentOptions = {}): Promise<ChildProcess> {
+  const child = await startSharedAgent(servers(), name, databases, options);
   agents.push(child);
   return child;
+}
+
+/** The variables that hold an agent's runner where the copy of `database` starts (support/holdPoints.ts). */
+const heldAtCopy = (database: string): AgentOptions['env'] => ({
+  PGFERRY_FAILPOINTS: `copy-data:${database}:hold`,
+  PGFERRY_HOLD_DIR: holdDir,
+});
+
+/**
+ * Waits until the runner holds where the copy of `database` starts, reads the target's events
+ * there (none copied yet), then lets the runner go on.
+ */
+async function eventsWhileHeld(database: string): Promise<number> {
+  const point = `copy-data:${database}`;
+  await until(`the runner to hold where the copy of ${database} starts`, async () => (await isHeld(point, holdDir)) || undefined, 180_000);
+  const [row] = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM events`, [], database);
+  await fs.rm(heldFile(point, holdDir));
+  return row!.n;
 }
 
 const databaseCount = async (name: string) =>
@@ -62,19 +88,29 @@ async function loadShopWithEvents(database: string, rows: number): Promise<void>
 
 /** An agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it. */
 async function stoppedAgentTakenOver(): Promise<void> {
-  // a table big enough that the copy is still running when the agent is stopped
-  await loadShopWithEvents('big', 1_500_000);
+  await loadShopWithEvents('big', 5_000);
+  // the agent reaches the target through a proxy that holds the COPY into events mid-stream, so the
+  // copy is still running when the agent is stopped
+  const hold = await CopyHold.start(target, /"events"/);
+  try {
+    await stopMidCopy(hold);
+  } finally {
+    await hold.close();
+  }
+}
+
+/** The steps of stoppedAgentTakenOver, the first agent's runner reaching the target through `hold`. */
+async function stopMidCopy(hold: CopyHold): Promise<void> {
   const bigInputs = async () => (await host.check({}, inputs('proto-agents-stop', 'big'))).inputs;
   const created = await host.create(await bigInputs());
   await printed(/^proto-agents-stop: waiting for an agent with the source's credentials/);
-  const first = await startAgent('res-agent-stop', ['big']);
+  const first = await startAgent('res-agent-stop', ['big'], { targetPort: hold.port });
   // its runner validates, makes the schema and then copies: on a loaded machine that is minutes
-  await until(
-    'the agent to copy events',
-    async () => (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n > 0 || undefined,
-    180_000,
-    50,
-  );
+  await hold.whenHeld(180_000);
+  const copyingEvents = `SELECT count(*)::int AS n FROM pg_stat_progress_copy
+    WHERE datname = current_database() AND relid = 'public.events'::regclass`;
+  const [copying] = await target.query<{ n: number }>(copyingEvents, [], 'big');
+  assert.equal(copying!.n, 1, 'the COPY into events runs on the target when the agent is stopped');
   const exited = new Promise((resolve) => first.once('exit', resolve));
   first.kill('SIGTERM');
   await exited;
@@ -142,6 +178,8 @@ async function onlineAccepted(): Promise<void> {
   const created = await host.create((await host.check({}, online())).inputs);
   assert.equal(created.properties.state, 'InProgress', String(created.properties.message));
   assert.notEqual(created.properties.subState, 'WaitingForCutoverTrigger', 'Create returned before the stream');
+  // the runner holds before its copy until the test lets it go, so Create cannot have waited for it
+  assert.equal(await eventsWhileHeld('live'), 0, 'no event on the target yet: Create returned before the copy');
   assert.ok(host.stdout.some((l) => /^proto-agents-online: registered for agents \(res-agent-1 can run it\)/.test(l)));
   await printed(/^proto-agents-online: an agent's runner holds it \(InProgress\/\w+\); pulumi refresh follows it until it streams/);
   const [row] = await target.query<{ pid: number }>(
@@ -200,9 +238,9 @@ function parentOf(pid: number): number {
 
 /** runtime unset, an agent with the credentials: check picks agents, Create returns while the agent's runner copies, Read follows it. */
 async function agentsByDefault(): Promise<void> {
-  // a copy long enough that Create returns while the agent's runner still copies
-  await loadShopWithEvents('bydefault', 600_000);
-  const agent = await startAgent('res-agent-default', ['bydefault']);
+  await loadShopWithEvents('bydefault', 5_000);
+  // its runner holds before the copy until the test lets it go, so Create cannot wait for the copy
+  const agent = await startAgent('res-agent-default', ['bydefault'], { env: heldAtCopy('bydefault') });
   const { runtime: _runtime, ...unset } = inputs('proto-agents-default', 'bydefault');
   void _runtime;
   const checked = await host.check({}, unset);
@@ -219,6 +257,7 @@ async function agentsByDefault(): Promise<void> {
   assert.ok(!host.stdout.some((l) => /^proto-agents-default: runner started/.test(l)), 'no runner on the Pulumi machine');
   // a later check of the same program keeps what state says, whatever the agents do meanwhile
   assert.equal((await host.check(created.properties, unset)).inputs.runtime, 'agents');
+  assert.equal(await eventsWhileHeld('bydefault'), 0, 'no event on the target yet: Create returned before the copy');
   await readUntilSucceeded('the agent to finish the migration', created.id, async () => created.properties, 'bydefault', 180_000);
 }
 
@@ -229,9 +268,9 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
       startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
       startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
     ]);
+    holdDir = mkdtempSync(path.join(os.tmpdir(), 'pgferry-agents-hold-'));
     await loadShop(source, 'shop');
-    // copied long enough that an online create returns while the agent's runner still copies
-    await loadShopWithEvents('live', 300_000);
+    await loadShopWithEvents('live', 5_000);
     await loadShop(source, 'cutnow');
     ({ provider, program, host } = await openProtocolSession());
   });
@@ -239,6 +278,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     for (const agent of agents) agent.kill('SIGKILL');
     await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
+    if (holdDir) rmSync(holdDir, { recursive: true, force: true });
   });
 
   it('runtime unset and no agent on the target: check keeps the local runner, says so, and installs nothing', async () => {
@@ -275,7 +315,8 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
   });
 
   it('an agent with the credentials runs it; Read follows it to Succeeded and the target equals the source', async () => {
-    agentOne = await startAgent('res-agent-1', ['shop', 'live', 'cutnow']);
+    // its runner of live holds before the copy, for the online create below
+    agentOne = await startAgent('res-agent-1', ['shop', 'live', 'cutnow'], { env: heldAtCopy('live') });
     const id = `${target.host}:${target.port}/proto-agents`;
     const done = await until(
       'the agent to finish the migration',
@@ -291,7 +332,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
   });
 
   it(
-    "online: Create returns once the agent's runner holds it, copying; Read follows it to the stream; a change streams; Update cutover: true cuts over; Delete removes it",
+    "online: Create returns once the agent's runner holds it, no event copied yet; Read follows it to the stream; a change streams; Update cutover: true cuts over; Delete removes it",
     onlineAccepted,
   );
 
@@ -334,7 +375,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
   it('an agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it', stoppedAgentTakenOver);
 
   it(
-    "runtime unset and a live agent with the source's credentials: check picks agents, Create returns while the agent's runner copies, Read follows it to Succeeded",
+    "runtime unset and a live agent with the source's credentials: check picks agents, Create returns before the agent's runner copied an event, Read follows it to Succeeded",
     agentsByDefault,
   );
 });

@@ -21,6 +21,7 @@ import { recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
+import { holdpoint } from '../util/failpoints';
 import type { MigrationRun } from '../run/migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
@@ -177,6 +178,8 @@ async function copyData(
 ): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
+  // a test holds here to act while the copy has not begun, with the schema already on the target
+  await holdpoint(`copy-data:${database}`);
   await setTables(
     store,
     name,

@@ -31,14 +31,28 @@ export function agentInputs(servers: AgentServers, name: string, database: strin
   };
 }
 
+/** What an agent may be started with besides its credentials. */
+export interface AgentOptions {
+  /** The port the agent (and so its runners) reaches the target on: a proxy in front of it (support/copyHold.ts). */
+  readonly targetPort?: number;
+  /** Variables its runners inherit: a hold point armed (support/holdPoints.ts). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /** `pgferry agent` with the credentials of these source databases; resolves once it joined. */
-export async function startAgent(servers: AgentServers, name: string, databases: readonly string[]): Promise<ChildProcess> {
+export async function startAgent(
+  servers: AgentServers,
+  name: string,
+  databases: readonly string[],
+  options: AgentOptions = {},
+): Promise<ChildProcess> {
   const { source, target } = servers;
   let child: ChildProcess | undefined;
   const urls = databases.map((d) => `postgres://${source.user}:${servers.sourcePassword}@${source.host}:${source.port}/${d}`).join(' ');
+  const port = String(options.targetPort ?? target.port);
   void runCli(
-    ['agent', '--name', name, '--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user],
-    { PGPASSWORD: servers.targetPassword, PGFERRY_SOURCE_URLS: urls },
+    ['agent', '--name', name, '--target-host', target.host, '--target-port', port, '--target-user', target.user],
+    { ...options.env, PGPASSWORD: servers.targetPassword, PGFERRY_SOURCE_URLS: urls },
     280_000,
     (c) => (child = c),
   );
