@@ -318,7 +318,7 @@ SELECT n.nspname AS schema, c.relname AS name, g.tgname AS trigger
  * (read whole at the next pin), then its triggers, function and table dropped, the control schema
  * too when the guard made it and it is empty. Idempotent; true when a guard was pending.
  */
-async function dropGuard(ctx: FootprintContext | RestoreContext, database: string): Promise<boolean> {
+async function dropGuard(ctx: FootprintContext | RestoreContext, database: string, held = false): Promise<boolean> {
   const name = ctx.spec.migrationName;
   const [pending] = await pendingChanges<GuardUndo>(ctx.store, name, database, CHANGE);
   if (!pending) return false;
@@ -329,15 +329,17 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
         const written = (await client.query<{ display: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => r.display);
         await forgetTableVerifications(ctx.store, name, database, written);
       }
-      // one table a transaction, as they were made: the apply may be streaming again beside it
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);
-      for (const t of rows) {
-        await inTransaction(client, () => client.query(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`));
+      const drops = rows.map((t) => `DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`);
+      const rest = [`DROP FUNCTION IF EXISTS ${guardFunction(names)}`, `DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`];
+      if (held) {
+        // the apply stopped and the applications held: one transaction, one durable commit inside the hold
+        await inTransaction(client, () => client.query([...drops, ...rest].join('; ')));
+      } else {
+        // one table a transaction, as they were made: the apply may be streaming again beside it
+        for (const drop of drops) await inTransaction(client, () => client.query(drop));
+        await inTransaction(client, () => client.query(rest.join('; ')));
       }
-      await inTransaction(client, async () => {
-        await client.query(`DROP FUNCTION IF EXISTS ${guardFunction(names)}`);
-        await client.query(`DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`);
-      });
       // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
       if (pending.undo.schemaCreated) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`).catch(() => undefined);
     });
@@ -358,7 +360,7 @@ export async function dropGuardWhileHeld(
   database: string,
 ): Promise<void> {
   try {
-    await dropGuard(run, database);
+    await dropGuard(run, database, true);
   } catch (error) {
     if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
     await run.warn(`cutover: the target's guard could not be dropped yet (${errorMessage(error)}); the release drops it`, database);
