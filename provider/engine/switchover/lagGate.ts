@@ -25,6 +25,11 @@ const WINDOW_MS = 60_000;
 const MIN_INTERVAL_MS = 1000;
 /** How long the gate watches a stream whose rate is not known (at most the budget). */
 const PROBE_MS = 2000;
+/**
+ * How often the probe reads the streams: a caught-up stream confirms the gate's point within a
+ * keepalive's round trip, and the applications wait through every poll of a paused or fenced cutover.
+ */
+const PROBE_POLL_MS = 20;
 /** How long the gate waits at least for a stream just started (a resumed runner) to report its first position. */
 const FIRST_POSITION_MS = 10_000;
 
@@ -222,7 +227,7 @@ export async function measureCatchUp(
     const probeEnd = Date.now() + Math.min(PROBE_MS, options.budgetSeconds * 1000);
     let last = first;
     while (![...last.values()].every(reached) && Date.now() < probeEnd) {
-      await sleep(100);
+      await sleep(PROBE_POLL_MS);
       last = await read(client, streams);
     }
     record(last);
