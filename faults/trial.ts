@@ -28,6 +28,8 @@ export interface CampaignServers {
   readonly source: Cluster;
   readonly target: Cluster;
   readonly proxies: { readonly source: FaultProxy; readonly target: FaultProxy };
+  /** fsync on: what a restart takes back is what a user's server would give back (campaign.ts openCampaign). */
+  readonly durable: boolean;
 }
 
 export interface TrialOptions {
@@ -98,6 +100,9 @@ function drawTrialFault(rng: Rng, phase: Phase, only?: FaultKind): FaultPlan {
   return plan.kind === 'agent-kill' ? { kind: 'sigkill', durationMs: 0 } : { kind: 'lease-loss', durationMs: plan.durationMs };
 }
 
+/** The faults that restart a server: only on durable servers, whose restart gives back what a user's would. */
+const RESTART_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>(['source-restart', 'target-restart']);
+
 /** Changes keep streaming at least this long before the user cuts over. */
 const STREAMING_BEFORE_CUTOVER_MS = 2500;
 /**
@@ -157,6 +162,8 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const phase = opts.phase ?? drawPhase(rng, opts.fallbackShare ?? FALLBACK_SHARE);
   const fallback = isFallbackPhase(phase);
   const plan = drawTrialFault(rng.fork('fault'), phase, opts.fault);
+  if (RESTART_FAULTS.has(plan.kind) && !servers.durable)
+    throw new Error(`fault ${plan.kind} restarts a server: it needs the campaign's durable servers (fsync on), not durable: false`);
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];

@@ -34,6 +34,16 @@ import {
 } from '../support';
 import { events as catalogEvents, get, register } from '../../provider/engine/control/store';
 
+/** A source server without logical decoding: pgferry's setup of it is what the tests look at. */
+const REPLICA_ONLY = { wal_level: 'replica', max_replication_slots: '0', max_wal_senders: '0' };
+
+/**
+ * The one pair every suite below runs on, each on databases and migrations of its own; a source
+ * without wal_level=logical is a server of its own (set up and restarted by its test), migrating
+ * into the pair's target.
+ */
+let pair: ServerPair;
+
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g`;
 
 async function count(cluster: Cluster, database: string, where = 'true'): Promise<number> {
@@ -190,22 +200,17 @@ async function endsWhenTheWindowWasMissed(pair: ServerPair, store: CatalogConnec
   assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'early'`)).length, 0);
 }
 
-describe("Azure's states and per-database operations (integration)", function () {
+function azureStatesAndPerDatabase(this: Mocha.Suite): void {
   this.timeout(400_000);
-  let pair: ServerPair;
   let store: CatalogConnection;
   before(async () => {
-    pair = await startPair();
     for (const db of ['alpha', 'beta', 'gamma', 'delta', 'early', 'kept', 'clean']) {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(TABLE, [], db);
     }
     store = new CatalogConnection(serverSpec(pair.target));
   });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  after(async () => store?.close());
 
   it('cuts over one database while the other keeps streaming and receiving changes, then the other', async () => {
     const spec = pairSpec(pair, 'per-db-cutover', ['alpha', 'beta'], { mode: 'Online', option: 'Migrate' });
@@ -320,24 +325,19 @@ describe("Azure's states and per-database operations (integration)", function ()
     assert.equal(done.databases[0]!.state, 'Canceled');
     await until('the slot is released', async () => ((await slotsOnSource(pair, spec.migrationName)) === 0 ? true : undefined));
   });
-});
+}
 
-describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_level=logical (integration)', function () {
+function setupOnLogicalReplicaSource(this: Mocha.Suite): void {
   this.timeout(300_000);
   let source: Cluster;
   let target: Cluster;
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ label: 'src-replica', settings: { wal_level: 'replica', max_replication_slots: '0', max_wal_senders: '0' } }),
-      startCluster({ label: 'dst' }),
-    ]);
+    source = await startCluster({ label: 'src-replica', settings: REPLICA_ONLY });
+    target = pair.target;
     await source.query(`CREATE DATABASE shop`);
     await source.query(TABLE, [], 'shop');
   });
-  after(async () => {
-    await source?.stop();
-    await target?.stop();
-  });
+  after(async () => source?.stop());
 
   it('sets wal_level with ALTER SYSTEM, waits for the restart it never does itself, then streams', async () => {
     const spec = pairSpec({ source, target } as ServerPair, 'logical-setup', ['shop'], {
@@ -376,13 +376,11 @@ describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_leve
       await targetStore.close();
     }
   });
-});
+}
 
-describe('an offline migration canceling some of its databases (integration)', function () {
+function offlineCancelingSome(this: Mocha.Suite): void {
   this.timeout(300_000);
-  let pair: ServerPair;
   before(async () => {
-    pair = await startPair();
     for (const db of ['offa', 'offb', 'offc']) {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(TABLE, [], db);
@@ -390,7 +388,6 @@ describe('an offline migration canceling some of its databases (integration)', f
     // offa's copy is held mid-stream by a proxy (the test below) until its cancel is noticed
     await pair.source.query(`INSERT INTO items SELECT g, repeat('p', 300) FROM generate_series(501, 2500) g`, [], 'offa');
   });
-  after(async () => pair?.stop());
 
   it('stops the database being copied, never starts one canceled before its turn, copies the others', async () => {
     const store = new CatalogConnection(serverSpec(pair.target));
@@ -432,31 +429,26 @@ describe('an offline migration canceling some of its databases (integration)', f
       await hold.close();
     }
   });
-});
+}
 
-describe('az update --setup-replication on a source without wal_level=logical (integration)', function () {
+function setupReplicationAsked(this: Mocha.Suite): void {
   this.timeout(300_000);
   let source: Cluster;
   let target: Cluster;
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ label: 'src-asked', settings: { wal_level: 'replica', max_replication_slots: '0', max_wal_senders: '0' } }),
-      startCluster({ label: 'dst-asked' }),
-    ]);
-    await source.query(`CREATE DATABASE shop`);
-    await source.query(TABLE, [], 'shop');
+    source = await startCluster({ label: 'src-asked', settings: REPLICA_ONLY });
+    target = pair.target;
+    await source.query(`CREATE DATABASE asked`);
+    await source.query(TABLE, [], 'asked');
   });
-  after(async () => {
-    await source?.stop();
-    await target?.stop();
-  });
+  after(async () => source?.stop());
 
   /** The source settings waiting for a restart (set by ALTER SYSTEM, not applied yet). */
   const pendingRestart = async () =>
     (await source.query<{ name: string }>(`SELECT name FROM pg_settings WHERE pending_restart ORDER BY name`)).map((r) => r.name);
 
   it('waits for the setup request without changing the source, sets it up when asked, streams after a restart slower than its looks', async () => {
-    const spec = pairSpec({ source, target } as ServerPair, 'asked-setup', ['shop'], { mode: 'Online', option: 'Migrate' });
+    const spec = pairSpec({ source, target } as ServerPair, 'asked-setup', ['asked'], { mode: 'Online', option: 'Migrate' });
     const store = new CatalogConnection(spec.target);
     try {
       // not waiting yet: refused in one line, naming the state it applies in
@@ -492,11 +484,11 @@ describe('az update --setup-replication on a source without wal_level=logical (i
         (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
       );
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message ?? ''}`);
-      await source.query(`INSERT INTO items VALUES (1000, 'after setup')`, [], 'shop');
-      await until('the insert streams', async () => ((await count(target, 'shop')) === 501 ? true : undefined));
+      await source.query(`INSERT INTO items VALUES (1000, 'after setup')`, [], 'asked');
+      await until('the insert streams', async () => ((await count(target, 'asked')) === 501 ? true : undefined));
       await requestCutover(spec.target, 'asked-setup');
       assert.equal((await running).state, 'Succeeded');
-      assert.equal(await count(target, 'shop', `v = 'after setup'`), 1);
+      assert.equal(await count(target, 'asked', `v = 'after setup'`), 1);
       // a request to a migration that no longer waits for it is refused in one line
       await assert.rejects(requestReplicationSetup(spec.target, 'asked-setup'), (e: unknown) => {
         assert.ok(isPgferryError(e) && e.code === 'SETUP_REPLICATION_NOT_WAITING', String(e));
@@ -510,17 +502,14 @@ describe('az update --setup-replication on a source without wal_level=logical (i
       await store.close();
     }
   });
-});
+}
 
-describe('startDataMigration: False (integration)', function () {
+function startDataMigrationFalse(this: Mocha.Suite): void {
   this.timeout(300_000);
-  let pair: ServerPair;
   before(async () => {
-    pair = await startPair();
     await pair.source.query(`CREATE DATABASE later`);
     await pair.source.query(TABLE, [], 'later');
   });
-  after(async () => pair?.stop());
 
   it('validates, copies nothing until the data migration is started, then migrates', async () => {
     const store = new CatalogConnection(serverSpec(pair.target));
@@ -557,4 +546,18 @@ describe('startDataMigration: False (integration)', function () {
       await store.close();
     }
   });
+}
+
+describe('Azure states, per-database operations, setup and scheduling (integration)', function () {
+  this.timeout(400_000);
+  before(async () => {
+    pair = await startPair();
+  });
+  after(async () => pair?.stop());
+
+  describe("Azure's states and per-database operations (integration)", azureStatesAndPerDatabase);
+  describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_level=logical (integration)', setupOnLogicalReplicaSource);
+  describe('an offline migration canceling some of its databases (integration)', offlineCancelingSome);
+  describe('az update --setup-replication on a source without wal_level=logical (integration)', setupReplicationAsked);
+  describe('startDataMigration: False (integration)', startDataMigrationFalse);
 });
