@@ -32,6 +32,8 @@ export interface BenchArgs {
   readonly fsyncOff: boolean;
   /** Labelled extra: the tuned memory, WAL and autovacuum settings (bench/settings.ts) instead of PostgreSQL's defaults. */
   readonly tuned: boolean;
+  /** Experiment: the online drain's native subscription without binary and streaming (its own defaults). */
+  readonly nativeWithoutOptions: boolean;
   /** Online: seconds of the first backlog and of the paced load (smoke runs shorten them). */
   readonly onlineSeconds?: number;
   /** Offline: the tools timed, in the order of the first round (default all three). */
@@ -78,6 +80,10 @@ const OPTIONS = (): Option[] => [
   new Option(
     '--tuned',
     "labelled extra: larger shared_buffers, max_wal_size, checkpoint_timeout, maintenance_work_mem and wal_buffers, autovacuum off (default: PostgreSQL's defaults)",
+  ),
+  new Option(
+    '--native-without-options',
+    'experiment: online native subscription without binary and streaming (default: both on where the servers allow)',
   ),
   new Option('--no-warm-up', 'offline: no untimed run of the first tool before round 1 (default: one; none with --quick)'),
   new Option('--tools <list>', `offline: the tools timed, comma-separated (${TOOL_NAMES.join(', ')}; default all)`).argParser(
@@ -142,6 +148,7 @@ function fromOptions(o: Record<string, unknown>): BenchArgs {
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,
     fsyncOff: o.fsyncOff === true,
     tuned: o.tuned === true,
+    nativeWithoutOptions: o.nativeWithoutOptions === true,
     onlineSeconds: o.onlineSeconds as number | undefined,
     tools: (o.tools as ToolName[] | undefined) ?? TOOL_NAMES,
     warmUp: o.warmUp !== false && !quick,

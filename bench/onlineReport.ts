@@ -91,7 +91,7 @@ function method(plan: OnlinePlan): string {
     'Method: a native subscription and pgferry follow the same source database side by side. ' +
     (plan.nativeOptions.length > 0
       ? `The subscription is created WITH (${plan.nativeOptions.join(', ')}), native at its fastest on these servers. `
-      : "The subscription has no options: these servers' major allows neither binary nor streaming. ") +
+      : 'The subscription has no options (EXPERIMENT --native-without-options, or servers older than 14). ') +
     'For each drain one of them is ' +
     `stopped while a pgbench backlog is written (-c 4 for ${plan.backlogSeconds} s the first time, then -t with as many transactions) ` +
     'while the other applies it live; once the other has applied it, it is stopped in turn and the first starts again alone. Both ' +

@@ -329,7 +329,7 @@ function onlinePlan(options: OnlineOptions): OnlinePlan {
     backlogSeconds: seconds,
     loadSeconds: seconds,
     rounds: options.quick ? 1 : 3,
-    nativeOptions: nativeSubscriptionOptions(options.source.major, options.target.major),
+    nativeOptions: options.nativeWithout ? [] : nativeSubscriptionOptions(options.source.major, options.target.major),
   };
 }
 

@@ -42,6 +42,7 @@ function runKind(args: BenchArgs): string {
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
     (args.tuned ? '-tuned' : '') +
+    (args.nativeWithoutOptions ? '-nativeplain' : '') +
     (args.fsyncOff ? '-fsyncoff' : '')
   );
 }
@@ -141,7 +142,8 @@ async function main(args: BenchArgs): Promise<void> {
       : { dataset: undefined, offline: undefined };
     let online: OnlineResult | undefined;
     if (args.online) {
-      online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log });
+      const { jobs, quick, onlineSeconds: seconds, nativeWithoutOptions: nativeWithout } = args;
+      online = await runOnlineBench({ source, target, jobs, quick, seconds, nativeWithout, log });
       process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
     }
     let cutover: CutoverBenchResult | undefined;
