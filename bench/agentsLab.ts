@@ -217,7 +217,7 @@ function report(
 }
 
 async function main(args: AgentsLabArgs): Promise<void> {
-  const settings = benchSettings(false);
+  const settings = benchSettings({ fsyncOff: false, tuned: true });
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'agents-src', settings, password: randomBytes(12).toString('hex') }),
     startCluster({ major: 15, label: 'agents-dst', settings, password: randomBytes(12).toString('hex') }),

@@ -62,8 +62,27 @@ async function slotInactive(source: Cluster, slot: string): Promise<void> {
   );
 }
 
-/** A native subscription to the source's `database`, synced and following; stop() drops it. */
-export async function startNative(options: OnlineOptions, database: string): Promise<Consumer & { stop(): Promise<void> }> {
+/**
+ * Native logical replication at its fastest where both servers' major allows it: binary transfer
+ * (14+) skips the text output and input functions, and streaming sends a large transaction before
+ * it commits (on from 14, applied in parallel from 16) instead of spilling it to disk first.
+ */
+export function nativeSubscriptionOptions(sourceMajor: number, targetMajor: number): string[] {
+  const major = Math.min(sourceMajor, targetMajor);
+  if (major >= 16) return ['binary = true', 'streaming = parallel'];
+  if (major >= 14) return ['binary = true', 'streaming = on'];
+  return [];
+}
+
+/**
+ * A native subscription to the source's `database`, synced and following, created WITH `with`
+ * (none unless given); stop() drops it.
+ */
+export async function startNative(
+  options: OnlineOptions,
+  database: string,
+  withOptions: readonly string[] = [],
+): Promise<Consumer & { stop(): Promise<void> }> {
   const { source, target, log } = options;
   await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`);
   await target.query(`CREATE DATABASE ${NATIVE_DB}`);
@@ -78,7 +97,8 @@ export async function startNative(options: OnlineOptions, database: string): Pro
   await source.query('CREATE PUBLICATION bench_native FOR ALL TABLES', [], database);
   const conninfo = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=${database}`;
   // The connection string holds the password: it is sent to the server only, never logged.
-  await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${conninfo}' PUBLICATION bench_native`, [], NATIVE_DB);
+  const withClause = withOptions.length > 0 ? ` WITH (${withOptions.join(', ')})` : '';
+  await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${conninfo}' PUBLICATION bench_native${withClause}`, [], NATIVE_DB);
   const stop = async () => {
     await target.query('DROP SUBSCRIPTION IF EXISTS bench_native', [], NATIVE_DB).catch(() => undefined);
     await source.query('DROP PUBLICATION IF EXISTS bench_native', [], database).catch(() => undefined);

@@ -250,7 +250,7 @@ async function labSums(source: Cluster, target: Cluster): Promise<{ want: string
  * 1.5x slower (cold caches, the source still vacuuming after pgbench), which inflated the ratio.
  */
 async function drainOnce(consumer: 'native' | 'pgferry', args: DrainLabArgs): Promise<DrainResult> {
-  const settings = { ...benchSettings(args.fsyncOff), autovacuum: 'on' };
+  const settings = { ...benchSettings({ fsyncOff: args.fsyncOff, tuned: true }), autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'drain-src', settings }),
     startCluster({ major: 15, label: 'drain-dst', settings }),

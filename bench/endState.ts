@@ -1,12 +1,17 @@
 // The end state every offline tool must leave, checked after its timed run: each table analyzed
 // and its visibility map set (every page of the table and of its TOAST table all-visible), as a
 // VACUUM ANALYZE leaves it, by VACUUM or because the rows were loaded frozen. Read with
-// pg_visibility, created in the target database after the catalog snapshot and dropped again.
+// pg_visibility, created in the target database as soon as the tool's run ends and dropped again
+// before the catalog snapshot.
+// With autovacuum on (PostgreSQL's default) a background vacuum or analyze may do part of that work
+// within a tool's run: the line counts them, so the reader sees which runs had that help.
 import type { Cluster } from '../provider/localpg/cluster';
 import { BENCH_DB } from './dataset';
 
 export interface EndState {
   readonly ok: boolean;
+  /** Autovacuum's runs in the target database during the tool's run (it is created fresh for each). */
+  readonly automatic: { readonly vacuums: number; readonly analyzes: number; readonly running: number };
   /** "all 5 tables analyzed, 62,345/62,345 pages all-visible (TOAST 26,000/26,000)", or what is missing. */
   readonly line: string;
 }
@@ -33,13 +38,18 @@ export async function readEndState(target: Cluster): Promise<EndState> {
         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') ORDER BY 1`,
     );
     await client.query('DROP EXTENSION pg_visibility');
-    return summarize(rows);
+    const auto = await client.query<{ vacuums: number; analyzes: number; running: number }>(
+      `SELECT coalesce(sum(autovacuum_count), 0)::int AS vacuums, coalesce(sum(autoanalyze_count), 0)::int AS analyzes,
+              (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname = current_database())::int AS running
+         FROM pg_stat_user_tables`,
+    );
+    return summarize(rows, auto.rows[0]!);
   } finally {
     await client.end();
   }
 }
 
-function summarize(tables: readonly TableState[]): EndState {
+function summarize(tables: readonly TableState[], automatic: EndState['automatic']): EndState {
   const sum = (pick: (t: TableState) => number) => tables.reduce((s, t) => s + pick(t), 0);
   const notAnalyzed = tables.filter((t) => !t.analyzed).map((t) => t.table);
   const notVisible = tables.filter((t) => t.visible < t.pages || t.toastVisible < t.toastPages).map((t) => t.table);
@@ -49,5 +59,7 @@ function summarize(tables: readonly TableState[]): EndState {
     notAnalyzed.length ? `not analyzed: ${notAnalyzed.join(', ')}` : '',
     notVisible.length ? `visibility map not set: ${notVisible.join(', ')}` : '',
   ].filter(Boolean);
-  return { ok, line: ok ? `all ${tables.length} tables analyzed, ${pages}` : `NOT THE SAME END STATE: ${missing.join('; ')}; ${pages}` };
+  const auto = `; autovacuum: ${automatic.vacuums} vacuum(s), ${automatic.analyzes} analyze(s), ${automatic.running} running at the end`;
+  const state = ok ? `all ${tables.length} tables analyzed, ${pages}` : `NOT THE SAME END STATE: ${missing.join('; ')}; ${pages}`;
+  return { ok, automatic, line: `${state}${auto}` };
 }

@@ -92,7 +92,7 @@ function labArgs(): { help?: string; rate: number; seconds: number; scale: numbe
 
 async function main(): Promise<void> {
   const { rate, seconds, scale } = argsOrExit('lagLab', labArgs, 'node dist/bench/lagLab.js --help lists the options');
-  const settings = { ...benchSettings(false), autovacuum: 'on' };
+  const settings = { ...benchSettings({ fsyncOff: false, tuned: true }), autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'lag-src', settings }),
     startCluster({ major: 15, label: 'lag-dst', settings }),

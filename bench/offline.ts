@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../provider/localpg/cluster';
 import { treeCpuSeconds } from './procTree';
-import { readEndState } from './endState';
+import { readEndState, type EndState } from './endState';
 import { BENCH_DB, compareCounts, tableRowCounts } from './dataset';
 import { runTool, type ToolName, type ToolRun } from './tools';
 import { describeDifference, diffSnapshots, readCatalogSnapshot, type CatalogSnapshot } from '../test/support/catalogSnapshot';
@@ -21,6 +21,8 @@ export interface OfflineRun extends ToolRun {
   /** Every table analyzed and its visibility map set, after the timed run (endState.ts). */
   readonly endStateOk?: boolean;
   readonly endStateLine?: string;
+  /** Autovacuum's vacuums and analyzes in the target database during the run (endState.ts). */
+  readonly autovacuum?: EndState['automatic'];
   /** CPU seconds the source and target servers (postmaster and all backends) spent during the run. */
   readonly serverCpuSeconds: { readonly source: number; readonly target: number };
   /** Catalog differences from pg_dump + pg_restore's target in the same round, but the deliberate ones. */
@@ -99,13 +101,14 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
         source: (await treeCpuSeconds(sourcePid)) - before[0]!,
         target: (await treeCpuSeconds(targetPid)) - before[1]!,
       };
+      // read first, so that an autovacuum starting after the tool's exit adds nothing to its end state
+      const end = await readEndState(target);
       const counts = compareCounts(sourceCounts, await tableRowCounts(target, BENCH_DB));
       log(
         `round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`,
       );
-      catalogs.set(tool, await readCatalogSnapshot(target, BENCH_DB));
-      const end = await readEndState(target);
       log(`round ${round}: ${tool} end state: ${end.line}`);
+      catalogs.set(tool, await readCatalogSnapshot(target, BENCH_DB));
       roundRuns.push({
         ...run,
         round,
@@ -113,6 +116,7 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
         countsLine: counts.line,
         endStateOk: end.ok,
         endStateLine: end.line,
+        autovacuum: end.automatic,
         serverCpuSeconds,
       });
     }

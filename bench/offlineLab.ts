@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const scale = Number(option('--scale', '20'));
   const wideRows = Number(option('--wide-rows', '500000'));
   const splitBytes = Number(option('--split-mb', '256')) * 2 ** 20;
-  const settings = benchSettings(false);
+  const settings = benchSettings({ fsyncOff: false, tuned: true });
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'olab-src', settings, password: 'offline-lab-src' }),
     startCluster({ major: 15, label: 'olab-dst', settings, password: 'offline-lab-dst' }),

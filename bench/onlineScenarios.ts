@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { requestCutover, showMigration, type MigrationStatus, type ServerSpec } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
-import { NATIVE_DB, pgferryConsumer, startNative, waitUntil as until, type Consumer } from './consumers';
+import { NATIVE_DB, nativeSubscriptionOptions, pgferryConsumer, startNative, waitUntil as until, type Consumer } from './consumers';
 import { PG_BIN, pgEnv } from './dataset';
 import type { Drain, OnlineOptions, OnlineResult } from './onlineTypes';
 import { onlineResult, type LagFigures, type OnlinePlan } from './onlineReport';
@@ -81,9 +81,9 @@ export async function prepareSource(source: Cluster, scale: number): Promise<voi
 
 /**
  * pgbench's branch and teller rows are updated thousands of times a second: without vacuum their
- * tables bloat and later phases would run a slower load than earlier ones. Autovacuum (off for
- * the offline runs) is turned on for the online part on both servers, plus a VACUUM before each
- * phase so every phase starts from the same state.
+ * tables bloat and later phases would run a slower load than earlier ones. Autovacuum (on by
+ * default, off in the --tuned extra's offline runs) is on for the online part on both servers, plus
+ * a VACUUM before each phase so every phase starts from the same state.
  */
 export async function enableAutovacuum(source: Cluster, target: Cluster): Promise<void> {
   for (const c of [source, target]) {
@@ -324,7 +324,13 @@ export function startPgferry(options: OnlineOptions, events: string[], extra: Re
 /** Sizes and lengths of the online scenarios; --quick and --online-seconds shorten them. */
 function onlinePlan(options: OnlineOptions): OnlinePlan {
   const seconds = options.seconds ?? (options.quick ? 15 : 60);
-  return { scale: options.quick ? 2 : 20, backlogSeconds: seconds, loadSeconds: seconds, rounds: options.quick ? 1 : 3 };
+  return {
+    scale: options.quick ? 2 : 20,
+    backlogSeconds: seconds,
+    loadSeconds: seconds,
+    rounds: options.quick ? 1 : 3,
+    nativeOptions: options.nativeWithout ? [] : nativeSubscriptionOptions(options.source.major, options.target.major),
+  };
 }
 
 /**
@@ -386,7 +392,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
   log(`online: pgbench scale ${plan.scale} in database ${DB} ...`);
   await prepareSource(source, plan.scale);
   await enableAutovacuum(source, target);
-  const native = await startNative(options, DB);
+  const native = await startNative(options, DB, plan.nativeOptions);
   const events: string[] = [];
   const { spec, targetSpec, status, ferry } = startPgferry(options, events);
   const latency = async () => (await status())?.databases[0]?.latencySeconds;

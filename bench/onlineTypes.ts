@@ -22,6 +22,8 @@ export interface OnlineOptions {
   readonly quick: boolean;
   /** Backlog and paced-load seconds (default 60, quick 15). */
   readonly seconds?: number;
+  /** Experiment: native's subscription with none of its options (binary, streaming), an A/B of what they give it. */
+  readonly nativeWithout?: boolean;
   readonly log: (line: string) => void;
 }
 

@@ -234,7 +234,7 @@ async function drainWith(source: Cluster, target: Cluster, sessions: number, row
 }
 
 async function main(args: LabArgs): Promise<void> {
-  const settings = { ...benchSettings(args.fsyncOff), autovacuum: 'on' };
+  const settings = { ...benchSettings({ fsyncOff: args.fsyncOff, tuned: true }), autovacuum: 'on' };
   try {
     const [source, target] = await Promise.all([
       startCluster({ major: 15, label: 'par-src', settings }),

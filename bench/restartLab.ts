@@ -15,7 +15,7 @@ const log = (line: string) => process.stderr.write(`[restartLab ${new Date().toI
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 4);
   const transactions = Number(process.argv[3] ?? 400);
-  const settings = benchSettings(false);
+  const settings = benchSettings({ fsyncOff: false, tuned: true });
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'rlab-src', settings, password: 'restart-lab-src' }),
     startCluster({ major: 15, label: 'rlab-dst', settings, password: 'restart-lab-dst' }),

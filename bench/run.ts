@@ -9,7 +9,7 @@ import { argsOrExit } from './commandLine';
 import { loadDataset, type DatasetInfo } from './dataset';
 import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
-import { benchSettings } from './settings';
+import { benchSettings, settingsLabel } from './settings';
 import { runOnlineBench } from './online';
 import type { OnlineResult } from './onlineTypes';
 import type { CutoverBenchResult } from './cutoverBench';
@@ -41,6 +41,8 @@ function runKind(args: BenchArgs): string {
       .join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
+    (args.tuned ? '-tuned' : '') +
+    (args.nativeWithoutOptions ? '-nativeplain' : '') +
     (args.fsyncOff ? '-fsyncoff' : '')
   );
 }
@@ -52,20 +54,27 @@ function reportNotes(args: BenchArgs): string[] {
     args.fsyncOff
       ? 'LABELLED EXTRA (--fsync-off): fsync, synchronous_commit and full_page_writes are off on both clusters, unlike a server users run; pg_dump writes with --no-sync.'
       : 'fsync, synchronous_commit and full_page_writes are on on both clusters, as users run PostgreSQL (--fsync-off is a labelled extra).',
+    args.tuned
+      ? 'LABELLED EXTRA (--tuned): shared_buffers, max_wal_size, checkpoint_timeout, maintenance_work_mem and wal_buffers raised and autovacuum off for the offline runs, unlike a server at its defaults.'
+      : "PostgreSQL's defaults on both clusters (the settings line lists them), but what the bench needs to run: wal_level=logical for the online consumers' slots, 16 replication slots and WAL senders for the ones they hold at once (--tuned is a labelled extra).",
   ];
   if (args.offline) {
     notes.push(
       'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
       'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
-      "Autovacuum is off for the offline runs, so no background vacuum lands in one tool's run and not another's.",
+      args.tuned
+        ? "Autovacuum is off for the offline runs, so no background vacuum lands in one tool's run and not another's."
+        : "Autovacuum is on, as by default: a background vacuum or analyze may land in any tool's run. The comparison stays fair because every tool's timed run must end in the same state, that of a VACUUM ANALYZE (below), whoever does the work; the source is vacuumed and analyzed after loading, so autovacuum has nothing to do there; the end state column counts autovacuum's vacuums and analyzes in the target database during each run, read the moment the tool exits.",
       `pg_dump writes a directory-format dump (default compression) to local disk${args.fsyncOff ? ', --no-sync' : ', synced'}; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.`,
-      `pgcopydb gets a same-table split threshold of ${SPLIT_BYTES / 2 ** 20} MB (its default is no split); pgferry runs with its default (since 2026-11-25: the same ${SPLIT_BYTES / 2 ** 20} MB, for a table that is also over 1.5 even shares of the copy across the table jobs; before, every table over it was split).`,
+      `pgcopydb runs two ways where both are among the tools: pgcopydb with its own default (no same-table split) and pgcopydb-split with --split-tables-larger-than ${SPLIT_BYTES / 2 ** 20}MB (the only way the bench ran it before 2026-11-29); its figure is the faster way's by median wall, the other beside it. pgferry runs with its default (since 2026-11-25: the same ${SPLIT_BYTES / 2 ** 20} MB, for a table that is also over 1.5 even shares of the copy across the table jobs; before, every table over it was split).`,
       'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE.',
       ANALYSIS_NOTE,
     );
   }
   if (args.pgferrySplitMb !== undefined) {
-    notes.push(`EXPERIMENT: pgferry's split threshold set to ${args.pgferrySplitMb} MB (pgcopydb keeps ${SPLIT_BYTES / 2 ** 20} MB).`);
+    notes.push(
+      `EXPERIMENT: pgferry's split threshold set to ${args.pgferrySplitMb} MB (pgcopydb-split keeps ${SPLIT_BYTES / 2 ** 20} MB).`,
+    );
   }
   return notes;
 }
@@ -113,7 +122,7 @@ async function writeResults(report: BenchReport): Promise<void> {
 async function main(args: BenchArgs): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const kind = runKind(args);
-  const settings = benchSettings(args.fsyncOff);
+  const settings = benchSettings({ fsyncOff: args.fsyncOff, tuned: args.tuned });
   log(
     `${kind}: jobs ${args.jobs}` +
       (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''),
@@ -133,7 +142,8 @@ async function main(args: BenchArgs): Promise<void> {
       : { dataset: undefined, offline: undefined };
     let online: OnlineResult | undefined;
     if (args.online) {
-      online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log });
+      const { jobs, quick, onlineSeconds: seconds, nativeWithoutOptions: nativeWithout } = args;
+      online = await runOnlineBench({ source, target, jobs, quick, seconds, nativeWithout, log });
       process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
     }
     let cutover: CutoverBenchResult | undefined;
@@ -157,7 +167,21 @@ async function main(args: BenchArgs): Promise<void> {
       pooler = await runPoolerBench(options, args.poolerScales ?? [args.scale, args.scale * 10]);
       process.stdout.write(`\nCutover through the pooler\n\n${pooler.lines.join('\n')}\n`);
     }
-    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, fallback, pooler, notes });
+    await writeResults({
+      date,
+      kind,
+      args,
+      machine,
+      settings,
+      settingsLabel: settingsLabel(args),
+      dataset,
+      offline,
+      online,
+      cutover,
+      fallback,
+      pooler,
+      notes,
+    });
   } finally {
     await stopAllClusters();
     await fs.rm(workDir, { recursive: true, force: true });

@@ -95,7 +95,12 @@ async function main(): Promise<void> {
   const args = argsOrExit('slotsLab', () => parseArgs(process.argv.slice(2)), 'see --help');
   const source = await startCluster({
     label: 'slots-source',
-    settings: { ...benchSettings(false), wal_level: 'logical', max_replication_slots: '10', max_wal_senders: '10' },
+    settings: {
+      ...benchSettings({ fsyncOff: false, tuned: true }),
+      wal_level: 'logical',
+      max_replication_slots: '10',
+      max_wal_senders: '10',
+    },
   });
   try {
     await source.query(`CREATE DATABASE ${ident(DB)}`);

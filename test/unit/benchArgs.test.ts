@@ -21,8 +21,10 @@ const DEFAULTS: BenchArgs = {
   wideRows: 500_000,
   pgferrySplitMb: undefined,
   fsyncOff: false,
+  tuned: false,
+  nativeWithoutOptions: false,
   onlineSeconds: undefined,
-  tools: ['pgferry', 'pgcopydb', 'pg_dump+pg_restore'],
+  tools: ['pgferry', 'pgcopydb', 'pgcopydb-split', 'pg_dump+pg_restore'],
   warmUp: true,
 };
 
@@ -43,6 +45,14 @@ const OPTION_CASES: { args: string[]; want: Partial<BenchArgs> }[] = [
   { args: ['--quick', '--scale', '7'], want: { quick: true, rounds: 1, scale: 7, wideRows: 50_000, warmUp: false } },
   { args: ['--online-seconds', '5'], want: { onlineSeconds: 5 } },
   { args: ['--fsync-off'], want: { fsyncOff: true } },
+  { args: ['--tuned'], want: { tuned: true } },
+  { args: ['--native-without-options'], want: { nativeWithoutOptions: true } },
+  { args: ['--tuned', '--fsync-off'], want: { tuned: true, fsyncOff: true } },
+  { args: ['--skip', 'cutover,fallback,pooler'], want: { cutover: false, fallback: false, pooler: false } },
+  { args: ['--skip', 'offline'], want: { offline: false } },
+  { args: ['--only', 'online', '--skip', 'pooler'], want: { offline: false, pooler: false } },
+  { args: ['--only', 'online', '--skip', 'online'], want: { offline: false, online: false } },
+  { args: ['--tools', 'pgcopydb-split,pgcopydb'], want: { tools: ['pgcopydb-split', 'pgcopydb'] } },
   { args: ['--pgferry-split-mb', '64'], want: { pgferrySplitMb: 64 } },
   { args: ['--tools', 'pgcopydb,pgferry'], want: { tools: ['pgcopydb', 'pgferry'] } },
   {
@@ -74,8 +84,15 @@ const BAD_CASES: { title: string; args: string[]; line: string }[] = [
   {
     title: '--tools naming an unknown tool',
     args: ['--tools', 'pgferry,pgloader'],
-    line: '--tools must name tools among pgferry, pgcopydb, pg_dump+pg_restore, got pgferry,pgloader',
+    line: '--tools must name tools among pgferry, pgcopydb, pgcopydb-split, pg_dump+pg_restore, got pgferry,pgloader',
   },
+  {
+    title: '--skip naming an unknown benchmark',
+    args: ['--skip', 'cutover,drain'],
+    line: '--skip must name benchmarks among offline, online, cutover, fallback, pooler, got cutover,drain',
+  },
+  { title: '--skip naming a benchmark twice', args: ['--skip', 'pooler,pooler'], line: '--skip names a benchmark twice: pooler,pooler' },
+  { title: '--skip without a value', args: ['--skip'], line: '--skip needs a value' },
   {
     title: '--pooler-scales not whole numbers',
     args: ['--pooler-scales', '25,2.5'],
@@ -118,6 +135,9 @@ describe('bench options (bench/args.ts)', () => {
       '--wide-rows',
       '--online-seconds',
       '--fsync-off',
+      '--tuned',
+      '--native-without-options',
+      '--skip',
       '--pgferry-split-mb',
       '--pooler-scales',
     ]) {
