@@ -24,6 +24,20 @@ async function waitForEvent(store: CatalogConnection, name: string, pattern: Reg
   );
 }
 
+/** Makes `db` with SCHEMA on the source and runs its online migration until it waits for the user; `running` is the run. */
+async function shopWaiting(
+  pair: ServerPair,
+  store: CatalogConnection,
+  db: string,
+  s: MigrationSpec,
+): Promise<{ running: ReturnType<typeof runMigration> }> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SCHEMA, [], db);
+  const running = runMigration(s);
+  await waitForStatus(store, s.migrationName, (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
+  return { running };
+}
+
 function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
   return pairSpec(pair, name, [db], {
     mode: 'Online',
@@ -160,12 +174,9 @@ describe('online migration: cancel, verification stop and while streaming, a Pos
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
 
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
-    await pair.source.query('CREATE DATABASE shop2');
-    await pair.source.query(SCHEMA, [], 'shop2');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop2-online', 'shop2'));
-      await waitForStatus(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      const { running } = await shopWaiting(pair, store, 'shop2', spec('shop2-online', 'shop2'));
       await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
       await requestCancel(store, 'shop2-online');
       const done = await running;
@@ -198,12 +209,9 @@ describe('online migration: cancel, verification stop and while streaming, a Pos
   });
 
   it('with verify full, stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
-    await pair.source.query('CREATE DATABASE shop3');
-    await pair.source.query(SCHEMA, [], 'shop3');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop3-online', 'shop3', { verify: 'full' }));
-      await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      const { running } = await shopWaiting(pair, store, 'shop3', spec('shop3-online', 'shop3', { verify: 'full' }));
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
       await requestCutover(store, 'shop3-online');
@@ -280,12 +288,9 @@ describe('online migration: cancel, verification stop and while streaming, a Pos
 
 /** a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over. */
 async function differenceWhileStreaming(pair: ServerPair, spec: (name: string, db: string) => MigrationSpec): Promise<void> {
-  await pair.source.query('CREATE DATABASE shop5');
-  await pair.source.query(SCHEMA, [], 'shop5');
   const store = new CatalogConnection(serverSpec(pair.target));
   try {
-    const running = runMigration(spec('shop5-online', 'shop5'));
-    await waitForStatus(store, 'shop5-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+    const { running } = await shopWaiting(pair, store, 'shop5', spec('shop5-online', 'shop5'));
     // only on the target; then a change to logs on the source: a table without a key counts as
     // changed wholesale, so it is verified again after it whatever the first pass saw
     await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
