@@ -24,6 +24,20 @@ async function waitForEvent(store: CatalogConnection, name: string, pattern: Reg
   );
 }
 
+/** Makes `db` with SCHEMA on the source and runs its online migration until it waits for the user; `running` is the run. */
+async function shopWaiting(
+  pair: ServerPair,
+  store: CatalogConnection,
+  db: string,
+  s: MigrationSpec,
+): Promise<{ running: ReturnType<typeof runMigration> }> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SCHEMA, [], db);
+  const running = runMigration(s);
+  await waitForStatus(store, s.migrationName, (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
+  return { running };
+}
+
 function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
   return pairSpec(pair, name, [db], {
     mode: 'Online',
@@ -149,7 +163,7 @@ async function assertLeftClean(pair: ServerPair, store: CatalogConnection, names
   );
 }
 
-describe('online migration: cancel, verification stop, a PostgreSQL 13 source (integration)', function () {
+describe('online migration: cancel, verification stop and while streaming, a PostgreSQL 13 source (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
@@ -160,12 +174,9 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
 
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
-    await pair.source.query('CREATE DATABASE shop2');
-    await pair.source.query(SCHEMA, [], 'shop2');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop2-online', 'shop2'));
-      await waitForStatus(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      const { running } = await shopWaiting(pair, store, 'shop2', spec('shop2-online', 'shop2'));
       await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
       await requestCancel(store, 'shop2-online');
       const done = await running;
@@ -198,12 +209,9 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
   });
 
   it('with verify full, stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
-    await pair.source.query('CREATE DATABASE shop3');
-    await pair.source.query(SCHEMA, [], 'shop3');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop3-online', 'shop3', { verify: 'full' }));
-      await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      const { running } = await shopWaiting(pair, store, 'shop3', spec('shop3-online', 'shop3', { verify: 'full' }));
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
       await requestCutover(store, 'shop3-online');
@@ -273,56 +281,46 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       await Promise.all([source.stop(), target.stop()]);
     }
   });
+
+  it('a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over', () =>
+    differenceWhileStreaming(pair, spec));
 });
 
-describe('online migration: verification while streaming (integration)', function () {
-  this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
-
-  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
-
-  it('a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over', async () => {
-    await pair.source.query('CREATE DATABASE shop5');
-    await pair.source.query(SCHEMA, [], 'shop5');
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      const running = runMigration(spec('shop5-online', 'shop5'));
-      await waitForStatus(store, 'shop5-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      // only on the target; then a change to logs on the source: a table without a key counts as
-      // changed wholesale, so it is verified again after it whatever the first pass saw
-      await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
-      await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
-      const warning = await until('the background verifier warns about logs', async () =>
-        (await catalogEvents(store, 'shop5-online')).find(
-          (e) => e.level === 'warning' && /background verification: table public\.logs/.test(e.message),
-        ),
-      );
-      assert.match(warning.message, /content checksum differs at source position .*the cutover verifies it whole/);
-      // the stream goes on: a source change made after the warning reaches the target
-      await pair.source.query(`INSERT INTO orders VALUES (500001, 'while differing', 1)`, [], 'shop5');
-      await until('the change applied', async () => {
-        const rows = await pair.target.query(`SELECT 1 FROM orders WHERE id = 500001`, [], 'shop5');
-        return rows.length === 1 || undefined;
-      });
-      assert.equal((await get(store, 'shop5-online'))?.subState, 'WaitingForCutoverTrigger');
-      await requestCutover(store, 'shop5-online');
-      const stopped = await waitForStatus(store, 'shop5-online', (s) => /^cutover stopped: verification failed/.test(s.message ?? ''));
-      assert.match(stopped.message!, /logs/);
-      assert.equal(stopped.subState, 'WaitingForCutoverTrigger');
-      await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
-      await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
-      await requestCutover(store, 'shop5-online');
-      const done = await running;
-      assert.equal(done.state, 'Succeeded', done.message);
-      for (const table of ['orders', 'logs']) {
-        assert.deepEqual(await rowsOf(pair.target, 'shop5', table), await rowsOf(pair.source, 'shop5', table), table);
-      }
-    } finally {
-      await store.close();
+/** a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over. */
+async function differenceWhileStreaming(pair: ServerPair, spec: (name: string, db: string) => MigrationSpec): Promise<void> {
+  const store = new CatalogConnection(serverSpec(pair.target));
+  try {
+    const { running } = await shopWaiting(pair, store, 'shop5', spec('shop5-online', 'shop5'));
+    // only on the target; then a change to logs on the source: a table without a key counts as
+    // changed wholesale, so it is verified again after it whatever the first pass saw
+    await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
+    await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
+    const warning = await until('the background verifier warns about logs', async () =>
+      (await catalogEvents(store, 'shop5-online')).find(
+        (e) => e.level === 'warning' && /background verification: table public\.logs/.test(e.message),
+      ),
+    );
+    assert.match(warning.message, /content checksum differs at source position .*the cutover verifies it whole/);
+    // the stream goes on: a source change made after the warning reaches the target
+    await pair.source.query(`INSERT INTO orders VALUES (500001, 'while differing', 1)`, [], 'shop5');
+    await until('the change applied', async () => {
+      const rows = await pair.target.query(`SELECT 1 FROM orders WHERE id = 500001`, [], 'shop5');
+      return rows.length === 1 || undefined;
+    });
+    assert.equal((await get(store, 'shop5-online'))?.subState, 'WaitingForCutoverTrigger');
+    await requestCutover(store, 'shop5-online');
+    const stopped = await waitForStatus(store, 'shop5-online', (s) => /^cutover stopped: verification failed/.test(s.message ?? ''));
+    assert.match(stopped.message!, /logs/);
+    assert.equal(stopped.subState, 'WaitingForCutoverTrigger');
+    await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
+    await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
+    await requestCutover(store, 'shop5-online');
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    for (const table of ['orders', 'logs']) {
+      assert.deepEqual(await rowsOf(pair.target, 'shop5', table), await rowsOf(pair.source, 'shop5', table), table);
     }
-  });
-});
+  } finally {
+    await store.close();
+  }
+}

@@ -4,7 +4,9 @@
 // before it could stop them has them stopped by its watchdog (support/runWatch.ts). Global fixtures
 // (run once, in mocha's main process also in parallel mode, before the workers start): the run's
 // directory and watchdog; a run-wide cache of pristine data directories
-// (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster;
+// (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster,
+// made inside the run's directory: beside the servers copied from it (in memory when the machine
+// allows, support/runWatch.ts), and gone with them when a killed run is swept;
 // and a run-wide state directory for the runners' logs (XDG_STATE_HOME, engine/runner/spawn.ts), so
 // a run neither fills the user's ~/.local/state/pgferry nor reads an older run's logs. It is kept
 // under the temporary directory after the run: a failed test's runner logs are there to read.
@@ -58,13 +60,13 @@ function newestDebianBinDir(): string | undefined {
 }
 
 export async function mochaGlobalSetup(): Promise<void> {
-  await watchThisRun();
+  const runDir = await watchThisRun();
   const binDir = newestDebianBinDir();
   if (binDir) process.env.PATH = `${binDir}${path.delimiter}${process.env.PATH ?? ''}`; // inherited by the workers
   if (!process.env.XDG_STATE_HOME) process.env.XDG_STATE_HOME = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-test-state-'));
   timeFilesIn(process.env.XDG_STATE_HOME);
   if (process.env.PGFERRY_INITDB_CACHE) return;
-  madeCache = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-initdb-'));
+  madeCache = await fs.mkdtemp(path.join(runDir, 'initdb-'));
   // The servers' OS user builds inside it (as root): it may pass through, not list.
   await fs.chmod(madeCache, 0o711);
   process.env.PGFERRY_INITDB_CACHE = madeCache; // inherited by the parallel workers

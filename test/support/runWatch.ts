@@ -6,7 +6,7 @@
 // removes it. A run that finds the directory of a run whose main process and watchdog are both
 // gone (the machine was restarted, the watchdog was killed too) sweeps it the same way at start.
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { constants as fsConstants, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLUSTERS_DIR_VARIABLE } from '../../provider/localpg/cluster';
@@ -95,10 +95,41 @@ export function commandEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Sweeps the directories of earlier runs whose main process and watchdog are both gone. */
+/** Linux's number for a tmpfs file system, as statfs gives it. */
+const TMPFS_MAGIC = 0x01021994;
+/** The memory-backed directory a run prefers for its servers. */
+const MEMORY_DIR = '/dev/shm';
+/** The room a run's servers need there, free, before the run puts them there. */
+const MEMORY_DIR_ROOM = 4 * 1024 ** 3;
+
+/**
+ * Where a run makes its directory: in memory when the machine has a tmpfs with room for the run's
+ * servers, else the temporary directory. A copied data directory and the WAL a server writes cost
+ * their pages' way to the virtual disk, and a throwaway server, whose fsync is off, gets nothing from
+ * the disk it would keep. A container's small /dev/shm keeps the servers on disk, and so does a
+ * TMPDIR the caller sets: the place chosen is the caller's.
+ */
+async function runsParent(): Promise<string> {
+  if (process.env.TMPDIR) return os.tmpdir();
+  const room = await fs
+    .statfs(MEMORY_DIR)
+    .then((s) => (s.type === TMPFS_MAGIC ? s.bavail * s.bsize : 0))
+    .catch(() => 0);
+  const writable = await fs.access(MEMORY_DIR, fsConstants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  return room >= MEMORY_DIR_ROOM && writable ? MEMORY_DIR : os.tmpdir();
+}
+
+/** Sweeps the directories of earlier runs whose main process and watchdog are both gone, wherever they were made. */
 async function sweepAbandonedRuns(): Promise<void> {
-  const parent = os.tmpdir();
-  for (const name of await fs.readdir(parent)) {
+  for (const parent of new Set([os.tmpdir(), MEMORY_DIR])) await sweepAbandonedIn(parent);
+}
+
+async function sweepAbandonedIn(parent: string): Promise<void> {
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
     if (!name.startsWith(RUN_PREFIX)) continue;
     const dir = path.join(parent, name);
     const owners = await fs.readFile(path.join(dir, OWNERS_FILE), 'utf8').catch(() => '');
@@ -116,7 +147,7 @@ async function sweepAbandonedRuns(): Promise<void> {
  */
 export async function watchThisRun(): Promise<string> {
   await sweepAbandonedRuns();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), RUN_PREFIX));
+  const dir = await fs.mkdtemp(path.join(await runsParent(), RUN_PREFIX));
   // the servers' OS user makes its data directories inside it (as root): it may pass through
   await fs.chmod(dir, 0o711);
   process.env[CLUSTERS_DIR_VARIABLE] = dir;
