@@ -19,7 +19,7 @@ import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
 import { FALLBACK_SHARE, PARALLEL_APPLY_SHARE, runTrial, type CampaignServers } from './trial';
 import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
-import { POOLER_SHARE, POOLER_STEPS } from './poolerTrial';
+import { isPoolerStep, POOLER_SHARE } from './poolerTrial';
 
 export interface CampaignOptions {
   /** Trials whose fault really happened (more are drawn for those whose fault did not). */
@@ -40,7 +40,10 @@ export interface CampaignOptions {
   readonly bystander?: string;
   /** The share of trials with a bystander when drawn (0 replays seeds as before the bystander came). */
   readonly bystanderShare?: number;
-  /** A PgBouncer in front of the source at cutover phases: `always`, `never`, a step of POOLER_STEPS, or drawn (poolerTrial.ts). */
+  /**
+   * A PgBouncer in front of the source at cutover phases (and at fall-back phases when not drawn):
+   * `always`, `never`, a step of POOLER_STEPS or FALLBACK_POOLER_STEPS, or drawn (poolerTrial.ts).
+   */
   readonly pooler?: string;
   /** The share of cutover-phase trials behind a pooler when drawn (0 replays seeds as before the pooler came). */
   readonly poolerShare?: number;
@@ -236,8 +239,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (applySessions !== undefined && !(Number.isInteger(applySessions) && applySessions >= 1 && applySessions <= 16))
     throw new Error(`--apply-sessions: a whole number from 1 to 16, got "${values['apply-sessions']}"`);
   const pooler = values.pooler;
-  if (pooler !== undefined && pooler !== 'always' && pooler !== 'never' && !(POOLER_STEPS as readonly string[]).includes(pooler))
-    throw new Error(`--pooler: always, never or one of ${POOLER_STEPS.join(', ')}, got "${pooler}"`);
+  if (pooler !== undefined && pooler !== 'always' && pooler !== 'never' && !isPoolerStep(pooler))
+    throw new Error(`--pooler: always, never or a step of faults/poolerTrial.ts (cutover-pooler-paused ...), got "${pooler}"`);
   const bystander = values.bystander;
   if (bystander && bystander !== 'always' && bystander !== 'never') bystanderKindsNamed(bystander);
   const schemaChange = values['schema-change'];

@@ -21,6 +21,7 @@ import type { FallbackReport, TrialResult } from './outcome';
 import type { Phase } from './phases';
 import type { Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, type TrialUser } from './user';
+import { POOLED_TABLE } from './poolerTrial';
 
 /** The window a trial's cutover asks for: long enough never to pass during a trial. */
 export const TRIAL_FALLBACK_WINDOW = '1h';
@@ -48,6 +49,8 @@ export interface FallbackDriveArgs {
   readonly workloadStartedAt: number;
   /** Another actor: a DBA on the new server in the window (bystander.ts). */
   readonly bystander: BystanderActor | undefined;
+  /** Behind a pooler: the failpoint is the fault, the drawn one is never armed; the application's table is the pooler's judge's. */
+  readonly pooled: boolean;
 }
 
 type Step = 'opening' | 'writing' | 'asking' | 'falling-back' | 'closing';
@@ -109,7 +112,7 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       if (step === 'opening' && open) {
         // the application moves to the new server
         workload.start();
-        a.fault.arm('window');
+        if (!a.pooled) a.fault.arm('window');
         [step, writingSince] = ['writing', now];
       }
       // the DBA works on the new server in the window, before the user falls back
@@ -119,7 +122,7 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         if (report.requests >= MAX_REQUESTS) return `the fall-back stopped ${report.requests} times: ${sig}`;
         // the application writes on: the fall-back's fence ends its sessions and refuses its writes
         workload.fenceRequested();
-        a.fault.arm('fall-back');
+        if (!a.pooled) a.fault.arm('fall-back');
         const answer = await a.user.fallBack();
         if (answer.code === 0) {
           report.requests += 1;
@@ -160,7 +163,8 @@ export async function judgeFallback(a: FallbackDriveArgs, bystanders?: Bystander
   // by up to 32 values it never handed out (SEQ_LOG_VALS): the old source is then behind harmlessly.
   const sequenceSlack = result.faultKind === 'target-restart' ? SEQUENCE_CRASH_SLACK : 0;
   for (const db of a.databases) {
-    const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack, bystanders });
+    const apart = a.pooled ? { rowsJudgedApart: [POOLED_TABLE] } : {};
+    const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack, bystanders, ...apart });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {

@@ -14,15 +14,28 @@ import { poolerInputOf, startPgBouncer, type PgBouncer } from '../test/support/p
 import { PooledWriter } from '../test/support/pooledWriter';
 import type { Rng } from './rng';
 
-/** The steps a pooler trial's runner is killed at: after the PAUSE, the drain, the file edit, the RELOAD, the RESUME. */
-export const POOLER_STEPS = [
+/**
+ * The steps a pooler trial's runner is killed at in a cutover: after the PAUSE, the drain, the file
+ * edit, the RELOAD, the RESUME, and the target's guard dropped inside the pause (its record not yet
+ * undone). A seed drawn before the guard's step came may draw another step now; its other draws stay.
+ */
+const POOLER_STEPS = [
   'cutover-pooler-paused',
   'cutover-drained',
   'cutover-pooler-edited',
   'cutover-pooler-reloaded',
   'cutover-pooler-resumed',
+  'cutover-guard-dropped',
 ] as const;
-type PoolerStep = (typeof POOLER_STEPS)[number];
+/** The same steps of a fall-back through the pooler: paused on the new server, its lines pointed back, reloaded, resumed on the old source. */
+const FALLBACK_POOLER_STEPS = [
+  'fallback-pooler-paused',
+  'fallback-pooler-edited',
+  'fallback-pooler-reloaded',
+  'fallback-pooler-resumed',
+] as const;
+type PoolerStep = (typeof POOLER_STEPS)[number] | (typeof FALLBACK_POOLER_STEPS)[number];
+const ALL_POOLER_STEPS: readonly string[] = [...POOLER_STEPS, ...FALLBACK_POOLER_STEPS];
 
 /** The share of trials at a forward cutover phase run behind a pooler. */
 export const POOLER_SHARE = 0.2;
@@ -44,17 +57,32 @@ export interface PoolerDraw {
 
 /**
  * Whether a trial runs behind a pooler, and where its runner is killed: drawn from a fork of its
- * own (a seed keeps its other draws), `forced`: `never`, `always`, or a step of POOLER_STEPS.
+ * own (a seed keeps its other draws), `forced`: `never`, `always`, or a step of POOLER_STEPS or
+ * FALLBACK_POOLER_STEPS. A trial at a fall-back phase (`fallBack`) is killed at a step of the
+ * fall-back; it runs behind a pooler only when forced, so that seeds drawn before keep their trials.
  */
-export function drawPooler(rng: Rng, databases: readonly string[], share: number, forced?: string): PoolerDraw | undefined {
-  const on = forced === undefined ? rng.chance(share) : forced !== 'never';
-  const step = rng.pick(POOLER_STEPS);
+export function drawPooler(
+  rng: Rng,
+  databases: readonly string[],
+  share: number,
+  forced?: string,
+  fallBack = false,
+): PoolerDraw | undefined {
+  const on = forced === undefined ? !fallBack && rng.chance(share) : forced !== 'never';
+  const steps: readonly PoolerStep[] = fallBack ? FALLBACK_POOLER_STEPS : POOLER_STEPS;
+  const step = rng.pick(steps);
   const database = rng.pick(databases);
   if (!on) return undefined;
   if (forced === undefined || forced === 'always') return { step, database };
-  if (!(POOLER_STEPS as readonly string[]).includes(forced))
-    throw new Error(`--pooler must be never, always or one of ${POOLER_STEPS.join(', ')}; got "${forced}"`);
-  return { step: forced as PoolerStep, database };
+  if (!ALL_POOLER_STEPS.includes(forced))
+    throw new Error(`--pooler must be never, always or one of ${ALL_POOLER_STEPS.join(', ')}; got "${forced}"`);
+  // a step of the other direction: this trial runs without a pooler
+  return (steps as readonly string[]).includes(forced) ? { step: forced as PoolerStep, database } : undefined;
+}
+
+/** Whether `value` names a step a pooler trial's runner can be killed at. */
+export function isPoolerStep(value: string): boolean {
+  return ALL_POOLER_STEPS.includes(value);
 }
 
 export class TrialPooler {

@@ -54,7 +54,7 @@ export interface TrialOptions {
   readonly bystander?: string;
   /** The share of trials with a bystander when drawn (default BYSTANDER_SHARE; 0 replays a seed as before they came). */
   readonly bystanderShare?: number;
-  /** A PgBouncer in front of the source: `never`, `always`, a step of POOLER_STEPS, or drawn (poolerTrial.ts). */
+  /** A PgBouncer in front of the source: `never`, `always`, a step of POOLER_STEPS or FALLBACK_POOLER_STEPS, or drawn (poolerTrial.ts). */
   readonly pooler?: string;
   /** The share of trials at a forward cutover phase behind a pooler when drawn (default POOLER_SHARE; 0 replays a seed as before it came). */
   readonly poolerShare?: number;
@@ -167,10 +167,12 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
-  // behind a pooler (a forward cutover phase only: the fall-back through it is not built), the runner killed at its step instead of the drawn fault
-  const poolerDraw = phase.startsWith('cutover')
-    ? drawPooler(rng.fork('pooler'), databases, opts.poolerShare ?? POOLER_SHARE, opts.pooler)
-    : undefined;
+  // behind a pooler, the runner killed at its step instead of the drawn fault: at a cutover phase,
+  // a step of the cutover; at a fall-back phase (only when --pooler asks), a step of the fall-back
+  const poolerDraw =
+    phase.startsWith('cutover') || fallback
+      ? drawPooler(rng.fork('pooler'), databases, opts.poolerShare ?? POOLER_SHARE, opts.pooler, fallback)
+      : undefined;
   const fenceWriters = !poolerDraw && drawFence(phase, rng.fork('fence'), opts.fence);
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
@@ -255,7 +257,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   let stuck: string | undefined;
   const deadline = started + opts.deadlineMs;
   const inWindow: FallbackDriveArgs = {
-    ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline, bystander },
+    ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline, bystander, pooled: !!pooler },
     workloadStartedAt: workload.startedAt,
   };
   try {

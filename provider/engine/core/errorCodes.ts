@@ -138,6 +138,10 @@ export const ERROR_CODES = {
     meaning: 'a moved view, function or default needs a relation or schema the filters leave out',
   },
   FILTER_CONTRADICTION: { category: 'validation', meaning: 'a table is matched by both schemaOnlyTables and dataOnlyTables' },
+  CONTROL_SCHEMA_NOT_OURS: {
+    category: 'validation',
+    meaning: 'a source object pgferry did not make is in the schema named pgferry, which no migration copies or compares',
+  },
   // A condition of time, not of what was given (the window was valid at create): checked before the
   // copy like the checks above, and like them it ends the migration before anything is changed.
   MIGRATION_WINDOW_MISSED: {

@@ -167,6 +167,29 @@ export const LANE_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_lane' } as con
  */
 export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', epoch: 'copy_epoch', formerEpoch: 'copy_fence' } as const;
 
+/**
+ * Whether an object in a database's control schema is one pgferry makes there, told by its schema
+ * and its name together, as pgferry makes and drops them: the applied position's and the lanes'
+ * tables, the copy's ledger, the target guard's table, and the functions of the writer fence, the
+ * source's event trigger and the guard. Any other object in a schema of that name is someone else's.
+ */
+export function isPgferrysOwn(kind: 'relation' | 'function', schema: string, name: string): boolean {
+  if (schema !== CONTROL_SCHEMA) return false;
+  if (kind === 'function') return OWN_FUNCTION.test(name);
+  return OWN_TABLES.has(name) || OWN_GUARD_TABLE.test(name);
+}
+
+const OWN_TABLES: ReadonlySet<string> = new Set([
+  PROGRESS_TABLE.table,
+  LANE_TABLE.table,
+  COPY_LEDGER.done,
+  COPY_LEDGER.epoch,
+  COPY_LEDGER.formerEpoch,
+]);
+/** derived()'s shape for the kinds that make functions: the writer fence, the event trigger, the guard. */
+const OWN_FUNCTION = /^pgferry_[weg]_[a-z0-9_]*_[0-9a-f]{10}$/;
+const OWN_GUARD_TABLE = /^pgferry_g_[a-z0-9_]*_[0-9a-f]{10}_writes$/;
+
 /** Advisory lock key (bigint) of a migration's runner lease on the target. */
 export function leaseKey(migration: string): string {
   const hex = createHash('sha256').update(`pgferry-lease\0${migration}`).digest('hex').slice(0, 15);

@@ -2,6 +2,7 @@
 import { PgferryError } from '../core/errors';
 import type { BrokenDependency } from './plan';
 import { listSome } from '../util/listSome';
+import { CONTROL_SCHEMA } from '../core/names';
 
 /** Validation result codes of the filters (stable; tests match on them). */
 export const FILTER_CODES = {
@@ -15,6 +16,8 @@ export const FILTER_CODES = {
   FILTER_CONTRADICTION: 'FILTER_CONTRADICTION',
   /** A left-out schema stays because an extension lives in it (its relations are still left out). */
   FILTER_SCHEMA_KEPT_FOR_EXTENSION: 'FILTER_SCHEMA_KEPT_FOR_EXTENSION',
+  /** An object of someone else's in the control schema, which no migration copies or compares. */
+  CONTROL_SCHEMA_NOT_OURS: 'CONTROL_SCHEMA_NOT_OURS',
   /** What the filters select, when they pass. */
   FILTERS: 'FILTERS',
 } as const;
@@ -35,4 +38,19 @@ export function filterDependencyError(database: string, broken: readonly BrokenD
     `database "${database}": ${listSome(first.map(describeBroken), 3)}, which the filters leave out`,
     { category: 'validation', field: 'excludeTables', fix: keys.length > 0 ? FOREIGN_KEY_FIX : DEPENDENCY_FIX },
   );
+}
+
+/** What is wrong with the objects of someone else's in the control schema (FilterPlan.othersInControlSchema). */
+export function describeOthersInControlSchema(others: readonly string[]): string {
+  return `${listSome(others, 3)} in schema ${CONTROL_SCHEMA}, which pgferry keeps for its own tables: nothing in it is copied or compared`;
+}
+
+export const CONTROL_SCHEMA_FIX = `move it to another schema on the source (ALTER ... SET SCHEMA), or leave it out with excludeSchemas: ${CONTROL_SCHEMA}`;
+
+export function controlSchemaError(database: string, others: readonly string[]): PgferryError {
+  return new PgferryError('CONTROL_SCHEMA_NOT_OURS', `database "${database}": ${describeOthersInControlSchema(others)}`, {
+    category: 'validation',
+    field: 'excludeSchemas',
+    fix: CONTROL_SCHEMA_FIX,
+  });
 }

@@ -4,7 +4,9 @@
 import type pg from 'pg';
 import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type CompiledFilters } from './filters';
 import type { TableFilters } from '../input/patterns';
+import { CONTROL_SCHEMA, isPgferrysOwn } from '../core/names';
 import {
+  CONTROL_SCHEMA_OBJECTS,
   FILTER_DEPENDENTS,
   FILTER_EXTENSION_USERS,
   FILTER_EXTENSIONS,
@@ -63,7 +65,7 @@ export interface BrokenDependency {
 }
 
 export interface FilterPlan {
-  /** False without any filter: everything moves, and nothing else here needs reading. */
+  /** False when everything moves: no filter, and no control schema on the server (nothing else here needs reading). */
   readonly active: boolean;
   /** Source OIDs of relations left out (sequences owned by left-out tables included). */
   readonly leftOut: ReadonlySet<string>;
@@ -87,6 +89,11 @@ export interface FilterPlan {
   readonly contradictions: readonly string[];
   /** `key: pattern` of the patterns that match nothing in this database. */
   readonly unmatched: readonly string[];
+  /**
+   * Objects in the control schema that pgferry did not make and the filters do not leave out,
+   * described: refused (refuseOthersInControlSchema), as the control schema is left out whole.
+   */
+  readonly othersInControlSchema: readonly string[];
   /** Moved relations that are neither left out nor schema-only: what the copy, CDC and verify read. */
   rowsMove(oid: string): boolean;
 }
@@ -105,6 +112,7 @@ export const UNFILTERED: FilterPlan = {
   keptForExtension: [],
   contradictions: [],
   unmatched: [],
+  othersInControlSchema: [],
   rowsMove: () => true,
 };
 
@@ -207,6 +215,7 @@ function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
     largeObjectsMove: catalog.oidColumnTables.some(rowsMove),
     keptForExtension,
     contradictions,
+    othersInControlSchema: [],
     unmatched: unmatchedPatterns(
       compiled,
       schemas.map((s) => s.name),
@@ -216,17 +225,60 @@ function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
   };
 }
 
-/** The plan of the connected database (inside the caller's snapshot when it holds one). */
+/** One object of the control schema (CONTROL_SCHEMA_OBJECTS). */
+interface ControlSchemaRow {
+  readonly schema_oid: string;
+  /** Null for the row of an empty schema. */
+  readonly oid: string | null;
+  readonly kind: 'relation' | 'function' | 'other';
+  readonly name: string | null;
+  readonly description: string | null;
+}
+
+/**
+ * Pure: the plan with the control schema left out whole. pgferry's own tables there (the applied
+ * position a fallback window leaves on the old source, the copy's ledger ...) are never a user's
+ * data: copied, they would land beside the target's own and be compared. Anything else there is
+ * listed for the refusal: the schema check never reads that schema on either server, so a user's
+ * table in it could not be shown identical, and on the target pgferry makes its own tables there.
+ */
+function leavingOutControlSchema(plan: FilterPlan, compiled: CompiledFilters, rows: readonly ControlSchemaRow[]): FilterPlan {
+  const objects = rows.filter((r) => r.oid !== null);
+  const own = (r: ControlSchemaRow) => r.kind !== 'other' && isPgferrysOwn(r.kind, CONTROL_SCHEMA, r.name ?? '');
+  const ownRelations = objects.filter((r) => r.kind === 'relation' && own(r));
+  const moves = (r: ControlSchemaRow) =>
+    r.kind === 'relation' ? treatmentOf(compiled, CONTROL_SCHEMA, r.name ?? '') !== 'left-out' : schemaMoves(compiled, CONTROL_SCHEMA);
+  const leftOut = new Set([...plan.leftOut, ...ownRelations.map((r) => r.oid!)]);
+  return {
+    ...plan,
+    active: true,
+    leftOut,
+    leftOutNames: new Set([...plan.leftOutNames, ...ownRelations.map((r) => nameKey(CONTROL_SCHEMA, r.name!))]),
+    leftOutSchemas: new Set([...plan.leftOutSchemas, rows[0]!.schema_oid]),
+    leftOutSchemaNames: new Set([...plan.leftOutSchemaNames, CONTROL_SCHEMA]),
+    othersInControlSchema: objects.filter((r) => !own(r) && !plan.leftOut.has(r.oid!) && moves(r)).map((r) => r.description!),
+    rowsMove: (oid) => !leftOut.has(oid) && !plan.schemaOnly.has(oid),
+  };
+}
+
+/**
+ * The plan of the connected database (inside the caller's snapshot when it holds one): the filters,
+ * and the control schema left out whatever the filters say.
+ */
 export async function readFilterPlan(client: pg.Client, filters: TableFilters): Promise<FilterPlan> {
-  if (!compileFilters(filters).active) return UNFILTERED;
-  const rows = async <R extends pg.QueryResultRow>(sql: string) => (await client.query<R>(sql)).rows;
-  return planFilter(filters, {
-    relations: await rows<FilterRelationRow>(FILTER_RELATIONS),
-    schemas: await rows<FilterSchemaRow>(FILTER_SCHEMAS),
-    extensions: await rows<FilterExtensionRow>(FILTER_EXTENSIONS),
-    extensionUses: await rows<ExtensionUseRow>(FILTER_EXTENSION_USERS),
-    oidColumnTables: (await rows<{ oid: string }>(TABLES_WITH_OID_COLUMNS)).map((r) => r.oid),
-  });
+  const compiled = compileFilters(filters);
+  const rows = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => (await client.query<R>(sql, params)).rows;
+  const control = await rows<ControlSchemaRow>(CONTROL_SCHEMA_OBJECTS, [CONTROL_SCHEMA]);
+  const plan = !compiled.active
+    ? UNFILTERED
+    : planFilter(filters, {
+        relations: await rows<FilterRelationRow>(FILTER_RELATIONS),
+        schemas: await rows<FilterSchemaRow>(FILTER_SCHEMAS),
+        extensions: await rows<FilterExtensionRow>(FILTER_EXTENSIONS),
+        extensionUses: await rows<ExtensionUseRow>(FILTER_EXTENSION_USERS),
+        oidColumnTables: (await rows<{ oid: string }>(TABLES_WITH_OID_COLUMNS)).map((r) => r.oid),
+      });
+  return control.length === 0 ? plan : leavingOutControlSchema(plan, compiled, control);
 }
 
 /** What moves and needs what the plan leaves out, or a key of a data-only table. */

@@ -216,3 +216,21 @@ SELECT k.conname AS name, k.conrelid::regclass::text AS "table", k.confrelid::re
   FROM pg_constraint k
  WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND k.conrelid <> ALL($1::oid[]) AND k.conrelid <> ALL($2::oid[])
  ORDER BY 2, 1`;
+
+/**
+ * The control schema ($1) of the connected database and what is in it, one row per object (a row
+ * with a null oid when the schema is empty; none when there is no such schema): the objects a
+ * schema holds are those that depend on it as their namespace. A relation and a function carry
+ * their own name, by which pgferry's own are told (core/names.ts isPgferrysOwn).
+ */
+export const CONTROL_SCHEMA_OBJECTS = `
+SELECT n.oid::int8::text AS schema_oid, d.objid::int8::text AS oid,
+       CASE d.classid WHEN 'pg_class'::regclass THEN 'relation' WHEN 'pg_proc'::regclass THEN 'function' ELSE 'other' END AS kind,
+       coalesce(c.relname, p.proname) AS name,
+       pg_describe_object(d.classid, d.objid, 0) AS description
+  FROM pg_namespace n
+  LEFT JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n'
+  LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+  LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+ WHERE n.nspname = $1
+ ORDER BY 5`;

@@ -1,5 +1,6 @@
 // A filtered migration refuses what validation refuses: an object that moves but needs one the
-// filters leave out, or a table both schema-only and data-only. With option Migrate validation is
+// filters leave out, or a table both schema-only and data-only; and any migration refuses an
+// object of someone else's in the control schema, which is left out whole. With option Migrate validation is
 // skipped, so the same check runs before anything on the target changes (refuseBeforeChanges:
 // before the roles step and the target databases), and again in the copy's snapshot (the source
 // may have changed since), so it judges exactly what is copied.
@@ -7,13 +8,13 @@ import type pg from 'pg';
 import type { SnapshotSessions } from '../connect/snapshotSessions';
 import { withSession } from '../connect/session';
 import { PgferryError } from '../core/errors';
-import { compileFilters } from '../filter/filters';
 import { brokenDependencies, readFilterPlan, type FilterPlan } from '../filter/plan';
-import { filterDependencyError } from '../filter/messages';
+import { controlSchemaError, filterDependencyError } from '../filter/messages';
 import type { MigrationSpec } from '../input/migrationSpec';
 
 async function refuse(database: string, client: pg.Client, plan: FilterPlan): Promise<void> {
   if (!plan.active) return;
+  if (plan.othersInControlSchema.length > 0) throw controlSchemaError(database, plan.othersInControlSchema);
   if (plan.contradictions.length > 0) {
     throw new PgferryError(
       'FILTER_CONTRADICTION',
@@ -40,7 +41,6 @@ export async function refuseBrokenDependencies(database: string, snapshot: Snaps
  * target. A database missing on the source is left to the step that reports it (readSourceProperties).
  */
 export async function refuseBeforeChanges(spec: MigrationSpec): Promise<void> {
-  if (!compileFilters(spec).active) return;
   const present = await withSession(spec.source, { purpose: 'filters' }, async (c) => {
     const { rows } = await c.query<{ name: string }>(`SELECT datname AS name FROM pg_database WHERE datname = ANY($1::text[])`, [
       [...spec.databases],

@@ -42,6 +42,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
 import { markUndone, noteDetail, pendingChanges, recordChange } from './ledger';
 import { inTransaction } from './writerFence';
+import { failpoint } from '../util/failpoints';
 
 const CHANGE = 'targetGuard';
 /** The guard is one change per database: the ledger's object is the database itself. */
@@ -346,6 +347,9 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;
   }
+  // a runner killed here leaves the guard gone and its record pending, which a resumed runner's
+  // undo must find harmless (the fault campaign draws it: faults/poolerTrial.ts)
+  if (held) failpoint(`cutover-guard-dropped:${database}`);
   await markUndone(ctx.store, name, database, CHANGE, DATABASE);
   return true;
 }

@@ -1,10 +1,19 @@
 // The filters against each source database: what moves needs nothing left out, no table is both
-// schema-only and data-only, and every pattern matches something somewhere.
+// schema-only and data-only, and every pattern matches something somewhere; and, filters or not,
+// nothing of someone else's in the control schema, which no migration copies or compares.
 import type pg from 'pg';
 import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { brokenDependencies, readFilterPlan } from '../filter/plan';
-import { DEPENDENCY_FIX, describeBroken, FILTER_CODES, FOREIGN_KEY_FIX } from '../filter/messages';
+import {
+  CONTROL_SCHEMA_FIX,
+  DEPENDENCY_FIX,
+  describeBroken,
+  describeOthersInControlSchema,
+  FILTER_CODES,
+  FOREIGN_KEY_FIX,
+} from '../filter/messages';
+import { compileFilters } from '../filter/filters';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import { listSome } from '../util/listSome';
 
@@ -12,10 +21,15 @@ export async function checkFilters(dbClients: ReadonlyMap<string, pg.Client>, sp
   const results: ValidationResult[] = [];
   /** Patterns unmatched in every database so far (undefined: no database read yet). */
   let unmatched: Set<string> | undefined;
+  const filtered = compileFilters(spec).active;
   for (const [database, client] of dbClients) {
     const plan = await readFilterPlan(client, spec);
-    if (!plan.active) return [];
     const scope = { database, server: 'source' as const };
+    if (plan.othersInControlSchema.length > 0) {
+      const what = describeOthersInControlSchema(plan.othersInControlSchema);
+      results.push(failed(FILTER_CODES.CONTROL_SCHEMA_NOT_OURS, CHECK_TYPES.filters, what, CONTROL_SCHEMA_FIX, scope));
+    }
+    if (!filtered) continue;
     unmatched = new Set([...plan.unmatched].filter((p) => unmatched?.has(p) ?? true));
     if (plan.contradictions.length > 0) {
       results.push(
@@ -62,7 +76,7 @@ export async function checkFilters(dbClients: ReadonlyMap<string, pg.Client>, sp
       ),
     );
   }
-  for (const pattern of unmatched ?? []) {
+  for (const pattern of filtered ? (unmatched ?? []) : []) {
     results.push(
       warning(
         FILTER_CODES.FILTER_MATCHES_NOTHING,

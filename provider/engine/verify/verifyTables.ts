@@ -12,7 +12,7 @@ import { closeSessionPair, openSessionPair, serverMajor, withSession, type Sessi
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
-import { CONTROL_SCHEMA, LANE_TABLE, PROGRESS_TABLE, schemaObjectKey } from '../core/names';
+import { CONTROL_SCHEMA, schemaObjectKey } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './keyedChecksum';
@@ -226,19 +226,6 @@ function withinNames(spec: MigrationSpec): (t: SourceTable) => boolean {
   return (t) => t.isPartition || !leftOutByName(compiled, t.schema, t.name);
 }
 
-/**
- * pgferry's own tables on the source side of a comparison: the reverse stream of a fallback window
- * records its position on the old source in the control schema where origins are not permitted (a
- * non-superuser source user), and the new server has no such rows to compare them with. Told by
- * their schema and name together, as pgferry makes and drops them; a DBA's table of another name in
- * a schema named like the control schema is compared as any other.
- */
-const OWN_TABLES: ReadonlySet<string> = new Set([PROGRESS_TABLE, LANE_TABLE].map((t) => `${t.schema}\0${t.table}`));
-
-function notPgferrys(t: SourceTable): boolean {
-  return !OWN_TABLES.has(`${t.schema}\0${t.name}`);
-}
-
 /** Tables the target has and the source has not (pgferry's own progress table aside, and what the filters leave out by name). */
 async function tablesOnlyOnTarget(
   spec: MigrationSpec,
@@ -330,9 +317,10 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     ? await snapshot.use(readSource)
     : await withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c)));
   const { tables: sourceTables, filter, views } = read;
-  // What the filters leave behind, or move without rows, is not compared; a schema-only table is
+  // What the filters leave behind, or move without rows, is not compared (pgferry's own tables on
+  // the source side, the reverse stream's position on an old source among them, neither); a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
-  const tables = sourceTables.filter(withinNames(spec)).filter((t) => filter.rowsMove(t.oid) && notPgferrys(t));
+  const tables = sourceTables.filter(withinNames(spec)).filter((t) => filter.rowsMove(t.oid));
   const leftOut = await leftOutObjects(spec, database, snapshot, options.signal);
   const kept = keptOnTarget(options.known?.get(database));
   const ahead: SourceAhead = options.fallBack ? 'fall-back' : snapshot ? 'snapshot' : 'exact';
