@@ -5,6 +5,8 @@ import type pg from 'pg';
 import { openClient } from './client';
 import { literal } from './quote';
 import type { ServerSpec } from '../input/migrationSpec';
+import { trace } from '../util/trace';
+import { aheadKey, keepAhead, takeAhead } from './sessionsAhead';
 
 /**
  * Settings every session pins, as pg_dump pins them for its own session:
@@ -119,8 +121,45 @@ function rememberSession(server: ServerSpec, client: pg.Client): void {
   });
 }
 
-/** Opens a session with the pinned settings; the caller ends it (closeSession). */
+/**
+ * Opens a session with the pinned settings, or takes one opened ahead of a hold (keepSessionsAhead)
+ * and gives it this session's name and settings; the caller ends it (closeSession).
+ */
 export async function openSession(server: ServerSpec, options: SessionOptions): Promise<pg.Client> {
+  return (await takenAhead(server, options)) ?? (await openNew(server, options));
+}
+
+/** A session opened ahead for this server and database, given the caller's name and settings; undefined when none is ready. */
+async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<pg.Client | undefined> {
+  if (options.replication || options.pipeline || options.snapshot !== undefined) return undefined;
+  const client = takeAhead(aheadKey(server, options.database));
+  if (!client) return undefined;
+  try {
+    const name = `SET application_name = ${literal(`${APPLICATION_NAME_PREFIX}${options.purpose}`)}`;
+    await client.query(`${name}; ${sessionSettingsSql(options)}`);
+    trace(`session taken ahead: ${options.purpose} ${options.database ?? ''} ${server.port}`);
+    return client;
+  } catch {
+    // gone while it waited (a server restart): a new one is opened instead, and meets any error itself
+    await closeSession(client);
+    return undefined;
+  }
+}
+
+/**
+ * Keeps `keep` plain sessions of `database` (the maintenance database when undefined) on `server`
+ * open ahead of a hold, for openSession to take (connect/sessionsAhead.ts); returns the key that
+ * endAhead stops keeping them under.
+ */
+export function keepSessionsAhead(server: ServerSpec, database: string | undefined, keep: number): string {
+  const key = aheadKey(server, database);
+  keepAhead(key, keep, () => openNew(server, { ...(database === undefined ? {} : { database }), purpose: 'cutover ahead' }));
+  return key;
+}
+
+/** Opens a new session with the pinned settings. */
+async function openNew(server: ServerSpec, options: SessionOptions): Promise<pg.Client> {
+  const opening = performance.now();
   const client = await openClient(server, {
     database: options.database,
     replication: options.replication,
@@ -134,6 +173,7 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
   try {
     await client.query(sessionSettingsSql(options));
     if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);
+    trace(`session opened: ${options.purpose} ${options.database ?? ''} ${server.port} in ${(performance.now() - opening).toFixed(0)} ms`);
     return client;
   } catch (error) {
     await closeSession(client);

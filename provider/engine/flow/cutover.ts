@@ -47,7 +47,17 @@ import { switchPooler } from '../footprint/poolerPause';
 import type { PinnedBeforePause } from '../switchover/pinBeforePause';
 import { dropGuardAtSwitch, dropTargetGuard, writtenOnTarget } from './targetGuardAtCutover';
 import type { ApplyRateMeter } from '../switchover/lagGate';
-import { CUTOVER_HOLD, cutoverGate, givenBack, holdAtCutover, keptFences, liftHold, writesPastThePoint, type Gate } from './hold';
+import {
+  CUTOVER_HOLD,
+  cutoverGate,
+  endSessionsAheadOfHold,
+  givenBack,
+  holdAtCutover,
+  keptFences,
+  liftHold,
+  writesPastThePoint,
+  type Gate,
+} from './hold';
 import {
   clearMessage,
   get,
@@ -61,6 +71,7 @@ import {
 import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/migrationRequests';
 import { recordCutOver } from '../control/cutoverCount';
 import { closeFellBackRecord } from '../control/fallbackWindows';
+import { trace } from '../util/trace';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -104,8 +115,10 @@ async function switchAtCutover(run: MigrationRun, database: string): Promise<voi
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);
+  trace('switch: fence kept');
   // the target's guard goes while the applications are still held: its DDL queues behind none of them
   await dropGuardAtSwitch(run, database);
+  trace('switch: guard dropped');
   // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
   await switchPooler(run, database);
 }
@@ -189,6 +202,32 @@ export async function cutover(
     `cutover${which} started: ${gate.pooler ? 'pausing the pooler, then ' : ''}${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
   );
   const clock = stepClock();
+  try {
+    return await heldCutover(run, { all, databases, streams, meter, gate, clock, began });
+  } finally {
+    // the sessions the hold kept open ahead (hold.ts), whichever way it ended
+    await endSessionsAheadOfHold(run, cutOver);
+  }
+}
+
+/** What the cutover hands its steps from the hold on: the streams, the ones it cuts over, its gate, clock and start. */
+interface CutoverUnderWay {
+  readonly all: OnlineStream[];
+  readonly databases: ReadonlySet<string>;
+  readonly streams: readonly OnlineStream[];
+  readonly meter: ApplyRateMeter;
+  readonly gate: Gate;
+  readonly clock: StepClock;
+  readonly began: number;
+}
+
+/** The cutover from its hold on: see cutover. */
+async function heldCutover(run: MigrationRun, { all, databases, streams, meter, gate, clock, began }: CutoverUnderWay): Promise<boolean> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const cutOver = streams.map((s) => s.database);
+  const whole = streams.length === all.length;
+  const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
   const held = await holdAtCutover(run, streams, meter, gate, clock);
   if ('refused' in held) {
     await rollBack(run, cutOver, held.refused);

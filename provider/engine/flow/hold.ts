@@ -9,7 +9,8 @@
 // pooler switched by the step itself (cutover.ts finishCutover, fallBackStep.ts fallBackOne).
 import type { Applier } from '../cdc/apply/applier';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { withSession } from '../connect/session';
+import { keepSessionsAhead, withSession } from '../connect/session';
+import { aheadKey, endAhead } from '../connect/sessionsAhead';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { errorMessage } from '../core/errors';
 import { fenceNamesOf, gateMessagePrefix } from '../core/names';
@@ -35,6 +36,7 @@ import { NOTHING_PINNED, type PinnedBeforePause } from '../switchover/pinBeforeP
 import { failpoint, holdpoint } from '../util/failpoints';
 import type { StepClock } from '../util/stepClock';
 import { pinUnderGuard } from './targetGuardAtCutover';
+import { trace } from '../util/trace';
 
 /** One direction of the hold: the changes that hold the applications, and the server they hold. */
 export interface HoldWay {
@@ -194,12 +196,14 @@ export async function holdAtCutover(
       // pin: the pause or the fence reads only what changes after it
       pinned = await pinUnderGuard(run, streams, gate.pooler ? 'pause' : 'fence');
       clock.done('pin');
+      keepSessionsAheadOfHold(run, databases);
     }
     if (!refusal && gate.pooler) {
       pausing = true;
       for (const database of databases) {
         await way.pauseOn(run, database);
       }
+      trace('hold: paused');
     }
     if (!refusal && gate.fence) {
       await checkFenceRights(run, databases);
@@ -220,6 +224,38 @@ export async function holdAtCutover(
   if (refusal !== undefined) return { refused: refusal };
   clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
   return { pinned };
+}
+
+/**
+ * How many sessions a held cutover keeps open ahead (connect/sessionsAhead.ts) of each database on
+ * each server: its steps open them one or two at a time, and a taken one is replaced meanwhile.
+ */
+const SESSIONS_AHEAD = 2;
+
+/**
+ * The sessions a held cutover keeps open ahead of its hold, on both servers for each database, and
+ * one on the held server's maintenance database, which the lag gate's probe reads: opened before
+ * the hold, so that its steps do not wait for connections. None before the pin: its sessions read
+ * in snapshots of their own.
+ */
+function sessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]) {
+  const { source, target } = run.spec;
+  return [
+    { server: source, database: undefined, keep: 1 },
+    ...databases.flatMap((database) => [
+      { server: source, database, keep: SESSIONS_AHEAD },
+      { server: target, database, keep: SESSIONS_AHEAD },
+    ]),
+  ];
+}
+
+function keepSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]): void {
+  for (const s of sessionsAheadOfHold(run, databases)) keepSessionsAhead(s.server, s.database, s.keep);
+}
+
+/** The sessions kept ahead of a cutover's hold ended, once it is over whichever way (a run without a hold has none). */
+export async function endSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]): Promise<void> {
+  await endAhead(sessionsAheadOfHold(run, databases).map((s) => aheadKey(s.server, s.database)));
 }
 
 /**

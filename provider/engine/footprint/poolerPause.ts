@@ -13,6 +13,7 @@
 import { CONTROL_SCHEMA } from '../core/names';
 import { errorMessage, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
+import { trace } from '../util/trace';
 import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
 import {
   configuredAddresses,
@@ -111,7 +112,9 @@ export async function pauseLines(
   // the pooler itself beside each line (its password left out), so a cancel without the body's pooler finds it
   const { password: _secret, ...recorded } = pooler;
   const entries = [...addresses].map(([object, address]) => ({ object, undo: { ...address, pooler: recorded } satisfies PausedLine }));
+  trace('pause: lines read');
   await recordChanges(ctx.store, ctx.spec.migrationName, database, way.change, entries);
+  trace('pause: recorded');
   await withPoolerAdmin(pooler, async (admin) => {
     const paused = new Set((await pooledDatabases(pooler, admin)).filter((d) => d.paused).map((d) => d.name));
     for (const { object } of entries) if (!paused.has(object)) await pausePooled(pooler, admin, object);
@@ -145,12 +148,15 @@ export async function switchLines(
   const pending = await pendingChanges<PoolerAddress>(ctx.store, name, database, way.change);
   if (pending.length === 0) return false;
   const pooler = poolerOf(ctx.spec);
+  trace('switch: pending read');
   await pointDatabases(pooler, new Map(pending.map((p) => [p.object, to(p.object)])));
+  trace('switch: file pointed');
   failpoint(`${way.step}-pooler-edited:${database}`);
   await withPoolerAdmin(pooler, async (admin) => {
     await reloadPooler(pooler, admin);
     // switched, not resumed yet: `show` and the console say so (a runner killed here leaves it so)
     const switchedAt = new Date().toISOString();
+    trace('switch: reloaded');
     for (const p of pending) await noteDetail(ctx.store, name, database, way.change, p.object, { switchedAt });
     failpoint(`${way.step}-pooler-reloaded:${database}`);
     for (const p of pending) await resumePooled(pooler, admin, p.object);

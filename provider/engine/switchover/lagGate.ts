@@ -14,6 +14,7 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ServerSpec } from '../input/migrationSpec';
 import { flushedPoint } from './flushedPoint';
+import { trace } from '../util/trace';
 
 /** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;
@@ -209,7 +210,9 @@ export async function measureCatchUp(
         return { database: s.database, pendingBytes: r.pendingBytes ?? 0, rate, seconds };
       });
     }
+    trace('lag gate: probing');
     const written = await probeGoal(client, options.goalPrefix);
+    trace('lag gate: goal written');
     // A stream just (re)started has no position until its target session is open, and then its
     // walsender reads the WAL again from the slot's restart point up to where the stream starts,
     // sending nothing and reporting positions behind it: neither says how fast the stream applies.
@@ -231,6 +234,7 @@ export async function measureCatchUp(
       last = await read(client, streams);
     }
     record(last);
+    trace('lag gate: reached');
     return streams.map((s): CatchUp => {
       const a = first.get(s.database)!;
       const b = last.get(s.database)!;

@@ -14,6 +14,7 @@ import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import { serverMajor, withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
+import { trace } from '../util/trace';
 
 /**
  * Marks the point `applier` stops at through `client`, a writable session of the database its
@@ -24,6 +25,7 @@ async function markPoint(client: pg.Client, applier: Applier, prefix: string, to
   if (major >= 14) {
     applier.stopAtMarker(token);
     await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [prefix, token]);
+    trace('marker written');
   } else {
     const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     applier.stopAtLsn(parseLsn(rows[0]!.lsn));

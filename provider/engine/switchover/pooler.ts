@@ -14,6 +14,7 @@ import pg from 'pg';
 import { ident } from '../connect/quote';
 import { errorMessage, PgferryError } from '../core/errors';
 import { maskSecrets } from '../core/secrets';
+import { trace } from '../util/trace';
 import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
 
 /**
@@ -56,6 +57,7 @@ function poolerError(pooler: PoolerSpec, what: string, error: unknown): PgferryE
 
 /** A session on the pooler's admin console (the caller ends it). */
 async function openPoolerAdmin(pooler: PoolerSpec): Promise<pg.Client> {
+  trace('pooler admin: connecting');
   const client = new pg.Client({
     host: pooler.host,
     port: pooler.port,
@@ -87,6 +89,7 @@ export async function withPoolerAdmin<T>(pooler: PoolerSpec, fn: (admin: pg.Clie
 /** One admin command (no parameters: the console takes the simple protocol alone). */
 async function command<R extends pg.QueryResultRow>(pooler: PoolerSpec, admin: pg.Client, text: string): Promise<R[]> {
   try {
+    trace(`pooler admin: ${text}`);
     return (await admin.query<R>(text)).rows;
   } catch (error) {
     throw poolerError(pooler, text, error);

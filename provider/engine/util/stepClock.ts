@@ -1,5 +1,6 @@
 // Each step's seconds of a switchover (a cutover, a fall-back), for its completion event: where its
 // downtime went, step by step.
+import { trace } from './trace';
 export interface StepClock {
   /** Ends the step under way, named `step`, and starts the next. */
   done(step: string): void;
@@ -13,6 +14,7 @@ export function stepClock(): StepClock {
   return {
     done(step) {
       steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
+      trace(`step done: ${step}`);
       start = Date.now();
     },
     steps: () => steps.join(', '),
