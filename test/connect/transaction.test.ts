@@ -7,20 +7,20 @@ describe('connect/transaction: one transaction on a session, committed or rolled
   let cluster: Cluster;
   before(async () => {
     cluster = await startCluster({ label: 'transaction' });
-    await cluster.query('CREATE TABLE written (n int PRIMARY KEY)');
+    await cluster.query('CREATE TABLE public.written (n int PRIMARY KEY)');
   });
   after(async () => cluster?.stop());
 
   /** The rows of `written` as another session reads them. */
   async function rows(): Promise<number[]> {
-    return (await cluster.query<{ n: number }>('SELECT n FROM written ORDER BY n')).map((r) => r.n);
+    return (await cluster.query<{ n: number }>('SELECT n FROM public.written ORDER BY n')).map((r) => r.n);
   }
 
   it('commits every statement of the work, which another session then reads, and returns its value', async () => {
     const client = await openSession(serverSpec(cluster), { purpose: 'transaction test', writable: true });
     try {
       const value = await inTransaction(client, async () => {
-        await client.query('INSERT INTO written VALUES (1), (2)');
+        await client.query('INSERT INTO public.written VALUES (1), (2)');
         return 'done';
       });
       assert.equal(value, 'done');
@@ -35,8 +35,8 @@ describe('connect/transaction: one transaction on a session, committed or rolled
     try {
       await assert.rejects(
         inTransaction(client, async () => {
-          await client.query('INSERT INTO written VALUES (3)');
-          await client.query('INSERT INTO written VALUES (1)');
+          await client.query('INSERT INTO public.written VALUES (3)');
+          await client.query('INSERT INTO public.written VALUES (1)');
         }),
         /duplicate key/,
       );
@@ -55,9 +55,9 @@ describe('connect/transaction: one transaction on a session, committed or rolled
     const client = await openSession(serverSpec(cluster), { purpose: 'transaction test', writable: true });
     try {
       await holder.query('BEGIN');
-      await holder.query('LOCK TABLE written IN ACCESS EXCLUSIVE MODE');
+      await holder.query('LOCK TABLE public.written IN ACCESS EXCLUSIVE MODE');
       await assert.rejects(
-        inTransaction(client, () => client.query('ALTER TABLE written ADD COLUMN m int'), { lockTimeoutMs: 50 }),
+        inTransaction(client, () => client.query('ALTER TABLE public.written ADD COLUMN m int'), { lockTimeoutMs: 50 }),
         (error: unknown) => (error as { code?: string }).code === '55P03',
       );
       await holder.query('ROLLBACK');
