@@ -14,6 +14,7 @@ import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 import { CONTROL_MIGRATIONS } from './schemaVersions';
 import { checkCatalogVersion } from './version';
+import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -59,12 +60,8 @@ export class CatalogConnection {
       retrying(RETRY_POLICIES.statement, async () => {
         const client = await this.connection();
         try {
-          await client.query('BEGIN');
-          const result = await fn(client);
-          await client.query('COMMIT');
-          return result;
+          return await inTransaction(client, () => fn(client));
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
           if (isRetryable(error)) {
             await closeSession(client);
             if (this.client === client) this.client = undefined;

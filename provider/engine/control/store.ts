@@ -31,6 +31,7 @@ import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatc
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
 import { fallbackStatuses } from './fallbackWindows';
+import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -96,8 +97,7 @@ async function insertMigration(
     resourceOwner?: string;
   },
 ): Promise<void> {
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     const inserted = await client.query(
       `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec, resource_owner, message)
        VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb, $9, $10)
@@ -129,11 +129,7 @@ async function insertMigration(
         i,
       ]);
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** Clears the migration's message (setState keeps a message it is not given). */

@@ -10,6 +10,7 @@ import { errorMessage, PgferryError } from '../core/errors';
 import { CopyFramesIn, CopyFramesOut } from './copyRelay';
 import { type IncompressibleScope, sampleIncompressible, skipCompression, worthSampling } from './incompressible';
 import type { CopyItem } from './plan';
+import { inTransaction } from '../connect/transaction';
 
 export interface CopyItemResult {
   readonly rows: number;
@@ -95,40 +96,39 @@ export async function runCopyItem(args: CopyJobArgs): Promise<CopyItemOutcome> {
 
 async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyItemOutcome> {
   const { item, source, target } = args;
-  await target.query('BEGIN');
   try {
-    let freeze = false;
-    let restoreStorage: string | undefined;
-    if (!item.part) {
-      // TRUNCATE makes FREEZE legal; a role that may not truncate still copies, without FREEZE.
-      await target.query('SAVEPOINT before_truncate');
-      try {
-        await target.query(`TRUNCATE ONLY ${item.table.sql}`);
-        freeze = true;
-      } catch {
-        await target.query('ROLLBACK TO SAVEPOINT before_truncate');
+    return await inTransaction(target, async () => {
+      let freeze = false;
+      let restoreStorage: string | undefined;
+      if (!item.part) {
+        // TRUNCATE makes FREEZE legal; a role that may not truncate still copies, without FREEZE.
+        await target.query('SAVEPOINT before_truncate');
+        try {
+          await target.query(`TRUNCATE ONLY ${item.table.sql}`);
+          freeze = true;
+        } catch {
+          await target.query('ROLLBACK TO SAVEPOINT before_truncate');
+        }
+        if (freeze && args.majors && worthSampling(item.table, args.majors)) {
+          restoreStorage = await skipCompression(target, item.table, await sampleIncompressible(source, item.table));
+        }
       }
-      if (freeze && args.majors && worthSampling(item.table, args.majors)) {
-        restoreStorage = await skipCompression(target, item.table, await sampleIncompressible(source, item.table));
-      }
-    }
-    const out = new CopyFramesOut(copyOutSql(item, format));
-    const into = new CopyFramesIn(copyInSql(item, freeze, format));
-    source.query(out);
-    target.query(into);
-    let reported = 0;
-    out.on('data', () => {
-      args.onBytes?.(out.payloadBytes - reported);
-      reported = out.payloadBytes;
+      const out = new CopyFramesOut(copyOutSql(item, format));
+      const into = new CopyFramesIn(copyInSql(item, freeze, format));
+      source.query(out);
+      target.query(into);
+      let reported = 0;
+      out.on('data', () => {
+        args.onBytes?.(out.payloadBytes - reported);
+        reported = out.payloadBytes;
+      });
+      await pipeline(out, into, { signal: args.signal });
+      if (restoreStorage) await target.query(restoreStorage);
+      const result = { rows: into.rowCount, bytes: out.payloadBytes };
+      await args.beforeCommit?.(target, result);
+      return { ...result, frozen: freeze };
     });
-    await pipeline(out, into, { signal: args.signal });
-    if (restoreStorage) await target.query(restoreStorage);
-    const result = { rows: into.rowCount, bytes: out.payloadBytes };
-    await args.beforeCommit?.(target, result);
-    await target.query('COMMIT');
-    return { ...result, frozen: freeze };
   } catch (error) {
-    await target.query('ROLLBACK').catch(() => undefined);
     throw rowSecurityError(error, item);
   }
 }
@@ -150,14 +150,9 @@ async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyItemOutcome>
   const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.item.table.sql}${where}`);
   const n = Number(rows[0]!.n);
   const result = { rows: n, bytes: 0 };
-  await args.target.query('BEGIN');
-  try {
+  await inTransaction(args.target, async () => {
     if (n > 0) await args.target.query(`INSERT INTO ${args.item.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
     await args.beforeCommit?.(args.target, result);
-    await args.target.query('COMMIT');
-  } catch (error) {
-    await args.target.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return { ...result, frozen: false };
 }

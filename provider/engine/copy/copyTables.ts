@@ -19,6 +19,7 @@ import { TableTally, type TallyHooks } from './tableTally';
 import { analyzeAfterPostData, TOAST_APART_FROM, vacuumStatement, vacuumToastOf } from './vacuum';
 import { HeldElsewhere, type OtherClaimers } from './heldElsewhere';
 import { OpenWork, TableWorkOrder, type TableWork } from './tableWorkOrder';
+import { inTransaction } from '../connect/transaction';
 
 export interface CopyTablesResult {
   readonly rows: number;
@@ -178,15 +179,10 @@ async function buildOneIndex(args: CopyTablesArgs, index: SourceIndex, target: p
   const { ledger } = args;
   if (!ledger) return buildIndex(target, index);
   if (!args.builtIndexes?.has(index.indexOid)) {
-    await target.query('BEGIN');
-    try {
+    await inTransaction(target, async () => {
       await target.query(indexStatement(index));
       await ledger.indexBuilt(target, index);
-      await target.query('COMMIT');
-    } catch (error) {
-      await target.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    });
   }
   // the marks are idempotent and each its own statement (indexes.ts says why)
   for (const statement of indexMarkStatements(index)) await target.query(statement);

@@ -8,6 +8,7 @@ import { qualified, ident } from '../connect/quote';
 import { UNDEFINED_TABLE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import { COPY_LEDGER } from '../core/names';
+import { inTransaction } from '../connect/transaction';
 
 const DONE = qualified(COPY_LEDGER.schema, COPY_LEDGER.done);
 const EPOCH = qualified(COPY_LEDGER.schema, COPY_LEDGER.epoch);
@@ -125,15 +126,10 @@ export async function forgetTables(
   tables: readonly { sql: string; items: readonly string[] }[],
 ): Promise<void> {
   if (tables.length === 0) return;
-  await target.query('BEGIN');
-  try {
+  await inTransaction(target, async () => {
     for (const table of tables) await target.query(`TRUNCATE ONLY ${table.sql}`);
     await target.query(`DELETE FROM ${DONE} WHERE migration = $1 AND item = ANY($2::text[])`, [migration, tables.flatMap((t) => t.items)]);
-    await target.query('COMMIT');
-  } catch (error) {
-    await target.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** Drops the ledger once the copy is past resuming inside; the schema too when nothing else is in it. */

@@ -5,6 +5,7 @@ import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSess
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
+import { inTransaction } from '../connect/transaction';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -53,8 +54,7 @@ async function copyBatch(batch: readonly string[], c: SessionPair): Promise<numb
                          FROM (SELECT lo_open(o, 262144) AS fd) AS f) AS x`,
     [batch],
   );
-  await c.target.query('BEGIN');
-  try {
+  await inTransaction(c.target, async () => {
     for (const row of rows) {
       await c.target.query(`SELECT lo_create($1::oid) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = $1::oid)`, [
         row.oid,
@@ -70,10 +70,6 @@ async function copyBatch(batch: readonly string[], c: SessionPair): Promise<numb
         bytes += chunk.rows[0]!.data.length;
       }
     }
-    await c.target.query('COMMIT');
-  } catch (error) {
-    await c.target.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return bytes;
 }

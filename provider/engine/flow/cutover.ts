@@ -19,9 +19,8 @@ import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import type { VerificationReport } from '../core/model';
 import { sideBySide } from '../util/sideBySide';
 import { checkSchemaFollowing } from './schemaFollow';
-import { knownObjects, knownWithIdentities } from '../control/knownObjects';
+import { knownObjects } from '../control/knownObjects';
 import {
-  checkSchema,
   schemaCheckSummary,
   schemaDifferenceMessage,
   schemaMismatchError,
@@ -38,7 +37,7 @@ import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerifications } from '../control/tableVerification';
-import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
+import { wholeSchemaCheck } from './wholeSchemaCheck';
 import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions';
@@ -131,10 +130,8 @@ async function releaseAfterSwitch(run: MigrationRun, database: string, began?: n
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
-  const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
-  // what the target alone has (a DBA's table, index, column) is kept and listed, as at the first look
-  const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : {};
-  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }).catch(async (error: unknown) => {
+  const whole = await wholeSchemaCheck(run, database);
+  const check = await whole.check().catch(async (error: unknown) => {
     // the first look passed; one that cannot read now (a lock held past lock_timeout) is told, not fatal
     if (run.signal.aborted) throw error;
     await run.warn(

@@ -27,8 +27,6 @@ import {
   markFellBack,
   type FallbackWindow,
 } from '../control/fallbackWindows';
-import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
-import { knownWithIdentities } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent } from '../control/store';
 import { markFallBackPoint } from '../switchover/marker';
@@ -39,7 +37,8 @@ import { releaseFallback } from '../footprint/release';
 import { switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
-import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { wholeSchemaCheck } from './wholeSchemaCheck';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
@@ -334,12 +333,10 @@ async function verifyBack(
 ): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const leftOutKeys = await leftOutForeignKeys(store, name, database);
   // what the new server alone has (a DBA's index, table or column, made there while streaming or in
-  // the window) is not the migration's: kept there and named, neither a difference nor carried back,
-  // as the cutover keeps it (docs/safety.md, the ownership rule)
-  const ledger = spec.followSchemaChanges ? await knownWithIdentities(store, name, database) : undefined;
-  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...ledger }));
+  // the window) is not the migration's: kept there and named, neither a difference nor carried back
+  const { check: compare, known } = await wholeSchemaCheck(run, database);
+  const check = await again(run, 'the schema check', compare);
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   if (check.kept && check.kept.length > 0) {
     await recordEvent(
@@ -359,7 +356,7 @@ async function verifyBack(
       notStreamed,
       keptLargeObjects: () => keptLargeObjects,
       fallBack: true,
-      ...(ledger ? { known: new Map([[database, ledger.known]]) } : {}),
+      ...(known ? { known: new Map([[database, known.known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
     }),

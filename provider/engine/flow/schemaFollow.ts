@@ -47,6 +47,7 @@ import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc
 import { sqlState } from '../connect/sqlstate';
 import { displayName } from '../catalog/introspect';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
+import { inTransaction } from '../connect/transaction';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -143,7 +144,6 @@ export async function followSchema(
         const key = droppedKeys.get(item.difference);
         if (key !== undefined) await forgetKnownObjects(run.store, run.spec.migrationName, database, [key]);
       } catch (error) {
-        if ((!replica && item.step.firing) || item.step.resync) await client.query('ROLLBACK').catch(() => undefined);
         if (heldByDroppedTable(run, item, error)) {
           waiting.push(item.difference);
           continue;
@@ -214,10 +214,10 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
     return { ...item, step: { ...item.step, statements: [note] } };
   }
   if (!replica && firing) {
-    await client.query('BEGIN');
-    for (const statement of item.step.statements) await client.query(statement);
-    await fireAsReplica(client, { store: run.store, migration: run.spec.migrationName, database }, firing);
-    await client.query('COMMIT');
+    await inTransaction(client, async () => {
+      for (const statement of item.step.statements) await client.query(statement);
+      await fireAsReplica(client, { store: run.store, migration: run.spec.migrationName, database }, firing);
+    });
     return item;
   }
   try {
@@ -278,14 +278,11 @@ async function replaceFunction(run: MigrationRun, database: string, client: pg.C
       fix,
     );
   }
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     for (const statement of statements) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+  }).catch((error: unknown) => {
     throw new FollowRefused(error instanceof Error ? error.message : String(error), fix);
-  }
+  });
   return { ...item, step: { ...item.step, statements: statements.map((x) => `${x};`) }, remade: dependents.map(dependentKey) };
 }
 
@@ -315,11 +312,11 @@ async function followWithResync(
   if (!column) throw new Error('the source no longer has it');
   const statements = addColumnPlan(resync.schema, resync.table, column, true).statements ?? [];
   await requestTableResync(run.store, run.spec.migrationName, database, { schema: resync.schema, name: resync.table }, 'reshaped');
-  await client.query('BEGIN');
-  for (const statement of statements) await client.query(statement);
-  const position = identityPosition(resync.schema, column);
-  if (position) await client.query(position.text, position.params);
-  await client.query('COMMIT');
+  await inTransaction(client, async () => {
+    for (const statement of statements) await client.query(statement);
+    const position = identityPosition(resync.schema, column);
+    if (position) await client.query(position.text, position.params);
+  });
   const note = `the table copied again at a pinned source position for the source's values`;
   return { ...item, step: { ...item.step, statements: [...statements.map((x) => `${x};`), note] } };
 }

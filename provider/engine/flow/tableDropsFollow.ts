@@ -28,6 +28,7 @@ import { knownWithIdentities } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
 import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents } from './targetDependents';
 import { fenceNamesOf } from '../core/names';
+import { inTransaction } from '../connect/transaction';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -225,14 +226,9 @@ async function dropInOrder(
       `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
     );
   const statements = [...drops.filter((x): x is string => x !== undefined), `DROP TABLE IF EXISTS ${table}`];
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     for (const statement of statements) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return statements;
 }
 

@@ -41,7 +41,8 @@ import { forgetTableVerifications } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
 import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
 import { markUndone, noteDetail, pendingChanges, recordChange } from './ledger';
-import { inTransaction } from './writerFence';
+import { inTransaction } from '../connect/transaction';
+import { SHORT_LOCK_WAIT } from '../cdc/prepare/sourceDdl';
 import { failpoint } from '../util/failpoints';
 
 const CHANGE = 'targetGuard';
@@ -170,21 +171,25 @@ function strangersOnly(sessions: readonly ApplySession[]): string {
 async function guardTable(client: pg.Client, names: GuardNames, t: GuardedTable, when: string): Promise<void> {
   const table = qualified(t.schema, t.name);
   const fn = `${qualified(CONTROL_SCHEMA, names.function)}()`;
-  await inTransaction(client, async () => {
-    for (const trigger of [names.trigger, names.rowTrigger]) await client.query(`DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${table}`);
-    await client.query(
-      `CREATE TRIGGER ${ident(names.trigger)} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT ${when} EXECUTE FUNCTION ${fn}`,
-    );
-    if (t.has_rows) {
+  await inTransaction(
+    client,
+    async () => {
+      for (const trigger of [names.trigger, names.rowTrigger]) await client.query(`DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${table}`);
       await client.query(
-        `CREATE TRIGGER ${ident(names.rowTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW ${when} EXECUTE FUNCTION ${fn}`,
+        `CREATE TRIGGER ${ident(names.trigger)} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT ${when} EXECUTE FUNCTION ${fn}`,
       );
-    }
-    // ENABLE ALWAYS needs the owner; left ENABLE, it misses only a superuser's replica-role session
-    if (!t.owned) return;
-    await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
-    if (t.has_rows) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.rowTrigger)}`);
-  });
+      if (t.has_rows) {
+        await client.query(
+          `CREATE TRIGGER ${ident(names.rowTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW ${when} EXECUTE FUNCTION ${fn}`,
+        );
+      }
+      // ENABLE ALWAYS needs the owner; left ENABLE, it misses only a superuser's replica-role session
+      if (!t.owned) return;
+      await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
+      if (t.has_rows) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.rowTrigger)}`);
+    },
+    SHORT_LOCK_WAIT,
+  );
 }
 
 /**
@@ -205,12 +210,17 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
   return withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
     const schemaCreated = !(await schemaExists(client));
     await recordChange<GuardUndo>(store, spec.migrationName, database, CHANGE, DATABASE, { schemaCreated });
-    const fn = await inTransaction(client, async () => {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
-      await client.query(tableSql(names));
-      await client.query(functionSql(names));
-      return (await client.query<{ fn: string }>('SELECT pg_catalog.to_regprocedure($1)::text AS fn', [guardFunction(names)])).rows[0]!.fn;
-    });
+    const fn = await inTransaction(
+      client,
+      async () => {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+        await client.query(tableSql(names));
+        await client.query(functionSql(names));
+        return (await client.query<{ fn: string }>('SELECT pg_catalog.to_regprocedure($1)::text AS fn', [guardFunction(names)])).rows[0]!
+          .fn;
+      },
+      SHORT_LOCK_WAIT,
+    );
     const { rows } = await client.query<GuardedTable>(GUARDED_TABLES_SQL, [
       published.map((t) => t.schema),
       published.map((t) => t.name),
@@ -270,10 +280,14 @@ export async function guardedWrites(ctx: RestoreContext, database: string): Prom
   return withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
     if (!(await guardTableExists(client, names))) return [];
     try {
-      return await inTransaction(client, async () => {
-        await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(${lockArgs(names)})`);
-        return (await client.query<GuardedWrite>(RECORDED_SQL(names))).rows;
-      });
+      return await inTransaction(
+        client,
+        async () => {
+          await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(${lockArgs(names)})`);
+          return (await client.query<GuardedWrite>(RECORDED_SQL(names))).rows;
+        },
+        SHORT_LOCK_WAIT,
+      );
     } catch (error) {
       if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
       return (await client.query<GuardedWrite>(IN_FLIGHT_SQL(names))).rows;
@@ -335,11 +349,11 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
       const rest = [`DROP FUNCTION IF EXISTS ${guardFunction(names)}`, `DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`];
       if (held) {
         // the apply stopped and the applications held: one transaction, one durable commit inside the hold
-        await inTransaction(client, () => client.query([...drops, ...rest].join('; ')));
+        await inTransaction(client, () => client.query([...drops, ...rest].join('; ')), SHORT_LOCK_WAIT);
       } else {
         // one table a transaction, as they were made: the apply may be streaming again beside it
-        for (const drop of drops) await inTransaction(client, () => client.query(drop));
-        await inTransaction(client, () => client.query(rest.join('; ')));
+        for (const drop of drops) await inTransaction(client, () => client.query(drop), SHORT_LOCK_WAIT);
+        await inTransaction(client, () => client.query(rest.join('; ')), SHORT_LOCK_WAIT);
       }
       // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
       if (pending.undo.schemaCreated) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`).catch(() => undefined);

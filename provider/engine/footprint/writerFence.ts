@@ -30,7 +30,8 @@ import { ident, literal } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
+import { SHORT_LOCK_WAIT } from '../cdc/prepare/sourceDdl';
+import { inTransaction } from '../connect/transaction';
 import { CONTROL_SCHEMA, fenceNamesOf, publicationName, reverseStreamNamesOf, type FenceNames } from '../core/names';
 import {
   controlSchemaExists,
@@ -395,7 +396,7 @@ async function fenceTables(
 ): Promise<number[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction(inDatabase, () => installFenceTriggers(inDatabase, publication, names));
+      return await inTransaction(inDatabase, () => installFenceTriggers(inDatabase, publication, names), SHORT_LOCK_WAIT);
     } catch (error) {
       if (attempt >= TRIGGER_ATTEMPTS || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
       await endAgain();
@@ -410,20 +411,6 @@ function preparedRefusal(database: string, prepared: readonly PreparedWriter[]):
     `fenceWriters: prepared transaction(s) ${shown} wrote to streamed tables of ${ident(database)} and could commit after the cutover point`,
     `commit or roll them back on the source (COMMIT PREPARED / ROLLBACK PREPARED ${literal(prepared[0]!.gid)}), then request the cutover again`,
   );
-}
-
-/** Runs `step` in a transaction with a short lock_timeout (the fence's DDL, and the target guard's, must not wait behind an application). */
-export async function inTransaction<T>(client: pg.Client, step: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
-    const result = await step();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
 }
 
 /**
@@ -458,14 +445,10 @@ async function endStaleFenceSessions(client: pg.Client): Promise<number> {
  */
 async function alterDatabase(client: pg.Client, statement: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    await client.query('BEGIN');
     try {
-      await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
-      await client.query(statement);
-      await client.query('COMMIT');
+      await inTransaction(client, () => client.query(statement), SHORT_LOCK_WAIT);
       return;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (attempt > 0 || sqlState(error) !== LOCK_NOT_AVAILABLE || (await endStaleFenceSessions(client)) === 0) throw error;
     }
   }
@@ -523,7 +506,7 @@ async function liftOnServer(server: ServerSpec, migration: string, database: str
       alterDatabase(client, liftStatement(database, fence.priorSetting)),
     );
     await withSession(server, { database, purpose: 'fence', writable: true }, (client) =>
-      inTransaction(client, () => dropFenceTriggers(client, migration, database, fence.schemaCreated)),
+      inTransaction(client, () => dropFenceTriggers(client, migration, database, fence.schemaCreated), SHORT_LOCK_WAIT),
     );
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;

@@ -16,6 +16,7 @@ import { ident } from '../connect/quote';
 import { errorMessage } from '../core/errors';
 import { runEachGrant, splitStatements } from './grantReplay';
 import { isKeyword, isName, nameOf, sqlTokens, words, type SqlToken } from './sqlTokens';
+import { inTransaction } from '../connect/transaction';
 
 /** An `ALTER ... OWNER TO` statement of pg_dump's, read (pure). */
 export interface OwnerChange {
@@ -142,8 +143,7 @@ interface Pending {
  * savepoint, the grants revoked, COMMIT. Returns the changes still refused, with their reasons.
  */
 async function changeOwners(client: pg.Client, batch: readonly Pending[]): Promise<Pending[]> {
-  await client.query('BEGIN');
-  try {
+  return inTransaction(client, async () => {
     const granted: Grant[] = [];
     for (const { change } of batch) {
       const grant = await missingCreate(client, change);
@@ -157,12 +157,8 @@ async function changeOwners(client: pg.Client, batch: readonly Pending[]): Promi
       if (error) refused.push({ change: item.change, message: errorMessage(error) });
     }
     for (const grant of granted) await client.query(`REVOKE CREATE ON ${grant.on} FROM ${ident(grant.to)}`);
-    await client.query('COMMIT');
     return refused;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /**

@@ -34,6 +34,7 @@ import { readFilterPlan } from '../filter/plan';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { CatalogConnection } from '../control/connection';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
+import { inTransaction } from '../connect/transaction';
 
 /** Bytes per lo_get/lo_put: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -297,8 +298,7 @@ async function writePlan(
     await target.query(statement, params);
   };
   let bytes = 0;
-  await target.query('BEGIN');
-  try {
+  return inTransaction(target, async () => {
     if (plan.unlinked.length > 0) await run(few(plan.unlinked), 'SELECT pg_catalog.lo_unlink(o) FROM unnest($1::oid[]) o', [plan.unlinked]);
     if (plan.created.length > 0) await run(few(plan.created), 'SELECT pg_catalog.lo_create(o) FROM unnest($1::oid[]) o', [plan.created]);
     // INV_WRITE (0x20000): each descriptor lives until COMMIT; the objects emptied, then written whole
@@ -324,12 +324,8 @@ async function writePlan(
       step.statement = `${group[0]!.statement}${more}`;
       await target.query(group.map((m) => m.statement).join(';\n'));
     }
-    await target.query('COMMIT');
     return bytes;
-  } catch (error) {
-    await target.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** Which way a sync goes: the cutover's (source to target) or a fall-back's (new server to old source). */

@@ -31,6 +31,7 @@ import type pg from 'pg';
 import { qualified } from '../../connect/quote';
 import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
+import { inTransaction } from '../../connect/transaction';
 
 /**
  * Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or
@@ -176,13 +177,5 @@ export async function runPartitionSteps(target: pg.Client, steps: readonly Parti
 export async function followPartitionTree(source: pg.Client, target: pg.Client): Promise<TreeResult> {
   const steps = await planPartitionTree(source, target);
   if (steps.length === 0) return { done: [], refused: [] };
-  await target.query('BEGIN');
-  try {
-    const result = await runPartitionSteps(target, steps);
-    await target.query('COMMIT');
-    return result;
-  } catch (error) {
-    await target.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  return inTransaction(target, () => runPartitionSteps(target, steps));
 }

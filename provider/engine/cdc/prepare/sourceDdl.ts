@@ -8,11 +8,14 @@
 // patience it gives up with an error naming the session that holds the table.
 import type pg from 'pg';
 import { DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, sqlState } from '../../connect/sqlstate';
-import { literal } from '../../connect/quote';
+import { inTransaction, type TransactionOptions } from '../../connect/transaction';
 import { PgferryError } from '../../core/errors';
 
 /** The longest an application's statement can queue behind a lock request of pgferry's. */
 export const SOURCE_DDL_LOCK_TIMEOUT_MS = 2000;
+
+/** A transaction of DDL that waits for a lock no longer than SOURCE_DDL_LOCK_TIMEOUT_MS (the writer fence's, the target guard's). */
+export const SHORT_LOCK_WAIT: TransactionOptions = { lockTimeoutMs: SOURCE_DDL_LOCK_TIMEOUT_MS };
 
 /** lock_timeout of successive attempts: a busy table still has short gaps between transactions. */
 const LOCK_WAITS_MS = [10, 100, 500, 1000, SOURCE_DDL_LOCK_TIMEOUT_MS];
@@ -59,14 +62,15 @@ export async function runSourceDdl(client: pg.Client, ddl: SourceDdl, patience: 
   for (let attempt = 0; ; attempt++) {
     const waitMs = LOCK_WAITS_MS[Math.min(attempt, LOCK_WAITS_MS.length - 1)]!;
     try {
-      await client.query('BEGIN');
-      // SET LOCAL takes no parameters: the value is pgferry's own number.
-      await client.query(`SET LOCAL lock_timeout = ${literal(`${waitMs}ms`)}`);
-      for (const statement of ddl.statements) await client.query(statement);
-      await client.query('COMMIT');
+      await inTransaction(
+        client,
+        async () => {
+          for (const statement of ddl.statements) await client.query(statement);
+        },
+        { lockTimeoutMs: waitMs },
+      );
       return;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       const state = sqlState(error);
       if (state !== LOCK_NOT_AVAILABLE && state !== DEADLOCK_DETECTED) throw error;
       if (patience.signal?.aborted) throw error;

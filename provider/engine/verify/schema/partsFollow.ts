@@ -36,7 +36,7 @@ function objectOf(table: TableParts, part: TablePart): SchemaObject {
  * which stays on, follows the difference once the apply is past it; any other error fails the
  * batch as a row's would.
  */
-function inTransaction(statement: string): string {
+function asApplyStatement(statement: string): string {
   const plain = statement.replace(/^(CREATE (?:UNIQUE )?INDEX|DROP INDEX) CONCURRENTLY /, '$1 ');
   const text = literal(plain);
   // a dollar quote the definition does not hold (a string constant in a CHECK could)
@@ -114,7 +114,7 @@ export function planPartsFollow(
   makes.sort((a, b) => a.step.rank - b.step.rank);
   const all = [...drops, ...makes];
   return {
-    statements: all.flatMap((s) => s.step.statements.map(inTransaction)),
+    statements: all.flatMap((s) => s.step.statements.map(asApplyStatement)),
     followed: all.map((s) => s.what),
     made: makes.flatMap((s) => (s.made === undefined ? [] : [s.made])),
   };

@@ -1,0 +1,29 @@
+// The schema check of a switchover once nothing is set aside on the target any more: the cutover's
+// second look, after the release gave back its triggers and keys, and the fall-back's comparison,
+// the target fenced and drained. Both compare the same way: the foreign keys the release could not
+// add back are left out (they were reported when it tried), and with followSchemaChanges what the
+// target alone has (a DBA's index, table or column) is told from the migration's own by the known
+// objects and their identities, kept and named, as the first look keeps it (docs/safety.md, the
+// ownership rule).
+import { knownWithIdentities, type KnownOfDatabase } from '../control/knownObjects';
+import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
+import type { SwitchoverRun } from '../run/migrationRun';
+import { checkSchema, type SchemaCheck } from '../verify/schema/checkSchema';
+
+/** A whole schema check of one database, its ledger read: each caller runs `check` its own way (tried again, or told and not fatal). */
+export interface WholeSchemaCheck {
+  /** The known objects the check tells the migration's own by (undefined without followSchemaChanges), which the rows' verification reads too. */
+  readonly known?: KnownOfDatabase;
+  readonly check: () => Promise<SchemaCheck>;
+}
+
+/** Reads what one database's whole schema check leaves out and knows, from the control catalog, once. */
+export async function wholeSchemaCheck(run: SwitchoverRun, database: string): Promise<WholeSchemaCheck> {
+  const { spec, store } = run;
+  const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
+  const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : undefined;
+  return {
+    ...(known ? { known } : {}),
+    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }),
+  };
+}
