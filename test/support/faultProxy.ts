@@ -10,6 +10,9 @@ import { FrontendScanner, type FrontendMessage } from './pgWire';
 
 export type Direction = 'toServer' | 'toClient';
 
+/** A simple query that opens by naming its session: `SET application_name = '...'`. */
+const SET_NAME = /^\s*SET\s+application_name\s*=\s*'((?:[^']|'')*)'/i;
+
 export interface ProxyConnection {
   readonly id: number;
   /** The client's ephemeral port (finds the process that opened it). */
@@ -259,6 +262,10 @@ export class FaultProxy {
         if (m) {
           if (m.type === 'ssl') awaitingSslAnswer = true;
           if (m.type === 'startup') conn.startup = m.startup;
+          // A session opened ahead of a cutover's hold gets its name when it is taken (connect/sessionsAhead.ts):
+          // the name a phase looks for is the last one the session set, not only its startup's.
+          const named = m.type === 'Q' ? SET_NAME.exec(m.sql ?? '') : null;
+          if (named) conn.startup = { ...conn.startup, application_name: named[1]!.replace(/''/g, "'") };
           if ((m.type === 'Q' || m.type === 'B') && /^\s*COPY\b[\s\S]*\bFROM\s+STDIN/i.test(m.sql ?? '')) conn.copying = m.sql;
           if (m.type === 'c' || m.type === 'f') conn.copying = undefined;
           // Taking or giving up a lock is how a runner asks for the lease: it is not work.
