@@ -19,7 +19,7 @@ export interface ProxyConnection {
   readonly clientPort: number;
   /** Local port of the proxy's socket to the server: pg_stat_activity.client_port. */
   upstreamPort?: number;
-  /** From the startup message. */
+  /** From the startup message; its application_name is the last one the session set (SET_NAME). */
   startup?: Readonly<Record<string, string>>;
   /** The open COPY FROM STDIN statement, if any. */
   copying?: string;
