@@ -125,8 +125,8 @@ export async function setupLogicalReplication(
       return;
     }
     const setUp = spec.setupLogicalReplicationOnSourceDbIfNeeded || (await get(store, name))?.replicationSetupRequested === true;
+    const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
     if (!setUp && !asked) {
-      const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
       const message = `the source needs ${describe(needs)} for an online migration: let pgferry set it with \`pgferry update --name ${name} --setup-replication\` (az: update --setup-replication), or on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1); then restart the source. The migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
       await setState(store, name, waitState(subState), subState, message);
       await recordEvent(store, name, 'warning', message);
@@ -134,7 +134,6 @@ export async function setupLogicalReplication(
     }
     if (setUp && !altered) {
       const refused = await alterSystem(spec, needs);
-      const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
       const message = refused
         ? `the source needs ${describe(needs)} and pgferry could not set it (${refused}): on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1), then restart the source; the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`
         : `pgferry set ${describe(needs)} on the source with ALTER SYSTEM: restart the source server to apply it (pgferry never restarts it); the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;

@@ -68,6 +68,14 @@ export interface FollowOutcome {
 /** Follow sessions wait this long for a lock, then give the table back to the apply. */
 const LOCK_TIMEOUT = '2s';
 
+/** Each index as the two reads below name it (schema, name, table), from the server's catalog. */
+const INDEXES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
+
 /**
  * Indexes a CREATE INDEX CONCURRENTLY of the follow left invalid (a runner killed while it built, a
  * failure) are dropped before a look follows anything: the restore never leaves one, and an invalid
@@ -75,21 +83,11 @@ const LOCK_TIMEOUT = '2s';
  * source has, valid, on the same table: an invalid index under another name is someone else's (a
  * DBA's CREATE INDEX CONCURRENTLY that failed, a REINDEX CONCURRENTLY's _ccnew), kept as it is.
  */
-const INVALID_INDEXES_SQL = `
-SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
-  FROM pg_catalog.pg_index x
-  JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
-  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+const INVALID_INDEXES_SQL = `${INDEXES_SQL}
  WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%'`;
 
 /** Of these indexes (schema, name, table), those the source has, valid, on the same table. */
-const SOURCE_VALID_INDEXES_SQL = `
-SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
-  FROM pg_catalog.pg_index x
-  JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
-  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+const SOURCE_VALID_INDEXES_SQL = `${INDEXES_SQL}
   JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(schema, name, tab)
     ON w.schema = n.nspname AND w.name = c.relname AND w.tab = t.relname
  WHERE x.indisvalid`;

@@ -14,10 +14,9 @@ import { unlessDatabaseGone } from './change';
 
 /**
  * The origin and the progress row of one stream's applied position on `server` that are still
- * there, as statements that drop them. Both directions use it: the forward stream's on the target,
- * a fallback window's reverse stream's on the old source (reversePosition.ts).
+ * there, as statements that drop them.
  */
-export async function pendingPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<string[]> {
+async function pendingPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<string[]> {
   const found = await withSession(server, { purpose: 'show', readOnly: true }, async (client) => {
     try {
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [origin]);
@@ -85,13 +84,28 @@ async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise
 }
 
 /** Drops one stream's applied position on `server`: the origin from the maintenance database (it outlives a dropped database), then the progress row. */
-export async function dropPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<void> {
+async function dropPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<void> {
   await withSession(server, { purpose: 'cleanup', writable: true }, (client) => dropOrigin(client, origin));
   await unlessDatabaseGone(() =>
     withSession(server, { database, purpose: 'cleanup', writable: true }, (client) =>
       dropAppliedPosition(client, { origin, migration, database }),
     ),
   );
+}
+
+/**
+ * What is left of one stream's applied position and its undo, for the change that records it: the
+ * position lives on the spec's `server`, named by `namesOf`. Both directions are these: the forward
+ * stream's on the target, a fallback window's reverse stream's on the old source (reversePosition.ts).
+ */
+export function positionUndo(server: 'source' | 'target', namesOf: typeof streamNamesOf) {
+  const originOf = (ctx: StreamContext, database: string) => namesOf(ctx.spec.migrationName, database, ctx.instance).origin;
+  return {
+    pending: (ctx: StreamContext, database: string) =>
+      pendingPosition(ctx.spec[server], originOf(ctx, database), ctx.spec.migrationName, database),
+    undo: (ctx: StreamContext, database: string) =>
+      dropPosition(ctx.spec[server], originOf(ctx, database), ctx.spec.migrationName, database),
+  };
 }
 
 export const appliedPosition = {
@@ -107,15 +121,7 @@ export const appliedPosition = {
     refusal: async () => undefined,
   },
   madeFor: (spec) => spec.mode === 'Online',
-  pending: (ctx: StreamContext, database: string) =>
-    pendingPosition(
-      ctx.spec.target,
-      streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
-      ctx.spec.migrationName,
-      database,
-    ),
-  undo: (ctx: StreamContext, database: string) =>
-    dropPosition(ctx.spec.target, streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin, ctx.spec.migrationName, database),
+  ...positionUndo('target', streamNamesOf),
   failure: (ctx, database) => ({
     what: `could not drop origin ${streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin} (target)`,
     left: 'drop it by hand',

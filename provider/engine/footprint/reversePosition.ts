@@ -4,8 +4,8 @@
 // from the migration's instance; kept by a cutover's release, dropped when the window closes.
 import { ident } from '../connect/quote';
 import { PROGRESS_TABLE, reverseStreamNamesOf } from '../core/names';
-import { dropPosition, pendingPosition } from './appliedPosition';
-import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
+import { positionUndo } from './appliedPosition';
+import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /**
  * Where origins are not permitted (a user that is not superuser) the position is a row of a table
@@ -38,20 +38,7 @@ export const reversePosition = {
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
   staysAfterCutover: true,
-  pending: (ctx: StreamContext, database: string) =>
-    pendingPosition(
-      ctx.spec.source,
-      reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
-      ctx.spec.migrationName,
-      database,
-    ),
-  undo: (ctx: StreamContext, database: string) =>
-    dropPosition(
-      ctx.spec.source,
-      reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
-      ctx.spec.migrationName,
-      database,
-    ),
+  ...positionUndo('source', reverseStreamNamesOf),
   failure: (ctx, database) => ({
     what: `could not drop origin ${reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin} (old source)`,
     left: 'drop it by hand',

@@ -17,10 +17,8 @@ import { withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import { createPublication, publishTables } from '../cdc/prepare/publication';
 import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
-import { dropSlotAndPublication } from '../cdc/prepare/slot';
-import { pendingSlotAndPublication } from './slotAndPublication';
-import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
-import { unlessDatabaseGone } from './change';
+import { slotAndPublicationUndo } from './slotAndPublication';
+import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /**
  * A publication's tables as `schema\0name` keys, as its server lists them (a partitioned table
@@ -66,11 +64,6 @@ export async function openReverseStream(
   });
 }
 
-async function pending(ctx: StreamContext, database: string): Promise<string[]> {
-  const n = reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-  return pendingSlotAndPublication(ctx.spec.target, database, n.slot, n.publication);
-}
-
 /** What creating the reverse slot and publication asks of the target user, read on the target's maintenance database. */
 const RIGHTS_SQL = `
 SELECT r.rolsuper OR r.rolreplication
@@ -114,11 +107,7 @@ export const reverseStream = {
   // a window asked only with the cutover request is checked when the cutover opens it
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
   staysAfterCutover: true,
-  pending,
-  undo: async (ctx: StreamContext, database: string) => {
-    const n = reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-    await unlessDatabaseGone(() => dropSlotAndPublication(ctx.spec.target, database, n.slot, n.publication));
-  },
+  ...slotAndPublicationUndo('target', reverseStreamNamesOf),
   failure: (ctx, database) => {
     const n = reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance);
     return { what: `could not drop reverse slot ${n.slot} / publication ${n.publication} (target)`, left: 'drop them by hand' };

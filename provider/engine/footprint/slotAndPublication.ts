@@ -10,17 +10,8 @@ import { dropSlotAndPublication } from '../cdc/prepare/slot';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
-/**
- * One stream's slot and publication on `server` that are still there, as statements that drop
- * them. Both directions use it: the forward stream's on the source, a fallback window's reverse
- * stream's on the target (reverseStream.ts).
- */
-export async function pendingSlotAndPublication(
-  server: ServerSpec,
-  database: string,
-  slot: string,
-  publication: string,
-): Promise<string[]> {
+/** One stream's slot and publication on `server` that are still there, as statements that drop them. */
+async function pendingSlotAndPublication(server: ServerSpec, database: string, slot: string, publication: string): Promise<string[]> {
   const found = await unlessDatabaseGone(() =>
     withSession(server, { database, purpose: 'show', readOnly: true }, async (client) => {
       const slots = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
@@ -34,9 +25,23 @@ export async function pendingSlotAndPublication(
   return found ?? [];
 }
 
-async function pending(ctx: StreamContext, database: string): Promise<string[]> {
-  const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-  return pendingSlotAndPublication(ctx.spec.source, database, n.slot, n.publication);
+/**
+ * What is left of one stream's slot and publication and their undo, for the change that records
+ * them: they live on the spec's `server`, named by `namesOf`. Both directions are these: the
+ * forward stream's on the source, a fallback window's reverse stream's on the target
+ * (reverseStream.ts).
+ */
+export function slotAndPublicationUndo(server: 'source' | 'target', namesOf: typeof streamNamesOf) {
+  return {
+    pending: (ctx: StreamContext, database: string): Promise<string[]> => {
+      const n = namesOf(ctx.spec.migrationName, database, ctx.instance);
+      return pendingSlotAndPublication(ctx.spec[server], database, n.slot, n.publication);
+    },
+    undo: async (ctx: StreamContext, database: string): Promise<void> => {
+      const n = namesOf(ctx.spec.migrationName, database, ctx.instance);
+      await unlessDatabaseGone(() => dropSlotAndPublication(ctx.spec[server], database, n.slot, n.publication));
+    },
+  };
 }
 
 /** What creating the slot and the publication asks of the source user, read in the source database. */
@@ -71,11 +76,7 @@ export const slotAndPublication = {
   ledger: 'their names, derived from migration.instance (recorded when the migration is registered)',
   rights: { server: 'source', needs: 'REPLICATION (or superuser), and CREATE on the database for the publication', refusal },
   madeFor: (spec) => spec.mode === 'Online',
-  pending,
-  undo: async (ctx: StreamContext, database: string) => {
-    const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-    await unlessDatabaseGone(() => dropSlotAndPublication(ctx.spec.source, database, n.slot, n.publication));
-  },
+  ...slotAndPublicationUndo('source', streamNamesOf),
   failure: (ctx, database) => {
     const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
     return { what: `could not release slot ${n.slot} / publication ${n.publication} (source)`, left: 'drop them by hand' };
