@@ -3,8 +3,9 @@
 // the machine's CPUs were, the CPU of the source server, the target server and the tool's process
 // tree in that slice, and what the target's backends were running (pg_stat_activity). It shows
 // where the wall time goes: idle CPUs, the critical path (the last COPY, index build or VACUUM).
-//   node dist/bench/offlineLab.js [--runs pgferry,pgcopydb,pgferry@1024] [--scale 20] [--wide-rows 500000] [--split-mb 256]
-// (tool@N: pgferry with a split threshold of N MB for that run)
+//   node dist/bench/offlineLab.js [--runs pgferry,pgcopydb,pgferry@1024] [--scale 20] [--wide-rows 500000] [--split-mb 256] [--defaults]
+// (tool@N: pgferry with a split threshold of N MB for that run; --defaults: the bench's default
+// settings, PostgreSQL's own, in place of the tuned set the labs keep)
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const scale = Number(option('--scale', '20'));
   const wideRows = Number(option('--wide-rows', '500000'));
   const splitBytes = Number(option('--split-mb', '256')) * 2 ** 20;
-  const settings = benchSettings({ fsyncOff: false, tuned: true });
+  const settings = benchSettings({ fsyncOff: false, tuned: !process.argv.includes('--defaults') });
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'olab-src', settings, password: 'offline-lab-src' }),
     startCluster({ major: 15, label: 'olab-dst', settings, password: 'offline-lab-dst' }),

@@ -69,7 +69,7 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
   return result;
 }
 
-/** Creates the target database (overwrite rules), before any snapshot is taken. */
+/** Creates the target database (overwrite rules): online before its slot, offline beside its snapshot's first reads. */
 export async function prepareTargetDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const name = run.spec.migrationName;
   const owned = (await get(run.store, name))?.databases.find((d) => d.database === database)?.targetDatabase;
@@ -228,8 +228,10 @@ async function copyWorkFor(
   schema: DumpedSchema,
   catalog: CopyCatalog,
   resumeInside: boolean,
+  targetReady: Promise<void> | undefined,
 ): Promise<CopyWork> {
   const signature = schemaSignature(schema.toc);
+  await targetReady;
   if (resumeInside) {
     const resumed = await resumedCopyWork(run, database, snapshot, catalog.tables, signature);
     if (resumed) {
@@ -249,14 +251,16 @@ async function copyWorkFor(
 /**
  * Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions
  * read. `resumeInside`: the target database holds an earlier copy of this migration's
- * (mayResumeInside); only what it lacks is copied, when that is exact.
+ * (mayResumeInside); only what it lacks is copied, when that is exact. `targetReady`: the target
+ * database still being made (prepareTargetDatabase): the source's reads and the schema's dump go
+ * on beside it, and nothing is written into that database before it settles.
  */
 export async function copyDatabaseAt(
   run: MigrationRun,
   database: string,
   props: DatabaseProperties,
   snapshot: SnapshotSessions,
-  options: { readonly resumeInside?: boolean } = {},
+  options: { readonly resumeInside?: boolean; readonly targetReady?: Promise<void> } = {},
 ): Promise<void> {
   const { spec, signal } = run;
   const filter = await snapshot.use((source) => readFilterPlan(source, spec));
@@ -272,7 +276,7 @@ export async function copyDatabaseAt(
   // the large objects the copy moves are pgferry's on the target, recorded before the restore makes
   // them: the cutover unlinks one the source unlinked since, never one made on the target alone
   await recordMovedLargeObjects(run.store, spec.migrationName, database, catalog.largeObjects);
-  const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
+  const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false, options.targetReady);
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.
   await markCopyPostData(run.store, spec.migrationName, database);

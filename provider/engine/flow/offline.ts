@@ -30,7 +30,12 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
   // An earlier copy of this database (a killed runner, or a server that went away) is resumed
   // inside when that is exact; else the target database is created again.
   const resumeInside = await mayResumeInside(run, database);
-  if (!resumeInside) await prepareTargetDatabase(run, database, props);
+  // The target database is made (an overwrite's DROP waits for a checkpoint) while the source takes
+  // the snapshot and the schema is dumped, and the copy waits for it before it writes there. Each
+  // path below lets it settle before returning, so a phase tried again never overlaps it.
+  const targetReady = resumeInside ? undefined : prepareTargetDatabase(run, database, props);
+  const settled = async () => targetReady?.catch(() => undefined);
+  void settled();
   // The copy's snapshot, taken once every table it reads is locked against TRUNCATE and rewrites.
   const copy = await takeCopySnapshot({
     source: spec.source,
@@ -39,9 +44,12 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
     sessions: spec.tableJobs,
     filters: spec,
     snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
+  }).catch(async (error: unknown) => {
+    await settled();
+    throw error;
   });
   try {
-    await copyDatabaseAt(run, database, props, copy.sessions, { resumeInside });
+    await copyDatabaseAt(run, database, props, copy.sessions, { resumeInside, targetReady });
     if (!spec.verify) return { props };
     // Verify against what the copy read: the same snapshot, still held.
     const report = await verifyDatabases(spec, {
@@ -61,6 +69,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
     });
     return report.ok ? { props } : { props, mismatch: report.firstMismatch };
   } finally {
+    await settled();
     await copy.release();
     await copy.snapshot.release();
   }

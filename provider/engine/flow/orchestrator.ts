@@ -21,8 +21,8 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
 import {
-  blockedTargetDatabases,
   setupLogicalReplication,
+  targetDatabaseGate,
   waitForDatabasesToMigrate,
   waitForDataMigrationStart,
   refuseLiveOverwrites,
@@ -124,7 +124,7 @@ async function serverFacts(spec: MigrationSpec): Promise<{ source: string; targe
  */
 async function checkTargetDatabases(spec: MigrationSpec, store: CatalogConnection, signal: AbortSignal): Promise<MigrationSpec> {
   const name = spec.migrationName;
-  const [blocked, status] = await Promise.all([blockedTargetDatabases(spec, store), get(store, name)]);
+  const { blocked, refusedLive, status } = await targetDatabaseGate(spec, store);
   let allowed = status?.overwriteAllowed === true;
   if (blocked.length > 0) {
     if (!spec.waitForOverwriteConfirmation) throw targetDatabaseExistsError(blocked[0]!);
@@ -132,7 +132,9 @@ async function checkTargetDatabases(spec: MigrationSpec, store: CatalogConnectio
     await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
   }
   const runSpec = allowed && !spec.overwriteDbsInTarget ? { ...spec, overwriteDbsInTarget: true } : spec;
-  await refuseLiveOverwrites(runSpec, store);
+  // after a wait, the databases it overwrites are asked about again: the user changed them meanwhile
+  if (blocked.length > 0) await refuseLiveOverwrites(runSpec, store);
+  else if (refusedLive) throw refusedLive;
   return runSpec;
 }
 

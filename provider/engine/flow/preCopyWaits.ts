@@ -4,6 +4,8 @@
 // (WaitingForTargetDBOverwriteConfirmation), and the refusal of an overwrite of a live database.
 // Each re-checks periodically, follows a cancel at once, and changes nothing on either server
 // except the ALTER SYSTEM the user opted in to.
+import type pg from 'pg';
+import type { MigrationStatus } from '../core/model';
 import { withSession } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { literal } from '../connect/quote';
@@ -246,39 +248,58 @@ export async function waitForWindow(
   if (waiting) await clearMessage(store, spec.migrationName);
 }
 
-/**
- * The target databases that exist and may not be overwritten by this migration (its own, or
- * those it may overwrite, excepted).
- */
-export async function blockedTargetDatabases(spec: MigrationSpec, store: CatalogConnection): Promise<string[]> {
-  return targetDatabasesPlanned(spec, store, 'refuse');
+/** What the gate of a run reads before it changes anything (targetDatabaseGate). */
+export interface TargetDatabaseGate {
+  /** The migration as registered. */
+  readonly status: MigrationStatus | undefined;
+  /** The target databases that exist and may not be overwritten by this migration (its own, or those it may overwrite, excepted). */
+  readonly blocked: readonly string[];
+  /** The refusal of the first database it would overwrite that is live and not named by overwriteLiveDbsInTarget. */
+  readonly refusedLive?: PgferryError;
 }
 
-/** The target databases whose plan is `plan` (schema/database.ts targetDatabasePlan) for this run. */
-async function targetDatabasesPlanned(spec: MigrationSpec, store: CatalogConnection, plan: TargetDatabasePlan): Promise<string[]> {
+/**
+ * The gate of every run, with or without validation, read in one session on the target's
+ * maintenance database: the target databases it may not replace, and the live ones among those it
+ * would overwrite (refuseLiveOverwrites says why they are refused).
+ */
+export async function targetDatabaseGate(spec: MigrationSpec, store: CatalogConnection): Promise<TargetDatabaseGate> {
   const status = await get(store, spec.migrationName);
-  const overwrite = spec.overwriteDbsInTarget || status?.overwriteAllowed === true;
   return withSession(spec.target, { purpose: 'validate' }, async (c) => {
-    const planned: string[] = [];
-    for (const database of spec.databases) {
-      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
-      if (targetDatabasePlan(await targetDatabaseOid(c, database), owned, overwrite) === plan) planned.push(database);
-    }
-    return planned;
+    const plans = await targetDatabasePlans(c, spec, status);
+    const blocked = spec.databases.filter((d) => plans.get(d) === 'refuse');
+    const overwritten = spec.databases.filter((d) => plans.get(d) === 'overwrite');
+    if (overwritten.length === 0) return { status, blocked };
+    const live = await liveTargetDatabases(c, spec, overwritten);
+    const [refused] = unnamedLive(spec, live);
+    return { status, blocked, ...(refused === undefined ? {} : { refusedLive: liveOverwriteError(refused, live.get(refused)!) }) };
   });
+}
+
+/** Each target database's plan (schema/database.ts targetDatabasePlan) for this run, read on `c`. */
+async function targetDatabasePlans(
+  c: pg.Client,
+  spec: MigrationSpec,
+  status: MigrationStatus | undefined,
+): Promise<Map<string, TargetDatabasePlan>> {
+  const overwrite = spec.overwriteDbsInTarget || status?.overwriteAllowed === true;
+  const plans = new Map<string, TargetDatabasePlan>();
+  for (const database of spec.databases) {
+    const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
+    plans.set(database, targetDatabasePlan(await targetDatabaseOid(c, database), owned, overwrite));
+  }
+  return plans;
 }
 
 /**
  * Refuses, before anything is changed, to overwrite a target database that is live (another
  * client's sessions, or a migration that cut over into it or writes it) unless
- * overwriteLiveDbsInTarget names it: the gate of every run, with or without validation.
+ * overwriteLiveDbsInTarget names it; asked again after a wait for the overwrite's confirmation
+ * (the databases the run overwrites changed meanwhile).
  */
 export async function refuseLiveOverwrites(spec: MigrationSpec, store: CatalogConnection): Promise<void> {
-  const overwritten = await targetDatabasesPlanned(spec, store, 'overwrite');
-  if (overwritten.length === 0) return;
-  const live = await withSession(spec.target, { purpose: 'validate' }, (c) => liveTargetDatabases(c, spec, overwritten));
-  const [refused] = unnamedLive(spec, live);
-  if (refused !== undefined) throw liveOverwriteError(refused, live.get(refused)!);
+  const { refusedLive } = await targetDatabaseGate(spec, store);
+  if (refusedLive) throw refusedLive;
 }
 
 /**
@@ -307,7 +328,7 @@ export async function waitForOverwriteConfirmation(
       await clearMessage(store, name);
       return true;
     }
-    if ((await blockedTargetDatabases(spec, store)).length === 0) {
+    if ((await targetDatabaseGate(spec, store)).blocked.length === 0) {
       await clearMessage(store, name);
       return false;
     }

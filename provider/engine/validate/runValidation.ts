@@ -35,6 +35,7 @@ import { checkVersions } from './versions';
 import { checkFilters } from './filterCheck';
 import { checkServerParameters } from './serverParameters';
 import { checkPooler } from './pooler';
+import { sideBySide } from '../util/sideBySide';
 
 export { validationFailed } from './result';
 export { cdcTableReport } from './cdcReport';
@@ -217,21 +218,32 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) {
-      await serverPairChecks(results, spec, source, target);
-      await guarded(results, CHECK_TYPES.serverParameters, 'the server parameters', undefined, () =>
-        checkServerParameters(source.client, target.client),
-      );
-    }
-    if (source) results.push(await checkPgTools(spec, source.info.major));
-    check();
-    if (source) await openSourceDatabases(results, source, spec, dbClients);
-    if (target) {
-      await guarded(results, CHECK_TYPES.databases, 'the target databases', undefined, () => checkTargetDatabases(target, spec));
-      await guarded(results, CHECK_TYPES.privileges, 'the target user', undefined, () =>
-        checkTargetPrivileges(target.client, target.info, spec),
-      );
-    }
+    // Lanes side by side (each one's reads wait on the others' round trips otherwise), their
+    // results kept in this order: the pair, the client tools, the source's databases, the target's.
+    const lanes: ValidationResult[][] = [[], [], [], []];
+    await sideBySide([
+      (async () => {
+        if (!source || !target) return;
+        await serverPairChecks(lanes[0]!, spec, source, target);
+        await guarded(lanes[0]!, CHECK_TYPES.serverParameters, 'the server parameters', undefined, () =>
+          checkServerParameters(source.client, target.client),
+        );
+      })(),
+      (async () => {
+        if (source) lanes[1]!.push(await checkPgTools(spec, source.info.major));
+      })(),
+      (async () => {
+        if (source) await openSourceDatabases(lanes[2]!, source, spec, dbClients);
+      })(),
+      (async () => {
+        if (!target) return;
+        await guarded(lanes[3]!, CHECK_TYPES.databases, 'the target databases', undefined, () => checkTargetDatabases(target, spec));
+        await guarded(lanes[3]!, CHECK_TYPES.privileges, 'the target user', undefined, () =>
+          checkTargetPrivileges(target.client, target.info, spec),
+        );
+      })(),
+    ]);
+    results.push(...lanes.flat());
     check();
     if (source && target) {
       await guarded(results, CHECK_TYPES.extensions, 'extensions, schema and collations against the target', undefined, async () => {
