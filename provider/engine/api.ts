@@ -325,16 +325,16 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
 export async function verifyMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<VerificationReport> {
   const { verifyDatabases } = await import('./verify/verifyTables');
   const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema/checkSchema');
-  const { leftOutForeignKeys } = await import('./footprint/targetForeignKeys');
+  const { wholeSchemaCheck } = await import('./flow/wholeSchemaCheck');
   const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
-  // the foreign keys a cutover of this migration could not add back were reported then
-  const leftOutKeys = await withStore(spec.target, (store) =>
-    Promise.all(spec.databases.map((database) => leftOutForeignKeys(store, spec.migrationName, database))),
-  ).catch(() => spec.databases.map(() => []));
+  // the check a cutover's second look makes: the foreign keys it could not add back left out (they
+  // were reported then), and what the target alone has told from the migration's own by the known
+  // objects, kept and named; a target without this migration's record is compared with neither
+  const checks = await withStore(spec.target, (store) =>
+    Promise.all(spec.databases.map(async (database) => (await wholeSchemaCheck({ spec, store }, database)).check)),
+  ).catch(() => spec.databases.map((database) => () => checkSchema(spec, database, { whileSetAside: false })));
   const schema = [];
-  for (const [i, database] of spec.databases.entries()) {
-    schema.push(await checkSchema(spec, database, { whileSetAside: false, leftOutKeys: leftOutKeys[i] }));
-  }
+  for (const check of checks) schema.push(await check());
   const differing = schema.find((s) => s.differences.length > 0);
   return {
     ...report,

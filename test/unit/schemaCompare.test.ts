@@ -4,13 +4,31 @@ import assert from 'node:assert/strict';
 import { objectKey, type SchemaObject } from '../../provider/engine/verify/schema/catalog';
 import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
 import { NONE_MADE, targetIdentity } from '../../provider/engine/verify/schema/identity';
+import type { OwnerRule } from '../../provider/engine/schema/ownerAccess';
+
+/** A managed target's: the admin pgadmin, a member of app (which pgferry made), of no superuser. */
+const MANAGED: OwnerRule = {
+  user: 'pgadmin',
+  superuser: false,
+  migrateRoles: true,
+  existing: new Map([
+    ['pgadmin', { canSet: true, usage: true }],
+    ['app', { canSet: true, usage: true }],
+  ]),
+};
+
+/** A superuser target's, with the roles given. */
+const superuserRule = (...roles: string[]): OwnerRule => ({
+  user: 'postgres',
+  superuser: true,
+  migrateRoles: true,
+  existing: new Map(roles.map((r) => [r, { canSet: true, usage: true }])),
+});
 
 const CTX: CompareContext = {
   sourceMajor: 15,
   targetMajor: 15,
-  targetUser: 'pgadmin',
-  targetSuperuser: false,
-  sourceSuperusers: new Set(['postgres']),
+  owners: MANAGED,
   targetRoles: new Set(['pgadmin', 'app']),
   whileSetAside: false,
   leftOutKeys: new Set(),
@@ -43,6 +61,9 @@ const ORDERS: SchemaObject = {
   ownerObjectId: '1',
   props: {},
 };
+
+/** The orders table with only its owner, as the owner's comparison reads it. */
+const ordersOwnedBy = (owner: string): SchemaObject => ({ ...ORDERS, props: { owner } });
 
 describe('schema check: comparison (unit)', () => {
   it("compares a column's type and identity, each with its statement", () => {
@@ -114,17 +135,7 @@ describe('schema check: comparison (unit)', () => {
   });
 
   it('lists an owner the target user cannot give, and a foreign key left out at cutover, as deliberate', () => {
-    const table = (owner: string): SchemaObject => ({
-      kind: 'table',
-      schema: 'public',
-      relation: null,
-      name: 'orders',
-      args: null,
-      classId: '1259',
-      objectId: '1',
-      ownerObjectId: '1',
-      props: { owner },
-    });
+    const table = ordersOwnedBy;
     const key: SchemaObject = {
       kind: 'constraint',
       schema: 'public',
@@ -154,12 +165,49 @@ describe('schema check: comparison (unit)', () => {
     const created = compareSchemas(onSource, onTarget, { ...streaming, setAsideKeys: new Set() });
     assert.equal(created.differences.length, 1, 'one created on the source while streaming is followed');
     assert.equal(created.steps[0]?.when, 'applied');
-    // an owner that exists on a superuser target is not excused
+    // an owner the target user may make is not excused
     const owned = compareSchemas([table('app')], [table('pgadmin')], CTX);
     assert.deepEqual(
       owned.differences.map((d) => d.fix),
       ['ALTER TABLE "public"."orders" OWNER TO "app";'],
     );
+  });
+
+  it("expects the owner the restore gives: a role the admin is no member of leaves the object the admin's, never a GRANT of it (issue 64)", () => {
+    const table = ordersOwnedBy;
+    // auditor is the target's own, the admin no member of it; postgres a superuser there
+    const owners: OwnerRule = {
+      ...MANAGED,
+      existing: new Map([...MANAGED.existing, ['auditor', { canSet: false, usage: false }], ['postgres', { canSet: false, usage: false }]]),
+    };
+    const ctx = { ...CTX, owners, targetRoles: new Set(['pgadmin', 'app', 'auditor', 'postgres']), whileSetAside: true, known: new Map() };
+    for (const role of ['auditor', 'postgres']) {
+      const excused = compareSchemas([table(role)], [table('pgadmin')], ctx);
+      assert.deepEqual(excused.differences, []);
+      assert.match(
+        excused.expected[0]?.reason ?? '',
+        new RegExp(`^owned by ${role} on the source, a role the target user may not SET ROLE to`),
+      );
+      // still app's on the target (the follow had not run): given to the admin, as the restore gives it
+      const followed = compareSchemas([table(role)], [table('app')], ctx);
+      assert.deepEqual(
+        followed.differences.map((d) => [d.fix, followed.steps[0]?.statements]),
+        [['ALTER TABLE "public"."orders" OWNER TO "pgadmin";', ['ALTER TABLE "public"."orders" OWNER TO "pgadmin";']]],
+      );
+      assert.doesNotMatch(JSON.stringify(followed.differences), /GRANT/);
+    }
+    // given on the target to a role whose privileges the admin lacks: a sentence saying who can, nothing followed
+    const away = compareSchemas([table('app')], [table('auditor')], ctx);
+    assert.deepEqual(
+      away.differences.map((d) => d.fix),
+      [
+        '"pgadmin" cannot change it: on the target it is owned by "auditor", whose privileges "pgadmin" does not have; "auditor" or a superuser there can run ALTER TABLE "public"."orders" OWNER TO "app";',
+      ],
+    );
+    assert.deepEqual(away.steps, [undefined]);
+    // with migrateRoles false the restore gives every object to the admin, whatever the target's roles
+    const noOwners = compareSchemas([table('app')], [table('pgadmin')], { ...ctx, owners: { ...owners, migrateRoles: false } });
+    assert.deepEqual(noOwners.differences, []);
   });
 });
 
@@ -232,7 +280,7 @@ describe('schema check: comparison while following (unit)', () => {
     assert.deepEqual(managed.differences, []);
     assert.match(managed.expected[0]?.reason ?? '', /keeps its owner pg_database_owner/);
     // a superuser target makes the source's owner: a difference there
-    const superTarget = { ...CTX, targetUser: 'postgres', targetSuperuser: true, targetRoles: new Set(['postgres']) };
+    const superTarget = { ...CTX, owners: superuserRule('postgres'), targetRoles: new Set(['postgres']) };
     assert.equal(compareSchemas([publicSchema('postgres')], [publicSchema('pg_database_owner')], superTarget).differences.length, 1);
   });
 
@@ -276,7 +324,7 @@ describe('schema check: comparison while following (unit)', () => {
     );
     // a superuser target gives it to the source's superuser, as the restore does
     assert.deepEqual(
-      made({ ...CTX, targetUser: 'postgres', targetSuperuser: true, targetRoles: new Set(['postgres', 'app']) }).map((s) => s?.statements),
+      made({ ...CTX, owners: superuserRule('postgres', 'app'), targetRoles: new Set(['postgres', 'app']) }).map((s) => s?.statements),
       [['CREATE SCHEMA "reporting" AUTHORIZATION "postgres";'], ['CREATE SCHEMA "app_data" AUTHORIZATION "app";']],
     );
   });

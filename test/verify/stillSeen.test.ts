@@ -1,8 +1,9 @@
 // A schema follow's drop runs a moment after the look that planned it, and its statement names the
 // object: between the two, someone may drop the object and make their own under its name (a DBA's
 // index made again). The drop runs only if the name still holds the object the look saw
-// (verify/schema/catalog.ts stillSeen). And a look that reads while a table is dropped sees it
-// whole or not at all, never its parts without their definitions, which the follow once acted on.
+// (verify/schema/catalog.ts stillSeen), a schema's too (whose address is its bare name). And a
+// look that reads while a table is dropped sees it whole or not at all, never its parts without
+// their definitions, which the follow once acted on.
 // Read back from real catalogs, on 15 and on 13, which fails to describe a dropped object instead
 // of answering nothing.
 import assert from 'node:assert/strict';
@@ -19,7 +20,8 @@ const SCHEMA = `
   CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
   CREATE POLICY mine ON orders USING (n > 0);
   CREATE VIEW busy AS SELECT id FROM orders WHERE n > 5;
-  CREATE TYPE state AS ENUM ('new', 'paid');`;
+  CREATE TYPE state AS ENUM ('new', 'paid');
+  CREATE SCHEMA reports;`;
 
 /** The objects a look sees, by kind and name. */
 async function look(client: pg.Client): Promise<Map<string, SchemaObject>> {
@@ -50,6 +52,7 @@ for (const major of [15, 13] as const) {
           'view busy',
           'function touch',
           'enum type state',
+          'schema reports',
         ];
         for (const k of kinds) assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), true, `${k} unchanged is the one seen`);
 
@@ -60,7 +63,8 @@ for (const major of [15, 13] as const) {
         );
         await client.query(`DROP TRIGGER orders_touch ON orders`);
         await client.query(`DROP VIEW busy`);
-        for (const k of ['index orders_st', 'constraint n_pos', 'trigger orders_touch', 'view busy'])
+        await client.query(`ALTER SCHEMA reports RENAME TO reports_old; CREATE SCHEMA reports`);
+        for (const k of ['index orders_st', 'constraint n_pos', 'trigger orders_touch', 'view busy', 'schema reports'])
           assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), false, `${k}: the name no longer holds the one seen`);
         for (const k of ['policy mine', 'function touch', 'enum type state'])
           assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), true, `${k} untouched is still the one seen`);

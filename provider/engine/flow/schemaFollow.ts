@@ -334,8 +334,11 @@ async function hasColumn(
 /**
  * Runs one statement of a step. An owner change refused to a target user that is no superuser is
  * run again as the restore runs it (schema/ownership.ts: the new owner given the CREATE it lacks
- * for the moment of the change, in one transaction), so the follow gives what the restore gives;
- * one still refused fails the step with the reason and the fix, and the cutover's check stops on it.
+ * for the moment of the change, in one transaction), so the follow gives what the restore gives.
+ * The check asks only for owners the target user may make (schema/ownerAccess.ts `restoredOwner`);
+ * one still refused (its membership taken away since) fails the step saying what is allowed, and
+ * the cutover's check stops on it. It never advises granting a role to the target user: on a
+ * managed server the admin cannot be made a member of a superuser, and must not be of others' roles.
  */
 async function runStatement(client: pg.Client, statement: string): Promise<void> {
   try {
@@ -348,7 +351,7 @@ async function runStatement(client: pg.Client, statement: string): Promise<void>
     const { rows } = await client.query<{ me: string }>('SELECT current_user AS me');
     const [role, me] = [ident(change.owner), ident(rows[0]!.me)];
     throw new Error(
-      `${refused}; ${me} can give an object to ${role} only as a member of ${role}: on the target, as an administrator, GRANT ${role} TO ${me}, and pgferry follows it`,
+      `${refused}; ${me} can give an object to ${role} only while it may SET ROLE to ${role}, and an object of a role it may not become stays ${me}'s, as the restore leaves it`,
       { cause: error },
     );
   }

@@ -17,8 +17,11 @@ export interface WholeSchemaCheck {
   readonly check: () => Promise<SchemaCheck>;
 }
 
-/** Reads what one database's whole schema check leaves out and knows, from the control catalog, once. */
-export async function wholeSchemaCheck(run: SwitchoverRun, database: string): Promise<WholeSchemaCheck> {
+/**
+ * Reads what one database's whole schema check leaves out and knows, from the control catalog,
+ * once. `pgferry verify` (api.ts `verifyMigration`) makes the same check, with the spec alone.
+ */
+export async function wholeSchemaCheck(run: Pick<SwitchoverRun, 'spec' | 'store'>, database: string): Promise<WholeSchemaCheck> {
   const { spec, store } = run;
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
   const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : undefined;

@@ -43,6 +43,25 @@ export interface OwnerRoute {
   readonly route: string;
 }
 
+/** What decides who owns an object on the target (the part of TargetOwnerContext the rule reads). */
+export type OwnerRule = Pick<TargetOwnerContext, 'user' | 'superuser' | 'migrateRoles' | 'existing'>;
+
+/**
+ * The owner an object of the source's `owner` has on the target among the roles the target has
+ * (pure): the rule the restore follows (pg_restore, then schema/ownership.ts `restoreOwners`) and
+ * the schema follow with it, which the schema check expects. `ALTER ... OWNER TO` by a target user
+ * that is no superuser works only where it may SET ROLE to the new owner; otherwise the object
+ * stays with the target user, who made it. `why` says why the owner is not the source's.
+ */
+export function restoredOwner(owner: string, ctx: OwnerRule): { readonly owner: string; readonly why?: string } {
+  if (owner === ctx.user) return { owner };
+  if (!ctx.migrateRoles) return { owner: ctx.user, why: 'restored without owners (migrateRoles is false)' };
+  const existing = ctx.existing.get(owner);
+  if (!existing) return { owner: ctx.user, why: 'a role the target does not have' };
+  if (ctx.superuser || existing.canSet) return { owner };
+  return { owner: ctx.user, why: 'a role the target user may not SET ROLE to (no member of it, or a superuser there)' };
+}
+
 /**
  * Who owns a table on the target after the restore, and whether the target user has its
  * privileges then (pure). The restore's ALTER ... OWNER TO succeeds only where the target user
@@ -59,7 +78,8 @@ export function targetOwnerRoute(owner: string, ctx: TargetOwnerContext): OwnerR
   if (owner === ctx.user) return { ok: true, route: `${user} owns them` };
   const existing = ctx.existing.get(owner);
   if (existing) {
-    if (!existing.canSet) return { ok: true, route: `the restore cannot give them to ${role}, so ${user} keeps them` };
+    if (restoredOwner(owner, ctx).owner === ctx.user)
+      return { ok: true, route: `the restore cannot give them to ${role}, so ${user} keeps them` };
     if (existing.usage) return { ok: true, route: `owned by ${role}, whose privileges ${user} has` };
     return { ok: false, route: `owned by ${role}, whose privileges ${user} does not inherit` };
   }

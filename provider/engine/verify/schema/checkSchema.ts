@@ -10,6 +10,7 @@ import { PgferryError } from '../../core/errors';
 import { compileFilters, leftOutByName, type CompiledFilters } from '../../filter/filters';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
+import { readOwnerAccess } from '../../schema/ownerAccess';
 import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
 import type { FollowStep } from './follow';
@@ -21,7 +22,6 @@ export type SchemaCheck = SchemaReport;
 interface ServerRoles {
   readonly user: string;
   readonly superuser: boolean;
-  readonly superusers: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
 }
 
@@ -30,12 +30,7 @@ async function readRoles(client: pg.Client): Promise<ServerRoles> {
     'SELECT rolname, rolsuper, rolname = current_user AS me FROM pg_catalog.pg_roles',
   );
   const me = rows.find((r) => r.me)!;
-  return {
-    user: me.rolname,
-    superuser: me.rolsuper,
-    superusers: new Set(rows.filter((r) => r.rolsuper).map((r) => r.rolname)),
-    roles: new Set(rows.map((r) => r.rolname)),
-  };
+  return { user: me.rolname, superuser: me.rolsuper, roles: new Set(rows.map((r) => r.rolname)) };
 }
 
 /** What a data-only table's rows move without: its keys, indexes, triggers, rules and policies (and their comments). */
@@ -129,7 +124,15 @@ export async function compareDatabase(
   const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
-    const [sourceRoles, targetRoles] = await Promise.all([readRoles(pair.source), readRoles(pair.target)]);
+    const targetRoles = await readRoles(pair.target);
+    // what the target user may do as each role of the target, as the restore's owner rule reads it;
+    // every role pgferry makes is made by now (no createRole)
+    const owners = await readOwnerAccess(
+      pair.target,
+      { user: targetRoles.user, superuser: targetRoles.superuser, createRole: false, major: targetMajor },
+      spec.migrateRoles,
+      [...targetRoles.roles],
+    );
     const filter = await readFilterPlan(pair.source, spec);
     const leftBehind = new Set<string>();
     if (!targetRoles.superuser) for (const u of await readUnsupportedObjects(pair.source)) if (!u.holdsData) leftBehind.add(u.objectOid);
@@ -145,9 +148,7 @@ export async function compareDatabase(
     const ctx: CompareContext = {
       sourceMajor,
       targetMajor,
-      targetUser: targetRoles.user,
-      targetSuperuser: targetRoles.superuser,
-      sourceSuperusers: sourceRoles.superusers,
+      owners,
       targetRoles: targetRoles.roles,
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),

@@ -6,17 +6,20 @@ import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
-import { alterStatement, createStatement, describeObject, dropStatement, renameAsideStatement } from './fixes';
+import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
+import { alterStatement, createStatement, describeObject, dropStatement, ownerOutOfReach, renameAsideStatement } from './fixes';
 import { alterStep, createStep, dropStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
   readonly sourceMajor: number;
   readonly targetMajor: number;
-  /** The role the migration connects to the target as, and whether it is a superuser. */
-  readonly targetUser: string;
-  readonly targetSuperuser: boolean;
-  readonly sourceSuperusers: ReadonlySet<string>;
+  /**
+   * Who may own what on the target: the role the migration connects to the target as (`user`),
+   * whether it is a superuser, and what it may do as each role the target has. An object's owner
+   * there is the one the restore and the follow give it (schema/ownerAccess.ts `restoredOwner`).
+   */
+  readonly owners: OwnerRule;
   readonly targetRoles: ReadonlySet<string>;
   /**
    * Online, before the cutover gives the target back: while streaming the target's foreign keys
@@ -120,21 +123,17 @@ function sameAcrossVersions(property: string, s: PropertyValue, d: PropertyValue
 }
 
 /**
- * Whether the target user can make `role` an owner on the target: the role is there, and it is no
- * superuser of the source's on a target whose user is none (such a role cannot be SET ROLE to,
- * schema/ownership.ts); otherwise what the source's role owns is the target user's, on purpose.
- */
-function ownerPossible(ctx: CompareContext, role: string): boolean {
-  return ctx.targetRoles.has(role) && (ctx.targetSuperuser || !ctx.sourceSuperusers.has(role));
-}
-
-/**
  * The object as the follow creates it: a schema whose owner the target user cannot make owner is
- * created as the target user's (the deliberate difference above), never refused for its AUTHORIZATION.
+ * created as the target user's (the deliberate difference below), never refused for its AUTHORIZATION.
  */
 function asCreated(ctx: CompareContext, o: SchemaObject): SchemaObject {
-  if (o.kind !== 'schema' || typeof o.props.owner !== 'string' || ownerPossible(ctx, o.props.owner)) return o;
-  return { ...o, props: { ...o.props, owner: ctx.targetUser } };
+  if (o.kind !== 'schema' || typeof o.props.owner !== 'string') return o;
+  return { ...o, props: { ...o.props, owner: restoredOwner(o.props.owner, ctx.owners).owner } };
+}
+
+/** Whether the target user may change the owner of an object `owner` owns on the target: it has that role's privileges. */
+function actsAsOwner(ctx: CompareContext, owner: string): boolean {
+  return ctx.owners.superuser || owner === ctx.owners.user || ctx.owners.existing.get(owner)?.usage === true;
 }
 
 /** A property that differs on purpose, with the reason the README gives; undefined when it does not. */
@@ -142,14 +141,15 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
   const s = o.props[property];
   const d = t.props[property];
   if (property === 'owner') {
-    if (d === ctx.targetUser && typeof s === 'string' && !ownerPossible(ctx, s))
-      return `owned by ${s} on the source, a role the target user cannot make owner there: owned by the target user ${d}`;
+    const restored = typeof s === 'string' ? restoredOwner(s, ctx.owners) : undefined;
+    if (restored?.why !== undefined && d === restored.owner)
+      return `owned by ${s} on the source, ${restored.why}: owned by the target user ${d}, as the restore leaves it`;
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && ctx.sourceMajor < 15 && ctx.targetMajor >= 15)
       return `the public schema of PostgreSQL ${ctx.targetMajor} belongs to pg_database_owner (before 15, to the bootstrap superuser)`;
     // the target's public schema is its own (template0's): one owned on the source by a role the
     // target user cannot make owner keeps the owner it has there, as other objects of that role
     // are given to the target user
-    if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && typeof s === 'string' && !ownerPossible(ctx, s))
+    if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && restored?.why !== undefined)
       return `owned by ${s} on the source, a role the target user cannot make owner there: the target's public schema keeps its owner pg_database_owner`;
   }
   if (property === 'privileges' && typeof s === 'string' && typeof d === 'string') {
@@ -271,7 +271,11 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
         expected.push({ object: describeObject(o), reason });
         continue;
       }
-      const owner = typeof t.props.owner === 'string' ? t.props.owner : ctx.targetUser;
+      const owner = typeof t.props.owner === 'string' ? t.props.owner : ctx.owners.user;
+      if (property === 'owner' && typeof s === 'string') {
+        ownerDifference(ctx, o, t, s, owner, { differences, steps });
+        continue;
+      }
       differences.push({
         object: describeObject(o),
         detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
@@ -300,6 +304,35 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   }
   const kept = onlyOnTarget(extra, missing, sourceOwn, ctx, differences, steps);
   return { differences, steps, expected, kept, objects: source.length, identified };
+}
+
+/**
+ * An owner on the target other than the one the restore would give (restoredOwner): its fix gives
+ * the object that one, never the source's owner where the target user cannot make it owner (no
+ * GRANT of such a role is ever advised), and the follow makes it. Where the target's owner is a
+ * role whose privileges the target user lacks (someone gave it away on the target), the target user
+ * cannot change it: the fix says who can, and nothing is followed.
+ */
+function ownerDifference(
+  ctx: CompareContext,
+  o: SchemaObject,
+  t: SchemaObject,
+  source: string,
+  current: string,
+  out: { differences: SchemaDifference[]; steps: (FollowStep | undefined)[] },
+): void {
+  const restored = restoredOwner(source, ctx.owners);
+  const detail = `owner: source ${source}, target ${current}${restored.why ? ` (${restored.why}: the restore gives it to the target user ${restored.owner})` : ''}`;
+  const reachable = actsAsOwner(ctx, current);
+  out.differences.push({
+    object: describeObject(o),
+    detail,
+    fix: reachable
+      ? alterStatement(o, 'owner', restored.owner, current, current)
+      : ownerOutOfReach(o, restored.owner, current, ctx.owners.user),
+    ...tableOf(o),
+  });
+  out.steps.push(reachable ? alterStep(o, t, 'owner', restored.owner, current, current) : undefined);
 }
 
 /**

@@ -139,6 +139,15 @@ function ownerStatement(o: SchemaObject, owner: string): string {
   return `ALTER ${keyword} ${objectSql(o)} OWNER TO ${ident(owner)};`;
 }
 
+/**
+ * The fix of an owner the target user cannot change, a plain sentence: the object is owned on the
+ * target by a role whose privileges the target user lacks, so only that role or a superuser there
+ * can give it to the owner the restore would give it.
+ */
+export function ownerOutOfReach(o: SchemaObject, owner: string, current: string, user: string): string {
+  return `${ident(user)} cannot change it: on the target it is owned by ${ident(current)}, whose privileges ${ident(user)} does not have; ${ident(current)} or a superuser there can run ${ownerStatement(o, owner)}`;
+}
+
 /** `grantee=PRIV,PRIV*` entries (catalog.ts) into GRANT and REVOKE statements that make `from` equal `to`. */
 function privilegeStatements(o: SchemaObject, from: string, to: string, owner: string): string {
   const parse = (acl: string) =>
