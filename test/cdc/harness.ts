@@ -7,9 +7,22 @@ import { ensurePublication } from '../../provider/engine/cdc/prepare/publication
 import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/prepare/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
-import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { requestCutover, startMigration } from '../../provider/engine';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationStatus } from '../../provider/engine/core/model';
 import { openClient } from '../../provider/engine/connect/client';
-import { makeManagedTarget, serverSpec, startSourceWriter, uniqueName, type Cluster, type ServerPair, type SourceWriter } from '../support';
+import {
+  makeManagedTarget,
+  serverSpec,
+  startSourceWriter,
+  uniqueName,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+  type SourceWriter,
+} from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -244,4 +257,34 @@ export async function stopCdcPair(pair: ServerPair | undefined): Promise<void> {
   } finally {
     await pair.stop();
   }
+}
+
+/**
+ * Starts an online migration, waits until it has streamed some inserts, and SIGKILLs its runner:
+ * the kill lands while the stream applies. Returns the killed runner's pid once it is seen dead.
+ */
+export async function killRunnerWhileStreaming(spec: MigrationSpec, store: CatalogConnection): Promise<number> {
+  await startMigration(spec);
+  const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+  assert.notEqual(streaming.state, 'Failed', streaming.message);
+  const pid = streaming.runner!.pid;
+  process.kill(pid, 'SIGKILL');
+  await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+  return pid;
+}
+
+/**
+ * Asks for the cutover until a resumed runner accepts it (it refuses while it is not streaming
+ * yet), then waits for the migration to end, asserts it Succeeded and returns its last status.
+ */
+export async function cutOverOnceAccepted(spec: MigrationSpec, store: CatalogConnection): Promise<MigrationStatus> {
+  await until('the resumed runner to accept the cutover', () =>
+    requestCutover(spec.target, spec.migrationName).then(
+      () => true,
+      (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+    ),
+  );
+  const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
+  assert.equal(done.state, 'Succeeded', done.message);
+  return done;
 }

@@ -5,11 +5,11 @@
 // rules fire, a view's rules are left alone. Every rule is in its source state again after the
 // cutover, after a cancel, and after a runner killed while streaming resumes and cuts over.
 import assert from 'node:assert/strict';
-import { cancelMigration, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
+import { cancelMigration, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
-import { rowsOf, TARGET_KINDS } from './harness';
+import { makeManagedTarget, pairSpec, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { cutOverOnceAccepted, rowsOf, TARGET_KINDS } from './harness';
 import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
 
 /**
@@ -204,14 +204,7 @@ for (const kind of TARGET_KINDS) {
           const d = s.databases[0]!;
           return s.state === 'Failed' || d.inserts + d.updates + d.deletes >= STREAMED_CHANGES;
         });
-        await until('the resumed runner to accept the cutover', () =>
-          requestCutover(spec.target, spec.migrationName).then(
-            () => true,
-            (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-          ),
-        );
-        const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-        assert.equal(done.state, 'Succeeded', done.message);
+        await cutOverOnceAccepted(spec, store);
         for (const table of TABLES) assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
         assert.deepEqual(await firedOn(pair.target, db, pair.target), { r_always: 6, r_replica: 6 });
         assert.deepEqual(await ruleStates(pair.target, db), SOURCE_RULES);

@@ -1,10 +1,10 @@
 // The online runner killed with SIGKILL while streaming, then resumed: the copy is not redone,
 // streaming continues from the recorded position, and the cutover finds every row.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { parseMigrationSpec, resumeMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
-import { rowsOf } from './harness';
+import { cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
 
 describe('online runner: SIGKILL while streaming, then resume (integration)', function () {
   this.timeout(400_000);
@@ -43,11 +43,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       }
     })();
     try {
-      await startMigration(spec);
-      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
-      assert.notEqual(streaming.state, 'Failed', streaming.message);
-      process.kill(streaming.runner!.pid, 'SIGKILL');
-      await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+      await killRunnerWhileStreaming(spec, store);
       // writes keep coming while no runner is alive
       const deadAt = id;
       await until('the writer to commit 20 rows while no runner is alive', async () => (id - deadAt >= 20 ? true : undefined), 60_000, 20);
@@ -58,14 +54,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       stop = true;
       await writing;
       // as a user would: the resumed runner accepts the cutover once it streams again
-      await until('the resumed runner to accept the cutover', () =>
-        requestCutover(spec.target, spec.migrationName).then(
-          () => true,
-          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-        ),
-      );
-      const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-      assert.equal(done.state, 'Succeeded', done.message);
+      const done = await cutOverOnceAccepted(spec, store);
       assert.deepEqual(await rowsOf(pair.target, 'resumable', 't'), await rowsOf(pair.source, 'resumable', 't'));
       const [marker] = await pair.target.query(
         `SELECT shobj_description(oid, 'pg_database') = 'resume marker' AS kept FROM pg_database WHERE datname = 'resumable'`,
@@ -110,11 +99,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       }
     })();
     try {
-      await startMigration(spec);
-      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
-      assert.notEqual(streaming.state, 'Failed', streaming.message);
-      process.kill(streaming.runner!.pid, 'SIGKILL');
-      await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+      const killed = await killRunnerWhileStreaming(spec, store);
       const deadAt = id;
       await until(
         'the writer to commit 20 transactions while no runner is alive',
@@ -128,7 +113,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       process.env.PGFERRY_FAILPOINTS = 'apply-stream-start';
       try {
         await resumeMigration(spec);
-        await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false && s.runner.pid !== streaming.runner!.pid);
+        await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false && s.runner.pid !== killed);
       } finally {
         delete process.env.PGFERRY_FAILPOINTS;
       }
@@ -136,14 +121,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       await resumeMigration(spec);
       stop = true;
       await writing;
-      await until('the resumed runner to accept the cutover', () =>
-        requestCutover(spec.target, spec.migrationName).then(
-          () => true,
-          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-        ),
-      );
-      const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-      assert.equal(done.state, 'Succeeded', done.message);
+      await cutOverOnceAccepted(spec, store);
       assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 't'), await rowsOf(pair.source, 'resumetwice', 't'));
       assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 'u'), await rowsOf(pair.source, 'resumetwice', 'u'));
     } finally {
