@@ -163,14 +163,27 @@ async function stops(lab: Lab, name: string): Promise<string[]> {
  * The reverse stream held up (the old source's table locked) with the new server's writes behind it:
  * the lag gate stops the fall-back before the pause, the pooler never paused, the application
  * writing on on the new server; the lock released, the backlog reaches the old source.
+ *
+ * The fall-back is asked once the reverse stream waits on the lock: every write committed before
+ * the held rows is applied by then, so the gate sees nothing applied. Asked earlier, a stream still
+ * catching up on the application's writes shows a rate the gate may trust, and the stop comes
+ * inside the pause instead.
  */
 async function overBudgetNotPaused(lab: Lab, s: MigrationSpec, db: string, w: PooledWriter): Promise<void> {
   const lock = await lab.pair.source.connect(db);
   try {
-    await lock.query(`SET application_name = 'pgferry admin'`);
     await lock.query('BEGIN READ WRITE');
     await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
     await lab.pair.target.query(`INSERT INTO items SELECT g, 'held' FROM generate_series(100001, 120000) g`, [], db);
+    await until('the reverse stream waiting on the lock', async () => {
+      const [row] = await lab.pair.source.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE $1::int = ANY (pg_catalog.pg_blocking_pids(pid))',
+        [holder],
+        db,
+      );
+      return row!.n > 0 ? true : undefined;
+    });
     await requestFallBack(s.target, s.migrationName);
     const stopped = await settled(lab, s.migrationName);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
