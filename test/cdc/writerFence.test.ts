@@ -373,6 +373,70 @@ async function resumeCompletes(lab: FenceLab): Promise<void> {
   assert.equal(await ownSetting(lab.pair, db), null);
 }
 
+/**
+ * A lock taken on the target past the gate (the runner held at `cutover-held`) where a write
+ * behind the fence must be applied: the drain, bounded by the lag budget, rolls the cutover back
+ * naming the lock's session, the fence lifted; the lock released, that write and one after the
+ * roll-back reach the target, and a later cutover succeeds with every row equal.
+ */
+async function lateDrainRollsBack(lab: FenceLab): Promise<void> {
+  const db = 'fence_late_drain';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-late-drain', db, { cutoverLagBudgetSeconds: 5 });
+  const point = `cutover-held:${db}`;
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-late-drain-'));
+  try {
+    await startHeldAt(s, point, holdDir);
+    assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+    await requestCutover(s.target, s.migrationName);
+    await until('the cutover held past its gates', async () => ((await isHeld(point, holdDir)) ? true : undefined), 300_000);
+    const lock = await lockTargetItems(lab.pair, db);
+    try {
+      const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+      await writeOverridingFence(lab.pair, s.migrationName, db, `UPDATE items SET v = 'late' WHERE id = 7`);
+      await fs.rm(heldFile(point, holdDir));
+      const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
+      assert.equal(back.subState, 'WaitingForCutoverTrigger', back.message);
+      assert.match(
+        back.message ?? '',
+        new RegExp(
+          `^cutover rolled back: the stream of "fence_late_drain" did not reach the cutover point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", transaction open for \\d+ s\\) in "fence_late_drain" holds a lock its apply waits for on the target; the writer fence is lifted and changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds$`,
+        ),
+      );
+      assert.equal(back.databases[0]!.writerFence, undefined, 'no fence is left recorded');
+      assert.equal(await newSessionWrites(lab.pair, db, 300_000), true, 'the source takes writes again');
+      // the target's guard could not be dropped behind the same lock: it stays on, and the migration goes on
+      const said = (await catalogEvents(lab.store, s.migrationName, 100)).map((e) => e.message);
+      assert.ok(
+        said.some((m) => m.startsWith(`the target's guard of "${db}" stays on for now (`)),
+        said.join('\n'),
+      );
+    } finally {
+      await release(lock);
+    }
+    await until('the late write and the one after the roll-back on the target', async () => {
+      const rows = await lab.pair.target.query<{ id: number; v: string }>(
+        'SELECT id, v FROM items WHERE id IN (7, 300000) ORDER BY id',
+        [],
+        db,
+      );
+      return rows.length === 2 && rows[0]!.v === 'late' ? true : undefined;
+    });
+    await requestCutover(s.target, s.migrationName);
+    const done = await lab.final(s.migrationName);
+    assert.equal(done.state, 'Succeeded', done.message);
+    await sameRows(lab.pair, db);
+    const guards = await lab.pair.target.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname LIKE 'pgferry\\_g\\_%'`,
+      [],
+      db,
+    );
+    assert.equal(guards[0]!.n, 0, "the guard's triggers are gone after the cutover");
+  } finally {
+    await fs.rm(holdDir, { recursive: true, force: true });
+  }
+}
+
 /** a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value. */
 async function resumeRollsBack(lab: FenceLab): Promise<void> {
   const db = 'fence_resume_back';
@@ -748,6 +812,8 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('ends a writer connected before the cutover, refuses new writes while fenced, and every committed row is on the target', () =>
     fencesAWriter(lab));
   it('rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds', () => rollsBackOverBudget(lab));
+  it("a lock on the target taken past the gate keeps the drain from its point: past the budget the cutover rolls back naming the lock's session, the fence lifted, and a later cutover succeeds with every row", () =>
+    lateDrainRollsBack(lab));
   it('lifts the fence when the migration is canceled during a fenced cutover', () => cancelLiftsFence(lab));
   it('a runner killed right after the fence, resumed, completes the cutover with the value recorded first', () => resumeCompletes(lab));
   it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value and records the roll-back once', () =>

@@ -12,6 +12,8 @@
 // console.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   cancelMigration,
   fallBackSettled,
@@ -27,6 +29,7 @@ import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { pairSpec, until, waitForStatus, writeBehindFence } from '../support';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { poolerInputOf } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
 import {
@@ -58,11 +61,11 @@ function specOf(lab: Lab, name: string, db: string): MigrationSpec {
 }
 
 /**
- * The migration started (its runner armed with `failpoints`), an application writing through the
- * pooler, the cutover through it, the window open and the application writing on the new server.
+ * The migration started (by `start`, which may arm its runner's failpoints), an application writing
+ * through the pooler, the cutover through it, the window open and the application writing on the new server.
  */
-async function cutOverWithWriter(lab: Lab, s: MigrationSpec, db: string, failpoints?: string): Promise<PooledWriter> {
-  await withFailpoints(failpoints, () => startMigration(s));
+async function cutOverWithWriter(lab: Lab, s: MigrationSpec, db: string, start = () => startMigration(s)): Promise<PooledWriter> {
+  await start();
   const st = await waitForStatus(lab.store, s.migrationName, (x) => x.subState === 'WaitingForCutoverTrigger' || isFinalState(x.state));
   assert.equal(st.subState, 'WaitingForCutoverTrigger', st.message);
   // roles travel without their passwords: the pooler logs in to the new server with the application's
@@ -205,15 +208,68 @@ async function overBudgetNotPaused(lab: Lab, s: MigrationSpec, db: string, w: Po
 }
 
 /**
- * The lag budget exceeded, then a difference found in the pause: each stops the fall-back, the
- * pooler on the new server with nothing lost; put right, it falls back.
+ * Past both gates, inside the pause (the runner held at `fallback-held`), the old source's table
+ * locked and a write behind the new server's fence waiting there for the reverse stream: the drain
+ * is bounded by the lag budget, the fall-back stops naming the lock's session, the pooler resumed
+ * on the new server and the application writing on there; the lock released, that write reaches
+ * the old source.
+ */
+async function lateDrainResumesOnNewServer(lab: Lab, s: MigrationSpec, db: string, w: PooledWriter, holdDir: string): Promise<void> {
+  const point = `fallback-held:${db}`;
+  await requestFallBack(s.target, s.migrationName);
+  await until('the fall-back held past its gates', async () => ((await isHeld(point, holdDir)) ? true : undefined), 120_000);
+  const lock = await lab.pair.source.connect(db);
+  try {
+    await lock.query('BEGIN READ WRITE');
+    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+    await writeBehindFence(lab.pair.target, db, `UPDATE items SET note = 'late' WHERE id = 6`);
+    await fs.rm(heldFile(point, holdDir));
+    const stopped = await settled(lab, s.migrationName);
+    assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
+    const said = await stops(lab, s.migrationName);
+    assert.equal(said.length, 2, said.join('\n'));
+    assert.match(
+      said[1]!,
+      new RegExp(
+        `^fall-back stopped: the reverse stream of "back_abort" did not reach the fall-back point within the lag budget of 30 s \\(cutoverLagBudgetSeconds, the default with a pooler\\): session pid ${holder} \\(user [^,]+, application "[^"]*", transaction open for \\d+ s\\) in "back_abort" holds a lock its apply waits for on the old source; the reverse stream goes on, the pooler resumed on the new server, ask again once the cause is fixed$`,
+      ),
+    );
+    await w.more(5);
+    assert.deepEqual(w.errors, [], 'the application saw no error');
+    assert.deepEqual(await pooledAt(lab.pooler, db), { port: lab.pair.target.port, paused: 0 }, 'resumed on the new server');
+  } finally {
+    await lock.query('ROLLBACK').catch(() => undefined);
+    await lock.end();
+  }
+  await until('the late write on the old source, the window open', async () => {
+    const [row] = await lab.pair.source.query<{ note: string }>('SELECT note FROM items WHERE id = 6', [], db);
+    const open = (await fallbackWindows(lab.store, s.migrationName))[0]?.state === 'Open';
+    return row?.note === 'late' && open ? true : undefined;
+  });
+}
+
+/**
+ * The lag budget exceeded before the pause, the drain late inside it, then a difference found in
+ * the pause: each stops the fall-back, the pooler on the new server with nothing lost; put right,
+ * it falls back.
  */
 async function differenceResumesOnNewServer(lab: Lab): Promise<void> {
   const db = 'back_abort';
   const s = specOf(lab, 'back-abort', db);
-  const w = await cutOverWithWriter(lab, s, db);
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-fallback-held-'));
+  try {
+    await differenceResumesHeld(lab, s, db, holdDir);
+  } finally {
+    await fs.rm(holdDir, { recursive: true, force: true });
+  }
+}
+
+async function differenceResumesHeld(lab: Lab, s: MigrationSpec, db: string, holdDir: string): Promise<void> {
+  const w = await cutOverWithWriter(lab, s, db, () => withHoldArmed(`fallback-held:${db}`, holdDir, () => startMigration(s)));
   const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
   await overBudgetNotPaused(lab, s, db, w);
+  await lateDrainResumesOnNewServer(lab, s, db, w, holdDir);
   // behind the old source's fence, as an administrator can (a superuser turning the fence's trigger off for one transaction): a row the new server never wrote
   const tamper = (note: string) => writeBehindFence(lab.pair.source, db, `UPDATE items SET note = '${note}' WHERE id = 5`);
   await tamper('tampered');
@@ -221,9 +277,9 @@ async function differenceResumesOnNewServer(lab: Lab): Promise<void> {
   const stopped = await settled(lab, s.migrationName);
   assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
   const said = await stops(lab, s.migrationName);
-  assert.equal(said.length, 2, said.join('\n'));
+  assert.equal(said.length, 3, said.join('\n'));
   assert.match(
-    said[1]!,
+    said[2]!,
     /^fall-back stopped: verification failed: .*items.*; the reverse stream goes on, the pooler resumed on the new server/,
   );
   await w.more(5);
@@ -287,7 +343,7 @@ async function cancelWhilePaused(lab: Lab, s: MigrationSpec, db: string): Promis
 async function killedAtEveryStepAndResumed(lab: Lab): Promise<void> {
   const db = 'back_kill';
   const s = specOf(lab, 'back-kill', db);
-  const w = await cutOverWithWriter(lab, s, db, `${KILL_STEPS[0]!.step}:${db}`);
+  const w = await cutOverWithWriter(lab, s, db, () => withFailpoints(`${KILL_STEPS[0]!.step}:${db}`, () => startMigration(s)));
   await requestFallBack(s.target, s.migrationName);
   await killedAtEachStep(
     lab,
@@ -316,7 +372,7 @@ describe('fall-back through the pooler (real PgBouncer, integration)', function 
       noErrorNoLoss,
     ],
     [
-      'the lag budget exceeded stops the fall-back before the pause, then a difference found in the pause stops it with the pooler resumed on the new server, every write kept; put right, it falls back through the pooler',
+      'the lag budget exceeded stops the fall-back before the pause; a drain past the budget inside the pause (a lock on the old source, its session named) and a difference found there each stop it with the pooler resumed on the new server, every write kept; put right, it falls back through the pooler',
       differenceResumesOnNewServer,
     ],
     [

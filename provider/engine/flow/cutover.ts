@@ -8,7 +8,7 @@
 // given back at a roll-back) is hold.ts's; the target's guard of a held cutover, from the pin to the
 // switch, is targetGuardAtCutover.ts's.
 import { retryPhase } from './outage';
-import { applierResult, markCutoverPoint } from '../switchover/marker';
+import { applierResult, lateArrivals, lateArrivalWords, markCutoverPoint } from '../switchover/marker';
 import { withSessionPair } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
@@ -45,7 +45,7 @@ import { keepFence } from '../footprint/writerFence';
 import { switchPooler } from '../footprint/poolerPause';
 import type { PinnedBeforePause } from '../switchover/pinBeforePause';
 import { dropGuardAtSwitch, dropTargetGuard, writtenOnTarget } from './targetGuardAtCutover';
-import type { ApplyRateMeter } from '../switchover/lagGate';
+import { budgetWords, type ApplyRateMeter } from '../switchover/lagGate';
 import {
   CUTOVER_HOLD,
   cutoverGate,
@@ -230,7 +230,13 @@ async function heldCutover(run: MigrationRun, { all, databases, streams, meter, 
     await rollBack(run, cutOver, held.refused);
     return false;
   }
-  const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
+  const arrivals = new Map(streams.map((s) => [s.database, drainDatabase(run, s, began)] as const));
+  const late = await lateArrivals(arrivals, gate.budget);
+  if (late.length > 0) {
+    await rollBackLateArrival(run, all, databases, late, gate);
+    return false;
+  }
+  const drains = await Promise.allSettled(arrivals.values());
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
     // A stream stopped on an error the user can fix: the cutover waits for the fix, streaming on.
@@ -547,13 +553,46 @@ async function rollBackLateWrites(
   late: string,
   lifted: string,
 ): Promise<void> {
-  const name = run.spec.migrationName;
   const message = `cutover rolled back: ${late}; ${lifted} and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
+  await streamOnAfterStop(run, all, databases, message);
+}
+
+/**
+ * Streams that had not reached the cutover point within the lag budget (switchover/marker.ts
+ * lateArrivals): the cutover rolls back before anything irreversible, naming who holds the lock
+ * their apply waits for, and they stream on past the marker.
+ */
+async function rollBackLateArrival(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  late: readonly string[],
+  gate: Gate,
+): Promise<void> {
+  const what = { stream: 'stream', point: 'cutover point', where: 'the target' };
+  const why = await lateArrivalWords(run.spec.target, late, what, budgetWords(gate.budget!, gate.defaulted));
+  const lifted = givenBack(gate.fence, gate.pooler);
+  const message = `cutover rolled back: ${why}; ${lifted ? `${lifted} and ` : ''}changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds`;
+  await streamOnAfterStop(run, all, databases, message);
+}
+
+/**
+ * A cutover stopped inside its hold, after its marker: the stop recorded, the hold and the target's
+ * guard given back, the streams started again past the marker, the request cleared with `message`.
+ */
+async function streamOnAfterStop(
+  run: MigrationRun,
+  streams: OnlineStream[],
+  databases: ReadonlySet<string>,
+  message: string,
+  subState?: 'WaitingForApplyFix',
+): Promise<void> {
+  const name = run.spec.migrationName;
   await recordEvent(run.store, name, 'error', message);
   await liftHoldAndGuard(run, [...databases]);
-  await restartStreams(run, all, databases);
+  await restartStreams(run, streams, databases);
   await clearCutoverOptions(run.store, name);
-  await clearCutover(run.store, name, message);
+  await clearCutover(run.store, name, message, subState);
 }
 
 /** One database's schema check (checkSchemaFollowing), or why its catalog could not be read. */
@@ -627,16 +666,10 @@ async function resumeAfterMismatch(
   mismatch: string | undefined,
   check: keyof typeof STOP_CAUSES,
 ): Promise<void> {
-  const { store } = run;
-  const name = run.spec.migrationName;
   const pooler = run.spec.pooler ? ', the pooler resumed on the old source' : '';
   const what = check === "the target's guard" ? mismatch : `${check} failed: ${mismatch}`;
   const message = `cutover stopped: ${what}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${STOP_CAUSES[check]})`;
-  await recordEvent(store, name, 'error', message);
-  await liftHoldAndGuard(run, [...databases]);
-  await restartStreams(run, streams, databases);
-  await clearCutoverOptions(store, name);
-  await clearCutover(store, name, message);
+  await streamOnAfterStop(run, streams, databases, message);
 }
 
 /**
@@ -650,14 +683,9 @@ async function resumeAfterStop(
   databases: ReadonlySet<string>,
   stopped: readonly OnlineStream[],
 ): Promise<void> {
-  const name = run.spec.migrationName;
   const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
-  await recordEvent(run.store, name, 'error', message);
-  await liftHoldAndGuard(run, [...databases]);
-  await restartStreams(run, streams, databases);
-  await clearCutoverOptions(run.store, name);
-  await clearCutover(run.store, name, message, 'WaitingForApplyFix');
+  await streamOnAfterStop(run, streams, databases, message, 'WaitingForApplyFix');
 }
 
 /**

@@ -29,8 +29,9 @@ import {
 } from '../control/fallbackWindows';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent } from '../control/store';
-import { markFallBackPoint } from '../switchover/marker';
+import { lateArrivals, lateArrivalWords, markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
+import { budgetWords } from '../switchover/lagGate';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
 import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
@@ -44,7 +45,7 @@ import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
-import { FALL_BACK_HOLD, holdAtFallBack, liftHold } from './hold';
+import { FALL_BACK_HOLD, fallBackGate, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
 
@@ -241,8 +242,13 @@ async function drainAndVerify(run: SwitchoverRun, w: FallbackWindow, stream: Rev
   // the new server held: through a pooler paused, fenced, the lag gate passed before and inside
   const refused = await holdAtFallBack(run, database, stream.applier, clock);
   if (refused) throw new FallBackStopped(refused);
-  // the reverse stream drained to a marker emitted behind every write the target accepted
+  // the reverse stream drained to a marker emitted behind every write the target accepted, within the budget the gate used
   await again(run, 'the marker', () => markFallBackPoint(spec.target, stream.applier, name, database));
+  const gate = fallBackGate(run);
+  if ((await lateArrivals(new Map([[database, stream.done]]), gate.budget)).length > 0) {
+    const what = { stream: 'reverse stream', point: 'fall-back point', where: 'the old source' };
+    throw new FallBackStopped(await lateArrivalWords(spec.source, [database], what, budgetWords(gate.budget!, gate.defaulted)));
+  }
   const end = await stream.done;
   if (end !== 'cutover') {
     const why = end instanceof Error ? errorMessage(end) : `it ${end}`;

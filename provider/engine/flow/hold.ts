@@ -125,7 +125,7 @@ export async function cutoverGate(run: Pick<SwitchoverRun, 'spec' | 'store'>): P
  * applications' statements for the whole drain (docs/pooler.md#the-fall-back-through-the-pooler).
  * Without one, the fence refuses writes on the new server from the fence on, and nobody waits.
  */
-function fallBackGate(run: Pick<SwitchoverRun, 'spec'>): Gate {
+export function fallBackGate(run: Pick<SwitchoverRun, 'spec'>): Gate {
   if (run.spec.pooler === undefined) return { fence: true, pooler: false, budget: undefined, defaulted: false };
   return { fence: true, pooler: true, ...budgetOf(run.spec.cutoverLagBudgetSeconds, 'a pooler') };
 }
@@ -223,6 +223,8 @@ export async function holdAtCutover(
   }
   if (refusal !== undefined) return { refused: refusal };
   clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
+  // a test acts here, past the gate and before the marker (a lock taken where the drain applies)
+  for (const database of databases) await holdpoint(`cutover-held:${database}`);
   return { pinned };
 }
 
@@ -288,7 +290,9 @@ export async function holdAtFallBack(
   await again(run, way, 'the target fence', () => way.fenceOn(run, database));
   failpoint(`fallback-fenced:${database}`);
   clock.done('fence');
-  return over(true);
+  const inside = await over(true);
+  if (!inside) await holdpoint(`fallback-held:${database}`);
+  return inside;
 }
 
 /**

@@ -7,6 +7,7 @@
 // above the switchover's mechanisms, and the guard is a change of the footprint.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage } from '../core/errors';
+import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
 import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
@@ -68,7 +69,18 @@ export async function dropGuardAtSwitch(run: SwitchoverRun, database: string): P
 /**
  * The guard dropped at a roll-back, or the guard of a cutover a killed runner left: what it recorded
  * is forgotten by the verification with it, so those tables are read whole at the next cutover.
+ * A lock someone holds on a guarded table (often the one that kept the drain from its point) leaves
+ * the guard on, recorded: failing the migration for it would throw the copy away. What it records
+ * meanwhile makes those tables read whole at the next pin (guardTarget), and the release drops it.
  */
 export async function dropTargetGuard(run: SwitchoverRun, database: string): Promise<void> {
-  await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database), database);
+  try {
+    await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database), database);
+  } catch (error) {
+    if (run.signal.aborted || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+    await run.warn(
+      `the target's guard of "${database}" stays on for now (${errorMessage(error)}: a session holds a lock on one of its tables); the next cutover puts it on afresh and reads the tables it recorded whole, the release drops it`,
+      database,
+    );
+  }
 }

@@ -221,6 +221,13 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
       },
       SHORT_LOCK_WAIT,
     );
+    // what a guard left on at a roll-back recorded since (dropTargetGuard): those tables are read
+    // whole at the pin, and the guard records afresh from here
+    const left = (await client.query<{ display: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => r.display);
+    if (left.length > 0) {
+      await forgetTableVerifications(store, spec.migrationName, database, left);
+      await client.query(`DELETE FROM ${qualified(CONTROL_SCHEMA, names.table)}`);
+    }
     const { rows } = await client.query<GuardedTable>(GUARDED_TABLES_SQL, [
       published.map((t) => t.schema),
       published.map((t) => t.name),

@@ -286,6 +286,10 @@ export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: fa
       ? `nothing applied${c.probedSeconds === undefined ? ' while it had a backlog' : ` in ${c.probedSeconds.toFixed(1)} s`}`
       : `applied at ${mib(c.rate)}/s${c.probedSeconds === undefined ? ' over the last minute' : ` over ${c.probedSeconds.toFixed(1)} s`}`;
   const predicted = Number.isFinite(c.seconds) ? `about ${Math.ceil(c.seconds!)} s` : 'longer than any budget';
-  const budget = `${budgetSeconds} s (cutoverLagBudgetSeconds${defaulted ? `, the default with ${defaulted}` : ''})`;
-  return `"${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}`;
+  return `"${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budgetWords(budgetSeconds, defaulted)}`;
+}
+
+/** The lag budget in words: `B s (cutoverLagBudgetSeconds)`, or which hold's default it is. */
+export function budgetWords(budgetSeconds: number, defaulted: false | 'fenceWriters' | 'a pooler'): string {
+  return `${budgetSeconds} s (cutoverLagBudgetSeconds${defaulted ? `, the default with ${defaulted}` : ''})`;
 }

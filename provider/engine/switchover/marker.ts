@@ -12,7 +12,7 @@ import { parseLsn } from '../core/lsn';
 import { cutoverMessagePrefix, fallBackMessagePrefix } from '../core/names';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
-import { serverMajor, withSession } from '../connect/session';
+import { APPLICATION_NAME_PREFIX, serverMajor, withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 
@@ -70,4 +70,71 @@ export async function applierResult(run: MigrationRun, stream: OnlineStream): Pr
   } finally {
     run.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The databases whose streams had not arrived at their point `budgetSeconds` after `arrivals`
+ * began: the lag gate's prediction stands on a rate, and a stream that stops applying once it passed
+ * (a lock someone holds on the server it applies to) would keep the applications held for as long
+ * as it waits. No budget, no bound: nobody was promised a wait. An arrival that failed in time is
+ * left for the caller to read.
+ */
+export async function lateArrivals(arrivals: ReadonlyMap<string, Promise<unknown>>, budgetSeconds: number | undefined): Promise<string[]> {
+  const pending = new Set(arrivals.keys());
+  const settled = [...arrivals].map(([database, arrival]) =>
+    arrival.then(
+      () => pending.delete(database),
+      () => pending.delete(database),
+    ),
+  );
+  const all = Promise.all(settled);
+  if (budgetSeconds === undefined) {
+    await all;
+    return [];
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetSeconds * 1000)));
+  try {
+    await Promise.race([all, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return [...pending];
+}
+
+/** The sessions in `database` on `server` that hold a lock one of pgferry's sessions waits for. */
+const BLOCKERS_SQL = `
+SELECT DISTINCT b.pid, b.usename::text AS usename, coalesce(b.application_name, '') AS app,
+       extract(epoch FROM now() - coalesce(b.xact_start, b.query_start))::int AS secs
+  FROM pg_catalog.pg_stat_activity w
+ CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS k(pid)
+  JOIN pg_catalog.pg_stat_activity b ON b.pid = k.pid
+ WHERE w.datname = pg_catalog.current_database() AND w.application_name LIKE $1
+ ORDER BY b.pid`;
+
+/**
+ * Why streams are late at their point, in words: which, against which budget, and the sessions
+ * holding a lock their apply waits for on `server` (`where`: how the message names it).
+ */
+export async function lateArrivalWords(
+  server: ServerSpec,
+  late: readonly string[],
+  what: { readonly stream: string; readonly point: string; readonly where: string },
+  budget: string,
+): Promise<string> {
+  const causes: string[] = [];
+  for (const database of late) {
+    const found = await withSession(server, { database, purpose: 'drain bound' }, (client) =>
+      client.query<{ pid: number; usename: string | null; app: string; secs: number | null }>(BLOCKERS_SQL, [
+        `${APPLICATION_NAME_PREFIX}%`,
+      ]),
+    ).catch(() => undefined);
+    for (const b of found?.rows ?? [])
+      causes.push(
+        `session pid ${b.pid} (user ${b.usename ?? '?'}, application "${b.app}", transaction open for ${b.secs ?? '?'} s) in "${database}" holds a lock its apply waits for on ${what.where}`,
+      );
+  }
+  const streams = late.map((d) => `"${d}"`).join(', ');
+  const cause = causes.length > 0 ? causes.join('; ') : `no session on ${what.where} holds a lock its apply waits for`;
+  return `the ${what.stream} of ${streams} did not reach the ${what.point} within the lag budget of ${budget}: ${cause}`;
 }

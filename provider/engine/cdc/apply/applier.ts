@@ -210,9 +210,11 @@ export class Applier {
     this.state.stopAtLsn = lsn;
   }
 
+  /** Stops the stream now: its loop at the next record, a statement it waits on canceled. */
   stop(): void {
     this.stopped = true;
     this.wake?.();
+    this.state.interrupt?.();
   }
 
   /** A method, not a property read: a read narrowed before an await would not be read again after it. */

@@ -48,6 +48,12 @@ export interface ApplyState {
   /** Wakes the session's loop when it waits for changes (a pin request arrived). */
   wake?: () => void;
   /**
+   * Cancels the statements the session has in flight on the target, so that a stop ends the session
+   * now and not once a lock someone holds there is let go (what they did was not committed, and is
+   * streamed again).
+   */
+  interrupt?: () => void;
+  /**
    * Commit the open batch before the source transaction that ends at or after this position, so
    * that a stream stopping on that transaction's change of shape stops exactly before it
    * (SettleBeforeStop in shapeFollower.ts).

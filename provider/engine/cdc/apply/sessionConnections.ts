@@ -148,6 +148,7 @@ export class SessionConnections {
     );
     this.recordQueue = queue;
     state.wake = () => queue.wake();
+    state.interrupt = () => this.cancelInFlight();
     const stream = await this.startStream(startLsn);
     this.statusTimer = setInterval(() => this.confirm(), 10_000);
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
@@ -213,17 +214,25 @@ export class SessionConnections {
   }
 
   /** Step: ends the session; what was not committed is lost on purpose (it is streamed again). */
+  /**
+   * A statement still running (waiting for a lock someone holds on the target, a long UPDATE) is
+   * canceled on the server: what it did was not committed, and is streamed again.
+   */
+  private cancelInFlight(): void {
+    if (this.transaction && this.transaction.inFlight > 0 && this.targetSession) requestCancel(this.targetSession);
+  }
+
   async stop(): Promise<void> {
+    this.state.interrupt = undefined;
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.stream?.close();
     await closeSession(this.source);
     // bounded: a target that stopped answering must not hold the session open
     if (this.transaction) {
-      // A statement still running (waiting for a lock someone holds on the target, a long UPDATE)
-      // would hold the release, and once the connection closed it would run on in its backend,
-      // which keeps this session's replication origin busy: a cancel could then not drop it. It
-      // is canceled on the server: what it did was not committed, and is streamed again.
-      if (this.transaction.inFlight > 0 && this.targetSession) requestCancel(this.targetSession);
+      // a statement still running would hold the release, and once the connection closed it would
+      // run on in its backend, which keeps this session's replication origin busy: a cancel could
+      // then not drop it
+      this.cancelInFlight();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.transaction.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
       clearTimeout(timer);
