@@ -75,7 +75,7 @@ describe('cdc: statement pipeline bounds (integration)', function () {
     for (let i = 0; i < 5; i++) await pipeline.send({ text: `SELECT ${i}` }, fail);
     assert.ok(pipeline.inFlight > 0);
     // nothing awaits the pipeline here: only the statements' own completion lowers the count
-    // bounded by a wait far longer than five statements take on a loaded machine
+    // bounded by a wait far longer than these statements take on a loaded machine
     const deadline = Date.now() + 30_000;
     while (pipeline.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(pipeline.inFlight, 0, 'the apply flushes early only when the target has nothing in flight');
