@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { rowsOf } from './harness';
+import { askCutoverUntilAccepted, rowsOf } from './harness';
 
 const DB = 'fence_prepared';
 const NAME = 'fence-prepared';
@@ -67,12 +67,7 @@ describe('the writer fence and a transaction prepared on the source (issue 62)',
       });
 
       await pair.source.query(`COMMIT PREPARED '${GID}'`, [], DB);
-      await until('the cutover accepted again', () =>
-        requestCutover(spec.target, NAME).then(
-          () => true,
-          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-        ),
-      );
+      await askCutoverUntilAccepted(spec);
       // the first stop's message stays until the next cutover says something else
       const done = await waitForStatus(
         store,

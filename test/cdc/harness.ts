@@ -274,17 +274,28 @@ export async function killRunnerWhileStreaming(spec: MigrationSpec, store: Catal
 }
 
 /**
- * Asks for the cutover until a resumed runner accepts it (it refuses while it is not streaming
- * yet), then waits for the migration to end, asserts it Succeeded and returns its last status.
+ * Asks for the cutover until the runner accepts it: it refuses while the migration is not streaming
+ * yet (a resumed runner redoing its checks, a stream tried again after a stop), and any other refusal
+ * fails the test. Returns the status the accepted request read back.
  */
-export async function cutOverOnceAccepted(spec: MigrationSpec, store: CatalogConnection): Promise<MigrationStatus> {
-  await until('the resumed runner to accept the cutover', () =>
-    requestCutover(spec.target, spec.migrationName).then(
-      () => true,
-      (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+export async function askCutoverUntilAccepted(spec: Pick<MigrationSpec, 'target' | 'migrationName'>): Promise<MigrationStatus> {
+  return until('the runner to accept the cutover', () =>
+    requestCutover(spec.target, spec.migrationName).catch((error: Error & { code?: string }) =>
+      error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error),
     ),
   );
+}
+
+/**
+ * Asks for the cutover until the runner accepts it, then waits for the migration to end, asserts
+ * it Succeeded (naming the verification's first mismatch if there is one) and returns its last status.
+ */
+export async function cutOverOnceAccepted(
+  spec: Pick<MigrationSpec, 'target' | 'migrationName'>,
+  store: CatalogConnection,
+): Promise<MigrationStatus> {
+  await askCutoverUntilAccepted(spec);
   const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-  assert.equal(done.state, 'Succeeded', done.message);
+  assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
   return done;
 }

@@ -96,7 +96,9 @@ async function streamsAndCutsOver(
   try {
     const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
     await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-    await new Promise((r) => setTimeout(r, 1000));
+    // the application commits more while the changes stream: counted, not timed
+    const streamedFrom = id;
+    await until('the application to commit while streaming', async () => (id > streamedFrom + 20 ? true : undefined));
     stop = true;
     await writing;
     // both servers restart while streaming: the migration rides it out
@@ -104,8 +106,12 @@ async function streamsAndCutsOver(
     await pair.source.restart();
     await writer.end().catch(() => undefined);
     await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
-    const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
-    assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
+    // the writer's inserts before the restarts counted already: the row written after them is read back
+    await until('the row written after the restarts on the target', async () =>
+      (await pair.target.query(`SELECT 1 FROM orders WHERE id = 900000`, [], 'shop')).length > 0 ? true : undefined,
+    );
+    const streaming = (await get(store, 'shop-online'))!;
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
     const reported = await waitForStatus(
       store,
       'shop-online',

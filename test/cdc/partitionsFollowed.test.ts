@@ -123,7 +123,11 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
       await pair.source.query(`UPDATE m_old SET v = -v WHERE id <= 100`, [], DB);
       // attached: a table the migration copied and streams, now a partition on the source
       await pair.source.query(`ALTER TABLE m ATTACH PARTITION m_new FOR VALUES IN ('new')`, [], DB);
-      await new Promise((r) => setTimeout(r, 1500));
+      // the writer's 'old' rows go to the default partition now: the first one seen on the source,
+      // then the newest on the target
+      await until("the writer's first 'old' row in the source's default partition", async () =>
+        (await pair.source.query(`SELECT 1 FROM m_other WHERE region = 'old' LIMIT 1`, [], DB)).length > 0 ? true : undefined,
+      );
       await caughtUp(pair, 'm_other', `region = 'old'`);
       // the target detached before the first 'old' row routed to its default partition (or that row would be refused)
       const mid = await getMigration(store, spec.migrationName);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
-import { startCluster, type Cluster } from '../support';
+import { startCluster, until, type Cluster } from '../support';
 
 const fail = (e: unknown): Error => e as Error;
 
@@ -28,14 +28,30 @@ describe('cdc: statement pipeline bounds (integration)', function () {
   it('keeps sending while earlier statements run, up to its statement bound', async () => {
     const pipeline = new StatementPipeline(client, 8, 1024 * 1024);
     const finished: number[] = [];
-    // the first holds the connection: every send after it must return without waiting for it
-    await pipeline.send({ text: 'SELECT pg_sleep(0.5)' }, fail, () => finished.push(0));
-    for (let i = 1; i < 8; i++) await pipeline.send({ text: `SELECT ${i}` }, fail, () => finished.push(i));
-    assert.equal(pipeline.inFlight, 8);
-    assert.equal(finished.length, 0);
-    // the ninth is over the bound: send waits for the oldest
-    await pipeline.send({ text: 'SELECT 8' }, fail, () => finished.push(8));
-    assert.ok(finished.includes(0), 'the ninth send returned before the first statement finished');
+    // the first waits for a lock another session holds, so it runs until released here, however
+    // slow the machine: every send after it must return without waiting for it
+    const holder = await cluster.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(7001)');
+      await pipeline.send({ text: 'SELECT pg_advisory_xact_lock(7001)' }, fail, () => finished.push(0));
+      for (let i = 1; i < 8; i++) await pipeline.send({ text: `SELECT ${i}` }, fail, () => finished.push(i));
+      assert.equal(pipeline.inFlight, 8);
+      assert.equal(finished.length, 0);
+      // the ninth is over the bound: send waits for the oldest, which ends once the lock is let go
+      let ninthSent = false;
+      const ninth = pipeline.send({ text: 'SELECT 8' }, fail, () => finished.push(8)).then(() => (ninthSent = true));
+      await until('the first statement to wait for the lock', async () =>
+        (await cluster.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 7001 AND NOT granted`)).length > 0
+          ? true
+          : undefined,
+      );
+      assert.equal(ninthSent, false, 'the ninth send waits while the first statement runs');
+      await holder.query('SELECT pg_advisory_unlock(7001)');
+      await ninth;
+      assert.ok(finished.includes(0), 'the ninth send returned once the first statement finished');
+    } finally {
+      await holder.end();
+    }
     await pipeline.idle();
     assert.deepEqual(finished, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -59,7 +75,8 @@ describe('cdc: statement pipeline bounds (integration)', function () {
     for (let i = 0; i < 5; i++) await pipeline.send({ text: `SELECT ${i}` }, fail);
     assert.ok(pipeline.inFlight > 0);
     // nothing awaits the pipeline here: only the statements' own completion lowers the count
-    const deadline = Date.now() + 5_000;
+    // bounded by a wait far longer than these statements take on a loaded machine
+    const deadline = Date.now() + 30_000;
     while (pipeline.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(pipeline.inFlight, 0, 'the apply flushes early only when the target has nothing in flight');
   });

@@ -27,7 +27,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
-import { rowsOf } from './harness';
+import { askCutoverUntilAccepted, rowsOf } from './harness';
 
 const DB = 'drops';
 
@@ -214,12 +214,7 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
     await until('the resumed runner to follow the drop and the rename', async () =>
       JSON.stringify(await tables(pair.target)) === JSON.stringify(expected) ? true : undefined,
     );
-    await until('the resumed runner to accept the cutover', () =>
-      requestCutover(spec.target, name).then(
-        () => true,
-        (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-      ),
-    );
+    await askCutoverUntilAccepted(spec);
     const done = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
     assert.equal(done.state, 'Succeeded', `${done.message}`);
     for (const table of expected) assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(pair.source, DB, table), table);

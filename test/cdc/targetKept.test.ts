@@ -13,12 +13,13 @@
 // the table's rows, the index's definition; the migrated rows equal the source's.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { requestCutover, requestResync, resumeMigration, showMigration, startMigration, type MigrationSpec } from '../../provider/engine';
+import { requestResync, resumeMigration, showMigration, startMigration, type MigrationSpec } from '../../provider/engine';
 import { tableResyncs, type TableResync } from '../../provider/engine/control/tableResyncs';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
 import { endIfRunning, onBothTargets, pairSpec, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { askCutoverUntilAccepted } from './harness';
 
 const DB = 'shop';
 const ORDERS = 3_000;
@@ -105,12 +106,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     await notNullStops(pair, spec, store, asDba);
     await resyncKeeps(pair, spec, store, asDba, managed);
     const transactions = await writer.stop();
-    await until('the resumed runner to accept the cutover', () =>
-      requestCutover(target, name).then(
-        () => true,
-        (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-      ),
-    );
+    await askCutoverUntilAccepted(spec);
     const end = await waitForStatus(store, name, (st) => isFinalState(st.state) || /^cutover stopped/.test(st.message ?? ''), 240_000);
     const events = async () => (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
     assert.equal(end.state, 'Succeeded', `${end.state}: ${end.message}\n  ${await events()}`);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { stopOnAbort } from '../../provider/engine/connect/interrupt';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { PgferryError } from '../../provider/engine/core/errors';
-import { serverSpec, startCluster, type Cluster } from '../support';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { FaultProxy } from '../support/faultProxy';
 
 const isCanceled = (e: unknown) => e instanceof PgferryError && e.category === 'canceled';
@@ -29,11 +29,12 @@ describe('connect/interrupt: work stopped on the server when it is canceled', ()
     try {
       const stop = new AbortController();
       const work = stopOnAbort(client, stop.signal, () => client.query('SELECT pg_sleep(120) AS slept_on_purpose'));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(await running('%slept_on_purpose%'), true);
+      await until('the statement to run on the server', async () => ((await running('%slept_on_purpose%')) ? true : undefined));
       stop.abort();
       await assert.rejects(work, isCanceled);
-      assert.equal(await running('%slept_on_purpose%'), false);
+      // the server sends the cancel's error a moment before it shows the session idle; a statement
+      // left running would sleep on for minutes, far past this wait
+      await until('the statement to end on the server', async () => ((await running('%slept_on_purpose%')) ? undefined : true), 30_000);
       // canceled on the server, not cut off: the session answers the next statement
       assert.deepEqual((await client.query('SELECT 1 AS n')).rows, [{ n: 1 }]);
     } finally {
@@ -46,7 +47,7 @@ describe('connect/interrupt: work stopped on the server when it is canceled', ()
     try {
       const stop = new AbortController();
       const work = stopOnAbort(client, stop.signal, () => client.query('SELECT pg_sleep(120) AS failed_elsewhere'));
-      await new Promise((r) => setTimeout(r, 200));
+      await until('the statement to run on the server', async () => ((await running('%failed_elsewhere%')) ? true : undefined));
       stop.abort(new Error('the other job failed'));
       await assert.rejects(work, /the other job failed/);
       let started = false;

@@ -147,15 +147,23 @@ async function cutOverWithWindow(pair: ServerPair, page: Page): Promise<void> {
 async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
   const recorded = { retained: new Set<string>(), pending: new Set<string>() };
   let watching = true;
+  // one session for the whole watch: a new connection per look, on a loaded machine, could take
+  // longer than a figure stays in the catalog, and the page would show one the watch never read
+  const watcher = await pair.target.connect();
   const catalog = (async () => {
-    while (watching) {
-      const [w] = await pair.target.query<{ retained: string | null; pending: string | null }>(
-        'SELECT retained_bytes::text AS retained, pending_bytes::text AS pending FROM pgferry.fallback_window WHERE migration = $1',
-        [NAME],
-      );
-      if (w?.retained) recorded.retained.add(w.retained);
-      if (w?.pending) recorded.pending.add(w.pending);
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      while (watching) {
+        const { rows } = await watcher.query<{ retained: string | null; pending: string | null }>(
+          'SELECT retained_bytes::text AS retained, pending_bytes::text AS pending FROM pgferry.fallback_window WHERE migration = $1',
+          [NAME],
+        );
+        const [w] = rows;
+        if (w?.retained) recorded.retained.add(w.retained);
+        if (w?.pending) recorded.pending.add(w.pending);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await watcher.end();
     }
   })();
   await new Promise((r) => setTimeout(r, 3_000)); // the page's next readings are read after the catalog's watch began

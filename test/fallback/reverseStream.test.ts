@@ -135,8 +135,14 @@ async function stoppedAfterResume(pair: ServerPair, store: CatalogConnection, na
   assert.equal(stopped.state, 'Succeeded', `the migration stays Succeeded: ${stopped.message}`);
   assert.equal(stopped.databases[0]?.fallback?.state, 'Stopped');
   assert.match(stopped.databases[0]!.fallback!.message ?? '', /^the reverse stream stopped: .*scratch/);
-  // a few looks later, still Succeeded and the runner streaming back
-  await new Promise((r) => setTimeout(r, 3000));
+  // once the runner has tried the stream again by itself (after its wait, counted on the stop):
+  // still Succeeded and the runner streaming back
+  const [first] = await fallbackWindows(store, name);
+  await until(
+    'the runner to try the reverse stream again by itself',
+    async () => (((await fallbackWindows(store, name))[0]?.stop?.attempts ?? 0) > (first?.stop?.attempts ?? 0) ? true : undefined),
+    120_000,
+  );
   const later = (await get(store, name))!;
   assert.equal(later.state, 'Succeeded', later.message);
   assert.equal(later.runner?.alive, true, 'the resumed runner stays to try the stream again');

@@ -8,9 +8,10 @@
 // - a resumed runner whose database's slot is gone: the database is copied again instead of
 //   streaming from a slot that does not exist.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
+import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { cutOverOnceAccepted } from '../cdc/harness';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
 
@@ -142,14 +143,7 @@ describe('safety: a server that goes away for a moment', function () {
         'noslot',
       );
       await resumeMigration(spec);
-      await until('the resumed runner to accept the cutover', () =>
-        requestCutover(spec.target, 'noslot').then(
-          () => true,
-          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-        ),
-      );
-      const done = await waitForStatus(store, 'noslot', (s) => s.state === 'Succeeded' || s.state === 'Failed');
-      assert.equal(done.state, 'Succeeded', done.message);
+      await cutOverOnceAccepted(spec, store);
       assert.equal(await count(pair.target, 'noslot', 'big'), ROWS.noslot + 500);
     } finally {
       await store.close();

@@ -6,7 +6,7 @@
 // every table and large object on both servers as a superuser, independently of pgferry's own
 // verification: identical on a superuser target and on a managed-like one.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, requestCutover, resumeMigration, startMigration, type ServerSpec } from '../../provider/engine';
+import { parseMigrationSpec, resumeMigration, startMigration, type ServerSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import {
   DEFAULT_ALLOW_LIST,
@@ -21,6 +21,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
+import { cutOverOnceAccepted } from '../cdc/harness';
 
 /** Every plain table and leaf partition of the user's schemas, as schema-qualified SQL names. */
 async function userTables(cluster: Cluster, database: string): Promise<string[]> {
@@ -120,14 +121,7 @@ async function migrateThroughKill(pair: ServerPair, database: string, target: Se
     assert.equal(resumed.subState, 'WaitingForCutoverTrigger', resumed.message);
     const written = await writer.stop();
     await checkReplicaTrigger(pair, database);
-    await until('the cutover to be accepted', () =>
-      requestCutover(target, spec.migrationName).then(
-        () => true,
-        (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
-      ),
-    );
-    const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-    assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+    await cutOverOnceAccepted(spec, store);
     const [{ n }] = (await pair.source.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM shop.orders WHERE id > 1000',
       [],
