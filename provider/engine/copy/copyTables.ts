@@ -20,6 +20,7 @@ import { analyzeAfterPostData, TOAST_APART_FROM, vacuumStatement, vacuumToastOf 
 import { HeldElsewhere, type OtherClaimers } from './heldElsewhere';
 import { OpenWork, TableWorkOrder, type TableWork } from './tableWorkOrder';
 import { inTransaction } from '../connect/transaction';
+import { failpoint } from '../util/failpoints';
 
 export interface CopyTablesResult {
   readonly rows: number;
@@ -215,7 +216,10 @@ async function runTableWork(
   await openWork.around(() => buildOneIndex(args, work.index, target));
   const table = tableOf.get(work.index.tableOid);
   if (!table) return;
-  if (order.lastIndexLeft(table)) await attachKeys(target, byTable.get(table.oid) ?? []);
+  if (order.lastIndexLeft(table)) {
+    failpoint(`keys-attach:${table.display}`);
+    await attachKeys(target, byTable.get(table.oid) ?? []);
+  }
   order.indexBuilt(table);
 }
 
