@@ -59,7 +59,10 @@ describe('schema fidelity statements', () => {
       });
     const deferred = key({ kind: 'UNIQUE', deferrable: true, deferred: true });
     assert.equal(indexStatement(deferred), 'CREATE UNIQUE INDEX "I.x" ON "S""c"."T 1" USING btree (id)');
-    assert.equal(attachStatement(deferred), 'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" UNIQUE USING INDEX "I.x" DEFERRABLE INITIALLY DEFERRED');
+    assert.equal(
+      attachStatement(deferred),
+      'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" UNIQUE USING INDEX "I.x" DEFERRABLE INITIALLY DEFERRED',
+    );
     assert.equal(
       attachStatement(key({ kind: 'PRIMARY KEY', deferrable: false, deferred: false })),
       'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" PRIMARY KEY USING INDEX "I.x"',
