@@ -2,7 +2,7 @@
 // would, and the rules that tell a deliberate difference from a lost property.
 import assert from 'node:assert/strict';
 import type { SourceIndex } from '../../provider/engine/catalog/introspect';
-import { indexMarkStatements } from '../../provider/engine/copy/indexes';
+import { attachStatement, indexMarkStatements, indexStatement } from '../../provider/engine/copy/indexes';
 import { createRoleStatement, parameterGrantStatements, rolePropertyStatements, type SourceRole } from '../../provider/engine/schema/roles';
 import { diffSnapshots, type CatalogSnapshot } from '../support/catalogSnapshot';
 import { unexplained } from '../support/fidelityDifferences';
@@ -49,6 +49,28 @@ describe('schema fidelity statements', () => {
         'ALTER TABLE ONLY "S""c"."T 1" REPLICA IDENTITY USING INDEX "I.x"',
       ],
     );
+  });
+
+  it('a key its index can carry is built as that index and attached after; any other constraint in one statement', () => {
+    const key = (attach?: NonNullable<SourceIndex['constraint']>['attach']) =>
+      index({
+        indexDef: 'CREATE UNIQUE INDEX "I.x" ON "S""c"."T 1" USING btree (id)',
+        constraint: { oid: '3', name: 'I.x', def: 'UNIQUE (id) DEFERRABLE INITIALLY DEFERRED', ...(attach ? { attach } : {}) },
+      });
+    const deferred = key({ kind: 'UNIQUE', deferrable: true, deferred: true });
+    assert.equal(indexStatement(deferred), 'CREATE UNIQUE INDEX "I.x" ON "S""c"."T 1" USING btree (id)');
+    assert.equal(
+      attachStatement(deferred),
+      'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" UNIQUE USING INDEX "I.x" DEFERRABLE INITIALLY DEFERRED',
+    );
+    assert.equal(
+      attachStatement(key({ kind: 'PRIMARY KEY', deferrable: false, deferred: false })),
+      'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" PRIMARY KEY USING INDEX "I.x"',
+    );
+    // an exclusion constraint, or a key in its own tablespace: one statement, nothing to attach
+    assert.equal(indexStatement(key()), 'ALTER TABLE ONLY "S""c"."T 1" ADD CONSTRAINT "I.x" UNIQUE (id) DEFERRABLE INITIALLY DEFERRED');
+    assert.equal(attachStatement(key()), undefined);
+    assert.equal(attachStatement(index()), undefined);
   });
 
   it('a superuser target user gives SUPERUSER, REPLICATION and BYPASSRLS; a managed one strips them', () => {

@@ -45,7 +45,13 @@ export interface SourceIndex {
   readonly table: string;
   readonly indexName: string;
   readonly indexDef: string;
-  readonly constraint?: { readonly oid: string; readonly name: string; readonly def: string };
+  readonly constraint?: {
+    readonly oid: string;
+    readonly name: string;
+    readonly def: string;
+    /** A primary key or unique constraint whose index may be built alone and the key attached to it after (indexes.ts). */
+    readonly attach?: { readonly kind: 'PRIMARY KEY' | 'UNIQUE'; readonly deferrable: boolean; readonly deferred: boolean };
+  };
   /** The table is clustered on this index (ALTER TABLE ... CLUSTER ON). */
   readonly clustered: boolean;
   /** The table's replica identity is this index (REPLICA IDENTITY USING INDEX). */
@@ -98,6 +104,9 @@ interface IndexRow {
   constraint_oid: string | null;
   constraint_name: string;
   constraint_def: string;
+  deferrable: boolean | null;
+  deferred: boolean | null;
+  attach_kind: 'PRIMARY KEY' | 'UNIQUE' | null;
   clustered: boolean;
   replica_identity: boolean;
   column_statistics: { column: number; target: number }[] | null;
@@ -148,7 +157,14 @@ export async function listTableIndexes(client: pg.Client, skip: ReadonlySet<stri
     table: r.table_name,
     indexName: r.index_name,
     indexDef: r.index_def,
-    constraint: r.constraint_oid ? { oid: String(r.constraint_oid), name: r.constraint_name, def: r.constraint_def } : undefined,
+    constraint: r.constraint_oid
+      ? {
+          oid: String(r.constraint_oid),
+          name: r.constraint_name,
+          def: r.constraint_def,
+          ...(r.attach_kind ? { attach: { kind: r.attach_kind, deferrable: r.deferrable === true, deferred: r.deferred === true } } : {}),
+        }
+      : undefined,
     clustered: r.clustered,
     replicaIdentity: r.replica_identity,
     columnStatistics: r.column_statistics ?? [],

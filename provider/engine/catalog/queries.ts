@@ -100,6 +100,12 @@ SELECT i.indexrelid::int8 AS index_oid,
        con.conname AS constraint_name,
        CASE WHEN con.oid IS NULL THEN NULL ELSE pg_get_constraintdef(con.oid) END AS constraint_def,
        con.condeferrable AS deferrable,
+       con.condeferred AS deferred,
+       -- a key whose index can be built first and attached after (indexes.ts attachStatement): USING
+       -- INDEX takes a btree with plain columns in their default order, whole, in the default tablespace
+       CASE WHEN con.contype IN ('p', 'u') AND ic.reltablespace = 0 AND i.indexprs IS NULL AND i.indpred IS NULL
+                 AND ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree') AND 0 = ALL (i.indoption::int2[])
+            THEN CASE con.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END END AS attach_kind,
        i.indisclustered AS clustered,
        i.indisreplident AS replica_identity,
        (SELECT json_agg(json_build_object('column', a.attnum, 'target', a.attstattarget) ORDER BY a.attnum)

@@ -11,7 +11,7 @@ import { safeEmit, type ProgressListener } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { runCopyItem } from './copyItem';
-import { buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
+import { attachKeys, buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
 import { ctidRanges, integerRanges, itemKey, itemsForRanges, orderItems, tableParts, type CopyItem } from './plan';
 import type { CopyItemResult } from './copyItem';
 import { splitKeyBounds } from '../catalog/queries';
@@ -20,6 +20,7 @@ import { analyzeAfterPostData, TOAST_APART_FROM, vacuumStatement, vacuumToastOf 
 import { HeldElsewhere, type OtherClaimers } from './heldElsewhere';
 import { OpenWork, TableWorkOrder, type TableWork } from './tableWorkOrder';
 import { inTransaction } from '../connect/transaction';
+import { failpoint } from '../util/failpoints';
 
 export interface CopyTablesResult {
   readonly rows: number;
@@ -198,19 +199,28 @@ async function maintain(
   if (await vacuumToastOf(target, work.toast.sql)) order.toastDone(work.toast);
 }
 
-/** One item of the index pool: an index build (then maybe its table's VACUUM queued), or a VACUUM. */
+/**
+ * One item of the index pool: an index build (after the table's last one, its keys attached to
+ * their indexes; then maybe its VACUUM queued), or a VACUUM.
+ */
 async function runTableWork(
   args: CopyTablesArgs,
   work: TableWork,
   target: pg.Client,
   order: TableWorkOrder,
   openWork: OpenWork,
+  byTable: ReadonlyMap<string, readonly SourceIndex[]>,
   tableOf: ReadonlyMap<string, SourceTable>,
 ): Promise<void> {
   if (!('index' in work)) return maintain(target, work, order);
   await openWork.around(() => buildOneIndex(args, work.index, target));
   const table = tableOf.get(work.index.tableOid);
-  if (table) order.indexBuilt(table);
+  if (!table) return;
+  if (order.lastIndexLeft(table)) {
+    failpoint(`keys-attach:${table.display}`);
+    await attachKeys(target, byTable.get(table.oid) ?? []);
+  }
+  order.indexBuilt(table);
 }
 
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
@@ -282,7 +292,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
     // an index build or VACUUM of a large table runs for minutes: a cancel stops it on the server
-    work: (work, target) => stopOnAbort(target, signal, () => runTableWork(args, work, target, order, openWork, tableOf)),
+    work: (work, target) => stopOnAbort(target, signal, () => runTableWork(args, work, target, order, openWork, byTable, tableOf)),
   }).catch(stopOnFailure);
 
   const [copied, indexed, watched] = await Promise.allSettled([copying, indexing, watching]);

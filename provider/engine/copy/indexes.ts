@@ -5,8 +5,16 @@ import type pg from 'pg';
 import type { SourceIndex } from '../catalog/introspect';
 import { ident, qualified } from '../connect/quote';
 
-/** The statement that builds one index or constraint on the target. */
+/**
+ * The statement that builds one index or constraint on the target. A primary key or unique
+ * constraint that can be is built as its index alone (CREATE UNIQUE INDEX, the name the key gives
+ * it) and attached once the table's last index is built (attachStatement), as pgcopydb does: ADD
+ * CONSTRAINT ... PRIMARY KEY in one statement holds ACCESS EXCLUSIVE on the table for the whole
+ * build, and every other index of the table waits behind it; CREATE INDEX takes SHARE, which lets
+ * the table's other builds run beside it, and the attach is a change of the catalog alone.
+ */
 export function indexStatement(index: SourceIndex): string {
+  if (index.constraint?.attach) return index.indexDef;
   if (index.constraint) {
     // pg_get_constraintdef gives "PRIMARY KEY (id)", "UNIQUE (a, b) DEFERRABLE", "EXCLUDE USING gist (...)"
     return `ALTER TABLE ONLY ${qualified(index.schema, index.table)} ADD CONSTRAINT ${ident(index.constraint.name)} ${index.constraint.def}`;
@@ -30,6 +38,34 @@ export function indexMarkStatements(index: SourceIndex): string[] {
   if (index.clustered) statements.push(`ALTER TABLE ${table} CLUSTER ON ${ident(index.indexName)}`);
   if (index.replicaIdentity) statements.push(`ALTER TABLE ONLY ${table} REPLICA IDENTITY USING INDEX ${ident(index.indexName)}`);
   return statements;
+}
+
+/** The statement that makes the key of an index built alone (indexStatement); undefined for every other index. */
+export function attachStatement(index: SourceIndex): string | undefined {
+  const attach = index.constraint?.attach;
+  if (!index.constraint || !attach) return undefined;
+  const timing = attach.deferrable ? (attach.deferred ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE') : '';
+  return (
+    `ALTER TABLE ONLY ${qualified(index.schema, index.table)} ADD CONSTRAINT ${ident(index.constraint.name)} ` +
+    `${attach.kind} USING INDEX ${ident(index.indexName)}${timing}`
+  );
+}
+
+/**
+ * Attaches the keys of a table's indexes built alone, once no build of the table is left (the
+ * attach waits for ACCESS EXCLUSIVE: a build beside it would hold the worker idle until it ends).
+ * One already attached (a resumed copy, whose earlier run attached it before it stopped) is left as it is.
+ */
+export async function attachKeys(target: pg.Client, indexes: readonly SourceIndex[]): Promise<void> {
+  for (const index of indexes) {
+    const statement = attachStatement(index);
+    if (!statement) continue;
+    const { rows } = await target.query<{ attached: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = to_regclass($1)) AS attached`,
+      [qualified(index.schema, index.indexName)],
+    );
+    if (!rows[0]?.attached) await target.query(statement);
+  }
 }
 
 /** Groups indexes by table oid. */

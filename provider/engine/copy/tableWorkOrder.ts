@@ -107,6 +107,11 @@ export class TableWorkOrder {
     this.closeWhenDone();
   }
 
+  /** Is the table's index being built the last one left (every other build of it has ended)? */
+  lastIndexLeft(table: SourceTable): boolean {
+    return this.indexesLeft.get(table.oid) === 1;
+  }
+
   /** One of the table's indexes is built. */
   indexBuilt(table: SourceTable): void {
     const left = (this.indexesLeft.get(table.oid) ?? 1) - 1;
