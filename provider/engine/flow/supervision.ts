@@ -32,8 +32,10 @@ export class Supervision implements Watched {
   readonly schema: SchemaWatch;
   /** Tables dropped or renamed on the source, followed on the target (tableDropsAndRenames: follow). */
   readonly tableDrops: TableDropsFollow;
-  /** When the tick handler last ran (flow/handleTick.ts). */
+  /** When the tick handler last ran (flow/handleTick.ts); 0 before the watch's first tick. */
   lastTick = 0;
+  /** When the watch began (the first tick waits for the streams' first change: flow/handleTick.ts). */
+  readonly openedAt = Date.now();
   private databaseRead: Promise<DatabaseRequests> | undefined;
   private wholeRead: Promise<boolean> | undefined;
 
