@@ -190,7 +190,9 @@ async function reportScenario(pair: ServerPair, name: string): Promise<void> {
 /**
  * A table dropped and one renamed while no runner runs (the runner SIGKILLed): the resumed runner's
  * first look compares the source with what the copy copied, not with nothing, so both are followed
- * and the cutover succeeds; a first look that only recorded what it saw would miss them both.
+ * and the cutover succeeds; a first look that only recorded what it saw would miss them both. A row
+ * written under the new name once the rename is followed reaches the target, the stream never
+ * stopped on it.
  */
 async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
@@ -213,6 +215,19 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
     const expected = ['archive', 'items', 'orders', 'quiet_renamed', 'readings', 'readings_2026'];
     await until('the resumed runner to follow the drop and the rename', async () =>
       JSON.stringify(await tables(pair.target)) === JSON.stringify(expected) ? true : undefined,
+    );
+    // written under the new name once the target has it: the stream, which started before the rename
+    // was followed there, reads the table anew rather than what it read of the target as it started
+    await pair.source.query(`INSERT INTO quiet_renamed VALUES (9001, 'after the rename')`, [], DB);
+    await until('the row written under the new name to reach the target', async () => {
+      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM quiet_renamed WHERE id = 9001`, [], DB);
+      return row?.n === 1 ? true : undefined;
+    });
+    const stops = (await catalogEvents(store, name, 200)).filter((e) => /does not exist on the target/.test(e.message));
+    assert.deepEqual(
+      stops.map((e) => e.message),
+      [],
+      'the stream never stopped on the renamed table',
     );
     await until('the resumed runner to accept the cutover', () =>
       requestCutover(spec.target, name).then(
@@ -304,7 +319,7 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
     await reportScenario(pair, 'drops-report');
   });
 
-  it('follow: dropped and renamed while no runner ran, followed by the resumed runner', async () => {
+  it('follow: dropped and renamed while no runner ran, followed by the resumed runner; a row under the new name applied, no stop', async () => {
     pair = await startPair(15, 15);
     await whileNoRunner(pair, 'drops-no-runner');
   });

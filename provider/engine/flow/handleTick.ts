@@ -30,6 +30,8 @@ function hasApplied(stream: OnlineStream): boolean {
 }
 
 export async function tick(s: Supervision): Promise<undefined> {
+  // what follows may rename, drop or make again a table on the target: no stream uses its facts read ahead
+  s.targetMayChange();
   await s.tables.scan();
   // tables it found dropped or renamed, followed once the apply has passed them (tableDropsAndRenames: follow)
   await s.tableDrops.follow(s.tables.takeDroppedOrRenamed());

@@ -67,6 +67,15 @@ export class Supervision implements Watched {
     return this.streams.map((s) => s.database);
   }
 
+  /**
+   * A handler is about to change the target's tables (a follow, a resync, the schema watch, a
+   * cutover): every stream reads each table at its next relation message from now on, rather than
+   * the facts it read ahead as it started (cdc/apply/sessionConnections.ts).
+   */
+  targetMayChange(): void {
+    for (const stream of this.streams) stream.applier.giveUpTablesAhead();
+  }
+
   /** A new look: the requests are read again when a handler asks. */
   nextLook(): void {
     this.databaseRead = undefined;

@@ -264,11 +264,12 @@ export class SessionConnections {
    * The published tables' facts on the target read ahead of their relation messages, in one round
    * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the source has
    * named them. Nothing else reads on that connection before a relation message, and the first
-   * lookup of a table waits for this read (targetTableAhead).
+   * lookup of a table waits for this read (targetTableAhead). Not read once the flow may change the
+   * target's tables (a session started again after the supervisor's first tick).
    */
   private readTablesAhead(): void {
     const tables = this.publishedTables;
-    if (!tables) return;
+    if (!tables || this.state.tablesAheadGivenUp) return;
     const target = this.target;
     this.tablesAhead = tables
       .then((t) => readTargetTablesAhead(target, t))
@@ -281,14 +282,16 @@ export class SessionConnections {
 
   /**
    * A table's facts read ahead (readTablesAhead), once: a later relation message of the table reads
-   * them anew. Undefined when none were read, or once this session changed a table's shape on the
-   * target (forgetTablesAhead).
+   * them anew. Undefined when none were read, once this session changed a table's shape on the
+   * target (forgetTablesAhead), or once the online flow may change the target's tables
+   * (ApplyState.tablesAheadGivenUp): the facts hold only while nothing but this session changes them.
    */
   async targetTableAhead(schema: string, name: string): Promise<TableFactsRead | undefined> {
     const read = this.tablesAhead;
     if (!read) return undefined;
     const ahead = await read.catch(() => undefined);
-    if (this.tablesAhead !== read || !ahead) return undefined;
+    // given up meanwhile: the flow may have renamed, dropped or made again a table since the read
+    if (this.tablesAhead !== read || !ahead || this.state.tablesAheadGivenUp) return undefined;
     const key = qualified(schema, name);
     const facts = ahead.get(key);
     ahead.delete(key);
