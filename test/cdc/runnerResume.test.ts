@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { serverSpec, startPair, until, writerPause, type ServerPair } from '../support';
+import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
 
 describe('online runner: SIGKILL while streaming, then resume (integration)', function () {
@@ -61,6 +61,69 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       );
       assert.equal(marker!.kept, true, 'the copy was not redone');
       assert.ok(done.databases[0]!.inserts > 50, JSON.stringify(done.databases[0]));
+    } finally {
+      stop = true;
+      await writer.end().catch(() => undefined);
+      await store.close();
+    }
+  });
+
+  it('a runner killed as its apply starts (target read, stream opened, before START_REPLICATION) leaves the backlog to the next, applied once', async () => {
+    await pair.source.query('CREATE DATABASE resumetwice');
+    await pair.source.query(
+      `CREATE TABLE t (id bigint PRIMARY KEY, v text); CREATE TABLE u (id bigint PRIMARY KEY, n int NOT NULL);
+       INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 2000) g; INSERT INTO u SELECT g, 0 FROM generate_series(1, 50) g;`,
+      [],
+      'resumetwice',
+    );
+    const spec = parseMigrationSpec({
+      migrationName: 'resume-twice-online',
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: ['resumetwice'],
+      mode: 'Online',
+      option: 'Migrate',
+      overwriteDbsInTarget: true,
+    });
+    const store = new CatalogConnection(spec.target);
+    const writer = await pair.source.connect('resumetwice');
+    let stop = false;
+    let id = 100_000;
+    // each transaction inserts a row and adds to a counter: one applied twice fails the insert's key
+    // or leaves a counter off, one lost leaves a row or a count missing
+    const writing = (async () => {
+      while (!stop) {
+        id += 1;
+        await writer.query(`BEGIN; INSERT INTO t VALUES (${id}, 'live'); UPDATE u SET n = n + 1 WHERE id = ${(id % 50) + 1}; COMMIT`);
+        await writerPause();
+      }
+    })();
+    try {
+      const killed = await killRunnerWhileStreaming(spec, store);
+      const deadAt = id;
+      await until(
+        'the writer to commit 20 transactions while no runner is alive',
+        async () => (id - deadAt >= 20 ? true : undefined),
+        60_000,
+        20,
+      );
+      // a column added while no runner is alive: the relation message differs from what is read ahead of it
+      await writer.query(`ALTER TABLE t ADD COLUMN w int DEFAULT 7`);
+      const applied = await rowsOf(pair.target, 'resumetwice', 't');
+      process.env.PGFERRY_FAILPOINTS = 'apply-stream-start';
+      try {
+        await resumeMigration(spec);
+        await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false && s.runner.pid !== killed);
+      } finally {
+        delete process.env.PGFERRY_FAILPOINTS;
+      }
+      assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 't'), applied, 'the runner killed before streaming applied nothing');
+      await resumeMigration(spec);
+      stop = true;
+      await writing;
+      await cutOverOnceAccepted(spec, store);
+      assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 't'), await rowsOf(pair.source, 'resumetwice', 't'));
+      assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 'u'), await rowsOf(pair.source, 'resumetwice', 'u'));
     } finally {
       stop = true;
       await writer.end().catch(() => undefined);

@@ -27,7 +27,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
-import { askCutoverUntilAccepted, rowsOf } from './harness';
+import { askCutoverUntilAccepted, cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
 
 const DB = 'drops';
 
@@ -190,7 +190,9 @@ async function reportScenario(pair: ServerPair, name: string): Promise<void> {
 /**
  * A table dropped and one renamed while no runner runs (the runner SIGKILLed): the resumed runner's
  * first look compares the source with what the copy copied, not with nothing, so both are followed
- * and the cutover succeeds; a first look that only recorded what it saw would miss them both.
+ * and the cutover succeeds; a first look that only recorded what it saw would miss them both. A row
+ * written under the new name once the rename is followed reaches the target, the stream never
+ * stopped on it.
  */
 async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
@@ -214,11 +216,81 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
     await until('the resumed runner to follow the drop and the rename', async () =>
       JSON.stringify(await tables(pair.target)) === JSON.stringify(expected) ? true : undefined,
     );
+    // written under the new name once the target has it: the stream, which started before the rename
+    // was followed there, reads the table anew rather than what it read of the target as it started
+    await pair.source.query(`INSERT INTO quiet_renamed VALUES (9001, 'after the rename')`, [], DB);
+    await until('the row written under the new name to reach the target', async () => {
+      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM quiet_renamed WHERE id = 9001`, [], DB);
+      return row?.n === 1 ? true : undefined;
+    });
+    const stops = (await catalogEvents(store, name, 200)).filter((e) => /does not exist on the target/.test(e.message));
+    assert.deepEqual(
+      stops.map((e) => e.message),
+      [],
+      'the stream never stopped on the renamed table',
+    );
     await askCutoverUntilAccepted(spec);
     const done = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
     assert.equal(done.state, 'Succeeded', `${done.message}`);
     for (const table of expected) assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(pair.source, DB, table), table);
   } finally {
+    await endIfRunning(spec, Promise.resolve());
+    await store.close();
+  }
+}
+
+/**
+ * A partitioned table renamed on the source while no runner runs (SIGKILLed while streaming), then
+ * written into under its new name. Its partitions stream under their own names, so nothing in the
+ * stream names it: the resumed runner's first look finds the rename by comparing with what the copy
+ * copied, the partitioned tables above the copied partitions included (issue 65: with that look
+ * later than the stream's start, a rename before it was missed). The rows arrive on the target; the
+ * cutover Succeeds, and they are read back there under the new name, its partition under it.
+ */
+async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(SCHEMA, [], DB);
+  const spec = pairSpec(pair, name, [DB], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    tableDropsAndRenames: 'follow',
+  });
+  const store = new CatalogConnection(spec.target);
+  const writer = startSourceWriter(pair.source, DB, write);
+  try {
+    await killRunnerWhileStreaming(spec, store);
+    await writer.stop();
+    await pair.source.query(
+      `ALTER TABLE readings RENAME TO measurements;
+       INSERT INTO measurements SELECT g, date '2026-06-01', g FROM generate_series(1001, 1100) g`,
+      [],
+      DB,
+    );
+    await resumeMigration(spec);
+    await until('the resumed runner to rename the partitioned table and apply its rows', async () => {
+      const [renamed] = await pair.target.query<{ done: boolean }>(
+        `SELECT to_regclass('public.measurements') IS NOT NULL AND to_regclass('public.readings') IS NULL AS done`,
+        [],
+        DB,
+      );
+      if (!renamed?.done) return undefined;
+      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings_2026 WHERE id > 1000`, [], DB);
+      return row?.n === 100 ? true : undefined;
+    });
+    // the apply followed the partition tree at the partition's first change, before the rename was
+    // followed (the parent missing under its new name then): the cutover follows the tree once more
+    await cutOverOnceAccepted(spec, store);
+    assert.deepEqual(await rowsOf(pair.target, DB, 'measurements'), await rowsOf(pair.source, DB, 'measurements'));
+    const [parent] = await pair.target.query<{ p: string }>(
+      `SELECT i.inhparent::regclass::text AS p FROM pg_inherits i WHERE i.inhrelid = 'public.readings_2026'::regclass`,
+      [],
+      DB,
+    );
+    assert.equal(parent?.p, 'measurements', 'readings_2026 is a partition of the renamed table on the target');
+    assert.deepEqual(await tables(pair.target), await tables(pair.source));
+  } finally {
+    await writer.stop().catch(() => undefined);
     await endIfRunning(spec, Promise.resolve());
     await store.close();
   }
@@ -242,9 +314,14 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
     await reportScenario(pair, 'drops-report');
   });
 
-  it('follow: dropped and renamed while no runner ran, followed by the resumed runner', async () => {
+  it('follow: dropped and renamed while no runner ran, followed by the resumed runner; a row under the new name applied, no stop', async () => {
     pair = await startPair(15, 15);
     await whileNoRunner(pair, 'drops-no-runner');
+  });
+
+  it('follow: a partitioned table renamed while no runner ran, written into under its new name, read back there on the target', async () => {
+    pair = await startPair(15, 15);
+    await parentRenamedWhileNoRunner(pair, 'drops-parent-resumed');
   });
 
   it('managed-like target: the same, and the dropped table key not added back', async () => {

@@ -5,6 +5,7 @@ import {
   DATABASE_PROPERTIES,
   DATABASE_SETTINGS,
   LIST_LARGE_OBJECTS,
+  LIST_PARTITIONED_ANCESTORS,
   LIST_SEQUENCES,
   LIST_TABLE_INDEXES,
   LIST_TABLES,
@@ -141,6 +142,13 @@ export async function listTables(client: pg.Client, major: number, skip: Readonl
     binarySafe: r.binary_safe,
     splitKey: r.split_key ?? undefined,
   }));
+}
+
+/** The partitioned tables above these tables (OIDs), by OID and display name (LIST_PARTITIONED_ANCESTORS). */
+export async function listPartitionedAncestors(client: pg.Client, oids: readonly string[]): Promise<{ oid: string; name: string }[]> {
+  if (oids.length === 0) return [];
+  const { rows } = await client.query<{ oid: string; schema: string; name: string }>(LIST_PARTITIONED_ANCESTORS, [oids]);
+  return rows.map((r) => ({ oid: r.oid, name: displayName(r.schema, r.name) }));
 }
 
 export async function listSequences(client: pg.Client): Promise<SourceSequence[]> {

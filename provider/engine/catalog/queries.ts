@@ -38,6 +38,20 @@ const OID_ALIAS_TYPE = (type: string): string =>
  * single-column primary key usable for range splitting. $1: OIDs of tables not to list (a filter
  * leaves them out): pg_table_size would take a lock on each, and wait behind an exclusive one.
  */
+/**
+ * The partitioned tables above the given tables ($1, OIDs), at any depth: the copy restores them as
+ * the source has them, and a rename of one is followed by its OID (cdc/prepare/tableWatch.ts).
+ */
+export const LIST_PARTITIONED_ANCESTORS = `
+WITH RECURSIVE up AS (
+  SELECT i.inhparent AS oid FROM pg_inherits i WHERE i.inhrelid = ANY($1::oid[])
+  UNION
+  SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.oid
+)
+SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
+  FROM up JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'p'`;
+
 export const LIST_TABLES = `
 SELECT c.oid::int8 AS oid,
        n.nspname AS schema,

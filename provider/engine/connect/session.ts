@@ -137,7 +137,7 @@ async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<
   try {
     const name = `SET application_name = ${literal(`${APPLICATION_NAME_PREFIX}${options.purpose}`)}`;
     await client.query(`${name}; ${sessionSettingsSql(options)}`);
-    trace(`session taken ahead: ${options.purpose} ${options.database ?? ''} ${server.port}`);
+    trace(() => `session taken ahead: ${options.purpose} ${options.database ?? ''} ${server.port}`);
     return client;
   } catch {
     // gone while it waited (a server restart): a new one is opened instead, and meets any error itself
@@ -173,7 +173,9 @@ async function openNew(server: ServerSpec, options: SessionOptions): Promise<pg.
   try {
     await client.query(sessionSettingsSql(options));
     if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);
-    trace(`session opened: ${options.purpose} ${options.database ?? ''} ${server.port} in ${(performance.now() - opening).toFixed(0)} ms`);
+    trace(
+      () => `session opened: ${options.purpose} ${options.database ?? ''} ${server.port} in ${(performance.now() - opening).toFixed(0)} ms`,
+    );
     return client;
   } catch (error) {
     await closeSession(client);

@@ -19,6 +19,11 @@ export interface CopyPlanRecord {
   readonly schemaSignature: string;
   /** Post-data started: the copy is past the point where it can resume inside (indexes, constraints, triggers). */
   readonly postData?: boolean;
+  /**
+   * The partitioned tables above the copied ones, by source OID, named as in the snapshot: the
+   * table watch's first look compares with them (absent in a plan an older pgferry recorded).
+   */
+  readonly partitionedParents?: readonly { readonly oid: string; readonly name: string }[];
 }
 
 export interface CopyItemRecord {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
-import type { SourceTable } from '../catalog/introspect';
+import { listPartitionedAncestors, type SourceTable } from '../catalog/introspect';
 import { withSession } from '../connect/session';
 import { planItems, type CopyLedger } from '../copy/copyTables';
 import type { CopyItemResult } from '../copy/copyItem';
@@ -147,10 +147,16 @@ export async function freshCopyWork(
   tables: readonly SourceTable[],
   signature: string,
 ): Promise<CopyWork> {
-  const { items, xmin, nodes } = await snapshot.use(async (probe) => ({
+  const { items, xmin, nodes, parents } = await snapshot.use(async (probe) => ({
     items: await planItems(run.spec, tables, probe),
     xmin: (await snapshotBounds(probe)).xmin,
     nodes: await relfilenodes(
+      probe,
+      tables.map((t) => t.oid),
+    ),
+    // nothing in the stream names a partitioned table: a rename of one before the stream's first
+    // look of the source's tables is found by comparing with these (cdc/prepare/tableWatch.ts)
+    parents: await listPartitionedAncestors(
       probe,
       tables.map((t) => t.oid),
     ),
@@ -160,7 +166,7 @@ export async function freshCopyWork(
     run.store,
     run.spec.migrationName,
     database,
-    { snapshotXmin: xmin, schemaSignature: signature },
+    { snapshotXmin: xmin, schemaSignature: signature, partitionedParents: parents },
     items.map((item) => ({
       item: itemKey(item),
       tableOid: item.table.oid,

@@ -647,6 +647,8 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[], databa
     s.applier.stop();
     await s.done.catch(() => undefined);
     streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker, s.applier.ddlFollowing);
+    // started again while the flow may change the target's tables: each is read at its relation message
+    streams[i]!.applier.giveUpTablesAhead();
   }
 }
 

@@ -32,6 +32,7 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
       await clearCutover(run.store, run.spec.migrationName, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
     return undefined;
   }
+  s.targetMayChange();
   await s.tables.scan(); // tables created until now are followed (or reported) before the cutover verifies
   await resyncs(s);
   return async () => {

@@ -7,15 +7,31 @@
 // it hands off, and two scans must never share the watch's sessions at once.
 import { resyncs } from './handleResyncs';
 import type { Supervision } from './supervision';
+import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 
 const TICK_MS = 2_000;
 
-/** Whether TICK_MS passed since the last tick ended (the first look of a watch ticks at once). */
+/**
+ * Whether TICK_MS passed since the last tick ended. A watch's first tick waits until every stream
+ * has applied or confirmed something since it started, or TICK_MS: its scans of both servers'
+ * catalogs took the CPU a resumed apply needed for its first change, on a loaded machine most of
+ * the time to it, and a stream that cannot apply (a table missing) waits for the tick no longer
+ * than the next one would have.
+ */
 export function tickDue(s: Supervision): true | undefined {
+  if (s.lastTick === 0) return Date.now() - s.openedAt >= TICK_MS || s.streams.every(hasApplied) || undefined;
   return Date.now() - s.lastTick >= TICK_MS || undefined;
 }
 
+/** The stream has applied or confirmed a position past where it started. */
+function hasApplied(stream: OnlineStream): boolean {
+  const from = stream.applier.startedFrom;
+  return from !== undefined && appliedUpTo(stream.applier.stats()) > from;
+}
+
 export async function tick(s: Supervision): Promise<undefined> {
+  // what follows may rename, drop or make again a table on the target: no stream uses its facts read ahead
+  s.targetMayChange();
   await s.tables.scan();
   // tables it found dropped or renamed, followed once the apply has passed them (tableDropsAndRenames: follow)
   await s.tableDrops.follow(s.tables.takeDroppedOrRenamed());

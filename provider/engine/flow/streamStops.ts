@@ -197,6 +197,8 @@ export class StreamStops {
         stream.applier.tracker,
         stream.applier.ddlFollowing,
       );
+      // started again while the flow may change the target's tables: each is read at its relation message
+      streams[i]!.applier.giveUpTablesAhead();
       restarted = true;
     }
     return restarted;

@@ -32,8 +32,10 @@ export class Supervision implements Watched {
   readonly schema: SchemaWatch;
   /** Tables dropped or renamed on the source, followed on the target (tableDropsAndRenames: follow). */
   readonly tableDrops: TableDropsFollow;
-  /** When the tick handler last ran (flow/handleTick.ts). */
+  /** When the tick handler last ran (flow/handleTick.ts); 0 before the watch's first tick. */
   lastTick = 0;
+  /** When the watch began (the first tick waits for the streams' first change: flow/handleTick.ts). */
+  readonly openedAt = Date.now();
   private databaseRead: Promise<DatabaseRequests> | undefined;
   private wholeRead: Promise<boolean> | undefined;
 
@@ -63,6 +65,15 @@ export class Supervision implements Watched {
   /** The databases that stream now. */
   get streaming(): string[] {
     return this.streams.map((s) => s.database);
+  }
+
+  /**
+   * A handler is about to change the target's tables (a follow, a resync, the schema watch, a
+   * cutover): every stream reads each table at its next relation message from now on, rather than
+   * the facts it read ahead as it started (cdc/apply/sessionConnections.ts).
+   */
+  targetMayChange(): void {
+    for (const stream of this.streams) stream.applier.giveUpTablesAhead();
   }
 
   /** A new look: the requests are read again when a handler asks. */

@@ -2,7 +2,20 @@
 // started> <label>" lines to that file (a runner's stderr is not always where one looks).
 import { appendFileSync } from 'node:fs';
 
-export function trace(label: string): void {
+/**
+ * Marks `label`. A label that costs something to build (figures formatted) is given as a function,
+ * called only when tracing is on: most processes never trace, and a hot path should not pay for it.
+ */
+export function trace(label: string | (() => string)): void {
   const file = process.env.PGFERRY_TRACE;
-  if (file) appendFileSync(file, `${process.pid} ${performance.now().toFixed(0)} ${label}\n`);
+  if (file) appendFileSync(file, `${process.pid} ${performance.now().toFixed(0)} ${typeof label === 'string' ? label : label()}\n`);
+}
+
+const tracedOnce = new Set<string>();
+
+/** Marks `label` the first time this process reaches it (a restart's first change, first lookup ...). */
+export function traceOnce(label: string): void {
+  if (tracedOnce.has(label)) return;
+  tracedOnce.add(label);
+  trace(label);
 }

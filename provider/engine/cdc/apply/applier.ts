@@ -237,6 +237,15 @@ export class Applier {
     return this.state.tracker;
   }
 
+  /**
+   * Said before anything else of pgferry's may change the target's tables while this applier runs
+   * (the supervisor's tick, a cutover's hand-off): every table is read at its next relation message
+   * from then on, as before the facts were read ahead (ApplyState.tablesAheadGivenUp).
+   */
+  giveUpTablesAhead(): void {
+    this.state.tablesAheadGivenUp = true;
+  }
+
   /** Where this applier's first session started; undefined before it started (ApplyState.firstStartLsn). */
   get startedFrom(): bigint | undefined {
     return this.state.firstStartLsn;

@@ -31,6 +31,7 @@ import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
 import { holdpoint } from '../../util/failpoints';
+import { traceOnce } from '../../util/trace';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 import type { LaneWrite } from '../plan/laneRouter';
 
@@ -159,6 +160,7 @@ class ApplySession {
     // a test holds the loop here while the stream fills the queue, so that its first batches are
     // as full as a backlog makes them whatever the machine's speed
     await holdpoint(`apply-start:${this.config.database}`);
+    let firstTaken = false;
     for (;;) {
       if (isStopped()) return 'stopped';
       // While items are queued, each next() resolves at once and this loop runs as one long chain
@@ -171,6 +173,10 @@ class ApplySession {
       }
       // a queued record is taken without a promise; only an empty queue is waited for
       const next = this.queue.take() ?? (await this.queue.next(this.waitMs()));
+      if (!firstTaken && next) {
+        firstTaken = true;
+        traceOnce('first item taken');
+      }
       const item = this.decode(next);
       if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
       let end: SessionEnd | undefined;

@@ -65,6 +65,12 @@ export interface ApplyState {
    * published table at the first relation message of a runner, checked against that message.
    */
   sourceAttnums?: Map<number, ReadonlyMap<string, number>[]>;
+  /**
+   * The online flow may change the target's tables from now on (its first tick: renames and drops
+   * followed, tables made again, the schema followed): the target's facts read ahead of relation
+   * messages (sessionConnections.ts readTablesAhead) are no longer used, and none is read again.
+   */
+  tablesAheadGivenUp?: boolean;
   /** The source's columns read with the first relation message, before each table's own is checked against them. */
   sourceColumnsAtStart?: Map<number, readonly SourceAttribute[]>;
   /** Per source relation OID, the target's NOT NULL columns as last read: a re-sent relation message drops what the source dropped. */

@@ -12,8 +12,14 @@ import { ChangeNormalizer } from '../decode/normalizer';
 import { BatchPlanner } from '../plan/planner';
 import { openAppliedPosition, readLaneRecords, withTransactionId, type AppliedPosition } from './positionCommit';
 import { openApplyTarget } from './applyTarget';
+import { readTargetTablesAhead, type TableFactsRead } from './targetTables';
+import { qualified } from '../../connect/quote';
 import { RecordQueue } from '../receive/recordQueue';
-import { ReplicationStream } from '../receive/stream';
+import { ReplicationStream, type ReplicationConnection } from '../receive/stream';
+import { sourceAttributes } from './sourceColumns';
+import type { SourceAttribute } from './shapeFollow';
+import { trace } from '../../util/trace';
+import { failpoint } from '../../util/failpoints';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
 import { LaneCatchUp } from '../plan/laneRouter';
@@ -40,13 +46,19 @@ const STAGE_MIN_ROWS = 100;
 /** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
+/** The tables a publication lists, by name (read ahead: readTablesAhead). */
+const PUBLISHED_TABLES_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`;
+
+/** PGFERRY_TRACE marks this process's first change received (util/trace.ts). */
+let firstXlogTraced = false;
+
 /** One apply session's connections, opened by start() and read through the accessors below once it returned. */
 export class SessionConnections {
   private targetSession: pg.Client | undefined;
   private targetError: Error | undefined;
   private stream: ReplicationStream | undefined;
   /** A source session, opened when a catalog must be read (sourceSession). */
-  private source: pg.Client | undefined;
+  private source: Promise<pg.Client> | undefined;
   private sourceServerMajor: number | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private changeNormalizer: ChangeNormalizer | undefined;
@@ -56,6 +68,10 @@ export class SessionConnections {
   private replicaRoleDenied = false;
   private plannerLimits: PlannerLimits | undefined;
   private laneCatchUp: LaneCatchUp | undefined;
+  private position: AppliedPosition | undefined;
+  private sourceColumns: Promise<Map<number, SourceAttribute[]>> | undefined;
+  private publishedTables: Promise<{ schema: string; name: string }[]> | undefined;
+  private tablesAhead: Promise<Map<string, TableFactsRead>> | undefined;
 
   constructor(
     private readonly config: SessionConfig,
@@ -110,10 +126,21 @@ export class SessionConnections {
     return this.replicaRoleDenied;
   }
 
-  /** The source session that reads its catalog, opened at its first use. */
-  async sourceSession(): Promise<pg.Client> {
-    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-    this.sourceServerMajor ??= await serverMajor(this.source);
+  /**
+   * The source session that reads its catalog, opened at its first use; callers at once share one
+   * opening (the read started with the session, sourceColumnsAhead, may meet a DDL message's).
+   */
+  sourceSession(): Promise<pg.Client> {
+    this.source ??= (async () => {
+      const client = await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+      try {
+        this.sourceServerMajor = await serverMajor(client);
+      } catch (error) {
+        await closeSession(client);
+        throw error;
+      }
+      return client;
+    })();
     return this.source;
   }
 
@@ -122,25 +149,34 @@ export class SessionConnections {
     return this.sourceServerMajor!;
   }
 
-  /** Opens the target session, reads the applied position and starts streaming from it. */
+  /**
+   * Opens the target session, reads the applied position and starts streaming from it. The
+   * source's replication connection is opened beside the target's steps, and with the schema
+   * followed the source's catalog read the first relation message needs (sourceColumnsAhead): a
+   * resumed apply waited for each of them in turn before its first change. Only START_REPLICATION
+   * waits for the position, read under the fence (applyTarget.ts); the connection holds nothing of
+   * the slot before it, so exactly once and the one applier per database hold as before.
+   */
   async start(): Promise<void> {
     const { config, state } = this;
-    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
-    this.targetSession = target;
-    this.replicaRoleDenied = !replicaRole;
-    const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
-    const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
-    state.progressMode = progress.mode;
-    const recorded = await progress.read();
-    // read whatever applySessions is now: a stream applied in parallel before a restart may not be now
-    this.laneCatchUp = LaneCatchUp.of(await readLaneRecords(target, config.progressKey.origin), recorded);
-    const startLsn = recorded > 0n ? recorded : config.initialLsn;
-    state.firstStartLsn ??= startLsn;
-    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
-    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
-    this.startLsn = startLsn;
-    this.changeNormalizer = new ChangeNormalizer(state.relations);
-    state.relations = this.changeNormalizer.knownRelations();
+    const replication = ReplicationStream.connect(config.source, config.database);
+    replication.catch(() => undefined); // awaited below; a rejection is not lost
+    if (config.followSchemaChanges && !state.sourceColumnsAtStart) this.readSourceColumns();
+    let connection: ReplicationConnection;
+    try {
+      await this.openTarget();
+      this.readTablesAhead();
+      connection = await replication;
+      // the kill point of test/cdc/runnerResume: the target read and the stream opened, not started
+      failpoint('apply-stream-start');
+    } catch (error) {
+      await replication.then(
+        (c) => c.close(),
+        () => undefined,
+      );
+      throw error;
+    }
+    const startLsn = this.startLsn;
     const queue = new RecordQueue(
       config.queueBudgetBytes,
       () => this.stream?.pause(),
@@ -149,20 +185,15 @@ export class SessionConnections {
     this.recordQueue = queue;
     state.wake = () => queue.wake();
     state.interrupt = () => this.cancelInFlight();
-    const stream = await this.startStream(startLsn);
+    const stream = this.startStream(connection, startLsn);
+    trace('stream started');
     this.statusTimer = setInterval(() => this.confirm(), 10_000);
-    // Reordering across tables is safe only when no foreign key or trigger looks across them.
-    this.plannerLimits = {
-      ...config.limits,
-      perTable: (config.limits.perTable ?? true) && asReplica,
-      stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
-    };
-    const planner = new BatchPlanner(this.plannerLimits);
-    const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
+    const planner = new BatchPlanner(this.plannerLimits!);
+    const pipeline = new StatementPipeline(this.target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
     this.transaction = new TargetTransaction(
       pipeline,
       planner,
-      progress,
+      this.position!,
       state,
       {
         checkTarget: () => {
@@ -179,13 +210,110 @@ export class SessionConnections {
     );
   }
 
-  private async startStream(startLsn: bigint): Promise<ReplicationStream> {
-    const { config, state, queue } = this;
+  /** The target's steps of start(): the session and its fence, the applied position read under it, where to start. */
+  private async openTarget(): Promise<void> {
+    const { config, state } = this;
+    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
+    this.targetSession = target;
+    this.replicaRoleDenied = !replicaRole;
+    const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
+    const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
+    this.position = progress;
+    state.progressMode = progress.mode;
+    const recorded = await progress.read();
+    // read whatever applySessions is now: a stream applied in parallel before a restart may not be now
+    this.laneCatchUp = LaneCatchUp.of(await readLaneRecords(target, config.progressKey.origin), recorded);
+    trace('applied position read');
+    const startLsn = recorded > 0n ? recorded : config.initialLsn;
+    state.firstStartLsn ??= startLsn;
+    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
+    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
+    this.startLsn = startLsn;
+    this.changeNormalizer = new ChangeNormalizer(state.relations);
+    state.relations = this.changeNormalizer.knownRelations();
+    // Reordering across tables is safe only when no foreign key or trigger looks across them.
+    this.plannerLimits = {
+      ...config.limits,
+      perTable: (config.limits.perTable ?? true) && asReplica,
+      stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
+    };
+  }
+
+  /**
+   * The source's columns of every published table (sourceColumns.ts sourceAttributes), read on the
+   * catalog session when the session starts rather than at its first relation message
+   * (shapeFollower.ts recordAttnums): either read comes after the message's place in the stream,
+   * which is all that message's check needs. The published tables' names beside them, for
+   * readTablesAhead.
+   */
+  private readSourceColumns(): void {
+    const { publication } = this.config;
+    const source = this.sourceSession();
+    this.publishedTables = source.then(
+      async (c) => (await c.query<{ schema: string; name: string }>(PUBLISHED_TABLES_SQL, [publication])).rows,
+    );
+    this.publishedTables.catch(() => undefined); // awaited by readTablesAhead
+    this.sourceColumns = source.then(async (c) => {
+      const columns = await sourceAttributes(c, this.sourceMajor, { publication });
+      trace('source columns read');
+      return columns;
+    });
+    this.sourceColumns.catch(() => undefined); // awaited at the first relation message, which meets any error
+  }
+
+  /**
+   * The published tables' facts on the target read ahead of their relation messages, in one round
+   * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the source has
+   * named them. Nothing else reads on that connection before a relation message, and the first
+   * lookup of a table waits for this read (targetTableAhead). Not read once the flow may change the
+   * target's tables (a session started again after the supervisor's first tick).
+   */
+  private readTablesAhead(): void {
+    const tables = this.publishedTables;
+    if (!tables || this.state.tablesAheadGivenUp) return;
+    const target = this.target;
+    this.tablesAhead = tables
+      .then((t) => readTargetTablesAhead(target, t))
+      .then((read) => {
+        trace('target tables read ahead');
+        return read;
+      });
+    this.tablesAhead.catch(() => undefined); // a failure only means reading each table at its message
+  }
+
+  /**
+   * A table's facts read ahead (readTablesAhead), once: a later relation message of the table reads
+   * them anew. Undefined when none were read, once this session changed a table's shape on the
+   * target (forgetTablesAhead), or once the online flow may change the target's tables
+   * (ApplyState.tablesAheadGivenUp): the facts hold only while nothing but this session changes them.
+   */
+  async targetTableAhead(schema: string, name: string): Promise<TableFactsRead | undefined> {
+    const read = this.tablesAhead;
+    if (!read) return undefined;
+    const ahead = await read.catch(() => undefined);
+    // given up meanwhile: the flow may have renamed, dropped or made again a table since the read
+    if (this.tablesAhead !== read || !ahead || this.state.tablesAheadGivenUp) return undefined;
+    const key = qualified(schema, name);
+    const facts = ahead.get(key);
+    ahead.delete(key);
+    return facts;
+  }
+
+  /** The target's tables changed (a shape followed, a partition moved): nothing read ahead is used from now on. */
+  forgetTablesAhead(): void {
+    this.tablesAhead = undefined;
+  }
+
+  /** The source's columns read when the session started (readSourceColumns); undefined when none was started. */
+  sourceColumnsAhead(): Promise<Map<number, SourceAttribute[]>> | undefined {
+    return this.sourceColumns;
+  }
+
+  private startStream(connection: ReplicationConnection, startLsn: bigint): ReplicationStream {
+    const { state, queue } = this;
     state.lag.restart();
-    const stream = await ReplicationStream.start(
-      config.source,
-      config.database,
-      { slot: config.slot, publication: config.publication, startLsn },
+    const stream = connection.start(
+      { slot: this.config.slot, publication: this.config.publication, startLsn },
       {
         keepalive: (walEnd, replyRequested) => {
           state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
@@ -199,6 +327,10 @@ export class SessionConnections {
           queue.pushXlog(bytes, start);
           state.lag.received(bytes, start);
           if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+          if (!firstXlogTraced) {
+            firstXlogTraced = true;
+            trace('first xlog queued');
+          }
         },
       },
     );
@@ -226,7 +358,7 @@ export class SessionConnections {
     this.state.interrupt = undefined;
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.stream?.close();
-    await closeSession(this.source);
+    await closeSession(await this.source?.catch(() => undefined));
     // bounded: a target that stopped answering must not hold the session open
     if (this.transaction) {
       // a statement still running would hold the release, and once the connection closed it would

@@ -6,6 +6,7 @@
 // applySession.ts; the event trigger's DDL messages, ddlFollower.ts; the stops, shapeStops.ts.
 import { ident, qualified } from '../../connect/quote';
 import { parseLsn } from '../../core/lsn';
+import { traceOnce } from '../../util/trace';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction } from './shapeStops';
 import type { SessionConnections } from './sessionConnections';
@@ -95,6 +96,7 @@ export class ShapeFollower {
    * verified whole at cutover (ChangeTracker.reshaped).
    */
   async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
+    traceOnce('first relation message');
     const { relation } = item;
     let { change } = item;
     const name = qualified(relation.schema, relation.name);
@@ -131,7 +133,9 @@ export class ShapeFollower {
     // the target's catalog is read on the apply's connection, beside the pipeline: a change of
     // shape sent before (followed at an earlier message) has run first
     if (this.ddlSent) await this.settled();
-    let inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire);
+    const ahead = await this.connections.targetTableAhead(relation.schema, relation.name);
+    let inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire, ahead);
+    traceOnce('first target table read');
     // generated columns are not streamed: the source's catalog is read for them where either side has one
     if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
       const attributes = await this.sourceAttributesOf(relation);
@@ -272,6 +276,7 @@ export class ShapeFollower {
    * remembered so that the next read of the target's catalog waits for it (settled).
    */
   async sendDdl(table: string, statements: readonly string[]): Promise<void> {
+    this.connections.forgetTablesAhead();
     for (const text of statements) await this.connections.txn.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
     this.ddlSent = true;
   }
@@ -293,10 +298,11 @@ export class ShapeFollower {
     const known = (this.state.sourceAttnums ??= new Map());
     if (known.has(relation.oid)) return undefined;
     if (!this.state.sourceColumnsAtStart) {
-      const source = await this.connections.sourceSession();
-      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.connections.sourceMajor, {
-        publication: this.config.publication,
-      });
+      // read as the session started (sessionConnections.ts), unless an earlier session of this applier started it
+      const ahead = this.connections.sourceColumnsAhead();
+      const source = ahead ? undefined : await this.connections.sourceSession();
+      this.state.sourceColumnsAtStart =
+        (await ahead) ?? (await sourceAttributes(source!, this.connections.sourceMajor, { publication: this.config.publication }));
     }
     const columns = this.state.sourceColumnsAtStart.get(relation.oid);
     this.state.sourceColumnsAtStart.delete(relation.oid);
@@ -639,6 +645,7 @@ export class ShapeFollower {
     await this.connections.txn.begin();
     const steps = await planPartitionTree(await this.connections.sourceSession(), this.connections.target);
     if (steps.length === 0) return;
+    this.connections.forgetTablesAhead();
     const { done } = await runPartitionSteps(this.connections.target, steps);
     // the moved tables' Relation facts (partition or not) are read again at their next message
     for (const step of done) {

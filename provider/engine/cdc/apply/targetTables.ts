@@ -120,12 +120,16 @@ export function chooseMatch(
 }
 
 /** What the target's catalog says about a streamed relation's table: read in one round trip (readTargetTable). */
-interface TargetTableFacts {
+interface TargetTableFacts extends TableFactsRead {
+  /** SQL type names of the built-in columns' types, by column index. */
+  readonly casts: ReadonlyMap<number, string>;
+}
+
+/** A table's facts that do not depend on its relation message (all but the casts): what readTargetTablesAhead reads. */
+export interface TableFactsRead {
   /** The table's columns by name, generated ones marked (compared with the stream's: columnChanges). */
   readonly present: readonly { name: string; generated: boolean }[];
   readonly table: TableRow | undefined;
-  /** SQL type names of the built-in columns' types, by column index. */
-  readonly casts: ReadonlyMap<number, string>;
   readonly columns: readonly ColumnRow[];
   readonly keys: readonly UniqueKeyRow[];
   readonly facts: ReadonlyMap<number, TypeFacts>;
@@ -141,41 +145,99 @@ function intArray(values: readonly number[]): string {
   return `${literal(`{${values.map((v) => String(Math.trunc(v))).join(',')}}`)}`;
 }
 
+/** The statements of a table's facts that do not depend on its relation message: all but the casts (FORMAT_TYPES_SQL). */
+function tableStatements(schema: string, table: string): string[] {
+  const oid = `to_regclass(${literal(qualified(schema, table))})::oid`;
+  return [
+    bind(PRESENT_COLUMNS_SQL, [literal(schema), literal(table)]),
+    bind(TABLE_SQL, [literal(schema), literal(table)]),
+    bind(COLUMNS_SQL, [oid]),
+    bind(UNIQUE_KEYS_SQL, [oid]),
+    typeFactsSqlOf(oid),
+  ];
+}
+
+/** A table's facts but its casts, from the results of tableStatements at `at`. */
+function factsAt(results: readonly pg.QueryResult[], at: number): TableFactsRead {
+  const rows = <R>(i: number): R[] => results[at + i]!.rows as R[];
+  return {
+    present: rows<{ name: string; generated: boolean }>(0),
+    table: rows<TableRow>(1)[0],
+    columns: rows<ColumnRow>(2),
+    keys: rows<UniqueKeyRow>(3),
+    facts: typeFactsOf(rows<TypeFactsRow>(4)),
+  };
+}
+
+/** The columns whose casts FORMAT_TYPES_SQL gives: built-in types, and types the relation message does not name. */
+function builtinColumns(relation: Relation): number[] {
+  return relation.columns.map((c, i) => (c.typeOid < FIRST_NORMAL_OID || !relation.typeNames[i] ? i : -1)).filter((i) => i >= 0);
+}
+
 /**
  * Reads everything resolveTargetTable and columnChanges need in one simple-query message of six
  * statements: one round trip instead of six. A resumed apply meets every table's relation message
  * before its first commit, and on a loaded target each round trip waited for a scheduled backend,
  * most of a resume's time to its first change (docs/bench.md#the-applys-settings). Values are
  * quoted by the quoting helper; the table is named by to_regclass of its quoted name, so a missing
- * table reads as no rows.
+ * table reads as no rows. With the table's facts read ahead (readTargetTablesAhead), no round
+ * trip at all when the target's columns give every cast.
  */
-async function readTargetTable(target: pg.Client, relation: Relation): Promise<TargetTableFacts> {
-  const schema = literal(relation.schema);
-  const name = literal(relation.name);
-  const oid = `to_regclass(${literal(qualified(relation.schema, relation.name))})::oid`;
-  const builtins = relation.columns.map((c, i) => (c.typeOid < FIRST_NORMAL_OID || !relation.typeNames[i] ? i : -1)).filter((i) => i >= 0);
+async function readTargetTable(target: pg.Client, relation: Relation, ahead?: TableFactsRead): Promise<TargetTableFacts> {
+  const builtins = builtinColumns(relation);
+  const casts = ahead && castsFromTarget(relation, builtins, ahead.columns);
+  if (ahead && casts) return { ...ahead, casts };
   const statements = [
-    bind(PRESENT_COLUMNS_SQL, [schema, name]),
-    bind(TABLE_SQL, [schema, name]),
     bind(FORMAT_TYPES_SQL, [
       intArray(builtins),
       intArray(builtins.map((i) => relation.columns[i]!.typeOid)),
       intArray(builtins.map((i) => relation.columns[i]!.typeMod)),
     ]),
-    bind(COLUMNS_SQL, [oid]),
-    bind(UNIQUE_KEYS_SQL, [oid]),
-    typeFactsSqlOf(oid),
+    ...tableStatements(relation.schema, relation.name),
   ];
   const results = (await target.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
-  const rows = <R>(i: number): R[] => results[i]!.rows as R[];
   return {
-    present: rows<{ name: string; generated: boolean }>(0),
-    table: rows<TableRow>(1)[0],
-    casts: new Map(rows<{ i: number; t: string }>(2).map((r) => [r.i, r.t])),
-    columns: rows<ColumnRow>(3),
-    keys: rows<UniqueKeyRow>(4),
-    facts: typeFactsOf(rows<TypeFactsRow>(5)),
+    ...factsAt(results, 1),
+    casts: new Map((results[0]!.rows as { i: number; t: string }[]).map((r) => [r.i, r.t])),
   };
+}
+
+/**
+ * The casts FORMAT_TYPES_SQL would give, from the target's own columns: each such column's type
+ * printed by format_type on the target, as that statement prints it, when the target's column has
+ * the very type and modifier the message gives; undefined when one has not (read them instead).
+ */
+function castsFromTarget(relation: Relation, builtins: readonly number[], columns: readonly ColumnRow[]): Map<number, string> | undefined {
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const casts = new Map<number, string>();
+  for (const i of builtins) {
+    const c = relation.columns[i]!;
+    const onTarget = byName.get(c.name);
+    if (!onTarget || Number(onTarget.type) !== c.typeOid || onTarget.mod !== c.typeMod) return undefined;
+    casts.set(i, onTarget.type_name);
+  }
+  return casts;
+}
+
+/** Tables read ahead at most: past it, the one message would be large and most of it read for nothing before the first change. */
+const AHEAD_MAX_TABLES = 64;
+
+/**
+ * The facts of these target tables (the streamed ones, by name), read ahead of their relation
+ * messages in one round trip, while the stream starts: a resumed apply otherwise read each table
+ * as its message came, one round trip each before its first commit. Keyed by qualified name;
+ * empty when there are more than AHEAD_MAX_TABLES. Read-only catalog reads that cannot fail on a
+ * name (to_regclass), so sent inside an open transaction they never end it.
+ */
+export async function readTargetTablesAhead(
+  target: pg.Client,
+  tables: readonly { readonly schema: string; readonly name: string }[],
+): Promise<Map<string, TableFactsRead>> {
+  if (tables.length === 0 || tables.length > AHEAD_MAX_TABLES) return new Map();
+  const statements = tables.flatMap((t) => tableStatements(t.schema, t.name));
+  const results = (await target.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
+  const per = statements.length / tables.length;
+  return new Map(tables.map((t, i) => [qualified(t.schema, t.name), factsAt(results, i * per)]));
 }
 
 const PRESENT_COLUMNS_SQL = `
@@ -294,12 +356,14 @@ function columnChanges(relation: Relation, read: TargetTableFacts): { missing: s
 /**
  * A relation message's table on the target, in one round trip: its column changes (columnChanges)
  * and, when no column is missing, the resolved table (a missing one is added first, then the
- * table resolved again: resolveTargetTable).
+ * table resolved again: resolveTargetTable). `ahead`: its facts read ahead (readTargetTablesAhead),
+ * when nothing has changed it on the target since.
  */
 export async function inspectTargetTable(
   target: pg.Client,
   relation: Relation,
   foreignKeysFire: boolean,
+  ahead?: TableFactsRead,
 ): Promise<{
   missing: string[];
   extra: string[];
@@ -308,7 +372,7 @@ export async function inspectTargetTable(
   columns: TargetAttribute[];
   present: readonly { name: string; generated: boolean }[];
 }> {
-  const read = await readTargetTable(target, relation);
+  const read = await readTargetTable(target, relation, ahead);
   const changes = { ...columnChanges(relation, read), columns: targetAttributes(read), present: read.present };
   if (changes.extra.length > 0 || changes.missing.length > 0 || changes.retyped.length > 0) return changes;
   return { ...changes, table: targetTableOf(relation, read, foreignKeysFire) };

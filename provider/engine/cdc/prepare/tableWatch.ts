@@ -231,8 +231,9 @@ export class SourceTableWatch {
   }
 
   /**
-   * The tables the copy copied and the stream took on (not recorded as not streamed), by source OID,
-   * named as the target has them: the copy recorded only their display name, so the target's catalog
+   * The tables the copy copied and the stream took on (not recorded as not streamed), and the
+   * partitioned tables above them, by source OID, named as the target has them: the copy recorded
+   * only their display name, so the target's catalog
    * gives the schema and name (a display two target tables share is left out rather than guessed).
    * One the target no longer has was followed already (dropped there) and is not told again.
    */
@@ -253,6 +254,12 @@ export class SourceTableWatch {
     for (const item of copied.items) {
       const table = byDisplay.get(item.tableName);
       if (table && !state.reported?.has(item.tableOid)) tables.set(item.tableOid, table);
+    }
+    // the partitioned tables above them: nothing in the stream names one, so a rename of one before
+    // this look (while no runner ran, or before the watch's first tick) is found only by this compare
+    for (const parent of copied.plan.partitionedParents ?? []) {
+      const table = byDisplay.get(parent.name);
+      if (table && !state.reported?.has(parent.oid)) tables.set(parent.oid, table);
     }
     return tables;
   }

@@ -34,6 +34,14 @@ interface RawConnection {
   stream: { pause(): void; resume(): void; destroy(): void };
 }
 
+/** A replication connection opened and not yet streaming (ReplicationStream.connect). */
+export interface ReplicationConnection {
+  /** Starts streaming from `options.startLsn`; the stream owns the connection from then on. */
+  start(options: StreamOptions, handler: FrameHandler): ReplicationStream;
+  /** Closes the connection when it never started streaming (after a failure before start). */
+  close(): Promise<void>;
+}
+
 /** The stream stopped without an error from either server (silent socket, server ended it): a new session may continue. */
 export class StreamLostError extends Error {}
 
@@ -78,13 +86,38 @@ export class ReplicationStream {
     this.ended.catch(() => undefined);
   }
 
-  static async start(server: ServerSpec, database: string, options: StreamOptions, handler: FrameHandler): Promise<ReplicationStream> {
+  /**
+   * Opens the replication connection, without streaming yet: the caller reads where to start
+   * meanwhile (sessionConnections.ts opens it beside the target's steps), then calls `start`. The
+   * slot is not taken until START_REPLICATION, so an opened connection holds nothing of it.
+   */
+  static async connect(server: ServerSpec, database: string): Promise<ReplicationConnection> {
     // Values arrive in the walsender's text output, printed under the session's pinned settings
     // (search_path empty: OID-alias values such as regclass come schema-qualified), which the
     // target's apply session, pinned the same way, parses back exactly.
     const client = await openSession(server, { database, replication: true, purpose: 'cdc' });
+    let major: number;
     try {
-      const major = await serverMajor(client);
+      major = await serverMajor(client);
+    } catch (error) {
+      await closeSession(client);
+      throw error;
+    }
+    let started = false;
+    return {
+      start: (options, handler) => {
+        started = true;
+        return ReplicationStream.stream(client, major, options, handler);
+      },
+      close: async () => {
+        if (!started) await closeSession(client);
+      },
+    };
+  }
+
+  /** Sends START_REPLICATION on an opened connection and hands its frames to `handler`. */
+  private static stream(client: pg.Client, major: number, options: StreamOptions, handler: FrameHandler): ReplicationStream {
+    try {
       const raw = (client as unknown as { connection: RawConnection }).connection;
       const stream = { current: undefined as ReplicationStream | undefined };
       // frames that arrive before start() has returned, copied out of pg's parse buffer
@@ -124,7 +157,7 @@ export class ReplicationStream {
       for (const chunk of pending.splice(0)) deliver(chunk);
       return result;
     } catch (error) {
-      await closeSession(client);
+      void closeSession(client);
       throw error;
     }
   }
