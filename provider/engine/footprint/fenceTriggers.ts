@@ -20,12 +20,17 @@
 // pg_largeobject row: none fires a table's trigger). An applier holds its database's apply lock
 // exclusively for its connection's life (cdc/apply/applyTarget.ts), so while it runs no other
 // session can hold it, and its parallel apply sessions hold the lane lock beside it under the same
-// login. The cost is a read of pg_locks per statement an applier sends to a fenced table, and what
-// it leaves open is said in docs/safety.md: a session that takes the lock itself while no applier
-// holds it (the key is derived from the migration's name) passes, and is named by the second line.
-// Every session the fence lets write says who it is in the stream (a transactional logical message
-// under the fence's prefix: user, application, address, pid), so a write that reaches the stream
-// after the cutover point is named exactly (switchover/lateWrites.ts).
+// login. The verdict is read from pg_locks once per transaction: the function notes the
+// transaction it lets through in a table of the control schema that only its owner may write (an
+// unlogged table, one row per session), and a later statement of that transaction passes on that
+// row, an index lookup, without reading the locks again. A client cannot note a transaction of its
+// own there, nor give itself another session's transaction (a transaction's id is its own and never
+// comes again). What the fence leaves open is said in docs/safety.md: a session that takes the lock
+// itself while no applier holds it (the key is derived from the migration's name) passes, and is
+// named by the second line. Every session the fence lets write says who it is in the stream (a
+// transactional logical message under the fence's prefix, once per transaction: user, application,
+// address, pid), so a write that reaches the stream after the cutover point is named exactly
+// (switchover/lateWrites.ts).
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { PgferryError } from '../core/errors';
@@ -112,21 +117,42 @@ function passSql(key: string): string {
 }
 
 /**
- * The function: pgferry's applier of the database (passSql) passes and says who it is in the
- * stream; any other session is refused with read_only_sql_transaction, naming the database and
- * why, whatever it calls itself. SECURITY DEFINER so that a session without the right to emit
- * logical messages still passes when it is pgferry's; session_user, application_name and the
- * client's address stay the writer's.
+ * The table of the transactions the function let through, one row per session (its pid, which
+ * the server gives): unlogged, since it is worth nothing after a crash (every transaction of then
+ * has ended), and it never reaches the stream. No right on it is granted: only its owner, the
+ * function's, writes it.
+ */
+function passesSql(names: FenceNames): string {
+  const table = qualified(CONTROL_SCHEMA, names.passes);
+  return `CREATE UNLOGGED TABLE IF NOT EXISTS ${table} (pid int PRIMARY KEY, xact bigint NOT NULL);
+REVOKE ALL ON ${table} FROM PUBLIC`;
+}
+
+/**
+ * The function: a statement of a transaction it let through already passes on its row in the
+ * passes table; else pgferry's applier of the database (passSql) passes, says who it is in the
+ * stream and has its transaction noted; any other session is refused with
+ * read_only_sql_transaction, naming the database and why, whatever it calls itself. SECURITY
+ * DEFINER so that a session without the right to emit logical messages, or to write the passes
+ * table, still passes when it is pgferry's; session_user, application_name and the client's
+ * address stay the writer's. txid_current() is the transaction's id with its epoch, which never
+ * comes again; a writing statement assigns one anyway.
  */
 function functionSql(names: FenceNames): string {
+  const passes = qualified(CONTROL_SCHEMA, names.passes);
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 BEGIN
+  IF EXISTS (SELECT 1 FROM ${passes} p WHERE p.pid = pg_catalog.pg_backend_pid() AND p.xact = pg_catalog.txid_current()) THEN
+    RETURN NULL;
+  END IF;
   IF ${passSql(names.passKey)} THEN
     PERFORM pg_catalog.pg_logical_emit_message(true, ${literal(names.prefix)}, pg_catalog.jsonb_build_object(
       'user', session_user::text, 'application', pg_catalog.current_setting('application_name'),
       'address', coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), 'pid', pg_catalog.pg_backend_pid(),
       'table', pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'operation', TG_OP)::text);
+    INSERT INTO ${passes} AS p (pid, xact) VALUES (pg_catalog.pg_backend_pid(), pg_catalog.txid_current())
+      ON CONFLICT (pid) DO UPDATE SET xact = excluded.xact;
     RETURN NULL;
   END IF;
   RAISE EXCEPTION 'database % is fenced by pgferry for its cutover: % on %.% refused', pg_catalog.current_database(), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -167,6 +193,7 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
  */
 export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(passesSql(names));
   await client.query(functionSql(names));
   const tables = await fencedTables(client, publication, names);
   refuseTakenName(tables, names, await currentDatabase(client));
@@ -196,10 +223,11 @@ export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
 /**
  * The statement, run in the fenced database itself, that takes the fence's triggers away
  * (installFenceTriggers): its function dropped with the triggers that call it, which are the
- * fence's alone (the function is pgferry's, made for the fence).
+ * fence's alone (the function is pgferry's, made for the fence), then its passes table.
  */
 export function liftTriggersStatement(migration: string, database: string): string {
-  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, fenceNamesOf(migration, database).function)}() CASCADE`;
+  const names = fenceNamesOf(migration, database);
+  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE; DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.passes)}`;
 }
 
 /** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */
