@@ -6,7 +6,7 @@
 // The verdict is read from the locks once per transaction: the later statements of a transaction
 // it let through pass on its note in the fence's passes table (the stream carries one message of
 // who wrote for the whole transaction), the next transaction is read again, and a client may not
-// write that table to pass.
+// write that table to pass, not even one the installer's default privileges give every new table.
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { CONTROL_SCHEMA, fenceNamesOf } from '../../provider/engine/core/names';
@@ -52,7 +52,9 @@ describe("the writer fence's trigger passes pgferry's appliers by their locks (i
     await cluster.query(`CREATE DATABASE ${DB}`);
     await cluster.query(`CREATE ROLE other LOGIN PASSWORD 'other-pw'`);
     await cluster.query(
-      `CREATE TABLE items (id int PRIMARY KEY); GRANT ALL ON items TO other; CREATE PUBLICATION fence_pub FOR TABLE items`,
+      // a DBA's default privileges give the application every new table of the fence's installer, pgferry's own too
+      `CREATE TABLE items (id int PRIMARY KEY); GRANT ALL ON items TO other; CREATE PUBLICATION fence_pub FOR TABLE items;
+       ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO other`,
       [],
       DB,
     );
@@ -95,7 +97,7 @@ describe("the writer fence's trigger passes pgferry's appliers by their locks (i
     assert.equal(await writes(lane, 12), false, 'a lane once no applier holds the lock');
   });
 
-  it('passes the later statements of a transaction it let through on one check, reads the next transaction again, and lets no client write its passes', async () => {
+  it("passes the later statements of a transaction it let through on one check, reads the next transaction again, and lets no client write its passes, whatever the default privileges", async () => {
     const slot = 'fence_passes_messages';
     await cluster.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [slot], DB);
     try {

@@ -119,13 +119,28 @@ function passSql(key: string): string {
 /**
  * The table of the transactions the function let through, one row per session (its pid, which
  * the server gives): unlogged, since it is worth nothing after a crash (every transaction of then
- * has ended), and it never reaches the stream. No right on it is granted: only its owner, the
- * function's, writes it.
+ * has ended), and it never reaches the stream. Only its owner, the function's, writes it: every
+ * other right on it is taken back (closePasses).
  */
 function passesSql(names: FenceNames): string {
+  return `CREATE UNLOGGED TABLE IF NOT EXISTS ${qualified(CONTROL_SCHEMA, names.passes)} (pid int PRIMARY KEY, xact bigint NOT NULL)`;
+}
+
+/**
+ * Takes back every right on the passes table but its owner's. The table is made with none, but a
+ * default privilege of the role that makes it (ALTER DEFAULT PRIVILEGES ... ON TABLES, a common way
+ * to hand an application every new table) grants some as it is made, and a role that may write it
+ * could note a transaction of its own there and pass the fence.
+ */
+async function closePasses(client: pg.Client, names: FenceNames): Promise<void> {
   const table = qualified(CONTROL_SCHEMA, names.passes);
-  return `CREATE UNLOGGED TABLE IF NOT EXISTS ${table} (pid int PRIMARY KEY, xact bigint NOT NULL);
-REVOKE ALL ON ${table} FROM PUBLIC`;
+  const { rows } = await client.query<{ grantee: string | null }>(
+    `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee
+       FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+      WHERE c.oid = pg_catalog.to_regclass($1) AND a.grantee <> c.relowner`,
+    [table],
+  );
+  for (const r of rows) await client.query(`REVOKE ALL ON ${table} FROM ${r.grantee === null ? 'PUBLIC' : ident(r.grantee)}`);
 }
 
 /**
@@ -194,6 +209,7 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
 export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
   await client.query(passesSql(names));
+  await closePasses(client, names);
   await client.query(functionSql(names));
   const tables = await fencedTables(client, publication, names);
   refuseTakenName(tables, names, await currentDatabase(client));
