@@ -160,7 +160,8 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
   for (const f of fences) {
     const db = f.database;
     if (!fenceWriters) {
-      if (f.onSource !== undefined || f.record !== undefined || f.triggers > 0 || f.passes) out.push(`${db}: a writer fence with no fence asked for`);
+      if (f.onSource !== undefined || f.record !== undefined || f.triggers > 0 || f.passes)
+        out.push(`${db}: a writer fence with no fence asked for`);
       continue;
     }
     if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.footprint)`);

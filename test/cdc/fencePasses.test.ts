@@ -97,7 +97,7 @@ describe("the writer fence's trigger passes pgferry's appliers by their locks (i
     assert.equal(await writes(lane, 12), false, 'a lane once no applier holds the lock');
   });
 
-  it("passes the later statements of a transaction it let through on one check, reads the next transaction again, and lets no client write its passes, whatever the default privileges", async () => {
+  it('passes the later statements of a transaction it let through on one check, reads the next transaction again, and lets no client write its passes, whatever the default privileges', async () => {
     const slot = 'fence_passes_messages';
     await cluster.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [slot], DB);
     try {
