@@ -20,6 +20,7 @@ import { PGBENCH_TABLES, untilSucceeded, verificationMethods } from './cutoverBe
 import { NATIVE_DB, startNative, waitUntil } from './consumers';
 import { promises as fs } from 'node:fs';
 import type { OnlineOptions } from './onlineTypes';
+import { conflictsSince, conflictWords, markLogs, type ServerConflicts } from './serverConflicts';
 
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 
@@ -48,6 +49,8 @@ interface PoolerRun {
   /** Its threads' retried conflicts after the cutover request, and before it. */
   readonly conflicts: number;
   readonly conflictsBefore: number;
+  /** What those conflicts were and who was in them, from the servers' logs. */
+  readonly serverConflicts: ServerConflicts;
   readonly reconnects: number;
   readonly errorLines: readonly string[];
   readonly latencyMaxMs: number;
@@ -73,6 +76,9 @@ interface FencedRun {
   readonly errors: number;
   readonly errorLines: readonly string[];
   readonly latencyMaxMs: number;
+  /** sysbench's retried conflicts (the whole run) and what they were, from the source's log. */
+  readonly conflicts: number;
+  readonly serverConflicts: ServerConflicts;
   /** The completion event's steps from the fence on (the pin before it excluded): how long the applications were refused. */
   readonly fenceSeconds: number;
   readonly pinSeconds: number;
@@ -86,6 +92,10 @@ interface NativeRun {
   readonly errorLines: readonly string[];
   readonly latencyMaxMs: number;
   readonly latencyP99Ms: number;
+  /** sysbench's retried conflicts after its switch began and before it, as pgferry's run counts them, and what they were. */
+  readonly conflicts: number;
+  readonly conflictsBefore: number;
+  readonly serverConflicts: ServerConflicts;
   /** From PAUSE to RESUME: what the application waited. */
   readonly pauseSeconds: number;
   /** Inside it: the subscription catching up with the source's flushed WAL, and the sequences copied. */
@@ -227,6 +237,7 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
     const { spec, targetSpec, status, ferry } = startPgferry(options, events, { pooler: poolerInput });
     await untilStreaming(status);
     await untilVerifiedInBackground(target, spec.migrationName);
+    const logs = await markLogs([source.logFile, target.logFile]);
     const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
     await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
     const started = Date.now();
@@ -234,6 +245,7 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
     const final = await untilSucceeded(status);
     const requestToSucceededSeconds = (Date.now() - started) / 1000;
     const app = await load;
+    const serverConflicts = await conflictsSince(logs);
     await ferry.current().done;
     const served = (await pooler.admin<{ name: string; port: string; paused: string }>('SHOW DATABASES')).find((r) => r.name === DB);
     const poolerEnd = `${Number(served?.port) === target.port ? 'target' : `port ${served?.port}`}${Number(served?.paused) ? ', PAUSED' : ''}`;
@@ -246,6 +258,7 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
       errors: app.errors,
       conflicts: app.conflicts,
       conflictsBefore: app.conflictsBefore,
+      serverConflicts,
       reconnects: app.reconnects,
       errorLines: app.errorLines,
       latencyMaxMs: app.maxMs,
@@ -283,11 +296,13 @@ async function fencedRun(options: OnlineOptions, scale: number, events: string[]
   const { spec, targetSpec, status, ferry } = startPgferry(options, events, { fenceWriters: true });
   await untilStreaming(status);
   await untilVerifiedInBackground(target, spec.migrationName);
+  const logs = await markLogs([source.logFile]);
   const load = runSysbench(source, BEFORE_CUTOVER_SECONDS);
   await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
   await requestCutover(targetSpec, spec.migrationName);
   await untilSucceeded(status);
   const app = await load;
+  const serverConflicts = await conflictsSince(logs);
   await ferry.current().done;
   const completed = [...events].reverse().find((e) => /cutover completed in/.test(e)) ?? '';
   const steps = /\(([^)]*)\)/.exec(completed.replace(/^.*cutover completed in/, ''))?.[1] ?? '';
@@ -296,7 +311,17 @@ async function fencedRun(options: OnlineOptions, scale: number, events: string[]
   const fenceSeconds = [...bySteps].filter(([step]) => step !== 'pin').reduce((sum, [, seconds]) => sum + seconds, 0);
   log(`fenced cutover scale ${scale}: fence ${fenceSeconds.toFixed(2)} s (${steps}), ${app.errors} sysbench error(s)`);
   // the next size's source is made anew: the fence kept on this one goes with it
-  return { scale, errors: app.errors, errorLines: app.errorLines, latencyMaxMs: app.maxMs, fenceSeconds, pinSeconds, steps };
+  return {
+    scale,
+    errors: app.errors,
+    errorLines: app.errorLines,
+    latencyMaxMs: app.maxMs,
+    conflicts: app.conflicts + app.conflictsBefore,
+    serverConflicts,
+    fenceSeconds,
+    pinSeconds,
+    steps,
+  };
 }
 
 /** The pooler's `[databases]` line of `DB` pointed at another server and database, as a user edits it. */
@@ -324,6 +349,7 @@ async function nativeRun(options: OnlineOptions, scale: number): Promise<NativeR
     users: { [APP.user]: APP.password },
   });
   try {
+    const logs = await markLogs([source.logFile, target.logFile]);
     const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
     await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
     const paused = Date.now();
@@ -360,6 +386,9 @@ async function nativeRun(options: OnlineOptions, scale: number): Promise<NativeR
       errorLines: app.errorLines,
       latencyMaxMs: app.maxMs,
       latencyP99Ms: app.p99Ms,
+      conflicts: app.conflicts,
+      conflictsBefore: app.conflictsBefore,
+      serverConflicts: await conflictsSince(logs),
       pauseSeconds: (resumed - paused) / 1000,
       catchUpSeconds: (caughtUp - paused) / 1000,
       sequencesSeconds: (sequenced - caughtUp) / 1000,
@@ -387,20 +416,20 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[], native:
     ...runs.map(
       (r) =>
         `| (g) cutover through PgBouncer, pgbench scale ${r.scale} (${(r.databaseBytes / 1e6).toFixed(0)} MB), sysbench oltp_read_write ${RATE_TPS} tps | ` +
-        `application errors **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (reconnects ${r.reconnects}; its threads' retried conflicts ${r.conflicts} from the request on, ${r.conflictsBefore} before); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
+        `application errors **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (reconnects ${r.reconnects}; its threads' retried conflicts ${r.conflicts} from the request on, ${r.conflictsBefore} before; ${conflictWords(r.serverConflicts)}); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
         `(${r.transactions} transactions); pgferry's pause (PAUSE → RELOAD, RESUME next) **${f(r.pauseSeconds)} s** (to the RESUME ${f(r.toResumeSeconds)} s); request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
-        `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 && r.pauseSeconds < 1 ? 'MET' : 'NOT MET'} |`,
+        `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; no conflict with pgferry ${r.serverConflicts.deadlocksWithOthers === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 && r.pauseSeconds < 1 ? 'MET' : 'NOT MET'} |`,
     ),
     ...fenced.map(
       (r) =>
         `| (g) fenced cutover beside it (fenceWriters, no pooler), pgbench scale ${r.scale}, sysbench on the source | ` +
-        `fence (fence → release) **${f(r.fenceSeconds)} s** (pin before it ${f(r.pinSeconds)} s; ${r.steps}); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s | ` +
+        `fence (fence → release) **${f(r.fenceSeconds)} s** (pin before it ${f(r.pinSeconds)} s; ${r.steps}); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s; its threads' retried conflicts ${r.conflicts} (${conflictWords(r.serverConflicts)}) | ` +
         `flat with size (compare the sizes) |`,
     ),
     ...native.map(
       (r) =>
         `| (g) native logical replication beside it, switched by hand through PgBouncer, pgbench scale ${r.scale}, sysbench through the pooler | ` +
-        `pause (PAUSE → RESUME) **${f(r.pauseSeconds)} s** (catch-up ${f(r.catchUpSeconds)} s, sequences ${f(r.sequencesSeconds)} s, no verification); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s | ` +
+        `pause (PAUSE → RESUME) **${f(r.pauseSeconds)} s** (catch-up ${f(r.catchUpSeconds)} s, sequences ${f(r.sequencesSeconds)} s, no verification); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s; its threads' retried conflicts ${r.conflicts} from the PAUSE on, ${r.conflictsBefore} before (${conflictWords(r.serverConflicts)}) | ` +
         `beside pgferry's pause (compare) |`,
     ),
     '',
@@ -410,7 +439,8 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[], native:
       "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
       "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
       '40P01, or a duplicate key, 23505, which it counts and retries): one if it stopped, plus its reconnects; the conflicts (its interim reports, by ' +
-      'second) are shown apart, from the request on and before it. Native: a publication of every table and a subscription made on a copy of the ' +
+      "second) are shown apart, from the request on and before it, and what they were from both servers' logs (PostgreSQL logs a deadlock with " +
+      "every statement in its cycle, a duplicate key with its constraint): a deadlock with a statement not sysbench's would be pgferry's to answer. Native: a publication of every table and a subscription made on a copy of the " +
       "schema (pg_dump -s), synced before the run; its switch is the manual one above, through a PgBouncer of the same settings, sysbench's same run.",
   ];
 }

@@ -16,7 +16,7 @@ import { BYSTANDER_MARK, type BystanderActor } from './bystander';
 import type { ArmedFault } from './faults';
 import type { FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK, type BystanderObjects } from './judge';
-import { findLeftovers } from './leftovers';
+import { findLeftovers, passesTableIn } from './leftovers';
 import type { FallbackReport, TrialResult } from './outcome';
 import type { Phase } from './phases';
 import type { Rng } from './rng';
@@ -180,7 +180,7 @@ export async function judgeFallback(a: FallbackDriveArgs, bystanders?: Bystander
   result.fallback!.writesAgain = await again.stop();
 }
 
-/** After a fall-back: no fence on the old source and none recorded; the new server fenced, recorded as kept. */
+/** After a fall-back: no fence on the old source and none recorded; the new server fenced (its passes table too), recorded as kept. */
 async function fenceProblems(a: FallbackDriveArgs, database: string): Promise<string[]> {
   const out: string[] = [];
   const setting = async (c: Cluster): Promise<string | undefined> =>
@@ -189,6 +189,8 @@ async function fenceProblems(a: FallbackDriveArgs, database: string): Promise<st
   if (onSource !== undefined) out.push(`${database}: the old source's default_transaction_read_only is ${onSource} after the fall-back`);
   const onTarget = await setting(a.clusters.target);
   if (onTarget !== 'on') out.push(`${database}: the new server is not fenced after the fall-back (${onTarget ?? 'not set'})`);
+  if (await passesTableIn(a.clusters.source, a.name, database)) out.push(`${database}: the old source's fence left its passes table`);
+  if (!(await passesTableIn(a.clusters.target, a.name, database))) out.push(`${database}: the new server's fence has no passes table`);
   const rows = await a.store.query<{ change: string; kept: boolean }>(
     `SELECT change, kept_at IS NOT NULL AS kept FROM pgferry.footprint
       WHERE migration = $1 AND database = $2 AND change IN ('writerFence', 'targetFence') AND undone_at IS NULL`,

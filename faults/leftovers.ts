@@ -92,12 +92,27 @@ export interface FenceState {
   readonly state: string | undefined;
   /** How many of the source database's tables carry the fence's trigger (footprint/fenceTriggers.ts). */
   readonly triggers: number;
+  /** The fence's passes table is in the source database's control schema (footprint/fenceTriggers.ts). */
+  readonly passes: boolean;
 }
 
 /** The tables carrying a fence's trigger: those whose trigger calls its function in the control schema. */
 const FENCE_TRIGGERS_SQL = `SELECT count(*)::int AS n FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = $1 AND p.proname = $2`;
+
+/** Whether the fence's passes table of `migration` is in `database`'s control schema on `cluster` (false: the database is gone). */
+export async function passesTableIn(cluster: Cluster, migration: string, database: string): Promise<boolean> {
+  const [row] = await cluster
+    .query<{ there: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = $1 AND c.relname = $2) AS there`,
+      [CONTROL_SCHEMA, fenceNamesOf(migration, database).passes],
+      database,
+    )
+    .catch(() => [{ there: false }]);
+  return row?.there ?? false;
+}
 
 /** Reads each database's fence on the source and its record in the target's control catalog. */
 export async function readFences(
@@ -120,12 +135,14 @@ export async function readFences(
     const [triggers] = await clusters.source
       .query<{ n: number }>(FENCE_TRIGGERS_SQL, [CONTROL_SCHEMA, fenceNamesOf(migration, database).function], database)
       .catch(() => [{ n: 0 }]); // the database gone: no table left to carry one
+    const passes = await passesTableIn(clusters.source, migration, database);
     out.push({
       database,
       onSource: row?.prior ?? undefined,
       record: record === undefined ? undefined : record.kept ? 'kept' : 'open',
       state: states.get(database),
       triggers: triggers?.n ?? 0,
+      passes,
     });
   }
   return out;
@@ -143,7 +160,8 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
   for (const f of fences) {
     const db = f.database;
     if (!fenceWriters) {
-      if (f.onSource !== undefined || f.record !== undefined || f.triggers > 0) out.push(`${db}: a writer fence with no fence asked for`);
+      if (f.onSource !== undefined || f.record !== undefined || f.triggers > 0 || f.passes)
+        out.push(`${db}: a writer fence with no fence asked for`);
       continue;
     }
     if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.footprint)`);
@@ -153,10 +171,13 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
         out.push(`${db}: cut over with the writers fenced, but the source's default_transaction_read_only is ${f.onSource ?? 'not set'}`);
       // the trigger is what holds a BEGIN READ WRITE client: a fence kept without it lets one write
       if (f.triggers === 0) out.push(`${db}: cut over with the writers fenced, but no table carries the fence's trigger`);
+      // the trigger's function reads it: without it, a fallback window's reverse stream could not write through
+      if (!f.passes) out.push(`${db}: cut over with the writers fenced, but the fence's passes table is not on the source`);
     } else {
       if (f.onSource !== undefined)
         out.push(`${db}: writer fence left on the source after ${f.state ?? 'the end'} (default_transaction_read_only = ${f.onSource})`);
       if (f.triggers > 0) out.push(`${db}: the fence's trigger left on ${f.triggers} table(s) of the source after ${f.state ?? 'the end'}`);
+      if (f.passes) out.push(`${db}: the fence's passes table left on the source after ${f.state ?? 'the end'}`);
     }
   }
   return out;

@@ -16,7 +16,7 @@ import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
-import { applyLockKey } from '../../provider/engine/core/names';
+import { applyLockKey, fenceNamesOf } from '../../provider/engine/core/names';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
 
@@ -42,6 +42,17 @@ async function fenceTriggers(pair: ServerPair, db: string): Promise<string[]> {
     db,
   );
   return rows.map((r) => r.t);
+}
+
+/** The fence's passes tables in the source database's control schema (footprint/fenceTriggers.ts). */
+async function passesTables(pair: ServerPair, db: string): Promise<string[]> {
+  const rows = await pair.source.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'pgferry' AND c.relname LIKE 'pgferry\\_w\\_%\\_passes' ORDER BY 1`,
+    [],
+    db,
+  );
+  return rows.map((r) => r.name);
 }
 
 /** Whether a new session on the source may write to the database (the fence refuses it with 25006). */
@@ -257,9 +268,11 @@ async function fencesAWriter(lab: FenceLab): Promise<void> {
     events.some((e) => /cutover completed .*stays fenced.*RESET default_transaction_read_only/.test(e.message)),
     events.map((e) => e.message).join('\n'),
   );
+  assert.deepEqual(await passesTables(lab.pair, db), [fenceNamesOf(s.migrationName, db).passes], 'the kept fence keeps its passes table');
   await liftByHand(lab.pair, db, fence);
   assert.equal(await newSessionWrites(lab.pair, db, 900_000), true, 'lifted as the status says, the source takes writes again');
   assert.deepEqual(await fenceTriggers(lab.pair, db), []);
+  assert.deepEqual(await passesTables(lab.pair, db), [], "the fence's passes table lifted with it");
 }
 
 /** rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds. */
@@ -347,6 +360,7 @@ async function cancelLiftsFence(lab: FenceLab): Promise<void> {
     events.map((e) => e.message).join('\n'),
   );
   assert.deepEqual(await fenceTriggers(lab.pair, db), [], "the fence's triggers are gone");
+  assert.deepEqual(await passesTables(lab.pair, db), [], "the fence's passes table is gone");
   assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
 }
 
@@ -685,6 +699,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
     );
     assert.equal(await ownSetting(lab.pair, db), null, 'the setting lifted');
     assert.deepEqual(await fenceTriggers(lab.pair, db), [], 'the triggers lifted');
+    assert.deepEqual(await passesTables(lab.pair, db), [], 'the passes table lifted');
     assert.equal(back.databases[0]!.writerFence, undefined);
   } finally {
     await fs.rm(heldFile(point, holdDir), { force: true });

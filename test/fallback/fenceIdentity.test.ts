@@ -7,7 +7,9 @@
 // non-superuser source user (whom pg_stat_activity hides other roles' sessions from) and a
 // managed-like target, as on Azure and RDS: there the reverse stream records its position in a
 // table of pgferry's on the old source, which the fall-back's verification leaves out (it once
-// stopped the fall-back, reading that table on the new server).
+// stopped the fall-back, reading that table on the new server). The reverse stream's transactions
+// are noted in the old source's fence's passes table; the fall-back lifts that fence with its
+// table, and the new server's kept fence has one of its own.
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { fallBackSettled, isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
@@ -15,8 +17,19 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { makeReplicationSourceUser, onBothTargets, pairSpec, serverSpec, until, waitForStatus, type ServerPair } from '../support';
+import {
+  makeReplicationSourceUser,
+  onBothTargets,
+  pairSpec,
+  serverSpec,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 import { rowsOf } from '../cdc/harness';
+import { CONTROL_SCHEMA, fenceNamesOf } from '../../provider/engine/core/names';
+import { qualified } from '../../provider/engine/connect/quote';
 
 const DB = 'fence_identity';
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -27,6 +40,20 @@ CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL);
 INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 300) g;
 GRANT ALL ON items TO fence_app;
 RESET ROLE`;
+
+/** The rows of the fence's passes table in `DB` on `cluster`, by the pid each notes; undefined: no such table. */
+async function passesPids(cluster: Cluster, migration: string): Promise<number[] | undefined> {
+  const table = fenceNamesOf(migration, DB).passes;
+  const [there] = await cluster.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS ok`,
+    [CONTROL_SCHEMA, table],
+    DB,
+  );
+  if (!there!.ok) return undefined;
+  return (await cluster.query<{ pid: number }>(`SELECT pid FROM ${qualified(CONTROL_SCHEMA, table)} ORDER BY pid`, [], DB)).map(
+    (r) => r.pid,
+  );
+}
 
 async function sameOnBoth(pair: ServerPair): Promise<boolean> {
   const [old, now] = await Promise.all([rowsOf(pair.source, DB, 'items'), rowsOf(pair.target, DB, 'items')]);
@@ -112,6 +139,11 @@ describe('the writer fence tells pgferry by identity, not by name (integration)'
         await pair.target.query(`UPDATE items SET v = v || '-u' WHERE id % 7 = 0`, [], DB);
         await pair.target.query(`DELETE FROM items WHERE id % 11 = 0`, [], DB);
         await until('the old source has every write', async () => ((await sameOnBoth(pair)) ? true : undefined), 180_000);
+        const noted = await passesPids(pair.source, spec.migrationName);
+        assert.ok(
+          noted && noted.length > 0,
+          `the reverse stream's transactions noted in the old source's passes table: ${JSON.stringify(noted)}`,
+        );
 
         await requestFallBack(spec.target, spec.migrationName);
         const settled = await until(
@@ -128,6 +160,8 @@ describe('the writer fence tells pgferry by identity, not by name (integration)'
         assert.ok(await sameOnBoth(pair), 'every row equal on both servers after the fall-back');
         const [n] = await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM items WHERE id > 900000', [], DB);
         assert.equal(n!.n, 0, 'no forged row on the old source');
+        assert.equal(await passesPids(pair.source, spec.migrationName), undefined, "the old source's fence lifted with its passes table");
+        assert.ok(await passesPids(pair.target, spec.migrationName), "the new server's kept fence has its passes table");
       } finally {
         await store.close();
       }

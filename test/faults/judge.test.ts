@@ -265,11 +265,12 @@ describe('fault campaign: the writer fence', function () {
   });
   after(async () => pair?.stop());
 
-  it('reads a fence left on the source, its setting and its triggers, and the trial lifts both', async () => {
+  it('reads a fence left on the source, its setting, its triggers and its passes table, and the trial lifts them', async () => {
     // the fence's triggers as footprint/fenceTriggers.ts makes them, on two tables, then its setting
     const fn = `pgferry.${fenceNamesOf('m', 'fenced').function}`;
     await pair.source.query(
       `CREATE SCHEMA pgferry; CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+       CREATE UNLOGGED TABLE pgferry.${fenceNamesOf('m', 'fenced').passes} (pid int PRIMARY KEY, xact bigint NOT NULL);
        CREATE TABLE a (id int); CREATE TABLE b (id int);
        CREATE TRIGGER t BEFORE INSERT ON a FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();
        CREATE TRIGGER t BEFORE INSERT ON b FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();`,
@@ -279,13 +280,15 @@ describe('fault campaign: the writer fence', function () {
     await pair.source.query('ALTER DATABASE fenced SET default_transaction_read_only = on');
     const states = new Map([['fenced', 'Canceled']]);
     const [before] = await readFences(pair, 'm', ['fenced'], states);
-    assert.deepEqual(before, { database: 'fenced', onSource: 'on', record: undefined, state: 'Canceled', triggers: 2 });
+    assert.deepEqual(before, { database: 'fenced', onSource: 'on', record: undefined, state: 'Canceled', triggers: 2, passes: true });
     assert.match(fenceProblems([before!], true).join('\n'), /fence left on the source after Canceled/);
     assert.match(fenceProblems([before!], true).join('\n'), /the fence's trigger left on 2 table\(s\) of the source after Canceled/);
+    assert.match(fenceProblems([before!], true).join('\n'), /the fence's passes table left on the source after Canceled/);
     await liftFences(pair.source, 'm', ['fenced']);
     const [after] = await readFences(pair, 'm', ['fenced'], states);
     assert.equal(after!.onSource, undefined);
     assert.equal(after!.triggers, 0);
+    assert.equal(after!.passes, false);
     assert.deepEqual(fenceProblems([after!], true), []);
   });
 
@@ -296,23 +299,29 @@ describe('fault campaign: the writer fence', function () {
       record: 'kept',
       state: 'Succeeded',
       triggers: 3,
+      passes: true,
       ...over,
     });
     assert.deepEqual(fenceProblems([f({})], true), []);
     assert.match(fenceProblems([f({ onSource: undefined })], true).join(), /default_transaction_read_only is not set/);
     assert.match(fenceProblems([f({ record: 'open' })], true).join(), /not kept/);
     assert.match(fenceProblems([f({ record: undefined })], true).join(), /not recorded as kept/);
-    assert.deepEqual(fenceProblems([f({ state: 'Failed', onSource: undefined, record: undefined, triggers: 0 })], true), []);
+    assert.deepEqual(fenceProblems([f({ state: 'Failed', onSource: undefined, record: undefined, triggers: 0, passes: false })], true), []);
     assert.match(
       fenceProblems([f({ state: 'Failed', onSource: undefined, record: 'open', triggers: 0 })], true).join(),
       /recorded and not kept/,
     );
     assert.match(fenceProblems([f({ state: 'Canceled', record: undefined })], true).join(), /left on the source after Canceled/);
     assert.match(fenceProblems([f({ triggers: 0 })], true).join(), /no table carries the fence's trigger/);
+    assert.match(fenceProblems([f({ passes: false })], true).join(), /passes table is not on the source/);
+    assert.match(
+      fenceProblems([f({ state: 'Failed', onSource: undefined, record: undefined, triggers: 0 })], true).join(),
+      /passes table left on the source after Failed/,
+    );
     assert.match(fenceProblems([f({ state: 'Failed', onSource: undefined, record: undefined })], true).join(), /trigger left on 3 table/);
     assert.match(fenceProblems([f({})], false).join(), /no fence asked for/);
     assert.match(fenceProblems([f({ onSource: undefined, record: undefined })], false).join(), /no fence asked for/);
-    assert.deepEqual(fenceProblems([f({ onSource: undefined, record: undefined, triggers: 0 })], false), []);
+    assert.deepEqual(fenceProblems([f({ onSource: undefined, record: undefined, triggers: 0, passes: false })], false), []);
   });
 
   it("explains the sessions the fence ended and the transactions it refused, only after the fenced cutover's request", () => {

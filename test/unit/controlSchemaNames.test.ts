@@ -19,6 +19,7 @@ describe("unit: pgferry's own objects in the control schema", () => {
       assert.equal(isPgferrysOwn('relation', CONTROL_SCHEMA, table), true, table);
     }
     assert.equal(isPgferrysOwn('relation', CONTROL_SCHEMA, guardNamesOf('Orders Move', 'app-db').table), true);
+    assert.equal(isPgferrysOwn('relation', CONTROL_SCHEMA, fenceNamesOf('Orders Move', 'app-db').passes), true);
     for (const fn of [
       guardNamesOf('Orders Move', 'app-db').function,
       fenceNamesOf('a'.repeat(40), 'b').function,

@@ -94,11 +94,23 @@ export interface FenceNames {
    * at a fall-back) holds it, and the fence lets through only the sessions that hold it.
    */
   readonly passKey: string;
+  /**
+   * The table in which the fence's function notes the transaction it last let through in each
+   * session, so that the later statements of that transaction pass without reading the locks again:
+   * only the function's owner writes it, so no client can put its own transaction there.
+   */
+  readonly passes: string;
 }
 
 export function fenceNamesOf(migration: string, database: string): FenceNames {
   const base = derived('w', migration, database, undefined);
-  return { function: base, trigger: base, prefix: `pgferry.fence.${base}`, passKey: applyLockKey(migration, database) };
+  return {
+    function: base,
+    trigger: base,
+    prefix: `pgferry.fence.${base}`,
+    passKey: applyLockKey(migration, database),
+    passes: `${base}_passes`,
+  };
 }
 
 /**
@@ -170,13 +182,13 @@ export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', epoch: '
 /**
  * Whether an object in a database's control schema is one pgferry makes there, told by its schema
  * and its name together, as pgferry makes and drops them: the applied position's and the lanes'
- * tables, the copy's ledger, the target guard's table, and the functions of the writer fence, the
- * source's event trigger and the guard. Any other object in a schema of that name is someone else's.
+ * tables, the copy's ledger, the target guard's table, the writer fence's table of the transactions
+ * it let through, and the functions of the writer fence, the source's event trigger and the guard. Any other object in a schema of that name is someone else's.
  */
 export function isPgferrysOwn(kind: 'relation' | 'function', schema: string, name: string): boolean {
   if (schema !== CONTROL_SCHEMA) return false;
   if (kind === 'function') return OWN_FUNCTION.test(name);
-  return OWN_TABLES.has(name) || OWN_GUARD_TABLE.test(name);
+  return OWN_TABLES.has(name) || OWN_GUARD_TABLE.test(name) || OWN_FENCE_TABLE.test(name);
 }
 
 const OWN_TABLES: ReadonlySet<string> = new Set([
@@ -189,6 +201,7 @@ const OWN_TABLES: ReadonlySet<string> = new Set([
 /** derived()'s shape for the kinds that make functions: the writer fence, the event trigger, the guard. */
 const OWN_FUNCTION = /^pgferry_[weg]_[a-z0-9_]*_[0-9a-f]{10}$/;
 const OWN_GUARD_TABLE = /^pgferry_g_[a-z0-9_]*_[0-9a-f]{10}_writes$/;
+const OWN_FENCE_TABLE = /^pgferry_w_[a-z0-9_]*_[0-9a-f]{10}_passes$/;
 
 /** Advisory lock key (bigint) of a migration's runner lease on the target. */
 export function leaseKey(migration: string): string {

@@ -20,12 +20,17 @@
 // pg_largeobject row: none fires a table's trigger). An applier holds its database's apply lock
 // exclusively for its connection's life (cdc/apply/applyTarget.ts), so while it runs no other
 // session can hold it, and its parallel apply sessions hold the lane lock beside it under the same
-// login. The cost is a read of pg_locks per statement an applier sends to a fenced table, and what
-// it leaves open is said in docs/safety.md: a session that takes the lock itself while no applier
-// holds it (the key is derived from the migration's name) passes, and is named by the second line.
-// Every session the fence lets write says who it is in the stream (a transactional logical message
-// under the fence's prefix: user, application, address, pid), so a write that reaches the stream
-// after the cutover point is named exactly (switchover/lateWrites.ts).
+// login. The verdict is read from pg_locks once per transaction: the function notes the
+// transaction it lets through in a table of the control schema that only its owner may write (an
+// unlogged table, one row per session), and a later statement of that transaction passes on that
+// row, an index lookup, without reading the locks again. A client cannot note a transaction of its
+// own there, nor give itself another session's transaction (a transaction's id is its own and never
+// comes again). What the fence leaves open is said in docs/safety.md: a session that takes the lock
+// itself while no applier holds it (the key is derived from the migration's name) passes, and is
+// named by the second line. Every session the fence lets write says who it is in the stream (a
+// transactional logical message under the fence's prefix, once per transaction: user, application,
+// address, pid), so a write that reaches the stream after the cutover point is named exactly
+// (switchover/lateWrites.ts).
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { PgferryError } from '../core/errors';
@@ -112,21 +117,57 @@ function passSql(key: string): string {
 }
 
 /**
- * The function: pgferry's applier of the database (passSql) passes and says who it is in the
- * stream; any other session is refused with read_only_sql_transaction, naming the database and
- * why, whatever it calls itself. SECURITY DEFINER so that a session without the right to emit
- * logical messages still passes when it is pgferry's; session_user, application_name and the
- * client's address stay the writer's.
+ * The table of the transactions the function let through, one row per session (its pid, which
+ * the server gives): unlogged, since it is worth nothing after a crash (every transaction of then
+ * has ended), and it never reaches the stream. Only its owner, the function's, writes it: every
+ * other right on it is taken back (closePasses).
+ */
+function passesSql(names: FenceNames): string {
+  return `CREATE UNLOGGED TABLE IF NOT EXISTS ${qualified(CONTROL_SCHEMA, names.passes)} (pid int PRIMARY KEY, xact bigint NOT NULL)`;
+}
+
+/**
+ * Takes back every right on the passes table but its owner's. The table is made with none, but a
+ * default privilege of the role that makes it (ALTER DEFAULT PRIVILEGES ... ON TABLES, a common way
+ * to hand an application every new table) grants some as it is made, and a role that may write it
+ * could note a transaction of its own there and pass the fence.
+ */
+async function closePasses(client: pg.Client, names: FenceNames): Promise<void> {
+  const table = qualified(CONTROL_SCHEMA, names.passes);
+  const { rows } = await client.query<{ grantee: string | null }>(
+    `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee
+       FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+      WHERE c.oid = pg_catalog.to_regclass($1) AND a.grantee <> c.relowner`,
+    [table],
+  );
+  for (const r of rows) await client.query(`REVOKE ALL ON ${table} FROM ${r.grantee === null ? 'PUBLIC' : ident(r.grantee)}`);
+}
+
+/**
+ * The function: a statement of a transaction it let through already passes on its row in the
+ * passes table; else pgferry's applier of the database (passSql) passes, says who it is in the
+ * stream and has its transaction noted; any other session is refused with
+ * read_only_sql_transaction, naming the database and why, whatever it calls itself. SECURITY
+ * DEFINER so that a session without the right to emit logical messages, or to write the passes
+ * table, still passes when it is pgferry's; session_user, application_name and the client's
+ * address stay the writer's. txid_current() is the transaction's id with its epoch, which never
+ * comes again; a writing statement assigns one anyway.
  */
 function functionSql(names: FenceNames): string {
+  const passes = qualified(CONTROL_SCHEMA, names.passes);
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 BEGIN
+  IF EXISTS (SELECT 1 FROM ${passes} p WHERE p.pid = pg_catalog.pg_backend_pid() AND p.xact = pg_catalog.txid_current()) THEN
+    RETURN NULL;
+  END IF;
   IF ${passSql(names.passKey)} THEN
     PERFORM pg_catalog.pg_logical_emit_message(true, ${literal(names.prefix)}, pg_catalog.jsonb_build_object(
       'user', session_user::text, 'application', pg_catalog.current_setting('application_name'),
       'address', coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), 'pid', pg_catalog.pg_backend_pid(),
       'table', pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'operation', TG_OP)::text);
+    INSERT INTO ${passes} AS p (pid, xact) VALUES (pg_catalog.pg_backend_pid(), pg_catalog.txid_current())
+      ON CONFLICT (pid) DO UPDATE SET xact = excluded.xact;
     RETURN NULL;
   END IF;
   RAISE EXCEPTION 'database % is fenced by pgferry for its cutover: % on %.% refused', pg_catalog.current_database(), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -167,6 +208,8 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
  */
 export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(passesSql(names));
+  await closePasses(client, names);
   await client.query(functionSql(names));
   const tables = await fencedTables(client, publication, names);
   refuseTakenName(tables, names, await currentDatabase(client));
@@ -196,10 +239,11 @@ export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
 /**
  * The statement, run in the fenced database itself, that takes the fence's triggers away
  * (installFenceTriggers): its function dropped with the triggers that call it, which are the
- * fence's alone (the function is pgferry's, made for the fence).
+ * fence's alone (the function is pgferry's, made for the fence), then its passes table.
  */
 export function liftTriggersStatement(migration: string, database: string): string {
-  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, fenceNamesOf(migration, database).function)}() CASCADE`;
+  const names = fenceNamesOf(migration, database);
+  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE; DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.passes)}`;
 }
 
 /** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */
