@@ -244,8 +244,11 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
  * written into under its new name. Its partitions stream under their own names, so nothing in the
  * stream names it: the resumed runner's first look finds the rename by comparing with what the copy
  * copied, the partitioned tables above the copied partitions included (issue 65: with that look
- * later than the stream's start, a rename before it was missed). The rows arrive on the target; the
- * cutover Succeeds, and they are read back there under the new name, its partition under it.
+ * later than the stream's start, a rename before it was missed). The rows arrive on the target, and
+ * from then on, read with them while streaming, the partition hangs under the parent's old name or
+ * its new one and never under none (the apply reaches the partition before the flow renames the
+ * parent, and used to detach it then); once the rename is followed, still before any cutover, it
+ * hangs under the new name. The cutover Succeeds, and the rows are read back there.
  */
 async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
@@ -325,7 +328,7 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
     await whileNoRunner(pair, 'drops-no-runner');
   });
 
-  it('follow: a partitioned table renamed while no runner ran, written into under its new name, read back there on the target', async () => {
+  it('follow: a partitioned table renamed while no runner ran, written into under its new name: its partition never detached while streaming, read back under it on the target', async () => {
     pair = await startPair(15, 15);
     await parentRenamedWhileNoRunner(pair, 'drops-parent-resumed');
   });
