@@ -244,8 +244,11 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
  * written into under its new name. Its partitions stream under their own names, so nothing in the
  * stream names it: the resumed runner's first look finds the rename by comparing with what the copy
  * copied, the partitioned tables above the copied partitions included (issue 65: with that look
- * later than the stream's start, a rename before it was missed). The rows arrive on the target; the
- * cutover Succeeds, and they are read back there under the new name, its partition under it.
+ * later than the stream's start, a rename before it was missed). The rows arrive on the target, and
+ * from then on, read with them while streaming, the partition hangs under the parent's old name or
+ * its new one and never under none (the apply reaches the partition before the flow renames the
+ * parent, and used to detach it then); once the rename is followed, still before any cutover, it
+ * hangs under the new name. The cutover Succeeds, and the rows are read back there.
  */
 async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
@@ -268,18 +271,24 @@ async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promi
       DB,
     );
     await resumeMigration(spec);
-    await until('the resumed runner to rename the partitioned table and apply its rows', async () => {
-      const [renamed] = await pair.target.query<{ done: boolean }>(
-        `SELECT to_regclass('public.measurements') IS NOT NULL AND to_regclass('public.readings') IS NULL AS done`,
+    // each look reads the partition's rows and its parent in one snapshot: once the rows are there,
+    // the partition hangs under the old name or the new one, never detached, while changes stream
+    const looks: string[] = [];
+    await until('the resumed runner to apply the rows and rename the partitioned table, the partition under it', async () => {
+      const [now] = await pair.target.query<{ n: number; parent: string | null }>(
+        `SELECT (SELECT count(*)::int FROM readings_2026 WHERE id > 1000) AS n,
+                (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = 'public.readings_2026'::regclass) AS parent`,
         [],
         DB,
       );
-      if (!renamed?.done) return undefined;
-      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings_2026 WHERE id > 1000`, [], DB);
-      return row?.n === 100 ? true : undefined;
+      if (!now || now.n === 0) return undefined;
+      const look = `${now.n} rows under ${now.parent ?? 'no parent'}`;
+      if (looks.at(-1) !== look) looks.push(look);
+      assert.notEqual(now.parent, null, `readings_2026 detached on the target while streaming: ${looks.join(', ')}`);
+      return now.n === 100 && now.parent === 'measurements' ? true : undefined;
     });
-    // the apply followed the partition tree at the partition's first change, before the rename was
-    // followed (the parent missing under its new name then): the cutover follows the tree once more
+    const streaming = await getMigration(store, name);
+    assert.equal(streaming?.subState, 'WaitingForCutoverTrigger', 'read back while streaming, before any cutover');
     await cutOverOnceAccepted(spec, store);
     assert.deepEqual(await rowsOf(pair.target, DB, 'measurements'), await rowsOf(pair.source, DB, 'measurements'));
     const [parent] = await pair.target.query<{ p: string }>(
@@ -319,7 +328,7 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
     await whileNoRunner(pair, 'drops-no-runner');
   });
 
-  it('follow: a partitioned table renamed while no runner ran, written into under its new name, read back there on the target', async () => {
+  it('follow: a partitioned table renamed while no runner ran, written into under its new name: its partition never detached while streaming, read back under it on the target', async () => {
     pair = await startPair(15, 15);
     await parentRenamedWhileNoRunner(pair, 'drops-parent-resumed');
   });

@@ -39,6 +39,27 @@ describe('partition tree steps (pure, issue 49)', () => {
     );
   });
 
+  it('a parent the source renamed, not yet on the target: the partition left where it is, not detached', () => {
+    const renamed = { ...link('m_old', 'measurements', "FOR VALUES IN ('old')"), parentOid: '16400' };
+    const copied = new Map([['16400', 'public.m']]);
+    assert.deepEqual(partitionSteps([eu, renamed], [eu, old], new Set(), new Set([q('m_old'), q('m')]), copied), []);
+  });
+
+  it('a partition moved under a parent the copy did not make of its old one, or renamed with a new bound: detached as before', () => {
+    const moved = { ...link('m_old', 'm2', "FOR VALUES IN ('old')"), parentOid: '16500' };
+    const copied = new Map([['16400', 'public.m']]);
+    assert.deepEqual(
+      partitionSteps([eu, moved], [eu, old], new Set(), new Set([q('m_old'), q('m')]), copied).map((s) => s.statement),
+      [`ALTER TABLE "public"."m" DETACH PARTITION "public"."m_old"`],
+    );
+    // renamed, but its bound changed too: the old bound may refuse rows the new one takes
+    const rebound = { ...link('m_old', 'measurements', "FOR VALUES IN ('old', 'older')"), parentOid: '16400' };
+    assert.deepEqual(
+      partitionSteps([eu, rebound], [eu, old], new Set(), new Set([q('m_old'), q('m')]), copied).map((s) => s.kind),
+      ['detach'],
+    );
+  });
+
   it('leaves alone a table on one side only: dropped on the source, or missing on the target', () => {
     assert.deepEqual(partitionSteps([eu], [eu, old], new Set(), new Set()), []);
     assert.deepEqual(partitionSteps([eu, old], [eu], new Set(), new Set([q('m')])), []);

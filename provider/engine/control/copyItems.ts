@@ -76,6 +76,19 @@ export async function recordCopyPlan(
   });
 }
 
+/**
+ * The partitioned tables the copy made on the target, source OID to the name they were copied
+ * under (empty for a plan an older pgferry recorded, or none): what tells a parent renamed on the
+ * source from another table (cdc/apply/partitionTree.ts).
+ */
+export async function copiedParents(store: CatalogConnection, migration: string, database: string): Promise<Map<string, string>> {
+  const [row] = await store.query<{ parents: CopyPlanRecord['partitionedParents'] | null }>(
+    `SELECT copy_plan -> 'partitionedParents' AS parents FROM ${S}.migration_database WHERE migration = $1 AND database = $2`,
+    [migration, database],
+  );
+  return new Map((row?.parents ?? []).map((p) => [p.oid, p.name]));
+}
+
 /** A database's recorded copy plan and items; undefined when none was recorded. */
 export async function loadCopyPlan(
   store: CatalogConnection,

@@ -20,6 +20,7 @@ import type { VerificationReport } from '../core/model';
 import { sideBySide } from '../util/sideBySide';
 import { checkSchemaFollowing } from './schemaFollow';
 import { knownObjects } from '../control/knownObjects';
+import { copiedParents } from '../control/copyItems';
 import {
   schemaCheckSummary,
   schemaDifferenceMessage,
@@ -291,7 +292,7 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
   const { spec } = run;
   const result = await again(run, `the partitions of "${database}"`, () =>
     withSessionPair(spec.source, { database, purpose: 'cutover' }, spec.target, { database, purpose: 'cutover', writable: true }, (pair) =>
-      followPartitionTree(pair.source, pair.target),
+      followPartitionTree(pair.source, pair.target, () => copiedParents(run.store, spec.migrationName, database)),
     ),
   );
   for (const { step, error } of result.refused) {

@@ -67,6 +67,8 @@ export interface ApplierOptions {
   /** The migration's known columns of a table, and their record (ApplyState.knownColumns, recordKnownColumns). */
   readonly knownColumns?: ApplyState['knownColumns'];
   readonly recordKnownColumns?: ApplyState['recordKnownColumns'];
+  /** The partitioned tables the copy made on the target, by source OID (ApplyState.parentsCopied). */
+  readonly parentsCopied?: ApplyState['parentsCopied'];
   /** The reverse stream's columns it may add on the old source (ApplyState.carriedBack). */
   readonly carriedBack?: ApplyState['carriedBack'];
   /** schemaChangeCapture eventTrigger: the source's DDL messages followed where they stand (ddlFollow.ts). */
@@ -124,6 +126,7 @@ export class Applier {
       ...(options.knownColumns ? { knownColumns: options.knownColumns } : {}),
       ...(options.recordKnownColumns ? { recordKnownColumns: options.recordKnownColumns } : {}),
       ...(options.carriedBack ? { carriedBack: options.carriedBack } : {}),
+      ...(options.parentsCopied ? { parentsCopied: options.parentsCopied } : {}),
     };
   }
 

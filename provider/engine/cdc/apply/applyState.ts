@@ -103,6 +103,13 @@ export interface ApplyState {
    * (docs/fallback.md). Undefined in the forward stream, and without a record to tell by.
    */
   carriedBack?: (schema: string, table: string) => Promise<ReadonlyMap<string, number | null> | undefined>;
+  /**
+   * The partitioned tables the copy made on the target, by source OID (control/copyItems.ts
+   * copiedParents): a partition whose parent the source renamed is left where it is until the
+   * rename is followed (partitionTree.ts). Undefined: no such record, the partition tree is
+   * followed by name.
+   */
+  parentsCopied?: () => Promise<ReadonlyMap<string, string>>;
   /** Records columns of the source the apply makes on the target as known, before it makes them. */
   recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
 }

@@ -12,6 +12,7 @@ import { qualified } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
 import { knownColumns, recordKnownObjects } from '../../control/knownObjects';
+import { copiedParents } from '../../control/copyItems';
 import { schemaObjectKey } from '../../core/names';
 
 /** One database's stream: its applier and what it reported so far. */
@@ -76,6 +77,7 @@ export function startStream(
       run.onProgress({ kind: 'info', message, database });
       await recordEvent(run.store, run.spec.migrationName, 'info', message, database);
     },
+    parentsCopied: () => copiedParents(run.store, run.spec.migrationName, database),
     // only a migration that follows schema changes records its known objects (flow/schemaFollow.ts)
     ...(run.spec.followSchemaChanges ? knownColumnsOf(run, database) : {}),
     log: (level, message) => {

@@ -27,11 +27,20 @@
 //   compares it: a step that still fails is a difference that stops the cutover with its fix.
 // Only tables on both servers are moved: a table created or dropped on one side is not this
 // module's (the schema check names it).
+// - a parent renamed on the source (same OID, new name) and not yet renamed on the target: its
+//   partitions hang under the new name on the source and the old one on the target, and the
+//   target has no table of the new name to attach them to. The tree is the same one, so they are
+//   left where they are, and the online flow's rename (flow/tableDropsFollow.ts) carries them to
+//   the new name; detached now, they would stay detached until the next look. Which target table
+//   the copy made of which source parent is the copy's record (control/copyItems.ts), by source
+//   OID: a parent the source dropped, its partition moved under a new table, is not the same
+//   one, and the partition is detached as before, so the parent's drop never takes it along.
 import type pg from 'pg';
 import { qualified } from '../../connect/quote';
 import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import { inTransaction } from '../../connect/transaction';
+import { displayName } from '../../catalog/introspect';
 
 /**
  * Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or
@@ -44,7 +53,7 @@ const TREE_SQL = `
 SELECT coalesce((
          SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                   'schema', n.nspname, 'name', c.relname, 'parentSchema', pn.nspname, 'parent', p.relname,
-                  'bound', pg_catalog.pg_get_expr(c.relpartbound, c.oid)))
+                  'parentOid', p.oid::text, 'bound', pg_catalog.pg_get_expr(c.relpartbound, c.oid)))
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
@@ -62,8 +71,16 @@ export interface PartitionLink {
   readonly name: string;
   readonly parentSchema: string;
   readonly parent: string;
+  /** The parent's OID on the server read (absent where a caller builds a link by hand). */
+  readonly parentOid?: string;
   readonly bound: string;
 }
+
+/**
+ * The partitioned tables the copy made on the target: source OID to the name it gave them
+ * (displayName), as the copy's plan recorded them.
+ */
+export type ParentsCopied = ReadonlyMap<string, string>;
 
 /** One server's tree, and which of the names asked about are tables there. */
 interface Tree {
@@ -102,14 +119,27 @@ export async function readPartitions(client: pg.Client): Promise<readonly Partit
 }
 
 /**
+ * Whether the target's link `t` is the source's `s` under its parent's old name: the same bound,
+ * the source's parent missing on the target under its new name, and the target's parent the table
+ * the copy made of the source's parent (by its source OID).
+ */
+function parentRenamed(s: PartitionLink, t: PartitionLink, onTarget: ReadonlySet<string>, copied: ParentsCopied): boolean {
+  if (s.bound !== t.bound || onTarget.has(parentKey(s)) || s.parentOid === undefined) return false;
+  return copied.get(s.parentOid) === displayName(t.parentSchema, t.parent);
+}
+
+/**
  * Pure: the target's steps to hang its tables as the source does, detaches first. `onSource` and
  * `onTarget`: which of the tables involved exist there (a table on one side only is left alone).
+ * `copied`: the parents the copy made on the target; a partition whose parent the source renamed
+ * and the target has not yet is left where it is (the rename carries it).
  */
 export function partitionSteps(
   source: readonly PartitionLink[],
   target: readonly PartitionLink[],
   onSource: ReadonlySet<string>,
   onTarget: ReadonlySet<string>,
+  copied: ParentsCopied = new Map(),
 ): PartitionStep[] {
   const bySource = new Map(source.map((l) => [key(l), l]));
   const byTarget = new Map(target.map((l) => [key(l), l]));
@@ -117,7 +147,7 @@ export function partitionSteps(
   const steps: PartitionStep[] = [];
   for (const [table, t] of byTarget) {
     const s = bySource.get(table);
-    if (s ? same(s, t) : !onSource.has(table)) continue;
+    if (s ? same(s, t) || parentRenamed(s, t, onTarget, copied) : !onSource.has(table)) continue;
     steps.push({ kind: 'detach', table, statement: `ALTER TABLE ${parentKey(t)} DETACH PARTITION ${table}` });
   }
   for (const [table, s] of bySource) {
@@ -137,12 +167,22 @@ export function partitionSteps(
  * the source about; the plan uses the target as its later read has it (a partition made on the
  * target in between is not asked about, so it is left alone).
  */
-export async function planPartitionTree(source: pg.Client, target: pg.Client): Promise<PartitionStep[]> {
+export async function planPartitionTree(
+  source: pg.Client,
+  target: pg.Client,
+  parentsCopied?: () => Promise<ParentsCopied>,
+): Promise<PartitionStep[]> {
   const s = await readTree(source, await readPartitions(target));
   const parents = s.partitions.map((l) => ({ schema: l.parentSchema, name: l.parent }));
   const t = await readTree(target, [...s.partitions, ...parents]);
   const onSource = new Set([...s.tables, ...s.partitions.map(key)]);
-  return partitionSteps(s.partitions, t.partitions, onSource, new Set([...t.tables, ...t.partitions.map(key)]));
+  const onTarget = new Set([...t.tables, ...t.partitions.map(key)]);
+  // the copy's record is read only when a partition of the target hangs, on the source, under a
+  // parent the target has no table of (a rename not followed yet, or a parent made since)
+  const onTargetUnder = new Map(t.partitions.map((l) => [key(l), parentKey(l)]));
+  const unmatched = s.partitions.some((l) => onTargetUnder.has(key(l)) && !onTarget.has(parentKey(l)));
+  const copied = unmatched && parentsCopied ? await parentsCopied() : undefined;
+  return partitionSteps(s.partitions, t.partitions, onSource, onTarget, copied);
 }
 
 export interface TreeResult {
@@ -174,8 +214,12 @@ export async function runPartitionSteps(target: pg.Client, steps: readonly Parti
 }
 
 /** The cutover's look, after the drain: the whole tree followed in one target transaction of its own. */
-export async function followPartitionTree(source: pg.Client, target: pg.Client): Promise<TreeResult> {
-  const steps = await planPartitionTree(source, target);
+export async function followPartitionTree(
+  source: pg.Client,
+  target: pg.Client,
+  parentsCopied?: () => Promise<ParentsCopied>,
+): Promise<TreeResult> {
+  const steps = await planPartitionTree(source, target, parentsCopied);
   if (steps.length === 0) return { done: [], refused: [] };
   return inTransaction(target, () => runPartitionSteps(target, steps));
 }

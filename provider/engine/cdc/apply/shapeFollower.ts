@@ -643,7 +643,7 @@ export class ShapeFollower {
     if (this.tables.get(relation.oid)?.partition !== true) return;
     await this.connections.txn.flush();
     await this.connections.txn.begin();
-    const steps = await planPartitionTree(await this.connections.sourceSession(), this.connections.target);
+    const steps = await planPartitionTree(await this.connections.sourceSession(), this.connections.target, this.state.parentsCopied);
     if (steps.length === 0) return;
     this.connections.forgetTablesAhead();
     const { done } = await runPartitionSteps(this.connections.target, steps);
