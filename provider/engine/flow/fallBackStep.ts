@@ -225,8 +225,9 @@ export async function fallBackStopped(run: SwitchoverRun, w: FallbackWindow, str
   const pausedBack = await liftHold(run, FALL_BACK_HOLD, w.database);
   const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
   const message = `fall-back stopped: ${why}; the reverse stream goes on${pooler}, ask again once the cause is fixed`;
-  await clearFallBack(run.store, run.spec.migrationName, w.database, message);
+  // the event first: whoever sees the request cleared (a caller waiting for the fall-back to settle) finds why
   await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
+  await clearFallBack(run.store, run.spec.migrationName, w.database, message);
   if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
   stream.applier.stop();
   await stream.done;
