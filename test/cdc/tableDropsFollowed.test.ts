@@ -187,6 +187,13 @@ async function reportScenario(pair: ServerPair, name: string): Promise<void> {
   }
 }
 
+/** The suite's database made on the source, and an online migration of it that follows drops and renames. */
+async function followingDatabase(pair: ServerPair, name: string): Promise<MigrationSpec> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(SCHEMA, [], DB);
+  return pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, tableDropsAndRenames: 'follow' });
+}
+
 /**
  * A table dropped and one renamed while no runner runs (the runner SIGKILLed): the resumed runner's
  * first look compares the source with what the copy copied, not with nothing, so both are followed
@@ -195,14 +202,7 @@ async function reportScenario(pair: ServerPair, name: string): Promise<void> {
  * stopped on it.
  */
 async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(SCHEMA, [], DB);
-  const spec = pairSpec(pair, name, [DB], {
-    mode: 'Online',
-    option: 'Migrate',
-    overwriteDbsInTarget: true,
-    tableDropsAndRenames: 'follow',
-  });
+  const spec = await followingDatabase(pair, name);
   const store = new CatalogConnection(spec.target);
   try {
     await startMigration(spec);
@@ -251,14 +251,7 @@ async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
  * hangs under the new name. The cutover Succeeds, and the rows are read back there.
  */
 async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(SCHEMA, [], DB);
-  const spec = pairSpec(pair, name, [DB], {
-    mode: 'Online',
-    option: 'Migrate',
-    overwriteDbsInTarget: true,
-    tableDropsAndRenames: 'follow',
-  });
+  const spec = await followingDatabase(pair, name);
   const store = new CatalogConnection(spec.target);
   const writer = startSourceWriter(pair.source, DB, write);
   try {
