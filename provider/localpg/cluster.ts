@@ -43,7 +43,10 @@ export interface Cluster {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<R[]>;
   restart(): Promise<void>;
   stop(): Promise<void>;
-  /** Stops the server abruptly (immediate mode), keeping the data directory. */
+  /**
+   * Stops the server abruptly (immediate mode), keeping the data directory. What it acknowledged
+   * as committed survives, as on a server users run (synchronous_commit on); what was in flight is lost.
+   */
   crash(): Promise<void>;
   start(): Promise<void>;
 }
@@ -341,6 +344,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await start();
     },
     async crash() {
+      // A test server acknowledges commits before their WAL is written (synchronous_commit off, for
+      // speed), so an immediate stop would lose the last moments of commits: a fixture's table made
+      // just before the crash could vanish, and a copy then rightly find nothing to move. One commit
+      // that waits writes the WAL of every commit before it; it must write WAL of its own, or the
+      // server skips the wait, hence a temporary table, gone with its session. No checkpoint: the
+      // replication slots still come back at their last saved position.
+      await cluster.query('SET synchronous_commit = on; CREATE TEMPORARY TABLE crash_flush ()').catch(() => undefined);
       await asServerUser(pgCtl, ['-D', dataDir, '-w', '-m', 'immediate', 'stop']);
     },
     start,
