@@ -32,9 +32,16 @@ const OID_ALIAS_TYPE = (type: string): string =>
   `${type}.typname IN (${OID_ALIAS_TYPES}) OR EXISTS (SELECT 1 FROM pg_type el WHERE el.oid = ${type}.typelem AND ${type}.typcategory = 'A' AND el.typname IN (${OID_ALIAS_TYPES}))`;
 
 /**
+ * Built-in types without a binary send or receive function (aclitem, gtsvector) and arrays of them:
+ * a binary COPY of such a column fails on the source, so they travel as text.
+ */
+const NO_BINARY_IO = (type: string): string =>
+  `${type}.typsend::oid = 0 OR ${type}.typreceive::oid = 0 OR EXISTS (SELECT 1 FROM pg_type el WHERE el.oid = ${type}.typelem AND ${type}.typcategory = 'A' AND (el.typsend::oid = 0 OR el.typreceive::oid = 0))`;
+
+/**
  * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
  * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
- * whether every column has a built-in type that is not an OID alias (binary COPY is safe), and an integer
+ * whether every column has a built-in type that is not an OID alias and has binary I/O (binary COPY is safe), and an integer
  * single-column primary key usable for range splitting. $1: OIDs of tables not to list (a filter
  * leaves them out): pg_table_size would take a lock on each, and wait behind an exclusive one.
  */
@@ -68,7 +75,7 @@ SELECT c.oid::int8 AS oid,
        NOT EXISTS (SELECT 1 FROM pg_attribute a
                      JOIN pg_type ty ON ty.oid = a.atttypid
                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                      AND (a.atttypid >= 16384 OR ${OID_ALIAS_TYPE('ty')})) AS binary_safe,
+                      AND (a.atttypid >= 16384 OR ${OID_ALIAS_TYPE('ty')} OR ${NO_BINARY_IO('ty')})) AS binary_safe,
        (SELECT a.attname::text FROM pg_index i
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1

@@ -26,9 +26,9 @@ export type CopyFormat = 'text' | 'binary';
 
 /**
  * Binary when every column has a built-in type: no text formatting and parsing on either server
- * (bytea travels as raw bytes instead of doubled hex). Built-in types have binary send/receive in
- * every supported version; extension, enum, domain and composite types go as text, and so do
- * OID-alias types (regclass ...), whose binary form is an OID that names something else on the target.
+ * (bytea travels as raw bytes instead of doubled hex). Extension, enum, domain and composite types
+ * go as text, and so do OID-alias types (regclass ...), whose binary form is an OID that names
+ * something else on the target, and the few built-in types with no binary form at all (aclitem).
  */
 export function copyFormat(item: CopyItem): CopyFormat {
   return item.table.binarySafe ? 'binary' : 'text';
