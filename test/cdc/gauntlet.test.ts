@@ -234,6 +234,21 @@ async function rowsOf(cluster: Cluster): Promise<Map<string, string>> {
   return out;
 }
 
+/** The rows each server alone holds, of every table whose rows differ: what a failed cutover's message shows. */
+async function rowsApart(pair: ServerPair): Promise<string> {
+  const [source, target] = await Promise.all([rowsOf(pair.source), rowsOf(pair.target)]);
+  const lines: string[] = [];
+  for (const [table, summary] of source) {
+    if (target.get(table) === summary) continue;
+    const read = async (cluster: Cluster) =>
+      new Set((await cluster.query<{ r: string }>(`SELECT x::text AS r FROM ${table} x`, [], DB).catch(() => [])).map((r) => r.r));
+    const [onSource, onTarget] = await Promise.all([read(pair.source), read(pair.target)]);
+    const only = (a: Set<string>, b: Set<string>) => [...a].filter((r) => !b.has(r)).slice(0, 5);
+    lines.push(`${table}: source only ${JSON.stringify(only(onSource, onTarget))}, target only ${JSON.stringify(only(onTarget, onSource))}`);
+  }
+  return lines.join('\n  ') || 'none';
+}
+
 /** Every large object: oid, owner, grants, comment, size and content hash. */
 async function largeObjects(cluster: Cluster): Promise<string[]> {
   const rows = await cluster.query<{ r: string }>(
@@ -337,7 +352,8 @@ async function scenario(
     });
     if (end.state !== 'Succeeded') {
       const events = (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-      assert.fail(`${end.state}: ${end.message} ${end.verification?.firstMismatch ?? ''}\nevents:\n  ${events}`);
+      const rows = await rowsApart(pair);
+      assert.fail(`${end.state}: ${end.message} ${end.verification?.firstMismatch ?? ''}\nrows apart:\n  ${rows}\nevents:\n  ${events}`);
     }
 
     const [srcRows, dstRows] = await Promise.all([rowsOf(pair.source), rowsOf(pair.target)]);
