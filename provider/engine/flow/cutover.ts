@@ -393,13 +393,16 @@ async function readVerification(
   const { spec, store } = run;
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);
+  trace('verification: begun');
   const notStreamed = await notStreamedTables(store, name, cutOver);
+  trace('verification: tables not streamed read');
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
   const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams, pinned);
   // what the target alone has (a DBA's table or column) is kept, not a mismatch
   const known = spec.followSchemaChanges
     ? new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const)))
     : undefined;
+  trace('verification: recheck plan and known objects read');
   const verified = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
       signal,
@@ -413,6 +416,7 @@ async function readVerification(
       materializedViews: spec.staleMaterializedViews,
     }),
   );
+  trace('verification: read');
   return { verified, known };
 }
 
@@ -428,6 +432,7 @@ async function actOnVerification(
   const name = spec.migrationName;
   const records = verified.tables.flatMap((t) => (t.method ? [{ ...t, method: `cutover-${t.method}` as const }] : []));
   await recordTableVerifications(store, name, records);
+  trace('verification: tables recorded');
   const report = await again(run, 'the second look at sequences', () =>
     recheckMovedSequences(spec, verified, known, (database, count) => {
       const why = 'a source restart, or nextval without a write';
@@ -435,9 +440,11 @@ async function actOnVerification(
       void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
     }),
   );
+  trace('verification: sequences looked at again');
   // the schema check's entries stay beside the rows' (recordSchemaCheck)
   const schema = (await get(store, name))?.verification?.schema;
   await setVerification(store, name, { ...report, ...(schema ? { schema } : {}) });
+  trace('verification: recorded');
   if (!report.ok) {
     // a write past the cutover point is named as such, not guessed at
     const late = await writesPastThePoint(run, streams).catch(() => undefined);
@@ -478,6 +485,7 @@ async function checkedAndVerified(
     : undefined;
   const checking = sideBySide(streams.map((s) => schemaCheckOf(run, s.database))).then(
     (checks) => {
+      trace('schema check: read');
       if (checks.some((c) => 'unreadable' in c || c.check.differences.length > 0))
         stop.abort(new Error('the schema check stopped the cutover'));
       return checks;
@@ -495,6 +503,7 @@ async function checkedAndVerified(
     run.signal.removeEventListener('abort', onAbort);
   }
   if (!(await actOnSchemaChecks(run, all, databases, streams, checks))) return false;
+  trace('schema check: recorded');
   if (verification === undefined) return true;
   const followed = checks.some((c) => 'followed' in c && c.followed > 0);
   if (!followed && 'error' in verification) throw verification.error;

@@ -48,6 +48,7 @@ import { sqlState } from '../connect/sqlstate';
 import { displayName } from '../catalog/introspect';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 import { inTransaction } from '../connect/transaction';
+import { trace } from '../util/trace';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -454,13 +455,19 @@ export async function compareKnowing(
 ): ReturnType<typeof compareDatabase> {
   // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
   if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
+  trace('schema check: begun');
   const { known, knownIdentities } = await knownLeftOutForgotten(run, database);
+  trace('schema check: known objects read');
   const compared = await compareDatabase(run.spec, database, { ...options, known, knownIdentities });
+  trace('schema check: compared');
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh, run.spec);
+  trace(() => `schema check: ${fresh.length} new known object(s) recorded`);
   // which object on the target each known one is, where the target's equals the source's
   await recordIdentities(run.store, run.spec.migrationName, database, compared.identified);
+  trace('schema check: identities recorded');
   const gone = await forgetGone(run, database, known, compared.sourceObjects);
+  trace('schema check: gone forgotten');
   // each drop the follow may make, with the known object it drops: forgotten once it is made
   const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
   for (const d of compared.check.differences) {

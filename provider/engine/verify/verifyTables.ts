@@ -21,6 +21,7 @@ import { compileFilters, leftOutByName } from '../filter/filters';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
+import { trace } from '../util/trace';
 
 /**
  * Count and checksum of one table's own rows: the sum of the first 64 bits of md5(row text), as
@@ -209,6 +210,9 @@ interface DatabaseVerification {
   readonly leftOut: LeftOutObject[];
 }
 
+/** PGFERRY_TRACE marks each item verified (util/trace.ts). */
+const traceItem = (item: Item): void => trace(() => `verify: item done ${item.kind} ${'table' in item ? item.table.name : ''}`);
+
 type Item =
   | { kind: 'table'; table: SourceTable }
   | { kind: 'target-only'; table: SourceTable }
@@ -348,7 +352,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     signal: options.signal,
     ...pairs,
     // a checksum of a large table reads it whole: a cancel stops it on both servers
-    work: (item, p) => stopOnAbort([p.source, p.target], options.signal, () => verifyItem(item, p)),
+    work: (item, p) => stopOnAbort([p.source, p.target], options.signal, () => verifyItem(item, p)).then(() => traceItem(item)),
   });
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 

@@ -15,6 +15,7 @@ import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
+import { trace } from '../../util/trace';
 
 /** One database's comparison: the report's entry (core/model.ts). */
 export type SchemaCheck = SchemaReport;
@@ -122,9 +123,11 @@ export async function compareDatabase(
     settings: { lock_timeout: options.lockTimeout ?? '10s', statement_timeout: '300s' },
   };
   const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
+  trace('schema compare: sessions open');
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
     const targetRoles = await readRoles(pair.target);
+    trace('schema compare: roles read');
     // what the target user may do as each role of the target, as the restore's owner rule reads it;
     // every role pgferry makes is made by now (no createRole)
     const owners = await readOwnerAccess(
@@ -133,7 +136,9 @@ export async function compareDatabase(
       spec.migrateRoles,
       [...targetRoles.roles],
     );
+    trace('schema compare: owners read');
     const filter = await readFilterPlan(pair.source, spec);
+    trace('schema compare: filters read');
     const leftBehind = new Set<string>();
     if (!targetRoles.superuser) for (const u of await readUnsupportedObjects(pair.source)) if (!u.holdsData) leftBehind.add(u.objectOid);
     // what the filters leave out is not read on the source, nor its schemas on the target (which
@@ -145,6 +150,7 @@ export async function compareDatabase(
       readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }, fence),
       readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }, fence),
     ]);
+    trace('schema compare: objects read');
     const ctx: CompareContext = {
       sourceMajor,
       targetMajor,
@@ -159,6 +165,7 @@ export async function compareDatabase(
     const compiled = compileFilters(spec);
     const moved = withinFilters(movedObjects(source, filter, leftBehind), compiled);
     const { steps, identified, ...comparison } = compareSchemas(moved, withinFilters(target, compiled), ctx);
+    trace('schema compare: compared');
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {
     await closeSessionPair(pair);
