@@ -10,8 +10,14 @@ import { events as catalogEvents } from '../../provider/engine/control/store';
  * the probe last threw and where the migrations of this process's servers stand. A probe that reads
  * the catalog while DDL runs can fail for a moment on what the DDL changes under it (see
  * catalogReadRaced): that is tried again, as pgferry's own readers do, never a test's failure.
+ * `what` may be a function, called at the timeout, so that the message says what the probe saw last.
  */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+export async function until<T>(
+  what: string | (() => string),
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Math.min(Date.now() + timeoutMs, testDeadline());
   let raced: unknown;
   for (;;) {
@@ -24,7 +30,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     }
     if (Date.now() > deadline) {
       const lastError = raced === undefined ? '' : `; the probe last failed with: ${(raced as Error).message}`;
-      throw new Error(`${timedOut(timeoutMs)} waiting for ${what}${lastError}${await migrationsSeen()}`);
+      const awaited = typeof what === 'string' ? what : what();
+      throw new Error(`${timedOut(timeoutMs)} waiting for ${awaited}${lastError}${await migrationsSeen()}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
