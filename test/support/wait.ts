@@ -123,8 +123,13 @@ export async function waitForStatus(
         .reverse()
         .map((e) => `\n  ${e.level}: ${e.message.slice(0, 300)}`)
         .join('');
+      // whether its runner still lived, and had the cutover asked of it: a wait that outlasts a dead
+      // runner and one that outlasts a live runner are different failures
+      const runner = status?.runner
+        ? `runner ${status.runner.pid} ${status.runner.alive ? 'alive' : 'not alive'} (heartbeat ${status.runner.heartbeatAt})`
+        : 'no runner recorded';
       throw new Error(
-        `${timedOut(timeoutMs)} waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; its last events:${told}`,
+        `${timedOut(timeoutMs)} waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; ${runner}; cutover requested: ${status?.cutoverRequested ?? false}; its last events:${told}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
