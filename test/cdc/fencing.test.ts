@@ -284,6 +284,27 @@ async function cutOverAndCompare(
 }
 
 /**
+ * Waits until the target has run the position record the proxy let through: the session it
+ * forwards to (found by the proxy's port to the server) idle in its transaction after the record,
+ * whose answer waits for the runner (its COMMIT is sent only once the record has answered).
+ */
+async function releasedRecordRun(target: Cluster, conn: ProxyConnection): Promise<void> {
+  let seen: { state: string; query: string }[] = [];
+  await until(
+    () => `the target to run the released record; the session seen: ${JSON.stringify(seen)}`,
+    async () => {
+      seen = await target.query<{ state: string; query: string }>(
+        'SELECT state, left(query, 120) AS query FROM pg_stat_activity WHERE client_port = $1',
+        [conn.upstreamPort],
+      );
+      return seen.some((s) => s.state === 'idle in transaction' && /apply_progress/.test(s.query)) ? true : undefined;
+    },
+    30_000,
+    50,
+  );
+}
+
+/**
  * The runner is put to sleep (a laptop lid closed) with a batch whose COMMIT is next, loses its
  * lease while asleep, and wakes: nothing may reach the target from then on, while it is still
  * alive or after it exits. A managed-like target records the applied position in a progress table,
@@ -322,7 +343,7 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
     stopped = oldRunner;
     // the record reaches the target while the runner sleeps: its answer waits in the runner's socket
     proxy.release(conn);
-    await new Promise((r) => setTimeout(r, 500));
+    await releasedRecordRun(pair.target, conn);
     // what the target committed while the runner held its lease
     const withLease = await targetState(pair.target, db);
     await terminateLease(pair.target, 'fence_catalog');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { Applier, ApplyStats } from '../../provider/engine/cdc/apply/applier';
 import { formatLsn, parseLsn } from '../../provider/engine/core/lsn';
-import { ApplyRateMeter, measureCatchUp, overBudget } from '../../provider/engine/switchover/lagGate';
+import { ApplyRateMeter, CAUGHT_UP_BYTES, measureCatchUp, overBudget } from '../../provider/engine/switchover/lagGate';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
 async function createItems(cluster: Cluster, db: string): Promise<void> {
@@ -72,8 +72,13 @@ describe("the lag gate's probe on a real source (integration)", function () {
     const [{ gap }] = await source.query<{ gap: string }>(`SELECT (pg_current_wal_insert_lsn() - $1::pg_lsn)::text AS gap`, [
       formatLsn(beforeCommit),
     ]);
-    // the fixture: only the commit record lies between the stream and the end of the WAL
-    assert.ok(Number(gap) > 0 && Number(gap) < 200, `the commit record alone is ahead of the stream (${gap} bytes)`);
+    // the fixture: the commit lies ahead of the stream, and so few bytes ahead that by bytes alone
+    // the stream counts as caught up (on a quiet server the commit record is all there is; the
+    // server's own background writes may add some, never as much)
+    assert.ok(
+      Number(gap) > 0 && Number(gap) <= CAUGHT_UP_BYTES,
+      `the commit is ahead of the stream, within what bytes alone count as caught up (${gap} bytes)`,
+    );
     const catchUps = await measureCatchUp(
       serverSpec(source),
       [{ database: db, applier: standingApplier(beforeCommit) }],

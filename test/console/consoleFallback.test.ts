@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
 import {
   closeFallbackWindow,
@@ -143,10 +143,45 @@ async function cutOverWithWindow(pair: ServerPair, page: Page): Promise<void> {
   for (const id of ['fallback', 'resume-forward', 'close-window']) assert.equal(await page.locator(`#${id}`).isEnabled(), true, `${id} on`);
 }
 
+/**
+ * Waits until the page shows figures the console read from the catalog after `since()` (a time,
+ * undefined until it is known): the page's figures are then ones a watch of the catalog begun by
+ * then can have seen. The console reads the catalog one reading after another and stamps each when
+ * it ends, so of the readings the page is sent that end after `since()`, the second began after it;
+ * by the third, the page has drawn the second.
+ */
+async function pageReadsAfter(page: Page, since: () => number | undefined): Promise<void> {
+  const readings = new Set<number>();
+  const path = `/api/migrations/${encodeURIComponent(NAME)}`;
+  const sent = (response: Response) => {
+    if (new URL(response.url()).pathname !== path) return;
+    response.json().then(
+      (body: { readAt?: string }) => void (body.readAt && readings.add(Date.parse(body.readAt))),
+      () => undefined,
+    );
+  };
+  const after = () => [...readings].filter((t) => t > (since() ?? Infinity));
+  page.on('response', sent);
+  try {
+    await until(
+      () => {
+        const start = since();
+        const seen = [...readings].map((t) => new Date(t).toISOString().slice(11, 23));
+        return `three readings sent to the page ended after the catalog watch's first look (${start === undefined ? 'not made yet' : `ended ${new Date(start).toISOString().slice(11, 23)}`}); readings sent: ${seen.join(', ') || 'none'}`;
+      },
+      async () => (after().length >= 3 ? true : undefined),
+      60_000,
+    );
+  } finally {
+    page.off('response', sent);
+  }
+}
+
 /** The window's figures while the application writes on the new server: moving, each one the catalog recorded. */
 async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
   const recorded = { retained: new Set<string>(), pending: new Set<string>() };
   let watching = true;
+  let firstLookEnded: number | undefined;
   // one session for the whole watch: a new connection per look, on a loaded machine, could take
   // longer than a figure stays in the catalog, and the page would show one the watch never read
   const watcher = await pair.target.connect();
@@ -157,6 +192,7 @@ async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
           'SELECT retained_bytes::text AS retained, pending_bytes::text AS pending FROM pgferry.fallback_window WHERE migration = $1',
           [NAME],
         );
+        firstLookEnded ??= Date.now();
         const [w] = rows;
         if (w?.retained) recorded.retained.add(w.retained);
         if (w?.pending) recorded.pending.add(w.pending);
@@ -166,7 +202,7 @@ async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
       await watcher.end();
     }
   })();
-  await new Promise((r) => setTimeout(r, 3_000)); // the page's next readings are read after the catalog's watch began
+  await pageReadsAfter(page, () => firstLookEnded);
   const writer = startSourceWriter(pair.target, DB, async (c, n) => {
     await c.query(`INSERT INTO items VALUES ($1, 'on the new server')`, [10_000 + n]);
     await c.query(`UPDATE items SET note = note || '+' WHERE id = $1`, [n]);

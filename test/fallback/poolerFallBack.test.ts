@@ -163,6 +163,24 @@ async function stops(lab: Lab, name: string): Promise<string[]> {
 }
 
 /**
+ * Runs `body` while a session on the old source holds items locked (ACCESS EXCLUSIVE, its
+ * transaction open), given that session's pid, which the fall-back's stop must name; the lock is
+ * let go after, whatever `body` did.
+ */
+async function withItemsLocked(lab: Lab, db: string, body: (holder: number) => Promise<void>): Promise<void> {
+  const lock = await lab.pair.source.connect(db);
+  try {
+    await lock.query('BEGIN READ WRITE');
+    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+    await body(holder);
+  } finally {
+    await lock.query('ROLLBACK').catch(() => undefined);
+    await lock.end();
+  }
+}
+
+/**
  * The reverse stream held up (the old source's table locked) with the new server's writes behind it:
  * the lag gate stops the fall-back before the pause, the pooler never paused, the application
  * writing on on the new server; the lock released, the backlog reaches the old source.
@@ -173,11 +191,7 @@ async function stops(lab: Lab, name: string): Promise<string[]> {
  * inside the pause instead.
  */
 async function overBudgetNotPaused(lab: Lab, s: MigrationSpec, db: string, w: PooledWriter): Promise<void> {
-  const lock = await lab.pair.source.connect(db);
-  try {
-    await lock.query('BEGIN READ WRITE');
-    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
-    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+  await withItemsLocked(lab, db, async (holder) => {
     await lab.pair.target.query(`INSERT INTO items SELECT g, 'held' FROM generate_series(100001, 120000) g`, [], db);
     await until('the reverse stream waiting on the lock', async () => {
       const [row] = await lab.pair.source.query<{ n: number }>(
@@ -196,10 +210,7 @@ async function overBudgetNotPaused(lab: Lab, s: MigrationSpec, db: string, w: Po
     );
     await w.more(5);
     assert.deepEqual(await pooledAt(lab.pooler, db), { port: lab.pair.target.port, paused: 0 }, 'never paused, on the new server');
-  } finally {
-    await lock.query('ROLLBACK').catch(() => undefined);
-    await lock.end();
-  }
+  });
   await until('the backlog on the old source, the window open', async () => {
     const [row] = await lab.pair.source.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE note = 'held'`, [], db);
     const open = (await fallbackWindows(lab.store, s.migrationName))[0]?.state === 'Open';
@@ -218,11 +229,7 @@ async function lateDrainResumesOnNewServer(lab: Lab, s: MigrationSpec, db: strin
   const point = `fallback-held:${db}`;
   await requestFallBack(s.target, s.migrationName);
   await until('the fall-back held past its gates', async () => ((await isHeld(point, holdDir)) ? true : undefined), 120_000);
-  const lock = await lab.pair.source.connect(db);
-  try {
-    await lock.query('BEGIN READ WRITE');
-    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
-    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+  await withItemsLocked(lab, db, async (holder) => {
     await writeBehindFence(lab.pair.target, db, `UPDATE items SET note = 'late' WHERE id = 6`);
     await fs.rm(heldFile(point, holdDir));
     const stopped = await settled(lab, s.migrationName);
@@ -238,10 +245,7 @@ async function lateDrainResumesOnNewServer(lab: Lab, s: MigrationSpec, db: strin
     await w.more(5);
     assert.deepEqual(w.errors, [], 'the application saw no error');
     assert.deepEqual(await pooledAt(lab.pooler, db), { port: lab.pair.target.port, paused: 0 }, 'resumed on the new server');
-  } finally {
-    await lock.query('ROLLBACK').catch(() => undefined);
-    await lock.end();
-  }
+  });
   await until('the late write on the old source, the window open', async () => {
     const [row] = await lab.pair.source.query<{ note: string }>('SELECT note FROM items WHERE id = 6', [], db);
     const open = (await fallbackWindows(lab.store, s.migrationName))[0]?.state === 'Open';

@@ -10,8 +10,14 @@ import { events as catalogEvents } from '../../provider/engine/control/store';
  * the probe last threw and where the migrations of this process's servers stand. A probe that reads
  * the catalog while DDL runs can fail for a moment on what the DDL changes under it (see
  * catalogReadRaced): that is tried again, as pgferry's own readers do, never a test's failure.
+ * `what` may be a function, called at the timeout, so that the message says what the probe saw last.
  */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+export async function until<T>(
+  what: string | (() => string),
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Math.min(Date.now() + timeoutMs, testDeadline());
   let raced: unknown;
   for (;;) {
@@ -24,7 +30,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     }
     if (Date.now() > deadline) {
       const lastError = raced === undefined ? '' : `; the probe last failed with: ${(raced as Error).message}`;
-      throw new Error(`${timedOut(timeoutMs)} waiting for ${what}${lastError}${await migrationsSeen()}`);
+      const awaited = typeof what === 'string' ? what : what();
+      throw new Error(`${timedOut(timeoutMs)} waiting for ${awaited}${lastError}${await migrationsSeen()}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -116,8 +123,13 @@ export async function waitForStatus(
         .reverse()
         .map((e) => `\n  ${e.level}: ${e.message.slice(0, 300)}`)
         .join('');
+      // whether its runner still lived, and had the cutover asked of it: a wait that outlasts a dead
+      // runner and one that outlasts a live runner are different failures
+      const runner = status?.runner
+        ? `runner ${status.runner.pid} ${status.runner.alive ? 'alive' : 'not alive'} (heartbeat ${status.runner.heartbeatAt})`
+        : 'no runner recorded';
       throw new Error(
-        `${timedOut(timeoutMs)} waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; its last events:${told}`,
+        `${timedOut(timeoutMs)} waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; ${runner}; cutover requested: ${status?.cutoverRequested ?? false}; its last events:${told}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
