@@ -319,7 +319,12 @@ INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
 async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
   await pair.source.query(PARENTS_SCHEMA, [], DB);
-  const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, tableDropsAndRenames: 'follow' });
+  const spec = pairSpec(pair, name, [DB], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    tableDropsAndRenames: 'follow',
+  });
   const store = new CatalogConnection(spec.target);
   const running = runMigration(spec);
   try {
@@ -364,7 +369,10 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
       events,
       /public\.events dropped on the source: partition public\.events_2025 \(a table of its own on the source\), partition public\.events_dba \(not made by pgferry\) hung under it on the target: detached from it first, kept with their rows/,
     );
-    assert.match(events, /public\.notes dropped on the source: inheritance child public\.notes_dba \(made a table of its own: NO INHERIT\)/);
+    assert.match(
+      events,
+      /public\.notes dropped on the source: inheritance child public\.notes_dba \(made a table of its own: NO INHERIT\)/,
+    );
   } finally {
     await endIfRunning(spec, running);
     await store.close();

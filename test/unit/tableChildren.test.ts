@@ -29,7 +29,12 @@ describe('children kept when a table the source dropped is dropped on the target
       child('events_kept', 'events'),
       child('events_kept_q1', 'events_kept'),
     ];
-    const kept = childrenToKeep(root, children, knownOf('events_2025', 'events_2025_q1', 'events_kept', 'events_kept_q1'), new Set([q('events_kept')]));
+    const kept = childrenToKeep(
+      root,
+      children,
+      knownOf('events_2025', 'events_2025_q1', 'events_kept', 'events_kept_q1'),
+      new Set([q('events_kept')]),
+    );
     assert.deepEqual(
       kept.map((k) => [k.because, k.statement]),
       [

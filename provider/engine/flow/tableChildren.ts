@@ -70,7 +70,7 @@ export async function relationsNamed(
 }
 
 /** Why a child is kept. */
-export type KeptBecause = 'not made by pgferry' | 'a table of its own on the source' | 'an inheritance child';
+type KeptBecause = 'not made by pgferry' | 'a table of its own on the source' | 'an inheritance child';
 
 /** A child detached before its parent is dropped, and the statement that detaches it. */
 export interface KeptChild {
