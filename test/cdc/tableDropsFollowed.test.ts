@@ -311,7 +311,8 @@ INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
  * A parent dropped on the source whose target copy holds what pgferry must not drop with it: a
  * partition a DBA made and attached on the target alone, a partition the source detached before
  * the drop (no row of it written since, so the stream never carried the detach), and a DBA's
- * inheritance child of a plain table the source drops too. The parents are dropped on the target;
+ * inheritance child of a plain table the source drops too. A DBA's trigger on the partition that
+ * goes with the parent holds the drop back until the DBA drops it. The parents are then dropped on the target;
  * the DBA's tables and the detached partition stay there with their rows, and a row written into
  * the detached partition on the source afterwards still reaches the target. The partition the
  * source dropped with its parent is gone from the target.
@@ -333,6 +334,8 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
     await pair.target.query(
       `CREATE TABLE events_dba PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
        INSERT INTO events_dba SELECT g, date '2030-01-01' + g, g FROM generate_series(1, 20) g;
+       CREATE FUNCTION dba_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+       CREATE TRIGGER dba_audit BEFORE INSERT ON events_2026 FOR EACH ROW EXECUTE FUNCTION dba_audit();
        CREATE TABLE notes_dba (extra text) INHERITS (notes);
        INSERT INTO notes_dba SELECT g, 'dba ' || g, 'x' FROM generate_series(1, 10) g;`,
       [],
@@ -341,6 +344,18 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
     const dbaEvents = await rowsOf(pair.target, DB, 'events_dba');
     const dbaNotes = await rowsOf(pair.target, DB, 'notes_dba');
     await pair.source.query(`ALTER TABLE events DETACH PARTITION events_2025; DROP TABLE events; DROP TABLE notes`, [], DB);
+    // a DBA's trigger on a partition that would go with the parent holds the drop back, as one on the parent does
+    await until('the drop held back by the trigger', async () => {
+      const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
+      return /public\.events dropped on the source: following it on the target failed, tried again: trigger "dba_audit" on "public"\."events_2026" depends on it/.test(
+        told,
+      )
+        ? true
+        : undefined;
+    });
+    assert.ok((await tables(pair.target)).includes('events'), 'the parent is kept while the trigger holds it');
+    assert.equal((await rowsOf(pair.target, DB, 'events_2026')).length, 236);
+    await pair.target.query(`DROP TRIGGER dba_audit ON events_2026`, [], DB);
     await until(
       'the parents dropped on the target',
       async () => {

@@ -1,9 +1,10 @@
 // The children of a table the source dropped that its drop on the target keeps (pure): what the
 // migration did not make, what the source still has, inheritance children, down a sub-partitioned tree.
 import assert from 'node:assert/strict';
-import { childrenToKeep, tableKey, type TableChild } from '../../provider/engine/flow/tableChildren';
+import { childrenFate, tableKey, type TableChild } from '../../provider/engine/flow/tableChildren';
 
 const child = (name: string, parent: string, partition = true): TableChild => ({
+  oid: name,
   schema: 'public',
   name,
   parentSchema: 'public',
@@ -18,7 +19,12 @@ describe('children kept when a table the source dropped is dropped on the target
 
   it('keeps nothing when every partition is known and gone from the source', () => {
     const children = [child('events_2025', 'events'), child('events_2026', 'events')];
-    assert.deepEqual(childrenToKeep(root, children, knownOf('events', 'events_2025', 'events_2026'), new Set()), []);
+    const fate = childrenFate(root, children, knownOf('events', 'events_2025', 'events_2026'), new Set());
+    assert.deepEqual(fate.kept, []);
+    assert.deepEqual(
+      fate.going.map((c) => c.name),
+      ['events_2025', 'events_2026'],
+    );
   });
 
   it("detaches a DBA's partition and one the source still has, each from its own parent, down a sub-partitioned tree", () => {
@@ -29,7 +35,7 @@ describe('children kept when a table the source dropped is dropped on the target
       child('events_kept', 'events'),
       child('events_kept_q1', 'events_kept'),
     ];
-    const kept = childrenToKeep(
+    const { kept, going } = childrenFate(
       root,
       children,
       knownOf('events_2025', 'events_2025_q1', 'events_kept', 'events_kept_q1'),
@@ -43,10 +49,20 @@ describe('children kept when a table the source dropped is dropped on the target
       ],
       'a kept partition keeps its own partitions: events_kept_q1 is not looked at',
     );
+    assert.deepEqual(
+      going.map((c) => c.name),
+      ['events_2025', 'events_2025_q1'],
+    );
   });
 
   it('an inheritance child is made a table of its own, known or not', () => {
-    const kept = childrenToKeep({ schema: 'public', name: 'notes' }, [child('notes_old', 'notes', false)], knownOf('notes_old'), new Set());
+    const { kept, going } = childrenFate(
+      { schema: 'public', name: 'notes' },
+      [child('notes_old', 'notes', false)],
+      knownOf('notes_old'),
+      new Set(),
+    );
+    assert.deepEqual(going, []);
     assert.deepEqual(
       kept.map((k) => k.statement),
       [`ALTER TABLE ${q('notes_old')} NO INHERIT ${q('notes')}`],

@@ -25,6 +25,7 @@ import { displayName } from '../catalog/introspect';
 
 /** One child of a table in the tree below it on the target, with the parent it hangs from. */
 export interface TableChild {
+  readonly oid: string;
   readonly schema: string;
   readonly name: string;
   readonly parentSchema: string;
@@ -40,7 +41,7 @@ WITH RECURSIVE tree AS (
   UNION
   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.child
 )
-SELECT n.nspname AS schema, c.relname AS name, pn.nspname AS "parentSchema", p.relname AS parent, c.relispartition AS partition
+SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, pn.nspname AS "parentSchema", p.relname AS parent, c.relispartition AS partition
   FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.child JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_class p ON p.oid = tree.parent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
  ORDER BY 1, 2, 3, 4`;
@@ -84,33 +85,43 @@ export function tableKey(t: { readonly schema: string; readonly name: string }):
   return schemaObjectKey('table', t.schema, null, t.name, null);
 }
 
+/** What a table's drop does with its children: those detached first and kept, and those that go with it. */
+export interface ChildrenFate {
+  readonly kept: readonly KeptChild[];
+  readonly going: readonly TableChild[];
+}
+
 /**
  * Pure: the children to detach before the table `root` is dropped, parents before their children's
- * turn. `known`: the migration's known objects; `onSource`: the tables (qualified) the source still
- * has. A child that goes takes its children's turn with it; a kept one keeps its own children.
+ * turn, and those that go with it. `known`: the migration's known objects; `onSource`: the tables
+ * (qualified) the source still has. A child that goes takes its children's turn with it; a kept one
+ * keeps its own children.
  */
-export function childrenToKeep(
+export function childrenFate(
   root: { readonly schema: string; readonly name: string },
   children: readonly TableChild[],
   known: ReadonlyMap<string, unknown>,
   onSource: ReadonlySet<string>,
-): KeptChild[] {
+): ChildrenFate {
   const kept: KeptChild[] = [];
-  const going = [qualified(root.schema, root.name)];
-  for (let i = 0; i < going.length; i++) {
-    const parent = going[i]!;
+  const going: TableChild[] = [];
+  const parents = [qualified(root.schema, root.name)];
+  for (let i = 0; i < parents.length; i++) {
+    const parent = parents[i]!;
     for (const child of children.filter((c) => qualified(c.parentSchema, c.parent) === parent)) {
       const name = qualified(child.schema, child.name);
       const because = keptBecause(child, known, onSource);
       if (because === undefined) {
-        if (!going.includes(name)) going.push(name);
+        if (parents.includes(name)) continue;
+        parents.push(name);
+        going.push(child);
         continue;
       }
       const statement = child.partition ? `ALTER TABLE ${parent} DETACH PARTITION ${name}` : `ALTER TABLE ${name} NO INHERIT ${parent}`;
       kept.push({ child, because, statement });
     }
   }
-  return kept;
+  return { kept, going };
 }
 
 function keptBecause(child: TableChild, known: ReadonlyMap<string, unknown>, onSource: ReadonlySet<string>): KeptBecause | undefined {

@@ -27,10 +27,10 @@ import type { StopCause } from '../core/model';
 import { requestApplyRetry } from '../control/migrationRequests';
 import { knownWithIdentities, type KnownOfDatabase } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
-import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents } from './targetDependents';
+import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents, type Dependent } from './targetDependents';
 import { fenceNamesOf } from '../core/names';
 import { inTransaction } from '../connect/transaction';
-import { childrenToKeep, describeKept, relationsNamed, tableChildren, tableKey, type KeptChild } from './tableChildren';
+import { childrenFate, describeKept, relationsNamed, tableChildren, tableKey, type KeptChild } from './tableChildren';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -210,7 +210,7 @@ async function dropInOrder(
   client: pg.Client,
   from: { schema: string; name: string },
   onSource: (tables: readonly { schema: string; name: string }[]) => Promise<Set<string>>,
-): Promise<{ statements: string[]; kept: KeptChild[] }> {
+): Promise<{ statements: string[]; kept: readonly KeptChild[] }> {
   const table = qualified(from.schema, from.name);
   const { rows } = await client.query<{ oid: string; type: string }>(
     `SELECT c.oid::text AS oid, c.reltype::text AS type FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`,
@@ -235,19 +235,30 @@ async function dropInOrder(
     ...dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined),
     ...parts.filter((d) => !dependentIsOurs(d, known, knownIdentities)),
   ];
-  if (others.length > 0)
-    throw new Error(
-      `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
-    );
+  if (others.length > 0) throw heldBy(others);
   return inTransaction(client, async () => {
     // without ONLY, the lock takes every table below it too: no child is made or attached under it
     // between this look at its children and the drop
     await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     const children = await tableChildren(client, found.oid);
-    let kept: KeptChild[] = [];
+    let kept: readonly KeptChild[] = [];
     if (children.length > 0) {
-      const mine = (await knownNow()).known;
-      kept = childrenToKeep(from, children, mine, await onSource(children.filter((c) => c.partition && mine.has(tableKey(c)))));
+      const mine = await knownNow();
+      const fate = childrenFate(
+        from,
+        children,
+        mine.known,
+        await onSource(children.filter((c) => c.partition && mine.known.has(tableKey(c)))),
+      );
+      kept = fate.kept;
+      // a partition that goes takes its own triggers and policies with it, as the table does its
+      // own: one pgferry did not make holds the drop back the same way
+      const held: Dependent[] = [];
+      for (const child of fate.going) {
+        const childParts = await tableParts(client, child.oid, fenceNamesOf(run.spec.migrationName, database));
+        held.push(...childParts.filter((d) => !dependentIsOurs(d, mine.known, mine.knownIdentities)));
+      }
+      if (held.length > 0) throw heldBy(held);
     }
     const statements = [
       ...kept.map((k) => k.statement),
@@ -257,6 +268,13 @@ async function dropInOrder(
     for (const statement of statements) await client.query(statement);
     return { statements, kept };
   });
+}
+
+/** The refusal of a drop that would take what pgferry did not make with the table: nothing is dropped. */
+function heldBy(others: readonly Dependent[]): Error {
+  return new Error(
+    `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
+  );
 }
 
 function describe(change: DroppedOrRenamed): string {

@@ -12,7 +12,7 @@ import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
 import { judgeOnTarget } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
-interface Dependent {
+export interface Dependent {
   readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'trigger' | 'policy' | 'other';
   readonly schema: string;
   readonly relation: string | null;
