@@ -298,6 +298,102 @@ async function parentRenamedWhileNoRunner(pair: ServerPair, name: string): Promi
   }
 }
 
+/** A partitioned table and a plain one, small: the parent the source drops, and the parent of a DBA's inheritance child. */
+const PARENTS_SCHEMA = `
+CREATE TABLE events (id int, at date NOT NULL, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT g, date '2025-01-01' + g, g FROM generate_series(1, 600) g;
+CREATE TABLE notes (id int PRIMARY KEY, msg text);
+INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
+
+/**
+ * A parent dropped on the source whose target copy holds what pgferry must not drop with it: a
+ * partition a DBA made and attached on the target alone, a partition the source detached before
+ * the drop (no row of it written since, so the stream never carried the detach), and a DBA's
+ * inheritance child of a plain table the source drops too. A DBA's trigger on the partition that
+ * goes with the parent holds the drop back until the DBA drops it. The parents are then dropped on the target;
+ * the DBA's tables and the detached partition stay there with their rows, and a row written into
+ * the detached partition on the source afterwards still reaches the target. The partition the
+ * source dropped with its parent is gone from the target.
+ */
+async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(PARENTS_SCHEMA, [], DB);
+  const spec = pairSpec(pair, name, [DB], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    tableDropsAndRenames: 'follow',
+  });
+  const store = new CatalogConnection(spec.target);
+  const running = runMigration(spec);
+  try {
+    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await pair.target.query(
+      `CREATE TABLE events_dba PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
+       INSERT INTO events_dba SELECT g, date '2030-01-01' + g, g FROM generate_series(1, 20) g;
+       CREATE FUNCTION dba_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+       CREATE TRIGGER dba_audit BEFORE INSERT ON events_2026 FOR EACH ROW EXECUTE FUNCTION dba_audit();
+       CREATE TABLE notes_dba (extra text) INHERITS (notes);
+       INSERT INTO notes_dba SELECT g, 'dba ' || g, 'x' FROM generate_series(1, 10) g;`,
+      [],
+      DB,
+    );
+    const dbaEvents = await rowsOf(pair.target, DB, 'events_dba');
+    const dbaNotes = await rowsOf(pair.target, DB, 'notes_dba');
+    await pair.source.query(`ALTER TABLE events DETACH PARTITION events_2025; DROP TABLE events; DROP TABLE notes`, [], DB);
+    // a DBA's trigger on a partition that would go with the parent holds the drop back, as one on the parent does
+    await until('the drop held back by the trigger', async () => {
+      const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
+      return /public\.events dropped on the source: following it on the target failed, tried again: trigger "dba_audit" on "public"\."events_2026" depends on it/.test(
+        told,
+      )
+        ? true
+        : undefined;
+    });
+    assert.ok((await tables(pair.target)).includes('events'), 'the parent is kept while the trigger holds it');
+    assert.equal((await rowsOf(pair.target, DB, 'events_2026')).length, 236);
+    await pair.target.query(`DROP TRIGGER dba_audit ON events_2026`, [], DB);
+    await until(
+      'the parents dropped on the target',
+      async () => {
+        const left = await tables(pair.target);
+        return !left.includes('events') && !left.includes('notes') ? true : undefined;
+      },
+      60_000,
+      500,
+    ).catch(async (error: Error) => {
+      const told = (await catalogEvents(store, name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
+      throw new Error(`${error.message}: ${JSON.stringify(await tables(pair.target))}\n  ${told}`);
+    });
+    assert.deepEqual(await tables(pair.target), ['events_2025', 'events_dba', 'notes_dba'], 'events_2026 went with its parent');
+    assert.deepEqual(await rowsOf(pair.target, DB, 'events_dba'), dbaEvents, "the DBA's partition keeps its rows");
+    assert.deepEqual(await rowsOf(pair.target, DB, 'notes_dba'), dbaNotes, "the DBA's inheritance child keeps its rows");
+    assert.deepEqual(await rowsOf(pair.target, DB, 'events_2025'), await rowsOf(pair.source, DB, 'events_2025'));
+    assert.equal((await rowsOf(pair.target, DB, 'events_2025')).length, 364);
+    await pair.source.query(`INSERT INTO events_2025 VALUES (9001, '2028-01-01', 1)`, [], DB);
+    await until('the row written into the detached partition to reach the target', async () => {
+      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM events_2025 WHERE id = 9001`, [], DB);
+      return row?.n === 1 ? true : undefined;
+    });
+    const events = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
+    assert.match(events, /streamed table public\.events dropped on the source, followed on the target/);
+    assert.match(
+      events,
+      /public\.events dropped on the source: partition public\.events_2025 \(a table of its own on the source\), partition public\.events_dba \(not made by pgferry\) hung under it on the target: detached from it first, kept with their rows/,
+    );
+    assert.match(
+      events,
+      /public\.notes dropped on the source: inheritance child public\.notes_dba \(made a table of its own: NO INHERIT\)/,
+    );
+  } finally {
+    await endIfRunning(spec, running);
+    await store.close();
+  }
+}
+
 describe('tables dropped or renamed on the source while streaming, followed (issue 49)', function () {
   this.timeout(600_000);
   let pair: ServerPair | undefined;
@@ -324,6 +420,11 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
   it('follow: a partitioned table renamed while no runner ran, written into under its new name: its partition never detached while streaming, read back under it on the target', async () => {
     pair = await startPair(15, 15);
     await parentRenamedWhileNoRunner(pair, 'drops-parent-resumed');
+  });
+
+  it("follow: a parent dropped on the source keeps on the target a DBA's partition and inheritance child and a partition the source detached, with their rows; the detached one still streamed", async () => {
+    pair = await startPair(15, 15);
+    await parentDroppedChildrenKept(pair, 'drops-parent-children');
   });
 
   it('managed-like target: the same, and the dropped table key not added back', async () => {

@@ -9,7 +9,8 @@
 // with it on the source), and on a target without replica role its foreign keys set aside are
 // marked dealt with, so the release does not add them back. Never a table the source still has: a
 // table gone from the scan whose OID the source still has (renamed out of the filters) is reported
-// as with `report`. A statement the target refuses (a lock held past lock_timeout, a view on the
+// as with `report`. Nor a child of the dropped table the migration did not make or the source keeps
+// (a DBA's partition, one the source detached first): detached and kept (flow/tableChildren.ts). A statement the target refuses (a lock held past lock_timeout, a view on the
 // table the source dropped with it, not dropped yet) is tried again at the next tick, said once.
 import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -24,11 +25,12 @@ import { errorMessage } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { StopCause } from '../core/model';
 import { requestApplyRetry } from '../control/migrationRequests';
-import { knownWithIdentities } from '../control/knownObjects';
+import { knownWithIdentities, type KnownOfDatabase } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
-import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents } from './targetDependents';
+import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents, type Dependent } from './targetDependents';
 import { fenceNamesOf } from '../core/names';
 import { inTransaction } from '../connect/transaction';
+import { childrenFate, describeKept, relationsNamed, tableChildren, tableKey, type KeptChild } from './tableChildren';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -155,18 +157,25 @@ export class TableDropsFollow {
       return;
     }
     const settings = { lock_timeout: LOCK_TIMEOUT };
-    const statements = await withSession(
+    const onSource = (tables: readonly { schema: string; name: string }[]) =>
+      withSession(run.spec.source, { database, purpose: 'table watch' }, (c) => relationsNamed(c, tables));
+    const { statements, kept } = await withSession(
       run.spec.target,
       { database, purpose: 'table follow', writable: true, settings },
       async (client) => {
         if (to) {
           const renames = renameStatements(from, to);
           for (const statement of renames) await client.query(statement);
-          return renames;
+          return { statements: renames, kept: [] };
         }
-        return dropInOrder(run, database, client, from);
+        return dropInOrder(run, database, client, from, onSource);
       },
     );
+    if (kept.length > 0)
+      await run.warn(
+        `${describe(change)}: ${kept.map(describeKept).join(', ')} hung under it on the target: detached from it first, kept with ${kept.length === 1 ? 'its' : 'their'} rows`,
+        database,
+      );
     // the old name's verification counted from a pin under that name: the table is read whole at the cutover
     await forgetTableVerifications(run.store, run.spec.migrationName, database, [from.display]);
     if (!to) {
@@ -191,45 +200,81 @@ export class TableDropsFollow {
  * transaction: what depends on it and is the migration's (a function returning its rows, a view
  * over it, another table's foreign key to it: the source dropped them too, or could not have dropped
  * the table) first, then the table. Something made on the target alone that depends on it is
- * never dropped: the table is kept, and the warning names what holds it.
+ * never dropped: the table is kept, and the warning names what holds it. Its children (partitions,
+ * inheritance children) that are not the migration's to drop are detached first and kept
+ * (flow/tableChildren.ts): `onSource` tells which tables the source still has.
  */
 async function dropInOrder(
   run: MigrationRun,
   database: string,
   client: pg.Client,
   from: { schema: string; name: string },
-): Promise<string[]> {
+  onSource: (tables: readonly { schema: string; name: string }[]) => Promise<Set<string>>,
+): Promise<{ statements: string[]; kept: readonly KeptChild[] }> {
   const table = qualified(from.schema, from.name);
   const { rows } = await client.query<{ oid: string; type: string }>(
     `SELECT c.oid::text AS oid, c.reltype::text AS type FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`,
     [table],
   );
   const found = rows[0];
-  if (!found) return [`DROP TABLE IF EXISTS ${table}`];
+  if (!found) return { statements: [`DROP TABLE IF EXISTS ${table}`], kept: [] };
   const dependents = await targetDependents(client, [
     { catalog: 'pg_catalog.pg_class', oid: found.oid },
     { catalog: 'pg_catalog.pg_type', oid: found.type },
   ]);
   // a trigger or policy of the table's own leaves with it: only one pgferry did not make holds it
   const parts = await tableParts(client, found.oid, fenceNamesOf(run.spec.migrationName, database));
+  let knownOfDatabase: KnownOfDatabase | undefined;
+  const knownNow = async () => (knownOfDatabase ??= await knownWithIdentities(run.store, run.spec.migrationName, database));
   const { known, knownIdentities } =
     dependents.length + parts.length > 0
-      ? await knownWithIdentities(run.store, run.spec.migrationName, database)
+      ? await knownNow()
       : { known: new Map<string, number | null>(), knownIdentities: new Map<string, string>() };
   const drops = dependents.map(dropWithTable);
   const others = [
     ...dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined),
     ...parts.filter((d) => !dependentIsOurs(d, known, knownIdentities)),
   ];
-  if (others.length > 0)
-    throw new Error(
-      `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
-    );
-  const statements = [...drops.filter((x): x is string => x !== undefined), `DROP TABLE IF EXISTS ${table}`];
-  await inTransaction(client, async () => {
+  if (others.length > 0) throw heldBy(others);
+  return inTransaction(client, async () => {
+    // without ONLY, the lock takes every table below it too: no child is made or attached under it
+    // between this look at its children and the drop
+    await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    const children = await tableChildren(client, found.oid);
+    let kept: readonly KeptChild[] = [];
+    if (children.length > 0) {
+      const mine = await knownNow();
+      const fate = childrenFate(
+        from,
+        children,
+        mine.known,
+        await onSource(children.filter((c) => c.partition && mine.known.has(tableKey(c)))),
+      );
+      kept = fate.kept;
+      // a partition that goes takes its own triggers and policies with it, as the table does its
+      // own: one pgferry did not make holds the drop back the same way
+      const held: Dependent[] = [];
+      for (const child of fate.going) {
+        const childParts = await tableParts(client, child.oid, fenceNamesOf(run.spec.migrationName, database));
+        held.push(...childParts.filter((d) => !dependentIsOurs(d, mine.known, mine.knownIdentities)));
+      }
+      if (held.length > 0) throw heldBy(held);
+    }
+    const statements = [
+      ...kept.map((k) => k.statement),
+      ...drops.filter((x): x is string => x !== undefined),
+      `DROP TABLE IF EXISTS ${table}`,
+    ];
     for (const statement of statements) await client.query(statement);
+    return { statements, kept };
   });
-  return statements;
+}
+
+/** The refusal of a drop that would take what pgferry did not make with the table: nothing is dropped. */
+function heldBy(others: readonly Dependent[]): Error {
+  return new Error(
+    `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
+  );
 }
 
 function describe(change: DroppedOrRenamed): string {

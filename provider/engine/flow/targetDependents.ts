@@ -12,7 +12,7 @@ import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
 import { judgeOnTarget } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
-interface Dependent {
+export interface Dependent {
   readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'trigger' | 'policy' | 'other';
   readonly schema: string;
   readonly relation: string | null;
@@ -64,10 +64,13 @@ SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 
     OR (dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.oid = dep.objid AND co.conrelid <> 0))
 EXCEPT
--- a trigger or policy of a table given, whose expression reads its columns: one of the table's own parts (tableParts)
+-- a trigger or policy of a table given, whose expression reads its columns: one of the table's own parts (tableParts);
+-- an inheritance child of a table given: its child, which its drop looks at (flow/tableChildren.ts)
 SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 0), NULL, NULL, NULL
   FROM dep
- WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE dep.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass
+ WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                 AND i.inhrelid = dep.objid AND i.inhparent = ANY ($2::pg_catalog.oid[]))
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE dep.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass
                  AND tg.oid = dep.objid AND tg.tgrelid = ANY ($2::pg_catalog.oid[]))
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
                  AND p.oid = dep.objid AND p.polrelid = ANY ($2::pg_catalog.oid[]))`;
