@@ -1,12 +1,7 @@
 // A runner that loses its lease starts a successor (runner/successor.ts); a line of successors
 // that lose the lease again and again within the window stops at the limit instead of looping.
 import assert from 'node:assert/strict';
-import {
-  SUCCESSIONS_AT_MOST,
-  SUCCESSION_WINDOW_MS,
-  nextSuccession,
-  tooManySuccessions,
-} from '../../provider/engine/runner/successor';
+import { SUCCESSIONS_AT_MOST, SUCCESSION_WINDOW_MS, nextSuccession, tooManySuccessions } from '../../provider/engine/runner/successor';
 
 describe('unit: the successor of a runner that lost its lease', () => {
   it('a first successor carries its predecessor, the cause and one loss, and runs', () => {

@@ -81,8 +81,10 @@ async function main(): Promise<number> {
   const succession = input.succession;
   let lease;
   if (succession) {
-    lease = await takeOverLease(spec, succession);
-    if (!lease) return RUNNER_EXIT.ok;
+    const taken = await takeOverLease(spec, succession);
+    if (taken === 'elsewhere') return RUNNER_EXIT.ok;
+    if (taken === 'gaveUp') return RUNNER_EXIT.failed;
+    lease = taken;
   } else {
     try {
       lease = await acquireLease(spec.target, name);

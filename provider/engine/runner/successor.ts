@@ -79,17 +79,19 @@ function processAlive(pid: number): boolean {
 
 /**
  * The successor's start: waits until its predecessor has exited, then takes the lease, again with
- * longer waits while the target is away. Undefined when another runner holds the lease (it runs
- * the migration) or the target stayed away too long; both said in the log.
+ * longer waits while the target is away. Else `elsewhere` when another runner holds the lease (it
+ * runs the migration), `gaveUp` when the target stayed away too long; both said in the log.
  */
-export async function takeOverLease(spec: MigrationSpec, succession: Succession): Promise<Lease | undefined> {
+export async function takeOverLease(spec: MigrationSpec, succession: Succession): Promise<Lease | 'elsewhere' | 'gaveUp'> {
   const name = spec.migrationName;
   const deadline = Date.now() + TAKE_LEASE_FOR_MS;
   console.log(`migration ${name}: successor of runner ${succession.predecessorPid}, which lost its lease (${succession.cause})`);
   while (processAlive(succession.predecessorPid)) {
     if (Date.now() > deadline) {
-      console.error(`runner ${succession.predecessorPid} did not exit within ${TAKE_LEASE_FOR_MS / 60_000} min: this successor stops; resume the migration to continue`);
-      return undefined;
+      console.error(
+        `runner ${succession.predecessorPid} did not exit within ${TAKE_LEASE_FOR_MS / 60_000} min: this successor stops; resume the migration to continue`,
+      );
+      return 'gaveUp';
     }
     await sleep(100);
   }
@@ -101,13 +103,13 @@ export async function takeOverLease(spec: MigrationSpec, succession: Succession)
     } catch (error) {
       if (isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING') {
         console.log(`another runner holds the lease of migration ${name}: it runs the migration, and this successor exits`);
-        return undefined;
+        return 'elsewhere';
       }
       if (Date.now() + wait > deadline) {
         console.error(
           `could not take the lease within ${TAKE_LEASE_FOR_MS / 60_000} min (${errorMessage(error)}): this successor stops; resume the migration once the target is back`,
         );
-        return undefined;
+        return 'gaveUp';
       }
       console.error(
         `taking the lease: ${errorMessage(error)}; trying again in ${wait / 1000} s, for at most ${TAKE_LEASE_FOR_MS / 60_000} min in all`,
