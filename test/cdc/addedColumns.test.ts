@@ -2,6 +2,9 @@
 // the values the source's have, a volatile default's by a copy of the table at a pin (issue 49); a table whose shape changed is verified whole at cutover; and verification compares rows
 // by column name, naming a column that is on one side only.
 import assert from 'node:assert/strict';
+import { mkdtempSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { requestCutover, runMigration, waitingForApplyFix, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
@@ -11,6 +14,7 @@ import { tableChecksumSql, verifyDatabases, type TableRecheck } from '../../prov
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { get } from '../../provider/engine/control/store';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
+import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
 
 const ROWS = 20_000;
 
@@ -156,6 +160,68 @@ async function followsVolatileDefault(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * A column added while a resync waits for its pin (the gauntlet, ci102): the resync had read the
+ * table's columns when it was asked for, the apply added the new column on the target meanwhile,
+ * and the copy at the pin, made without it, took it for a column of the target's own: its values
+ * were set aside and put back by key, and the rows the apply had skipped for the copy kept the
+ * column's default instead of the source's value. The copy now reads its tables' shape in the pin's
+ * snapshot. The resync is held between its look at the table and its pin (hold point resync-pin).
+ */
+async function columnAddedBeforePin(pair: ServerPair): Promise<void> {
+  const db = 'latecols';
+  await sourceTable(pair, db, 'items');
+  const spec = onlineSpec(pair, 'added-before-pin', db);
+  const store = new CatalogConnection(spec.target);
+  const holdDir = mkdtempSync(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const point = 'resync-pin:public.items';
+  try {
+    await startHeldAt(spec, point, holdDir);
+    const ready = await waitForStatus(store, spec.migrationName, streamingOrOver);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+    // a volatile default: the table is resynchronised, and the resync holds before its pin
+    await pair.source.query(`ALTER TABLE items ADD COLUMN u uuid DEFAULT gen_random_uuid()`, [], db);
+    await pair.source.query(`INSERT INTO items (id, n) VALUES (${ROWS + 1}, 1)`, [], db);
+    await until('the resync held before its pin', async () => ((await isHeld(point, holdDir)) ? true : undefined));
+    // the application's next release: a column with a default, rows written with other values
+    await pair.source.query(
+      `ALTER TABLE items ADD COLUMN channel text NOT NULL DEFAULT 'web';
+       INSERT INTO items (id, n, channel) SELECT g, 2, 'app' FROM generate_series(${ROWS + 2}, ${ROWS + 11}) g;`,
+      [],
+      db,
+    );
+    await until('the apply to add the column on the target', async () => {
+      const rows = await pair.target.query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'channel'`, [], db);
+      return rows.length > 0 ? true : undefined;
+    });
+    await fs.rm(heldFile(point, holdDir));
+    const resynced = await until('the table copied again at a pin', async () => {
+      const s = await get(store, spec.migrationName);
+      if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
+      const done = (await tableResyncs(store, spec.migrationName)).find((r) => r.table === 'public.items' && r.doneAt !== undefined);
+      return done ? s : undefined;
+    });
+    assert.equal(resynced?.subState, 'WaitingForCutoverTrigger', `not followed: ${resynced?.state} ${resynced?.message}`);
+    await requestCutover(spec.target, spec.migrationName);
+    const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''));
+    const columns = ['id', 'n', 'u', 'channel'];
+    const [a, b] = await Promise.all([rowHashes(pair.source, db, 'items', columns), rowHashes(pair.target, db, 'items', columns)]);
+    assert.equal(a.length, ROWS + 11);
+    assert.deepEqual(b, a);
+    const [apps] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE channel = 'app'`, [], db);
+    assert.equal(apps?.n, 10);
+    assert.equal(done.state, 'Succeeded', done.message);
+  } finally {
+    await fs.rm(heldFile(point, holdDir), { force: true });
+    await endIfRunning(
+      spec,
+      waitForStatus(store, spec.migrationName, (st) => isFinalState(st.state)).catch(() => undefined),
+    );
+    await store.close();
+    await fs.rm(holdDir, { recursive: true, force: true });
+  }
+}
+
 /** Verification by column name: a column missing, extra or renamed on the target is named; one placed elsewhere matches. */
 async function verifiesByColumnName(pair: ServerPair): Promise<void> {
   const db = 'shapes';
@@ -221,6 +287,9 @@ describe('online: columns added on the source while streaming (issue 47), and ve
 
   it('ADD COLUMN ... DEFAULT gen_random_uuid(): the table is copied again at a pin with the source values; the cutover succeeds', () =>
     followsVolatileDefault(pair));
+
+  it('a column added while a resync waits for its pin: the copy takes it from the source, every row with its value', () =>
+    columnAddedBeforePin(pair));
 
   it('verification compares columns by name: a column missing, extra or renamed on the target is a mismatch naming it', () =>
     verifiesByColumnName(pair));

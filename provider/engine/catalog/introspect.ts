@@ -10,6 +10,8 @@ import {
   LIST_TABLE_INDEXES,
   LIST_TABLES,
   LIST_TABLES_PG11,
+  TABLE_SHAPES,
+  TABLE_SHAPES_PG11,
 } from './queries';
 
 export interface SourceTable {
@@ -142,6 +144,22 @@ export async function listTables(client: pg.Client, major: number, skip: Readonl
     binarySafe: r.binary_safe,
     splitKey: r.split_key ?? undefined,
   }));
+}
+
+/**
+ * The tables with their columns and binary safety as the session's snapshot has them (TABLE_SHAPES):
+ * a shape read earlier may lack a column added since. A table the snapshot does not have keeps its own.
+ */
+export async function tablesAsOfSnapshot(client: pg.Client, major: number, tables: readonly SourceTable[]): Promise<SourceTable[]> {
+  const { rows } = await client.query<{ oid: string; columns: string[]; binary_safe: boolean }>(
+    major >= 12 ? TABLE_SHAPES : TABLE_SHAPES_PG11,
+    [tables.map((t) => t.oid)],
+  );
+  const shapes = new Map(rows.map((r) => [r.oid, r]));
+  return tables.map((t) => {
+    const shape = shapes.get(t.oid);
+    return shape ? { ...t, columns: shape.columns, binarySafe: shape.binary_safe } : t;
+  });
 }
 
 /** The partitioned tables above these tables (OIDs), by OID and display name (LIST_PARTITIONED_ANCESTORS). */

@@ -38,13 +38,27 @@ const OID_ALIAS_TYPE = (type: string): string =>
 const NO_BINARY_IO = (type: string): string =>
   `${type}.typsend::oid = 0 OR ${type}.typreceive::oid = 0 OR EXISTS (SELECT 1 FROM pg_type el WHERE el.oid = ${type}.typelem AND ${type}.typcategory = 'A' AND (el.typsend::oid = 0 OR el.typreceive::oid = 0))`;
 
+/** The copyable columns of the table whose pg_class row is `c` (generated columns excluded), in order. */
+const COPIED_COLUMNS = `ARRAY(SELECT a.attname::text FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+              ORDER BY a.attnum)`;
+
+/** Whether every copyable column of the table `c` travels in binary COPY (see copy/copyItem.ts copyFormat). */
+const BINARY_SAFE = `NOT EXISTS (SELECT 1 FROM pg_attribute a
+                     JOIN pg_type ty ON ty.oid = a.atttypid
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                      AND (a.atttypid >= 16384 OR ${OID_ALIAS_TYPE('ty')} OR ${NO_BINARY_IO('ty')}))`;
+
 /**
- * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
- * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
- * whether every column has a built-in type that is not an OID alias and has binary I/O (binary COPY is safe), and an integer
- * single-column primary key usable for range splitting. $1: OIDs of tables not to list (a filter
- * leaves them out): pg_table_size would take a lock on each, and wait behind an exclusive one.
+ * The copyable columns of the given tables ($1, OIDs) and whether they travel in binary, as the
+ * transaction's snapshot has them (the copy at a pin reads its tables' shape in the pin's snapshot).
  */
+export const TABLE_SHAPES = `SELECT c.oid::int8::text AS oid, ${COPIED_COLUMNS} AS columns, ${BINARY_SAFE} AS binary_safe
+  FROM pg_class c WHERE c.oid = ANY($1::oid[])`;
+
+/** PostgreSQL 11 has no generated columns (attgenerated). */
+export const TABLE_SHAPES_PG11 = TABLE_SHAPES.replaceAll(" AND a.attgenerated = ''", '');
+
 /**
  * The partitioned tables above the given tables ($1, OIDs), at any depth: the copy restores them as
  * the source has them, and a rename of one is followed by its OID (cdc/prepare/tableWatch.ts).
@@ -59,6 +73,13 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
   FROM up JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'p'`;
 
+/**
+ * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
+ * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
+ * whether every column has a built-in type that is not an OID alias and has binary I/O (binary COPY is safe), and an integer
+ * single-column primary key usable for range splitting. $1: OIDs of tables not to list (a filter
+ * leaves them out): pg_table_size would take a lock on each, and wait behind an exclusive one.
+ */
 export const LIST_TABLES = `
 SELECT c.oid::int8 AS oid,
        n.nspname AS schema,
@@ -69,13 +90,8 @@ SELECT c.oid::int8 AS oid,
        pg_total_relation_size(c.oid)::int8 AS total_bytes,
        greatest(c.reltuples, 0)::float8 AS estimated_rows,
        c.relpages::int8 AS pages,
-       ARRAY(SELECT a.attname::text FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-              ORDER BY a.attnum) AS columns,
-       NOT EXISTS (SELECT 1 FROM pg_attribute a
-                     JOIN pg_type ty ON ty.oid = a.atttypid
-                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                      AND (a.atttypid >= 16384 OR ${OID_ALIAS_TYPE('ty')} OR ${NO_BINARY_IO('ty')})) AS binary_safe,
+       ${COPIED_COLUMNS} AS columns,
+       ${BINARY_SAFE} AS binary_safe,
        (SELECT a.attname::text FROM pg_index i
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1

@@ -16,7 +16,7 @@
 //      (the apply keeps the source's commit order), which waits for the commit.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import type { SourceTable } from '../catalog/introspect';
+import { tablesAsOfSnapshot, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession } from '../connect/session';
 import { qualified } from '../connect/quote';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
@@ -148,7 +148,9 @@ async function referencedTables(target: pg.Client, tables: readonly SourceTable[
  * exact); undefined when this pin could not be exact (tried again).
  */
 export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: PinnedCopy): Promise<PinnedCopyOutcome> {
-  const { tables, names } = copy;
+  const { names } = copy;
+  // the tables as the pin's snapshot has them, once it is taken (tablesAsOfSnapshot)
+  let tables = copy.tables;
   const { spec } = run;
   const database = stream.database;
   const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
@@ -175,7 +177,7 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     const pin = await requestPinWhenFree(applier, async (inexact) => {
       exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
       if (!exact) return;
-      await emptyTables(t, copy, referenced, applier, replica).then(
+      await emptyTables(t, { ...copy, tables }, referenced, applier, replica).then(
         (aside) => (kept = aside),
         (error: unknown) => (lockFailure = error instanceof Error ? error : new Error(errorMessage(error))),
       );
@@ -189,6 +191,12 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     try {
       position = await readPinPosition(source, { server: run.spec.source, database: stream.database, migration: run.spec.migrationName });
       if (position && !(await holdSourceTables(source, tables))) position = undefined;
+      // The shape the resync read when it was asked for may lack a column added on the source
+      // since, which the apply has added on the target meanwhile: copied without it, the target
+      // would take it for one of its own, set its values aside and put them back by key, leaving the
+      // column's default in the rows the apply skipped for the copy. Read here, before the apply
+      // reaches the pin and the tables are emptied, it is the shape of the rows the copy reads.
+      if (position) tables = await tablesAsOfSnapshot(source, run.sourceMajor, tables);
       pin.release(position);
       if (!position) return undefined;
     } catch (error) {

@@ -35,6 +35,7 @@ import { dumpSchema, listToc, restoreSection, type PgToolPaths, type TocEntry } 
 import type { MigrationRun } from '../run/migrationRun';
 import path from 'node:path';
 import { trace } from '../util/trace';
+import { holdpoint } from '../util/failpoints';
 import { requestApplyRetry } from '../control/migrationRequests';
 import { recordEvent } from '../control/store';
 
@@ -255,6 +256,8 @@ async function carryOut(
   for (const name of skip) resyncing.add(name);
   const changed = created.length > 0 || [...skip].some((name) => !skippedBefore.has(name));
   if (stopped) return changed ? 'changed' : 'waiting';
+  // a test changes the source's table here, between the resync's look at it and its pin
+  await holdpoint(`resync-pin:${request.table}`);
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
     trace(`resync ${request.table}: pin try ${tries}`);
