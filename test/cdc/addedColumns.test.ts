@@ -53,6 +53,17 @@ async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running
   return isFinalState(status.state) ? running : status;
 }
 
+/** Waits until `table`'s resync is done and the migration streams on; fails naming the state it stopped in instead. */
+async function resynchronised(store: CatalogConnection, migration: string, table: string): Promise<void> {
+  const resynced = await until(`${table} copied again at a pin`, async () => {
+    const s = await get(store, migration);
+    if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
+    const done = (await tableResyncs(store, migration)).find((r) => r.table === table && r.doneAt !== undefined);
+    return done ? s : undefined;
+  });
+  assert.equal(resynced?.subState, 'WaitingForCutoverTrigger', `not followed: ${resynced?.state} ${resynced?.message}`);
+}
+
 const streamingOrOver = (s: MigrationStatus): boolean =>
   s.subState === 'WaitingForCutoverTrigger' || waitingForApplyFix(s) || s.state === 'Failed' || s.state === 'Succeeded';
 
@@ -125,13 +136,7 @@ async function followsVolatileDefault(pair: ServerPair): Promise<void> {
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
     await pair.source.query(`ALTER TABLE tokens ADD COLUMN u uuid DEFAULT gen_random_uuid()`, [], 'tokens');
     await pair.source.query(`INSERT INTO tokens (id, n) VALUES (${ROWS + 1}, 1)`, [], 'tokens');
-    const resynced = await until('the table copied again at a pin', async () => {
-      const s = await get(store, spec.migrationName);
-      if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
-      const done = (await tableResyncs(store, spec.migrationName)).find((r) => r.table === 'public.tokens' && r.doneAt !== undefined);
-      return done ? s : undefined;
-    });
-    assert.equal(resynced?.subState, 'WaitingForCutoverTrigger', `not followed: ${resynced?.state} ${resynced?.message}`);
+    await resynchronised(store, spec.migrationName, 'public.tokens');
     await pair.source.query(`INSERT INTO tokens (id, n) VALUES (${ROWS + 2}, 2)`, [], 'tokens');
     const done = await cutoverEnd(store, spec, running);
     assert.equal(done.state, 'Succeeded', done.message);
@@ -195,13 +200,7 @@ async function columnAddedBeforePin(pair: ServerPair): Promise<void> {
       return rows.length > 0 ? true : undefined;
     });
     await fs.rm(heldFile(point, holdDir));
-    const resynced = await until('the table copied again at a pin', async () => {
-      const s = await get(store, spec.migrationName);
-      if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
-      const done = (await tableResyncs(store, spec.migrationName)).find((r) => r.table === 'public.items' && r.doneAt !== undefined);
-      return done ? s : undefined;
-    });
-    assert.equal(resynced?.subState, 'WaitingForCutoverTrigger', `not followed: ${resynced?.state} ${resynced?.message}`);
+    await resynchronised(store, spec.migrationName, 'public.items');
     await requestCutover(spec.target, spec.migrationName);
     const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''));
     const columns = ['id', 'n', 'u', 'channel'];
