@@ -244,7 +244,9 @@ async function rowsApart(pair: ServerPair): Promise<string> {
       new Set((await cluster.query<{ r: string }>(`SELECT x::text AS r FROM ${table} x`, [], DB).catch(() => [])).map((r) => r.r));
     const [onSource, onTarget] = await Promise.all([read(pair.source), read(pair.target)]);
     const only = (a: Set<string>, b: Set<string>) => [...a].filter((r) => !b.has(r)).slice(0, 5);
-    lines.push(`${table}: source only ${JSON.stringify(only(onSource, onTarget))}, target only ${JSON.stringify(only(onTarget, onSource))}`);
+    lines.push(
+      `${table}: source only ${JSON.stringify(only(onSource, onTarget))}, target only ${JSON.stringify(only(onTarget, onSource))}`,
+    );
   }
   return lines.join('\n  ') || 'none';
 }
