@@ -75,11 +75,23 @@ function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOp
   } as pg.ClientConfig;
 }
 
+/**
+ * A client whose errors outside a query are heard, from before it connects: a connection dropped
+ * while idle surfaces on the next query instead of crashing the process. It must be heard before
+ * connect returns, because the server's ending of a session that is just becoming ready (the writer
+ * fence, a DBA's pg_terminate_backend) can reach the client in the same read as the readiness, and
+ * pg reports it at once, before any code awaiting the connection runs.
+ */
+function listening(client: pg.Client): pg.Client {
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** Opens a client; `prefer` tries TLS first and falls back to plain when the server has none. */
 export async function openClient(server: ServerSpec, options: OpenOptions = {}): Promise<pg.Client> {
   const key = `${server.host}:${server.port}`;
   const preferPlain = server.sslMode === 'prefer' && plainServers.has(key);
-  const client = new pg.Client(clientConfig(server, options, preferPlain ? false : tlsOptions(server)));
+  const client = listening(new pg.Client(clientConfig(server, options, preferPlain ? false : tlsOptions(server))));
   try {
     await client.connect();
     return client;
@@ -87,7 +99,7 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
     await client.end().catch(() => undefined);
     if (server.sslMode === 'prefer' && !preferPlain && NO_SSL_MESSAGE.test(String((error as Error).message))) {
       plainServers.add(key);
-      const plain = new pg.Client(clientConfig(server, options, false));
+      const plain = listening(new pg.Client(clientConfig(server, options, false)));
       try {
         await plain.connect();
         return plain;

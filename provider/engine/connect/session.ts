@@ -102,9 +102,34 @@ function serverKey(server: Pick<ServerSpec, 'host' | 'port'>): string {
   return `${server.host}:${server.port}`;
 }
 
-/** The backend pids of the sessions this process has open on `server`, as reached by its spec. */
-export function sessionsOpenedHere(server: Pick<ServerSpec, 'host' | 'port'>): number[] {
+/**
+ * Connections this process is opening, per server (host:port). The server lists a session as an
+ * idle client backend from the moment it sends the session's pid and readiness, before the client
+ * has read them: a reader of pg_stat_activity meets it there before it is among `openHere`.
+ */
+const openingHere = new Map<string, Set<Promise<unknown>>>();
+
+/**
+ * The backend pids of the sessions this process has open on `server`, as reached by its spec, once
+ * every connection it is opening there has opened or failed: a session the server already lists is
+ * either among them or no session of this process's.
+ */
+export async function sessionsOpenedHere(server: Pick<ServerSpec, 'host' | 'port'>): Promise<number[]> {
+  const opening = openingHere.get(serverKey(server));
+  if (opening) await Promise.allSettled([...opening]);
   return [...(openHere.get(serverKey(server)) ?? [])];
+}
+
+/** Counts `connecting` among the server's openings until it settles. */
+function trackOpening(server: Pick<ServerSpec, 'host' | 'port'>, connecting: Promise<unknown>): void {
+  const key = serverKey(server);
+  const opening = openingHere.get(key) ?? new Set<Promise<unknown>>();
+  openingHere.set(key, opening.add(connecting));
+  const settled = (): void => {
+    opening.delete(connecting);
+    if (opening.size === 0 && openingHere.get(key) === opening) openingHere.delete(key);
+  };
+  connecting.then(settled, settled);
 }
 
 /** Counts the session among this process's own until its connection ends, however it ends. */
@@ -160,16 +185,18 @@ export function keepSessionsAhead(server: ServerSpec, database: string | undefin
 /** Opens a new session with the pinned settings. */
 async function openNew(server: ServerSpec, options: SessionOptions): Promise<pg.Client> {
   const opening = performance.now();
-  const client = await openClient(server, {
+  const connecting = openClient(server, {
     database: options.database,
     replication: options.replication,
     applicationName: `${APPLICATION_NAME_PREFIX}${options.purpose}`,
     connectTimeoutMs: options.connectTimeoutMs,
     pipeline: options.pipeline,
+  }).then((client) => {
+    rememberSession(server, client);
+    return client;
   });
-  // A dropped connection surfaces on the next query; without a listener it would crash the process.
-  client.on('error', () => undefined);
-  rememberSession(server, client);
+  trackOpening(server, connecting);
+  const client = await connecting;
   try {
     await client.query(sessionSettingsSql(options));
     if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);

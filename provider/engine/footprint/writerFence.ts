@@ -226,7 +226,6 @@ SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS ap
  WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL
    AND coalesce(a.backend_type, 'client backend') = 'client backend'
    AND a.pid NOT IN (SELECT s.active_pid FROM pg_replication_slots s WHERE s.active_pid IS NOT NULL)
-   AND a.pid <> ALL($2::int[])
  ORDER BY a.pid`;
 
 const STILL_THERE_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
@@ -462,7 +461,11 @@ async function endWriters(client: pg.Client, server: ServerSpec, database: strin
   const superuser = (await client.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
   const ended: Writer[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
-    const { rows } = await client.query<Writer>(WRITERS_SQL, [database, sessionsOpenedHere(server)]);
+    const { rows: listed } = await client.query<Writer>(WRITERS_SQL, [database]);
+    // read after the list: a session of this process's still opening when the server listed it is
+    // counted once it has opened, so the fence never ends the sessions of the switchover it makes
+    const ours = new Set(await sessionsOpenedHere(server));
+    const rows = listed.filter((w) => !ours.has(w.pid));
     if (rows.length === 0) break;
     const untouchable = superuser ? [] : rows.filter((w) => w.superuser);
     if (untouchable.length > 0) {
