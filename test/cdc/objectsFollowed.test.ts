@@ -142,17 +142,18 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(seen.check_constraint, 'CHECK ((n >= 0))');
     assert.equal(seen.function, 'SELECT i + 1');
     assert.equal(seen.comment, 'orders, one row each');
-    const events = await catalogEvents(store, name, 200);
-    assert.ok(
-      events.some(
-        (e) =>
-          e.level === 'info' &&
-          /followed on the target: index "public"\."orders_n": only on the source \(ran: CREATE INDEX CONCURRENTLY orders_n/.test(
-            e.message,
-          ),
-      ),
-      'each followed change is an event',
-    );
+    // the follow records its event after the index is built: waited for, not read once
+    const followedTold = /followed on the target: index "public"\."orders_n": only on the source \(ran: CREATE INDEX CONCURRENTLY orders_n/;
+    await until(
+      'each followed change an event',
+      async () =>
+        (await catalogEvents(store, name, 1000)).some((e) => e.level === 'info' && followedTold.test(e.message)) ? true : undefined,
+      60_000,
+      500,
+    ).catch(async (error: Error) => {
+      const told = (await catalogEvents(store, name, 200)).map((e) => `${e.level}: ${e.message.slice(0, 200)}`).join(' | ');
+      throw new Error(`${error.message}: ${told}`);
+    });
     // the watch tells what the target alone has after it records its look's follow, a moment after
     // the objects themselves are on the target: waited for, not read once
     const keptTold =
