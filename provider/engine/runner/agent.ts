@@ -169,13 +169,21 @@ class Agent {
     });
     closeSync(log);
     this.runners.set(name, child);
-    const exited = new Promise<number | null>((resolve) =>
+    const exited = new Promise<number | null>((resolve) => {
       child.on('exit', (code) => {
         this.runners.delete(name);
         this.log(`migration ${name}: runner ${child.pid} ended with code ${code}`);
         resolve(code);
-      }),
-    );
+      });
+      // a runner that could not start is one that ended: the next look offers the job again
+      child.on('error', (error) => {
+        this.runners.delete(name);
+        this.log(`migration ${name}: runner could not be started: ${error.message}`);
+        resolve(null);
+      });
+    });
+    // a runner that dies before reading its spec closes the pipe: its exit tells why, the agent never crashes on EPIPE
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(runnerInput(spec, migration.ranBefore ? 'resume' : 'create'));
     this.log(`migration ${name}: runner ${child.pid} started (${migration.ranBefore ? 'resume' : 'create'})`);
     // the job is done once the runner holds the lease (or is gone: then the next look offers it again),

@@ -52,12 +52,20 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
     });
     closeSync(log);
     let exitCode: number | null | undefined;
+    let failed: Error | undefined;
     child.on('exit', (code) => (exitCode = code));
+    child.on('error', (error) => (failed = error));
+    // a runner that dies before reading its spec closes the pipe: its exit code tells why, not EPIPE
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(runnerInput(spec, reason));
     child.unref();
 
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
+      if (failed)
+        throw new PgferryError('RUNNER_START', `the runner for "${name}" could not be started: ${failed.message}`, {
+          category: 'internal',
+        });
       const status = await get(store, name);
       if (status?.runner?.alive && status.runner.pid === child.pid) return;
       if (status && FINAL_STATES.has(status.state) && exitCode !== undefined) return;
