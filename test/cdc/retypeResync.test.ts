@@ -6,11 +6,17 @@
 // writer writes that table and another throughout, on a superuser target and on a managed-like one;
 // after the cutover (Succeeded: its own schema check and verification passed) the rows of both
 // tables and the columns' types are read back from the target and compared with the source's.
+// A second retype asked for between the first resync's copy and the end of its request (held there
+// by hold point resync-copied) is copied again too: the target's rows come back, none left out.
 import assert from 'node:assert/strict';
+import { mkdtempSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { requestCutover, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents, get as getMigration } from '../../provider/engine/control/store';
+import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { isFinalState } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import {
@@ -24,6 +30,7 @@ import {
   waitForStatus,
   type ServerPair,
 } from '../support';
+import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
 import { rowsOf } from './harness';
 
 const DB = 'retype';
@@ -105,6 +112,78 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   }
 }
 
+/** The target's t as the stream left it: the type of `column`, and whether row `id` has `code`. */
+async function targetT(pair: ServerPair, column: string, id: number, code: string): Promise<{ type?: string; has: boolean }> {
+  const [type] = await pair.target.query<{ t: string }>(
+    `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = $1`,
+    [column],
+    DB,
+  );
+  const has = await pair.target.query(`SELECT 1 FROM t WHERE id = $1 AND code::text = $2`, [id, code], DB);
+  return { ...(type ? { type: type.t } : {}), has: has.length > 0 };
+}
+
+/**
+ * The first retype's resync holds after its copy committed, its request not ended yet; the second
+ * retype reaches the apply there, which empties t and asks for t again. Once the hold is let go, t
+ * is copied a second time: its rows, the last write among them, are read back from the target.
+ */
+async function askedAgainAfterCopy(pair: ServerPair): Promise<void> {
+  const name = 'retype-again';
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(SCHEMA, [], DB);
+  const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+  const store = new CatalogConnection(spec.target);
+  const holdDir = mkdtempSync(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const point = 'resync-copied:public.t';
+  try {
+    await startHeldAt(spec, point, holdDir);
+    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await pair.source.query(`ALTER TABLE t ALTER COLUMN code TYPE text USING 'c-' || code`, [], DB);
+    await pair.source.query(`UPDATE t SET note = 'first' WHERE id = 1`, [], DB);
+    await until('the first resync held after its copy', async () => ((await isHeld(point, holdDir)) ? true : undefined), 180_000);
+    await pair.source.query('ALTER TABLE t ALTER COLUMN amount TYPE numeric(10, 2)', [], DB);
+    await pair.source.query(`UPDATE t SET code = 'late' WHERE id = 7`, [], DB);
+    await until('the apply to retype amount on the target', async () =>
+      (await targetT(pair, 'amount', 7, 'late')).type === 'numeric(10,2)' ? true : undefined,
+    );
+    const [asked] = (await tableResyncs(store, name)).filter((r) => r.table === 'public.t');
+    assert.equal(asked?.doneAt, undefined, 'the first request still pending when the second came');
+    await fs.rm(heldFile(point, holdDir));
+    await until(
+      't copied again and its last write on the target',
+      async () => {
+        const [r] = (await tableResyncs(store, name)).filter((x) => x.table === 'public.t');
+        return r?.doneAt && (await targetT(pair, 'amount', 7, 'late')).has ? true : undefined;
+      },
+      120_000,
+      500,
+    ).catch(async (error: Error) => {
+      const s = await getMigration(store, name);
+      const [r] = (await tableResyncs(store, name)).filter((x) => x.table === 'public.t');
+      const rows = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM t', [], DB);
+      throw new Error(`${error.message}: ${s?.subState} ${s?.message ?? ''}; request done ${String(r?.doneAt)}, ${rows[0]?.n} rows of t`);
+    });
+    const told = (await catalogEvents(store, name, 200)).map((e) => e.message).filter((m) => /resynchronised public\.t:/.test(m));
+    assert.equal(told.length, 2, told.join('\n'));
+    await requestCutover(spec.target, name);
+    const done = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
+    assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+    assert.deepEqual(await pair.target.query(SHAPE, [], DB), [{ s: 'id integer, code text, amount numeric(10,2), note text' }]);
+    for (const table of ['t', 'other']) assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(pair.source, DB, table), table);
+    assert.equal((await rowsOf(pair.target, DB, 't')).length, ROWS);
+  } finally {
+    await fs.rm(heldFile(point, holdDir), { force: true });
+    await endIfRunning(
+      spec,
+      waitForStatus(store, name, (st) => isFinalState(st.state)).catch(() => undefined),
+    );
+    await store.close();
+    await fs.rm(holdDir, { recursive: true, force: true });
+  }
+}
+
 describe('a column retyped to values the target cannot derive: the table copied again at a pin (issue 49)', function () {
   this.timeout(600_000);
   let pair: ServerPair | undefined;
@@ -121,5 +200,10 @@ describe('a column retyped to values the target cannot derive: the table copied 
   it('managed-like target: the same', async () => {
     pair = await startPair(15, 15);
     await scenario(pair, 'retype-managed', await makeManagedTarget(pair.target));
+  });
+
+  it('a retype asked for after the first resync copied, before its request ended: t copied again, every row equal after the cutover', async () => {
+    pair = await startPair(15, 15);
+    await askedAgainAfterCopy(pair);
   });
 });

@@ -601,6 +601,16 @@ ALTER TABLE pgferry.fallback_window ADD COLUMN apply_stop jsonb;
 COMMENT ON COLUMN pgferry.fallback_window.apply_stop IS 'Stopped: the reverse stream''s stop, recorded as migration_database.apply_stop records the forward stream''s (cause, fix, since, attempts, how far the old source had applied); cleared once it applies again';
 `,
   },
+  {
+    // A table asked for again while its resync runs (control/tableResyncs.ts): each request counts
+    // one, and a copy ends the request only if none came since it started, so a change the stream
+    // met after the copy's pin (the table emptied again, its changes skipped) is copied again.
+    version: 30,
+    sql: `
+ALTER TABLE pgferry.table_resync ADD COLUMN requests integer NOT NULL DEFAULT 1;
+COMMENT ON COLUMN pgferry.table_resync.requests IS 'how many times the table was asked for; a resync ends the request only if this is the count it read when it started, else it runs again';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -101,12 +101,15 @@ export async function carryOutTableResyncs(
         if (outcome === 'changed') retryStopped = true;
         continue;
       }
-      await markResyncDone(store, spec.migrationName, request, {
+      // asked for again since this look (the apply emptied the table again past the pin): it stays
+      // pending and is carried out again, its changes skipped meanwhile as the new request set
+      const ended = await markResyncDone(store, spec.migrationName, request, {
         ...(outcome.lsn !== undefined ? { lsn: formatLsn(outcome.lsn) } : {}),
         ...(outcome.rows !== undefined ? { rows: outcome.rows } : {}),
         ...(outcome.error !== undefined ? { error: outcome.error } : {}),
       });
-      await report(run, request, outcome);
+      if (ended && outcome.error !== undefined) stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
+      if (ended || outcome.lsn !== undefined) await report(run, request, outcome, !ended);
     } catch (error) {
       if (run.signal.aborted) return;
       // a server restarting, the stream reconnecting: tried again at the next look, uncounted
@@ -116,11 +119,12 @@ export async function carryOutTableResyncs(
       // table again for nothing, so the first refusal ends the request and says what to fix
       const refused = isIntegrityRefusal(error);
       if (attempts < MAX_ATTEMPTS && !refused) continue;
-      stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
       const why = refused
         ? `${errorMessage(error)} (a constraint on the target refuses rows the source has: make the target's constraint match the source's)`
         : `${errorMessage(error)} (${attempts} attempts)`;
-      await markResyncDone(store, spec.migrationName, request, { error: why });
+      // asked for again meanwhile: tried again, its attempts counted afresh
+      if (!(await markResyncDone(store, spec.migrationName, request, { error: why }))) continue;
+      stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
       await run.warn(
         `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${request.database}/${request.table}\` once the cause is fixed`,
         request.database,
@@ -137,17 +141,19 @@ function what(request: TableResync): string {
     : `resynchronising ${request.table} (requested)`;
 }
 
-async function report(run: MigrationRun, request: TableResync, outcome: Outcome): Promise<void> {
+/** What a request came to, said as an event; `again`: the table was asked for again meanwhile, so it is copied once more. */
+async function report(run: MigrationRun, request: TableResync, outcome: Outcome, again: boolean): Promise<void> {
   if (outcome.error !== undefined) {
     await run.warn(`${what(request)}: not done: ${outcome.error}`, request.database);
     return;
   }
   const created = outcome.created && outcome.created.length > 0 ? `created on the target (${outcome.created.join(', ')}), ` : '';
   const tables = outcome.tables && outcome.tables > 1 ? ` of ${outcome.tables} tables` : '';
-  const message =
+  const said =
     request.reason === 'created'
       ? `followed ${request.table}, created on the source while streaming: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)}, streamed from there`
       : `resynchronised ${request.table}: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)} while the other tables streamed, streamed from there`;
+  const message = again ? `${said}; asked for again meanwhile: copied once more` : said;
   run.onProgress({ kind: 'info', database: request.database, message });
   await recordEvent(run.store, run.spec.migrationName, 'info', message, request.database);
 }
@@ -248,10 +254,8 @@ async function carryOut(
     },
   );
   const resyncing = stream.applier.tracker.resyncing;
-  if (!('copy' in prepared)) {
-    resyncing.delete(qualified(request.schema, request.name));
-    return prepared;
-  }
+  // ended without a copy: the caller stops skipping the table's changes once the request is over
+  if (!('copy' in prepared)) return prepared;
   const { tables, names, skip, created } = prepared.copy;
   for (const name of skip) resyncing.add(name);
   const changed = created.length > 0 || [...skip].some((name) => !skippedBefore.has(name));
@@ -263,7 +267,11 @@ async function carryOut(
     trace(`resync ${request.table}: pin try ${tries}`);
     const copied = await copyAtPin(run, stream, { tables, names, skip });
     if (copied === 'stream ended') return changed ? 'changed' : 'waiting';
-    if (copied) return { ...copied, tables: tables.length, created };
+    if (copied) {
+      // a test asks for the table again here, after the copy committed and before the request ends
+      await holdpoint(`resync-copied:${request.table}`);
+      return { ...copied, tables: tables.length, created };
+    }
     if (tries >= PIN_TRIES) {
       for (const name of skip) resyncing.delete(name);
       throw new Error(`no exact pin in ${tries} tries (transactions kept committing across the pin)`);
