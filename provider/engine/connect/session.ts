@@ -4,6 +4,8 @@
 import type pg from 'pg';
 import { openClient } from './client';
 import { literal } from './quote';
+import { SNAPSHOT_GONE_CODES, sqlState } from './sqlstate';
+import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 import { aheadKey, keepAhead, takeAhead } from './sessionsAhead';
@@ -199,7 +201,7 @@ async function openNew(server: ServerSpec, options: SessionOptions): Promise<pg.
   const client = await connecting;
   try {
     await client.query(sessionSettingsSql(options));
-    if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);
+    if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot, options.database);
     trace(
       () => `session opened: ${options.purpose} ${options.database ?? ''} ${server.port} in ${(performance.now() - opening).toFixed(0)} ms`,
     );
@@ -266,11 +268,31 @@ export async function closeSessionPair(pair: SessionPair): Promise<void> {
   await Promise.all([closeSession(pair.source), closeSession(pair.target)]);
 }
 
-/** Starts a read-only transaction on `client` that sees exactly the exported snapshot. */
-async function importSnapshot(client: pg.Client, snapshot: string): Promise<void> {
+/**
+ * Starts a read-only transaction on `client` that sees exactly the exported snapshot. A snapshot the
+ * server no longer has went with the session that exported it, which holds it open until the last
+ * import: that session's connection was lost (a network reset, a restart, a runner killed), so
+ * the failure is transient, and the step that took the snapshot starts again with a new one, as it
+ * does when any of its own connections is lost.
+ */
+async function importSnapshot(client: pg.Client, snapshot: string, database: string | undefined): Promise<void> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  // SET TRANSACTION SNAPSHOT takes no parameters: the name goes through the quoting helper.
-  await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+  try {
+    // SET TRANSACTION SNAPSHOT takes no parameters: the name goes through the quoting helper.
+    await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+  } catch (error) {
+    const state = sqlState(error);
+    if (state === undefined || !SNAPSHOT_GONE_CODES.has(state)) throw error;
+    const where = database === undefined ? '' : ` in database "${database}"`;
+    throw new PgferryError(
+      'SNAPSHOT_GONE',
+      `cannot import snapshot ${snapshot}${where}: the session that exported it has ended (${errorMessage(error)})`,
+      {
+        cause: error,
+        transient: true,
+      },
+    );
+  }
 }
 
 /** Server major version from server_version_num (e.g. 150004 → 15); works on replication connections too. */

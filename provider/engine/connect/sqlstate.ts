@@ -34,6 +34,20 @@ export const FEATURE_NOT_SUPPORTED = '0A000'; // feature_not_supported (a TRUNCA
 export const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'; // object_not_in_prerequisite_state (a slot that lost WAL)
 
 /**
+ * What SET TRANSACTION SNAPSHOT answers once the session that exported the snapshot has ended: the
+ * snapshot's file is gone (invalid_parameter_value "invalid snapshot identifier" from older servers,
+ * undefined_object "snapshot does not exist" from newer ones), or the exporter ended between the
+ * file's read and the import (object_not_in_prerequisite_state "could not import the requested
+ * snapshot"). pgferry imports only names its own sessions exported, so none of these is a name
+ * made up: each says the exporter is gone (connect/session.ts).
+ */
+export const SNAPSHOT_GONE_CODES: ReadonlySet<string> = new Set([
+  '22023', // invalid_parameter_value
+  '42704', // undefined_object
+  '55000', // object_not_in_prerequisite_state
+]);
+
+/**
  * What a new CDC apply session gets past (cdc/apply/applier.ts): the retryable codes, and a slot or
  * replication origin still held by the session before it, which its server releases shortly.
  */

@@ -154,6 +154,11 @@ export const ERROR_CODES = {
   SCHEMA_DUMP: { category: 'source', meaning: 'pg_dump failed' },
   SLOT_CREATE: { category: 'source', meaning: 'the replication slot could not be created' },
   SOURCE_DDL_BLOCKED: { category: 'source', meaning: "pgferry's own DDL on the source waited too long behind another session" },
+  SNAPSHOT_GONE: {
+    category: 'source',
+    meaning:
+      "a session could not import the copy's snapshot: the session that exported it had ended (a lost connection); the copy starts again with a new snapshot",
+  },
   SOURCE_TABLES_CHANGING: { category: 'source', meaning: "the source's tables changed while the copy took its snapshot" },
   SOURCE_TABLE_LOCKED: { category: 'source', meaning: 'a table to copy is locked exclusively by another session' },
   CDC_FAILED: { category: 'source', meaning: 'streaming changes of a database stopped' },

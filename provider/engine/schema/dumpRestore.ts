@@ -71,7 +71,7 @@ export async function dumpSchema(args: {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
       // the copy holds its snapshot until the dump ends: one pg_dump cannot import went away with
       // its session (a reset, a restart), and the database's copy starts again like any lost connection
-      transient: lostConnection(run.stderr) || (args.snapshot !== undefined && /invalid snapshot identifier/i.test(run.stderr)),
+      transient: lostConnection(run.stderr) || (args.snapshot !== undefined && SNAPSHOT_GONE_MESSAGE.test(run.stderr)),
       category: 'source',
       field: `database "${args.database}"`,
     });
@@ -329,6 +329,12 @@ function lostConnection(stderr: string): boolean {
     stderr,
   );
 }
+
+/**
+ * What pg_dump prints when it cannot import the copy's snapshot because the session that exported
+ * it has ended (the server's messages for connect/sqlstate.ts SNAPSHOT_GONE_CODES).
+ */
+const SNAPSHOT_GONE_MESSAGE = /invalid snapshot identifier|could not import the requested snapshot|snapshot "[^"]*" does not exist/i;
 
 function firstLines(text: string): string {
   return truncate(text.trim().split('\n').slice(0, 3).join(' | '), 400) || 'no output';
