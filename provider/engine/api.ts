@@ -24,6 +24,7 @@ import { streamSamples as catalogSamples, type StreamDirection } from './control
 import { shownStatus, withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
 import { liveAgentsHolding, serverKey } from './control/agents';
+import { leaseHeld } from './runner/lease';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
@@ -83,16 +84,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
   // runtime agents: no runner of its own to start; any agent with the credentials takes it up
   if (status.runtime === 'agents') return;
-  if (status.runner?.alive) {
-    throw new PgferryError(
-      'RUNNER_ALREADY_RUNNING',
-      `migration "${name}" already has a live runner (pid ${status.runner.pid} on ${status.runner.host})`,
-      {
-        category: 'input',
-        field: 'name',
-      },
-    );
-  }
+  if (status.runner?.alive) throw leaseHeld(name, status.runner);
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'resume');
 }

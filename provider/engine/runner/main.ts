@@ -9,7 +9,7 @@ import os from 'node:os';
 import { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
-import { runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
+import { RUNNER_EXIT, runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { acquireLease } from './lease';
 import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
@@ -22,8 +22,6 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Exit codes the spawner understands. */
-export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5 } as const;
 
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.

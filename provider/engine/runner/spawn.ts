@@ -9,7 +9,8 @@ import path from 'node:path';
 import { CatalogConnection } from '../control/connection';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES } from '../core/model';
-import { runnerInput, type RunnerInput, type Succession } from '../input/handOff';
+import { RUNNER_EXIT, runnerInput, type RunnerInput, type Succession } from '../input/handOff';
+import { leaseHeld } from './lease';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import { runnerLogName } from '../core/names';
 import { get } from '../control/store';
@@ -79,6 +80,8 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
       const status = await get(store, name);
       if (status?.runner?.alive && status.runner.pid === child.pid) return;
       if (status && FINAL_STATES.has(status.state) && exitCode !== undefined) return;
+      // another runner took the lease first (the successor of one that lost it, an agent): it runs the migration
+      if (exitCode === RUNNER_EXIT.leaseHeld) throw leaseHeld(name, status?.runner?.alive ? status.runner : undefined);
       if (exitCode !== undefined && exitCode !== 0) {
         const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
         throw new PgferryError('RUNNER_START', `the runner for "${name}" exited with code ${exitCode}: ${tail}`, { category: 'internal' });
