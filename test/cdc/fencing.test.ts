@@ -517,9 +517,10 @@ async function endedAgainAndAgain(pair: ServerPair): Promise<void> {
     });
     assert.equal(stopped.level, 'error');
     assert.match(stopped.message, new RegExp(`the ${SUCCESSIONS_AT_MOST + 1}th time within`));
-    const status = (await get(store, spec.migrationName))!;
-    assert.equal(status.runner?.alive, false, 'no runner runs the migration');
-    assert.deepEqual(runners.filter(running), [], 'every runner that lost its lease exited');
+    // the successor that stopped holds the lease until it has recorded that, then lets it go and
+    // exits: waited for, not read once (ci: read while it still held the lease)
+    await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false, 60_000);
+    await until('every runner that lost its lease to exit', async () => (runners.some(running) ? undefined : true), 60_000);
     const takeovers = (await catalogEvents(store, spec.migrationName, 200)).filter((e) =>
       /a new runner resumed the migration/.test(e.message),
     );
