@@ -22,7 +22,6 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
  * Exiting ends every session it holds, so its apply sessions release their per-database fences
