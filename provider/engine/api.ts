@@ -2,7 +2,7 @@
 // progress (cancel, cutover and the like) are apiRequests.ts.
 import type { QueryResultRow } from 'pg';
 import { resourceOwnerOf, setResourceOwner } from './control/resourceOwner';
-import { fallbackWindows } from './control/fallbackWindows';
+import { fallbackWindows, windowsNeedRunner } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
 import { CatalogConnection } from './control/connection';
 import { PgferryError } from './core/errors';
@@ -24,6 +24,7 @@ import { streamSamples as catalogSamples, type StreamDirection } from './control
 import { shownStatus, withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
 import { liveAgentsHolding, serverKey } from './control/agents';
+import { leaseHeld } from './runner/lease';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
@@ -55,9 +56,6 @@ export async function startMigration(spec: MigrationSpec, options: { resourceOwn
  * otherwise, for a finished migration, and when the spec names other servers or databases than the
  * stored one.
  */
-/** The window states a runner still has work in: the reverse stream, or a fall-back under way. */
-const RUNNER_STATES: ReadonlySet<string> = new Set(['Open', 'Stopped', 'FallingBack']);
-
 export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
   const status = await showMigration(spec.target, name);
@@ -65,7 +63,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back),
   // and one whose runner died once a fall-back with --resume-forward completed streams forward again
   const windows = status.state === 'Succeeded' ? await withStore(spec.target, (store) => fallbackWindows(store, name)) : [];
-  const windowOpen = windows.some((w) => RUNNER_STATES.has(w.state) || (w.state === 'FellBack' && w.forwardAgain && !w.forwardReopened));
+  const windowOpen = windowsNeedRunner(windows);
   if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',
@@ -86,16 +84,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
   // runtime agents: no runner of its own to start; any agent with the credentials takes it up
   if (status.runtime === 'agents') return;
-  if (status.runner?.alive) {
-    throw new PgferryError(
-      'RUNNER_ALREADY_RUNNING',
-      `migration "${name}" already has a live runner (pid ${status.runner.pid} on ${status.runner.host})`,
-      {
-        category: 'input',
-        field: 'name',
-      },
-    );
-  }
+  if (status.runner?.alive) throw leaseHeld(name, status.runner);
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'resume');
 }

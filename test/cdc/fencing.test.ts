@@ -2,13 +2,17 @@
 // session is terminated stops writing, even one asleep when it lost it (every apply COMMIT checks
 // on the target that the lease is still held: cdc/apply/leaseGuard.ts); the resumed runner is then the
 // only applier; a second applier on the same database is refused, in origin and progress-table
-// mode alike.
+// mode alike. The runner that lost its lease starts its successor (runner/successor.ts), which
+// resumes the migration without the user, or leaves it to the runner the user resumed first.
 import assert from 'node:assert/strict';
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
+import { applyLockKey, cutoverMessagePrefix, leaseKey } from '../../provider/engine/core/names';
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
 import { isRetryable, sqlState } from '../../provider/engine/connect/sqlstate';
@@ -26,7 +30,21 @@ import {
   type ServerPair,
 } from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
-import { get } from '../../provider/engine/control/store';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
+import { SUCCESSIONS_AT_MOST } from '../../provider/engine/runner/successor';
+
+/**
+ * Whether a process runs. A successor's parent (the runner that lost its lease) exits before it,
+ * so a successor that exited may stay a zombie of a parent that does not reap it: gone all the same.
+ */
+function running(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Sessions holding a migration's apply lock on one target database. */
 async function fenceHolders(target: Cluster, migration: string, db: string): Promise<number[]> {
@@ -70,12 +88,18 @@ async function startLedgerWriter(source: Cluster, db: string): Promise<SourceWri
   return writer;
 }
 
-/** Ends the runner's lease session as a network cut or a DBA would. */
-async function terminateLease(target: Cluster, catalog = 'postgres'): Promise<void> {
-  const [lease] = await target.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = $1`,
-    [catalog],
-  );
+/** Ends the runner's lease session as a network cut or a DBA would: the one holding `migration`'s lease when named. */
+async function terminateLease(target: Cluster, catalog = 'postgres', migration?: string): Promise<void> {
+  const [lease] = migration
+    ? await target.query<{ pid: number }>(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid`,
+        [leaseKey(migration)],
+      )
+    : await target.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = $1`,
+        [catalog],
+      );
   assert.ok(lease, 'the runner holds its lease on the target');
   await target.query('SELECT pg_terminate_backend($1)', [lease.pid]);
 }
@@ -144,13 +168,15 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
     });
   }
 
-  it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once', async () => {
+  it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once, and its own successor leaves', async () => {
     const db = 'fenced';
     const spec = await ledgerMigration(pair, db, 'fenced-online');
     const store = new CatalogConnection(spec.target);
     const writer = await startLedgerWriter(pair.source, db);
+    const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-fencing-'));
     try {
-      await startMigration(spec);
+      // the runner that loses its lease starts a successor: held before it takes the lease, so the user's resume comes first
+      await withHoldArmed('successor-lease', holdDir, () => startMigration(spec));
       const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       await terminateLease(pair.target);
@@ -160,15 +186,36 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
       const oldRunner = streaming.runner!.pid;
       await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
       await waitForResumed(store, spec.migrationName, oldRunner);
+      const resumed = (await get(store, spec.migrationName))!.runner!.pid;
       await assertOneApplier(pair.target, spec.migrationName, db);
       const refused = await refusedApplier(await byHand(pair.source, spec, db));
       assert.ok(isPgferryError(refused) && refused.code === 'CDC_APPLY_FENCED', String(refused));
+      // the old runner's successor, let go, finds the lease held by the resumed runner and exits
+      await until('the successor to wait before the lease', async () => ((await isHeld('successor-lease', holdDir)) ? true : undefined));
+      const successor = Number(await fs.readFile(heldFile('successor-lease', holdDir), 'utf8'));
+      await fs.rm(heldFile('successor-lease', holdDir));
+      await until('the successor to exit', async () => (running(successor) ? undefined : true), 60_000);
+      const after = (await get(store, spec.migrationName))!;
+      assert.deepEqual([after.runner?.alive, after.runner?.pid], [true, resumed], 'the resumed runner still runs the migration');
       await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+      const events = await catalogEvents(store, spec.migrationName, 200);
+      assert.deepEqual(
+        events.filter((e) => /a new runner resumed the migration/.test(e.message)),
+        [],
+        'the successor recorded no takeover',
+      );
     } finally {
       await writer.stop().catch(() => undefined);
       await store.close();
+      await fs.rm(holdDir, { recursive: true, force: true });
     }
   });
+
+  it('a DBA ends every pgferry session on both servers while the source writes: a new runner resumes by itself, nothing lost or applied twice', async () =>
+    sweptByDba(pair));
+
+  it('a lease ended again and again: the successors stop at the limit with an event saying so, and a resume goes on', async () =>
+    endedAgainAndAgain(pair));
 
   it("an apply commit is refused by the target once the runner's lease session is gone", async () => {
     await pair.target.query('CREATE DATABASE guarded');
@@ -199,7 +246,7 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
     }
   });
 
-  it('a runner that loses its lease while asleep commits nothing when it wakes, nor after it exits; the next runner loses and duplicates nothing', async () =>
+  it('a runner that loses its lease while asleep commits nothing when it wakes, nor after it exits; its successor loses and duplicates nothing', async () =>
     asleepWithoutLease(pair));
 });
 
@@ -307,7 +354,9 @@ async function releasedRecordRun(target: Cluster, conn: ProxyConnection): Promis
 /**
  * The runner is put to sleep (a laptop lid closed) with a batch whose COMMIT is next, loses its
  * lease while asleep, and wakes: nothing may reach the target from then on, while it is still
- * alive or after it exits. A managed-like target records the applied position in a progress table,
+ * alive or after it exits. The successor it starts is kept off the target until then (its lease
+ * session reset at the proxy, which it waits out), so whatever reaches the target meanwhile would
+ * be the old runner's; then it resumes the migration by itself. A managed-like target records the applied position in a progress table,
  * the statement just before each COMMIT; the proxy in front of the target holds one such record,
  * so the sleep lands there every time.
  */
@@ -351,6 +400,16 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
     await until('the source to commit 100 more transactions', async () =>
       (await ledgerCount(pair.source, db)) > onSource + 100 ? true : undefined,
     );
+    // Woken, it starts its successor as it exits. The successor's lease session is reset at the
+    // proxy until the looks below are done (the target away for it alone, which it waits out):
+    // what reaches the target meanwhile can only be the old runner's.
+    let successorTries = 0;
+    proxy.onMessage = (conn, m) => {
+      if (m.type !== 'startup' || conn.startup?.application_name !== 'pgferry runner lease') return false;
+      successorTries += 1;
+      setImmediate(() => proxy.reset(conn));
+      return true;
+    };
     process.kill(oldRunner, 'SIGCONT');
     stopped = undefined;
     // awake, its lease gone, until it exits: the target must not move meanwhile
@@ -369,13 +428,15 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
       db,
     ]);
     assert.deepEqual(appliers, [], 'the apply session ended with its runner');
-    // the source writes on with no runner alive: nothing more may reach the target
+    // the source writes on with no runner on the target: nothing more may reach it
     const later = await ledgerCount(pair.source, db);
     await until('the source to commit 300 more transactions', async () =>
       (await ledgerCount(pair.source, db)) > later + 300 ? true : undefined,
     );
     assert.deepEqual(await targetState(pair.target, db), withLease, 'no change committed on the target after the runner lost its lease');
-    await resumeMigration(spec);
+    await until('the successor to try the lease', async () => (successorTries > 0 ? true : undefined));
+    // the target back for it: the successor takes over, with no resume
+    proxy.onMessage = undefined;
     await waitForResumed(store, spec.migrationName, oldRunner);
     await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop(), catalog);
   } finally {
@@ -384,5 +445,91 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
     await writer.stop().catch(() => undefined);
     await store.close();
     await proxy.close();
+  }
+}
+
+/**
+ * A DBA ends every session named pgferry on both servers, as before maintenance, while the source
+ * writes; nobody resumes: the runner that lost its lease starts its successor, which takes over.
+ */
+async function sweptByDba(pair: ServerPair): Promise<void> {
+  const db = 'swept';
+  const spec = await ledgerMigration(pair, db, 'swept-online');
+  const store = new CatalogConnection(spec.target);
+  const writer = await startLedgerWriter(pair.source, db);
+  try {
+    await startMigration(spec);
+    const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+    assert.notEqual(streaming.state, 'Failed', streaming.message);
+    const oldRunner = streaming.runner!.pid;
+    // as a DBA does before maintenance, on both servers
+    const sweep = `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+                    WHERE application_name ILIKE '%pgferry%' AND pid <> pg_backend_pid()`;
+    // both at once: an apply session ended on the target ends its stream's walsender soon after
+    const [[target], [source]] = await Promise.all([pair.target.query<{ n: number }>(sweep), pair.source.query<{ n: number }>(sweep)]);
+    assert.ok(target!.n > 0, `sessions ended: ${target!.n} on the target (the lease among them), ${source!.n} on the source`);
+    await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
+    // no resume: the runner that lost its lease started its successor
+    await waitForResumed(store, spec.migrationName, oldRunner);
+    await assertOneApplier(pair.target, spec.migrationName, db);
+    const events = await catalogEvents(store, spec.migrationName, 200);
+    assert.ok(
+      events.some((e) =>
+        /^the runner's lease session was ended on the target \(terminating connection due to administrator command\): a new runner resumed the migration$/.test(
+          e.message,
+        ),
+      ),
+      JSON.stringify(events.map((e) => e.message)),
+    );
+    await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await store.close();
+  }
+}
+
+/**
+ * The lease ended again and again, each time a runner streams: the successors within the limit
+ * take over, the one past it stops with an error event, and the user's resume goes on from there.
+ */
+async function endedAgainAndAgain(pair: ServerPair): Promise<void> {
+  const db = 'swept_again';
+  const spec = await ledgerMigration(pair, db, 'swept-again');
+  const store = new CatalogConnection(spec.target);
+  const writer = await startLedgerWriter(pair.source, db);
+  try {
+    await startMigration(spec);
+    const runners: number[] = [];
+    // the first runner and each successor the limit allows, every one streaming when its lease is ended
+    for (let i = 0; i <= SUCCESSIONS_AT_MOST; i++) {
+      const streaming = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.state === 'Failed' || (s.runner?.alive === true && !runners.includes(s.runner.pid) && s.state === 'WaitingForUserAction'),
+      );
+      assert.notEqual(streaming.state, 'Failed', streaming.message);
+      runners.push(streaming.runner!.pid);
+      await terminateLease(pair.target, 'postgres', spec.migrationName);
+    }
+    const stopped = await until('the last successor to stop', async () => {
+      const events = await catalogEvents(store, spec.migrationName, 200);
+      return events.find((e) => /something ends pgferry's sessions again and again/.test(e.message));
+    });
+    assert.equal(stopped.level, 'error');
+    assert.match(stopped.message, new RegExp(`the ${SUCCESSIONS_AT_MOST + 1}th time within`));
+    // the successor that stopped holds the lease until it has recorded that, then lets it go and
+    // exits: waited for, not read once (ci: read while it still held the lease)
+    await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false, 60_000);
+    await until('every runner that lost its lease to exit', async () => (runners.some(running) ? undefined : true), 60_000);
+    const takeovers = (await catalogEvents(store, spec.migrationName, 200)).filter((e) =>
+      /a new runner resumed the migration/.test(e.message),
+    );
+    assert.equal(takeovers.length, SUCCESSIONS_AT_MOST, 'each successor within the limit took over once');
+    await resumeMigration(spec);
+    await waitForResumed(store, spec.migrationName, runners[runners.length - 1]!);
+    await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await store.close();
   }
 }

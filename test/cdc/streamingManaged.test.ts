@@ -1,7 +1,8 @@
 // Online migrations to an Azure-like target (an admin in azure_pg_admin, no superuser, no
 // session_replication_role, no replication origins: the applied position is a progress table) under
 // the faults the superuser suites prove: the runner killed with SIGKILL while a writer runs, then
-// resumed and cut over, nothing lost or applied twice; and tables owned by a role the migration
+// resumed and cut over, nothing lost or applied twice; the target crashing under it, after which its
+// successor or the user's resume goes on, whichever takes the lease first; and tables owned by a role the migration
 // restores, with an ordinary trigger and an ENABLE REPLICA trigger, which pgferry switches itself
 // while changes stream: each trigger's effect is counted once, and after the cutover the trigger
 // states and the owner are the source's.
@@ -14,6 +15,7 @@ import {
   makeManagedTarget,
   makeReplicationSourceUser,
   processAlive,
+  resumeUnlessRunning,
   serverSpec,
   startPair,
   until,
@@ -23,7 +25,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
-import { get } from '../../provider/engine/control/store';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const LEDGER_SQL = `
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);
@@ -67,11 +69,14 @@ async function online(name: string, db: string, source: ServerSpec): Promise<Mig
 }
 
 /**
- * A migration of the ledger streams while the writer runs; `fault` strikes and says which runner
- * it stopped; the user resumes once the migration shows its runner dead, then cuts over; both
- * sides are compared row by row and the key-less journal holds each transaction once.
+ * A migration of the ledger streams while the writer runs; `fault` strikes the runner. A runner
+ * killed is gone for good: the user resumes once the migration shows it dead. A runner that lost its
+ * lease (`leaseLost`) started its successor as it exited, which may take the lease before the user's
+ * resume: either runner going on proves the same, so the resume may find the migration running, and
+ * then the successor said it took over. Then the cutover; both sides are compared row by row and the
+ * key-less journal holds each transaction once.
  */
-async function faultWhileStreaming(db: string, fault: (runner: number) => Promise<void>): Promise<void> {
+async function faultWhileStreaming(db: string, leaseLost: boolean, fault: (runner: number) => Promise<void>): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(LEDGER_SQL, [], db);
   const spec = await online(`managed-${db}`, db, await makeReplicationSourceUser(pair.source, db));
@@ -90,13 +95,27 @@ async function faultWhileStreaming(db: string, fault: (runner: number) => Promis
     const runner = streaming.runner!.pid;
     await fault(runner);
     await until('the runner to be gone', async () => (processAlive(runner) ? undefined : true));
-    await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
-    // the application writes on while no runner is alive
+    // a killed runner leaves no successor: its lease stays free until the user resumes
+    if (!leaseLost) await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+    // the application writes on once the runner is gone (changes the next runner must catch up on)
     const atStop = writer.committed();
-    await until('the writer to commit 200 transactions while no runner is alive', async () =>
+    await until('the writer to commit 200 transactions once the runner is gone', async () =>
       writer.committed() - atStop >= 200 ? true : undefined,
     );
-    await resumeMigration(spec);
+    if (leaseLost) {
+      // refused while the successor holds the lease: it records why it took over once it holds it
+      if ((await resumeUnlessRunning(spec)) === 'running') {
+        await until('the successor to say it took over', async () =>
+          (await catalogEvents(store, spec.migrationName, 200)).some((e) =>
+            /^the runner's lease session was ended on the target .*: a new runner resumed the migration$/.test(e.message),
+          )
+            ? true
+            : undefined,
+        );
+      }
+    } else {
+      await resumeMigration(spec);
+    }
     const before = (await get(store, spec.migrationName))!.databases[0]!.inserts;
     const resumed = await waitForStatus(
       store,
@@ -233,13 +252,13 @@ describe('managed target: a runner killed while streaming, and triggers of table
   after(async () => pair?.stop());
 
   it('SIGKILL of the runner while a writer runs, resume, cutover: the target equals the source, nothing lost or applied twice', async () => {
-    await faultWhileStreaming('killed', async (runner) => {
+    await faultWhileStreaming('killed', false, async (runner) => {
       process.kill(runner, 'SIGKILL');
     });
   });
 
-  it('the target crashes while changes stream (its runner loses the lease and stops), resume, cutover: nothing lost or applied twice', async () => {
-    await faultWhileStreaming('crashed', async () => {
+  it('the target crashes while changes stream (its runner loses the lease and stops), its successor or a resume goes on, cutover: nothing lost or applied twice', async () => {
+    await faultWhileStreaming('crashed', true, async () => {
       await pair.target.crash();
       await new Promise((r) => setTimeout(r, 2000));
       await pair.target.start();

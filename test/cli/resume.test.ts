@@ -7,6 +7,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CopyHold, startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 import { createMigration } from '../../provider/engine/control/store';
+import { leaseKey } from '../../provider/engine/core/names';
 
 const ROWS = 50_000;
 
@@ -138,4 +139,38 @@ describe('pgferry resume after the runner died', function () {
     const show = JSON.parse((await runCli(['show', '--name', 'bulk-2', ...PGFERRY_JSON, ...flags], env)).stdout);
     assert.equal(show.runner, undefined, 'no runner was started');
   });
+
+  it('resume while another session takes the lease as it starts its runner is refused with exit 2 as a live runner, not as a runner that failed', () =>
+    leaseTakenAsResumeStarts(pair, flags, env));
 });
+
+/**
+ * The lease taken where no runner is recorded yet, as a successor that took it between the resume's
+ * look at the runner and its runner's start: `pgferry resume` says a live runner has it.
+ */
+async function leaseTakenAsResumeStarts(pair: ServerPair, flags: string[], env: Record<string, string>): Promise<void> {
+  const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
+  const body = { source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk'] };
+  const stored = parseMigrationSpec({ migrationName: 'bulk-3', ...body });
+  const store = new CatalogConnection(stored.target);
+  const holder = await pair.target.connect();
+  try {
+    await createMigration(store, {
+      name: 'bulk-3',
+      mode: stored.mode,
+      option: stored.option,
+      spec: publicSpec(stored),
+      databases: stored.databases,
+    });
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [leaseKey('bulk-3')]);
+    const result = await runCli(['resume', '--name', 'bulk-3', '--properties', propertiesFile(body)]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, /migration "bulk-3" already has a live runner.*\[RUNNER_ALREADY_RUNNING\]$/);
+    const show = JSON.parse((await runCli(['show', '--name', 'bulk-3', ...PGFERRY_JSON, ...flags], env)).stdout);
+    assert.equal(show.runner, undefined, 'the runner that found the lease taken recorded nothing');
+  } finally {
+    await holder.end();
+    await store.close();
+  }
+}

@@ -3,7 +3,8 @@
 // one still held its apply sessions with a transaction open on one database while the new one
 // applied the other. The resumed runner now ends the previous runner's sessions (its apply fences
 // on the target, its walsenders on the source) before it streams (cdc/prepare/takeover.ts). Fails without
-// it: the new runner waits behind the stopped one's fences and never streams.
+// it: the new runner waits behind the stopped one's fences and never streams. The old runner, woken,
+// starts its successor as it exits (runner/successor.ts), which finds the lease taken and leaves.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -124,6 +125,12 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
         const accounts = 'SELECT id, balance::int FROM acct ORDER BY id';
         assert.deepEqual(await read(pair.target, accounts), await read(pair.source, accounts), db);
       }
+      const after = await catalogEvents(store, spec.migrationName, 200);
+      assert.deepEqual(
+        after.filter((e) => /a new runner resumed the migration/.test(e.message)).map((e) => e.message),
+        [],
+        "the woken runner's successor left the migration to the resumed runner",
+      );
     } finally {
       if (oldRunner !== undefined && processAlive(oldRunner)) process.kill(oldRunner, 'SIGKILL');
       await Promise.all(writers.map((w) => w.stop().catch(() => 0)));

@@ -15,3 +15,4 @@ export * from './sourceWriter';
 export * from './streamObjects';
 export { onBothTargets, onTarget } from './targets';
 export * from './behindFence';
+export * from './resume';

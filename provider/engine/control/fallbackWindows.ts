@@ -327,6 +327,17 @@ export async function markFallbackClosed(store: CatalogConnection, migration: st
   ]);
 }
 
+/** The window states a runner still has work in: the reverse stream, or a fall-back under way. */
+const RUNNER_STATES: ReadonlySet<string> = new Set(['Open', 'Stopped', 'FallingBack']);
+
+/**
+ * Whether a migration cut over still needs a runner for its windows: one streams back or falls
+ * back, or a fall-back with --resume-forward completed and its forward stream is not made again.
+ */
+export function windowsNeedRunner(windows: readonly FallbackWindow[]): boolean {
+  return windows.some((w) => RUNNER_STATES.has(w.state) || (w.state === 'FellBack' && w.forwardAgain && !w.forwardReopened));
+}
+
 /** Every window of the migration, by database (`show`, the runner). */
 export async function fallbackWindows(store: CatalogConnection, migration: string): Promise<FallbackWindow[]> {
   const tables = await store.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [T]);

@@ -6,16 +6,31 @@
 import { freezeSpec } from './freezeSpec';
 import type { MigrationSpec } from './migrationSpec';
 
+/** A runner's exit codes: the spawner tells a runner that found the lease held from one that failed. */
+export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5 } as const;
+
+/** What a runner that lost its lease tells the successor it starts (runner/successor.ts). */
+export interface Succession {
+  /** The runner that lost its lease: it exits once this one is started. */
+  readonly predecessorPid: number;
+  /** Why its lease was lost, as its lease connection said (the server's words, never a secret). */
+  readonly cause: string;
+  /** When each runner of this line of successors lost its lease (ms since the epoch), oldest first. */
+  readonly losses: readonly number[];
+}
+
 export interface RunnerInput {
   readonly spec: unknown;
   readonly reason: 'create' | 'resume';
   /** Set by the spawner: `spec` is parseMigrationSpec's output. */
   readonly parsed?: boolean;
+  /** Set when the spawner is a runner that lost its lease: this runner is its successor. */
+  readonly succession?: Succession;
 }
 
 /** What a spawner writes to the runner's standard input. */
-export function runnerInput(spec: MigrationSpec, reason: RunnerInput['reason']): string {
-  const input: RunnerInput = { spec, reason, parsed: true };
+export function runnerInput(spec: MigrationSpec, reason: RunnerInput['reason'], succession?: Succession): string {
+  const input: RunnerInput = { spec, reason, parsed: true, ...(succession ? { succession } : {}) };
   return JSON.stringify(input);
 }
 

@@ -49,6 +49,19 @@ function probeLease(client: pg.Client, onLost: (error: Error) => void): NodeJS.T
   return timer;
 }
 
+/**
+ * The refusal of a second runner while one holds the lease: what taking the lease, a resume and a
+ * spawn that lost the lease to another runner all say, naming the live runner when it is known.
+ */
+export function leaseHeld(migration: string, runner?: { pid: number; host: string }): PgferryError {
+  const who = runner ? ` (pid ${runner.pid} on ${runner.host})` : '';
+  return new PgferryError('RUNNER_ALREADY_RUNNING', `migration "${migration}" already has a live runner${who}`, {
+    category: 'input',
+    field: 'name',
+    fix: 'it runs the migration: follow it with `pgferry show`; only a migration whose runner stopped is resumed',
+  });
+}
+
 export async function acquireLease(target: ServerSpec, migration: string): Promise<Lease> {
   const client: pg.Client = await openSession(target, { purpose: 'runner lease' });
   let released = false;
@@ -63,11 +76,7 @@ export async function acquireLease(target: ServerSpec, migration: string): Promi
   const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [leaseKey(migration)]);
   if (!rows[0]?.ok) {
     await closeSession(client);
-    throw new PgferryError('RUNNER_ALREADY_RUNNING', `migration "${migration}" already has a live runner`, {
-      category: 'input',
-      field: 'name',
-      fix: 'check it with `pgferry show`; only a stale runner can be resumed',
-    });
+    throw leaseHeld(migration);
   }
   const { rows: session } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const probe = probeLease(client, onLost);

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // The runner process: reads {spec, reason} as JSON on standard input (credentials never travel on
-// a command line or in the environment), takes the lease, heartbeats, and runs the migration.
+// a command line or in the environment), takes the lease, heartbeats, and runs the migration. A
+// runner started by one that lost its lease (its successor: `succession` in its input) takes the
+// lease as runner/successor.ts says.
 import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';
 import { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
-import { runnerSpec, type RunnerInput } from '../input/handOff';
+import { RUNNER_EXIT, runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { acquireLease } from './lease';
+import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 import { cutoverPlanOf } from '../input/fallbackWindow';
 
@@ -18,18 +22,29 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Exit codes the spawner understands. */
-export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5 } as const;
-
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
  * Exiting ends every session it holds, so its apply sessions release their per-database fences
  * (cdc/apply/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
  * the control catalog, which now belongs to whichever runner takes the lease. What it leaves is
  * what a crash leaves: slots, publication and recorded positions, for the next runner to resume.
+ * That next runner it starts itself, unless an agent started it (the agents resume the migration)
+ * or its run is over: its successor (runner/successor.ts) takes the lease once this one is gone.
  */
-function stopOnLeaseLoss(error: Error): never {
-  console.error(`lease connection lost (${error.message}): stopping at once; resume the migration to continue`);
+async function stopOnLeaseLoss(error: Error, spec: MigrationSpec, succession: Succession | undefined, runOver: boolean): Promise<never> {
+  const lost = `lease connection lost (${error.message}): stopping at once`;
+  if (process.env.PGFERRY_RUNNER_LIFELINE === '3') {
+    console.error(`${lost}; an agent resumes the migration`);
+  } else if (runOver) {
+    console.error(lost);
+  } else {
+    try {
+      const successor = await startSuccessor(spec, error.message, succession);
+      console.error(`${lost}; runner ${successor ?? '?'} resumes the migration once this one has exited`);
+    } catch (failed) {
+      console.error(`${lost}; starting a runner to resume it failed (${errorMessage(failed)}): resume the migration to continue`);
+    }
+  }
   process.exit(RUNNER_EXIT.leaseLost);
 }
 
@@ -60,15 +75,40 @@ async function main(): Promise<number> {
   const spec = await runnerSpec(input);
   trace('spec');
   const name = spec.migrationName;
+  const succession = input.succession;
   let lease;
-  try {
-    lease = await acquireLease(spec.target, name);
-  } catch (error) {
-    console.error(errorMessage(error));
-    return RUNNER_EXIT.leaseHeld;
+  if (succession) {
+    const taken = await takeOverLease(spec, succession);
+    if (taken === 'elsewhere') return RUNNER_EXIT.ok;
+    if (taken === 'gaveUp') return RUNNER_EXIT.failed;
+    lease = taken;
+  } else {
+    try {
+      lease = await acquireLease(spec.target, name);
+    } catch (error) {
+      console.error(errorMessage(error));
+      return RUNNER_EXIT.leaseHeld;
+    }
   }
   trace('lease');
   const store = new CatalogConnection(spec.target);
+  const letGo = async () => {
+    await store.close();
+    await lease.release();
+  };
+  if (succession) {
+    let runs: boolean;
+    try {
+      runs = await successorRuns(store, spec, succession);
+    } catch (error) {
+      await letGo();
+      throw error;
+    }
+    if (!runs) {
+      await letGo();
+      return tooManySuccessions(succession) ? RUNNER_EXIT.leaseLost : RUNNER_EXIT.ok;
+    }
+  }
   // what its cutover will do, from this runner's spec (the console's confirmation says it)
   const plan = spec.mode === 'Online' ? { cutoverPlan: cutoverPlanOf(spec) } : {};
   await setRunner(store, name, { host: os.hostname(), pid: process.pid, ...plan });
@@ -80,7 +120,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
-  void lease.lost.then(stopOnLeaseLoss);
+  let runOver = false;
+  void lease.lost.then((error) => stopOnLeaseLoss(error, spec, succession, runOver));
   try {
     const status = await orchestrate(spec, {
       resume: input.reason === 'resume',
@@ -94,13 +135,13 @@ async function main(): Promise<number> {
         else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
       },
     });
+    runOver = true;
     console.log(`migration ${name}: ${status.state}${status.message ? ` (${status.message})` : ''}`);
     return status.state === 'Succeeded' ? RUNNER_EXIT.ok : RUNNER_EXIT.failed;
   } finally {
     clearInterval(heartbeat);
     await catalogHeartbeat(store, name).catch(() => undefined);
-    await store.close();
-    await lease.release();
+    await letGo();
   }
 }
 

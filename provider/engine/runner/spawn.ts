@@ -1,14 +1,16 @@
 // Starting the detached runner for a registered migration (startMigration registers it first, so
 // a taken name fails in the caller): spawns the runner in its own session with its own log, hands
-// it the spec on stdin, and returns once it holds its lease.
-import { spawn } from 'node:child_process';
+// it the spec on stdin, and returns once it holds its lease. A runner that lost its lease starts
+// its successor through the same launch.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CatalogConnection } from '../control/connection';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES } from '../core/model';
-import { runnerInput } from '../input/handOff';
+import { RUNNER_EXIT, runnerInput, type RunnerInput, type Succession } from '../input/handOff';
+import { leaseHeld } from './lease';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import { runnerLogName } from '../core/names';
 import { get } from '../control/store';
@@ -39,26 +41,43 @@ export function runnerLogPath(migration: string, target: Pick<ServerSpec, 'host'
   return path.join(runnerLogDir(), runnerLogName(migration, target));
 }
 
+/**
+ * Starts a detached runner in its own session, appending to the migration's log, and hands it the
+ * spec on stdin: the one way a runner is started for a migration that is not an agent's (by a
+ * caller here, or by a runner that lost its lease for its successor, runner/successor.ts).
+ * `handedOver` resolves once the spec is in the runner's standard input.
+ */
+export function launchRunner(
+  spec: MigrationSpec,
+  reason: RunnerInput['reason'],
+  succession?: Succession,
+): { child: ChildProcess; logFile: string; handedOver: Promise<void> } {
+  const logFile = runnerLogPath(spec.migrationName, spec.target);
+  const log = openSync(logFile, 'a', 0o600);
+  const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
+    detached: true,
+    stdio: ['pipe', log, log],
+    cwd: os.tmpdir(),
+  });
+  closeSync(log);
+  // a runner gone before it read its input, or one that could not start, must not make this
+  // process fail: the caller reads the child's exit or its start error
+  child.on('error', () => undefined);
+  child.stdin!.on('error', () => undefined);
+  const handedOver = new Promise<void>((resolve) => child.stdin!.end(runnerInput(spec, reason, succession), () => resolve()));
+  child.unref();
+  return { child, logFile, handedOver };
+}
+
 export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume', options: { timeoutMs?: number } = {}): Promise<void> {
   const name = spec.migrationName;
   const store = new CatalogConnection(spec.target);
   try {
-    const logFile = runnerLogPath(name, spec.target);
-    const log = openSync(logFile, 'a', 0o600);
-    const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
-      detached: true,
-      stdio: ['pipe', log, log],
-      cwd: os.tmpdir(),
-    });
-    closeSync(log);
+    const { child, logFile } = launchRunner(spec, reason);
     let exitCode: number | null | undefined;
     let failed: Error | undefined;
     child.on('exit', (code) => (exitCode = code));
     child.on('error', (error) => (failed = error));
-    // a runner that dies before reading its spec closes the pipe: its exit code tells why, not EPIPE
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(runnerInput(spec, reason));
-    child.unref();
 
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
@@ -69,6 +88,8 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
       const status = await get(store, name);
       if (status?.runner?.alive && status.runner.pid === child.pid) return;
       if (status && FINAL_STATES.has(status.state) && exitCode !== undefined) return;
+      // another runner took the lease first (the successor of one that lost it, an agent): it runs the migration
+      if (exitCode === RUNNER_EXIT.leaseHeld) throw leaseHeld(name, status?.runner?.alive ? status.runner : undefined);
       if (exitCode !== undefined && exitCode !== 0) {
         const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
         throw new PgferryError('RUNNER_START', `the runner for "${name}" exited with code ${exitCode}: ${tail}`, { category: 'internal' });
