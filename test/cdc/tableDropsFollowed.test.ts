@@ -71,6 +71,11 @@ async function tables(cluster: Cluster): Promise<string[]> {
   return rows.map((r) => r.t);
 }
 
+async function views(cluster: Cluster): Promise<string[]> {
+  const rows = await cluster.query<{ v: string }>(`SELECT viewname AS v FROM pg_views WHERE schemaname = 'public' ORDER BY 1`, [], DB);
+  return rows.map((r) => r.v);
+}
+
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target'], managed: boolean): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${DB}`);
   await pair.source.query(SCHEMA, [], DB);
@@ -304,6 +309,7 @@ CREATE TABLE events (id int, at date NOT NULL, v int, PRIMARY KEY (id, at)) PART
 CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 INSERT INTO events SELECT g, date '2025-01-01' + g, g FROM generate_series(1, 600) g;
+CREATE VIEW events_2026_ids AS SELECT id FROM events_2026;
 CREATE TABLE notes (id int PRIMARY KEY, msg text);
 INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
 
@@ -311,8 +317,9 @@ INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
  * A parent dropped on the source whose target copy holds what pgferry must not drop with it: a
  * partition a DBA made and attached on the target alone, a partition the source detached before
  * the drop (no row of it written since, so the stream never carried the detach), and a DBA's
- * inheritance child of a plain table the source drops too. A DBA's trigger on the partition that
- * goes with the parent holds the drop back until the DBA drops it. The parents are then dropped on the target;
+ * inheritance child of a plain table the source drops too. A DBA's trigger and view on the partition that
+ * goes with the parent hold the drop back until the DBA drops them, the view named in pgferry's own
+ * refusal; the source's view on that partition, dropped with it there, goes with it. The parents are then dropped on the target;
  * the DBA's tables and the detached partition stay there with their rows, and a row written into
  * the detached partition on the source afterwards still reaches the target. The partition the
  * source dropped with its parent is gone from the target.
@@ -336,6 +343,7 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
        INSERT INTO events_dba SELECT g, date '2030-01-01' + g, g FROM generate_series(1, 20) g;
        CREATE FUNCTION dba_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
        CREATE TRIGGER dba_audit BEFORE INSERT ON events_2026 FOR EACH ROW EXECUTE FUNCTION dba_audit();
+       CREATE VIEW dba_2026 AS SELECT id, v FROM events_2026;
        CREATE TABLE notes_dba (extra text) INHERITS (notes);
        INSERT INTO notes_dba SELECT g, 'dba ' || g, 'x' FROM generate_series(1, 10) g;`,
       [],
@@ -343,19 +351,31 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
     );
     const dbaEvents = await rowsOf(pair.target, DB, 'events_dba');
     const dbaNotes = await rowsOf(pair.target, DB, 'notes_dba');
-    await pair.source.query(`ALTER TABLE events DETACH PARTITION events_2025; DROP TABLE events; DROP TABLE notes`, [], DB);
-    // a DBA's trigger on a partition that would go with the parent holds the drop back, as one on the parent does
-    await until('the drop held back by the trigger', async () => {
+    await pair.source.query(`ALTER TABLE events DETACH PARTITION events_2025; DROP TABLE events CASCADE; DROP TABLE notes`, [], DB);
+    // a DBA's trigger and view on a partition that would go with the parent hold the drop back, as on the parent
+    const heldBack = (what: string) =>
+      new RegExp(
+        `public\\.events dropped on the source: following it on the target failed, tried again: ${what} on it on the target, which pgferry did not make: kept, with the table`,
+      );
+    await until('the drop held back by the trigger and the view', async () => {
       const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
-      return /public\.events dropped on the source: following it on the target failed, tried again: trigger "dba_audit" on "public"\."events_2026" depends on it/.test(
+      return heldBack('trigger "dba_audit" on "public"\\."events_2026", view "public"\\."dba_2026" depend').test(told) ? true : undefined;
+    });
+    assert.ok((await tables(pair.target)).includes('events'), 'the parent is kept while the trigger and the view hold it');
+    assert.equal((await rowsOf(pair.target, DB, 'events_2026')).length, 236);
+    assert.ok((await views(pair.target)).includes('dba_2026'), "the DBA's view is kept");
+    assert.equal((await rowsOf(pair.target, DB, 'dba_2026')).length, 236, "the DBA's view reads the partition's rows, kept");
+    // the schema watch finds events_2025, detached on the source, still attached on the target while the drop is held:
+    // its fix is the detach itself, never a drop of the partition
+    await until("the schema watch's fix for the detached partition", async () => {
+      const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
+      return /table "public"\."events_2025": partition of: source none, target public\.events \(fix: ALTER TABLE public\.events DETACH PARTITION "public"\."events_2025";\)/.test(
         told,
       )
         ? true
         : undefined;
     });
-    assert.ok((await tables(pair.target)).includes('events'), 'the parent is kept while the trigger holds it');
-    assert.equal((await rowsOf(pair.target, DB, 'events_2026')).length, 236);
-    await pair.target.query(`DROP TRIGGER dba_audit ON events_2026`, [], DB);
+    await pair.target.query(`DROP TRIGGER dba_audit ON events_2026; DROP VIEW dba_2026`, [], DB);
     await until(
       'the parents dropped on the target',
       async () => {
@@ -369,6 +389,7 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
       throw new Error(`${error.message}: ${JSON.stringify(await tables(pair.target))}\n  ${told}`);
     });
     assert.deepEqual(await tables(pair.target), ['events_2025', 'events_dba', 'notes_dba'], 'events_2026 went with its parent');
+    assert.deepEqual(await views(pair.target), [], "the source's view on events_2026 went with it");
     assert.deepEqual(await rowsOf(pair.target, DB, 'events_dba'), dbaEvents, "the DBA's partition keeps its rows");
     assert.deepEqual(await rowsOf(pair.target, DB, 'notes_dba'), dbaNotes, "the DBA's inheritance child keeps its rows");
     assert.deepEqual(await rowsOf(pair.target, DB, 'events_2025'), await rowsOf(pair.source, DB, 'events_2025'));

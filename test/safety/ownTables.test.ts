@@ -36,7 +36,11 @@ describe("pgferry's own tables on the source (integration)", function () {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(EARLIER_POSITION + USER_TABLE, [], db);
     }
-    await pair.source.query('CREATE TABLE pgferry.mine (id int PRIMARY KEY); INSERT INTO pgferry.mine VALUES (1), (2)', [], 'theirs');
+    await pair.source.query(
+      'CREATE TABLE pgferry.mine (id int PRIMARY KEY); INSERT INTO pgferry.mine VALUES (1), (2); CREATE TABLE pgferry.notes (msg text)',
+      [],
+      'theirs',
+    );
   });
   after(async () => pair?.stop());
 
@@ -78,13 +82,37 @@ describe("pgferry's own tables on the source (integration)", function () {
     const validated = pairSpec(pair, 'own-tables-theirs', ['theirs'], { option: 'Validate' });
     const refused = (await runValidation(validated)).filter((r) => r.code === 'CONTROL_SCHEMA_NOT_OURS');
     assert.equal(refused.length, 1);
-    assert.match(refused[0]!.message, /^table pgferry\.mine in schema pgferry, which pgferry keeps for its own tables/);
+    assert.match(
+      refused[0]!.message,
+      /^schema pgferry on the source holds table pgferry\.mine, table pgferry\.notes, which pgferry did not make: the schema's name collides with pgferry's own control schema/,
+    );
     assert.doesNotMatch(refused[0]!.message, /apply_progress/);
-    assert.match(refused[0]!.fix ?? '', /excludeSchemas: pgferry/);
+    assert.match(
+      refused[0]!.fix ?? '',
+      /^rename the schema on the source \(ALTER SCHEMA pgferry RENAME TO .*excludeSchemas: pgferry, which validation accepts/,
+    );
+    // online, the one refusal says it all: the replica identity of a table in that schema is not judged
+    const online = await runValidation(pairSpec(pair, 'own-tables-online', ['theirs'], { option: 'Validate', mode: 'Online' }));
+    assert.deepEqual(
+      online.filter((r) => r.code === 'CONTROL_SCHEMA_NOT_OURS' || /pgferry\.(mine|notes)/.test(r.message)).map((r) => [r.status, r.code]),
+      [['Failed', 'CONTROL_SCHEMA_NOT_OURS']],
+    );
+    assert.ok(
+      online.some((r) => r.code === 'CDC_TABLE' && /^table public\.orders:/.test(r.message)),
+      "the user's own table is judged",
+    );
+    // left out by the filters, the schema fails nothing
+    const leftOut = await runValidation(
+      pairSpec(pair, 'own-tables-online-left-out', ['theirs'], { option: 'Validate', mode: 'Online', excludeSchemas: ['pgferry'] }),
+    );
+    assert.deepEqual(
+      leftOut.filter((r) => r.status === 'Failed' || /pgferry\.(mine|notes)/.test(r.message)).map((r) => `${r.code}: ${r.message}`),
+      [],
+    );
     // Migrate skips validation: the run refuses the same before the target database is made
     const status = await runMigration(pairSpec(pair, 'own-tables-skip', ['theirs'], { option: 'Migrate' }));
     assert.deepEqual([status.state, status.subState], ['ValidationFailed', 'Completed'], status.message);
-    assert.match(status.message ?? '', /database "theirs": table pgferry\.mine in schema pgferry/);
+    assert.match(status.message ?? '', /database "theirs": schema pgferry on the source holds table pgferry\.mine/);
     assert.equal(await count(pair, 'target', 'postgres', `SELECT count(*) FROM pg_database WHERE datname = 'theirs'`), 0);
     assert.equal(await count(pair, 'source', 'theirs', `SELECT count(*) FROM pgferry.mine`), 2);
     // left out by the filters, it stays behind and the rest migrates

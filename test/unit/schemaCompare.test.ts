@@ -438,4 +438,32 @@ describe('schema check: a known object told by its identity on the target (unit,
     // alike: nothing to do
     assert.deepEqual(compareSchemas([ORDERS, sources], [ORDERS, view('600', sources.props.definition as string)], ctx).differences, []);
   });
+  it("fixes a partition's attachment with DETACH and ATTACH PARTITION, never a drop of the partition", () => {
+    const partition = (props: Record<string, string | null>): SchemaObject => ({ ...ORDERS, name: 'orders_2026', props });
+    const attached = (parent: string, bound: string) => partition({ 'partition of': parent, 'partition bound': bound });
+    const detached = partition({ 'partition of': null, 'partition bound': null });
+    const y2026 = "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')";
+    const fixes = (source: SchemaObject, target: SchemaObject) =>
+      compareSchemas([source], [target], CTX).differences.map((d) => [d.detail.split(':')[0], d.fix]);
+    const detach = 'ALTER TABLE public.orders DETACH PARTITION "public"."orders_2026";';
+    const attach = `ALTER TABLE public.orders ATTACH PARTITION "public"."orders_2026" ${y2026};`;
+    // detached on the source, still attached on the target
+    assert.deepEqual(fixes(detached, attached('public.orders', y2026)), [
+      ['partition of', detach],
+      ['partition bound', detach],
+    ]);
+    // attached on the source, not on the target
+    assert.deepEqual(fixes(attached('public.orders', y2026), detached), [
+      ['partition of', attach],
+      ['partition bound', attach],
+    ]);
+    // another bound under the same parent, then another parent
+    assert.deepEqual(fixes(attached('public.orders', y2026), attached('public.orders', 'DEFAULT')), [
+      ['partition bound', `${detach} ${attach}`],
+    ]);
+    assert.deepEqual(fixes(attached('public.orders', y2026), attached('public.old_orders', y2026)), [
+      ['partition of', `ALTER TABLE public.old_orders DETACH PARTITION "public"."orders_2026"; ${attach}`],
+    ]);
+    for (const [, fix] of fixes(detached, attached('public.orders', y2026))) assert.doesNotMatch(fix ?? '', /DROP|recreate/i);
+  });
 });

@@ -40,12 +40,15 @@ export function filterDependencyError(database: string, broken: readonly BrokenD
   );
 }
 
-/** What is wrong with the objects of someone else's in the control schema (FilterPlan.othersInControlSchema). */
+/**
+ * What is wrong with the objects of someone else's in the control schema (FilterPlan.othersInControlSchema):
+ * the schema's name is pgferry's own, so nothing in it is copied, streamed or compared.
+ */
 export function describeOthersInControlSchema(others: readonly string[]): string {
-  return `${listSome(others, 3)} in schema ${CONTROL_SCHEMA}, which pgferry keeps for its own tables: nothing in it is copied or compared`;
+  return `schema ${CONTROL_SCHEMA} on the source holds ${listSome(others, 3)}, which pgferry did not make: the schema's name collides with pgferry's own control schema, which no migration copies, streams or compares`;
 }
 
-export const CONTROL_SCHEMA_FIX = `move it to another schema on the source (ALTER ... SET SCHEMA), or leave it out with excludeSchemas: ${CONTROL_SCHEMA}`;
+export const CONTROL_SCHEMA_FIX = `rename the schema on the source (ALTER SCHEMA ${CONTROL_SCHEMA} RENAME TO another name) or move its objects to another schema (ALTER ... SET SCHEMA); or leave it out with excludeSchemas: ${CONTROL_SCHEMA}, which validation accepts, and its objects stay on the source alone`;
 
 export function controlSchemaError(database: string, others: readonly string[]): PgferryError {
   return new PgferryError('CONTROL_SCHEMA_NOT_OURS', `database "${database}": ${describeOthersInControlSchema(others)}`, {

@@ -6,7 +6,8 @@
 //
 // A partition goes with its parent only when the migration knows it as its own
 // (control/knownObjects.ts) and the source has no relation under its name any more: the source
-// dropped it with its parent. Every other child is detached first, in the drop's transaction, and
+// dropped it with its parent. What depends on such a partition is judged as what depends on the
+// table (flow/tableDropsFollow.ts): anything pgferry did not make holds the drop back. Every other child is detached first, in the drop's transaction, and
 // kept with its rows: a partition a DBA made and attached on the target alone, one under a name the
 // filters leave out, one the source detached before the drop (the stream follows a detach only at
 // the partition's next change, so the target may still hold it attached), and every inheritance

@@ -27,7 +27,15 @@ import type { StopCause } from '../core/model';
 import { requestApplyRetry } from '../control/migrationRequests';
 import { knownWithIdentities, type KnownOfDatabase } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
-import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents, type Dependent } from './targetDependents';
+import {
+  dependentIsOurs,
+  describeDependent,
+  dropWithTable,
+  partitionDependents,
+  tableParts,
+  targetDependents,
+  type Dependent,
+} from './targetDependents';
 import { fenceNamesOf } from '../core/names';
 import { inTransaction } from '../connect/transaction';
 import { childrenFate, describeKept, relationsNamed, tableChildren, tableKey, type KeptChild } from './tableChildren';
@@ -252,17 +260,28 @@ async function dropInOrder(
       );
       kept = fate.kept;
       // a partition that goes takes its own triggers and policies with it, as the table does its
-      // own: one pgferry did not make holds the drop back the same way
+      // own, and what depends on it is judged as what depends on the table: the migration's is
+      // dropped first, and one pgferry did not make holds the drop back the same way
       const held: Dependent[] = [];
       for (const child of fate.going) {
         const childParts = await tableParts(client, child.oid, fenceNamesOf(run.spec.migrationName, database));
         held.push(...childParts.filter((d) => !dependentIsOurs(d, mine.known, mine.knownIdentities)));
       }
+      const childDependents = await partitionDependents(
+        client,
+        fate.going.map((c) => c.oid),
+      );
+      for (const d of childDependents) {
+        const drop = dropWithTable(d);
+        if (drop === undefined || !dependentIsOurs(d, mine.known, mine.knownIdentities)) held.push(d);
+        else drops.push(drop);
+      }
       if (held.length > 0) throw heldBy(held);
     }
+    // a view over the table and one of its partitions is listed under both: dropped once
     const statements = [
       ...kept.map((k) => k.statement),
-      ...drops.filter((x): x is string => x !== undefined),
+      ...new Set(drops.filter((x): x is string => x !== undefined)),
       `DROP TABLE IF EXISTS ${table}`,
     ];
     for (const statement of statements) await client.query(statement);

@@ -83,6 +83,36 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
 }
 
 /**
+ * A foreign key's clone on a partition of the table it references: PostgreSQL makes one under a
+ * name of its own for each partition, and drops it with the key it was cloned from. `$1` the
+ * partitions' OIDs.
+ */
+const CLONED_KEYS_SQL = `
+SELECT n.nspname AS schema, c.relname AS relation, co.conname AS name
+  FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE co.confrelid = ANY ($1::pg_catalog.oid[]) AND co.conparentid <> 0`;
+
+/**
+ * The dependents of partitions (by OID) that go with the table above them: those of their relations
+ * and row types, as a table's own, less the clones of a foreign key to the table above, which go
+ * with that key (a dependent of the table, judged with it).
+ */
+export async function partitionDependents(client: pg.Client, partitions: readonly string[]): Promise<Dependent[]> {
+  if (partitions.length === 0) return [];
+  const { rows: types } = await client.query<{ oid: string }>(
+    `SELECT c.reltype::text AS oid FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1::pg_catalog.oid[]) AND c.reltype <> 0`,
+    [partitions],
+  );
+  const dependents = await targetDependents(client, [
+    ...partitions.map((oid) => ({ catalog: 'pg_catalog.pg_class', oid })),
+    ...types.map((t) => ({ catalog: 'pg_catalog.pg_type', oid: t.oid })),
+  ]);
+  const { rows: clones } = await client.query<{ schema: string; relation: string; name: string }>(CLONED_KEYS_SQL, [partitions]);
+  const cloned = new Set(clones.map((k) => JSON.stringify([k.schema, k.relation, k.name])));
+  return dependents.filter((d) => d.kind !== 'constraint' || !cloned.has(JSON.stringify([d.schema, d.relation, d.name])));
+}
+
+/**
  * A table's own triggers and policies, which PostgreSQL drops with the table (they are parts of it,
  * not dependents): one made on the target alone is someone else's all the same, and a drop of the
  * table must not take it. pgferry's own writer fence, told by its identity (a trigger of the

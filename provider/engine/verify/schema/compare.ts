@@ -279,7 +279,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       differences.push({
         object: describeObject(o),
         detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
-        fix: alterStatement(o, property, s, d, owner),
+        fix: alterStatement(o, property, s, d, owner, t.props),
         ...tableOf(o),
       });
       steps.push(alterStep(o, t, property, s, d, owner));

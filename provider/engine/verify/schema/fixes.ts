@@ -211,8 +211,24 @@ function policyStatement(o: SchemaObject): string {
 const TRIGGER_STATES: Record<string, string> = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 
 /**
+ * A partition's attachment (its parent, its bound) as the source has it: detached from the parent it
+ * hangs from on the target, attached to the source's with the source's bound. Never recreated: a
+ * partition holds rows, and the fix keeps them. `targetProps`: the target's object's properties.
+ */
+function attachmentStatement(o: SchemaObject, targetProps: Readonly<Record<string, PropertyValue>>): string {
+  const parent = text(o.props['partition of']);
+  const bound = text(o.props['partition bound']);
+  const targetParent = text(targetProps['partition of']);
+  const out: string[] = [];
+  if (targetParent) out.push(`ALTER TABLE ${targetParent} DETACH PARTITION ${objectSql(o)};`);
+  if (parent) out.push(`ALTER TABLE ${parent} ATTACH PARTITION ${objectSql(o)} ${bound};`);
+  return out.join(' ');
+}
+
+/**
  * The statement for one property that differs, `source` being what the target should have; the
  * object is the source's. A property with no statement of its own is fixed by recreating the object.
+ * `targetProps`: the target's object's properties, for a fix that needs more than the one that differs.
  */
 export function alterStatement(
   o: SchemaObject,
@@ -220,6 +236,7 @@ export function alterStatement(
   source: PropertyValue,
   target: PropertyValue,
   targetOwner: string,
+  targetProps: Readonly<Record<string, PropertyValue>> = {},
 ): string {
   const recreate = () => `${dropStatement(o)} ${createStatement(o)}`;
   if (property === 'owner') return ownerStatement(o, text(source));
@@ -245,6 +262,7 @@ export function alterStatement(
       if (property === 'row security') return `${table} ${source === true ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`;
       if (property === 'forced row security') return `${table} ${source === true ? '' : 'NO '}FORCE ROW LEVEL SECURITY;`;
       if (property === 'unlogged') return `${table} SET ${source === true ? 'UNLOGGED' : 'LOGGED'};`;
+      if (property === 'partition of' || property === 'partition bound') return attachmentStatement(o, targetProps);
       if (property === 'storage parameters')
         return source ? `${table} SET (${text(source)});` : `${table} RESET (${text(target).replace(/=[^,]*/g, '')});`;
       return `recreate ${describeObject(o)} as on the source (its ${property} differs)`;
