@@ -111,27 +111,8 @@ describe('pgferry resume after the runner died', function () {
   });
 
   it('resume with other databases than the stored ones is refused with exit 2', async () => {
-    const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
-    const stored = parseMigrationSpec({
-      migrationName: 'bulk-2',
-      source: serverOf(pair.source),
-      target: serverOf(pair.target),
-      databases: ['bulk'],
-    });
-    const store = new CatalogConnection(stored.target);
-    try {
-      // Registered, never run: as if its runner died before taking the lease.
-      await createMigration(store, {
-        name: 'bulk-2',
-        mode: stored.mode,
-        option: stored.option,
-        spec: publicSpec(stored),
-        databases: stored.databases,
-      });
-    } finally {
-      await store.close();
-    }
-    const other = propertiesFile({ source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk', 'other'] });
+    const servers = await registerNeverRun(pair, 'bulk-2');
+    const other = propertiesFile({ ...servers, databases: ['bulk', 'other'] });
     const result = await runCli(['resume', '--name', 'bulk-2', '--properties', other]);
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.errLines.length, 1);
@@ -149,19 +130,9 @@ describe('pgferry resume after the runner died', function () {
  * look at the runner and its runner's start: `pgferry resume` says a live runner has it.
  */
 async function leaseTakenAsResumeStarts(pair: ServerPair, flags: string[], env: Record<string, string>): Promise<void> {
-  const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
-  const body = { source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk'] };
-  const stored = parseMigrationSpec({ migrationName: 'bulk-3', ...body });
-  const store = new CatalogConnection(stored.target);
+  const body = { ...(await registerNeverRun(pair, 'bulk-3')), databases: ['bulk'] };
   const holder = await pair.target.connect();
   try {
-    await createMigration(store, {
-      name: 'bulk-3',
-      mode: stored.mode,
-      option: stored.option,
-      spec: publicSpec(stored),
-      databases: stored.databases,
-    });
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [leaseKey('bulk-3')]);
     const result = await runCli(['resume', '--name', 'bulk-3', '--properties', propertiesFile(body)]);
     assert.equal(result.code, 2, result.stderr);
@@ -171,6 +142,22 @@ async function leaseTakenAsResumeStarts(pair: ServerPair, flags: string[], env: 
     assert.equal(show.runner, undefined, 'the runner that found the lease taken recorded nothing');
   } finally {
     await holder.end();
+  }
+}
+
+/**
+ * Registers migration `name` of database bulk between the pair's servers, never run: as if its
+ * runner died before taking the lease. Returns the servers as a properties file gives them.
+ */
+async function registerNeverRun(pair: ServerPair, name: string) {
+  const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
+  const servers = { source: serverOf(pair.source), target: serverOf(pair.target) };
+  const stored = parseMigrationSpec({ migrationName: name, ...servers, databases: ['bulk'] });
+  const store = new CatalogConnection(stored.target);
+  try {
+    await createMigration(store, { name, mode: stored.mode, option: stored.option, spec: publicSpec(stored), databases: stored.databases });
+  } finally {
     await store.close();
   }
+  return servers;
 }
