@@ -281,7 +281,7 @@ const WINDOW: readonly WindowTransition[] = [
     by: 'fall-back',
     occurs: (_w, s) => s.fallBack?.end === 'released',
     step: async ({ watch, window, stream }) => {
-      await fellBack(watch.run, window, stream);
+      await fellBack(watch.run, window.database, stream);
       watch.streams.delete(window.database);
     },
   },
@@ -293,7 +293,7 @@ const WINDOW: readonly WindowTransition[] = [
     to: 'FallingBack',
     by: 'fall-back',
     occurs: (w, s) => failedPastReturn(w, s) && s.fallBack!.retryAt === undefined,
-    step: ({ watch, window, stream }) => fallBackFailedPastReturn(watch.run, window, stream),
+    step: ({ watch, window, stream }) => fallBackFailedPastReturn(watch.run, window.database, stream),
   },
   {
     from: ['FallingBack', 'FellBack'],
@@ -311,7 +311,7 @@ const WINDOW: readonly WindowTransition[] = [
     by: 'fall-back',
     occurs: (w, s) => typeof s.fallBack?.end === 'object' && !failedPastReturn(w, s),
     step: async ({ watch, window, stream }) => {
-      if (await fallBackStopped(watch.run, window, stream))
+      if (await fallBackStopped(watch.run, window.database, stream))
         watch.streams.set(window.database, startReverse(watch.run, window, watch.requests));
       else stream.fallBack = undefined;
     },
