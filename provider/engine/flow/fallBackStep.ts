@@ -82,8 +82,8 @@ interface FallBackCourse {
   retryAt?: number;
 }
 
-/** What a fall-back reads of its database's window: the database, how far it went, whether to stream forward again, the reverse stream's start. */
-type FallBackAsked = Pick<FallbackWindow, 'database' | 'fallBackReleased' | 'forwardAgain' | 'openedLsn'>;
+/** What a fall-back's start reads of its database's window: the database, whether it is past its point of no return, the reverse stream's start. */
+type FallBackAsked = Pick<FallbackWindow, 'database' | 'fallBackReleased' | 'openedLsn'>;
 
 /** The fall-back failed past its point of no return: it is tried again, never stopped (afterCutover.ts WINDOW). */
 export function failedPastReturn(w: Pick<FallbackWindow, 'fallBackReleased'>, stream: ReverseStream): boolean {
@@ -100,46 +100,67 @@ function again<T>(run: SwitchoverRun, what: string, step: () => Promise<T>): Pro
 }
 
 /**
+ * Runs one of the fall-back's steps; what fails it is left on `stream.fallBack` (unless the run is
+ * stopped), from which the window moves on (afterCutover.ts WINDOW).
+ */
+async function settled(run: SwitchoverRun, stream: ReverseStream, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    if (run.signal.aborted) throw error;
+    stream.fallBack = { began: Date.now(), clock: stepClock(), ...stream.fallBack, end: { error } };
+  }
+}
+
+/**
  * A fall-back asked, on one database of the migration's live windows: the window FallingBack, then
- * everything up to and past the point of no return (fence, marker, drain, sequences, large objects,
- * the comparison, the forward slot when asked, the release). Its end is left on `stream.fallBack`
- * (the error too, unless the run is stopped), from which the window moves on (afterCutover.ts).
+ * everything up to its point of no return (fence, marker, drain, sequences, large objects, the
+ * comparison), recorded as passed. What follows it is WINDOW's next rows: the forward stream made
+ * again when asked (forwardStreamAgain), then the old source released (releaseOldSource).
  */
 export async function fallBackOne(run: SwitchoverRun, w: FallBackAsked, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
-  // a try again past the point of no return goes on with its course (its start, its steps, its tries)
-  const before = stream.fallBack;
-  const released = w.fallBackReleased || before?.released === true;
-  try {
+  await settled(run, stream, async () => {
     // A runner resumed past the verification (fall_back_released) started a reverse applier like
     // any other: the target is fenced and drained, so it has nothing to apply, but its session
     // holds the reverse origin on the old source, which the release must drop ("in use by PID").
+    const released = w.fallBackReleased;
     if (released) {
       stream.applier.stop();
       await stream.done;
     }
     const began = (await markFallingBack(store, name, database)).getTime();
-    if (!before)
-      await recordEvent(
-        store,
-        name,
-        'info',
-        'fall-back started: fencing the writers of the target, then applying its last writes',
-        database,
-      );
-    const course: FallBackCourse = before ? { ...before, end: undefined } : { began, clock: stepClock(), released };
+    await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
+    const course: FallBackCourse = { began, clock: stepClock(), released };
     stream.fallBack = course;
     if (!released) await drainAndVerify(run, database, w.openedLsn, stream, course);
-    // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
-    if (w.forwardAgain) {
-      course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
-      course.clock.done('forward stream');
-    }
-    // past the point of no return: the old source takes the writes again
+  });
+}
+
+/**
+ * Past the point of no return, with --resume-forward: the forward stream made again while the old
+ * source is still fenced (forwardAgain.ts), so that its slot's point is exactly what the target
+ * holds and no write of the old source falls between them.
+ */
+export async function forwardStreamAgain(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
+  await settled(run, stream, async () => {
+    const course = stream.fallBack!;
+    course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
+    course.clock.done('forward stream');
+  });
+}
+
+/**
+ * Past the point of no return: the reverse slot, publication and position dropped, the fences
+ * handed over and, through a pooler, its lines pointed back: the old source takes the writes again.
+ */
+export async function releaseOldSource(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
+  await settled(run, stream, async () => {
+    const course = stream.fallBack!;
     await again(run, 'the release', async () => {
-      await releaseFallback({ spec, instance: run.instance }, database);
+      await releaseFallback({ spec: run.spec, instance: run.instance }, database);
       failpoint(`fallback-reverse-dropped:${database}`);
       await handOverFences(run, database);
       // the old source writable again: the pooler's held queries go there (no-op without a pooler)
@@ -149,10 +170,13 @@ export async function fallBackOne(run: SwitchoverRun, w: FallBackAsked, stream: 
     course.clock.done('release');
     failpoint(`fallback-released:${database}`);
     course.end = 'released';
-  } catch (error) {
-    if (run.signal.aborted) throw error;
-    stream.fallBack = { began: Date.now(), clock: stepClock(), ...stream.fallBack, end: { error } };
-  }
+  });
+}
+
+/** Past the point of no return with nothing failed, and the old source not released yet: forwardStreamAgain and releaseOldSource are due. */
+export function pastReturnDue(stream: ReverseStream): boolean {
+  const course = stream.fallBack;
+  return course?.released === true && course.end === undefined && course.oldSourceReleased !== true;
 }
 
 /** FallingBack -> FellBack: the completion recorded, the migration's state with it (one statement), the reverse applier stopped. */
@@ -199,14 +223,17 @@ export async function fallBackFailedPastReturn(run: SwitchoverRun, database: str
 }
 
 /**
- * FallingBack, past the point of no return, its try due: the release again (every step of it is
+ * FallingBack, past the point of no return, its try due: the failure set aside, so that WINDOW's
+ * rows past the point of no return take the course up where it failed (every step of them is
  * idempotent), or only the completion when the old source was released already.
  */
-export async function fallBackAgain(run: SwitchoverRun, w: FallBackAsked, stream: ReverseStream): Promise<void> {
+export function fallBackAgain(stream: ReverseStream): void {
   const course = stream.fallBack!;
   course.retryAt = undefined;
-  if (course.oldSourceReleased) course.end = 'released';
-  else await fallBackOne(run, w, stream);
+  // past the point of no return as the course or the catalog says (failedPastReturn): the catalog's
+  // record may have committed when the step that made it failed
+  course.released = true;
+  course.end = course.oldSourceReleased ? 'released' : undefined;
 }
 
 /**

@@ -261,12 +261,7 @@ export type GateStage = 'before the fence' | 'fence lifted' | 'no fence' | 'befo
  * The roll-back's message: what was predicted, against which budget (`defaulted`: the default of
  * a fenced or paused cutover, none given, and which), and the two ways on.
  */
-export function overBudgetMessage(
-  c: CatchUp,
-  budgetSeconds: number,
-  stage: GateStage,
-  defaulted: BudgetDefault,
-): string {
+export function overBudgetMessage(c: CatchUp, budgetSeconds: number, stage: GateStage, defaulted: BudgetDefault): string {
   const field = 'cutoverLagBudgetSeconds';
   const [what, how] = {
     'before the fence': ['cutover not started', 'the source was not fenced, and changes stream on'],
