@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import type { FallbackWindow } from '../../provider/engine/control/fallbackWindows';
-import type { ReverseStream } from '../../provider/engine/flow/fallBackStep';
+import { fallBackAgain, type ReverseStream } from '../../provider/engine/flow/fallBackStep';
 import type { SwitchoverRun } from '../../provider/engine/run/migrationRun';
 import { followLife, windowTransition } from '../../provider/engine/flow/afterCutover';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
@@ -125,8 +125,45 @@ describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WI
     );
   });
 
+  it('past the point of no return with nothing failed: the forward stream made again when asked, then the old source released', () => {
+    const verified = { ...course, released: true };
+    const forward = 'past the point of no return, the forward stream asked again -> FallingBack';
+    const release = 'past the point of no return -> FallingBack';
+    assert.equal(step(windowOf('FallingBack', { forwardAgain: true }), streamOf({ fallBack: verified })), forward);
+    assert.equal(
+      step(windowOf('FallingBack', { forwardAgain: true }), streamOf({ fallBack: { ...verified, forward: '0/5000' } })),
+      release,
+    );
+    assert.equal(step(windowOf('FallingBack', { fallBackReleased: true }), streamOf({ fallBack: verified })), release);
+    // released: only the completion is left
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...verified, oldSourceReleased: true, end: 'released' } })),
+      'the old source released -> FellBack',
+    );
+  });
+
+  it('goes on at the row where a step past the point of no return failed once its try is due, past it by the catalog alone too', () => {
+    const failed = { error: new Error('the release failed') };
+    const due = { ...course, end: failed, tries: 1, retryAt: NOW };
+    const window = windowOf('FallingBack', { fallBackReleased: true, forwardAgain: true });
+    const stream = streamOf({ fallBack: due });
+    assert.equal(step(window, stream), 'its try past the point of no return is due -> FallingBack');
+    fallBackAgain(stream);
+    assert.equal(step(window, stream), 'past the point of no return, the forward stream asked again -> FallingBack');
+    const made = streamOf({ fallBack: { ...due, released: true, forward: '0/5000' } });
+    fallBackAgain(made);
+    assert.equal(step(window, made), 'past the point of no return -> FallingBack');
+    const completion = streamOf({ fallBack: { ...due, released: true, oldSourceReleased: true } });
+    fallBackAgain(completion);
+    assert.equal(step(window, completion), 'the old source released -> FellBack');
+  });
+
   it('is never taken at a look: the fall-back moves the windows only at its hand-off', () => {
     assert.equal(taken(windowOf('Open', { fallBackRequested: true }), streamOf()), 'streams on');
+    assert.equal(
+      taken(windowOf('FallingBack', { forwardAgain: true }), streamOf({ fallBack: { ...course, released: true } })),
+      'streams on',
+    );
     assert.equal(taken(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })), 'streams on');
   });
 });

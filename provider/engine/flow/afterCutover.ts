@@ -9,9 +9,10 @@
 //   transition, and the cutover it streams to is the second one.
 // - WINDOW, each database's window as the control catalog stores it: the events that leave a state
 //   and the step each transition runs, looked at by the reverse supervisor (its table WINDOW_OPEN,
-//   run by the one stream supervisor, watchLoop.ts) at each look; the fall-back's own rows (Open -> FallingBack -> FellBack, or Open
-//   again) are taken by its hand-off, every live window one after the other, their mechanisms in
-//   fallBackStep.ts.
+//   run by the one stream supervisor, watchLoop.ts) at each look; the fall-back's own rows (Open ->
+//   FallingBack to its point of no return, then past it the forward stream made again when asked and
+//   the old source released, -> FellBack; or Open again) are taken by its hand-off, every live window
+//   one after the other, their mechanisms in fallBackStep.ts.
 //
 // Two transitions are made elsewhere, inside the cutover's own recorded steps (cutover.ts): Opening
 // -> Open when the reverse stream is made at the cutover point (fallback.ts openFallbackWindows), and
@@ -42,6 +43,9 @@ import {
   fallBackOne,
   fallBackStopped,
   fellBack,
+  forwardStreamAgain,
+  pastReturnDue,
+  releaseOldSource,
   type ReverseStream,
 } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
@@ -204,6 +208,8 @@ interface WindowTransition {
   readonly to: FallbackWindow['state'];
   /** Taken by the fall-back's hand-off, its step's end the event; else at a look of the reverse supervisor. */
   readonly by?: 'fall-back';
+  /** A step of the fall-back past its point of no return that the next one follows in the same hand-off (fallBackEach). */
+  readonly followed?: true;
   /** Whether the event has come, read from the window and its stream at `now` alone. */
   readonly occurs: (window: FallbackWindow, stream: ReverseStream, now: number) => boolean;
   readonly step: (l: WindowLook) => Promise<void>;
@@ -264,7 +270,7 @@ const WINDOW: readonly WindowTransition[] = [
     },
     figures: true,
   },
-  // the fence, marker, drain, comparison and release, each step recorded first (fallBackStep.ts)
+  // the fence, marker, drain and comparison, each step recorded first, to the point of no return (fallBackStep.ts)
   {
     from: ['Open', 'FallingBack'],
     event: 'fall-back asked',
@@ -274,6 +280,25 @@ const WINDOW: readonly WindowTransition[] = [
     occurs: (_w, s) => s.fallBack === undefined,
     step: ({ watch, window, stream }) => fallBackOne(watch.run, window, stream),
   },
+  // --resume-forward: the forward stream made again before the old source's fence is lifted (forwardAgain.ts)
+  {
+    from: ['FallingBack'],
+    event: 'past the point of no return, the forward stream asked again',
+    to: 'FallingBack',
+    by: 'fall-back',
+    followed: true,
+    occurs: (w, s) => pastReturnDue(s) && w.forwardAgain && s.fallBack!.forward === undefined,
+    step: ({ watch, window, stream }) => forwardStreamAgain(watch.run, window.database, stream),
+  },
+  {
+    from: ['FallingBack'],
+    event: 'past the point of no return',
+    to: 'FallingBack',
+    by: 'fall-back',
+    followed: true,
+    occurs: (_w, s) => pastReturnDue(s),
+    step: ({ watch, window, stream }) => releaseOldSource(watch.run, window.database, stream),
+  },
   {
     from: ['FallingBack'],
     event: 'the old source released',
@@ -281,7 +306,7 @@ const WINDOW: readonly WindowTransition[] = [
     by: 'fall-back',
     occurs: (_w, s) => s.fallBack?.end === 'released',
     step: async ({ watch, window, stream }) => {
-      await fellBack(watch.run, window, stream);
+      await fellBack(watch.run, window.database, stream);
       watch.streams.delete(window.database);
     },
   },
@@ -293,7 +318,7 @@ const WINDOW: readonly WindowTransition[] = [
     to: 'FallingBack',
     by: 'fall-back',
     occurs: (w, s) => failedPastReturn(w, s) && s.fallBack!.retryAt === undefined,
-    step: ({ watch, window, stream }) => fallBackFailedPastReturn(watch.run, window, stream),
+    step: ({ watch, window, stream }) => fallBackFailedPastReturn(watch.run, window.database, stream),
   },
   {
     from: ['FallingBack', 'FellBack'],
@@ -301,7 +326,7 @@ const WINDOW: readonly WindowTransition[] = [
     to: 'FallingBack',
     by: 'fall-back',
     occurs: (w, s, now) => failedPastReturn(w, s) && now >= s.fallBack!.retryAt!,
-    step: ({ watch, window, stream }) => fallBackAgain(watch.run, window, stream),
+    step: async ({ stream }) => fallBackAgain(stream),
   },
   // the target's fence lifted; the applier that drained to the marker has ended, a new one goes on
   {
@@ -311,7 +336,7 @@ const WINDOW: readonly WindowTransition[] = [
     by: 'fall-back',
     occurs: (w, s) => typeof s.fallBack?.end === 'object' && !failedPastReturn(w, s),
     step: async ({ watch, window, stream }) => {
-      if (await fallBackStopped(watch.run, window, stream))
+      if (await fallBackStopped(watch.run, window.database, stream))
         watch.streams.set(window.database, startReverse(watch.run, window, watch.requests));
       else stream.fallBack = undefined;
     },
@@ -387,26 +412,29 @@ async function lookAt(watch: ReverseWatch, window: FallbackWindow): Promise<void
   await recordProgress(watch.run, window.database, look.stream.applier).catch(() => undefined);
 }
 
-/** One step of the fall-back on one database's window: the fall-back's row of WINDOW that holds, if any. */
-async function fallBackStep(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
+/** One step of the fall-back on one database's window: the fall-back's row of WINDOW that holds, if any; returns it. */
+async function fallBackStep(watch: ReverseWatch, window: FallbackWindow): Promise<WindowTransition | undefined> {
   const look: WindowLook = { watch, window, stream: watch.streams.get(window.database)! };
   const transition = windowTransition(window, look.stream, Date.now(), 'fall-back');
-  if (!transition) return;
+  if (!transition) return undefined;
   trace(`window ${window.database}: ${window.state}, ${transition.event} -> ${transition.to}`);
   await transition.step(look);
+  return transition;
 }
 
 /**
- * A fall-back: every window asked, one after the other, through the fall-back's rows of WINDOW. A
- * database that stops is Open again with the reason; the others go on. A completion that fails is
- * past the point of no return, as the release is: tried again, never stopped.
+ * A fall-back: every window asked, one after the other, through the fall-back's rows of WINDOW: its
+ * step to the point of no return (or its try again), the steps past it that hold, then the row its
+ * end takes. A database that stops is Open again with the reason; the others go on. A completion
+ * that fails is past the point of no return, as the release is: tried again, never stopped.
  */
 async function fallBackEach(watch: ReverseWatch, windows: readonly FallbackWindow[]): Promise<void> {
   for (const window of windows) {
     await fallBackStep(watch, window);
     const falling: FallbackWindow = { ...window, state: 'FallingBack' };
     try {
-      await fallBackStep(watch, falling);
+      let taken = await fallBackStep(watch, falling);
+      while (taken?.followed) taken = await fallBackStep(watch, falling);
     } catch (error) {
       if (watch.run.signal.aborted) throw error;
       const stream = watch.streams.get(window.database)!;

@@ -46,7 +46,7 @@ import { keepFence } from '../footprint/writerFence';
 import { switchPooler } from '../footprint/poolerPause';
 import type { PinnedBeforePause } from '../switchover/pinBeforePause';
 import { dropGuardAtSwitch, dropTargetGuard, writtenOnTarget } from './targetGuardAtCutover';
-import { budgetWords, type ApplyRateMeter } from '../switchover/lagGate';
+import type { ApplyRateMeter } from '../switchover/lagGate';
 import {
   CUTOVER_HOLD,
   cutoverGate,
@@ -580,7 +580,7 @@ async function rollBackLateArrival(
   gate: Gate,
 ): Promise<void> {
   const what = { stream: 'stream', point: 'cutover point', where: 'the target' };
-  const why = await lateArrivalWords(run.spec.target, late, what, budgetWords(gate.budget!, gate.defaulted));
+  const why = await lateArrivalWords(run.spec.target, late, what, gate);
   const lifted = givenBack(gate.fence, gate.pooler);
   const message = `cutover rolled back: ${why}; ${lifted ? `${lifted} and ` : ''}changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds`;
   await streamOnAfterStop(run, all, databases, message);

@@ -31,7 +31,6 @@ import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent } from '../control/store';
 import { lateArrivals, lateArrivalWords, markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
-import { budgetWords } from '../switchover/lagGate';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
 import { handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
@@ -83,8 +82,11 @@ interface FallBackCourse {
   retryAt?: number;
 }
 
+/** What a fall-back's start reads of its database's window: the database, whether it is past its point of no return, the reverse stream's start. */
+type FallBackAsked = Pick<FallbackWindow, 'database' | 'fallBackReleased' | 'openedLsn'>;
+
 /** The fall-back failed past its point of no return: it is tried again, never stopped (afterCutover.ts WINDOW). */
-export function failedPastReturn(w: FallbackWindow, stream: ReverseStream): boolean {
+export function failedPastReturn(w: Pick<FallbackWindow, 'fallBackReleased'>, stream: ReverseStream): boolean {
   const course = stream.fallBack;
   return typeof course?.end === 'object' && (course.released === true || w.fallBackReleased);
 }
@@ -98,46 +100,67 @@ function again<T>(run: SwitchoverRun, what: string, step: () => Promise<T>): Pro
 }
 
 /**
- * A fall-back asked, on one database of the migration's live windows: the window FallingBack, then
- * everything up to and past the point of no return (fence, marker, drain, sequences, large objects,
- * the comparison, the forward slot when asked, the release). Its end is left on `stream.fallBack`
- * (the error too, unless the run is stopped), from which the window moves on (afterCutover.ts).
+ * Runs one of the fall-back's steps; what fails it is left on `stream.fallBack` (unless the run is
+ * stopped), from which the window moves on (afterCutover.ts WINDOW).
  */
-export async function fallBackOne(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+async function settled(run: SwitchoverRun, stream: ReverseStream, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    if (run.signal.aborted) throw error;
+    stream.fallBack = { began: Date.now(), clock: stepClock(), ...stream.fallBack, end: { error } };
+  }
+}
+
+/**
+ * A fall-back asked, on one database of the migration's live windows: the window FallingBack, then
+ * everything up to its point of no return (fence, marker, drain, sequences, large objects, the
+ * comparison), recorded as passed. What follows it is WINDOW's next rows: the forward stream made
+ * again when asked (forwardStreamAgain), then the old source released (releaseOldSource).
+ */
+export async function fallBackOne(run: SwitchoverRun, w: FallBackAsked, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
-  // a try again past the point of no return goes on with its course (its start, its steps, its tries)
-  const before = stream.fallBack;
-  const released = w.fallBackReleased || before?.released === true;
-  try {
+  await settled(run, stream, async () => {
     // A runner resumed past the verification (fall_back_released) started a reverse applier like
     // any other: the target is fenced and drained, so it has nothing to apply, but its session
     // holds the reverse origin on the old source, which the release must drop ("in use by PID").
+    const released = w.fallBackReleased;
     if (released) {
       stream.applier.stop();
       await stream.done;
     }
     const began = (await markFallingBack(store, name, database)).getTime();
-    if (!before)
-      await recordEvent(
-        store,
-        name,
-        'info',
-        'fall-back started: fencing the writers of the target, then applying its last writes',
-        database,
-      );
-    const course: FallBackCourse = before ? { ...before, end: undefined } : { began, clock: stepClock(), released };
+    await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
+    const course: FallBackCourse = { began, clock: stepClock(), released };
     stream.fallBack = course;
-    if (!released) await drainAndVerify(run, w, stream, course);
-    // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
-    if (w.forwardAgain) {
-      course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
-      course.clock.done('forward stream');
-    }
-    // past the point of no return: the old source takes the writes again
+    if (!released) await drainAndVerify(run, database, w.openedLsn, stream, course);
+  });
+}
+
+/**
+ * Past the point of no return, with --resume-forward: the forward stream made again while the old
+ * source is still fenced (forwardAgain.ts), so that its slot's point is exactly what the target
+ * holds and no write of the old source falls between them.
+ */
+export async function forwardStreamAgain(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
+  await settled(run, stream, async () => {
+    const course = stream.fallBack!;
+    course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
+    course.clock.done('forward stream');
+  });
+}
+
+/**
+ * Past the point of no return: the reverse slot, publication and position dropped, the fences
+ * handed over and, through a pooler, its lines pointed back: the old source takes the writes again.
+ */
+export async function releaseOldSource(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
+  await settled(run, stream, async () => {
+    const course = stream.fallBack!;
     await again(run, 'the release', async () => {
-      await releaseFallback({ spec, instance: run.instance }, database);
+      await releaseFallback({ spec: run.spec, instance: run.instance }, database);
       failpoint(`fallback-reverse-dropped:${database}`);
       await handOverFences(run, database);
       // the old source writable again: the pooler's held queries go there (no-op without a pooler)
@@ -147,17 +170,19 @@ export async function fallBackOne(run: SwitchoverRun, w: FallbackWindow, stream:
     course.clock.done('release');
     failpoint(`fallback-released:${database}`);
     course.end = 'released';
-  } catch (error) {
-    if (run.signal.aborted) throw error;
-    stream.fallBack = { began: Date.now(), clock: stepClock(), ...stream.fallBack, end: { error } };
-  }
+  });
+}
+
+/** Past the point of no return with nothing failed, and the old source not released yet: forwardStreamAgain and releaseOldSource are due. */
+export function pastReturnDue(stream: ReverseStream): boolean {
+  const course = stream.fallBack;
+  return course?.released === true && course.end === undefined && course.oldSourceReleased !== true;
 }
 
 /** FallingBack -> FellBack: the completion recorded, the migration's state with it (one statement), the reverse applier stopped. */
-export async function fellBack(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fellBack(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const database = w.database;
   const course = stream.fallBack!;
   const seconds = (Date.now() - course.began) / 1000;
   const after =
@@ -182,7 +207,7 @@ export async function fellBack(run: SwitchoverRun, w: FallbackWindow, stream: Re
  * undone, the target stays fenced, the window FallingBack with why; what is left is tried again
  * after the reverse supervisor's back-off (WINDOW's next row), or by a resumed runner.
  */
-export async function fallBackFailedPastReturn(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export async function fallBackFailedPastReturn(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<void> {
   const course = stream.fallBack!;
   const { error } = course.end as { error: unknown };
   course.tries = (course.tries ?? 0) + 1;
@@ -193,19 +218,22 @@ export async function fallBackFailedPastReturn(run: SwitchoverRun, w: FallbackWi
     `the fall-back failed past its point of no return: ${errorMessage(error)}; it is not undone (the target stays fenced): ` +
     `${left} again by itself in ${wait / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min; ` +
     'fix the cause, or pgferry resume finishes it';
-  await run.warn(message, w.database);
-  await markFallBackRetry(run.store, run.spec.migrationName, w.database, message);
+  await run.warn(message, database);
+  await markFallBackRetry(run.store, run.spec.migrationName, database, message);
 }
 
 /**
- * FallingBack, past the point of no return, its try due: the release again (every step of it is
+ * FallingBack, past the point of no return, its try due: the failure set aside, so that WINDOW's
+ * rows past the point of no return take the course up where it failed (every step of them is
  * idempotent), or only the completion when the old source was released already.
  */
-export async function fallBackAgain(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+export function fallBackAgain(stream: ReverseStream): void {
   const course = stream.fallBack!;
   course.retryAt = undefined;
-  if (course.oldSourceReleased) course.end = 'released';
-  else await fallBackOne(run, w, stream);
+  // past the point of no return as the course or the catalog says (failedPastReturn): the catalog's
+  // record may have committed when the step that made it failed
+  course.released = true;
+  course.end = course.oldSourceReleased ? 'released' : undefined;
 }
 
 /**
@@ -214,20 +242,20 @@ export async function fallBackAgain(run: SwitchoverRun, w: FallbackWindow, strea
  * drained to the marker has ended. Refused past the point of no return (the catalog read again): the
  * old source's fence may be lifted already, and both servers would take writes.
  */
-export async function fallBackStopped(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
+export async function fallBackStopped(run: SwitchoverRun, database: string, stream: ReverseStream): Promise<boolean> {
   const { error } = stream.fallBack!.end as { error: unknown };
   const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
-  const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === w.database);
+  const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === database);
   if (stream.fallBack!.released || now?.fallBackReleased)
     throw new Error(
-      `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
+      `fall-back of "${database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
-  const pausedBack = await liftHold(run, FALL_BACK_HOLD, w.database);
+  const pausedBack = await liftHold(run, FALL_BACK_HOLD, database);
   const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
   const message = `fall-back stopped: ${why}; the reverse stream goes on${pooler}, ask again once the cause is fixed`;
   // the event first: whoever sees the request cleared (a caller waiting for the fall-back to settle) finds why
-  await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
-  await clearFallBack(run.store, run.spec.migrationName, w.database, message);
+  await recordEvent(run.store, run.spec.migrationName, 'error', message, database);
+  await clearFallBack(run.store, run.spec.migrationName, database, message);
   if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
   stream.applier.stop();
   await stream.done;
@@ -235,20 +263,25 @@ export async function fallBackStopped(run: SwitchoverRun, w: FallbackWindow, str
 }
 
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
-async function drainAndVerify(run: SwitchoverRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
+async function drainAndVerify(
+  run: SwitchoverRun,
+  database: string,
+  openedLsn: FallbackWindow['openedLsn'],
+  stream: ReverseStream,
+  course: FallBackCourse,
+): Promise<void> {
   const { spec, store } = run;
   const { clock } = course;
   const name = spec.migrationName;
-  const database = w.database;
   // the new server held: through a pooler paused, fenced, the lag gate passed before and inside
-  const refused = await holdAtFallBack(run, database, stream.applier, clock);
+  const gate = fallBackGate(run);
+  const refused = await holdAtFallBack(run, database, stream.applier, gate, clock);
   if (refused) throw new FallBackStopped(refused);
   // the reverse stream drained to a marker emitted behind every write the target accepted, within the budget the gate used
   await again(run, 'the marker', () => markFallBackPoint(spec.target, stream.applier, name, database));
-  const gate = fallBackGate(run);
   if ((await lateArrivals(new Map([[database, stream.done]]), gate.budget)).length > 0) {
     const what = { stream: 'reverse stream', point: 'fall-back point', where: 'the old source' };
-    throw new FallBackStopped(await lateArrivalWords(spec.source, [database], what, budgetWords(gate.budget!, gate.defaulted)));
+    throw new FallBackStopped(await lateArrivalWords(spec.source, [database], what, gate));
   }
   const end = await stream.done;
   if (end !== 'cutover') {
@@ -267,7 +300,7 @@ async function drainAndVerify(run: SwitchoverRun, w: FallbackWindow, stream: Rev
   clock.done('sequences');
   const kept = await largeObjectsBack(run, database);
   clock.done('large objects');
-  const recheck = reverseRecheck(stream.applier, w.openedLsn);
+  const recheck = reverseRecheck(stream.applier, openedLsn);
   await verifyBack(run, database, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);

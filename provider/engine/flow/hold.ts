@@ -30,6 +30,7 @@ import {
   overBudgetWords,
   type CatchUp,
   type GatedStream,
+  type LagBudget,
 } from '../switchover/lagGate';
 import { lateWrites, lateWritesMessage } from '../switchover/lateWrites';
 import { NOTHING_PINNED, type PinnedBeforePause } from '../switchover/pinBeforePause';
@@ -89,13 +90,10 @@ function again<T>(
 }
 
 /** Whether a switchover fences the writers or pauses the pooler, and the lag budget it must fit (undefined: no gate). */
-export interface Gate {
+export interface Gate extends LagBudget {
   readonly fence: boolean;
   /** The pooler in front of the held server is paused before the marker (spec.pooler). */
   readonly pooler: boolean;
-  readonly budget: number | undefined;
-  /** The budget is the default of a held switchover (none was given), for the message. */
-  readonly defaulted: false | 'fenceWriters' | 'a pooler';
 }
 
 /** The budget of both directions: the one given, else the default while anybody is held, else none. */
@@ -271,10 +269,10 @@ export async function holdAtFallBack(
   run: SwitchoverRun,
   database: string,
   applier: Applier,
+  gate: Gate,
   clock: StepClock,
 ): Promise<string | undefined> {
   const way = FALL_BACK_HOLD;
-  const gate = fallBackGate(run);
   const meter = new ApplyRateMeter();
   const over = async (paused: boolean) => {
     if (gate.budget === undefined) return undefined;

@@ -261,12 +261,7 @@ export type GateStage = 'before the fence' | 'fence lifted' | 'no fence' | 'befo
  * The roll-back's message: what was predicted, against which budget (`defaulted`: the default of
  * a fenced or paused cutover, none given, and which), and the two ways on.
  */
-export function overBudgetMessage(
-  c: CatchUp,
-  budgetSeconds: number,
-  stage: GateStage,
-  defaulted: false | 'fenceWriters' | 'a pooler',
-): string {
+export function overBudgetMessage(c: CatchUp, budgetSeconds: number, stage: GateStage, defaulted: BudgetDefault): string {
   const field = 'cutoverLagBudgetSeconds';
   const [what, how] = {
     'before the fence': ['cutover not started', 'the source was not fenced, and changes stream on'],
@@ -279,7 +274,7 @@ export function overBudgetMessage(
 }
 
 /** What was predicted against which budget, in words: `"db" would take about N s to catch up (...), over the lag budget of B s (...)`. */
-export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: false | 'fenceWriters' | 'a pooler'): string {
+export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: BudgetDefault): string {
   const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
   const rate =
     c.rate === undefined || c.rate === 0
@@ -289,7 +284,16 @@ export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: fa
   return `"${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budgetWords(budgetSeconds, defaulted)}`;
 }
 
+/** Whose default a lag budget is, none being given (a held switchover's: its applications wait for the catch-up); false: given. */
+export type BudgetDefault = false | 'fenceWriters' | 'a pooler';
+
+/** A switchover's lag budget: its seconds (undefined: no gate), and whose default it is, for the messages. */
+export interface LagBudget {
+  readonly budget: number | undefined;
+  readonly defaulted: BudgetDefault;
+}
+
 /** The lag budget in words: `B s (cutoverLagBudgetSeconds)`, or which hold's default it is. */
-export function budgetWords(budgetSeconds: number, defaulted: false | 'fenceWriters' | 'a pooler'): string {
+export function budgetWords(budgetSeconds: number, defaulted: BudgetDefault): string {
   return `${budgetSeconds} s (cutoverLagBudgetSeconds${defaulted ? `, the default with ${defaulted}` : ''})`;
 }

@@ -15,6 +15,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { APPLICATION_NAME_PREFIX, serverMajor, withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
+import { budgetWords, type LagBudget } from './lagGate';
 
 /**
  * Marks the point `applier` stops at through `client`, a writable session of the database its
@@ -120,7 +121,7 @@ export async function lateArrivalWords(
   server: ServerSpec,
   late: readonly string[],
   what: { readonly stream: string; readonly point: string; readonly where: string },
-  budget: string,
+  { budget, defaulted }: LagBudget,
 ): Promise<string> {
   const causes: string[] = [];
   for (const database of late) {
@@ -136,5 +137,5 @@ export async function lateArrivalWords(
   }
   const streams = late.map((d) => `"${d}"`).join(', ');
   const cause = causes.length > 0 ? causes.join('; ') : `no session on ${what.where} holds a lock its apply waits for`;
-  return `the ${what.stream} of ${streams} did not reach the ${what.point} within the lag budget of ${budget}: ${cause}`;
+  return `the ${what.stream} of ${streams} did not reach the ${what.point} within the lag budget of ${budgetWords(budget!, defaulted)}: ${cause}`;
 }
