@@ -14,6 +14,7 @@ const READY: DemoMachine = {
   client15: true,
   apt: true,
   embedded16: true,
+  pgbouncer: true,
 };
 
 describe('pgferry demo: what it says when it cannot run its own servers', () => {
