@@ -37,6 +37,8 @@ export function renderPgBouncerIni(setup: Pick<PoolerSetup, 'port' | 'source' | 
     'listen_addr = *',
     `listen_port = ${setup.port}`,
     'unix_socket_dir = /var/run/postgresql',
+    // The server requires TLS (require_secure_transport); PgBouncer's default, spelled out.
+    'server_tls_sslmode = prefer',
     'auth_type = scram-sha-256',
     `auth_file = ${POOLER_AUTH_FILE}`,
     `admin_users = ${setup.admin.user}`,
