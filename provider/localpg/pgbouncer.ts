@@ -32,7 +32,7 @@ interface PoolerTarget {
   readonly dbname?: string;
 }
 
-export interface PgBouncerOptions {
+interface PgBouncerOptions {
   /** The `[databases]` section: each name the pooler serves and the server it goes to. */
   readonly databases: Readonly<Record<string, PoolerTarget>>;
   /** Users and passwords of auth_file (clients, and the pooler's own logins to the servers). */
@@ -71,7 +71,7 @@ export interface LocalPgBouncer extends PgBouncer {
 }
 
 /** The files a PgBouncer runs on, rendered for its directory and port. */
-export interface PgBouncerFiles {
+interface PgBouncerFiles {
   /** pgbouncer.ini's text. */
   readonly ini: string;
   /** The auth_file's text, written beside it as userlist.txt. */
@@ -79,7 +79,7 @@ export interface PgBouncerFiles {
 }
 
 /** The admin login the caller's configuration grants (admin_users, and its auth_file line). */
-export interface PgBouncerLogin {
+interface PgBouncerLogin {
   readonly user: string;
   readonly password: string;
 }

@@ -1,7 +1,8 @@
 // The demo's online part as `npm run demo` runs it on its own servers: a real PgBouncer in front of
 // the source, a shop writing through it on one connection while the sample streams, the cutover
 // through the pooler; then what the servers hold, read back: each cart the shop committed on the
-// target once, and the shop's one connection still working, on the target.
+// target once, and the shop's one connection still working, on the target. Without PgBouncer, the
+// one line that says so and the cutover with the writer fence instead.
 import assert from 'node:assert/strict';
 import { ADVENTUREWORKS_DATABASE, ADVENTUREWORKS_SQL } from '../../provider/demo/adventureworks/script';
 import { POOLED_CART_PREFIX } from '../../provider/demo/pooledApp';
@@ -87,5 +88,39 @@ describe('pgferry demo: the online part cuts over through a PgBouncer', function
       /cutover through the pooler: the application's statements waited \d+\.\d\d s in PgBouncer's pause, then ran on the target/,
     );
     assert.doesNotMatch(said, /demo-shop-pw|demo-pooler-admin-pw|postgres-test-pw/);
+  });
+});
+
+describe('pgferry demo: the online part without PgBouncer fences the writers instead', function () {
+  this.timeout(600_000);
+  let servers: DemoServers;
+
+  before(async () => {
+    servers = await startOwnServers();
+    await servers.source.query(`CREATE DATABASE ${ADVENTUREWORKS_DATABASE}`);
+    await servers.source.query(ADVENTUREWORKS_SQL, [], ADVENTUREWORKS_DATABASE);
+  });
+  after(() => stopAllClusters());
+
+  it('says what is missing in one line, cuts over with the fence, and the streamed row is on the target while the source refuses a write', async () => {
+    const printed: string[] = [];
+    const machine = { ...(await inspectMachine()), pgbouncer: false, isRoot: false, apt: true };
+    const cutover = await demoCutover(servers, machine, (line) => printed.push(line));
+    assert.deepEqual(cutover, { way: 'fence' });
+    assert.deepEqual(printed, [
+      'note: no PgBouncer at /usr/sbin/pgbouncer (sudo apt-get install -y pgbouncer (npm run demo installs it itself as root)): the online part cuts over with the writer fence instead of through a pooler',
+    ]);
+    assert.ok(await onlineMigration(servers, 'onlinefenced', (line) => printed.push(line), cutover), printed.join('\n'));
+    assert.match(printed.join('\n'), /cutover: with the writer fence/);
+    const rows = await servers.target.query(
+      'SELECT name FROM humanresources.department WHERE departmentid = 17',
+      [],
+      ADVENTUREWORKS_DATABASE,
+    );
+    assert.deepEqual(rows, [{ name: 'Logistics' }]);
+    await assert.rejects(
+      servers.source.query(`INSERT INTO humanresources.department VALUES (18, 'Late', 'Write', DEFAULT)`, [], ADVENTUREWORKS_DATABASE),
+      /read-only transaction/,
+    );
   });
 });
