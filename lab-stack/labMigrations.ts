@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { PgMigrationArgs } from '../provider/resource';
 import { migrationPooled, type LabConfig, type MigrationConfig } from './config';
 import { POOLER_CONFIG_FILE } from './poolerCloudInit';
+import { POOLER_ADMIN_SECRET } from './poolerConfig';
 import type { LabSecrets } from './stackConfig';
 import { childOptions, type LabScope } from './options';
 
@@ -26,10 +27,6 @@ export interface MigrationContext {
   readonly pooler?: { readonly host: string; readonly port: number };
   readonly secrets: LabSecrets;
 }
-
-/** The secret config keys of the lab's PgBouncer: pgferry's admin login, the applications' login. */
-export const POOLER_ADMIN_SECRET = 'poolerAdminPassword';
-export const POOLER_APP_SECRET = 'poolerAppPassword';
 
 /** The lab-wide migration options (config keys), which an entry may override. */
 type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;

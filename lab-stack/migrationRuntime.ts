@@ -10,7 +10,8 @@ import type { LabConfig } from './config';
 import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 import { renderRuntimeCloudInit, type RuntimeSource } from './runtimeCloudInit';
-import { migrationRuntimeOf, POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './labMigrations';
+import { migrationRuntimeOf } from './labMigrations';
+import { POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './poolerConfig';
 import type { LabSecrets } from './stackConfig';
 
 interface RuntimeVm {

@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import { identifierSchema } from './schemaParts';
 
+/** The secret config keys of the lab's PgBouncer: pgferry's admin login, the applications' login. */
+export const POOLER_ADMIN_SECRET = 'poolerAdminPassword';
+export const POOLER_APP_SECRET = 'poolerAppPassword';
+
 /** PgBouncer's own port (Debian's default), where the applications connect instead of 5432. */
 const DEFAULT_POOLER_PORT = 6432;
 

@@ -2,7 +2,7 @@
 // values as JSON text), the region set once, and the secrets as secret Outputs with the exact
 // `pulumi config set` to run when one is missing.
 import * as pulumi from '@pulumi/pulumi';
-import { POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './labMigrations';
+import { POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './poolerConfig';
 import { LAB_CONFIG_KEYS, LAB_NAMESPACE, LabConfigError, parseLabConfig, type LabConfig } from './config';
 
 /** Secret config keys the lab reads; their values only ever travel as secret Outputs. */
