@@ -15,7 +15,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { literal, requestCutover, ident, type PoolerPause } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
-import { startPgBouncer } from '../test/support/pgbouncer';
+import { startPgBouncer } from '../provider/localpg/pgbouncer';
 import { PGBENCH_TABLES, untilSucceeded, verificationMethods } from './cutoverBench';
 import { NATIVE_DB, startNative, waitUntil } from './consumers';
 import { promises as fs } from 'node:fs';

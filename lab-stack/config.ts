@@ -3,6 +3,7 @@
 import { z, type RefinementCtx } from 'zod';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 import { migrationOptionShape, migrationSchema } from './migrationConfig';
+import { poolerSchema } from './poolerConfig';
 import { MAX_RUNTIME_VMS, migrationRuntimeSchema } from './runtimeConfig';
 import { identifierSchema, oneOf, vmAdminUsernameSchema } from './schemaParts';
 
@@ -236,6 +237,7 @@ const labShape = z.strictObject({
   vpn: vpnSchema,
   sourceVm: sourceVmSchema,
   migrationRuntime: migrationRuntimeSchema,
+  pooler: poolerSchema,
   migrations: z.array(migrationSchema, { error: 'must be a list of migrations' }).default([]),
   ...migrationOptionShape,
 });
@@ -441,6 +443,55 @@ function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
   });
 }
 
+/**
+ * Whether a migration cuts over through the lab's PgBouncer: its own `pooler`, else an online
+ * migration from the lab's source VM when `pooler.enabled`, unless it asks for the agents.
+ */
+export function migrationPooled(migration: LabShape['migrations'][number], lab: Pick<LabShape, 'pooler'>): boolean {
+  return (
+    migration.pooler ??
+    (lab.pooler.enabled && migration.mode === 'Online' && migration.source === undefined && migration.runtime !== 'agents')
+  );
+}
+
+/**
+ * The lab's PgBouncer runs on the first runtime VM, beside pgferry, in front of the source VM; a
+ * migration through it is online, from that VM, and run by a pgferry that can write the pooler's
+ * file (runtime local: the engine gives an agent no pooler).
+ */
+function poolerRules(lab: LabShape, ctx: RefinementCtx): void {
+  if (lab.pooler.enabled) {
+    if (!lab.migrationRuntime.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pooler', 'enabled'],
+        message:
+          'needs migrationRuntime.enabled: the lab runs PgBouncer on the first runtime VM, where pgferry is installed and can rewrite its configuration file',
+      });
+    }
+    if (!lab.sourceVm.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pooler', 'enabled'],
+        message: "needs sourceVm.enabled: the lab's PgBouncer serves the source VM's databases",
+      });
+    }
+  }
+  lab.migrations.forEach((migration, index) => {
+    if (migration.pooler !== true) return;
+    const why = !lab.pooler.enabled
+      ? 'needs pooler.enabled (the lab runs no PgBouncer without it)'
+      : migration.mode !== 'Online'
+        ? 'applies only to an Online migration (mode), which has a cutover'
+        : migration.source !== undefined
+          ? "applies only to a migration from the lab's source VM (no source), whose databases the lab's PgBouncer serves"
+          : migration.runtime === 'agents'
+            ? 'needs runtime local: pgferry cuts over through a pooler only where it runs beside it (an agent is given no pooler)'
+            : undefined;
+    if (why) ctx.addIssue({ code: 'custom', path: ['migrations', index, 'pooler'], message: why });
+  });
+}
+
 // Cross-field rules: the address plan, SKU/HA combinations and what each option requires.
 // Refinements run even when a field failed its own check, so every parse here is re-checked.
 const labSchema = labShape.superRefine((lab, ctx) => {
@@ -450,6 +501,7 @@ const labSchema = labShape.superRefine((lab, ctx) => {
   sourceVmRules(lab, ctx);
   migrationRuntimeRules(lab, ctx);
   migrationRules(lab, ctx);
+  poolerRules(lab, ctx);
 });
 
 /** Every top-level key of the lab's stack config. */

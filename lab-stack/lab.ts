@@ -50,6 +50,8 @@ export interface LabOutputs {
   readonly vpnGatewayId: pulumi.Output<string> | undefined;
   readonly vpnClientAddressPool: string | undefined;
   readonly sourceVmPrivateIp: string | undefined;
+  /** The lab's PgBouncer (pooler.enabled), `host:port`: where the applications connect instead of the source. */
+  readonly poolerAddress: string | undefined;
   /** The migration runtime's VMs: VM name, agent name (as `pgferry show` lists it), private address. */
   readonly runtimeAgents: pulumi.Output<{ vmName: string; agentName: string; privateIp: string }[]>;
   /** Migration name → state (InProgress, WaitingForUserAction, Succeeded, …). */
@@ -132,6 +134,7 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       targetUser: config.server.administratorLogin,
       adminPassword: secrets.adminPassword,
       sourceVmIp: sourceVm?.privateIp,
+      ...(migrationRuntime?.pooler ? { pooler: migrationRuntime.pooler } : {}),
       secrets,
     },
     // Reachable and ready from the machine running pulumi: the server, its parameters and the
@@ -192,6 +195,7 @@ function labOutputs(
     vpnGatewayId: vpn?.gateway.id,
     vpnClientAddressPool: vpn ? config.vpn.clientAddressPool : undefined,
     sourceVmPrivateIp: sourceVm?.privateIp,
+    poolerAddress: migrationRuntime?.pooler ? `${migrationRuntime.pooler.host}:${migrationRuntime.pooler.port}` : undefined,
     runtimeAgents: pulumi
       .all((migrationRuntime?.vms ?? []).map((vm) => pulumi.all([vm.vm.name, vm.agentName, vm.privateIp])))
       .apply((rows) => rows.map(([vmName, agentName, privateIp]) => ({ vmName, agentName, privateIp }))),

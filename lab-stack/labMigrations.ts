@@ -3,7 +3,9 @@
 // parameters, the VPN gateway) and, when it is their source, for the source VM.
 import * as pulumi from '@pulumi/pulumi';
 import type { PgMigrationArgs } from '../provider/resource';
-import type { LabConfig, MigrationConfig } from './config';
+import { migrationPooled, type LabConfig, type MigrationConfig } from './config';
+import { POOLER_CONFIG_FILE } from './poolerCloudInit';
+import { POOLER_ADMIN_SECRET } from './poolerConfig';
 import type { LabSecrets } from './stackConfig';
 import { childOptions, type LabScope } from './options';
 
@@ -21,22 +23,30 @@ export interface MigrationContext {
   readonly adminPassword: pulumi.Input<string>;
   /** The source VM's static address, when the lab has one. */
   readonly sourceVmIp?: string;
+  /** The lab's PgBouncer (pooler.enabled): the address its admin console listens on. */
+  readonly pooler?: { readonly host: string; readonly port: number };
   readonly secrets: LabSecrets;
 }
 
 /** The lab-wide migration options (config keys), which an entry may override. */
 type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
 
-/** Who runs a migration: its own `runtime`, else the lab's agents when it has a migration runtime. */
-export function migrationRuntimeOf(migration: MigrationConfig, config: Pick<LabConfig, 'migrationRuntime'>): 'local' | 'agents' {
-  return migration.runtime ?? (config.migrationRuntime.enabled ? 'agents' : 'local');
+/**
+ * Who runs a migration: its own `runtime`; else the machine running `pulumi up` for one through the
+ * lab's PgBouncer (the engine cuts over through a pooler only beside it); else the lab's agents when
+ * it has a migration runtime.
+ */
+export function migrationRuntimeOf(migration: MigrationConfig, config: Pick<LabConfig, 'migrationRuntime' | 'pooler'>): 'local' | 'agents' {
+  if (migration.runtime) return migration.runtime;
+  if (migrationPooled(migration, config)) return 'local';
+  return config.migrationRuntime.enabled ? 'agents' : 'local';
 }
 
 /** One migration's arguments from its config entry (pure: no resources are created). */
 function migrationArgs(
   migration: MigrationConfig,
   context: MigrationContext,
-  options: LabMigrationOptions & Pick<LabConfig, 'migrationRuntime'>,
+  options: LabMigrationOptions & Pick<LabConfig, 'migrationRuntime' | 'pooler'>,
 ): PgMigrationArgs {
   const source = migration.source;
   const sourceHost = source?.host ?? context.sourceVmIp;
@@ -78,6 +88,24 @@ function migrationArgs(
     ...(migration.fallbackWindow === undefined ? {} : { fallbackWindow: migration.fallbackWindow }),
     // Only when agents run it: a lab without the runtime sends what it always sent.
     ...(migrationRuntimeOf(migration, options) === 'agents' ? { runtime: 'agents' as const } : {}),
+    ...(migrationPooled(migration, options) ? { runtime: 'local' as const, pooler: poolerArgs(migration, context, options) } : {}),
+  };
+}
+
+/** PgMigration's `pooler`: the lab's PgBouncer, its admin login (the password a secret) and the file pgferry repoints. */
+function poolerArgs(migration: MigrationConfig, context: MigrationContext, options: Pick<LabConfig, 'pooler'>): PgMigrationArgs['pooler'] {
+  const password = context.secrets.passwords[POOLER_ADMIN_SECRET];
+  if (context.pooler === undefined || password === undefined) {
+    // config.ts and stackConfig.ts refuse this; kept as a guard for callers that build LabConfig themselves.
+    throw new Error(`migration ${migration.name}: the lab's PgBouncer is not there (pooler.enabled, secret ${POOLER_ADMIN_SECRET})`);
+  }
+  return {
+    host: context.pooler.host,
+    port: context.pooler.port,
+    user: options.pooler.adminUser,
+    password: pulumi.secret(password),
+    configFile: POOLER_CONFIG_FILE,
+    databases: [...migration.databases],
   };
 }
 

@@ -99,6 +99,11 @@ export const migrationSchema = z.strictObject(
      * a slot on the server.
      */
     fallbackWindow: z.string({ error: FALLBACK_WINDOW_RULE }).refine(isFallbackWindow, FALLBACK_WINDOW_RULE).optional(),
+    /**
+     * Online from the lab's source VM: cut over through the lab's PgBouncer (PgMigration's
+     * `pooler`). Omitted: true for such a migration when `pooler.enabled`, unless it says runtime agents.
+     */
+    pooler: booleanSchema.optional(),
   },
   { error: 'must be an object with name and databases' },
 );

@@ -11,6 +11,7 @@ import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 import { renderRuntimeCloudInit, type RuntimeSource } from './runtimeCloudInit';
 import { migrationRuntimeOf } from './labMigrations';
+import { POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './poolerConfig';
 import type { LabSecrets } from './stackConfig';
 
 interface RuntimeVm {
@@ -25,6 +26,10 @@ export interface LabMigrationRuntime {
   readonly vms: readonly RuntimeVm[];
   /** The cloud-init document every VM boots with (secret: it carries the passwords). */
   readonly cloudInit: pulumi.Output<string>;
+  /** The first VM's, with the lab's PgBouncer (pooler.enabled), or the same as the others'. */
+  readonly firstCloudInit: pulumi.Output<string>;
+  /** Where the lab's PgBouncer listens (pooler.enabled): the first VM's address and the pooler's port. */
+  readonly pooler?: { readonly host: string; readonly port: number };
   readonly component: pulumi.ComponentResource;
 }
 
@@ -86,8 +91,28 @@ function runtimeSourcePlans(config: LabConfig, sourceVmIp: string | undefined): 
   return [...plans.values()].map((p) => ({ ...p, databases: [...new Set(p.databases)] }));
 }
 
-/** The runtime's cloud-init, as a secret Output: the passwords are resolved inside it only. */
-function runtimeCloudInit(config: LabConfig, target: RuntimeTarget, secrets: LabSecrets): pulumi.Output<string> {
+/** The lab's PgBouncer's setup with its passwords' Outputs, from config (pooler.enabled with the source VM). */
+function poolerPlan(config: LabConfig, target: RuntimeTarget, secrets: LabSecrets) {
+  if (!config.pooler.enabled || target.sourceVmIp === undefined) return undefined;
+  const secret = (key: string) => {
+    const value = secrets.passwords[key];
+    if (value === undefined) throw new Error(`pooler: secret config key ${key} is not set`);
+    return value;
+  };
+  const vm = config.sourceVm;
+  return {
+    setup: {
+      port: config.pooler.port,
+      source: { host: target.sourceVmIp, port: 5432 },
+      databases: [...new Set([...(vm.loadSample ? [vm.sampleDatabase] : []), ...vm.databases])],
+    },
+    adminPassword: secret(POOLER_ADMIN_SECRET),
+    appPassword: secret(POOLER_APP_SECRET),
+  };
+}
+
+/** The runtime's cloud-init, as a secret Output: the passwords are resolved inside it only; with the lab's PgBouncer when `withPooler`. */
+function runtimeCloudInit(config: LabConfig, target: RuntimeTarget, secrets: LabSecrets, withPooler = false): pulumi.Output<string> {
   const runtime = config.migrationRuntime;
   const plans = runtimeSourcePlans(config, target.sourceVmIp);
   const passwords = plans.map((p) => {
@@ -98,16 +123,29 @@ function runtimeCloudInit(config: LabConfig, target: RuntimeTarget, secrets: Lab
   const clientVersion =
     runtime.postgresClientVersion ??
     String(Math.max(Number(config.server.version), config.sourceVm.enabled ? Number(config.sourceVm.postgresVersion) : 0));
+  const pooler = withPooler ? poolerPlan(config, target, secrets) : undefined;
+  const poolerPasswords = pooler ? [pooler.adminPassword, pooler.appPassword] : [];
   return pulumi.secret(
-    pulumi.all([target.host, target.password, ...passwords]).apply(([host, targetPassword, ...sourcePasswords]) =>
-      renderRuntimeCloudInit({
-        target: { host, port: 5432, user: target.user, password: targetPassword },
-        sources: plans.map(({ passwordKey: _key, ...source }, i) => ({ ...source, password: sourcePasswords[i]! })),
-        packageSpec: runtime.package ?? '',
-        postgresClientVersion: clientVersion,
-        concurrency: runtime.concurrency,
-      }),
-    ),
+    pulumi
+      .all([target.host, target.password, pulumi.all(passwords), pulumi.all(poolerPasswords)])
+      .apply(([host, targetPassword, sourcePasswords, [adminPassword, appPassword]]) =>
+        renderRuntimeCloudInit({
+          target: { host, port: 5432, user: target.user, password: targetPassword },
+          sources: plans.map(({ passwordKey: _key, ...source }, i) => ({ ...source, password: sourcePasswords[i]! })),
+          packageSpec: runtime.package ?? '',
+          postgresClientVersion: clientVersion,
+          concurrency: runtime.concurrency,
+          ...(pooler
+            ? {
+                pooler: {
+                  ...pooler.setup,
+                  admin: { user: config.pooler.adminUser, password: adminPassword! },
+                  app: { user: config.pooler.appUser, password: appPassword! },
+                },
+              }
+            : {}),
+        }),
+      ),
   );
 }
 
@@ -125,7 +163,10 @@ export function createMigrationRuntime(
   const [publisher, offer, sku, version] = runtime.image.split(':') as [string, string, string, string];
   const sshKey = runtime.sshPublicKey ?? config.sourceVm.sshPublicKey ?? '';
   const cloudInit = runtimeCloudInit(config, target, secrets);
-  const customData = cloudInit.apply((text) => Buffer.from(text, 'utf8').toString('base64'));
+  const pooled = poolerPlan(config, target, secrets) !== undefined;
+  // The lab's PgBouncer runs on the first VM alone: one pooler the applications connect to.
+  const firstCloudInit = pooled ? runtimeCloudInit(config, target, secrets, true) : cloudInit;
+  const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
   const vms: RuntimeVm[] = [];
   for (let index = 0; index < runtime.count; index++) {
     const suffix = `agent-${index + 1}`;
@@ -160,7 +201,7 @@ export function createMigrationRuntime(
         osProfile: {
           computerName: agentName,
           adminUsername: runtime.adminUsername,
-          customData,
+          customData: (index === 0 ? firstCloudInit : cloudInit).apply(base64),
           linuxConfiguration: {
             disablePasswordAuthentication: true,
             ssh: { publicKeys: [{ path: `/home/${runtime.adminUsername}/.ssh/authorized_keys`, keyData: sshKey }] },
@@ -183,5 +224,6 @@ export function createMigrationRuntime(
     );
     vms.push({ agentName, privateIp, nic, vm });
   }
-  return { vms, cloudInit, component: scope.component };
+  const pooler = pooled ? { host: runtimeVmIp(config, 0), port: config.pooler.port } : undefined;
+  return { vms, cloudInit, firstCloudInit, ...(pooler ? { pooler } : {}), component: scope.component };
 }

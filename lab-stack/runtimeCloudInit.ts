@@ -3,6 +3,7 @@
 // systemd unit running as the unprivileged user `pgferry`. Passwords reach the VM in one root-only
 // file (a .pgpass), which systemd hands the service as a credential: never on a command line,
 // never in the unit, never in the environment file.
+import { POOLER_AUTH_STAGING, poolerInstallLines, renderPgBouncerIni, renderPgBouncerUserlist, type PoolerSetup } from './poolerCloudInit';
 import { APT_LOCK_WAIT, RETRY_FUNCTION, shellQuote } from './sourceScripts';
 
 /** Where cloud-init writes the runtime's files; /etc/pgferry holds the root-only ones. */
@@ -38,6 +39,8 @@ export interface RuntimeSetup {
   /** Major of postgresql-client-N (pg_dump, pg_restore, pg_dumpall). */
   readonly postgresClientVersion: string;
   readonly concurrency: number;
+  /** The lab's PgBouncer, on this VM (the first) when `pooler.enabled` (poolerCloudInit.ts). */
+  readonly pooler?: PoolerSetup;
 }
 
 /** One .pgpass field: `:` and `\` are escaped with a backslash (libpq's and the pgpass module's rule). */
@@ -129,7 +132,7 @@ function agentUnit(setup: Pick<RuntimeSetup, 'target' | 'concurrency'>): string 
 }
 
 /** The installer, run once by cloud-init's runcmd: packages, pgferry, the user, then the unit. */
-function runtimeInstallScript(setup: Pick<RuntimeSetup, 'packageSpec' | 'postgresClientVersion'>): string {
+function runtimeInstallScript(setup: Pick<RuntimeSetup, 'packageSpec' | 'postgresClientVersion' | 'pooler'>): string {
   return [
     '#!/bin/bash',
     '# Installs Node.js 20, the PostgreSQL client tools and pgferry, then starts pgferry-agent.',
@@ -149,6 +152,7 @@ function runtimeInstallScript(setup: Pick<RuntimeSetup, 'packageSpec' | 'postgre
     'retry /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y',
     `retry apt-get install -y nodejs postgresql-client-${setup.postgresClientVersion}`,
     `id -u ${AGENT_USER} > /dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/${AGENT_USER} --shell /usr/sbin/nologin ${AGENT_USER}`,
+    ...(setup.pooler ? poolerInstallLines('$dir', AGENT_USER) : []),
     `retry npm install --global --omit=dev --no-fund --no-audit --prefix ${INSTALL_PREFIX} ${shellQuote(setup.packageSpec)}`,
     `${INSTALL_PREFIX}/bin/pgferry version`,
     `install -m 0644 "$dir/${AGENT_UNIT}" /etc/systemd/system/${AGENT_UNIT}`,
@@ -170,6 +174,21 @@ function fileEntry(path: string, permissions: string, content: string): string[]
   return [`  - path: ${path}`, `    permissions: '${permissions}'`, '    content: |', indent(content, 6)];
 }
 
+/**
+ * The lab's PgBouncer's files: its ini, installed by the installer once Debian's package is there
+ * (written before, it would be the package's configuration file changed under it); its auth_file,
+ * root-only and base64 like the .pgpass, installed for PgBouncer's user and removed.
+ */
+function poolerFiles(pooler: PoolerSetup): string[] {
+  return [
+    ...fileEntry(`${RUNTIME_STATE_DIR}/pgbouncer.ini`, '0644', renderPgBouncerIni(pooler)),
+    `  - path: ${POOLER_AUTH_STAGING}`,
+    "    permissions: '0600'",
+    '    encoding: b64',
+    `    content: ${Buffer.from(renderPgBouncerUserlist(pooler), 'utf8').toString('base64')}`,
+  ];
+}
+
 /** The full `#cloud-config` document of one runtime VM. */
 export function renderRuntimeCloudInit(setup: RuntimeSetup): string {
   const environment = `PGFERRY_SOURCE_URLS="${runtimeSourceUrls(setup.sources).join(' ')}"\n`;
@@ -185,6 +204,7 @@ export function renderRuntimeCloudInit(setup: RuntimeSetup): string {
     '    encoding: b64',
     `    content: ${Buffer.from(runtimePgpass(setup), 'utf8').toString('base64')}`,
     ...fileEntry(`${RUNTIME_STATE_DIR}/${AGENT_UNIT}`, '0644', agentUnit(setup)),
+    ...(setup.pooler ? poolerFiles(setup.pooler) : []),
     ...fileEntry(`${RUNTIME_STATE_DIR}/install.sh`, '0700', runtimeInstallScript(setup)),
     'runcmd:',
     `  - [bash, ${RUNTIME_STATE_DIR}/install.sh]`,

@@ -1,6 +1,7 @@
 // The migration runtime's network security group: the agents reach the target's PostgreSQL, their
 // sources, the VNet's DNS resolver and (for apt and npm at first boot) the internet; nothing else
-// in the VNet. Inbound, only SSH from VPN clients. Pure rule building plus the one resource.
+// in the VNet. Inbound, only SSH from VPN clients, and the lab's PgBouncer's port from the VNet and
+// the VPN clients when it runs there. Pure rule building plus the one resource.
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 // Types only: nothing of the package root is loaded.
@@ -83,6 +84,12 @@ function runtimeSecurityRules(config: LabConfig, sourceVmIp: string | undefined)
   );
   if (config.vpn.enabled) {
     rules.push(allow('allow-ssh-from-vpn', 100, 'Inbound', 'Tcp', { address: '*', ports: ['22'] }, config.vpn.clientAddressPool));
+  }
+  if (config.pooler.enabled) {
+    // The lab's PgBouncer (first VM): the applications connect to it from the VNet and over the VPN.
+    const port = { address: '*', ports: [String(config.pooler.port)] };
+    rules.push(allow('allow-pooler-from-vnet', 110, 'Inbound', 'Tcp', port, config.network.addressSpace));
+    if (config.vpn.enabled) rules.push(allow('allow-pooler-from-vpn', 111, 'Inbound', 'Tcp', port, config.vpn.clientAddressPool));
   }
   rules.push({
     ...allow('deny-vnet-inbound', 4000, 'Inbound', '*', { address: '*', ports: ['*'] }, 'VirtualNetwork'),

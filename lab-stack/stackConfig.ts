@@ -2,12 +2,13 @@
 // values as JSON text), the region set once, and the secrets as secret Outputs with the exact
 // `pulumi config set` to run when one is missing.
 import * as pulumi from '@pulumi/pulumi';
+import { POOLER_ADMIN_SECRET, POOLER_APP_SECRET } from './poolerConfig';
 import { LAB_CONFIG_KEYS, LAB_NAMESPACE, LabConfigError, parseLabConfig, type LabConfig } from './config';
 
 /** Secret config keys the lab reads; their values only ever travel as secret Outputs. */
 export interface LabSecrets {
   readonly adminPassword: pulumi.Input<string>;
-  /** By config key name: `sourcePassword` and each migration's `source.passwordSecret`. */
+  /** By config key name: `sourcePassword`, each migration's `source.passwordSecret`, the pooler's two. */
   readonly passwords: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
@@ -19,6 +20,16 @@ function requiredSecretKeys(config: LabConfig): Map<string, string> {
     const key = migration.source?.passwordSecret ?? 'sourcePassword';
     if (!keys.has(key)) keys.set(key, `migrations[${index}] reads its source password from it`);
   });
+  if (config.pooler.enabled) {
+    keys.set(
+      POOLER_ADMIN_SECRET,
+      `pooler.enabled is true: the password of ${config.pooler.adminUser}, the PgBouncer admin pgferry pauses it with`,
+    );
+    keys.set(
+      POOLER_APP_SECRET,
+      `pooler.enabled is true: the password of ${config.pooler.appUser}, the applications' login through PgBouncer`,
+    );
+  }
   return keys;
 }
 

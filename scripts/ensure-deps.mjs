@@ -5,9 +5,10 @@
 // systemd (systemd-analyze, for the lab's unit), chromium (the console's browser test) and
 // pgbouncer (the pooler a cutover pauses) from
 // Debian's packages, and for the benchmark
-// pgcopydb. With --demo only the server and client, and what it cannot install is left to the
-// demo, which says what to do (or runs against --source-url and --target-url). Plain Node.js
-// with no dependencies, because it runs before node_modules exists.
+// pgcopydb. With --demo only the server, the client and pgbouncer (the online part cuts over
+// through it), and what it cannot install is left to the demo, which says what to do (or runs
+// against --source-url and --target-url; without pgbouncer it fences the writers instead). Plain
+// Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -117,9 +118,10 @@ if (!wantDemo) {
   if (!existsSync('/usr/bin/systemd-analyze')) missing.push('systemd');
   // Chromium, which the console's test drives headless through playwright-core (test/console/).
   if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
-  // PgBouncer, the pooler the cutover through a pooler drives (test/support/pgbouncer.ts).
-  if (!existsSync('/usr/sbin/pgbouncer')) missing.push('pgbouncer');
 }
+// PgBouncer, the pooler the cutover through a pooler drives, in the tests and the demo's online part
+// (provider/localpg/pgbouncer.ts).
+if (!existsSync('/usr/sbin/pgbouncer')) missing.push('pgbouncer');
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
 // sysbench, the application of the cutover through the pooler's bench (bench/poolerBench.ts), and the pooler itself

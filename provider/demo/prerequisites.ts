@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PGBOUNCER_PATH, pgbouncerInstalled } from '../localpg/pgbouncer';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,6 +27,8 @@ export interface DemoMachine {
   readonly apt: boolean;
   /** The embedded PostgreSQL 16 (the checkout's pg-bin-16, Linux x64) is installed: the target's version. */
   readonly embedded16: boolean;
+  /** Debian's PgBouncer is in /usr/sbin: the online part cuts over through it. */
+  readonly pgbouncer: boolean;
 }
 
 async function commandExists(name: string): Promise<boolean> {
@@ -61,6 +64,7 @@ export async function inspectMachine(): Promise<DemoMachine> {
     client15: ['pg_dump', 'pg_restore'].every((tool) => existsSync(path.join(PG15_BIN, tool))),
     apt: await commandExists('apt-get'),
     embedded16: embedded16Installed(),
+    pgbouncer: pgbouncerInstalled(),
   };
 }
 
@@ -110,4 +114,18 @@ export function ownServersNotes(machine: DemoMachine): string[] {
   return [
     'note: no embedded PostgreSQL 16 here (a Linux x64 devDependency of the checkout, installed by npm run demo): the target is a second PostgreSQL 15',
   ];
+}
+
+/**
+ * What the online part lacks to cut over through a pooler, in one line, or undefined when it has
+ * PgBouncer: without it the cutover fences the source's writers instead, which the line says.
+ */
+export function poolerMissing(machine: DemoMachine): string | undefined {
+  if (machine.pgbouncer) return undefined;
+  const install = !machine.apt
+    ? `install PgBouncer so that it is at ${PGBOUNCER_PATH}`
+    : machine.isRoot
+      ? 'apt-get install -y pgbouncer'
+      : 'sudo apt-get install -y pgbouncer (npm run demo installs it itself as root)';
+  return `note: no PgBouncer at ${PGBOUNCER_PATH} (${install}): the online part cuts over with the writer fence instead of through a pooler`;
 }

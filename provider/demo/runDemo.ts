@@ -1,8 +1,10 @@
 // `pgferry demo`: embedded source and target servers (or two the user has: --source-url,
 // --target-url), the lab's AdventureWorks sample (68 tables), an offline migration with progress and
 // verification, then the seeds' online scenario over the same database (a row inserted on the
-// source while streaming, cutover, the row read back). A machine that cannot run it is told why
-// and what to do (prerequisites.ts).
+// source while streaming, cutover, the row read back). On its own servers the online part's
+// cutover goes through a local PgBouncer a shop writes through on one connection (pooledApp.ts),
+// or, with no PgBouncer on the machine, fences the source's writers. A machine that cannot run it
+// is told why and what to do (prerequisites.ts).
 import {
   parseMigrationSpec,
   requestCutover,
@@ -23,7 +25,8 @@ import {
   ADVENTUREWORKS_SQL,
 } from './adventureworks/script';
 import { ident } from '../engine';
-import { existingServersHint, inspectMachine, ownServersNotes, ownServersProblems, type DemoMachine } from './prerequisites';
+import { existingServersHint, inspectMachine, ownServersNotes, ownServersProblems, poolerMissing, type DemoMachine } from './prerequisites';
+import { POOLED_CART_PREFIX, PooledShop } from './pooledApp';
 import { existingServers, existingServersProblems, startOwnServers, type DemoServer, type DemoServers } from './servers';
 
 type Print = (line: string) => void;
@@ -70,7 +73,13 @@ async function loadSample(source: DemoServer, print: Print): Promise<void> {
   print(`source: ${answer.replace('tables=', 'tables ').replace('departments=', 'humanresources.department rows ')}`);
 }
 
-function specFor(servers: DemoServers, migrationName: string, mode: 'Offline' | 'Online'): MigrationSpec {
+/**
+ * How the online part cuts over: through the shop's pooler, with the writer fence (its own servers
+ * without PgBouncer), or neither (the user's servers, on which the demo changes nothing but its database).
+ */
+export type DemoCutover = { readonly way: 'pooler'; readonly shop: PooledShop } | { readonly way: 'fence' | 'none' };
+
+function specFor(servers: DemoServers, migrationName: string, mode: 'Offline' | 'Online', cutover?: DemoCutover): MigrationSpec {
   return parseMigrationSpec({
     migrationName,
     source: servers.source.input,
@@ -79,6 +88,8 @@ function specFor(servers: DemoServers, migrationName: string, mode: 'Offline' | 
     mode,
     option: 'ValidateAndMigrate',
     overwriteDbsInTarget: mode === 'Online',
+    ...(cutover?.way === 'pooler' ? { pooler: cutover.shop.poolerInput() } : {}),
+    ...(cutover?.way === 'fence' ? { fenceWriters: true } : {}),
   });
 }
 
@@ -122,20 +133,100 @@ async function openConsole(target: MigrationSpec['target'], print: Print): Promi
   return undefined;
 }
 
-/** Starts the online migration with the console open on it, writes on the source while it streams, then cuts over. */
-async function onlineMigration(servers: DemoServers, name: string, print: Print): Promise<boolean> {
+/** How the online part cuts over on these servers: the shop's pooler when PgBouncer is here, else the fence; on the user's servers, neither. */
+export async function demoCutover(servers: DemoServers, machine: DemoMachine | undefined, print: Print): Promise<DemoCutover> {
+  if (servers.existing || !machine) return { way: 'none' };
+  const missing = poolerMissing(machine);
+  if (missing) {
+    print(missing);
+    return { way: 'fence' };
+  }
+  const shop = await PooledShop.open(servers.source, servers.target, SAMPLE_DATABASE);
+  print(
+    `pooler: PgBouncer on ${shop.pooler.host}:${shop.pooler.port} in front of the source's "${SAMPLE_DATABASE}" (transaction pooling); a shop writes through it on one connection`,
+  );
+  return { way: 'pooler', shop };
+}
+
+/**
+ * Starts the online migration with the console open on it, writes on the source while it streams
+ * (through the pooler too, when it cuts over through one), then cuts over; true when it succeeded
+ * and the target holds what was written.
+ */
+export async function onlineMigration(servers: DemoServers, name: string, print: Print, cutover: DemoCutover): Promise<boolean> {
   print(`\n== online migration "${name}" (overwriting the target database) ==`);
-  const onlineSpec = specFor(servers, name, 'Online');
+  const onlineSpec = specFor(servers, name, 'Online', cutover);
   await startMigration(onlineSpec);
   const running = await openConsole(onlineSpec.target, print);
   try {
-    return await streamAndCutOver(servers, onlineSpec, print);
+    return await streamAndCutOver(servers, onlineSpec, print, cutover);
   } finally {
     await running?.close();
   }
 }
 
-async function streamAndCutOver(servers: DemoServers, onlineSpec: MigrationSpec, print: Print): Promise<boolean> {
+/** How the demo says the cutover will reach the applications. */
+function cutoverSaying(cutover: DemoCutover): string {
+  switch (cutover.way) {
+    case 'pooler':
+      return 'through the pooler: PgBouncer pauses, pgferry drains and verifies, points it at the target and resumes it';
+    case 'fence':
+      return "with the writer fence: the source's writers are ended and refused from the fence on";
+    case 'none':
+      return 'without a pooler or a fence: moving the applications is left to you';
+  }
+}
+
+/**
+ * After a cutover through the pooler: the shop's carts read back on the target (each committed one
+ * there once, none other), its one connection asked where it runs now, and what it saw said.
+ */
+async function shopAfterCutover(target: DemoServer, shop: PooledShop, done: MigrationStatus, print: Print): Promise<boolean> {
+  await shop.stopWriting();
+  const port = await shop.serverPort().catch((error: unknown) => {
+    shop.errors.push(`after the cutover: ${(error as Error).message}`);
+    return undefined;
+  });
+  const rows = await target.query<{ cart: string; n: number }>(
+    `SELECT shoppingcartid AS cart, count(*)::int AS n FROM sales.shoppingcartitem WHERE shoppingcartid LIKE $1 GROUP BY 1`,
+    [`${POOLED_CART_PREFIX}%`],
+    SAMPLE_DATABASE,
+  );
+  const onTarget = new Map(rows.map((r) => [r.cart, r.n]));
+  const once = shop.committed.filter((cart) => onTarget.get(cart) === 1).length;
+  const extra = rows.filter((r) => !shop.committed.includes(r.cart)).length;
+  const pause = done.databases.find((d) => d.database === SAMPLE_DATABASE)?.poolerPause;
+  const targetPort = Number(target.input.port);
+  const errors = shop.errors.length === 0 ? 'no error' : `${shop.errors.length} errors (${shop.errors[0]})`;
+  print(
+    `application: ${shop.committed.length} carts written through the pooler on one connection, ${errors}; ` +
+      (port === targetPort
+        ? `its connection kept and now on the target (port ${port})`
+        : `its session is on port ${port ?? 'none'}, not the target's`),
+  );
+  print(
+    `target: ${once} of the ${shop.committed.length} carts written through the pooler are there once each` +
+      (extra > 0 ? `, and ${extra} carts the shop never committed` : ''),
+  );
+  if (pause?.pauseSeconds !== undefined) {
+    print(
+      `cutover through the pooler: the application's statements waited ${pause.pauseSeconds.toFixed(2)} s in PgBouncer's pause, then ran on the ${pause.resumedOn ?? 'target'}`,
+    );
+  }
+  return shop.errors.length === 0 && port === targetPort && once === shop.committed.length && shop.committed.length > 0 && extra === 0;
+}
+
+/** Waits until the shop has committed `count` carts through the pooler (or met an error). */
+async function shopWrote(shop: PooledShop, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (shop.committed.length < count && shop.errors.length === 0) {
+    if (Date.now() > deadline)
+      throw new Error(`the shop wrote ${shop.committed.length} carts through the pooler within 60 s, not ${count}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function streamAndCutOver(servers: DemoServers, onlineSpec: MigrationSpec, print: Print, cutover: DemoCutover): Promise<boolean> {
   const { source, target } = servers;
   const name = onlineSpec.migrationName;
   const targetServer = onlineSpec.target;
@@ -147,11 +238,17 @@ async function streamAndCutOver(servers: DemoServers, onlineSpec: MigrationSpec,
   );
   summary(streaming, print);
   if (streaming.subState !== 'WaitingForCutoverTrigger') return false;
+  if (cutover.way === 'pooler') {
+    cutover.shop.startWriting();
+    await shopWrote(cutover.shop, 20);
+    print(`application: writing shopping carts through the pooler (${cutover.shop.committed.length} so far), on one connection it keeps`);
+  }
 
   const insert = `INSERT INTO humanresources.department VALUES (17, 'Logistics', 'Inventory Management', DEFAULT)`;
   print(`source: ${insert}`);
   await source.query(insert, [], SAMPLE_DATABASE);
   await rowArrives(target, print);
+  print(`cutover: ${cutoverSaying(cutover)}`);
   await requestCutover(targetServer, name);
   const done = await waitForMigration(targetServer, name, (s) => FINAL_STATES.has(s.state), {
     intervalMs: 250,
@@ -170,7 +267,8 @@ async function streamAndCutOver(servers: DemoServers, onlineSpec: MigrationSpec,
   // bookkeeping table on the source (lab-stack/README.md, "The lab's own data"). pgferry keeps no table on the
   // source, so the count to compare is the 68 tables and the 17th department.
   print(`target: humanresources.department has ${n} rows (the 16 of the offline copy and the one streamed)`);
-  return done.state === 'Succeeded' && rows.length === 1 && n === 17;
+  const shopOk = cutover.way === 'pooler' ? await shopAfterCutover(target, cutover.shop, done, print) : true;
+  return done.state === 'Succeeded' && rows.length === 1 && n === 17 && shopOk;
 }
 
 export interface DemoOptions {
@@ -184,14 +282,14 @@ export interface DemoOptions {
   readonly command?: string;
 }
 
-/** The demo's servers, or undefined after printing why it cannot run and what to do. */
-async function demoServers(options: DemoOptions, print: Print): Promise<DemoServers | undefined> {
+/** The demo's servers (and, for its own, the machine's facts), or undefined after printing why it cannot run and what to do. */
+async function demoServers(options: DemoOptions, print: Print): Promise<{ servers: DemoServers; machine?: DemoMachine } | undefined> {
   const printError = options.printError ?? print;
   const hint = existingServersHint(options.command ?? 'pgferry demo', SAMPLE_DATABASE);
   if (options.servers) {
     const servers = await existingServers(options.servers.source, options.servers.target, SAMPLE_DATABASE);
     const problems = await existingServersProblems(servers, SAMPLE_DATABASE);
-    if (problems.length === 0) return servers;
+    if (problems.length === 0) return { servers };
     for (const line of ['pgferry demo cannot use these servers (nothing was changed on them):', ...problems.map((p) => `  - ${p}`)])
       printError(line);
     return undefined;
@@ -204,7 +302,7 @@ async function demoServers(options: DemoOptions, print: Print): Promise<DemoServ
     return undefined;
   }
   for (const note of ownServersNotes(machine)) print(note);
-  return startOwnServers();
+  return { servers: await startOwnServers(), machine };
 }
 
 /** Migration names: the lab's on the demo's own servers; on the user's, stamped so a later run's never collide. */
@@ -216,14 +314,17 @@ function migrationNames(servers: DemoServers): { offline: string; online: string
 
 export async function runDemo(print: Print = (line) => console.log(line), options: DemoOptions = {}): Promise<number> {
   const started = Date.now();
+  let cutover: DemoCutover | undefined;
   try {
-    const servers = await demoServers(options, print);
-    if (!servers) return 1;
+    const found = await demoServers(options, print);
+    if (!found) return 1;
+    const { servers } = found;
     print(`source: ${servers.source.label}; target: ${servers.target.label}`);
     const names = migrationNames(servers);
     await loadSample(servers.source, print);
     if (!(await offlineMigration(servers, names.offline, print))) return 1;
-    const ok = await onlineMigration(servers, names.online, print);
+    cutover = await demoCutover(servers, found.machine, print);
+    const ok = await onlineMigration(servers, names.online, print, cutover);
     print(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (servers.existing) {
       print(
@@ -232,6 +333,7 @@ export async function runDemo(print: Print = (line) => console.log(line), option
     }
     return ok ? 0 : 1;
   } finally {
+    if (cutover?.way === 'pooler') await cutover.shop.close();
     await stopAllClusters();
   }
 }

@@ -308,7 +308,7 @@ describe('lab-stack config', () => {
   it('rejects unknown top-level keys, listing the allowed ones', () => {
     assert.equal(
       errorFor({ ...fullConfig(), region: 'westeurope' }),
-      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrationRuntime, migrations, migrationCreateTimeout, migrationUpdateTimeout, migrationDeleteTimeout, allowReplicaIdentityFull, tableJobs, indexJobs)',
+      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrationRuntime, pooler, migrations, migrationCreateTimeout, migrationUpdateTimeout, migrationDeleteTimeout, allowReplicaIdentityFull, tableJobs, indexJobs)',
     );
   });
 

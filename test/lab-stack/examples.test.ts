@@ -42,6 +42,7 @@ const OUTPUT_KEYS: Record<Exclude<keyof LabOutputs, 'adminPassword'>, true> = {
   vpnGatewayId: true,
   vpnClientAddressPool: true,
   sourceVmPrivateIp: true,
+  poolerAddress: true,
   runtimeAgents: true,
   migrationStates: true,
 };

@@ -96,6 +96,7 @@ describe('lab-stack program', function () {
       'dnsZoneName',
       'migrationStates',
       'parametersPendingRestart',
+      'poolerAddress',
       'resourceGroupName',
       'runtimeAgents',
       'serverConnectionString',

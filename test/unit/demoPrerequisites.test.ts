@@ -2,7 +2,13 @@
 // not: the facts are given to the pure judgement (and to runDemo) instead of inspected.
 import assert from 'node:assert/strict';
 import { runDemo } from '../../provider/demo/runDemo';
-import { existingServersHint, ownServersNotes, ownServersProblems, type DemoMachine } from '../../provider/demo/prerequisites';
+import {
+  existingServersHint,
+  ownServersNotes,
+  ownServersProblems,
+  poolerMissing,
+  type DemoMachine,
+} from '../../provider/demo/prerequisites';
 
 /** A Debian machine with everything the demo needs, run by an ordinary user. */
 const READY: DemoMachine = {
@@ -14,6 +20,7 @@ const READY: DemoMachine = {
   client15: true,
   apt: true,
   embedded16: true,
+  pgbouncer: true,
 };
 
 describe('pgferry demo: what it says when it cannot run its own servers', () => {
@@ -50,6 +57,16 @@ describe('pgferry demo: what it says when it cannot run its own servers', () => 
     const problems = ownServersProblems({ ...READY, isRoot: true, postgresUser: false });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /useradd --system .* postgres/);
+  });
+
+  it('without PgBouncer, says in one line what to install and that the online part fences the writers instead', () => {
+    assert.equal(poolerMissing(READY), undefined);
+    assert.equal(
+      poolerMissing({ ...READY, pgbouncer: false }),
+      'note: no PgBouncer at /usr/sbin/pgbouncer (sudo apt-get install -y pgbouncer (npm run demo installs it itself as root)): the online part cuts over with the writer fence instead of through a pooler',
+    );
+    assert.match(poolerMissing({ ...READY, pgbouncer: false, isRoot: true })!, /\(apt-get install -y pgbouncer\)/);
+    assert.match(poolerMissing({ ...READY, pgbouncer: false, apt: false })!, /install PgBouncer so that it is at \/usr\/sbin\/pgbouncer/);
   });
 
   it('says so when the target will be a second PostgreSQL 15 for want of the embedded 16', () => {
