@@ -3,7 +3,10 @@
 // drained by pgferry's Applier in this process with each applySessions value asked for, each into a
 // fresh copy of the target's first rows; the drain's seconds, rows a second, the CPU of this process,
 // of both clusters and of each session working for it, what those sessions waited on
-// (applyProfile.ts), and whether every table's checksum matches the source's after it.
+// (applyProfile.ts), and whether every table's checksum matches the source's after it. With
+// --target-latency-ms (or --source-latency-ms), the fault proxy of the tests stands between this
+// process and that server and delays every chunk by that much each way, as a far link would: each
+// value given is drained with each session count, all from the same backlog.
 //   node dist/bench/parallelApplyLab.js --help   lists the options
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -15,6 +18,7 @@ import type pg from 'pg';
 import { Applier } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { FaultProxy } from '../test/support/faultProxy';
 import { DrainProfile } from './applyProfile';
 import { argsOrExit, oneOf, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';
@@ -39,6 +43,10 @@ interface LabArgs {
   /** Tables each transaction writes (lab workload: 1 or 2). */
   readonly tablesPerTx: number;
   readonly sessions: readonly number[];
+  /** Milliseconds each way between this process and the target: every value is drained with every session count. */
+  readonly targetLatencyMs: readonly number[];
+  /** Milliseconds each way between this process and the source, for every drain. */
+  readonly sourceLatencyMs: number;
   readonly fsyncOff: boolean;
 }
 
@@ -49,6 +57,20 @@ function sessionList(value: string): number[] {
   if (list.some((n) => n > 16)) throw new InvalidArgumentError(`each must be a whole number from 1 to 16, got ${value}`);
   if (new Set(list).size !== list.length) throw new InvalidArgumentError(`each value once, got ${value}`);
   return list;
+}
+
+function latencyList(value: string): number[] {
+  const list = value.split(',').map((v) => Number(v.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 0 || n > 1000))
+    throw new InvalidArgumentError(`each must be a whole number of milliseconds from 0 to 1000, got ${value}`);
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError(`each value once, got ${value}`);
+  return list;
+}
+
+function latency(value: string): number {
+  const [ms] = latencyList(value);
+  if (value.includes(',')) throw new InvalidArgumentError(`one value, got ${value}`);
+  return ms!;
 }
 
 function parseLabArgs(argv: readonly string[]): LabArgs {
@@ -68,6 +90,10 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     new Option('--sessions <list>', 'applySessions values to drain with, comma-separated')
       .argParser(sessionList)
       .default(sessionList(DEFAULTS.sessions)),
+    new Option('--target-latency-ms <list>', 'milliseconds added each way between this process and the target, comma-separated')
+      .argParser(latencyList)
+      .default([0]),
+    new Option('--source-latency-ms <N>', 'milliseconds added each way between this process and the source').argParser(latency).default(0),
     new Option('--fsync-off', 'fsync, synchronous_commit and full_page_writes off on both clusters'),
   ];
   const description = 'drains one many-table backlog with pgferry’s Applier at each applySessions value';
@@ -81,12 +107,30 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     tx: (values.tx as number | undefined) ?? DEFAULTS.tx,
     tablesPerTx: (values.tablesPerTx as number | undefined) ?? DEFAULTS.tablesPerTx,
     sessions: (values.sessions as number[] | undefined) ?? sessionList(DEFAULTS.sessions),
+    targetLatencyMs: (values.targetLatencyMs as number[] | undefined) ?? [0],
+    sourceLatencyMs: (values.sourceLatencyMs as number | undefined) ?? 0,
     fsyncOff: values.fsyncOff === true,
   };
 }
 
-/** The slot a drain with `sessions` sessions reads: every drain its own, all made before the backlog. */
-const slotName = (sessions: number): string => `drain_${sessions}`;
+/** One drain: its session count and the target's latency. */
+interface Drain {
+  readonly sessions: number;
+  readonly targetLatencyMs: number;
+}
+
+/** The slot a drain reads: every drain its own, all made before the backlog. */
+const slotName = (d: Drain): string => `drain_${d.sessions}_${d.targetLatencyMs}`;
+
+/** A proxy in front of `cluster` adding `ms` each way, or the cluster itself when `ms` is 0. */
+async function behind(cluster: Cluster, ms: number): Promise<{ server: ReturnType<typeof labServer>; proxy?: FaultProxy }> {
+  if (ms === 0) return { server: labServer(cluster) };
+  const proxy = new FaultProxy(`${cluster.port}+${ms}ms`, cluster.port);
+  await proxy.start();
+  // for as long as the drain lasts: the proxy is closed after it
+  proxy.latency(ms, 24 * 3600 * 1000);
+  return { server: { ...labServer(cluster), host: '127.0.0.1', port: proxy.port }, proxy };
+}
 
 function ddl(tables: number): string {
   const each = Array.from(
@@ -162,7 +206,7 @@ async function prepareTables(source: Cluster, target: Cluster, args: LabArgs): P
 }
 
 /** The backlog: written once while nothing consumes, after one slot per drain was made (all at the same point). */
-async function writeBacklog(source: Cluster, args: LabArgs): Promise<number> {
+async function writeBacklog(source: Cluster, args: LabArgs): Promise<{ rows: number; transactions: number }> {
   const db = LAB_STREAM.database;
   const started = Date.now();
   let transactions = args.writers * args.tx;
@@ -188,25 +232,34 @@ async function writeBacklog(source: Cluster, args: LabArgs): Promise<number> {
   process.stdout.write(
     `backlog (${args.workload}): ${transactions} transactions, about ${rows} row changes, by ${args.writers} writers over ${args.tables} tables, written at ${tps.toFixed(0)} TPS\n`,
   );
-  return rows;
+  return { rows, transactions };
 }
 
-/** One drain with `sessions` apply sessions from its own slot into a fresh copy of the template; its report line and seconds. */
-async function drainWith(source: Cluster, target: Cluster, sessions: number, rows: number): Promise<number> {
+/** One drain from its own slot into a fresh copy of the template; its report line and seconds. */
+async function drainWith(
+  source: Cluster,
+  target: Cluster,
+  drain: Drain,
+  args: LabArgs,
+  backlog: { rows: number; transactions: number },
+): Promise<number> {
+  const { sessions, targetLatencyMs } = drain;
+  const { rows, transactions } = backlog;
   const db = LAB_STREAM.database;
   await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await target.query(`CREATE DATABASE ${db} TEMPLATE ${TEMPLATE_DB}`);
-  const slot = slotName(sessions);
+  const slot = slotName(drain);
   const [start] = await source.query<{ lsn: string }>(
     'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
     [slot],
   );
+  const far = [await behind(source, args.sourceLatencyMs), await behind(target, targetLatencyMs)] as const;
   const applier = new Applier({
-    source: labServer(source),
-    target: labServer(target),
+    source: far[0].server,
+    target: far[1].server,
     ...LAB_STREAM,
     slot,
-    origin: `${LAB_STREAM.origin}_${sessions}`,
+    origin: `${LAB_STREAM.origin}_${sessions}_${targetLatencyMs}`,
     initialLsn: parseLsn(start!.lsn),
     applySessions: sessions,
     log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
@@ -216,7 +269,12 @@ async function drainWith(source: Cluster, target: Cluster, sessions: number, row
   await profile.start();
   const cpu = process.cpuUsage();
   const started = Date.now();
-  const end = await applier.run();
+  let end: string;
+  try {
+    end = await applier.run();
+  } finally {
+    for (const f of far) if (f.proxy) await f.proxy.close();
+  }
   const seconds = (Date.now() - started) / 1000;
   const usage = process.cpuUsage(cpu);
   const report = await profile.stop();
@@ -225,7 +283,8 @@ async function drainWith(source: Cluster, target: Cluster, sessions: number, row
   const same = want === got ? 'identical' : 'DIFFERENT';
   const cpuSum = used + report.sourceCpu + report.targetCpu;
   process.stdout.write(
-    `applySessions ${sessions}: drained in ${seconds.toFixed(2)} s (${end}), ${(rows / seconds).toFixed(0)} rows/s; CPU-s: this process ${used.toFixed(2)}, ` +
+    `applySessions ${sessions}, target +${targetLatencyMs} ms, source +${args.sourceLatencyMs} ms each way: drained in ${seconds.toFixed(2)} s (${end}), ` +
+      `${(rows / seconds).toFixed(0)} rows/s, ${(transactions / seconds).toFixed(0)} TPS; CPU-s: this process ${used.toFixed(2)}, ` +
       `source ${report.sourceCpu.toFixed(2)}, target ${report.targetCpu.toFixed(2)} (sum ${cpuSum.toFixed(2)} = ${(cpuSum / seconds).toFixed(2)} CPUs busy); ` +
       `load average ${os.loadavg()[0]!.toFixed(1)}; target ${same}\n${report.lines.join('\n')}\n`,
   );
@@ -242,14 +301,20 @@ async function main(args: LabArgs): Promise<void> {
     ]);
     await prepareTables(source, target, args);
     await source.query(`CREATE PUBLICATION ${LAB_STREAM.publication} FOR ALL TABLES`, [], LAB_STREAM.database);
-    for (const s of args.sessions)
-      await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName(s)], LAB_STREAM.database);
-    const rows = await writeBacklog(source, args);
+    // the session counts side by side at each latency, so a ratio compares drains run back to back
+    const drains = args.targetLatencyMs.flatMap((targetLatencyMs) => args.sessions.map((sessions) => ({ sessions, targetLatencyMs })));
+    for (const d of drains)
+      await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName(d)], LAB_STREAM.database);
+    const backlog = await writeBacklog(source, args);
     await source.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [LAB_STREAM.cutoverPrefix, MARKER], LAB_STREAM.database);
-    const seconds: number[] = [];
-    for (const s of args.sessions) seconds.push(await drainWith(source, target, s, rows));
-    if (seconds.length > 1)
-      process.stdout.write(`drain time ratio, first / each: ${seconds.map((s) => (seconds[0]! / s).toFixed(2)).join(', ')}\n`);
+    for (const targetLatencyMs of args.targetLatencyMs) {
+      const seconds: number[] = [];
+      for (const sessions of args.sessions) seconds.push(await drainWith(source, target, { sessions, targetLatencyMs }, args, backlog));
+      if (seconds.length > 1)
+        process.stdout.write(
+          `target +${targetLatencyMs} ms: drain time ratio, first / each: ${seconds.map((s) => (seconds[0]! / s).toFixed(2)).join(', ')}\n`,
+        );
+    }
   } finally {
     await stopAllClusters();
   }

@@ -32,9 +32,12 @@ import type { SessionConfig } from './sessionConfig';
  * received-queue budgets (statementPipeline.ts): enough for this process to decode and plan the
  * next batch while the target runs this one (two budgets: 16 MiB by default), and bounded by the
  * same setting as the queue, so a stalled target holds at most about three budgets of changes
- * before the stream pauses. Each statement holds at most PlannerLimits.maxBytes.
+ * before the stream pauses. Each statement holds at most PlannerLimits.maxBytes. The count must
+ * cover the statements the target runs during one round trip: on a far link a session sends
+ * only that many per round trip, and a bound of a few dozen held one session to about that many
+ * row changes per round trip whatever the target could do (docs/bench.md#parallel-apply-applysessions).
  */
-const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT = 2048;
 const IN_FLIGHT_BUDGETS = 2;
 
 /**
