@@ -151,6 +151,26 @@ describe('schema follow steps (issue 49)', () => {
   });
 });
 
+describe("schema follow steps: a table's CLUSTER ON mark", () => {
+  it('puts the mark on or takes it off while streaming, and makes an index with its mark at once', () => {
+    const pkey = (clustered: boolean) =>
+      object('index', 'orders_pkey', { definition: 'CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)', clustered });
+    const on = alterStep(pkey(true), pkey(false), 'clustered', true, false, 'app');
+    assert.equal(on?.when, 'anytime');
+    assert.deepEqual(on?.statements, ['ALTER TABLE "public"."orders" CLUSTER ON "orders_pkey";']);
+    // named by the index the look saw, as any step on a target object
+    assert.deepEqual(on?.seen, { classId: '0', objectId: '0', schema: 'public', name: 'orders_pkey' });
+    assert.deepEqual(alterStep(pkey(false), pkey(true), 'clustered', false, true, 'app')?.statements, [
+      'ALTER TABLE "public"."orders" SET WITHOUT CLUSTER;',
+    ]);
+    const made = createStep(object('index', 'orders_n', { definition: 'CREATE INDEX orders_n ON public.orders USING btree (n)', clustered: true }), new Set());
+    assert.deepEqual(made?.statements, [
+      'CREATE INDEX CONCURRENTLY orders_n ON public.orders USING btree (n);',
+      'ALTER TABLE "public"."orders" CLUSTER ON "orders_n";',
+    ]);
+  });
+});
+
 describe('schema follow steps: columns (issue 49)', () => {
   it("follows a column's default while streaming, its other changes by the cutover, each table read whole", () => {
     const column = object('column', 'n', { type: 'integer', default: null, identity: null });

@@ -143,7 +143,8 @@ SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname
 const INDEXES_SQL = `
 SELECT 'index' AS kind, n.nspname AS schema, t.relname AS relation, i.relname AS name, NULL AS args,
        'pg_class'::regclass::oid::text AS class_id, i.oid::text AS object_id, t.oid::text AS owner_object_id,
-       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_indexdef(i.oid)) AS props
+       -- the table's CLUSTER ON mark is its index's flag: pg_dump prints it beside the index
+       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_indexdef(i.oid), 'clustered', x.indisclustered) AS props
   FROM pg_catalog.pg_index x
   JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
   JOIN pg_catalog.pg_class t ON t.oid = x.indrelid

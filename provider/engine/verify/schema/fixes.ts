@@ -93,6 +93,14 @@ export function createStatement(o: SchemaObject): string {
   }
 }
 
+/**
+ * The table's CLUSTER ON mark put on this index, or taken off the table: a mark CLUSTER reads when
+ * run without an index, which moves no row and leaves the index as it is.
+ */
+export function clusterStatement(o: SchemaObject, clustered: boolean): string {
+  return clustered ? `ALTER TABLE ${tableOf(o)} CLUSTER ON ${ident(o.name)};` : `ALTER TABLE ${tableOf(o)} SET WITHOUT CLUSTER;`;
+}
+
 /** DROP for an object only the target has. */
 export function dropStatement(o: SchemaObject): string {
   switch (o.kind) {
@@ -279,6 +287,9 @@ export function alterStatement(
     case 'rule':
       if (property === 'enabled')
         return `ALTER TABLE ${tableOf(o)} ${TRIGGER_STATES[text(source)] ?? 'ENABLE'} ${o.kind.toUpperCase()} ${ident(o.name)};`;
+      return recreate();
+    case 'index':
+      if (property === 'clustered') return clusterStatement(o, source === true);
       return recreate();
     case 'extension':
       return `ALTER EXTENSION ${objectSql(o)} UPDATE TO ${literal(text(source))};`;

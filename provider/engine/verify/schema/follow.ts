@@ -18,7 +18,7 @@
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
-import { alterStatement, createStatement, dropStatement } from './fixes';
+import { alterStatement, clusterStatement, createStatement, dropStatement } from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
@@ -156,7 +156,14 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
   if (o.kind === 'index') {
     if (constraintNames.has([o.schema, o.relation, o.name].join('\0'))) return undefined;
     const definition = text(o.props.definition);
-    return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank, inStream: true };
+    // made with its table's CLUSTER ON mark at once: the cutover's check, once drained, looks once
+    const mark = o.props.clustered === true ? [clusterStatement(o, true)] : [];
+    return {
+      when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
+      statements: [concurrentIndex(definition), ...mark],
+      rank,
+      inStream: true,
+    };
   }
   if (o.kind === 'trigger' || o.kind === 'rule') {
     // one statement string, so one transaction: the object never fires in a state it should not
@@ -288,11 +295,15 @@ function alterStepOf(
     case 'sequence':
       return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK[o.kind] ?? 10 };
     case 'index': {
+      // a mark on the table, no row read or moved: the lock it takes is brief, as a comment's
+      if (property === 'clustered')
+        return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.index! };
       if (property !== 'definition') return undefined;
       const definition = text(source);
+      const mark = o.props.clustered === true ? [clusterStatement(o, true)] : [];
       return {
         when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
-        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition)],
+        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition), ...mark],
         rank: CREATE_RANK.index!,
         inStream: true,
       };
