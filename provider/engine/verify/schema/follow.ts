@@ -18,7 +18,7 @@
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
-import { alterStatement, clusterStatement, createStatement, dropStatement } from './fixes';
+import { alterStatement, clusterStatement, createStatement, dropStatement, labelChanges } from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
@@ -236,22 +236,6 @@ export function renameStep(statement: string): FollowStep {
   return drainedColumnStep(statement);
 }
 
-/** Enum labels added on the source (none removed or reordered): ADD VALUE each, in place. */
-function addedLabels(o: SchemaObject, source: string, target: string): string[] | undefined {
-  // labels are read as quote_literal prints them (catalog.ts), so each is a literal already
-  const split = (s: string): string[] => s.match(/E?'(?:[^']|'')*'/g) ?? [];
-  const want = split(source);
-  const have = split(target);
-  if (have.some((l, i) => want.indexOf(l) < 0 || (i > 0 && want.indexOf(l) < want.indexOf(have[i - 1]!)))) return undefined;
-  const statements: string[] = [];
-  want.forEach((label, i) => {
-    if (have.includes(label)) return;
-    const place = i > 0 ? ` AFTER ${want[i - 1]!}` : have.length ? ` BEFORE ${have[0]!}` : '';
-    statements.push(`ALTER TYPE ${qualified(o.schema, o.name)} ADD VALUE IF NOT EXISTS ${label}${place};`);
-  });
-  return statements;
-}
-
 /**
  * The step for one property that differs, `o` being the source's object and `t` the target's the
  * look saw; undefined when it is not followed. It names `t`, and runs only while that name still
@@ -321,8 +305,12 @@ function alterStepOf(
     }
     case 'enum type': {
       if (property !== 'labels') return undefined;
-      const statements = addedLabels(o, text(source), text(target));
-      return statements ? { when: 'anytime', statements, rank: CREATE_RANK['enum type']! } : undefined;
+      const change = labelChanges(o, text(source), text(target));
+      // Not a rename: a row streamed before it carries the old label, which the target refuses once
+      // renamed, and one streamed after it the new label, which the target refuses until then; no
+      // position the watch can wait for lies between them while such rows stream. Its fix is shown.
+      if (!change || change.renamed) return undefined;
+      return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
     }
     default:
       return undefined;
