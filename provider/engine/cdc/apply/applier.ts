@@ -199,11 +199,12 @@ export class Applier {
    * A change the target refused (a value it cannot take, a constraint) in a batch that may hold
    * other source transactions, whose rows it rolled back too: the stream stops only once that
    * change's transaction was tried alone, every one before it committed (ApplyState.begunLsn).
+   * Once per refusal: a refusal met again before the apply passed the last such try stops.
    */
   private refusedInBatch(error: unknown): boolean {
-    const refused = REFUSED_ROW.test(sqlStateWithin(error) ?? '');
-    const begun = this.state.begunLsn;
-    return refused && begun !== undefined && (this.state.aloneUntil === undefined || this.state.aloneUntil < begun);
+    const { begunLsn, aloneUntil, appliedLsn } = this.state;
+    if (!REFUSED_ROW.test(sqlStateWithin(error) ?? '') || begunLsn === undefined) return false;
+    return aloneUntil === undefined || appliedLsn > aloneUntil;
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */
