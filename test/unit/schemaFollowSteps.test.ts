@@ -150,7 +150,9 @@ describe('schema follow steps (issue 49)', () => {
     // a row that uses the label being maybe stopped on it
     assert.equal(alterStep(type, type, 'labels', "'new', 'paid', 'shipped'", "'new', 'paid'", 'app')?.inStream, undefined);
   });
+});
 
+describe('schema follow steps: an enum label renamed', () => {
   it('shows a label renamed as RENAME VALUE, never DROP TYPE, and leaves it to the user while streaming', () => {
     const type = object('enum type', 'state', {}, null);
     assert.equal(
