@@ -222,6 +222,13 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
       stopped.message ?? '',
       /^cutover stopped: database "guard_fence" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, request the cutover again/,
     );
+    // the guard's triggers are pgferry's own: its schema check, run while they were on, lists
+    // none of them as made on the target alone
+    const kept = (stopped.verification?.schema ?? []).flatMap((c) => (c.kept ?? []).map((k) => k.object));
+    assert.deepEqual(
+      kept.filter((k) => k.includes('pgferry_g_')),
+      [],
+    );
     // the fence is lifted: the source takes an application's write again, and it streams on
     await pair.source.query('INSERT INTO writes SELECT g, 0 FROM generate_series(11, 20) g', [], FENCED);
     await until('the writes reach the target', async () => ((await ids(pair.target, FENCED, 'writes')).length === 20 ? true : undefined));

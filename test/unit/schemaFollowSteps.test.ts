@@ -3,6 +3,7 @@
 // refuse a row only once the apply passed it.
 import assert from 'node:assert/strict';
 import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
+import { alterStatement } from '../../provider/engine/verify/schema/fixes';
 import { alterStep, createStep, dropStep } from '../../provider/engine/verify/schema/follow';
 import { NONE_MADE } from '../../provider/engine/verify/schema/identity';
 import { dependentIsOurs, dependentKey } from '../../provider/engine/flow/targetDependents';
@@ -148,6 +149,45 @@ describe('schema follow steps (issue 49)', () => {
     // the event trigger's apply never adds a label: with it the watch adds one as soon as it sees it,
     // a row that uses the label being maybe stopped on it
     assert.equal(alterStep(type, type, 'labels', "'new', 'paid', 'shipped'", "'new', 'paid'", 'app')?.inStream, undefined);
+  });
+});
+
+describe('schema follow steps: an enum label renamed', () => {
+  it('shows a label renamed as RENAME VALUE, never DROP TYPE, and leaves it to the user while streaming', () => {
+    const type = object('enum type', 'state', {}, null);
+    assert.equal(
+      alterStatement(type, 'labels', "'New', 'paid', E'it''s\\\\x'", "'new', 'paid', 'x'", 'app'),
+      `ALTER TYPE "public"."state" RENAME VALUE 'new' TO 'New'; ALTER TYPE "public"."state" RENAME VALUE 'x' TO E'it''s\\\\x';`,
+    );
+    // rows streamed on both sides of a rename carry both labels: no look can place it between them
+    assert.equal(alterStep(type, type, 'labels', "'New', 'paid'", "'new', 'paid'", 'app'), undefined);
+    // a label the target has moved in the source's list is a reorder, not a rename; its fix
+    // recreates nothing its columns use
+    assert.equal(alterStep(type, type, 'labels', "'paid', 'gone'", "'new', 'paid'", 'app'), undefined);
+    assert.doesNotMatch(alterStatement(type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), /DROP TYPE/);
+  });
+});
+
+describe("schema follow steps: a table's CLUSTER ON mark", () => {
+  it('puts the mark on or takes it off while streaming, and makes an index with its mark at once', () => {
+    const pkey = (clustered: boolean) =>
+      object('index', 'orders_pkey', { definition: 'CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)', clustered });
+    const on = alterStep(pkey(true), pkey(false), 'clustered', true, false, 'app');
+    assert.equal(on?.when, 'anytime');
+    assert.deepEqual(on?.statements, ['ALTER TABLE "public"."orders" CLUSTER ON "orders_pkey";']);
+    // named by the index the look saw, as any step on a target object
+    assert.deepEqual(on?.seen, { classId: '0', objectId: '0', schema: 'public', name: 'orders_pkey' });
+    assert.deepEqual(alterStep(pkey(false), pkey(true), 'clustered', false, true, 'app')?.statements, [
+      'ALTER TABLE "public"."orders" SET WITHOUT CLUSTER;',
+    ]);
+    const made = createStep(
+      object('index', 'orders_n', { definition: 'CREATE INDEX orders_n ON public.orders USING btree (n)', clustered: true }),
+      new Set(),
+    );
+    assert.deepEqual(made?.statements, [
+      'CREATE INDEX CONCURRENTLY orders_n ON public.orders USING btree (n);',
+      'ALTER TABLE "public"."orders" CLUSTER ON "orders_n";',
+    ]);
   });
 });
 

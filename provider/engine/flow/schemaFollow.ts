@@ -34,7 +34,7 @@ import {
 } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { requestTableResync } from '../control/tableResyncs';
-import { CONTROL_SCHEMA, fenceNamesOf } from '../core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, guardNamesOf } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
@@ -157,9 +157,10 @@ export async function followSchema(
   return { followed, waiting, failed };
 }
 
-/** One database's objects on a server, as the schema check reads them (the migration's writer fence aside). */
+/** One database's objects on a server, as the schema check reads them (the migration's writer fence and target guard aside). */
 function objectsOf(run: MigrationRun, database: string, client: pg.Client, major: number): Promise<SchemaObject[]> {
-  return readSchemaObjects(client, major, CONTROL_SCHEMA, undefined, fenceNamesOf(run.spec.migrationName, database));
+  const name = run.spec.migrationName;
+  return readSchemaObjects(client, major, CONTROL_SCHEMA, undefined, fenceNamesOf(name, database), guardNamesOf(name, database));
 }
 
 /**

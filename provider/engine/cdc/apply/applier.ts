@@ -2,7 +2,7 @@
 // the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
 // and positions the online flow reports.
 import type { DdlFollowing } from './ddlFollow';
-import { isRetryable, NEW_SESSION_CODES } from '../../connect/sqlstate';
+import { isRetryable, NEW_SESSION_CODES, sqlStateWithin } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
@@ -97,6 +97,9 @@ function transient(error: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** SQLSTATE classes of a row the target refuses: a data exception (22), an integrity constraint (23). */
+const REFUSED_ROW = /^2[23]/;
+
 export class Applier {
   private stopped = false;
   /** Set by fail(): the stream stops and run() throws it (a background verification found a difference). */
@@ -172,6 +175,10 @@ export class Applier {
           this.state.commitBefore = error.finalLsn;
           continue;
         }
+        if (this.refusedInBatch(error)) {
+          this.state.aloneUntil = this.state.begunLsn;
+          continue;
+        }
         if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
@@ -186,6 +193,18 @@ export class Applier {
         this.wake = undefined;
       }
     }
+  }
+
+  /**
+   * A change the target refused (a value it cannot take, a constraint) in a batch that may hold
+   * other source transactions, whose rows it rolled back too: the stream stops only once that
+   * change's transaction was tried alone, every one before it committed (ApplyState.begunLsn).
+   * Once per refusal: a refusal met again before the apply passed the last such try stops.
+   */
+  private refusedInBatch(error: unknown): boolean {
+    const { begunLsn, aloneUntil, appliedLsn } = this.state;
+    if (!REFUSED_ROW.test(sqlStateWithin(error) ?? '') || begunLsn === undefined) return false;
+    return aloneUntil === undefined || appliedLsn > aloneUntil;
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

@@ -398,6 +398,7 @@ class ApplySession {
   private began(finalLsn: bigint): undefined {
     this.inSourceTxn = true;
     this.current = { finalLsn, afterOthers: this.txn.isOpen };
+    if (finalLsn > (this.state.begunLsn ?? 0n)) this.state.begunLsn = finalLsn;
     // after a restart, a transaction a lane committed in a batch the first session did not is applied
     this.skipping = finalLsn < this.connections.skipBelow || this.connections.catchUp?.applied(finalLsn) === true;
     if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
@@ -532,7 +533,8 @@ class ApplySession {
     // parallel apply: the group commit weighs the whole batch, every session's rows
     this.lanes?.check();
     const batch = this.lanes ? { rowCount: this.lanes.rowCount, age: txn.age, commitsInFlight: txn.commitsInFlight } : txn;
-    if (this.commits.due(batch, this.queue.isEmpty)) return txn.commit().then(noEnd);
+    const alone = state.aloneUntil !== undefined && this.current.finalLsn <= state.aloneUntil;
+    if (this.commits.due(batch, this.queue.isEmpty) || alone) return txn.commit().then(noEnd);
     if (txn.inFlight === 0 && txn.plannedRows >= EAGER_FLUSH_ROWS) return txn.flush().then(noEnd);
     return undefined;
   }

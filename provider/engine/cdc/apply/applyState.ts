@@ -60,6 +60,17 @@ export interface ApplyState {
    */
   commitBefore?: bigint;
   /**
+   * The final position of the last source transaction a session began. A batch holds several
+   * source transactions, and a change the target refuses rolls back every one of them: the session
+   * started again at once takes each transaction up to here in a batch of its own (aloneUntil), so
+   * that it commits all those before the refused one and stops on that one alone. Otherwise the fix
+   * the refused change needs (an enum label renamed on the target as on the source) would then be
+   * refused by the earlier ones, which need the target as it was: a stop no fix ends.
+   */
+  begunLsn?: bigint;
+  /** Each source transaction whose final position is at or before this one is committed alone (begunLsn). */
+  aloneUntil?: bigint;
+  /**
    * Per source relation OID, each streamed column's source attnum with the shapes the target had,
    * oldest first (ApplySession.recordedFor picks the one of the target's shape now) (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
    * published table at the first relation message of a runner, checked against that message.

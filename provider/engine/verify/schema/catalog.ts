@@ -6,7 +6,7 @@
 // carries its schema on both servers.
 import type pg from 'pg';
 import { INTERNAL_ERROR, UNDEFINED_OBJECT, sqlState } from '../../connect/sqlstate';
-import { schemaObjectKey, type FenceNames } from '../../core/names';
+import { schemaObjectKey, type FenceNames, type GuardNames } from '../../core/names';
 import { qualified } from '../../connect/quote';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
@@ -143,7 +143,8 @@ SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname
 const INDEXES_SQL = `
 SELECT 'index' AS kind, n.nspname AS schema, t.relname AS relation, i.relname AS name, NULL AS args,
        'pg_class'::regclass::oid::text AS class_id, i.oid::text AS object_id, t.oid::text AS owner_object_id,
-       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_indexdef(i.oid)) AS props
+       -- the table's CLUSTER ON mark is its index's flag: pg_dump prints it beside the index
+       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_indexdef(i.oid), 'clustered', x.indisclustered) AS props
   FROM pg_catalog.pg_index x
   JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
   JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
@@ -204,7 +205,10 @@ SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname 
    -- pgferry's writer fence, told by its identity (footprint/fenceTriggers.ts): a trigger of the
    -- fence's name calling the fence's own function; a DBA's trigger calling a function of theirs in
    -- a schema named like the control schema is theirs, and compared
-   AND NOT (tg.tgname = $4 AND tg.tgfoid = coalesce(pg_catalog.to_regprocedure(NULLIF($5::text, ''))::pg_catalog.oid, 0))`;
+   AND NOT (tg.tgname = $4 AND tg.tgfoid = coalesce(pg_catalog.to_regprocedure(NULLIF($5::text, ''))::pg_catalog.oid, 0))
+   -- and the target's guard of a held cutover (footprint/targetGuard.ts), told the same way: its
+   -- statement and row triggers calling the guard's own function
+   AND NOT (tg.tgname IN ($6, $7) AND tg.tgfoid = coalesce(pg_catalog.to_regprocedure(NULLIF($8::text, ''))::pg_catalog.oid, 0))`;
 
 const RULES_SQL = `
 SELECT 'rule' AS kind, n.nspname AS schema, c.relname AS relation, r.rulename AS name, NULL AS args,
@@ -299,7 +303,8 @@ interface Row {
 /**
  * Reads every object of the connected database that a migration moves, the schema `controlSchema`,
  * what the filters leave out (`leftOut`: relation OIDs, schema names) and the triggers of the
- * migration's writer fence in this database (`fence`, fenceNamesOf) aside. One statement per
+ * migration's writer fence and target guard in this database (`fence`, fenceNamesOf; `guard`,
+ * guardNamesOf) aside. One statement per
  * kind of object, all in one read-only transaction of its own on the caller's session (which must
  * not be in one): one snapshot.
  */
@@ -309,9 +314,11 @@ export async function readSchemaObjects(
   controlSchema: string,
   leftOut: { readonly relations: readonly string[]; readonly schemas: readonly string[] } = { relations: [], schemas: [] },
   fence?: FenceNames,
+  guard?: GuardNames,
 ): Promise<SchemaObject[]> {
   const triggers = triggersSql(major);
   const fenceIdentity = fence ? [fence.trigger, `${qualified(controlSchema, fence.function)}()`] : ['', ''];
+  const guardIdentity = guard ? [guard.trigger, guard.rowTrigger, `${qualified(controlSchema, guard.function)}()`] : ['', '', ''];
   const statements = [
     RELATIONS_SQL,
     columnsSql(major),
@@ -336,7 +343,7 @@ export async function readSchemaObjects(
     try {
       for (const sql of statements) {
         const params = [controlSchema, leftOut.relations, leftOut.schemas];
-        await readInto(objects, client, sql, sql === triggers ? [...params, ...fenceIdentity] : params);
+        await readInto(objects, client, sql, sql === triggers ? [...params, ...fenceIdentity, ...guardIdentity] : params);
       }
     } catch (error) {
       if (sqlState(error) === INTERNAL_ERROR && read < CONSISTENT_READS) continue;

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { readUnsupportedObjects } from '../../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor } from '../../connect/session';
-import { CONTROL_SCHEMA, fenceNamesOf } from '../../core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, guardNamesOf } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { compileFilters, leftOutByName, type CompiledFilters } from '../../filter/filters';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
@@ -145,10 +145,12 @@ export async function compareDatabase(
     // has `public` from template0 whether or not it moves)
     const schemas = [...filter.leftOutSchemaNames];
     // the writer fence (the source's at a cutover, the target's at a fall-back) is pgferry's own
+    // and the target's guard of a held cutover, on while the cutover's first look runs
     const fence = fenceNamesOf(spec.migrationName, database);
+    const guard = guardNamesOf(spec.migrationName, database);
     const [source, target] = await Promise.all([
-      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }, fence),
-      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }, fence),
+      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }, fence, guard),
+      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }, fence, guard),
     ]);
     trace('schema compare: objects read');
     const ctx: CompareContext = {

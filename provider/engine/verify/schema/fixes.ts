@@ -93,6 +93,42 @@ export function createStatement(o: SchemaObject): string {
   }
 }
 
+/**
+ * The table's CLUSTER ON mark put on this index, or taken off the table: a mark CLUSTER reads when
+ * run without an index, which moves no row and leaves the index as it is.
+ */
+export function clusterStatement(o: SchemaObject, clustered: boolean): string {
+  return clustered ? `ALTER TABLE ${tableOf(o)} CLUSTER ON ${ident(o.name)};` : `ALTER TABLE ${tableOf(o)} SET WITHOUT CLUSTER;`;
+}
+
+/**
+ * The statements that make an enum's labels the source's in place, without touching a row: labels
+ * added (none removed or reordered), ADD VALUE each where the source has it; or labels renamed
+ * (as many labels, each the target has alone in the place of one the source has alone), RENAME
+ * VALUE each, which renames it in every row at once as it did on the source. Undefined otherwise:
+ * PostgreSQL removes or reorders no label in place.
+ */
+export function labelChanges(o: SchemaObject, source: string, target: string): { statements: string[]; renamed: boolean } | undefined {
+  // labels are read as quote_literal prints them (catalog.ts), so each is a literal already
+  const split = (s: string): string[] => s.match(/E?'(?:[^']|'')*'/g) ?? [];
+  const want = split(source);
+  const have = split(target);
+  const type = qualified(o.schema, o.name);
+  if (want.length === have.length) {
+    const renames = have.flatMap((label, i) => (label === want[i] ? [] : [[label, want[i]!] as const]));
+    if (renames.some(([from, to]) => want.includes(from) || have.includes(to))) return undefined;
+    return { statements: renames.map(([from, to]) => `ALTER TYPE ${type} RENAME VALUE ${from} TO ${to};`), renamed: true };
+  }
+  if (have.some((l, i) => want.indexOf(l) < 0 || (i > 0 && want.indexOf(l) < want.indexOf(have[i - 1]!)))) return undefined;
+  const statements: string[] = [];
+  want.forEach((label, i) => {
+    if (have.includes(label)) return;
+    const place = i > 0 ? ` AFTER ${want[i - 1]!}` : have.length ? ` BEFORE ${have[0]!}` : '';
+    statements.push(`ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ${label}${place};`);
+  });
+  return { statements, renamed: false };
+}
+
 /** DROP for an object only the target has. */
 export function dropStatement(o: SchemaObject): string {
   switch (o.kind) {
@@ -280,6 +316,15 @@ export function alterStatement(
       if (property === 'enabled')
         return `ALTER TABLE ${tableOf(o)} ${TRIGGER_STATES[text(source)] ?? 'ENABLE'} ${o.kind.toUpperCase()} ${ident(o.name)};`;
       return recreate();
+    case 'index':
+      if (property === 'clustered') return clusterStatement(o, source === true);
+      return recreate();
+    case 'enum type': {
+      const change = property === 'labels' ? labelChanges(o, text(source), text(target)) : undefined;
+      // recreating a type its columns use would need CASCADE, which drops them: never printed
+      if (change) return change.statements.join(' ');
+      return `recreate ${describeObject(o)} as on the source (its ${property} differs; ALTER TYPE cannot remove or reorder a label)`;
+    }
     case 'extension':
       return `ALTER EXTENSION ${objectSql(o)} UPDATE TO ${literal(text(source))};`;
     case 'comment':

@@ -18,7 +18,7 @@
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
-import { alterStatement, createStatement, dropStatement } from './fixes';
+import { alterStatement, clusterStatement, createStatement, dropStatement, labelChanges } from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
@@ -156,7 +156,14 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
   if (o.kind === 'index') {
     if (constraintNames.has([o.schema, o.relation, o.name].join('\0'))) return undefined;
     const definition = text(o.props.definition);
-    return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank, inStream: true };
+    // made with its table's CLUSTER ON mark at once: the cutover's check, once drained, looks once
+    const mark = o.props.clustered === true ? [clusterStatement(o, true)] : [];
+    return {
+      when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
+      statements: [concurrentIndex(definition), ...mark],
+      rank,
+      inStream: true,
+    };
   }
   if (o.kind === 'trigger' || o.kind === 'rule') {
     // one statement string, so one transaction: the object never fires in a state it should not
@@ -229,22 +236,6 @@ export function renameStep(statement: string): FollowStep {
   return drainedColumnStep(statement);
 }
 
-/** Enum labels added on the source (none removed or reordered): ADD VALUE each, in place. */
-function addedLabels(o: SchemaObject, source: string, target: string): string[] | undefined {
-  // labels are read as quote_literal prints them (catalog.ts), so each is a literal already
-  const split = (s: string): string[] => s.match(/E?'(?:[^']|'')*'/g) ?? [];
-  const want = split(source);
-  const have = split(target);
-  if (have.some((l, i) => want.indexOf(l) < 0 || (i > 0 && want.indexOf(l) < want.indexOf(have[i - 1]!)))) return undefined;
-  const statements: string[] = [];
-  want.forEach((label, i) => {
-    if (have.includes(label)) return;
-    const place = i > 0 ? ` AFTER ${want[i - 1]!}` : have.length ? ` BEFORE ${have[0]!}` : '';
-    statements.push(`ALTER TYPE ${qualified(o.schema, o.name)} ADD VALUE IF NOT EXISTS ${label}${place};`);
-  });
-  return statements;
-}
-
 /**
  * The step for one property that differs, `o` being the source's object and `t` the target's the
  * look saw; undefined when it is not followed. It names `t`, and runs only while that name still
@@ -288,11 +279,15 @@ function alterStepOf(
     case 'sequence':
       return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK[o.kind] ?? 10 };
     case 'index': {
+      // a mark on the table, no row read or moved: the lock it takes is brief, as a comment's
+      if (property === 'clustered')
+        return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.index! };
       if (property !== 'definition') return undefined;
       const definition = text(source);
+      const mark = o.props.clustered === true ? [clusterStatement(o, true)] : [];
       return {
         when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
-        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition)],
+        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition), ...mark],
         rank: CREATE_RANK.index!,
         inStream: true,
       };
@@ -310,8 +305,12 @@ function alterStepOf(
     }
     case 'enum type': {
       if (property !== 'labels') return undefined;
-      const statements = addedLabels(o, text(source), text(target));
-      return statements ? { when: 'anytime', statements, rank: CREATE_RANK['enum type']! } : undefined;
+      const change = labelChanges(o, text(source), text(target));
+      // Not a rename: a row streamed before it carries the old label, which the target refuses once
+      // renamed, and one streamed after it the new label, which the target refuses until then; no
+      // position the watch can wait for lies between them while such rows stream. Its fix is shown.
+      if (!change || change.renamed) return undefined;
+      return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
     }
     default:
       return undefined;

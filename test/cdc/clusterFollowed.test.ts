@@ -1,0 +1,115 @@
+// A DBA runs CLUSTER on a source table while changes stream. CLUSTER moves the table's rows, which
+// the stream does not see, and marks the index the table is clustered on, which pg_dump prints as
+// ALTER TABLE ... CLUSTER ON. The mark is part of the schema the cutover compares (DESIGN: succeeded
+// means identical): pgferry follows it on the target while streaming, and the cutover follows one
+// set just before it, on an index the source made then. A writer runs throughout; the marks and the
+// rows are read back from both servers. Superuser and managed-like targets.
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { runMigration, type MigrationSpec } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { events as catalogEvents } from '../../provider/engine/control/store';
+import { isFinalState } from '../../provider/engine/core/model';
+import {
+  cutoverEnd,
+  endIfRunning,
+  onBothTargets,
+  pairSpec,
+  startSourceWriter,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+} from '../support';
+
+const DB = 'shop';
+const ORDERS = 3_000;
+
+async function loadSource(pair: ServerPair): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(
+    `CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL, note text);
+     CREATE INDEX orders_n ON orders (n);
+     INSERT INTO orders SELECT g, g % 97, 'order ' || g FROM generate_series(1, ${ORDERS}) g;
+     CREATE TABLE items (id int PRIMARY KEY, k int NOT NULL);
+     INSERT INTO items SELECT g, g % 13 FROM generate_series(1, 500) g;`,
+    [],
+    DB,
+  );
+}
+
+function writeOne(): (c: pg.Client, n: number) => Promise<unknown> {
+  return async (c, n) => {
+    await c.query(`UPDATE orders SET n = n + 1, note = 'w' || $1 WHERE id = $2`, [n, 1 + ((n * 7919) % ORDERS)]);
+    if (n % 5 === 0) await c.query(`INSERT INTO orders (id, n, note) VALUES ($1, $2, 'new')`, [ORDERS + n, n % 97]);
+  };
+}
+
+/** Each table's clustered index, as the server's catalog marks it ('-' for none). */
+async function clusteredOn(cluster: Cluster): Promise<string> {
+  const [row] = await cluster.query<{ marks: string }>(
+    `SELECT string_agg(t.relname || ':' || coalesce((SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                                                      WHERE x.indrelid = t.oid AND x.indisclustered), '-'), ' ' ORDER BY t.relname) AS marks
+       FROM pg_class t WHERE t.relnamespace = 'public'::regnamespace AND t.relkind = 'r'`,
+    [],
+    DB,
+  );
+  return row!.marks;
+}
+
+async function contents(cluster: Cluster, table: string): Promise<string> {
+  const [row] = await cluster.query<{ n: string; h: string }>(
+    `SELECT count(*)::text AS n, md5(string_agg(o::text, E'\\n' ORDER BY o.id)) AS h FROM ${table} o`,
+    [],
+    DB,
+  );
+  return `${row!.n} rows, ${row!.h}`;
+}
+
+async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
+  const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+  const running = runMigration({ ...spec, target });
+  const store = new CatalogConnection(target);
+  const writer = startSourceWriter(pair.source, DB, writeOne());
+  try {
+    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await pair.source.query(`CLUSTER orders USING orders_n`, [], DB);
+    await until(
+      'the CLUSTER ON mark followed on the target while streaming',
+      async () => ((await clusteredOn(pair.target)) === 'items:- orders:orders_n' ? true : undefined),
+      60_000,
+      500,
+    ).catch(async (error: Error) => {
+      const told = (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
+      throw new Error(`${error.message}\ntarget: ${await clusteredOn(pair.target)}\nevents:\n  ${told}`);
+    });
+    // just before the cutover: an index made and the table clustered on it, followed by the
+    // watch or, once drained, by the cutover itself
+    await pair.source.query(`CREATE INDEX items_k ON items (k); ALTER TABLE items CLUSTER ON items_k`, [], DB);
+    await writer.stop();
+    const end = await cutoverEnd(store, { target, migrationName: name }, running);
+    assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
+    assert.equal(await clusteredOn(pair.source), 'items:items_k orders:orders_n');
+    assert.equal(await clusteredOn(pair.target), await clusteredOn(pair.source));
+    for (const table of ['orders', 'items']) assert.equal(await contents(pair.target, table), await contents(pair.source, table), table);
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await endIfRunning({ target, migrationName: name }, running);
+    await store.close();
+  }
+}
+
+describe('a table clustered on the source while streaming', function () {
+  this.timeout(600_000);
+  onBothTargets(
+    {
+      superuser: 'superuser target: the CLUSTER ON marks followed while streaming and at the cutover; Succeeded, marks and rows equal',
+      managed: 'managed-like target: the same',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair);
+      await scenario(pair, `cluster-${kind}`, target);
+    },
+  );
+});
