@@ -210,6 +210,22 @@ export function leaseKey(migration: string): string {
 }
 
 /**
+ * What a runner's lease session is for, naming the runner: its pid and host travel in the session's
+ * application name, so that `show` names the runner that holds the lease from the lock's holder
+ * itself, before that runner has recorded itself in the control catalog (a successor that just took
+ * over). The lock says who holds the lease; the name is read only from the session holding it.
+ */
+export function leasePurpose(runner: { pid: number; host: string }): string {
+  return `runner lease ${runner.pid}@${runner.host}`;
+}
+
+/** The runner named by a lease session's application name (as leasePurpose wrote it), else undefined. */
+export function leaseHolderOf(applicationName: string | null | undefined): { pid: number; host: string } | undefined {
+  const named = /^pgferry runner lease (\d+)@(.*)$/.exec(applicationName ?? '');
+  return named ? { pid: Number(named[1]), host: named[2]! } : undefined;
+}
+
+/**
  * Advisory lock key (bigint) the apply session of one database holds on the target database for
  * its whole life: the session that commits the data holds the fence (cdc/apply/applyTarget.ts).
  */
