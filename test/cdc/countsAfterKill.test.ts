@@ -41,7 +41,11 @@ describe('cdc: counters after a runner is killed and resumed', function () {
 
   it('the counters equal the changes applied on the target, those the killed runner never reported among them', async () => {
     await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query('CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g', [], DB);
+    await pair.source.query(
+      'CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g',
+      [],
+      DB,
+    );
     const spec = parseMigrationSpec({
       migrationName: 'counted',
       source: serverSpec(pair.source),
@@ -86,7 +90,11 @@ describe('cdc: counters after a runner is killed and resumed', function () {
         },
         30_000,
       );
-      assert.equal(100 + seen[0] - seen[2], await count(pair.target), 'the copied rows and the counted changes make the rows the target holds');
+      assert.equal(
+        100 + seen[0] - seen[2],
+        await count(pair.target),
+        'the copied rows and the counted changes make the rows the target holds',
+      );
 
       await requestCutover(spec.target, spec.migrationName);
       const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');

@@ -97,7 +97,8 @@ describe('safety: a runner that lost its lease stops its whole run before its su
       // the copy goes on now, while the runner that lost its lease has not exited
       await fs.rm(heldFile(`copy-data:${DB}`, holdDir));
       await until('the copy to write, or the run to stop', async () =>
-        (await count(pair.target, 't')) + (await count(pair.target, 'u')) > 0 || (await fs.readFile(log, 'utf8')).includes('the run stopped')
+        (await count(pair.target, 't')) + (await count(pair.target, 'u')) > 0 ||
+        (await fs.readFile(log, 'utf8')).includes('the run stopped')
           ? true
           : undefined,
       );
@@ -105,14 +106,22 @@ describe('safety: a runner that lost its lease stops its whole run before its su
       await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
 
       // the successor holds the lease and has recorded nothing yet
-      await until('the successor to take the lease', async () => ((await isHeld('successor-took-lease', holdDir)) ? true : undefined), 60_000);
+      await until(
+        'the successor to take the lease',
+        async () => ((await isHeld('successor-took-lease', holdDir)) ? true : undefined),
+        60_000,
+      );
       const successor = await holder('successor-took-lease', holdDir);
       assert.deepEqual(
         TABLES.map(() => 0),
         await Promise.all(TABLES.map((t) => count(pair.target, t))),
         'no row of the copy reached the target after the lease was lost',
       );
-      assert.deepEqual(await catalogTables(), tablesBefore, 'nothing of the copy was recorded in the control catalog after the lease was lost');
+      assert.deepEqual(
+        await catalogTables(),
+        tablesBefore,
+        'nothing of the copy was recorded in the control catalog after the lease was lost',
+      );
       const shown = (await get(store, name))!;
       assert.deepEqual(
         [shown.runner?.pid, shown.runner?.host, shown.runner?.alive],

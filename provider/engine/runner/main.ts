@@ -17,6 +17,7 @@ import { holdpoint } from '../util/failpoints';
 import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 import { cutoverPlanOf } from '../input/fallbackWindow';
+import type { ProgressEvent } from '../core/model';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -64,7 +65,8 @@ async function stopOnLeaseLoss(
   let timer: NodeJS.Timeout | undefined;
   const stopped = await Promise.race([wound, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), WIND_DOWN_MS)))]);
   clearTimeout(timer);
-  if (!stopped) console.error(`the run did not stop within ${WIND_DOWN_MS / 1000} s; it reaches no server, so this runner hands over all the same`);
+  if (!stopped)
+    console.error(`the run did not stop within ${WIND_DOWN_MS / 1000} s; it reaches no server, so this runner hands over all the same`);
   if (process.env.PGFERRY_RUNNER_LIFELINE === '3') {
     console.error(`${lost}; an agent resumes the migration`);
   } else if (runOver) {
@@ -97,6 +99,13 @@ function watchLifeline(): void {
   lifeline.on('error', gone);
   lifeline.resume();
   lifeline.unref();
+}
+
+/** The run's progress as lines of the runner's log. */
+function logProgress(event: ProgressEvent): void {
+  if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
+  else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
+  else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
 }
 
 async function main(): Promise<number> {
@@ -162,11 +171,7 @@ async function main(): Promise<number> {
     // every apply COMMIT of the run checks on the target that the lease is still held
     leaseSessionPid: lease.sessionPid,
     signal: controller.signal,
-    onProgress: (event) => {
-      if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
-      else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
-      else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
-    },
+    onProgress: logProgress,
   });
   // `lost` never rejects, and stopOnLeaseLoss ends the process
   void lease.lost.then((error) => (stopping = stopOnLeaseLoss(error, spec, succession, runOver, run, controller)));

@@ -60,14 +60,16 @@ function poolerError(pooler: PoolerSpec, what: string, error: unknown): PgferryE
 async function openPoolerAdmin(pooler: PoolerSpec): Promise<pg.Client> {
   trace('pooler admin: connecting');
   // counted among the process's clients: a runner cut off from the servers (connect/cutOff.ts) ends it too
-  const client = trackClient(new pg.Client({
-    host: pooler.host,
-    port: pooler.port,
-    user: pooler.user,
-    ...(pooler.password === undefined ? {} : { password: pooler.password }),
-    database: POOLER_ADMIN_DATABASE,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-  }));
+  const client = trackClient(
+    new pg.Client({
+      host: pooler.host,
+      port: pooler.port,
+      user: pooler.user,
+      ...(pooler.password === undefined ? {} : { password: pooler.password }),
+      database: POOLER_ADMIN_DATABASE,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    }),
+  );
   client.on('error', () => undefined); // a console that goes away errs on the next command
   try {
     await client.connect();

@@ -110,50 +110,58 @@ function recorded(client: pg.Client, way: RecordingWay, origin: string, lane = 0
 
 /** The replication origin `key.origin`, already bound to the session `client`. */
 function originPosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
-  return recorded(client, {
-    mode: 'origin',
-    read: async () => {
-      const { rows } = await client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
-        key.origin,
-      ]);
-      return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+  return recorded(
+    client,
+    {
+      mode: 'origin',
+      read: async () => {
+        const { rows } = await client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
+          key.origin,
+        ]);
+        return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+      },
+      commitStatements: (lsn, commitTimeMs) => {
+        // One simple-protocol message (see the top of this file), so its values are quoted literals.
+        // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
+        const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
+        return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard), setup])];
+      },
+      // A COMMIT that fails after the setup in its message (only an internal error can, once deferred
+      // checks passed) leaves the position set; the commit that drops temporary tables at disconnect
+      // would record it. Clearing it closes that last gap while the connection still answers.
+      afterRollback: async () => {
+        await client.query('SELECT pg_replication_origin_xact_reset()');
+      },
     },
-    commitStatements: (lsn, commitTimeMs) => {
-      // One simple-protocol message (see the top of this file), so its values are quoted literals.
-      // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
-      const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-      return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard), setup])];
-    },
-    // A COMMIT that fails after the setup in its message (only an internal error can, once deferred
-    // checks passed) leaves the position set; the commit that drops temporary tables at disconnect
-    // would record it. Clearing it closes that last gap while the connection still answers.
-    afterRollback: async () => {
-      await client.query('SELECT pg_replication_origin_xact_reset()');
-    },
-  }, key.origin);
+    key.origin,
+  );
 }
 
 /** The row of `key` in the progress table, written in the transaction it records. */
 function tablePosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
-  return recorded(client, {
-    mode: 'table',
-    read: async () => {
-      const { rows } = await client.query<{ lsn: string }>(
-        `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
-        [key.migration, key.database],
-      );
-      return rows[0] ? parseLsn(rows[0].lsn) : 0n;
-    },
-    commitStatements: (lsn, commitTimeMs) => {
-      // the row is part of the transaction: an abort takes it back with the changes
-      const record = {
-        text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+  return recorded(
+    client,
+    {
+      mode: 'table',
+      read: async () => {
+        const { rows } = await client.query<{ lsn: string }>(
+          `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
+          [key.migration, key.database],
+        );
+        return rows[0] ? parseLsn(rows[0].lsn) : 0n;
+      },
+      commitStatements: (lsn, commitTimeMs) => {
+        // the row is part of the transaction: an abort takes it back with the changes
+        const record = {
+          text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
-        params: [key.migration, key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
-      };
-      return [record, commitMessage(leaseCheck(guard))];
+          params: [key.migration, key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+        };
+        return [record, commitMessage(leaseCheck(guard))];
+      },
     },
-  }, key.origin);
+    key.origin,
+  );
 }
 
 /** The lane table's quoted name (its rows go with the applied position: footprint/appliedPosition.ts). */
@@ -171,19 +179,24 @@ export interface LaneKey {
  * by the stream's origin name, which is new with each instance of the migration.
  */
 export function lanePosition(client: pg.Client, key: PositionKey, guard: string | undefined, lane: LaneKey): AppliedPosition {
-  return recorded(client, {
-    mode: 'table',
-    // a lane reads nothing: the session's start reads every lane's record (readLaneRecords)
-    read: () => Promise.resolve(0n),
-    commitStatements: (lsn) => {
-      const record = {
-        text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
+  return recorded(
+    client,
+    {
+      mode: 'table',
+      // a lane reads nothing: the session's start reads every lane's record (readLaneRecords)
+      read: () => Promise.resolve(0n),
+      commitStatements: (lsn) => {
+        const record = {
+          text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
        ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, transactions = EXCLUDED.transactions`,
-        params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
-      };
-      return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+          params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
+        };
+        return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+      },
     },
-  }, key.origin, lane.lane);
+    key.origin,
+    lane.lane,
+  );
 }
 
 /**
@@ -194,7 +207,10 @@ export function withTransactionId(position: AppliedPosition): AppliedPosition {
   return {
     mode: position.mode,
     read: () => position.read(),
-    commitStatements: (lsn, commitTimeMs, counts) => [{ text: 'SELECT txid_current()' }, ...position.commitStatements(lsn, commitTimeMs, counts)],
+    commitStatements: (lsn, commitTimeMs, counts) => [
+      { text: 'SELECT txid_current()' },
+      ...position.commitStatements(lsn, commitTimeMs, counts),
+    ],
     disarm: () => position.disarm(),
   };
 }
