@@ -10,6 +10,7 @@ import type { Direction, FaultProxy, ProxyConnection } from '../test/support/fau
 import type { ArmMoment, PhaseTrigger } from './phases';
 import { signalGroup } from './processes';
 import type { Rng } from './rng';
+import { LEASE_SESSION_PREFIX } from './monitor';
 
 export const FAULT_KINDS = [
   'sigkill',
@@ -183,7 +184,7 @@ async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<Injecte
 function cutLeaseSessions(ctx: FaultContext): number {
   let cut = 0;
   for (const conn of [...ctx.proxies.target.connections]) {
-    if (conn.startup?.application_name === 'pgferry runner lease') {
+    if (conn.startup?.application_name?.startsWith(LEASE_SESSION_PREFIX)) {
       ctx.proxies.target.reset(conn);
       cut += 1;
     }

@@ -33,11 +33,11 @@ const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHE
 /** The online supervisor's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
 const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
 /**
- * The lease session (runner/lease.ts): taking the lease, holding it, probing it. A runner's
+ * The lease session's name, followed by its runner's pid and host (runner/lease.ts): taking the lease, holding it, probing it. A runner's
  * successor (runner/successor.ts) asks for the lease once its predecessor has exited and leaves when
  * another runner holds it: asking is how runners take turns, not work beside the holder.
  */
-const LEASE_SESSION = 'pgferry runner lease';
+export const LEASE_SESSION_PREFIX = 'pgferry runner lease ';
 
 const WRITERS_SQL = `
 SELECT client_port, datname, application_name
@@ -203,7 +203,7 @@ export class TrialMonitor {
         // flagged for it alone, the new runner working meanwhile); the same for its online watch
         // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin)
         if (CANCEL_POLL.test(conn.lastWork ?? '') || REQUESTS_POLL.test(conn.lastWork ?? '')) continue;
-        if (conn.startup?.application_name === LEASE_SESSION) continue;
+        if (conn.startup?.application_name?.startsWith(LEASE_SESSION_PREFIX)) continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
     }

@@ -97,7 +97,7 @@ async function terminateLease(target: Cluster, catalog = 'postgres', migration?:
         [leaseKey(migration)],
       )
     : await target.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = $1`,
+        `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'pgferry runner lease %' AND datname = $1`,
         [catalog],
       );
   assert.ok(lease, 'the runner holds its lease on the target');
@@ -405,7 +405,7 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
     // what reaches the target meanwhile can only be the old runner's.
     let successorTries = 0;
     proxy.onMessage = (conn, m) => {
-      if (m.type !== 'startup' || conn.startup?.application_name !== 'pgferry runner lease') return false;
+      if (m.type !== 'startup' || !conn.startup?.application_name?.startsWith('pgferry runner lease ')) return false;
       successorTries += 1;
       setImmediate(() => proxy.reset(conn));
       return true;
@@ -475,7 +475,7 @@ async function sweptByDba(pair: ServerPair): Promise<void> {
     const events = await catalogEvents(store, spec.migrationName, 200);
     assert.ok(
       events.some((e) =>
-        /^the runner's lease session was ended on the target \(terminating connection due to administrator command\): a new runner resumed the migration$/.test(
+        /^the runner's lease session was ended on the target \(terminating connection due to administrator command\): a new runner resumed the migration \(runner \d+ on .+ took over from runner \d+\)$/.test(
           e.message,
         ),
       ),

@@ -429,7 +429,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
        CREATE TRIGGER audit_stamp BEFORE UPDATE ON gone_replaced FOR EACH ROW EXECUTE FUNCTION dba_touch();
        DROP POLICY readers ON gone_replaced;
        CREATE POLICY readers ON gone_replaced USING (id > 0);
-       CREATE SCHEMA pgferry;
+       CREATE SCHEMA IF NOT EXISTS pgferry; -- the apply's counts (pgferry.apply_count) may have made it already
        CREATE FUNCTION pgferry.dba_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
        CREATE TRIGGER dba_audit BEFORE UPDATE ON gone_schema_named FOR EACH ROW EXECUTE FUNCTION pgferry.dba_audit();`,
       [],

@@ -89,7 +89,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
 
       // asleep, and its lease cut: the lease is free while it holds every other session
       process.kill(oldRunner, 'SIGSTOP');
-      const [lease] = await pidsOf(pair.target, `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease'`);
+      const [lease] = await pidsOf(pair.target, `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'pgferry runner lease %'`);
       await pair.target.query('SELECT pg_terminate_backend($1)', [lease]);
       await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
       const before = (await get(store, spec.migrationName))!.databases.map((d) => d.inserts);

@@ -7,9 +7,9 @@ import { startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { holdFile } from '../../provider/engine/util/failpoints';
 
-/** Runs `start` with `point` armed as a hold point writing its file into `holdDir`, disarmed after. */
-export async function withHoldArmed<T>(point: string, holdDir: string, start: () => Promise<T>): Promise<T> {
-  process.env.PGFERRY_FAILPOINTS = `${point}:hold`;
+/** Runs `start` with `point` (or each of several) armed as a hold point writing its file into `holdDir`, disarmed after. */
+export async function withHoldArmed<T>(point: string | readonly string[], holdDir: string, start: () => Promise<T>): Promise<T> {
+  process.env.PGFERRY_FAILPOINTS = (typeof point === 'string' ? [point] : point).map((p) => `${p}:hold`).join(',');
   process.env.PGFERRY_HOLD_DIR = holdDir;
   try {
     return await start();

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { isAzureHost, tlsNameOf } from '../input/azureHosts';
 import type { ServerSpec } from '../input/migrationSpec';
 import { azureRootCertificates, azureRootCertificatesFile } from './azureRoots';
+import { refuseWhenCutOff, trackClient, untrackClient } from './cutOff';
 
 export interface OpenOptions {
   /** Database to connect to; the spec's maintenance database by default. */
@@ -84,11 +85,13 @@ function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOp
  */
 function listening(client: pg.Client): pg.Client {
   client.on('error', () => undefined);
-  return client;
+  // counted from before it connects, so a runner cut off from the servers ends it while it connects too
+  return trackClient(client);
 }
 
 /** Opens a client; `prefer` tries TLS first and falls back to plain when the server has none. */
 export async function openClient(server: ServerSpec, options: OpenOptions = {}): Promise<pg.Client> {
+  refuseWhenCutOff();
   const key = `${server.host}:${server.port}`;
   const preferPlain = server.sslMode === 'prefer' && plainServers.has(key);
   const client = listening(new pg.Client(clientConfig(server, options, preferPlain ? false : tlsOptions(server))));
@@ -96,7 +99,9 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
     await client.connect();
     return client;
   } catch (error) {
+    untrackClient(client);
     await client.end().catch(() => undefined);
+    refuseWhenCutOff();
     if (server.sslMode === 'prefer' && !preferPlain && NO_SSL_MESSAGE.test(String((error as Error).message))) {
       plainServers.add(key);
       const plain = listening(new pg.Client(clientConfig(server, options, false)));
@@ -104,6 +109,7 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
         await plain.connect();
         return plain;
       } catch (second) {
+        untrackClient(plain);
         await plain.end().catch(() => undefined);
         throw second;
       }

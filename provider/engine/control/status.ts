@@ -112,7 +112,12 @@ export interface DatabaseRow {
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 const num = (v: string | number | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
-export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowMs: number): MigrationStatus {
+export function shapeStatus(
+  row: MigrationRow,
+  dbs: readonly DatabaseRow[],
+  nowMs: number,
+  leaseHolder?: { pid: number; host: string },
+): MigrationStatus {
   const databases: DatabaseDetails[] = dbs.map((d) => ({
     database: d.database,
     state: d.state,
@@ -144,16 +149,36 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
     ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));
-  let runner: RunnerInfo | undefined;
-  if (row.runner) {
-    const age = (nowMs - Date.parse(row.runner.heartbeatAt)) / 1000;
-    runner = {
-      host: row.runner.host,
-      pid: row.runner.pid,
-      heartbeatAt: row.runner.heartbeatAt,
-      alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
-    };
+  return shapedStatus(row, dbs, databases, runnerOf(row, nowMs, leaseHolder));
+}
+
+/**
+ * The runner `show` names: the one holding the lease, read from its lease session, when it is not
+ * the one recorded (a successor that took over and has not recorded itself yet: the recorded one
+ * is its predecessor, gone); else the recorded one, alive while its lease is held and it heartbeats.
+ */
+function runnerOf(row: MigrationRow, nowMs: number, leaseHolder: { pid: number; host: string } | undefined): RunnerInfo | undefined {
+  const recorded = row.runner;
+  if (leaseHolder && (recorded?.pid !== leaseHolder.pid || recorded.host !== leaseHolder.host)) {
+    // the lease held this moment is its heartbeat
+    return { host: leaseHolder.host, pid: leaseHolder.pid, heartbeatAt: new Date(nowMs).toISOString(), alive: true };
   }
+  if (!recorded) return undefined;
+  const age = (nowMs - Date.parse(recorded.heartbeatAt)) / 1000;
+  return {
+    host: recorded.host,
+    pid: recorded.pid,
+    heartbeatAt: recorded.heartbeatAt,
+    alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
+  };
+}
+
+function shapedStatus(
+  row: MigrationRow,
+  dbs: readonly DatabaseRow[],
+  databases: MigrationStatus['databases'],
+  runner: RunnerInfo | undefined,
+): MigrationStatus {
   return {
     name: row.name,
     instance: row.instance ?? undefined,

@@ -22,7 +22,7 @@ import type {
   VerificationReport,
   FallbackStatus,
 } from '../core/model';
-import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
+import { CONTROL_SCHEMA, leaseHolderOf, leaseKey, newInstanceId } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
 import { runSpecOf } from '../input/runSpec';
@@ -374,7 +374,7 @@ export async function get(catalog: CatalogConnection, name: string): Promise<Mig
   if (!(await catalog.catalogExists())) return undefined;
   const rows = await catalog.query<MigrationRow>(selectMigrations('WHERE m.name = $1'), [name]);
   const row = rows[0];
-  return row ? toStatus(catalog, row) : undefined;
+  return row ? toStatus(catalog, row, await leaseHolders(catalog)) : undefined;
 }
 
 export async function list(catalog: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
@@ -384,7 +384,8 @@ export async function list(catalog: CatalogConnection, filter: 'active' | 'all' 
     `${selectMigrations(where)} ORDER BY m.created_at`,
     filter === 'active' ? [[...FINAL_STATES]] : [],
   );
-  return Promise.all(rows.map((r) => toStatus(catalog, r)));
+  const holders = await leaseHolders(catalog);
+  return Promise.all(rows.map((r) => toStatus(catalog, r, holders)));
 }
 
 /**
@@ -403,9 +404,33 @@ function selectMigrations(where: string): string {
   return `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked FROM ${S}.migration m ${where}`;
 }
 
-async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<MigrationStatus> {
+/**
+ * The runners holding a lease in this catalog's database right now, by lease key: each named by
+ * its lease session's application name (core/names.ts leasePurpose), read only from the session
+ * that holds the lock. A runner that just took over holds its lease before it has recorded itself.
+ */
+async function leaseHolders(catalog: CatalogConnection): Promise<Map<string, { pid: number; host: string }>> {
+  const rows = await catalog.query<{ key: string; application_name: string | null }>(
+    `SELECT ((l.classid::text::bigint << 32) | l.objid::text::bigint)::text AS key, a.application_name
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  const holders = new Map<string, { pid: number; host: string }>();
+  for (const row of rows) {
+    const holder = leaseHolderOf(row.application_name);
+    if (holder) holders.set(row.key, holder);
+  }
+  return holders;
+}
+
+async function toStatus(
+  catalog: CatalogConnection,
+  row: MigrationRow,
+  holders: ReadonlyMap<string, { pid: number; host: string }>,
+): Promise<MigrationStatus> {
   const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
-  const shaped = shapeStatus(row, databases, Date.now());
+  const shaped = shapeStatus(row, databases, Date.now(), holders.get(leaseKey(row.name)));
   // a window exists only once a cutover opened one, and is read in every state after: a migration
   // streaming forward again after a fall-back passes through the copy's sub-states before it waits
   // for its cutover, and its window (FellBack) is what a waiter on the fall-back reads meanwhile

@@ -244,6 +244,10 @@ export const ERROR_CODES = {
   CUTOVER_INTERRUPTED: { category: 'internal', meaning: 'streaming stopped before the cutover point was reached' },
   SCHEMA_LIST: { category: 'internal', meaning: "pg_restore could not list or print the dump's contents" },
   RUNNER_START: { category: 'internal', meaning: 'the background runner exited while starting' },
+  RUNNER_CUT_OFF: {
+    category: 'internal',
+    meaning: 'the runner lost its lease and reaches no server any more: its successor resumes the migration',
+  },
   RUNNER_LOG_DIR: { category: 'internal', meaning: "the runner's log directory is not private to this user" },
   WAIT_TIMEOUT: { category: 'internal', meaning: 'the migration did not reach the awaited state in time' },
   FAILPOINT: { category: 'internal', meaning: 'a test failpoint fired (PGFERRY_FAILPOINTS)' },

@@ -172,6 +172,13 @@ export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' 
 export const LANE_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_lane' } as const;
 
 /**
+ * Table in the target database where each apply session adds the changes it commits to its
+ * stream's counts, in the transaction that commits them (cdc/apply/positionCommit.ts): a runner
+ * replaced at any moment leaves counts equal to what the target holds.
+ */
+export const COUNT_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_count' } as const;
+
+/**
  * Tables in each target database that make a copy item exactly-once: an item's rows and its
  * done-record commit in one transaction there, which also checks the claim's epoch
  * (copy/doneRecords.ts). Dropped once the database's copy is finished. `formerEpoch` is the epoch
@@ -181,8 +188,8 @@ export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', epoch: '
 
 /**
  * Whether an object in a database's control schema is one pgferry makes there, told by its schema
- * and its name together, as pgferry makes and drops them: the applied position's and the lanes'
- * tables, the copy's ledger, the target guard's table, the writer fence's table of the transactions
+ * and its name together, as pgferry makes and drops them: the applied position's, the lanes' and
+ * the counts' tables, the copy's ledger, the target guard's table, the writer fence's table of the transactions
  * it let through, and the functions of the writer fence, the source's event trigger and the guard. Any other object in a schema of that name is someone else's.
  */
 export function isPgferrysOwn(kind: 'relation' | 'function', schema: string, name: string): boolean {
@@ -194,6 +201,7 @@ export function isPgferrysOwn(kind: 'relation' | 'function', schema: string, nam
 const OWN_TABLES: ReadonlySet<string> = new Set([
   PROGRESS_TABLE.table,
   LANE_TABLE.table,
+  COUNT_TABLE.table,
   COPY_LEDGER.done,
   COPY_LEDGER.epoch,
   COPY_LEDGER.formerEpoch,
@@ -207,6 +215,22 @@ const OWN_FENCE_TABLE = /^pgferry_w_[a-z0-9_]*_[0-9a-f]{10}_passes$/;
 export function leaseKey(migration: string): string {
   const hex = createHash('sha256').update(`pgferry-lease\0${migration}`).digest('hex').slice(0, 15);
   return BigInt(`0x${hex}`).toString();
+}
+
+/**
+ * What a runner's lease session is for, naming the runner: its pid and host travel in the session's
+ * application name, so that `show` names the runner that holds the lease from the lock's holder
+ * itself, before that runner has recorded itself in the control catalog (a successor that just took
+ * over). The lock says who holds the lease; the name is read only from the session holding it.
+ */
+export function leasePurpose(runner: { pid: number; host: string }): string {
+  return `runner lease ${runner.pid}@${runner.host}`;
+}
+
+/** The runner named by a lease session's application name (as leasePurpose wrote it), else undefined. */
+export function leaseHolderOf(applicationName: string | null | undefined): { pid: number; host: string } | undefined {
+  const named = /^pgferry runner lease (\d+)@(.*)$/.exec(applicationName ?? '');
+  return named ? { pid: Number(named[1]), host: named[2]! } : undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
+import { readAppliedCounts } from '../cdc/apply/positionCommit';
 import { prepareSourceAndSnapshot } from '../cdc/prepare/sourcePrep';
 import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
 import { installEventTrigger } from '../footprint/sourceEventTrigger';
@@ -137,14 +138,27 @@ async function openStream(
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
   const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
   const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, () => copyDatabase(run, database), database);
-  const base = {
-    inserts: copied ? (current?.inserts ?? 0) : 0,
-    updates: copied ? (current?.updates ?? 0) : 0,
-    deletes: copied ? (current?.deletes ?? 0) : 0,
-  };
+  const base = copied ? await countsSoFar(run, database, current) : { inserts: 0, updates: 0, deletes: 0 };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;
+}
+
+/**
+ * What a resumed stream's counters start from: the changes the target committed, counted in the
+ * transactions that committed them (cdc/apply/positionCommit.ts), so a runner killed between two
+ * reports loses none of them. The counts the control catalog last recorded stand for a stream an
+ * earlier version of pgferry applied, which counted nothing on the target.
+ */
+async function countsSoFar(
+  run: MigrationRun,
+  database: string,
+  current: { inserts: number; updates: number; deletes: number } | undefined,
+): Promise<OnlineStream['base']> {
+  const counted = await withSession(run.spec.target, { database, purpose: 'apply counts', readOnly: true }, (client) =>
+    readAppliedCounts(client, streamNames(run, database).origin),
+  );
+  return counted ?? { inserts: current?.inserts ?? 0, updates: current?.updates ?? 0, deletes: current?.deletes ?? 0 };
 }
 
 /**

@@ -14,6 +14,7 @@ import { recordStreamSample } from '../control/streamSamples';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { updateDatabase } from '../control/store';
+import { holdpoint } from '../util/failpoints';
 
 const REPORT_INTERVAL_MS = 2_000;
 
@@ -54,6 +55,8 @@ export class StreamReporter {
   }
 
   private async reportOnce(): Promise<void> {
+    // a test holds the reports here: what a runner killed between two of them leaves must not depend on them
+    await holdpoint('stream-report');
     try {
       this.source ??= await openSession(this.run.spec.source, { purpose: 'monitor' });
       await report(this.run, this.streams, this.source, this.warned, this.meter);

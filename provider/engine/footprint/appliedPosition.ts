@@ -8,7 +8,7 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { LANE_TABLE_SQL, PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
+import { COUNT_TABLE_SQL, LANE_TABLE_SQL, PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -68,10 +68,26 @@ async function dropLaneRecords(client: pg.Client, origin: string): Promise<void>
   if (left.length === 0) await client.query(`DROP TABLE ${LANE_TABLE_SQL}`);
 }
 
-/** Removes the progress of one database: its origin, or its row (and the table once empty), and its lanes' records. */
+/**
+ * Removes the counts of one stream (cdc/apply/positionCommit.ts), and the table once empty, with the
+ * schema it was made in when nothing else is left there: a copy started again counts from none.
+ */
+async function dropCounts(client: pg.Client, origin: string): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [COUNT_TABLE_SQL]);
+  if (!rows[0]?.ok) return;
+  await client.query(`DELETE FROM ${COUNT_TABLE_SQL} WHERE origin = $1`, [origin]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${COUNT_TABLE_SQL} LIMIT 1`);
+  if (left.length > 0) return;
+  await client.query(`DROP TABLE ${COUNT_TABLE_SQL}`);
+  // refused while the schema holds anything else (the progress table, the control catalog): kept then
+  await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+}
+
+/** Removes the progress of one database: its origin, or its row (and the table once empty), its lanes' records and its counts. */
 async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
   await dropOrigin(client, key.origin);
   await dropLaneRecords(client, key.origin);
+  await dropCounts(client, key.origin);
   const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS_TABLE_SQL]);
   if (!rows[0]?.ok) return;
   await client.query(`DELETE FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);

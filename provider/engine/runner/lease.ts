@@ -4,7 +4,8 @@
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
 import { PgferryError } from '../core/errors';
-import { leaseKey } from '../core/names';
+import { leaseKey, leasePurpose } from '../core/names';
+import os from 'node:os';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {
@@ -63,7 +64,7 @@ export function leaseHeld(migration: string, runner?: { pid: number; host: strin
 }
 
 export async function acquireLease(target: ServerSpec, migration: string): Promise<Lease> {
-  const client: pg.Client = await openSession(target, { purpose: 'runner lease' });
+  const client: pg.Client = await openSession(target, { purpose: leasePurpose({ pid: process.pid, host: os.hostname() }) });
   let released = false;
   let onLost: (error: Error) => void = () => {};
   const lost = new Promise<Error>((resolve) => {

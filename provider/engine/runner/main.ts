@@ -12,9 +12,12 @@ import { orchestrate } from '../flow/orchestrator';
 import { RUNNER_EXIT, runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { acquireLease } from './lease';
+import { cutOffFromServers } from '../connect/cutOff';
+import { holdpoint } from '../util/failpoints';
 import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 import { cutoverPlanOf } from '../input/fallbackWindow';
+import type { ProgressEvent } from '../core/model';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -22,17 +25,48 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** How long a runner that lost its lease waits for its run to wind down, cut off from the servers, before it hands over anyway. */
+const WIND_DOWN_MS = 10_000;
+
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
- * Exiting ends every session it holds, so its apply sessions release their per-database fences
- * (cdc/apply/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
- * the control catalog, which now belongs to whichever runner takes the lease. What it leaves is
- * what a crash leaves: slots, publication and recorded positions, for the next runner to resume.
- * That next runner it starts itself, unless an agent started it (the agents resume the migration)
- * or its run is over: its successor (runner/successor.ts) takes the lease once this one is gone.
+ * First of all it cuts itself off from every server (connect/cutOff.ts): its sessions end, so its
+ * apply sessions release their per-database fences (cdc/apply/applyTarget.ts) and their open
+ * transactions roll back, and no stage (the copy, the schema follow, a resync, the reporter, a
+ * catalog write, a pg tool) can send anything more, not even to the control catalog, which now
+ * belongs to whichever runner takes the lease. Then it aborts its run and waits, a bounded time,
+ * for the stages to wind down, so that nothing of this run is still at work when the successor
+ * starts. What it leaves is what a crash leaves: slots, publication and recorded positions, for
+ * the next runner to resume. That next runner it starts itself, unless an agent started it (the
+ * agents resume the migration) or its run is over: its successor (runner/successor.ts) takes the
+ * lease once this one is gone.
  */
-async function stopOnLeaseLoss(error: Error, spec: MigrationSpec, succession: Succession | undefined, runOver: boolean): Promise<never> {
-  const lost = `lease connection lost (${error.message}): stopping at once`;
+async function stopOnLeaseLoss(
+  error: Error,
+  spec: MigrationSpec,
+  succession: Succession | undefined,
+  runOver: boolean,
+  run: Promise<unknown>,
+  controller: AbortController,
+): Promise<never> {
+  const lostAt = Date.now();
+  const cause = new Error(`the runner lost its lease (${error.message})`);
+  const ended = cutOffFromServers(cause);
+  controller.abort(cause);
+  const lost = `lease connection lost (${error.message})`;
+  console.error(`${lost}: cut off from every server (${ended.sessions} sessions and ${ended.tools} pg tools ended), stopping the run`);
+  const wound = run.then(
+    () => true,
+    () => true,
+  );
+  void wound.then(() => console.error(`the run stopped ${((Date.now() - lostAt) / 1000).toFixed(1)} s after the lease was lost`));
+  // a test holds here, where a slow start of the successor would keep this runner: its run is stopped already
+  await holdpoint('lease-lost');
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([wound, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), WIND_DOWN_MS)))]);
+  clearTimeout(timer);
+  if (!stopped)
+    console.error(`the run did not stop within ${WIND_DOWN_MS / 1000} s; it reaches no server, so this runner hands over all the same`);
   if (process.env.PGFERRY_RUNNER_LIFELINE === '3') {
     console.error(`${lost}; an agent resumes the migration`);
   } else if (runOver) {
@@ -67,6 +101,13 @@ function watchLifeline(): void {
   lifeline.unref();
 }
 
+/** The run's progress as lines of the runner's log. */
+function logProgress(event: ProgressEvent): void {
+  if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
+  else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
+  else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
+}
+
 async function main(): Promise<number> {
   trace('main');
   watchLifeline();
@@ -82,6 +123,8 @@ async function main(): Promise<number> {
     if (taken === 'elsewhere') return RUNNER_EXIT.ok;
     if (taken === 'gaveUp') return RUNNER_EXIT.failed;
     lease = taken;
+    // a test reads `show` here: the lease held, this runner not yet recorded in the control catalog
+    await holdpoint('successor-took-lease');
   } else {
     try {
       lease = await acquireLease(spec.target, name);
@@ -119,22 +162,28 @@ async function main(): Promise<number> {
   const stop = () => controller.abort(canceledError());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
   let runOver = false;
-  void lease.lost.then((error) => stopOnLeaseLoss(error, spec, succession, runOver));
+  // set once the lease is lost: the run is stopped and the successor started there, and the process ends
+  let stopping: Promise<never> | undefined;
+  const run = orchestrate(spec, {
+    resume: input.reason === 'resume',
+    store,
+    // every apply COMMIT of the run checks on the target that the lease is still held
+    leaseSessionPid: lease.sessionPid,
+    signal: controller.signal,
+    onProgress: logProgress,
+  });
+  // `lost` never rejects, and stopOnLeaseLoss ends the process
+  void lease.lost.then((error) => (stopping = stopOnLeaseLoss(error, spec, succession, runOver, run, controller)));
   try {
-    const status = await orchestrate(spec, {
-      resume: input.reason === 'resume',
-      store,
-      // every apply COMMIT of the run checks on the target that the lease is still held
-      leaseSessionPid: lease.sessionPid,
-      signal: controller.signal,
-      onProgress: (event) => {
-        if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
-        else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
-        else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
-      },
-    });
+    let status;
+    try {
+      status = await run;
+    } catch (error) {
+      if (stopping) return await stopping;
+      throw error;
+    }
+    if (stopping) return await stopping;
     runOver = true;
     console.log(`migration ${name}: ${status.state}${status.message ? ` (${status.message})` : ''}`);
     return status.state === 'Succeeded' ? RUNNER_EXIT.ok : RUNNER_EXIT.failed;

@@ -9,6 +9,7 @@
 // lease, trying again while the target is away. A runner that holds the lease already (the user
 // resumed, an agent took over) runs the migration, and the successor leaves quietly.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { CatalogConnection } from '../control/connection';
 import { fallbackWindows, windowsNeedRunner } from '../control/fallbackWindows';
 import { get, recordEvent } from '../control/store';
@@ -141,6 +142,9 @@ export async function successorRuns(store: CatalogConnection, spec: MigrationSpe
     console.error(message);
     return false;
   }
-  await recordEvent(store, name, 'warning', `${ended}: a new runner resumed the migration`);
+  // who took over from whom and why, in the events and this runner's log alike
+  const tookOver = `runner ${process.pid} on ${os.hostname()} took over from runner ${succession.predecessorPid}`;
+  await recordEvent(store, name, 'warning', `${ended}: a new runner resumed the migration (${tookOver})`);
+  console.log(`migration ${name}: ${tookOver}, whose lease session was ended on the target (${succession.cause}); resuming the migration`);
   return true;
 }

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { libpqEnv } from '../connect/client';
+import { refuseWhenCutOff, trackTool } from '../connect/cutOff';
 import { withSession } from '../connect/session';
 import { grantStatements, runEachGrant } from './grantReplay';
 import { ownerChange, restoreDefaultPrivileges, restoreOwners } from './ownership';
@@ -24,8 +25,11 @@ interface ToolRun {
 }
 
 function runTool(file: string, args: readonly string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ToolRun> {
+  refuseWhenCutOff();
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    // a runner cut off from the servers kills it (connect/cutOff.ts)
+    trackTool(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -12,6 +12,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { ident } from '../connect/quote';
+import { trackClient, untrackClient } from '../connect/cutOff';
 import { errorMessage, PgferryError } from '../core/errors';
 import { maskSecrets } from '../core/secrets';
 import { trace } from '../util/trace';
@@ -58,18 +59,22 @@ function poolerError(pooler: PoolerSpec, what: string, error: unknown): PgferryE
 /** A session on the pooler's admin console (the caller ends it). */
 async function openPoolerAdmin(pooler: PoolerSpec): Promise<pg.Client> {
   trace('pooler admin: connecting');
-  const client = new pg.Client({
-    host: pooler.host,
-    port: pooler.port,
-    user: pooler.user,
-    ...(pooler.password === undefined ? {} : { password: pooler.password }),
-    database: POOLER_ADMIN_DATABASE,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-  });
+  // counted among the process's clients: a runner cut off from the servers (connect/cutOff.ts) ends it too
+  const client = trackClient(
+    new pg.Client({
+      host: pooler.host,
+      port: pooler.port,
+      user: pooler.user,
+      ...(pooler.password === undefined ? {} : { password: pooler.password }),
+      database: POOLER_ADMIN_DATABASE,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    }),
+  );
   client.on('error', () => undefined); // a console that goes away errs on the next command
   try {
     await client.connect();
   } catch (error) {
+    untrackClient(client);
     await client.end().catch(() => undefined);
     throw poolerError(pooler, `could not connect to the admin console as "${pooler.user}"`, error);
   }

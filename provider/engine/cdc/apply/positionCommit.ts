@@ -16,7 +16,8 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
-import { LANE_TABLE, PROGRESS_TABLE } from '../../core/names';
+import { COUNT_TABLE, LANE_TABLE, PROGRESS_TABLE } from '../../core/names';
+import type { RowOp } from '../decode/changeEvents';
 import { formatLsn, parseLsn } from '../../core/lsn';
 import type { LaneRecord } from '../plan/laneRouter';
 import { leaseGuardSql } from './leaseGuard';
@@ -35,9 +36,9 @@ export interface AppliedPosition {
   read(): Promise<bigint>;
   /**
    * The statements that end the open target transaction: record `lsn` (the end of the last source
-   * transaction it holds) and COMMIT. The last one answers COMMIT.
+   * transaction it holds) and the changes it applies (`counts`), and COMMIT. The last one answers COMMIT.
    */
-  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
+  commitStatements(lsn: bigint, commitTimeMs: number, counts: Readonly<Record<RowOp, number>>): PipelinedStatement[];
   /**
    * Before the connection is given up: ends any open transaction and makes sure no position set
    * for a batch that did not commit can be recorded by a later commit (see the top of this file).
@@ -67,12 +68,39 @@ interface RecordingWay {
   readonly afterRollback?: () => Promise<void>;
 }
 
-/** The applied position of one way, recorded on the apply session `client`. */
-function recorded(client: pg.Client, way: RecordingWay): AppliedPosition {
+/** The count table's quoted name (its rows go with the applied position: footprint/appliedPosition.ts). */
+export const COUNT_TABLE_SQL = qualified(COUNT_TABLE.schema, COUNT_TABLE.table);
+
+/** The changes a stream has applied on the target, as its sessions' commits counted them. */
+export interface AppliedCounts {
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+}
+
+/**
+ * The changes a commit applies, added to its session's row of the count table in the transaction
+ * that commits them, so the counts and the rows are committed together or not at all, whenever
+ * the runner is killed; none when the commit applies no change (a position alone).
+ */
+function countStatements(origin: string, lane: number, counts: Readonly<Record<RowOp, number>>): PipelinedStatement[] {
+  if (counts.insert + counts.update + counts.delete === 0) return [];
+  return [
+    {
+      text: `INSERT INTO ${COUNT_TABLE_SQL} AS c (origin, lane, inserts, updates, deletes) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (origin, lane) DO UPDATE SET inserts = c.inserts + EXCLUDED.inserts, updates = c.updates + EXCLUDED.updates,
+         deletes = c.deletes + EXCLUDED.deletes`,
+      params: [origin, lane, counts.insert, counts.update, counts.delete],
+    },
+  ];
+}
+
+/** The applied position of one way, recorded on the apply session `client` of the stream `origin` (its lane: 0 for the first session). */
+function recorded(client: pg.Client, way: RecordingWay, origin: string, lane = 0): AppliedPosition {
   return {
     mode: way.mode,
     read: way.read,
-    commitStatements: way.commitStatements,
+    commitStatements: (lsn, commitTimeMs, counts) => [...countStatements(origin, lane, counts), ...way.commitStatements(lsn, commitTimeMs)],
     disarm: async () => {
       await client.query('ROLLBACK');
       await way.afterRollback?.();
@@ -82,50 +110,58 @@ function recorded(client: pg.Client, way: RecordingWay): AppliedPosition {
 
 /** The replication origin `key.origin`, already bound to the session `client`. */
 function originPosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
-  return recorded(client, {
-    mode: 'origin',
-    read: async () => {
-      const { rows } = await client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
-        key.origin,
-      ]);
-      return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+  return recorded(
+    client,
+    {
+      mode: 'origin',
+      read: async () => {
+        const { rows } = await client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
+          key.origin,
+        ]);
+        return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+      },
+      commitStatements: (lsn, commitTimeMs) => {
+        // One simple-protocol message (see the top of this file), so its values are quoted literals.
+        // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
+        const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
+        return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard), setup])];
+      },
+      // A COMMIT that fails after the setup in its message (only an internal error can, once deferred
+      // checks passed) leaves the position set; the commit that drops temporary tables at disconnect
+      // would record it. Clearing it closes that last gap while the connection still answers.
+      afterRollback: async () => {
+        await client.query('SELECT pg_replication_origin_xact_reset()');
+      },
     },
-    commitStatements: (lsn, commitTimeMs) => {
-      // One simple-protocol message (see the top of this file), so its values are quoted literals.
-      // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
-      const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-      return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard), setup])];
-    },
-    // A COMMIT that fails after the setup in its message (only an internal error can, once deferred
-    // checks passed) leaves the position set; the commit that drops temporary tables at disconnect
-    // would record it. Clearing it closes that last gap while the connection still answers.
-    afterRollback: async () => {
-      await client.query('SELECT pg_replication_origin_xact_reset()');
-    },
-  });
+    key.origin,
+  );
 }
 
 /** The row of `key` in the progress table, written in the transaction it records. */
 function tablePosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
-  return recorded(client, {
-    mode: 'table',
-    read: async () => {
-      const { rows } = await client.query<{ lsn: string }>(
-        `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
-        [key.migration, key.database],
-      );
-      return rows[0] ? parseLsn(rows[0].lsn) : 0n;
-    },
-    commitStatements: (lsn, commitTimeMs) => {
-      // the row is part of the transaction: an abort takes it back with the changes
-      const record = {
-        text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+  return recorded(
+    client,
+    {
+      mode: 'table',
+      read: async () => {
+        const { rows } = await client.query<{ lsn: string }>(
+          `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
+          [key.migration, key.database],
+        );
+        return rows[0] ? parseLsn(rows[0].lsn) : 0n;
+      },
+      commitStatements: (lsn, commitTimeMs) => {
+        // the row is part of the transaction: an abort takes it back with the changes
+        const record = {
+          text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
-        params: [key.migration, key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
-      };
-      return [record, commitMessage(leaseCheck(guard))];
+          params: [key.migration, key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+        };
+        return [record, commitMessage(leaseCheck(guard))];
+      },
     },
-  });
+    key.origin,
+  );
 }
 
 /** The lane table's quoted name (its rows go with the applied position: footprint/appliedPosition.ts). */
@@ -143,19 +179,24 @@ export interface LaneKey {
  * by the stream's origin name, which is new with each instance of the migration.
  */
 export function lanePosition(client: pg.Client, key: PositionKey, guard: string | undefined, lane: LaneKey): AppliedPosition {
-  return recorded(client, {
-    mode: 'table',
-    // a lane reads nothing: the session's start reads every lane's record (readLaneRecords)
-    read: () => Promise.resolve(0n),
-    commitStatements: (lsn) => {
-      const record = {
-        text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
+  return recorded(
+    client,
+    {
+      mode: 'table',
+      // a lane reads nothing: the session's start reads every lane's record (readLaneRecords)
+      read: () => Promise.resolve(0n),
+      commitStatements: (lsn) => {
+        const record = {
+          text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
        ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, transactions = EXCLUDED.transactions`,
-        params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
-      };
-      return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+          params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
+        };
+        return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+      },
     },
-  });
+    key.origin,
+    lane.lane,
+  );
 }
 
 /**
@@ -166,7 +207,10 @@ export function withTransactionId(position: AppliedPosition): AppliedPosition {
   return {
     mode: position.mode,
     read: () => position.read(),
-    commitStatements: (lsn, commitTimeMs) => [{ text: 'SELECT txid_current()' }, ...position.commitStatements(lsn, commitTimeMs)],
+    commitStatements: (lsn, commitTimeMs, counts) => [
+      { text: 'SELECT txid_current()' },
+      ...position.commitStatements(lsn, commitTimeMs, counts),
+    ],
     disarm: () => position.disarm(),
   };
 }
@@ -191,6 +235,32 @@ export async function readLaneRecords(client: pg.Client, origin: string): Promis
   return rows.map((r) => ({ lane: r.lane, lsn: parseLsn(r.lsn), transactions: r.transactions.map(parseLsn) }));
 }
 
+/** Makes the count table (every apply session's first steps: openAppliedPosition). */
+async function createCountTable(client: pg.Client): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(COUNT_TABLE.schema)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${COUNT_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, inserts bigint NOT NULL,
+       updates bigint NOT NULL, deletes bigint NOT NULL, PRIMARY KEY (origin, lane))`,
+  );
+}
+
+/**
+ * The changes the stream `origin` has applied on the target, read from the count table: what a
+ * resumed stream's counters start from. Undefined where no session counted there (a stream an
+ * earlier version of pgferry applied).
+ */
+export async function readAppliedCounts(client: pg.Client, origin: string): Promise<AppliedCounts | undefined> {
+  const { rows: found } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [COUNT_TABLE_SQL]);
+  if (!found[0]?.ok) return undefined;
+  const { rows } = await client.query<{ n: number; inserts: string; updates: string; deletes: string }>(
+    `SELECT count(*)::int AS n, coalesce(sum(inserts), 0)::text AS inserts, coalesce(sum(updates), 0)::text AS updates,
+            coalesce(sum(deletes), 0)::text AS deletes FROM ${COUNT_TABLE_SQL} WHERE origin = $1`,
+    [origin],
+  );
+  const row = rows[0]!;
+  return row.n === 0 ? undefined : { inserts: Number(row.inserts), updates: Number(row.updates), deletes: Number(row.deletes) };
+}
+
 async function createTable(client: pg.Client): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(PROGRESS_TABLE.schema)}`);
   await client.query(
@@ -211,6 +281,7 @@ export async function openAppliedPosition(
   leaseSessionPid?: number,
 ): Promise<AppliedPosition> {
   const guard = leaseGuardSql(leaseSessionPid);
+  await createCountTable(client);
   if (!preferTable) {
     try {
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);

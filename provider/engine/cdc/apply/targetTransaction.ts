@@ -302,11 +302,12 @@ export class TargetTransaction {
     const parallel = others !== undefined;
     if (others) this.pipeline.after(others, asError);
     if (gate) this.pipeline.after(gate, asError);
-    const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs);
+    const counts = { ...this.pending };
+    // the counts travel in the transaction they count (positionCommit.ts)
+    const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs, counts);
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
     const end = this.coveredLsn;
-    const counts = { ...this.pending };
     this.open = false;
     this.rows = 0;
     this.pending.insert = this.pending.update = this.pending.delete = 0;
