@@ -59,7 +59,7 @@ export interface MigrationRow {
   validation: ValidationResult[];
   verification: VerificationReport | null;
   downtime_seconds: number | null;
-  runner: { host: string; pid: number; heartbeatAt: string; cutoverPlan?: CutoverPlan } | null;
+  runner: { host: string; pid: number; agent?: string; heartbeatAt: string; cutoverPlan?: CutoverPlan } | null;
   runner_locked: boolean;
   apply_retry_requests: number | null;
   cutover_requested_at: Date | null;
@@ -150,6 +150,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     runner = {
       host: row.runner.host,
       pid: row.runner.pid,
+      ...(row.runner.agent ? { agent: row.runner.agent } : {}),
       heartbeatAt: row.runner.heartbeatAt,
       alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
     };
