@@ -100,7 +100,7 @@ export async function migrationsToRun(catalog: CatalogConnection): Promise<Migra
   const free: MigrationToRun[] = [];
   for (const row of rows) {
     if ((isFinalState(row.state) && !row.keeps_window) || (await leaseHeld(catalog, row.name))) continue;
-    const pooler = poolerKeyOf(row.spec);
+    const pooler = poolerKeyOf(row.run_spec);
     free.push({
       name: row.name,
       runSpec: row.run_spec,

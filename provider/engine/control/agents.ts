@@ -25,7 +25,7 @@ export function poolerKey(host: string, port: number): string {
   return `pooler ${host}:${port}`;
 }
 
-/** The pooler key a migration's cutover needs, from its stored (secret-free) spec; undefined without a pooler. */
+/** The pooler key a migration's cutover needs, from its stored run spec (the public spec has no pooler); undefined without a pooler. */
 export function poolerKeyOf(spec: Record<string, unknown>): string | undefined {
   const pooler = spec.pooler as { host?: unknown; port?: unknown } | undefined;
   if (typeof pooler?.host !== 'string') return undefined;

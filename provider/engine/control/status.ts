@@ -68,6 +68,8 @@ export interface MigrationRow {
   azure_context?: AzureContext | null;
   /** Absent on a catalog older than version 9: local. */
   runtime?: 'local' | 'agents';
+  /** runtime agents: the spec its runners start from, without passwords (the pooler's address is there, not in `spec`). */
+  run_spec?: Record<string, unknown> | null;
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
   /** Absent on a catalog older than version 12. */

@@ -417,7 +417,7 @@ async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<
       : { ...shaped, databases: shaped.databases.map((d) => (windows.has(d.database) ? { ...d, fallback: windows.get(d.database)! } : d)) };
   if (row.runtime !== 'agents') return status;
   // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
-  const poolerNeed = poolerKeyOf(row.spec);
+  const poolerNeed = poolerKeyOf(row.run_spec ?? {});
   const needs = { sources: sourceKeysOf(row.spec), ...(poolerNeed ? { pooler: poolerNeed } : {}) };
   const agents = await agentsFor((sql, params) => catalog.query(sql, params), row.name, needs);
   const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
