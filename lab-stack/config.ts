@@ -445,19 +445,17 @@ function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
 
 /**
  * Whether a migration cuts over through the lab's PgBouncer: its own `pooler`, else an online
- * migration from the lab's source VM when `pooler.enabled`, unless it asks for the agents.
+ * migration from the lab's source VM when `pooler.enabled`.
  */
 export function migrationPooled(migration: LabShape['migrations'][number], lab: Pick<LabShape, 'pooler'>): boolean {
-  return (
-    migration.pooler ??
-    (lab.pooler.enabled && migration.mode === 'Online' && migration.source === undefined && migration.runtime !== 'agents')
-  );
+  return migration.pooler ?? (lab.pooler.enabled && migration.mode === 'Online' && migration.source === undefined);
 }
 
 /**
  * The lab's PgBouncer runs on the first runtime VM, beside pgferry, in front of the source VM; a
- * migration through it is online, from that VM, and run by a pgferry that can write the pooler's
- * file (runtime local: the engine gives an agent no pooler).
+ * migration through it is online and from that VM. The agent of that VM holds the pooler's admin
+ * credentials and may write its file, so it runs such a migration of runtime agents; runtime local
+ * needs a `pulumi up` on that VM.
  */
 function poolerRules(lab: LabShape, ctx: RefinementCtx): void {
   if (lab.pooler.enabled) {
@@ -485,9 +483,7 @@ function poolerRules(lab: LabShape, ctx: RefinementCtx): void {
         ? 'applies only to an Online migration (mode), which has a cutover'
         : migration.source !== undefined
           ? "applies only to a migration from the lab's source VM (no source), whose databases the lab's PgBouncer serves"
-          : migration.runtime === 'agents'
-            ? 'needs runtime local: pgferry cuts over through a pooler only where it runs beside it (an agent is given no pooler)'
-            : undefined;
+          : undefined;
     if (why) ctx.addIssue({ code: 'custom', path: ['migrations', index, 'pooler'], message: why });
   });
 }

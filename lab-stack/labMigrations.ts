@@ -32,13 +32,11 @@ export interface MigrationContext {
 type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
 
 /**
- * Who runs a migration: its own `runtime`; else the machine running `pulumi up` for one through the
- * lab's PgBouncer (the engine cuts over through a pooler only beside it); else the lab's agents when
- * it has a migration runtime.
+ * Who runs a migration: its own `runtime`; else the lab's agents when it has a migration runtime
+ * (one through the lab's PgBouncer too: the first VM's agent holds the pooler's credentials).
  */
-export function migrationRuntimeOf(migration: MigrationConfig, config: Pick<LabConfig, 'migrationRuntime' | 'pooler'>): 'local' | 'agents' {
+export function migrationRuntimeOf(migration: MigrationConfig, config: Pick<LabConfig, 'migrationRuntime'>): 'local' | 'agents' {
   if (migration.runtime) return migration.runtime;
-  if (migrationPooled(migration, config)) return 'local';
   return config.migrationRuntime.enabled ? 'agents' : 'local';
 }
 
@@ -88,7 +86,7 @@ function migrationArgs(
     ...(migration.fallbackWindow === undefined ? {} : { fallbackWindow: migration.fallbackWindow }),
     // Only when agents run it: a lab without the runtime sends what it always sent.
     ...(migrationRuntimeOf(migration, options) === 'agents' ? { runtime: 'agents' as const } : {}),
-    ...(migrationPooled(migration, options) ? { runtime: 'local' as const, pooler: poolerArgs(migration, context, options) } : {}),
+    ...(migrationPooled(migration, options) ? { pooler: poolerArgs(migration, context, options) } : {}),
   };
 }
 

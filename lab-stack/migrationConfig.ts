@@ -101,7 +101,7 @@ export const migrationSchema = z.strictObject(
     fallbackWindow: z.string({ error: FALLBACK_WINDOW_RULE }).refine(isFallbackWindow, FALLBACK_WINDOW_RULE).optional(),
     /**
      * Online from the lab's source VM: cut over through the lab's PgBouncer (PgMigration's
-     * `pooler`). Omitted: true for such a migration when `pooler.enabled`, unless it says runtime agents.
+     * `pooler`). Omitted: true for such a migration when `pooler.enabled`; the lab's agents run it.
      */
     pooler: booleanSchema.optional(),
   },

@@ -102,6 +102,7 @@ function poolerPlan(config: LabConfig, target: RuntimeTarget, secrets: LabSecret
   const vm = config.sourceVm;
   return {
     setup: {
+      host: runtimeVmIp(config, 0),
       port: config.pooler.port,
       source: { host: target.sourceVmIp, port: 5432 },
       databases: [...new Set([...(vm.loadSample ? [vm.sampleDatabase] : []), ...vm.databases])],

@@ -12,6 +12,8 @@ export const POOLER_AUTH_STAGING = '/etc/pgferry/pgbouncer-userlist.txt';
 
 /** What the lab's PgBouncer serves and how it is logged in to. */
 export interface PoolerSetup {
+  /** The address migrations name it by (this VM's): the agent's PGFERRY_POOLER_ADMIN_URL host. */
+  readonly host: string;
   /** listen_port. */
   readonly port: number;
   /** The source VM: where its databases go until a cutover points them at the server. */

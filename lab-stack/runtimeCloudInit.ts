@@ -49,14 +49,21 @@ function pgpassField(value: string): string {
 }
 
 /** .pgpass lines for the target and each source server (any database on it). */
-export function runtimePgpass(setup: Pick<RuntimeSetup, 'target' | 'sources'>): string {
+export function runtimePgpass(setup: Pick<RuntimeSetup, 'target' | 'sources' | 'pooler'>): string {
   const lines = new Map<string, string>();
-  for (const server of [setup.target, ...setup.sources]) {
+  // the lab's PgBouncer's admin login, which the agent beside it drives a cutover through it with
+  const pooler = setup.pooler ? [{ host: setup.pooler.host, port: setup.pooler.port, ...setup.pooler.admin }] : [];
+  for (const server of [setup.target, ...setup.sources, ...pooler]) {
     const key = [server.host, String(server.port), '*', server.user].map(pgpassField).join(':');
     // The first password given for a host, port and user wins, as libpq reads the file.
     if (!lines.has(key)) lines.set(key, `${key}:${pgpassField(server.password)}`);
   }
   return [...lines.values()].join('\n') + '\n';
+}
+
+/** PGFERRY_POOLER_ADMIN_URL: the lab's PgBouncer's admin console, without the password (the agent takes it from .pgpass). */
+function poolerAdminUrl(pooler: PoolerSetup): string {
+  return `postgres://${encodeURIComponent(pooler.admin.user)}@${pooler.host}:${pooler.port}/pgbouncer`;
 }
 
 /** libpq URL of one source database, without a password (the agent takes it from .pgpass). */
@@ -87,7 +94,7 @@ function unitText(value: string): string {
  * migration's runner; whatever stops it, systemd starts it again and it resumes from the catalog.
  * The agent's name is the VM's host name (%H): what `pgferry show` lists.
  */
-function agentUnit(setup: Pick<RuntimeSetup, 'target' | 'concurrency'>): string {
+function agentUnit(setup: Pick<RuntimeSetup, 'target' | 'concurrency' | 'pooler'>): string {
   const exec = [
     `${INSTALL_PREFIX}/bin/pgferry`,
     'agent',
@@ -124,6 +131,8 @@ function agentUnit(setup: Pick<RuntimeSetup, 'target' | 'concurrency'>): string 
     'NoNewPrivileges=yes',
     'PrivateTmp=yes',
     'ProtectSystem=full',
+    // beside the lab's PgBouncer, a cutover through it rewrites its file, which ProtectSystem makes read-only
+    ...(setup.pooler ? ['ReadWritePaths=/etc/pgbouncer'] : []),
     '',
     '[Install]',
     'WantedBy=multi-user.target',
@@ -191,7 +200,9 @@ function poolerFiles(pooler: PoolerSetup): string[] {
 
 /** The full `#cloud-config` document of one runtime VM. */
 export function renderRuntimeCloudInit(setup: RuntimeSetup): string {
-  const environment = `PGFERRY_SOURCE_URLS="${runtimeSourceUrls(setup.sources).join(' ')}"\n`;
+  const environment =
+    `PGFERRY_SOURCE_URLS="${runtimeSourceUrls(setup.sources).join(' ')}"\n` +
+    (setup.pooler ? `PGFERRY_POOLER_ADMIN_URL="${poolerAdminUrl(setup.pooler)}"\n` : '');
   return [
     '#cloud-config',
     'write_files:',

@@ -182,7 +182,7 @@ function agentRows(agents: readonly AgentInfo[]): string[][] {
       a.itemsHeld === 0 ? '0' : `${a.itemsHeld}: ${a.items.join(', ')}`,
       `${a.heartbeatAt}${a.alive ? '' : ' (gone)'}`,
       a.version,
-      a.hasCredentials ? 'yes' : "NO: lacks the source's",
+      !a.hasCredentials ? "NO: lacks the source's" : a.hasPoolerCredentials === false ? "NO: lacks the pooler's" : 'yes',
     ]),
   ];
 }

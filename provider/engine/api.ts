@@ -9,7 +9,7 @@ import { PgferryError } from './core/errors';
 import { isFinalState, type AzureContext, type MigrationStatus, type MigrationSubState, type VerificationReport } from './core/model';
 import { runnerStopped } from './core/statusChecks';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
-import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
+import type { MigrationSpec, PoolerSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
 import {
@@ -23,7 +23,7 @@ import {
 import { streamSamples as catalogSamples, type StreamDirection } from './control/streamSamples';
 import { shownStatus, withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
-import { liveAgentsHolding, serverKey } from './control/agents';
+import { liveAgentsHolding, poolerKey, serverKey } from './control/agents';
 import { leaseHeld } from './runner/lease';
 
 /**
@@ -168,9 +168,11 @@ export async function agentsAbleToRun(
   source: Pick<ServerSpec, 'host' | 'port'>,
   databases: readonly string[],
   connectTimeoutMs?: number,
+  pooler?: Pick<PoolerSpec, 'host' | 'port'>,
 ): Promise<string[]> {
   if (databases.length === 0) return [];
-  const needs = databases.map((d) => serverKey(source.host, source.port, d));
+  // a migration through a pooler needs an agent holding the pooler's admin credentials too
+  const needs = [...databases.map((d) => serverKey(source.host, source.port, d)), ...(pooler ? [poolerKey(pooler.host, pooler.port)] : [])];
   return withSession(target, { purpose: 'agents', readOnly: true, connectTimeoutMs }, (client) =>
     liveAgentsHolding(
       async <R extends QueryResultRow>(sql: string, params?: unknown[]) => (await client.query<R>(sql, params)).rows,

@@ -92,4 +92,4 @@ export { recommendedServerParameters } from './validate/serverParameters';
 
 export { runAgent, type AgentOptions } from './runner/agent';
 export type { SourceCredential } from './input/runSpec';
-export { serverKey } from './control/agents';
+export { poolerKey, serverKey } from './control/agents';

@@ -92,7 +92,7 @@ async function handedToAgents(
     write(`${spec.migrationName}: ${status.waiting}`);
     return status;
   }
-  const able = (status.agents ?? []).filter((a) => a.alive && a.hasCredentials).map((a) => a.name);
+  const able = (status.agents ?? []).filter((a) => a.alive && a.hasCredentials && a.hasPoolerCredentials !== false).map((a) => a.name);
   write(`${spec.migrationName}: registered for agents (${able.join(', ')} can run it); it goes on whatever happens to this pulumi up`);
   if (isFinal(status)) return status;
   if (spec.mode === 'Online' && thenCutover) {

@@ -1,5 +1,5 @@
 // Where a new migration runs when its program does not say (runtime unset): on `pgferry agent`
-// workers when the target has a live one holding the source's credentials, so the migration
+// workers when the target has a live one holding the source's credentials (and the pooler's), so the migration
 // outlives `pulumi up` as azure-native's runs on in Azure; else in a runner on the machine running
 // Pulumi, as before. Chosen at the check of a new resource, where the preview shows it, and kept in
 // state after, so a later run elsewhere never moves a migration between the two. With agents,
@@ -22,15 +22,16 @@ const given = (value: unknown): boolean => value !== undefined && value !== null
 /** The live agents that could run this migration, or none when the target cannot say in time. */
 async function agentsFor(spec: engine.MigrationSpec): Promise<string[]> {
   const timeout = new Promise<string[]>((resolve) => setTimeout(() => resolve([]), AGENTS_LOOKUP_MS).unref());
-  const lookup = engine.agentsAbleToRun(spec.target, spec.source, spec.databases, AGENTS_LOOKUP_MS).catch(() => []);
+  const lookup = engine.agentsAbleToRun(spec.target, spec.source, spec.databases, AGENTS_LOOKUP_MS, spec.pooler).catch(() => []);
   return Promise.race([lookup, timeout]);
 }
 
 /**
  * The inputs with `runtime` chosen when the program gives none: the state's for a resource that
  * exists; for a new one, agents when a live agent on the target holds the source's credentials
- * (said in one line, as is the local runner otherwise). A migration agents cannot run (a pooler,
- * databases named later) keeps the local runner without asking.
+ * (and, for a migration through a pooler, the pooler's), said in one line, as is the local runner
+ * otherwise. A migration agents cannot run (databases named later) keeps the local runner without
+ * asking.
  */
 export async function withRuntimeChosen(
   olds: Props,

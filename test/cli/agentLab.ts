@@ -42,8 +42,17 @@ export class AgentLab {
     return ['--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user];
   }
 
-  /** Starts `pgferry agent` against `targetPort` (the target, or a proxy in front of it); resolves once it joined. */
-  async startAgent(name: string, sourceUrls: string, targetPort = this.pair.target.port, extra: readonly string[] = []): Promise<Agent> {
+  /**
+   * Starts `pgferry agent` against `targetPort` (the target, or a proxy in front of it), with `env`
+   * beside its source URLs in its environment; resolves once it joined.
+   */
+  async startAgent(
+    name: string,
+    sourceUrls: string,
+    targetPort = this.pair.target.port,
+    extra: readonly string[] = [],
+    env: Record<string, string> = {},
+  ): Promise<Agent> {
     let child: ChildProcess | undefined;
     let stderr = '';
     const exited = runCli(
@@ -59,7 +68,7 @@ export class AgentLab {
         this.pair.target.user,
         ...extra,
       ],
-      { ...this.targetEnv(), PGFERRY_SOURCE_URLS: sourceUrls },
+      { ...this.targetEnv(), PGFERRY_SOURCE_URLS: sourceUrls, ...env },
       280_000,
       (c) => {
         child = c;

@@ -137,6 +137,22 @@ describe("lab-stack's PgBouncer under Pulumi mocks", function () {
     assert.match(install, /^systemctl restart pgbouncer$/m);
   });
 
+  it("gives the first VM's agent alone the pooler's admin URL in its environment file, its password in the root-only .pgpass", () => {
+    const files = writtenFiles(customDataOf(mocks, 'runtime-vm-1'));
+    const env = files.get('/etc/pgferry/agent.env')!;
+    assert.equal(env.permissions, '0600');
+    assert.match(env.content, /^PGFERRY_POOLER_ADMIN_URL="postgres:\/\/pgferry_pooler@10\.20\.4\.4:6432\/pgbouncer"$/m);
+    assert.ok(!PASSWORDS.some((p) => env.content.includes(p)), 'no password in the environment file');
+    const pgpass = files.get('/etc/pgferry/pgpass')!;
+    assert.equal(pgpass.permissions, '0600');
+    assert.ok(pgpass.content.split('\n').includes('10.20.4.4:6432:*:pgferry_pooler:pooler-adm"in-pw'), pgpass.content);
+    // ProtectSystem makes /etc read-only to the agent; the pooler's folder is given back to it
+    assert.match(files.get('/var/lib/pgferry-runtime/pgferry-agent.service')!.content, /^ReadWritePaths=\/etc\/pgbouncer$/m);
+    const second = writtenFiles(customDataOf(mocks, 'runtime-vm-2'));
+    assert.doesNotMatch(second.get('/etc/pgferry/agent.env')!.content, /PGFERRY_POOLER_ADMIN_URL/);
+    assert.doesNotMatch(second.get('/var/lib/pgferry-runtime/pgferry-agent.service')!.content, /ReadWritePaths/);
+  });
+
   it('admits the applications to the pooler port from the VNet and the VPN clients', () => {
     const rules = mocks.one('azure-native:network:NetworkSecurityGroup').inputs.securityRules as Record<string, any>[];
     const inbound = rules
@@ -150,7 +166,7 @@ describe("lab-stack's PgBouncer under Pulumi mocks", function () {
     ]);
   });
 
-  it('names the pooler in the online migration from the source VM, run locally, and in no other', async () => {
+  it("names the pooler in the online migration from the source VM, run by the lab's agents, and in no other", async () => {
     const online = mocks.byName('migration-aw-online');
     assert.deepEqual(online.inputs.pooler, {
       host: '10.20.4.4',
@@ -161,14 +177,14 @@ describe("lab-stack's PgBouncer under Pulumi mocks", function () {
       databases: ['adventureworks'],
     });
     assert.ok(online.secretInputs.includes('pooler'), "the pooler's input travels as a secret");
-    assert.equal(online.inputs.runtime, 'local');
-    // what PgMigration's check makes of these inputs: the engine accepts the pooler (online, runtime local)
+    assert.equal(online.inputs.runtime, 'agents');
+    // what PgMigration's check makes of these inputs: the engine accepts the pooler (online, runtime agents)
     const spec = toMigrationSpec({
       ...online.inputs,
       target: { ...online.inputs.target, host: 'pgferry-target.postgres.database.azure.com' },
     });
     assert.equal(spec.pooler?.configFile, '/etc/pgbouncer/pgbouncer.ini');
-    assert.equal(spec.runtime, 'local');
+    assert.equal(spec.runtime, 'agents');
     assert.equal(mocks.byName('migration-legacy-offline').inputs.pooler, undefined);
     assert.equal(await valueOf(pulumi.output(stackOutputs(lab).poolerAddress as string)), '10.20.4.4:6432');
   });
@@ -210,9 +226,9 @@ describe("lab-stack's PgBouncer under Pulumi mocks", function () {
       undefined,
     ],
     [
-      'a pooled migration the agents would run',
+      'a pooled migration the agents run, as fine',
       (c: any) => Object.assign(c.migrations[0], { pooler: true, runtime: 'agents' }),
-      'pgferry-lab:migrations[0].pooler: needs runtime local: pgferry cuts over through a pooler only where it runs beside it (an agent is given no pooler)',
+      undefined,
     ],
     [
       'a migration from another source through the pooler',
@@ -260,6 +276,7 @@ describe("lab-stack's pgbouncer.ini started by the real PgBouncer", function () 
       postgresClientVersion: '16',
       concurrency: 2,
       pooler: {
+        host: '10.20.4.4',
         port: 6432,
         source: { host: '10.20.2.4', port: 5432 },
         databases: ['adventureworks', 'sales'],

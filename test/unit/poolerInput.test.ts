@@ -47,10 +47,6 @@ describe('the pooler as an input', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ ...base, mode: 'Offline', pooler }, 'pooler: applies only to an Online migration (mode), which has a cutover'],
       [
-        { ...base, runtime: 'agents', pooler },
-        'pooler: applies only to runtime local (pgferry runs beside the pooler and writes its configuration file)',
-      ],
-      [
         { ...base, pooler: { ...pooler, configFile: 'pgbouncer.ini' } },
         "pooler.configFile: must be the absolute path of the pooler's configuration file",
       ],

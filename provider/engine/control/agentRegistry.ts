@@ -4,7 +4,7 @@
 import { ident } from '../connect/quote';
 import { isFinalState, type MigrationState } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey } from '../core/names';
-import { sourceKeysOf } from './agents';
+import { poolerKeyOf, sourceKeysOf } from './agents';
 import { CLAIM_FREE } from './copyRounds';
 import type { CatalogConnection } from './connection';
 
@@ -27,6 +27,8 @@ export interface MigrationToRun {
   readonly runSpec: Record<string, unknown>;
   /** The source server keys (host:port/database) it needs credentials for. */
   readonly needs: readonly string[];
+  /** With a pooler: its key (control/agents.ts poolerKey), whose admin credentials its cutover needs. */
+  readonly poolerNeeds?: string;
   /** A runner ran it before: the next one resumes. */
   readonly ranBefore: boolean;
 }
@@ -98,7 +100,14 @@ export async function migrationsToRun(catalog: CatalogConnection): Promise<Migra
   const free: MigrationToRun[] = [];
   for (const row of rows) {
     if ((isFinalState(row.state) && !row.keeps_window) || (await leaseHeld(catalog, row.name))) continue;
-    free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
+    const pooler = poolerKeyOf(row.run_spec);
+    free.push({
+      name: row.name,
+      runSpec: row.run_spec,
+      needs: sourceKeysOf(row.spec),
+      ranBefore: row.ran,
+      ...(pooler ? { poolerNeeds: pooler } : {}),
+    });
   }
   return free;
 }

@@ -17,6 +17,27 @@ export function serverKey(host: string, port: number, database: string): string 
   return `${host}:${port}/${database}`;
 }
 
+/**
+ * The name of a pooler's admin credentials (docs/pooler.md), beside the source's server keys: its
+ * address alone, which no source key can spell (those end in a database).
+ */
+export function poolerKey(host: string, port: number): string {
+  return `pooler ${host}:${port}`;
+}
+
+/** The pooler key a migration's cutover needs, from its stored run spec (the public spec has no pooler); undefined without a pooler. */
+export function poolerKeyOf(spec: Record<string, unknown>): string | undefined {
+  const pooler = spec.pooler as { host?: unknown; port?: unknown } | undefined;
+  if (typeof pooler?.host !== 'string') return undefined;
+  return poolerKey(pooler.host, typeof pooler.port === 'number' ? pooler.port : 6432);
+}
+
+/** What an agent must hold to run a migration: the source's keys, and the pooler's when it names one. */
+export interface AgentNeeds {
+  readonly sources: readonly string[];
+  readonly pooler?: string;
+}
+
 /** The server keys a migration's source needs, from its stored (secret-free) spec. */
 export function sourceKeysOf(spec: Record<string, unknown>): string[] {
   const source = spec.source as { host?: unknown; port?: unknown } | undefined;
@@ -40,7 +61,7 @@ interface AgentRow {
 type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
 
 /** Every registered agent, with what it holds of `migration` and whether it can run it. */
-export async function agentsFor(query: Query, migration: string, needs: readonly string[]): Promise<AgentInfo[]> {
+export async function agentsFor(query: Query, migration: string, needs: AgentNeeds): Promise<AgentInfo[]> {
   const rows = await query<AgentRow>(
     `SELECT a.name, a.host, a.pid, a.version, a.heartbeat_at, a.server_keys,
             a.heartbeat_at > now() - make_interval(secs => $2) AS alive,
@@ -61,7 +82,8 @@ export async function agentsFor(query: Query, migration: string, needs: readonly
     alive: r.alive,
     itemsHeld: r.items.length,
     items: r.items,
-    hasCredentials: needs.every((k) => r.server_keys.includes(k)),
+    hasCredentials: needs.sources.every((k) => r.server_keys.includes(k)),
+    ...(needs.pooler === undefined ? {} : { hasPoolerCredentials: r.server_keys.includes(needs.pooler) }),
   }));
 }
 
@@ -83,13 +105,17 @@ export async function liveAgentsHolding(query: Query, needs: readonly string[]):
 }
 
 /** Why nothing runs a migration of runtime agents, or undefined when some live agent can. */
-export function waitingReason(agents: readonly AgentInfo[], needs: readonly string[]): string | undefined {
+export function waitingReason(agents: readonly AgentInfo[], needs: AgentNeeds): string | undefined {
   const alive = agents.filter((a) => a.alive);
   if (alive.length === 0) {
     return `waiting for an agent: none has sent a heartbeat in the last ${AGENT_STALE_SECONDS} s; start \`pgferry agent --target-url ...\` where the source's credentials are`;
   }
   if (!alive.some((a) => a.hasCredentials)) {
-    return `waiting for an agent with the source's credentials (${needs.join(', ')}): ${alive.length} alive, none holds them`;
+    return `waiting for an agent with the source's credentials (${needs.sources.join(', ')}): ${alive.length} alive, none holds them`;
+  }
+  if (needs.pooler !== undefined && !alive.some((a) => a.hasCredentials && a.hasPoolerCredentials === true)) {
+    const address = needs.pooler.replace(/^pooler /, '');
+    return `waiting for an agent with the pooler's credentials (${address}): ${alive.length} alive, none holds them`;
   }
   return undefined;
 }

@@ -59,7 +59,7 @@ export interface MigrationRow {
   validation: ValidationResult[];
   verification: VerificationReport | null;
   downtime_seconds: number | null;
-  runner: { host: string; pid: number; heartbeatAt: string; cutoverPlan?: CutoverPlan } | null;
+  runner: { host: string; pid: number; agent?: string; heartbeatAt: string; cutoverPlan?: CutoverPlan } | null;
   runner_locked: boolean;
   apply_retry_requests: number | null;
   cutover_requested_at: Date | null;
@@ -68,6 +68,8 @@ export interface MigrationRow {
   azure_context?: AzureContext | null;
   /** Absent on a catalog older than version 9: local. */
   runtime?: 'local' | 'agents';
+  /** runtime agents: the spec its runners start from, without passwords (the pooler's address is there, not in `spec`). */
+  run_spec?: Record<string, unknown> | null;
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
   /** Absent on a catalog older than version 12. */
@@ -168,6 +170,7 @@ function runnerOf(row: MigrationRow, nowMs: number, leaseHolder: { pid: number; 
   return {
     host: recorded.host,
     pid: recorded.pid,
+    ...(recorded.agent ? { agent: recorded.agent } : {}),
     heartbeatAt: recorded.heartbeatAt,
     alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
   };

@@ -26,7 +26,7 @@ import { CONTROL_SCHEMA, leaseHolderOf, leaseKey, newInstanceId } from '../core/
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
 import { runSpecOf } from '../input/runSpec';
-import { agentsFor, sourceKeysOf, waitingReason } from './agents';
+import { agentsFor, poolerKeyOf, sourceKeysOf, waitingReason } from './agents';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
@@ -347,7 +347,7 @@ export async function remove(catalog: CatalogConnection, name: string): Promise<
 export async function setRunner(
   catalog: CatalogConnection,
   name: string,
-  runner: { host: string; pid: number; cutoverPlan?: CutoverPlan } | null,
+  runner: { host: string; pid: number; agent?: string; cutoverPlan?: CutoverPlan } | null,
 ): Promise<void> {
   await catalog.query(
     `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
@@ -442,7 +442,8 @@ async function toStatus(
       : { ...shaped, databases: shaped.databases.map((d) => (windows.has(d.database) ? { ...d, fallback: windows.get(d.database)! } : d)) };
   if (row.runtime !== 'agents') return status;
   // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
-  const needs = sourceKeysOf(row.spec);
+  const poolerNeed = poolerKeyOf(row.run_spec ?? {});
+  const needs = { sources: sourceKeysOf(row.spec), ...(poolerNeed ? { pooler: poolerNeed } : {}) };
   const agents = await agentsFor((sql, params) => catalog.query(sql, params), row.name, needs);
   const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
   return { ...status, agents, ...(waiting ? { waiting } : {}) };

@@ -308,6 +308,8 @@ export interface SourceSlotState {
 export interface RunnerInfo {
   readonly host: string;
   readonly pid: number;
+  /** The agent that started it (runtime agents). */
+  readonly agent?: string;
   readonly heartbeatAt: string;
   readonly alive: boolean;
 }
@@ -326,6 +328,8 @@ export interface AgentInfo {
   readonly items: readonly string[];
   /** Whether it holds the credentials this migration's source needs. */
   readonly hasCredentials: boolean;
+  /** Only for a migration with a pooler: whether it holds the pooler's admin credentials (PGFERRY_POOLER_ADMIN_URL). */
+  readonly hasPoolerCredentials?: boolean;
 }
 
 export interface VerificationTable {

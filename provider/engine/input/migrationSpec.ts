@@ -442,12 +442,12 @@ export const migrationSpecSchema = z
   });
 
 /**
- * Why a spec may not name a pooler, or undefined: only an online migration has a cutover; an agent
- * holds no pooler credentials and need not run beside the pooler's configuration file.
+ * Why a spec may not name a pooler, or undefined: only an online migration has a cutover. Either
+ * runtime may: with agents, only an agent holding the pooler's admin credentials in its own
+ * environment runs it (docs/agents.md), beside the pooler's configuration file.
  */
-function poolerRefusal(spec: { readonly mode: MigrationMode; readonly runtime: Runtime }): string | undefined {
+function poolerRefusal(spec: { readonly mode: MigrationMode }): string | undefined {
   if (spec.mode !== 'Online') return 'applies only to an Online migration (mode), which has a cutover';
-  if (spec.runtime !== 'local') return 'applies only to runtime local (pgferry runs beside the pooler and writes its configuration file)';
   return undefined;
 }
 

@@ -1,13 +1,14 @@
 // `pgferry agent`: a long-running worker near the target. It registers itself in the target's
 // control catalog with the server keys it holds credentials for, heartbeats, and runs migrations
 // of runtime agents: every second it looks for one that no runner holds (its lease is free: never
-// started, or its runner died) and whose source keys it holds, offers its start on the job queue
+// started, or its runner died) and whose source keys it holds (and, for a migration through a
+// pooler, the pooler's key, with its configuration file writable here), offers its start on the job queue
 // (runner/agentQueue.ts), and, for each job it claims, starts the migration's runner as a child
 // process with the agent's own credentials. The runner is the same program `pgferry create` starts
 // (runner/main.ts): it takes the lease and resumes from the catalog, so a dead agent's migration
 // is taken over as a dead runner's is. The child dies with the agent (its lifeline pipe closes).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type MigrationToRun, copyRounds, heartbeat, join, leaseHeld, leave, migrationsToRun } from '../control/agentRegistry';
@@ -37,6 +38,8 @@ export interface AgentOptions {
   readonly concurrency: number;
   /** Credentials per source server key (host:port/database), from the agent's environment. */
   readonly sources: ReadonlyMap<string, SourceCredential>;
+  /** Admin credentials per pooler key (control/agents.ts poolerKey), from the agent's environment (PGFERRY_POOLER_ADMIN_URL). */
+  readonly poolers?: ReadonlyMap<string, SourceCredential>;
   readonly signal: AbortSignal;
   /** Called once the agent is registered (the CLI prints a line). */
   readonly onJoined?: () => void;
@@ -54,6 +57,8 @@ class Agent {
   /** Rounds (migration/database) whose help failed here, and until when this agent leaves them to the others. */
   private readonly helpFailedUntil = new Map<string, number>();
   private readonly log: (line: string) => void;
+  /** Migrations through a pooler whose configuration file this agent was found unable to write, said once each. */
+  private readonly saidUnwritable = new Set<string>();
 
   constructor(private readonly options: AgentOptions) {
     this.registry = new CatalogConnection(options.target);
@@ -70,7 +75,7 @@ class Agent {
         pid: process.pid,
         version: PGFERRY_VERSION,
         concurrency: this.options.concurrency,
-        serverKeys: [...this.options.sources.keys()],
+        serverKeys: [...this.options.sources.keys(), ...(this.options.poolers?.keys() ?? [])],
       });
       await this.queue.start();
       this.options.onJoined?.();
@@ -94,7 +99,29 @@ class Agent {
   }
 
   private canRun(migration: MigrationToRun): boolean {
-    return migration.needs.length > 0 && migration.needs.every((key) => this.options.sources.has(key));
+    if (migration.needs.length === 0 || !migration.needs.every((key) => this.options.sources.has(key))) return false;
+    if (migration.poolerNeeds === undefined) return true;
+    return this.options.poolers?.has(migration.poolerNeeds) === true && this.writesPoolerConfig(migration);
+  }
+
+  /**
+   * A cutover through a pooler rewrites its configuration file and renames the new one over it: an
+   * agent holding the pooler's credentials that cannot write both leaves the migration to another.
+   */
+  private writesPoolerConfig(migration: MigrationToRun): boolean {
+    const configFile = (migration.runSpec.pooler as { configFile?: unknown } | undefined)?.configFile;
+    if (typeof configFile !== 'string') return false;
+    try {
+      accessSync(configFile, constants.R_OK | constants.W_OK);
+      accessSync(path.dirname(configFile), constants.W_OK);
+      return true;
+    } catch {
+      if (!this.saidUnwritable.has(migration.name)) {
+        this.saidUnwritable.add(migration.name);
+        this.log(`migration ${migration.name}: holds the pooler's credentials but cannot write ${configFile}; leaving it to another agent`);
+      }
+      return false;
+    }
   }
 
   /** Offers, and serves the queue of, each migration no runner holds that this agent could run. */
@@ -158,10 +185,11 @@ class Agent {
     const migration = (await migrationsToRun(this.registry)).find((m) => m.name === name);
     if (!migration || !this.canRun(migration)) return; // a runner took it, or it finished
     const credential = this.options.sources.get(migration.needs[0]!)!;
-    const spec = agentSpec(migration.runSpec, credential, this.options.target);
+    const pooler = migration.poolerNeeds === undefined ? undefined : this.options.poolers?.get(migration.poolerNeeds);
+    const spec = agentSpec(migration.runSpec, credential, this.options.target, pooler);
     const log = openSync(runnerLogPath(name, this.options.target), 'a', 0o600);
-    // the source credentials travel on stdin, as the runner's spec; never in its environment
-    const { PGFERRY_SOURCE_URLS: _urls, ...env } = process.env;
+    // the source's and the pooler's credentials travel on stdin, as the runner's spec; never in its environment
+    const { PGFERRY_SOURCE_URLS: _urls, PGFERRY_POOLER_ADMIN_URL: _pooler, PGFERRY_POOLER_PASSWORD: _poolerPassword, ...env } = process.env;
     const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
       stdio: ['pipe', log, log, 'pipe'],
       cwd: os.tmpdir(),

@@ -154,7 +154,9 @@ async function main(): Promise<number> {
   }
   // what its cutover will do, from this runner's spec (the console's confirmation says it)
   const plan = spec.mode === 'Online' ? { cutoverPlan: cutoverPlanOf(spec) } : {};
-  await setRunner(store, name, { host: os.hostname(), pid: process.pid, ...plan });
+  // a runner an agent started names its agent, so the catalog says who runs the migration
+  const agent = process.env.PGFERRY_AGENT_NAME;
+  await setRunner(store, name, { host: os.hostname(), pid: process.pid, ...(agent ? { agent } : {}), ...plan });
   // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   trace('setRunner');
   const heartbeat = setInterval(() => void catalogHeartbeat(store, name).catch(() => undefined), 5000);
