@@ -4,14 +4,12 @@
 // committed and every error kept. The online migration names the PgBouncer as its `pooler`, so the
 // cutover pauses the shop's statements and resumes them on the target, on the same connection.
 import type pg from 'pg';
-import { ident } from '../engine';
-import { launchPgBouncer, pgbouncerAuthLine, type PgBouncer } from '../localpg/pgbouncer';
+import { ident, literal } from '../engine';
+import { startPgBouncer, type PgBouncer } from '../localpg/pgbouncer';
 
 /** The shop's login on both servers, and its password (a throwaway server's, shown nowhere). */
 const APP_USER = 'demo_shop';
 const APP_PASSWORD = 'demo-shop-pw';
-/** The pooler's admin login, the one pgferry pauses, repoints and resumes it with. */
-const ADMIN = { user: 'demo_pooler_admin', password: 'demo-pooler-admin-pw' };
 /** The shopping cart ids the shop writes, so they are told from the sample's own rows. */
 export const POOLED_CART_PREFIX = 'pooled-';
 
@@ -27,7 +25,7 @@ interface Server {
  * source, which the migration carries to the target with the rest of the database's grants.
  */
 async function createShopLogin(source: Server, target: Server, database: string): Promise<void> {
-  for (const server of [source, target]) await server.query(`CREATE ROLE ${ident(APP_USER)} LOGIN PASSWORD '${APP_PASSWORD}'`);
+  for (const server of [source, target]) await server.query(`CREATE ROLE ${ident(APP_USER)} LOGIN PASSWORD ${literal(APP_PASSWORD)}`);
   await source.query(
     `GRANT USAGE ON SCHEMA sales TO ${ident(APP_USER)};
      GRANT SELECT, INSERT ON sales.shoppingcartitem TO ${ident(APP_USER)};
@@ -35,27 +33,6 @@ async function createShopLogin(source: Server, target: Server, database: string)
     [],
     database,
   );
-}
-
-/** The pooler's configuration: transaction pooling, SCRAM against its auth_file, the sample database on the source. */
-function poolerIni(dir: string, port: number, source: { host: string; port: number }, database: string): string {
-  return [
-    '[databases]',
-    `${database} = host=${source.host} port=${source.port} dbname=${database}`,
-    '',
-    '[pgbouncer]',
-    'listen_addr = 127.0.0.1',
-    `listen_port = ${port}`,
-    'unix_socket_dir =',
-    'auth_type = scram-sha-256',
-    `auth_file = ${dir}/userlist.txt`,
-    `admin_users = ${ADMIN.user}`,
-    'pool_mode = transaction',
-    'server_reset_query = DISCARD ALL',
-    `logfile = ${dir}/pgbouncer.log`,
-    'ignore_startup_parameters = extra_float_digits',
-    '',
-  ].join('\n');
 }
 
 /** The shop writing through the pooler, and what it saw. */
@@ -80,8 +57,8 @@ export class PooledShop {
   static async open(source: Server, target: Server, database: string): Promise<PooledShop> {
     await createShopLogin(source, target, database);
     const address = { host: String(source.input.host), port: Number(source.input.port) };
-    const userlist = `${[pgbouncerAuthLine(APP_USER, APP_PASSWORD), pgbouncerAuthLine(ADMIN.user, ADMIN.password)].join('\n')}\n`;
-    const pooler = await launchPgBouncer((dir, port) => ({ ini: poolerIni(dir, port, address, database), userlist }), ADMIN);
+    // transaction pooling, DISCARD ALL between clients, SCRAM against its auth_file: startPgBouncer's defaults
+    const pooler = await startPgBouncer({ databases: { [database]: address }, users: { [APP_USER]: APP_PASSWORD } });
     try {
       const client = await pooler.connect(database, APP_USER, APP_PASSWORD);
       const [{ id }] = (await source.query('SELECT min(productid) AS id FROM production.product', [], database)) as [{ id: number }];

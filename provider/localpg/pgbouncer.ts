@@ -106,7 +106,7 @@ async function freePort(): Promise<number> {
 }
 
 /** One auth_file line: each field in double quotes, a quote doubled. */
-export function pgbouncerAuthLine(user: string, password: string): string {
+function pgbouncerAuthLine(user: string, password: string): string {
   const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
   return `${q(user)} ${q(password)}`;
 }

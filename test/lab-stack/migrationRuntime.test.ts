@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import * as pulumi from '@pulumi/pulumi';
 import { load } from 'js-yaml';
 import pg from 'pg';
-import { fakeFactory, installMocks, type MockLab, mockResolveCname, settle, valueOf } from './mocks';
+import { fakeFactory, installMocks, type MockLab, mockResolveCname, readableTexts, settle, valueOf } from './mocks';
 import { fullConfig } from './fixtures';
 import { LabConfigError, parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -80,26 +80,6 @@ function writtenFiles(text: string): Map<string, { permissions: string; content:
       { permissions: f.permissions, content: f.encoding === 'b64' ? Buffer.from(f.content, 'base64').toString('utf8') : f.content },
     ]),
   );
-}
-
-/** Every string inside a value, and what base64-decoding it (twice) gives: where a password could hide. */
-function readableTexts(value: unknown): string[] {
-  const texts: string[] = [];
-  const visit = (v: unknown): void => {
-    if (typeof v === 'string') {
-      texts.push(v);
-      let decoded = v;
-      for (let round = 0; round < 2 && /^[A-Za-z0-9+/=\s]{8,}$/.test(decoded); round++) {
-        decoded = Buffer.from(decoded, 'base64').toString('utf8');
-        texts.push(decoded);
-        // cloud-init's `content: <base64>` lines inside a decoded document
-        for (const m of decoded.matchAll(/content: ([A-Za-z0-9+/=]{8,})$/gm)) texts.push(Buffer.from(m[1]!, 'base64').toString('utf8'));
-      }
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  visit(value);
-  return texts;
 }
 
 describe('lab-stack migration runtime under Pulumi mocks: absent by default', function () {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import { load } from 'js-yaml';
-import { fakeFactory, installMocks, mockResolveCname, settle, valueOf, type MockLab } from './mocks';
+import { fakeFactory, installMocks, mockResolveCname, readableTexts, settle, valueOf, type MockLab } from './mocks';
 import { fullConfig } from './fixtures';
 import { parseLabConfig, labConfigProblems, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -78,25 +78,6 @@ function writtenFiles(text: string): Map<string, { permissions: string; content:
 /** A VM's cloud-init as Azure receives it (customData, base64). */
 function customDataOf(mocks: MockLab, vm: string): string {
   return Buffer.from(mocks.byName(vm).inputs.osProfile.customData as string, 'base64').toString('utf8');
-}
-
-/** Every string inside a value, and what base64-decoding it (twice) gives: where a password could hide. */
-function readableTexts(value: unknown): string[] {
-  const texts: string[] = [];
-  const visit = (v: unknown): void => {
-    if (typeof v === 'string') {
-      texts.push(v);
-      let decoded = v;
-      for (let round = 0; round < 2 && /^[A-Za-z0-9+/=\s]{8,}$/.test(decoded); round++) {
-        decoded = Buffer.from(decoded, 'base64').toString('utf8');
-        texts.push(decoded);
-        for (const m of decoded.matchAll(/content: ([A-Za-z0-9+/=]{8,})$/gm)) texts.push(Buffer.from(m[1]!, 'base64').toString('utf8'));
-      }
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  visit(value);
-  return texts;
 }
 
 describe("lab-stack's PgBouncer under Pulumi mocks", function () {
