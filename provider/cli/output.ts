@@ -110,9 +110,10 @@ function indent(text: string, spaces: number): string {
 
 export function renderVerification(report: VerificationReport): string {
   const bad = report.tables.filter((t) => !t.matches);
-  const lines = [
-    `Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${report.tables.length - bad.length}/${report.tables.length} tables match`,
-  ];
+  // a verification the schema check stopped compared no table's rows: "0/0 tables match" would read as a row difference
+  const rows =
+    report.tables.length === 0 ? 'no table rows compared' : `${report.tables.length - bad.length}/${report.tables.length} tables match`;
+  const lines = [`Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${rows}`];
   for (const t of bad)
     lines.push(
       `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
