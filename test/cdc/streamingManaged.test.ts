@@ -107,7 +107,9 @@ async function faultWhileStreaming(db: string, leaseLost: boolean, fault: (runne
       if ((await resumeUnlessRunning(spec)) === 'running') {
         await until('the successor to say it took over', async () =>
           (await catalogEvents(store, spec.migrationName, 200)).some((e) =>
-            /^the runner's lease session was ended on the target .*: a new runner resumed the migration$/.test(e.message),
+            /^the runner's lease session was ended on the target .*: a new runner resumed the migration \(runner \d+ on .+ took over from runner \d+\)$/.test(
+              e.message,
+            ),
           )
             ? true
             : undefined,
