@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as pulumi from '@pulumi/pulumi';
-import { load } from 'js-yaml';
 import pg from 'pg';
-import { fakeFactory, installMocks, type MockLab, mockResolveCname, readableTexts, settle, valueOf } from './mocks';
+import { fakeFactory, installMocks, type MockLab, mockResolveCname, settle, valueOf } from './mocks';
+import { readableTexts, writtenFiles } from './decoded';
+import { load } from 'js-yaml';
 import { fullConfig } from './fixtures';
 import { LabConfigError, parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -62,24 +63,6 @@ async function build(input: LabConfigInput): Promise<{ mocks: MockLab; lab: Lab 
   ]);
   await valueOf(lab.outputs.runtimeAgents);
   return { mocks, lab };
-}
-
-interface WriteFile {
-  path: string;
-  permissions: string;
-  encoding?: 'b64';
-  content: string;
-}
-
-/** The files cloud-init would write, decoded as cloud-init decodes them, by path. */
-function writtenFiles(text: string): Map<string, { permissions: string; content: string }> {
-  const doc = load(text) as { write_files: WriteFile[] };
-  return new Map(
-    doc.write_files.map((f) => [
-      f.path,
-      { permissions: f.permissions, content: f.encoding === 'b64' ? Buffer.from(f.content, 'base64').toString('utf8') : f.content },
-    ]),
-  );
 }
 
 describe('lab-stack migration runtime under Pulumi mocks: absent by default', function () {

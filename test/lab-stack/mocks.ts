@@ -220,23 +220,3 @@ class FakeMigration extends pulumi.CustomResource {
 
 /** The migration factory every lab test gives createLab. */
 export const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);
-
-/** Every string inside a value, and what base64-decoding it (twice) gives: where a password could hide. */
-export function readableTexts(value: unknown): string[] {
-  const texts: string[] = [];
-  const visit = (v: unknown): void => {
-    if (typeof v === 'string') {
-      texts.push(v);
-      let decoded = v;
-      for (let round = 0; round < 2 && /^[A-Za-z0-9+/=\s]{8,}$/.test(decoded); round++) {
-        decoded = Buffer.from(decoded, 'base64').toString('utf8');
-        texts.push(decoded);
-        // cloud-init's `content: <base64>` lines inside a decoded document
-        for (const m of decoded.matchAll(/content: ([A-Za-z0-9+/=]{8,})$/gm)) texts.push(Buffer.from(m[1]!, 'base64').toString('utf8'));
-      }
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  visit(value);
-  return texts;
-}

@@ -4,8 +4,8 @@
 // real /usr/sbin/pgbouncer with its addresses swapped for loopback ones, and connected through.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { load } from 'js-yaml';
-import { fakeFactory, installMocks, mockResolveCname, readableTexts, settle, valueOf, type MockLab } from './mocks';
+import { fakeFactory, installMocks, mockResolveCname, settle, valueOf, type MockLab } from './mocks';
+import { readableTexts, writtenFiles } from './decoded';
 import { fullConfig } from './fixtures';
 import { parseLabConfig, labConfigProblems, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -55,24 +55,6 @@ async function build(input: LabConfigInput): Promise<{ mocks: MockLab; lab: Lab 
     ...lab.migrations.values(),
   ]);
   return { mocks, lab };
-}
-
-interface WriteFile {
-  path: string;
-  permissions: string;
-  encoding?: 'b64';
-  content: string;
-}
-
-/** The files cloud-init writes, decoded as cloud-init decodes them, by path. */
-function writtenFiles(text: string): Map<string, { permissions: string; content: string }> {
-  const doc = load(text) as { write_files: WriteFile[] };
-  return new Map(
-    doc.write_files.map((f) => [
-      f.path,
-      { permissions: f.permissions, content: f.encoding === 'b64' ? Buffer.from(f.content, 'base64').toString('utf8') : f.content },
-    ]),
-  );
 }
 
 /** A VM's cloud-init as Azure receives it (customData, base64). */
