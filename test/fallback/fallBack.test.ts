@@ -23,7 +23,6 @@ import {
   runMigration,
   showMigration,
   startMigration,
-  fallBackSettled,
   type MigrationStatus,
 } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -31,7 +30,17 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import {
+  fallBackSettles,
+  makeManagedTarget,
+  pairSpec,
+  serverSpec,
+  startPair,
+  until,
+  waitForStatus,
+  writeBehindFence,
+  type ServerPair,
+} from '../support';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { update } from '../../provider/resource/operations';
 import { rowsOf } from '../cdc/harness';
@@ -241,14 +250,7 @@ async function fallBackScenario(
   );
   await requestFallBack(spec.target, name);
   await refused(spec.target, store, name, /a fall-back is asked already and under way/, true);
-  const settled = await until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    300_000,
-  );
+  const settled = await fallBackSettles(store, name);
   const fallback = settled.databases[0]!.fallback!;
   assert.equal(fallback.state, 'FellBack', fallback.message);
   assert.equal(settled.state, 'Succeeded');
@@ -319,17 +321,6 @@ async function fallBackScenario(
   ]);
   await refused(spec.target, store, name, /it fell back already/);
   await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
-}
-
-async function fallBackSettles(store: CatalogConnection, name: string): Promise<MigrationStatus> {
-  return until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    300_000,
-  );
 }
 
 /**
