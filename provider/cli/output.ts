@@ -161,7 +161,8 @@ export function renderStatus(status: MigrationStatus): string {
   for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
   for (const d of status.databases)
     if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
-  for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence)}`);
+  for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence, 'source')}`);
+  for (const d of status.databases) if (d.targetFence) lines.push(`  ${d.database}: ${describeFence(d.targetFence, 'target')}`);
   for (const d of status.databases) if (d.poolerPause) lines.push(`  ${d.database}: ${describePause(d.poolerPause)}`);
   for (const d of status.databases) if (d.poolerPauseBack) lines.push(`  ${d.database}: ${describePauseBack(d.poolerPauseBack)}`);
   for (const d of status.databases)
@@ -188,12 +189,16 @@ function agentRows(agents: readonly AgentInfo[]): string[][] {
   ];
 }
 
-/** One line on a writer fence: since when, whether it stays, and the statement that lifts it. */
-function describeFence(f: WriterFence): string {
+/** One line on a writer fence, the source's of a cutover or the target's of a fall-back: since when, whether it stays, and the statement that lifts it. */
+function describeFence(f: WriterFence, server: 'source' | 'target'): string {
+  const [step, left, stop] =
+    server === 'source'
+      ? ['cutover', 'the old source', 'a roll-back, cancel or failure']
+      : ['fall-back', 'the new server', 'a stop before its point of no return'];
   const why = f.kept
-    ? 'kept after the cutover, so no write is lost on the old source; once nothing writes there, lift it'
-    : 'the cutover is on its way (a roll-back, cancel or failure lifts it); by hand';
-  return `writers fenced on the source since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
+    ? `kept after the ${step}, so no write is lost on ${left}; once nothing writes there, lift it`
+    : `the ${step} is on its way (${stop} lifts it); by hand`;
+  return `writers fenced on the ${server} since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
 }
 
 /** One line on the pooler's pause at a cutover: where the applications' queries are and since when. */

@@ -11,6 +11,9 @@
 // index, table and filled column made on the new server in the window are kept there, named, not
 // carried back (the reverse stream leaves the column out of the rows it writes), and stop nothing.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   isFinalState,
   PgferryError,
@@ -18,8 +21,8 @@ import {
   requestFallBack,
   resumeMigration,
   runMigration,
+  showMigration,
   startMigration,
-  fallBackSettled,
   type MigrationStatus,
 } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -27,7 +30,18 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import {
+  fallBackSettles,
+  makeManagedTarget,
+  pairSpec,
+  serverSpec,
+  startPair,
+  until,
+  waitForStatus,
+  writeBehindFence,
+  type ServerPair,
+} from '../support';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { update } from '../../provider/resource/operations';
 import { rowsOf } from '../cdc/harness';
 import { renderStatus } from '../../provider/cli/output';
@@ -236,14 +250,7 @@ async function fallBackScenario(
   );
   await requestFallBack(spec.target, name);
   await refused(spec.target, store, name, /a fall-back is asked already and under way/, true);
-  const settled = await until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    300_000,
-  );
+  const settled = await fallBackSettles(store, name);
   const fallback = settled.databases[0]!.fallback!;
   assert.equal(fallback.state, 'FellBack', fallback.message);
   assert.equal(settled.state, 'Succeeded');
@@ -313,6 +320,97 @@ async function fallBackScenario(
     { change: 'writerFence', undone: true, kept: false },
   ]);
   await refused(spec.target, store, name, /it fell back already/);
+  await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
+}
+
+/**
+ * Without a pooler, the runner held past the new server's fence (`fallback-held`), the old source's
+ * table locked and a write behind the new server's fence waiting there for the reverse stream: the
+ * drain is bounded by the lag budget, the fall-back stops in one line naming the lock's session,
+ * the new server's fence lifted and the window Open; `show` gave the new server's fence while it
+ * was on. The lock let go, the write reaches the old source and the fall-back asked again
+ * completes, `show` giving the new server's fence kept and no fence on the old source.
+ */
+async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDir: string): Promise<void> {
+  const name = 'fb-late';
+  const db = 'fb_late';
+  const point = `fallback-held:${db}`;
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(
+    'CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, NULL FROM generate_series(1, 20) g',
+    [],
+    db,
+  );
+  const spec = pairSpec(pair, name, [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    fenceWriters: true,
+    fallbackWindow: '1h',
+    cutoverLagBudgetSeconds: 5,
+  });
+  await withHoldArmed(point, holdDir, () => startMigration(spec));
+  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await requestCutover(spec.target, name);
+  const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
+  assert.equal(cutOver.state, 'Succeeded', cutOver.message);
+  await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+
+  await requestFallBack(spec.target, name);
+  await until('the fall-back held past the fence', async () => ((await isHeld(point, holdDir)) ? true : undefined), 120_000);
+  const held = (await showMigration(spec.target, name))!.databases[0]!;
+  assert.equal(held.targetFence?.kept, false, JSON.stringify(held));
+  assert.match(held.targetFence!.lift, /^ALTER DATABASE "?fb_late"? RESET default_transaction_read_only$/);
+  assert.equal(held.writerFence?.kept, true, "the old source's fence kept since the cutover");
+  const lock = await pair.source.connect(db);
+  try {
+    await lock.query('BEGIN READ WRITE');
+    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const holder = (await lock.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+    await writeBehindFence(pair.target, db, "UPDATE items SET note = 'late' WHERE id = 6");
+    await fs.rm(heldFile(point, holdDir));
+    const stopped = await fallBackSettles(store, name);
+    const window = stopped.databases[0]!.fallback!;
+    assert.equal(window.state, 'Open', window.message);
+    const said = (await events(store, name, 500)).map((e) => e.message).filter((m) => m.startsWith('fall-back stopped: '));
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(
+      said[0]!,
+      new RegExp(
+        `^fall-back stopped: the reverse stream of "${db}" did not reach the fall-back point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", transaction open for \\d+ s\\) in "${db}" holds a lock its apply waits for on the old source; the reverse stream goes on, ask again once the cause is fixed$`,
+      ),
+    );
+    // the new server's fence lifted: the applications write there again
+    await pair.target.query("INSERT INTO items VALUES (21, 'after the stop')", [], db);
+    assert.equal((await showMigration(spec.target, name))!.databases[0]!.targetFence, undefined, 'no fence on the new server');
+  } finally {
+    await lock.query('ROLLBACK').catch(() => undefined);
+    await lock.end();
+  }
+  await until('the late writes on the old source, the window open', async () => {
+    const rows = await pair.source.query<{ id: number; note: string | null }>(
+      'SELECT id, note FROM items WHERE id IN (6, 21) ORDER BY id',
+      [],
+      db,
+    );
+    const open = (await fallbackWindows(store, name))[0]?.state === 'Open';
+    return rows.length === 2 && rows[0]!.note === 'late' && open ? true : undefined;
+  });
+  await requestFallBack(spec.target, name);
+  const done = (await fallBackSettles(store, name)).databases[0]!;
+  assert.equal(done.fallback!.state, 'FellBack', done.fallback!.message);
+  const [old, now] = await Promise.all(
+    [pair.source, pair.target].map(async (c) =>
+      (await c.query<{ r: string }>('SELECT ROW(id, note)::text AS r FROM items ORDER BY id', [], db)).map((r) => r.r),
+    ),
+  );
+  assert.deepEqual(old, now, 'the old source holds what the new server holds');
+  const shown = (await showMigration(spec.target, name))!.databases[0]!;
+  assert.equal(shown.targetFence?.kept, true, "the new server's fence kept");
+  assert.equal(shown.writerFence, undefined, "the old source's fence lifted");
+  assert.match(
+    renderStatus({ ...cutOver, databases: [shown] }),
+    /fb_late: writers fenced on the target since .*: kept after the fall-back, so no write is lost on the new server/,
+  );
   await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
 }
 
@@ -389,6 +487,15 @@ describe('fall-back: the old source the primary again (integration)', function (
     await update('id', { ...olds, fallBack: true }, { ...olds, fallBack: true }, { write: (l) => lines.push(l), intervalMs: 200 });
     assert.ok(!lines.some((l) => l.includes('fall-back requested')), lines.join('\n'));
     await until('the runner exits', async () => ((await get(store, spec.migrationName))?.runner?.alive === false ? true : undefined));
+  });
+
+  it("without a pooler, a drain the old source's lock holds up stops the fall-back at the lag budget in one line naming the lock's session, the new server's fence lifted and the window open; show gives the target's fence on, then kept once it falls back", async () => {
+    const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-fallback-held-'));
+    try {
+      await lateDrainStops(pair, store, holdDir);
+    } finally {
+      await fs.rm(holdDir, { recursive: true, force: true });
+    }
   });
 
   it('does the same with a managed-like target (no superuser; the admin may replicate, as on Azure)', async () => {

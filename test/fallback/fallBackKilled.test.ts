@@ -10,22 +10,14 @@
 // fence again, so an application's write is refused there and taken by the old source meanwhile,
 // and the fall-back then finishes by itself, every row on the old source.
 import assert from 'node:assert/strict';
-import {
-  cancelMigration,
-  isFinalState,
-  requestCutover,
-  requestFallBack,
-  resumeMigration,
-  startMigration,
-  fallBackSettled,
-} from '../../provider/engine';
+import { cancelMigration, isFinalState, requestCutover, requestFallBack, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { fallBackSettles, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const TABLES = ['items', 'orders'] as const;
@@ -106,14 +98,7 @@ async function fellBackWhole(
   how: string,
   alsoOnSource: string[] = [],
 ): Promise<void> {
-  const settled = await until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    300_000,
-  );
+  const settled = await fallBackSettles(store, name);
   const fallback = settled.databases[0]!.fallback!;
   assert.equal(fallback.state, 'FellBack', fallback.message);
   for (const table of TABLES) {

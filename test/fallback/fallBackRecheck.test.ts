@@ -9,11 +9,11 @@
 // and a TRUNCATE ... CASCADE on the new server never empties a table outside the migration on the
 // old source: the reverse stream stops naming it, nothing emptied.
 import assert from 'node:assert/strict';
-import { fallBackSettled, isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { events, get } from '../../provider/engine/control/store';
+import { events } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { pairSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import { fallBackSettles, pairSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const TABLES = ['items', 'quiet'] as const;
@@ -81,14 +81,7 @@ async function cutOverAndWrite(
 /** Asks for the fall-back and waits until it settles: fell back, or stopped with the stream going on. */
 async function fallBackOnce(store: CatalogConnection, target: Parameters<typeof requestFallBack>[0], name: string) {
   await requestFallBack(target, name);
-  return until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    300_000,
-  );
+  return fallBackSettles(store, name);
 }
 
 async function verificationEvents(store: CatalogConnection, name: string): Promise<string[]> {

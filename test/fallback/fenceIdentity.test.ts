@@ -12,12 +12,12 @@
 // table, and the new server's kept fence has one of its own.
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { fallBackSettled, isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import {
+  fallBackSettles,
   makeReplicationSourceUser,
   onBothTargets,
   pairSpec,
@@ -146,14 +146,7 @@ describe('the writer fence tells pgferry by identity, not by name (integration)'
         );
 
         await requestFallBack(spec.target, spec.migrationName);
-        const settled = await until(
-          'the fall-back settles',
-          async () => {
-            const s = await get(store, spec.migrationName);
-            return s && fallBackSettled(s) ? s : undefined;
-          },
-          300_000,
-        );
+        const settled = await fallBackSettles(store, spec.migrationName);
         assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
         // the target is fenced now: the same client is refused there
         await forgedWriteRefused(serverSpec(pair.target), 'pgferry apply', 900_003);

@@ -16,7 +16,6 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   cancelMigration,
-  fallBackSettled,
   isFinalState,
   requestCutover,
   requestFallBack,
@@ -28,7 +27,7 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { pairSpec, until, waitForStatus, writeBehindFence } from '../support';
+import { fallBackSettles, pairSpec, until, waitForStatus, writeBehindFence } from '../support';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { poolerInputOf } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
@@ -82,14 +81,7 @@ async function cutOverWithWriter(lab: Lab, s: MigrationSpec, db: string, start =
 }
 
 async function settled(lab: Lab, name: string): Promise<MigrationStatus> {
-  return until(
-    'the fall-back settles',
-    async () => {
-      const s = await get(lab.store, name);
-      return s && fallBackSettled(s) ? s : undefined;
-    },
-    420_000,
-  );
+  return fallBackSettles(lab.store, name, 420_000);
 }
 
 /**

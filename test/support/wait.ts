@@ -1,9 +1,9 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
-import { cancelMigration, get, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
+import { cancelMigration, fallBackSettled, get, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
 import { runningClusters } from '../../provider/localpg/cluster';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
-import { events as catalogEvents } from '../../provider/engine/control/store';
+import { events as catalogEvents, get as catalogStatus } from '../../provider/engine/control/store';
 
 /**
  * Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs` saying what
@@ -175,4 +175,16 @@ export async function cutoverEnd(
     180_000,
   );
   return isFinalState(status.state) ? running : status;
+}
+
+/** Waits until the fall-back asked of `name` settles (fell back, or stopped with its stream going on) and returns the catalog's status then. */
+export async function fallBackSettles(store: CatalogConnection, name: string, timeoutMs = 300_000): Promise<MigrationStatus> {
+  return until(
+    'the fall-back settles',
+    async () => {
+      const s = await catalogStatus(store, name);
+      return s && fallBackSettled(s) ? s : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -184,6 +184,8 @@ export interface DatabaseDetails {
   readonly notStreamed?: readonly NotStreamed[];
   /** Online with fenceWriters: the source database is (or may be) read-only for new transactions since the cutover fenced it. */
   readonly writerFence?: WriterFence;
+  /** Online with a fallback window: the target database is (or may be) read-only for new transactions since a fall-back fenced it. */
+  readonly targetFence?: WriterFence;
   /** Online with a pooler: the pause of the pooler's databases that go to this database at its cutover, as the footprint ledger records it. */
   readonly poolerPause?: PoolerPause;
   /** Through a pooler, the pooler's pause at the fall-back (docs/pooler.md#the-fall-back-through-the-pooler), from PAUSE to RESUME. */
@@ -232,19 +234,20 @@ export interface PendingChange {
 }
 
 /**
- * A cutover's fence on a source database (fenceWriters): default_transaction_read_only set on,
- * the sessions connected then ended. Lifted at a roll-back, cancel or failure; kept once the
- * database is cut over, since writes on the source would no longer reach the target.
+ * A writer fence on a database: a cutover's on the source (fenceWriters), or a fall-back's on the
+ * target; default_transaction_read_only set on, the sessions connected then ended. Lifted at a
+ * roll-back, cancel or failure; kept once the switchover passed its point of no return, since
+ * writes on the server it left would no longer reach the other.
  */
 export interface WriterFence {
   readonly fencedAt: string;
   /** The database's own default_transaction_read_only before the fence (absent: it had none). */
   readonly priorSetting?: string;
-  /** Sessions the fence ended on the source. */
+  /** Sessions the fence ended on the server it fences. */
   readonly sessionsEnded?: number;
-  /** The database was cut over and the fence stays on purpose. */
+  /** The database was cut over (or fell back) and the fence stays on purpose. */
   readonly kept: boolean;
-  /** The statement that lifts it (to run on the source once nothing writes there by mistake). */
+  /** The statement that lifts it (to run on the server it fences once nothing writes there by mistake). */
   readonly lift: string;
   /** With it, the statement run in the database itself that takes the fence's triggers away. */
   readonly liftInDatabase: string;

@@ -38,7 +38,9 @@ import { switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
-import { wholeSchemaCheck } from './wholeSchemaCheck';
+import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
+import { readFilterPlan, type FilterPlan } from '../filter/plan';
+import { withSession } from '../connect/session';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
@@ -262,6 +264,30 @@ export async function fallBackStopped(run: SwitchoverRun, database: string, stre
   return true;
 }
 
+/**
+ * What the fall-back's steps read of the old source's filters and of the control catalog (the
+ * foreign keys the cutover left out, the known objects, the tables not streamed), read once before
+ * the hold and handed to each step: the old source is fenced since the cutover and nothing streams
+ * forward in the window, so none of it changes before the comparison, and the applications are not
+ * held while it is read. The old source's plan serves every step, the sequences taken back from the
+ * new server too (they are left out by name).
+ */
+interface ReadBeforeHold {
+  readonly filter: FilterPlan;
+  readonly schema: WholeSchemaCheck;
+  readonly notStreamed: Awaited<ReturnType<typeof notStreamedTables>>;
+}
+
+async function readBeforeHold(run: SwitchoverRun, database: string): Promise<ReadBeforeHold> {
+  const { spec, store } = run;
+  const filter = await again(run, 'the filters', () =>
+    withSession(spec.source, { database, purpose: 'fall-back' }, (client) => readFilterPlan(client, spec)),
+  );
+  const schema = await wholeSchemaCheck(run, database, filter);
+  const notStreamed = await notStreamedTables(store, spec.migrationName, [database]);
+  return { filter, schema, notStreamed };
+}
+
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
 async function drainAndVerify(
   run: SwitchoverRun,
@@ -273,6 +299,7 @@ async function drainAndVerify(
   const { spec, store } = run;
   const { clock } = course;
   const name = spec.migrationName;
+  const read = await readBeforeHold(run, database);
   // the new server held: through a pooler paused, fenced, the lag gate passed before and inside
   const gate = fallBackGate(run);
   const refused = await holdAtFallBack(run, database, stream.applier, gate, clock);
@@ -290,7 +317,7 @@ async function drainAndVerify(
   }
   failpoint(`fallback-drained:${database}`);
   clock.done('drain');
-  const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, spec));
+  const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, read.filter));
   run.onProgress({
     kind: 'info',
     database,
@@ -298,10 +325,10 @@ async function drainAndVerify(
   });
   failpoint(`fallback-sequences:${database}`);
   clock.done('sequences');
-  const kept = await largeObjectsBack(run, database);
+  const kept = await largeObjectsBack(run, database, read.filter);
   clock.done('large objects');
   const recheck = reverseRecheck(stream.applier, openedLsn);
-  await verifyBack(run, database, recheck, kept);
+  await verifyBack(run, database, read, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
   course.released = true;
@@ -315,8 +342,8 @@ async function drainAndVerify(
  * the old source alone is kept and named. A statement the old source refuses stops the fall-back,
  * nothing changed. Returns the kept objects' OIDs, which the verification leaves out.
  */
-async function largeObjectsBack(run: SwitchoverRun, database: string): Promise<readonly string[]> {
-  const delta = await again(run, 'the large objects', () => syncLargeObjects(run.spec, database, run.store, 'back')).catch(
+async function largeObjectsBack(run: SwitchoverRun, database: string, filter: FilterPlan): Promise<readonly string[]> {
+  const delta = await again(run, 'the large objects', () => syncLargeObjects(run.spec, database, run.store, 'back', filter)).catch(
     (error: unknown) => {
       if (error instanceof PgferryError && error.code === 'CUTOVER_LARGE_OBJECTS')
         throw new FallBackStopped(`${error.message} (fix: ${error.fix})`);
@@ -345,8 +372,8 @@ async function largeObjectsBack(run: SwitchoverRun, database: string): Promise<r
  * the new server's and refreshed where it differs (verify/materializedViews.ts), its seconds in the
  * downtime; one that still differs stops the fall-back as staleMaterializedViews says.
  */
-async function viewsBack(run: SwitchoverRun, database: string): Promise<void> {
-  const views = await again(run, 'the materialized views', () => verifyMaterializedViewsBack(run.spec, database));
+async function viewsBack(run: SwitchoverRun, database: string, filter: FilterPlan): Promise<void> {
+  const views = await again(run, 'the materialized views', () => verifyMaterializedViewsBack(run.spec, database, filter));
   const differing = views.find((v) => !v.row.matches);
   if (differing) throw new FallBackStopped(`verification failed: ${differing.row.table}: ${differing.row.reason ?? 'its rows differ'}`);
   for (const v of views) {
@@ -368,6 +395,7 @@ async function viewsBack(run: SwitchoverRun, database: string): Promise<void> {
 async function verifyBack(
   run: SwitchoverRun,
   database: string,
+  before: ReadBeforeHold,
   recheck: VerifyOptions['recheck'],
   keptLargeObjects: readonly string[],
 ): Promise<void> {
@@ -375,7 +403,7 @@ async function verifyBack(
   const name = spec.migrationName;
   // what the new server alone has (a DBA's index, table or column, made there while streaming or in
   // the window) is not the migration's: kept there and named, neither a difference nor carried back
-  const { check: compare, known } = await wholeSchemaCheck(run, database);
+  const { check: compare, known } = before.schema;
   const check = await again(run, 'the schema check', compare);
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   if (check.kept && check.kept.length > 0) {
@@ -387,13 +415,13 @@ async function verifyBack(
       database,
     );
   }
-  const notStreamed = await notStreamedTables(store, name, [database]);
   const report = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
       signal: run.signal,
       onProgress: run.onProgress,
       databases: [database],
-      notStreamed,
+      notStreamed: before.notStreamed,
+      filters: new Map([[database, before.filter]]),
       keptLargeObjects: () => keptLargeObjects,
       fallBack: true,
       ...(known ? { known: new Map([[database, known.known]]) } : {}),
@@ -402,7 +430,7 @@ async function verifyBack(
     }),
   );
   if (!report.ok) throw new FallBackStopped(`verification failed: ${report.firstMismatch}`);
-  await viewsBack(run, database);
+  await viewsBack(run, database, before.filter);
   const rows = report.tables.reduce((n, t) => n + t.sourceRows, 0);
   // the rows of large objects and sequences ('(sequences)') are not tables
   const tables = report.tables.filter((t) => !t.table.startsWith('('));

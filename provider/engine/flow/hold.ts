@@ -119,13 +119,17 @@ export async function cutoverGate(run: Pick<SwitchoverRun, 'spec' | 'store'>): P
 }
 
 /**
- * A fall-back always fences the new server; it gates only through a pooler, whose pause holds the
- * applications' statements for the whole drain (docs/pooler.md#the-fall-back-through-the-pooler).
- * Without one, the fence refuses writes on the new server from the fence on, and nobody waits.
+ * A fall-back always fences the new server, and its drain is bounded by the lag budget either way:
+ * the fence refuses the applications' writes until the old source takes them, so a drain that cannot
+ * finish (a lock held on the old source) must stop the fall-back and lift the fence rather than hold
+ * them off for as long as it waits. It predicts the catch-up (the gate) only through a pooler, whose
+ * pause holds the applications' statements for the whole drain
+ * (docs/pooler.md#the-fall-back-through-the-pooler); without one the probe would only lengthen the
+ * downtime.
  */
 export function fallBackGate(run: Pick<SwitchoverRun, 'spec'>): Gate {
-  if (run.spec.pooler === undefined) return { fence: true, pooler: false, budget: undefined, defaulted: false };
-  return { fence: true, pooler: true, ...budgetOf(run.spec.cutoverLagBudgetSeconds, 'a pooler') };
+  const pooler = run.spec.pooler !== undefined;
+  return { fence: true, pooler, ...budgetOf(run.spec.cutoverLagBudgetSeconds, pooler ? 'a pooler' : "the fall-back's fence") };
 }
 
 /** The stream predicted slowest to catch up on the held server's WAL, if it is over the budget. */
@@ -261,8 +265,8 @@ export async function endSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, da
 /**
  * A fall-back's hold on one database: through a pooler, its databases paused first, as at the
  * cutover (transactions in flight end, new queries wait), then the new server fenced, with the lag
- * gate on the reverse stream before the pause and inside it. The reverse stream has no rate measured
- * before the ask, so the gate watches it both times. Returns why the fall-back may not go on (the
+ * gate on the reverse stream before the pause and inside it (none without a pooler). The reverse
+ * stream has no rate measured before the ask, so the gate watches it both times. Returns why the fall-back may not go on (the
  * prediction over the budget, in one line), or undefined once the new server is held.
  */
 export async function holdAtFallBack(
@@ -275,7 +279,8 @@ export async function holdAtFallBack(
   const way = FALL_BACK_HOLD;
   const meter = new ApplyRateMeter();
   const over = async (paused: boolean) => {
-    if (gate.budget === undefined) return undefined;
+    // no pooler, no prediction: the budget bounds the drain alone (fallBackGate)
+    if (!gate.pooler || gate.budget === undefined) return undefined;
     const late = await slowestOver(run, way, [{ database, applier }], meter, gate.budget, true);
     if (!late) return undefined;
     const when = paused ? 'paused' : 'before the pause (the pooler was not paused)';

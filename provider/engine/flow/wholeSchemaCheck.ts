@@ -6,6 +6,7 @@
 // objects and their identities, kept and named, as the first look keeps it (docs/safety.md, the
 // ownership rule).
 import { knownWithIdentities, type KnownOfDatabase } from '../control/knownObjects';
+import type { FilterPlan } from '../filter/plan';
 import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import type { SwitchoverRun } from '../run/migrationRun';
 import { checkSchema, type SchemaCheck } from '../verify/schema/checkSchema';
@@ -20,13 +21,19 @@ export interface WholeSchemaCheck {
 /**
  * Reads what one database's whole schema check leaves out and knows, from the control catalog,
  * once. `pgferry verify` (api.ts `verifyMigration`) makes the same check, with the spec alone.
+ * `filter`: the source's filter plan, read already (a fall-back's, read before its hold); else the
+ * check reads it.
  */
-export async function wholeSchemaCheck(run: Pick<SwitchoverRun, 'spec' | 'store'>, database: string): Promise<WholeSchemaCheck> {
+export async function wholeSchemaCheck(
+  run: Pick<SwitchoverRun, 'spec' | 'store'>,
+  database: string,
+  filter?: FilterPlan,
+): Promise<WholeSchemaCheck> {
   const { spec, store } = run;
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
   const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : undefined;
   return {
     ...(known ? { known } : {}),
-    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }),
+    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known, ...(filter ? { filter } : {}) }),
   };
 }

@@ -150,12 +150,17 @@ export async function reclaimFence(store: CatalogConnection, migration: string, 
 }
 
 /**
- * The writer fence of each database that has one in force (on, or kept after its cutover), from a
+ * The writer fence of each database that has one in force (on, or kept after its switchover), from a
  * migration's ledger rows, as `show` gives it: what the fence is and the statements that lift it
- * (footprint/shown.ts reads the rows, with the other changes `show` gives).
+ * (footprint/shown.ts reads the rows, with the other changes `show` gives). `change`: the source's
+ * fence of a cutover, or the target's of a fall-back.
  */
-export function writerFencesOf(migration: string, entries: readonly LedgerEntry<unknown>[]): Map<string, WriterFence> {
-  const fences = (entries as readonly LedgerEntry<FenceUndo>[]).filter((f) => f.change === CHANGE && !f.undone);
+export function writerFencesOf(
+  migration: string,
+  entries: readonly LedgerEntry<unknown>[],
+  change: FenceChange = CHANGE,
+): Map<string, WriterFence> {
+  const fences = (entries as readonly LedgerEntry<FenceUndo>[]).filter((f) => f.change === change && !f.undone);
   return new Map(
     fences.map((f) => [
       f.database,

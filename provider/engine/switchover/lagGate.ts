@@ -285,7 +285,7 @@ export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: Bu
 }
 
 /** Whose default a lag budget is, none being given (a held switchover's: its applications wait for the catch-up); false: given. */
-export type BudgetDefault = false | 'fenceWriters' | 'a pooler';
+export type BudgetDefault = false | 'fenceWriters' | 'a pooler' | "the fall-back's fence";
 
 /** A switchover's lag budget: its seconds (undefined: no gate), and whose default it is, for the messages. */
 export interface LagBudget {

@@ -30,7 +30,7 @@ import { ident, literal } from '../connect/quote';
 import { withSessionPair } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PgferryError, errorMessage } from '../core/errors';
-import { readFilterPlan } from '../filter/plan';
+import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { CatalogConnection } from '../control/connection';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
@@ -350,12 +350,14 @@ async function standInOf(client: pg.Client): Promise<string | undefined> {
  * Brings the large objects of `database` on one server level with the other's (see the top):
  * `forward`, the target's with the source's; `back`, the old source's with the new server's. Throws
  * CUTOVER_LARGE_OBJECTS, with nothing changed, when the server written refuses a statement.
+ * `filter`: the migration source's filter plan (the old source's at a fall-back), read already.
  */
 export async function syncLargeObjects(
   spec: MigrationSpec,
   database: string,
   store: CatalogConnection,
   direction: LargeObjectDirection = 'forward',
+  filter?: FilterPlan,
 ): Promise<LargeObjectDelta> {
   const started = Date.now();
   const sides = sidesOf(spec, direction);
@@ -365,7 +367,7 @@ export async function syncLargeObjects(
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       // the filters are the source's: its tables decide whether large objects move at all
-      if (!(await readFilterPlan(direction === 'forward' ? source : target, spec)).largeObjectsMove) {
+      if (!(filter ?? (await readFilterPlan(direction === 'forward' ? source : target, spec))).largeObjectsMove) {
         return { compared: 0, created: 0, rewritten: 0, unlinked: 0, kept: [], metadataSet: 0, bytes: 0, deliberate: 0, seconds: 0 };
       }
       const from = await inventory(source);

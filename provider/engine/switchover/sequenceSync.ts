@@ -4,7 +4,7 @@ import { listSequences } from '../catalog/introspect';
 import { withSession, withSessionPair } from '../connect/session';
 import { readSequenceValues, writeSequenceValues, type SequenceValue } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';
-import { nameKey, readFilterPlan, UNFILTERED } from '../filter/plan';
+import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import type { TableFilters } from '../input/patterns';
 
 /**
@@ -33,15 +33,11 @@ export interface SequencesBack {
  * lower than what the old source handed out itself (its values from before the cutover, or a
  * nextval since): each sequence's next value on the old source becomes the further of the two, in
  * the sequence's own direction. So an application back on the old source draws no value twice.
+ * `filter` is the old source's plan, read once by the fall-back: a sequence is left out by its
+ * name, and one the old source lacks is passed over below whatever the plan says.
  */
-export async function syncSequencesBack(
-  from: ServerSpec,
-  to: ServerSpec,
-  database: string,
-  filters?: TableFilters,
-): Promise<SequencesBack> {
+export async function syncSequencesBack(from: ServerSpec, to: ServerSpec, database: string, filter: FilterPlan): Promise<SequencesBack> {
   const values = await withSession(from, { database, purpose: 'cutover' }, async (client) => {
-    const filter = filters ? await readFilterPlan(client, filters) : UNFILTERED;
     const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
     return readSequenceValues(client, sequences);
   });

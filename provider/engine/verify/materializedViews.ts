@@ -14,7 +14,7 @@ import { qualified } from '../connect/quote';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
 import type { VerificationTable } from '../core/model';
 import { closeSessionPair, openSessionPair, type SessionPair } from '../connect/session';
-import { readFilterPlan, type FilterPlan } from '../filter/plan';
+import type { FilterPlan } from '../filter/plan';
 import { checksum, rowsChecksumSql, type Checksum } from './keyedChecksum';
 
 export interface MaterializedView {
@@ -140,14 +140,15 @@ const BACK: Sides = { source: 'new server', target: 'old source' };
  * The fall-back's materialized views (flow/fallBackStep.ts), once the reverse stream is drained:
  * the new server's rows are what the application saw last, so each view of the old source is
  * compared with them and refreshed from the old source's rows (the new server's by then) where it
- * differs, in a session that passes the old source's fence. The views and the filters are read on
- * the old source, where the migration's OIDs are; the new server's view is found by name.
+ * differs, in a session that passes the old source's fence. The views are read on the old source,
+ * where the migration's OIDs are, and `filter` is the old source's plan (the fall-back reads it
+ * once); the new server's view is found by name.
  */
-export async function verifyMaterializedViewsBack(spec: MigrationSpec, database: string): Promise<ViewVerification[]> {
+export async function verifyMaterializedViewsBack(spec: MigrationSpec, database: string, filter: FilterPlan): Promise<ViewVerification[]> {
   const options = { database, purpose: 'verify' };
   const p = await openSessionPair(spec.target, options, spec.source, { ...options, writable: true });
   try {
-    const views = await readMaterializedViews(p.target, await readFilterPlan(p.target, spec));
+    const views = await readMaterializedViews(p.target, filter);
     const done: ViewVerification[] = [];
     for (const view of views) done.push(await verifyMaterializedView(database, view, p, spec.staleMaterializedViews, BACK));
     return done;

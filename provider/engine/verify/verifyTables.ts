@@ -169,6 +169,8 @@ export interface VerifyOptions {
    * mismatch (the schema check lists it). Undefined: every such table or column is a mismatch.
    */
   readonly known?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
+  /** Per database: the source's filter plan, read already (a fall-back reads it once for all its steps); else read here. */
+  readonly filters?: ReadonlyMap<string, FilterPlan>;
   /**
    * A fall-back's verification, whose source is the old source: it takes the sequences back never
    * lower than it handed out itself (switchover/sequenceSync.ts), and a crash restart brings its
@@ -313,7 +315,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
   const readSource = async (c: pg.Client) => {
-    const filter = await readFilterPlan(c, spec);
+    const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
     const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
     return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views };
   };

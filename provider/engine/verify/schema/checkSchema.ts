@@ -97,6 +97,8 @@ interface CheckOptions {
   readonly known?: ReadonlyMap<string, number | null>;
   /** While streaming, the known objects' identities on the target (compare.ts's CompareContext.knownIdentities). */
   readonly knownIdentities?: ReadonlyMap<string, string>;
+  /** The source's filter plan of this database, read already (a fall-back reads it once for all its steps); else read here. */
+  readonly filter?: FilterPlan;
 }
 
 /**
@@ -137,7 +139,7 @@ export async function compareDatabase(
       [...targetRoles.roles],
     );
     trace('schema compare: owners read');
-    const filter = await readFilterPlan(pair.source, spec);
+    const filter = options.filter ?? (await readFilterPlan(pair.source, spec));
     trace('schema compare: filters read');
     const leftBehind = new Set<string>();
     if (!targetRoles.superuser) for (const u of await readUnsupportedObjects(pair.source)) if (!u.holdsData) leftBehind.add(u.objectOid);
