@@ -13,7 +13,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
 import { isHeld, withHoldArmed } from '../support/holdPoints';
-import { slotName } from '../../provider/engine/core/names';
+import { originName, slotName } from '../../provider/engine/core/names';
 import {
   applierOptions,
   assertSame,
@@ -134,9 +134,22 @@ async function laneRecords(f: CdcDb): Promise<number> {
   return row!.n as number;
 }
 
+/**
+ * The batches whose lane records are past the applied position: parts of batches other sessions
+ * committed and the first session did not (yet). The test target lets the apply use its origin.
+ */
+async function batchesPastApplied(f: CdcDb): Promise<number> {
+  const [row] = await f.dst(
+    `SELECT count(DISTINCT l.lsn)::int AS n FROM pgferry.apply_lane l
+      WHERE l.origin = $1 AND l.lsn > coalesce(pg_replication_origin_progress($1, true), '0/0'::pg_lsn)`,
+    [originName(f.migration, f.db)],
+  );
+  return row!.n as number;
+}
+
 /** An applier in its own process; with `failpoint`, it kills itself the first time it gets there (util/failpoints.ts). */
-function spawnApplier(f: CdcDb, initialLsn: bigint, failpoint?: string): ChildProcess {
-  const env = failpoint ? { ...process.env, PGFERRY_FAILPOINTS: failpoint } : process.env;
+function spawnApplier(f: CdcDb, initialLsn: bigint, failpoint?: string, holdDir?: string): ChildProcess {
+  const env = failpoint ? { ...process.env, PGFERRY_FAILPOINTS: failpoint, ...(holdDir ? { PGFERRY_HOLD_DIR: holdDir } : {}) } : process.env;
   const child = spawn(process.execPath, [RUNNER], { stdio: ['pipe', 'ignore', 'pipe'], env });
   const options = applierOptions(f, { commitMs: 50, commitRows: 300, applySessions: SESSIONS });
   child.stdin!.end(JSON.stringify({ ...options, initialLsn: initialLsn.toString() }));
@@ -335,6 +348,39 @@ describe('cdc: parallel apply, applySessions 4 (integration)', function () {
       stepsDone = true;
       await load;
     }
+    await assertNothingLostOrRepeated(f, initialLsn, stderr);
+  });
+
+  it('loses and repeats nothing when the applier is killed once other sessions committed two batches past the first session\'s last COMMIT', async () => {
+    const { f, initialLsn } = await freshStream(pair);
+    let killed = false;
+    const load = manyTableLoad(f, 3, 100_000, 5, () => !killed);
+    const point = 'apply-first-commit';
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+    const stderr: string[] = [];
+    let ahead = 0;
+    try {
+      // the first session holds before the record and COMMIT of the first batch lanes took part in
+      const child = spawnApplier(f, initialLsn, `${point}:hold`, dir);
+      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+      const exited = new Promise((r) => child.once('exit', r));
+      await until('the first session held before its record', async () => ((await isHeld(point, dir)) ? true : undefined), 120_000);
+      // meanwhile the lanes commit the batches after it, each with its own record
+      await until(
+        'lane records of two batches past the applied position',
+        async () => ((await batchesPastApplied(f)) >= 2 ? true : undefined),
+        60_000,
+        50,
+      );
+      child.kill('SIGKILL');
+      await exited;
+      ahead = await batchesPastApplied(f);
+    } finally {
+      killed = true;
+      await load;
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.ok(ahead >= 2, `lane records of ${ahead} batch(es) past the applied position when killed`);
     await assertNothingLostOrRepeated(f, initialLsn, stderr);
   });
 

@@ -132,4 +132,40 @@ describe('unit: parallel apply routing', () => {
     assert.equal(c.applied(440n), false, 'a transaction no lane committed was not applied');
     assert.equal(c.applied(250n), false, "lane 3's row is of a batch committed whole");
   });
+
+  it('sends a transaction free to go anywhere to the first session when it touches a row another lane wrote in a batch not returned', () => {
+    const r = new LaneRouter(3, []);
+    assert.equal(r.route([{ table: 10, row: '[1]' }], 5), 0);
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
+    assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 2);
+    assert.equal(r.route([{ table: 10, row: '[2]' }, { table: 10, row: '[3]' }], 1), undefined, 'rows of lanes 1 and 2: the batch ends');
+    r.batchEnded();
+    assert.equal(r.route([{ table: 10, row: '[2]' }, { table: 10, row: '[3]' }], 1), 0, 'the next batch starts on the first session');
+    assert.equal(r.route([{ table: 10, row: '[4]' }], 1), 1, 'a row no lane wrote goes to the least loaded');
+    assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 0, "row 3 is now the first session's in this batch");
+    assert.equal(r.route([{ table: 10, row: '[1]' }], 1), 0, "row 1 was the first session's in the batch before: it stays there");
+    assert.equal(r.route([{ table: 10, row: '[5]' }], 1), 2, 'lane 2 holds the fewest rows');
+    r.batchEnded();
+    r.batchReturned();
+    r.batchReturned();
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 0, 'every commit returned: the least loaded');
+    assert.equal(r.route([{ table: 10, row: '[4]' }], 1), 1);
+  });
+
+  it('skips after a restart the transactions of every batch a lane committed past the applied position, one record a batch', () => {
+    const records = [
+      { lane: 1, lsn: 500n, transactions: [410n] },
+      { lane: 1, lsn: 600n, transactions: [520n, 580n] },
+      { lane: 2, lsn: 600n, transactions: [540n] },
+      { lane: 2, lsn: 400n, transactions: [350n] },
+    ];
+    const c = LaneCatchUp.of(records, 400n)!;
+    assert.equal(c.until, 600n, 'the first session applies alone up to the last lane record');
+    assert.deepEqual(
+      [410n, 520n, 540n, 580n].map((t) => c.applied(t)),
+      [true, true, true, true],
+    );
+    assert.equal(c.applied(350n), false, 'a record at the applied position is of a batch committed whole');
+    assert.equal(c.applied(450n), false, "a transaction of the first session's part was not applied");
+  });
 });

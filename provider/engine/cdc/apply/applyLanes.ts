@@ -1,15 +1,15 @@
 // Parallel apply's other sessions (docs/safety.md#parallel-apply-applysessions-issue-65):
 // the lanes 1..N-1 beside the first apply session (lane 0), each a target connection with its own
 // open transaction, and the batch commit that ends a group commit: every lane commits its part
-// with its record (positionCommit.ts lanePosition), and only then does the first session commit
-// the applied position. A lane holds no apply lock: it commits only inside the first session's
+// with its record of that batch (positionCommit.ts lanePosition), and only then does the first
+// session commit the applied position. A lane holds no apply lock: it commits only inside the first session's
 // commit, which holds it, and each of its COMMITs checks the runner's lease as the first's do.
 import type pg from 'pg';
 import { requestCancel } from '../../connect/interrupt';
 import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
-import { failpoint } from '../../util/failpoints';
+import { failpoint, holdpoint } from '../../util/failpoints';
 import { leaseGuardSql } from './leaseGuard';
 import { takeLaneLock } from './applyTarget';
 import { keyOf } from '../plan/changeTracker';
@@ -65,6 +65,10 @@ interface Lane {
 export class ApplyLanes {
   /** Lanes 1..N-1 (index 0 unused: lane 0 is the first session's own transaction). */
   private readonly lanes: (Lane | undefined)[] = [undefined];
+  /** The end of each batch whose first session's COMMIT has not returned yet, oldest first. */
+  private readonly unreturned: bigint[] = [];
+  /** The end of the last batch whose first session's COMMIT returned: lane records up to it prove nothing more. */
+  private recorded = 0n;
 
   private constructor(
     readonly router: LaneRouter,
@@ -122,7 +126,7 @@ export class ApplyLanes {
     }
     connections.txn.commitsAfter(
       (endLsn, commitTimeMs) => lanes.commitBatch(endLsn, commitTimeMs),
-      () => lanes.router.batchReturned(),
+      () => lanes.batchReturned(),
     );
     return lanes;
   }
@@ -157,6 +161,7 @@ export class ApplyLanes {
         lanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), {
           lane: index,
           transactions: () => lane.committing,
+          recorded: () => this.recorded,
         }),
         () => {
           if (lane.failure) throw lane.failure;
@@ -198,25 +203,30 @@ export class ApplyLanes {
     for (const l of this.lanes) l?.txn.check();
   }
 
+  /** The first session's COMMIT of the oldest batch not returned yet returned (they return in order). */
+  private batchReturned(): void {
+    this.router.batchReturned();
+    this.recorded = this.unreturned.shift() ?? this.recorded;
+  }
+
   /**
    * The batch commit, started by the first session's commit before it records `endLsn`, without
-   * waiting: each lane's part is flushed and committed with `endLsn` as its record once the first
-   * session's previous COMMIT has returned (a lane's record must not replace one that still proves
-   * a batch the applied position does not cover yet); what it gives settles once every lane's
-   * COMMIT has returned, and the first session's record and COMMIT wait for it in its pipeline
-   * (TargetTransaction.commit). Meanwhile the apply goes on with the next batch: a lane's next rows
-   * wait only until its COMMIT is queued. Undefined when no lane had a part.
+   * waiting: each lane's part is flushed and committed with its record of this batch at once,
+   * whether or not the first session's COMMITs before have returned (a lane's records are one a
+   * batch: none replaces another); what it gives settles once every lane's COMMIT has returned, and
+   * the first session's record and COMMIT wait for it in its pipeline (TargetTransaction.commit).
+   * Meanwhile the apply goes on with the next batch: a lane's next rows wait only until its COMMIT
+   * is queued. Undefined when no lane had a part.
    */
   private commitBatch(endLsn: bigint, commitTimeMs: number): Promise<void> | undefined {
     // a lane has a part in this batch once a transaction routed to it ended (its commit before may still be on its way)
     const open = this.lanes.filter((l): l is Lane => l !== undefined && l.transactions.length > 0);
     this.router.batchEnded();
+    this.unreturned.push(endLsn);
     // a batch no lane took commits as one session's does
     if (open.length === 0) return undefined;
-    // the first session's COMMITs before this one: every lane's part waits for them
-    const before = this.first.commitsReturned();
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
-    const gate = before.then(() => failpoint('apply-lanes-commit'));
+    const gate = Promise.resolve().then(() => failpoint('apply-lanes-commit'));
     void gate.catch(noop); // a failure reaches the lanes' pipelines, and through them the first session's
     const committed = open.map((l) => {
       const transactions = l.transactions;
@@ -238,7 +248,11 @@ export class ApplyLanes {
         failpoint('apply-lane-committed');
       });
     });
-    return Promise.all(committed).then(() => failpoint('apply-lanes-committed'));
+    // the hold point lets a test kill the applier while lanes commit batches past the first session's
+    return Promise.all(committed).then(async () => {
+      failpoint('apply-lanes-committed');
+      await holdpoint('apply-first-commit');
+    });
   }
 
   /** Ends every lane: what it had not committed is lost on purpose (streamed again). */

@@ -351,10 +351,11 @@ class ApplySession {
     }
     let lane = held.rows.length === 0 ? 0 : lanes.router.route(writes, held.rows.length);
     if (lane === undefined) {
-      // its writes depend on two sessions: the batch commits first, and it starts the next one
+      // Its writes depend on two sessions: the batch commits first, without waiting for it, and it
+      // starts the next one, on the first session (whose statements follow that batch's commits).
       this.held = undefined;
       this.inSourceTxn = false;
-      await this.txn.settle();
+      await this.txn.commit();
       lane = lanes.router.route(writes, held.rows.length)!;
     }
     this.held = undefined;

@@ -80,9 +80,12 @@ export class LaneRouter {
 
   /**
    * The lane of a transaction with these writes and `rows` row changes, its writes then bound to
-   * that lane for the batch; undefined when they depend on two lanes already.
+   * that lane for the batch; undefined when they depend on two lanes already. A transaction free
+   * to go anywhere goes to the least loaded lane, unless it touches what another lane wrote in a
+   * batch whose commits have not all returned: then to the first session, whose statements follow
+   * that batch's commits in its own pipeline, so nothing waits for them.
    */
-  route(writes: Iterable<LaneWrite>, rows: number): number | undefined {
+  route(writes: readonly LaneWrite[], rows: number): number | undefined {
     const keys: { key: string; group: number }[] = [];
     let lane: number | undefined;
     const need = (on: number | undefined): boolean => {
@@ -100,7 +103,10 @@ export class LaneRouter {
         for (const on of this.groupLanes.get(group) ?? []) if (!need(on)) return undefined;
       } else if (!need(this.bound.get(key) ?? this.bound.get(`#${group}`))) return undefined;
     }
-    lane ??= this.leastLoaded();
+    if (lane === undefined) {
+      const least = this.leastLoaded();
+      lane = least !== 0 && this.dependsOnUnseen(writes, least) ? 0 : least;
+    }
     for (const k of keys) {
       this.bound.set(k.key, lane);
       let lanes = this.groupLanes.get(k.group);
@@ -116,7 +122,7 @@ export class LaneRouter {
    * a batch whose commits have not all returned: it must wait for the first session's COMMIT of
    * that batch, which returns after every lane's.
    */
-  dependsOnUnseen(writes: Iterable<LaneWrite>, lane: number): boolean {
+  dependsOnUnseen(writes: readonly LaneWrite[], lane: number): boolean {
     if (this.unseen.length === 0) return false;
     const other = (on: number | undefined): boolean => on !== undefined && on !== lane;
     for (const w of writes) {
