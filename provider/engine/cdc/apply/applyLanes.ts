@@ -15,6 +15,7 @@ import { takeLaneLock } from './applyTarget';
 import { keyOf } from '../plan/changeTracker';
 import { LaneRouter, type LaneWrite } from '../plan/laneRouter';
 import { createLaneTable, lanePosition } from './positionCommit';
+import type { ParallelBatches } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import type { SessionConnections } from './sessionConnections';
 import type { TargetTransaction } from './targetTransaction';
@@ -75,6 +76,7 @@ export class ApplyLanes {
     private readonly first: TargetTransaction,
     /** Target table OIDs by qualified name, read when the lanes opened. */
     private readonly oids: ReadonlyMap<string, number>,
+    private readonly batches: ParallelBatches,
   ) {}
 
   /**
@@ -103,7 +105,7 @@ export class ApplyLanes {
    * Opens lanes 1..count-1 beside the first session (which must apply under replica role: no
    * trigger or foreign key may look across lanes), and hooks the batch commit into its commits.
    */
-  static async open(config: SessionConfig, connections: SessionConnections): Promise<ApplyLanes> {
+  static async open(config: SessionConfig, connections: SessionConnections, batches: ParallelBatches): Promise<ApplyLanes> {
     const target = connections.target;
     await createLaneTable(target);
     const { rows } = await target.query<{ a: string; b: string }>(LINKS_SQL, [CONTROL_SCHEMA]);
@@ -117,6 +119,7 @@ export class ApplyLanes {
       ),
       connections.txn,
       new Map(tables.map((t) => [qualified(t.schema, t.name), Number(t.oid)])),
+      batches,
     );
     try {
       for (let i = 1; i < config.applySessions; i++) lanes.lanes.push(await lanes.openLane(config, connections, i));
@@ -223,6 +226,7 @@ export class ApplyLanes {
     const open = this.lanes.filter((l): l is Lane => l !== undefined && l.transactions.length > 0);
     this.router.batchEnded();
     this.unreturned.push(endLsn);
+    this.batches.committed += 1;
     // a batch no lane took commits as one session's does
     if (open.length === 0) return undefined;
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits

@@ -137,7 +137,7 @@ class ApplySession {
       );
       return;
     }
-    this.lanes = await ApplyLanes.open(this.config, this.connections);
+    this.lanes = await ApplyLanes.open(this.config, this.connections, this.state.batches);
   }
 
   /** Closes whatever start() opened. */
@@ -355,6 +355,7 @@ class ApplySession {
       // starts the next one, on the first session (whose statements follow that batch's commits).
       this.held = undefined;
       this.inSourceTxn = false;
+      this.state.batches.crossed += 1;
       await this.txn.commit();
       lane = lanes.router.route(writes, held.rows.length)!;
     }
@@ -370,7 +371,10 @@ class ApplySession {
     }
     await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
     // rows another session wrote in a batch whose commits are on their way are not visible to this lane yet
-    if (lanes.router.dependsOnUnseen(writes, lane)) await this.txn.commitsReturned();
+    if (lanes.router.dependsOnUnseen(writes, lane)) {
+      this.state.batches.waited += 1;
+      await this.txn.commitsReturned();
+    }
     for (const row of held.rows) await this.addToLane(lane, row);
     lanes.sourceCommitted(lane, held.begin.finalLsn, commit.endLsn, commit.commitTimeMs);
     this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };

@@ -34,6 +34,8 @@ export interface ApplyState {
   stopAtLsn?: bigint;
   /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
   peakQueuedBytes: number;
+  /** Parallel apply: how its batches ended and what waited (observable, for the bench). */
+  readonly batches: ParallelBatches;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
   warnings: string[];
   /** A verifier's request to hold the apply at a source position (pin/pinRequest.ts). */
@@ -123,4 +125,14 @@ export interface ApplyState {
   parentsCopied?: () => Promise<ReadonlyMap<string, string>>;
   /** Records columns of the source the apply makes on the target as known, before it makes them. */
   recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
+}
+
+/** Parallel apply's batches, counted while it runs (applySession.ts): what makes it wait. */
+export interface ParallelBatches {
+  /** Group commits of the first session while lanes were open: one a batch. */
+  committed: number;
+  /** Batches ended because a transaction's rows sat on two sessions. */
+  crossed: number;
+  /** Transactions a lane took only once the first session's COMMITs before had returned. */
+  waited: number;
 }
