@@ -204,8 +204,12 @@ async function freshStream(pair: ServerPair): Promise<{ f: CdcDb; initialLsn: bi
   return { f, initialLsn: exported.consistentLsn };
 }
 
-/** The failpoints of a batch commit other sessions take part in, in the order a batch meets them (applyLanes.ts, targetTransaction.ts). */
+/**
+ * The failpoints of a batch commit other sessions take part in, in the order a batch meets them
+ * (applyLanes.ts, targetTransaction.ts); a lane's part committed before its batch ends comes first.
+ */
 const KILL_STEPS = [
+  'apply-lane-part-committed',
   'apply-lanes-commit',
   'apply-lane-committed',
   'apply-lanes-committed',

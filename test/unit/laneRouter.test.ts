@@ -168,4 +168,34 @@ describe('unit: parallel apply routing', () => {
     assert.equal(c.applied(350n), false, 'a record at the applied position is of a batch committed whole');
     assert.equal(c.applied(450n), false, "a transaction of the first session's part was not applied");
   });
+
+  it('names the lanes holding what a transaction touches, and binds it to the first session after them', () => {
+    const r = new LaneRouter(3, [[30, 31]]);
+    assert.equal(r.route([{ table: 10, row: '[1]' }], 5), 0);
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
+    assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 2);
+    assert.equal(r.route(whole(30), 1), 1, 'the group of tables 30 and 31 on the least loaded lane');
+    const crossing = [
+      { table: 10, row: '[1]' },
+      { table: 10, row: '[2]' },
+      { table: 10, row: '[3]' },
+    ];
+    assert.equal(r.route(crossing, 3), undefined);
+    assert.deepEqual([...r.lanesHolding(crossing)].sort(), [1, 2], "the first session's own row needs no commit");
+    assert.equal(r.routeFirst(crossing, 3), 0);
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 0, "row 2 follows the first session's write of it");
+    assert.deepEqual([...r.lanesHolding([{ table: 10, row: '[2]' }])], [], 'no lane holds row 2 any more');
+    assert.equal(r.routeFirst(whole(31), 1), 0);
+    assert.equal(r.route(whole(30), 1), 0, 'the group written whole on the first session stays there');
+  });
+
+  it('keeps a transaction on the lane that wrote its rows in a batch not returned, its connection committing in order', () => {
+    const r = new LaneRouter(3, []);
+    assert.equal(r.route([{ table: 10, row: '[1]' }], 5), 0);
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
+    r.batchEnded();
+    assert.equal(r.route([{ table: 10, row: '[9]' }], 1), 0);
+    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1, "row 2 was lane 1's: lane 1 again, though lane 2 holds fewer rows");
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[2]' }], 1), false);
+  });
 });

@@ -60,6 +60,8 @@ interface Lane {
   committing: readonly bigint[];
   /** Settles once the lane's last COMMIT is queued: a row of the next batch is added only then. */
   sent: Promise<void> | undefined;
+  /** Settles once the lane's last COMMIT has returned; rejects when it failed. */
+  returned: Promise<void>;
   failure?: Error;
 }
 
@@ -159,6 +161,7 @@ export class ApplyLanes {
       transactions: [],
       committing: [],
       sent: undefined,
+      returned: Promise.resolve(),
       txn: connections.laneTransaction(
         client,
         lanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), {
@@ -177,8 +180,8 @@ export class ApplyLanes {
 
   /**
    * Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a
-   * statement was sent. The caller has waited for the first session's COMMIT where the transaction
-   * touches what another session wrote in a batch not yet returned (LaneRouter.dependsOnUnseen).
+   * statement was sent. A transaction that touches what another session wrote in a batch not yet
+   * returned never comes here (LaneRouter.dependsOnUnseen): the first session takes it.
    */
   add(lane: number, change: RowChange): Promise<void> | undefined {
     const l = this.lanes[lane]!;
@@ -232,31 +235,59 @@ export class ApplyLanes {
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
     const gate = Promise.resolve().then(() => failpoint('apply-lanes-commit'));
     void gate.catch(noop); // a failure reaches the lanes' pipelines, and through them the first session's
-    const committed = open.map((l) => {
-      const transactions = l.transactions;
-      l.transactions = [];
-      // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
-      const queued = (l.sent ?? Promise.resolve()).then(() => {
-        l.committing = transactions;
-        l.txn.sourceCommitted(endLsn, commitTimeMs);
-        return l.txn.commit(gate);
-      });
-      const sent = queued.then(noop);
-      l.sent = sent;
-      void sent.then(() => {
-        if (l.sent === sent) l.sent = undefined;
-      }, noop);
-      return queued.then(async (commit) => {
-        await commit?.finished;
-        l.txn.check();
-        failpoint('apply-lane-committed');
-      });
-    });
+    const committed = open.map((l) => this.commitPart(l, gate, { endLsn, commitTimeMs }).then(() => failpoint('apply-lane-committed')));
     // the hold point lets a test kill the applier while lanes commit batches past the first session's
     return Promise.all(committed).then(async () => {
       failpoint('apply-lanes-committed');
       await holdpoint('apply-first-commit');
     });
+  }
+
+  /**
+   * Commits the open part of each of `lanes` (from 1) now, before its batch ends, its record naming
+   * the lane's last transaction's end: a transaction touching their rows is then run by the first
+   * session after what this gives, which settles once each of their last COMMITs has returned.
+   */
+  commitParts(lanes: Iterable<number>): Promise<void> {
+    const returned: Promise<void>[] = [];
+    for (const i of lanes) {
+      const l = this.lanes[i]!;
+      if (l.transactions.length > 0) {
+        this.batches.parts += 1;
+        const committed = this.commitPart(l, Promise.resolve()).then(() => failpoint('apply-lane-part-committed'));
+        void committed.catch(noop); // the first session's pipeline waits for it and fails with it
+        l.returned = committed;
+      }
+      returned.push(l.returned);
+    }
+    return Promise.all(returned).then(noop);
+  }
+
+  /**
+   * Commits a lane's open part once its commit before is queued, with its record (of the batch
+   * ending at `end`, else of its last transaction) behind `gate`; settles once the COMMIT returned.
+   */
+  private commitPart(l: Lane, gate: Promise<void>, end?: { endLsn: bigint; commitTimeMs: number }): Promise<void> {
+    const transactions = l.transactions;
+    l.transactions = [];
+    // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
+    const queued = (l.sent ?? Promise.resolve()).then(() => {
+      l.committing = transactions;
+      if (end) l.txn.sourceCommitted(end.endLsn, end.commitTimeMs);
+      return l.txn.commit(gate);
+    });
+    const sent = queued.then(noop);
+    l.sent = sent;
+    void sent.then(() => {
+      if (l.sent === sent) l.sent = undefined;
+    }, noop);
+    const returned = queued.then(async (commit) => {
+      await commit?.finished;
+      l.txn.check();
+    });
+    l.returned = returned;
+    void returned.catch(noop);
+    return returned;
   }
 
   /** Ends every lane: what it had not committed is lost on purpose (streamed again). */

@@ -350,17 +350,18 @@ class ApplySession {
       writes.push(...lanes.writesOf(table, row.identity, row.values));
     }
     let lane = held.rows.length === 0 ? 0 : lanes.router.route(writes, held.rows.length);
-    if (lane === undefined) {
-      // Its writes depend on two sessions: the batch commits first, without waiting for it, and it
-      // starts the next one, on the first session (whose statements follow that batch's commits).
-      this.held = undefined;
-      this.inSourceTxn = false;
-      this.state.batches.crossed += 1;
-      await this.txn.commit();
-      lane = lanes.router.route(writes, held.rows.length)!;
-    }
     this.held = undefined;
     this.inSourceTxn = false;
+    if (lane === undefined || (lane !== 0 && lanes.router.dependsOnUnseen(writes, lane))) {
+      // Its writes depend on two sessions, or on rows another session wrote in a batch whose
+      // commits may not have returned (a lane would not see them): the lanes holding its rows in
+      // this batch commit their parts now, and the first session runs it after those COMMITs (and,
+      // in its own pipeline, after the batches before). Nothing waits here, and the batch goes on.
+      this.state.batches.crossed += 1;
+      await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
+      this.txn.waitFor(lanes.commitParts(lanes.router.lanesHolding(writes)));
+      lane = lanes.router.routeFirst(writes, held.rows.length);
+    }
     if (lane === 0) {
       this.began(held.begin.finalLsn);
       for (const row of held.rows) {
@@ -370,11 +371,6 @@ class ApplySession {
       return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
     }
     await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
-    // rows another session wrote in a batch whose commits are on their way are not visible to this lane yet
-    if (lanes.router.dependsOnUnseen(writes, lane)) {
-      this.state.batches.waited += 1;
-      await this.txn.commitsReturned();
-    }
     for (const row of held.rows) await this.addToLane(lane, row);
     lanes.sourceCommitted(lane, held.begin.finalLsn, commit.endLsn, commit.commitTimeMs);
     this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };

@@ -131,8 +131,11 @@ export interface ApplyState {
 export interface ParallelBatches {
   /** Group commits of the first session while lanes were open: one a batch. */
   committed: number;
-  /** Batches ended because a transaction's rows sat on two sessions. */
+  /**
+   * Transactions the first session took after other sessions' parts committed: their rows sat on
+   * two sessions, or on another's not yet committed.
+   */
   crossed: number;
-  /** Transactions a lane took only once the first session's COMMITs before had returned. */
-  waited: number;
+  /** Lanes' parts committed before their batch ended, for those transactions. */
+  parts: number;
 }
