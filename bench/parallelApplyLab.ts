@@ -52,7 +52,16 @@ interface LabArgs {
   readonly fsyncOff: boolean;
 }
 
-const DEFAULTS = { workload: 'lab', tables: 16, tableSize: 10_000, writers: 8, tx: 500, tablesPerTx: 1, randType: 'special', sessions: '1,4' } as const;
+const DEFAULTS = {
+  workload: 'lab',
+  tables: 16,
+  tableSize: 10_000,
+  writers: 8,
+  tx: 500,
+  tablesPerTx: 1,
+  randType: 'special',
+  sessions: '1,4',
+} as const;
 
 function sessionList(value: string): number[] {
   const list = value.split(',').map((v) => positiveInt(v.trim()));

@@ -149,7 +149,9 @@ async function batchesPastApplied(f: CdcDb): Promise<number> {
 
 /** An applier in its own process; with `failpoint`, it kills itself the first time it gets there (util/failpoints.ts). */
 function spawnApplier(f: CdcDb, initialLsn: bigint, failpoint?: string, holdDir?: string): ChildProcess {
-  const env = failpoint ? { ...process.env, PGFERRY_FAILPOINTS: failpoint, ...(holdDir ? { PGFERRY_HOLD_DIR: holdDir } : {}) } : process.env;
+  const env = failpoint
+    ? { ...process.env, PGFERRY_FAILPOINTS: failpoint, ...(holdDir ? { PGFERRY_HOLD_DIR: holdDir } : {}) }
+    : process.env;
   const child = spawn(process.execPath, [RUNNER], { stdio: ['pipe', 'ignore', 'pipe'], env });
   const options = applierOptions(f, { commitMs: 50, commitRows: 300, applySessions: SESSIONS });
   child.stdin!.end(JSON.stringify({ ...options, initialLsn: initialLsn.toString() }));
@@ -244,6 +246,77 @@ async function assertNothingLostOrRepeated(f: CdcDb, initialLsn: bigint, stderr:
   await drain(f, running, 120_000);
   await assertSameIds(f, 'child', stderr.join(''));
   await assertSame(f, TABLES);
+  assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
+}
+
+/**
+ * The first session held before its record and COMMIT of the first batch lanes took part in; then
+ * only new rows are written, which no session holds, so lanes take most of them and commit the
+ * batches after it, each part with its own record; then the applier is killed, and drained.
+ */
+async function killedWithLanesAhead(pair: ServerPair): Promise<void> {
+  const { f, initialLsn } = await freshStream(pair);
+  let held = false;
+  let killed = false;
+  const load = manyTableLoad(f, 3, 100_000, 5, () => !held);
+  const inserts = (async () => {
+    const c = await f.source.connect(f.db);
+    try {
+      for (let i = 0; !killed; i++) {
+        if (held) await c.query('INSERT INTO t0 VALUES ($1, $2, NULL)', [500_000 + i, i]);
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  const point = 'apply-first-commit';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const stderr: string[] = [];
+  const ahead = await (async () => {
+    try {
+      const child = spawnApplier(f, initialLsn, `${point}:hold`, dir);
+      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+      const exited = new Promise((r) => child.once('exit', r));
+      await until('the first session held before its record', async () => ((await isHeld(point, dir)) ? true : undefined), 120_000);
+      held = true;
+      await until(
+        'lane records of two batches past the applied position',
+        async () => ((await batchesPastApplied(f)) >= 2 ? true : undefined),
+        60_000,
+        50,
+      );
+      child.kill('SIGKILL');
+      await exited;
+      return await batchesPastApplied(f);
+    } finally {
+      held = killed = true;
+      await Promise.all([load, inserts]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  })();
+  assert.ok(ahead >= 2, `lane records of ${ahead} batch(es) past the applied position when killed`);
+  await assertNothingLostOrRepeated(f, initialLsn, stderr);
+}
+
+/** A lane table as an earlier version made it, before the stream starts: its key gains the position. */
+async function drainedOverOldLaneTable(pair: ServerPair): Promise<void> {
+  const { f, initialLsn } = await freshStream(pair);
+  await f.dst('CREATE SCHEMA IF NOT EXISTS pgferry');
+  await f.dst(
+    `CREATE TABLE pgferry.apply_lane (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
+       transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane))`,
+  );
+  const running = startApplier(f, { initialLsn, applySessions: SESSIONS });
+  await manyTableLoad(f, 3, 100, 0);
+  await drain(f, running, 120_000);
+  await assertSame(f, TABLES);
+  const [key] = await f.dst(
+    `SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns FROM pg_constraint k
+       JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+      WHERE k.conrelid = 'pgferry.apply_lane'::regclass AND k.contype = 'p'`,
+  );
+  assert.deepEqual(key!.columns, ['lane', 'lsn', 'origin']);
   assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
 }
 
@@ -355,38 +428,11 @@ describe('cdc: parallel apply, applySessions 4 (integration)', function () {
     await assertNothingLostOrRepeated(f, initialLsn, stderr);
   });
 
-  it('loses and repeats nothing when the applier is killed once other sessions committed two batches past the first session\'s last COMMIT', async () => {
-    const { f, initialLsn } = await freshStream(pair);
-    let killed = false;
-    const load = manyTableLoad(f, 3, 100_000, 5, () => !killed);
-    const point = 'apply-first-commit';
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
-    const stderr: string[] = [];
-    let ahead = 0;
-    try {
-      // the first session holds before the record and COMMIT of the first batch lanes took part in
-      const child = spawnApplier(f, initialLsn, `${point}:hold`, dir);
-      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-      const exited = new Promise((r) => child.once('exit', r));
-      await until('the first session held before its record', async () => ((await isHeld(point, dir)) ? true : undefined), 120_000);
-      // meanwhile the lanes commit the batches after it, each with its own record
-      await until(
-        'lane records of two batches past the applied position',
-        async () => ((await batchesPastApplied(f)) >= 2 ? true : undefined),
-        60_000,
-        50,
-      );
-      child.kill('SIGKILL');
-      await exited;
-      ahead = await batchesPastApplied(f);
-    } finally {
-      killed = true;
-      await load;
-      await rm(dir, { recursive: true, force: true });
-    }
-    assert.ok(ahead >= 2, `lane records of ${ahead} batch(es) past the applied position when killed`);
-    await assertNothingLostOrRepeated(f, initialLsn, stderr);
-  });
+  it("loses and repeats nothing when the applier is killed once other sessions committed two batches past the first session's last COMMIT", () =>
+    killedWithLanesAhead(pair));
+
+  it('widens the key of a lane table an earlier version made (one row a lane) and drains to a target identical to the source', () =>
+    drainedOverOldLaneTable(pair));
 
   it('never shows a child row without its parent on the target while sessions commit apart, parents and children written in separate transactions', async () => {
     const { f, initialLsn } = await freshStream(pair);

@@ -84,7 +84,7 @@ describe('unit: parallel apply routing', () => {
     assert.equal(r.route([{ table: 21, row: '[2]' }], 1), 1);
   });
 
-  it('has a lane wait only on what another session wrote in batches whose commits have not all returned', () => {
+  it('tells whether a transaction touches what another session wrote in batches whose commits have not all returned', () => {
     const r = new LaneRouter(3, [[30, 31]]);
     // row 1 of table 10 and table 30 of a foreign-key group (weighed whole) on the first session
     assert.equal(
@@ -117,7 +117,9 @@ describe('unit: parallel apply routing', () => {
   it('refuses a lane count that is not a whole number from 1', () => {
     assert.throws(() => new LaneRouter(0, []), /lanes must be a whole number from 1, not 0/);
   });
+});
 
+describe('unit: parallel apply routing across batches and restarts', () => {
   it('skips after a restart exactly the transactions a lane committed past the applied position', () => {
     const records = [
       { lane: 1, lsn: 500n, transactions: [410n, 430n] },
@@ -138,9 +140,29 @@ describe('unit: parallel apply routing', () => {
     assert.equal(r.route([{ table: 10, row: '[1]' }], 5), 0);
     assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
     assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 2);
-    assert.equal(r.route([{ table: 10, row: '[2]' }, { table: 10, row: '[3]' }], 1), undefined, 'rows of lanes 1 and 2: the batch ends');
+    assert.equal(
+      r.route(
+        [
+          { table: 10, row: '[2]' },
+          { table: 10, row: '[3]' },
+        ],
+        1,
+      ),
+      undefined,
+      'rows of lanes 1 and 2: the batch ends',
+    );
     r.batchEnded();
-    assert.equal(r.route([{ table: 10, row: '[2]' }, { table: 10, row: '[3]' }], 1), 0, 'the next batch starts on the first session');
+    assert.equal(
+      r.route(
+        [
+          { table: 10, row: '[2]' },
+          { table: 10, row: '[3]' },
+        ],
+        1,
+      ),
+      0,
+      'the next batch starts on the first session',
+    );
     assert.equal(r.route([{ table: 10, row: '[4]' }], 1), 1, 'a row no lane wrote goes to the least loaded');
     assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 0, "row 3 is now the first session's in this batch");
     assert.equal(r.route([{ table: 10, row: '[1]' }], 1), 0, "row 1 was the first session's in the batch before: it stays there");

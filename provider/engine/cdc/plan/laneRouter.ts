@@ -6,7 +6,8 @@
 // weighed whole when a row key cannot tell what it touches: linked to others by a foreign key or a
 // partition tree (its group of tables is then one unit, so each group commits on one session), a
 // unique index or exclusion constraint beside its key, or no key sent. A transaction whose writes
-// depend on two lanes cannot be routed: the caller ends the batch first. Pure: no IO.
+// depend on two lanes cannot be routed: the lanes holding its writes commit their parts, and the
+// first session takes it (routeFirst). Pure: no IO.
 /** Union-find over target table OIDs: the groups that must share a lane. */
 class TableGroups {
   private readonly parent = new Map<number, number>();
