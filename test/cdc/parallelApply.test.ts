@@ -250,26 +250,23 @@ async function assertNothingLostOrRepeated(f: CdcDb, initialLsn: bigint, stderr:
 }
 
 /**
- * The first session held before its record and COMMIT of the first batch lanes took part in; then
- * only new rows are written, which no session holds, so lanes take most of them and commit the
+ * The first session held before its record and COMMIT of the first batch lanes took part in, while
+ * writers insert new rows and update the one they inserted before (rows no other session holds, so
+ * lanes take most of them, and the held first session's pipeline fills slowly): the lanes commit the
  * batches after it, each part with its own record; then the applier is killed, and drained.
  */
 async function killedWithLanesAhead(pair: ServerPair): Promise<void> {
   const { f, initialLsn } = await freshStream(pair);
-  let held = false;
   let killed = false;
-  const load = manyTableLoad(f, 3, 100_000, 5, () => !held);
-  const inserts = (async () => {
-    const c = await f.source.connect(f.db);
-    try {
-      for (let i = 0; !killed; i++) {
-        if (held) await c.query('INSERT INTO t0 VALUES ($1, $2, NULL)', [500_000 + i, i]);
-        else await new Promise((r) => setTimeout(r, 20));
-      }
-    } finally {
-      await c.end();
+  const load = eachWriter(f, 2, async (c, w) => {
+    for (let i = 0; !killed; i++) {
+      const id = 500_000 + w * 100_000 + i;
+      await c.query('BEGIN');
+      await c.query('INSERT INTO t0 VALUES ($1, $2, NULL)', [id, i]);
+      if (i > 0) await c.query('UPDATE t0 SET v = v + 1 WHERE id = $1', [id - 1]);
+      await c.query('COMMIT');
     }
-  })();
+  });
   const point = 'apply-first-commit';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
   const stderr: string[] = [];
@@ -279,7 +276,6 @@ async function killedWithLanesAhead(pair: ServerPair): Promise<void> {
       child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
       const exited = new Promise((r) => child.once('exit', r));
       await until('the first session held before its record', async () => ((await isHeld(point, dir)) ? true : undefined), 120_000);
-      held = true;
       await until(
         'lane records of two batches past the applied position',
         async () => ((await batchesPastApplied(f)) >= 2 ? true : undefined),
@@ -290,8 +286,8 @@ async function killedWithLanesAhead(pair: ServerPair): Promise<void> {
       await exited;
       return await batchesPastApplied(f);
     } finally {
-      held = killed = true;
-      await Promise.all([load, inserts]);
+      killed = true;
+      await load;
       await rm(dir, { recursive: true, force: true });
     }
   })();
