@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
-import { Applier } from '../provider/engine/cdc/apply/applier';
+import { Applier, type ApplyStats } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { FaultProxy } from '../test/support/faultProxy';
@@ -42,6 +42,8 @@ interface LabArgs {
   readonly tx: number;
   /** Tables each transaction writes (lab workload: 1 or 2). */
   readonly tablesPerTx: number;
+  /** sysbench: how its transactions pick rows (special: a few rows take most writes). */
+  readonly randType: 'special' | 'uniform' | 'gaussian' | 'pareto';
   readonly sessions: readonly number[];
   /** Milliseconds each way between this process and the target: every value is drained with every session count. */
   readonly targetLatencyMs: readonly number[];
@@ -50,7 +52,16 @@ interface LabArgs {
   readonly fsyncOff: boolean;
 }
 
-const DEFAULTS = { workload: 'lab', tables: 16, tableSize: 10_000, writers: 8, tx: 500, tablesPerTx: 1, sessions: '1,4' } as const;
+const DEFAULTS = {
+  workload: 'lab',
+  tables: 16,
+  tableSize: 10_000,
+  writers: 8,
+  tx: 500,
+  tablesPerTx: 1,
+  randType: 'special',
+  sessions: '1,4',
+} as const;
 
 function sessionList(value: string): number[] {
   const list = value.split(',').map((v) => positiveInt(v.trim()));
@@ -87,6 +98,9 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     new Option('--tables-per-tx <N>', 'lab workload: tables each transaction writes, 1 or 2')
       .argParser(positiveInt)
       .default(DEFAULTS.tablesPerTx),
+    new Option('--rand-type <name>', 'sysbench: how transactions pick rows (special, its default: a few rows take most writes)')
+      .argParser(oneOf('special', 'uniform', 'gaussian', 'pareto'))
+      .default(DEFAULTS.randType),
     new Option('--sessions <list>', 'applySessions values to drain with, comma-separated')
       .argParser(sessionList)
       .default(sessionList(DEFAULTS.sessions)),
@@ -106,6 +120,7 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     writers: (values.writers as number | undefined) ?? DEFAULTS.writers,
     tx: (values.tx as number | undefined) ?? DEFAULTS.tx,
     tablesPerTx: (values.tablesPerTx as number | undefined) ?? DEFAULTS.tablesPerTx,
+    randType: (values.randType as LabArgs['randType'] | undefined) ?? DEFAULTS.randType,
     sessions: (values.sessions as number[] | undefined) ?? sessionList(DEFAULTS.sessions),
     targetLatencyMs: (values.targetLatencyMs as number[] | undefined) ?? [0],
     sourceLatencyMs: (values.sourceLatencyMs as number | undefined) ?? 0,
@@ -184,6 +199,7 @@ function sysbenchArgs(cluster: Cluster, args: LabArgs): string[] {
     `--pgsql-db=${LAB_STREAM.database}`,
     `--tables=${args.tables}`,
     `--table-size=${args.tableSize}`,
+    `--rand-type=${args.randType}`,
   ];
 }
 
@@ -230,9 +246,15 @@ async function writeBacklog(source: Cluster, args: LabArgs): Promise<{ rows: num
   // oltp_write_only: two updates, a delete and an insert a transaction
   const rows = args.workload === 'sysbench' ? transactions * 4 : transactions * 2 + Math.ceil(args.tx / 5) * args.writers * 3;
   process.stdout.write(
-    `backlog (${args.workload}): ${transactions} transactions, about ${rows} row changes, by ${args.writers} writers over ${args.tables} tables, written at ${tps.toFixed(0)} TPS\n`,
+    `backlog (${args.workload}${args.workload === 'sysbench' ? `, --rand-type=${args.randType}` : ''}): ${transactions} transactions, about ${rows} row changes, by ${args.writers} writers over ${args.tables} tables, written at ${tps.toFixed(0)} TPS\n`,
   );
   return { rows, transactions };
+}
+
+/** Parallel apply's batches as a report line; none with one session. */
+function batchLine(b: ApplyStats['batches']): string {
+  if (b.committed === 0) return '';
+  return `  batches: ${b.committed} committed; ${b.crossed} transactions on two sessions' rows run by the first after ${b.parts} lane parts committed early\n`;
 }
 
 /** One drain from its own slot into a fresh copy of the template; its report line and seconds. */
@@ -286,7 +308,7 @@ async function drainWith(
     `applySessions ${sessions}, target +${targetLatencyMs} ms, source +${args.sourceLatencyMs} ms each way: drained in ${seconds.toFixed(2)} s (${end}), ` +
       `${(rows / seconds).toFixed(0)} rows/s, ${(transactions / seconds).toFixed(0)} TPS; CPU-s: this process ${used.toFixed(2)}, ` +
       `source ${report.sourceCpu.toFixed(2)}, target ${report.targetCpu.toFixed(2)} (sum ${cpuSum.toFixed(2)} = ${(cpuSum / seconds).toFixed(2)} CPUs busy); ` +
-      `load average ${os.loadavg()[0]!.toFixed(1)}; target ${same}\n${report.lines.join('\n')}\n`,
+      `load average ${os.loadavg()[0]!.toFixed(1)}; target ${same}\n${batchLine(applier.stats().batches)}${report.lines.join('\n')}\n`,
   );
   if (want !== got) process.exitCode = 1;
   return seconds;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
 import { isHeld, withHoldArmed } from '../support/holdPoints';
-import { slotName } from '../../provider/engine/core/names';
+import { originName, slotName } from '../../provider/engine/core/names';
 import {
   applierOptions,
   assertSame,
@@ -134,9 +134,24 @@ async function laneRecords(f: CdcDb): Promise<number> {
   return row!.n as number;
 }
 
+/**
+ * The batches whose lane records are past the applied position: parts of batches other sessions
+ * committed and the first session did not (yet). The test target lets the apply use its origin.
+ */
+async function batchesPastApplied(f: CdcDb): Promise<number> {
+  const [row] = await f.dst(
+    `SELECT count(DISTINCT l.lsn)::int AS n FROM pgferry.apply_lane l
+      WHERE l.origin = $1 AND l.lsn > coalesce(pg_replication_origin_progress($1, true), '0/0'::pg_lsn)`,
+    [originName(f.migration, f.db)],
+  );
+  return row!.n as number;
+}
+
 /** An applier in its own process; with `failpoint`, it kills itself the first time it gets there (util/failpoints.ts). */
-function spawnApplier(f: CdcDb, initialLsn: bigint, failpoint?: string): ChildProcess {
-  const env = failpoint ? { ...process.env, PGFERRY_FAILPOINTS: failpoint } : process.env;
+function spawnApplier(f: CdcDb, initialLsn: bigint, failpoint?: string, holdDir?: string): ChildProcess {
+  const env = failpoint
+    ? { ...process.env, PGFERRY_FAILPOINTS: failpoint, ...(holdDir ? { PGFERRY_HOLD_DIR: holdDir } : {}) }
+    : process.env;
   const child = spawn(process.execPath, [RUNNER], { stdio: ['pipe', 'ignore', 'pipe'], env });
   const options = applierOptions(f, { commitMs: 50, commitRows: 300, applySessions: SESSIONS });
   child.stdin!.end(JSON.stringify({ ...options, initialLsn: initialLsn.toString() }));
@@ -191,8 +206,12 @@ async function freshStream(pair: ServerPair): Promise<{ f: CdcDb; initialLsn: bi
   return { f, initialLsn: exported.consistentLsn };
 }
 
-/** The failpoints of a batch commit other sessions take part in, in the order a batch meets them (applyLanes.ts, targetTransaction.ts). */
+/**
+ * The failpoints of a batch commit other sessions take part in, in the order a batch meets them
+ * (applyLanes.ts, targetTransaction.ts); a lane's part committed before its batch ends comes first.
+ */
 const KILL_STEPS = [
+  'apply-lane-part-committed',
   'apply-lanes-commit',
   'apply-lane-committed',
   'apply-lanes-committed',
@@ -227,6 +246,73 @@ async function assertNothingLostOrRepeated(f: CdcDb, initialLsn: bigint, stderr:
   await drain(f, running, 120_000);
   await assertSameIds(f, 'child', stderr.join(''));
   await assertSame(f, TABLES);
+  assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
+}
+
+/**
+ * The first session held before its record and COMMIT of the first batch lanes took part in, while
+ * writers insert new rows and update the one they inserted before (rows no other session holds, so
+ * lanes take most of them, and the held first session's pipeline fills slowly): the lanes commit the
+ * batches after it, each part with its own record; then the applier is killed, and drained.
+ */
+async function killedWithLanesAhead(pair: ServerPair): Promise<void> {
+  const { f, initialLsn } = await freshStream(pair);
+  let killed = false;
+  const load = eachWriter(f, 2, async (c, w) => {
+    for (let i = 0; !killed; i++) {
+      const id = 500_000 + w * 100_000 + i;
+      await c.query('BEGIN');
+      await c.query('INSERT INTO t0 VALUES ($1, $2, NULL)', [id, i]);
+      if (i > 0) await c.query('UPDATE t0 SET v = v + 1 WHERE id = $1', [id - 1]);
+      await c.query('COMMIT');
+    }
+  });
+  const point = 'apply-first-commit';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const stderr: string[] = [];
+  const ahead = await (async () => {
+    try {
+      const child = spawnApplier(f, initialLsn, `${point}:hold`, dir);
+      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+      const exited = new Promise((r) => child.once('exit', r));
+      await until('the first session held before its record', async () => ((await isHeld(point, dir)) ? true : undefined), 120_000);
+      await until(
+        'lane records of two batches past the applied position',
+        async () => ((await batchesPastApplied(f)) >= 2 ? true : undefined),
+        60_000,
+        50,
+      );
+      child.kill('SIGKILL');
+      await exited;
+      return await batchesPastApplied(f);
+    } finally {
+      killed = true;
+      await load;
+      await rm(dir, { recursive: true, force: true });
+    }
+  })();
+  assert.ok(ahead >= 2, `lane records of ${ahead} batch(es) past the applied position when killed`);
+  await assertNothingLostOrRepeated(f, initialLsn, stderr);
+}
+
+/** A lane table as an earlier version made it, before the stream starts: its key gains the position. */
+async function drainedOverOldLaneTable(pair: ServerPair): Promise<void> {
+  const { f, initialLsn } = await freshStream(pair);
+  await f.dst('CREATE SCHEMA IF NOT EXISTS pgferry');
+  await f.dst(
+    `CREATE TABLE pgferry.apply_lane (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
+       transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane))`,
+  );
+  const running = startApplier(f, { initialLsn, applySessions: SESSIONS });
+  await manyTableLoad(f, 3, 100, 0);
+  await drain(f, running, 120_000);
+  await assertSame(f, TABLES);
+  const [key] = await f.dst(
+    `SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns FROM pg_constraint k
+       JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+      WHERE k.conrelid = 'pgferry.apply_lane'::regclass AND k.contype = 'p'`,
+  );
+  assert.deepEqual(key!.columns, ['lane', 'lsn', 'origin']);
   assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
 }
 
@@ -337,6 +423,12 @@ describe('cdc: parallel apply, applySessions 4 (integration)', function () {
     }
     await assertNothingLostOrRepeated(f, initialLsn, stderr);
   });
+
+  it("loses and repeats nothing when the applier is killed once other sessions committed two batches past the first session's last COMMIT", () =>
+    killedWithLanesAhead(pair));
+
+  it('widens the key of a lane table an earlier version made (one row a lane) and drains to a target identical to the source', () =>
+    drainedOverOldLaneTable(pair));
 
   it('never shows a child row without its parent on the target while sessions commit apart, parents and children written in separate transactions', async () => {
     const { f, initialLsn } = await freshStream(pair);

@@ -13,7 +13,7 @@ import { ApplyLag } from './applyLag';
 import { maxLsn } from '../../core/lsn';
 import { DEFAULT_LIMITS } from '../plan/planner';
 import { StreamLostError } from '../receive/stream';
-import type { ApplyState } from './applyState';
+import type { ApplyState, ParallelBatches } from './applyState';
 import type { PlannerLimits } from '../plan/types';
 import type { SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
@@ -88,6 +88,8 @@ export interface ApplyStats {
   readonly latencySeconds: number;
   readonly progressMode?: 'origin' | 'table';
   readonly peakQueuedBytes: number;
+  /** Parallel apply's batches (all zero with one session). */
+  readonly batches: Readonly<ParallelBatches>;
 }
 
 /** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
@@ -121,6 +123,7 @@ export class Applier {
       lag: new ApplyLag(),
       relations: new Map(),
       peakQueuedBytes: 0,
+      batches: { committed: 0, crossed: 0, parts: 0 },
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
       onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
@@ -315,6 +318,7 @@ export class Applier {
       latencySeconds: s.lag.seconds(),
       progressMode: s.progressMode,
       peakQueuedBytes: s.peakQueuedBytes,
+      batches: { ...s.batches },
     };
   }
 }

@@ -1,20 +1,21 @@
 // Parallel apply's other sessions (docs/safety.md#parallel-apply-applysessions-issue-65):
 // the lanes 1..N-1 beside the first apply session (lane 0), each a target connection with its own
 // open transaction, and the batch commit that ends a group commit: every lane commits its part
-// with its record (positionCommit.ts lanePosition), and only then does the first session commit
-// the applied position. A lane holds no apply lock: it commits only inside the first session's
+// with its record of that batch (positionCommit.ts lanePosition), and only then does the first
+// session commit the applied position. A lane holds no apply lock: it commits only inside the first session's
 // commit, which holds it, and each of its COMMITs checks the runner's lease as the first's do.
 import type pg from 'pg';
 import { requestCancel } from '../../connect/interrupt';
 import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
-import { failpoint } from '../../util/failpoints';
+import { failpoint, holdpoint } from '../../util/failpoints';
 import { leaseGuardSql } from './leaseGuard';
 import { takeLaneLock } from './applyTarget';
 import { keyOf } from '../plan/changeTracker';
 import { LaneRouter, type LaneWrite } from '../plan/laneRouter';
 import { createLaneTable, lanePosition } from './positionCommit';
+import type { ParallelBatches } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import type { SessionConnections } from './sessionConnections';
 import type { TargetTransaction } from './targetTransaction';
@@ -59,18 +60,25 @@ interface Lane {
   committing: readonly bigint[];
   /** Settles once the lane's last COMMIT is queued: a row of the next batch is added only then. */
   sent: Promise<void> | undefined;
+  /** Settles once the lane's last COMMIT has returned; rejects when it failed. */
+  returned: Promise<void>;
   failure?: Error;
 }
 
 export class ApplyLanes {
   /** Lanes 1..N-1 (index 0 unused: lane 0 is the first session's own transaction). */
   private readonly lanes: (Lane | undefined)[] = [undefined];
+  /** The end of each batch whose first session's COMMIT has not returned yet, oldest first. */
+  private readonly unreturned: bigint[] = [];
+  /** The end of the last batch whose first session's COMMIT returned: lane records up to it prove nothing more. */
+  private recorded = 0n;
 
   private constructor(
     readonly router: LaneRouter,
     private readonly first: TargetTransaction,
     /** Target table OIDs by qualified name, read when the lanes opened. */
     private readonly oids: ReadonlyMap<string, number>,
+    private readonly batches: ParallelBatches,
   ) {}
 
   /**
@@ -99,7 +107,7 @@ export class ApplyLanes {
    * Opens lanes 1..count-1 beside the first session (which must apply under replica role: no
    * trigger or foreign key may look across lanes), and hooks the batch commit into its commits.
    */
-  static async open(config: SessionConfig, connections: SessionConnections): Promise<ApplyLanes> {
+  static async open(config: SessionConfig, connections: SessionConnections, batches: ParallelBatches): Promise<ApplyLanes> {
     const target = connections.target;
     await createLaneTable(target);
     const { rows } = await target.query<{ a: string; b: string }>(LINKS_SQL, [CONTROL_SCHEMA]);
@@ -113,6 +121,7 @@ export class ApplyLanes {
       ),
       connections.txn,
       new Map(tables.map((t) => [qualified(t.schema, t.name), Number(t.oid)])),
+      batches,
     );
     try {
       for (let i = 1; i < config.applySessions; i++) lanes.lanes.push(await lanes.openLane(config, connections, i));
@@ -122,7 +131,7 @@ export class ApplyLanes {
     }
     connections.txn.commitsAfter(
       (endLsn, commitTimeMs) => lanes.commitBatch(endLsn, commitTimeMs),
-      () => lanes.router.batchReturned(),
+      () => lanes.batchReturned(),
     );
     return lanes;
   }
@@ -152,11 +161,13 @@ export class ApplyLanes {
       transactions: [],
       committing: [],
       sent: undefined,
+      returned: Promise.resolve(),
       txn: connections.laneTransaction(
         client,
         lanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), {
           lane: index,
           transactions: () => lane.committing,
+          recorded: () => this.recorded,
         }),
         () => {
           if (lane.failure) throw lane.failure;
@@ -169,8 +180,8 @@ export class ApplyLanes {
 
   /**
    * Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a
-   * statement was sent. The caller has waited for the first session's COMMIT where the transaction
-   * touches what another session wrote in a batch not yet returned (LaneRouter.dependsOnUnseen).
+   * statement was sent. A transaction that touches what another session wrote in a batch not yet
+   * returned never comes here (LaneRouter.dependsOnUnseen): the first session takes it.
    */
   add(lane: number, change: RowChange): Promise<void> | undefined {
     const l = this.lanes[lane]!;
@@ -198,47 +209,85 @@ export class ApplyLanes {
     for (const l of this.lanes) l?.txn.check();
   }
 
+  /** The first session's COMMIT of the oldest batch not returned yet returned (they return in order). */
+  private batchReturned(): void {
+    this.router.batchReturned();
+    this.recorded = this.unreturned.shift() ?? this.recorded;
+  }
+
   /**
    * The batch commit, started by the first session's commit before it records `endLsn`, without
-   * waiting: each lane's part is flushed and committed with `endLsn` as its record once the first
-   * session's previous COMMIT has returned (a lane's record must not replace one that still proves
-   * a batch the applied position does not cover yet); what it gives settles once every lane's
-   * COMMIT has returned, and the first session's record and COMMIT wait for it in its pipeline
-   * (TargetTransaction.commit). Meanwhile the apply goes on with the next batch: a lane's next rows
-   * wait only until its COMMIT is queued. Undefined when no lane had a part.
+   * waiting: each lane's part is flushed and committed with its record of this batch at once,
+   * whether or not the first session's COMMITs before have returned (a lane's records are one a
+   * batch: none replaces another); what it gives settles once every lane's COMMIT has returned, and
+   * the first session's record and COMMIT wait for it in its pipeline (TargetTransaction.commit).
+   * Meanwhile the apply goes on with the next batch: a lane's next rows wait only until its COMMIT
+   * is queued. Undefined when no lane had a part.
    */
   private commitBatch(endLsn: bigint, commitTimeMs: number): Promise<void> | undefined {
     // a lane has a part in this batch once a transaction routed to it ended (its commit before may still be on its way)
     const open = this.lanes.filter((l): l is Lane => l !== undefined && l.transactions.length > 0);
     this.router.batchEnded();
+    this.unreturned.push(endLsn);
+    this.batches.committed += 1;
     // a batch no lane took commits as one session's does
     if (open.length === 0) return undefined;
-    // the first session's COMMITs before this one: every lane's part waits for them
-    const before = this.first.commitsReturned();
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
-    const gate = before.then(() => failpoint('apply-lanes-commit'));
+    const gate = Promise.resolve().then(() => failpoint('apply-lanes-commit'));
     void gate.catch(noop); // a failure reaches the lanes' pipelines, and through them the first session's
-    const committed = open.map((l) => {
-      const transactions = l.transactions;
-      l.transactions = [];
-      // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
-      const queued = (l.sent ?? Promise.resolve()).then(() => {
-        l.committing = transactions;
-        l.txn.sourceCommitted(endLsn, commitTimeMs);
-        return l.txn.commit(gate);
-      });
-      const sent = queued.then(noop);
-      l.sent = sent;
-      void sent.then(() => {
-        if (l.sent === sent) l.sent = undefined;
-      }, noop);
-      return queued.then(async (commit) => {
-        await commit?.finished;
-        l.txn.check();
-        failpoint('apply-lane-committed');
-      });
+    const committed = open.map((l) => this.commitPart(l, gate, { endLsn, commitTimeMs }).then(() => failpoint('apply-lane-committed')));
+    // the hold point lets a test kill the applier while lanes commit batches past the first session's
+    return Promise.all(committed).then(async () => {
+      failpoint('apply-lanes-committed');
+      await holdpoint('apply-first-commit');
     });
-    return Promise.all(committed).then(() => failpoint('apply-lanes-committed'));
+  }
+
+  /**
+   * Commits the open part of each of `lanes` (from 1) now, before its batch ends, its record naming
+   * the lane's last transaction's end: a transaction touching their rows is then run by the first
+   * session after what this gives, which settles once each of their last COMMITs has returned.
+   */
+  commitParts(lanes: Iterable<number>): Promise<void> {
+    const returned: Promise<void>[] = [];
+    for (const i of lanes) {
+      const l = this.lanes[i]!;
+      if (l.transactions.length > 0) {
+        this.batches.parts += 1;
+        const committed = this.commitPart(l, Promise.resolve()).then(() => failpoint('apply-lane-part-committed'));
+        void committed.catch(noop); // the first session's pipeline waits for it and fails with it
+        l.returned = committed;
+      }
+      returned.push(l.returned);
+    }
+    return Promise.all(returned).then(noop);
+  }
+
+  /**
+   * Commits a lane's open part once its commit before is queued, with its record (of the batch
+   * ending at `end`, else of its last transaction) behind `gate`; settles once the COMMIT returned.
+   */
+  private commitPart(l: Lane, gate: Promise<void>, end?: { endLsn: bigint; commitTimeMs: number }): Promise<void> {
+    const transactions = l.transactions;
+    l.transactions = [];
+    // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
+    const queued = (l.sent ?? Promise.resolve()).then(() => {
+      l.committing = transactions;
+      if (end) l.txn.sourceCommitted(end.endLsn, end.commitTimeMs);
+      return l.txn.commit(gate);
+    });
+    const sent = queued.then(noop);
+    l.sent = sent;
+    void sent.then(() => {
+      if (l.sent === sent) l.sent = undefined;
+    }, noop);
+    const returned = queued.then(async (commit) => {
+      await commit?.finished;
+      l.txn.check();
+    });
+    l.returned = returned;
+    void returned.catch(noop);
+    return returned;
   }
 
   /** Ends every lane: what it had not committed is lost on purpose (streamed again). */

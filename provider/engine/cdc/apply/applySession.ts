@@ -137,7 +137,7 @@ class ApplySession {
       );
       return;
     }
-    this.lanes = await ApplyLanes.open(this.config, this.connections);
+    this.lanes = await ApplyLanes.open(this.config, this.connections, this.state.batches);
   }
 
   /** Closes whatever start() opened. */
@@ -350,15 +350,18 @@ class ApplySession {
       writes.push(...lanes.writesOf(table, row.identity, row.values));
     }
     let lane = held.rows.length === 0 ? 0 : lanes.router.route(writes, held.rows.length);
-    if (lane === undefined) {
-      // its writes depend on two sessions: the batch commits first, and it starts the next one
-      this.held = undefined;
-      this.inSourceTxn = false;
-      await this.txn.settle();
-      lane = lanes.router.route(writes, held.rows.length)!;
-    }
     this.held = undefined;
     this.inSourceTxn = false;
+    if (lane === undefined || (lane !== 0 && lanes.router.dependsOnUnseen(writes, lane))) {
+      // Its writes depend on two sessions, or on rows another session wrote in a batch whose
+      // commits may not have returned (a lane would not see them): the lanes holding its rows in
+      // this batch commit their parts now, and the first session runs it after those COMMITs (and,
+      // in its own pipeline, after the batches before). Nothing waits here, and the batch goes on.
+      this.state.batches.crossed += 1;
+      await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
+      this.txn.waitFor(lanes.commitParts(lanes.router.lanesHolding(writes)));
+      lane = lanes.router.routeFirst(writes, held.rows.length);
+    }
     if (lane === 0) {
       this.began(held.begin.finalLsn);
       for (const row of held.rows) {
@@ -368,8 +371,6 @@ class ApplySession {
       return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
     }
     await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
-    // rows another session wrote in a batch whose commits are on their way are not visible to this lane yet
-    if (lanes.router.dependsOnUnseen(writes, lane)) await this.txn.commitsReturned();
     for (const row of held.rows) await this.addToLane(lane, row);
     lanes.sourceCommitted(lane, held.begin.finalLsn, commit.endLsn, commit.commitTimeMs);
     this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };

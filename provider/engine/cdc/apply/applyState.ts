@@ -34,6 +34,8 @@ export interface ApplyState {
   stopAtLsn?: bigint;
   /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
   peakQueuedBytes: number;
+  /** Parallel apply: how its batches ended and what waited (observable, for the bench). */
+  readonly batches: ParallelBatches;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
   warnings: string[];
   /** A verifier's request to hold the apply at a source position (pin/pinRequest.ts). */
@@ -123,4 +125,17 @@ export interface ApplyState {
   parentsCopied?: () => Promise<ReadonlyMap<string, string>>;
   /** Records columns of the source the apply makes on the target as known, before it makes them. */
   recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
+}
+
+/** Parallel apply's batches, counted while it runs (applySession.ts): what makes it wait. */
+export interface ParallelBatches {
+  /** Group commits of the first session while lanes were open: one a batch. */
+  committed: number;
+  /**
+   * Transactions the first session took after other sessions' parts committed: their rows sat on
+   * two sessions, or on another's not yet committed.
+   */
+  crossed: number;
+  /** Lanes' parts committed before their batch ended, for those transactions. */
+  parts: number;
 }

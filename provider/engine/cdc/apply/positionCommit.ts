@@ -171,12 +171,17 @@ export const LANE_TABLE_SQL = qualified(LANE_TABLE.schema, LANE_TABLE.table);
 export interface LaneKey {
   readonly lane: number;
   readonly transactions: () => readonly bigint[];
+  /** The end of the last batch whose first session's COMMIT has returned: the lane's records up to it prove nothing more. */
+  readonly recorded: () => bigint;
 }
 
 /**
  * A parallel apply session's record (docs/safety.md#parallel-apply-applysessions-issue-65):
  * committed with its part of a batch, the batch's end and the source transactions of its part, keyed
- * by the stream's origin name, which is new with each instance of the migration.
+ * by the stream's origin name, which is new with each instance of the migration, the lane and the
+ * batch's end. One row a batch, so a lane's COMMIT never replaces a record that still proves a part
+ * of a batch the first session has not committed: the lane need not wait for that COMMIT. The same
+ * transaction deletes the lane's rows the applied position already covers.
  */
 export function lanePosition(client: pg.Client, key: PositionKey, guard: string | undefined, lane: LaneKey): AppliedPosition {
   return recorded(
@@ -188,10 +193,16 @@ export function lanePosition(client: pg.Client, key: PositionKey, guard: string 
       commitStatements: (lsn) => {
         const record = {
           text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
-       ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, transactions = EXCLUDED.transactions`,
+       ON CONFLICT (origin, lane, lsn) DO UPDATE SET transactions = EXCLUDED.transactions`,
           params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
         };
-        return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+        const recorded = lane.recorded();
+        // a batch's end is past every position recorded before it; the guard keeps this batch's row whatever
+        const covered = {
+          text: `DELETE FROM ${LANE_TABLE_SQL} WHERE origin = $1 AND lane = $2 AND lsn <= $3::pg_lsn AND lsn < $4::pg_lsn`,
+          params: [key.origin, lane.lane, formatLsn(recorded), formatLsn(lsn)],
+        };
+        return [record, ...(recorded > 0n ? [covered] : []), commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
       },
     },
     key.origin,
@@ -215,13 +226,24 @@ export function withTransactionId(position: AppliedPosition): AppliedPosition {
   };
 }
 
-/** Makes the lane table (parallel apply only). */
+/**
+ * Makes the lane table (parallel apply only), one row a lane and batch. A table an earlier version
+ * made kept one row a lane: its key gains the batch's end (its rows are unique on that too).
+ */
 export async function createLaneTable(client: pg.Client): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(LANE_TABLE.schema)}`);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${LANE_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
-       transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane))`,
+       transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane, lsn))`,
   );
+  const { rows } = await client.query<{ name: string; columns: number }>(
+    `SELECT k.conname AS name, cardinality(k.conkey) AS columns FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.contype = 'p'`,
+    [LANE_TABLE_SQL],
+  );
+  const key = rows[0];
+  if (key && key.columns < 3) {
+    await client.query(`ALTER TABLE ${LANE_TABLE_SQL} DROP CONSTRAINT ${ident(key.name)}, ADD PRIMARY KEY (origin, lane, lsn)`);
+  }
 }
 
 /** Every lane's record of this stream; none where no parallel apply ran. */

@@ -154,8 +154,6 @@ export class TargetTransaction {
   private beforeCommit: ((endLsn: bigint, commitTimeMs: number) => Promise<void> | undefined) | undefined;
   /** Parallel apply: told each time a COMMIT of this session returned, in order. */
   private afterCommit: (() => void) | undefined;
-  /** Settles once the last COMMIT sent has finished. */
-  private lastCommit: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pipeline: StatementPipeline,
@@ -330,18 +328,16 @@ export class TargetTransaction {
       if (parallel) failpoint('apply-batch-confirmed');
     });
     const finished = this.pipeline.sentSoFar;
-    this.lastCommit = finished;
     await sending;
     return { finished };
   }
 
   /**
-   * Waits until every COMMIT sent so far has returned, and throws the first failure: what they
-   * wrote is then visible to the target's other sessions (parallel apply, applyLanes.ts).
+   * Parallel apply: the statements sent after this wait for `gate` (other sessions' COMMITs, whose
+   * rows they touch); a gate that fails fails this session.
    */
-  async commitsReturned(): Promise<void> {
-    await this.lastCommit;
-    this.pipeline.check();
+  waitFor(gate: Promise<unknown>): void {
+    this.pipeline.after(gate, asError);
   }
 
   /** Commits the open transaction and waits until the target has committed everything sent. */

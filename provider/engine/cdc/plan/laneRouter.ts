@@ -6,7 +6,8 @@
 // weighed whole when a row key cannot tell what it touches: linked to others by a foreign key or a
 // partition tree (its group of tables is then one unit, so each group commits on one session), a
 // unique index or exclusion constraint beside its key, or no key sent. A transaction whose writes
-// depend on two lanes cannot be routed: the caller ends the batch first. Pure: no IO.
+// depend on two lanes cannot be routed: the lanes holding its writes commit their parts, and the
+// first session takes it (routeFirst). Pure: no IO.
 /** Union-find over target table OIDs: the groups that must share a lane. */
 class TableGroups {
   private readonly parent = new Map<number, number>();
@@ -80,9 +81,12 @@ export class LaneRouter {
 
   /**
    * The lane of a transaction with these writes and `rows` row changes, its writes then bound to
-   * that lane for the batch; undefined when they depend on two lanes already.
+   * that lane for the batch; undefined when they depend on two lanes already. A transaction free
+   * to go anywhere goes to the least loaded lane, unless it touches what sessions wrote in batches
+   * whose commits have not all returned: then to that session if one, else to the first, whose
+   * statements follow those commits in its own pipeline, so nothing waits for them.
    */
-  route(writes: Iterable<LaneWrite>, rows: number): number | undefined {
+  route(writes: readonly LaneWrite[], rows: number): number | undefined {
     const keys: { key: string; group: number }[] = [];
     let lane: number | undefined;
     const need = (on: number | undefined): boolean => {
@@ -100,7 +104,10 @@ export class LaneRouter {
         for (const on of this.groupLanes.get(group) ?? []) if (!need(on)) return undefined;
       } else if (!need(this.bound.get(key) ?? this.bound.get(`#${group}`))) return undefined;
     }
-    lane ??= this.leastLoaded();
+    if (lane === undefined) {
+      const wrote = this.unseenWriters(writes);
+      lane = wrote.size === 0 ? this.leastLoaded() : wrote.size === 1 ? [...wrote][0]! : 0;
+    }
     for (const k of keys) {
       this.bound.set(k.key, lane);
       let lanes = this.groupLanes.get(k.group);
@@ -111,24 +118,78 @@ export class LaneRouter {
     return lane;
   }
 
+  /** The lanes other than the first whose part of the open batch holds what these writes touch. */
+  lanesHolding(writes: readonly LaneWrite[]): Set<number> {
+    const lanes = new Set<number>();
+    for (const w of writes) {
+      const group = this.groups.groupOf(w.table);
+      if (w.row === undefined || this.whole.has(w.table)) {
+        for (const on of this.groupLanes.get(group) ?? []) if (on !== 0) lanes.add(on);
+      } else {
+        const on = this.bound.get(`${w.table}/${w.row}`) ?? this.bound.get(`#${group}`);
+        if (on !== undefined && on !== 0) lanes.add(on);
+      }
+    }
+    return lanes;
+  }
+
+  /**
+   * Binds a transaction's writes to the first session, which runs it after the parts of the lanes
+   * holding them (lanesHolding) have committed: what those lanes wrote of them follows it there.
+   */
+  routeFirst(writes: readonly LaneWrite[], rows: number): 0 {
+    for (const w of writes) {
+      const group = this.groups.groupOf(w.table);
+      if (w.row === undefined || this.whole.has(w.table)) {
+        // the group written whole: its rows bound to lanes follow it to the first session
+        for (const key of this.bound.keys()) if (this.groupOfKey(key) === group) this.bound.delete(key);
+        this.bound.set(`#${group}`, 0);
+        this.groupLanes.set(group, new Set([0]));
+      } else {
+        this.bound.set(`${w.table}/${w.row}`, 0);
+        let lanes = this.groupLanes.get(group);
+        if (!lanes) this.groupLanes.set(group, (lanes = new Set()));
+        lanes.add(0);
+      }
+    }
+    this.load[0]! += rows;
+    return 0;
+  }
+
+  /** The group of a key of `bound`: `#group`, or `table/row`. */
+  private groupOfKey(key: string): number {
+    return key.startsWith('#') ? Number(key.slice(1)) : this.groups.groupOf(Number(key.slice(0, key.indexOf('/'))));
+  }
+
   /**
    * Whether a transaction with these writes, routed to `lane`, touches what another lane wrote in
-   * a batch whose commits have not all returned: it must wait for the first session's COMMIT of
-   * that batch, which returns after every lane's.
+   * a batch whose commits have not all returned: a lane would not see it, so the first session
+   * takes it (its statements follow those commits in its own pipeline).
    */
-  dependsOnUnseen(writes: Iterable<LaneWrite>, lane: number): boolean {
-    if (this.unseen.length === 0) return false;
-    const other = (on: number | undefined): boolean => on !== undefined && on !== lane;
+  dependsOnUnseen(writes: readonly LaneWrite[], lane: number): boolean {
+    for (const on of this.unseenWriters(writes)) if (on !== lane) return true;
+    return false;
+  }
+
+  /** The lanes that wrote what these writes touch in batches whose commits have not all returned. */
+  private unseenWriters(writes: readonly LaneWrite[]): Set<number> {
+    const lanes = new Set<number>();
+    if (this.unseen.length === 0) return lanes;
+    const add = (on: number | undefined): void => {
+      if (on !== undefined) lanes.add(on);
+    };
     for (const w of writes) {
       const group = this.groups.groupOf(w.table);
       const whole = w.row === undefined || this.whole.has(w.table);
       for (const batch of this.unseen) {
-        if (whole) {
-          for (const on of batch.groups.get(group) ?? []) if (other(on)) return true;
-        } else if (other(batch.keys.get(`#${group}`)) || other(batch.keys.get(`${w.table}/${w.row!}`))) return true;
+        if (whole) for (const on of batch.groups.get(group) ?? []) add(on);
+        else {
+          add(batch.keys.get(`#${group}`));
+          add(batch.keys.get(`${w.table}/${w.row!}`));
+        }
       }
     }
-    return false;
+    return lanes;
   }
 
   /**
