@@ -3,16 +3,20 @@
 // target's of some earlier moment. Online, with a writer: a view the source refreshed after its
 // tables changed is refreshed on the target inside the cutover's fence; a view the source did not
 // refresh (its rows are not its query's) stops the cutover with the fix, the stream goes on, and
-// the cutover after a REFRESH on the source succeeds; a view created WITH NO DATA stays unpopulated.
+// the cutover after a REFRESH on the source succeeds, no longer showing the stop while it runs; a view created WITH NO DATA stays unpopulated.
 // Offline, `staleMaterializedViews: refresh` keeps the target's refreshed rows and warns. Rows are
 // read back from both servers and compared.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { requestCutover, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents, get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, pairSpec, startPair, startSourceWriter, until, waitForStatus, type ServerPair } from '../support';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 
 const DB = 'views';
 
@@ -70,7 +74,20 @@ describe('materialized views compared and refreshed at the end of a migration', 
       // refreshed inside the fence: the source's rows
       assert.deepEqual(await viewRows(pair, 'target', 'by_region'), await viewRows(pair, 'source', 'by_region'));
       await pair.source.query('REFRESH MATERIALIZED VIEW big_sales', [], DB);
-      await requestCutover(spec.target, name);
+      // the second cutover held past its gate (a lag budget, the one gate that leaves nothing on the
+      // source): the first one's stop is not what the migration says now
+      const point = `cutover-held:${DB}`;
+      const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-views-'));
+      const during = await withHoldArmed(point, holdDir, async () => {
+        await requestCutover(spec.target, name, undefined, { cutoverLagBudgetSeconds: 600 });
+        await until('the second cutover held past its gate', async () => ((await isHeld(point, holdDir)) ? true : undefined), 120_000);
+        const held = await getMigration(store, name);
+        await fs.rm(heldFile(point, holdDir));
+        return held;
+      });
+      await fs.rm(holdDir, { recursive: true, force: true });
+      assert.equal(during?.subState, 'CompletingMigration');
+      assert.equal(during?.message ?? null, null, 'the stopped attempt is not the message of the cutover under way');
       const done = await Promise.race([
         running,
         waitForStatus(

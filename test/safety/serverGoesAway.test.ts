@@ -6,7 +6,9 @@
 // - a reply lost just after the source created the slot (failpoint slot-created:<db>:transient):
 //   the copy is tried again, the slot the server made first is dropped, every row arrives once;
 // - a resumed runner whose database's slot is gone: the database is copied again instead of
-//   streaming from a slot that does not exist.
+//   streaming from a slot that does not exist; with schema changes captured by an event trigger,
+//   its trigger is dropped first (the copy made again refused it as a user's that needs pgferry's
+//   function, and the migration failed).
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -21,7 +23,7 @@ async function count(cluster: ServerPair['source'], database: string, table: str
 }
 
 /** Rows of each scenario's table. */
-const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000, slotblip: 3_000 } as const;
+const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000, noslottrig: 3_000, slotblip: 3_000 } as const;
 
 describe('safety: a server that goes away for a moment', function () {
   this.timeout(400_000);
@@ -120,33 +122,45 @@ describe('safety: a server that goes away for a moment', function () {
   });
 
   it('online: a resumed runner whose slot is gone copies the database again, and the cutover has every row', async () => {
+    await slotGone('noslot', {});
+  });
+
+  it('online, schema changes captured by an event trigger: the slot gone, the copy made again without it, every row', async () => {
+    await slotGone('noslottrig', { schemaChangeCapture: 'eventTrigger' });
+    const triggers = await pair.source.query(`SELECT evtname FROM pg_event_trigger`, [], 'noslottrig');
+    assert.deepEqual(triggers, [], 'no event trigger is left on the source');
+  });
+
+  /** A migration of `db` whose slot is dropped while no runner runs, resumed and cut over. */
+  async function slotGone(db: 'noslot' | 'noslottrig', extra: Record<string, unknown>): Promise<void> {
     const spec = parseMigrationSpec({
-      migrationName: 'noslot',
+      migrationName: db,
       source: serverSpec(pair.source),
       target: serverSpec(pair.target),
-      databases: ['noslot'],
+      databases: [db],
       mode: 'Online',
       option: 'Migrate',
+      ...extra,
     });
     const store = new CatalogConnection(spec.target);
     try {
       await startMigration(spec);
-      const streaming = await waitForStatus(store, 'noslot', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+      const streaming = await waitForStatus(store, db, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       process.kill(streaming.runner!.pid, 'SIGKILL');
-      await waitForStatus(store, 'noslot', (s) => s.runner?.alive === false);
+      await waitForStatus(store, db, (s) => s.runner?.alive === false);
       // the slot is lost while no runner runs (dropped, or invalidated past max_slot_wal_keep_size)
       await pair.source.query('SELECT pg_drop_replication_slot($1)', [streaming.databases[0]!.names!.slot]);
       await pair.source.query(
         `INSERT INTO big SELECT g, 'while no slot' FROM generate_series($1::int + 1, $1::int + 500) g`,
-        [ROWS.noslot],
-        'noslot',
+        [ROWS[db]],
+        db,
       );
       await resumeMigration(spec);
       await cutOverOnceAccepted(spec, store);
-      assert.equal(await count(pair.target, 'noslot', 'big'), ROWS.noslot + 500);
+      assert.equal(await count(pair.target, db, 'big'), ROWS[db] + 500);
     } finally {
       await store.close();
     }
-  });
+  }
 });

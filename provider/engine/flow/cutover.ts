@@ -192,6 +192,8 @@ export async function cutover(
   const gate = await cutoverGate(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
+  // an earlier stopped attempt's message would read as this attempt's while it runs
+  await clearMessage(store, name);
   const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
   await recordEvent(
     store,

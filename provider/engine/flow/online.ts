@@ -137,6 +137,11 @@ async function openStream(
   // past max_slot_wal_keep_size): then its copy is made again
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
   const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
+  if (run.resuming && streaming && !copied && sourceEventTrigger.madeFor(run.spec)) {
+    // the lost stream's event trigger goes first, as it came after the first copy: the copy made
+    // again would otherwise read it as the user's, one that needs pgferry's left-out function
+    await retryPhase(run, `the event trigger of "${database}"`, () => sourceEventTrigger.undo(run, database), database);
+  }
   const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, () => copyDatabase(run, database), database);
   const base = copied ? await countsSoFar(run, database, current) : { inserts: 0, updates: 0, deletes: 0 };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));

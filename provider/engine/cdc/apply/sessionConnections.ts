@@ -190,7 +190,7 @@ export class SessionConnections {
     state.interrupt = () => this.cancelInFlight();
     const stream = this.startStream(connection, startLsn);
     trace('stream started');
-    this.statusTimer = setInterval(() => this.confirm(), 10_000);
+    this.statusTimer = setInterval(() => this.confirm(), stream.statusIntervalMs);
     const planner = new BatchPlanner(this.plannerLimits!);
     const pipeline = new StatementPipeline(this.target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
     this.transaction = new TargetTransaction(

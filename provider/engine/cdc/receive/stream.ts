@@ -34,6 +34,12 @@ interface RawConnection {
   stream: { pause(): void; resume(): void; destroy(): void };
 }
 
+/** What a replication connection read of its server before streaming. */
+interface ConnectedServer {
+  readonly major: number;
+  readonly senderTimeoutMs: number;
+}
+
 /** A replication connection opened and not yet streaming (ReplicationStream.connect). */
 export interface ReplicationConnection {
   /** Starts streaming from `options.startLsn`; the stream owns the connection from then on. */
@@ -48,6 +54,24 @@ export class StreamLostError extends Error {}
 /** No frame for this long while not paused means a dead connection (the server keepalives every wal_sender_timeout/2). */
 const SILENCE_MS = 120_000;
 
+/** The longest wait between two standby status updates, whatever the server's timeout. */
+const STATUS_INTERVAL_MAX_MS = 10_000;
+const STATUS_INTERVAL_MIN_MS = 200;
+
+/** The source's wal_sender_timeout in milliseconds (0: the server never times a client out). */
+const SENDER_TIMEOUT_SQL = `SELECT setting::bigint AS ms FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'`;
+
+/**
+ * How often to send a status update: the walsender ends a client that has not replied for
+ * wal_sender_timeout, and while the stream is paused for back-pressure the client reads none of
+ * its keepalives, so the timer's updates are the only replies it gets. A quarter of the timeout
+ * leaves room for a busy event loop and a slow network.
+ */
+export function statusIntervalMs(senderTimeoutMs: number): number {
+  if (!(senderTimeoutMs > 0)) return STATUS_INTERVAL_MAX_MS;
+  return Math.min(STATUS_INTERVAL_MAX_MS, Math.max(STATUS_INTERVAL_MIN_MS, Math.floor(senderTimeoutMs / 4)));
+}
+
 export class ReplicationStream {
   private closed = false;
   private paused = false;
@@ -57,14 +81,17 @@ export class ReplicationStream {
   /** Settles when streaming ends: rejects with the cause unless close() ended it. */
   readonly ended: Promise<void>;
   readonly serverMajor: number;
+  /** How often the session must send a status update for the source to keep it (statusIntervalMs). */
+  readonly statusIntervalMs: number;
 
   private constructor(
     private readonly client: pg.Client,
     private readonly raw: RawConnection,
-    major: number,
+    server: ConnectedServer,
     streaming: Promise<unknown>,
   ) {
-    this.serverMajor = major;
+    this.serverMajor = server.major;
+    this.statusIntervalMs = statusIntervalMs(server.senderTimeoutMs);
     const failed = new Promise<never>((_, reject) => {
       this.fail = reject;
     });
@@ -96,9 +123,12 @@ export class ReplicationStream {
     // (search_path empty: OID-alias values such as regclass come schema-qualified), which the
     // target's apply session, pinned the same way, parses back exactly.
     const client = await openSession(server, { database, replication: true, purpose: 'cdc' });
-    let major: number;
+    let connected: ConnectedServer;
     try {
-      major = await serverMajor(client);
+      const major = await serverMajor(client);
+      // read at each connection: a timeout lowered by a reload reaches the next session
+      const { rows } = await client.query<{ ms: string }>(SENDER_TIMEOUT_SQL);
+      connected = { major, senderTimeoutMs: Number(rows[0]?.ms ?? 0) };
     } catch (error) {
       await closeSession(client);
       throw error;
@@ -107,7 +137,7 @@ export class ReplicationStream {
     return {
       start: (options, handler) => {
         started = true;
-        return ReplicationStream.stream(client, major, options, handler);
+        return ReplicationStream.stream(client, connected, options, handler);
       },
       close: async () => {
         if (!started) await closeSession(client);
@@ -116,7 +146,7 @@ export class ReplicationStream {
   }
 
   /** Sends START_REPLICATION on an opened connection and hands its frames to `handler`. */
-  private static stream(client: pg.Client, major: number, options: StreamOptions, handler: FrameHandler): ReplicationStream {
+  private static stream(client: pg.Client, server: ConnectedServer, options: StreamOptions, handler: FrameHandler): ReplicationStream {
     try {
       const raw = (client as unknown as { connection: RawConnection }).connection;
       const stream = { current: undefined as ReplicationStream | undefined };
@@ -146,13 +176,13 @@ export class ReplicationStream {
         }
       });
       const opts = [`proto_version '1'`, `publication_names ${literal(ident(options.publication))}`];
-      if (major >= 14) opts.push(`messages 'true'`); // logical messages in pgoutput: PG14+
+      if (server.major >= 14) opts.push(`messages 'true'`); // logical messages in pgoutput: PG14+
       const streaming = client.query(
         `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`,
       );
       streaming.catch(() => undefined);
       trace('START_REPLICATION sent');
-      const result = new ReplicationStream(client, raw, major, streaming);
+      const result = new ReplicationStream(client, raw, server, streaming);
       stream.current = result;
       for (const chunk of pending.splice(0)) deliver(chunk);
       return result;
