@@ -142,7 +142,12 @@ function storageParameters(list: string): Map<string, string> {
 /** A storage parameter's name as SET and RESET take it: a toast table's under its `toast.` prefix. */
 const parameterName = (name: string) => name.split('.').map(ident).join('.');
 
-const ALTERED_AS: Readonly<Record<string, string>> = { table: 'TABLE', 'materialized view': 'MATERIALIZED VIEW', view: 'VIEW', index: 'INDEX' };
+const ALTERED_AS: Readonly<Record<string, string>> = {
+  table: 'TABLE',
+  'materialized view': 'MATERIALIZED VIEW',
+  view: 'VIEW',
+  index: 'INDEX',
+};
 
 /**
  * The storage parameters of a relation or an index set as the source has them: RESET what only the

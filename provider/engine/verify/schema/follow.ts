@@ -18,7 +18,15 @@
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
-import { alterStatement, clusterStatement, createStatement, dropStatement, indexStorageStatements, labelChanges, storageStatements } from './fixes';
+import {
+  alterStatement,
+  clusterStatement,
+  createStatement,
+  dropStatement,
+  indexStorageStatements,
+  labelChanges,
+  storageStatements,
+} from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
