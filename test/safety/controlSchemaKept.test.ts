@@ -10,6 +10,10 @@ import assert from 'node:assert/strict';
 import { cancelMigration, fallBackSettled, isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get } from '../../provider/engine/control/store';
+import { openAppliedPosition } from '../../provider/engine/cdc/apply/positionCommit';
+import { reverseStreamNamesOf } from '../../provider/engine/core/names';
+import { reversePosition } from '../../provider/engine/footprint/reversePosition';
+import { withSession } from '../../provider/engine/connect/session';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const SETUP = `
@@ -94,6 +98,27 @@ async function withCancel(pair: ServerPair, store: CatalogConnection): Promise<v
   assert.equal(await schemaOf(pair.source, db), before, "the DBA's schema on the source: the same OID, empty, no comment");
 }
 
+/**
+ * A fallback window's reverse stream applied to the old source with nothing else of pgferry's there:
+ * its applied position kept in the progress table and its counts (as where origins are refused),
+ * then given back by the reverse position's own undo, as the release runs it.
+ */
+async function positionUndone(pair: ServerPair): Promise<void> {
+  const db = 'shop3';
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SETUP, [], db);
+  const before = await schemaOf(pair.source, db);
+  const spec = pairSpec(pair, 'kept-position', [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
+  const instance = 'a1b2c3d4e5f6';
+  const origin = reverseStreamNamesOf(spec.migrationName, db, instance).origin;
+  await withSession(spec.source, { database: db, purpose: 'apply', writable: true }, async (client) => {
+    await openAppliedPosition(client, { origin, migration: spec.migrationName, database: db }, true);
+  });
+  assert.match(await schemaOf(pair.source, db), /holds [1-9]/, "the position's tables made in the DBA's schema");
+  await reversePosition.undo({ spec, instance }, db);
+  assert.equal(await schemaOf(pair.source, db), before, "the DBA's schema on the old source: the same OID, empty again, no comment");
+}
+
 describe("safety: a DBA's empty schema named like pgferry's control schema is kept", function () {
   this.timeout(600_000);
   let pair: ServerPair;
@@ -112,6 +137,9 @@ describe("safety: a DBA's empty schema named like pgferry's control schema is ke
 
   it("an online migration cut over with a fallback window, then fallen back: the DBA's schema on the old source kept, the same OID, empty", () =>
     withWindow(pair, store));
+
+  it("the reverse stream's applied position and counts given back on the old source, nothing else of pgferry's there: the DBA's schema kept, the same OID, empty", () =>
+    positionUndone(pair));
 
   it("an online migration canceled: the DBA's schema on the source kept, the same OID, empty", () => withCancel(pair, store));
 
