@@ -176,7 +176,7 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
     const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-fencing-'));
     try {
       // the runner that loses its lease starts a successor: held before it takes the lease, so the user's resume comes first
-      await withHoldArmed('successor-lease', holdDir, () => startMigration(spec));
+      await withHoldArmed([], holdDir, () => startMigration(spec), ['successor-lease']);
       const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       await terminateLease(pair.target);

@@ -80,7 +80,7 @@ describe('safety: a runner that lost its lease stops its whole run before its su
     const log = runnerLogPath(name, spec.target);
     try {
       // the copy held before its first write; the runner held where it starts its successor; the successor held once it has the lease
-      await withHoldArmed([`copy-data:${DB}`, 'lease-lost', 'successor-took-lease'], holdDir, () => startMigration(spec));
+      await withHoldArmed([`copy-data:${DB}`, 'lease-lost'], holdDir, () => startMigration(spec), ['successor-took-lease']);
       await until('the copy to hold before its first write', async () => ((await isHeld(`copy-data:${DB}`, holdDir)) ? true : undefined));
       const oldRunner = await holder(`copy-data:${DB}`, holdDir);
       const catalogTables = async () =>
@@ -130,11 +130,10 @@ describe('safety: a runner that lost its lease stops its whole run before its su
       );
       await fs.rm(heldFile('successor-took-lease', holdDir));
 
-      // the successor inherited the copy's hold point: let it go there too
+      // the successor is armed with its own hold point alone: the copy's is not its
       const done = await until(
         'the successor to finish the migration',
         async () => {
-          if (await isHeld(`copy-data:${DB}`, holdDir)) await fs.rm(heldFile(`copy-data:${DB}`, holdDir));
           const status = await get(store, name);
           return status && (status.state === 'Succeeded' || status.state === 'Failed') ? status : undefined;
         },

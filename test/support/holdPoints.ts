@@ -5,16 +5,29 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import { SUCCESSOR_FAILPOINTS } from '../../provider/engine/runner/spawn';
 import { holdFile } from '../../provider/engine/util/failpoints';
 
-/** Runs `start` with `point` (or each of several) armed as a hold point writing its file into `holdDir`, disarmed after. */
-export async function withHoldArmed<T>(point: string | readonly string[], holdDir: string, start: () => Promise<T>): Promise<T> {
-  process.env.PGFERRY_FAILPOINTS = (typeof point === 'string' ? [point] : point).map((p) => `${p}:hold`).join(',');
+/**
+ * Runs `start` with `point` (or each of several) armed as a hold point writing its file into
+ * `holdDir`, disarmed after; `successor`: the points armed for the successor of a runner it starts
+ * (which does not inherit the runner's).
+ */
+export async function withHoldArmed<T>(
+  point: string | readonly string[],
+  holdDir: string,
+  start: () => Promise<T>,
+  successor: readonly string[] = [],
+): Promise<T> {
+  const held = (points: readonly string[]) => points.map((p) => `${p}:hold`).join(',');
+  process.env.PGFERRY_FAILPOINTS = held(typeof point === 'string' ? [point] : point);
+  if (successor.length > 0) process.env[SUCCESSOR_FAILPOINTS] = held(successor);
   process.env.PGFERRY_HOLD_DIR = holdDir;
   try {
     return await start();
   } finally {
     delete process.env.PGFERRY_FAILPOINTS;
+    delete process.env[SUCCESSOR_FAILPOINTS];
     delete process.env.PGFERRY_HOLD_DIR;
   }
 }

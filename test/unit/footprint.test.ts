@@ -8,8 +8,11 @@ import { FOOTPRINT } from '../../provider/engine/footprint/release';
 import { repoRoot } from '../resource/support/programs';
 
 const FOLDER = path.join(repoRoot(), 'provider/engine/footprint');
-/** The folder's files that are not a change: the interface, the ledger the changes keep their rows in, the release loop, what `show` gives of them. */
-const NOT_CHANGES = ['change.ts', 'ledger.ts', 'release.ts', 'shown.ts'];
+/**
+ * The folder's files that are not a change: the interface, the ledger the changes keep their rows
+ * in, the control schema several of them put their objects in, the release loop, what `show` gives of them.
+ */
+const NOT_CHANGES = ['change.ts', 'ledger.ts', 'controlSchema.ts', 'release.ts', 'shown.ts'];
 /** The folder's files that are a part of one change, kept apart for size, and the change that alone imports each. */
 const PARTS: Record<string, string> = { 'fenceTriggers.ts': 'writerFence' };
 

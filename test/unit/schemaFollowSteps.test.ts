@@ -191,6 +191,46 @@ describe("schema follow steps: a table's CLUSTER ON mark", () => {
   });
 });
 
+describe("schema follow steps: a table's and an index's storage parameters", () => {
+  it('sets what the source has, resets what only the target has, toast ones under their prefix; an index is not rebuilt', () => {
+    const table = object('table', 'orders', {}, null);
+    const step = alterStep(
+      table,
+      table,
+      'storage parameters',
+      'fillfactor=70, toast.autovacuum_enabled=false',
+      'autovacuum_vacuum_scale_factor=0.01, fillfactor=90',
+      'app',
+    );
+    assert.equal(step?.when, 'anytime');
+    assert.deepEqual(step?.statements, [
+      'ALTER TABLE "public"."orders" RESET ("autovacuum_vacuum_scale_factor");',
+      `ALTER TABLE "public"."orders" SET ("fillfactor" = '70', "toast"."autovacuum_enabled" = 'false');`,
+    ]);
+    assert.deepEqual(alterStep(table, table, 'storage parameters', '', 'fillfactor=70', 'app')?.statements, [
+      'ALTER TABLE "public"."orders" RESET ("fillfactor");',
+    ]);
+    const index = object('index', 'orders_n', { definition: '' });
+    const base = 'CREATE INDEX orders_n ON public.orders USING btree (n)';
+    const set = alterStep(
+      index,
+      index,
+      'definition',
+      `${base} WITH (fillfactor='60', deduplicate_items=off) WHERE (n > 0)`,
+      `${base} WHERE (n > 0)`,
+      'app',
+    );
+    assert.deepEqual(set?.statements, [`ALTER INDEX "public"."orders_n" SET ("fillfactor" = '60', "deduplicate_items" = 'off');`]);
+    assert.equal(set?.inStream, undefined);
+    assert.deepEqual(alterStep(index, index, 'definition', base, `${base} WITH (fillfactor='60')`, 'app')?.statements, [
+      'ALTER INDEX "public"."orders_n" RESET ("fillfactor");',
+    ]);
+    // another change beside them: built again, with the source's parameters in its definition
+    const rebuilt = alterStep(index, index, 'definition', `${base.replace('(n)', '(n, id)')} WITH (fillfactor='60')`, base, 'app');
+    assert.match(rebuilt!.statements[0]!, /^DROP INDEX CONCURRENTLY/);
+  });
+});
+
 describe('schema follow steps: columns (issue 49)', () => {
   it("follows a column's default while streaming, its other changes by the cutover, each table read whole", () => {
     const column = object('column', 'n', { type: 'integer', default: null, identity: null });

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { qualified, ident } from '../connect/quote';
 import { UNDEFINED_TABLE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
-import { COPY_LEDGER } from '../core/names';
+import { COPY_LEDGER, MAKE_CONTROL_SCHEMA_SQL } from '../core/names';
 import { inTransaction } from '../connect/transaction';
 
 const DONE = qualified(COPY_LEDGER.schema, COPY_LEDGER.done);
@@ -22,7 +22,7 @@ export interface DoneRecord {
 
 /** Creates the ledger's tables in the target database (idempotent). */
 export async function createLedger(target: pg.Client): Promise<void> {
-  await target.query(`CREATE SCHEMA IF NOT EXISTS ${ident(COPY_LEDGER.schema)}`);
+  await target.query(MAKE_CONTROL_SCHEMA_SQL);
   // a copy started by a version that called this table copy_fence resumes on the same rows
   const { rows } = await target.query<{ old: boolean }>('SELECT to_regclass($1) IS NULL AND to_regclass($2) IS NOT NULL AS old', [
     EPOCH,
@@ -132,10 +132,9 @@ export async function forgetTables(
   });
 }
 
-/** Drops the ledger once the copy is past resuming inside; the schema too when nothing else is in it. */
+/** Drops the ledger once the copy is past resuming inside (its schema is the footprint's to drop: footprint/controlSchema.ts). */
 export async function dropLedger(target: pg.Client): Promise<void> {
   await target.query(`DROP TABLE IF EXISTS ${DONE}, ${EPOCH}, ${qualified(COPY_LEDGER.schema, COPY_LEDGER.formerEpoch)}`);
-  await target.query(`DROP SCHEMA IF EXISTS ${ident(COPY_LEDGER.schema)}`).catch(() => undefined); // not empty: apply_progress lives there
 }
 
 /** An index pgferry built, recorded in the build's own transaction (so a resume does not build it twice). */

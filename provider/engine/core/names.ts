@@ -4,6 +4,26 @@ import { createHash, randomBytes } from 'node:crypto';
 
 /** Schema of the control catalog in the target's maintenance database. */
 export const CONTROL_SCHEMA = 'pgferry';
+/**
+ * The comment pgferry gives a control schema it makes in a database (MAKE_CONTROL_SCHEMA_SQL): the
+ * record, bound to that schema's OID, that pgferry made it. A schema of that name without it is
+ * someone else's (a DBA's made before the migration) and pgferry never drops it
+ * (footprint/controlSchema.ts).
+ */
+export const CONTROL_SCHEMA_MARK = 'made by pgferry for its own objects; pgferry drops it once they are gone';
+
+/**
+ * Makes the control schema in the connected database where it is missing, with its mark, in one
+ * statement (so never one without the other); where it exists, whoever made it, it is left as it
+ * is. The names are this module's constants, written as the quoting helper writes them.
+ */
+export const MAKE_CONTROL_SCHEMA_SQL = `DO $pgferry$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${CONTROL_SCHEMA}') THEN
+    CREATE SCHEMA "${CONTROL_SCHEMA}";
+    COMMENT ON SCHEMA "${CONTROL_SCHEMA}" IS '${CONTROL_SCHEMA_MARK}';
+  END IF;
+END $pgferry$`;
+
 /** The channel a request (cutover, cancel, apply retry...) is notified on, with the migration's name as payload. */
 export const REQUEST_CHANNEL = 'pgferry_requests';
 

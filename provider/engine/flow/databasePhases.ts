@@ -35,6 +35,7 @@ import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../f
 import { refuseBrokenDependencies } from './filterGuard';
 import { recordRestoredObjects } from './schemaFollow';
 import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
+import { dropControlSchemaIfMade } from '../footprint/controlSchema';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
@@ -280,7 +281,11 @@ export async function copyDatabaseAt(
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.
   await markCopyPostData(run.store, spec.migrationName, database);
-  await withSession(spec.target, { database, purpose: 'copy ledger', writable: true }, dropLedger);
+  // its schema too when pgferry made it and nothing else is left there (the applied position may be)
+  await withSession(spec.target, { database, purpose: 'copy ledger', writable: true }, async (client) => {
+    await dropLedger(client);
+    await dropControlSchemaIfMade(client);
+  });
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
   // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL

@@ -3,14 +3,15 @@
 // Named from the migration's instance like the slot; dropped at release, and before a copy starts
 // again (a stream over a fresh copy must not start from an old origin's position).
 import type pg from 'pg';
-import { ident, literal } from '../connect/quote';
+import { literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
-import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
+import { streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 import { COUNT_TABLE_SQL, LANE_TABLE_SQL, PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
+import { dropControlSchemaIfMade } from './controlSchema';
 
 /**
  * The origin and the progress row of one stream's applied position on `server` that are still
@@ -79,8 +80,8 @@ async function dropCounts(client: pg.Client, origin: string): Promise<void> {
   const { rows: left } = await client.query(`SELECT 1 FROM ${COUNT_TABLE_SQL} LIMIT 1`);
   if (left.length > 0) return;
   await client.query(`DROP TABLE ${COUNT_TABLE_SQL}`);
-  // refused while the schema holds anything else (the progress table, the control catalog): kept then
-  await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+  // kept while it holds anything else (the progress table, the control catalog), or made by someone else
+  await dropControlSchemaIfMade(client);
 }
 
 /** Removes the progress of one database: its origin, or its row (and the table once empty), its lanes' records and its counts. */
@@ -94,8 +95,9 @@ async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise
   const { rows: left } = await client.query(`SELECT 1 FROM ${PROGRESS_TABLE_SQL} LIMIT 1`);
   if (left.length === 0) {
     await client.query(`DROP TABLE ${PROGRESS_TABLE_SQL}`);
-    // the schema also holds the control catalog when this is the maintenance database: keep it then
-    await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+    // the schema also holds the control catalog when this is the maintenance database: kept then, as
+    // is one pgferry did not make (a DBA's of that name on the old source)
+    await dropControlSchemaIfMade(client);
   }
 }
 

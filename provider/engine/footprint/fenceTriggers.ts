@@ -34,7 +34,8 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { PgferryError } from '../core/errors';
-import { CONTROL_SCHEMA, fenceNamesOf, type FenceNames } from '../core/names';
+import { CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, fenceNamesOf, type FenceNames } from '../core/names';
+import { dropControlSchemaIfMade } from './controlSchema';
 
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -207,7 +208,7 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
  * fenced tables' OIDs.
  */
 export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(passesSql(names));
   await closePasses(client, names);
   await client.query(functionSql(names));
@@ -250,13 +251,7 @@ export function liftTriggersStatement(migration: string, database: string): stri
 export async function dropFenceTriggers(client: pg.Client, migration: string, database: string, dropSchema: boolean): Promise<void> {
   // the fence's own function, dropped with the triggers that call it: nothing else calls it
   await client.query(liftTriggersStatement(migration, database));
-  if (!dropSchema) return;
-  const { rows } = await client.query(
-    `SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_namespace n ON n.oid = d.refobjid
-      WHERE d.refclassid = 'pg_namespace'::regclass AND n.nspname = $1 LIMIT 1`,
-    [CONTROL_SCHEMA],
-  );
-  if (rows.length === 0) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await dropControlSchemaIfMade(client, dropSchema);
 }
 
 /** A prepared transaction holding a lock on a fenced table: it wrote there, and may commit after the cutover point. */

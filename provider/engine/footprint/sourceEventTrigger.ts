@@ -8,13 +8,13 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { ident, qualified } from '../connect/quote';
-import { DEPENDENT_OBJECTS_STILL_EXIST, sqlState } from '../connect/sqlstate';
-import { CONTROL_SCHEMA, eventTriggerNamesOf, type EventTriggerNames } from '../core/names';
+import { CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, eventTriggerNamesOf, type EventTriggerNames } from '../core/names';
 import type { CatalogConnection } from '../control/connection';
 import { eventTriggerFunctionSql } from '../cdc/prepare/eventTrigger';
 import type { FootprintContext, ReversibleChange, RightsRefusal, RightsSessions } from './change';
 import { unlessDatabaseGone } from './change';
 import { markUndone, pendingChanges, recordChange } from './ledger';
+import { dropControlSchemaIfMade } from './controlSchema';
 
 const CHANGE = 'sourceEventTrigger';
 /** The event trigger belongs to the database itself. */
@@ -75,13 +75,9 @@ async function dropEventTrigger(ctx: FootprintContext, database: string): Promis
   const [record] = await pendingEventTriggers(ctx.store, ctx.spec.migrationName, database);
   if (!record) return;
   await withSession(ctx.spec.source, { database, purpose: 'event trigger', writable: true, settings: SETTINGS }, async (client) => {
-    for (const statement of dropEventTriggerStatements(record.names, record.schemaCreated)) {
-      try {
-        await client.query(statement);
-      } catch (error) {
-        if (sqlState(error) !== DEPENDENT_OBJECTS_STILL_EXIST) throw error; // the schema holds something else: it stays
-      }
-    }
+    for (const statement of dropEventTriggerStatements(record.names, false)) await client.query(statement);
+    // the schema when pgferry made it and nothing else is in it (another migration's event trigger may be)
+    await dropControlSchemaIfMade(client, record.schemaCreated);
   });
   await clearEventTrigger(ctx.store, ctx.spec.migrationName, database);
 }
@@ -94,7 +90,7 @@ async function controlSchemaExists(client: pg.Client): Promise<boolean> {
 
 /** Creates the function and the two event triggers (each only where missing); idempotent. */
 async function createEventTrigger(client: pg.Client, n: EventTriggerNames): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(eventTriggerFunctionSql(n));
   // only pgferry's own session may call it directly: an event trigger calls it whoever runs the DDL
   await client.query(`REVOKE ALL ON FUNCTION ${qualified(CONTROL_SCHEMA, n.function)}() FROM PUBLIC`);

@@ -36,7 +36,7 @@ import { withSession } from '../connect/session';
 import { ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
-import { applyLockKey, CONTROL_SCHEMA, guardNamesOf, publicationName, type GuardNames } from '../core/names';
+import { applyLockKey, CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, guardNamesOf, publicationName, type GuardNames } from '../core/names';
 import { forgetTableVerifications } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
 import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
@@ -44,6 +44,7 @@ import { markUndone, noteDetail, pendingChanges, recordChange } from './ledger';
 import { inTransaction } from '../connect/transaction';
 import { SHORT_LOCK_WAIT } from '../cdc/prepare/sourceDdl';
 import { failpoint } from '../util/failpoints';
+import { dropControlSchemaIfMade } from './controlSchema';
 
 const CHANGE = 'targetGuard';
 /** The guard is one change per database: the ledger's object is the database itself. */
@@ -213,7 +214,7 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
     const fn = await inTransaction(
       client,
       async () => {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+        await client.query(MAKE_CONTROL_SCHEMA_SQL);
         await client.query(tableSql(names));
         await client.query(functionSql(names));
         return (await client.query<{ fn: string }>('SELECT pg_catalog.to_regprocedure($1)::text AS fn', [guardFunction(names)])).rows[0]!
@@ -363,7 +364,7 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
         await inTransaction(client, () => client.query(rest.join('; ')), SHORT_LOCK_WAIT);
       }
       // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
-      if (pending.undo.schemaCreated) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`).catch(() => undefined);
+      await dropControlSchemaIfMade(client, pending.undo.schemaCreated);
     });
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;

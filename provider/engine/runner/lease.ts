@@ -16,14 +16,20 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-/** How often the lease connection is checked, and how long an answer may take before the lease counts as lost. */
-const PROBE_EVERY_MS = 5_000;
-const PROBE_TIMEOUT_MS = 30_000;
+/**
+ * How often the lease connection is checked, and how long an answer may take before the lease
+ * counts as lost: a runner whose lease session's peer went silent notices it within their sum
+ * (docs/safety.md). A probe is one SELECT 1 on an idle session, answered at once by a server that
+ * is there, however busy; a false loss costs a successor's takeover, never a write twice.
+ */
+const PROBE_EVERY_MS = 1_000;
+const PROBE_TIMEOUT_MS = 4_000;
 
 /**
- * A connection cut off without a word (a network blip that drops the server's goodbye) would look
- * alive to this side for minutes of TCP keepalives while the server may have freed the lock: a
- * probe that does not answer in time counts as a lost lease.
+ * A connection cut off without a word (a network blip that drops the server's goodbye, a peer
+ * that vanished) would look alive to this side for minutes of TCP retransmissions and keepalives
+ * while the server may have freed the lock and a successor taken it: a probe that does not answer
+ * in time counts as a lost lease.
  */
 function probeLease(client: pg.Client, onLost: (error: Error) => void): NodeJS.Timeout {
   let probing = false;

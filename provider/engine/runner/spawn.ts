@@ -41,6 +41,24 @@ export function runnerLogPath(migration: string, target: Pick<ServerSpec, 'host'
   return path.join(runnerLogDir(), runnerLogName(migration, target));
 }
 
+/** Failpoints a test arms for a runner's successor alone (util/failpoints.ts): they are its PGFERRY_FAILPOINTS. */
+export const SUCCESSOR_FAILPOINTS = 'PGFERRY_SUCCESSOR_FAILPOINTS';
+
+/**
+ * The environment a runner starts with: this process's, but a successor's (runner/successor.ts)
+ * without the failpoints armed for this process, which would fire again in it (a kill meant for one
+ * runner killing each of its successors in turn); it gets only those a test arms for a successor,
+ * and passes none on to its own.
+ */
+export function runnerEnvironment(env: NodeJS.ProcessEnv, successor: boolean): NodeJS.ProcessEnv {
+  if (!successor) return env;
+  const out = { ...env };
+  delete out.PGFERRY_FAILPOINTS;
+  delete out[SUCCESSOR_FAILPOINTS];
+  const armed = env[SUCCESSOR_FAILPOINTS];
+  return armed ? { ...out, PGFERRY_FAILPOINTS: armed } : out;
+}
+
 /**
  * Starts a detached runner in its own session, appending to the migration's log, and hands it the
  * spec on stdin: the one way a runner is started for a migration that is not an agent's (by a
@@ -58,6 +76,7 @@ export function launchRunner(
     detached: true,
     stdio: ['pipe', log, log],
     cwd: os.tmpdir(),
+    env: runnerEnvironment(process.env, succession !== undefined),
   });
   closeSync(log);
   // a runner gone before it read its input, or one that could not start, must not make this

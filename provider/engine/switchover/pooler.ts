@@ -12,8 +12,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { ident } from '../connect/quote';
-import { trackClient, untrackClient } from '../connect/cutOff';
-import { errorMessage, PgferryError } from '../core/errors';
+import { refuseWhenCutOff, trackClient, untrackClient } from '../connect/cutOff';
+import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import { maskSecrets } from '../core/secrets';
 import { trace } from '../util/trace';
 import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
@@ -306,16 +306,25 @@ export function targetAddress(spec: MigrationSpec): PoolerAddress {
   };
 }
 
+/**
+ * Replaces the file whole (a rename, so the pooler never reads half of it). A runner cut off from
+ * the servers (its lease lost, connect/cutOff.ts) writes it no more than it sends a statement: its
+ * successor may be pointing the pooler already. The rename is the write, so the cut is checked
+ * right before it too, with nothing awaited between.
+ */
 async function writeWhole(pooler: PoolerSpec, text: string): Promise<void> {
+  refuseWhenCutOff();
   const file = pooler.configFile;
   const next = path.join(path.dirname(file), `.${path.basename(file)}.pgferry-${process.pid}`);
   try {
     const stat = await fs.stat(file);
     await fs.writeFile(next, text, { mode: stat.mode & 0o7777 });
     await fs.chown(next, stat.uid, stat.gid).catch(() => undefined); // not root: the file becomes ours, readable as before
+    refuseWhenCutOff();
     await fs.rename(next, file);
   } catch (error) {
     await fs.rm(next, { force: true });
+    if (isPgferryError(error) && error.code === 'RUNNER_CUT_OFF') throw error;
     throw poolerError(pooler, `could not write its configuration file ${file}`, error);
   }
 }

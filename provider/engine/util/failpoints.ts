@@ -2,7 +2,9 @@
 // to prove a step crash-safe or a retry real. Off unless PGFERRY_FAILPOINTS names one
 // (comma-separated): `name` ends the process with SIGKILL, as a power cut or the OOM killer would;
 // `name:transient` throws, once, an error that says a server went away. A hold point waits
-// instead (`name:hold`), so a test can act at exactly that point of a detached runner.
+// instead (`name:hold`), so a test can act at exactly that point of a detached runner. A runner's
+// successor does not inherit them: it is armed only with PGFERRY_SUCCESSOR_FAILPOINTS
+// (runner/spawn.ts runnerEnvironment).
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -14,9 +14,9 @@
 // SET CONSTRAINTS ALL IMMEDIATE checks them, and a failure there ends the message before the
 // setup): the server receives both or neither, and nothing that can fail runs between them.
 import type pg from 'pg';
-import { ident, literal, qualified } from '../../connect/quote';
+import { literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
-import { COUNT_TABLE, LANE_TABLE, PROGRESS_TABLE } from '../../core/names';
+import { COUNT_TABLE, LANE_TABLE, MAKE_CONTROL_SCHEMA_SQL, PROGRESS_TABLE } from '../../core/names';
 import type { RowOp } from '../decode/changeEvents';
 import { formatLsn, parseLsn } from '../../core/lsn';
 import type { LaneRecord } from '../plan/laneRouter';
@@ -231,7 +231,7 @@ export function withTransactionId(position: AppliedPosition): AppliedPosition {
  * made kept one row a lane: its key gains the batch's end (its rows are unique on that too).
  */
 export async function createLaneTable(client: pg.Client): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(LANE_TABLE.schema)}`);
+  await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${LANE_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
        transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane, lsn))`,
@@ -259,7 +259,7 @@ export async function readLaneRecords(client: pg.Client, origin: string): Promis
 
 /** Makes the count table (every apply session's first steps: openAppliedPosition). */
 async function createCountTable(client: pg.Client): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(COUNT_TABLE.schema)}`);
+  await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${COUNT_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, inserts bigint NOT NULL,
        updates bigint NOT NULL, deletes bigint NOT NULL, PRIMARY KEY (origin, lane))`,
@@ -284,7 +284,7 @@ export async function readAppliedCounts(client: pg.Client, origin: string): Prom
 }
 
 async function createTable(client: pg.Client): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(PROGRESS_TABLE.schema)}`);
+  await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE_SQL} (migration text NOT NULL, database text NOT NULL, lsn pg_lsn NOT NULL,
        source_commit_at timestamptz, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (migration, database))`,

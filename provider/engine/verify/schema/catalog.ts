@@ -74,7 +74,13 @@ SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 
          'privileges', ${privileges('c.relacl', 'c.relowner', `(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char"`)},
          'partitioned', c.relkind = 'p',
          'unlogged', c.relpersistence = 'u',
-         'storage parameters', coalesce(pg_catalog.array_to_string(ARRAY(SELECT o FROM pg_catalog.unnest(c.reloptions) o ORDER BY o), ', '), ''),
+         -- its toast table's too, as pg_dump prints them beside the table's: toast.name=value
+         'storage parameters', coalesce(pg_catalog.array_to_string(ARRAY(
+                                 SELECT o FROM pg_catalog.unnest(c.reloptions) o
+                                 UNION ALL
+                                 SELECT 'toast.' || o FROM pg_catalog.pg_class tc CROSS JOIN LATERAL pg_catalog.unnest(tc.reloptions) o
+                                  WHERE tc.oid = c.reltoastrelid AND c.reltoastrelid <> 0
+                                 ORDER BY 1), ', '), ''),
          'row security', c.relrowsecurity,
          'forced row security', c.relforcerowsecurity,
          'partition key', CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,

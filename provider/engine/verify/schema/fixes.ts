@@ -129,6 +129,60 @@ export function labelChanges(o: SchemaObject, source: string, target: string): {
   return { statements, renamed: false };
 }
 
+/** Storage parameters read as `name=value, ...` (a table's toast ones as `toast.name=value`; an index's definition quotes a value). */
+function storageParameters(list: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of list.matchAll(/([\w.]+)=('(?:[^']|'')*'|[^,]*)(?:,\s*|$)/g)) {
+    const value = m[2]!;
+    out.set(m[1]!, value.startsWith("'") ? value.slice(1, -1).replace(/''/g, "'") : value);
+  }
+  return out;
+}
+
+/** A storage parameter's name as SET and RESET take it: a toast table's under its `toast.` prefix. */
+const parameterName = (name: string) => name.split('.').map(ident).join('.');
+
+const ALTERED_AS: Readonly<Record<string, string>> = {
+  table: 'TABLE',
+  'materialized view': 'MATERIALIZED VIEW',
+  view: 'VIEW',
+  index: 'INDEX',
+};
+
+/**
+ * The storage parameters of a relation or an index set as the source has them: RESET what only the
+ * target has, SET what the source has otherwise. Each is a parameter of the catalog's, its value
+ * a literal; none moves a row.
+ */
+export function storageStatements(o: SchemaObject, source: string, target: string): string[] {
+  const [want, have] = [storageParameters(source), storageParameters(target)];
+  const alter = `ALTER ${ALTERED_AS[o.kind] ?? 'TABLE'} ${qualified(o.schema, o.name)}`;
+  const reset = [...have.keys()].filter((name) => !want.has(name));
+  const set = [...want].filter(([name, value]) => have.get(name) !== value);
+  return [
+    ...(reset.length ? [`${alter} RESET (${reset.map(parameterName).join(', ')});`] : []),
+    ...(set.length ? [`${alter} SET (${set.map(([name, value]) => `${parameterName(name)} = ${literal(value)}`).join(', ')});`] : []),
+  ];
+}
+
+/** An index's definition as pg_get_indexdef prints it, split around its WITH (storage parameters). */
+const INDEX_WITH = /^(.*?) WITH \(((?:[^()']|'(?:[^']|'')*')*)\)(.*)$/s;
+
+function indexParts(definition: string): { rest: string; parameters: string } {
+  const m = INDEX_WITH.exec(definition);
+  return m ? { rest: `${m[1]!}${m[3]!}`, parameters: m[2]! } : { rest: definition, parameters: '' };
+}
+
+/**
+ * When two definitions of an index differ only by their storage parameters, the statements that
+ * set the target's as the source's (ALTER INDEX ... SET, no rebuild); otherwise undefined.
+ */
+export function indexStorageStatements(o: SchemaObject, source: string, target: string): string[] | undefined {
+  const [s, t] = [indexParts(source), indexParts(target)];
+  if (s.rest !== t.rest) return undefined;
+  return storageStatements(o, s.parameters, t.parameters);
+}
+
 /** DROP for an object only the target has. */
 export function dropStatement(o: SchemaObject): string {
   switch (o.kind) {
@@ -299,8 +353,7 @@ export function alterStatement(
       if (property === 'forced row security') return `${table} ${source === true ? '' : 'NO '}FORCE ROW LEVEL SECURITY;`;
       if (property === 'unlogged') return `${table} SET ${source === true ? 'UNLOGGED' : 'LOGGED'};`;
       if (property === 'partition of' || property === 'partition bound') return attachmentStatement(o, targetProps);
-      if (property === 'storage parameters')
-        return source ? `${table} SET (${text(source)});` : `${table} RESET (${text(target).replace(/=[^,]*/g, '')});`;
+      if (property === 'storage parameters') return storageStatements(o, text(source), text(target)).join(' ');
       return `recreate ${describeObject(o)} as on the source (its ${property} differs)`;
     }
     case 'sequence':
@@ -308,6 +361,9 @@ export function alterStatement(
         ? `ALTER SEQUENCE ${objectSql(o)} ${text(source)};`
         : `ALTER SEQUENCE ${objectSql(o)} OWNED BY ${text(source) || 'NONE'};`;
     case 'view':
+    case 'materialized view':
+      if (property === 'storage parameters') return storageStatements(o, text(source), text(target)).join(' ');
+      return o.kind === 'view' ? createStatement(o) : recreate();
     case 'function':
     case 'procedure':
       return createStatement(o);
@@ -318,6 +374,10 @@ export function alterStatement(
       return recreate();
     case 'index':
       if (property === 'clustered') return clusterStatement(o, source === true);
+      if (property === 'definition') {
+        const storage = indexStorageStatements(o, text(source), text(target));
+        if (storage) return storage.join(' ');
+      }
       return recreate();
     case 'enum type': {
       const change = property === 'labels' ? labelChanges(o, text(source), text(target)) : undefined;

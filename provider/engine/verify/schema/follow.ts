@@ -18,7 +18,15 @@
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
-import { alterStatement, clusterStatement, createStatement, dropStatement, labelChanges } from './fixes';
+import {
+  alterStatement,
+  clusterStatement,
+  createStatement,
+  dropStatement,
+  indexStorageStatements,
+  labelChanges,
+  storageStatements,
+} from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
@@ -128,6 +136,9 @@ function drainedColumnStep(statement: string): FollowStep {
 const NEUTRAL_PROPERTIES = new Set(['owner', 'privileges']);
 
 const UNIQUE_INDEX = /^CREATE UNIQUE INDEX /;
+
+/** Kinds whose storage parameters the follow sets (an index's are part of its definition). */
+const STORED_KINDS = new Set(['table', 'materialized view', 'view']);
 
 /** What a constraint is altered through: its table, or its domain. */
 function constraintOwner(o: SchemaObject): 'TABLE' | 'DOMAIN' {
@@ -264,6 +275,12 @@ function alterStepOf(
 ): FollowStep | undefined {
   if (NEUTRAL_PROPERTIES.has(property))
     return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10 };
+  // a DBA's fillfactor or autovacuum setting (its toast table's too): how pages fill and when
+  // vacuum runs, no row read or moved, a lock no stronger than a vacuum's
+  if (property === 'storage parameters' && STORED_KINDS.has(o.kind)) {
+    const statements = storageStatements(o, text(source), text(target));
+    return statements.length ? { when: 'anytime', statements, rank: 10 } : undefined;
+  }
   switch (o.kind) {
     case 'column':
       // every streamed row carries each column's value: no row depends on a default
@@ -283,6 +300,9 @@ function alterStepOf(
       if (property === 'clustered')
         return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.index! };
       if (property !== 'definition') return undefined;
+      // its storage parameters alone changed (ALTER INDEX ... SET): set, not built again
+      const storage = indexStorageStatements(o, text(source), text(target));
+      if (storage) return storage.length ? { when: 'anytime', statements: storage, rank: CREATE_RANK.index! } : undefined;
       const definition = text(source);
       const mark = o.props.clustered === true ? [clusterStatement(o, true)] : [];
       return {
