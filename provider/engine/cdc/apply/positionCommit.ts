@@ -14,7 +14,7 @@
 // SET CONSTRAINTS ALL IMMEDIATE checks them, and a failure there ends the message before the
 // setup): the server receives both or neither, and nothing that can fail runs between them.
 import type pg from 'pg';
-import { literal, qualified } from '../../connect/quote';
+import { ident, literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
 import { COUNT_TABLE, LANE_TABLE, MAKE_CONTROL_SCHEMA_SQL, PROGRESS_TABLE } from '../../core/names';
 import type { RowOp } from '../decode/changeEvents';
