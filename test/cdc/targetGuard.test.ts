@@ -27,8 +27,11 @@ import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } f
 import { PooledWriter } from '../support/pooledWriter';
 
 const APP = { user: 'app', password: 'app-guarded' };
-/** The database cut over through the pooler, the one cut over behind the writer fence, and the one a client named as pgferry writes. */
-const [POOLED, FENCED, NAMED] = ['guard_pool', 'guard_fence', 'guard_named'];
+/**
+ * The database cut over through the pooler, the one cut over behind the writer fence, the one a
+ * client named as pgferry writes, and the one whose apply session a DBA ends after the pin.
+ */
+const [POOLED, FENCED, NAMED, AGAIN] = ['guard_pool', 'guard_fence', 'guard_named', 'guard_again'];
 /** A client of the target that calls itself what pgferry's apply sessions are called. */
 const IMPOSTOR = { user: 'impostor', password: 'impostor-pw', application: 'pgferry apply' };
 
@@ -68,6 +71,15 @@ async function actAfterThePin(s: MigrationSpec, db: string, act: () => Promise<u
   await act();
   await fs.rm(heldFile(point, holdDir));
   return waitForStatus(store, s.migrationName, (x) => !x.cutoverRequested || isFinalState(x.state), 420_000);
+}
+
+/** The target's sessions of pgferry's apply in `db`, by pid. */
+async function applyPids(db: string): Promise<number[]> {
+  const rows = await pair.target.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgferry apply' ORDER BY 1",
+    [db],
+  );
+  return rows.map((r) => r.pid);
 }
 
 /** Row 9 of items deleted on the target after the pin, as a DBA would. */
@@ -172,7 +184,7 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-guard-'));
     pair = await startPair();
     await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-    for (const db of [POOLED, FENCED, NAMED]) await createPooledDatabase(pair.source, db, APP.user);
+    for (const db of [POOLED, FENCED, NAMED, AGAIN]) await createPooledDatabase(pair.source, db, APP.user);
     pooler = await startPgBouncer({
       databases: Object.fromEntries([POOLED, NAMED].map((db) => [db, { host: pair.source.host, port: pair.source.port }])),
       users: { [APP.user]: APP.password },
@@ -274,5 +286,35 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
 
     await putBackAndCutOver(s, NAMED, w);
     await guardGone(NAMED);
+  });
+
+  it("the apply's session ended by a DBA after the pin applies under a new pid the guard records nothing of: the fenced cutover succeeds, every source row on the target", async () => {
+    const s = pairSpec(pair, 'guard-again', [AGAIN], { mode: 'Online', option: 'Migrate', verify: true, fenceWriters: true });
+    await streamingHeldAfterPin(s, AGAIN);
+    let [before, after] = [[] as number[], [] as number[]];
+    const asked = await actAfterThePin(s, AGAIN, async () => {
+      before = await applyPids(AGAIN);
+      await pair.target.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1::int[])', [before]);
+      await pair.source.query('INSERT INTO writes SELECT g, 0 FROM generate_series(1, 10) g', [], AGAIN);
+      await until(
+        'the apply connected again applied the writes',
+        async () => ((await ids(pair.target, AGAIN, 'writes')).length === 10 ? true : undefined),
+        120_000,
+      );
+      after = await applyPids(AGAIN);
+    });
+    assert.notDeepEqual(before, [], 'the apply had a session on the target');
+    assert.deepEqual(
+      after.filter((pid) => before.includes(pid)),
+      [],
+      'the apply wrote from sessions the guard had not seen',
+    );
+    const done = isFinalState(asked.state) ? asked : await waitForStatus(store, s.migrationName, (x) => isFinalState(x.state), 420_000);
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.doesNotMatch((await events(store, s.migrationName, 1000)).map((e) => e.message).join('\n'), /not pgferry's/);
+    for (const table of ['items', 'writes']) {
+      assert.deepEqual(await ids(pair.target, AGAIN, table), await ids(pair.source, AGAIN, table), table);
+    }
+    await guardGone(AGAIN);
   });
 });

@@ -115,33 +115,53 @@ interface ApplySession {
 }
 
 /**
- * The sessions of the connected database that hold the apply lock of its stream ($1: the
- * applier's, exclusively) and those of the applier's login that hold its parallel apply sessions'
- * lock (the lane lock, shared, in the two-key space: applyTarget.ts).
+ * The advisory locks of the connected database that make a session one of pgferry's apply
+ * sessions, `key` being the SQL of the stream's apply lock key: the apply lock itself (the
+ * applier's, exclusively) and the lane lock (parallel apply's sessions, shared, in the two-key
+ * space: applyTarget.ts), with the pid holding each and which of the two it is.
  */
-const APPLY_SESSIONS_SQL = `
-WITH held AS (
-  SELECT DISTINCT l.pid, l.objsubid FROM pg_catalog.pg_locks l
+function heldApplyLocksSql(key: string): string {
+  return `SELECT DISTINCT l.pid, l.objsubid FROM pg_catalog.pg_locks l
    WHERE l.locktype = 'advisory' AND l.granted
      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-     AND ((l.objsubid = 1 AND l.mode = 'ExclusiveLock' AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid)
-       OR (l.objsubid = 2 AND l.classid = (($1::bigint >> 32)::int)::oid AND l.objid = (($1::bigint & 2147483647)::int)::oid))
+     AND ((l.objsubid = 1 AND l.mode = 'ExclusiveLock' AND l.classid = (${key} >> 32)::oid AND l.objid = (${key} & 4294967295)::oid)
+       OR (l.objsubid = 2 AND l.classid = ((${key} >> 32)::int)::oid AND l.objid = ((${key} & 2147483647)::int)::oid))`;
+}
+
+/**
+ * Of the sessions holding those locks, the applier's and those of the applier's login: a lane lock
+ * alone is a shared lock any session of the database could take.
+ */
+function applySessionsSql(key: string): string {
+  return `WITH held AS (${heldApplyLocksSql(key)}
 ), applier AS (
   SELECT a.usesysid FROM held h JOIN pg_catalog.pg_stat_activity a ON a.pid = h.pid WHERE h.objsubid = 1
 )
 SELECT DISTINCT a.pid, a.backend_start::text AS started
   FROM held h JOIN pg_catalog.pg_stat_activity a ON a.pid = h.pid
- WHERE h.objsubid = 1 OR a.usesysid IN (SELECT usesysid FROM applier)
- ORDER BY 1`;
+ WHERE h.objsubid = 1 OR a.usesysid IN (SELECT usesysid FROM applier)`;
+}
 
-/** The function: every statement or row its trigger hands it is recorded once per session, table and operation, its transaction holding the shared lock. */
-function functionSql(names: GuardNames): string {
+/** The apply's sessions as the guard is put on: their pids go into the triggers' condition. */
+const APPLY_SESSIONS_SQL = `${applySessionsSql('$1::bigint')} ORDER BY 1`;
+
+/**
+ * The function: every statement or row its trigger hands it is recorded once per session, table
+ * and operation, its transaction holding the shared lock. A session of the apply that connected
+ * after the guard was put on (the applier's connection lost and made again: a restarted source, a
+ * DBA's pg_terminate_backend, a successor runner) is not in the triggers' condition; it is told
+ * apart here by the locks it holds, as the condition's sessions were, so pgferry's own writes never
+ * stop the cutover as someone else's.
+ */
+function functionSql(names: GuardNames, applyKey: string): string {
   const table = qualified(CONTROL_SCHEMA, names.table);
+  const key = `${literal(applyKey)}::bigint`;
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock_shared(${lockArgs(names)});
-  IF NOT EXISTS (SELECT 1 FROM ${table} w WHERE w.pid = pg_catalog.pg_backend_pid() AND w.relid = TG_RELID AND w.operation = TG_OP) THEN
+  IF NOT EXISTS (SELECT 1 FROM ${table} w WHERE w.pid = pg_catalog.pg_backend_pid() AND w.relid = TG_RELID AND w.operation = TG_OP)
+     AND NOT EXISTS (SELECT 1 FROM (${applySessionsSql(key)}) s WHERE s.pid = pg_catalog.pg_backend_pid()) THEN
     INSERT INTO ${table} (relid, table_name, operation, user_name, application, address, pid)
     VALUES (TG_RELID, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user::text,
             pg_catalog.current_setting('application_name'),
@@ -216,7 +236,7 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
       async () => {
         await client.query(MAKE_CONTROL_SCHEMA_SQL);
         await client.query(tableSql(names));
-        await client.query(functionSql(names));
+        await client.query(functionSql(names, applyLockKey(spec.migrationName, database)));
         return (await client.query<{ fn: string }>('SELECT pg_catalog.to_regprocedure($1)::text AS fn', [guardFunction(names)])).rows[0]!
           .fn;
       },
