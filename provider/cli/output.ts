@@ -1,5 +1,6 @@
 // What the CLI prints: compact human tables or exactly one JSON value, always through redact().
 import {
+  describeFence,
   FINAL_STATES,
   type AgentInfo,
   type DatabaseDetails,
@@ -7,7 +8,6 @@ import {
   type SourceSlotState,
   type ValidationResult,
   type VerificationReport,
-  type WriterFence,
   type PoolerPause,
   type FallbackStatus,
 } from '../engine';
@@ -187,18 +187,6 @@ function agentRows(agents: readonly AgentInfo[]): string[][] {
       !a.hasCredentials ? "NO: lacks the source's" : a.hasPoolerCredentials === false ? "NO: lacks the pooler's" : 'yes',
     ]),
   ];
-}
-
-/** One line on a writer fence, the source's of a cutover or the target's of a fall-back: since when, whether it stays, and the statement that lifts it. */
-function describeFence(f: WriterFence, server: 'source' | 'target'): string {
-  const [step, left, stop] =
-    server === 'source'
-      ? ['cutover', 'the old source', 'a roll-back, cancel or failure']
-      : ['fall-back', 'the new server', 'a stop before its point of no return'];
-  const why = f.kept
-    ? `kept after the ${step}, so no write is lost on ${left}; once nothing writes there, lift it`
-    : `the ${step} is on its way (${stop} lifts it); by hand`;
-  return `writers fenced on the ${server} since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
 }
 
 /** One line on the pooler's pause at a cutover: where the applications' queries are and since when. */

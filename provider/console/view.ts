@@ -4,6 +4,7 @@
 import {
   closeFallbackRefusal,
   databaseCopy,
+  describeFence,
   fallBackRefusal,
   etaSeconds,
   isFinalState,
@@ -201,6 +202,21 @@ export interface DatabaseView {
   readonly cutoverSteps?: readonly CutoverStepView[];
   /** The database's fallback window after its cutover (docs/fallback.md), as show prints it. */
   readonly fallback?: FallbackView;
+  /** The writer fences on it, the source's of a cutover and the target's of a fall-back, each in the words show prints. */
+  readonly fences: readonly FenceView[];
+}
+
+interface FenceView {
+  readonly server: 'source' | 'target';
+  readonly line: string;
+}
+
+/** The database's writer fences as show lists them: the source's first, then the target's. */
+function fencesView(d: DatabaseDetails): FenceView[] {
+  const fences: FenceView[] = [];
+  if (d.writerFence) fences.push({ server: 'source', line: describeFence(d.writerFence, 'source') });
+  if (d.targetFence) fences.push({ server: 'target', line: describeFence(d.targetFence, 'target') });
+  return fences;
 }
 
 export interface FallbackView {
@@ -274,6 +290,7 @@ function databaseView(s: MigrationStatus, d: DatabaseDetails, tables: readonly T
     notStreamed: d.notStreamed ?? [],
     ...(steps ? { cutoverSteps: steps } : {}),
     ...(d.fallback ? { fallback: fallbackView(d.fallback, d.poolerPauseBack) } : {}),
+    fences: fencesView(d),
   };
 }
 

@@ -5,6 +5,7 @@ export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './core/errorCod
 export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
 export * from './core/model';
 export * from './core/statusChecks';
+export { describeFence } from './core/fenceWords';
 export * from './core/transitions';
 export { maskSecrets } from './core/secrets';
 // the one quoting helper, for programs that build SQL over user names as the engine does

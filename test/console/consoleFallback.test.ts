@@ -31,6 +31,7 @@ import {
   type ServerPair,
 } from '../support';
 import { chartAgreesWithCounters, WINDOW_CHART } from '../support/consoleChart';
+import { runCli } from '../cli/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DB = 'delta';
@@ -375,6 +376,27 @@ async function fallBack(pair: ServerPair, page: Page): Promise<void> {
   assert.equal(await buttonOff(page, 'resume-forward'), `Resume forward: ${fallBack}. `);
   assert.equal(await buttonOff(page, 'close-window'), `Close window: ${close}. `);
   assert.match(await buttonOff(page, 'cutover'), /the migration is Succeeded/);
+  await targetFenceShown(pair, page);
+}
+
+/**
+ * After the fall-back the new server stays fenced: the page shows the target's fence in the very
+ * line `pgferry show` prints for it, and the target's database is read-only for new transactions.
+ */
+async function targetFenceShown(pair: ServerPair, page: Page): Promise<void> {
+  const fence = page.locator(`[data-database="${DB}"] [data-fence="target"]`);
+  const line = await until(
+    'the target fence on the page',
+    async () => ((await fence.count()) === 1 ? await fence.textContent() : undefined),
+    60_000,
+  );
+  assert.match(line ?? '', /^writers fenced on the target since .+: kept after the fall-back/);
+  const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
+  const shown = await runCli(['show', '--name', NAME, ...flags], { PGPASSWORD: pair.target.password });
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.ok(shown.stdout.split('\n').includes(`  ${DB}: ${line}`), `show prints the page's line "${line}":\n${shown.stdout}`);
+  const [setting] = await pair.target.query<{ on: string }>(`SELECT current_setting('default_transaction_read_only') AS on`, [], DB);
+  assert.equal(setting!.on, 'on', "the target's database read-only for new transactions");
 }
 
 describe('pgferry console: the fallback window (headless Chromium)', function () {
@@ -427,6 +449,6 @@ describe('pgferry console: the fallback window (headless Chromium)', function ()
   it("shows a reverse stream stopped on an error with its fix, Fall back and Resume forward off with the engine's words, Open again once fixed", () =>
     stoppedAndFixed(pair, page));
 
-  it('falls back through the button: the old source holds every write the application made on the new server, rows read back; then every button off with its reason', () =>
+  it("falls back through the button: the old source holds every write the application made on the new server, rows read back; then every button off with its reason, the target's fence shown as show prints it", () =>
     fallBack(pair, page));
 });

@@ -3,7 +3,7 @@
 // the admin stands in for, and the database's ACL with its owner's entries (schema/database.ts).
 import assert from 'node:assert/strict';
 import { databaseGrantStatements, parseAclItem } from '../../provider/engine/schema/database';
-import { ownerChange, standInDefaultPrivileges } from '../../provider/engine/schema/ownership';
+import { largeObjectsKept, ownerChange, standInDefaultPrivileges } from '../../provider/engine/schema/ownership';
 
 describe('owner changes read from pg_dump statements', () => {
   it('names the schema the new owner needs CREATE on, for every kind pg_dump writes qualified', () => {
@@ -126,5 +126,23 @@ describe('the database ACL', () => {
       'GRANT CONNECT ON DATABASE "d" TO "b"',
       'RESET SESSION AUTHORIZATION',
     ]);
+  });
+});
+
+describe('large objects kept with the target user', () => {
+  it('says how many keep it instead of each role, the reason once, and one GRANT of every role', () => {
+    const refused = [
+      ...[1, 2, 3].map((oid) => ({
+        statement: `ALTER LARGE OBJECT ${oid} OWNER TO lo_keeper;`,
+        message: 'must be able to SET ROLE "lo_keeper"',
+      })),
+      { statement: 'ALTER LARGE OBJECT 4 OWNER TO "Other";', message: 'must be able to SET ROLE "Other"' },
+    ];
+    assert.equal(
+      largeObjectsKept(refused, 'pgadmin'),
+      '4 large object(s) keep the owner "pgadmin" the restore gave them, 3 instead of "lo_keeper" (must be able to SET ROLE "lo_keeper"), ' +
+        '1 instead of "Other" (must be able to SET ROLE "Other"): the target user may not become that role; ' +
+        'fix: GRANT "lo_keeper", "Other" TO "pgadmin", then run again (or ALTER LARGE OBJECT ... OWNER TO by hand)',
+    );
   });
 });

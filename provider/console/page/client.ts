@@ -52,6 +52,7 @@ void (function consoleClient() {
       downtimeSeconds?: number;
       poolerPause?: { pausedAt: string; resumedOn: string; resumedAt?: string; pauseSeconds?: number };
     };
+    fences: { server: 'source' | 'target'; line: string }[];
   }
   interface Page {
     name: string;
@@ -278,6 +279,7 @@ void (function consoleClient() {
         ? el('p', { class: 'note' }, `Not streamed: ${d.notStreamed.map((n) => `${n.table} (${n.reason})`).join('; ')}`)
         : undefined,
       cutoverSteps(d),
+      ...d.fences.map((f) => el('p', { class: 'note', 'data-fence': f.server }, f.line)),
       fallbackCounters(d),
     );
   }

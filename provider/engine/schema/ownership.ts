@@ -163,11 +163,11 @@ async function changeOwners(client: pg.Client, batch: readonly Pending[]): Promi
 
 /**
  * Runs refused owner changes again, each new owner given CREATE on the schema (or database) it
- * lacked for the length of one transaction. Returns one line per change that still fails. Changes
- * to a role the session is not a member of are not tried again.
+ * lacked for the length of one transaction. Returns one line per change that still fails, the
+ * large objects' together in one (largeObjectsKept). Changes to a role the session is not a member
+ * of are not tried again.
  */
 export async function restoreOwners(client: pg.Client, refused: readonly Refused[]): Promise<string[]> {
-  const failed: string[] = [];
   let pending: Pending[] = [];
   const owners = [...new Set(refused.flatMap((r) => ownerChange(r.statement)?.owner ?? []))];
   const { rows } = await client.query<{ name: string }>(
@@ -175,10 +175,11 @@ export async function restoreOwners(client: pg.Client, refused: readonly Refused
     [owners],
   );
   const reachable = new Set(rows.map((r) => r.name));
+  const unreachable: Refused[] = [];
   for (const r of refused) {
     const change = ownerChange(r.statement);
     if (change && reachable.has(change.owner)) pending.push({ change, message: r.message });
-    else failed.push(line(r.statement, r.message));
+    else unreachable.push(r);
   }
   // Passes until one changes nothing: an owned sequence follows its table, and is refused alone
   // while its table has not moved.
@@ -191,7 +192,32 @@ export async function restoreOwners(client: pg.Client, refused: readonly Refused
     pending = next;
     if (!progress) break;
   }
-  return [...failed, ...pending.map((p) => line(p.change.statement, p.message))];
+  const still = [...unreachable, ...pending.map((p) => ({ statement: p.change.statement, message: p.message }))];
+  const large = still.filter((r) => LARGE_OBJECT_OWNER.test(r.statement));
+  const others = still.filter((r) => !large.includes(r)).map((r) => line(r.statement, r.message));
+  if (large.length === 0) return others;
+  const me = (await client.query<{ me: string }>('SELECT current_user AS me')).rows[0]!.me;
+  return [...others, largeObjectsKept(large, me)];
+}
+
+/** pg_dump's owner change of a large object: `ALTER LARGE OBJECT <oid> OWNER TO <role>`. */
+const LARGE_OBJECT_OWNER = /^\s*ALTER\s+LARGE\s+OBJECT\s+\d+\s+OWNER\s+TO\s/i;
+
+/**
+ * One line for every large object whose owner change is still refused, however many: a database
+ * may hold millions, and a line each would bury every other warning. It says how many keep the
+ * target user as their owner instead of which role, why (the server's own words, once), and the
+ * one GRANT that lets them be given their owner.
+ */
+export function largeObjectsKept(refused: readonly Refused[], me: string): string {
+  const byOwner = new Map<string, Refused[]>();
+  for (const r of refused) {
+    const owner = ownerChange(r.statement)?.owner ?? '?';
+    byOwner.set(owner, [...(byOwner.get(owner) ?? []), r]);
+  }
+  const kept = [...byOwner].map(([owner, rs]) => `${rs.length} instead of "${owner}" (${rs[0]!.message})`).join(', ');
+  const grant = `GRANT ${[...byOwner.keys()].map(ident).join(', ')} TO ${ident(me)}`;
+  return `${refused.length} large object(s) keep the owner "${me}" the restore gave them, ${kept}: the target user may not become that role; fix: ${grant}, then run again (or ALTER LARGE OBJECT ... OWNER TO by hand)`;
 }
 
 /**
