@@ -217,14 +217,68 @@ export async function closeSession(client: pg.Client | undefined): Promise<void>
   await client?.end().catch(() => undefined);
 }
 
-/** Runs `fn` with a fresh session and always ends it. */
+/**
+ * Runs `fn` with a fresh session and always ends it. An error that ended the session itself (a
+ * DBA's pg_terminate_backend, a restart, the network) carries the server and database it was lost
+ * on (lostSessionWords), which node-postgres's own message does not name.
+ */
 export async function withSession<T>(server: ServerSpec, options: SessionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await openSession(server, options);
   try {
     return await fn(client);
+  } catch (error) {
+    if (sessionEnded(client)) markLost(error, server, options.database ?? server.maintenanceDatabase);
+    throw error;
   } finally {
     await closeSession(client);
   }
+}
+
+/** Where a session was lost: the server's address and the database, nothing that authenticates. */
+interface LostSession {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+}
+
+const LOST_ON = Symbol('pgferry session lost on');
+
+/** Whether the connection under a session is gone, by pg's own flags: not an error of one statement. */
+function sessionEnded(client: pg.Client): boolean {
+  const state = client as unknown as { _queryable?: boolean; _ended?: boolean };
+  return state._queryable === false || state._ended === true;
+}
+
+/** Records on `error` where its session was lost; the innermost session's record is kept. */
+function markLost(error: unknown, server: Pick<ServerSpec, 'host' | 'port'>, database: string): void {
+  if (typeof error !== 'object' || error === null || lostSessionOf(error)) return;
+  const lost: LostSession = { host: server.host, port: server.port, database };
+  Object.defineProperty(error, LOST_ON, { value: lost, enumerable: false });
+}
+
+/** Where the session that `error` ended was lost, following its causes; undefined for other errors. */
+function lostSessionOf(error: unknown): LostSession | undefined {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const lost = (e as { [LOST_ON]?: LostSession })[LOST_ON];
+    if (lost) return lost;
+  }
+  return undefined;
+}
+
+/**
+ * One clause naming the server a session was lost on, as source or target by its address, with
+ * the database, and node-postgres's words after it; undefined when no session of `withSession`
+ * recorded its loss. Never the user or password.
+ */
+export function lostSessionWords(
+  error: unknown,
+  servers: { readonly source: Pick<ServerSpec, 'host' | 'port'>; readonly target: Pick<ServerSpec, 'host' | 'port'> },
+): string | undefined {
+  const lost = lostSessionOf(error);
+  if (!lost) return undefined;
+  const side = (['source', 'target'] as const).find((s) => servers[s].host === lost.host && servers[s].port === lost.port);
+  const where = `${side ? `the ${side} ` : ''}${serverKey(lost)}, database "${lost.database}"`;
+  return `pgferry's session on ${where} was ended (by pg_terminate_backend, a restart or the network: ${errorMessage(error)})`;
 }
 
 /** A source session and a target session that work together (a copy worker, a verification worker). */

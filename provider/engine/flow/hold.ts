@@ -9,7 +9,7 @@
 // pooler switched by the step itself (cutover.ts finishCutover, fallBackStep.ts fallBackOne).
 import type { Applier } from '../cdc/apply/applier';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { keepSessionsAhead, withSession } from '../connect/session';
+import { keepSessionsAhead, lostSessionWords, withSession } from '../connect/session';
 import { aheadKey, endAhead } from '../connect/sessionsAhead';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { errorMessage } from '../core/errors';
@@ -218,10 +218,14 @@ export async function holdAtCutover(
     refusal ??= await over(true);
   } catch (error) {
     if (run.signal.aborted) throw error;
+    // a lost session names its server, and the stop says what to do: nothing is left half done
+    const lost = lostSessionWords(error, run.spec);
+    const why = lost ?? errorMessage(error);
+    const next = lost ? ': request the cutover again once that server answers' : '';
     refusal =
       fencing || pausing
-        ? `cutover rolled back: ${errorMessage(error)}; ${givenBack(fencing, pausing)} and changes stream on`
-        : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
+        ? `cutover rolled back: ${why}; ${givenBack(fencing, pausing)} and changes stream on${next}`
+        : `cutover not started: ${why}; nothing was changed on the source, and changes stream on${next}`;
   }
   if (refusal !== undefined) return { refused: refusal };
   clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
