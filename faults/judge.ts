@@ -82,7 +82,7 @@ SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef
 UNION ALL
 SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' = ' || d.description
   FROM pg_description d
- WHERE d.objoid >= 16384 AND pg_describe_object(d.classoid, d.objoid, d.objsubid) !~ '(^| )pgferry\\.'
+ WHERE d.objoid >= 16384 AND pg_describe_object(d.classoid, d.objoid, d.objsubid) !~ '(^| )pgferry(\\.|$)'
 UNION ALL
 SELECT 'type ' || format('%I.%I', n.nspname, t.typname) || ' ' || t.typtype::text || ' ' || format_type(t.typbasetype, t.typtypmod)
        || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '')
