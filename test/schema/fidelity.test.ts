@@ -160,7 +160,14 @@ function assertManagedDifferences(result: Awaited<ReturnType<typeof pgferryDiffe
   const refusedOwners = warnings.filter((w) => / OWNER TO /.test(w));
   assert.ok(refusedOwners.length > 0, warnings.join('\n'));
   assert.deepEqual(
-    refusedOwners.filter((w) => !/^must be member of role "postgres" \(statement: ALTER .* OWNER TO postgres;?\)$/.test(w)),
+    refusedOwners.filter(
+      (w) =>
+        !/^must be member of role "postgres" \(statement: ALTER .* OWNER TO postgres;?\)$/.test(w) &&
+        // the large objects' refused owners, summed in one line (schema/ownership.ts)
+        !/^\d+ large object\(s\) keep the owner "pgadmin" the restore gave them, \d+ instead of "postgres" \(must be member of role "postgres"\)/.test(
+          w,
+        ),
+    ),
     [],
   );
   for (const reported of [
