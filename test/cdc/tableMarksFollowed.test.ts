@@ -1,10 +1,11 @@
-// A DBA changes storage parameters on the source while changes stream: a table's fillfactor and
-// autovacuum settings, its toast table's, one reset, and the fillfactor of an index and of a
-// primary key's index. pg_dump --schema-only prints them (WITH (...) on the table and the index),
-// so they are part of the schema the cutover compares (DESIGN: succeeded means identical): pgferry
-// follows them on the target while streaming, and the cutover follows one set just before it. A
-// writer runs throughout; the parameters and the rows are read back from both servers. Superuser
-// and managed-like targets.
+// A DBA changes what pg_dump --schema-only prints of a table on the source while changes stream:
+// CLUSTER, which marks the index the table is clustered on (ALTER TABLE ... CLUSTER ON), and storage
+// parameters (a table's fillfactor and autovacuum settings, its toast table's, one reset, an
+// index's and a primary key's index's fillfactor: WITH (...)). Both are part of the schema the
+// cutover compares (DESIGN: succeeded means identical): pgferry follows them on the target while
+// streaming, and the cutover follows those set just before it (a mark on an index the source made
+// then). A writer runs throughout; the marks, the parameters and the rows are read back from both
+// servers. Superuser and managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
@@ -46,6 +47,18 @@ function writeOne(): (c: pg.Client, n: number) => Promise<unknown> {
   };
 }
 
+/** Each table's clustered index, as the server's catalog marks it ('-' for none). */
+async function clusteredOn(cluster: Cluster): Promise<string> {
+  const [row] = await cluster.query<{ marks: string }>(
+    `SELECT string_agg(t.relname || ':' || coalesce((SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                                                      WHERE x.indrelid = t.oid AND x.indisclustered), '-'), ' ' ORDER BY t.relname) AS marks
+       FROM pg_class t WHERE t.relnamespace = 'public'::regnamespace AND t.relkind = 'r'`,
+    [],
+    DB,
+  );
+  return row!.marks;
+}
+
 /** Each table's and index's storage parameters, a table's toast table's under `toast.`, as the server's catalog holds them. */
 async function parameters(cluster: Cluster): Promise<string> {
   const [row] = await cluster.query<{ all: string }>(
@@ -83,7 +96,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     assert.equal(await parameters(pair.target), await parameters(pair.source), 'as copied');
     await pair.source.query(
-      `ALTER TABLE orders SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01, toast.autovacuum_enabled = false);
+      `CLUSTER orders USING orders_n;
+       ALTER TABLE orders SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01, toast.autovacuum_enabled = false);
        ALTER TABLE orders RESET (autovacuum_analyze_scale_factor);
        ALTER INDEX orders_n SET (fillfactor = 60);
        ALTER INDEX orders_pkey SET (fillfactor = 80);`,
@@ -91,25 +105,33 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       DB,
     );
     assert.equal(await parameters(pair.source), WHILE_STREAMING);
+    const both = async (cluster: Cluster) => `${await clusteredOn(cluster)} | ${await parameters(cluster)}`;
     await until(
-      'the storage parameters followed on the target while streaming',
-      async () => ((await parameters(pair.target)) === WHILE_STREAMING ? true : undefined),
+      'the CLUSTER ON mark and the storage parameters followed on the target while streaming',
+      async () => ((await both(pair.target)) === `items:- orders:orders_n | ${WHILE_STREAMING}` ? true : undefined),
       60_000,
       500,
     ).catch(async (error: Error) => {
       const told = (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
-      throw new Error(`${error.message}\ntarget: ${await parameters(pair.target)}\nevents:\n  ${told}`);
+      throw new Error(`${error.message}\ntarget: ${await both(pair.target)}\nevents:\n  ${told}`);
     });
-    // just before the cutover: followed by the watch or, once drained, by the cutover itself
-    await pair.source.query(`ALTER TABLE items SET (fillfactor = 50); ALTER TABLE orders RESET (toast.autovacuum_enabled)`, [], DB);
+    // just before the cutover: an index made and the table clustered on it, a fillfactor set and a
+    // toast parameter reset, followed by the watch or, once drained, by the cutover itself
+    await pair.source.query(
+      `CREATE INDEX items_k ON items (k); ALTER TABLE items CLUSTER ON items_k;
+       ALTER TABLE items SET (fillfactor = 50); ALTER TABLE orders RESET (toast.autovacuum_enabled)`,
+      [],
+      DB,
+    );
     await writer.stop();
     const end = await cutoverEnd(store, { target, migrationName: name }, running);
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
     assert.equal(
-      await parameters(pair.source),
-      'items (fillfactor=50) items_pkey () orders (autovacuum_vacuum_scale_factor=0.01, fillfactor=70) orders_n (fillfactor=60) orders_pkey (fillfactor=80)',
+      await both(pair.source),
+      'items:items_k orders:orders_n | items (fillfactor=50) items_k () items_pkey () ' +
+        'orders (autovacuum_vacuum_scale_factor=0.01, fillfactor=70) orders_n (fillfactor=60) orders_pkey (fillfactor=80)',
     );
-    assert.equal(await parameters(pair.target), await parameters(pair.source));
+    assert.equal(await both(pair.target), await both(pair.source));
     for (const table of ['orders', 'items']) assert.equal(await contents(pair.target, table), await contents(pair.source, table), table);
   } finally {
     await writer.stop().catch(() => undefined);
@@ -118,17 +140,17 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   }
 }
 
-describe('storage parameters changed on the source while streaming', function () {
+describe("a DBA's CLUSTER and storage parameters on the source while streaming", function () {
   this.timeout(600_000);
   onBothTargets(
     {
       superuser:
-        "superuser target: a table's, its toast table's and its indexes' parameters followed while streaming and at the cutover; Succeeded, parameters and rows equal",
+        "superuser target: the CLUSTER ON marks and a table's, its toast table's and its indexes' parameters followed while streaming and at the cutover; Succeeded, marks, parameters and rows equal",
       managed: 'managed-like target: the same',
     },
     async ({ pair, target, kind }) => {
       await loadSource(pair);
-      await scenario(pair, `storage-${kind}`, target);
+      await scenario(pair, `marks-${kind}`, target);
     },
   );
 });
