@@ -159,7 +159,7 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
 /** A session opened ahead for this server and database, given the caller's name and settings; undefined when none is ready. */
 async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<pg.Client | undefined> {
   if (options.replication || options.pipeline || options.snapshot !== undefined) return undefined;
-  const client = takeAhead(aheadKey(server, options.database));
+  const client = await takeAhead(aheadKey(server, options.database));
   if (!client) return undefined;
   try {
     const name = `SET application_name = ${literal(`${APPLICATION_NAME_PREFIX}${options.purpose}`)}`;

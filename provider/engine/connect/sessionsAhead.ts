@@ -64,11 +64,20 @@ export function keepAhead(key: string, keep: number, open: () => Promise<pg.Clie
   fill(key, entry);
 }
 
-/** An idle session kept under `key`, replaced in the background; undefined when none is ready. */
-export function takeAhead(key: string): pg.Client | undefined {
+/**
+ * An idle session kept under `key`, replaced in the background; undefined when none is kept. With
+ * none idle yet and one on its way, it waits for that one: a connection already under way is nearer
+ * than one opened now (on a loaded machine a taker came between a session's login and its place
+ * among the idle ones, and opened a connection of its own inside the hold).
+ */
+export async function takeAhead(key: string): Promise<pg.Client | undefined> {
   const entry = ahead.get(key);
-  const client = entry?.idle.shift();
-  if (entry) fill(key, entry);
+  if (!entry) return undefined;
+  if (entry.idle.length === 0 && entry.opening.size > 0) await Promise.race(entry.opening);
+  // the hold may have ended meanwhile: its sessions are no longer handed out
+  if (ahead.get(key) !== entry) return undefined;
+  const client = entry.idle.shift();
+  fill(key, entry);
   return client;
 }
 
