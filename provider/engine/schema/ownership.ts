@@ -192,9 +192,11 @@ export async function restoreOwners(client: pg.Client, refused: readonly Refused
     pending = next;
     if (!progress) break;
   }
-  const still = [...unreachable, ...pending.map((p) => ({ statement: p.change.statement, message: p.message }))];
-  const large = still.filter((r) => LARGE_OBJECT_OWNER.test(r.statement));
-  const others = still.filter((r) => !large.includes(r)).map((r) => line(r.statement, r.message));
+  const [large, others]: [Refused[], string[]] = [[], []];
+  for (const r of [...unreachable, ...pending.map((p) => ({ statement: p.change.statement, message: p.message }))]) {
+    if (LARGE_OBJECT_OWNER.test(r.statement)) large.push(r);
+    else others.push(line(r.statement, r.message));
+  }
   if (large.length === 0) return others;
   const me = (await client.query<{ me: string }>('SELECT current_user AS me')).rows[0]!.me;
   return [...others, largeObjectsKept(large, me)];
@@ -213,7 +215,9 @@ export function largeObjectsKept(refused: readonly Refused[], me: string): strin
   const byOwner = new Map<string, Refused[]>();
   for (const r of refused) {
     const owner = ownerChange(r.statement)?.owner ?? '?';
-    byOwner.set(owner, [...(byOwner.get(owner) ?? []), r]);
+    const same = byOwner.get(owner);
+    if (same) same.push(r);
+    else byOwner.set(owner, [r]);
   }
   const kept = [...byOwner].map(([owner, rs]) => `${rs.length} instead of "${owner}" (${rs[0]!.message})`).join(', ');
   const grant = `GRANT ${[...byOwner.keys()].map(ident).join(', ')} TO ${ident(me)}`;
