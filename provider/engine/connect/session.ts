@@ -195,6 +195,7 @@ async function openNew(server: ServerSpec, options: SessionOptions): Promise<pg.
     pipeline: options.pipeline,
   }).then((client) => {
     rememberSession(server, client);
+    hearEnd(client);
     return client;
   });
   trackOpening(server, connecting);
@@ -227,7 +228,7 @@ export async function withSession<T>(server: ServerSpec, options: SessionOptions
   try {
     return await fn(client);
   } catch (error) {
-    if (sessionEnded(client)) markLost(error, server, options.database ?? server.maintenanceDatabase);
+    if (sessionEnded(client, error)) markLost(error, server, options.database ?? server.maintenanceDatabase);
     throw error;
   } finally {
     await closeSession(client);
@@ -243,10 +244,24 @@ interface LostSession {
 
 const LOST_ON = Symbol('pgferry session lost on');
 
-/** Whether the connection under a session is gone, by pg's own flags: not an error of one statement. */
-function sessionEnded(client: pg.Client): boolean {
-  const state = client as unknown as { _queryable?: boolean; _ended?: boolean };
-  return state._queryable === false || state._ended === true;
+/** Sessions whose connection ended or failed while open, heard through pg's public events. */
+const endedSessions = new WeakSet<pg.Client>();
+
+/** Listens for the end of a session's connection, so an error can tell a lost session from a refused statement. */
+function hearEnd(client: pg.Client): void {
+  const ended = (): void => void endedSessions.add(client);
+  client.on('error', ended);
+  client.once('end', ended);
+}
+
+/**
+ * Whether `error` came with the end of the session's connection rather than from one statement: the
+ * connection already ended, or the server's own error is FATAL or PANIC, which it sends just before
+ * it closes the socket (a terminated backend), and which can reach the caller before the close does.
+ */
+function sessionEnded(client: pg.Client, error: unknown): boolean {
+  const severity = typeof error === 'object' && error !== null ? (error as { severity?: unknown }).severity : undefined;
+  return endedSessions.has(client) || severity === 'FATAL' || severity === 'PANIC';
 }
 
 /** Records on `error` where its session was lost; the innermost session's record is kept. */
