@@ -254,7 +254,7 @@ async function writeBacklog(source: Cluster, args: LabArgs): Promise<{ rows: num
 /** Parallel apply's batches as a report line; none with one session. */
 function batchLine(b: ApplyStats['batches']): string {
   if (b.committed === 0) return '';
-  return `  batches: ${b.committed} committed; ${b.crossed} transactions on two sessions' rows (${b.crossedOnLanes} run by a lane, the rest by the first) after ${b.parts} lane parts committed early\n`;
+  return `  batches: ${b.committed} committed; ${b.crossed} transactions on two sessions' rows run by the first after ${b.parts} lane parts committed early\n`;
 }
 
 /** One drain from its own slot into a fresh copy of the template; its report line and seconds. */

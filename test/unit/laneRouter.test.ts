@@ -191,7 +191,7 @@ describe('unit: parallel apply routing across batches and restarts', () => {
     assert.equal(c.applied(450n), false, "a transaction of the first session's part was not applied");
   });
 
-  it('runs a transaction on rows of the first session and of lanes on the first session, after those lanes commit their parts', () => {
+  it('names the lanes holding what a transaction touches, and binds it to the first session after them', () => {
     const r = new LaneRouter(3, [[30, 31]]);
     assert.equal(r.route([{ table: 10, row: '[1]' }], 5), 0);
     assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
@@ -203,67 +203,12 @@ describe('unit: parallel apply routing across batches and restarts', () => {
       { table: 10, row: '[3]' },
     ];
     assert.equal(r.route(crossing, 3), undefined);
-    const c = r.crossing(crossing);
-    assert.equal(c.lane, 0, 'the first session holds row 1 in its open part');
-    assert.deepEqual([...c.commit].sort(), [1, 2], "the first session's own row needs no commit");
-    assert.deepEqual([...c.wait], []);
-    assert.equal(r.routeTo(crossing, 3, c.lane), 0);
+    assert.deepEqual([...r.lanesHolding(crossing)].sort(), [1, 2], "the first session's own row needs no commit");
+    assert.equal(r.routeFirst(crossing, 3), 0);
     assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 0, "row 2 follows the first session's write of it");
-    assert.deepEqual([...r.crossing([{ table: 10, row: '[2]' }]).commit], [], 'no lane holds row 2 any more');
-    assert.equal(r.routeTo(whole(31), 1, r.crossing(whole(31)).lane), 1, 'the group is on lane 1 alone');
-    assert.equal(r.routeTo(whole(31), 1, 0), 0);
+    assert.deepEqual([...r.lanesHolding([{ table: 10, row: '[2]' }])], [], 'no lane holds row 2 any more');
+    assert.equal(r.routeFirst(whole(31), 1), 0);
     assert.equal(r.route(whole(30), 1), 0, 'the group written whole on the first session stays there');
-  });
-
-  it('runs a transaction on rows of two lanes on the lane holding most of them, after the other commits its part', () => {
-    const r = new LaneRouter(4, []);
-    assert.equal(r.route([{ table: 10, row: '[9]' }], 9), 0);
-    assert.equal(r.route([{ table: 10, row: '[1]' }], 2), 1);
-    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 2);
-    assert.equal(r.route([{ table: 11, row: '[2]' }], 3), 3);
-    const writes = [
-      { table: 10, row: '[1]' },
-      { table: 10, row: '[2]' },
-      { table: 11, row: '[2]' },
-    ];
-    assert.equal(r.route(writes, 3), undefined);
-    const c = r.crossing(writes);
-    assert.equal(c.lane, 2, 'lanes 2 and 3 hold one row each, and lane 2 the fewest rows');
-    assert.deepEqual([...c.commit].sort(), [1, 3]);
-    assert.equal(r.routeTo(writes, 3, c.lane), 2);
-    assert.equal(r.route([{ table: 11, row: '[2]' }], 1), 2, 'the hot row stays on lane 2, not on the first session');
-    assert.equal(r.route([{ table: 10, row: '[1]' }], 1), 2);
-    const most = [
-      { table: 10, row: '[1]' },
-      { table: 10, row: '[2]' },
-      { table: 10, row: '[4]' },
-    ];
-    assert.equal(r.route([{ table: 10, row: '[4]' }], 1), 1);
-    assert.equal(r.crossing(most).lane, 2, 'lane 2 holds two of the three rows');
-  });
-
-  it('runs a transaction on rows lanes wrote in a batch not returned on one of them, after the others have committed', () => {
-    const r = new LaneRouter(4, []);
-    assert.equal(r.route([{ table: 10, row: '[9]' }], 9), 0);
-    assert.equal(r.route([{ table: 10, row: '[1]' }], 1), 1);
-    assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 2);
-    r.batchEnded();
-    assert.equal(r.route([{ table: 10, row: '[8]' }], 5), 0);
-    assert.equal(r.route([{ table: 10, row: '[3]' }], 1), 1);
-    const writes = [
-      { table: 10, row: '[2]' },
-      { table: 10, row: '[3]' },
-    ];
-    assert.equal(r.route(writes, 1), 1, 'row 3 is on lane 1 in the open batch');
-    assert.equal(r.dependsOnUnseen(writes, 1), true, "row 2 was lane 2's, whose COMMIT may be on its way");
-    const c = r.crossing(writes);
-    assert.deepEqual({ lane: c.lane, commit: [...c.commit], wait: [...c.wait] }, { lane: 1, commit: [], wait: [2] });
-    const first = r.crossing([
-      { table: 10, row: '[9]' },
-      { table: 10, row: '[3]' },
-    ]);
-    assert.equal(first.lane, 0, "row 9 was the first session's in the batch before");
-    assert.deepEqual([...first.commit], [1]);
   });
 
   it('keeps a transaction on the lane that wrote its rows in a batch not returned, its connection committing in order', () => {

@@ -123,7 +123,7 @@ export class Applier {
       lag: new ApplyLag(),
       relations: new Map(),
       peakQueuedBytes: 0,
-      batches: { committed: 0, crossed: 0, crossedOnLanes: 0, parts: 0 },
+      batches: { committed: 0, crossed: 0, parts: 0 },
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
       onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),

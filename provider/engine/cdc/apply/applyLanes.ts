@@ -62,8 +62,6 @@ interface Lane {
   sent: Promise<void> | undefined;
   /** Settles once the lane's last COMMIT has returned; rejects when it failed. */
   returned: Promise<void>;
-  /** The open part holds a transaction run after other lanes' commits (ApplyLanes.waitFor). */
-  crossed: boolean;
   failure?: Error;
 }
 
@@ -164,7 +162,6 @@ export class ApplyLanes {
       committing: [],
       sent: undefined,
       returned: Promise.resolve(),
-      crossed: false,
       txn: connections.laneTransaction(
         client,
         lanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), {
@@ -235,14 +232,10 @@ export class ApplyLanes {
     this.batches.committed += 1;
     // a batch no lane took commits as one session's does
     if (open.length === 0) return undefined;
-    // A part a lane committed early and left alone since (it has none open now) is waited for too:
-    // the session that ran the transaction it was committed for may itself have committed early.
-    const early = this.lanes.filter((l): l is Lane => l !== undefined && l.transactions.length === 0).map((l) => l.returned);
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
     const gate = Promise.resolve().then(() => failpoint('apply-lanes-commit'));
     void gate.catch(noop); // a failure reaches the lanes' pipelines, and through them the first session's
     const committed = open.map((l) => this.commitPart(l, gate, { endLsn, commitTimeMs }).then(() => failpoint('apply-lane-committed')));
-    committed.push(...early);
     // the hold point lets a test kill the applier while lanes commit batches past the first session's
     return Promise.all(committed).then(async () => {
       failpoint('apply-lanes-committed');
@@ -251,38 +244,23 @@ export class ApplyLanes {
   }
 
   /**
-   * Commits the open part of each of `commit` (lanes from 1) now, before its batch ends, its record
-   * naming the lane's last transaction's end: a transaction touching their rows, or rows `wait`'s
-   * lanes wrote in a batch not returned, is then run by another session after what this gives,
-   * which settles once each of their last COMMITs has returned.
+   * Commits the open part of each of `lanes` (from 1) now, before its batch ends, its record naming
+   * the lane's last transaction's end: a transaction touching their rows is then run by the first
+   * session after what this gives, which settles once each of their last COMMITs has returned.
    */
-  commitParts(commit: Iterable<number>, wait: Iterable<number> = []): Promise<void> {
+  commitParts(lanes: Iterable<number>): Promise<void> {
     const returned: Promise<void>[] = [];
-    for (const i of commit) {
+    for (const i of lanes) {
       const l = this.lanes[i]!;
       if (l.transactions.length > 0) {
         this.batches.parts += 1;
         const committed = this.commitPart(l, Promise.resolve()).then(() => failpoint('apply-lane-part-committed'));
-        void committed.catch(noop); // the pipeline of the session running the transaction waits for it and fails with it
+        void committed.catch(noop); // the first session's pipeline waits for it and fails with it
         l.returned = committed;
       }
       returned.push(l.returned);
     }
-    // a lane's connection commits in order: its last COMMIT returned, its batches before did
-    for (const i of wait) returned.push(this.lanes[i]!.returned);
     return Promise.all(returned).then(noop);
-  }
-
-  /**
-   * Lane `lane` (from 1) runs what it is given next only after `gate` (commitParts'): once its
-   * commit before is queued, so that the gate holds back this transaction's statements and not
-   * that COMMIT.
-   */
-  async waitFor(lane: number, gate: Promise<void>): Promise<void> {
-    const l = this.lanes[lane]!;
-    if (l.sent) await l.sent;
-    l.txn.waitFor(gate);
-    l.crossed = true;
   }
 
   /**
@@ -292,8 +270,6 @@ export class ApplyLanes {
   private commitPart(l: Lane, gate: Promise<void>, end?: { endLsn: bigint; commitTimeMs: number }): Promise<void> {
     const transactions = l.transactions;
     l.transactions = [];
-    const crossed = l.crossed;
-    l.crossed = false;
     // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
     const queued = (l.sent ?? Promise.resolve()).then(() => {
       l.committing = transactions;
@@ -308,8 +284,6 @@ export class ApplyLanes {
     const returned = queued.then(async (commit) => {
       await commit?.finished;
       l.txn.check();
-      // the kill point of test/cdc/parallelApply: a lane committed a transaction on rows other lanes held
-      if (crossed) failpoint('apply-lane-crossing-committed');
     });
     l.returned = returned;
     void returned.catch(noop);

@@ -354,21 +354,13 @@ class ApplySession {
     this.inSourceTxn = false;
     if (lane === undefined || (lane !== 0 && lanes.router.dependsOnUnseen(writes, lane))) {
       // Its writes depend on two sessions, or on rows another session wrote in a batch whose
-      // commits may not have returned (a lane would not see them): it runs on one of the sessions
-      // holding them, after the other lanes holding its rows in this batch commit their parts now
-      // and those that wrote them in a batch not returned have committed. The first session, when
-      // it is one of them, runs it after those COMMITs in its own pipeline (which follows the
-      // batches before); a lane, in its own. Nothing waits here, and the batch goes on.
+      // commits may not have returned (a lane would not see them): the lanes holding its rows in
+      // this batch commit their parts now, and the first session runs it after those COMMITs (and,
+      // in its own pipeline, after the batches before). Nothing waits here, and the batch goes on.
       this.state.batches.crossed += 1;
       await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
-      const crossing = lanes.router.crossing(writes);
-      const gate = lanes.commitParts(crossing.commit, crossing.wait);
-      lane = lanes.router.routeTo(writes, held.rows.length, crossing.lane);
-      if (lane === 0) this.txn.waitFor(gate);
-      else {
-        this.state.batches.crossedOnLanes += 1;
-        await lanes.waitFor(lane, gate);
-      }
+      this.txn.waitFor(lanes.commitParts(lanes.router.lanesHolding(writes)));
+      lane = lanes.router.routeFirst(writes, held.rows.length);
     }
     if (lane === 0) {
       this.began(held.begin.finalLsn);

@@ -132,12 +132,10 @@ export interface ParallelBatches {
   /** Group commits of the first session while lanes were open: one a batch. */
   committed: number;
   /**
-   * Transactions run after other sessions' parts committed: their rows sat on two sessions, or on
-   * another's not yet committed.
+   * Transactions the first session took after other sessions' parts committed: their rows sat on
+   * two sessions, or on another's not yet committed.
    */
   crossed: number;
-  /** Of those, the ones a lane holding their rows ran instead of the first session. */
-  crossedOnLanes: number;
   /** Lanes' parts committed before their batch ended, for those transactions. */
   parts: number;
 }

@@ -6,8 +6,8 @@
 // weighed whole when a row key cannot tell what it touches: linked to others by a foreign key or a
 // partition tree (its group of tables is then one unit, so each group commits on one session), a
 // unique index or exclusion constraint beside its key, or no key sent. A transaction whose writes
-// depend on two lanes cannot be routed: it runs on one of the lanes holding its writes (the first
-// session when that is one of them) after the others commit their parts (crossing). Pure: no IO.
+// depend on two lanes cannot be routed: the lanes holding its writes commit their parts, and the
+// first session takes it (routeFirst). Pure: no IO.
 /** Union-find over target table OIDs: the groups that must share a lane. */
 class TableGroups {
   private readonly parent = new Map<number, number>();
@@ -118,61 +118,42 @@ export class LaneRouter {
     return lane;
   }
 
-  /**
-   * Where a transaction that route() could not place runs (its writes depend on two sessions, or on
-   * what another session wrote in a batch whose commits may not have returned), and what it waits
-   * for there. The first session when it holds any of them (its open part commits only at the
-   * batch's end); else the lane holding most of them in the open batch (the least loaded of equals),
-   * so a hot row stays where it was. `commit`: the other lanes whose open part holds some of them
-   * and commits now; `wait`: the other lanes that wrote some of them in a batch not returned, whose
-   * last COMMIT it waits for.
-   */
-  crossing(writes: readonly LaneWrite[]): { readonly lane: number; readonly commit: Set<number>; readonly wait: Set<number> } {
-    const held = new Map<number, number>();
-    const hold = (on: number | undefined): void => {
-      if (on !== undefined) held.set(on, (held.get(on) ?? 0) + 1);
-    };
-    for (const w of writes) {
-      const group = this.groups.groupOf(w.table);
-      if (w.row === undefined || this.whole.has(w.table)) for (const on of this.groupLanes.get(group) ?? []) hold(on);
-      else hold(this.bound.get(`${w.table}/${w.row}`) ?? this.bound.get(`#${group}`));
-    }
-    const unseen = this.unseenWriters(writes);
-    let lane = 0;
-    if (!held.has(0) && !unseen.has(0) && held.size + unseen.size > 0) {
-      const candidates = held.size > 0 ? [...held.keys()] : [...unseen];
-      lane = candidates.reduce((best, on) => {
-        const more = (held.get(on) ?? 0) - (held.get(best) ?? 0);
-        return more > 0 || (more === 0 && this.load[on]! < this.load[best]!) ? on : best;
-      });
-    }
-    const commit = new Set([...held.keys()].filter((on) => on !== 0 && on !== lane));
-    // the first session's statements follow the batches before in its own pipeline
-    const wait = new Set(lane === 0 ? [] : [...unseen].filter((on) => on !== lane && !commit.has(on)));
-    return { lane, commit, wait };
-  }
-
-  /**
-   * Binds a transaction's writes to `lane`, which runs it after the parts and commits crossing()
-   * named: what other lanes wrote of them follows it there.
-   */
-  routeTo(writes: readonly LaneWrite[], rows: number, lane: number): number {
+  /** The lanes other than the first whose part of the open batch holds what these writes touch. */
+  lanesHolding(writes: readonly LaneWrite[]): Set<number> {
+    const lanes = new Set<number>();
     for (const w of writes) {
       const group = this.groups.groupOf(w.table);
       if (w.row === undefined || this.whole.has(w.table)) {
-        // the group written whole: its rows bound to other lanes follow it
-        for (const key of this.bound.keys()) if (this.groupOfKey(key) === group) this.bound.delete(key);
-        this.bound.set(`#${group}`, lane);
-        this.groupLanes.set(group, new Set([lane]));
+        for (const on of this.groupLanes.get(group) ?? []) if (on !== 0) lanes.add(on);
       } else {
-        this.bound.set(`${w.table}/${w.row}`, lane);
-        let lanes = this.groupLanes.get(group);
-        if (!lanes) this.groupLanes.set(group, (lanes = new Set()));
-        lanes.add(lane);
+        const on = this.bound.get(`${w.table}/${w.row}`) ?? this.bound.get(`#${group}`);
+        if (on !== undefined && on !== 0) lanes.add(on);
       }
     }
-    this.load[lane]! += rows;
-    return lane;
+    return lanes;
+  }
+
+  /**
+   * Binds a transaction's writes to the first session, which runs it after the parts of the lanes
+   * holding them (lanesHolding) have committed: what those lanes wrote of them follows it there.
+   */
+  routeFirst(writes: readonly LaneWrite[], rows: number): 0 {
+    for (const w of writes) {
+      const group = this.groups.groupOf(w.table);
+      if (w.row === undefined || this.whole.has(w.table)) {
+        // the group written whole: its rows bound to lanes follow it to the first session
+        for (const key of this.bound.keys()) if (this.groupOfKey(key) === group) this.bound.delete(key);
+        this.bound.set(`#${group}`, 0);
+        this.groupLanes.set(group, new Set([0]));
+      } else {
+        this.bound.set(`${w.table}/${w.row}`, 0);
+        let lanes = this.groupLanes.get(group);
+        if (!lanes) this.groupLanes.set(group, (lanes = new Set()));
+        lanes.add(0);
+      }
+    }
+    this.load[0]! += rows;
+    return 0;
   }
 
   /** The group of a key of `bound`: `#group`, or `table/row`. */
