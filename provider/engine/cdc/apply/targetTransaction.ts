@@ -289,8 +289,8 @@ export class TargetTransaction {
   /**
    * Queues the progress record and COMMIT of the open transaction without waiting for them: the
    * next batch is planned while the target commits. What the batch covers becomes applied, and is
-   * confirmed to the slot, only once the COMMIT has returned. With `gate`, the COMMIT waits for it
-   * too (a lane's part of a batch waits for the batch's kill point of the tests).
+   * confirmed to the slot, only once the COMMIT has returned. With `gate`, the record and COMMIT
+   * wait for it too (a parallel apply session's part waits for the first session's COMMIT before).
    * Gives what settles (never rejects) once this COMMIT has finished; undefined when none was open.
    */
   async commit(gate?: Promise<unknown>): Promise<{ readonly finished: Promise<unknown> } | undefined> {
@@ -298,18 +298,13 @@ export class TargetTransaction {
     await this.flush();
     const others = this.beforeCommit?.(this.coveredLsn, this.coveredCommitMs);
     const parallel = others !== undefined;
-    // a failure is this pipeline's once its gate is queued below, whatever happens before
-    void others?.catch(() => undefined);
-    void gate?.catch(() => undefined);
+    if (others) this.pipeline.after(others, asError);
+    if (gate) this.pipeline.after(gate, asError);
     const counts = { ...this.pending };
     // the counts travel in the transaction they count (positionCommit.ts)
     const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs, counts);
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
-    // Only the COMMIT waits for the gates: the record's statements commit nothing by themselves, and
-    // sent before, they are answered while the other sessions commit, a round trip less a batch.
-    if (others) this.pipeline.after(others, asError);
-    if (gate) this.pipeline.after(gate, asError);
     const end = this.coveredLsn;
     this.open = false;
     this.rows = 0;
