@@ -21,6 +21,7 @@ import {
   showMigration,
   startMigration,
   withPendingFootprint,
+  type MigrationSpec,
 } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
@@ -117,6 +118,96 @@ async function dbaOids(pair: ServerPair): Promise<string[]> {
   return [schema?.oid ?? '-', publication?.oid ?? '-', target?.oid ?? '-'];
 }
 
+/**
+ * While the online migrations stream, what each made is there: on the source its slot,
+ * publication, event triggers and a keyless table's FULL identity; on the target its origin and
+ * its applied counts (so the lists below would see them left).
+ */
+async function madeWhileStreaming(pair: ServerPair, sourceBefore: readonly string[], targetBefore: readonly string[]): Promise<void> {
+  await until('the streamed writes applied', async () => {
+    const rows = await pair.target.query<{ n: number }>("SELECT count(*)::int AS n FROM parent WHERE v LIKE '%!'", [], CANCELED);
+    return rows[0]!.n === 20 ? true : undefined;
+  });
+  const sourceStreaming = (await serverObjects(pair.source)).filter((l) => !sourceBefore.includes(l));
+  const targetStreaming = (await serverObjects(pair.target)).filter((l) => !targetBefore.includes(l));
+  for (const db of [CUT, WINDOW, CANCELED]) {
+    const made = sourceStreaming.filter((l) => l.startsWith(`${db}: `) || l.endsWith(` in ${db}`));
+    assert.deepEqual(
+      ['slot ', 'publication ', 'event trigger ', 'identity keyless f'].map((kind) => made.some((l) => l.includes(kind))),
+      [true, true, true, true],
+      `${db} on the source while streaming: ${made.join('; ')}`,
+    );
+    assert.ok(targetStreaming.includes(`${db}: relation pgferry.apply_count`), `${db} on the target: ${targetStreaming.join('; ')}`);
+  }
+  assert.equal(targetStreaming.filter((l) => l.startsWith('origin ')).length, 3, targetStreaming.join('; '));
+}
+
+/** The target after every migration ended: what the source had and what was there before, nothing else. */
+async function targetJudged(pair: ServerPair, sourceBefore: readonly string[], targetBefore: readonly string[]): Promise<string[]> {
+  const targetAfter = await serverObjects(pair.target);
+  // a publication, a database setting and a replica identity are the source's own; a schema named
+  // like pgferry's control schema is not copied (copy/ leaves it out as pgferry's own)
+  const copied = sourceBefore.filter(
+    (l) => DATABASES.some((db) => l.startsWith(`${db}: `)) && !/^\S+: (publication |setting |identity |schema pgferry$)/.test(l),
+  );
+  const expectedTarget = [...targetBefore, ...copied, 'role dba_reader', `database ${WINDOW} comment the shop's orders`].sort();
+  assert.deepEqual(
+    targetAfter.filter((l) => !expectedTarget.includes(l)),
+    [],
+    'on the target, beside what the source has and what was there before',
+  );
+  assert.deepEqual(
+    expectedTarget.filter((l) => !targetAfter.includes(l)),
+    [],
+    'missing on the target',
+  );
+  return targetAfter;
+}
+
+/**
+ * The source after every migration ended: as before, but the fence each cut-over database keeps on
+ * purpose, which `show` names with the statements that lift it; once they are run, as before.
+ */
+async function sourceJudged(pair: ServerPair, sourceBefore: readonly string[], cutOver: readonly MigrationSpec[]): Promise<void> {
+  const sourceAfter = await serverObjects(pair.source);
+  const kept = sourceAfter.filter((l) => !sourceBefore.includes(l));
+  assert.deepEqual(
+    sourceBefore.filter((l) => !sourceAfter.includes(l)),
+    [],
+    'taken from the source',
+  );
+  for (const spec of cutOver) {
+    const status = await showMigration(spec.target, spec.migrationName);
+    const fence = status?.databases[0]?.writerFence;
+    assert.equal(fence?.kept, true, `${spec.migrationName}: the fence kept`);
+    await pair.source.query(fence!.lift);
+    await pair.source.query(fence!.liftInDatabase, [], spec.databases[0]);
+  }
+  // the fence, and only it, in each cut-over database: its setting, schema, function, passes
+  // table and its trigger on each published table
+  for (const spec of cutOver) {
+    const db = spec.databases[0]!;
+    const fence = fenceNamesOf(spec.migrationName, db);
+    assert.deepEqual(
+      kept.filter((l) => l.startsWith(`${db}: `)),
+      [
+        `function pgferry.${fence.function}()`,
+        `relation pgferry.${fence.passes}`,
+        `schema pgferry comment ${CONTROL_SCHEMA_MARK}`,
+        'setting default_transaction_read_only=on',
+        ...['child', 'keyless', 'parent'].map((t) => `trigger ${fence.trigger} on ${t} A`),
+      ].map((l) => `${db}: ${l}`),
+      db,
+    );
+  }
+  assert.deepEqual(
+    kept.filter((l) => !l.startsWith(`${CUT}: `) && !l.startsWith(`${WINDOW}: `)),
+    [],
+    'left on the source beside the fences',
+  );
+  assert.deepEqual(await serverObjects(pair.source), sourceBefore, 'the source once the fences are lifted');
+}
+
 describe('safety: nothing of pgferry is left behind once a migration is over, and nothing of a DBA is taken', function () {
   this.timeout(600_000);
   let pair: ServerPair;
@@ -168,11 +259,16 @@ describe('safety: nothing of pgferry is left behind once a migration is over, an
       for (const spec of all) await startMigration(spec);
       const online = [specs.cut, specs.window, specs.canceled];
       for (const spec of online) {
-        const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+        const ready = await waitForStatus(
+          store,
+          spec.migrationName,
+          (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+        );
         assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${spec.migrationName}: ${ready.state}: ${ready.message}`);
       }
       // the source's writes streamed meanwhile, so the apply sessions have committed
       for (const db of [CUT, WINDOW, CANCELED]) await pair.source.query('UPDATE parent SET v = v || $1 WHERE id <= 20', ['!'], db);
+      await madeWhileStreaming(pair, sourceBefore, targetBefore);
       await requestCutover(specs.cut.target, specs.cut.migrationName);
       await requestCutover(specs.window.target, specs.window.migrationName);
       await cancelMigration(specs.canceled.target, specs.canceled.migrationName, { spec: specs.canceled });
@@ -196,60 +292,8 @@ describe('safety: nothing of pgferry is left behind once a migration is over, an
         );
       }
 
-      // the target: what the source had, and the control catalog in the maintenance database, as before
-      const targetAfter = await serverObjects(pair.target);
-      const sourceAfter = await serverObjects(pair.source);
-      // a publication, a database setting and a replica identity are the source's own; a schema named
-      // like pgferry's control schema is not copied (copy/ leaves it out as pgferry's own)
-      const copied = sourceBefore.filter(
-        (l) => DATABASES.some((db) => l.startsWith(`${db}: `)) && !/^\S+: (publication |setting |identity |schema pgferry$)/.test(l),
-      );
-      const expectedTarget = [...targetBefore, ...copied, 'role dba_reader', `database ${WINDOW} comment the shop's orders`].sort();
-      assert.deepEqual(
-        targetAfter.filter((l) => !expectedTarget.includes(l)),
-        [],
-        'on the target, beside what the source has and what was there before',
-      );
-      assert.deepEqual(
-        expectedTarget.filter((l) => !targetAfter.includes(l)),
-        [],
-        'missing on the target',
-      );
-
-      // the source: as before, but the fence each cut-over database keeps on purpose, which `show`
-      // names with the statements that lift it
-      const kept = sourceAfter.filter((l) => !sourceBefore.includes(l));
-      assert.deepEqual(
-        sourceBefore.filter((l) => !sourceAfter.includes(l)),
-        [],
-        'taken from the source',
-      );
-      for (const spec of [specs.cut, specs.window]) {
-        const status = await showMigration(spec.target, spec.migrationName);
-        const fence = status?.databases[0]?.writerFence;
-        assert.equal(fence?.kept, true, `${spec.migrationName}: the fence kept`);
-        await pair.source.query(fence!.lift);
-        await pair.source.query(fence!.liftInDatabase, [], spec.databases[0]);
-      }
-      // the fence, and only it, in each cut-over database: its setting, schema, function, passes
-      // table and the triggers on the published tables (both, and the DBA's publication's table)
-      for (const spec of [specs.cut, specs.window]) {
-        const db = spec.databases[0]!;
-        const fence = fenceNamesOf(spec.migrationName, db);
-        assert.deepEqual(
-          kept.filter((l) => l.startsWith(`${db}: `)),
-          [
-            `function pgferry.${fence.function}()`,
-            `relation pgferry.${fence.passes}`,
-            `schema pgferry comment ${CONTROL_SCHEMA_MARK}`,
-            'setting default_transaction_read_only=on',
-            ...['child', 'keyless', 'parent'].map((t) => `trigger ${fence.trigger} on ${t} A`),
-          ].map((l) => `${db}: ${l}`),
-          db,
-        );
-      }
-      assert.deepEqual(kept.filter((l) => !l.startsWith(`${CUT}: `) && !l.startsWith(`${WINDOW}: `)), [], 'left on the source beside the fences');
-      assert.deepEqual(await serverObjects(pair.source), sourceBefore, 'the source once the fences are lifted');
+      const targetAfter = await targetJudged(pair, sourceBefore, targetBefore);
+      await sourceJudged(pair, sourceBefore, [specs.cut, specs.window]);
       assert.deepEqual(await dbaOids(pair), oidsBefore, "the DBA's schemas and publication under their OIDs");
 
       // show still reads every migration after the clean-up, and lists nothing still to give back
