@@ -10,7 +10,8 @@
 // are kept under their OIDs. The one thing a cutover keeps on purpose, the old source's writer
 // fence, is shown by `show` with the statements that lift it; once they are run the source is as it
 // was. `show` still reads each migration after the clean-up, and a resume of one that ended leaves
-// nothing either.
+// nothing either. On a superuser target and on a managed-like one, whose applied positions are rows
+// of a table in the target database rather than replication origins.
 import assert from 'node:assert/strict';
 import {
   cancelMigration,
@@ -27,7 +28,8 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { CONTROL_SCHEMA_MARK, fenceNamesOf } from '../../provider/engine/core/names';
-import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { endIfRunning, onBothTargets, pairSpec, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const OFFLINE = 'fp_offline';
 const CUT = 'fp_cut';
@@ -120,10 +122,15 @@ async function dbaOids(pair: ServerPair): Promise<string[]> {
 
 /**
  * While the online migrations stream, what each made is there: on the source its slot,
- * publication, event triggers and a keyless table's FULL identity; on the target its origin and
- * its applied counts (so the lists below would see them left).
+ * publication, event triggers and a keyless table's FULL identity; on the target its applied
+ * position and counts (so the lists below would see them left).
  */
-async function madeWhileStreaming(pair: ServerPair, sourceBefore: readonly string[], targetBefore: readonly string[]): Promise<void> {
+async function madeWhileStreaming(
+  pair: ServerPair,
+  sourceBefore: readonly string[],
+  targetBefore: readonly string[],
+  managed: boolean,
+): Promise<void> {
   await until('the streamed writes applied', async () => {
     const rows = await pair.target.query<{ n: number }>("SELECT count(*)::int AS n FROM parent WHERE v LIKE '%!'", [], CANCELED);
     return rows[0]!.n === 20 ? true : undefined;
@@ -139,7 +146,10 @@ async function madeWhileStreaming(pair: ServerPair, sourceBefore: readonly strin
     );
     assert.ok(targetStreaming.includes(`${db}: relation pgferry.apply_count`), `${db} on the target: ${targetStreaming.join('; ')}`);
   }
-  assert.equal(targetStreaming.filter((l) => l.startsWith('origin ')).length, 3, targetStreaming.join('; '));
+  // each stream's applied position: an origin, or where origins are refused (a managed target) a progress table's row
+  const origins = targetStreaming.filter((l) => l.startsWith('origin ')).length;
+  const tables = targetStreaming.filter((l) => l.endsWith(': relation pgferry.apply_progress')).length;
+  assert.deepEqual([origins, tables], managed ? [0, 3] : [3, 0], targetStreaming.join('; '));
 }
 
 /** The target after every migration ended: what the source had and what was there before, nothing else. */
@@ -208,109 +218,119 @@ async function sourceJudged(pair: ServerPair, sourceBefore: readonly string[], c
   assert.deepEqual(await serverObjects(pair.source), sourceBefore, 'the source once the fences are lifted');
 }
 
+/**
+ * The DBA's own objects, made before any migration: an empty schema named like pgferry's control
+ * schema on the source and on the target (the control catalog's home, the target user's as an
+ * admin's would be), a publication, a logical slot, a role and a database's comment.
+ */
+async function dbaObjects(pair: ServerPair, target: ServerSpec): Promise<void> {
+  for (const db of DATABASES) {
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(SCHEMA, [], db);
+  }
+  await pair.source.query('CREATE SCHEMA pgferry', [], CANCELED);
+  await pair.source.query('CREATE SCHEMA pgferry', [], OFFLINE);
+  await pair.source.query('CREATE PUBLICATION dba_pub FOR TABLE parent', [], CUT);
+  await pair.source.query("SELECT pg_create_logical_replication_slot('dba_slot', 'pgoutput')", [], CUT);
+  await pair.source.query('CREATE ROLE dba_reader NOLOGIN');
+  await pair.source.query(`COMMENT ON DATABASE ${WINDOW} IS 'the shop''s orders'`);
+  await pair.target.query(`CREATE SCHEMA pgferry AUTHORIZATION ${target.user}`);
+  await pair.target.query("SELECT pg_create_logical_replication_slot('dba_target_slot', 'pgoutput')");
+  // a fallback window streams back from the target: Azure's admin has REPLICATION
+  await pair.target.query(`ALTER ROLE ${target.user} REPLICATION`);
+}
+
+/** The DBA's slots and publication dropped, which the pair's leak check would count as left behind. */
+async function dropDbaStreams(pair: ServerPair): Promise<void> {
+  await pair.source.query("SELECT pg_drop_replication_slot('dba_slot')").catch(() => undefined);
+  await pair.target.query("SELECT pg_drop_replication_slot('dba_target_slot')").catch(() => undefined);
+  await pair.source.query('DROP PUBLICATION IF EXISTS dba_pub', [], CUT).catch(() => undefined);
+}
+
+async function scenario(pair: ServerPair, target: ServerSpec, managed: boolean): Promise<void> {
+  await dbaObjects(pair, target);
+  const store = new CatalogConnection(target);
+  // the control catalog is the runner's, in the target's maintenance database, before any migration
+  await store.install();
+  const sourceBefore = await serverObjects(pair.source);
+  const targetBefore = await serverObjects(pair.target);
+  const oidsBefore = await dbaOids(pair);
+  const specs = {
+    offline: { ...pairSpec(pair, 'fp-offline', [OFFLINE], { mode: 'Offline', option: 'Migrate' }), target },
+    cut: { ...pairSpec(pair, 'fp-cut', [CUT], EVERYTHING), target },
+    window: { ...pairSpec(pair, 'fp-window', [WINDOW], { ...EVERYTHING, fallbackWindow: '1h' }), target },
+    canceled: { ...pairSpec(pair, 'fp-canceled', [CANCELED], EVERYTHING), target },
+  };
+  const all = Object.values(specs);
+  try {
+    for (const spec of all) await startMigration(spec);
+    const online = [specs.cut, specs.window, specs.canceled];
+    for (const spec of online) {
+      const ready = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+      );
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${spec.migrationName}: ${ready.state}: ${ready.message}`);
+    }
+    // the source's writes streamed meanwhile, so the apply sessions have committed
+    for (const db of [CUT, WINDOW, CANCELED]) await pair.source.query('UPDATE parent SET v = v || $1 WHERE id <= 20', ['!'], db);
+    await madeWhileStreaming(pair, sourceBefore, targetBefore, managed);
+    await requestCutover(specs.cut.target, specs.cut.migrationName);
+    await requestCutover(specs.window.target, specs.window.migrationName);
+    await cancelMigration(specs.canceled.target, specs.canceled.migrationName, { spec: specs.canceled });
+    const ends: Record<string, MigrationStatus> = {};
+    for (const spec of all) ends[spec.migrationName] = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+    assert.deepEqual(
+      all.map((s) => `${s.migrationName} ${ends[s.migrationName]!.state}`),
+      ['fp-offline Succeeded', 'fp-cut Succeeded', 'fp-window Succeeded', 'fp-canceled Canceled'],
+      JSON.stringify(all.map((s) => ends[s.migrationName]!.message)),
+    );
+    await until('the window open', async () => ((await fallbackWindows(store, 'fp-window'))[0]?.state === 'Open' ? true : undefined));
+    await closeFallbackWindow(specs.window.target, specs.window.migrationName);
+    await until('the window closed and its runner gone', async () => {
+      const [w] = await fallbackWindows(store, 'fp-window');
+      const s = await showMigration(specs.window.target, 'fp-window');
+      return w?.state === 'Closed' && s?.runner?.alive === false ? true : undefined;
+    });
+    for (const spec of all) {
+      await until(`${spec.migrationName}'s runner gone`, async () =>
+        (await showMigration(spec.target, spec.migrationName))?.runner?.alive === false ? true : undefined,
+      );
+    }
+
+    const targetAfter = await targetJudged(pair, sourceBefore, targetBefore);
+    await sourceJudged(pair, sourceBefore, [specs.cut, specs.window]);
+    assert.deepEqual(await dbaOids(pair), oidsBefore, "the DBA's schemas and publication under their OIDs");
+
+    // show still reads every migration after the clean-up, and lists nothing still to give back
+    for (const spec of all) {
+      const status = await withPendingFootprint(spec, (await showMigration(spec.target, spec.migrationName))!);
+      assert.deepEqual(
+        [status.state, status.databases.map((d) => d.pendingFootprint ?? [])],
+        [ends[spec.migrationName]!.state, [[]]],
+        spec.migrationName,
+      );
+    }
+    // a resume of a migration that ended is refused, and makes nothing again
+    await assert.rejects(resumeMigration(specs.cut), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
+    await assert.rejects(resumeMigration(specs.window), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
+    assert.deepEqual(await serverObjects(pair.target), targetAfter, 'the target after the resumes');
+  } finally {
+    for (const spec of all) await endIfRunning(spec, Promise.resolve());
+    await store.close();
+    await dropDbaStreams(pair);
+  }
+}
+
 describe('safety: nothing of pgferry is left behind once a migration is over, and nothing of a DBA is taken', function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair(15, 15);
-    for (const db of DATABASES) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(SCHEMA, [], db);
-    }
-    // a DBA's own objects, made before any migration: an empty schema named like pgferry's control
-    // schema on the source and on the target (the control catalog's home), a publication, a
-    // logical slot, a role and a database's comment
-    await pair.source.query('CREATE SCHEMA pgferry', [], CANCELED);
-    await pair.source.query('CREATE SCHEMA pgferry', [], OFFLINE);
-    await pair.source.query('CREATE PUBLICATION dba_pub FOR TABLE parent', [], CUT);
-    await pair.source.query("SELECT pg_create_logical_replication_slot('dba_slot', 'pgoutput')", [], CUT);
-    await pair.source.query('CREATE ROLE dba_reader NOLOGIN');
-    await pair.source.query(`COMMENT ON DATABASE ${WINDOW} IS 'the shop''s orders'`);
-    await pair.target.query('CREATE SCHEMA pgferry');
-    await pair.target.query("SELECT pg_create_logical_replication_slot('dba_target_slot', 'pgoutput')");
-    store = new CatalogConnection(serverSpec(pair.target));
-    // the control catalog is the runner's, in the target's maintenance database, before any migration
-    await store.install();
-  });
-  after(async () => {
-    await store?.close();
-    if (pair) {
-      // the DBA's slots and publication, which the pair's leak check would count as left behind
-      await pair.source.query("SELECT pg_drop_replication_slot('dba_slot')").catch(() => undefined);
-      await pair.target.query("SELECT pg_drop_replication_slot('dba_target_slot')").catch(() => undefined);
-      await pair.source.query('DROP PUBLICATION IF EXISTS dba_pub', [], CUT).catch(() => undefined);
-      await pair.stop();
-    }
-  });
-
-  it('an offline migration, an online one cut over, one cut over with a window then closed, and one canceled leave no object of pgferry on either server, the DBA objects kept', async () => {
-    const sourceBefore = await serverObjects(pair.source);
-    const targetBefore = await serverObjects(pair.target);
-    const oidsBefore = await dbaOids(pair);
-    const specs = {
-      offline: pairSpec(pair, 'fp-offline', [OFFLINE], { mode: 'Offline', option: 'Migrate' }),
-      cut: pairSpec(pair, 'fp-cut', [CUT], EVERYTHING),
-      window: pairSpec(pair, 'fp-window', [WINDOW], { ...EVERYTHING, fallbackWindow: '1h' }),
-      canceled: pairSpec(pair, 'fp-canceled', [CANCELED], EVERYTHING),
-    };
-    const all = Object.values(specs);
-    try {
-      for (const spec of all) await startMigration(spec);
-      const online = [specs.cut, specs.window, specs.canceled];
-      for (const spec of online) {
-        const ready = await waitForStatus(
-          store,
-          spec.migrationName,
-          (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-        );
-        assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${spec.migrationName}: ${ready.state}: ${ready.message}`);
-      }
-      // the source's writes streamed meanwhile, so the apply sessions have committed
-      for (const db of [CUT, WINDOW, CANCELED]) await pair.source.query('UPDATE parent SET v = v || $1 WHERE id <= 20', ['!'], db);
-      await madeWhileStreaming(pair, sourceBefore, targetBefore);
-      await requestCutover(specs.cut.target, specs.cut.migrationName);
-      await requestCutover(specs.window.target, specs.window.migrationName);
-      await cancelMigration(specs.canceled.target, specs.canceled.migrationName, { spec: specs.canceled });
-      const ends: Record<string, MigrationStatus> = {};
-      for (const spec of all) ends[spec.migrationName] = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
-      assert.deepEqual(
-        all.map((s) => `${s.migrationName} ${ends[s.migrationName]!.state}`),
-        ['fp-offline Succeeded', 'fp-cut Succeeded', 'fp-window Succeeded', 'fp-canceled Canceled'],
-        JSON.stringify(all.map((s) => ends[s.migrationName]!.message)),
-      );
-      await until('the window open', async () => ((await fallbackWindows(store, 'fp-window'))[0]?.state === 'Open' ? true : undefined));
-      await closeFallbackWindow(specs.window.target, specs.window.migrationName);
-      await until('the window closed and its runner gone', async () => {
-        const [w] = await fallbackWindows(store, 'fp-window');
-        const s = await showMigration(specs.window.target, 'fp-window');
-        return w?.state === 'Closed' && s?.runner?.alive === false ? true : undefined;
-      });
-      for (const spec of all) {
-        await until(`${spec.migrationName}'s runner gone`, async () =>
-          (await showMigration(spec.target, spec.migrationName))?.runner?.alive === false ? true : undefined,
-        );
-      }
-
-      const targetAfter = await targetJudged(pair, sourceBefore, targetBefore);
-      await sourceJudged(pair, sourceBefore, [specs.cut, specs.window]);
-      assert.deepEqual(await dbaOids(pair), oidsBefore, "the DBA's schemas and publication under their OIDs");
-
-      // show still reads every migration after the clean-up, and lists nothing still to give back
-      for (const spec of all) {
-        const status = await withPendingFootprint(spec, (await showMigration(spec.target, spec.migrationName))!);
-        assert.deepEqual(
-          [status.state, status.databases.map((d) => d.pendingFootprint ?? [])],
-          [ends[spec.migrationName]!.state, [[]]],
-          spec.migrationName,
-        );
-      }
-      // a resume of a migration that ended is refused, and makes nothing again
-      await assert.rejects(resumeMigration(specs.cut), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
-      await assert.rejects(resumeMigration(specs.window), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
-      assert.deepEqual(await serverObjects(pair.target), targetAfter, 'the target after the resumes');
-    } finally {
-      for (const spec of all) await endIfRunning(spec, Promise.resolve());
-    }
-  });
+  onBothTargets(
+    {
+      superuser:
+        'superuser target: an offline migration, an online one cut over, one cut over with a window then closed, and one canceled leave no object of pgferry on either server, the DBA objects kept',
+      managed: 'managed-like target (applied positions in a table, not origins): the same',
+    },
+    ({ pair, target, managed }) => scenario(pair, target, managed),
+  );
 });
