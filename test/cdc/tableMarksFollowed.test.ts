@@ -1,10 +1,10 @@
 // A DBA changes what pg_dump --schema-only prints of a table on the source while changes stream:
 // CLUSTER, which marks the index the table is clustered on (ALTER TABLE ... CLUSTER ON), and storage
 // parameters (a table's fillfactor and autovacuum settings, its toast table's, one reset, an
-// index's and a primary key's index's fillfactor: WITH (...)). Both are part of the schema the
-// cutover compares (DESIGN: succeeded means identical): pgferry follows them on the target while
-// streaming, and the cutover follows those set just before it (a mark on an index the source made
-// then). A writer runs throughout; the marks, the parameters and the rows are read back from both
+// index's and a primary key's index's fillfactor, a view's security_barrier and check_option, one
+// reset: WITH (...)). Both are part of the schema the cutover compares (DESIGN: succeeded means
+// identical): pgferry follows them on the target while streaming, and the cutover follows those set
+// just before it (a mark on an index the source made then). A writer runs throughout; the marks, the parameters and the rows are read back from both
 // servers. Superuser and managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
@@ -32,6 +32,7 @@ async function loadSource(pair: ServerPair): Promise<void> {
   await pair.source.query(
     `CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL, note text) WITH (fillfactor = 90, autovacuum_analyze_scale_factor = 0.05);
      CREATE INDEX orders_n ON orders (n);
+     CREATE VIEW orders_big AS SELECT id, n, note FROM orders WHERE n > 50;
      INSERT INTO orders SELECT g, g % 97, 'order ' || g FROM generate_series(1, ${ORDERS}) g;
      CREATE TABLE items (id int PRIMARY KEY, k int NOT NULL);
      INSERT INTO items SELECT g, g % 13 FROM generate_series(1, 500) g;`,
@@ -59,14 +60,14 @@ async function clusteredOn(cluster: Cluster): Promise<string> {
   return row!.marks;
 }
 
-/** Each table's and index's storage parameters, a table's toast table's under `toast.`, as the server's catalog holds them. */
+/** Each table's, view's and index's storage parameters, a table's toast table's under `toast.`, as the server's catalog holds them. */
 async function parameters(cluster: Cluster): Promise<string> {
   const [row] = await cluster.query<{ all: string }>(
     `SELECT string_agg(c.relname || ' (' || coalesce(array_to_string(ARRAY(
               SELECT o FROM unnest(c.reloptions) o
               UNION ALL SELECT 'toast.' || o FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid
               ORDER BY 1), ', '), '') || ')', ' ' ORDER BY c.relname) AS all
-       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')`,
+       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i', 'v')`,
     [],
     DB,
   );
@@ -84,7 +85,7 @@ async function contents(cluster: Cluster, table: string): Promise<string> {
 
 const WHILE_STREAMING =
   'items () items_pkey () orders (autovacuum_vacuum_scale_factor=0.01, fillfactor=70, toast.autovacuum_enabled=false) ' +
-  'orders_n (fillfactor=60) orders_pkey (fillfactor=80)';
+  'orders_big (check_option=cascaded, security_barrier=true) orders_n (fillfactor=60) orders_pkey (fillfactor=80)';
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
@@ -100,7 +101,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
        ALTER TABLE orders SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01, toast.autovacuum_enabled = false);
        ALTER TABLE orders RESET (autovacuum_analyze_scale_factor);
        ALTER INDEX orders_n SET (fillfactor = 60);
-       ALTER INDEX orders_pkey SET (fillfactor = 80);`,
+       ALTER INDEX orders_pkey SET (fillfactor = 80);
+       ALTER VIEW orders_big SET (security_barrier = true, check_option = cascaded);`,
       [],
       DB,
     );
@@ -119,7 +121,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     // toast parameter reset, followed by the watch or, once drained, by the cutover itself
     await pair.source.query(
       `CREATE INDEX items_k ON items (k); ALTER TABLE items CLUSTER ON items_k;
-       ALTER TABLE items SET (fillfactor = 50); ALTER TABLE orders RESET (toast.autovacuum_enabled)`,
+       ALTER TABLE items SET (fillfactor = 50); ALTER TABLE orders RESET (toast.autovacuum_enabled);
+       ALTER VIEW orders_big RESET (check_option)`,
       [],
       DB,
     );
@@ -129,7 +132,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(
       await both(pair.source),
       'items:items_k orders:orders_n | items (fillfactor=50) items_k () items_pkey () ' +
-        'orders (autovacuum_vacuum_scale_factor=0.01, fillfactor=70) orders_n (fillfactor=60) orders_pkey (fillfactor=80)',
+        'orders (autovacuum_vacuum_scale_factor=0.01, fillfactor=70) orders_big (security_barrier=true) orders_n (fillfactor=60) orders_pkey (fillfactor=80)',
     );
     assert.equal(await both(pair.target), await both(pair.source));
     for (const table of ['orders', 'items']) assert.equal(await contents(pair.target, table), await contents(pair.source, table), table);
@@ -145,7 +148,7 @@ describe("a DBA's CLUSTER and storage parameters on the source while streaming",
   onBothTargets(
     {
       superuser:
-        "superuser target: the CLUSTER ON marks and a table's, its toast table's and its indexes' parameters followed while streaming and at the cutover; Succeeded, marks, parameters and rows equal",
+        "superuser target: the CLUSTER ON marks and a table's, its toast table's, its indexes' and a view's parameters followed while streaming and at the cutover; Succeeded, marks, parameters and rows equal",
       managed: 'managed-like target: the same',
     },
     async ({ pair, target, kind }) => {

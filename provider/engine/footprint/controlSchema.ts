@@ -4,7 +4,7 @@
 // pgferry made it: its mark is on it, or a change's record in the ledger says it was made for that
 // change. A schema of that name someone else made (a DBA's, empty, before the migration) is kept.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { ident, literal } from '../connect/quote';
 import { DEPENDENT_OBJECTS_STILL_EXIST, sqlState } from '../connect/sqlstate';
 import { CONTROL_SCHEMA, CONTROL_SCHEMA_MARK } from '../core/names';
 
@@ -31,4 +31,14 @@ export async function dropControlSchemaIfMade(client: pg.Client, recorded = fals
     if (sqlState(error) !== DEPENDENT_OBJECTS_STILL_EXIST) throw error;
     return false;
   }
+}
+
+/**
+ * The same drop as one statement a user runs by hand (the lift of a fence kept after a cutover,
+ * which `show` gives): the schema dropped only when pgferry made it (its mark, or `recorded`) and
+ * nothing is left in it, so the statements that take pgferry's last objects away leave nothing of it.
+ */
+export function dropControlSchemaIfMadeStatement(recorded = false): string {
+  const made = recorded ? 'true' : `pg_catalog.obj_description(n.oid, 'pg_namespace') IS NOT DISTINCT FROM ${literal(CONTROL_SCHEMA_MARK)}`;
+  return `DO $pgferry$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = ${literal(CONTROL_SCHEMA)} AND ${made} AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid = n.oid)) THEN DROP SCHEMA ${ident(CONTROL_SCHEMA)} RESTRICT; END IF; END $pgferry$`;
 }

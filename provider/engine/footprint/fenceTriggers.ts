@@ -35,7 +35,7 @@ import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, fenceNamesOf, type FenceNames } from '../core/names';
-import { dropControlSchemaIfMade } from './controlSchema';
+import { dropControlSchemaIfMade, dropControlSchemaIfMadeStatement } from './controlSchema';
 
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -240,17 +240,24 @@ export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
 /**
  * The statement, run in the fenced database itself, that takes the fence's triggers away
  * (installFenceTriggers): its function dropped with the triggers that call it, which are the
- * fence's alone (the function is pgferry's, made for the fence), then its passes table.
+ * fence's alone (the function is pgferry's, made for the fence), then its passes table, then the
+ * control schema when pgferry made it (its mark, or `schemaCreated`: the fence's record says the
+ * fence made it) and nothing else is left in it. A fence kept after a cutover is the last of
+ * pgferry's objects in the old source's database, and this is the statement `show` gives to lift it:
+ * run by hand, it leaves nothing of pgferry's there.
  */
-export function liftTriggersStatement(migration: string, database: string): string {
+export function liftTriggersStatement(migration: string, database: string, schemaCreated = false): string {
   const names = fenceNamesOf(migration, database);
-  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE; DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.passes)}`;
+  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE; DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.passes)}; ${dropControlSchemaIfMadeStatement(schemaCreated)}`;
 }
 
 /** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */
 export async function dropFenceTriggers(client: pg.Client, migration: string, database: string, dropSchema: boolean): Promise<void> {
-  // the fence's own function, dropped with the triggers that call it: nothing else calls it
-  await client.query(liftTriggersStatement(migration, database));
+  // the fence's own function, dropped with the triggers that call it: nothing else calls it; the
+  // schema is dropped by the function below, where a schema filled meanwhile is kept without an error
+  const names = fenceNamesOf(migration, database);
+  await client.query(`DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE`);
+  await client.query(`DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.passes)}`);
   await dropControlSchemaIfMade(client, dropSchema);
 }
 

@@ -170,7 +170,7 @@ export function writerFencesOf(
         sessionsEnded: typeof f.detail.sessionsEnded === 'number' ? f.detail.sessionsEnded : undefined,
         kept: f.kept,
         lift: liftStatement(f.database, f.undo.priorSetting),
-        liftInDatabase: liftTriggersStatement(migration, f.database),
+        liftInDatabase: liftTriggersStatement(migration, f.database, f.undo.schemaCreated === true),
       },
     ]),
   );
