@@ -273,11 +273,7 @@ function keepSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, way: HoldWay, 
  * never held has none): the cutover's after its last step, a fall-back's after the last row it
  * takes of its database (flow/afterCutover.ts fallBackEach), the release included.
  */
-export async function endSessionsAheadOfHold(
-  run: Pick<MigrationRun, 'spec'>,
-  way: HoldWay,
-  databases: readonly string[],
-): Promise<void> {
+export async function endSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, way: HoldWay, databases: readonly string[]): Promise<void> {
   await endAhead(sessionsAheadOfHold(run, way, databases).map((s) => aheadKey(s.server, s.database)));
 }
 
