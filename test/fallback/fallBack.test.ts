@@ -380,7 +380,10 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
   assert.equal(held.targetFence?.kept, false, JSON.stringify(held));
   assert.match(held.targetFence!.lift, /^ALTER DATABASE "?fb_late"? RESET default_transaction_read_only$/);
   assert.equal(held.writerFence?.kept, true, "the old source's fence kept since the cutover");
-  for (const [side, server] of [['old source', pair.source], ['new server', pair.target]] as const)
+  for (const [side, server] of [
+    ['old source', pair.source],
+    ['new server', pair.target],
+  ] as const)
     await until(`sessions opened ahead of the hold on the ${side}`, async () => ((await aheadOfHold(server, db)) > 0 ? true : undefined));
   const lock = await pair.source.connect(db);
   try {
