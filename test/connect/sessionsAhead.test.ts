@@ -30,7 +30,7 @@ describe('connect/sessionsAhead: sessions opened ahead of a hold, taken by openS
 
   it("gives a kept session to openSession with the taker's name and settings, opens another in its place, and ends the idle ones at endAhead", async () => {
     const spec = serverSpec(cluster);
-    const key = keepSessionsAhead(spec, 'postgres', 2);
+    const key = keepSessionsAhead(spec, 'postgres', 2, 'cutover ahead');
     const taken: pg.Client[] = [];
     try {
       const before = await until('two sessions kept ahead', async () => {

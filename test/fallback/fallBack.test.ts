@@ -323,13 +323,32 @@ async function fallBackScenario(
   await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
 }
 
+/** The sessions a fall-back's hold keeps open ahead and still idle on one server, in `db` or in any database. */
+async function aheadOfHold(server: ServerPair['source'], db?: string): Promise<number> {
+  const rows = await server.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgferry fall-back ahead' AND ($1::text IS NULL OR datname = $1)`,
+    [db ?? null],
+  );
+  return rows[0]!.n;
+}
+
+/** Until no session opened ahead of a fall-back's hold is left on either server. */
+async function noneAhead(pair: ServerPair, when: string): Promise<void> {
+  await until(`no session opened ahead left ${when}`, async () => {
+    const left = (await aheadOfHold(pair.source)) + (await aheadOfHold(pair.target));
+    return left === 0 ? true : undefined;
+  });
+}
+
 /**
  * Without a pooler, the runner held past the new server's fence (`fallback-held`), the old source's
  * table locked and a write behind the new server's fence waiting there for the reverse stream: the
  * drain is bounded by the lag budget, the fall-back stops in one line naming the lock's session,
  * the new server's fence lifted and the window Open; `show` gave the new server's fence while it
  * was on. The lock let go, the write reaches the old source and the fall-back asked again
- * completes, `show` giving the new server's fence kept and no fence on the old source.
+ * completes, `show` giving the new server's fence kept and no fence on the old source. While it is
+ * held, sessions opened ahead of the hold wait in the database on both servers; none is left once
+ * the fall-back stops, nor once it completes.
  */
 async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDir: string): Promise<void> {
   const name = 'fb-late';
@@ -361,6 +380,11 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
   assert.equal(held.targetFence?.kept, false, JSON.stringify(held));
   assert.match(held.targetFence!.lift, /^ALTER DATABASE "?fb_late"? RESET default_transaction_read_only$/);
   assert.equal(held.writerFence?.kept, true, "the old source's fence kept since the cutover");
+  for (const [side, server] of [
+    ['old source', pair.source],
+    ['new server', pair.target],
+  ] as const)
+    await until(`sessions opened ahead of the hold on the ${side}`, async () => ((await aheadOfHold(server, db)) > 0 ? true : undefined));
   const lock = await pair.source.connect(db);
   try {
     await lock.query('BEGIN READ WRITE');
@@ -382,6 +406,7 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
     // the new server's fence lifted: the applications write there again
     await pair.target.query("INSERT INTO items VALUES (21, 'after the stop')", [], db);
     assert.equal((await showMigration(spec.target, name))!.databases[0]!.targetFence, undefined, 'no fence on the new server');
+    await noneAhead(pair, 'once the fall-back stopped');
   } finally {
     await lock.query('ROLLBACK').catch(() => undefined);
     await lock.end();
@@ -407,6 +432,7 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
   const shown = (await showMigration(spec.target, name))!.databases[0]!;
   assert.equal(shown.targetFence?.kept, true, "the new server's fence kept");
   assert.equal(shown.writerFence, undefined, "the old source's fence lifted");
+  await noneAhead(pair, 'once the fall-back completed');
   assert.match(
     renderStatus({ ...cutOver, databases: [shown] }),
     /fb_late: writers fenced on the target since .*: kept after the fall-back, so no write is lost on the new server/,
@@ -489,7 +515,7 @@ describe('fall-back: the old source the primary again (integration)', function (
     await until('the runner exits', async () => ((await get(store, spec.migrationName))?.runner?.alive === false ? true : undefined));
   });
 
-  it("without a pooler, a drain the old source's lock holds up stops the fall-back at the lag budget in one line naming the lock's session, the new server's fence lifted and the window open; show gives the target's fence on, then kept once it falls back", async () => {
+  it("without a pooler, a drain the old source's lock holds up stops the fall-back at the lag budget in one line naming the lock's session, the new server's fence lifted and the window open; show gives the target's fence on, then kept once it falls back; sessions opened ahead of the hold wait on both servers while it is held, none left after", async () => {
     const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-fallback-held-'));
     try {
       await lateDrainStops(pair, store, holdDir);

@@ -175,12 +175,13 @@ async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<
 
 /**
  * Keeps `keep` plain sessions of `database` (the maintenance database when undefined) on `server`
- * open ahead of a hold, for openSession to take (connect/sessionsAhead.ts); returns the key that
- * endAhead stops keeping them under.
+ * open ahead of a hold, for openSession to take (connect/sessionsAhead.ts), named for what they wait
+ * for (`purpose`) until a taker gives them its own name; returns the key that endAhead stops keeping
+ * them under.
  */
-export function keepSessionsAhead(server: ServerSpec, database: string | undefined, keep: number): string {
+export function keepSessionsAhead(server: ServerSpec, database: string | undefined, keep: number, purpose: string): string {
   const key = aheadKey(server, database);
-  keepAhead(key, keep, () => openNew(server, { ...(database === undefined ? {} : { database }), purpose: 'cutover ahead' }));
+  keepAhead(key, keep, () => openNew(server, { ...(database === undefined ? {} : { database }), purpose }));
   return key;
 }
 

@@ -49,6 +49,7 @@ import {
   type ReverseStream,
 } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
+import { endSessionsAheadOfHold, FALL_BACK_HOLD } from './hold';
 import { reverseStopCause, stopRecord } from './streamStops';
 import { retryDelayMs, row, superviseStreams, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
@@ -430,17 +431,27 @@ async function fallBackStep(watch: ReverseWatch, window: FallbackWindow): Promis
  */
 async function fallBackEach(watch: ReverseWatch, windows: readonly FallbackWindow[]): Promise<void> {
   for (const window of windows) {
-    await fallBackStep(watch, window);
-    const falling: FallbackWindow = { ...window, state: 'FallingBack' };
     try {
-      let taken = await fallBackStep(watch, falling);
-      while (taken?.followed) taken = await fallBackStep(watch, falling);
-    } catch (error) {
-      if (watch.run.signal.aborted) throw error;
-      const stream = watch.streams.get(window.database)!;
-      stream.fallBack = { ...stream.fallBack!, end: { error } };
-      await fallBackStep(watch, falling);
+      await fallBackRows(watch, window);
+    } finally {
+      // the sessions its hold kept open ahead (hold.ts), served to every row up to the last one taken
+      await endSessionsAheadOfHold(watch.run, FALL_BACK_HOLD, [window.database]);
     }
+  }
+}
+
+/** One window's rows of the fall-back, in one hand-off: see fallBackEach. */
+async function fallBackRows(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
+  await fallBackStep(watch, window);
+  const falling: FallbackWindow = { ...window, state: 'FallingBack' };
+  try {
+    let taken = await fallBackStep(watch, falling);
+    while (taken?.followed) taken = await fallBackStep(watch, falling);
+  } catch (error) {
+    if (watch.run.signal.aborted) throw error;
+    const stream = watch.streams.get(window.database)!;
+    stream.fallBack = { ...stream.fallBack!, end: { error } };
+    await fallBackStep(watch, falling);
   }
 }
 

@@ -206,7 +206,7 @@ export async function cutover(
     return await heldCutover(run, { all, databases, streams, meter, gate, clock, began });
   } finally {
     // the sessions the hold kept open ahead (hold.ts), whichever way it ended
-    await endSessionsAheadOfHold(run, cutOver);
+    await endSessionsAheadOfHold(run, CUTOVER_HOLD, cutOver);
   }
 }
 

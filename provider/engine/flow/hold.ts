@@ -55,6 +55,12 @@ export interface HoldWay {
   readonly pauseOn: (run: SwitchoverRun, database: string) => Promise<readonly string[]>;
   /** The pause's change: its undo resumes the pooler where its lines point. */
   readonly pause: ReversibleChange;
+  /**
+   * The servers whose maintenance database the steps inside the hold open sessions on, which the
+   * hold keeps one open ahead of: the held server's (the lag gate's probe, the fence), and at a
+   * fall-back the old source's too (its fence lifted at the release).
+   */
+  readonly maintenanceAhead: readonly ('source' | 'target')[];
 }
 
 /** The cutover holds the source's writers. */
@@ -66,6 +72,7 @@ export const CUTOVER_HOLD: HoldWay = {
   fence: writerFence,
   pauseOn: pausePooler,
   pause: poolerPause,
+  maintenanceAhead: ['source'],
 };
 
 /** A fall-back holds the new server's writers, those the cutover let through. */
@@ -77,6 +84,7 @@ export const FALL_BACK_HOLD: HoldWay = {
   fence: targetFence,
   pauseOn: pausePoolerBack,
   pause: poolerPauseBack,
+  maintenanceAhead: ['target', 'source'],
 };
 
 /** A step of the hold tried again while a server is away (every step is idempotent). */
@@ -198,7 +206,7 @@ export async function holdAtCutover(
       // pin: the pause or the fence reads only what changes after it
       pinned = await pinUnderGuard(run, streams, gate.pooler ? 'pause' : 'fence');
       clock.done('pin');
-      keepSessionsAheadOfHold(run, databases);
+      keepSessionsAheadOfHold(run, way, databases);
     }
     if (!refusal && gate.pooler) {
       pausing = true;
@@ -235,21 +243,20 @@ export async function holdAtCutover(
 }
 
 /**
- * How many sessions a held cutover keeps open ahead (connect/sessionsAhead.ts) of each database on
- * each server: its steps open them one or two at a time, and a taken one is replaced meanwhile.
+ * How many sessions a hold keeps open ahead (connect/sessionsAhead.ts) of each database on each
+ * server: its steps open them one or two at a time, and a taken one is replaced meanwhile.
  */
 const SESSIONS_AHEAD = 2;
 
 /**
- * The sessions a held cutover keeps open ahead of its hold, on both servers for each database, and
- * one on the held server's maintenance database, which the lag gate's probe reads: opened before
- * the hold, so that its steps do not wait for connections. None before the pin: its sessions read
- * in snapshots of their own.
+ * The sessions a hold keeps open ahead of it, on both servers for each database, and one on each
+ * maintenance database its way names: opened before the hold, so that its steps do not wait for
+ * connections. A cutover opens none before the pin: its sessions read in snapshots of their own.
  */
-function sessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]) {
+function sessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, way: HoldWay, databases: readonly string[]) {
   const { source, target } = run.spec;
   return [
-    { server: source, database: undefined, keep: 1 },
+    ...way.maintenanceAhead.map((side) => ({ server: run.spec[side], database: undefined, keep: 1 })),
     ...databases.flatMap((database) => [
       { server: source, database, keep: SESSIONS_AHEAD },
       { server: target, database, keep: SESSIONS_AHEAD },
@@ -257,21 +264,28 @@ function sessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonl
   ];
 }
 
-function keepSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]): void {
-  for (const s of sessionsAheadOfHold(run, databases)) keepSessionsAhead(s.server, s.database, s.keep);
+function keepSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, way: HoldWay, databases: readonly string[]): void {
+  for (const s of sessionsAheadOfHold(run, way, databases)) keepSessionsAhead(s.server, s.database, s.keep, `${way.step} ahead`);
 }
 
-/** The sessions kept ahead of a cutover's hold ended, once it is over whichever way (a run without a hold has none). */
-export async function endSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, databases: readonly string[]): Promise<void> {
-  await endAhead(sessionsAheadOfHold(run, databases).map((s) => aheadKey(s.server, s.database)));
+/**
+ * The sessions kept ahead of a hold ended, once its switchover is over whichever way (one that
+ * never held has none): the cutover's after its last step, a fall-back's after the last row it
+ * takes of its database (flow/afterCutover.ts fallBackEach), the release included.
+ */
+export async function endSessionsAheadOfHold(run: Pick<MigrationRun, 'spec'>, way: HoldWay, databases: readonly string[]): Promise<void> {
+  await endAhead(sessionsAheadOfHold(run, way, databases).map((s) => aheadKey(s.server, s.database)));
 }
 
 /**
  * A fall-back's hold on one database: through a pooler, its databases paused first, as at the
  * cutover (transactions in flight end, new queries wait), then the new server fenced, with the lag
  * gate on the reverse stream before the pause and inside it (none without a pooler). The reverse
- * stream has no rate measured before the ask, so the gate watches it both times. Returns why the fall-back may not go on (the
- * prediction over the budget, in one line), or undefined once the new server is held.
+ * stream has no rate measured before the ask, so the gate watches it both times. Past the first
+ * reading, the sessions of the steps inside the hold and of the release are opened ahead of it, as
+ * the cutover's are (the fall-back ends them: endSessionsAheadOfHold). Returns why the fall-back
+ * may not go on (the prediction over the budget, in one line), or undefined once the new server is
+ * held.
  */
 export async function holdAtFallBack(
   run: SwitchoverRun,
@@ -292,6 +306,8 @@ export async function holdAtFallBack(
   };
   const before = await over(false);
   if (before) return before;
+  // the sessions the steps from here to the release take, opened while the applications still write
+  keepSessionsAheadOfHold(run, way, [database]);
   const paused = await again(run, way, 'the pause of the pooler', () => way.pauseOn(run, database));
   if (paused.length > 0) clock.done('pause');
   await again(run, way, 'the target fence', () => way.fenceOn(run, database));
