@@ -3,6 +3,8 @@
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration. A
 // runner started by one that lost its lease (its successor: `succession` in its input) takes the
 // lease as runner/successor.ts says.
+// first: the modules imported after it are compiled once for every runner (util/compileCache.ts)
+import '../util/compileCache';
 import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';

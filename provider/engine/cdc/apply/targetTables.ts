@@ -145,27 +145,35 @@ function intArray(values: readonly number[]): string {
   return `${literal(`{${values.map((v) => String(Math.trunc(v))).join(',')}}`)}`;
 }
 
-/** The statements of a table's facts that do not depend on its relation message: all but the casts (FORMAT_TYPES_SQL). */
+/** The table's OID, as SQL: to_regclass of its quoted name, so a missing table reads as no rows. */
+function tableOid(schema: string, table: string): string {
+  return `to_regclass(${literal(qualified(schema, table))})::oid`;
+}
+
+/**
+ * The statements of a table's facts that do not depend on its relation message, but for the facts
+ * of its columns' types (typeFactsSqlOf, which takes several tables at once) and the casts
+ * (FORMAT_TYPES_SQL).
+ */
 function tableStatements(schema: string, table: string): string[] {
-  const oid = `to_regclass(${literal(qualified(schema, table))})::oid`;
+  const oid = tableOid(schema, table);
   return [
     bind(PRESENT_COLUMNS_SQL, [literal(schema), literal(table)]),
     bind(TABLE_SQL, [literal(schema), literal(table)]),
     bind(COLUMNS_SQL, [oid]),
     bind(UNIQUE_KEYS_SQL, [oid]),
-    typeFactsSqlOf(oid),
   ];
 }
 
-/** A table's facts but its casts, from the results of tableStatements at `at`. */
-function factsAt(results: readonly pg.QueryResult[], at: number): TableFactsRead {
+/** A table's facts but its casts, from the results of tableStatements at `at` and the facts of the types its columns reach. */
+function factsAt(results: readonly pg.QueryResult[], at: number, facts: ReadonlyMap<number, TypeFacts>): TableFactsRead {
   const rows = <R>(i: number): R[] => results[at + i]!.rows as R[];
   return {
     present: rows<{ name: string; generated: boolean }>(0),
     table: rows<TableRow>(1)[0],
     columns: rows<ColumnRow>(2),
     keys: rows<UniqueKeyRow>(3),
-    facts: typeFactsOf(rows<TypeFactsRow>(4)),
+    facts,
   };
 }
 
@@ -194,10 +202,11 @@ async function readTargetTable(target: pg.Client, relation: Relation, ahead?: Ta
       intArray(builtins.map((i) => relation.columns[i]!.typeMod)),
     ]),
     ...tableStatements(relation.schema, relation.name),
+    typeFactsSqlOf(tableOid(relation.schema, relation.name)),
   ];
   const results = (await target.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
   return {
-    ...factsAt(results, 1),
+    ...factsAt(results, 1, typeFactsOf(results[statements.length - 1]!.rows as TypeFactsRow[])),
     casts: new Map((results[0]!.rows as { i: number; t: string }[]).map((r) => [r.i, r.t])),
   };
 }
@@ -234,10 +243,14 @@ export async function readTargetTablesAhead(
   tables: readonly { readonly schema: string; readonly name: string }[],
 ): Promise<Map<string, TableFactsRead>> {
   if (tables.length === 0 || tables.length > AHEAD_MAX_TABLES) return new Map();
-  const statements = tables.flatMap((t) => tableStatements(t.schema, t.name));
+  const perTable = tables.map((t) => tableStatements(t.schema, t.name));
+  // the types' facts of every table in one statement, the most costly of a table's: the type facts
+  // are keyed by type, so each table takes them all and looks up its own columns' types
+  const statements = [...perTable.flat(), typeFactsSqlOf(tables.map((t) => tableOid(t.schema, t.name)).join(', '))];
   const results = (await target.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
-  const per = statements.length / tables.length;
-  return new Map(tables.map((t, i) => [qualified(t.schema, t.name), factsAt(results, i * per)]));
+  const facts = typeFactsOf(results[statements.length - 1]!.rows as TypeFactsRow[]);
+  const per = perTable[0]!.length;
+  return new Map(tables.map((t, i) => [qualified(t.schema, t.name), factsAt(results, i * per, facts)]));
 }
 
 const PRESENT_COLUMNS_SQL = `

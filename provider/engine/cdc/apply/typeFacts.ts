@@ -85,10 +85,10 @@ export function typeFactsOf(rows: readonly TypeFactsRow[]): Map<number, TypeFact
 }
 
 /**
- * TYPE_FACTS_SQL for the table an SQL expression gives the OID of (targetTables.ts sends it among
- * the statements of its one round trip).
+ * TYPE_FACTS_SQL for the tables whose OIDs `oids` gives, SQL expressions separated by commas
+ * (targetTables.ts sends it among the statements of its one round trip).
  */
-export function typeFactsSqlOf(oid: string): string {
+export function typeFactsSqlOf(oids: string): string {
   // a function, not a string: a replacement string would read $' or $& in a table's name
-  return TYPE_FACTS_SQL.replace('ANY($1::oid[])', () => `ANY(ARRAY[${oid}])`);
+  return TYPE_FACTS_SQL.replace('ANY($1::oid[])', () => `ANY(ARRAY[${oids}])`);
 }

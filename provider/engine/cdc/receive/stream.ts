@@ -1,7 +1,7 @@
 // The replication stream: START_REPLICATION on a replication=database connection, CopyData frames
 // handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
 // thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
-import { trace } from '../../util/trace';
+import { trace, traceOnce } from '../../util/trace';
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor } from '../../connect/session';
 import { ident, literal } from '../../connect/quote';
@@ -129,6 +129,7 @@ export class ReplicationStream {
       // read at each connection: a timeout lowered by a reload reaches the next session
       const { rows } = await client.query<{ ms: string }>(SENDER_TIMEOUT_SQL);
       connected = { major, senderTimeoutMs: Number(rows[0]?.ms ?? 0) };
+      trace('replication connection open');
     } catch (error) {
       await closeSession(client);
       throw error;
@@ -156,7 +157,10 @@ export class ReplicationStream {
         const walEnd = xlogWalEnd(chunk);
         if (walEnd !== undefined) return handler.xlog(chunk, XLOG_HEADER_BYTES, walEnd);
         const frame = decodeFrame(chunk);
-        if (frame.kind === 'keepalive') handler.keepalive(frame.walEnd, frame.replyRequested);
+        if (frame.kind === 'keepalive') {
+          traceOnce('first keepalive');
+          handler.keepalive(frame.walEnd, frame.replyRequested);
+        }
       };
       let firstFrame = true;
       // pg's own copyData listener only hands frames to the active query, a no-op for this one
