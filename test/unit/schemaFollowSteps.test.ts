@@ -300,4 +300,19 @@ describe('the dependents a follow drops and makes again around its object (issue
       'a constraint by name and table',
     );
   });
+
+  it("alters a policy's roles and expressions in place, and leaves a change of its command to the fix", () => {
+    const policy = (props: SchemaObject['props']) =>
+      object('policy', 'docs_read', { command: 'SELECT', permissive: true, roles: 'PUBLIC', using: 'true', 'with check': null, ...props });
+    const o = policy({ roles: 'reader', using: '(tenant = CURRENT_USER)' });
+    const t = policy({});
+    assert.deepEqual(alterStep(o, t, 'using', '(tenant = CURRENT_USER)', 'true', 'admin')?.statements, [
+      'ALTER POLICY "docs_read" ON "public"."orders" USING ((tenant = CURRENT_USER));',
+    ]);
+    assert.deepEqual(alterStep(o, t, 'roles', 'reader', 'PUBLIC', 'admin')?.statements, [
+      'ALTER POLICY "docs_read" ON "public"."orders" TO reader;',
+    ]);
+    assert.equal(alterStep(o, t, 'with check', null, 'true', 'admin'), undefined, 'an expression taken away needs a new policy');
+    assert.equal(alterStep(policy({ command: 'ALL' }), t, 'command', 'ALL', 'SELECT', 'admin'), undefined);
+  });
 });

@@ -35,6 +35,8 @@ export const CODES = {
   EXTENSION_NOT_ALLOWED: 'EXTENSION_NOT_ALLOWED', // 603108
   EXTENSION_NOT_PRELOADED: 'EXTENSION_NOT_PRELOADED', // 603109
   UNTRUSTED_EXTENSION: 'UNTRUSTED_EXTENSION',
+  /** An extension's configuration table holds rows pg_dump would copy and pgferry leaves behind. */
+  EXTENSION_CONFIG_ROWS: 'EXTENSION_CONFIG_ROWS',
   // SchemaValidation / CollationsValidation
   SCHEMA: 'SCHEMA',
   TABLE_WITH_OIDS: 'TABLE_WITH_OIDS', // 603404

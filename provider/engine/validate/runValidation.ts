@@ -15,6 +15,7 @@ import { checkTablespaces } from './tablespaces';
 import { checkConnectivity, uncheckedTlsWarning } from './connectivity';
 import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
+import { checkExtensionConfigTables } from './extensionConfig';
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkFallbackTarget, checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
@@ -134,6 +135,9 @@ async function sourceReadChecks(
     );
     await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
       checkSourceRowSecurity(client, database, source.info.major),
+    );
+    await guarded(results, CHECK_TYPES.extensions, `the extensions' configuration tables in ${ident(database)}`, database, () =>
+      checkExtensionConfigTables(client, database),
     );
   }
 }

@@ -316,6 +316,7 @@ class ApplySession {
       case 'keepalive':
         return undefined;
       case 'row':
+        if (this.shapes.isGone(item.relation.oid)) return undefined;
         held.rows.push(item);
         return held.rows.length > this.config.commitRows ? this.applyAlone() : undefined;
       case 'commit':
@@ -380,6 +381,7 @@ class ApplySession {
   /** One row change of a transaction routed to a lane other than the first session's. */
   private async addToLane(lane: number, row: RowEvent): Promise<void> {
     if (this.state.tracker.resyncing.size > 0 && this.resyncing(row.relation)) return;
+    if (this.shapes.isGone(row.relation.oid)) return;
     const table = this.shapes.known(row.relation.oid)!;
     const change = { op: row.op, table, identity: row.identity, values: row.values };
     this.state.tracker.rowChanged(change);
@@ -478,6 +480,7 @@ class ApplySession {
   /** Step: add one row change of the current source transaction to the open target transaction. */
   private addChange(row: RowEvent): Step {
     if (this.state.tracker.resyncing.size > 0 && this.resyncing(row.relation)) return undefined;
+    if (this.shapes.isGone(row.relation.oid)) return undefined;
     const table = this.shapes.known(row.relation.oid);
     if (!table) return this.shapes.tableOf(row.relation).then(() => this.addChange(row));
     const change = { op: row.op, table, identity: row.identity, values: row.values };
@@ -499,7 +502,8 @@ class ApplySession {
   }
 
   private async truncate(all: readonly Relation[], restartIdentity: boolean): Promise<void> {
-    const relations = this.state.tracker.resyncing.size > 0 ? all.filter((r) => !this.resyncing(r)) : all;
+    const applied = all.filter((r) => !this.shapes.isGone(r.oid));
+    const relations = this.state.tracker.resyncing.size > 0 ? applied.filter((r) => !this.resyncing(r)) : applied;
     if (relations.length === 0) return;
     const targets = await Promise.all(relations.map((r) => this.shapes.tableOf(r)));
     this.state.tracker.truncated(targets);

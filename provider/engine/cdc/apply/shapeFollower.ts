@@ -5,6 +5,7 @@
 // the session's connections (sessionConnections.ts), given; the apply loop that calls it is
 // applySession.ts; the event trigger's DDL messages, ddlFollower.ts; the stops, shapeStops.ts.
 import { ident, qualified } from '../../connect/quote';
+import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../../core/lsn';
 import { traceOnce } from '../../util/trace';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
@@ -64,6 +65,8 @@ export class ShapeFollower {
   private readonly keptTold = new Set<string>();
   /** Each table's streamed columns written nowhere (leftOutColumns), as last decided at its relation message. */
   private readonly leftOut = new Map<number, ReadonlySet<string>>();
+  /** Relations the source has dropped since and the target never had: their changes are not applied (droppedSince). */
+  private readonly gone = new Set<number>();
 
   constructor(
     private readonly config: SessionConfig,
@@ -96,6 +99,39 @@ export class ShapeFollower {
    * verified whole at cutover (ChangeTracker.reshaped).
    */
   async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
+    if (this.gone.has(item.relation.oid)) return;
+    try {
+      await this.followRelation(item);
+    } catch (error) {
+      if (!(error instanceof PgferryError && error.code === 'CDC_TABLE_MISSING') || !(await this.droppedSince(item.relation))) throw error;
+    }
+  }
+
+  /** Whether a relation's changes are not applied: the source dropped its table since, and the target never had it. */
+  isGone(oid: number): boolean {
+    return this.gone.has(oid);
+  }
+
+  /**
+   * A table the target lacks whose OID the source no longer has: made and dropped on the source
+   * while the stream was behind (a partition a partition manager makes, fills and drops by its
+   * retention before the table watch could follow it). The drop took every row of it, so its
+   * changes are not applied and the target ends as the source is. A table renamed keeps its OID,
+   * and still stops the stream as a missing table does.
+   */
+  private async droppedSince(relation: Relation): Promise<boolean> {
+    const source = await this.connections.sourceSession();
+    const { rows } = await source.query('SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1', [relation.oid]);
+    if (rows.length > 0) return false;
+    this.gone.add(relation.oid);
+    this.state.onFollowed?.(
+      `source table ${qualified(relation.schema, relation.name)} was created and dropped on the source while the stream was behind, and the target never had it: its changes are not applied (the drop took its rows)`,
+    );
+    return true;
+  }
+
+  /** relationChanged's work on a relation the source still streams. */
+  private async followRelation(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
     traceOnce('first relation message');
     const { relation } = item;
     let { change } = item;

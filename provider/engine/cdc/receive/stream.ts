@@ -24,6 +24,8 @@ export interface StreamOptions {
   readonly publication: string;
   /** Where to start; the server starts at the slot's confirmed position when that is later. */
   readonly startLsn: bigint;
+  /** No frame for this long while not paused means a dead connection (default SILENCE_MS). */
+  readonly silenceMs?: number;
 }
 
 /** The connection's internals pg does not type: the protocol connection and its socket. */
@@ -51,7 +53,12 @@ export interface ReplicationConnection {
 /** The stream stopped without an error from either server (silent socket, server ended it): a new session may continue. */
 export class StreamLostError extends Error {}
 
-/** No frame for this long while not paused means a dead connection (the server keepalives every wal_sender_timeout/2). */
+/**
+ * No frame for this long while not paused means a dead connection. The server sends nothing on a
+ * source without writes: it pings only a client that has not replied for half its
+ * wal_sender_timeout, and this one replies on its own timer. Half this long without a frame, a
+ * status update asks for a reply, which a live server sends at once.
+ */
 const SILENCE_MS = 120_000;
 
 /** The longest wait between two standby status updates, whatever the server's timeout. */
@@ -76,6 +83,10 @@ export class ReplicationStream {
   private closed = false;
   private paused = false;
   private lastFrameAt = Date.now();
+  /** When a reply was last asked for: asked again only once a frame came since (the same millisecond counts). */
+  private askedAt = 0;
+  /** The positions of the last status update sent, sent again when a reply is asked for. */
+  private lastStatus = { flushed: 0n, received: 0n };
   private readonly watchdog: NodeJS.Timeout;
   private fail: (error: Error) => void = () => undefined;
   /** Settles when streaming ends: rejects with the cause unless close() ended it. */
@@ -89,6 +100,7 @@ export class ReplicationStream {
     private readonly raw: RawConnection,
     server: ConnectedServer,
     streaming: Promise<unknown>,
+    silenceMs = SILENCE_MS,
   ) {
     this.serverMajor = server.major;
     this.statusIntervalMs = statusIntervalMs(server.senderTimeoutMs);
@@ -96,11 +108,19 @@ export class ReplicationStream {
       this.fail = reject;
     });
     client.on('error', (error) => this.fail(error));
-    this.watchdog = setInterval(() => {
-      if (!this.paused && Date.now() - this.lastFrameAt > SILENCE_MS) {
-        this.failWith(new StreamLostError(`replication stream silent for ${SILENCE_MS / 1000}s: connection presumed dead`));
-      }
-    }, 5_000);
+    this.watchdog = setInterval(
+      () => {
+        if (this.paused) return;
+        const silent = Date.now() - this.lastFrameAt;
+        if (silent > silenceMs) {
+          this.failWith(new StreamLostError(`replication stream silent for ${silenceMs / 1000}s: connection presumed dead`));
+        } else if (silent > silenceMs / 2 && this.askedAt <= this.lastFrameAt) {
+          this.askedAt = Date.now();
+          this.sendStatus(this.lastStatus.flushed, this.lastStatus.received, true);
+        }
+      },
+      Math.min(5_000, silenceMs / 4),
+    );
     this.watchdog.unref();
     this.ended = Promise.race([streaming, failed]).then(
       () => {
@@ -186,7 +206,7 @@ export class ReplicationStream {
       );
       streaming.catch(() => undefined);
       trace('START_REPLICATION sent');
-      const result = new ReplicationStream(client, raw, server, streaming);
+      const result = new ReplicationStream(client, raw, server, streaming, options.silenceMs);
       stream.current = result;
       for (const chunk of pending.splice(0)) deliver(chunk);
       return result;
@@ -209,6 +229,7 @@ export class ReplicationStream {
   sendStatus(flushed: bigint, received: bigint = flushed, replyRequested = false): void {
     if (this.closed) return;
     const written = received > flushed ? received : flushed;
+    this.lastStatus = { flushed, received };
     this.raw.sendCopyFromChunk(encodeStatusUpdate(written, flushed, flushed, Date.now(), replyRequested));
   }
 

@@ -385,6 +385,15 @@ export function alterStatement(
       if (change) return change.statements.join(' ');
       return `recreate ${describeObject(o)} as on the source (its ${property} differs; ALTER TYPE cannot remove or reorder a label)`;
     }
+    case 'policy': {
+      // ALTER POLICY changes its roles and expressions in place; its command or kind, or an
+      // expression taken away, only a new policy can
+      const alter = `ALTER POLICY ${objectSql(o)}`;
+      if (property === 'roles') return `${alter} TO ${text(source) || 'PUBLIC'};`;
+      if (property === 'using' && source !== null) return `${alter} USING (${text(source)});`;
+      if (property === 'with check' && source !== null) return `${alter} WITH CHECK (${text(source)});`;
+      return recreate();
+    }
     case 'extension':
       return `ALTER EXTENSION ${objectSql(o)} UPDATE TO ${literal(text(source))};`;
     case 'comment':

@@ -323,6 +323,12 @@ function alterStepOf(
         ...(o.props.on === 'table' ? { inStream: true as const } : {}),
       };
     }
+    case 'policy': {
+      // its roles or an expression changed in place (ALTER POLICY), as a policy made or dropped is
+      // followed: no row the apply writes is filtered by it before the release enables row security
+      const altered = alterStatement(o, property, source, target, targetOwner);
+      return altered.startsWith('ALTER POLICY ') ? { when: 'anytime', statements: [altered], rank: CREATE_RANK.policy! } : undefined;
+    }
     case 'enum type': {
       if (property !== 'labels') return undefined;
       const change = labelChanges(o, text(source), text(target));
