@@ -212,7 +212,7 @@ async function copyData(
         await updateTable(store, name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
         await updateDatabase(store, name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
-    }).finally(() => endCopyRound(run, database).catch(() => undefined)),
+    }).finally(() => endCopyRound(run, database, snapshot).catch(() => undefined)),
   );
 }
 
