@@ -62,7 +62,9 @@ describe('safety: a lease connection gone silent', function () {
         'the runner to say its lease is lost while the target is silent',
         async () => {
           const text = await since();
-          return /lease connection lost \(lease connection did not answer within \d+ s\): cut off from every server/.test(text)
+          return /lease connection lost \(lease connection did not answer within \d+ s, and no new session answered within \d+ s either\): cut off from every server/.test(
+            text,
+          )
             ? text
             : undefined;
         },

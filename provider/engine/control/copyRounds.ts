@@ -177,9 +177,17 @@ export async function reopenRound(
   });
 }
 
-/** The round is over (the copy ended, or failed): helpers claim nothing more of it. */
-export async function closeRound(catalog: CatalogQueries, migration: string, database: string): Promise<void> {
-  await catalog.query(`UPDATE ${S}.migration_database SET copy_round = NULL WHERE migration = $1 AND database = $2`, [migration, database]);
+/**
+ * The round opened at `snapshot` is over (the copy ended, or failed): helpers claim nothing more of
+ * it. Only that round is closed: a runner stopped and woken after losing its lease may send this
+ * before it learns of the loss, when its successor has opened a round of its own, which must stay
+ * open.
+ */
+export async function closeRound(catalog: CatalogQueries, migration: string, database: string, snapshot: string): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration_database SET copy_round = NULL WHERE migration = $1 AND database = $2 AND copy_round->>'snapshot' = $3`,
+    [migration, database, snapshot],
+  );
 }
 
 /** Where the items someone else held are now: done (with their rows), or free to claim again. */

@@ -293,7 +293,10 @@ async function changedTables(
   return changed;
 }
 
-/** The copy of this database ended (done or failed): agents claim nothing more of its round. */
-export async function endCopyRound(run: MigrationRun, database: string): Promise<void> {
-  if (run.spec.runtime === 'agents') await closeRound(run.store, run.spec.migrationName, database);
+/**
+ * The copy of this database ended (done or failed): agents claim nothing more of the round this run
+ * opened at `snapshot`, and a round a successor opened since is left open.
+ */
+export async function endCopyRound(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+  if (run.spec.runtime === 'agents') await closeRound(run.store, run.spec.migrationName, database, snapshot.name);
 }

@@ -212,7 +212,7 @@ async function copyData(
         await updateTable(store, name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
         await updateDatabase(store, name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
-    }).finally(() => endCopyRound(run, database).catch(() => undefined)),
+    }).finally(() => endCopyRound(run, database, snapshot).catch(() => undefined)),
   );
 }
 
@@ -328,6 +328,8 @@ export async function finishDatabase(run: MigrationRun, database: string, props:
     // the rest, and any whose VACUUM ran too early, get their VACUUM (ANALYZE) here, now that no
     // copy transaction is open.
     const tables = await withSession(spec.target, { database, purpose: 'catalog' }, async (c) => {
+      // a test ends this session here: a step that is not retried, whose loss ends the migration
+      await holdpoint(`analyze:${database}`);
       const [analyzed, again] = [await analyzedTables(c), await notAllVisible(c)];
       return (await listTables(c, run.targetMajor)).filter((t) => !analyzed.has(t.oid) || again.has(t.oid));
     });

@@ -227,7 +227,7 @@ export async function runOnline(run: MigrationRun): Promise<void> {
     await stopAll(streams);
     // Only an end that is recorded releases anything: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.
-    const end = migrationEnd(error, run.signal.aborted);
+    const end = migrationEnd(error, run.signal.aborted, run.spec);
     if (!(await startCleanup(store, name, end.state === 'Canceled', end.message))) throw error;
     // Nothing will stream again: give back what the migration changed on both servers, warning
     // about what is left. The target's data is left as it is. The caller records the final state.

@@ -229,8 +229,9 @@ async function rolesStep(run: MigrationRun): Promise<void> {
 }
 
 /** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
-async function recordEnd(store: CatalogConnection, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
-  const { state, message } = migrationEnd(error, aborted);
+async function recordEnd(store: CatalogConnection, spec: MigrationSpec, error: unknown, aborted: boolean): Promise<MigrationStatus> {
+  const name = spec.migrationName;
+  const { state, message } = migrationEnd(error, aborted, spec);
   // the databases first: whoever reads the migration's final state reads its databases' too
   await markOpenDatabases(store, name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
   await setState(store, name, state, 'Completed', message).catch(() => undefined);
@@ -345,7 +346,7 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
     else await (await import('./offline')).runOffline(run);
     return (await get(store, name))!;
   } catch (error) {
-    return await recordEnd(store, name, error, controller.signal.aborted);
+    return await recordEnd(store, spec, error, controller.signal.aborted);
   } finally {
     stopWatching();
     options.signal?.removeEventListener('abort', onOuterAbort);

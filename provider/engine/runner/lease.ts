@@ -17,43 +17,107 @@ export interface Lease {
 }
 
 /**
- * How often the lease connection is checked, and how long an answer may take before the lease
- * counts as lost: a runner whose lease session's peer went silent notices it within their sum
- * (docs/safety.md). A probe is one SELECT 1 on an idle session, answered at once by a server that
- * is there, however busy; a false loss costs a successor's takeover, never a write twice.
+ * How often the lease connection is checked, and how long an answer may take before the lease is
+ * asked after on a new session: a runner whose lease session's peer went silent notices it within
+ * their sum and the new session's own bound (docs/safety.md). A probe is one SELECT 1 on an idle
+ * session, but a loaded target (a checkpoint's fsync) or a starved runner can take longer than the
+ * deadline to answer it; a false loss costs a successor's takeover, never a write twice.
  */
 const PROBE_EVERY_MS = 1_000;
 const PROBE_TIMEOUT_MS = 4_000;
+/** How long the new session that asks after an unanswered probe may take to connect and answer. */
+const CHECK_TIMEOUT_MS = 4_000;
+
+/** What the lease probe needs to ask after the lease on a session of its own. */
+interface LeaseProbe {
+  readonly client: pg.Client;
+  readonly target: ServerSpec;
+  readonly migration: string;
+  /** The lease session's backend on the target. */
+  readonly sessionPid: number;
+  readonly onLost: (error: Error) => void;
+  /** Told of a probe that was slow while the lease was still held (a runner's log). */
+  readonly onSlow: (note: string) => void;
+}
+
+/**
+ * Whether the lease session `sessionPid` still holds the migration's lease, asked on a new session
+ * within CHECK_TIMEOUT_MS; an error when the target does not answer in time. A successor can take
+ * the lease only once the server has ended that session, so a yes read here means none has.
+ */
+async function leaseHeldOnServer(probe: LeaseProbe): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const opening = openSession(probe.target, { purpose: 'lease check', connectTimeoutMs: CHECK_TIMEOUT_MS });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no new session answered within ${CHECK_TIMEOUT_MS / 1000} s either`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    const asked = opening.then(async (client) => {
+      const { rows } = await client.query<{ held: boolean }>(
+        `SELECT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = $1
+            AND classid::text::bigint = (($2::bigint >> 32) & 4294967295) AND objid::text::bigint = ($2::bigint & 4294967295)) AS held`,
+        [probe.sessionPid, leaseKey(probe.migration)],
+      );
+      return rows[0]?.held === true;
+    });
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+    // a session that opens after the deadline is ended as soon as it does
+    void opening.then(closeSession, () => undefined);
+  }
+}
 
 /**
  * A connection cut off without a word (a network blip that drops the server's goodbye, a peer
  * that vanished) would look alive to this side for minutes of TCP retransmissions and keepalives
- * while the server may have freed the lock and a successor taken it: a probe that does not answer
- * in time counts as a lost lease.
+ * while the server may have freed the lock and a successor taken it. So a probe that does not
+ * answer in time sends the runner to ask on a new session whether its lease session still holds
+ * the lock: held, the probe was only slow and the runner goes on (asking again at each deadline
+ * while the answer is still out); not held, or no answer there either, the lease counts as lost.
  */
-function probeLease(client: pg.Client, onLost: (error: Error) => void): NodeJS.Timeout {
+function probeLease(probe: LeaseProbe): () => void {
   let probing = false;
+  let stopped = false;
+  let deadline: NodeJS.Timeout | undefined;
+  const arm = () => {
+    deadline = setTimeout(() => void overdue(), PROBE_TIMEOUT_MS);
+    deadline.unref();
+  };
+  const overdue = async () => {
+    const held = await leaseHeldOnServer(probe).catch((error: Error) => error);
+    if (!probing || stopped) return; // answered meanwhile, or the lease released
+    if (held === true) {
+      probe.onSlow(
+        `the lease session did not answer within ${PROBE_TIMEOUT_MS / 1000} s; a new session reads its lease still held: going on`,
+      );
+      arm();
+      return;
+    }
+    const why = held === false ? 'a new session reads its lease released' : held.message;
+    probe.onLost(new Error(`lease connection did not answer within ${PROBE_TIMEOUT_MS / 1000} s, and ${why}`));
+  };
   const timer = setInterval(() => {
     if (probing) return; // the deadline of the outstanding probe decides
     probing = true;
-    const deadline = setTimeout(
-      () => onLost(new Error(`lease connection did not answer within ${PROBE_TIMEOUT_MS / 1000} s`)),
-      PROBE_TIMEOUT_MS,
-    );
-    deadline.unref();
-    client.query('SELECT 1').then(
+    arm();
+    probe.client.query('SELECT 1').then(
       () => {
         probing = false;
         clearTimeout(deadline);
       },
       (error: Error) => {
         clearTimeout(deadline);
-        onLost(error);
+        probe.onLost(error);
       },
     );
   }, PROBE_EVERY_MS);
   timer.unref();
-  return timer;
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    clearTimeout(deadline);
+  };
 }
 
 /**
@@ -69,7 +133,8 @@ export function leaseHeld(migration: string, runner?: { pid: number; host: strin
   });
 }
 
-export async function acquireLease(target: ServerSpec, migration: string): Promise<Lease> {
+/** `onSlow`: told of a probe that was slow while the lease was still held (the runner logs it). */
+export async function acquireLease(target: ServerSpec, migration: string, onSlow: (note: string) => void = () => {}): Promise<Lease> {
   const client: pg.Client = await openSession(target, { purpose: leasePurpose({ pid: process.pid, host: os.hostname() }) });
   let released = false;
   let onLost: (error: Error) => void = () => {};
@@ -86,14 +151,15 @@ export async function acquireLease(target: ServerSpec, migration: string): Promi
     throw leaseHeld(migration);
   }
   const { rows: session } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const probe = probeLease(client, onLost);
+  const sessionPid = session[0]!.pid;
+  const stopProbe = probeLease({ client, target, migration, sessionPid, onLost, onSlow });
   return {
-    sessionPid: session[0]!.pid,
+    sessionPid,
     lost,
     async release() {
       if (released) return;
       released = true;
-      clearInterval(probe);
+      stopProbe();
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [leaseKey(migration)]).catch(() => undefined);
       await closeSession(client);
     },

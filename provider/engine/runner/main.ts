@@ -129,7 +129,7 @@ async function main(): Promise<number> {
     await holdpoint('successor-took-lease');
   } else {
     try {
-      lease = await acquireLease(spec.target, name);
+      lease = await acquireLease(spec.target, name, (note) => console.error(note));
     } catch (error) {
       console.error(errorMessage(error));
       return RUNNER_EXIT.leaseHeld;

@@ -100,7 +100,7 @@ export async function takeOverLease(spec: MigrationSpec, succession: Succession)
   await holdpoint('successor-lease');
   for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, LONGEST_WAIT_MS)) {
     try {
-      return await acquireLease(spec.target, name);
+      return await acquireLease(spec.target, name, (note) => console.error(note));
     } catch (error) {
       if (isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING') {
         console.log(`another runner holds the lease of migration ${name}: it runs the migration, and this successor exits`);

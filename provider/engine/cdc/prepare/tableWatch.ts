@@ -13,7 +13,9 @@
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
 //   the publication and reported as not streamed;
 // - a streamed table dropped or renamed: reported, or, with tableDropsAndRenames: follow, handed to
-//   the online flow to follow on the target (flow/tableDropsFollow.ts) by takeDroppedOrRenamed.
+//   the online flow to follow on the target (flow/tableDropsFollow.ts) by takeDroppedOrRenamed;
+// - a streamed table moved to another tablespace (ALTER TABLE ... SET TABLESPACE): its changes
+//   stream on, and the warning says the target keeps it in its database's default tablespace.
 //
 // A scan rather than an event trigger: it needs no superuser, puts nothing in the application's
 // database, and never runs inside the application's transactions, where any error of pgferry's
@@ -22,6 +24,7 @@
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { whoseRowsMove } from '../../filter/plan';
+import { ident } from '../../connect/quote';
 import { closeSession, openSession } from '../../connect/session';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
@@ -66,6 +69,8 @@ interface DatabaseState {
   readonly partitionsChecked: Set<string>;
   /** The streamed tables of the last scan, OID to name: one gone or renamed since is reported. */
   streamed?: Map<string, TableName>;
+  /** The streamed tables' tablespaces at the last scan, by OID (null: the database's default): a move since is reported. */
+  tablespaces?: Map<string, string | null>;
 }
 
 /**
@@ -146,6 +151,7 @@ export class SourceTableWatch {
     state.reported ??= await this.knownUnstreamed(w.database);
     const relations = await whoseRowsMove(state.client, await readSourceRelations(state.client, w.publication), this.run.spec);
     await this.reportDroppedOrRenamed(w.database, state, relations);
+    await this.reportTablespaceMoves(w.database, state);
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
@@ -227,6 +233,35 @@ export class SourceTableWatch {
         ? `was renamed to ${renamed.display} on the source while streaming: rename it on the target (ALTER TABLE ${name} RENAME TO ...) before its next change reaches the target, or the stream stops on it`
         : `was dropped on the source while streaming (or left the migration's filters): its rows stay on the target, and the cutover's schema check stops on it until you drop it there too or undo the drop`;
       await this.run.warn(`streamed table ${name} ${what}`, database);
+    }
+  }
+
+  /**
+   * A streamed table moved to another tablespace on the source since the last scan (ALTER TABLE ...
+   * SET TABLESPACE): a move changes no row and the stream follows the table by its OID, so nothing
+   * stops; but the target keeps it where the restore put every object, its database's default
+   * tablespace (validation's TABLESPACE_NOT_KEPT told the placements it found), and a user who moved
+   * it on purpose hears so at once, a warning `show` lists, once per move. The first scan of a runner
+   * reads where the tables are.
+   */
+  private async reportTablespaceMoves(database: string, state: DatabaseState): Promise<void> {
+    const streamed = state.streamed!;
+    const { rows } = await state.client!.query<{ oid: string; tablespace: string | null }>(
+      `SELECT c.oid::text AS oid, t.spcname AS tablespace FROM pg_catalog.pg_class c
+         LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = ANY($1::oid[])`,
+      [[...streamed.keys()]],
+    );
+    const before = state.tablespaces;
+    state.tablespaces = new Map(rows.map((r) => [r.oid, r.tablespace]));
+    if (!before) return;
+    for (const r of rows) {
+      if (!before.has(r.oid) || before.get(r.oid) === r.tablespace) continue;
+      const table = streamed.get(r.oid)!.display;
+      const to = r.tablespace === null ? "its database's default tablespace" : `tablespace ${ident(r.tablespace)}`;
+      await this.run.warn(
+        `streamed table ${table} was moved to ${to} on the source while streaming: its changes stream on, and on the target it stays in the database's default tablespace (ALTER TABLE ${table} SET TABLESPACE ... there to place it)`,
+        database,
+      );
     }
   }
 
