@@ -2,7 +2,7 @@
 // consumer's process ends, and with it its connection to the source (its slot goes inactive), and
 // a resume starts a new one that reconnects, its start-up inside the timed drain.
 //  - native: ALTER SUBSCRIPTION DISABLE ends the apply worker; ENABLE has the launcher start one.
-//  - pgferry: its process is killed (it has no pause, and SIGTERM asks a runner to cancel), and a
+//  - pgferry: its process is killed (it has no pause, and SIGTERM stops it as a kill does), and a
 //    runner resumes the migration from its recorded position, as `pgferry resume` does.
 // SIGSTOP is not used: a stopped pgferry kept its walsender decoding into socket buffers before
 // the clock started, while native's walsender was gone.

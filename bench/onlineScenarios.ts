@@ -378,7 +378,7 @@ async function decodeOnlySlot(source: Cluster, publication: () => Promise<string
 async function abandonConsumers(native: { stop(): Promise<void> } | undefined, ferry: ReturnType<typeof pgferryConsumer>): Promise<void> {
   if (native) await native.stop();
   try {
-    // a runner cancels on SIGTERM, releasing the slot; the first process just exits
+    // a runner stops on SIGTERM as a kill would, its slot kept; the first process just exits
     process.kill(ferry.current().pid, 'SIGTERM');
   } catch {
     // already gone

@@ -263,12 +263,16 @@ export async function stopCdcPair(pair: ServerPair | undefined): Promise<void> {
  * Starts an online migration, waits until it has streamed some inserts, and SIGKILLs its runner:
  * the kill lands while the stream applies. Returns the killed runner's pid once it is seen dead.
  */
-export async function killRunnerWhileStreaming(spec: MigrationSpec, store: CatalogConnection): Promise<number> {
+export async function killRunnerWhileStreaming(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<number> {
   await startMigration(spec);
   const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
   assert.notEqual(streaming.state, 'Failed', streaming.message);
   const pid = streaming.runner!.pid;
-  process.kill(pid, 'SIGKILL');
+  process.kill(pid, signal);
   await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
   return pid;
 }

@@ -1,4 +1,5 @@
-// The online runner killed with SIGKILL while streaming, then resumed: the copy is not redone,
+// The online runner stopped (SIGTERM, as a service manager or a host shutdown stops it) or killed
+// (SIGKILL) while streaming, then resumed: the migration is not canceled, the copy is not redone,
 // streaming continues from the recorded position, and the cutover finds every row.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration } from '../../provider/engine';
@@ -7,7 +8,7 @@ import { errorMessage } from '../../provider/engine/core/errors';
 import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
 
-describe('online runner: SIGKILL while streaming, then resume (integration)', function () {
+describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
@@ -15,7 +16,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
   });
   after(async () => pair?.stop());
 
-  it('resumes streaming without re-copying and cuts over with every row', async () => {
+  it('SIGTERM while streaming: not canceled, its slot kept; the resume goes on without re-copying and cuts over with every row', async () => {
     await pair.source.query('CREATE DATABASE resumable');
     await pair.source.query(
       `CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 5000) g;`,
@@ -44,7 +45,12 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       }
     })();
     try {
-      await killRunnerWhileStreaming(spec, store);
+      await killRunnerWhileStreaming(spec, store, 'SIGTERM');
+      // a stop is not a cancel: the migration stays to be resumed, and the source keeps its slot
+      const stopped = await waitForStatus(store, spec.migrationName, () => true);
+      assert.notEqual(stopped.state, 'Canceled', stopped.message);
+      const slots = await pair.source.query(`SELECT slot_name FROM pg_replication_slots WHERE database = 'resumable'`);
+      assert.equal(slots.length, 1, JSON.stringify(slots));
       // writes keep coming while no runner is alive
       const deadAt = id;
       await until('the writer to commit 20 rows while no runner is alive', async () => (id - deadAt >= 20 ? true : undefined), 60_000, 20);

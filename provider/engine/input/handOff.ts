@@ -7,7 +7,7 @@ import { freezeSpec } from './freezeSpec';
 import type { MigrationSpec } from './migrationSpec';
 
 /** A runner's exit codes: the spawner tells a runner that found the lease held from one that failed. */
-export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5 } as const;
+export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5, stopped: 6 } as const;
 
 /** What a runner that lost its lease tells the successor it starts (runner/successor.ts). */
 export interface Succession {

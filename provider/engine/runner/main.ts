@@ -9,7 +9,7 @@ import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';
 import { CatalogConnection } from '../control/connection';
-import { canceledError, errorMessage } from '../core/errors';
+import { errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
 import { RUNNER_EXIT, runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -82,6 +82,21 @@ async function stopOnLeaseLoss(
     }
   }
   process.exit(RUNNER_EXIT.leaseLost);
+}
+
+/**
+ * A signal (a service manager stopping its unit, a host shutting down, `kill PID`) stops the runner
+ * as a kill would, after ending its sessions and tools: the migration is not canceled, and what was
+ * copied and applied stays for `pgferry resume` or the next agent. Only a request through the
+ * control catalog cancels, so a reboot never throws away a copy.
+ */
+function stopOnSignal(signal: NodeJS.Signals, name: string): never {
+  const ended = cutOffFromServers(new Error(`the runner was stopped by ${signal}`));
+  console.error(
+    `${signal}: runner stopped (${ended.sessions} sessions and ${ended.tools} pg tools ended); migration ${name} is not canceled: ` +
+      '`pgferry resume` goes on from where it stopped, `pgferry update --cancel` cancels it',
+  );
+  process.exit(RUNNER_EXIT.stopped);
 }
 
 /**
@@ -163,9 +178,8 @@ async function main(): Promise<number> {
   trace('setRunner');
   const heartbeat = setInterval(() => void catalogHeartbeat(store, name).catch(() => undefined), 5000);
   const controller = new AbortController();
-  const stop = () => controller.abort(canceledError());
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.once('SIGTERM', () => stopOnSignal('SIGTERM', name));
+  process.once('SIGINT', () => stopOnSignal('SIGINT', name));
   let runOver = false;
   // set once the lease is lost: the run is stopped and the successor started there, and the process ends
   let stopping: Promise<never> | undefined;
