@@ -33,6 +33,8 @@ describe('resource check', () => {
     const failures = checkInputs({}, { ...valid, tabelJobs: 3 });
     assert.equal(failures.length, 1);
     assert.match(failures[0]!.reason, /tabelJobs/);
+    // the one line names what is allowed, so the misspelling's right word is in it
+    assert.match(failures[0]!.reason, /; allowed: .*\btableJobs\b/);
   });
 
   it('checks the Pulumi-only fields', () => {

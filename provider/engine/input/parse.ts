@@ -1,16 +1,33 @@
 // Parsing user input into a MigrationSpec: one line naming the field and what is allowed.
-import type { z } from 'zod';
+import { z } from 'zod';
 import { inputError, PgferryError } from '../core/errors';
 import { freezeSpec } from './freezeSpec';
 import { migrationSpecSchema, type MigrationSpec } from './migrationSpec';
+
+/** `unknown field "x"`, the words every unknown key starts with. */
+function unknownFields(keys: readonly string[]): string {
+  return `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')}`;
+}
+
+// An unknown key's message names the fields its object allows (a user who wrote `database` where
+// `maintenanceDatabase` is meant sees the right word). Only the issue as it is raised carries the
+// object's schema, so this is zod's error map for the process: every input schema is parsed after
+// this module is loaded, because each place that parses input reads its errors through it.
+z.config({
+  customError: (issue) => {
+    if (issue.code !== 'unrecognized_keys') return undefined;
+    const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+    const allowed = shape ? Object.keys(shape) : [];
+    return allowed.length > 0 ? `${unknownFields(issue.keys)}; allowed: ${allowed.join(', ')}` : unknownFields(issue.keys);
+  },
+});
 
 /** Formats the first zod issue as `field: problem`. */
 export function describeIssue(issue: z.core.$ZodIssue, prefix = ''): { field: string; message: string } {
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  }
+  // a schema's own message for unknown keys gives way to pgferry's words
+  if (issue.code === 'unrecognized_keys' && !message.startsWith('unknown field')) message = unknownFields(issue.keys);
   return { field: field || '(root)', message };
 }
 
