@@ -34,8 +34,8 @@ interface BehindProxy {
   readonly held: MigrationSpec;
   readonly store: CatalogConnection;
   readonly runner: number;
-  since(): Promise<string>;
-  end(): Promise<void>;
+  readonly since: () => Promise<string>;
+  readonly end: () => Promise<void>;
 }
 
 describe('safety: the lease session silent or slow to answer', function () {
