@@ -31,6 +31,30 @@ describe('control catalog', () => {
     );
   });
 
+  it("a catalog an earlier run made as another role: the install is refused naming that role, and the catalog's versions read back unchanged", async () => {
+    const owner = new CatalogConnection(serverSpec(cluster));
+    await owner.install();
+    await owner.close();
+    await cluster.query(`CREATE ROLE later_admin LOGIN PASSWORD 'later-pw'; GRANT CREATE ON DATABASE postgres TO later_admin`);
+    const later = new CatalogConnection(serverSpec(cluster, { user: 'later_admin', password: 'later-pw' }));
+    try {
+      await assert.rejects(later.install(), (error: Error & { code?: string; fix?: string }) => {
+        assert.equal(error.code, 'CONTROL_INSTALL', error.message);
+        assert.match(error.fix ?? '', new RegExp(`belongs to role "?${cluster.user}"? .*run pgferry as that role`), error.fix);
+        assert.ok(!`${error.message} ${error.fix}`.includes('later-pw'));
+        return true;
+      });
+    } finally {
+      await later.close();
+      await cluster.query('DROP OWNED BY later_admin; DROP ROLE later_admin');
+    }
+    const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version ORDER BY version');
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      CONTROL_MIGRATIONS.map((m) => m.version),
+    );
+  });
+
   it('records a migration, refuses a duplicate name, and reads counters back', async () => {
     const store = new CatalogConnection(serverSpec(cluster));
     try {
