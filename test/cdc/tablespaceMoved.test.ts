@@ -7,12 +7,10 @@
 // last: the move is made once a scan has read where the table is). The rows written after the move
 // stream on, and the cutover succeeds with the rows equal and the target's table where it was.
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
-import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { createTablespace, endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'spcmoved';
@@ -23,12 +21,7 @@ describe('online: a streamed table moved to another tablespace on the source', f
   let pair: ServerPair;
   before(async () => {
     pair = await startPair();
-    // a directory the source server's OS user owns, beside its data directory
-    const dir = path.join(path.dirname(pair.source.dataDir), 'fast_disk');
-    await fs.mkdir(dir, { recursive: true });
-    const owner = await fs.stat(pair.source.dataDir);
-    await fs.chown(dir, owner.uid, owner.gid);
-    await pair.source.query(`CREATE TABLESPACE fast_disk LOCATION '${dir}'`);
+    await createTablespace(pair.source, 'fast_disk');
     await pair.source.query(`CREATE DATABASE ${DB}`);
     await pair.source.query(
       `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g`,

@@ -1,4 +1,7 @@
 // Server pairs for integration suites, plus ServerSpec helpers for pointing the engine at them.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ident, literal } from '../../provider/engine/connect/quote';
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { runningClusters, startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
@@ -144,4 +147,13 @@ export function pairSpec(pair: ServerPair, name: string, databases: readonly str
     databases: [...databases],
     ...extra,
   });
+}
+
+/** Makes a tablespace on `cluster` in a directory its server's OS user owns, beside its data directory. */
+export async function createTablespace(cluster: Cluster, name: string): Promise<void> {
+  const dir = path.join(path.dirname(cluster.dataDir), name);
+  await fs.mkdir(dir, { recursive: true });
+  const owner = await fs.stat(cluster.dataDir);
+  await fs.chown(dir, owner.uid, owner.gid);
+  await cluster.query(`CREATE TABLESPACE ${ident(name)} LOCATION ${literal(dir)}`);
 }

@@ -3,11 +3,9 @@
 // validation. pgferry restores every object into the target database's default tablespace, and
 // validation warns which of the source's tables and indexes that moves.
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { runMigration } from '../../provider/engine';
 import { runValidation } from '../../provider/engine/validate/runValidation';
-import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { createTablespace, pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor } from './helpers';
 
 describe('validation: tablespaces the target lacks', function () {
@@ -15,12 +13,7 @@ describe('validation: tablespaces the target lacks', function () {
   let pair: ServerPair;
   before(async () => {
     pair = await startPair();
-    // a directory the source server's OS user owns, beside its data directory
-    const dir = path.join(path.dirname(pair.source.dataDir), 'fast_disk');
-    await fs.mkdir(dir, { recursive: true });
-    const owner = await fs.stat(pair.source.dataDir);
-    await fs.chown(dir, owner.uid, owner.gid);
-    await pair.source.query(`CREATE TABLESPACE fast_disk LOCATION '${dir}'`);
+    await createTablespace(pair.source, 'fast_disk');
     await pair.source.query('CREATE DATABASE placed');
     await pair.source.query(
       `CREATE TABLE hot (id int PRIMARY KEY USING INDEX TABLESPACE fast_disk, body text) TABLESPACE fast_disk;
