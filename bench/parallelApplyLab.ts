@@ -119,9 +119,10 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     new Option('--source-latency-ms <N>', 'milliseconds added each way between this process and the source').argParser(latency).default(0),
     new Option('--fsync-off', 'fsync, synchronous_commit and full_page_writes off on both clusters'),
     new Option('--postgres-defaults', "PostgreSQL's own memory, WAL and autovacuum settings instead of the lab's"),
-    new Option('--parallel-commit-rows <N>', 'rows a batch commits at in drains of more than one session (the Applier’s own otherwise)').argParser(
-      positiveInt,
-    ),
+    new Option(
+      '--parallel-commit-rows <N>',
+      'rows a batch commits at in drains of more than one session (the Applier’s own otherwise)',
+    ).argParser(positiveInt),
     new Option('--write-sets', "each transaction's rows, and a model of a schedule by each transaction's dependencies"),
   ];
   const description = 'drains one many-table backlog with pgferry’s Applier at each applySessions value';
@@ -335,7 +336,8 @@ async function drainWith(
 async function main(args: LabArgs): Promise<void> {
   const choice = { fsyncOff: args.fsyncOff, tuned: !args.postgresDefaults };
   const settings = { ...benchSettings(choice), autovacuum: 'on' };
-  const batches = args.parallelCommitRows === undefined ? '' : `; batches of more than one session commit at ${args.parallelCommitRows} rows`;
+  const batches =
+    args.parallelCommitRows === undefined ? '' : `; batches of more than one session commit at ${args.parallelCommitRows} rows`;
   process.stdout.write(`settings: ${settingsLabel(choice)}, autovacuum on${batches}\n`);
   try {
     const [source, target] = await Promise.all([

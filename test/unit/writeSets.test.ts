@@ -12,7 +12,7 @@ describe('write-sets of a backlog (bench/writeSets.ts)', () => {
       "table public.sbtest1: INSERT: id[integer]:5 k[integer]:1 c[character(120)]:'c' pad[character(60)]:'p'",
       "table public.sbtest2: UPDATE: id[integer]:7 k[integer]:8 c[character(120)]:'d' pad[character(60)]:'q'",
       'COMMIT',
-      "message: transactional: 1 prefix: pgferry, sz: 3 content:end",
+      'message: transactional: 1 prefix: pgferry, sz: 3 content:end',
       'BEGIN',
       'COMMIT',
       'BEGIN',
