@@ -22,12 +22,15 @@ import { FaultProxy } from '../test/support/faultProxy';
 import { DrainProfile } from './applyProfile';
 import { argsOrExit, oneOf, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';
-import { benchSettings, LAB_STREAM, labServer } from './settings';
+import { benchSettings, LAB_STREAM, labServer, settingsLabel } from './settings';
+import { readWriteSets, writeSetReport } from './writeSets';
 
 const execFileAsync = promisify(execFile);
 const SYSBENCH = '/usr/bin/sysbench';
 /** The target's copy of the source's first rows: each drain starts from a fresh database made from it. */
 const TEMPLATE_DB = 'lab_template';
+/** The test_decoding slot --write-sets reads the backlog's rows from. */
+const WRITE_SETS_SLOT = 'write_sets';
 /** The message every drain stops at, written once after the backlog. */
 const MARKER = 'end-of-backlog';
 
@@ -50,6 +53,12 @@ interface LabArgs {
   /** Milliseconds each way between this process and the source, for every drain. */
   readonly sourceLatencyMs: number;
   readonly fsyncOff: boolean;
+  /** PostgreSQL's own defaults on both clusters rather than the lab's memory and WAL settings (bench/settings.ts). */
+  readonly postgresDefaults: boolean;
+  /** Each transaction's rows read from a slot of their own, and what a per-transaction schedule could gain (writeSets.ts). */
+  readonly writeSets: boolean;
+  /** Rows a batch commits at (the Applier's commitRows) in drains of more than one session; the Applier's own when undefined. */
+  readonly parallelCommitRows: number | undefined;
 }
 
 const DEFAULTS = {
@@ -109,6 +118,12 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
       .default([0]),
     new Option('--source-latency-ms <N>', 'milliseconds added each way between this process and the source').argParser(latency).default(0),
     new Option('--fsync-off', 'fsync, synchronous_commit and full_page_writes off on both clusters'),
+    new Option('--postgres-defaults', "PostgreSQL's own memory, WAL and autovacuum settings instead of the lab's"),
+    new Option(
+      '--parallel-commit-rows <N>',
+      'rows a batch commits at in drains of more than one session (the Applier’s own otherwise)',
+    ).argParser(positiveInt),
+    new Option('--write-sets', "each transaction's rows, and a model of a schedule by each transaction's dependencies"),
   ];
   const description = 'drains one many-table backlog with pgferry’s Applier at each applySessions value';
   const { help, values } = parseOptions('node dist/bench/parallelApplyLab.js', description, options, argv);
@@ -125,6 +140,9 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     targetLatencyMs: (values.targetLatencyMs as number[] | undefined) ?? [0],
     sourceLatencyMs: (values.sourceLatencyMs as number | undefined) ?? 0,
     fsyncOff: values.fsyncOff === true,
+    postgresDefaults: values.postgresDefaults === true,
+    writeSets: values.writeSets === true,
+    parallelCommitRows: values.parallelCommitRows as number | undefined,
   };
 }
 
@@ -284,6 +302,7 @@ async function drainWith(
     origin: `${LAB_STREAM.origin}_${sessions}_${targetLatencyMs}`,
     initialLsn: parseLsn(start!.lsn),
     applySessions: sessions,
+    ...(sessions > 1 && args.parallelCommitRows !== undefined ? { commitRows: args.parallelCommitRows } : {}),
     log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
   });
   applier.stopAtMarker(MARKER);
@@ -315,7 +334,11 @@ async function drainWith(
 }
 
 async function main(args: LabArgs): Promise<void> {
-  const settings = { ...benchSettings({ fsyncOff: args.fsyncOff, tuned: true }), autovacuum: 'on' };
+  const choice = { fsyncOff: args.fsyncOff, tuned: !args.postgresDefaults };
+  const settings = { ...benchSettings(choice), autovacuum: 'on' };
+  const batches =
+    args.parallelCommitRows === undefined ? '' : `; batches of more than one session commit at ${args.parallelCommitRows} rows`;
+  process.stdout.write(`settings: ${settingsLabel(choice)}, autovacuum on${batches}\n`);
   try {
     const [source, target] = await Promise.all([
       startCluster({ major: 15, label: 'par-src', settings }),
@@ -327,7 +350,10 @@ async function main(args: LabArgs): Promise<void> {
     const drains = args.targetLatencyMs.flatMap((targetLatencyMs) => args.sessions.map((sessions) => ({ sessions, targetLatencyMs })));
     for (const d of drains)
       await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName(d)], LAB_STREAM.database);
+    if (args.writeSets)
+      await source.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [WRITE_SETS_SLOT], LAB_STREAM.database);
     const backlog = await writeBacklog(source, args);
+    const sets = args.writeSets ? await readWriteSets(source, LAB_STREAM.database, WRITE_SETS_SLOT) : undefined;
     await source.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [LAB_STREAM.cutoverPrefix, MARKER], LAB_STREAM.database);
     for (const targetLatencyMs of args.targetLatencyMs) {
       const seconds: number[] = [];
@@ -336,6 +362,12 @@ async function main(args: LabArgs): Promise<void> {
         process.stdout.write(
           `target +${targetLatencyMs} ms: drain time ratio, first / each: ${seconds.map((s) => (seconds[0]! / s).toFixed(2)).join(', ')}\n`,
         );
+      // the model's cost of a transaction: what one session took for each, at this latency
+      const one = args.sessions.indexOf(1);
+      if (sets && one >= 0) {
+        const costMs = Number(((seconds[one]! * 1000) / sets.length).toFixed(3));
+        process.stdout.write(writeSetReport(sets, args.sessions, costMs, [...new Set([1, 2 * targetLatencyMs + 1])]));
+      }
     }
   } finally {
     await stopAllClusters();
