@@ -390,7 +390,7 @@ export async function requestResync(target: ServerSpec, name: string, table: str
   if (!parsed) {
     throw new PgferryError(
       'RESYNC_TABLE',
-      `--resync: ${JSON.stringify(table)} is not a table name (schema.table or database/schema.table)`,
+      `--resync: ${JSON.stringify(table)} is not a table name (schema.table or database/schema.table; a part holding a dot, a slash or a double quote is written in double quotes, its double quotes doubled: "my db"/"a.b"."x ""y"" z")`,
       {
         category: 'input',
         field: 'resync',

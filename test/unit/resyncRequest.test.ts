@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/input/parse';
 import { PgferryError } from '../../provider/engine';
-import { parseResyncTable } from '../../provider/engine/apiRequests';
+import { parseResyncTable, requestResync } from '../../provider/engine/apiRequests';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 
 describe('table resync request: the input', () => {
   it('reads schema.table and database/schema.table, quoted parts as written', () => {
@@ -14,6 +15,19 @@ describe('table resync request: the input', () => {
     for (const bad of ['orders', 'a.b.c', 'db/orders', '.orders', 'public.', '"unclosed.x', 'a/b/c.d', 'public.orders/x']) {
       assert.equal(parseResyncTable(bad), undefined, bad);
     }
+  });
+
+  it('refuses a name it cannot read in one line that says how a part with a dot, a slash or a quote is written', async () => {
+    // refused before any connection: the port is closed
+    const target = { host: '127.0.0.1', port: 1, user: 'u', sslMode: 'disable', maintenanceDatabase: 'postgres' } as ServerSpec;
+    await assert.rejects(
+      requestResync(target, 'm1', `Odd DB ñ-'q" 😀.x/"Sch Ema"."Users"`),
+      (error: unknown) =>
+        error instanceof PgferryError &&
+        error.code === 'RESYNC_TABLE' &&
+        !error.message.includes('\n') &&
+        /is not a table name .* written in double quotes, its double quotes doubled/.test(error.message),
+    );
   });
 
   it('is an update operation of its own, repeatable', () => {

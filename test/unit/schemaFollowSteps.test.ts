@@ -316,3 +316,29 @@ describe('the dependents a follow drops and makes again around its object (issue
     assert.equal(alterStep(policy({ command: 'ALL' }), t, 'command', 'ALL', 'SELECT', 'admin'), undefined);
   });
 });
+
+describe("schema follow steps: a composite type's attributes", () => {
+  const type = object('composite type', 'pair', {}, null);
+  const have = 'm public.mood, "label, text" numeric(12,4)';
+  it('follows attributes added at the end with ADD ATTRIBUTE, a quoted name or a comma in a type kept whole', () => {
+    assert.deepEqual(alterStep(type, type, 'attributes', `${have}, "note ""n""" character varying(20), extra integer`, have, 'app'), {
+      when: 'anytime',
+      statements: [
+        'ALTER TYPE "public"."pair" ADD ATTRIBUTE "note ""n""" character varying(20);',
+        'ALTER TYPE "public"."pair" ADD ATTRIBUTE extra integer;',
+      ],
+      rank: 1,
+      seen: { classId: '0', objectId: '0', schema: 'public', name: 'pair' },
+    });
+  });
+  it('shows an attribute dropped or retyped as ALTER TYPE, never DROP TYPE, and leaves it to the user while streaming', () => {
+    const source = 'm public.mood, "label, text" text';
+    assert.equal(alterStep(type, type, 'attributes', source, `${have}, extra integer`, 'app'), undefined);
+    assert.equal(
+      alterStatement(type, 'attributes', source, `${have}, extra integer`, 'app'),
+      'ALTER TYPE "public"."pair" DROP ATTRIBUTE extra; ALTER TYPE "public"."pair" ALTER ATTRIBUTE "label, text" TYPE text;',
+    );
+    // ALTER TYPE adds only at the end: a reorder is said, nothing its columns use is dropped
+    assert.doesNotMatch(alterStatement(type, 'attributes', '"label, text" numeric(12,4), m public.mood', have, 'app'), /DROP TYPE/);
+  });
+});

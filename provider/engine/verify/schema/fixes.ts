@@ -129,6 +129,58 @@ export function labelChanges(o: SchemaObject, source: string, target: string): {
   return { statements, renamed: false };
 }
 
+/**
+ * A composite type's attributes as the catalog reads them (catalog.ts: `name type, ...`, each name
+ * as quote_ident prints it), split where a comma stands outside quotes and parentheses: a type's
+ * modifiers (`numeric(12,4)`) and a quoted name or type may hold one.
+ */
+function attributeList(list: string): { name: string; type: string }[] {
+  const entries: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && c === '(') depth++;
+    else if (!quoted && c === ')') depth--;
+    else if (!quoted && depth === 0 && c === ',' && list[i + 1] === ' ') {
+      entries.push(list.slice(start, i));
+      start = i + 2;
+    }
+  }
+  if (list !== '') entries.push(list.slice(start));
+  return entries.map((entry) => {
+    const name = /^("(?:[^"]|"")*"|[^ ]+) /.exec(entry)?.[1] ?? entry;
+    return { name, type: entry.slice(name.length + 1) };
+  });
+}
+
+/**
+ * The statements that give a composite type the source's attributes in place (ALTER TYPE ... ADD,
+ * DROP or ALTER ATTRIBUTE), as the source was given them: a column of that type keeps its rows,
+ * where DROP TYPE would need CASCADE, which drops the column. `added`: the target has the source's
+ * first attributes as they are, and lacks only those after them (ADD ATTRIBUTE on the source).
+ * Undefined when the order differs in a way ALTER TYPE cannot make (it adds only at the end).
+ */
+export function attributeChanges(o: SchemaObject, source: string, target: string): { statements: string[]; added: boolean } | undefined {
+  const [want, have] = [attributeList(source), attributeList(target)];
+  const type = qualified(o.schema, o.name);
+  const kept = have.filter((a) => want.some((w) => w.name === a.name));
+  const order = [...kept.map((a) => a.name), ...want.filter((w) => !have.some((a) => a.name === w.name)).map((w) => w.name)];
+  if (order.join('\0') !== want.map((w) => w.name).join('\0')) return undefined;
+  const statements = [
+    ...have.filter((a) => !kept.includes(a)).map((a) => `ALTER TYPE ${type} DROP ATTRIBUTE ${a.name};`),
+    ...kept.flatMap((a) => {
+      const w = want.find((x) => x.name === a.name)!;
+      return w.type === a.type ? [] : [`ALTER TYPE ${type} ALTER ATTRIBUTE ${a.name} TYPE ${w.type};`];
+    }),
+    ...want.filter((w) => !have.some((a) => a.name === w.name)).map((w) => `ALTER TYPE ${type} ADD ATTRIBUTE ${w.name} ${w.type};`),
+  ];
+  const added = have.length < want.length && have.every((a, i) => a.name === want[i]!.name && a.type === want[i]!.type);
+  return { statements, added };
+}
+
 /** Storage parameters read as `name=value, ...` (a table's toast ones as `toast.name=value`; an index's definition quotes a value). */
 function storageParameters(list: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -379,12 +431,9 @@ export function alterStatement(
         if (storage) return storage.join(' ');
       }
       return recreate();
-    case 'enum type': {
-      const change = property === 'labels' ? labelChanges(o, text(source), text(target)) : undefined;
-      // recreating a type its columns use would need CASCADE, which drops them: never printed
-      if (change) return change.statements.join(' ');
-      return `recreate ${describeObject(o)} as on the source (its ${property} differs; ALTER TYPE cannot remove or reorder a label)`;
-    }
+    case 'enum type':
+    case 'composite type':
+      return typeStatement(o, property, source, target);
     case 'policy': {
       // ALTER POLICY changes its roles and expressions in place; its command or kind, or an
       // expression taken away, only a new policy can
@@ -401,4 +450,19 @@ export function alterStatement(
     default:
       return recreate();
   }
+}
+
+/**
+ * An enum's labels or a composite type's attributes made the source's in place; recreating a type
+ * its columns use would need CASCADE, which drops them: never printed.
+ */
+function typeStatement(o: SchemaObject, property: string, source: PropertyValue, target: PropertyValue): string {
+  if (o.kind === 'enum type') {
+    const change = property === 'labels' ? labelChanges(o, text(source), text(target)) : undefined;
+    if (change) return change.statements.join(' ');
+    return `recreate ${describeObject(o)} as on the source (its ${property} differs; ALTER TYPE cannot remove or reorder a label)`;
+  }
+  const change = property === 'attributes' ? attributeChanges(o, text(source), text(target)) : undefined;
+  if (change) return change.statements.join(' ');
+  return `recreate ${describeObject(o)} as on the source (its ${property} differs; ALTER TYPE adds an attribute only at the end)`;
 }

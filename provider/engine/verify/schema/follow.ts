@@ -20,6 +20,7 @@ import { ident, qualified } from '../../connect/quote';
 import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
 import {
   alterStatement,
+  attributeChanges,
   clusterStatement,
   createStatement,
   dropStatement,
@@ -337,6 +338,16 @@ function alterStepOf(
       // position the watch can wait for lies between them while such rows stream. Its fix is shown.
       if (!change || change.renamed) return undefined;
       return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
+    }
+    case 'composite type': {
+      if (property !== 'attributes') return undefined;
+      const change = attributeChanges(o, text(source), text(target));
+      // Only attributes added at the end: a value streamed after the change carries them all, which
+      // the target refuses until it has them (the stream stops on it and, tried again on its own,
+      // goes on once they are added); one dropped or retyped changes what the rows already there
+      // hold, which only the user can decide. Its fix is shown.
+      if (!change?.added) return undefined;
+      return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['composite type']! };
     }
     default:
       return undefined;
