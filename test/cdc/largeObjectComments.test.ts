@@ -30,7 +30,11 @@ describe('a comment on a large object made while streaming (integration)', funct
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+      const ready = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+      );
       assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
       await pair.source.query(
         `INSERT INTO docs VALUES (1, lo_from_bytea(${NEW_OID}, 'content'));
