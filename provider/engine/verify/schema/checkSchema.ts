@@ -137,7 +137,7 @@ export async function compareDatabase(
   trace('schema compare: sessions open');
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
-    const targetRoles = await readRoles(pair.target);
+    const [targetRoles, sourceRoles] = await Promise.all([readRoles(pair.target), readRoles(pair.source)]);
     trace('schema compare: roles read');
     // what the target user may do as each role of the target, as the restore's owner rule reads it;
     // every role pgferry makes is made by now (no createRole)
@@ -169,6 +169,7 @@ export async function compareDatabase(
       targetMajor,
       owners,
       targetRoles: targetRoles.roles,
+      sourceRoles: sourceRoles.roles,
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
       ...(options.known ? { known: options.known } : {}),
