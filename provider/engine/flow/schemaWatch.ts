@@ -155,6 +155,8 @@ export class SchemaWatch {
     const { check, steps } = await compareKnowing(this.run, database, {
       whileSetAside: true,
       lockTimeout: '1s',
+      // the cutover brings large objects level, their comments with them
+      largeObjectsLater: true,
       ...(setAsideKeys ? { setAsideKeys } : {}),
     });
     // read after the comparison: every change it saw committed before this position

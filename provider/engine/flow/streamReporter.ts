@@ -4,12 +4,14 @@
 // console's charts, the slot's retained WAL is warned about past slotRetainedWarnBytes, and the
 // pending bytes feed the cutover's lag gate (switchover/lagGate.ts ApplyRateMeter). On a timer of its
 // own rather than in the supervisor's loop: a slow source (restarting, far away) delays the figures,
-// never the answer to a cutover or cancel request. Stopped, and its report in flight awaited, before
+// never the answer to a cutover or cancel request. An apply that waits for a lock someone else's
+// session holds on the target (a report's long read transaction, a DBA's) is warned about, naming
+// that session: the apply waits as PostgreSQL's own apply worker would, and only latency told it. Stopped, and its report in flight awaited, before
 // a cutover or a cancel runs, so no report writes over what they record.
 import type pg from 'pg';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { closeSession, openSession } from '../connect/session';
+import { APPLICATION_NAME_PREFIX, closeSession, openSession } from '../connect/session';
 import { recordStreamSample } from '../control/streamSamples';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
@@ -21,6 +23,8 @@ const REPORT_INTERVAL_MS = 2_000;
 export class StreamReporter {
   /** The slots warned about for the WAL they retain, so each is told once until it falls back. */
   private readonly warned = new Set<string>();
+  /** The sessions an apply was told to wait for, by database and pid, each told once while it lasts. */
+  private readonly waits = new Set<string>();
   /** The source session that reads the slots' positions, opened on first use and after a failure. */
   private source: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -60,6 +64,7 @@ export class StreamReporter {
     try {
       this.source ??= await openSession(this.run.spec.source, { purpose: 'monitor' });
       await report(this.run, this.streams, this.source, this.warned, this.meter);
+      await warnLockWaits(this.run, this.streams, this.waits);
     } catch {
       await closeSession(this.source);
       this.source = undefined; // the source may be restarting: the appliers reconnect on their own
@@ -134,5 +139,62 @@ async function report(
     } else if (retained !== null && retained <= run.spec.slotRetainedWarnBytes) {
       warned.delete(s.slot);
     }
+  }
+}
+
+/** How long an apply statement waits for a lock on the target before the session holding it is named. */
+const LOCK_WAIT_TOLD_SECONDS = 5;
+
+/**
+ * The sessions of the target, other than pgferry's, holding a lock that an apply of `$1` has waited
+ * for since longer than `$3` seconds (its statement's start: a statement of the apply does not wait
+ * long otherwise). Read on the control catalog's session: pg_stat_activity is the server's.
+ */
+const APPLY_BLOCKERS_SQL = `
+SELECT DISTINCT w.datname::text AS database, b.pid, b.usename::text AS usename, coalesce(b.application_name, '') AS app,
+       b.state, extract(epoch FROM now() - b.xact_start)::int AS open, extract(epoch FROM now() - w.query_start)::int AS waited
+  FROM pg_catalog.pg_stat_activity w
+ CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS k(pid)
+  JOIN pg_catalog.pg_stat_activity b ON b.pid = k.pid
+ WHERE w.datname = ANY ($1::text[]) AND w.application_name = $2 AND w.wait_event_type = 'Lock'
+   AND w.query_start < now() - make_interval(secs => $3)
+   AND b.application_name NOT LIKE $4
+ ORDER BY 1, 2`;
+
+/**
+ * Warns once of each session on the target that holds a lock a stream's apply waits for, with how
+ * to end the wait; forgotten when the wait is over, so a later one is told again.
+ */
+async function warnLockWaits(run: MigrationRun, streams: readonly OnlineStream[], told: Set<string>): Promise<void> {
+  const rows = await run.store.query<{
+    database: string;
+    pid: number;
+    usename: string | null;
+    app: string;
+    state: string | null;
+    open: number | null;
+    waited: number;
+  }>(APPLY_BLOCKERS_SQL, [
+    streams.map((s) => s.database),
+    `${APPLICATION_NAME_PREFIX}apply`,
+    LOCK_WAIT_TOLD_SECONDS,
+    `${APPLICATION_NAME_PREFIX}%`,
+  ]);
+  const now = new Set(rows.map((r) => `${r.database}\0${r.pid}`));
+  for (const key of told) if (!now.has(key)) told.delete(key);
+  for (const r of rows) {
+    const key = `${r.database}\0${r.pid}`;
+    if (told.has(key)) continue;
+    told.add(key);
+    const session = [
+      `user ${r.usename ?? '?'}`,
+      `application "${r.app}"`,
+      ...(r.state ? [r.state] : []),
+      ...(r.open !== null ? [`its transaction open for ${r.open} s`] : []),
+    ];
+    await run.warn(
+      `the apply of "${r.database}" has waited ${r.waited} s for a lock on the target held by session pid ${r.pid} (${session.join(', ')}): changes wait behind it, and the cutover would too; fix: end that transaction (COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend(${r.pid}) on the target), and the apply goes on by itself`,
+      r.database,
+    );
   }
 }

@@ -99,7 +99,16 @@ interface CheckOptions {
   readonly knownIdentities?: ReadonlyMap<string, string>;
   /** The source's filter plan of this database, read already (a fall-back reads it once for all its steps); else read here. */
   readonly filter?: FilterPlan;
+  /**
+   * While streaming: comments on large objects are left out on both sides. Large objects are not
+   * streamed, so one the source made since the copy is not on the target yet; the cutover brings
+   * them level, comments with them (switchover/largeObjectDelta.ts), before its own check compares.
+   */
+  readonly largeObjectsLater?: boolean;
 }
+
+/** A comment on a large object, which the large objects' delta moves with its object. */
+const onLargeObject = (o: SchemaObject): boolean => o.kind === 'comment' && o.props.type === 'large object';
 
 /**
  * The check, with, for each difference in its order, how the schema watch can make it on the
@@ -128,7 +137,7 @@ export async function compareDatabase(
   trace('schema compare: sessions open');
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
-    const targetRoles = await readRoles(pair.target);
+    const [targetRoles, sourceRoles] = await Promise.all([readRoles(pair.target), readRoles(pair.source)]);
     trace('schema compare: roles read');
     // what the target user may do as each role of the target, as the restore's owner rule reads it;
     // every role pgferry makes is made by now (no createRole)
@@ -160,6 +169,7 @@ export async function compareDatabase(
       targetMajor,
       owners,
       targetRoles: targetRoles.roles,
+      sourceRoles: sourceRoles.roles,
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
       ...(options.known ? { known: options.known } : {}),
@@ -167,8 +177,9 @@ export async function compareDatabase(
       ...(options.setAsideKeys && { setAsideKeys: new Set(options.setAsideKeys.map((k) => [k.schema, k.table, k.name].join('\0'))) }),
     };
     const compiled = compileFilters(spec);
-    const moved = withinFilters(movedObjects(source, filter, leftBehind), compiled);
-    const { steps, identified, ...comparison } = compareSchemas(moved, withinFilters(target, compiled), ctx);
+    const later = (objects: SchemaObject[]) => (options.largeObjectsLater ? objects.filter((o) => !onLargeObject(o)) : objects);
+    const moved = later(withinFilters(movedObjects(source, filter, leftBehind), compiled));
+    const { steps, identified, ...comparison } = compareSchemas(moved, later(withinFilters(target, compiled)), ctx);
     trace('schema compare: compared');
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {

@@ -22,6 +22,12 @@ export interface CompareContext {
   readonly owners: OwnerRule;
   readonly targetRoles: ReadonlySet<string>;
   /**
+   * The source's roles. A grant on the target to a role the source does not have is the target's
+   * own (a DBA's reporting role): neither pgferry's nor the source's, it is kept and not compared.
+   * Undefined: every grant is compared.
+   */
+  readonly sourceRoles?: ReadonlySet<string>;
+  /**
    * Online, before the cutover gives the target back: while streaming the target's foreign keys
    * are dropped, its triggers and rules fire as a replica's and row-level security may wait for
    * the cutover. Those are compared once given back, not here.
@@ -185,6 +191,20 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
 }
 
 /**
+ * The target's privileges on an object less its grants to roles the source does not have, each told
+ * as kept: made on the target alone, they are never revoked to make it the source's.
+ */
+function grantsToSourceRoles(ctx: CompareContext, o: SchemaObject, acl: PropertyValue, expected: ExpectedDifference[]): PropertyValue {
+  if (ctx.sourceRoles === undefined || typeof acl !== 'string') return acl;
+  const entries = acl.split(' ');
+  const grantee = (e: string) => e.slice(0, e.lastIndexOf('='));
+  const theirs = entries.filter((e) => !['(owner)', 'PUBLIC'].includes(grantee(e)) && !ctx.sourceRoles!.has(grantee(e)));
+  for (const e of theirs)
+    expected.push({ object: describeObject(o), reason: `granted on the target to ${grantee(e)}, a role the source does not have: kept` });
+  return theirs.length === 0 ? acl : entries.filter((e) => !theirs.includes(e)).join(' ');
+}
+
+/**
  * Objects that are on the source only on purpose. `foreignKeys`: the source's foreign keys by their
  * object id (a comment's is its constraint's), as `schema\0table\0name`.
  */
@@ -264,7 +284,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     for (const property of new Set([...Object.keys(o.props), ...Object.keys(t.props)])) {
       if (!compared(o, property)) continue;
       const s = o.props[property] ?? null;
-      const d = t.props[property] ?? null;
+      const d = property === 'privileges' ? grantsToSourceRoles(ctx, o, t.props[property] ?? null, expected) : (t.props[property] ?? null);
       if (s === d || (ctx.sourceMajor !== ctx.targetMajor && sameAcrossVersions(property, s, d))) continue;
       const reason = expectedProperty(ctx, o, t, property);
       if (reason) {
