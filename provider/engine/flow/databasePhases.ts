@@ -346,8 +346,10 @@ export async function finishDatabase(run: MigrationRun, database: string, props:
       work: (table, c) => stopOnAbort(c, run.signal, async () => void (await c.query(vacuumStatement(table, true)))),
     });
   });
-  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, (target) =>
-    applyDatabaseProperties(target, props),
-  );
+  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, async (target) => {
+    // a test ends this session here: its loss stops the run, a refused statement is a warning
+    await holdpoint(`properties:${database}`);
+    return applyDatabaseProperties(target, props);
+  });
   for (const w of warnings) await run.warn(w, database);
 }
