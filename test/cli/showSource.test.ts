@@ -25,7 +25,11 @@ describe('pgferry show: the source read with its own credentials', function () {
     assert.notEqual(SOURCE_PASSWORD, pair.target.password);
     await pair.source.query(`CREATE ROLE ${SOURCE_USER} LOGIN SUPERUSER REPLICATION PASSWORD '${SOURCE_PASSWORD}'`);
     await pair.source.query('CREATE DATABASE shelf');
-    await pair.source.query(`CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`, [], 'shelf');
+    await pair.source.query(
+      `CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`,
+      [],
+      'shelf',
+    );
     const file = propertiesFile({
       properties: {
         SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@${SOURCE_USER}`,
@@ -40,7 +44,11 @@ describe('pgferry show: the source read with its own credentials', function () {
     flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password! };
     home = mkdtempSync(path.join(os.tmpdir(), 'pgferry-show-source-'));
-    const created = await runCli(['create', '--name', 'shelf-online', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON], {}, 240_000);
+    const created = await runCli(
+      ['create', '--name', 'shelf-online', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
+      {},
+      240_000,
+    );
     assert.equal(created.code, 0, `stderr: ${created.stderr}\nstdout: ${created.stdout}`);
   });
   after(async () => {
@@ -67,9 +75,10 @@ describe('pgferry show: the source read with its own credentials', function () {
     assert.equal(show.code, 0, show.stderr);
     assert.deepEqual(show.errLines, []);
     const database = JSON.parse(show.stdout).databases[0];
-    const slots = await pair.source.query<{ slot_name: string; active: boolean }>(`SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = $1`, [
-      database.names.slot,
-    ]);
+    const slots = await pair.source.query<{ slot_name: string; active: boolean }>(
+      `SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = $1`,
+      [database.names.slot],
+    );
     assert.deepEqual(slots, [{ slot_name: database.names.slot, active: true }]);
     assert.equal(database.sourceSlot.exists, true, JSON.stringify(database.sourceSlot));
     assert.equal(database.sourceSlot.active, true, JSON.stringify(database.sourceSlot));

@@ -71,7 +71,11 @@ describe('offline: a session lost in a step that is not retried', function () {
     const maintenance = serverSpec(pair.target).maintenanceDatabase;
     try {
       await withHoldArmed(PROPS_POINT, holdDir, () => startMigration(spec));
-      await until('the runner to hold with its session open', async () => ((await isHeld(PROPS_POINT, holdDir)) ? true : undefined), 180_000);
+      await until(
+        'the runner to hold with its session open',
+        async () => ((await isHeld(PROPS_POINT, holdDir)) ? true : undefined),
+        180_000,
+      );
       const ended = await pair.target.query<{ ended: boolean }>(
         `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'pgferry database properties'`,
       );
