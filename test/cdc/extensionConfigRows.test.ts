@@ -36,7 +36,7 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
   });
   after(async () => pair?.stop());
 
-  it('offline: the SRID the user added is on the target, the extension\'s own rows once each, and the verification compares it', async () => {
+  it("offline: the SRID the user added is on the target, the extension's own rows once each, and the verification compares it", async () => {
     const db = 'gisoffline';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
@@ -79,7 +79,10 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
         said.map((v) => [v.database, v.status]),
         [[db, 'Warning']],
       );
-      assert.match(said[0]!.message, /"public"\."spatial_ref_sys" \(1 row\(s\)\); they are copied with the data and compared by the verification, but not streamed/);
+      assert.match(
+        said[0]!.message,
+        /"public"\."spatial_ref_sys" \(1 row\(s\)\); they are copied with the data and compared by the verification, but not streamed/,
+      );
       assert.deepEqual(
         await pair.target.query(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000`, [], db),
         [{ srid: 990001 }],
@@ -93,10 +96,13 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
       const done = await running;
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.deepEqual(await spatialRefSys(pair.target, db), await spatialRefSys(pair.source, db));
-      assert.deepEqual(await pair.target.query(`SELECT srid, auth_name FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db), [
-        { srid: 990001, auth_name: 'changed' },
-        { srid: 990002, auth_name: 'trial' },
-      ]);
+      assert.deepEqual(
+        await pair.target.query(`SELECT srid, auth_name FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db),
+        [
+          { srid: 990001, auth_name: 'changed' },
+          { srid: 990002, auth_name: 'trial' },
+        ],
+      );
       const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
       assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }]);
     } finally {

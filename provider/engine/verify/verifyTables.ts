@@ -310,20 +310,23 @@ async function materializedView(
   return done.row;
 }
 
+/** What a database's verification reads of the source first: its tables, the filter plan, the views and the extensions' configuration tables. */
+async function readSourceForVerify(c: pg.Client, spec: MigrationSpec, database: string, options: VerifyOptions) {
+  const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
+  const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
+  // a fall-back compares the old source with what the target wrote, and the configuration rows
+  // are not streamed back
+  const configTables = options.fallBack ? [] : await readExtensionConfigTables(c);
+  return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views, configTables };
+}
+
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
   const pairs = snapshot
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
-  const readSource = async (c: pg.Client) => {
-    const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
-    const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
-    // a fall-back compares the old source with what the target wrote, and the configuration rows
-    // are not streamed back
-    const configTables = options.fallBack ? [] : await readExtensionConfigTables(c);
-    return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views, configTables };
-  };
+  const readSource = (c: pg.Client) => readSourceForVerify(c, spec, database, options);
   const read = snapshot
     ? await snapshot.use(readSource)
     : await withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c)));
@@ -407,11 +410,15 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
 async function configRows(database: string, table: ExtensionConfigTable, p: SessionPair): Promise<VerificationTable> {
   const sql = configRowsDigestSql(table);
   const read = (c: pg.Client) => c.query<{ n: string; digest: string }>(sql).then((r) => r.rows[0]!);
-  const [src, dst] = await Promise.all([read(p.source), read(p.target).catch((error: Error) => ({ n: '-1', digest: '', error: error.message }))]);
+  const [src, dst] = await Promise.all([
+    read(p.source),
+    read(p.target).catch((error: Error) => ({ n: '-1', digest: '', error: error.message })),
+  ]);
   const [sourceRows, targetRows] = [Number(src.n), Number(dst.n)];
   let reason: string | undefined;
   if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
-  else if (sourceRows !== targetRows) reason = `rows its extension's condition selects differ in count: source ${sourceRows}, target ${targetRows}`;
+  else if (sourceRows !== targetRows)
+    reason = `rows its extension's condition selects differ in count: source ${sourceRows}, target ${targetRows}`;
   else if (src.digest !== dst.digest) reason = "content checksum of the rows its extension's condition selects differs";
   return { database, table: configTableDisplay(table), sourceRows, targetRows, matches: reason === undefined, reason };
 }
