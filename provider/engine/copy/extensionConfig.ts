@@ -47,6 +47,12 @@ export async function readExtensionConfigTables(client: pg.Client): Promise<Exte
   return rows;
 }
 
+/** Whether the target has the table (its extension made there). */
+export async function onTarget(target: pg.Client, t: ExtensionConfigTable): Promise<boolean> {
+  const { rows } = await target.query<{ oid: string | null }>(`SELECT to_regclass($1)::oid::text AS oid`, [qualified(t.schema, t.name)]);
+  return rows[0]?.oid !== null && rows[0]?.oid !== undefined;
+}
+
 /** How the table is named in messages and the verification's report. */
 export function configTableDisplay(t: ExtensionConfigTable): string {
   return `${qualified(t.schema, t.name)} (configuration of extension ${ident(t.extension)})`;
@@ -102,6 +108,8 @@ export async function copyExtensionConfigRows(source: pg.Client, target: pg.Clie
   return inTransaction(target, async () => {
     const copied: ConfigRowsCopied[] = [];
     for (const table of tables) {
+      // an extension the filters leave behind is not on the target, and its rows stay with it
+      if (!(await onTarget(target, table))) continue;
       const { rows } = await source.query<{ row: string }>(selectedRowsSql(table));
       if (rows.length === 0) continue;
       const written = await target.query(writeSql(table), [rows.map((r) => r.row)]);

@@ -19,7 +19,13 @@ import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './ke
 import type { TargetColumn } from '../cdc/plan/types';
 import { compileFilters, leftOutByName } from '../filter/filters';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
-import { configRowsDigestSql, configTableDisplay, readExtensionConfigTables, type ExtensionConfigTable } from '../copy/extensionConfig';
+import {
+  configRowsDigestSql,
+  configTableDisplay,
+  onTarget,
+  readExtensionConfigTables,
+  type ExtensionConfigTable,
+} from '../copy/extensionConfig';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 import { trace } from '../util/trace';
@@ -370,7 +376,11 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   async function verifyItem(item: Item, p: SessionPair): Promise<void> {
     if (item.kind === 'sequences') return record(await verifySequences(database, p, ahead, filter, kept));
     if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
-    if (item.kind === 'extension-config') return record(await configRows(database, item.table, p));
+    if (item.kind === 'extension-config') {
+      // an extension the filters leave behind is not on the target: its rows stay with it
+      if (await onTarget(p.target, item.table)) record(await configRows(database, item.table, p));
+      return;
+    }
     if (item.kind === 'target-only') {
       const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
       const reason = 'the table is only on the target';
