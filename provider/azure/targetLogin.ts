@@ -4,7 +4,9 @@
 // the order docs/pulumi.md states: the server resource's administratorLogin the program passed
 // (serverName: server.name), the environment (a USER@ in PGFERRY_SERVER_HOSTS for that server,
 // then libpq's PGUSER), then the first ~/.pgpass entry for the target's host, port and
-// maintenance database that names a user. Pure but for the one read of the password file.
+// maintenance database that names a user. Pure but for the one read of the password file. The
+// same file gives `pgferry show` the source's own password (pgpassPassword), so that it never
+// sends the target's PGPASSWORD to the source.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -68,17 +70,29 @@ function fields(line: string): string[] | undefined {
   return out.length === 5 ? out : undefined;
 }
 
+/** The password file's entries for a host, port and database, in its order, as [user, password]. */
+function entriesFor(text: string, host: string, port: number, database: string): Array<[user: string, password: string]> {
+  const matches = (pattern: string, value: string) => pattern === '*' || pattern === value;
+  return text.split(/\r?\n/).flatMap((line) => {
+    const f = fields(line);
+    if (!f) return [];
+    const [h, p, d, u, password] = f as [string, string, string, string, string];
+    const hostMatches = matches(h, host) || (h === 'localhost' && host.startsWith('/'));
+    return hostMatches && matches(p, String(port)) && matches(d, database) ? [[u, password] as [string, string]] : [];
+  });
+}
+
 /** The user of the first entry matching host, port and database that names one (not `*`). */
 function pgpassLogin(text: string, host: string, port: number, database: string): string | undefined {
-  const matches = (pattern: string, value: string) => pattern === '*' || pattern === value;
-  for (const line of text.split(/\r?\n/)) {
-    const f = fields(line);
-    if (!f) continue;
-    const [h, p, d, u] = f as [string, string, string, string, string];
-    const hostMatches = matches(h, host) || (h === 'localhost' && host.startsWith('/'));
-    if (hostMatches && matches(p, String(port)) && matches(d, database) && u !== '*' && u !== '') return u;
-  }
-  return undefined;
+  return entriesFor(text, host, port, database).find(([u]) => u !== '*' && u !== '')?.[0];
+}
+
+/** The password of the first entry matching a server's host, port, database and user, as libpq picks it. */
+export function pgpassPassword(
+  text: string,
+  server: { readonly host: string; readonly port: number; readonly database: string; readonly user: string },
+): string | undefined {
+  return entriesFor(text, server.host, server.port, server.database).find(([u]) => u === '*' || u === server.user)?.[1];
 }
 
 /** The login, by the order of this file's header; undefined when none of them gives one. */

@@ -1,7 +1,10 @@
 // `pgferry show` and `pgferry list`: read the target's control catalog. `show` of an online
 // migration also reads its slots on the source (retained WAL, active or not), so a stopped stream
 // is visible before the source's disk fills, and what of its footprint is still to give back on
-// either server (pendingFootprint); a source it cannot reach is said, not fatal.
+// either server (pendingFootprint); a source it cannot reach is said, not fatal. Without
+// --properties the stored spec has no password, and node-postgres would send the source PGPASSWORD,
+// which without a body is the target's (the target had no other): the source is read with its own
+// ~/.pgpass entry instead, or not at all, and one line says what it needs.
 import {
   listMigrations,
   showMigration,
@@ -10,11 +13,28 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../engine';
+import { pgpassPassword, readPgpass } from '../../azure/targetLogin';
 import type { CliArgs } from '../input/parse';
 import { migrationSpecOf, notFound } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { warn } from '../log';
+import { registerSecret } from '../secrets';
+
+/**
+ * The spec to read the source with: as given, or with the source's own password from the password
+ * file when PGPASSWORD would stand for it (it is the target's); undefined when the source has none
+ * there, so that the target's password is never sent to the source.
+ */
+function sourceCredentials(args: CliArgs, spec: MigrationSpec): MigrationSpec | undefined {
+  if (args.body !== undefined || spec.source.password !== undefined || process.env.PGPASSWORD === undefined) return spec;
+  const { source } = spec;
+  const text = readPgpass(process.env);
+  const password = text === undefined ? undefined : pgpassPassword(text, { ...source, database: source.maintenanceDatabase });
+  if (password === undefined) return undefined;
+  registerSecret(password);
+  return { ...spec, source: { ...source, password } };
+}
 
 async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
   if (status.mode !== 'Online') return status;
@@ -25,8 +45,17 @@ async function withSource(args: CliArgs, status: MigrationStatus): Promise<Migra
     return status; // no usable source spec: the recorded figures stand
   }
   const streaming = status.databases.some((d) => d.names && d.state !== 'Succeeded');
-  const slots = streaming ? await withSourceSlots(spec, status).catch(() => status) : status;
-  return withPendingFootprint(spec, slots).catch(() => slots);
+  const withPassword = sourceCredentials(args, spec);
+  if (!withPassword) {
+    const { host, port } = spec.source;
+    if (streaming)
+      warn(
+        `the source's slots were not read: PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${host}:${port}; add one, or give the migration body with --properties`,
+      );
+    return status;
+  }
+  const slots = streaming ? await withSourceSlots(withPassword, status).catch(() => status) : status;
+  return withPendingFootprint(withPassword, slots).catch(() => slots);
 }
 
 export async function showCommand(args: CliArgs): Promise<number> {

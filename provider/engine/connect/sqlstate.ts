@@ -102,6 +102,19 @@ export const NETWORK_ERRNOS: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 
+/**
+ * Whether a statement's error is the server refusing that statement, which a step may report and
+ * go past, rather than its session breaking: only a server's error outside the classes of a lost
+ * connection (08), an operator's or a crash's intervention (57: a terminated backend, a shutdown, a
+ * cancel) and exhausted resources (53), and not FATAL or PANIC, which the server sends as it ends the
+ * session. Anything else (a socket closed, node-postgres's "Connection terminated") is a lost session.
+ */
+export function isStatementRefusal(error: unknown): boolean {
+  const state = sqlState(error);
+  const severity = (error as { severity?: unknown } | null | undefined)?.severity;
+  return state !== undefined && severity !== 'FATAL' && severity !== 'PANIC' && !/^(08|57|53)/.test(state);
+}
+
 /** A dropped or refused connection, or a SQLSTATE in `codes` (by default the retryable ones). */
 export function isRetryable(error: unknown, codes: ReadonlySet<string> = RETRYABLE_CODES): boolean {
   if ((error as { transient?: unknown } | null)?.transient === true) return true;

@@ -10,6 +10,7 @@
 import { retryPhase } from './outage';
 import { applierResult, lateArrivals, lateArrivalWords, markCutoverPoint } from '../switchover/marker';
 import { withSessionPair } from '../connect/session';
+import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -314,9 +315,26 @@ async function sequencesAtCutover(run: MigrationRun, s: OnlineStream): Promise<v
     return syncSequences(spec.source, spec.target, s.database, spec);
   });
   run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+  await configRowsAtCutover(run, s.database);
   await followPartitionsAtCutover(run, s.database);
   await setCutoverStep(store, spec.migrationName, s.database, 'drained');
   failpoint(`cutover-drained:${s.database}`);
+}
+
+/**
+ * The rows of the extensions' configuration tables copied again after the drain (under the writer
+ * fence when there is one): those tables are not published, so what the source changed in them
+ * while streaming arrives here, before the verification compares them.
+ */
+async function configRowsAtCutover(run: MigrationRun, database: string): Promise<void> {
+  const { spec } = run;
+  const purpose = 'extension configuration';
+  const copied = await again(run, `the extension configuration rows of "${database}"`, () =>
+    withSessionPair(spec.source, { database, purpose, readOnly: true }, spec.target, { database, purpose, writable: true }, (p) =>
+      copyExtensionConfigRows(p.source, p.target),
+    ),
+  );
+  for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('cutover', c) });
 }
 
 /** One database's large objects brought level: the delta, or the target's refusal in one line (which stops the cutover). */

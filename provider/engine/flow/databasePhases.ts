@@ -17,6 +17,7 @@ import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects } from '../copy/largeObjects';
+import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
 import { recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
@@ -58,6 +59,7 @@ const DATABASE_STEPS = [
   'restore post-data',
   'sequences',
   'large objects',
+  'extension configuration',
   'analyze',
 ] as const;
 type DatabaseStep = (typeof DATABASE_STEPS)[number];
@@ -318,6 +320,14 @@ export async function copyDatabaseAt(
   await timed(run, database, 'large objects', () =>
     copyLargeObjects({ spec, database, sessions: snapshot, oids: catalog.largeObjects, signal }),
   );
+  await timed(run, database, 'extension configuration', async () => {
+    const copied = await snapshot.use((source) =>
+      withSession(spec.target, { database, purpose: 'extension configuration', writable: true }, (target) =>
+        copyExtensionConfigRows(source, target),
+      ),
+    );
+    for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('copy', c) });
+  });
 }
 
 /** VACUUM (ANALYZE) of what the copy has not analyzed, and the database-level properties; the last step of a database's copy. */
@@ -346,8 +356,10 @@ export async function finishDatabase(run: MigrationRun, database: string, props:
       work: (table, c) => stopOnAbort(c, run.signal, async () => void (await c.query(vacuumStatement(table, true)))),
     });
   });
-  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, (target) =>
-    applyDatabaseProperties(target, props),
-  );
+  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, async (target) => {
+    // a test ends this session here: its loss stops the run, a refused statement is a warning
+    await holdpoint(`properties:${database}`);
+    return applyDatabaseProperties(target, props);
+  });
   for (const w of warnings) await run.warn(w, database);
 }

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { DatabaseProperties } from '../catalog/introspect';
 import type { TargetDatabaseAction } from '../core/model';
 import { ident, literal } from '../connect/quote';
+import { isStatementRefusal } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import { runEachGrant } from './grantReplay';
 import { settingStatement } from './settings';
@@ -171,7 +172,13 @@ export function databaseGrantStatements(database: string, acl: readonly string[]
   return statements;
 }
 
-/** Comment, security labels, grants, connection limit and settings; failures are returned as warnings. */
+/**
+ * Comment, security labels, grants, connection limit and settings. A statement the target refuses
+ * (a managed server refusing a setting, a role it lacks) is returned as a warning, as nothing the
+ * migration does can change the answer; a session lost on the way (the target restarted, the
+ * backend terminated) is thrown, so the step stops the run naming the server rather than passing
+ * with properties missing.
+ */
 export async function applyDatabaseProperties(target: pg.Client, props: DatabaseProperties): Promise<string[]> {
   const warnings: string[] = [];
   const name = ident(props.name);
@@ -180,6 +187,7 @@ export async function applyDatabaseProperties(target: pg.Client, props: Database
       try {
         await target.query(sql);
       } catch (error) {
+        if (!isStatementRefusal(error)) throw error;
         warnings.push(`database "${props.name}": ${sql.split(' TO ')[0]} failed: ${(error as Error).message}`);
       }
     }

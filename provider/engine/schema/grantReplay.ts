@@ -8,9 +8,10 @@
 // RESET SESSION AUTHORIZATION, which only a superuser may run: it is run after SET ROLE <grantor>
 // instead (the admin is a member of every role it created), so the grant is recorded as the
 // grantor's, as on the source.
-import pg from 'pg';
+import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { inSavepoint } from '../connect/savepoint';
+import { isStatementRefusal } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
 import { isKeyword, isName, nameOf, sqlTokens, words } from './sqlTokens';
 
@@ -99,9 +100,9 @@ export async function runEachGrant(
       try {
         await run(sql);
       } catch (error) {
-        // the statement was refused; a session that broke (08, 57: the server went away) is not
-        // a refusal and fails the restore step, which is tried again
-        if (!(error instanceof pg.DatabaseError) || /^(08|57|53)/.test(error.code ?? '')) throw error;
+        // the statement was refused; a session that broke (the server went away) is not a
+        // refusal and fails the restore step, which is tried again
+        if (!isStatementRefusal(error)) throw error;
         if (grantor !== undefined) refusedRole = grantor;
         failed.push(refusal(sql, errorMessage(error)));
       }

@@ -137,7 +137,7 @@ async function sourceReadChecks(
       checkSourceRowSecurity(client, database, source.info.major),
     );
     await guarded(results, CHECK_TYPES.extensions, `the extensions' configuration tables in ${ident(database)}`, database, () =>
-      checkExtensionConfigTables(client, database),
+      checkExtensionConfigTables(client, database, spec.mode === 'Online'),
     );
   }
 }

@@ -19,6 +19,13 @@ import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './ke
 import type { TargetColumn } from '../cdc/plan/types';
 import { compileFilters, leftOutByName } from '../filter/filters';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
+import {
+  configRowsDigestSql,
+  configTableDisplay,
+  onTarget,
+  readExtensionConfigTables,
+  type ExtensionConfigTable,
+} from '../copy/extensionConfig';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 import { trace } from '../util/trace';
@@ -220,7 +227,8 @@ type Item =
   | { kind: 'target-only'; table: SourceTable }
   | { kind: 'large-objects' }
   | { kind: 'sequences' }
-  | { kind: 'materialized-view'; view: MaterializedView };
+  | { kind: 'materialized-view'; view: MaterializedView }
+  | { kind: 'extension-config'; table: ExtensionConfigTable };
 
 /**
  * Whether a table is not left out by its own name: a table made on the source since the filter plan
@@ -308,21 +316,27 @@ async function materializedView(
   return done.row;
 }
 
+/** What a database's verification reads of the source first: its tables, the filter plan, the views and the extensions' configuration tables. */
+async function readSourceForVerify(c: pg.Client, spec: MigrationSpec, database: string, options: VerifyOptions) {
+  const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
+  const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
+  // a fall-back compares the old source with what the target wrote, and the configuration rows
+  // are not streamed back
+  const configTables = options.fallBack ? [] : await readExtensionConfigTables(c);
+  return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views, configTables };
+}
+
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
   const pairs = snapshot
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
-  const readSource = async (c: pg.Client) => {
-    const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
-    const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
-    return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views };
-  };
+  const readSource = (c: pg.Client) => readSourceForVerify(c, spec, database, options);
   const read = snapshot
     ? await snapshot.use(readSource)
     : await withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c)));
-  const { tables: sourceTables, filter, views } = read;
+  const { tables: sourceTables, filter, views, configTables } = read;
   // What the filters leave behind, or move without rows, is not compared (pgferry's own tables on
   // the source side, the reverse stream's position on an old source among them, neither); a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
@@ -340,6 +354,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     ...(filter.largeObjectsMove ? [{ kind: 'large-objects' as const }] : []),
     { kind: 'sequences' },
     ...views.map((view) => ({ kind: 'materialized-view' as const, view })),
+    ...configTables.map((table) => ({ kind: 'extension-config' as const, table })),
   );
   queue.close();
   const results: VerificationTable[] = [];
@@ -361,6 +376,11 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   async function verifyItem(item: Item, p: SessionPair): Promise<void> {
     if (item.kind === 'sequences') return record(await verifySequences(database, p, ahead, filter, kept));
     if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
+    if (item.kind === 'extension-config') {
+      // an extension the filters leave behind is not on the target: its rows stay with it
+      if (await onTarget(p.target, item.table)) record(await configRows(database, item.table, p));
+      return;
+    }
     if (item.kind === 'target-only') {
       const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
       const reason = 'the table is only on the target';
@@ -394,6 +414,23 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
     record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
   }
+}
+
+/** The rows an extension's condition selects in its configuration table, compared by count and digest. */
+async function configRows(database: string, table: ExtensionConfigTable, p: SessionPair): Promise<VerificationTable> {
+  const sql = configRowsDigestSql(table);
+  const read = (c: pg.Client) => c.query<{ n: string; digest: string }>(sql).then((r) => r.rows[0]!);
+  const [src, dst] = await Promise.all([
+    read(p.source),
+    read(p.target).catch((error: Error) => ({ n: '-1', digest: '', error: error.message })),
+  ]);
+  const [sourceRows, targetRows] = [Number(src.n), Number(dst.n)];
+  let reason: string | undefined;
+  if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
+  else if (sourceRows !== targetRows)
+    reason = `rows its extension's condition selects differ in count: source ${sourceRows}, target ${targetRows}`;
+  else if (src.digest !== dst.digest) reason = "content checksum of the rows its extension's condition selects differs";
+  return { database, table: configTableDisplay(table), sourceRows, targetRows, matches: reason === undefined, reason };
 }
 
 /** A table read again at cutover: its count on both sides, and the rows of the keys changed since its pinned verification. */

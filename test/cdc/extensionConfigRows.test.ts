@@ -1,0 +1,112 @@
+// The rows of an extension's configuration table (pg_extension_config_dump) that its condition
+// selects, PostGIS's spatial_ref_sys SRIDs a user added: pg_dump copies them with the extension, and
+// so does pgferry, in the copy's snapshot, and again at an online cutover after the drain (the table
+// is not published); the verification compares them. The extension's own rows on the target are
+// neither duplicated nor lost: the whole table is read back from both servers. Before, a migration
+// Succeeded with the user's SRIDs missing on the target.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, runMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
+import { pairSpec, requirePrerequisite, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
+
+const SPATIAL = '"public"."spatial_ref_sys" (configuration of extension "postgis")';
+
+/** Every row of spatial_ref_sys, as text, in one order: the extension's own and the user's. */
+async function spatialRefSys(cluster: Cluster, db: string): Promise<string[]> {
+  const rows = await cluster.query<{ row: string }>(`SELECT s::text AS row FROM public.spatial_ref_sys s ORDER BY srid`, [], db);
+  return rows.map((r) => r.row);
+}
+
+function addSrid(cluster: Cluster, db: string, srid: number, proj4: string): Promise<unknown> {
+  return cluster.query(
+    `INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text) VALUES ($1, 'trial', $1, $2)`,
+    [srid, proj4],
+    db,
+  );
+}
+
+describe("extension configuration rows: PostGIS's user SRIDs copied, followed at the cutover and verified (integration)", function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async function () {
+    pair = await startPair(15, 15);
+    const [available] = await pair.source.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'`);
+    requirePrerequisite(this, available !== undefined, 'PostGIS for PostgreSQL 15 (Debian package postgresql-15-postgis-3)');
+  });
+  after(async () => pair?.stop());
+
+  it("offline: the SRID the user added is on the target, the extension's own rows once each, and the verification compares it", async () => {
+    const db = 'gisoffline';
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
+    await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
+    const done = await runMigration(pairSpec(pair, 'gis-offline', [db], { overwriteDbsInTarget: true }));
+    assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+    const source = await spatialRefSys(pair.source, db);
+    assert.ok(source.some((r) => r.startsWith('(990001,')));
+    assert.deepEqual(await spatialRefSys(pair.target, db), source);
+    const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
+    assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 1, targetRows: 1, matches: true }]);
+    assert.deepEqual(
+      done.validation.filter((v) => v.code === 'EXTENSION_CONFIG_ROWS'),
+      [],
+      'offline, nothing is left to say: the rows are copied and compared',
+    );
+  });
+
+  it('online: an SRID added and one changed on the source while streaming are on the target after the cutover, verified, said once at validation', async () => {
+    const db = 'gisonline';
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
+    await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
+    const store = new CatalogConnection(serverSpec(pair.target));
+    try {
+      const running = runMigration(
+        parseMigrationSpec({
+          migrationName: 'gis-online',
+          source: serverSpec(pair.source),
+          target: serverSpec(pair.target),
+          databases: [db],
+          mode: 'Online',
+          overwriteDbsInTarget: true,
+        }),
+      );
+      const ready = await waitForStatus(store, 'gis-online', (st) => st.state !== 'InProgress', 240_000);
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      const said = ready.validation.filter((v) => v.code === 'EXTENSION_CONFIG_ROWS');
+      assert.deepEqual(
+        said.map((v) => [v.database, v.status]),
+        [[db, 'Warning']],
+      );
+      assert.match(
+        said[0]!.message,
+        /"public"\."spatial_ref_sys" \(1 row\(s\)\); they are copied with the data and compared by the verification, but not streamed/,
+      );
+      assert.deepEqual(
+        await pair.target.query(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000`, [], db),
+        [{ srid: 990001 }],
+        'the snapshot copy brought the SRID the user had',
+      );
+
+      await addSrid(pair.source, db, 990002, '+proj=longlat +ellps=GRS80 +no_defs');
+      await pair.source.query(`UPDATE public.spatial_ref_sys SET auth_name = 'changed' WHERE srid = 990001`, [], db);
+      await pair.source.query(`INSERT INTO places VALUES (1, 990002)`, [], db);
+      await requestCutover(store, 'gis-online');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+      assert.deepEqual(await spatialRefSys(pair.target, db), await spatialRefSys(pair.source, db));
+      assert.deepEqual(
+        await pair.target.query(`SELECT srid, auth_name FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db),
+        [
+          { srid: 990001, auth_name: 'changed' },
+          { srid: 990002, auth_name: 'trial' },
+        ],
+      );
+      const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
+      assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,87 @@
+// `pgferry show` of a streaming migration reads its slots on the source. Without --properties the
+// stored spec has no password, and PGPASSWORD is the target's: show must not send it to the source
+// (whose login here has a password of its own), but read the source with the source's own
+// ~/.pgpass entry, or say in one line that it needs one. The slot it shows is the one read back from
+// the source's pg_replication_slots.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startPair, type ServerPair } from '../support';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
+
+const SOURCE_USER = 'ferry_source';
+const SOURCE_PASSWORD = 'source-only-password';
+
+describe('pgferry show: the source read with its own credentials', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let flags: string[];
+  let env: Record<string, string>;
+  let home: string;
+
+  before(async () => {
+    pair = await startPair();
+    assert.notEqual(SOURCE_PASSWORD, pair.target.password);
+    await pair.source.query(`CREATE ROLE ${SOURCE_USER} LOGIN SUPERUSER REPLICATION PASSWORD '${SOURCE_PASSWORD}'`);
+    await pair.source.query('CREATE DATABASE shelf');
+    await pair.source.query(
+      `CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`,
+      [],
+      'shelf',
+    );
+    const file = propertiesFile({
+      properties: {
+        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@${SOURCE_USER}`,
+        SecretParameters: { AdminCredentials: { SourceServerPassword: SOURCE_PASSWORD, TargetServerPassword: pair.target.password } },
+        targetDbServerFullyQualifiedDomainName: pair.target.host,
+        targetDbServerPort: pair.target.port,
+        targetServerUserName: pair.target.user,
+        DBsToMigrate: ['shelf'],
+        OverwriteDBsInTarget: true,
+      },
+    });
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
+    env = { PGPASSWORD: pair.target.password! };
+    home = mkdtempSync(path.join(os.tmpdir(), 'pgferry-show-source-'));
+    const created = await runCli(
+      ['create', '--name', 'shelf-online', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
+      {},
+      240_000,
+    );
+    assert.equal(created.code, 0, `stderr: ${created.stderr}\nstdout: ${created.stdout}`);
+  });
+  after(async () => {
+    rmSync(home, { recursive: true, force: true });
+    await pair?.stop();
+  });
+
+  it('without a ~/.pgpass entry for the source, show says in one line that it needs one, and sends no password there', async () => {
+    const show = await runCli(['show', '--name', 'shelf-online', ...PGFERRY_JSON, ...flags], env);
+    assert.equal(show.code, 0, show.stderr);
+    const where = `${pair.source.host}:${pair.source.port}`;
+    assert.deepEqual(show.errLines, [
+      `WARNING: the source's slots were not read: PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${where}; add one, or give the migration body with --properties`,
+    ]);
+    const status = JSON.parse(show.stdout);
+    assert.equal(status.databases[0].sourceSlot, undefined, JSON.stringify(status.databases[0]));
+    assert.doesNotMatch(show.stdout + show.stderr, /authentication failed/);
+  });
+
+  it("with the source's ~/.pgpass entry, show gives the slot as the source's pg_replication_slots has it", async () => {
+    const pgpass = path.join(home, '.pgpass');
+    writeFileSync(pgpass, `${pair.source.host}:${pair.source.port}:*:${SOURCE_USER}:${SOURCE_PASSWORD}\n`, { mode: 0o600 });
+    const show = await runCli(['show', '--name', 'shelf-online', ...PGFERRY_JSON, ...flags], { ...env, PGPASSFILE: pgpass });
+    assert.equal(show.code, 0, show.stderr);
+    assert.deepEqual(show.errLines, []);
+    const database = JSON.parse(show.stdout).databases[0];
+    const slots = await pair.source.query<{ slot_name: string; active: boolean }>(
+      `SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = $1`,
+      [database.names.slot],
+    );
+    assert.deepEqual(slots, [{ slot_name: database.names.slot, active: true }]);
+    assert.equal(database.sourceSlot.exists, true, JSON.stringify(database.sourceSlot));
+    assert.equal(database.sourceSlot.active, true, JSON.stringify(database.sourceSlot));
+    assert.equal(database.sourceSlot.error, undefined);
+  });
+});
