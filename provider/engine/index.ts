@@ -86,6 +86,10 @@ export {
   closeFallbackRefusal,
   requestFallBack,
   fallBackRefusal,
+  fenceLiftRefusal,
+  liftKeptFences,
+  type FenceLiftReport,
+  type FencedServer,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';
