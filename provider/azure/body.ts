@@ -27,6 +27,7 @@ import {
   MIGRATION_OPTIONS,
   SSL_MODES,
   TUNING_KEYS,
+  unknownFieldError,
   type SslMode,
 } from '../engine';
 
@@ -147,9 +148,7 @@ function canonicalize(
   for (const [key, child] of Object.entries(value)) {
     const canonical = known.find((k) => k.toLowerCase() === key.toLowerCase());
     const childUserPath = userPath ? `${userPath}.${key}` : key;
-    if (!canonical) {
-      throw inputError('UNKNOWN_FIELD', childUserPath, `${childUserPath}: unknown field; allowed: ${known.join(', ')}`);
-    }
+    if (!canonical) throw unknownFieldError(userPath, [key], known);
     const childPath = path ? `${path}.${canonical}` : canonical;
     if (canonical in out) {
       throw inputError('DUPLICATE_FIELD', childUserPath, `${childUserPath}: given twice (keys are case-insensitive)`);

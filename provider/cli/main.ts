@@ -2,12 +2,13 @@
 // The pgferry command: parse the command line, run one command, map errors to exit codes
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, POOLER_PASSWORD_VARIABLE, zodToInputError, type PgferryError } from '../engine';
-import { COMMANDS, readInput, type CliArgs, type Command } from './input/parse';
+import { commandOf, readInput, type CliArgs, type Command } from './input/parse';
 import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
 import { consoleCommand } from './commands/console';
 import { createCommand, resumeCommand } from './commands/create';
 import { demoCommand } from './commands/demo';
+import { fenceLiftCommand } from './commands/fence';
 import { listCommand, showCommand } from './commands/show';
 import { updateCommand } from './commands/update';
 import { verifyCommand } from './commands/verify';
@@ -29,6 +30,7 @@ const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   demo: demoCommand,
   agent: agentCommand,
   console: consoleCommand,
+  'fence lift': fenceLiftCommand,
 };
 
 function isZodError(error: unknown): error is Parameters<typeof zodToInputError>[0] {
@@ -80,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     debugFailure(error);
     const { code, line } = describeFailure(error);
-    const command = args?.command ?? (COMMANDS as readonly string[]).find((c) => c === argv[0]);
+    const command = args?.command ?? commandOf(argv);
     const prefix = command ? `pgferry ${command}` : 'pgferry';
     writeErr(`${prefix}: ${line.replace(/\s*\n\s*/g, ' ')}`);
     return code;

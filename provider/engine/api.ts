@@ -12,6 +12,7 @@ import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, PoolerSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
+import { sideBySide } from './util/sideBySide';
 import {
   events as catalogEvents,
   list as catalogStatuses,
@@ -317,15 +318,19 @@ export async function verifyMigration(spec: MigrationSpec, options: RunOptions =
   const { verifyDatabases } = await import('./verify/verifyTables');
   const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema/checkSchema');
   const { wholeSchemaCheck } = await import('./flow/wholeSchemaCheck');
-  const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
   // the check a cutover's second look makes: the foreign keys it could not add back left out (they
   // were reported then), and what the target alone has told from the migration's own by the known
   // objects, kept and named; a target without this migration's record is compared with neither
-  const checks = await withStore(spec.target, (store) =>
-    Promise.all(spec.databases.map(async (database) => (await wholeSchemaCheck({ spec, store }, database)).check)),
-  ).catch(() => spec.databases.map((database) => () => checkSchema(spec, database, { whileSetAside: false })));
-  const schema = [];
-  for (const check of checks) schema.push(await check());
+  const schemaChecks = async () => {
+    const checks = await withStore(spec.target, (store) =>
+      Promise.all(spec.databases.map(async (database) => (await wholeSchemaCheck({ spec, store }, database)).check)),
+    ).catch(() => spec.databases.map((database) => () => checkSchema(spec, database, { whileSetAside: false })));
+    const done = [];
+    for (const check of checks) done.push(await check());
+    return done;
+  };
+  // rows and schema read different things on their own sessions: compared side by side, each to its end
+  const [report, schema] = await sideBySide([verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress }), schemaChecks()]);
   const differing = schema.find((s) => s.differences.length > 0);
   return {
     ...report,

@@ -1,7 +1,8 @@
 // The library API's requests of a migration in progress: its cancel, its cutover, the overwrite
 // confirmation, the logical replication setup and the start of its data migration. Each checks the
 // migration's status first and records the request in the control catalog, whose runner acts on it
-// (control/migrationRequests.ts); the rest of the API is api.ts.
+// (control/migrationRequests.ts); the rest of the API is api.ts. One is carried out here, not by a
+// runner: lifting a fence kept after the migration ended (`pgferry fence lift`), when no runner is left to ask.
 import { withStore, notFound } from './api';
 import type { CatalogConnection } from './control/connection';
 import { isPgferryError, PgferryError } from './core/errors';
@@ -521,5 +522,64 @@ export async function requestFallBack(
       throw refuse(fallBackRefusal((await get(store, name)) ?? status) ?? 'its windows changed meanwhile; ask again');
     await recordEvent(store, name, 'info', `fall-back requested${options.resumeForward ? ', the forward stream to start again' : ''}`);
     return (await get(store, name))!;
+  });
+}
+
+/** Which server's kept fence `pgferry fence lift` lifts: the old source's after a cutover, the new server's after a fall-back. */
+export type FencedServer = 'source' | 'target';
+
+/** What `pgferry fence lift` did: per database whose fence it lifted, the statements it ran there. */
+export interface FenceLiftReport {
+  readonly migration: string;
+  readonly server: FencedServer;
+  readonly lifted: readonly { readonly database: string; readonly statements: readonly string[] }[];
+}
+
+/**
+ * Why a migration's kept fence on `server` may not be lifted now, in words after its name; undefined
+ * when it may. While changes still stream (forward, or forward again after a fall-back) or a fallback
+ * window is open, the fence is what keeps writes from landing on both servers: lifted then, the
+ * writes would split. A fence a switchover holds now is that switchover's to lift or keep.
+ */
+export function fenceLiftRefusal(status: MigrationStatus, server: FencedServer): string | undefined {
+  if (!isFinalState(status.state)) {
+    return `is ${status.state} (${status.subState}): while it runs, its fences keep writes from landing on both servers; lift once it has ended`;
+  }
+  const open = status.databases.find((d) => d.fallback && !['Closed', 'FellBack'].includes(d.fallback.state));
+  if (open) {
+    return `has the fallback window of "${open.database}" ${open.fallback!.state} until ${open.fallback!.endsAt}: writes on the old source would split from the target's; close it first (\`pgferry update --close-fallback\`) or let it pass`;
+  }
+  const held = status.databases.find((d) => {
+    const fence = server === 'source' ? d.writerFence : d.targetFence;
+    return fence !== undefined && !fence.kept;
+  });
+  if (held) return `has a fence on the ${server} of "${held.database}" that a switchover holds, not kept: it is that switchover's to lift`;
+  return undefined;
+}
+
+/**
+ * Lifts the fences a migration keeps on `server` (`pgferry fence lift`): for each database whose
+ * fence the footprint ledger records as kept, the statements `show` gives, in one transaction in
+ * that database (footprint/writerFence.ts `liftKeptFence`), then the record given back. Refused in
+ * one line, changing nothing, while the migration streams or a window is open (fenceLiftRefusal).
+ * Idempotent: a fence lifted already is not in the report, and a second run lifts nothing.
+ */
+export async function liftKeptFences(spec: MigrationSpec, server: FencedServer): Promise<FenceLiftReport> {
+  const name = spec.migrationName;
+  const [{ liftKeptFence }, { restoreContextOf }] = await Promise.all([import('./footprint/writerFence'), import('./footprint/change')]);
+  return withStore(spec.target, async (store) => {
+    const status = await get(store, name);
+    if (!status) throw notFound(name);
+    const why = fenceLiftRefusal(status, server);
+    if (why) {
+      throw new PgferryError('FENCE_LIFT_REFUSED', `fence lift: migration "${name}" ${why}`, { category: 'input', field: 'server' });
+    }
+    const ctx = restoreContextOf(spec, store);
+    const lifted = [];
+    for (const { database } of status.databases) {
+      const statements = await liftKeptFence(ctx, database, server);
+      if (statements) lifted.push({ database, statements });
+    }
+    return { migration: name, server, lifted };
   });
 }

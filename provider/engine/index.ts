@@ -12,7 +12,7 @@ export { maskSecrets } from './core/secrets';
 export { ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
 export { openClient } from './connect/client';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
-export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
+export { parseMigrationSpec, zodToInputError, describeIssue, unknownFieldError } from './input/parse';
 export {
   migrationSpecSchema,
   serverSpecSchema,
@@ -86,6 +86,10 @@ export {
   closeFallbackRefusal,
   requestFallBack,
   fallBackRefusal,
+  fenceLiftRefusal,
+  liftKeptFences,
+  type FenceLiftReport,
+  type FencedServer,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';

@@ -69,6 +69,29 @@ describe('pgferry update: per-database cutover and cancel, the overwrite confirm
     assert.match(result.errLines[0]!, /--resume-forward: applies only with --fall-back/);
   });
 
+  it('reads `fence lift --server` as a command of two words, and refuses the group alone or the lift without --server in one line', async () => {
+    const args = parseCli(['fence', 'lift', '--name', 'm1', '--target-host', 'h', '--server', 'Target']);
+    assert.equal(args.command, 'fence lift');
+    assert.equal(args.fencedServer, 'target');
+    for (const [argv, line] of [
+      [['fence', '--name', 'm1'], /^pgferry: command: `pgferry fence` needs one of lift /],
+      [['fence', 'lift', '--name', 'm1', '--target-host', 'h'], /^pgferry fence lift: --server: required: source or target /],
+      [
+        ['fence', 'lift', '--name', 'm1', '--target-host', 'h', '--server', 'old'],
+        /^pgferry fence lift: --server: must be source or target /,
+      ],
+    ] as const) {
+      const result = await runCli(argv);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.errLines.length, 1, result.stderr);
+      assert.match(result.errLines[0]!, line);
+    }
+    const help = await runCli(['fence', 'lift', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: pgferry fence lift/);
+    assert.match(help.stdout, /--server <server>/);
+  });
+
   it("reads az's --setup-replication and --start-data-migration, each alone", async () => {
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--setup-replication']).setupReplication, true);
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--start-data-migration']).startDataMigration, true);

@@ -29,7 +29,7 @@ import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { CONTROL_SCHEMA_MARK, fenceNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { endIfRunning, onBothTargets, pairSpec, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { endIfRunning, onBothTargets, pairSpec, serverObjects, until, waitForStatus, type ServerPair } from '../support';
 
 const OFFLINE = 'fp_offline';
 const CUT = 'fp_cut';
@@ -59,59 +59,6 @@ const EVERYTHING = {
   applySessions: 2,
 };
 
-/** One database's objects outside PostgreSQL's own schemas, one line each. */
-async function databaseObjects(cluster: Cluster, db: string): Promise<string[]> {
-  const rows = await cluster.query<{ line: string }>(
-    `SELECT 'schema ' || n.nspname || coalesce(' comment ' || obj_description(n.oid, 'pg_namespace'), '') AS line
-       FROM pg_namespace n WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
-     UNION ALL
-     SELECT 'relation ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'pgferry' AND c.relkind IN ('r', 'p', 'v', 'S')
-     UNION ALL
-     SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
-     UNION ALL
-     SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text || ' ' || t.tgenabled::text FROM pg_trigger t WHERE NOT t.tgisinternal
-     UNION ALL
-     SELECT 'event trigger ' || e.evtname FROM pg_event_trigger e
-     UNION ALL
-     SELECT 'publication ' || p.pubname FROM pg_publication p
-     UNION ALL
-     SELECT 'setting ' || array_to_string(s.setconfig, ',') FROM pg_db_role_setting s
-      WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.setrole = 0
-     UNION ALL
-     SELECT 'identity ' || c.relname || ' ' || c.relreplident::text FROM pg_class c
-      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relreplident <> 'd'
-     ORDER BY 1`,
-    [],
-    db,
-  );
-  return rows.map((r) => `${db}: ${r.line}`);
-}
-
-/** A cluster's own objects: replication slots and origins, roles, the databases' comments. */
-async function clusterObjects(cluster: Cluster): Promise<string[]> {
-  const rows = await cluster.query<{ line: string }>(
-    `SELECT 'slot ' || slot_name || ' in ' || coalesce(database, '-') AS line FROM pg_replication_slots
-     UNION ALL SELECT 'origin ' || roname FROM pg_replication_origin
-     UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'
-     UNION ALL SELECT 'database ' || datname || ' comment ' || shobj_description(oid, 'pg_database') FROM pg_database
-      WHERE shobj_description(oid, 'pg_database') IS NOT NULL
-     ORDER BY 1`,
-  );
-  return rows.map((r) => r.line);
-}
-
-/** Everything listed on one server: the cluster's objects, then each database's that exists there. */
-async function serverObjects(cluster: Cluster): Promise<string[]> {
-  const present = await cluster.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY 1', [
-    ['postgres', ...DATABASES],
-  ]);
-  const lines = await clusterObjects(cluster);
-  for (const { datname } of present) lines.push(...(await databaseObjects(cluster, datname)));
-  return lines;
-}
-
 /** The OIDs of the DBA's own objects, to tell them kept under their identity and not made again. */
 async function dbaOids(pair: ServerPair): Promise<string[]> {
   const [schema] = await pair.source.query<{ oid: string }>("SELECT oid::text FROM pg_namespace WHERE nspname = 'pgferry'", [], CANCELED);
@@ -135,8 +82,8 @@ async function madeWhileStreaming(
     const rows = await pair.target.query<{ n: number }>("SELECT count(*)::int AS n FROM parent WHERE v LIKE '%!'", [], CANCELED);
     return rows[0]!.n === 20 ? true : undefined;
   });
-  const sourceStreaming = (await serverObjects(pair.source)).filter((l) => !sourceBefore.includes(l));
-  const targetStreaming = (await serverObjects(pair.target)).filter((l) => !targetBefore.includes(l));
+  const sourceStreaming = (await serverObjects(pair.source, DATABASES)).filter((l) => !sourceBefore.includes(l));
+  const targetStreaming = (await serverObjects(pair.target, DATABASES)).filter((l) => !targetBefore.includes(l));
   for (const db of [CUT, WINDOW, CANCELED]) {
     const made = sourceStreaming.filter((l) => l.startsWith(`${db}: `) || l.endsWith(` in ${db}`));
     assert.deepEqual(
@@ -154,7 +101,7 @@ async function madeWhileStreaming(
 
 /** The target after every migration ended: what the source had and what was there before, nothing else. */
 async function targetJudged(pair: ServerPair, sourceBefore: readonly string[], targetBefore: readonly string[]): Promise<string[]> {
-  const targetAfter = await serverObjects(pair.target);
+  const targetAfter = await serverObjects(pair.target, DATABASES);
   // a publication, a database setting and a replica identity are the source's own; a schema named
   // like pgferry's control schema is not copied (copy/ leaves it out as pgferry's own)
   const copied = sourceBefore.filter(
@@ -179,7 +126,7 @@ async function targetJudged(pair: ServerPair, sourceBefore: readonly string[], t
  * purpose, which `show` names with the statements that lift it; once they are run, as before.
  */
 async function sourceJudged(pair: ServerPair, sourceBefore: readonly string[], cutOver: readonly MigrationSpec[]): Promise<void> {
-  const sourceAfter = await serverObjects(pair.source);
+  const sourceAfter = await serverObjects(pair.source, DATABASES);
   const kept = sourceAfter.filter((l) => !sourceBefore.includes(l));
   assert.deepEqual(
     sourceBefore.filter((l) => !sourceAfter.includes(l)),
@@ -215,7 +162,7 @@ async function sourceJudged(pair: ServerPair, sourceBefore: readonly string[], c
     [],
     'left on the source beside the fences',
   );
-  assert.deepEqual(await serverObjects(pair.source), sourceBefore, 'the source once the fences are lifted');
+  assert.deepEqual(await serverObjects(pair.source, DATABASES), sourceBefore, 'the source once the fences are lifted');
 }
 
 /**
@@ -252,8 +199,8 @@ async function scenario(pair: ServerPair, target: ServerSpec, managed: boolean):
   const store = new CatalogConnection(target);
   // the control catalog is the runner's, in the target's maintenance database, before any migration
   await store.install();
-  const sourceBefore = await serverObjects(pair.source);
-  const targetBefore = await serverObjects(pair.target);
+  const sourceBefore = await serverObjects(pair.source, DATABASES);
+  const targetBefore = await serverObjects(pair.target, DATABASES);
   const oidsBefore = await dbaOids(pair);
   const specs = {
     offline: { ...pairSpec(pair, 'fp-offline', [OFFLINE], { mode: 'Offline', option: 'Migrate' }), target },
@@ -320,7 +267,7 @@ async function scenario(pair: ServerPair, target: ServerSpec, managed: boolean):
     // a resume of a migration that ended is refused, and makes nothing again
     await assert.rejects(resumeMigration(specs.cut), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
     await assert.rejects(resumeMigration(specs.window), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
-    assert.deepEqual(await serverObjects(pair.target), targetAfter, 'the target after the resumes');
+    assert.deepEqual(await serverObjects(pair.target, DATABASES), targetAfter, 'the target after the resumes');
   } finally {
     for (const spec of all) await endIfRunning(spec, Promise.resolve());
     await store.close();

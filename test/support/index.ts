@@ -16,3 +16,4 @@ export * from './streamObjects';
 export { onBothTargets, onTarget } from './targets';
 export * from './behindFence';
 export * from './resume';
+export * from './serverObjects';

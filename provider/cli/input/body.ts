@@ -10,6 +10,7 @@ import {
   parseMigrationSpec,
   PgferryError,
   serverSpecSchema,
+  unknownFieldError,
   zodToInputError,
   type MigrationSpec,
   type ServerSpec,
@@ -92,15 +93,8 @@ function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, purpose: 
 const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
 
 function mapPlain(body: Record<string, unknown>, flags: PropertyFlags, env: NodeJS.ProcessEnv): MappedProperties {
-  for (const key of Object.keys(body)) {
-    if (!PLAIN_KEYS.includes(key)) {
-      throw inputError(
-        'UNKNOWN_FIELD',
-        key,
-        `${key}: unknown field; allowed: ${PLAIN_KEYS.join(', ')} (or the Azure body {"properties": {...}})`,
-      );
-    }
-  }
+  const unknown = Object.keys(body).filter((key) => !PLAIN_KEYS.includes(key));
+  if (unknown.length > 0) throw unknownFieldError('', unknown, PLAIN_KEYS, 'or give the Azure body, {"properties": {...}}');
   const input: Record<string, unknown> = { ...body };
   if (typeof body.source === 'string') input.source = parseConnectionUrl(body.source, 'source');
   let fileTarget: Record<string, unknown> = {};

@@ -22,6 +22,8 @@ export const COMMANDS = [
   'demo',
   'agent',
   'console',
+  // az's two-word commands (a group and its verb), as `az postgres flexible-server migration` nests them
+  'fence lift',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -142,6 +144,13 @@ const WAIT = () => new Option('--wait', 'follow the migration with live progress
 
 const FILTER = () =>
   new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
+
+/** `fence lift --server`: which server's kept fence. */
+const FENCED_SERVER = () =>
+  new Option(
+    '--server <server>',
+    "source | target: the old source's fence kept after a cutover, or the new server's kept after a fall-back",
+  ).argParser(choice<'source' | 'target'>(['source', 'target'], 'source or target'));
 
 const UPDATE_OPTIONS = (): Option[] => [
   // az's older spelling `--cutover db1 db2` (Azure's dbsToTriggerCutoverOn): the databases named only
@@ -266,6 +275,12 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
       PROPERTIES(),
       ...common(),
     ],
+  },
+  'fence lift': {
+    summary:
+      'lift the writer fence a migration keeps on a server once it has ended (after a cutover on the source, after a fall-back on the target): the statements show gives, in one transaction',
+    required: ['migration'],
+    options: () => [...NAME_OPTIONS(), FENCED_SERVER(), PROPERTIES(), ...common()],
   },
   version: { summary: "print pgferry's version and its control-catalog schema version", required: [], options: () => [] },
   demo: {

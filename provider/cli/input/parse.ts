@@ -14,7 +14,7 @@ import { loadProperties } from './file';
 import { COMMAND_SPECS, COMMANDS, readTargetFlags, RESULT_OPTIONS, type Command, type TargetFlags } from './options';
 import { readSpecFlags, type SpecFlagNames, type SpecFlags } from './specOptions';
 
-export { COMMANDS, type Command } from './options';
+export type { Command } from './options';
 
 export interface CliArgs {
   readonly command: Command;
@@ -76,6 +76,8 @@ export interface CliArgs {
     readonly address?: string;
     readonly tls?: { readonly certFile: string; readonly keyFile: string };
   };
+  /** `pgferry fence lift --server`: the server whose kept fence is lifted. */
+  readonly fencedServer?: 'source' | 'target';
   /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
   readonly sourceUrl?: string;
 }
@@ -101,8 +103,11 @@ function buildProgram(out: { text: string }): Program {
     .addHelpText('after', TARGET_HELP);
   for (const command of COMMANDS) {
     const spec = COMMAND_SPECS[command];
-    const sub = program
-      .command(command)
+    const [group, verb] = command.split(' ') as [string, string | undefined];
+    // a two-word command is a verb of its group (`fence lift`), as az nests them
+    const parent = verb === undefined ? program : (program.commands.find((c) => c.name() === group) ?? groupOf(program, group, out));
+    const sub = parent
+      .command(verb ?? group)
       .description(spec.summary)
       .exitOverride()
       .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
@@ -112,6 +117,26 @@ function buildProgram(out: { text: string }): Program {
     sub.action(() => undefined);
   }
   return program;
+}
+
+/** A group of two-word commands (`fence`), whose verbs are its subcommands. */
+function groupOf(program: Program, group: string, out: { text: string }): Program {
+  const verbs = COMMANDS.filter((c) => c.startsWith(`${group} `)).map((c) => c.slice(group.length + 1));
+  return program
+    .command(group)
+    .description(`a migration's kept ${group}s: ${verbs.join(', ')}`)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined });
+}
+
+/** The command argv names: its first word, or its first two for a group's verb (`fence lift`). */
+export function commandOf(argv: readonly string[]): Command | undefined {
+  return COMMANDS.find((c) => c === argv.slice(0, c.split(' ').length).join(' '));
+}
+
+/** The commander command of a command, a group's verb found under its group. */
+function commandNamed(program: Program, command: Command): Program | undefined {
+  return command.split(' ').reduce<Program | undefined>((parent, word) => parent?.commands.find((c) => c.name() === word), program);
 }
 
 /** commander's multi-word errors as one line naming the flag. */
@@ -179,6 +204,8 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
     // without a flag, the operation may come from the --properties body (Azure's PATCH): update.ts reads it
     if (given === 0 && o.properties === undefined) throw usage('--cutover', UPDATE_NEEDS);
   }
+  if (command === 'fence lift' && o.server === undefined)
+    throw usage('--server', 'required: source or target (the server whose kept fence to lift)');
   if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
   if (command === 'demo' && (o.sourceUrl === undefined) !== (o.targetUrl === undefined)) {
     throw usage(
@@ -238,8 +265,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (argv[0] === '--version' && argv.length === 1) return defaults('version');
   const out = { text: '' };
   const program = buildProgram(out);
-  const command = (COMMANDS as readonly string[]).includes(argv[0]!) ? (argv[0] as Command) : undefined;
-  const sub = program.commands.find((c) => c.name() === command);
+  const command = commandOf(argv);
+  const group = COMMANDS.find((c) => c.startsWith(`${argv[0]} `));
+  if (command === undefined && group !== undefined && !['--help', '-h'].includes(argv[1] ?? '')) {
+    const verbs = COMMANDS.filter((c) => c.startsWith(`${argv[0]} `)).map((c) => c.slice(argv[0]!.length + 1));
+    throw usage('command', `\`pgferry ${argv[0]}\` needs one of ${verbs.join(', ')}`);
+  }
+  const sub = command && commandNamed(program, command);
   const allowed = sub ? sub.options.map((o) => o.long).join(' ') : '';
   try {
     program.parse([...argv], { from: 'user' });
@@ -295,6 +327,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       ...readTargetFlags(o),
       ...(names.server === undefined ? {} : { server: serverAddress(names.server, env) }),
     },
+    ...(command === 'fence lift' ? { fencedServer: o.server as 'source' | 'target' } : {}),
     sourceUrl: o.sourceUrl as string | undefined,
   };
 }

@@ -74,6 +74,12 @@ export const ERROR_CODES = {
       'a fall-back was asked of a migration that cannot fall back now: offline, without a fallback window, its window closed, a fall-back asked or done already, or its reverse stream stopped on an error',
     fix: '`pgferry show` says the window and its reverse stream; a stopped reverse stream is tried again by itself once its cause is fixed',
   },
+  FENCE_LIFT_REFUSED: {
+    category: 'input',
+    meaning:
+      'a kept writer fence was asked to be lifted while it still keeps writes from splitting: the migration runs (changes stream), a fallback window is open, or a switchover holds the fence',
+    fix: 'close the fallback window (`pgferry update --close-fallback`) or let it pass, or wait for the migration to end, then lift it again',
+  },
   RESYNC_NOT_STREAMING: {
     category: 'input',
     meaning: 'a table resync was asked of a migration that does not stream (offline, finished, or not copied yet)',

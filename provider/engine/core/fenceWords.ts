@@ -9,7 +9,7 @@ export function describeFence(f: WriterFence, server: 'source' | 'target'): stri
       ? ['cutover', 'the old source', 'a roll-back, cancel or failure']
       : ['fall-back', 'the new server', 'a stop before its point of no return'];
   const why = f.kept
-    ? `kept after the ${step}, so no write is lost on ${left}; once nothing writes there, lift it`
-    : `the ${step} is on its way (${stop} lifts it); by hand`;
-  return `writers fenced on the ${server} since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
+    ? `kept after the ${step}, so no write is lost on ${left}; once nothing writes there, lift it with \`pgferry fence lift --server ${server}\` (by hand: ${f.lift}; then in the database: ${f.liftInDatabase})`
+    : `the ${step} is on its way (${stop} lifts it); by hand with ${f.lift}`;
+  return `writers fenced on the ${server} since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why}`;
 }

@@ -175,6 +175,25 @@ export async function markUndone(
   );
 }
 
+/**
+ * A change kept on purpose is given back after all, by the user's own command (`pgferry fence
+ * lift`): it leaves the ledger's kept rows once what it changed is set back on its server.
+ */
+export async function markKeptUndone(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  change: LedgerChange,
+  object: string,
+  detail: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  await catalog.query(
+    `UPDATE ${T} SET undone_at = now(), detail = detail || $5::jsonb
+      WHERE migration = $1 AND database = $2 AND change = $3 AND object = $4 AND kept_at IS NOT NULL AND undone_at IS NULL`,
+    [migration, database, change, object, JSON.stringify(detail)],
+  );
+}
+
 /** Adds to what a pending change reports (the sessions a fence ended), without giving it back. */
 export async function noteDetail(
   catalog: CatalogConnection,

@@ -49,7 +49,17 @@ import { recordEvent } from '../control/store';
 import type { CatalogConnection } from '../control/connection';
 import type { WriterFence } from '../core/model';
 import type { RestoreContext, ReversibleChange } from './change';
-import { changesOf, markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChange, type LedgerEntry } from './ledger';
+import {
+  changesOf,
+  markKept,
+  markKeptUndone,
+  markPendingAgain,
+  markUndone,
+  noteDetail,
+  pendingChanges,
+  recordChange,
+  type LedgerEntry,
+} from './ledger';
 
 // The fences as the footprint ledger records them (change writerFence, or targetFence at a
 // fall-back; object '' for the database itself): per database, the value of the database's own
@@ -549,6 +559,58 @@ export async function liftWriterFence(ctx: RestoreContext, database: string, sid
     database,
   );
   return true;
+}
+
+/**
+ * Lifts a fence kept after its switchover (`pgferry fence lift`), once the user says nothing writes
+ * there by mistake: the very statements `show` gives (writerFencesOf), run in one transaction in the
+ * fenced database, so the database is either still fenced or has its earlier value back and nothing
+ * of the fence left; the control schema goes only when the fence's record says pgferry made it (or
+ * its mark is on it) and it is empty. Then the record is given back. A database gone has nothing to
+ * lift. Returns the statements run, or undefined when no kept fence is recorded (lifted already).
+ * Whether it may be lifted now (nothing streaming, no window open) is the caller's to judge.
+ */
+export async function liftKeptFence(ctx: RestoreContext, database: string, side: FenceSide): Promise<string[] | undefined> {
+  const name = ctx.spec.migrationName;
+  const change = CHANGE_OF[side];
+  const fence = (await changesOf<FenceUndo>(ctx.store, name, change)).find((f) => f.database === database && f.kept && !f.undone);
+  if (!fence) return undefined;
+  const statements = [
+    liftStatement(database, fence.undo.priorSetting),
+    liftTriggersStatement(name, database, fence.undo.schemaCreated === true),
+  ];
+  try {
+    await withSession(ctx.spec[side], { database, purpose: 'fence', writable: true }, (client) =>
+      inTransaction(
+        client,
+        async () => {
+          for (const statement of statements) await client.query(statement);
+        },
+        SHORT_LOCK_WAIT,
+      ),
+    );
+  } catch (error) {
+    if (sqlState(error) !== INVALID_CATALOG_NAME) {
+      throw new PgferryError(
+        'WRITER_FENCE_LIFT',
+        `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still fenced`,
+        {
+          category: side,
+          fix: `try again once nothing holds its tables, or on the ${side}: ${liftStatements(name, database, fence.undo.priorSetting)}`,
+          cause: error,
+        },
+      );
+    }
+  }
+  await markKeptUndone(ctx.store, name, database, change, DATABASE, { liftedBy: 'pgferry fence lift' });
+  await recordEvent(
+    ctx.store,
+    name,
+    'info',
+    `kept writer fence lifted on the ${side} by pgferry fence lift: ${statements.join('; ')}`,
+    database,
+  );
+  return statements;
 }
 
 export const writerFence = {

@@ -9,6 +9,21 @@ function unknownFields(keys: readonly string[]): string {
   return `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')}`;
 }
 
+/** The one wording of unknown keys, wherever input is read: `unknown field "x"; allowed: a, b, c`. */
+function unknownFieldWords(keys: readonly string[], allowed: readonly string[]): string {
+  return allowed.length > 0 ? `${unknownFields(keys)}; allowed: ${allowed.join(', ')}` : unknownFields(keys);
+}
+
+/**
+ * The input error of unknown keys in the object at `path` (empty: the top level, shown as `(root)`,
+ * as a spec's error shows it): `<path>: unknown field "x"; allowed: a, b, c`. The CLI's body and
+ * Azure's body refuse their keys with it, so every form of input says it in the same words.
+ */
+export function unknownFieldError(path: string, keys: readonly string[], allowed: readonly string[], fix?: string): PgferryError {
+  const field = path ? `${path}.${keys[0]}` : (keys[0] ?? '(root)');
+  return inputError('UNKNOWN_FIELD', field, `${path || '(root)'}: ${unknownFieldWords(keys, allowed)}`, fix);
+}
+
 // An unknown key's message names the fields its object allows (a user who wrote `database` where
 // `maintenanceDatabase` is meant sees the right word). Only the issue as it is raised carries the
 // object's schema, so this is zod's error map for the process: every input schema is parsed after
@@ -17,8 +32,7 @@ z.config({
   customError: (issue) => {
     if (issue.code !== 'unrecognized_keys') return undefined;
     const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
-    const allowed = shape ? Object.keys(shape) : [];
-    return allowed.length > 0 ? `${unknownFields(issue.keys)}; allowed: ${allowed.join(', ')}` : unknownFields(issue.keys);
+    return unknownFieldWords(issue.keys, shape ? Object.keys(shape) : []);
   },
 });
 

@@ -4,6 +4,7 @@
 // A table's rows are compared by column name: the source's columns, read from its catalog when the
 // table is verified, hashed in the same order on both servers; a column on one side only is a
 // mismatch naming it.
+import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
@@ -189,6 +190,25 @@ export interface VerifyOptions {
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
 
+/** What a verification reads of the target database before it compares: whether its user is a superuser, and its tables. */
+interface TargetFacts {
+  readonly superuser: boolean;
+  readonly tables: readonly SourceTable[];
+}
+
+/**
+ * The target's facts in one session, read beside the source's list rather than after it (a table's
+ * size takes its lock: one held by someone else on the target must not hold a canceled verification).
+ */
+function readTargetFacts(spec: MigrationSpec, database: string, signal: AbortSignal | undefined): Promise<TargetFacts> {
+  return withSession(spec.target, { database, purpose: 'verify' }, (c) =>
+    stopOnAbort(c, signal, async () => {
+      const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
+      return { superuser: rows[0]?.superuser === true, tables: await listTables(c, await serverMajor(c)) };
+    }),
+  );
+}
+
 /**
  * Source objects a non-superuser target user cannot create (skipUnsupportedObjects left them
  * behind, or the migration would have failed): named in the report, never compared. Tables are
@@ -197,16 +217,11 @@ const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE r
 async function leftOutObjects(
   spec: MigrationSpec,
   database: string,
+  superuser: boolean,
   snapshot: SnapshotSessions | undefined,
   signal: AbortSignal | undefined,
 ): Promise<LeftOutObject[]> {
   const options = { database, purpose: 'verify' };
-  const superuser = await withSession(spec.target, options, (c) =>
-    stopOnAbort(c, signal, async () => {
-      const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
-      return rows[0]?.superuser === true;
-    }),
-  );
   if (superuser) return [];
   const objects = snapshot
     ? await snapshot.use(readUnsupportedObjects)
@@ -241,19 +256,14 @@ function withinNames(spec: MigrationSpec): (t: SourceTable) => boolean {
 }
 
 /** Tables the target has and the source has not (pgferry's own progress table aside, and what the filters leave out by name). */
-async function tablesOnlyOnTarget(
+function tablesOnlyOnTarget(
   spec: MigrationSpec,
-  database: string,
   sourceTables: readonly SourceTable[],
+  onTarget: readonly SourceTable[],
   kept: KeptOnTarget,
-  signal: AbortSignal | undefined,
-): Promise<SourceTable[]> {
+): SourceTable[] {
   const key = (t: SourceTable) => `${t.schema}\0${t.name}`;
   const onSource = new Set(sourceTables.map(key));
-  // a table's size takes its lock: one held by someone else on the target must not hold a canceled verification
-  const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, (c) =>
-    stopOnAbort(c, signal, async () => listTables(c, await serverMajor(c))),
-  );
   const named = withinNames(spec);
   return onTarget.filter(
     (t) =>
@@ -333,18 +343,22 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
   const readSource = (c: pg.Client) => readSourceForVerify(c, spec, database, options);
-  const read = snapshot
-    ? await snapshot.use(readSource)
-    : await withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c)));
+  // the source's list and the target's facts are read side by side, each in a session of its own
+  const [read, targetFacts] = await sideBySide([
+    snapshot
+      ? snapshot.use(readSource)
+      : withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c))),
+    readTargetFacts(spec, database, options.signal),
+  ]);
   const { tables: sourceTables, filter, views, configTables } = read;
   // What the filters leave behind, or move without rows, is not compared (pgferry's own tables on
   // the source side, the reverse stream's position on an old source among them, neither); a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
   const tables = sourceTables.filter(withinNames(spec)).filter((t) => filter.rowsMove(t.oid));
-  const leftOut = await leftOutObjects(spec, database, snapshot, options.signal);
+  const leftOut = await leftOutObjects(spec, database, targetFacts.superuser, snapshot, options.signal);
   const kept = keptOnTarget(options.known?.get(database));
   const ahead: SourceAhead = options.fallBack ? 'fall-back' : snapshot ? 'snapshot' : 'exact';
-  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables, kept, options.signal);
+  const targetOnly = tablesOnlyOnTarget(spec, sourceTables, targetFacts.tables, kept);
 
   const queue = new WorkQueue<Item>();
   queue.push(
