@@ -63,7 +63,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
   const stopped = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined);
   const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
 
-  it("a partition created on the new server: the stream stops naming it, and once it is made on the old source every row of the window is there after the fall-back, once", async () => {
+  it('a partition created on the new server: the stream stops naming it, and once it is made on the old source every row of the window is there after the fall-back, once', async () => {
     const name = 'parts-made';
     const db = 'parts_made';
     await cutOverWithWindow(name, db);
