@@ -11,11 +11,12 @@
 // every write the applications make on the target and none the forward stream applied. Each step is
 // idempotent, so a cutover resumed after a crash makes them again without harm.
 import type pg from 'pg';
-import { readSourceRelations } from '../catalog/identityVerdict';
+import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { ident } from '../connect/quote';
 import { withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
-import { createPublication, publishTables } from '../cdc/prepare/publication';
+import { createPublication, publishesViaRoot, publishTables } from '../cdc/prepare/publication';
+import { rootOf } from '../cdc/prepare/publicationPlan';
 import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
 import { slotAndPublicationUndo } from './slotAndPublication';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
@@ -31,6 +32,27 @@ export async function publishedTables(client: pg.Client, publication: string): P
     [publication],
   );
   return new Set(rows.map((r) => `${r.schema}\0${r.name}`));
+}
+
+/**
+ * Pure: what the reverse publication lists on the target: the tables the forward publication
+ * streamed, by name, and the partitioned root of each streamed partition (where a root can be
+ * listed). Listed by name alone, a partition the new server's DBA creates or attaches in the window
+ * (pg_partman's maintenance, a table swapped in under an old partition's name) would be published
+ * by nobody, and its rows would never reach the old source; under its listed root, its changes
+ * stream under its own name, and the reverse apply either writes them or stops naming it.
+ */
+export function reverseTables(onTarget: readonly SourceRelation[], streamed: ReadonlySet<string>, viaRoot: boolean): SourceRelation[] {
+  const byOid = new Map(onTarget.map((r) => [r.oid, r]));
+  const listed = onTarget.filter((r) => streamed.has(`${r.schema}\0${r.name}`));
+  if (!viaRoot) return listed;
+  const roots = new Map<string, SourceRelation>();
+  for (const r of listed) {
+    if (r.parent === undefined) continue;
+    const root = rootOf(r, byOid);
+    if (root.partitioned && !root.unlogged && root.identity.kind === 'primary-key') roots.set(root.oid, root);
+  }
+  return [...listed, ...[...roots.values()].filter((root) => !listed.includes(root))];
 }
 
 /**
@@ -50,7 +72,7 @@ export async function openReverseStream(
   );
   return withSession(target, { database, purpose: 'cutover', writable: true }, async (client) => {
     await createPublication(client, names.publication);
-    const relations = (await readSourceRelations(client, names.publication)).filter((r) => tables.has(`${r.schema}\0${r.name}`));
+    const relations = reverseTables(await readSourceRelations(client, names.publication), tables, await publishesViaRoot(client));
     await publishTables(client, names.publication, relations, { seconds: 30 });
     const found = await client.query<{ lsn: string | null }>(
       'SELECT confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',

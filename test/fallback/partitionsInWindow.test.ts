@@ -1,0 +1,106 @@
+// The reverse stream and a DBA's partition maintenance on the new server during a fallback window.
+// After the cutover the new server (the target) is the primary. Someone there creates a new
+// partition (as pg_partman's maintenance does daily), or renames one, and the application writes
+// rows into it. The old source has no table of that name: the reverse stream must stop, and a
+// fall-back be refused, in one line naming the partition, never go on with those rows left behind;
+// once the DBA makes the partition on the old source, the stream applies them and the fall-back
+// brings every row of the window to the old source, once.
+import assert from 'node:assert/strict';
+import { isFinalState, PgferryError, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+
+const SETUP = `
+CREATE TABLE events (id int NOT NULL, day date NOT NULL, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+CREATE TABLE events_jan PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE events_feb PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+CREATE TABLE events_mar PARTITION OF events FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+INSERT INTO events SELECT g, date '2026-01-01' + (g % 90), 'before' FROM generate_series(1, 300) g;`;
+
+/** The rows of the partitioned table as one server's root holds them. */
+async function rootRows(pair: ServerPair, side: 'source' | 'target', db: string): Promise<string[]> {
+  return (await pair[side].query<{ r: string }>('SELECT ROW(id, day, v)::text AS r FROM events ORDER BY id, day', [], db)).map((r) => r.r);
+}
+
+/** A fall-back refused in one line naming `table`. */
+async function refusedNaming(pair: ServerPair, name: string, table: string): Promise<void> {
+  await assert.rejects(requestFallBack(serverSpec(pair.target), name), (error: unknown) => {
+    assert.ok(error instanceof PgferryError, String(error));
+    assert.equal(error.code, 'FALLBACK_REFUSED');
+    assert.ok(!error.message.includes('\n'), 'one line');
+    assert.ok(error.message.includes(table), error.message);
+    return true;
+  });
+}
+
+describe('fallback window: partitions made or renamed on the new server', function () {
+  this.timeout(600_000);
+  let pair: ServerPair;
+  let store: CatalogConnection;
+  before(async () => {
+    pair = await startPair();
+    store = new CatalogConnection(serverSpec(pair.target));
+  });
+  after(async () => {
+    await store?.close();
+    await pair?.stop();
+  });
+
+  /** An online migration of `db` cut over with a window; returns once the window is open. */
+  async function cutOverWithWindow(name: string, db: string): Promise<void> {
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(SETUP, [], db);
+    const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
+    await startMigration(spec);
+    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    await requestCutover(spec.target, name);
+    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
+    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
+    await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+  }
+
+  const stopped = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined);
+  const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
+
+  it('a partition created on the new server: the stream stops naming it, and once it is made on the old source every row of the window is there after the fall-back, once', async () => {
+    const name = 'parts-made';
+    const db = 'parts_made';
+    await cutOverWithWindow(name, db);
+    await pair.target.query(
+      `CREATE TABLE events_apr PARTITION OF events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');
+       INSERT INTO events SELECT 4000 + g, date '2026-04-01' + g, 'window apr' FROM generate_series(0, 9) g;
+       INSERT INTO events SELECT 1000 + g, date '2026-01-01' + g, 'window jan' FROM generate_series(0, 9) g;`,
+      [],
+      db,
+    );
+    await until('the reverse stream stopped on the new partition', stopped(name), 120_000);
+    await refusedNaming(pair, name, 'events_apr');
+
+    // the fix the stop names: the partition made on the old source (as its administrator can, behind the fence)
+    await writeBehindFence(pair.source, db, "CREATE TABLE events_apr PARTITION OF events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01')");
+    await until('the reverse stream applies again', open(name), 180_000);
+    await pair.target.query("UPDATE events SET v = 'updated in the window' WHERE id IN (1000, 4000)", [], db);
+    const written = await rootRows(pair, 'target', db);
+    assert.equal(written.length, 320, 'the new server holds the rows of before and of the window');
+    await requestFallBack(serverSpec(pair.target), name);
+    const settled = await fallBackSettles(store, name);
+    const fallback = settled.databases[0]!.fallback!;
+    assert.equal(fallback.state, 'FellBack', fallback.message);
+    assert.deepEqual(await rootRows(pair, 'source', db), written, 'every row of the window on the old source, once');
+  });
+
+  it('a partition renamed on the new server: the stream stops and a fall-back is refused, in one line naming it', async () => {
+    const name = 'parts-renamed';
+    const db = 'parts_renamed';
+    await cutOverWithWindow(name, db);
+    await pair.target.query(
+      `ALTER TABLE events_jan RENAME TO events_2026_01;
+       INSERT INTO events SELECT 1000 + g, date '2026-01-01' + g, 'window jan' FROM generate_series(0, 9) g;`,
+      [],
+      db,
+    );
+    await until('the reverse stream stopped on the renamed partition', stopped(name), 120_000);
+    await refusedNaming(pair, name, 'events_2026_01');
+  });
+});
