@@ -8,7 +8,7 @@ import { SNAPSHOT_GONE_CODES, sqlState } from './sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
-import { aheadKey, keepAhead, takeAhead, type SessionKind } from './sessionsAhead';
+import { aheadKey, keepAhead, takeAhead } from './sessionsAhead';
 
 /**
  * Settings every session pins, as pg_dump pins them for its own session:
@@ -156,15 +156,10 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
   return (await takenAhead(server, options)) ?? (await openNew(server, options));
 }
 
-/** The kind of connection a session's options ask for. */
-function kindOf(options: Pick<SessionOptions, 'replication' | 'pipeline'>): SessionKind {
-  return options.replication ? 'replication' : options.pipeline ? 'pipeline' : 'plain';
-}
-
-/** A session opened ahead for this server, database and kind, given the caller's name and settings; undefined when none is ready. */
+/** A session opened ahead for this server and database, given the caller's name and settings; undefined when none is ready. */
 async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<pg.Client | undefined> {
-  if (options.snapshot !== undefined) return undefined;
-  const client = await takeAhead(aheadKey(server, options.database, kindOf(options)));
+  if (options.replication || options.pipeline || options.snapshot !== undefined) return undefined;
+  const client = await takeAhead(aheadKey(server, options.database));
   if (!client) return undefined;
   try {
     const name = `SET application_name = ${literal(`${APPLICATION_NAME_PREFIX}${options.purpose}`)}`;
@@ -179,28 +174,14 @@ async function takenAhead(server: ServerSpec, options: SessionOptions): Promise<
 }
 
 /**
- * Keeps `keep` sessions of `kind` (plain by default) of `database` (the maintenance database when
- * undefined) on `server` open ahead of the steps that take them, for openSession to take
- * (connect/sessionsAhead.ts), named for what they wait for (`purpose`) until a taker gives them its
- * own name; a taken one is replaced unless `refill` is false. Returns the key that endAhead stops
- * keeping them under.
+ * Keeps `keep` plain sessions of `database` (the maintenance database when undefined) on `server`
+ * open ahead of a hold, for openSession to take (connect/sessionsAhead.ts), named for what they wait
+ * for (`purpose`) until a taker gives them its own name; returns the key that endAhead stops keeping
+ * them under.
  */
-export function keepSessionsAhead(
-  server: ServerSpec,
-  database: string | undefined,
-  keep: number,
-  purpose: string,
-  options: { kind?: SessionKind; refill?: boolean } = {},
-): string {
-  const kind = options.kind ?? 'plain';
-  const key = aheadKey(server, database, kind);
-  const open = () =>
-    openNew(server, {
-      ...(database === undefined ? {} : { database }),
-      purpose,
-      ...(kind === 'replication' ? { replication: true } : kind === 'pipeline' ? { pipeline: true } : {}),
-    });
-  keepAhead(key, keep, open, options.refill ?? true);
+export function keepSessionsAhead(server: ServerSpec, database: string | undefined, keep: number, purpose: string): string {
+  const key = aheadKey(server, database);
+  keepAhead(key, keep, () => openNew(server, { ...(database === undefined ? {} : { database }), purpose }));
   return key;
 }
 

@@ -1,20 +1,17 @@
-// Sessions opened ahead of the steps that take them: a hold's (a cutover's pooler pause or writer
-// fence), whose steps open a session for each thing they read or write, one after another, and a
-// resumed runner's (flow/resumeAhead.ts), whose steps before its first applied change did the same.
-// Every connection (a server process started, the login's authentication, the pinned settings) is
-// time the held applications or the stream wait. Opened ahead and taken by openSession in place of
-// a new connection, each costs the taker one round trip instead (its own settings). A taken one is
-// replaced in the background while the key is kept, so a step after it finds one too, unless the
-// key was kept for one taking each (a resume's stream connections); every idle one is ended when
-// the key is no longer kept. A connection that imports a snapshot is always opened afresh.
+// Sessions opened ahead of a hold (a cutover's pooler pause or writer fence): the steps inside the
+// hold open a session for each thing they read or write, one after another, and every connection
+// (a server process started, the login's authentication, the pinned settings) is time the held
+// applications wait. Opened just before the hold and taken by openSession in place of a new
+// connection, each costs the hold one round trip instead (the taker's own settings). A taken one is
+// replaced in the background while the hold lasts, so a step after it finds one too; every idle one
+// is ended when the hold ends. Only plain sessions are served so: a replication connection, one in
+// pipeline mode or one that imports a snapshot is always opened afresh.
 import type pg from 'pg';
 
 /** The sessions kept open ahead for one server and database, and how to open another. */
 interface Ahead {
   readonly open: () => Promise<pg.Client>;
   readonly keep: number;
-  /** A taken session is replaced (a hold's steps), or not (one taker each, known in advance). */
-  readonly refill: boolean;
   readonly idle: pg.Client[];
   /** The connections under way: endAhead waits for them, so that none outlives the hold. */
   readonly opening: Set<Promise<void>>;
@@ -24,16 +21,13 @@ interface Ahead {
 
 const ahead = new Map<string, Ahead>();
 
-/** How a session talks to its server: plain, a logical replication connection, or pg's pipeline mode. */
-export type SessionKind = 'plain' | 'replication' | 'pipeline';
-
 /**
  * The key sessions are kept under: the server spec as given (its password with it, kept in this
- * process's memory only), the database and the session's kind, so that a session is only ever taken
- * by a caller that would have opened the same connection.
+ * process's memory only) and the database, so that a session is only ever taken by a caller that
+ * would have opened the same connection.
  */
-export function aheadKey(server: object, database: string | undefined, kind: SessionKind = 'plain'): string {
-  return JSON.stringify([server, database ?? null, ...(kind === 'plain' ? [] : [kind])]);
+export function aheadKey(server: object, database: string | undefined): string {
+  return JSON.stringify([server, database ?? null]);
 }
 
 /** Opens sessions until `keep` are idle or opening, while the key is still kept. */
@@ -62,13 +56,10 @@ function fill(key: string, entry: Ahead): void {
   }
 }
 
-/**
- * Keeps `keep` sessions open ahead under `key` (aheadKey), opened by `open`, until endAhead; without
- * `refill`, only those `keep`: a taken one is not replaced.
- */
-export function keepAhead(key: string, keep: number, open: () => Promise<pg.Client>, refill = true): void {
+/** Keeps `keep` sessions open ahead under `key` (aheadKey), opened by `open`, until endAhead. */
+export function keepAhead(key: string, keep: number, open: () => Promise<pg.Client>): void {
   if (ahead.has(key)) return;
-  const entry: Ahead = { open, keep, refill, idle: [], opening: new Set(), refused: false };
+  const entry: Ahead = { open, keep, idle: [], opening: new Set(), refused: false };
   ahead.set(key, entry);
   fill(key, entry);
 }
@@ -86,8 +77,7 @@ export async function takeAhead(key: string): Promise<pg.Client | undefined> {
   // the hold may have ended meanwhile: its sessions are no longer handed out
   if (ahead.get(key) !== entry) return undefined;
   const client = entry.idle.shift();
-  if (entry.refill) fill(key, entry);
-  else if (entry.idle.length === 0 && entry.opening.size === 0) ahead.delete(key);
+  fill(key, entry);
   return client;
 }
 

@@ -27,7 +27,6 @@ import type { MigrationRun } from '../run/migrationRun';
 import { trackerWithResyncs } from './tableResync';
 import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
-import { endSessionsAheadOfResume } from './resumeAhead';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
 import { withSession } from '../connect/session';
 
@@ -170,15 +169,11 @@ export async function runOnline(run: MigrationRun): Promise<void> {
       if (stream) streams.push(stream);
       trace(`stream opened ${database}`);
     }
-    // the streams have taken the sessions a resumed runner opened ahead for them; what is left goes
-    // (not waited for: the supervisor's first look need not wait for a connection to end)
-    void endSessionsAheadOfResume(spec);
     // the supervisor watches the streams and answers the user's requests until none streams
     await supervise(run, streams, stops, new ApplyRateMeter());
     await endOnline(run);
   } catch (error) {
     await stopAll(streams);
-    await endSessionsAheadOfResume(spec);
     // Only an end that is recorded releases anything: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.
     const end = migrationEnd(error, run.signal.aborted, run.spec);

@@ -15,7 +15,6 @@ import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun, RunOptions, SwitchoverRun } from '../run/migrationRun';
 import { runOnline } from './online';
-import { endSessionsAheadOfResume } from './resumeAhead';
 import { followLife, type LifeSteps } from './afterCutover';
 import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -323,8 +322,6 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
     };
     // cut over with a fallback window whose runner died: its life goes on at the window
     if (resuming && registered?.state === 'Succeeded') {
-      // no stream to open: the sessions a resume kept ahead for its streams go
-      void endSessionsAheadOfResume(spec);
       const windowRun: SwitchoverRun = {
         spec,
         store,

@@ -19,7 +19,6 @@ import { holdpoint } from '../util/failpoints';
 import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 import { cutoverPlanOf } from '../input/fallbackWindow';
-import { endSessionsAheadOfResume, keepSessionsAheadOfResume } from '../flow/resumeAhead';
 import type { ProgressEvent } from '../core/model';
 
 async function readStdin(): Promise<string> {
@@ -135,10 +134,6 @@ async function main(): Promise<number> {
   trace('spec');
   const name = spec.migrationName;
   const succession = input.succession;
-  // a resume's sessions are opened beside the lease: its steps take them one after another
-  // (flow/resumeAhead.ts); a successor waits for its predecessor first, and opens its own
-  const resumeAhead = input.reason === 'resume' && spec.mode === 'Online' && !succession;
-  if (resumeAhead) keepSessionsAheadOfResume(spec);
   let lease;
   if (succession) {
     const taken = await takeOverLease(spec, succession);
@@ -152,14 +147,12 @@ async function main(): Promise<number> {
       lease = await acquireLease(spec.target, name, (note) => console.error(note));
     } catch (error) {
       console.error(errorMessage(error));
-      await endSessionsAheadOfResume(spec);
       return RUNNER_EXIT.leaseHeld;
     }
   }
   trace('lease');
   const store = new CatalogConnection(spec.target);
   const letGo = async () => {
-    if (resumeAhead) await endSessionsAheadOfResume(spec);
     await store.close();
     await lease.release();
   };
