@@ -9,7 +9,6 @@
 // sequences, schema check, verification, release). The databases cut over leave the supervised
 // streams; the others stream on.
 import { resyncs } from './handleResyncs';
-import { cutover } from './cutover';
 import type { StreamStops } from './streamStops';
 import type { Supervision } from './supervision';
 import type { Handoff } from './watchLoop';
@@ -36,6 +35,8 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
   await s.tables.scan(); // tables created until now are followed (or reported) before the cutover verifies
   await resyncs(s);
   return async () => {
+    // loaded at the first cutover: a resumed runner's start loads only what streaming needs
+    const { cutover } = await import('./cutover');
     if (await cutover(run, streams, databases, meter)) {
       // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)
       for (let i = streams.length - 1; i >= 0; i--) if (databases.has(streams[i]!.database)) streams.splice(i, 1);

@@ -7,26 +7,28 @@
 // it hands off, and two scans must never share the watch's sessions at once.
 import { resyncs } from './handleResyncs';
 import type { Supervision } from './supervision';
-import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
+import type { OnlineStream } from '../cdc/apply/onlineStream';
 
 const TICK_MS = 2_000;
 
 /**
  * Whether TICK_MS passed since the last tick ended. A watch's first tick waits until every stream
- * has applied or confirmed something since it started, or TICK_MS: its scans of both servers'
+ * has committed something on the target since it started, or TICK_MS: its scans of both servers'
  * catalogs took the CPU a resumed apply needed for its first change, on a loaded machine most of
- * the time to it, and a stream that cannot apply (a table missing) waits for the tick no longer
- * than the next one would have.
+ * the time to it, and a stream that cannot apply (a table missing) or has nothing to apply waits
+ * for the tick no longer than the next one would have. A position confirmed while idle does not
+ * count: the walsender's keepalives move it before the first change of a backlog is decoded, and
+ * the first tick then ran beside the first batch.
  */
 export function tickDue(s: Supervision): true | undefined {
   if (s.lastTick === 0) return Date.now() - s.openedAt >= TICK_MS || s.streams.every(hasApplied) || undefined;
   return Date.now() - s.lastTick >= TICK_MS || undefined;
 }
 
-/** The stream has applied or confirmed a position past where it started. */
+/** The stream has committed a position past where it started. */
 function hasApplied(stream: OnlineStream): boolean {
   const from = stream.applier.startedFrom;
-  return from !== undefined && appliedUpTo(stream.applier.stats()) > from;
+  return from !== undefined && stream.applier.stats().appliedLsn > from;
 }
 
 export async function tick(s: Supervision): Promise<undefined> {

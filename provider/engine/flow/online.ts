@@ -12,16 +12,10 @@ import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { readAppliedCounts } from '../cdc/apply/positionCommit';
-import { prepareSourceAndSnapshot } from '../cdc/prepare/sourcePrep';
-import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
 import { installEventTrigger } from '../footprint/sourceEventTrigger';
-import { prepareTargetForStreaming } from './streamingTarget';
-import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot, type SlotState } from '../cdc/prepare/slot';
+import { slotState, type SlotState } from '../cdc/prepare/slot';
 import { migrationEnd } from './migrationEnd';
-import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
-import { withSession } from '../connect/session';
-import { finishCutover } from './cutover';
-import { releaseDatabase, releaseStream } from '../footprint/release';
+import { releaseDatabase } from '../footprint/release';
 import { dropTargetGuard } from './targetGuardAtCutover';
 import { resumeLeftPause } from './hold';
 import { canceledError } from '../core/errors';
@@ -31,58 +25,10 @@ import { endOfDatabases } from '../core/transitions';
 import { StreamStops } from './streamStops';
 import type { MigrationRun } from '../run/migrationRun';
 import { trackerWithResyncs } from './tableResync';
-import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
-
-/** Publication, replica identity, slot + snapshot, copy at the snapshot; returns the stream's start. */
-async function copyDatabase(run: MigrationRun, database: string): Promise<bigint> {
-  const { spec, store } = run;
-  const { slot, publication } = streamNames(run, database);
-  await updateDatabase(store, spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
-  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
-  // what its stream had applied goes with the target database it re-creates.
-  await releaseStream(spec, database, run.instance);
-  const props = await readSourceProperties(run, database);
-  await prepareTargetDatabase(run, database, props);
-  // Replica identity and the publication's table list, then the slot's snapshot, taken once every
-  // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
-  const takeCopy = (): Promise<CopySnapshot<ExportedSlot>> =>
-    takeCopySnapshot({
-      source: spec.source,
-      database,
-      lockTimeoutSeconds: spec.lockTimeoutSeconds,
-      sessions: spec.tableJobs,
-      filters: spec,
-      snapshots: {
-        take: () => createSlotWithSnapshot(spec.source, database, slot),
-        nameOf: (s) => s.snapshotName,
-        discard: async (s) => {
-          await s.release();
-          await dropSlot(spec.source, database, slot);
-        },
-      },
-    });
-  const { copy, fullTables } = await prepareSourceAndSnapshot(run, setIdentityFull, database, publication, takeCopy, async (unused) => {
-    await unused.release();
-    await unused.snapshot.release();
-    await dropSlot(spec.source, database, slot);
-  });
-  const exported = copy.snapshot;
-  try {
-    await copyDatabaseAt(run, database, props, copy.sessions);
-  } finally {
-    await copy.release();
-    await exported.release();
-  }
-  if (fullTables.length > 0) {
-    await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
-  }
-  await finishDatabase(run, database, props);
-  await prepareTargetForStreaming(run, database);
-  return exported.consistentLsn;
-}
+import { withSession } from '../connect/session';
 
 /** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
 async function slotStillUsable(run: MigrationRun, database: string, read?: Promise<SlotState>): Promise<boolean> {
@@ -124,6 +70,7 @@ async function openStream(
   }
   if (run.resuming && current?.cutoverStep === 'released') {
     // applied, verified and recorded before the crash; only the release may be unfinished
+    const { finishCutover } = await import('./cutover');
     await retryPhase(run, `the release of "${database}"`, () => finishCutover(run, database), database);
     return undefined;
   }
@@ -142,7 +89,9 @@ async function openStream(
     // again would otherwise read it as the user's, one that needs pgferry's left-out function
     await retryPhase(run, `the event trigger of "${database}"`, () => sourceEventTrigger.undo(run, database), database);
   }
-  const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, () => copyDatabase(run, database), database);
+  // the copy's modules are loaded only for a copy: a resumed runner's start is time to its first change
+  const copy = async () => (await import('./onlineCopy')).copyDatabase(run, database);
+  const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, copy, database);
   const base = copied ? await countsSoFar(run, database, current) : { inserts: 0, updates: 0, deletes: 0 };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
