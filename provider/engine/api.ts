@@ -330,7 +330,10 @@ export async function verifyMigration(spec: MigrationSpec, options: RunOptions =
     return done;
   };
   // rows and schema read different things on their own sessions: compared side by side, each to its end
-  const [report, schema] = await sideBySide([verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress }), schemaChecks()]);
+  const [report, schema] = await sideBySide([
+    verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress }),
+    schemaChecks(),
+  ]);
   const differing = schema.find((s) => s.differences.length > 0);
   return {
     ...report,

@@ -336,20 +336,25 @@ async function readSourceForVerify(c: pg.Client, spec: MigrationSpec, database: 
   return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views, configTables };
 }
 
+/** The source's list and the target's facts, read side by side, each in a session of its own. */
+function readBothSides(spec: MigrationSpec, database: string, options: VerifyOptions) {
+  const snapshot = options.sourceSessions?.get(database);
+  const readSource = (c: pg.Client) => readSourceForVerify(c, spec, database, options);
+  return sideBySide([
+    snapshot
+      ? snapshot.use(readSource)
+      : withSession(spec.source, { database, purpose: 'verify' }, (c) => stopOnAbort(c, options.signal, () => readSource(c))),
+    readTargetFacts(spec, database, options.signal),
+  ]);
+}
+
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
   const pairs = snapshot
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
-  const readSource = (c: pg.Client) => readSourceForVerify(c, spec, database, options);
-  // the source's list and the target's facts are read side by side, each in a session of its own
-  const [read, targetFacts] = await sideBySide([
-    snapshot
-      ? snapshot.use(readSource)
-      : withSession(spec.source, targetOptions, (c) => stopOnAbort(c, options.signal, () => readSource(c))),
-    readTargetFacts(spec, database, options.signal),
-  ]);
+  const [read, targetFacts] = await readBothSides(spec, database, options);
   const { tables: sourceTables, filter, views, configTables } = read;
   // What the filters leave behind, or move without rows, is not compared (pgferry's own tables on
   // the source side, the reverse stream's position on an old source among them, neither); a schema-only table is
