@@ -45,6 +45,7 @@ import { inTransaction } from '../connect/transaction';
 import { SHORT_LOCK_WAIT } from '../cdc/prepare/sourceDdl';
 import { failpoint } from '../util/failpoints';
 import { dropControlSchemaIfMade } from './controlSchema';
+import { sleepUnlessAborted } from '../util/sleep';
 
 const CHANGE = 'targetGuard';
 /** The guard is one change per database: the ledger's object is the database itself. */
@@ -373,14 +374,17 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
         await forgetTableVerifications(ctx.store, name, database, written);
       }
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);
-      const drops = rows.map((t) => `DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`);
+      const drops = rows.map((t) => ({
+        table: qualified(t.schema, t.name),
+        sql: `DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`,
+      }));
       const rest = [`DROP FUNCTION IF EXISTS ${guardFunction(names)}`, `DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`];
       if (held) {
         // the apply stopped and the applications held: one transaction, one durable commit inside the hold
-        await inTransaction(client, () => client.query([...drops, ...rest].join('; ')), SHORT_LOCK_WAIT);
+        await inTransaction(client, () => client.query([...drops.map((d) => d.sql), ...rest].join('; ')), SHORT_LOCK_WAIT);
       } else {
         // one table a transaction, as they were made: the apply may be streaming again beside it
-        for (const drop of drops) await inTransaction(client, () => client.query(drop), SHORT_LOCK_WAIT);
+        for (const drop of drops) await dropTriggerWhenFree(ctx, client, database, drop);
         await inTransaction(client, () => client.query(rest.join('; ')), SHORT_LOCK_WAIT);
       }
       // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
@@ -394,6 +398,58 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   if (held) failpoint(`cutover-guard-dropped:${database}`);
   await markUndone(ctx.store, name, database, CHANGE, DATABASE);
   return true;
+}
+
+/** The sessions other than this one holding a lock on a table, named for a warning. */
+const TABLE_LOCK_HOLDERS_SQL = `
+SELECT DISTINCT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app, coalesce(a.state, '') AS state,
+       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS secs
+  FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'relation' AND l.granted AND l.relation = pg_catalog.to_regclass($1) AND l.pid <> pg_catalog.pg_backend_pid()
+ ORDER BY a.pid`;
+
+/** How often a drop a session of someone else's holds up is tried again. */
+const LOCK_RETRY_MS = 1000;
+
+/**
+ * One guard trigger dropped outside the hold, where the applications may already write on the
+ * target: each try waits for the table's lock no longer than a short lock_timeout, so that it never
+ * queues the applications' statements behind it for long, and is tried again until it passes. A
+ * session of someone else's that keeps the table (a monitoring tool's open read transaction) is
+ * named once with how to end it; the guard's triggers are not left behind, where they would record
+ * every write of the applications. Only a stop of the run ends the wait, the guard still pending.
+ */
+async function dropTriggerWhenFree(
+  ctx: RestoreContext,
+  client: pg.Client,
+  database: string,
+  drop: { readonly table: string; readonly sql: string },
+): Promise<void> {
+  let told = false;
+  for (;;) {
+    try {
+      return await inTransaction(client, () => client.query(drop.sql).then(() => undefined), SHORT_LOCK_WAIT);
+    } catch (error) {
+      if (sqlState(error) !== LOCK_NOT_AVAILABLE || !ctx.signal || ctx.signal.aborted) throw error;
+    }
+    if (!told) {
+      told = true;
+      const { rows } = await client.query<{ pid: number; usename: string | null; app: string; state: string; secs: number | null }>(
+        TABLE_LOCK_HOLDERS_SQL,
+        [drop.table],
+      );
+      const holders = rows.map(
+        (h) =>
+          `session pid ${h.pid} (user ${h.usename ?? '?'}, application "${h.app}", ${h.state}, transaction open for ${h.secs ?? '?'} s)`,
+      );
+      const fix = rows.map((h) => `SELECT pg_terminate_backend(${h.pid})`).join('; ');
+      await ctx.warn(
+        `the release waits to drop the target's guard on ${drop.table}: ${holders.length > 0 ? holders.join(', ') : 'a session'} holds the table; it goes on once that transaction ends${fix ? ` (or end it: ${fix})` : ''}`,
+        database,
+      );
+    }
+    await sleepUnlessAborted(LOCK_RETRY_MS, ctx.signal);
+  }
 }
 
 /**
