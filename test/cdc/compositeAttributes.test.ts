@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { isFinalState } from '../../provider/engine/core/model';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type Cluster, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'composites';
 
@@ -46,12 +45,7 @@ describe('a composite type given an attribute on the source while streaming (int
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, spec.migrationName);
       const before = await read(pair.target);
       await pair.source.query(
         `ALTER TYPE "pair ""p""" ADD ATTRIBUTE "note ""n""" varchar(20);
@@ -71,12 +65,7 @@ describe('a composite type given an attribute on the source while streaming (int
       assert.equal(after.attributes, want.attributes);
       assert.equal(after.oid, before.oid, 'altered in place, not dropped and made again');
       // the first row written with them may have stopped the stream until they were added: it goes on by itself
-      const streaming = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
+      await waitingForCutover(store, spec.migrationName);
       const done = await cutoverEnd(store, spec, running);
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal((await read(pair.target)).rows, want.rows);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair, waitingForCutover } from '../support';
 import { askCutoverUntilAccepted, rowsOf } from './harness';
 
 const DB = 'fence_prepared';
@@ -38,8 +38,7 @@ describe('the writer fence and a transaction prepared on the source (issue 62)',
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
       await startMigration(spec);
-      const ready = await waitForStatus(store, NAME, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, NAME);
       const app = await pair.source.connect(DB);
       try {
         await app.query('BEGIN');

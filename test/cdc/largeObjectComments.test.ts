@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'locomments';
 const NEW_OID = 7_000_001;
@@ -30,12 +29,7 @@ describe('a comment on a large object made while streaming (integration)', funct
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, spec.migrationName);
       await pair.source.query(
         `INSERT INTO docs VALUES (1, lo_from_bytea(${NEW_OID}, 'content'));
          COMMENT ON LARGE OBJECT ${NEW_OID} IS '${NOTE}';

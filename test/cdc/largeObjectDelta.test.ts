@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
 import { planLargeObjects, type LargeObjectFacts } from '../../provider/engine/switchover/largeObjectDelta';
 import {
   cutoverEnd,
@@ -20,9 +19,9 @@ import {
   startPair,
   startSourceWriter,
   until,
-  waitForStatus,
   type Cluster,
   type ServerPair,
+  waitingForCutover,
 } from '../support';
 import { parseMigrationSpec } from '../../provider/engine';
 
@@ -83,8 +82,7 @@ async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpe
   });
   try {
     await writer.connected;
-    const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+    await waitingForCutover(store, spec.migrationName);
     // one-off changes: metadata, a shrunk object, one over the 16 MiB chunk, one unlinked from the copy
     const q = (sql: string) => pair.source.query(sql, [], db);
     const oid = async (id: number) =>

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get as getMigration } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
 import { planPartitionTree, readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
 import {
   cutoverEnd,
@@ -14,9 +13,9 @@ import {
   startPair,
   startSourceWriter,
   until,
-  waitForStatus,
   type Cluster,
   type ServerPair,
+  waitingForCutover,
 } from '../support';
 
 const DB = 'parts';
@@ -93,12 +92,7 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
     });
     try {
       await writer.connected;
-      const ready = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, spec.migrationName);
       await caughtUp(pair, 'm_eu');
 
       // a leaf truncated: published via its root, pgoutput dropped this

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { isFinalState } from '../../provider/engine/core/model';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type Cluster, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'policies';
 
@@ -47,12 +46,7 @@ describe('a policy altered on the source while streaming (integration)', functio
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, spec.migrationName);
       const [oid] = await pair.target.query<{ oid: string }>(`SELECT oid::text FROM pg_policy WHERE polname = 'docs_read'`, [], DB);
       await pair.source.query(
         `ALTER POLICY docs_read ON docs TO policy_reader USING (tenant = current_setting('app.tenant', true));

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, startPair, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'dbagrants';
 const ROLE = 'dba_reporting';
@@ -32,12 +31,7 @@ describe("a DBA's grants on the target to a role the source does not have (integ
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
-      );
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await waitingForCutover(store, spec.migrationName);
       await pair.target.query(`CREATE ROLE ${ROLE}`);
       await pair.target.query(`GRANT USAGE ON SCHEMA public TO ${ROLE}; GRANT SELECT ON sales TO ${ROLE}`, [], DB);
       await pair.source.query(`INSERT INTO sales VALUES (2, 20)`, [], DB);

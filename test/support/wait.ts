@@ -1,4 +1,5 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
+import assert from 'node:assert/strict';
 import { cancelMigration, fallBackSettled, get, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
 import { runningClusters } from '../../provider/localpg/cluster';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
@@ -103,6 +104,13 @@ async function migrationsSeen(): Promise<string> {
     }
   }
   return lines.length === 0 ? '' : `; migrations seen:${lines.join('')}`;
+}
+
+/** Waits until the online migration `name` waits for its cutover trigger, and fails naming where it ended if it ended before. */
+export async function waitingForCutover(store: CatalogConnection, name: string): Promise<MigrationStatus> {
+  const status = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  assert.equal(status.subState, 'WaitingForCutoverTrigger', status.message);
+  return status;
 }
 
 /** Reads a migration's status through `store` until `done` holds (the migration may not exist yet). */
