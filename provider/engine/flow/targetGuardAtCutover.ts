@@ -8,7 +8,7 @@
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage } from '../core/errors';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
-import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
+import { dropGuardOrRefuse, dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage } from '../footprint/targetGuard';
 import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
 import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
@@ -75,7 +75,7 @@ export async function dropGuardAtSwitch(run: SwitchoverRun, database: string): P
  */
 export async function dropTargetGuard(run: SwitchoverRun, database: string): Promise<void> {
   try {
-    await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database), database);
+    await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => dropGuardOrRefuse(run, database), database);
   } catch (error) {
     if (run.signal.aborted || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
     await run.warn(

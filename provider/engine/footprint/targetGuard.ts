@@ -358,11 +358,20 @@ SELECT n.nspname AS schema, c.relname AS name, g.tgname AS trigger
  WHERE g.tgfoid = pg_catalog.to_regprocedure($1)`;
 
 /**
+ * How the guard is dropped: inside the hold, in one transaction (`held`); table by table, a lock
+ * someone holds failing the drop at once, for a roll-back that leaves the guard on for the next
+ * cutover (`once`); or table by table waiting such a lock out, for the release, which must not
+ * leave the guard recording the applications' writes (`waiting`).
+ */
+type GuardDrop = 'held' | 'once' | 'waiting';
+
+/**
  * Gives the guard back in `database`: the tables its records name forgotten by the verification
  * (read whole at the next pin), then its triggers, function and table dropped, the control schema
  * too when the guard made it and it is empty. Idempotent; true when a guard was pending.
  */
-async function dropGuard(ctx: FootprintContext | RestoreContext, database: string, held = false): Promise<boolean> {
+async function dropGuard(ctx: FootprintContext | RestoreContext, database: string, way: GuardDrop = 'waiting'): Promise<boolean> {
+  const held = way === 'held';
   const name = ctx.spec.migrationName;
   const [pending] = await pendingChanges<GuardUndo>(ctx.store, name, database, CHANGE);
   if (!pending) return false;
@@ -384,7 +393,9 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
         await inTransaction(client, () => client.query([...drops.map((d) => d.sql), ...rest].join('; ')), SHORT_LOCK_WAIT);
       } else {
         // one table a transaction, as they were made: the apply may be streaming again beside it
-        for (const drop of drops) await dropTriggerWhenFree(ctx, client, database, drop);
+        for (const drop of drops)
+          if (way === 'waiting') await dropTriggerWhenFree(ctx, client, database, drop);
+          else await inTransaction(client, () => client.query(drop.sql), SHORT_LOCK_WAIT);
         await inTransaction(client, () => client.query(rest.join('; ')), SHORT_LOCK_WAIT);
       }
       // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
@@ -462,11 +473,19 @@ export async function dropGuardWhileHeld(
   database: string,
 ): Promise<void> {
   try {
-    await dropGuard(run, database, true);
+    await dropGuard(run, database, 'held');
   } catch (error) {
     if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
     await run.warn(`cutover: the target's guard could not be dropped yet (${errorMessage(error)}); the release drops it`, database);
   }
+}
+
+/**
+ * Gives the guard back at a roll-back: a lock someone holds on one of its tables fails the drop at
+ * once (LOCK_NOT_AVAILABLE), and the caller leaves the guard on for the next cutover.
+ */
+export function dropGuardOrRefuse(run: RestoreContext, database: string): Promise<boolean> {
+  return dropGuard(run, database, 'once');
 }
 
 export const targetGuard = {
@@ -486,7 +505,7 @@ export const targetGuard = {
     (await pendingChanges<GuardUndo>(ctx.store, ctx.spec.migrationName, database, CHANGE)).map(
       () => `${liftGuardStatement(ctx.spec.migrationName, database)} (on the target, in ${ident(database)})`,
     ),
-  undo: dropGuard,
+  undo: (ctx, database) => dropGuard(ctx, database, 'waiting'),
   failure: (ctx, database) => ({
     what: "could not drop the target's guard",
     left: `its triggers record the writes of the target's tables; drop them with ${liftGuardStatement(ctx.spec.migrationName, database)} on the target, or resume`,
