@@ -3,7 +3,8 @@
 export const PAGE_CSS = `
 :root { color-scheme: light; --fg: #1b1b1b; --muted: #555; --line: #d0d0d0; --accent: #0b5cad; --bad: #a4262c; --ok: #107c10; --warn: #8a5300; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #fafafa; }
+/* a long unbroken token (a kept fence's lift statement, with its quoted names) wraps rather than widening the page */
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #fafafa; overflow-wrap: anywhere; }
 .top { display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; align-items: baseline; padding: 0.6rem 1.2rem; background: #fff; border-bottom: 1px solid var(--line); }
 .brand { font-weight: 600; color: var(--fg); text-decoration: none; }
 #connection { margin: 0; color: var(--muted); }
