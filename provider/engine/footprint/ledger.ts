@@ -159,7 +159,11 @@ export async function changesOf<U>(
   return rows.map((r) => entryOf<U>(r));
 }
 
-/** One object's change is given back; `detail` is merged into what the row already reports (how it came back). */
+/**
+ * One object's change is given back; `detail` is merged into what the row already reports (how it
+ * came back). A change kept on purpose is given back only by the user's own command (`pgferry
+ * fence lift`, `kept`): it leaves the ledger's kept rows once what it changed is set back.
+ */
 export async function markUndone(
   catalog: CatalogConnection,
   migration: string,
@@ -167,29 +171,12 @@ export async function markUndone(
   change: LedgerChange,
   object: string,
   detail: Readonly<Record<string, unknown>> = {},
+  kept = false,
 ): Promise<void> {
+  const which = kept ? 'kept_at IS NOT NULL AND undone_at IS NULL' : 'kept_at IS NULL';
   await catalog.query(
     `UPDATE ${T} SET undone_at = now(), detail = detail || $5::jsonb
-      WHERE migration = $1 AND database = $2 AND change = $3 AND object = $4 AND kept_at IS NULL`,
-    [migration, database, change, object, JSON.stringify(detail)],
-  );
-}
-
-/**
- * A change kept on purpose is given back after all, by the user's own command (`pgferry fence
- * lift`): it leaves the ledger's kept rows once what it changed is set back on its server.
- */
-export async function markKeptUndone(
-  catalog: CatalogConnection,
-  migration: string,
-  database: string,
-  change: LedgerChange,
-  object: string,
-  detail: Readonly<Record<string, unknown>> = {},
-): Promise<void> {
-  await catalog.query(
-    `UPDATE ${T} SET undone_at = now(), detail = detail || $5::jsonb
-      WHERE migration = $1 AND database = $2 AND change = $3 AND object = $4 AND kept_at IS NOT NULL AND undone_at IS NULL`,
+      WHERE migration = $1 AND database = $2 AND change = $3 AND object = $4 AND ${which}`,
     [migration, database, change, object, JSON.stringify(detail)],
   );
 }

@@ -49,17 +49,7 @@ import { recordEvent } from '../control/store';
 import type { CatalogConnection } from '../control/connection';
 import type { WriterFence } from '../core/model';
 import type { RestoreContext, ReversibleChange } from './change';
-import {
-  changesOf,
-  markKept,
-  markKeptUndone,
-  markPendingAgain,
-  markUndone,
-  noteDetail,
-  pendingChanges,
-  recordChange,
-  type LedgerEntry,
-} from './ledger';
+import { changesOf, markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChange, type LedgerEntry } from './ledger';
 
 // The fences as the footprint ledger records them (change writerFence, or targetFence at a
 // fall-back; object '' for the database itself): per database, the value of the database's own
@@ -602,7 +592,7 @@ export async function liftKeptFence(ctx: RestoreContext, database: string, side:
       );
     }
   }
-  await markKeptUndone(ctx.store, name, database, change, DATABASE, { liftedBy: 'pgferry fence lift' });
+  await markUndone(ctx.store, name, database, change, DATABASE, { liftedBy: 'pgferry fence lift' }, true);
   await recordEvent(
     ctx.store,
     name,
