@@ -233,7 +233,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   };
   // a trial of runtime agents: two agents run the migration, and the fault lands on one of them
   const ports = { sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port };
-  const agents = isAgentFault(plan.kind) ? new TrialAgents({ name, databases, ...ports }, clusters) : undefined;
+  const agents = isAgentFault(plan.kind) && !poolerDraw ? new TrialAgents({ name, databases, ...ports }, clusters) : undefined;
   if (agents) ctx.agentOf = (pid) => agents.agentOf(pid);
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
   const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
