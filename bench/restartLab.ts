@@ -11,6 +11,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type pg from 'pg';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { NATIVE_DB, nativeSubscriptionOptions, startNative, waitUntil as until, type Consumer } from './consumers';
 import { catchUpProbe, DB, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
@@ -40,9 +41,12 @@ const ORIGIN_OF: Record<Consumer['name'], string> = {
   pgferry: `external_id NOT LIKE 'pg\\_%'`,
 };
 
-/** The applied position a consumer's origin on the target records. */
-async function originPosition(target: Cluster, consumer: Consumer['name']): Promise<string | null> {
-  const rows = await target.query<{ p: string | null }>(
+/**
+ * The applied position a consumer's origin on the target records, read on one session the lab
+ * keeps open: a new connection per look took 50-100 ms on a loaded target, longer than the look.
+ */
+async function originPosition(watch: pg.Client, consumer: Consumer['name']): Promise<string | null> {
+  const { rows } = await watch.query<{ p: string | null }>(
     `SELECT string_agg(remote_lsn::text, ',') AS p FROM pg_replication_origin_status WHERE ${ORIGIN_OF[consumer]}`,
   );
   return rows[0]?.p ?? null;
@@ -94,17 +98,26 @@ async function main(): Promise<void> {
       const id = markerId++;
       await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
       for (const name of ['native', 'pgferry'] as const)
-        await until(`${name} ${what}`, 10 * 60_000, async () => {
-          const rows = await target.query('SELECT 1 FROM bench_marker WHERE id = $1', [id], databaseOf[name]).catch(() => []);
-          return rows.length > 0 ? true : undefined;
-        }, 100);
+        await until(
+          `${name} ${what}`,
+          10 * 60_000,
+          async () => {
+            const rows = await target.query('SELECT 1 FROM bench_marker WHERE id = $1', [id], databaseOf[name]).catch(() => []);
+            return rows.length > 0 ? true : undefined;
+          },
+          100,
+        );
     };
     await caughtUp('pgferry streaming');
     await bothCaughtUp('to catch up before the rounds');
+    const watch = await target.connect();
     const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
     const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
     for (let round = 1; round <= rounds; round++) {
-      const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+      const load = os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ');
       const before = ferry.current();
       await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
       await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
@@ -113,13 +126,13 @@ async function main(): Promise<void> {
       for (const consumer of order) {
         const distance = await slotDistance(source, slotOf[consumer.name]);
         distances[consumer.name].push(distance.bytes);
-        const initial = await originPosition(target, consumer.name);
+        const initial = await originPosition(watch, consumer.name);
         const started = Date.now();
         await consumer.resume();
         await until(
           `${consumer.name}'s first applied change`,
           120_000,
-          async () => ((await originPosition(target, consumer.name)) !== initial ? true : undefined),
+          async () => ((await originPosition(watch, consumer.name)) !== initial ? true : undefined),
           20,
         );
         const first = (Date.now() - started) / 1000;
@@ -136,6 +149,7 @@ async function main(): Promise<void> {
       }
       await bothCaughtUp('to catch up after the round');
     }
+    await watch.end();
     const before = ferry.current();
     process.kill(before.pid, 'SIGTERM');
     await before.done;
