@@ -66,6 +66,105 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** Both consumers streaming and caught up: pgferry's migration and the native subscription beside it. */
+async function startConsumers(source: Cluster, target: Cluster) {
+  const options = { source, target, jobs: 2, quick: true, log };
+  const native = await startNative(options, DB, nativeSubscriptionOptions(source.major, target.major));
+  const { ferry, status } = startPgferry(options, []);
+  await untilStreaming(status);
+  const slotOf: Record<Consumer['name'], string> = { native: 'bench_native', pgferry: (await status())?.databases[0]?.names?.slot ?? '' };
+  const databaseOf: Record<Consumer['name'], string> = { native: NATIVE_DB, pgferry: DB };
+  const caughtUp = catchUpProbe(source, target);
+  let markerId = 3000;
+  /** Both consumers have applied a marker committed now. */
+  const bothCaughtUp = async (what: string) => {
+    const id = markerId++;
+    await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
+    for (const name of ['native', 'pgferry'] as const)
+      await until(
+        `${name} ${what}`,
+        10 * 60_000,
+        async () => {
+          const rows = await target.query('SELECT 1 FROM bench_marker WHERE id = $1', [id], databaseOf[name]).catch(() => []);
+          return rows.length > 0 ? true : undefined;
+        },
+        100,
+      );
+  };
+  await caughtUp('pgferry streaming');
+  await bothCaughtUp('to catch up before the rounds');
+  return { native, ferry, slotOf, caughtUp, bothCaughtUp };
+}
+
+type Consumers = Awaited<ReturnType<typeof startConsumers>>;
+
+/** One consumer resumed alone: seconds to its first applied change, and its slot's WAL decoded again. */
+async function resumeTimed(
+  lab: { source: Cluster; watch: pg.Client; traceFile: string; round: number },
+  consumers: Consumers,
+  consumer: Consumer,
+): Promise<{ first: number; bytes: number }> {
+  const { source, watch, traceFile, round } = lab;
+  const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
+  const initial = await originPosition(watch, consumer.name);
+  const started = Date.now();
+  await consumer.resume();
+  await until(
+    `${consumer.name}'s first applied change`,
+    120_000,
+    async () => ((await originPosition(watch, consumer.name)) !== initial ? true : undefined),
+    20,
+  );
+  const first = (Date.now() - started) / 1000;
+  log(
+    `round ${round}: ${consumer.name} resume → first applied change ${first.toFixed(2)} s; ` +
+      `its slot decoded ${(distance.bytes / 1024).toFixed(0)} kB again (restart ${distance.restart}, confirmed ${distance.confirmed})`,
+  );
+  if (consumer === consumers.ferry) {
+    await consumers.caughtUp('pgferry to catch up');
+    const marks = await timeline(traceFile, consumers.ferry.current().pid, started);
+    process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
+  }
+  return { first, bytes: distance.bytes };
+}
+
+/** The rounds: both stopped, the backlog written, each resumed alone in turn (native first in odd rounds). */
+async function runRounds(source: Cluster, target: Cluster, rounds: number, transactions: number, traceFile: string): Promise<void> {
+  const consumers = await startConsumers(source, target);
+  const { native, ferry } = consumers;
+  const watch = await target.connect();
+  const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  for (let round = 1; round <= rounds; round++) {
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+    const before = ferry.current();
+    await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
+    await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
+    const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
+    log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
+    for (const consumer of order) {
+      const { first, bytes } = await resumeTimed({ source, watch, traceFile, round }, consumers, consumer);
+      firsts[consumer.name].push(first);
+      distances[consumer.name].push(bytes);
+    }
+    await consumers.bothCaughtUp('to catch up after the round');
+  }
+  await watch.end();
+  const before = ferry.current();
+  process.kill(before.pid, 'SIGTERM');
+  await before.done;
+  await native.stop();
+  for (const name of ['native', 'pgferry'] as const) {
+    log(
+      `${name}: resume → first applied change ${firsts[name].map((f) => f.toFixed(2)).join(', ')} s; median ${median(firsts[name]).toFixed(2)} s; ` +
+        `decoded again before it ${distances[name].map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const tuned = process.argv.includes('--tuned');
@@ -83,83 +182,7 @@ async function main(): Promise<void> {
   ]);
   try {
     await prepareSource(source, 1);
-    const events: string[] = [];
-    const options = { source, target, jobs: 2, quick: true, log };
-    const native = await startNative(options, DB, nativeSubscriptionOptions(source.major, target.major));
-    const { ferry, status } = startPgferry(options, events);
-    await untilStreaming(status);
-    const ferrySlot = (await status())?.databases[0]?.names?.slot ?? '';
-    const slotOf: Record<Consumer['name'], string> = { native: 'bench_native', pgferry: ferrySlot };
-    const databaseOf: Record<Consumer['name'], string> = { native: NATIVE_DB, pgferry: DB };
-    const caughtUp = catchUpProbe(source, target);
-    let markerId = 3000;
-    /** Both consumers have applied a marker committed now. */
-    const bothCaughtUp = async (what: string) => {
-      const id = markerId++;
-      await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
-      for (const name of ['native', 'pgferry'] as const)
-        await until(
-          `${name} ${what}`,
-          10 * 60_000,
-          async () => {
-            const rows = await target.query('SELECT 1 FROM bench_marker WHERE id = $1', [id], databaseOf[name]).catch(() => []);
-            return rows.length > 0 ? true : undefined;
-          },
-          100,
-        );
-    };
-    await caughtUp('pgferry streaming');
-    await bothCaughtUp('to catch up before the rounds');
-    const watch = await target.connect();
-    const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
-    const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
-    for (let round = 1; round <= rounds; round++) {
-      const load = os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' / ');
-      const before = ferry.current();
-      await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
-      await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
-      const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
-      log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
-      for (const consumer of order) {
-        const distance = await slotDistance(source, slotOf[consumer.name]);
-        distances[consumer.name].push(distance.bytes);
-        const initial = await originPosition(watch, consumer.name);
-        const started = Date.now();
-        await consumer.resume();
-        await until(
-          `${consumer.name}'s first applied change`,
-          120_000,
-          async () => ((await originPosition(watch, consumer.name)) !== initial ? true : undefined),
-          20,
-        );
-        const first = (Date.now() - started) / 1000;
-        firsts[consumer.name].push(first);
-        log(
-          `round ${round}: ${consumer.name} resume → first applied change ${first.toFixed(2)} s; ` +
-            `its slot decoded ${(distance.bytes / 1024).toFixed(0)} kB again (restart ${distance.restart}, confirmed ${distance.confirmed})`,
-        );
-        if (consumer === ferry) {
-          await caughtUp('pgferry to catch up');
-          const marks = await timeline(traceFile, ferry.current().pid, started);
-          process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
-        }
-      }
-      await bothCaughtUp('to catch up after the round');
-    }
-    await watch.end();
-    const before = ferry.current();
-    process.kill(before.pid, 'SIGTERM');
-    await before.done;
-    await native.stop();
-    for (const name of ['native', 'pgferry'] as const) {
-      log(
-        `${name}: resume → first applied change ${firsts[name].map((f) => f.toFixed(2)).join(', ')} s; median ${median(firsts[name]).toFixed(2)} s; ` +
-          `decoded again before it ${distances[name].map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
-      );
-    }
+    await runRounds(source, target, rounds, transactions, traceFile);
   } finally {
     await stopAllClusters();
   }
