@@ -1,19 +1,22 @@
 // A developer's loop for restart cost (not part of `npm run bench`): one online migration of a
-// small pgbench database streams; then, several times, its runner is killed, a backlog written,
-// and a runner resumed alone (as `pgferry resume` starts it), timed until its replication origin
-// on the target first moves (the first applied change). The bench's figure (f) measures the same
-// beside a native subscription. Each round prints the resumed runner's PGFERRY_TRACE marks
-// (provider/engine/util/trace.ts) in milliseconds since the lab started it, beside what the lab saw:
-// where the time from the kill's end to the first applied change goes.
-//   node dist/bench/restartLab.js [rounds] [backlog transactions]
+// small pgbench database streams beside a native subscription of the same database (bench/consumers.ts);
+// then, several times, both are stopped (pgferry's runner killed, the subscription disabled), a
+// backlog written, and each resumed alone in turn (a runner as `pgferry resume` starts it; ENABLE),
+// the order alternating by round, timed until its replication origin on the target first moves (the
+// first applied change). Before the resumes it reads each slot's restart point and confirmed
+// position: the WAL between them is what a walsender decodes again before it sends anything. Each
+// round prints the resumed runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in
+// milliseconds since the lab started it, beside what the lab saw.
+//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCluster, stopAllClusters } from '../provider/localpg/cluster';
-import { waitUntil as until } from './consumers';
+import type pg from 'pg';
+import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { NATIVE_DB, nativeSubscriptionOptions, startNative, waitUntil as until, type Consumer } from './consumers';
 import { catchUpProbe, DB, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 import { runPgbench } from './pgbench';
-import { benchSettings } from './settings';
+import { benchSettings, settingsLabel } from './settings';
 
 /**
  * The marks of process `pid` in a PGFERRY_TRACE file, in ms since `startedAt` (the lab's own clock,
@@ -32,10 +35,144 @@ async function timeline(file: string, pid: number, startedAt: number): Promise<s
 
 const log = (line: string) => process.stderr.write(`[restartLab ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
+/** Native's origin is named pg_<subscription oid>; pgferry's is its own (core/names.ts). */
+const ORIGIN_OF: Record<Consumer['name'], string> = {
+  native: `external_id LIKE 'pg\\_%'`,
+  pgferry: `external_id NOT LIKE 'pg\\_%'`,
+};
+
+/**
+ * The applied position a consumer's origin on the target records, read on one session the lab
+ * keeps open: a new connection per look took 50-100 ms on a loaded target, longer than the look.
+ */
+async function originPosition(watch: pg.Client, consumer: Consumer['name']): Promise<string | null> {
+  const { rows } = await watch.query<{ p: string | null }>(
+    `SELECT string_agg(remote_lsn::text, ',') AS p FROM pg_replication_origin_status WHERE ${ORIGIN_OF[consumer]}`,
+  );
+  return rows[0]?.p ?? null;
+}
+
+/** A slot's WAL from its restart point to its confirmed position: what a new walsender decodes before its first change. */
+async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: number; restart: string; confirmed: string }> {
+  const rows = await source.query<{ bytes: string; restart: string; confirmed: string }>(
+    `SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::bigint::text AS bytes, restart_lsn::text AS restart,
+            confirmed_flush_lsn::text AS confirmed
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const row = rows[0]!;
+  return { bytes: Number(row.bytes), restart: row.restart, confirmed: row.confirmed };
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Both consumers streaming and caught up: pgferry's migration and the native subscription beside it. */
+async function startConsumers(source: Cluster, target: Cluster) {
+  const options = { source, target, jobs: 2, quick: true, log };
+  const native = await startNative(options, DB, nativeSubscriptionOptions(source.major, target.major));
+  const { ferry, status } = startPgferry(options, []);
+  await untilStreaming(status);
+  const slotOf: Record<Consumer['name'], string> = { native: 'bench_native', pgferry: (await status())?.databases[0]?.names?.slot ?? '' };
+  const databaseOf: Record<Consumer['name'], string> = { native: NATIVE_DB, pgferry: DB };
+  const caughtUp = catchUpProbe(source, target);
+  let markerId = 3000;
+  /** Both consumers have applied a marker committed now. */
+  const bothCaughtUp = async (what: string) => {
+    const id = markerId++;
+    await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
+    for (const name of ['native', 'pgferry'] as const)
+      await until(
+        `${name} ${what}`,
+        10 * 60_000,
+        async () => {
+          const rows = await target.query('SELECT 1 FROM bench_marker WHERE id = $1', [id], databaseOf[name]).catch(() => []);
+          return rows.length > 0 ? true : undefined;
+        },
+        100,
+      );
+  };
+  await caughtUp('pgferry streaming');
+  await bothCaughtUp('to catch up before the rounds');
+  return { native, ferry, slotOf, caughtUp, bothCaughtUp };
+}
+
+type Consumers = Awaited<ReturnType<typeof startConsumers>>;
+
+/** One consumer resumed alone: seconds to its first applied change, and its slot's WAL decoded again. */
+async function resumeTimed(
+  lab: { source: Cluster; watch: pg.Client; traceFile: string; round: number },
+  consumers: Consumers,
+  consumer: Consumer,
+): Promise<{ first: number; bytes: number }> {
+  const { source, watch, traceFile, round } = lab;
+  const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
+  const initial = await originPosition(watch, consumer.name);
+  const started = Date.now();
+  await consumer.resume();
+  await until(
+    `${consumer.name}'s first applied change`,
+    120_000,
+    async () => ((await originPosition(watch, consumer.name)) !== initial ? true : undefined),
+    20,
+  );
+  const first = (Date.now() - started) / 1000;
+  log(
+    `round ${round}: ${consumer.name} resume → first applied change ${first.toFixed(2)} s; ` +
+      `its slot decoded ${(distance.bytes / 1024).toFixed(0)} kB again (restart ${distance.restart}, confirmed ${distance.confirmed})`,
+  );
+  if (consumer === consumers.ferry) {
+    await consumers.caughtUp('pgferry to catch up');
+    const marks = await timeline(traceFile, consumers.ferry.current().pid, started);
+    process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
+  }
+  return { first, bytes: distance.bytes };
+}
+
+/** The rounds: both stopped, the backlog written, each resumed alone in turn (native first in odd rounds). */
+async function runRounds(source: Cluster, target: Cluster, rounds: number, transactions: number, traceFile: string): Promise<void> {
+  const consumers = await startConsumers(source, target);
+  const { native, ferry } = consumers;
+  const watch = await target.connect();
+  const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  for (let round = 1; round <= rounds; round++) {
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+    const before = ferry.current();
+    await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
+    await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
+    const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
+    log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
+    for (const consumer of order) {
+      const { first, bytes } = await resumeTimed({ source, watch, traceFile, round }, consumers, consumer);
+      firsts[consumer.name].push(first);
+      distances[consumer.name].push(bytes);
+    }
+    await consumers.bothCaughtUp('to catch up after the round');
+  }
+  await watch.end();
+  const before = ferry.current();
+  process.kill(before.pid, 'SIGTERM');
+  await before.done;
+  await native.stop();
+  for (const name of ['native', 'pgferry'] as const) {
+    log(
+      `${name}: resume → first applied change ${firsts[name].map((f) => f.toFixed(2)).join(', ')} s; median ${median(firsts[name]).toFixed(2)} s; ` +
+        `decoded again before it ${distances[name].map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
-  const rounds = Number(process.argv[2] ?? 4);
-  const transactions = Number(process.argv[3] ?? 400);
-  const settings = benchSettings({ fsyncOff: false, tuned: true });
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const tuned = process.argv.includes('--tuned');
+  const rounds = Number(args[0] ?? 4);
+  const transactions = Number(args[1] ?? 400);
+  const choice = { fsyncOff: false, tuned };
+  const settings = benchSettings(choice);
+  log(`settings: ${settingsLabel(choice)}; ${rounds} rounds of ${transactions} pgbench transactions`);
   const traceFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-restart-lab-')), 'trace');
   // the runners the lab starts inherit it
   process.env.PGFERRY_TRACE = traceFile;
@@ -45,39 +182,7 @@ async function main(): Promise<void> {
   ]);
   try {
     await prepareSource(source, 1);
-    const events: string[] = [];
-    const options = { source, target, jobs: 2, quick: true, log };
-    const { ferry, status } = startPgferry(options, events);
-    await untilStreaming(status);
-    const caughtUp = catchUpProbe(source, target);
-    await caughtUp('pgferry streaming');
-    const origin = async () =>
-      (await target.query<{ p: string | null }>(`SELECT string_agg(remote_lsn::text, ',') AS p FROM pg_replication_origin_status`))[0]?.p ??
-      null;
-    const firsts: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      const before = ferry.current();
-      await ferry.pause();
-      await before.done;
-      await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
-      const initial = await origin();
-      const started = Date.now();
-      await ferry.resume();
-      await until('the first applied change', 120_000, async () => ((await origin()) !== initial ? true : undefined), 20);
-      const first = (Date.now() - started) / 1000;
-      firsts.push(first);
-      log(`round ${round}: resume → first applied change ${first.toFixed(2)} s`);
-      await caughtUp('pgferry to catch up');
-      const marks = await timeline(traceFile, ferry.current().pid, started);
-      process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
-    }
-    const before = ferry.current();
-    process.kill(before.pid, 'SIGTERM');
-    await before.done;
-    const sorted = [...firsts].sort((a, b) => a - b);
-    log(
-      `resume → first applied change: ${firsts.map((f) => f.toFixed(2)).join(', ')} s; median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} s`,
-    );
+    await runRounds(source, target, rounds, transactions, traceFile);
   } finally {
     await stopAllClusters();
   }

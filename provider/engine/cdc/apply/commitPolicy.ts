@@ -4,16 +4,19 @@ import type { TargetTransaction } from './targetTransaction';
 import type { SessionConfig } from './sessionConfig';
 
 /**
- * A session's first batch commits once it is this old, the next ones at twice the age before,
- * up to commitMs: after a restart with a backlog the first change showed on the target only when
- * a full-age batch committed, well after a short backlog's (docs/bench.md#the-applys-settings). It
- * costs a few more commits per session.
+ * A session's first batch commits at its first source commit, whatever its age: after a restart
+ * with a backlog, the first change showed on the target only once a batch had grown old enough,
+ * while native's apply worker commits its first transaction as soon as it is applied
+ * (docs/bench.md#the-applys-settings). The next batches commit once SECOND_COMMIT_MS
+ * old, then at twice the age before, up to commitMs: a full-age batch came well after a short
+ * backlog's end. It costs a few more commits per session.
  */
-const FIRST_COMMIT_MS = 50;
+const SECOND_COMMIT_MS = 50;
 
 /** The age at which a session's open batch commits after `dueCommits` commits on age or size. */
 export function commitAgeLimitMs(commitMs: number, dueCommits: number): number {
-  return Math.min(commitMs, FIRST_COMMIT_MS * 2 ** Math.min(dueCommits, 16));
+  if (dueCommits === 0) return 0;
+  return Math.min(commitMs, SECOND_COMMIT_MS * 2 ** Math.min(dueCommits - 1, 16));
 }
 
 /** One session's group commit: its own count of due batches, so each session starts young again. */

@@ -1,7 +1,7 @@
 // The apply session's side of the target: one open target transaction at a time (a batch of
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
-import { trace } from '../../util/trace';
+import { trace, traceOnce } from '../../util/trace';
 import { failpoint } from '../../util/failpoints';
 import {
   DEPENDENT_OBJECTS_STILL_EXIST,
@@ -237,6 +237,7 @@ export class TargetTransaction {
     if (this.open) return;
     this.open = true;
     this.startedAt = Date.now();
+    traceOnce('first apply BEGIN sent');
     await this.pipeline.send({ text: 'BEGIN; SET CONSTRAINTS ALL DEFERRED' }, asError);
   }
 
@@ -304,6 +305,7 @@ export class TargetTransaction {
     // the counts travel in the transaction they count (positionCommit.ts)
     const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs, counts);
     const committing = statements.pop()!; // the one answering COMMIT
+    traceOnce('first apply COMMIT sent');
     for (const statement of statements) await this.pipeline.send(statement, asError);
     const end = this.coveredLsn;
     this.open = false;
