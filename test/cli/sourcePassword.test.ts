@@ -12,10 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../provider/localpg/cluster';
 import { startPair, until, type ServerPair } from '../support';
-import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
+import { OWN_SOURCE, ownSourcePasswordLab, runCli, PGFERRY_JSON } from './helpers';
 
-const SOURCE_USER = 'ferry_source';
-const SOURCE_PASSWORD = 'source-only-password';
 const NAME = 'shelf-stored';
 
 /** What a server's log says of the connections made while `run` ran: the users it accepted, the ones it refused. */
@@ -63,37 +61,19 @@ describe('pgferry verify and a stopped runner’s cancel: the source only with i
 
   before(async () => {
     pair = await startPair();
-    assert.notEqual(SOURCE_PASSWORD, pair.target.password);
+    assert.notEqual(OWN_SOURCE.password, pair.target.password);
     for (const server of [pair.source, pair.target]) {
       await server.query(`ALTER SYSTEM SET log_connections = on`);
       await server.query(`SELECT pg_reload_conf()`);
     }
-    await pair.source.query(`CREATE ROLE ${SOURCE_USER} LOGIN SUPERUSER REPLICATION PASSWORD '${SOURCE_PASSWORD}'`);
-    await pair.source.query('CREATE DATABASE shelf');
-    await pair.source.query(
-      `CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`,
-      [],
-      'shelf',
-    );
-    const file = propertiesFile({
-      properties: {
-        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@${SOURCE_USER}`,
-        SecretParameters: { AdminCredentials: { SourceServerPassword: SOURCE_PASSWORD, TargetServerPassword: pair.target.password } },
-        targetDbServerFullyQualifiedDomainName: pair.target.host,
-        targetDbServerPort: pair.target.port,
-        targetServerUserName: pair.target.user,
-        DBsToMigrate: ['shelf'],
-        OverwriteDBsInTarget: true,
-      },
-    });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
-    env = { PGPASSWORD: pair.target.password };
+    const lab = await ownSourcePasswordLab(pair);
+    ({ flags, env } = lab);
     where = `${pair.source.host}:${pair.source.port}`;
     home = mkdtempSync(path.join(os.tmpdir(), 'pgferry-source-password-'));
     pgpass = path.join(home, '.pgpass');
-    writeFileSync(pgpass, `${pair.source.host}:${pair.source.port}:*:${SOURCE_USER}:${SOURCE_PASSWORD}\n`, { mode: 0o600 });
+    writeFileSync(pgpass, lab.pgpassLine, { mode: 0o600 });
     const created = await runCli(
-      ['create', '--name', NAME, '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
+      ['create', '--name', NAME, '--properties', lab.file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
       {},
       240_000,
     );
@@ -124,7 +104,7 @@ describe('pgferry verify and a stopped runner’s cancel: the source only with i
     const run = await cli(['verify', '--name', NAME, '--output', 'json'], { PGPASSFILE: pgpass });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(run.source.refused, []);
-    assert.ok(run.source.accepted.length > 0 && run.source.accepted.every((u) => u === SOURCE_USER), run.source.accepted.join());
+    assert.ok(run.source.accepted.length > 0 && run.source.accepted.every((u) => u === OWN_SOURCE.user), run.source.accepted.join());
     assert.deepEqual(run.target.refused, []);
     const report = JSON.parse(run.stdout) as { ok: boolean; tables: { table: string; sourceRows: number; targetRows: number }[] };
     const [{ n }] = (await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM public.books', [], 'shelf')) as [{ n: number }];
@@ -148,7 +128,7 @@ describe('pgferry verify and a stopped runner’s cancel: the source only with i
     assert.equal(JSON.parse(canceled.stdout).state, 'Canceled');
     assert.deepEqual(canceled.source.refused, []);
     assert.ok(
-      canceled.source.accepted.length > 0 && canceled.source.accepted.every((u) => u === SOURCE_USER),
+      canceled.source.accepted.length > 0 && canceled.source.accepted.every((u) => u === OWN_SOURCE.user),
       canceled.source.accepted.join(),
     );
     assert.deepEqual(canceled.target.refused, []);
