@@ -1,13 +1,60 @@
 // The whole spec of an existing migration, for the commands that must reach its source too
-// (verify, cancel with a stopped runner, show's slot reading): from --properties, or from the
-// migration's stored, secret-free spec with passwords from PGPASSWORD or ~/.pgpass.
+// (verify, cancel with a stopped runner, fence lift, show's slot reading): from --properties, or
+// from the migration's stored, secret-free spec. Without a body, PGPASSWORD is the target's
+// password (the target had no other), and node-postgres would send it to the source when the spec
+// names none: the source is given its own ~/.pgpass entry instead, and without one a command that
+// needs the source stops in one line naming the two ways to give it.
 import { parseMigrationSpec, PgferryError, showMigration, type MigrationSpec, type MigrationStatus } from '../engine';
+import { pgpassPassword, readPgpass } from '../azure/targetLogin';
 import { specFromProperties } from './input/body';
 import { propertyFlags, type CliArgs } from './input/parse';
-import { registerServerSecrets } from './secrets';
+import { registerSecret, registerServerSecrets } from './secrets';
 import { onTarget, resolveTarget } from './target';
 
-export async function migrationSpecOf(args: CliArgs, stored?: MigrationStatus): Promise<MigrationSpec> {
+/**
+ * The spec with the source's password: the body's, or the source's own ~/.pgpass entry where the
+ * target's PGPASSWORD would otherwise stand for it. Without a body, `needsSource` false (a command
+ * that reaches the target alone) lets a source without an entry through, never reached.
+ */
+export async function migrationSpecOf(args: CliArgs, stored?: MigrationStatus, needsSource = true): Promise<MigrationSpec> {
+  const spec = await givenOrStoredSpec(args, stored);
+  const own = withSourcePassword(args, spec);
+  if (own || !needsSource) return own ?? spec;
+  // the fix, the two ways to give it, is the code's own (core/errorCodes.ts)
+  throw new PgferryError(
+    'SOURCE_PASSWORD_REQUIRED',
+    `migration "${spec.migrationName}": the source was not reached: ${noSourcePassword(spec)}`,
+    {
+      category: 'input',
+      field: '--properties',
+    },
+  );
+}
+
+/** Why the source has no password, in the words `show` warns with and the other commands stop with. */
+export function noSourcePassword(spec: MigrationSpec): string {
+  const { host, port } = spec.source;
+  return `PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${host}:${port}`;
+}
+
+/**
+ * The spec to reach the source with: as given, or with the source's own password from the password
+ * file when PGPASSWORD would stand for it; undefined when the source has none there, so that the
+ * target's password is never sent to the source. Without PGPASSWORD, node-postgres reads the
+ * password file itself, for the source's own host, port and user.
+ */
+export function withSourcePassword(args: CliArgs, spec: MigrationSpec): MigrationSpec | undefined {
+  if (args.body !== undefined || spec.source.password !== undefined || process.env.PGPASSWORD === undefined) return spec;
+  const { source } = spec;
+  const text = readPgpass(process.env);
+  const password = text === undefined ? undefined : pgpassPassword(text, { ...source, database: source.maintenanceDatabase });
+  if (password === undefined) return undefined;
+  registerSecret(password);
+  return { ...spec, source: { ...source, password } };
+}
+
+/** The spec from --properties, or the migration's stored one, its source without a password. */
+export async function givenOrStoredSpec(args: CliArgs, stored?: MigrationStatus): Promise<MigrationSpec> {
   if (args.body !== undefined) {
     const spec = specFromProperties(args.body, propertyFlags(args));
     registerServerSecrets(spec.source, spec.target, spec.pooler);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { commandEnvironment } from '../support/runWatch';
+import type { ServerPair } from '../support';
 
 /** main.js next to this compiled test: <outDir>/provider/cli/main.js. */
 const CLI_MAIN = path.resolve(__dirname, '../../provider/cli/main.js');
@@ -100,3 +101,41 @@ export const PGFERRY_JSON_LIST: readonly string[] = ['--output', 'json', '--quer
 
 /** A loopback port nothing listens on (connections are refused at once). */
 export const CLOSED_PORT = '1';
+
+/** A source login with a password of its own, never the target's (cli/showSource, cli/sourcePassword). */
+export const OWN_SOURCE = { user: 'ferry_source', password: 'source-only-password' } as const;
+
+/**
+ * On `pair`'s source: the OWN_SOURCE login (a superuser that may replicate) and the database
+ * `shelf` with 50 books; returns an Azure body naming that login with both passwords, the target's
+ * flags, the environment a command without a body runs with (PGPASSWORD, the target's), and the
+ * ~/.pgpass line of the source's own entry.
+ */
+export async function ownSourcePasswordLab(
+  pair: Pick<ServerPair, 'source' | 'target'>,
+): Promise<{ file: string; flags: string[]; env: Record<string, string>; pgpassLine: string }> {
+  await pair.source.query(`CREATE ROLE ${OWN_SOURCE.user} LOGIN SUPERUSER REPLICATION PASSWORD '${OWN_SOURCE.password}'`);
+  await pair.source.query('CREATE DATABASE shelf');
+  await pair.source.query(
+    `CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`,
+    [],
+    'shelf',
+  );
+  const file = propertiesFile({
+    properties: {
+      SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@${OWN_SOURCE.user}`,
+      SecretParameters: { AdminCredentials: { SourceServerPassword: OWN_SOURCE.password, TargetServerPassword: pair.target.password } },
+      targetDbServerFullyQualifiedDomainName: pair.target.host,
+      targetDbServerPort: pair.target.port,
+      targetServerUserName: pair.target.user,
+      DBsToMigrate: ['shelf'],
+      OverwriteDBsInTarget: true,
+    },
+  });
+  return {
+    file,
+    flags: ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user],
+    env: { PGPASSWORD: pair.target.password },
+    pgpassLine: `${pair.source.host}:${pair.source.port}:*:${OWN_SOURCE.user}:${OWN_SOURCE.password}\n`,
+  };
+}

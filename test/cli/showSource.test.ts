@@ -8,10 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPair, type ServerPair } from '../support';
-import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
-
-const SOURCE_USER = 'ferry_source';
-const SOURCE_PASSWORD = 'source-only-password';
+import { OWN_SOURCE, ownSourcePasswordLab, runCli, PGFERRY_JSON } from './helpers';
 
 describe('pgferry show: the source read with its own credentials', function () {
   this.timeout(300_000);
@@ -19,33 +16,16 @@ describe('pgferry show: the source read with its own credentials', function () {
   let flags: string[];
   let env: Record<string, string>;
   let home: string;
+  let pgpassLine: string;
 
   before(async () => {
     pair = await startPair();
-    assert.notEqual(SOURCE_PASSWORD, pair.target.password);
-    await pair.source.query(`CREATE ROLE ${SOURCE_USER} LOGIN SUPERUSER REPLICATION PASSWORD '${SOURCE_PASSWORD}'`);
-    await pair.source.query('CREATE DATABASE shelf');
-    await pair.source.query(
-      `CREATE TABLE public.books (id int PRIMARY KEY); INSERT INTO public.books SELECT generate_series(1, 50)`,
-      [],
-      'shelf',
-    );
-    const file = propertiesFile({
-      properties: {
-        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@${SOURCE_USER}`,
-        SecretParameters: { AdminCredentials: { SourceServerPassword: SOURCE_PASSWORD, TargetServerPassword: pair.target.password } },
-        targetDbServerFullyQualifiedDomainName: pair.target.host,
-        targetDbServerPort: pair.target.port,
-        targetServerUserName: pair.target.user,
-        DBsToMigrate: ['shelf'],
-        OverwriteDBsInTarget: true,
-      },
-    });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
-    env = { PGPASSWORD: pair.target.password! };
+    assert.notEqual(OWN_SOURCE.password, pair.target.password);
+    const lab = await ownSourcePasswordLab(pair);
+    ({ flags, env, pgpassLine } = lab);
     home = mkdtempSync(path.join(os.tmpdir(), 'pgferry-show-source-'));
     const created = await runCli(
-      ['create', '--name', 'shelf-online', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
+      ['create', '--name', 'shelf-online', '--properties', lab.file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
       {},
       240_000,
     );
@@ -70,7 +50,7 @@ describe('pgferry show: the source read with its own credentials', function () {
 
   it("with the source's ~/.pgpass entry, show gives the slot as the source's pg_replication_slots has it", async () => {
     const pgpass = path.join(home, '.pgpass');
-    writeFileSync(pgpass, `${pair.source.host}:${pair.source.port}:*:${SOURCE_USER}:${SOURCE_PASSWORD}\n`, { mode: 0o600 });
+    writeFileSync(pgpass, pgpassLine, { mode: 0o600 });
     const show = await runCli(['show', '--name', 'shelf-online', ...PGFERRY_JSON, ...flags], { ...env, PGPASSFILE: pgpass });
     assert.equal(show.code, 0, show.stderr);
     assert.deepEqual(show.errLines, []);

@@ -6,7 +6,8 @@
 // once the DBA makes the partition on the old source, the stream applies them and the fall-back
 // brings every row of the window to the old source, once.
 import assert from 'node:assert/strict';
-import { isFinalState, PgferryError, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { isFinalState, PgferryError, requestCutover, requestFallBack, showMigration, startMigration } from '../../provider/engine';
+import { events } from '../../provider/engine/control/store';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
@@ -60,6 +61,31 @@ describe('fallback window: partitions made or renamed on the new server', functi
     await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
   }
 
+  /**
+   * The stop as `show` and the migration's events give it: the partition named as streamed from the
+   * new server and missing on the old source, the fix made there, never the forward stream's words
+   * ("the source", "the target"), which would send the user to the wrong server.
+   */
+  async function saysItsOwnDirection(name: string, partition: string): Promise<void> {
+    const { stop } = (await fallbackWindows(store, name))[0]!;
+    assert.equal(stop?.code, 'CDC_TABLE_MISSING', JSON.stringify(stop));
+    assert.equal(stop.error, `table "public"."${partition}" is streamed from the new server but does not exist on the old source`);
+    assert.equal(
+      stop.fix,
+      'a partition made, attached or renamed on the new server in the window is not made on the old source by pgferry: make it there as it is on the new server',
+    );
+    const shown = (await showMigration(serverSpec(pair.target), name))!.databases[0]!.fallback!;
+    const said = (await events(store, name, 200)).filter((e) => e.message.startsWith('the reverse stream stopped: '));
+    assert.equal(said.length, 1, said.map((e) => e.message).join('\n'));
+    for (const message of [shown.message ?? '', said[0]!.message]) {
+      assert.ok(
+        message.startsWith(`the reverse stream stopped: ${stop.error}; fix on the old source, where it applies: ${stop.fix}; `),
+        message,
+      );
+      assert.doesNotMatch(message, /\bthe (source|target)\b/);
+    }
+  }
+
   const stopped = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined);
   const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
 
@@ -76,6 +102,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
     );
     await until('the reverse stream stopped on the new partition', stopped(name), 120_000);
     await refusedNaming(pair, name, 'events_apr');
+    await saysItsOwnDirection(name, 'events_apr');
 
     // the fix the stop names: the partition made on the old source (as its administrator can, behind the fence)
     await writeBehindFence(pair.source, db, "CREATE TABLE events_apr PARTITION OF events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01')");
@@ -102,5 +129,6 @@ describe('fallback window: partitions made or renamed on the new server', functi
     );
     await until('the reverse stream stopped on the renamed partition', stopped(name), 120_000);
     await refusedNaming(pair, name, 'events_2026_01');
+    await saysItsOwnDirection(name, 'events_2026_01');
   });
 });

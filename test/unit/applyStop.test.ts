@@ -157,10 +157,11 @@ describe('a stream stop recorded, in either direction (flow/streamStops.ts stopR
     assert.equal(appliedPast(second, 0x201n), true);
   });
 
-  it('names a reverse stream’s cause and fix as a forward one’s, and a lost slot’s as a stop with its way out', () => {
+  it('names a reverse stream’s cause and fix as a forward one’s in its own direction’s words, and a lost slot’s as a stop with its way out', () => {
     const duplicate = reverseStopCause(refused('23505', 'duplicate key value violates unique constraint "t_pkey"'));
     assert.deepEqual([duplicate.sqlState, duplicate.table], ['23505', '"public"."t"']);
-    assert.match(duplicate.fix, /a constraint on the target refused the change/);
+    assert.match(duplicate.fix, /^a constraint on the old source refused the change: the old source has rows the new server does not/);
+    assert.doesNotMatch(duplicate.fix, /\bthe (source|target)\b/);
     const lost = reverseStopCause(serverError('42704', 'replication slot "s" does not exist'));
     assert.match(lost.fix, /close the window \(`pgferry update --close-fallback`\)/);
     assert.equal(reverseStopCause('stopped').error, 'it ended (stopped)');

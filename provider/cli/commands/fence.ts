@@ -1,7 +1,8 @@
 // `pgferry fence lift`: the writer fence a migration keeps on a server after it ended (the old
 // source's after a cutover, the new server's after a fall-back), lifted by the statements `show`
 // gives, run in one transaction per database. The command reaches the fenced server itself: the
-// spec comes from --properties, or from the stored spec with PGPASSWORD/.pgpass, as verify's does.
+// spec comes from --properties, or from the stored spec with the source's own ~/.pgpass entry, as
+// verify's does (migrationSpecOf): the source's is needed only to lift the source's fence.
 import { liftKeptFences, type FenceLiftReport } from '../../engine';
 import type { CliArgs } from '../input/parse';
 import { migrationSpecOf } from '../migrationSpecOf';
@@ -18,7 +19,7 @@ function renderLift(report: FenceLiftReport): string {
 }
 
 export async function fenceLiftCommand(args: CliArgs): Promise<number> {
-  const spec = await migrationSpecOf(args);
+  const spec = await migrationSpecOf(args, undefined, args.fencedServer === 'source');
   const report = await liftKeptFences(spec, args.fencedServer!);
   printResult(args, { value: report, table: () => renderLift(report) });
   return 0;

@@ -13,45 +13,25 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../engine';
-import { pgpassPassword, readPgpass } from '../../azure/targetLogin';
 import type { CliArgs } from '../input/parse';
-import { migrationSpecOf, notFound } from '../migrationSpecOf';
+import { givenOrStoredSpec, noSourcePassword, notFound, withSourcePassword } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { warn } from '../log';
-import { registerSecret } from '../secrets';
-
-/**
- * The spec to read the source with: as given, or with the source's own password from the password
- * file when PGPASSWORD would stand for it (it is the target's); undefined when the source has none
- * there, so that the target's password is never sent to the source.
- */
-function sourceCredentials(args: CliArgs, spec: MigrationSpec): MigrationSpec | undefined {
-  if (args.body !== undefined || spec.source.password !== undefined || process.env.PGPASSWORD === undefined) return spec;
-  const { source } = spec;
-  const text = readPgpass(process.env);
-  const password = text === undefined ? undefined : pgpassPassword(text, { ...source, database: source.maintenanceDatabase });
-  if (password === undefined) return undefined;
-  registerSecret(password);
-  return { ...spec, source: { ...source, password } };
-}
 
 async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
   if (status.mode !== 'Online') return status;
   let spec: MigrationSpec;
   try {
-    spec = await migrationSpecOf(args, status);
+    spec = await givenOrStoredSpec(args, status);
   } catch {
     return status; // no usable source spec: the recorded figures stand
   }
   const streaming = status.databases.some((d) => d.names && d.state !== 'Succeeded');
-  const withPassword = sourceCredentials(args, spec);
+  const withPassword = withSourcePassword(args, spec);
   if (!withPassword) {
-    const { host, port } = spec.source;
     if (streaming)
-      warn(
-        `the source's slots were not read: PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${host}:${port}; add one, or give the migration body with --properties`,
-      );
+      warn(`the source's slots were not read: ${noSourcePassword(spec)}; add one, or give the migration body with --properties`);
     return status;
   }
   const slots = streaming ? await withSourceSlots(withPassword, status).catch(() => status) : status;

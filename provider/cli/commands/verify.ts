@@ -1,5 +1,6 @@
 // `pgferry verify`: row counts and checksums of every table, source vs target, now. The spec comes
-// from --properties, or from the migration's stored (secret-free) spec plus PGPASSWORD/.pgpass.
+// from --properties, or from the migration's stored (secret-free) spec, the target's password from
+// PGPASSWORD or ~/.pgpass and the source's from its own ~/.pgpass entry (migrationSpecOf).
 import { verifyMigration } from '../../engine';
 import type { CliArgs } from '../input/parse';
 import { migrationSpecOf } from '../migrationSpecOf';

@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   },
   SPEC_MISMATCH: { category: 'input', meaning: 'a resume names other servers, databases or mode than the migration was created with' },
   STORED_SPEC_INCOMPLETE: { category: 'input', meaning: "the target's catalog does not hold what is needed to act without the properties" },
+  SOURCE_PASSWORD_REQUIRED: {
+    category: 'input',
+    meaning: "no password was given for the source: without a body PGPASSWORD is the target's, and ~/.pgpass has no entry for the source",
+    fix: 'add a ~/.pgpass entry for the source, or give the migration body with --properties',
+  },
   MIGRATION_NOT_FOUND: {
     category: 'input',
     meaning: "no migration of that name is in the target's catalog",

@@ -12,6 +12,7 @@ import { knownColumns } from '../control/knownObjects';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { openReverseStream, publishedTables } from '../footprint/reverseStream';
+import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
 import { serverMajor, withSession } from '../connect/session';
 import { listTables } from '../catalog/introspect';
@@ -60,6 +61,8 @@ function reverseApplier(run: SwitchoverRun, window: FallbackWindow, tracker: Cha
     tracker,
     source: run.spec.target,
     target: run.spec.source,
+    // its messages name the servers as they are in this direction: the new server, the old source
+    words: REVERSE_STREAM_WORDS,
     database: window.database,
     ...names,
     migration: run.spec.migrationName,

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { APPLICATION_NAME_PREFIX, closeSession, openSession } from '../connect/session';
+import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
 import { recordStreamSample } from '../control/streamSamples';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
@@ -146,54 +147,27 @@ async function report(
 const LOCK_WAIT_TOLD_SECONDS = 5;
 
 /**
- * The sessions of the target, other than pgferry's, holding a lock that an apply of `$1` has waited
- * for since longer than `$3` seconds (its statement's start: a statement of the apply does not wait
- * long otherwise). Read on the control catalog's session: pg_stat_activity is the server's.
- */
-const APPLY_BLOCKERS_SQL = `
-SELECT DISTINCT w.datname::text AS database, b.pid, b.usename::text AS usename, coalesce(b.application_name, '') AS app,
-       b.state, extract(epoch FROM now() - b.xact_start)::int AS open, extract(epoch FROM now() - w.query_start)::int AS waited
-  FROM pg_catalog.pg_stat_activity w
- CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS k(pid)
-  JOIN pg_catalog.pg_stat_activity b ON b.pid = k.pid
- WHERE w.datname = ANY ($1::text[]) AND w.application_name = $2 AND w.wait_event_type = 'Lock'
-   AND w.query_start < now() - make_interval(secs => $3)
-   AND b.application_name NOT LIKE $4
- ORDER BY 1, 2`;
-
-/**
  * Warns once of each session on the target that holds a lock a stream's apply waits for, with how
  * to end the wait; forgotten when the wait is over, so a later one is told again.
  */
 async function warnLockWaits(run: MigrationRun, streams: readonly OnlineStream[], told: Set<string>): Promise<void> {
-  const rows = await run.store.query<{
-    database: string;
-    pid: number;
-    usename: string | null;
-    app: string;
-    state: string | null;
-    open: number | null;
-    waited: number;
-  }>(APPLY_BLOCKERS_SQL, [
-    streams.map((s) => s.database),
-    `${APPLICATION_NAME_PREFIX}apply`,
-    LOCK_WAIT_TOLD_SECONDS,
-    `${APPLICATION_NAME_PREFIX}%`,
-  ]);
+  // read on the control catalog's session: pg_stat_activity is the server's
+  const rows = await run.store.exclusive((client) =>
+    lockHolders(client, {
+      waiters: `${APPLICATION_NAME_PREFIX}apply`,
+      databases: streams.map((s) => s.database),
+      waitedSeconds: LOCK_WAIT_TOLD_SECONDS,
+      othersOnly: true,
+    }),
+  );
   const now = new Set(rows.map((r) => `${r.database}\0${r.pid}`));
   for (const key of told) if (!now.has(key)) told.delete(key);
   for (const r of rows) {
     const key = `${r.database}\0${r.pid}`;
     if (told.has(key)) continue;
     told.add(key);
-    const session = [
-      `user ${r.usename ?? '?'}`,
-      `application "${r.app}"`,
-      ...(r.state ? [r.state] : []),
-      ...(r.open !== null ? [`its transaction open for ${r.open} s`] : []),
-    ];
     await run.warn(
-      `the apply of "${r.database}" has waited ${r.waited} s for a lock on the target held by session pid ${r.pid} (${session.join(', ')}): changes wait behind it, and the cutover would too; fix: end that transaction (COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend(${r.pid}) on the target), and the apply goes on by itself`,
+      `the apply of "${r.database}" has waited ${r.waited ?? '?'} s for a lock on the target held by ${holderWords(r)}: changes wait behind it, and the cutover would too; fix: end that transaction (COMMIT or ROLLBACK in it, or ${endHoldersWords([r])} on the target), and the apply goes on by itself`,
       r.database,
     );
   }

@@ -13,6 +13,7 @@
 import { formatLsn, maxLsn, parseLsn } from '../core/lsn';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import type { StopCause } from '../core/model';
+import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
@@ -64,14 +65,14 @@ export function appliedPast(stop: Pick<ApplyStop, 'appliedLsn'>, applied: bigint
 
 /**
  * What stopped a fallback window's reverse stream, as its record names it: the failure's cause and
- * fix as for a forward stream. A failure that would end a forward migration (its slot lost, another
+ * fix as for a forward stream, the servers named as they are in this direction. A failure that would end a forward migration (its slot lost, another
  * applier) is a stop too: the migration has cut over, and the window's end bounds the tries.
  */
 export function reverseStopCause(ended: Error | string): StopCause {
   if (!(ended instanceof Error)) {
     return { code: 'CDC_APPLY', error: `it ended (${ended})`, fix: 'none known: it is tried again by itself' };
   }
-  const failure = classifyStreamFailure(ended);
+  const failure = classifyStreamFailure(ended, REVERSE_STREAM_WORDS);
   if (failure.kind === 'stop') return failure.cause;
   return {
     code: isPgferryError(ended) ? ended.code : 'CDC_FAILED',

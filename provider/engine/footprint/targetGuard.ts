@@ -33,6 +33,7 @@
 // triggers that call the guard's function (whatever their name), then the function and its table.
 import type pg from 'pg';
 import { withSession } from '../connect/session';
+import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
 import { ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
@@ -411,14 +412,6 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   return true;
 }
 
-/** The sessions other than this one holding a lock on a table, named for a warning. */
-const TABLE_LOCK_HOLDERS_SQL = `
-SELECT DISTINCT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app, coalesce(a.state, '') AS state,
-       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS secs
-  FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'relation' AND l.granted AND l.relation = pg_catalog.to_regclass($1) AND l.pid <> pg_catalog.pg_backend_pid()
- ORDER BY a.pid`;
-
 /** How often a drop a session of someone else's holds up is tried again. */
 const LOCK_RETRY_MS = 1000;
 
@@ -445,17 +438,10 @@ async function dropTriggerWhenFree(
     }
     if (!told) {
       told = true;
-      const { rows } = await client.query<{ pid: number; usename: string | null; app: string; state: string; secs: number | null }>(
-        TABLE_LOCK_HOLDERS_SQL,
-        [drop.table],
-      );
-      const holders = rows.map(
-        (h) =>
-          `session pid ${h.pid} (user ${h.usename ?? '?'}, application "${h.app}", ${h.state}, transaction open for ${h.secs ?? '?'} s)`,
-      );
-      const fix = rows.map((h) => `SELECT pg_terminate_backend(${h.pid})`).join('; ');
+      const holders = await lockHolders(client, { table: drop.table });
+      const fix = endHoldersWords(holders);
       await ctx.warn(
-        `the release waits to drop the target's guard on ${drop.table}: ${holders.length > 0 ? holders.join(', ') : 'a session'} holds the table; it goes on once that transaction ends${fix ? ` (or end it: ${fix})` : ''}`,
+        `the release waits to drop the target's guard on ${drop.table}: ${holders.length > 0 ? holders.map(holderWords).join(', ') : 'a session'} holds the table; it goes on once that transaction ends${fix ? ` (or end it: ${fix})` : ''}`,
         database,
       );
     }

@@ -92,7 +92,7 @@ function sourceNeeded(name: string): PgferryError {
   return new PgferryError('RUNNER_STOPPED', `migration "${name}": its runner has stopped, and nothing would act on a cancel request`, {
     category: 'input',
     field: 'properties',
-    fix: 'give the source credentials (--properties FILE, or PGPASSWORD/~/.pgpass for the stored source) so the cancel can release what the migration holds on the source',
+    fix: 'give the source credentials (--properties FILE, or a ~/.pgpass entry for the stored source) so the cancel can release what the migration holds on the source',
   });
 }
 

@@ -13,6 +13,7 @@ import { cutoverMessagePrefix, fallBackMessagePrefix } from '../core/names';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import { APPLICATION_NAME_PREFIX, serverMajor, withSession } from '../connect/session';
+import { holderWords, lockHolders } from '../connect/lockHolders';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 import { budgetWords, type LagBudget } from './lagGate';
@@ -103,16 +104,6 @@ export async function lateArrivals(arrivals: ReadonlyMap<string, Promise<unknown
   return [...pending];
 }
 
-/** The sessions in `database` on `server` that hold a lock one of pgferry's sessions waits for. */
-const BLOCKERS_SQL = `
-SELECT DISTINCT b.pid, b.usename::text AS usename, coalesce(b.application_name, '') AS app,
-       extract(epoch FROM now() - coalesce(b.xact_start, b.query_start))::int AS secs
-  FROM pg_catalog.pg_stat_activity w
- CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS k(pid)
-  JOIN pg_catalog.pg_stat_activity b ON b.pid = k.pid
- WHERE w.datname = pg_catalog.current_database() AND w.application_name LIKE $1
- ORDER BY b.pid`;
-
 /**
  * Why streams are late at their point, in words: which, against which budget, and the sessions
  * holding a lock their apply waits for on `server` (`where`: how the message names it).
@@ -126,14 +117,9 @@ export async function lateArrivalWords(
   const causes: string[] = [];
   for (const database of late) {
     const found = await withSession(server, { database, purpose: 'drain bound' }, (client) =>
-      client.query<{ pid: number; usename: string | null; app: string; secs: number | null }>(BLOCKERS_SQL, [
-        `${APPLICATION_NAME_PREFIX}%`,
-      ]),
-    ).catch(() => undefined);
-    for (const b of found?.rows ?? [])
-      causes.push(
-        `session pid ${b.pid} (user ${b.usename ?? '?'}, application "${b.app}", transaction open for ${b.secs ?? '?'} s) in "${database}" holds a lock its apply waits for on ${what.where}`,
-      );
+      lockHolders(client, { waiters: `${APPLICATION_NAME_PREFIX}%`, databases: [database] }),
+    ).catch(() => []);
+    for (const b of found) causes.push(`${holderWords(b)} in "${database}" holds a lock its apply waits for on ${what.where}`);
   }
   const streams = late.map((d) => `"${d}"`).join(', ');
   const cause = causes.length > 0 ? causes.join('; ') : `no session on ${what.where} holds a lock its apply waits for`;

@@ -6,6 +6,7 @@ import { isRetryable, NEW_SESSION_CODES, sqlStateWithin } from '../../connect/sq
 import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { runSession, type SessionEnd } from './applySession';
 import { SettleBeforeStop } from './shapeStops';
 import { ApplyFencedError } from './applyTarget';
@@ -32,6 +33,8 @@ const DEFAULT_QUEUE_BUDGET_BYTES = 8 * 1024 * 1024;
 export interface ApplierOptions {
   readonly source: ServerSpec;
   readonly target: ServerSpec;
+  /** How its messages name the two servers (default: the source and the target): SessionConfig. */
+  readonly words?: StreamWords;
   readonly database: string;
   readonly slot: string;
   readonly publication: string;
@@ -142,6 +145,7 @@ export class Applier {
     const config: SessionConfig = {
       source: o.source,
       target: o.target,
+      words: o.words ?? FORWARD_STREAM_WORDS,
       database: o.database,
       slot: o.slot,
       publication: o.publication,

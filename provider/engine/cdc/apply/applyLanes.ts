@@ -149,12 +149,16 @@ export class ApplyLanes {
       await takeLaneLock(client, config.fenceKey);
     } catch (cause) {
       await closeSession(client);
-      throw new PgferryError('CDC_APPLY', `apply session ${index + 1} could not take session_replication_role = replica on the target`, {
-        category: 'target',
-        field: 'applySessions',
-        fix: 'set applySessions to 1, or apply as a user that may set session_replication_role',
-        cause,
-      });
+      throw new PgferryError(
+        'CDC_APPLY',
+        `apply session ${index + 1} could not take session_replication_role = replica on ${config.words.target}`,
+        {
+          category: 'target',
+          field: 'applySessions',
+          fix: 'set applySessions to 1, or apply as a user that may set session_replication_role',
+          cause,
+        },
+      );
     }
     const lane: Lane = {
       client,

@@ -133,7 +133,7 @@ class ApplySession {
     if (this.config.applySessions <= 1) return;
     if (this.connections.foreignKeysFire) {
       this.state.warnings.push(
-        `applySessions ${this.config.applySessions} needs session_replication_role = replica on the target, which is not permitted: changes are applied by one session`,
+        `applySessions ${this.config.applySessions} needs session_replication_role = replica on ${this.config.words.target}, which is not permitted: changes are applied by one session`,
       );
       return;
     }

@@ -7,6 +7,7 @@
 import { DEPENDENT_OBJECTS_STILL_EXIST, OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import { errorMessage, isPgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { ApplyFencedError } from './applyTarget';
 import { StatementFailure } from './targetTransaction';
 
@@ -26,41 +27,47 @@ function slotLost(error: unknown): boolean {
   );
 }
 
-/** What the user can do, from the error's code and SQLSTATE class; the resume step is added by the caller. */
-function fixFor(code: string, state: string | undefined, given: string | undefined): string {
-  if (code === 'CDC_SCHEMA_CHANGE' || code === 'CDC_TARGET_DIVERGED' || code === 'CDC_TABLE_MISSING') return given ?? 'fix the target';
+/**
+ * What the user can do, from the error's code and SQLSTATE class, naming the servers as `words` do
+ * (the reverse stream applies to the old source); the resume step is added by the caller.
+ */
+function fixFor(code: string, state: string | undefined, given: string | undefined, { source, target }: StreamWords): string {
+  if (code === 'CDC_SCHEMA_CHANGE' || code === 'CDC_TARGET_DIVERGED' || code === 'CDC_TABLE_MISSING') return given ?? `fix ${target}`;
   if (state === '42883') {
-    return 'the target lacks a function or operator this change needs (an extension missing, or in another schema than on the source): create it on the target';
+    return `${target} lacks a function or operator this change needs (an extension missing, or in another schema than on ${source}): create it on ${target}`;
   }
   if (state === '42P01' || state === '42703' || state === '42704') {
-    return "the target's table differs from the source's (a table, column or type missing): make it match the source";
+    return `the table on ${target} differs from ${source}'s (a table, column or type missing): make it match ${source}`;
   }
-  if (state === '42501') return 'the target user lacks a privilege this change needs: grant it on the target';
+  if (state === '42501') return `the user on ${target} lacks a privilege this change needs: grant it on ${target}`;
   if (state === '23502') {
-    return 'a column NOT NULL on the target got no value from the change (a column the source does not have, made on the target alone?): give it a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or allow NULL (... DROP NOT NULL) on the target; pgferry keeps the column and its values';
+    return `a column NOT NULL on ${target} got no value from the change (a column ${source} does not have, made on ${target} alone?): give it a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or allow NULL (... DROP NOT NULL) on ${target}; pgferry keeps the column and its values`;
   }
   if (state?.startsWith('23')) {
-    return 'a constraint on the target refused the change: the target has rows the source does not (something else writes to it?) or a constraint the source does not enforce; make the rows or the constraint match the source';
+    return `a constraint on ${target} refused the change: ${target} has rows ${source} does not (something else writes to it?) or a constraint ${source} does not enforce; make the rows or the constraint match ${source}`;
   }
   if (state === DEPENDENT_OBJECTS_STILL_EXIST) {
     // the source dropped a column or object that something on the target alone still uses (a
     // DBA's view): that object is not pgferry's, so no fix starts by dropping it with CASCADE
-    return 'an object on the target depends on what the source dropped (named above) and pgferry did not make it: pgferry never drops it, nor with CASCADE; change it on the target so it no longer depends on it (or drop it yourself if it is no longer needed)';
+    return `an object on ${target} depends on what ${source} dropped (named above) and pgferry did not make it: pgferry never drops it, nor with CASCADE; change it on ${target} so it no longer depends on it (or drop it yourself if it is no longer needed)`;
   }
   if (state === 'P0001' || state?.startsWith('09') || state?.startsWith('2F') || state?.startsWith('38') || state?.startsWith('39')) {
-    return 'a trigger, rule or function on the target refused the change: fix or disable it on the target';
+    return `a trigger, rule or function on ${target} refused the change: fix or disable it on ${target}`;
   }
-  return given ?? 'fix the cause on the target';
+  return given ?? `fix the cause on ${target}`;
 }
 
-/** Decides whether a stream failure stops the stream (kept for a fix and a resume) or ends the migration. */
-export function classifyStreamFailure(error: unknown): StreamFailure {
+/**
+ * Decides whether a stream failure stops the stream (kept for a fix and a resume) or ends the
+ * migration; its fix names the servers as `words`, the stream's direction, do.
+ */
+export function classifyStreamFailure(error: unknown, words: StreamWords = FORWARD_STREAM_WORDS): StreamFailure {
   if (error instanceof ApplyFencedError || slotLost(error)) return { kind: 'fatal' };
   if (isPgferryError(error) && error.category === 'canceled') return { kind: 'fatal' };
   const state = sqlStateWithin(error);
   const failed = findStatementFailure(error);
   const code = isPgferryError(error) ? error.code : 'CDC_APPLY';
-  const fix = fixFor(code, state, isPgferryError(error) ? error.fix : undefined);
+  const fix = fixFor(code, state, isPgferryError(error) ? error.fix : undefined, words);
   return {
     kind: 'stop',
     cause: {

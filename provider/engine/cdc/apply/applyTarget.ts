@@ -76,11 +76,11 @@ async function takeFence(target: pg.Client, config: SessionConfig): Promise<void
     : 'another session';
   throw new ApplyFencedError(
     'CDC_APPLY_FENCED',
-    `${holder} holds this migration's apply lock on the target database, so this applier does not apply`,
+    `${holder} holds this migration's apply lock on ${config.words.target}'s database, so this applier does not apply`,
     {
       category: 'target',
       field: `database "${config.database}"`,
-      fix: 'only one applier per database may run: the lock is released when the session holding it ends (a runner that lost its lease exits at once; a connection cut off ends when the target notices)',
+      fix: `only one applier per database may run: the lock is released when the session holding it ends (a runner that lost its lease exits at once; a connection cut off ends when ${config.words.target} notices)`,
     },
   );
 }
@@ -105,11 +105,11 @@ async function awaitNoLaneLeft(target: pg.Client, config: SessionConfig): Promis
   if (rows[0]?.ok) return;
   throw new ApplyFencedError(
     'CDC_APPLY_FENCED',
-    `an apply session of an earlier applier of this migration is still open on the target database`,
+    `an apply session of an earlier applier of this migration is still open on ${config.words.target}'s database`,
     {
       category: 'target',
       field: `database "${config.database}"`,
-      fix: 'wait until the target notices that the earlier applier is gone (its sessions end then), or end those sessions',
+      fix: `wait until ${config.words.target} notices that the earlier applier is gone (its sessions end then), or end those sessions`,
     },
   );
 }

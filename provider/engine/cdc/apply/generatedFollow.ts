@@ -6,6 +6,7 @@
 // values are the source's whatever the moment the column is added. Pure: decided from the source's
 // catalog (pg_attribute and the expression as pg_get_expr prints it) and the target's columns.
 import { ident, qualified } from '../../connect/quote';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import type { SourceAttribute } from './shapeFollow';
 
 /** What to run on the target, in order, what was followed, for the event, and the target's generated columns after, sorted. */
@@ -45,6 +46,7 @@ export function planGeneratedFollow(
   targetColumns: readonly string[],
   targetGenerated: readonly string[],
   targetOnly: ReadonlySet<string> = new Set(),
+  words: StreamWords = FORWARD_STREAM_WORDS,
 ): GeneratedPlan {
   const alter = `ALTER TABLE ${qualified(schema, table)}`;
   const live = [...source].filter((a) => !a.dropped).sort((x, y) => x.attnum - y.attnum);
@@ -68,7 +70,7 @@ export function planGeneratedFollow(
   for (const a of live) {
     if (!a.generated || onTarget.has(a.name) || generated.has(a.name) || streamed.has(a.name) || !a.expression) continue;
     statements.push(`${alter} ADD COLUMN IF NOT EXISTS ${ident(a.name)} ${a.type} GENERATED ALWAYS AS (${a.expression}) STORED`);
-    followed.push(`generated column ${q(a.name)} added, its values computed on the target by the source's expression`);
+    followed.push(`generated column ${q(a.name)} added, its values computed on ${words.target} by ${words.source}'s expression`);
     after.add(a.name);
   }
   return { statements, followed, generated: [...after].sort() };

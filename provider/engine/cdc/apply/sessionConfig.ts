@@ -3,12 +3,15 @@
 // planner's and commits' limits. Fixed for the session's life; what outlives it is applyState.ts.
 import type { DdlFollowing } from './ddlFollow';
 import type { ServerSpec } from '../../input/migrationSpec';
+import type { StreamWords } from '../../core/streamWords';
 import type { PlannerLimits } from '../plan/types';
 import type { PositionKey } from './positionCommit';
 
 export interface SessionConfig {
   readonly source: ServerSpec;
   readonly target: ServerSpec;
+  /** How its messages name the two servers: the source and the target, or back in a fallback window. */
+  readonly words: StreamWords;
   readonly database: string;
   readonly slot: string;
   readonly publication: string;

@@ -121,7 +121,16 @@ export class SessionConnections {
   laneTransaction(client: pg.Client, progress: AppliedPosition, checkTarget: () => void): TargetTransaction {
     const planner = new BatchPlanner(this.plannerLimits!);
     const pipeline = new StatementPipeline(client, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * this.config.queueBudgetBytes);
-    return new TargetTransaction(pipeline, planner, progress, this.state, { checkTarget, committed: () => undefined }, this.startLsn, true);
+    return new TargetTransaction(
+      pipeline,
+      planner,
+      progress,
+      this.state,
+      { checkTarget, committed: () => undefined },
+      this.startLsn,
+      true,
+      this.config.words,
+    );
   }
 
   /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
@@ -210,6 +219,8 @@ export class SessionConnections {
         },
       },
       startLsn,
+      false,
+      config.words,
     );
   }
 

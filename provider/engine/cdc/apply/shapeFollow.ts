@@ -6,6 +6,7 @@
 // with the statement and the fix, as before.
 import { ident, qualified } from '../../connect/quote';
 import type { RelationColumn } from '../decode/pgoutput';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 
 /** One column of the source table now (pg_attribute), dropped ones included. */
 export interface SourceAttribute {
@@ -138,6 +139,20 @@ interface ShapeOptions {
    * the source's, as before the record existed.
    */
   readonly known?: ReadonlyMap<string, number | null>;
+  /** How a stop names the two servers (default: the source and the target): the stream's direction. */
+  readonly words?: StreamWords;
+}
+
+/**
+ * The fix of a change of type the other server cannot derive. Forward, a table copied again gives
+ * the values; nothing copies a table back to the old source, so there the window is closed.
+ */
+function underivedFix(words: StreamWords, change: string): string {
+  const then =
+    words.direction === 'forward'
+      ? 'the table must be copied again (a resync of the table, or restart the migration)'
+      : `the ${words.stream} cannot follow it: close the window (\`pgferry update --close-fallback\`)`;
+  return `make the same change on ${words.target} (${change} as on ${words.source}) and resume; if the values cannot be derived there, ${then}`;
 }
 
 /**
@@ -168,14 +183,15 @@ export function keptColumnStop(
   table: string,
   target: readonly TargetAttribute[],
   kept: readonly string[],
+  { source: from, target: on }: StreamWords = FORWARD_STREAM_WORDS,
 ): { readonly description: string; readonly fix: string } | undefined {
   const blocking = target.find((c) => kept.includes(c.name) && c.notNull && c.hasDefault === false);
   if (!blocking) return undefined;
   const name = qualified(schema, table);
   const column = ident(blocking.name);
   return {
-    description: `column ${q(blocking.name)} was made on the target alone (not by pgferry, not on the source) and is NOT NULL without a default, so the rows the stream inserts, which do not carry it, cannot be written; pgferry keeps it and does not drop it`,
-    fix: `give it a default (ALTER TABLE ${name} ALTER COLUMN ${column} SET DEFAULT ...) or allow NULL (ALTER TABLE ${name} ALTER COLUMN ${column} DROP NOT NULL) on the target and resume`,
+    description: `column ${q(blocking.name)} was made on ${on} alone (not by pgferry, not on ${from}) and is NOT NULL without a default, so the rows the stream inserts, which do not carry it, cannot be written; pgferry keeps it and does not drop it`,
+    fix: `give it a default (ALTER TABLE ${name} ALTER COLUMN ${column} SET DEFAULT ...) or allow NULL (ALTER TABLE ${name} ALTER COLUMN ${column} DROP NOT NULL) on ${on} and resume`,
   };
 }
 
@@ -203,9 +219,10 @@ export function planShapeFollow(
 ): ShapePlan {
   const name = qualified(schema, table);
   const alter = `ALTER TABLE ${name}`;
+  const words = options.words ?? FORWARD_STREAM_WORDS;
   const stop = (description: string, fix: string): ShapePlan => ({ kind: 'stop', description, fix });
   const kept = targetOnlyColumns(target, new Set(streamed.map((c) => c.name)), new Set(recorded?.keys() ?? []), options.known);
-  const blocked = keptColumnStop(schema, table, target, kept);
+  const blocked = keptColumnStop(schema, table, target, kept, words);
   if (blocked) return stop(blocked.description, blocked.fix);
   // the target's own columns are no part of the change: never dropped, renamed or retyped; and
   // the table is not copied again at a pin, which would empty them (the stop, as without a resync)
@@ -214,8 +231,8 @@ export function planShapeFollow(
   if (plan.kind === 'stop') return plan;
   if (plan.readded.length > 0 && kept.length > 0)
     return stop(
-      `column ${plan.readded.map((c) => q(c)).join(', ')} was dropped and added again under its name, which only a copy of the table again follows, and that would empty ${kept.map((k) => q(k)).join(', ')}, made on the target alone`,
-      `drop and add the column again on the target as on the source, fill it from the source, and resume; pgferry keeps what the target alone has and does not copy the table again over it`,
+      `column ${plan.readded.map((c) => q(c)).join(', ')} was dropped and added again under its name, which only a copy of the table again follows, and that would empty ${kept.map((k) => q(k)).join(', ')}, made on ${words.target} alone`,
+      `drop and add the column again on ${words.target} as on ${words.source}, fill it from ${words.source}, and resume; pgferry keeps what ${words.target} alone has and does not copy the table again over it`,
     );
   return { ...plan, kept };
 }
@@ -231,7 +248,8 @@ function planOwnColumns(
   options: ShapeOptions,
 ): ShapePlan {
   const stop = (description: string, fix: string): ShapePlan => ({ kind: 'stop', description, fix });
-  const sameChangeFix = 'make the same change on the target and resume';
+  const words = options.words ?? FORWARD_STREAM_WORDS;
+  const sameChangeFix = `make the same change on ${words.target} and resume`;
   const live = [...source].filter((a) => !a.dropped && !a.generated).sort((x, y) => x.attnum - y.attnum);
   const agrees =
     live.length === streamed.length &&
@@ -257,7 +275,7 @@ function planOwnColumns(
   for (const { column, attnum } of mapped) {
     if (attnum === undefined) {
       if (unclaimed.length > 0) {
-        const why = `column ${q(column.name)} is gone and ${q(unclaimed[0]!.name)} is new, and pgferry does not know which source column the target's was (a rename or a drop and an add)`;
+        const why = `column ${q(column.name)} is gone and ${q(unclaimed[0]!.name)} is new, and pgferry does not know which column of ${words.source} the one on ${words.target} was (a rename or a drop and an add)`;
         return options.resync ? reshapeForResync(alter, target, live, why) : stop(why, sameChangeFix);
       }
       drops.push(column.name);
@@ -274,8 +292,8 @@ function planOwnColumns(
       if (!derivableRetype(column, now) && options.resync) underived.push({ column: now.name, to: now });
       else if (!derivableRetype(column, now))
         return stop(
-          `column ${q(now.name)} changed type to ${now.type}, a change whose values the target cannot derive (a narrowing, another type, or a USING expression only the source ran)`,
-          `make the same change on the target (ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type} USING ... as on the source) and resume; if the values cannot be derived there, the table must be copied again (a resync of the table, or restart the migration)`,
+          `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
+          underivedFix(words, `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type} USING ...`),
         );
       else retypes.push({ column: now.name, to: now, from: column });
     }
@@ -313,14 +331,14 @@ function planMovedOn(
   options: ShapeOptions,
 ): ShapePlan {
   const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
+  const words = options.words ?? FORWARD_STREAM_WORDS;
   if (aligned)
-    return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source, options.resync === true);
-  const why =
-    "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add";
+    return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source, options.resync === true, words);
+  const why = `its columns changed, and ${words.source}'s catalog has changed again since, so pgferry cannot tell a rename from a drop and an add`;
   const live = [...source].filter((a) => !a.dropped && !a.generated).sort((x, y) => x.attnum - y.attnum);
   return options.resync
     ? reshapeForResync(alter, target, live, why)
-    : { kind: 'stop', description: why, fix: 'make the same change on the target and resume' };
+    : { kind: 'stop', description: why, fix: `make the same change on ${words.target} and resume` };
 }
 
 /**
@@ -562,6 +580,7 @@ function planAligned(
   readdedNames: readonly string[],
   source: readonly SourceAttribute[],
   resync: boolean,
+  words: StreamWords,
 ): ShapePlan {
   const drops: string[] = [];
   const attnums = new Map(aligned.attnums);
@@ -600,8 +619,8 @@ function planAligned(
       if (!type || !derivableRetype(column, now))
         return {
           kind: 'stop',
-          description: `column ${q(now.name)} changed type, a change whose values the target cannot derive (a narrowing, another type, or a USING expression only the source ran)`,
-          fix: `make the same change on the target (ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ... USING ... as on the source) and resume; if the values cannot be derived there, the table must be copied again (a resync of the table, or restart the migration)`,
+          description: `column ${q(now.name)} changed type, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
+          fix: underivedFix(words, `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ... USING ...`),
         };
       retypes.push({
         column: now.name,

@@ -9,7 +9,8 @@ import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../../core/lsn';
 import { traceOnce } from '../../util/trace';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
-import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction } from './shapeStops';
+import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction, type StopAt } from './shapeStops';
+import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
@@ -76,6 +77,16 @@ export class ShapeFollower {
     private readonly current: () => CurrentTransaction,
   ) {}
 
+  /** How its messages name the two servers: the stream's direction's words. */
+  private get words(): StreamWords {
+    return this.config.words;
+  }
+
+  /** Where a stop is made: the transaction the apply is in, named in the words of the stream's direction. */
+  private stopAt(): StopAt {
+    return { current: this.current(), words: this.words };
+  }
+
   /** The target table a relation's rows went to, when its relation message was followed; undefined before. */
   known(oid: number): TargetTable | undefined {
     return this.tables.get(oid);
@@ -85,7 +96,13 @@ export class ShapeFollower {
   async tableOf(relation: Relation): Promise<TargetTable> {
     let table = this.tables.get(relation.oid);
     if (!table) {
-      table = await resolveTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, this.leftOut.get(relation.oid));
+      table = await resolveTargetTable(
+        this.connections.target,
+        relation,
+        this.connections.foreignKeysFire,
+        this.leftOut.get(relation.oid),
+        this.config.words,
+      );
       this.tables.set(relation.oid, table);
     }
     return table;
@@ -125,7 +142,7 @@ export class ShapeFollower {
     if (rows.length > 0) return false;
     this.gone.add(relation.oid);
     this.state.onFollowed?.(
-      `source table ${qualified(relation.schema, relation.name)} was created and dropped on the source while the stream was behind, and the target never had it: its changes are not applied (the drop took its rows)`,
+      `${sourceTableWords(this.words, qualified(relation.schema, relation.name))} was created and dropped on ${this.words.source} while the stream was behind, and ${this.words.target} never had it: its changes are not applied (the drop took its rows)`,
     );
     return true;
   }
@@ -146,7 +163,7 @@ export class ShapeFollower {
     const atStart = following ? await this.recordAttnums(relation) : undefined;
     if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
-      stopWith(this.current(), name, change.description, following);
+      stopWith(this.stopAt(), name, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target, whose
@@ -187,8 +204,8 @@ export class ShapeFollower {
     const kept = this.keptColumns(relation, inspected.extra, known);
     const extra = inspected.extra.filter((c) => !kept.includes(c));
     if (kept.length > 0) {
-      const blocked = keptColumnStop(relation.schema, relation.name, inspected.columns, kept);
-      if (blocked) stopOnTarget(this.current(), name, blocked.description, blocked.fix);
+      const blocked = keptColumnStop(relation.schema, relation.name, inspected.columns, kept, this.words);
+      if (blocked) stopOnTarget(this.stopAt(), name, blocked.description, blocked.fix);
       this.tellKept(relation, kept);
     }
     this.state.targetNotNull ??= new Map();
@@ -199,11 +216,11 @@ export class ShapeFollower {
     } else {
       if (extra.length > 0) {
         reshaped();
-        stopWith(this.current(), name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+        stopWith(this.stopAt(), name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
       }
       if (retyped.length > 0) {
         reshaped();
-        stopWith(this.current(), name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+        stopWith(this.stopAt(), name, `column ${JSON.stringify(retyped[0])} changed type`, following);
       }
       if (table) {
         if (change.kind !== 'none') reshaped(table.partitioned);
@@ -213,13 +230,14 @@ export class ShapeFollower {
       }
     }
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
-    if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.connections.foreignKeysFire);
+    if (missing.length === relation.columns.length)
+      await resolveTargetTable(target, relation, this.connections.foreignKeysFire, undefined, this.config.words);
     const leftOut = await this.leftOutColumns(relation, missing);
     if (leftOut.size > 0) missing = missing.filter((c) => !leftOut.has(c));
     if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     // read once the columns added have run: an identity's GENERATED ALWAYS decides what an UPDATE may set
     if (this.ddlSent) await this.settled();
-    const resolved = await resolveTargetTable(target, relation, this.connections.foreignKeysFire, leftOut);
+    const resolved = await resolveTargetTable(target, relation, this.connections.foreignKeysFire, leftOut, this.config.words);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
   }
@@ -243,7 +261,7 @@ export class ShapeFollower {
     this.tables.delete(relation.oid);
     this.state.tracker.reshaped(name, undefined);
     this.state.onFollowed?.(
-      `source table ${qualified(from.schema, from.name)} renamed to ${name} while streaming, followed on the target at its position in the stream`,
+      `${sourceTableWords(this.words, qualified(from.schema, from.name))} renamed to ${name} while streaming, followed on ${this.words.target} at its position in the stream`,
     );
   }
 
@@ -258,9 +276,9 @@ export class ShapeFollower {
       reshaped();
       const gone = missing.find((m) => !columns.some((c) => c.name === m));
       stopWith(
-        this.current(),
+        this.stopAt(),
         name,
-        `column ${JSON.stringify(gone)} was added, and the source's catalog no longer has it (renamed or dropped since)`,
+        `column ${JSON.stringify(gone)} was added, and ${this.words.source}'s catalog no longer has it (renamed or dropped since)`,
         this.config.followSchemaChanges,
       );
     }
@@ -270,14 +288,14 @@ export class ShapeFollower {
     const owner = qualified(at.schema, at.name);
     const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${owner}) AS has`);
     const hasRows = rows[0]?.has === true;
-    const plans = columns.map((column) => ({ column, plan: addColumnPlan(at.schema, at.name, column, hasRows) }));
+    const plans = columns.map((column) => ({ column, plan: addColumnPlan(at.schema, at.name, column, hasRows, this.words) }));
     // nothing is changed on the target before every column is known to be reproducible, or the
     // table's copy at a pin, which brings the source's values, is recorded
     const perRow = plans.filter((p) => p.plan.kind === 'per-row');
     const unreproducible = perRow.find((p) => p.plan.kind === 'per-row' && (!p.plan.statements || !this.state.requestResync));
     if (unreproducible && unreproducible.plan.kind === 'per-row') {
       reshaped();
-      stopPerRow(this.current(), name, unreproducible.column.name, unreproducible.plan.why);
+      stopPerRow(this.stopAt(), name, unreproducible.column.name, unreproducible.plan.why);
     }
     if (perRow.length > 0)
       await this.resyncPerRow(
@@ -388,6 +406,7 @@ export class ShapeFollower {
       present.map((c) => c.name),
       onTarget,
       targetOnly,
+      this.words,
     );
     const made = attributes.filter((a) => a.generated && !a.dropped && plan.generated.includes(a.name) && !onTarget.includes(a.name));
     if (made.length > 0)
@@ -403,7 +422,7 @@ export class ShapeFollower {
     await this.connections.txn.flush();
     await this.sendDdl(name, plan.statements);
     this.state.onFollowed?.(
-      `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+      `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
     );
     return true;
   }
@@ -453,9 +472,10 @@ export class ShapeFollower {
     const plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, {
       dropNotNull: true,
       resync,
+      words: this.words,
       ...(known ? { known } : {}),
     });
-    if (plan.kind === 'stop') stopWith(this.current(), name, plan.description, true, plan.fix);
+    if (plan.kind === 'stop') stopWith(this.stopAt(), name, plan.description, true, plan.fix);
     // what the apply makes on the target is known from now on, recorded before it is made
     await this.state.recordKnownColumns?.(
       relation.schema,
@@ -465,7 +485,7 @@ export class ShapeFollower {
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     if (plan.underived.length > 0) {
       const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
-      await this.resyncAtPin(relation, `column ${which} retyped to values the target cannot derive`);
+      await this.resyncAtPin(relation, `column ${which} retyped to values ${this.words.target} cannot derive`);
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
     await this.connections.txn.flush();
@@ -477,7 +497,7 @@ export class ShapeFollower {
     if (versions && versions.length > ATTNUM_RECORDS) versions.shift();
     if (plan.followed.length > 0)
       this.state.onFollowed?.(
-        `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+        `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
       );
     return [...plan.added];
   }
@@ -501,7 +521,7 @@ export class ShapeFollower {
     const request = this.state.requestResync;
     if (!request)
       stopWith(
-        this.current(),
+        this.stopAt(),
         name,
         `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
         true,
@@ -562,7 +582,7 @@ export class ShapeFollower {
     this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
     reshaped();
     this.state.onFollowed?.(
-      `source table ${name}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on the target at its position in the stream`,
+      `${sourceTableWords(this.words, name)}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} at its position in the stream`,
     );
   }
 
@@ -618,7 +638,7 @@ export class ShapeFollower {
       this.state.targetNotNull?.set(oid, notNull);
       this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
       this.state.onFollowed?.(
-        `source table ${name}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on the target once the apply was past it`,
+        `${sourceTableWords(this.words, name)}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} once the apply was past it`,
       );
     }
   }
@@ -664,7 +684,7 @@ export class ShapeFollower {
     for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
     const name = qualified(relation.schema, relation.name);
     this.state.onFollowed?.(
-      `target table ${name}: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made on the target alone (pgferry did not make it, the source never had it): kept as it is, with its values`,
+      `${targetTableWords(this.words, name)}: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made on ${this.words.target} alone (pgferry did not make it, ${this.words.source} never had it): kept as it is, with its values`,
     );
   }
 

@@ -3,6 +3,7 @@
 // source transaction that carries it, with the fix the user makes on the target before resuming.
 import { ident } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
+import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 
 class SchemaChangeError extends PgferryError {}
 
@@ -35,10 +36,16 @@ function settleBeforeStop(current: CurrentTransaction): void {
   if (current.afterOthers) throw new SettleBeforeStop(current.finalLsn);
 }
 
+/** Where a stop is made: the source transaction the apply is in, and the words of its direction. */
+export interface StopAt {
+  readonly current: CurrentTransaction;
+  readonly words: StreamWords;
+}
+
 /** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
-export function stopOnTarget(current: CurrentTransaction, name: string, description: string, fix: string): never {
+export function stopOnTarget({ current, words }: StopAt, name: string, description: string, fix: string): never {
   settleBeforeStop(current);
-  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `target table ${name}: ${description}; streaming stopped`, {
+  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `${targetTableWords(words, name)}: ${description}; streaming stopped`, {
     category: 'target',
     field: name,
     fix,
@@ -46,38 +53,41 @@ export function stopOnTarget(current: CurrentTransaction, name: string, descript
 }
 
 /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
-export function stopWith(current: CurrentTransaction, name: string, description: string, following: boolean, fix?: string): never {
+export function stopWith({ current, words }: StopAt, name: string, description: string, following: boolean, fix?: string): never {
   settleBeforeStop(current);
-  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
-    category: 'source',
-    field: name,
-    fix:
-      fix ??
-      (following
-        ? 'make the same change on the target and resume'
-        : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
-  });
+  const same = `make the same change on ${words.target} and resume`;
+  throw new SchemaChangeError(
+    'CDC_SCHEMA_CHANGE',
+    `${sourceTableWords(words, name)} changed while streaming: ${description}; streaming stopped`,
+    {
+      category: 'source',
+      field: name,
+      fix: fix ?? (following ? same : `only added columns are followed (followSchemaChanges is off): ${same}`),
+    },
+  );
 }
 
 /**
  * A column added on the source whose existing rows got values only the source could compute (a
  * volatile default evaluated per row while the source rewrote the table, an identity): adding it
  * on the target would give them other values, which would pass for applied. The stream stops,
- * resumable: once the column exists on the target, the relation is followed as it is.
+ * resumable: once the column exists on the target, the relation is followed as it is. Back in a
+ * fallback window the fix is the same the other way; a migration started again is no fix there.
  */
-export function stopPerRow(current: CurrentTransaction, table: string, column: string, why: string): never {
+export function stopPerRow({ current, words }: StopAt, table: string, column: string, why: string): never {
   settleBeforeStop(current);
+  const { source, target } = words;
   throw new SchemaChangeError(
     'CDC_SCHEMA_CHANGE',
-    `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
+    `column ${ident(column)} was added to ${sourceTableWords(words, table)} while streaming and ${why}, so ${target} cannot reproduce the values of its existing rows; streaming stopped`,
     {
       category: 'source',
       field: table,
       // the stop's message adds the resume step after the fix (flow/streamStops.ts)
       fix:
-        "restart the migration, or add the column on the target with the source's values (for example: copy the table's key " +
-        `and ${ident(column)} from the source into a temporary table on the target, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
-        "with the source's type and default, and UPDATE it from that copy)",
+        `${words.direction === 'forward' ? 'restart the migration, or ' : ''}add the column on ${target} with ${source}'s values (for example: copy the table's key ` +
+        `and ${ident(column)} from ${source} into a temporary table on ${target}, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
+        `with ${source}'s type and default, and UPDATE it from that copy)`,
     },
   );
 }

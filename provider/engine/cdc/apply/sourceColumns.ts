@@ -5,6 +5,7 @@
 // (addColumnPlan): by the apply at its relation message (shapeFollower.ts), and by the schema
 // follow for a table not written since (flow/schemaFollow.ts).
 import type pg from 'pg';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { ident, literal, qualified } from '../../connect/quote';
 import type { SourceAttribute } from './shapeFollow';
 
@@ -236,12 +237,18 @@ export function identityPosition(schema: string, column: SourceColumnDefinition)
  * per row while the source rewrote the table, or a table rewritten since), the target cannot know
  * the source's values: 'per-row', for which the table is copied again at a pin, or the stream stops.
  */
-export function addColumnPlan(schema: string, table: string, column: SourceColumnDefinition, targetHasRows: boolean): AddColumnPlan {
+export function addColumnPlan(
+  schema: string,
+  table: string,
+  column: SourceColumnDefinition,
+  targetHasRows: boolean,
+  { source }: StreamWords = FORWARD_STREAM_WORDS,
+): AddColumnPlan {
   const add = addColumnSql(schema, table, column);
   if (!targetHasRows) return { kind: 'as-source', statements: [add] };
   // numbered on each server by its own sequence, in each one's row order: the source's values come with the table's copy at a pin
   if (column.identity)
-    return { kind: 'per-row', why: 'is an identity column: its existing rows were numbered on the source', statements: [add] };
+    return { kind: 'per-row', why: `is an identity column: its existing rows were numbered on ${source}`, statements: [add] };
   // a domain's own default (no column default) evaluated once on the source has a value too
   if (column.existingValue !== null && (column.mutableDefault || column.defaultExpr === null)) {
     const value = `CAST(${literal(column.existingValue)} AS ${column.type})`;
@@ -255,7 +262,7 @@ export function addColumnPlan(schema: string, table: string, column: SourceColum
     };
   }
   if (column.mutableDefault) {
-    return { kind: 'per-row', why: `has a default evaluated per row on the source (${column.defaultExpr ?? ''})`, statements: [add] };
+    return { kind: 'per-row', why: `has a default evaluated per row on ${source} (${column.defaultExpr ?? ''})`, statements: [add] };
   }
   return { kind: 'as-source', statements: [add] };
 }

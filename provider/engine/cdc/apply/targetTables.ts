@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { literal, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { type Operator, operatorSql, type TypeFacts, typeComparison } from '../plan/equality';
 import { typeFactsOf, typeFactsSqlOf, type TypeFactsRow } from './typeFacts';
 import type { TargetColumn, TargetTable } from '../plan/types';
@@ -275,28 +276,42 @@ export async function resolveTargetTable(
   relation: Relation,
   foreignKeysFire: boolean,
   leftOut: ReadonlySet<string> = NONE_LEFT_OUT,
+  words: StreamWords = FORWARD_STREAM_WORDS,
 ): Promise<TargetTable> {
-  return targetTableOf(relation, await readTargetTable(target, relation), foreignKeysFire, leftOut);
+  return targetTableOf(relation, await readTargetTable(target, relation), foreignKeysFire, leftOut, words);
 }
 
 const NONE_LEFT_OUT: ReadonlySet<string> = new Set();
 
-/** Pure: the target table from what its catalog said (readTargetTable), the streamed columns `leftOut` written nowhere. */
+/**
+ * How a streamed table missing where it is applied is made there. Forward, the table watch makes
+ * the source's new tables on the target by itself; back, nothing makes the new server's partitions
+ * on the old source (the reverse publication lists the tables and the roots of partitions).
+ */
+function missingTableFix(words: StreamWords): string {
+  const { source, target } = words;
+  if (words.direction === 'forward')
+    return `a table created or attached as a partition on ${source} while streaming is created on ${target} within seconds and the stream tried again (see \`show\`); a table renamed on ${source}: rename it on ${target}; otherwise create it on ${target}`;
+  return `a partition made, attached or renamed on ${source} in the window is not made on ${target} by pgferry: make it there as it is on ${source}`;
+}
+
+/**
+ * Pure: the target table from what its catalog said (readTargetTable), the streamed columns `leftOut`
+ * written nowhere; a table missing there is refused in `words`, the direction's.
+ */
 function targetTableOf(
   relation: Relation,
   read: TargetTableFacts,
   foreignKeysFire: boolean,
   leftOut: ReadonlySet<string> = NONE_LEFT_OUT,
+  words: StreamWords = FORWARD_STREAM_WORDS,
 ): TargetTable {
   const table = read.table;
   if (!table) {
     throw new PgferryError(
       'CDC_TABLE_MISSING',
-      `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`,
-      {
-        category: 'target',
-        fix: 'a table created or attached as a partition on the source while streaming is created on the target within seconds and the stream tried again (see `show`); a table renamed on the source: rename it on the target; otherwise create it on the target',
-      },
+      `table ${qualified(relation.schema, relation.name)} is streamed from ${words.source} but does not exist on ${words.target}`,
+      { category: 'target', fix: missingTableFix(words) },
     );
   }
   const casts = read.casts;

@@ -11,6 +11,7 @@ import {
   sqlState,
 } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
+import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import type { AppliedPosition } from './positionCommit';
 import { maxLsn } from '../../core/lsn';
 import type { BatchPlanner } from '../plan/planner';
@@ -52,15 +53,15 @@ function serverDetail(error: unknown): string {
   return parts.filter((p) => p.length > 0).join(' ');
 }
 
-function applyError(statement: Statement, error: unknown): Error {
+function applyError(statement: Statement, error: unknown, words: StreamWords): Error {
   if (isRetryable(error)) return error as Error;
-  if (error instanceof AffectedRowsError) return divergedError(statement, error);
+  if (error instanceof AffectedRowsError) return divergedError(statement, error, words);
   const referenced = statement.op === 'truncate' ? referencedError(statement, error) : undefined;
   if (referenced) return referenced;
   const detail = serverDetail(error);
   return new StatementFailure(
     'CDC_APPLY',
-    `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+    `applying ${statement.op} to ${statement.target} on ${words.target} failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
     statement.target,
     statementText(statement),
     { category: 'target', field: statement.target, cause: error },
@@ -72,22 +73,22 @@ function applyError(statement: Statement, error: unknown): Error {
  * is would drop changes silently, so the stream stops, naming the table. Nothing of the open
  * transaction commits, and the slot still holds the change.
  */
-function divergedError(statement: Statement, error: AffectedRowsError): PgferryError {
+function divergedError(statement: Statement, error: AffectedRowsError, { source, target }: StreamWords): PgferryError {
   const why =
     statement.op === 'insert'
-      ? 'a trigger or rule on the target kept rows out'
+      ? `a trigger or rule on ${target} kept rows out`
       : error.actual < error.expected
-        ? 'rows the source changed are missing on the target'
-        : 'more target rows matched than the source changed';
+        ? `rows ${source} changed are missing on ${target}`
+        : `more rows matched on ${target} than ${source} changed`;
   return new StatementFailure(
     'CDC_TARGET_DIVERGED',
-    `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on the target: ${why}; the target has diverged from the source, streaming stopped`,
+    `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on ${target}: ${why}; ${target} has diverged from ${source}, streaming stopped`,
     statement.target,
     statementText(statement),
     {
       category: 'target',
       field: statement.target,
-      fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target) and make its rows match the source',
+      fix: `find what changed the table on ${target} while streaming (an application or job writing to it, a trigger or rule there) and make its rows match ${source}`,
       cause: error,
     },
   );
@@ -164,6 +165,8 @@ export class TargetTransaction {
     startLsn: bigint,
     /** A parallel apply session other than the first: its commits count rows but record no applied position. */
     private readonly lane = false,
+    /** How a refused statement names the two servers (SessionConfig.words). */
+    private readonly words: StreamWords = FORWARD_STREAM_WORDS,
   ) {
     this.coveredLsn = startLsn;
   }
@@ -247,9 +250,9 @@ export class TargetTransaction {
     await this.begin();
     if (statement.requires && !this.staged.has(statement.requires.key)) {
       this.staged.add(statement.requires.key);
-      await this.pipeline.send({ text: statement.requires.sql }, (error) => applyError(statement, error));
+      await this.pipeline.send({ text: statement.requires.sql }, (error) => applyError(statement, error, this.words));
     }
-    await this.pipeline.send(statement, (error) => applyError(statement, error));
+    await this.pipeline.send(statement, (error) => applyError(statement, error, this.words));
   }
 
   /** Adds a row change to the plan, sending the statements that must run before it. */

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, sqlState } from '../../connect/sqlstate';
 import { inTransaction, type TransactionOptions } from '../../connect/transaction';
 import { PgferryError } from '../../core/errors';
+import { endHoldersWords, holderWords, type LockHolder } from '../../connect/lockHolders';
 
 /** The longest an application's statement can queue behind a lock request of pgferry's. */
 export const SOURCE_DDL_LOCK_TIMEOUT_MS = 2000;
@@ -81,21 +82,12 @@ export async function runSourceDdl(client: pg.Client, ddl: SourceDdl, patience: 
   }
 }
 
-interface Holder {
-  rel: string;
-  pid: number;
-  usename: string | null;
-  app: string | null;
-  state: string | null;
-  secs: number | null;
-}
-
 /** The oldest session holding a lock on the tables that conflicts with `ddl`'s, as an error naming it. */
 async function blockedError(client: pg.Client, ddl: SourceDdl, seconds: number, cause: unknown): Promise<PgferryError> {
   const found = await client
-    .query<Holder>(
-      `SELECT l.relation::regclass::text AS rel, a.pid, a.usename::text AS usename, a.application_name AS app, a.state,
-              extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS secs
+    .query<LockHolder & { rel: string }>(
+      `SELECT l.relation::regclass::text AS rel, a.pid, a.datname::text AS database, a.usename::text AS usename,
+              coalesce(a.application_name, '') AS app, a.state, extract(epoch FROM now() - a.xact_start)::int AS open, NULL::int AS waited
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -105,13 +97,11 @@ async function blockedError(client: pg.Client, ddl: SourceDdl, seconds: number, 
     )
     .catch(() => undefined);
   const h = found?.rows[0];
-  const who = h
-    ? `table ${h.rel} is held by session pid ${h.pid} (user ${h.usename ?? '?'}, application "${h.app ?? ''}", ${h.state ?? 'state unknown'}, transaction open for ${h.secs ?? '?'} s)`
-    : 'its tables were locked by other sessions (they have let go since)';
+  const who = h ? `table ${h.rel} is held by ${holderWords(h)}` : 'its tables were locked by other sessions (they have let go since)';
   return new PgferryError('SOURCE_DDL_BLOCKED', `could not ${ddl.what} within ${seconds} s: ${who}`, {
     category: 'source',
     field: 'lockTimeoutSeconds',
-    fix: `let that transaction finish (or end it: SELECT pg_terminate_backend(pid)), then try again, or raise lockTimeoutSeconds; pgferry waits at most ${SOURCE_DDL_LOCK_TIMEOUT_MS / 1000} s at a time for a lock on the source so that the application's queries never queue behind it longer`,
+    fix: `let that transaction finish (or end it: ${h ? endHoldersWords([h]) : 'SELECT pg_terminate_backend(pid)'}), then try again, or raise lockTimeoutSeconds; pgferry waits at most ${SOURCE_DDL_LOCK_TIMEOUT_MS / 1000} s at a time for a lock on the source so that the application's queries never queue behind it longer`,
     cause,
   });
 }
