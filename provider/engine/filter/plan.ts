@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type CompiledFilters } from './filters';
 import type { TableFilters } from '../input/patterns';
+import { displayName } from '../connect/quote';
 import { CONTROL_SCHEMA, isPgferrysOwn } from '../core/names';
 import {
   CONTROL_SCHEMA_OBJECTS,
@@ -180,7 +181,7 @@ function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
     // definitions only for what holds rows: a view or materialized view simply moves
     else if (treatment === 'schema-only' && ['r', 'p', 'f'].includes(r.kind)) schemaOnly.add(r.oid);
     else if (treatment === 'data-only' && ['r', 'p', 'f'].includes(r.kind)) dataOnly.add(r.oid);
-    if (contradicts(compiled, schema, name)) contradictions.push(`${r.schema}.${r.name}`);
+    if (contradicts(compiled, schema, name)) contradictions.push(displayName(r.schema, r.name));
   }
   // A sequence owned by a column follows its table; any other follows its schema.
   for (const s of relations.filter((r) => r.kind === 'S')) {

@@ -8,7 +8,7 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -315,7 +315,7 @@ async function materializedView(
   options: VerifyOptions,
 ): Promise<VerificationTable> {
   const done = await verifyMaterializedView(database, view, p, options.materializedViews ?? 'stop');
-  const name = `${view.schema}.${view.name}`;
+  const name = displayName(view.schema, view.name);
   if (done.refreshed !== undefined)
     safeEmit(options.onProgress, {
       kind: 'info',
