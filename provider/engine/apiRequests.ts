@@ -355,13 +355,21 @@ export function parseResyncTable(text: string): { database?: string; schema: str
   let i = 0;
   while (i <= text.length) {
     let part = '';
+    // U&"...": the form a name with a control character is printed in (connect/quote.ts displayIdent)
+    const unicode = text.startsWith('U&"', i);
+    if (unicode) i += 2;
     if (text[i] === '"') {
       for (i++; i < text.length; i++) {
         if (text[i] === '"' && text[i + 1] === '"') {
           part += '"';
           i++;
         } else if (text[i] === '"') break;
-        else part += text[i];
+        else if (unicode && text[i] === '\\') {
+          const escape = /^\\(?:\\|([0-9A-Fa-f]{4})|\+([0-9A-Fa-f]{6}))/.exec(text.slice(i));
+          if (!escape) return undefined;
+          part += escape[0] === '\\\\' ? '\\' : String.fromCodePoint(parseInt(escape[1] ?? escape[2]!, 16));
+          i += escape[0].length - 1;
+        } else part += text[i];
       }
       if (text[i] !== '"') return undefined;
       i++;

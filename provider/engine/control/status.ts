@@ -148,7 +148,9 @@ export function shapeStatus(
     cutoverStep: d.cutover_step ?? undefined,
     ...(d.downtime_seconds === null || d.downtime_seconds === undefined ? {} : { downtimeSeconds: d.downtime_seconds }),
     ...(row.mode === 'Online' ? { cutovers: num(d.cutovers) } : {}),
-    ...(d.not_streamed ? { notStreamed: d.not_streamed.map((n): NotStreamed => ({ table: displayName(n.schema, n.name), reason: n.reason })) } : {}),
+    ...(d.not_streamed
+      ? { notStreamed: d.not_streamed.map((n): NotStreamed => ({ table: displayName(n.schema, n.name), reason: n.reason })) }
+      : {}),
     ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));
   return shapedStatus(row, dbs, databases, runnerOf(row, nowMs, leaseHolder));

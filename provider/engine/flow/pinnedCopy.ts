@@ -93,7 +93,9 @@ async function emptyTables(
   if (refusal) throw new Error(refusal);
   await setKeptAside(target, kept);
   for (const table of copy.tables) {
-    await target.query(referenced.has(qualifiedKey(table.schema, table.name)) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
+    await target.query(
+      referenced.has(qualifiedKey(table.schema, table.name)) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`,
+    );
   }
   for (const name of copy.skip) applier.tracker.resyncing.delete(name);
   for (const table of copy.tables) applier.tracker.forget(table.sql);
@@ -139,7 +141,7 @@ async function referencedTables(target: pg.Client, tables: readonly SourceTable[
   const { rows } = await target.query<{ schema: string; name: string }>(
     `SELECT DISTINCT n.nspname AS schema, c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE k.contype = 'f' AND (n.nspname::text, c.relname::text) IN (SELECT * FROM pg_catalog.unnest($1::text[], $2::text[]))`,
+      WHERE k.contype = 'f' AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
   return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));

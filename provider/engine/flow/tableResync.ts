@@ -14,7 +14,7 @@
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
-import { qualified } from '../connect/quote';
+import { displayIdent, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { isIntegrityRefusal, isRetryable } from '../connect/sqlstate';
 import { canceledError, errorMessage } from '../core/errors';
@@ -127,7 +127,7 @@ export async function carryOutTableResyncs(
       if (!(await markResyncDone(store, spec.migrationName, request, { error: why }))) continue;
       stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
       await run.warn(
-        `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${request.database}/${request.table}\` once the cause is fixed`,
+        `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${displayIdent(request.database)}/${request.table}\` once the cause is fixed`,
         request.database,
       );
     }
@@ -292,7 +292,7 @@ async function createOnTarget(
   const onTarget = await withSession(spec.target, { database, purpose: 'table resync' }, async (target) => {
     const { rows } = await target.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND (n.nspname::text, c.relname::text) IN (SELECT * FROM pg_catalog.unnest($1::text[], $2::text[]))`,
+        WHERE c.relkind IN ('r', 'p') AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [wanted.map((r) => r.schema), wanted.map((r) => r.name)],
     );
     return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
@@ -350,7 +350,7 @@ async function postDataNotThere(
     const { rows } = await target.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
          JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE (n.nspname::text, c.relname::text) IN (SELECT * FROM pg_catalog.unnest($1::text[], $2::text[]))`,
+        WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [tables.map((t) => t.schema), tables.map((t) => t.name)],
     );
     return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));

@@ -245,7 +245,9 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
     );
     // what a guard left on at a roll-back recorded since (dropTargetGuard): those tables are read
     // whole at the pin, and the guard records afresh from here
-    const left = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => displayName(r.schema, r.name));
+    const left = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
+      displayName(r.schema, r.name),
+    );
     if (left.length > 0) {
       await forgetTableVerifications(store, spec.migrationName, database, left);
       await client.query(`DELETE FROM ${qualified(CONTROL_SCHEMA, names.table)}`);
@@ -379,7 +381,9 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   try {
     await withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
       if (await guardTableExists(client, names)) {
-        const written = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => displayName(r.schema, r.name));
+        const written = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
+          displayName(r.schema, r.name),
+        );
         await forgetTableVerifications(ctx.store, name, database, written);
       }
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);
