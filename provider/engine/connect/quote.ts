@@ -24,12 +24,12 @@ export function qualified(schema: string, name: string): string {
  */
 export function displayIdent(name: string): string {
   if (PLAIN_WORD.test(name)) return name;
-  if (!CONTROL_CHARACTER.test(name)) return ident(name);
+  if (![...name].some(isControl)) return ident(name);
   const escaped = [...name]
     .map((c) => {
       if (c === '"') return '""';
       if (c === '\\') return '\\\\';
-      if (!CONTROL_CHARACTER.test(c)) return c;
+      if (!isControl(c)) return c;
       return `\\${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     })
     .join('');
@@ -43,7 +43,10 @@ export function displayName(schema: string, name: string): string {
 
 const PLAIN_WORD = /^[a-z_][a-z0-9_$]*$/;
 /** C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each can break a line. */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+function isControl(c: string): boolean {
+  const code = c.codePointAt(0)!;
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
 
 /** A comma-separated list of quoted identifiers. */
 export function identList(names: readonly string[]): string {
