@@ -4,6 +4,7 @@
 // (control/migrationRequests.ts); the rest of the API is api.ts. One is carried out here, not by a
 // runner: lifting a fence kept after the migration ended (`pgferry fence lift`), when no runner is left to ask.
 import { withStore, notFound } from './api';
+import { displayIdent, displayName } from './connect/quote';
 import type { CatalogConnection } from './control/connection';
 import { isPgferryError, PgferryError } from './core/errors';
 import {
@@ -20,6 +21,7 @@ import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/cutoverOptions';
 import { requestTableResync } from './control/tableResyncs';
+import { knownTables } from './control/knownObjects';
 import { recordEvent } from './control/store';
 import { shownStatus as get } from './footprint/shown';
 import {
@@ -353,13 +355,21 @@ export function parseResyncTable(text: string): { database?: string; schema: str
   let i = 0;
   while (i <= text.length) {
     let part = '';
+    // U&"...": the form a name with a control character is printed in (connect/quote.ts displayIdent)
+    const unicode = text.startsWith('U&"', i);
+    if (unicode) i += 2;
     if (text[i] === '"') {
       for (i++; i < text.length; i++) {
         if (text[i] === '"' && text[i + 1] === '"') {
           part += '"';
           i++;
         } else if (text[i] === '"') break;
-        else part += text[i];
+        else if (unicode && text[i] === '\\') {
+          const escape = /^\\(?:\\|([0-9A-Fa-f]{4})|\+([0-9A-Fa-f]{6}))/.exec(text.slice(i));
+          if (!escape) return undefined;
+          part += escape[0] === '\\\\' ? '\\' : String.fromCodePoint(parseInt(escape[1] ?? escape[2]!, 16));
+          i += escape[0].length - 1;
+        } else part += text[i];
       }
       if (text[i] !== '"') return undefined;
       i++;
@@ -422,10 +432,37 @@ export async function requestResync(target: ServerSpec, name: string, table: str
         field: 'resync',
       });
     }
+    await refuseUnknownTable(store, name, database, table, parsed);
     await requestTableResync(store, name, database, parsed, 'requested');
-    await recordEvent(store, name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);
+    await recordEvent(store, name, 'info', `resync of ${displayName(parsed.schema, parsed.name)} requested`, database);
     return (await get(store, name))!;
   });
+}
+
+/**
+ * A resync of a table the source does not have is refused before anything is recorded, so neither
+ * server is touched: the tables the migration knows in the database (those the copy restored, and
+ * those the schema watch saw on the source since) are what may be asked for. A table created on the
+ * source a moment ago is not known yet, but it needs no request: the watch follows it by itself.
+ * Nothing is refused when nothing is known (a catalog an older pgferry filled): the runner then
+ * tells it, as before.
+ */
+async function refuseUnknownTable(
+  store: CatalogConnection,
+  name: string,
+  database: string,
+  asked: string,
+  table: { readonly schema: string; readonly name: string },
+): Promise<void> {
+  const known = await knownTables(store, name, database);
+  if (!known || known.some((t) => t.schema === table.schema && t.name === table.name)) return;
+  const some = known.slice(0, 3).map((t) => displayName(t.schema, t.name));
+  const such = some.length === 0 ? '' : ` (such as ${some.join(', ')}${known.length > some.length ? ', ...' : ''})`;
+  throw new PgferryError(
+    'RESYNC_TABLE',
+    `--resync ${JSON.stringify(asked)}: migration ${displayIdent(name)} moves no table ${displayName(table.schema, table.name)} in database ${displayIdent(database)} (the source has none, or the filters leave it out); name a table it moves${such}, as schema.table or database/schema.table`,
+    { category: 'input', field: 'resync' },
+  );
 }
 
 /**

@@ -153,7 +153,7 @@ describe('online: large objects changed while streaming reach the target at cuto
   });
   after(async () => pair?.stop());
 
-  it('plans only what differs: created, rewritten, unlinked if pgferry moved it else kept, and metadata by the owner the target gives (pure)', () => {
+  it('plans only what differs: created, rewritten, unlinked if pgferry moved it else kept, a record neither server has forgotten, and metadata by the owner the target gives (pure)', () => {
     const o = (oid: string, owner: string, hash: string, acl: string[] = [], comment: string | null = null): LargeObjectFacts => ({
       oid,
       owner,
@@ -175,9 +175,9 @@ describe('online: large objects changed while streaming reach the target at cuto
       [o('1', 'app', 'h1'), o('2', 'app', 'h2new', ['reader:SELECT:false']), o('3', 'postgres', 'h3'), o('5', 'app', 'h5', [], 'c')],
       [o('1', 'app', 'h1'), o('2', 'app', 'h2'), o('3', 'admin', 'h3'), o('4', 'app', 'h4'), o('6', 'admin', 'h6')],
       roles,
-      new Set(['1', '2', '3', '4']),
+      new Set(['1', '2', '3', '4', '9']),
     );
-    assert.deepEqual([plan.created, plan.rewritten, plan.unlinked, plan.kept], [['5'], ['2'], ['4'], ['6']]);
+    assert.deepEqual([plan.created, plan.rewritten, plan.unlinked, plan.kept, plan.forgotten], [['5'], ['2'], ['4'], ['6'], ['9']]);
     assert.deepEqual(
       plan.metadata.map((m) => m.statement),
       ['GRANT SELECT ON LARGE OBJECT 2 TO "reader"', 'ALTER LARGE OBJECT 5 OWNER TO "app"', "COMMENT ON LARGE OBJECT 5 IS 'c'"],

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/input/parse';
 import { PgferryError } from '../../provider/engine';
 import { parseResyncTable, requestResync } from '../../provider/engine/apiRequests';
+import { displayIdent, displayName } from '../../provider/engine/connect/quote';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 
 describe('table resync request: the input', () => {
@@ -15,6 +16,13 @@ describe('table resync request: the input', () => {
     for (const bad of ['orders', 'a.b.c', 'db/orders', '.orders', 'public.', '"unclosed.x', 'a/b/c.d', 'public.orders/x']) {
       assert.equal(parseResyncTable(bad), undefined, bad);
     }
+  });
+
+  it('reads back a name as messages print it, a newline, a backslash and a quote in it (U&"...")', () => {
+    const name = 'we"ird x\nna\\me\u2028';
+    assert.deepEqual(parseResyncTable(`${displayIdent('my/db')}/${displayName('a.b', name)}`), { database: 'my/db', schema: 'a.b', name });
+    assert.deepEqual(parseResyncTable('U&"a\\+00000A".b'), { schema: 'a\n', name: 'b' });
+    for (const bad of ['U&"a\\x".b', 'U&"a\\00".b']) assert.equal(parseResyncTable(bad), undefined, bad);
   });
 
   it('refuses a name it cannot read in one line that says how a part with a dot, a slash or a quote is written', async () => {

@@ -12,7 +12,7 @@
 // them later), so those are checked too: they can never be a usable identity. DML on a partitioned
 // table runs on its leaf partitions, so every leaf is judged on its own.
 import type pg from 'pg';
-import { displayName } from './introspect';
+import { displayName } from '../connect/quote';
 import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from './queries';
 
 /** The facts about one candidate index (the primary key, or the index marked as replica identity). */

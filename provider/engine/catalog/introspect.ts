@@ -1,6 +1,6 @@
 // Source introspection: reads catalog rows, then shapes them into typed descriptions.
 import type pg from 'pg';
-import { qualified } from '../connect/quote';
+import { displayName, qualified } from '../connect/quote';
 import {
   DATABASE_PROPERTIES,
   DATABASE_SETTINGS,
@@ -76,10 +76,6 @@ export interface DatabaseProperties {
   readonly labels: readonly (readonly [string, string])[];
   /** `ALTER DATABASE SET` (role undefined) and `ALTER ROLE IN DATABASE SET` entries, as name=value. */
   readonly settings: readonly { readonly role?: string; readonly setting: string }[];
-}
-
-export function displayName(schema: string, name: string): string {
-  return `${schema}.${name}`;
 }
 
 /** The driver's rows: int8 as text, float8 as number. */

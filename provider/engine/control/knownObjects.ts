@@ -60,6 +60,28 @@ export async function knownColumns(
   return columns;
 }
 
+/**
+ * The tables (plain and partitioned) known in one database, as schema and name, sorted; undefined
+ * when nothing at all is known of it (a catalog an older pgferry filled: nothing to tell by). A
+ * resync request is checked against them before it is recorded (apiRequests.ts requestResync).
+ */
+export async function knownTables(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<{ readonly schema: string; readonly name: string }[] | undefined> {
+  const known = await knownObjects(catalog, migration, database);
+  if (known.size === 0) return undefined;
+  const tables: { schema: string; name: string }[] = [];
+  for (const key of known.keys()) {
+    const [kind, schema, , name] = JSON.parse(key) as string[];
+    if (kind === 'table') tables.push({ schema: schema!, name: name! });
+  }
+  return tables.sort((a, b) => (a.schema === b.schema ? cmp(a.name, b.name) : cmp(a.schema, b.schema)));
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** What is known of one database, read at once: the known objects, and the identities on the target of those that have one. */
 export interface KnownOfDatabase {
   readonly known: Map<string, number | null>;

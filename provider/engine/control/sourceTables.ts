@@ -1,9 +1,8 @@
 // Why a source table's changes are not streamed (pgferry.source_table): recorded when the
 // publication is planned, and read by the verification and the cutover, which leave such tables
 // out. (The replica identity pgferry sets on source tables is footprint/replicaIdentity.ts.)
-import { displayName } from '../catalog/introspect';
 import type { SourceRelation } from '../catalog/identityVerdict';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import type { CatalogConnection } from './connection';
 import { clearTableResyncs } from './tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';

@@ -16,7 +16,7 @@ import type {
   ValidationResult,
   VerificationReport,
 } from '../core/model';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import { CUTOVER_PLAN_KEY } from '../input/publicSpec';
 import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
 
@@ -33,7 +33,7 @@ SELECT d.*,
        count(*) FILTER (WHERE t.state = 'Loading') AS t_loading,
        count(*) FILTER (WHERE t.state = 'Completed') AS t_completed,
        count(*) FILTER (WHERE t.state = 'Errored') AS t_errored,
-       (SELECT jsonb_agg(jsonb_build_object('table', s.schema_name || '.' || s.table_name, 'reason', s.not_streamed)
+       (SELECT jsonb_agg(jsonb_build_object('schema', s.schema_name, 'name', s.table_name, 'reason', s.not_streamed)
                          ORDER BY s.schema_name, s.table_name)
           FROM ${S}.source_table s
          WHERE s.migration = d.migration AND s.database = d.database AND s.not_streamed IS NOT NULL) AS not_streamed
@@ -100,7 +100,7 @@ export interface DatabaseRow {
   t_loading: string;
   t_completed: string;
   t_errored: string;
-  not_streamed: NotStreamed[] | null;
+  not_streamed: { schema: string; name: string; reason: string }[] | null;
   apply_stop: ApplyStop | null;
   /** Absent on a catalog older than version 7 (the row is `d.*`). */
   cutover_requested_at?: Date | null;
@@ -148,7 +148,9 @@ export function shapeStatus(
     cutoverStep: d.cutover_step ?? undefined,
     ...(d.downtime_seconds === null || d.downtime_seconds === undefined ? {} : { downtimeSeconds: d.downtime_seconds }),
     ...(row.mode === 'Online' ? { cutovers: num(d.cutovers) } : {}),
-    ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
+    ...(d.not_streamed
+      ? { notStreamed: d.not_streamed.map((n): NotStreamed => ({ table: displayName(n.schema, n.name), reason: n.reason })) }
+      : {}),
     ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));
   return shapedStatus(row, dbs, databases, runnerOf(row, nowMs, leaseHolder));

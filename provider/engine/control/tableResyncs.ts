@@ -7,8 +7,7 @@
 // A table asked for again while its resync runs (the apply met another change it cannot replay,
 // after the copy's pin) is counted (`requests`): the resync ends only the requests it read when it
 // started, so the later one stays pending and the table is copied again.
-import { displayName } from '../catalog/introspect';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
 import type { CatalogConnection } from './connection';
 

@@ -1,11 +1,13 @@
 // Large objects: metadata (owner, ACL) comes with the pre-data schema; contents are read inside
 // the copy snapshot and written with lo_put, in parallel batches, chunked for big objects.
+import type pg from 'pg';
 import type { SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { inTransaction } from '../connect/transaction';
+import { holdpoint } from '../util/failpoints';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -37,9 +39,20 @@ export async function copyLargeObjects(args: {
     // a batch may hold gigabytes: a cancel stops its statements on both servers
     work: async (batch, c) => {
       bytes += await stopOnAbort([c.source, c.target], args.signal, () => copyBatch(batch, c));
+      // a test kills the runner here, some batches committed and others not
+      await holdpoint(`large-objects:${args.database}`);
     },
   });
   return { count: args.oids.length, bytes };
+}
+
+/** Which of `oids` (as text) the connected database has as large objects. */
+export async function largeObjectsAmong(client: pg.Client, oids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ oid: string }>(
+    'SELECT oid::int8::text AS oid FROM pg_catalog.pg_largeobject_metadata WHERE oid = ANY ($1::pg_catalog.oid[])',
+    [oids],
+  );
+  return new Set(rows.map((r) => r.oid));
 }
 
 /** Copies one batch of large objects in one target transaction; returns the bytes copied. */

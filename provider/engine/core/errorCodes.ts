@@ -92,7 +92,8 @@ export const ERROR_CODES = {
   },
   RESYNC_TABLE: {
     category: 'input',
-    meaning: 'a table resync names no table, or a database the migration does not stream',
+    meaning:
+      'a table resync names no table, a table the migration does not move in that database, or a database the migration does not stream',
     fix: 'name the table as schema.table, with its database first (database/schema.table) when the migration moves several',
   },
   DATABASE_NOT_MIGRATED: {

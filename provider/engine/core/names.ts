@@ -293,3 +293,12 @@ export function pinMessagePrefix(migration: string): string {
 export function schemaObjectKey(kind: string, schema: string, relation: string | null, name: string, args: string | null): string {
   return JSON.stringify([kind, schema, relation ?? '', name, args ?? '']);
 }
+
+/**
+ * A schema-qualified name's key in a map or a set, or in a list handed to a statement as pairs: the
+ * schema and the name joined by a NUL byte, which no identifier can hold, so schema "a.b" with
+ * table "c" and schema "a" with table "b.c" never share a key, as `schema.name` joined by a dot did.
+ */
+export function qualifiedKey(schema: string, name: string): string {
+  return `${schema}\0${name}`;
+}

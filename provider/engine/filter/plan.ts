@@ -4,7 +4,8 @@
 import type pg from 'pg';
 import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type CompiledFilters } from './filters';
 import type { TableFilters } from '../input/patterns';
-import { CONTROL_SCHEMA, isPgferrysOwn } from '../core/names';
+import { displayName } from '../connect/quote';
+import { CONTROL_SCHEMA, isPgferrysOwn, qualifiedKey } from '../core/names';
 import {
   CONTROL_SCHEMA_OBJECTS,
   FILTER_DEPENDENTS,
@@ -69,7 +70,7 @@ export interface FilterPlan {
   readonly active: boolean;
   /** Source OIDs of relations left out (sequences owned by left-out tables included). */
   readonly leftOut: ReadonlySet<string>;
-  /** nameKey of the relations left out, to compare with another server's catalog. */
+  /** qualifiedKey of the relations left out, to compare with another server's catalog. */
   readonly leftOutNames: ReadonlySet<string>;
   readonly schemaOnly: ReadonlySet<string>;
   readonly dataOnly: ReadonlySet<string>;
@@ -115,9 +116,6 @@ export const UNFILTERED: FilterPlan = {
   othersInControlSchema: [],
   rowsMove: () => true,
 };
-
-/** A relation name as a key: NUL cannot occur in a name, so two names never share a key. */
-export const nameKey = (schema: string, name: string): string => `${schema}\0${name}`;
 
 /** The names of the relations the plan leaves out, as {schema, name}. */
 export function leftOutRelations(plan: FilterPlan): { schema: string; name: string }[] {
@@ -180,7 +178,7 @@ function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
     // definitions only for what holds rows: a view or materialized view simply moves
     else if (treatment === 'schema-only' && ['r', 'p', 'f'].includes(r.kind)) schemaOnly.add(r.oid);
     else if (treatment === 'data-only' && ['r', 'p', 'f'].includes(r.kind)) dataOnly.add(r.oid);
-    if (contradicts(compiled, schema, name)) contradictions.push(`${r.schema}.${r.name}`);
+    if (contradicts(compiled, schema, name)) contradictions.push(displayName(r.schema, r.name));
   }
   // A sequence owned by a column follows its table; any other follows its schema.
   for (const s of relations.filter((r) => r.kind === 'S')) {
@@ -201,7 +199,7 @@ function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
   }
   const rowsMove = (oid: string) => !leftOut.has(oid) && !schemaOnly.has(oid);
   const leftOutExtensions = catalog.extensions.filter((x) => !moving.has(x.oid));
-  const leftOutNames = new Set(relations.filter((r) => leftOut.has(r.oid)).map((r) => nameKey(r.schema, r.name)));
+  const leftOutNames = new Set(relations.filter((r) => leftOut.has(r.oid)).map((r) => qualifiedKey(r.schema, r.name)));
   return {
     active: true,
     leftOut,
@@ -253,7 +251,7 @@ function leavingOutControlSchema(plan: FilterPlan, compiled: CompiledFilters, ro
     ...plan,
     active: true,
     leftOut,
-    leftOutNames: new Set([...plan.leftOutNames, ...ownRelations.map((r) => nameKey(CONTROL_SCHEMA, r.name!))]),
+    leftOutNames: new Set([...plan.leftOutNames, ...ownRelations.map((r) => qualifiedKey(CONTROL_SCHEMA, r.name!))]),
     leftOutSchemas: new Set([...plan.leftOutSchemas, rows[0]!.schema_oid]),
     leftOutSchemaNames: new Set([...plan.leftOutSchemaNames, CONTROL_SCHEMA]),
     othersInControlSchema: objects.filter((r) => !own(r) && !plan.leftOut.has(r.oid!) && moves(r)).map((r) => r.description!),

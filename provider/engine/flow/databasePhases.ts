@@ -16,9 +16,9 @@ import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
-import { copyLargeObjects } from '../copy/largeObjects';
+import { copyLargeObjects, largeObjectsAmong } from '../copy/largeObjects';
 import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
-import { recordMovedLargeObjects } from '../control/movedLargeObjects';
+import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
@@ -32,7 +32,8 @@ import { dropLedger } from '../copy/doneRecords';
 import { analyzedTables, notAllVisible, vacuumStatement } from '../copy/vacuum';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 import { filteredDumpIds } from '../schema/filteredToc';
-import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { leftOutRelations, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { qualifiedKey } from '../core/names';
 import { refuseBrokenDependencies } from './filterGuard';
 import { recordRestoredObjects } from './schemaFollow';
 import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
@@ -151,7 +152,7 @@ async function readCopyCatalog(
     // keys: a schema-only table's come with the post-data restore, a data-only table has none.
     const tables = allTables.filter((t) => filter.rowsMove(t.oid));
     const indexes = allIndexes.filter((i) => filter.rowsMove(i.tableOid) && !filter.dataOnly.has(i.tableOid));
-    const sequences = allSequences.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+    const sequences = allSequences.filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
     const sequenceValues = await readSequenceValues(source, sequences);
     // An index left behind (it calls a function the target cannot have) is not built either.
     const buildable = indexes.filter(
@@ -252,6 +253,29 @@ async function copyWorkFor(
 }
 
 /**
+ * A resumed copy: the objects an earlier copy recorded as moved that the source unlinked before
+ * this copy's snapshot and the target lacks (its content never reached it, or the database was made
+ * again) are on neither server, so they are no longer pgferry's: forgotten, so that an object made
+ * on the target under one of those OIDs before the cutover is kept as someone else's. Those the
+ * target holds stay recorded: pgferry made them there, and the cutover unlinks them.
+ */
+async function forgetLargeObjectsGone(run: MigrationRun, database: string, copied: readonly string[]): Promise<void> {
+  const name = run.spec.migrationName;
+  const inSnapshot = new Set(copied);
+  const recorded = [...(await movedLargeObjects(run.store, name, database))].filter((oid) => !inSnapshot.has(oid));
+  if (recorded.length === 0) return;
+  const onTarget = await withSession(run.spec.target, { database, purpose: 'large objects' }, (target) =>
+    largeObjectsAmong(target, recorded),
+  );
+  await forgetMovedLargeObjects(
+    run.store,
+    name,
+    database,
+    recorded.filter((oid) => !onTarget.has(oid)),
+  );
+}
+
+/**
  * Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions
  * read. `resumeInside`: the target database holds an earlier copy of this migration's
  * (mayResumeInside); only what it lacks is copied, when that is exact. `targetReady`: the target
@@ -281,6 +305,7 @@ export async function copyDatabaseAt(
   await recordMovedLargeObjects(run.store, spec.migrationName, database, catalog.largeObjects);
   const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false, options.targetReady);
   await copyData(run, database, props, snapshot, catalog, work);
+  await forgetLargeObjectsGone(run, database, catalog.largeObjects);
   // From here a resume copies the database again: post-data is not made of restartable items yet.
   await markCopyPostData(run.store, spec.migrationName, database);
   // its schema too when pgferry made it and nothing else is left there (the applied position may be)

@@ -21,6 +21,7 @@ import { closeSession, openSession } from '../connect/session';
 import { qualified } from '../connect/quote';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
+import { qualifiedKey } from '../core/names';
 import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { ALL_TABLES, type PinRequest } from '../cdc/pin/pinRequest';
@@ -92,7 +93,9 @@ async function emptyTables(
   if (refusal) throw new Error(refusal);
   await setKeptAside(target, kept);
   for (const table of copy.tables) {
-    await target.query(referenced.has(`${table.schema}.${table.name}`) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
+    await target.query(
+      referenced.has(qualifiedKey(table.schema, table.name)) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`,
+    );
   }
   for (const name of copy.skip) applier.tracker.resyncing.delete(name);
   for (const table of copy.tables) applier.tracker.forget(table.sql);
@@ -135,12 +138,13 @@ function outsideKeysRefusal(keys: readonly OutsideKey[]): string {
 
 /** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
 async function referencedTables(target: pg.Client, tables: readonly SourceTable[]): Promise<Set<string>> {
-  const { rows } = await target.query<{ name: string }>(
-    `SELECT DISTINCT n.nspname || '.' || c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname || '.' || c.relname = ANY($1::text[])`,
-    [tables.map((t) => `${t.schema}.${t.name}`)],
+  const { rows } = await target.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT n.nspname AS schema, c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE k.contype = 'f' AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  return new Set(rows.map((r) => r.name));
+  return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
 }
 
 /**

@@ -13,7 +13,7 @@
 // cutover (the apply follows it before, at the table's next write), but for a column added whose
 // existing values only the source has, added at once with its table's copy at a pin.
 import pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayName, ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
 import {
@@ -45,7 +45,6 @@ import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
-import { displayName } from '../catalog/introspect';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 import { inTransaction } from '../connect/transaction';
 import { trace } from '../util/trace';

@@ -20,9 +20,8 @@
 // for a child's sake would be a table the source no longer has, on which the cutover stops. The
 // follow's event names every child detached, and why.
 import type pg from 'pg';
-import { qualified } from '../connect/quote';
+import { displayName, qualified } from '../connect/quote';
 import { schemaObjectKey } from '../core/names';
-import { displayName } from '../catalog/introspect';
 
 /** One child of a table in the tree below it on the target, with the parent it hangs from. */
 export interface TableChild {

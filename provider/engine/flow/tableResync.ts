@@ -14,11 +14,12 @@
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
-import { qualified } from '../connect/quote';
+import { displayIdent, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { isIntegrityRefusal, isRetryable } from '../connect/sqlstate';
 import { canceledError, errorMessage } from '../core/errors';
 import { formatLsn } from '../core/lsn';
+import { qualifiedKey } from '../core/names';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
@@ -126,7 +127,7 @@ export async function carryOutTableResyncs(
       if (!(await markResyncDone(store, spec.migrationName, request, { error: why }))) continue;
       stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
       await run.warn(
-        `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${request.database}/${request.table}\` once the cause is fixed`,
+        `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${displayIdent(request.database)}/${request.table}\` once the cause is fixed`,
         request.database,
       );
     }
@@ -289,14 +290,14 @@ async function createOnTarget(
 ): Promise<string[]> {
   const { spec } = run;
   const onTarget = await withSession(spec.target, { database, purpose: 'table resync' }, async (target) => {
-    const { rows } = await target.query<{ name: string }>(
-      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`,
-      [wanted.map((r) => `${r.schema}.${r.name}`)],
+    const { rows } = await target.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [wanted.map((r) => r.schema), wanted.map((r) => r.name)],
     );
-    return new Set(rows.map((r) => r.name));
+    return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
   });
-  const missing = wanted.filter((r) => !onTarget.has(`${r.schema}.${r.name}`));
+  const missing = wanted.filter((r) => !onTarget.has(qualifiedKey(r.schema, r.name)));
   if (missing.length === 0) return [];
   // the source user may read the definition only: a schema the target lacks is the schema's own change
   const tools = await run.tools();
@@ -349,10 +350,10 @@ async function postDataNotThere(
     const { rows } = await target.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
          JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname || '.' || c.relname = ANY($1::text[])`,
-      [tables.map((t) => `${t.schema}.${t.name}`)],
+        WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [tables.map((t) => t.schema), tables.map((t) => t.name)],
     );
-    return new Set(rows.map((r) => `${r.schema}\0${r.name}`));
+    return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
   });
   return (await listToc(tools, file)).filter((e) => {
     if (e.desc !== 'INDEX' && e.desc !== 'CONSTRAINT') return true;
@@ -362,7 +363,7 @@ async function postDataNotThere(
       .trim()
       .split(' ');
     const schema = words[0] ?? '';
-    return !words.slice(1).some((w) => existing.has(`${schema}\0${w}`));
+    return !words.slice(1).some((w) => existing.has(qualifiedKey(schema, w)));
   });
 }
 

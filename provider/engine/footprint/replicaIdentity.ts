@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { withSession } from '../connect/session';
-import { ident, qualified } from '../connect/quote';
+import { displayName, ident, qualified } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
@@ -143,7 +143,7 @@ async function restoreOnSource(run: RestoreContext, client: pg.Client, change: I
   await runSourceDdl(
     client,
     {
-      what: `set the replica identity of ${change.schema}.${change.name} back`,
+      what: `set the replica identity of ${displayName(change.schema, change.name)} back`,
       tables: [change.oid],
       lock: 'AccessExclusiveLock',
       statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
@@ -184,7 +184,7 @@ async function restoreOnTarget(run: RestoreContext, database: string, changes: r
         runSourceDdl(
           client,
           {
-            what: `set the replica identity of ${change.schema}.${change.name} back on the target`,
+            what: `set the replica identity of ${displayName(change.schema, change.name)} back on the target`,
             tables: [rows[0]!.oid],
             lock: 'AccessExclusiveLock',
             statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
@@ -193,7 +193,7 @@ async function restoreOnTarget(run: RestoreContext, database: string, changes: r
         ),
       );
       if (refused instanceof Error) {
-        const what = `could not set the replica identity of ${change.schema}.${change.name} back on the target`;
+        const what = `could not set the replica identity of ${displayName(change.schema, change.name)} back on the target`;
         await run.warn(`${what}: ${errorMessage(refused)}`, database);
       } else {
         done.push(change);
@@ -232,12 +232,12 @@ async function restoreOnce(run: RestoreContext, database: string): Promise<void>
       const outcome = await unlessGone(restoreOnSource(run, client, change));
       if (outcome instanceof Error) {
         await run.warn(
-          `could not set the replica identity of ${change.schema}.${change.name} back on the source: ${errorMessage(outcome)}`,
+          `could not set the replica identity of ${displayName(change.schema, change.name)} back on the source: ${errorMessage(outcome)}`,
           database,
         );
       } else if (typeof outcome === 'object') {
         await run.warn(
-          `left REPLICA IDENTITY FULL on ${change.schema}.${change.name}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
+          `left REPLICA IDENTITY FULL on ${displayName(change.schema, change.name)}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
           database,
         );
       } else {

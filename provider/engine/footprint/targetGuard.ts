@@ -34,7 +34,7 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
-import { ident, literal, qualified } from '../connect/quote';
+import { displayName, ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { applyLockKey, CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, guardNamesOf, publicationName, type GuardNames } from '../core/names';
@@ -246,7 +246,9 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
     );
     // what a guard left on at a roll-back recorded since (dropTargetGuard): those tables are read
     // whole at the pin, and the guard records afresh from here
-    const left = (await client.query<{ display: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => r.display);
+    const left = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
+      displayName(r.schema, r.name),
+    );
     if (left.length > 0) {
       await forgetTableVerifications(store, spec.migrationName, database, left);
       await client.query(`DELETE FROM ${qualified(CONTROL_SCHEMA, names.table)}`);
@@ -348,7 +350,7 @@ WITH RECURSIVE written AS (
 ), down AS (
   SELECT oid FROM written UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
 )
-SELECT DISTINCT n.nspname || '.' || c.relname AS display
+SELECT DISTINCT n.nspname AS schema, c.relname AS name
   FROM (SELECT oid FROM up UNION SELECT oid FROM down) x
   JOIN pg_catalog.pg_class c ON c.oid = x.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
 
@@ -380,7 +382,9 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   try {
     await withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
       if (await guardTableExists(client, names)) {
-        const written = (await client.query<{ display: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => r.display);
+        const written = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
+          displayName(r.schema, r.name),
+        );
         await forgetTableVerifications(ctx.store, name, database, written);
       }
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);

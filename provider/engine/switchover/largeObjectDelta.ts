@@ -104,6 +104,12 @@ export interface LargeObjectPlan {
   readonly unlinked: readonly string[];
   /** Objects the target alone has and pgferry did not move there: made on the target alone, kept. */
   readonly kept: readonly string[];
+  /**
+   * Objects recorded as moved that neither server has: unlinked on the source before they reached
+   * the target (between a killed copy and its resume). Forgotten, so that an object made later under
+   * that OID is not taken for pgferry's.
+   */
+  readonly forgotten: readonly string[];
   /** Metadata statements (owner, grants, comment), for new and existing objects. */
   readonly metadata: readonly { readonly oid: string; readonly statement: string }[];
   /** Objects whose metadata differs only as the restore made it differ (a stand-in owner, a role the target lacks). */
@@ -183,7 +189,8 @@ export function planLargeObjects(
   const only = target.filter((t) => !onSource.has(t.oid)).map((t) => t.oid);
   const unlinked = only.filter((oid) => moved.has(oid));
   const kept = only.filter((oid) => !moved.has(oid));
-  return { created, rewritten, unlinked, kept, metadata, deliberate };
+  const forgotten = [...moved].filter((oid) => !onSource.has(oid) && !onTarget.has(oid));
+  return { created, rewritten, unlinked, kept, forgotten, metadata, deliberate };
 }
 
 /** The large objects of a server; `read`: the only ones whose content is read (all without). */
@@ -391,7 +398,7 @@ export async function syncLargeObjects(
           : await writePlan(source, target, plan, from, step).catch((error: unknown) => {
               throw refusal(database, step, error, roles.me, sides);
             });
-      await forgetMovedLargeObjects(store, name, database, plan.unlinked);
+      await forgetMovedLargeObjects(store, name, database, [...plan.unlinked, ...plan.forgotten]);
       return {
         compared: from.length,
         created: plan.created.length,

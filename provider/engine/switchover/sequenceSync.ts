@@ -4,7 +4,8 @@ import { listSequences } from '../catalog/introspect';
 import { withSession, withSessionPair } from '../connect/session';
 import { readSequenceValues, writeSequenceValues, type SequenceValue } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';
-import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
+import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
+import { qualifiedKey } from '../core/names';
 import type { TableFilters } from '../input/patterns';
 
 /**
@@ -17,7 +18,7 @@ export async function syncSequences(source: ServerSpec, target: ServerSpec, data
   const options = { database, purpose: 'cutover' };
   return withSessionPair(source, options, target, { ...options, writable: true }, async (pair) => {
     const filter = filters ? await readFilterPlan(pair.source, filters) : UNFILTERED;
-    const sequences = (await listSequences(pair.source)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+    const sequences = (await listSequences(pair.source)).filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
     return writeSequenceValues(pair.target, await readSequenceValues(pair.source, sequences), 'skip');
   });
 }
@@ -38,7 +39,7 @@ export interface SequencesBack {
  */
 export async function syncSequencesBack(from: ServerSpec, to: ServerSpec, database: string, filter: FilterPlan): Promise<SequencesBack> {
   const values = await withSession(from, { database, purpose: 'cutover' }, async (client) => {
-    const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+    const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
     return readSequenceValues(client, sequences);
   });
   return withSession(to, { database, purpose: 'cutover', writable: true }, async (client) => {

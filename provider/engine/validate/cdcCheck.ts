@@ -1,6 +1,7 @@
 // Online migrations: one CdcTableReport result per table, Failed when it has no usable replica
 // identity (as PostgreSQL judges it: its UPDATEs would fail on the source once published, and
 // could not be applied on the target) unless REPLICA IDENTITY FULL is allowed.
+import { displayName } from '../connect/quote';
 import type { ValidationResult, ValidationStatus } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
@@ -18,8 +19,7 @@ interface Issue {
 const RANK: Record<ValidationStatus, number> = { Succeeded: 0, Warning: 1, Failed: 2 };
 
 function displayTable(t: CdcTable): string {
-  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
-  return `${part(t.schema)}.${part(t.name)}`;
+  return displayName(t.schema, t.name);
 }
 
 function describe(t: CdcTable): string {

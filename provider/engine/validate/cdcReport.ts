@@ -10,6 +10,7 @@ import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 import type { TableFilters } from '../input/patterns';
 import { whoseRowsMove } from '../filter/plan';
+import { displayName } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 
 const CDC_COLUMNS_SQL = `
@@ -83,11 +84,6 @@ export interface CdcColumnRow {
 
 const STRENGTH: Record<ReplicaIdentityKind, number> = { none: 0, full: 1, index: 2, 'primary-key': 3 };
 
-function display(schema: string, name: string): string {
-  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
-  return `${part(schema)}.${part(name)}`;
-}
-
 /**
  * Pure: groups partitions under their root and summarizes each table. `viaRoot`: the source
  * publishes partitioned tables via their root (PostgreSQL 13+).
@@ -116,10 +112,10 @@ export function shapeCdcTables(
       schema: root.schema,
       name: root.name,
       partitioned: root.partitioned,
-      partitions: leaves.map((l) => display(l.schema, l.name)),
+      partitions: leaves.map((l) => displayName(l.schema, l.name)),
       replicaIdentity: weakest.kind,
       ...(identityIndex ? { identityIndex } : {}),
-      withoutIdentity: without.map((d) => display(d.schema, d.name)),
+      withoutIdentity: without.map((d) => displayName(d.schema, d.name)),
       identityFlaws: without.map((d) => d.identity.flaw ?? 'no usable replica identity'),
       generatedColumns: cols.filter((c) => c.generated).map((c) => c.name),
       toastableColumns: cols.filter((c) => c.toastable && !c.generated).map((c) => c.name),

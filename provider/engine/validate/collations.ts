@@ -4,6 +4,7 @@
 import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
+import { qualifiedKey } from '../core/names';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
@@ -67,7 +68,7 @@ function localeKnown(target: TargetCollations, locale: string): boolean {
 export async function readTargetCollations(client: pg.Client): Promise<TargetCollations> {
   const { rows } = await client.query<{ schema: string; name: string; provider: string; locale: string }>(TARGET_COLLATIONS_SQL);
   return {
-    names: new Set(rows.filter((r) => r.name).map((r) => `${r.schema}.${r.name}`)),
+    names: new Set(rows.filter((r) => r.name).map((r) => qualifiedKey(r.schema, r.name))),
     locales: new Set(rows.filter((r) => r.provider === 'c' && r.locale).map((r) => normalizeLocale(r.locale))),
     icu: rows.some((r) => r.provider === 'i'),
   };
@@ -118,7 +119,7 @@ async function checkColumnCollations(client: pg.Client, target: TargetCollations
   ).rows;
   for (const col of columns) {
     // User-defined collations are created by the schema copy; their locale is checked below.
-    if (col.user_defined || target.names.has(`${col.schema}.${col.name}`)) continue;
+    if (col.user_defined || target.names.has(qualifiedKey(col.schema, col.name))) continue;
     found.fail(
       CODES.COLUMN_COLLATION_MISSING,
       `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,

@@ -10,7 +10,7 @@
 // (`staleMaterializedViews: stop`, the default), or keeps the target's refreshed rows and says
 // which views differ (`refresh`). Whether a view is populated (WITH NO DATA) is made the source's too.
 import type pg from 'pg';
-import { qualified } from '../connect/quote';
+import { displayName, qualified } from '../connect/quote';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
 import type { VerificationTable } from '../core/model';
 import { closeSessionPair, openSessionPair, type SessionPair } from '../connect/session';
@@ -83,7 +83,7 @@ export async function verifyMaterializedView(
 ): Promise<ViewVerification> {
   const { source: from, target: to } = sides;
   const name = qualified(view.schema, view.name);
-  const display = `${view.schema}.${view.name}`;
+  const display = displayName(view.schema, view.name);
   const row = (sourceRows: number, targetRows: number, reason?: string): VerificationTable => ({
     database,
     table: `${display} (materialized view)`,

@@ -7,7 +7,7 @@
 // `pgferry verify` and the cutover compare next values exactly. A fall-back's old source may be
 // past the new server (verifyTables.ts, VerifyOptions.fallBack): it takes sequences back never lower.
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 
 /** User sequences (not an extension's, not pgferry's own) with their increment. */
@@ -46,7 +46,7 @@ export async function readSequenceStates(client: pg.Client): Promise<SequenceSta
     states.push({
       schema: r.schema,
       name: r.name,
-      display: `${r.schema}.${r.name}`,
+      display: displayName(r.schema, r.name),
       increment,
       next: BigInt(last) + (called ? increment : 0n),
     });
@@ -115,7 +115,7 @@ export async function targetBehindItsRows(target: pg.Client, sequence: SequenceS
   );
   const held = bound.rows[0]?.v;
   if (held === null || held === undefined || past(sequence.next, BigInt(held), sequence.increment)) return undefined;
-  return `sequence ${sequence.display} would hand out ${sequence.next} on the target, which ${owner.schema}.${owner.table_name}.${owner.column_name} already holds up to ${held}`;
+  return `sequence ${sequence.display} would hand out ${sequence.next} on the target, which ${displayName(owner.schema, owner.table_name)}.${displayIdent(owner.column_name)} already holds up to ${held}`;
 }
 
 /** The line for a difference that stands (every kind but 'moved-on', which targetBehindItsRows judges). */

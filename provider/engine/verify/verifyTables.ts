@@ -8,18 +8,18 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
-import { CONTROL_SCHEMA, schemaObjectKey } from '../core/names';
+import { CONTROL_SCHEMA, qualifiedKey, schemaObjectKey } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/plan/types';
 import { compileFilters, leftOutByName } from '../filter/filters';
-import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
+import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import {
   configRowsDigestSql,
   configTableDisplay,
@@ -295,7 +295,7 @@ async function verifySequences(
 ): Promise<VerificationTable> {
   const [all, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
   // A sequence the filters leave out is not on the target: it is not compared (nor missed).
-  const source = all.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+  const source = all.filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
   const lines: string[] = [];
   for (const d of compareSequences(source, target, ahead !== 'exact')) {
     if (d.kind === 'extra' && kept.has(schemaObjectKey('sequence', d.schema, null, d.name, null))) continue;
@@ -315,7 +315,7 @@ async function materializedView(
   options: VerifyOptions,
 ): Promise<VerificationTable> {
   const done = await verifyMaterializedView(database, view, p, options.materializedViews ?? 'stop');
-  const name = `${view.schema}.${view.name}`;
+  const name = displayName(view.schema, view.name);
   if (done.refreshed !== undefined)
     safeEmit(options.onProgress, {
       kind: 'info',

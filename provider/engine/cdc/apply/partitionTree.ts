@@ -36,11 +36,10 @@
 //   OID: a parent the source dropped, its partition moved under a new table, is not the same
 //   one, and the partition is detached as before, so the parent's drop never takes it along.
 import type pg from 'pg';
-import { qualified } from '../../connect/quote';
+import { displayName, qualified } from '../../connect/quote';
 import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import { inTransaction } from '../../connect/transaction';
-import { displayName } from '../../catalog/introspect';
 
 /**
  * Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or

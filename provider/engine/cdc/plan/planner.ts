@@ -9,6 +9,7 @@
 // replica (no foreign-key or ordinary user triggers or rules fire), or where the target has none to
 // fire (apply/applyTarget.ts). In that mode a table's deletes may also be held beside its insert group
 // and run first, unless a key is shared (see add()). Pure: no IO.
+import { displayName } from '../../connect/quote';
 import { GroupRows } from './groupRows';
 import {
   copyInsertStatement,
@@ -51,7 +52,7 @@ function keyString(table: TargetTable, keyCols: readonly number[], tuple: Tuple,
     if (v === UNCHANGED && fallback) v = fallback.value(i);
     if (v === UNCHANGED) {
       throw new Error(
-        `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name} is an unchanged TOAST value and cannot identify a row`,
+        `key column "${table.columns[i]!.name}" of ${displayName(table.schema, table.name)} is an unchanged TOAST value and cannot identify a row`,
       );
     }
     if (keyCols.length === 1) return v ?? '\0';
@@ -169,14 +170,14 @@ export class BatchPlanner {
     const values = change.values;
     // the old row's identity: its key columns, or every column under REPLICA IDENTITY FULL
     const identity = op === 'insert' ? undefined : (change.identity ?? values);
-    if (op !== 'insert' && !identity) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
+    if (op !== 'insert' && !identity) throw new Error(`${op} on ${displayName(table.schema, table.name)} without old values`);
     if (table.identityFull && op !== 'insert') {
       return [...(out ?? []), ...this.flushTable(table.oid), fullIdentityStatement(table, op, identity!, values)];
     }
     const meta = tableShape(table);
     const { keyCols } = meta;
     if (op !== 'insert' && keyCols.length === 0) {
-      throw new Error(`${op} on ${table.schema}.${table.name}, which has no replica identity columns`);
+      throw new Error(`${op} on ${displayName(table.schema, table.name)}, which has no replica identity columns`);
     }
     // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
     const { cols, shape } = changedColumns(op, values, meta);

@@ -24,10 +24,11 @@
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { whoseRowsMove } from '../../filter/plan';
-import { ident } from '../../connect/quote';
+import { displayName, ident } from '../../connect/quote';
 import { closeSession, openSession } from '../../connect/session';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
+import { qualifiedKey } from '../../core/names';
 import type { MigrationRun } from '../../run/migrationRun';
 import { publishesViaRoot, publishTables, unpublishTables } from './publication';
 import { reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
@@ -35,7 +36,6 @@ import type { SetIdentityFull } from './sourcePrep';
 import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
 import { pendingTableResyncs, requestTableResync } from '../../control/tableResyncs';
 import { loadCopyPlan } from '../../control/copyItems';
-import { displayName } from '../../catalog/introspect';
 
 interface Watched {
   readonly database: string;
@@ -344,11 +344,11 @@ export class SourceTableWatch {
     });
     if (unchecked.length === 0) return;
     state.target ??= await openSession(this.run.spec.target, { database: w.database, purpose: 'table watch' });
-    const { rows } = await state.target.query<{ name: string }>(
-      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition`,
+    const { rows } = await state.target.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition`,
     );
-    const onTarget = new Set(rows.map((r) => r.name));
-    const missing = unchecked.filter((r) => !onTarget.has(r.display));
+    const onTarget = new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
+    const missing = unchecked.filter((r) => !onTarget.has(qualifiedKey(r.schema, r.name)));
     for (const r of unchecked) state.partitionsChecked.add(r.oid);
     // its changes stream already: the target needs the partition (applying them fails until it has
     // it), and its rows from before it was attached are copied at a pinned position

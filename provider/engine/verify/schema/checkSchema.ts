@@ -5,10 +5,10 @@
 import type pg from 'pg';
 import { readUnsupportedObjects } from '../../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor } from '../../connect/session';
-import { CONTROL_SCHEMA, fenceNamesOf, guardNamesOf } from '../../core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, guardNamesOf, qualifiedKey } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { compileFilters, leftOutByName, type CompiledFilters } from '../../filter/filters';
-import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
+import { readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
 import { readOwnerAccess } from '../../schema/ownerAccess';
 import { readSchemaObjects, type SchemaObject } from './catalog';
@@ -45,7 +45,7 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
   const leftOutRelations = new Set<string>();
   for (const o of objects) {
     const relationKinds = ['table', 'view', 'materialized view', 'sequence', 'foreign table'];
-    if (relationKinds.includes(o.kind) && filter.leftOutNames.has(nameKey(o.schema, o.name))) leftOutRelations.add(o.objectId);
+    if (relationKinds.includes(o.kind) && filter.leftOutNames.has(qualifiedKey(o.schema, o.name))) leftOutRelations.add(o.objectId);
   }
   const leftOutExtensions = new Set(filter.leftOutExtensionNames);
   return objects.filter((o) => {

@@ -1,9 +1,8 @@
 // Two catalogs (verify/schema/catalog.ts) compared object by object (pure). What differs on
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
-import { displayName } from '../../catalog/introspect';
 import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
-import { ident, qualified } from '../../connect/quote';
+import { displayName, ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
