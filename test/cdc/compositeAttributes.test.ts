@@ -95,7 +95,11 @@ describe('a composite type given an attribute on the source while streaming (int
         [],
         OLD_ROWS,
       );
-      await pair.source.query(`ALTER TYPE "pair ""p""" ADD ATTRIBUTE "note ""n""" varchar(20); ALTER TYPE "pair ""p""" ADD ATTRIBUTE extra int`, [], OLD_ROWS);
+      await pair.source.query(
+        `ALTER TYPE "pair ""p""" ADD ATTRIBUTE "note ""n""" varchar(20); ALTER TYPE "pair ""p""" ADD ATTRIBUTE extra int`,
+        [],
+        OLD_ROWS,
+      );
       await pair.source.query(`UPDATE items SET p = ROW('ok', 'new shape', 3, 'n', 8)::"pair ""p""" WHERE id = 6`, [], OLD_ROWS);
       const want = await read(pair.source, OLD_ROWS);
       await until(
@@ -110,7 +114,11 @@ describe('a composite type given an attribute on the source while streaming (int
         60_000,
       );
       assert.deepEqual(
-        await pair.target.query(`SELECT (p).extra IS NULL AND (p)."note ""n""" IS NULL AS null_added FROM items WHERE id IN (1, 2000) ORDER BY id`, [], OLD_ROWS),
+        await pair.target.query(
+          `SELECT (p).extra IS NULL AND (p)."note ""n""" IS NULL AS null_added FROM items WHERE id IN (1, 2000) ORDER BY id`,
+          [],
+          OLD_ROWS,
+        ),
         [{ null_added: true }, { null_added: true }],
         'the old rows read with the added attributes NULL, as the source reads them',
       );

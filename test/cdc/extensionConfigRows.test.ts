@@ -34,6 +34,12 @@ async function spatialRefSys(cluster: Cluster, db: string): Promise<string[]> {
   return rows.map((r) => r.row);
 }
 
+/** The SRIDs the tests add (990000 and above), in order. */
+async function userSrids(cluster: Cluster, db: string): Promise<number[]> {
+  const rows = await cluster.query<{ srid: number }>(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db);
+  return rows.map((r) => r.srid);
+}
+
 function addSrid(cluster: Cluster, db: string, srid: number, proj4: string): Promise<unknown> {
   return cluster.query(
     `INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text) VALUES ($1, 'trial', $1, $2)`,
@@ -129,15 +135,20 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
   it("a row deleted on the source while streaming is deleted on the target, a DBA's row there stays; a fall-back carries the window's rows back, each server's own kept", async () => {
     const db = 'gisdeleted';
     const name = 'gis-deleted';
-    const srids = async (cluster: Cluster) =>
-      (await cluster.query<{ srid: number }>(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db)).map((r) => r.srid);
+    const srids = (cluster: Cluster) => userSrids(cluster, db);
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
     await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
     await addSrid(pair.source, db, 990003, '+proj=longlat +ellps=GRS80 +no_defs');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, fenceWriters: true, fallbackWindow: '1h' });
+      const spec = pairSpec(pair, name, [db], {
+        mode: 'Online',
+        option: 'Migrate',
+        overwriteDbsInTarget: true,
+        fenceWriters: true,
+        fallbackWindow: '1h',
+      });
       await startMigration(spec);
       const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state), 240_000);
       assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
@@ -150,7 +161,11 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
       const done = await waitForStatus(store, name, (st) => isFinalState(st.state), 240_000);
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.deepEqual(await srids(pair.source), [990001, 990002]);
-      assert.deepEqual(await srids(pair.target), [990001, 990002, 990500], "the row pgferry copied and the source deleted is gone, the DBA's stays");
+      assert.deepEqual(
+        await srids(pair.target),
+        [990001, 990002, 990500],
+        "the row pgferry copied and the source deleted is gone, the DBA's stays",
+      );
       const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
       assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }], "the DBA's row left out");
 
@@ -168,12 +183,15 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
       const settled = await fallBackSettles(store, name);
       const fallback = settled.databases[0]!.fallback!;
       assert.equal(fallback.state, 'FellBack', fallback.message);
-      assert.deepEqual(await srids(pair.source), [990002, 990004, 990600], "the window's rows back, the old source's own kept, the new server's own not carried");
-      assert.deepEqual(await srids(pair.target), [990002, 990004, 990500]);
       assert.deepEqual(
-        await pair.source.query(`SELECT auth_name FROM public.spatial_ref_sys WHERE srid = 990002`, [], db),
-        [{ auth_name: 'in the window' }],
+        await srids(pair.source),
+        [990002, 990004, 990600],
+        "the window's rows back, the old source's own kept, the new server's own not carried",
       );
+      assert.deepEqual(await srids(pair.target), [990002, 990004, 990500]);
+      assert.deepEqual(await pair.source.query(`SELECT auth_name FROM public.spatial_ref_sys WHERE srid = 990002`, [], db), [
+        { auth_name: 'in the window' },
+      ]);
     } finally {
       await store.close();
     }

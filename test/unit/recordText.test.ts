@@ -6,7 +6,14 @@ import { padText, padTuple, textShapeOf, type TextShape } from '../../provider/e
 import type { TypeFacts } from '../../provider/engine/cdc/plan/equality';
 import { tupleOf } from '../../provider/engine/cdc/decode/tuple';
 
-const base = (kind: string, extra: Partial<TypeFacts> = {}): TypeFacts => ({ kind, base: 0, element: 0, fields: [], volatileText: false, ...extra });
+const base = (kind: string, extra: Partial<TypeFacts> = {}): TypeFacts => ({
+  kind,
+  base: 0,
+  element: 0,
+  fields: [],
+  volatileText: false,
+  ...extra,
+});
 
 describe('unit: composite text padded to the target type', () => {
   const five: TextShape = { record: [undefined, undefined, undefined, undefined, undefined] };

@@ -28,7 +28,11 @@ export function configRowsLedger(catalog: CatalogConnection, migration: string, 
 }
 
 /** The recorded keys of one database of a migration, by configuration table (its qualified name). */
-export async function extensionConfigRows(catalog: CatalogConnection, migration: string, database: string): Promise<Map<string, ConfigRowKeys>> {
+export async function extensionConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<Map<string, ConfigRowKeys>> {
   await catalog.install(); // a runner resumed on a catalog an older pgferry made: the table comes with version 31
   const rows = await catalog.query<{ config_table: string; key: string; kept: boolean }>(
     `SELECT config_table, key, kept FROM ${T} WHERE migration = $1 AND database = $2`,

@@ -164,7 +164,14 @@ interface TableDone {
  * first, then those pgferry inserted before and `from` no longer has deleted. Forward, the keys `to`
  * has of its own are returned to be recorded as kept; back, the kept ones are not carried.
  */
-async function syncTable(from: pg.Client, to: pg.Client, table: ExtensionConfigTable, way: ConfigRowsWay, ledger?: ConfigRowsLedger, keys = NO_KEYS): Promise<TableDone> {
+async function syncTable(
+  from: pg.Client,
+  to: pg.Client,
+  table: ExtensionConfigTable,
+  way: ConfigRowsWay,
+  ledger?: ConfigRowsLedger,
+  keys = NO_KEYS,
+): Promise<TableDone> {
   const name = qualified(table.schema, table.name);
   const { rows } = await from.query<{ row: string; key: string }>(selectedRowsSql(table));
   const onTo = new Set((await to.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
@@ -178,7 +185,8 @@ async function syncTable(from: pg.Client, to: pg.Client, table: ExtensionConfigT
   const gone = [...onTo].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
   const deleted = gone.length === 0 ? 0 : ((await to.query(deleteSql(table), [gone])).rowCount ?? 0);
   const own = [...onTo].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
-  const copied = rows.length > 0 || deleted > 0 || own.length > 0 ? { table, rows: rows.length, written, deleted, kept: own.length } : undefined;
+  const copied =
+    rows.length > 0 || deleted > 0 || own.length > 0 ? { table, rows: rows.length, written, deleted, kept: own.length } : undefined;
   return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own } : {}) };
 }
 

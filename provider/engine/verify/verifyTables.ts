@@ -461,7 +461,12 @@ async function ownConfigRows(table: ExtensionConfigTable, p: SessionPair, option
 }
 
 /** The rows an extension's condition selects in its configuration table, compared by count and digest, each server's own left out. */
-async function configRows(database: string, table: ExtensionConfigTable, p: SessionPair, options: VerifyOptions): Promise<VerificationTable> {
+async function configRows(
+  database: string,
+  table: ExtensionConfigTable,
+  p: SessionPair,
+  options: VerifyOptions,
+): Promise<VerificationTable> {
   const sql = configRowsDigestSql(table);
   const own = await ownConfigRows(table, p, options, database);
   const read = (c: pg.Client, leftOut: readonly string[]) => c.query<{ n: string; digest: string }>(sql, [leftOut]).then((r) => r.rows[0]!);
@@ -476,7 +481,10 @@ async function configRows(database: string, table: ExtensionConfigTable, p: Sess
   else if (sourceRows !== targetRows)
     reason = `rows its extension's condition selects differ in count: source ${sourceRows}, target ${targetRows}`;
   else if (src.digest !== dst.digest) reason = "content checksum of the rows its extension's condition selects differs";
-  for (const [side, keys] of [['source', own.source], ['target', own.target]] as const) {
+  for (const [side, keys] of [
+    ['source', own.source],
+    ['target', own.target],
+  ] as const) {
     if (keys.length === 0) continue;
     const message = `${display}: ${keys.length} row(s) the ${side} alone has of its own (pgferry did not copy them), kept and left out of the comparison`;
     safeEmit(options.onProgress, { kind: 'info', database, message });

@@ -115,7 +115,7 @@ function padArray(text: string, element: TextShape): string {
       const padded = padText(value, element);
       if (padded !== value) changed = true;
       out += quoteElement(padded);
-    } else if (c === '(' ) {
+    } else if (c === '(') {
       // an unquoted element (array_out quotes a record's text, but array_in reads it either way)
       let j = i;
       while (j < text.length && text[j] !== ',' && text[j] !== '}') j++;
