@@ -9,6 +9,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type Cluster, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'composites';
+const OLD_ROWS = 'composites_old_rows';
 
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('sad', 'ok');
@@ -17,16 +18,16 @@ CREATE TABLE items (id int PRIMARY KEY, p "pair ""p""", ps "pair ""p"""[]);
 INSERT INTO items SELECT g, ROW('ok', 'l' || g, g / 3.0)::"pair ""p""", ARRAY[ROW('sad', NULL, 1)::"pair ""p"""] FROM generate_series(1, 200) g;`;
 
 /** The type's attributes, its OID, and every row of items as text, from one server. */
-async function read(cluster: Cluster): Promise<{ attributes: string; oid: string; rows: string }> {
+async function read(cluster: Cluster, db = DB): Promise<{ attributes: string; oid: string; rows: string }> {
   const [type] = await cluster.query<{ attributes: string; oid: string }>(
     `SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum) AS attributes,
             t.oid::text AS oid
        FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE t.typname = 'pair "p"' GROUP BY t.oid`,
     [],
-    DB,
+    db,
   );
-  const [rows] = await cluster.query<{ rows: string }>(`SELECT string_agg(i::text, E'\\n' ORDER BY id) AS rows FROM items i`, [], DB);
+  const [rows] = await cluster.query<{ rows: string }>(`SELECT string_agg(i::text, E'\\n' ORDER BY id) AS rows FROM items i`, [], db);
   return { attributes: type?.attributes ?? '', oid: type?.oid ?? '', rows: rows?.rows ?? '' };
 }
 
@@ -37,6 +38,8 @@ describe('a composite type given an attribute on the source while streaming (int
     pair = await startPair(15, 15);
     await pair.source.query(`CREATE DATABASE ${DB}`);
     await pair.source.query(SCHEMA, [], DB);
+    await pair.source.query(`CREATE DATABASE ${OLD_ROWS}`);
+    await pair.source.query(SCHEMA, [], OLD_ROWS);
   });
   after(async () => pair?.stop());
 
@@ -70,6 +73,61 @@ describe('a composite type given an attribute on the source while streaming (int
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal((await read(pair.target)).rows, want.rows);
     } finally {
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+
+  it('a row written before the attributes were added, applied after the watch added them on the target, is written with them NULL', async () => {
+    const spec = pairSpec(pair, 'composite-old-rows', [OLD_ROWS], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+    const store = new CatalogConnection(spec.target);
+    const running = runMigration(spec);
+    let holder: Awaited<ReturnType<Cluster['connect']>> | undefined;
+    try {
+      await waitingForCutover(store, spec.migrationName);
+      // a session on the target holding items against the apply's writes (not against the type's change)
+      holder = await pair.target.connect(OLD_ROWS);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE items IN SHARE MODE');
+      await pair.source.query(
+        `UPDATE items SET p = ROW('sad', 'old shape', 2.5)::"pair ""p""", ps = ARRAY[ROW('ok', 'old', 1)::"pair ""p"""] WHERE id <= 5;
+         INSERT INTO items VALUES (2000, ROW('ok', 'old insert', 4)::"pair ""p""", NULL)`,
+        [],
+        OLD_ROWS,
+      );
+      await pair.source.query(
+        `ALTER TYPE "pair ""p""" ADD ATTRIBUTE "note ""n""" varchar(20); ALTER TYPE "pair ""p""" ADD ATTRIBUTE extra int`,
+        [],
+        OLD_ROWS,
+      );
+      await pair.source.query(`UPDATE items SET p = ROW('ok', 'new shape', 3, 'n', 8)::"pair ""p""" WHERE id = 6`, [], OLD_ROWS);
+      const want = await read(pair.source, OLD_ROWS);
+      await until(
+        'the attributes added on the target while the apply waits before the old rows',
+        async () => ((await read(pair.target, OLD_ROWS)).attributes === want.attributes ? true : undefined),
+        60_000,
+      );
+      await holder.query('COMMIT');
+      await until(
+        "the source's rows on the target",
+        async () => ((await read(pair.target, OLD_ROWS)).rows === want.rows ? true : undefined),
+        60_000,
+      );
+      assert.deepEqual(
+        await pair.target.query(
+          `SELECT (p).extra IS NULL AND (p)."note ""n""" IS NULL AS null_added FROM items WHERE id IN (1, 2000) ORDER BY id`,
+          [],
+          OLD_ROWS,
+        ),
+        [{ null_added: true }, { null_added: true }],
+        'the old rows read with the added attributes NULL, as the source reads them',
+      );
+      const done = await cutoverEnd(store, spec, running);
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal((await read(pair.target, OLD_ROWS)).rows, want.rows);
+    } finally {
+      await holder?.query('ROLLBACK').catch(() => undefined);
+      await holder?.end();
       await endIfRunning(spec, running);
       await store.close();
     }

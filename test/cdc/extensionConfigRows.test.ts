@@ -3,12 +3,28 @@
 // so does pgferry, in the copy's snapshot, and again at an online cutover after the drain (the table
 // is not published); the verification compares them. The extension's own rows on the target are
 // neither duplicated nor lost: the whole table is read back from both servers. Before, a migration
-// Succeeded with the user's SRIDs missing on the target.
+// Succeeded with the user's SRIDs missing on the target. A row deleted on the source while
+// streaming is deleted on the target at the cutover only because pgferry copied it (its key recorded
+// in the control catalog); a DBA's row on the target stays, and a fall-back carries the rows back
+// and compares them, each server's own kept.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
-import { pairSpec, requirePrerequisite, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import { isFinalState, requestFallBack, startMigration } from '../../provider/engine';
+import {
+  fallBackSettles,
+  pairSpec,
+  requirePrerequisite,
+  serverSpec,
+  startPair,
+  until,
+  waitForStatus,
+  writeBehindFence,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 
 const SPATIAL = '"public"."spatial_ref_sys" (configuration of extension "postgis")';
 
@@ -16,6 +32,12 @@ const SPATIAL = '"public"."spatial_ref_sys" (configuration of extension "postgis
 async function spatialRefSys(cluster: Cluster, db: string): Promise<string[]> {
   const rows = await cluster.query<{ row: string }>(`SELECT s::text AS row FROM public.spatial_ref_sys s ORDER BY srid`, [], db);
   return rows.map((r) => r.row);
+}
+
+/** The SRIDs the tests add (990000 and above), in order. */
+async function userSrids(cluster: Cluster, db: string): Promise<number[]> {
+  const rows = await cluster.query<{ srid: number }>(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`, [], db);
+  return rows.map((r) => r.srid);
 }
 
 function addSrid(cluster: Cluster, db: string, srid: number, proj4: string): Promise<unknown> {
@@ -105,6 +127,71 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
       );
       const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
       assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a row deleted on the source while streaming is deleted on the target, a DBA's row there stays; a fall-back carries the window's rows back, each server's own kept", async () => {
+    const db = 'gisdeleted';
+    const name = 'gis-deleted';
+    const srids = (cluster: Cluster) => userSrids(cluster, db);
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
+    await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
+    await addSrid(pair.source, db, 990003, '+proj=longlat +ellps=GRS80 +no_defs');
+    const store = new CatalogConnection(serverSpec(pair.target));
+    try {
+      const spec = pairSpec(pair, name, [db], {
+        mode: 'Online',
+        option: 'Migrate',
+        overwriteDbsInTarget: true,
+        fenceWriters: true,
+        fallbackWindow: '1h',
+      });
+      await startMigration(spec);
+      const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state), 240_000);
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      assert.deepEqual(await srids(pair.target), [990001, 990003], 'the copy brought both');
+
+      await addSrid(pair.target, db, 990500, '+proj=longlat +datum=NAD27 +no_defs'); // the DBA's own, on the target alone
+      await pair.source.query(`DELETE FROM public.spatial_ref_sys WHERE srid = 990003`, [], db);
+      await addSrid(pair.source, db, 990002, '+proj=longlat +ellps=GRS80 +no_defs');
+      await requestCutover(store, name);
+      const done = await waitForStatus(store, name, (st) => isFinalState(st.state), 240_000);
+      assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+      assert.deepEqual(await srids(pair.source), [990001, 990002]);
+      assert.deepEqual(
+        await srids(pair.target),
+        [990001, 990002, 990500],
+        "the row pgferry copied and the source deleted is gone, the DBA's stays",
+      );
+      const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
+      assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }], "the DBA's row left out");
+
+      // the window: the new server adds one and deletes one pgferry copied; the old source's DBA adds one behind its fence
+      await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+      await addSrid(pair.target, db, 990004, '+proj=longlat +datum=WGS84 +no_defs');
+      await pair.target.query(`DELETE FROM public.spatial_ref_sys WHERE srid = 990001`, [], db);
+      await pair.target.query(`UPDATE public.spatial_ref_sys SET auth_name = 'in the window' WHERE srid = 990002`, [], db);
+      await writeBehindFence(
+        pair.source,
+        db,
+        "INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text) VALUES (990600, 'old', 990600, '+proj=longlat +datum=WGS84 +no_defs')",
+      );
+      await requestFallBack(serverSpec(pair.target), name);
+      const settled = await fallBackSettles(store, name);
+      const fallback = settled.databases[0]!.fallback!;
+      assert.equal(fallback.state, 'FellBack', fallback.message);
+      assert.deepEqual(
+        await srids(pair.source),
+        [990002, 990004, 990600],
+        "the window's rows back, the old source's own kept, the new server's own not carried",
+      );
+      assert.deepEqual(await srids(pair.target), [990002, 990004, 990500]);
+      assert.deepEqual(await pair.source.query(`SELECT auth_name FROM public.spatial_ref_sys WHERE srid = 990002`, [], db), [
+        { auth_name: 'in the window' },
+      ]);
     } finally {
       await store.close();
     }

@@ -2,9 +2,10 @@
 // After the cutover the new server (the target) is the primary. Someone there creates a new
 // partition (as pg_partman's maintenance does daily), or renames one, and the application writes
 // rows into it. The old source has no table of that name: the reverse stream must stop, and a
-// fall-back be refused, in one line naming the partition, never go on with those rows left behind;
-// once the DBA makes the partition on the old source, the stream applies them and the fall-back
-// brings every row of the window to the old source, once.
+// fall-back be refused, in one line naming the partition (a renamed one with its name on the old
+// source, found by its bounds, and the rename to make), never go on with those rows left behind;
+// once the DBA makes or renames the partition on the old source, the stream applies them and the
+// fall-back brings every row of the window to the old source, once.
 import assert from 'node:assert/strict';
 import { isFinalState, PgferryError, requestCutover, requestFallBack, showMigration, startMigration } from '../../provider/engine';
 import { events } from '../../provider/engine/control/store';
@@ -117,7 +118,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
     assert.deepEqual(await rootRows(pair, 'source', db), written, 'every row of the window on the old source, once');
   });
 
-  it('a partition renamed on the new server: the stream stops and a fall-back is refused, in one line naming it', async () => {
+  it('a partition renamed on the new server: the stream stops and a fall-back is refused, in one line naming the rename; renamed on the old source too, every row of the window is there after the fall-back', async () => {
     const name = 'parts-renamed';
     const db = 'parts_renamed';
     await cutOverWithWindow(name, db);
@@ -129,6 +130,25 @@ describe('fallback window: partitions made or renamed on the new server', functi
     );
     await until('the reverse stream stopped on the renamed partition', stopped(name), 120_000);
     await refusedNaming(pair, name, 'events_2026_01');
-    await saysItsOwnDirection(name, 'events_2026_01');
+    // the stop names the partition of the same bounds on the old source, and the rename that follows it
+    await refusedNaming(pair, name, '"public"."events_jan" on the old source: it was renamed on the new server');
+    const window = (await fallbackWindows(store, name))[0]!;
+    assert.ok(JSON.stringify(window).includes('RENAME TO'), `the fix is the rename: ${JSON.stringify(window)}`);
+
+    // the fix the stop names, made on the old source by its administrator (a DDL: the fence refuses rows, not renames)
+    const admin = await pair.source.connect(db);
+    try {
+      await admin.query('BEGIN READ WRITE; ALTER TABLE events_jan RENAME TO events_2026_01; COMMIT');
+    } finally {
+      await admin.end();
+    }
+    await until('the reverse stream applies again', open(name), 180_000);
+    const written = await rootRows(pair, 'target', db);
+    assert.equal(written.length, 310, 'the new server holds the rows of before and of the window');
+    await requestFallBack(serverSpec(pair.target), name);
+    const settled = await fallBackSettles(store, name);
+    const fallback = settled.databases[0]!.fallback!;
+    assert.equal(fallback.state, 'FellBack', fallback.message);
+    assert.deepEqual(await rootRows(pair, 'source', db), written, 'every row of the window on the old source, once');
   });
 });

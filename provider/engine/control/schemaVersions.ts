@@ -611,6 +611,28 @@ ALTER TABLE pgferry.table_resync ADD COLUMN requests integer NOT NULL DEFAULT 1;
 COMMENT ON COLUMN pgferry.table_resync.requests IS 'how many times the table was asked for; a resync ends the request only if this is the count it read when it started, else it runs again';
 `,
   },
+  {
+    // The rows of extensions' configuration tables pgferry wrote (control/extensionConfigRows.ts):
+    // a row's key is recorded as copied before pgferry inserts it on the other server, so that a row
+    // the server it came from deleted since is deleted there too, and only then; a row the written
+    // server had of its own at the cutover (a DBA's SRID) is recorded as kept, so that a fall-back
+    // neither carries it back nor compares it. A migration copied before this version has none
+    // recorded: its cutover deletes no such row.
+    version: 31,
+    sql: `
+CREATE TABLE pgferry.extension_config_row (
+  migration     text NOT NULL,
+  database      text NOT NULL,
+  config_table  text NOT NULL,
+  key           text NOT NULL,
+  kept          boolean NOT NULL DEFAULT false,
+  recorded_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, config_table, key),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.extension_config_row IS 'rows of extensions'' configuration tables by key: copied (pgferry inserted them, so it may delete them when the server they came from no longer has them) or kept (the target''s own at the cutover, never deleted, carried back or compared)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

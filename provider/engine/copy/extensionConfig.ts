@@ -1,12 +1,16 @@
 // The configuration tables of extensions (pg_extension_config_dump): pg_partman's part_config, the
 // SRIDs a user adds to PostGIS's spatial_ref_sys. The extension makes the table on the target, with
 // rows of its own; the rows of the database's own are those the extension's condition selects, the
-// rows pg_dump copies with the extension. pgferry copies those rows in the copy's snapshot and again
-// at an online cutover after the drain (an extension's table is not in the publication, which lists
-// the tables the filters move), and the verification compares them. On the target, a row whose key
-// is there already is updated only when the extension's condition selects it there too, so the
-// extension's own rows are never changed or duplicated; in a table without a primary key, a row
-// already there whole is skipped. Nothing is deleted.
+// rows pg_dump copies with the extension. pgferry copies those rows in the copy's snapshot, again
+// at an online cutover after the drain, and back to the old source at a fall-back (an extension's
+// table is not in either publication, which list the tables the filters move), and the
+// verification compares them. On the server written, a row whose key is there already is updated
+// only when the extension's condition selects it there too, so the extension's own rows are never
+// changed or duplicated; in a table without a primary key, a row already there whole is skipped.
+// A row is deleted only when pgferry inserted it (its key recorded as copied before the insert,
+// control/extensionConfigRows.ts) and the server it came from no longer has it: a row the written
+// server had of its own, a DBA's, stays. The target's own rows at the cutover are recorded as kept:
+// a fall-back does not carry them back, and the comparisons leave them out.
 import type pg from 'pg';
 import { ident, identList, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
@@ -58,15 +62,37 @@ export function configTableDisplay(t: ExtensionConfigTable): string {
   return `${qualified(t.schema, t.name)} (configuration of extension ${ident(t.extension)})`;
 }
 
-/** The rows the extension's condition selects, each as its row's text, in one order. */
-function selectedRowsSql(t: ExtensionConfigTable): string {
-  return `SELECT r::text AS row FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+/**
+ * A row's key as text: its primary key's columns as a row, or the whole row in a table without one.
+ * The same text on both servers (sessions pin the settings that change how values print).
+ */
+function keySql(t: ExtensionConfigTable, alias: string): string {
+  return t.key.length === 0 ? `${alias}::text` : `ROW(${t.key.map((c) => `${alias}.${ident(c)}`).join(', ')})::text`;
 }
 
-/** A count and a digest of the rows the extension's condition selects, read alike on both servers. */
+/** The rows the extension's condition selects, each as its row's text and its key's, in one order. */
+function selectedRowsSql(t: ExtensionConfigTable): string {
+  return `SELECT r::text AS row, ${keySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+}
+
+/** The keys of the rows the extension's condition selects. */
+export function configRowKeysSql(t: ExtensionConfigTable): string {
+  return `SELECT ${keySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition}`;
+}
+
+/**
+ * A count and a digest of the rows the extension's condition selects but those whose keys are given
+ * ($1, text[]: a server's own rows, kept), read alike on both servers.
+ */
 export function configRowsDigestSql(t: ExtensionConfigTable): string {
   return `SELECT count(*)::int8::text AS n, md5(coalesce(string_agg(s.row, E'\\n' ORDER BY s.row), '')) AS digest
-            FROM (${selectedRowsSql(t)}) AS s`;
+            FROM (${selectedRowsSql(t)}) AS s WHERE NOT (s.key = ANY ($1::text[]))`;
+}
+
+/** Deletes the rows of the keys given ($1, text[]) that the extension's condition selects there. */
+function deleteSql(t: ExtensionConfigTable): string {
+  const table = qualified(t.schema, t.name);
+  return `DELETE FROM ONLY ${table} AS r WHERE ${keySql(t, 'r')} = ANY ($1::text[]) AND r.ctid IN (SELECT ctid FROM ONLY ${table} ${t.condition})`;
 }
 
 /**
@@ -89,37 +115,117 @@ function writeSql(t: ExtensionConfigTable): string {
   return `${insert} ${rows} ON CONFLICT (${identList(t.key)}) ${update}`;
 }
 
+/** One configuration table's recorded keys (control/extensionConfigRows.ts): those pgferry inserted, and the target's own. */
+export interface ConfigRowKeys {
+  readonly copied: ReadonlySet<string>;
+  readonly kept: ReadonlySet<string>;
+}
+
+const NO_KEYS: ConfigRowKeys = { copied: new Set(), kept: new Set() };
+
+/** The record of the keys pgferry wrote, in the control catalog, which this folder does not reach: its caller hands it. */
+export interface ConfigRowsLedger {
+  /** The recorded keys by table (its qualified name). */
+  read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
+  /** Keys about to be inserted, recorded before the insert. */
+  recordCopied(table: string, keys: readonly string[]): Promise<void>;
+  /** Keys whose rows were deleted, forgotten once the delete committed. */
+  forget(table: string, keys: readonly string[]): Promise<void>;
+  /** The target's own keys, in place of those recorded before. */
+  recordKept(table: string, keys: readonly string[]): Promise<void>;
+}
+
+/** Which way rows go: the copy's and the cutover's (source to target) or a fall-back's (new server to old source). */
+export type ConfigRowsWay = 'forward' | 'back';
+
 export interface ConfigRowsCopied {
   readonly table: ExtensionConfigTable;
-  /** Rows the condition selects on the source. */
+  /** Rows the condition selects on the server read. */
   readonly rows: number;
-  /** Rows written on the target (inserted, or updated by key). */
+  /** Rows written on the other server (inserted, or updated by key). */
   readonly written: number;
+  /** Rows pgferry had inserted there that the server read no longer has, deleted. */
+  readonly deleted: number;
+  /** Rows of the server written's own, not pgferry's: kept. */
+  readonly kept: number;
+}
+
+/** What one table's rows became, and what the ledger is told once the transaction committed. */
+interface TableDone {
+  /** The table's qualified name, as the ledger records it. */
+  readonly name: string;
+  readonly copied?: ConfigRowsCopied;
+  readonly forgotten: readonly string[];
+  readonly own?: readonly string[];
 }
 
 /**
- * Copies the rows each configuration table's condition selects from `source` (in whatever snapshot
- * its transaction reads) into `target`, in one target transaction; the tables with no such row are
- * left out of the answer.
+ * Writes one table's rows the condition selects on `from` into `to`: the rows inserted recorded
+ * first, then those pgferry inserted before and `from` no longer has deleted. Forward, the keys `to`
+ * has of its own are returned to be recorded as kept; back, the kept ones are not carried.
  */
-export async function copyExtensionConfigRows(source: pg.Client, target: pg.Client): Promise<ConfigRowsCopied[]> {
-  const tables = await readExtensionConfigTables(source);
+async function syncTable(
+  from: pg.Client,
+  to: pg.Client,
+  table: ExtensionConfigTable,
+  way: ConfigRowsWay,
+  ledger?: ConfigRowsLedger,
+  keys = NO_KEYS,
+): Promise<TableDone> {
+  const name = qualified(table.schema, table.name);
+  const { rows } = await from.query<{ row: string; key: string }>(selectedRowsSql(table));
+  const onTo = new Set((await to.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
+  const fromKeys = new Set(rows.map((r) => r.key));
+  const carried = way === 'back' ? rows.filter((r) => !keys.kept.has(r.key)) : rows;
+  await ledger?.recordCopied(
+    name,
+    carried.filter((r) => !onTo.has(r.key)).map((r) => r.key),
+  );
+  const written = carried.length === 0 ? 0 : ((await to.query(writeSql(table), [carried.map((r) => r.row)])).rowCount ?? 0);
+  const gone = [...onTo].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
+  const deleted = gone.length === 0 ? 0 : ((await to.query(deleteSql(table), [gone])).rowCount ?? 0);
+  const own = [...onTo].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
+  const copied =
+    rows.length > 0 || deleted > 0 || own.length > 0 ? { table, rows: rows.length, written, deleted, kept: own.length } : undefined;
+  return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own } : {}) };
+}
+
+/**
+ * Copies the rows each configuration table's condition selects from `from` (in whatever snapshot
+ * its transaction reads) into `to`, in one transaction there; the tables with nothing to say are
+ * left out of the answer. Without a ledger (a migration copied before the record existed), nothing
+ * is deleted or kept.
+ */
+export async function syncExtensionConfigRows(
+  from: pg.Client,
+  to: pg.Client,
+  way: ConfigRowsWay,
+  ledger?: ConfigRowsLedger,
+): Promise<ConfigRowsCopied[]> {
+  const tables = await readExtensionConfigTables(from);
   if (tables.length === 0) return [];
-  return inTransaction(target, async () => {
-    const copied: ConfigRowsCopied[] = [];
+  const recorded = ledger ? await ledger.read() : new Map<string, ConfigRowKeys>();
+  const done = await inTransaction(to, async () => {
+    const each: TableDone[] = [];
     for (const table of tables) {
       // an extension the filters leave behind is not on the target, and its rows stay with it
-      if (!(await onTarget(target, table))) continue;
-      const { rows } = await source.query<{ row: string }>(selectedRowsSql(table));
-      if (rows.length === 0) continue;
-      const written = await target.query(writeSql(table), [rows.map((r) => r.row)]);
-      copied.push({ table, rows: rows.length, written: written.rowCount ?? 0 });
+      if (!(await onTarget(to, table))) continue;
+      each.push(await syncTable(from, to, table, way, ledger, recorded.get(qualified(table.schema, table.name))));
     }
-    return copied;
+    return each;
   });
+  // after the commit: a runner killed before it keeps a copied key whose row is gone, which deletes nothing
+  for (const d of done) {
+    await ledger?.forget(d.name, d.forgotten);
+    if (d.own) await ledger?.recordKept(d.name, d.own);
+  }
+  return done.flatMap((d) => (d.copied ? [d.copied] : []));
 }
 
 /** One line on what a copy of a configuration table's rows did. */
-export function configRowsCopiedMessage(step: 'copy' | 'cutover', c: ConfigRowsCopied): string {
-  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on the target (the rest there already)`;
+export function configRowsCopiedMessage(step: 'copy' | 'cutover' | 'fall-back', c: ConfigRowsCopied): string {
+  const where = step === 'fall-back' ? 'the old source' : 'the target';
+  const deleted = c.deleted > 0 ? `, ${c.deleted} pgferry had copied deleted there (gone from where they came from)` : '';
+  const kept = c.kept > 0 ? `, ${c.kept} of ${where}'s own kept (pgferry did not copy them)` : '';
+  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on ${where} (the rest there already)${deleted}${kept}`;
 }

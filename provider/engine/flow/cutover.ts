@@ -10,7 +10,7 @@
 import { retryPhase } from './outage';
 import { applierResult, lateArrivals, lateArrivalWords, markCutoverPoint } from '../switchover/marker';
 import { withSessionPair } from '../connect/session';
-import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -21,6 +21,7 @@ import type { VerificationReport } from '../core/model';
 import { sideBySide } from '../util/sideBySide';
 import { checkSchemaFollowing } from './schemaFollow';
 import { knownObjects } from '../control/knownObjects';
+import { configRowsLedger, extensionConfigRows } from '../control/extensionConfigRows';
 import { copiedParents } from '../control/copyItems';
 import {
   schemaCheckSummary,
@@ -331,7 +332,7 @@ async function configRowsAtCutover(run: MigrationRun, database: string): Promise
   const purpose = 'extension configuration';
   const copied = await again(run, `the extension configuration rows of "${database}"`, () =>
     withSessionPair(spec.source, { database, purpose, readOnly: true }, spec.target, { database, purpose, writable: true }, (p) =>
-      copyExtensionConfigRows(p.source, p.target),
+      syncExtensionConfigRows(p.source, p.target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
     ),
   );
   for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('cutover', c) });
@@ -422,6 +423,7 @@ async function readVerification(
   const known = spec.followSchemaChanges
     ? new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const)))
     : undefined;
+  const configRows = new Map(await Promise.all(cutOver.map(async (d) => [d, await extensionConfigRows(store, name, d)] as const)));
   trace('verification: recheck plan and known objects read');
   const verified = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
@@ -431,6 +433,7 @@ async function readVerification(
       notStreamed,
       recheck,
       keptLargeObjects: (database) => keptLargeObjects.get(database) ?? [],
+      configRows,
       ...(known ? { known } : {}),
       // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
       materializedViews: spec.staleMaterializedViews,

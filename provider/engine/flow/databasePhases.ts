@@ -17,8 +17,9 @@ import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects, largeObjectsAmong } from '../copy/largeObjects';
-import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
+import { configRowsLedger } from '../control/extensionConfigRows';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
@@ -348,7 +349,7 @@ export async function copyDatabaseAt(
   await timed(run, database, 'extension configuration', async () => {
     const copied = await snapshot.use((source) =>
       withSession(spec.target, { database, purpose: 'extension configuration', writable: true }, (target) =>
-        copyExtensionConfigRows(source, target),
+        syncExtensionConfigRows(source, target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
       ),
     );
     for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('copy', c) });

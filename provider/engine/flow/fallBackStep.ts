@@ -40,7 +40,9 @@ import { retryPhase } from './outage';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
-import { withSession } from '../connect/session';
+import { withSession, withSessionPair } from '../connect/session';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsLedger, extensionConfigRows } from '../control/extensionConfigRows';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
@@ -326,6 +328,7 @@ async function drainAndVerify(
   failpoint(`fallback-sequences:${database}`);
   clock.done('sequences');
   const kept = await largeObjectsBack(run, database, read.filter);
+  await configRowsBack(run, database);
   clock.done('large objects');
   const recheck = reverseRecheck(stream.applier, openedLsn);
   await verifyBack(run, database, read, recheck, kept);
@@ -365,6 +368,24 @@ async function largeObjectsBack(run: SwitchoverRun, database: string, filter: Fi
       message: `fall-back: large objects: ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked on the old source, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s`,
     });
   return delta.kept;
+}
+
+/**
+ * The rows of the extensions' configuration tables (copy/extensionConfig.ts), which neither stream
+ * carries, brought back to the old source inside both fences: the new server's rows but its own
+ * kept at the cutover, and the rows pgferry copied that the new server deleted in the window
+ * deleted there; one the old source has of its own is kept.
+ */
+async function configRowsBack(run: SwitchoverRun, database: string): Promise<void> {
+  const { spec } = run;
+  const purpose = 'fall-back extension configuration';
+  const ledger = configRowsLedger(run.store, spec.migrationName, database);
+  const copied = await again(run, 'the extension configuration rows', () =>
+    withSessionPair(spec.target, { database, purpose, readOnly: true }, spec.source, { database, purpose, writable: true }, (p) =>
+      syncExtensionConfigRows(p.source, p.target, 'back', ledger),
+    ),
+  );
+  for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('fall-back', c) });
 }
 
 /**
@@ -415,6 +436,7 @@ async function verifyBack(
       database,
     );
   }
+  const configRows = new Map([[database, await extensionConfigRows(store, name, database)]]);
   const report = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
       signal: run.signal,
@@ -424,6 +446,7 @@ async function verifyBack(
       filters: new Map([[database, before.filter]]),
       keptLargeObjects: () => keptLargeObjects,
       fallBack: true,
+      configRows,
       ...(known ? { known: new Map([[database, known.known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),

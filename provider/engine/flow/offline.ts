@@ -2,6 +2,7 @@
 // tables it reads, a verification in that same snapshot, then the finishing steps; the migration
 // Succeeds once every database has. A server that goes away during a database's copy (a restart,
 // a failover, a network drop) makes that database's copy start again, as RETRY_POLICIES.phase says.
+import { extensionConfigRows } from '../control/extensionConfigRows';
 import { exportSnapshot, takeCopySnapshot } from '../copy/copySnapshot';
 import { canceledError, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
@@ -58,6 +59,8 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
       databases: [database],
       sourceSessions: new Map([[database, copy.sessions]]),
       materializedViews: spec.staleMaterializedViews,
+      // a configuration row the target had of its own is kept and left out (copy/extensionConfig.ts)
+      configRows: new Map([[database, await extensionConfigRows(store, spec.migrationName, database)]]),
     });
     const previous = (await get(store, spec.migrationName))?.verification;
     const leftOut = [...(previous?.leftOut ?? []), ...(report.leftOut ?? [])];

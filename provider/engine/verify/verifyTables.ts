@@ -8,7 +8,7 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { displayName, ident } from '../connect/quote';
+import { displayName, ident, qualified } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -21,10 +21,12 @@ import type { TargetColumn } from '../cdc/plan/types';
 import { compileFilters, leftOutByName } from '../filter/filters';
 import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import {
+  configRowKeysSql,
   configRowsDigestSql,
   configTableDisplay,
   onTarget,
   readExtensionConfigTables,
+  type ConfigRowKeys,
   type ExtensionConfigTable,
 } from '../copy/extensionConfig';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
@@ -186,6 +188,14 @@ export interface VerifyOptions {
    * server's hands out no value twice: no difference. One behind it is.
    */
   readonly fallBack?: boolean;
+  /**
+   * Per database: the keys of the extensions' configuration rows pgferry copied and the target's own
+   * (control/extensionConfigRows.ts). Given, a server's own rows are kept and left out: the target's
+   * that the source lacks and pgferry did not copy, and at a fall-back the old source's likewise and
+   * the new server's kept at the cutover. Not given, every row the condition selects is compared, and
+   * a fall-back compares none.
+   */
+  readonly configRows?: ReadonlyMap<string, ReadonlyMap<string, ConfigRowKeys>>;
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -330,9 +340,8 @@ async function materializedView(
 async function readSourceForVerify(c: pg.Client, spec: MigrationSpec, database: string, options: VerifyOptions) {
   const filter = options.filters?.get(database) ?? (await readFilterPlan(c, spec));
   const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
-  // a fall-back compares the old source with what the target wrote, and the configuration rows
-  // are not streamed back
-  const configTables = options.fallBack ? [] : await readExtensionConfigTables(c);
+  // a fall-back compares the configuration rows only when it carried them back, by the record of what pgferry copied
+  const configTables = options.fallBack && !options.configRows ? [] : await readExtensionConfigTables(c);
   return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views, configTables };
 }
 
@@ -397,7 +406,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
     if (item.kind === 'extension-config') {
       // an extension the filters leave behind is not on the target: its rows stay with it
-      if (await onTarget(p.target, item.table)) record(await configRows(database, item.table, p));
+      if (await onTarget(p.target, item.table)) record(await configRows(database, item.table, p, options));
       return;
     }
     if (item.kind === 'target-only') {
@@ -435,21 +444,52 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   }
 }
 
-/** The rows an extension's condition selects in its configuration table, compared by count and digest. */
-async function configRows(database: string, table: ExtensionConfigTable, p: SessionPair): Promise<VerificationTable> {
+/**
+ * The rows of each server's own, left out of the comparison (VerifyOptions.configRows): on the
+ * target, a row the source lacks and pgferry did not copy; at a fall-back, the old source's likewise
+ * and the new server's kept at the cutover. None without a record.
+ */
+async function ownConfigRows(table: ExtensionConfigTable, p: SessionPair, options: VerifyOptions, database: string) {
+  const recorded = options.configRows?.get(database);
+  if (!recorded) return { source: [], target: [] };
+  const keys = recorded.get(qualified(table.schema, table.name)) ?? { copied: new Set<string>(), kept: new Set<string>() };
+  const read = async (c: pg.Client) => new Set((await c.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
+  const [onSource, onTarget] = await Promise.all([read(p.source), read(p.target)]);
+  const own = (mine: ReadonlySet<string>, other: ReadonlySet<string>) => [...mine].filter((k) => !other.has(k) && !keys.copied.has(k));
+  if (!options.fallBack) return { source: [], target: own(onTarget, onSource) };
+  return { source: own(onSource, onTarget), target: [...onTarget].filter((k) => keys.kept.has(k) && !onSource.has(k)) };
+}
+
+/** The rows an extension's condition selects in its configuration table, compared by count and digest, each server's own left out. */
+async function configRows(
+  database: string,
+  table: ExtensionConfigTable,
+  p: SessionPair,
+  options: VerifyOptions,
+): Promise<VerificationTable> {
   const sql = configRowsDigestSql(table);
-  const read = (c: pg.Client) => c.query<{ n: string; digest: string }>(sql).then((r) => r.rows[0]!);
+  const own = await ownConfigRows(table, p, options, database);
+  const read = (c: pg.Client, leftOut: readonly string[]) => c.query<{ n: string; digest: string }>(sql, [leftOut]).then((r) => r.rows[0]!);
   const [src, dst] = await Promise.all([
-    read(p.source),
-    read(p.target).catch((error: Error) => ({ n: '-1', digest: '', error: error.message })),
+    read(p.source, own.source),
+    read(p.target, own.target).catch((error: Error) => ({ n: '-1', digest: '', error: error.message })),
   ]);
   const [sourceRows, targetRows] = [Number(src.n), Number(dst.n)];
+  const display = configTableDisplay(table);
   let reason: string | undefined;
   if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
   else if (sourceRows !== targetRows)
     reason = `rows its extension's condition selects differ in count: source ${sourceRows}, target ${targetRows}`;
   else if (src.digest !== dst.digest) reason = "content checksum of the rows its extension's condition selects differs";
-  return { database, table: configTableDisplay(table), sourceRows, targetRows, matches: reason === undefined, reason };
+  for (const [side, keys] of [
+    ['source', own.source],
+    ['target', own.target],
+  ] as const) {
+    if (keys.length === 0) continue;
+    const message = `${display}: ${keys.length} row(s) the ${side} alone has of its own (pgferry did not copy them), kept and left out of the comparison`;
+    safeEmit(options.onProgress, { kind: 'info', database, message });
+  }
+  return { database, table: display, sourceRows, targetRows, matches: reason === undefined, reason };
 }
 
 /** A table read again at cutover: its count on both sides, and the rows of the keys changed since its pinned verification. */

@@ -120,8 +120,43 @@ export class ShapeFollower {
     try {
       await this.followRelation(item);
     } catch (error) {
-      if (!(error instanceof PgferryError && error.code === 'CDC_TABLE_MISSING') || !(await this.droppedSince(item.relation))) throw error;
+      if (!(error instanceof PgferryError && error.code === 'CDC_TABLE_MISSING')) throw error;
+      if (await this.droppedSince(item.relation)) return;
+      throw (await this.renamedPartition(item.relation)) ?? error;
     }
+  }
+
+  /**
+   * A partition the target lacks under the name the stream gives, whose root on the target has a
+   * partition of the same bounds under another name: renamed where the stream comes from (a
+   * partition manager's or a DBA's rename; on the new server during a fallback window, the reverse
+   * stream). Its rows are not written through the bounds into the other name: the comparison of a
+   * switchover would then stop on the names, and a rename pgferry made on its own on a server the
+   * user writes is a DDL it was not asked for. The stop names the rename and the statement that
+   * follows it; undefined when the bounds match no partition there.
+   */
+  private async renamedPartition(relation: Relation): Promise<PgferryError | undefined> {
+    const source = await this.connections.sourceSession();
+    const { rows } = await source.query<{ root_schema: string; root: string; bounds: string }>(PARTITION_BOUNDS_SQL, [relation.oid]);
+    const part = rows[0];
+    if (!part) return undefined;
+    const { rows: same } = await this.connections.target.query<{ schema: string; name: string }>(SAME_BOUNDS_SQL, [
+      qualified(part.root_schema, part.root),
+      part.bounds,
+    ]);
+    const there = same[0];
+    if (!there) return undefined;
+    const [from, to] = this.state.carriedBack ? ['the new server', 'the old source'] : ['the source', 'the target'];
+    const name = qualified(relation.schema, relation.name);
+    const was = qualified(there.schema, there.name);
+    return new PgferryError(
+      'CDC_TABLE_MISSING',
+      `partition ${name} of ${qualified(part.root_schema, part.root)} (${part.bounds}) is ${was} on ${to}: it was renamed on ${from}, and ${to} has no table of the new name`,
+      {
+        category: 'target',
+        fix: `rename it on ${to} too (ALTER TABLE ${was} RENAME TO ${ident(relation.name)}${there.schema === relation.schema ? '' : `, and SET SCHEMA ${ident(relation.schema)}`}), or rename it back on ${from}; the stream is tried again by itself and applies its rows once`,
+      },
+    );
   }
 
   /** Whether a relation's changes are not applied: the source dropped its table since, and the target never had it. */
@@ -717,3 +752,21 @@ function generatedOf(columns: readonly { name: string; generated: boolean }[]): 
     .map((c) => c.name)
     .sort();
 }
+
+/** A partition's root (its parent, as the stream names partitions under their own name) and bounds, by OID. */
+const PARTITION_BOUNDS_SQL = `
+SELECT pn.nspname AS root_schema, p.relname AS root, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bounds
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+ WHERE c.oid = $1 AND c.relispartition`;
+
+/** The partition of a parent (by its qualified name) with the given bounds. */
+const SAME_BOUNDS_SQL = `
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE i.inhparent = pg_catalog.to_regclass($1) AND c.relispartition
+   AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = $2`;

@@ -9,6 +9,7 @@ import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { type Operator, operatorSql, type TypeFacts, typeComparison } from '../plan/equality';
 import { typeFactsOf, typeFactsSqlOf, type TypeFactsRow } from './typeFacts';
 import type { TargetColumn, TargetTable } from '../plan/types';
+import { textShapeOf } from '../plan/recordText';
 import type { TargetAttribute } from './shapeFollow';
 import type { Relation } from '../decode/changeEvents';
 
@@ -322,7 +323,12 @@ function targetTableOf(
     eq: k.columns.map((_, j) => ({ schema: k.eq_schemas[j]!, name: k.eq_names[j]! })),
   }));
   const match = chooseMatch(relation, keys);
+  const shapes = relation.columns.map((c) => {
+    const onTarget = targetColumns.get(c.name);
+    return onTarget ? textShapeOf(Number(onTarget.type), facts) : undefined;
+  });
   return {
+    ...(shapes.some((s) => s !== undefined) ? { textShapes: shapes } : {}),
     oid: relation.oid,
     schema: relation.schema,
     name: relation.name,

@@ -11,6 +11,7 @@
 // and run first, unless a key is shared (see add()). Pure: no IO.
 import { displayName } from '../../connect/quote';
 import { GroupRows } from './groupRows';
+import { padTuple } from './recordText';
 import {
   copyInsertStatement,
   deleteStatement,
@@ -167,9 +168,12 @@ export class BatchPlanner {
     const perTable = this.limits.perTable ?? false;
     let out: Statement[] | undefined;
     if (!perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out = this.flush();
-    const values = change.values;
+    // a composite written before the target's type was given an attribute: given it, NULL
+    const shapes = table.textShapes;
+    const values = shapes && change.values ? padTuple(change.values, shapes) : change.values;
+    const old = shapes && change.identity ? padTuple(change.identity, shapes) : change.identity;
     // the old row's identity: its key columns, or every column under REPLICA IDENTITY FULL
-    const identity = op === 'insert' ? undefined : (change.identity ?? values);
+    const identity = op === 'insert' ? undefined : (old ?? values);
     if (op !== 'insert' && !identity) throw new Error(`${op} on ${displayName(table.schema, table.name)} without old values`);
     if (table.identityFull && op !== 'insert') {
       return [...(out ?? []), ...this.flushTable(table.oid), fullIdentityStatement(table, op, identity!, values)];

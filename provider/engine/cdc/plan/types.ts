@@ -2,6 +2,7 @@
 // are written to (apply/targetTables.ts) and the statements planned for it (planner.ts,
 // statements.ts). The stream's relations and change events are the decoder's
 // (decode/changeEvents.ts); an apply session's configuration is the apply's (apply/sessionConfig.ts).
+import type { TextShape } from './recordText';
 import type { RowOp } from '../decode/changeEvents';
 import type { Tuple } from '../decode/tuple';
 
@@ -55,6 +56,11 @@ export interface TargetTable {
    */
   readonly cascadedDeletes?: boolean;
   readonly cascadedUpdates?: boolean;
+  /**
+   * Per column, how its text on the target nests composites (plan/recordText.ts): a value written
+   * before an attribute was added is given it, NULL. Only when a column's type reaches a composite.
+   */
+  readonly textShapes?: readonly (TextShape | undefined)[];
 }
 
 // ---- planned statements ----

@@ -1,0 +1,102 @@
+// The control catalog's record of the rows of extensions' configuration tables pgferry wrote
+// (pgferry.extension_config_row, control migration 31), by key. Such a table is not streamed: its
+// rows are copied at the copy, again at an online cutover and back at a fall-back
+// (copy/extensionConfig.ts), so a row deleted on the server it came from is found only by comparing.
+// pgferry deletes a row on the server it writes only when its key is recorded here as copied: the
+// row was inserted there by pgferry and the server it came from no longer has it. A row the written
+// server had of its own is never recorded as copied; the ones the target had at the cutover are
+// recorded as kept, so that a fall-back neither carries them back to the old source nor compares
+// them. Why a record and not a comparison with the source's rows at the copy: the copy's snapshot is
+// gone by the cutover, and a row the target alone has then is either one the source deleted or one
+// a DBA made, which only a record of what pgferry inserted tells apart.
+// Rows go with the migration's database row.
+import { ident } from '../connect/quote';
+import type { ConfigRowKeys, ConfigRowsLedger } from '../copy/extensionConfig';
+import { CONTROL_SCHEMA } from '../core/names';
+import type { CatalogConnection } from './connection';
+
+const T = `${ident(CONTROL_SCHEMA)}.extension_config_row`;
+
+/** The record of one database of a migration, as the copy of configuration rows takes it. */
+export function configRowsLedger(catalog: CatalogConnection, migration: string, database: string): ConfigRowsLedger {
+  return {
+    read: () => extensionConfigRows(catalog, migration, database),
+    recordCopied: (table, keys) => recordCopiedConfigRows(catalog, migration, database, table, keys),
+    forget: (table, keys) => forgetConfigRows(catalog, migration, database, table, keys),
+    recordKept: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys),
+  };
+}
+
+/** The recorded keys of one database of a migration, by configuration table (its qualified name). */
+export async function extensionConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<Map<string, ConfigRowKeys>> {
+  await catalog.install(); // a runner resumed on a catalog an older pgferry made: the table comes with version 31
+  const rows = await catalog.query<{ config_table: string; key: string; kept: boolean }>(
+    `SELECT config_table, key, kept FROM ${T} WHERE migration = $1 AND database = $2`,
+    [migration, database],
+  );
+  const byTable = new Map<string, { copied: Set<string>; kept: Set<string> }>();
+  for (const r of rows) {
+    let keys = byTable.get(r.config_table);
+    if (!keys) byTable.set(r.config_table, (keys = { copied: new Set(), kept: new Set() }));
+    (r.kept ? keys.kept : keys.copied).add(r.key);
+  }
+  return byTable;
+}
+
+/** Records keys as copied, before pgferry inserts their rows: a runner killed in between deletes nothing it did not insert. */
+async function recordCopiedConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  table: string,
+  keys: readonly string[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await catalog.install();
+  await catalog.query(
+    `INSERT INTO ${T} (migration, database, config_table, key) SELECT $1, $2, $3, k FROM unnest($4::text[]) AS k
+     ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = false, recorded_at = now()`,
+    [migration, database, table, keys],
+  );
+}
+
+/** Forgets keys whose rows pgferry deleted: a row made later under the same key is not pgferry's. */
+async function forgetConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  table: string,
+  keys: readonly string[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await catalog.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND config_table = $3 AND key = ANY($4::text[])`, [
+    migration,
+    database,
+    table,
+    keys,
+  ]);
+}
+
+/** Records the target's own rows of a table as kept, in place of those recorded before (a key copied stays copied). */
+async function recordKeptConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  table: string,
+  keys: readonly string[],
+): Promise<void> {
+  await catalog.install();
+  await catalog.transaction(async (c) => {
+    await c.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND config_table = $3 AND kept`, [migration, database, table]);
+    if (keys.length === 0) return;
+    await c.query(
+      `INSERT INTO ${T} (migration, database, config_table, key, kept) SELECT $1, $2, $3, k, true FROM unnest($4::text[]) AS k
+       ON CONFLICT (migration, database, config_table, key) DO NOTHING`,
+      [migration, database, table, keys],
+    );
+  });
+}
