@@ -1,6 +1,9 @@
 // End to end through the real command: `pgferry create --wait` of a tiny database, offline, read
 // back from the target; then show/list/verify of the finished migration.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startPair, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON, PGFERRY_JSON_LIST } from './helpers';
 
@@ -81,15 +84,22 @@ describe('pgferry create --wait (offline, end to end)', function () {
     assert.equal(JSON.parse(verify.stdout).ok, true);
   });
 
-  it('verifies from the stored spec with passwords from PGPASSWORD', async () => {
-    // Both test clusters share one superuser password, so PGPASSWORD serves source and target.
-    assert.equal(pair.source.password, pair.target.password);
-    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
-    const verify = await runCli(['verify', '--name', 'tiny-offline', '--output', 'json', ...flags], { PGPASSWORD: pair.target.password });
-    assert.equal(verify.code, 0, verify.stderr);
-    const report = JSON.parse(verify.stdout);
-    assert.equal(report.ok, true);
-    assert.ok(report.tables.length >= 2);
+  it("verifies from the stored spec with the target's password from PGPASSWORD and the source's from ~/.pgpass", async () => {
+    // PGPASSWORD is the target's alone: the source's password comes from its own ~/.pgpass entry.
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pgferry-e2e-'));
+    const pgpass = path.join(home, '.pgpass');
+    writeFileSync(pgpass, `${pair.source.host}:${pair.source.port}:*:${pair.source.user}:${pair.source.password}\n`, { mode: 0o600 });
+    try {
+      const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
+      const env = { PGPASSWORD: pair.target.password, PGPASSFILE: pgpass };
+      const verify = await runCli(['verify', '--name', 'tiny-offline', '--output', 'json', ...flags], env);
+      assert.equal(verify.code, 0, verify.stderr);
+      const report = JSON.parse(verify.stdout);
+      assert.equal(report.ok, true);
+      assert.ok(report.tables.length >= 2);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('resume of a finished migration is refused with exit 2', async () => {
