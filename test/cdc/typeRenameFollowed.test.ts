@@ -36,7 +36,12 @@ describe('a type renamed on the source with its table while streaming', function
     await source.query(`CREATE DATABASE ${DB}`);
     await source.query(SCHEMA, [], DB);
     const name = 'type-rename';
-    const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, tableDropsAndRenames: 'follow' });
+    const spec = pairSpec(pair, name, [DB], {
+      mode: 'Online',
+      option: 'Migrate',
+      overwriteDbsInTarget: true,
+      tableDropsAndRenames: 'follow',
+    });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
@@ -74,14 +79,18 @@ describe('a type renamed on the source with its table while streaming', function
         /source type "public"\."order_status_enum" renamed to "public"\."purchase_status_enum" while streaming, followed on the target/,
       );
       await requestCutover(spec.target, name);
-      const done = await Promise.race([running, waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state))]);
+      const done = await Promise.race([
+        running,
+        waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state)),
+      ]);
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       const types = await pair.target.query<{ t: string }>(`SELECT typname AS t FROM pg_type WHERE typtype = 'e' ORDER BY 1`, [], DB);
       assert.deepEqual(
         types.map((t) => t.t),
         ['purchase_status_enum'],
       );
-      for (const table of ['purchase', 'note']) assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(source, DB, table), table);
+      for (const table of ['purchase', 'note'])
+        assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(source, DB, table), table);
     } finally {
       await endIfRunning(spec, running);
       await store.close();
