@@ -13,7 +13,9 @@ import { withSessionPair } from '../connect/session';
 import { configRowsCopiedMessage, copyExtensionConfigRows } from '../copy/extensionConfig';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
-import { FOOTPRINT, releaseDatabase } from '../footprint/release';
+import { releaseDatabase } from '../footprint/release';
+import { reverseStream } from '../footprint/reverseStream';
+import { reversePosition } from '../footprint/reversePosition';
 import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
@@ -746,7 +748,8 @@ async function windowRightsRefused(run: MigrationRun, databases: readonly string
   const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
   if (options.fallbackWindow === undefined || run.spec.fallbackWindow !== undefined) return false;
   const spec = { ...run.spec, fallbackWindow: options.fallbackWindow };
-  const changes = FOOTPRINT.filter((c) => c.madeFor(spec) && !c.madeFor(run.spec) && c.rights.server !== 'pooler');
+  // the target's writer fence is a fall-back's, which checks its own rights then
+  const changes = [reverseStream, reversePosition].filter((c) => c.madeFor(spec) && !c.madeFor(run.spec));
   const refused: string[] = [];
   for (const database of databases) {
     const purpose = 'fallback window rights';
