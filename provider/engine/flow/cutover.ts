@@ -14,6 +14,8 @@ import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extens
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
+import { reverseStream } from '../footprint/reverseStream';
+import { reversePosition } from '../footprint/reversePosition';
 import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
@@ -191,6 +193,7 @@ export async function cutover(
   const cutOver = streams.map((s) => s.database);
   const whole = streams.length === all.length;
   if (await unfencedWindow(run)) return false;
+  if (await windowRightsRefused(run, cutOver)) return false;
   const gate = await cutoverGate(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
@@ -733,6 +736,35 @@ async function unfencedWindow(run: MigrationRun): Promise<boolean> {
   const refusal = unfencedWindowRefusal(run.spec, options);
   if (!refusal) return false;
   await rollBack(run, [], `cutover not started: ${refusal}; nothing was changed on either server, and changes stream on`);
+  return true;
+}
+
+/**
+ * A fallback window asked with the cutover request alone brings changes whose rights validation
+ * never checked (the spec did not ask for them): the reverse slot and publication on the target,
+ * the applied position on the old source. Their rights are checked here, before anything is
+ * changed on either server, and a refusal names what the user lacks and the statement that grants
+ * it. Before, the cutover fenced the writers, then failed on the reverse slot (a target user
+ * without REPLICATION, as on a managed server) and ended the migration Failed. True when refused.
+ */
+async function windowRightsRefused(run: MigrationRun, databases: readonly string[]): Promise<boolean> {
+  const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
+  if (options.fallbackWindow === undefined || run.spec.fallbackWindow !== undefined) return false;
+  const spec = { ...run.spec, fallbackWindow: options.fallbackWindow };
+  // the target's writer fence is a fall-back's, which checks its own rights then
+  const changes = [reverseStream, reversePosition].filter((c) => c.madeFor(spec) && !c.madeFor(run.spec));
+  const refused: string[] = [];
+  for (const database of databases) {
+    const purpose = 'fallback window rights';
+    await withSessionPair(spec.source, { database, purpose, readOnly: true }, spec.target, { purpose, readOnly: true }, async (pair) => {
+      for (const change of changes) {
+        const refusal = await change.rights.refusal({ spec, database, source: pair.source, target: pair.target });
+        if (refusal) refused.push(`${refusal.message} (fix: ${refusal.fix})`);
+      }
+    });
+  }
+  if (refused.length === 0) return false;
+  await rollBack(run, [], `cutover not started: ${refused.join('; ')}; nothing was changed on either server, and changes stream on`);
   return true;
 }
 

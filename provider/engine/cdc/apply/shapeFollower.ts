@@ -26,7 +26,7 @@ import {
   type TargetAttribute,
 } from './shapeFollow';
 import type { TargetTable } from '../plan/types';
-import type { ChangeEvent, Relation } from '../decode/changeEvents';
+import type { ChangeEvent, Relation, TypeRename } from '../decode/changeEvents';
 
 /** Attnum records kept per table (ShapeFollower.recordedFor): a follow not committed still finds the one before it. */
 const ATTNUM_RECORDS = 8;
@@ -193,6 +193,7 @@ export class ShapeFollower {
       await this.followRename(relation, change.from);
       change = change.columns;
     }
+    if (following && item.renamedTypes) await this.followTypeRenames(item.renamedTypes);
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
     const atStart = following ? await this.recordAttnums(relation) : undefined;
@@ -298,6 +299,33 @@ export class ShapeFollower {
     this.state.onFollowed?.(
       `${sourceTableWords(this.words, qualified(from.schema, from.name))} renamed to ${name} while streaming, followed on ${this.words.target} at its position in the stream`,
     );
+  }
+
+  /**
+   * Types renamed or moved on the source (same OID, a new name in their Type message: TypeORM's
+   * renameTable renames a table's enum types with it): renamed on the target in the open
+   * transaction, before any row written under the new name, as a table's rename is. Only where the
+   * target has the type under its old name and nothing under the new one: a type renamed already
+   * (a runner stopped after this commit) is left as it is, and a name taken there is no type of the
+   * migration's to rename over, so the rows then stop as before, naming the type. The tables read
+   * with the old name are read again at their next row.
+   */
+  private async followTypeRenames(renames: readonly TypeRename[]): Promise<void> {
+    await this.settled();
+    for (const { from, to } of renames) {
+      const [was, now] = [qualified(from.schema, from.name), qualified(to.schema, to.name)];
+      const { rows } = await this.connections.target.query<{ renames: boolean }>(
+        'SELECT pg_catalog.to_regtype($1) IS NOT NULL AND pg_catalog.to_regtype($2) IS NULL AS renames',
+        [was, now],
+      );
+      if (rows[0]?.renames !== true) continue;
+      const statements: string[] = [];
+      if (from.schema !== to.schema) statements.push(`ALTER TYPE ${was} SET SCHEMA ${ident(to.schema)}`);
+      if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
+      await this.sendDdl(now, statements);
+      for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
+      this.state.onFollowed?.(`source type ${was} renamed to ${now} while streaming, followed on the target at its position in the stream`);
+    }
   }
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */

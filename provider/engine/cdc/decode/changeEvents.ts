@@ -14,12 +14,29 @@ export interface Relation {
   readonly typeNames: readonly ({ schema: string; name: string } | undefined)[];
 }
 
+/**
+ * A type the source renamed or moved while streaming (same OID, another name in its Type message
+ * than in the one before): its columns' values are written under its new name from here on.
+ */
+export interface TypeRename {
+  readonly oid: number;
+  readonly from: { readonly schema: string; readonly name: string };
+  readonly to: { readonly schema: string; readonly name: string };
+}
+
 export type RowOp = 'insert' | 'update' | 'delete';
 
 export type ChangeEvent =
   | { readonly kind: 'begin'; readonly finalLsn: bigint; readonly commitTimeMs: number; readonly xid: number }
   | { readonly kind: 'commit'; readonly commitLsn: bigint; readonly endLsn: bigint; readonly commitTimeMs: number }
-  | { readonly kind: 'relation'; readonly relation: Relation; readonly change: SchemaChange; readonly first: boolean }
+  | {
+      readonly kind: 'relation';
+      readonly relation: Relation;
+      readonly change: SchemaChange;
+      readonly first: boolean;
+      /** Types renamed on the source since their last Type message, told just before this relation message. */
+      readonly renamedTypes?: readonly TypeRename[];
+    }
   | RowEvent
   | { readonly kind: 'truncate'; readonly relations: readonly Relation[]; readonly cascade: boolean; readonly restartIdentity: boolean }
   | {

@@ -3,13 +3,15 @@
 import { pgTimeToMs } from './frames';
 import type { PgoutputMessage } from './pgoutput';
 import { diffRelation, type SchemaChange } from './schemaChange';
-import type { ChangeEvent, Relation } from './changeEvents';
+import type { ChangeEvent, Relation, TypeRename } from './changeEvents';
 
 export class ChangeNormalizer {
   private readonly relations = new Map<number, Relation>();
   /** Relations seen in earlier sessions survive reconnects, so a change made while disconnected is still noticed. */
   private readonly known = new Map<number, Relation>();
   private readonly types = new Map<number, { schema: string; name: string }>();
+  /** Types whose Type message named them otherwise than the one before: told with the next relation message. */
+  private renamedTypes: TypeRename[] = [];
 
   constructor(known?: ReadonlyMap<number, Relation>) {
     if (known) for (const [oid, relation] of known) this.known.set(oid, relation);
@@ -26,6 +28,21 @@ export class ChangeNormalizer {
     return relation;
   }
 
+  /**
+   * A type renamed on the source: told with the next relation message (pgoutput sends a table's
+   * Type messages just before it), and the relations seen with its old name given the new one, so
+   * that their rows are written under it whether or not the source sends their relation again.
+   */
+  private typeRenamed(rename: TypeRename): void {
+    this.renamedTypes.push(rename);
+    for (const map of [this.relations, this.known])
+      for (const [oid, relation] of map) {
+        if (!relation.columns.some((c) => c.typeOid === rename.oid)) continue;
+        const typeNames = relation.columns.map((c, i) => (c.typeOid === rename.oid ? rename.to : relation.typeNames[i]));
+        map.set(oid, { ...relation, typeNames });
+      }
+  }
+
   push(message: PgoutputMessage): ChangeEvent | undefined {
     switch (message.tag) {
       case 'begin':
@@ -34,9 +51,13 @@ export class ChangeNormalizer {
         return { kind: 'commit', commitLsn: message.commitLsn, endLsn: message.endLsn, commitTimeMs: pgTimeToMs(message.commitTime) };
       case 'origin':
         return undefined;
-      case 'type':
-        this.types.set(message.oid, { schema: message.schema, name: message.name });
+      case 'type': {
+        const was = this.types.get(message.oid);
+        const to = { schema: message.schema, name: message.name };
+        this.types.set(message.oid, to);
+        if (was && (was.schema !== to.schema || was.name !== to.name)) this.typeRenamed({ oid: message.oid, from: was, to });
         return undefined;
+      }
       case 'relation': {
         const relation: Relation = {
           oid: message.oid,
@@ -50,7 +71,9 @@ export class ChangeNormalizer {
         this.relations.set(message.oid, relation);
         this.known.set(message.oid, relation);
         const change: SchemaChange = previous ? diffRelation(previous, relation) : { kind: 'none' };
-        return { kind: 'relation', relation, change, first: !previous };
+        const renamedTypes = this.renamedTypes;
+        this.renamedTypes = [];
+        return { kind: 'relation', relation, change, first: !previous, ...(renamedTypes.length > 0 ? { renamedTypes } : {}) };
       }
       case 'insert':
         return { kind: 'row', op: 'insert', relation: this.relation(message.relationOid), values: message.newTuple, identityIsRow: false };

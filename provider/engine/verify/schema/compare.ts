@@ -6,8 +6,16 @@ import { displayName, ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
-import { alterStatement, createStatement, describeObject, dropStatement, ownerOutOfReach, renameAsideStatement } from './fixes';
-import { alterStep, createStep, dropStep, renameStep, type FollowStep } from './follow';
+import {
+  alterStatement,
+  createStatement,
+  describeObject,
+  dropStatement,
+  ownerOutOfReach,
+  renameAsideStatement,
+  renameStatement,
+} from './fixes';
+import { alterStep, createStep, dropStep, renameObjectStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
@@ -243,6 +251,61 @@ function pairRenames(
   return pairs;
 }
 
+/** Kinds an object renamed on the source is renamed as on the target (pairObjectRenames), by the statement each takes. */
+const RENAMED = new Set(['index', 'constraint', 'sequence', 'enum type', 'composite type', 'range type', 'domain']);
+
+/** An object's properties that describe it, its name left out (an index's definition names it). */
+function withoutName(o: SchemaObject): string {
+  const definition = o.props.definition;
+  const props =
+    o.kind === 'index' && typeof definition === 'string'
+      ? { ...o.props, definition: definition.replace(/^(CREATE (?:UNIQUE )?INDEX )("(?:[^"]|"")+"|\S+)( ON )/, '$1$3') }
+      : o.props;
+  return JSON.stringify(
+    Object.keys(props)
+      .sort()
+      .map((k) => [k, props[k]]),
+  );
+}
+
+/**
+ * Objects other than columns renamed on the source (TypeORM's renameTable renames the table's
+ * sequence, primary key, foreign keys, indexes and enum types with it): one only on the source and
+ * one only on the target that the migration made, of the same kind, schema and relation, alike in
+ * every property but the name. The migration's by the OID recorded for it on the target (a part
+ * keeps its OID when the follow renames its table, not its key, which names the table), or by its
+ * key. Renamed on the target rather than dropped and made again: a primary key that a foreign key
+ * references cannot be dropped, nor a type a column uses, and the target's would be kept as someone
+ * else's beside a second one. Only while following (ctx.known): a check with nothing known names
+ * nothing as the migration's.
+ */
+function pairObjectRenames(
+  missing: SchemaObject[],
+  extra: SchemaObject[],
+  ctx: CompareContext,
+): { from: SchemaObject; to: SchemaObject }[] {
+  const known = knownRecord(ctx);
+  if (known === undefined) return [];
+  const madeOids = new Set([...(ctx.knownIdentities?.values() ?? [])].flatMap((i) => partsOf(i)?.object ?? []));
+  const ours = (t: SchemaObject) => identityOnTarget(ctx, t) !== 'other' && (madeOids.has(t.objectId) || known.has(keyOf(t)));
+  const pairs: { from: SchemaObject; to: SchemaObject }[] = [];
+  // a constraint first: renaming a primary key or unique constraint renames its index with it
+  const candidates = missing
+    .filter((m) => RENAMED.has(m.kind))
+    .sort((a, b) => Number(b.kind === 'constraint') - Number(a.kind === 'constraint'));
+  for (const m of candidates) {
+    const alike = withoutName(m);
+    const i = extra.findIndex(
+      (e) => e.kind === m.kind && e.schema === m.schema && e.relation === m.relation && ours(e) && withoutName(e) === alike,
+    );
+    if (i < 0) continue;
+    pairs.push({ from: extra[i]!, to: m });
+    extra.splice(i, 1);
+  }
+  for (const p of pairs) missing.splice(missing.indexOf(p.to), 1);
+  return pairs;
+}
+
 /** `schema\0name` of the objects of their own (relations, types, functions ...) one side has. */
 const ownNames = (objects: readonly SchemaObject[]) =>
   new Set(objects.filter((o) => o.relation === null).map((o) => `${o.schema}\0${o.name}`));
@@ -315,6 +378,16 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       ...tableOf(to),
     });
     steps.push(ctx.known ? renameStep(fix) : undefined);
+  }
+  for (const { from, to } of pairObjectRenames(missing, extra, ctx)) {
+    const fix = renameStatement(from, to.name);
+    differences.push({
+      object: describeObject(to),
+      detail: `named ${from.name} on the target (renamed on the source)`,
+      fix,
+      ...tableOf(to),
+    });
+    steps.push(renameObjectStep(from, fix));
   }
   for (const o of missing) {
     const made = asCreated(ctx, o);

@@ -259,19 +259,24 @@ export function dropStatement(o: SchemaObject): string {
  * for another object: it is kept under another name (never dropped: it is not pgferry's).
  */
 export function renameAsideStatement(o: SchemaObject): string {
-  const aside = ident(`${o.name}_kept`);
+  return renameStatement(o, `${o.name}_kept`);
+}
+
+/** RENAME of an object of the target to `name`, in the statement its kind takes. */
+export function renameStatement(o: SchemaObject, name: string): string {
+  const to = ident(name);
   switch (o.kind) {
     case 'column':
-      return `ALTER TABLE ${tableOf(o)} RENAME COLUMN ${ident(o.name)} TO ${aside};`;
+      return `ALTER TABLE ${tableOf(o)} RENAME COLUMN ${ident(o.name)} TO ${to};`;
     case 'constraint':
-      return `ALTER ${o.props.on === 'domain' ? 'DOMAIN' : 'TABLE'} ${tableOf(o)} RENAME CONSTRAINT ${ident(o.name)} TO ${aside};`;
+      return `ALTER ${o.props.on === 'domain' ? 'DOMAIN' : 'TABLE'} ${tableOf(o)} RENAME CONSTRAINT ${ident(o.name)} TO ${to};`;
     case 'enum type':
     case 'composite type':
     case 'range type':
     case 'base type':
-      return `ALTER TYPE ${objectSql(o)} RENAME TO ${aside};`;
+      return `ALTER TYPE ${objectSql(o)} RENAME TO ${to};`;
     default:
-      return `ALTER ${o.kind.toUpperCase()} ${objectSql(o)} RENAME TO ${aside};`;
+      return `ALTER ${o.kind.toUpperCase()} ${objectSql(o)} RENAME TO ${to};`;
   }
 }
 

@@ -243,6 +243,15 @@ function seenOf(t: SchemaObject): { seen?: SeenObject } {
   return t.kind === 'column' || t.kind === 'comment' || t.objectId === '' ? {} : { seen: seenObject(t) };
 }
 
+/**
+ * An object of the target renamed as the source renamed it (compare.ts pairs them): once the apply
+ * has passed where the look saw it, so that it never takes a name from under the stream, and only
+ * while that name still holds the object seen.
+ */
+export function renameObjectStep(t: SchemaObject, statement: string): FollowStep {
+  return { when: 'applied', statements: [statement], rank: -1, ...seenOf(t) };
+}
+
 /** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
 export function renameStep(statement: string): FollowStep {
   return drainedColumnStep(statement);
