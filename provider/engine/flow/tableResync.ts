@@ -338,7 +338,11 @@ async function createOnTarget(
   return missing.map((r) => r.display);
 }
 
-/** The dump's entries but the indexes and constraints the target already has (made by ATTACH PARTITION). */
+/**
+ * The dump's entries but the indexes and constraints the target already has (made by ATTACH
+ * PARTITION). An entry's index is found by the OID the dump recorded, in the source's catalog:
+ * `pg_restore --list` prints names raw, so a name with a space cannot be read back from its lines.
+ */
 async function postDataNotThere(
   run: MigrationRun,
   database: string,
@@ -355,15 +359,25 @@ async function postDataNotThere(
     );
     return new Set(rows.map((r) => qualifiedKey(r.schema, r.name)));
   });
-  return (await listToc(tools, file)).filter((e) => {
-    if (e.desc !== 'INDEX' && e.desc !== 'CONSTRAINT') return true;
-    // `<id>; <class> <oid> CONSTRAINT <schema> <table> <name> <owner>`, `... INDEX <schema> <name> <owner>`
-    const words = e.line
-      .slice(e.line.indexOf(e.desc) + e.desc.length)
-      .trim()
-      .split(' ');
-    const schema = words[0] ?? '';
-    return !words.slice(1).some((w) => existing.has(qualifiedKey(schema, w)));
+  const toc = await listToc(tools, file);
+  const indexed = toc.filter((e) => e.desc === 'INDEX' || e.desc === 'CONSTRAINT');
+  if (indexed.length === 0 || existing.size === 0) return toc;
+  // an INDEX entry is the index's pg_class row; a CONSTRAINT entry is the pg_constraint row of a
+  // key or exclusion constraint, whose index it builds (a CHECK constraint has none, and stays)
+  const indexOf = await withSession(run.spec.source, { database, purpose: 'table resync' }, async (source) => {
+    const { rows } = await source.query<{ id: string; schema: string; name: string }>(
+      `SELECT e.id::text AS id, n.nspname AS schema, i.relname AS name
+         FROM unnest($1::int[], $2::oid[], $3::oid[]) AS e(id, classid, objid)
+         LEFT JOIN pg_constraint k ON e.classid = 'pg_constraint'::regclass AND k.oid = e.objid
+         JOIN pg_class i ON i.oid = CASE WHEN e.classid = 'pg_class'::regclass THEN e.objid ELSE k.conindid END
+         JOIN pg_namespace n ON n.oid = i.relnamespace`,
+      [indexed.map((e) => e.dumpId), indexed.map((e) => e.catalogOid), indexed.map((e) => e.objectOid)],
+    );
+    return new Map(rows.map((r) => [Number(r.id), qualifiedKey(r.schema, r.name)]));
+  });
+  return toc.filter((e) => {
+    const key = indexOf.get(e.dumpId);
+    return key === undefined || !existing.has(key);
   });
 }
 
