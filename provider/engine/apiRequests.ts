@@ -20,7 +20,7 @@ import { isFinalState, type MigrationStatus, type MigrationSubState } from './co
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/cutoverOptions';
-import { requestTableResync } from './control/tableResyncs';
+import { requestTableResync, tableResyncs } from './control/tableResyncs';
 import { knownTables } from './control/knownObjects';
 import { recordEvent } from './control/store';
 import { shownStatus as get } from './footprint/shown';
@@ -442,7 +442,7 @@ export async function requestResync(target: ServerSpec, name: string, table: str
 /**
  * A resync of a table the source does not have is refused before anything is recorded, so neither
  * server is touched: the tables the migration knows in the database (those the copy restored, and
- * those the schema watch saw on the source since) are what may be asked for. A table created on the
+ * those the schema watch saw on the source since, or followed there) are what may be asked for. A table created on the
  * source a moment ago is not known yet, but it needs no request: the watch follows it by itself.
  * Nothing is refused when nothing is known (a catalog an older pgferry filled): the runner then
  * tells it, as before.
@@ -456,6 +456,9 @@ async function refuseUnknownTable(
 ): Promise<void> {
   const known = await knownTables(store, name, database);
   if (!known || known.some((t) => t.schema === table.schema && t.name === table.name)) return;
+  // A table the watch followed is moved before its next look records it as known.
+  const followed = await tableResyncs(store, name);
+  if (followed.some((r) => r.database === database && r.schema === table.schema && r.name === table.name)) return;
   const some = known.slice(0, 3).map((t) => displayName(t.schema, t.name));
   const such = some.length === 0 ? '' : ` (such as ${some.join(', ')}${known.length > some.length ? ', ...' : ''})`;
   throw new PgferryError(
