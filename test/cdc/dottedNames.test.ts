@@ -12,8 +12,8 @@ import { displayName, ident, qualified } from '../../provider/engine/connect/quo
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents, get, tables as tableProgress } from '../../provider/engine/control/store';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { isFinalState, type ProgressEvent } from '../../provider/engine/core/model';
-import { endIfRunning, onTarget, pairSpec, until, waitForStatus, type Cluster } from '../support';
+import { type ProgressEvent } from '../../provider/engine/core/model';
+import { endIfRunning, onTarget, pairSpec, until, type Cluster, waitingForCutover } from '../support';
 
 const DB = 'dotted';
 const WEIRD = 'we"ird x\nname';
@@ -60,8 +60,7 @@ describe('names with dots, quotes, spaces and newlines: keyed apart, printed quo
       const store = new CatalogConnection(target);
       const s = (sql: string) => pair.source.query(sql, [], DB);
       try {
-        const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
-        assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+        await waitingForCutover(store, name);
 
         // a table the source lacks: refused in one line naming it, nothing recorded
         const refused = await requestResync(target, name, 'a.nope').then(

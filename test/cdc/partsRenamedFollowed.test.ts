@@ -10,7 +10,7 @@ import { requestCutover, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair, waitingForCutover } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'partsrename';
@@ -67,8 +67,7 @@ describe('a table renamed on the source with its sequence, keys and index while 
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      await waitingForCutover(store, name);
       await source.query(RENAME_TABLE, [], DB);
       await source.query(`INSERT INTO purchase ("customerId", total) SELECT 1 + g % 50, g FROM generate_series(1, 40) g`, [], DB);
       const expected = await names(source);

@@ -12,8 +12,7 @@ import { displayName, ident, qualified } from '../../provider/engine/connect/quo
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, onTarget, pairSpec, until, waitForStatus, type Cluster } from '../support';
+import { endIfRunning, onTarget, pairSpec, until, type Cluster, waitingForCutover } from '../support';
 
 const DB = 'spaced';
 const TABLE = 'order lines';
@@ -62,8 +61,7 @@ describe('names with spaces: the table resync knows the indexes the target has',
       const running = runMigration(spec);
       const store = new CatalogConnection(target);
       try {
-        const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
-        assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+        await waitingForCutover(store, name);
 
         await pair.source.query(
           `CREATE TABLE ${ident(PART)} PARTITION OF ${ident(TABLE)} FOR VALUES FROM (2027) TO (2028);

@@ -10,7 +10,7 @@ import { requestCutover, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair, waitingForCutover } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'typerename';
@@ -45,8 +45,7 @@ describe('a type renamed on the source with its table while streaming', function
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      await waitingForCutover(store, name);
       // both relations streamed with the type's old name first
       await source.query(`UPDATE "order" SET status = 'shipped' WHERE id = 1; UPDATE note SET status = 'paid' WHERE id = 1`, [], DB);
       await source.query(

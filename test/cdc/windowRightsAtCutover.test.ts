@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { requestCutover, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair, waitingForCutover } from '../support';
 
 const DB = 'windowrights';
 
@@ -34,8 +34,7 @@ describe('a fallback window asked at the cutover, on a target user without REPLI
     const store = new CatalogConnection(target);
     const running = runMigration(spec);
     try {
-      const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      await waitingForCutover(store, name);
       await requestCutover(target, name, undefined, { fallbackWindow: '1h' });
       const stopped = await waitForStatus(
         store,
