@@ -8,17 +8,20 @@ import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } fro
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { requestCutover, startMigration } from '../../provider/engine';
-import type { CatalogConnection } from '../../provider/engine/control/connection';
+import { requestCutover, runMigration, startMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { openClient } from '../../provider/engine/connect/client';
 import {
+  endIfRunning,
   makeManagedTarget,
+  pairSpec,
   serverSpec,
   startSourceWriter,
   uniqueName,
   until,
   waitForStatus,
+  waitingForCutover,
   type Cluster,
   type ServerPair,
   type SourceWriter,
@@ -302,4 +305,37 @@ export async function cutOverOnceAccepted(
   const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
   assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
   return done;
+}
+
+/** An online migration following drops and renames, started on a database made from `schema`, and streaming. */
+export interface FollowingMigration {
+  readonly spec: MigrationSpec;
+  readonly store: CatalogConnection;
+  readonly running: Promise<MigrationStatus>;
+}
+
+/**
+ * Makes `database` on the source from `schema`, starts an online migration of it that follows the
+ * source's drops and renames, and returns once it waits for its cutover trigger. The caller ends
+ * the run and closes the store.
+ */
+export async function followingMigration(pair: ServerPair, name: string, database: string, schema: string): Promise<FollowingMigration> {
+  await pair.source.query(`CREATE DATABASE ${ident(database)}`);
+  await pair.source.query(schema, [], database);
+  const spec = pairSpec(pair, name, [database], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    tableDropsAndRenames: 'follow',
+  });
+  const store = new CatalogConnection(spec.target);
+  const running = runMigration(spec);
+  try {
+    await waitingForCutover(store, name);
+  } catch (error) {
+    await endIfRunning(spec, running);
+    await store.close();
+    throw error;
+  }
+  return { spec, store, running };
 }

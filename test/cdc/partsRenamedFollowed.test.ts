@@ -6,12 +6,11 @@
 // and the cutover stopped on a primary key it could not add beside the first. The names and rows are
 // read back from both servers after the cutover.
 import assert from 'node:assert/strict';
-import { requestCutover, runMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import { requestCutover } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair, waitingForCutover } from '../support';
-import { rowsOf } from './harness';
+import { endIfRunning, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { followingMigration, rowsOf } from './harness';
 
 const DB = 'partsrename';
 
@@ -55,19 +54,9 @@ describe('a table renamed on the source with its sequence, keys and index while 
   it('renames the target’s sequence, keys and index as the source did, none made twice: cutover Succeeded, names and rows equal', async () => {
     pair = await startPair(15, 15);
     const source = pair.source;
-    await source.query(`CREATE DATABASE ${DB}`);
-    await source.query(SCHEMA, [], DB);
     const name = 'parts-rename';
-    const spec = pairSpec(pair, name, [DB], {
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      tableDropsAndRenames: 'follow',
-    });
-    const store = new CatalogConnection(spec.target);
-    const running = runMigration(spec);
+    const { spec, store, running } = await followingMigration(pair, name, DB, SCHEMA);
     try {
-      await waitingForCutover(store, name);
       await source.query(RENAME_TABLE, [], DB);
       await source.query(`INSERT INTO purchase ("customerId", total) SELECT 1 + g % 50, g FROM generate_series(1, 40) g`, [], DB);
       const expected = await names(source);

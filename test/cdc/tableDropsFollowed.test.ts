@@ -27,7 +27,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
-import { askCutoverUntilAccepted, cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
+import { askCutoverUntilAccepted, cutOverOnceAccepted, followingMigration, killRunnerWhileStreaming, rowsOf } from './harness';
 
 const DB = 'drops';
 
@@ -325,19 +325,8 @@ INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;`;
  * source dropped with its parent is gone from the target.
  */
 async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(PARENTS_SCHEMA, [], DB);
-  const spec = pairSpec(pair, name, [DB], {
-    mode: 'Online',
-    option: 'Migrate',
-    overwriteDbsInTarget: true,
-    tableDropsAndRenames: 'follow',
-  });
-  const store = new CatalogConnection(spec.target);
-  const running = runMigration(spec);
+  const { spec, store, running } = await followingMigration(pair, name, DB, PARENTS_SCHEMA);
   try {
-    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.target.query(
       `CREATE TABLE events_dba PARTITION OF events FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
        INSERT INTO events_dba SELECT g, date '2030-01-01' + g, g FROM generate_series(1, 20) g;

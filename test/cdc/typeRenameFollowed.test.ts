@@ -6,12 +6,11 @@
 // target did not have and the stream stopped until someone renamed it by hand. The rows of both
 // tables and the type's name are read back from the target after the cutover.
 import assert from 'node:assert/strict';
-import { requestCutover, runMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import { requestCutover } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair, waitingForCutover } from '../support';
-import { rowsOf } from './harness';
+import { endIfRunning, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { followingMigration, rowsOf } from './harness';
 
 const DB = 'typerename';
 
@@ -33,19 +32,9 @@ describe('a type renamed on the source with its table while streaming', function
   it('is renamed on the target at its place in the stream: rows of both tables using it applied, cutover Succeeded', async () => {
     pair = await startPair(15, 15);
     const source = pair.source;
-    await source.query(`CREATE DATABASE ${DB}`);
-    await source.query(SCHEMA, [], DB);
     const name = 'type-rename';
-    const spec = pairSpec(pair, name, [DB], {
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      tableDropsAndRenames: 'follow',
-    });
-    const store = new CatalogConnection(spec.target);
-    const running = runMigration(spec);
+    const { spec, store, running } = await followingMigration(pair, name, DB, SCHEMA);
     try {
-      await waitingForCutover(store, name);
       // both relations streamed with the type's old name first
       await source.query(`UPDATE "order" SET status = 'shipped' WHERE id = 1; UPDATE note SET status = 'paid' WHERE id = 1`, [], DB);
       await source.query(
