@@ -147,6 +147,8 @@ describe('fault campaign, fixed trials', function () {
           `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'} --pooler ${s.pooler ?? 'never'} --apply-sessions ${s.applySessions ?? 1}`,
         ),
       ].join('\n');
+      // printed at once as well: a run cut short before mocha's summary still shows why
+      if (result.outcome !== 'passed') console.error(detail);
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
       // said here so a trial that ran with one session cannot pass unseen as parallel apply's
