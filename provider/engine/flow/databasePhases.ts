@@ -17,7 +17,7 @@ import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects, largeObjectsAmong } from '../copy/largeObjects';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { configRowsLedger } from '../control/extensionConfigRows';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
