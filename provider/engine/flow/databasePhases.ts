@@ -20,7 +20,7 @@ import { copyLargeObjects, largeObjectsAmong } from '../copy/largeObjects';
 import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { configRowsLedger } from '../control/extensionConfigRows';
-import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
+import { readSequenceValues, writeSequenceValues } from '../switchover/sequenceSync';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
 import { holdpoint } from '../util/failpoints';
