@@ -2,9 +2,10 @@
 // SRIDs a user adds to PostGIS's spatial_ref_sys. The extension makes the table on each server, with
 // rows of its own; the rows of the database's own are those the extension's condition selects, the
 // rows pg_dump copies with the extension. Read here alike on both servers, each row as its text
-// and its key's (sessions pin the settings that change how values print), for the validation that
-// lists them, the copy of their rows at each switch (switchover/extensionConfigSync.ts) and the
-// verification that compares them (verify/verifyTables.ts).
+// and its key's (sessions pin the settings that change how values print), and as a count and a
+// digest: for the validation that lists them, the copy of their rows at each switch
+// (switchover/extensionConfigSync.ts) and the verification that compares them
+// (verify/verifyTables.ts).
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 
@@ -71,4 +72,13 @@ export function selectedConfigRowsSql(t: ExtensionConfigTable): string {
 /** The keys of the rows the extension's condition selects. */
 export function configRowKeysSql(t: ExtensionConfigTable): string {
   return `SELECT ${configKeySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition}`;
+}
+
+/**
+ * A count and a digest of the rows the extension's condition selects but those whose keys are given
+ * ($1, text[]: a server's own rows, kept), read alike on both servers.
+ */
+export function configRowsDigestSql(t: ExtensionConfigTable): string {
+  return `SELECT count(*)::int8::text AS n, md5(coalesce(string_agg(s.row, E'\\n' ORDER BY s.row), '')) AS digest
+            FROM (${selectedConfigRowsSql(t)}) AS s WHERE NOT (s.key = ANY ($1::text[]))`;
 }

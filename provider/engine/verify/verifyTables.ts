@@ -22,10 +22,10 @@ import { compileFilters, leftOutByName } from '../filter/filters';
 import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import {
   configRowKeysSql,
+  configRowsDigestSql,
   configTableDisplay,
   onTarget,
   readExtensionConfigTables,
-  selectedConfigRowsSql,
   type ExtensionConfigTable,
 } from '../catalog/extensionConfigTables';
 import type { ConfigRowKeys } from '../control/extensionConfigRows';
@@ -442,15 +442,6 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
     record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
   }
-}
-
-/**
- * A count and a digest of the rows the extension's condition selects but those whose keys are given
- * ($1, text[]: a server's own rows, kept), read alike on both servers.
- */
-function configRowsDigestSql(t: ExtensionConfigTable): string {
-  return `SELECT count(*)::int8::text AS n, md5(coalesce(string_agg(s.row, E'\\n' ORDER BY s.row), '')) AS digest
-            FROM (${selectedConfigRowsSql(t)}) AS s WHERE NOT (s.key = ANY ($1::text[]))`;
 }
 
 /**
