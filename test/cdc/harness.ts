@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import { ensurePublication } from '../../provider/engine/cdc/prepare/publication';
-import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/prepare/slot';
+import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/footprint/slotAndPublication';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';

@@ -2,7 +2,7 @@
 // campaign saw a migration fail while the source restarted, and its cleanup, tried once
 // against the restarting source, left the slot holding WAL and the publication behind.
 import assert from 'node:assert/strict';
-import { dropSlotAndPublication } from '../../provider/engine/cdc/prepare/slot';
+import { dropSlotAndPublication } from '../../provider/engine/footprint/slotAndPublication';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
 describe('slot cleanup during a source restart', function () {

@@ -1,7 +1,7 @@
 // The control catalog's record of the rows of extensions' configuration tables pgferry wrote
 // (pgferry.extension_config_row, control migration 31), by key. Such a table is not streamed: its
 // rows are copied at the copy, again at an online cutover and back at a fall-back
-// (copy/extensionConfig.ts), so a row deleted on the server it came from is found only by comparing.
+// (switchover/extensionConfigSync.ts), so a row deleted on the server it came from is found only by comparing.
 // pgferry deletes a row on the server it writes only when its key is recorded here as copied: the
 // row was inserted there by pgferry and the server it came from no longer has it. A row the written
 // server had of its own is never recorded as copied; the ones the target had at the cutover are
@@ -11,11 +11,28 @@
 // a DBA made, which only a record of what pgferry inserted tells apart.
 // Rows go with the migration's database row.
 import { ident } from '../connect/quote';
-import type { ConfigRowKeys, ConfigRowsLedger } from '../copy/extensionConfig';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.extension_config_row`;
+
+/** One configuration table's recorded keys: those pgferry inserted, and the target's own. */
+export interface ConfigRowKeys {
+  readonly copied: ReadonlySet<string>;
+  readonly kept: ReadonlySet<string>;
+}
+
+/** The record of one database, as the copy of configuration rows takes it (configRowsLedger). */
+export interface ConfigRowsLedger {
+  /** The recorded keys by table (its qualified name). */
+  read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
+  /** Keys about to be inserted, recorded before the insert. */
+  recordCopied(table: string, keys: readonly string[]): Promise<void>;
+  /** Keys whose rows were deleted, forgotten once the delete committed. */
+  forget(table: string, keys: readonly string[]): Promise<void>;
+  /** The target's own keys, in place of those recorded before. */
+  recordKept(table: string, keys: readonly string[]): Promise<void>;
+}
 
 /** The record of one database of a migration, as the copy of configuration rows takes it. */
 export function configRowsLedger(catalog: CatalogConnection, migration: string, database: string): ConfigRowsLedger {

@@ -10,7 +10,7 @@
 import { retryPhase } from './outage';
 import { applierResult, lateArrivals, lateArrivalWords, markCutoverPoint } from '../switchover/marker';
 import { withSessionPair } from '../connect/session';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';

@@ -41,7 +41,7 @@ import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../copy/extensionConfig';
+import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { configRowsLedger, extensionConfigRows } from '../control/extensionConfigRows';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
@@ -371,7 +371,7 @@ async function largeObjectsBack(run: SwitchoverRun, database: string, filter: Fi
 }
 
 /**
- * The rows of the extensions' configuration tables (copy/extensionConfig.ts), which neither stream
+ * The rows of the extensions' configuration tables (switchover/extensionConfigSync.ts), which neither stream
  * carries, brought back to the old source inside both fences: the new server's rows but its own
  * kept at the cutover, and the rows pgferry copied that the new server deleted in the window
  * deleted there; one the old source has of its own is kept.

@@ -7,7 +7,7 @@
 // after a kill makes them again without harm; the slot's point is recorded last. The switch back to
 // streaming, once every window has fallen back, is control/fallbackWindows.ts reopenForward; the streaming itself
 // is the online flow's (online.ts), as for a resumed runner.
-import { openForwardSlot } from '../cdc/prepare/slot';
+import { openForwardSlot } from '../footprint/slotAndPublication';
 import { prepareSource } from '../cdc/prepare/sourcePrep';
 import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
 import { prepareTargetForStreaming } from './streamingTarget';

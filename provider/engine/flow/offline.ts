@@ -59,7 +59,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
       databases: [database],
       sourceSessions: new Map([[database, copy.sessions]]),
       materializedViews: spec.staleMaterializedViews,
-      // a configuration row the target had of its own is kept and left out (copy/extensionConfig.ts)
+      // a configuration row the target had of its own is kept and left out (switchover/extensionConfigSync.ts)
       configRows: new Map([[database, await extensionConfigRows(store, spec.migrationName, database)]]),
     });
     const previous = (await get(store, spec.migrationName))?.verification;

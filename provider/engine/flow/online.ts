@@ -13,7 +13,7 @@ import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { readAppliedCounts } from '../cdc/apply/positionCommit';
 import { installEventTrigger } from '../footprint/sourceEventTrigger';
-import { slotState, type SlotState } from '../cdc/prepare/slot';
+import { slotState, type SlotState } from '../footprint/slotAndPublication';
 import { migrationEnd } from './migrationEnd';
 import { releaseDatabase } from '../footprint/release';
 import { dropTargetGuard } from './targetGuardAtCutover';

@@ -6,7 +6,7 @@
 import { prepareSourceAndSnapshot } from '../cdc/prepare/sourcePrep';
 import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
 import { prepareTargetForStreaming } from './streamingTarget';
-import { createSlotWithSnapshot, dropSlot, type ExportedSlot } from '../cdc/prepare/slot';
+import { createSlotWithSnapshot, dropSlot, type ExportedSlot } from '../footprint/slotAndPublication';
 import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { withSession } from '../connect/session';
 import { releaseStream } from '../footprint/release';

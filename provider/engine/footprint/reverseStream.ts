@@ -18,7 +18,7 @@ import type { ServerSpec } from '../input/migrationSpec';
 import { createPublication, publishesViaRoot, publishTables } from '../cdc/prepare/publication';
 import { rootOf } from '../cdc/prepare/publicationPlan';
 import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
-import { slotAndPublicationUndo } from './slotAndPublication';
+import { findOrMakeSlot, slotAndPublicationUndo } from './slotAndPublication';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /**
@@ -74,15 +74,7 @@ export async function openReverseStream(
     await createPublication(client, names.publication);
     const relations = reverseTables(await readSourceRelations(client, names.publication), tables, await publishesViaRoot(client));
     await publishTables(client, names.publication, relations, { seconds: 30 });
-    const found = await client.query<{ lsn: string | null }>(
-      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-      [names.slot],
-    );
-    if (found.rows[0]?.lsn) return found.rows[0].lsn;
-    const made = await client.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [
-      names.slot,
-    ]);
-    return made.rows[0]!.lsn;
+    return findOrMakeSlot(client, names.slot);
   });
 }
 

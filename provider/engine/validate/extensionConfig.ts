@@ -1,6 +1,7 @@
 // The configuration tables of extensions (pg_extension_config_dump): pg_partman's part_config, the
 // SRIDs a user adds to PostGIS's spatial_ref_sys. pgferry copies the rows their condition selects, as
-// pg_dump does, in the copy's snapshot, and the verification compares them (copy/extensionConfig.ts).
+// pg_dump does, in the copy's snapshot (switchover/extensionConfigSync.ts), and the verification
+// compares them.
 // An online migration does not stream them (an extension's table is not in the publication, which
 // lists the tables the filters move): it copies them again at the cutover, after the drain. That is
 // said once here, for each table holding such rows, with what it leaves to the user: a row deleted
@@ -9,7 +10,7 @@
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
-import { readExtensionConfigTables } from '../copy/extensionConfig';
+import { readExtensionConfigTables } from '../catalog/extensionConfigTables';
 import { CODES } from './codes';
 import { CHECK_TYPES, warning } from './result';
 

@@ -26,9 +26,9 @@ import {
   configTableDisplay,
   onTarget,
   readExtensionConfigTables,
-  type ConfigRowKeys,
   type ExtensionConfigTable,
-} from '../copy/extensionConfig';
+} from '../catalog/extensionConfigTables';
+import type { ConfigRowKeys } from '../control/extensionConfigRows';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 import { trace } from '../util/trace';

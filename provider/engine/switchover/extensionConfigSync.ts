@@ -1,98 +1,34 @@
-// The configuration tables of extensions (pg_extension_config_dump): pg_partman's part_config, the
-// SRIDs a user adds to PostGIS's spatial_ref_sys. The extension makes the table on the target, with
-// rows of its own; the rows of the database's own are those the extension's condition selects, the
-// rows pg_dump copies with the extension. pgferry copies those rows in the copy's snapshot, again
-// at an online cutover after the drain, and back to the old source at a fall-back (an extension's
-// table is not in either publication, which list the tables the filters move), and the
-// verification compares them. On the server written, a row whose key is there already is updated
-// only when the extension's condition selects it there too, so the extension's own rows are never
-// changed or duplicated; in a table without a primary key, a row already there whole is skipped.
-// A row is deleted only when pgferry inserted it (its key recorded as copied before the insert,
+// The rows of extensions' configuration tables (catalog/extensionConfigTables.ts) copied from one
+// server to the other: in the copy's snapshot, again at an online cutover after the drain, and back
+// to the old source at a fall-back, beside the sequences and large objects brought over at each
+// switch (an extension's table is not in either publication, which list the tables the filters
+// move). On the server written, a row whose key is there already is updated only when the
+// extension's condition selects it there too, so the extension's own rows are never changed or
+// duplicated; in a table without a primary key, a row already there whole is skipped. A row is
+// deleted only when pgferry inserted it (its key recorded as copied before the insert,
 // control/extensionConfigRows.ts) and the server it came from no longer has it: a row the written
 // server had of its own, a DBA's, stays. The target's own rows at the cutover are recorded as kept:
 // a fall-back does not carry them back, and the comparisons leave them out.
 import type pg from 'pg';
 import { ident, identList, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
+import {
+  configKeySql,
+  configRowKeysSql,
+  configTableDisplay,
+  onTarget,
+  readExtensionConfigTables,
+  selectedConfigRowsSql,
+  type ExtensionConfigTable,
+} from '../catalog/extensionConfigTables';
+import type { ConfigRowKeys, ConfigRowsLedger } from '../control/extensionConfigRows';
 
-/** Each extension's plain configuration tables, with the condition pg_dump selects their rows by ('' for all). */
-const CONFIG_TABLES_SQL = `
-SELECT e.extname AS extension, n.nspname AS schema, c.relname AS name, coalesce(e.extcondition[s.i], '') AS condition,
-       array(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                AND coalesce(to_jsonb(a) ->> 'attgenerated', '') = '' -- a column from PostgreSQL 12 on
-              ORDER BY a.attnum) AS columns,
-       array(SELECT a.attname::text FROM pg_catalog.pg_index i
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-              WHERE i.indrelid = c.oid AND i.indisprimary
-              ORDER BY a.attnum) AS key
-  FROM pg_catalog.pg_extension e
- CROSS JOIN LATERAL pg_catalog.generate_subscripts(e.extconfig, 1) AS s(i)
-  JOIN pg_catalog.pg_class c ON c.oid = e.extconfig[s.i]
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r'
- ORDER BY 1, 2, 3`;
-
-export interface ExtensionConfigTable {
-  readonly extension: string;
-  readonly schema: string;
-  readonly name: string;
-  /** The extension's own `WHERE ...` from the catalog, as pg_dump runs it; '' for every row. */
-  readonly condition: string;
-  /** The columns a row is written with: none generated. */
-  readonly columns: readonly string[];
-  /** The primary key's columns; empty when the table has none. */
-  readonly key: readonly string[];
-}
-
-/** The configuration tables of the database `client` is on. */
-export async function readExtensionConfigTables(client: pg.Client): Promise<ExtensionConfigTable[]> {
-  const { rows } = await client.query<ExtensionConfigTable>(CONFIG_TABLES_SQL);
-  return rows;
-}
-
-/** Whether the target has the table (its extension made there). */
-export async function onTarget(target: pg.Client, t: ExtensionConfigTable): Promise<boolean> {
-  const { rows } = await target.query<{ oid: string | null }>(`SELECT to_regclass($1)::oid::text AS oid`, [qualified(t.schema, t.name)]);
-  return rows[0]?.oid !== null && rows[0]?.oid !== undefined;
-}
-
-/** How the table is named in messages and the verification's report. */
-export function configTableDisplay(t: ExtensionConfigTable): string {
-  return `${qualified(t.schema, t.name)} (configuration of extension ${ident(t.extension)})`;
-}
-
-/**
- * A row's key as text: its primary key's columns as a row, or the whole row in a table without one.
- * The same text on both servers (sessions pin the settings that change how values print).
- */
-function keySql(t: ExtensionConfigTable, alias: string): string {
-  return t.key.length === 0 ? `${alias}::text` : `ROW(${t.key.map((c) => `${alias}.${ident(c)}`).join(', ')})::text`;
-}
-
-/** The rows the extension's condition selects, each as its row's text and its key's, in one order. */
-function selectedRowsSql(t: ExtensionConfigTable): string {
-  return `SELECT r::text AS row, ${keySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
-}
-
-/** The keys of the rows the extension's condition selects. */
-export function configRowKeysSql(t: ExtensionConfigTable): string {
-  return `SELECT ${keySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition}`;
-}
-
-/**
- * A count and a digest of the rows the extension's condition selects but those whose keys are given
- * ($1, text[]: a server's own rows, kept), read alike on both servers.
- */
-export function configRowsDigestSql(t: ExtensionConfigTable): string {
-  return `SELECT count(*)::int8::text AS n, md5(coalesce(string_agg(s.row, E'\\n' ORDER BY s.row), '')) AS digest
-            FROM (${selectedRowsSql(t)}) AS s WHERE NOT (s.key = ANY ($1::text[]))`;
-}
+const NO_KEYS: ConfigRowKeys = { copied: new Set(), kept: new Set() };
 
 /** Deletes the rows of the keys given ($1, text[]) that the extension's condition selects there. */
 function deleteSql(t: ExtensionConfigTable): string {
   const table = qualified(t.schema, t.name);
-  return `DELETE FROM ONLY ${table} AS r WHERE ${keySql(t, 'r')} = ANY ($1::text[]) AND r.ctid IN (SELECT ctid FROM ONLY ${table} ${t.condition})`;
+  return `DELETE FROM ONLY ${table} AS r WHERE ${configKeySql(t, 'r')} = ANY ($1::text[]) AND r.ctid IN (SELECT ctid FROM ONLY ${table} ${t.condition})`;
 }
 
 /**
@@ -113,26 +49,6 @@ function writeSql(t: ExtensionConfigTable): string {
   const set = rest.map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`).join(', ');
   const update = rest.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${set} ${selected}`;
   return `${insert} ${rows} ON CONFLICT (${identList(t.key)}) ${update}`;
-}
-
-/** One configuration table's recorded keys (control/extensionConfigRows.ts): those pgferry inserted, and the target's own. */
-export interface ConfigRowKeys {
-  readonly copied: ReadonlySet<string>;
-  readonly kept: ReadonlySet<string>;
-}
-
-const NO_KEYS: ConfigRowKeys = { copied: new Set(), kept: new Set() };
-
-/** The record of the keys pgferry wrote, in the control catalog, which this folder does not reach: its caller hands it. */
-export interface ConfigRowsLedger {
-  /** The recorded keys by table (its qualified name). */
-  read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
-  /** Keys about to be inserted, recorded before the insert. */
-  recordCopied(table: string, keys: readonly string[]): Promise<void>;
-  /** Keys whose rows were deleted, forgotten once the delete committed. */
-  forget(table: string, keys: readonly string[]): Promise<void>;
-  /** The target's own keys, in place of those recorded before. */
-  recordKept(table: string, keys: readonly string[]): Promise<void>;
 }
 
 /** Which way rows go: the copy's and the cutover's (source to target) or a fall-back's (new server to old source). */
@@ -173,7 +89,7 @@ async function syncTable(
   keys = NO_KEYS,
 ): Promise<TableDone> {
   const name = qualified(table.schema, table.name);
-  const { rows } = await from.query<{ row: string; key: string }>(selectedRowsSql(table));
+  const { rows } = await from.query<{ row: string; key: string }>(selectedConfigRowsSql(table));
   const onTo = new Set((await to.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
   const fromKeys = new Set(rows.map((r) => r.key));
   const carried = way === 'back' ? rows.filter((r) => !keys.kept.has(r.key)) : rows;
