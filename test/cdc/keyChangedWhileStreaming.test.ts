@@ -47,11 +47,27 @@ async function identityOf(cluster: Cluster, db: string, table: string): Promise<
   return row!.r;
 }
 
-/** Waits for the cutover to stop and returns its message (the runner streams on). */
-async function stoppedCutover(store: CatalogConnection, spec: Parameters<typeof cutoverEnd>[1], running: Promise<MigrationStatus>): Promise<string> {
+/** Asks for the cutover once the migration streams, waits for it to stop and returns that status (the runner streams on). */
+async function stoppedCutover(
+  store: CatalogConnection,
+  spec: Parameters<typeof cutoverEnd>[1],
+  running: Promise<MigrationStatus>,
+): Promise<MigrationStatus> {
+  await waitingForCutover(store, spec.migrationName);
   const status = await cutoverEnd(store, spec, running);
   assert.ok(!isFinalState(status.state), `the cutover did not stop but ended ${status.state}: ${status.message}`);
-  return status.message ?? '';
+  return status;
+}
+
+/** Asks for the cutover again once the migration streams, and returns how it ended (or stopped, other than `stopped`). */
+async function cutoverAgain(
+  store: CatalogConnection,
+  spec: Parameters<typeof cutoverEnd>[1],
+  running: Promise<MigrationStatus>,
+  stopped: MigrationStatus,
+): Promise<MigrationStatus> {
+  await waitingForCutover(store, spec.migrationName);
+  return cutoverEnd(store, spec, running, stopped);
 }
 
 describe('online: a key or replica identity changed on the source while streaming', function () {
@@ -72,11 +88,16 @@ describe('online: a key or replica identity changed on the source while streamin
     try {
       await waitingForCutover(store, spec.migrationName);
       // the application's first migration: a table without a key, written at once
-      await pair.source.query(`CREATE TABLE late (id int NOT NULL, v text NOT NULL); INSERT INTO late SELECT g, 'first ' || g FROM generate_series(1, 50) g`, [], db);
+      await pair.source.query(
+        `CREATE TABLE late (id int NOT NULL, v text NOT NULL); INSERT INTO late SELECT g, 'first ' || g FROM generate_series(1, 50) g`,
+        [],
+        db,
+      );
       await until(
         'the keyless table reported as not streamed',
         async () =>
-          (await events(store, spec.migrationName, 200)).some((e) => /public\.late/.test(e.message) && /no primary key/.test(e.message)) || undefined,
+          (await events(store, spec.migrationName, 200)).some((e) => /public\.late/.test(e.message) && /no primary key/.test(e.message)) ||
+          undefined,
         60_000,
       );
       // the writer inserts, updates and deletes through the key's arrival
@@ -86,7 +107,8 @@ describe('online: a key or replica identity changed on the source while streamin
         if (n % 7 === 0) await c.query(`DELETE FROM late WHERE id = $1::int`, [1000 + n - 3]);
       });
       await writer.connected;
-      const before = await stoppedCutover(store, spec, running);
+      const stopped = await stoppedCutover(store, spec, running);
+      const before = stopped.message ?? '';
       assert.match(before, /public\.late/, before);
       assert.match(before, /has no primary key/, before);
       assert.match(before, /ALTER TABLE public\.late ADD PRIMARY KEY/, before);
@@ -96,16 +118,16 @@ describe('online: a key or replica identity changed on the source while streamin
       await pair.source.query(`ALTER TABLE late ADD PRIMARY KEY (id)`, [], db);
       await until(
         'the table followed once it has a key',
-        async () =>
-          (await events(store, spec.migrationName, 300)).some((e) => /^followed public\.late/.test(e.message)) || undefined,
+        async () => (await events(store, spec.migrationName, 300)).some((e) => /^followed public\.late/.test(e.message)) || undefined,
         120_000,
       );
       await new Promise((r) => setTimeout(r, 3_000));
       const written = await writer.stop();
       assert.ok(written > 0, 'the writer wrote');
-      const end = await cutoverEnd(store, spec, running);
+      const end = await cutoverAgain(store, spec, running, stopped);
       assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
-      for (const table of ['late', 'base']) assert.equal(await digestOf(pair.target, db, table), await digestOf(pair.source, db, table), table);
+      for (const table of ['late', 'base'])
+        assert.equal(await digestOf(pair.target, db, table), await digestOf(pair.source, db, table), table);
       assert.equal(await identityOf(pair.target, db, 'late'), await identityOf(pair.source, db, 'late'));
     } finally {
       await endIfRunning(spec, running);
@@ -146,7 +168,8 @@ describe('online: a key or replica identity changed on the source while streamin
       await until(
         'the identities set on the target',
         async () =>
-          ((await identityOf(pair.target, db, 'full_t')) === 'f' && (await identityOf(pair.target, db, 'idx_t')) === 'i idx_t_u') || undefined,
+          ((await identityOf(pair.target, db, 'full_t')) === 'f' && (await identityOf(pair.target, db, 'idx_t')) === 'i idx_t_u') ||
+          undefined,
         60_000,
       );
 
@@ -154,17 +177,19 @@ describe('online: a key or replica identity changed on the source while streamin
       await pair.source.query(`ALTER TABLE none_t REPLICA IDENTITY NOTHING`, [], db);
       await until(
         'none_t taken out of the publication',
-        async () => (await events(store, spec.migrationName, 300)).some((e) => /^public\.none_t is no longer streamed/.test(e.message)) || undefined,
+        async () =>
+          (await events(store, spec.migrationName, 300)).some((e) => /^public\.none_t is no longer streamed/.test(e.message)) || undefined,
         60_000,
       );
       await pair.source.query(`UPDATE none_t SET v = v || ' changed' WHERE id <= 10; DELETE FROM none_t WHERE id = 20`, [], db);
       // the cutover has no writer fence: the application stops before it is asked for
       assert.ok((await writer.stop()) > 0, 'the writer wrote');
       const stopped = await stoppedCutover(store, spec, running);
-      assert.match(stopped, /public\.none_t/, stopped);
-      assert.match(stopped, /its replica identity is NOTHING/, stopped);
-      assert.match(stopped, /ALTER TABLE public\.none_t REPLICA IDENTITY DEFAULT/, stopped);
-      assert.doesNotMatch(stopped, /writes still running on the source/, stopped);
+      const said = stopped.message ?? '';
+      assert.match(said, /public\.none_t/, said);
+      assert.match(said, /its replica identity is NOTHING/, said);
+      assert.match(said, /ALTER TABLE public\.none_t REPLICA IDENTITY DEFAULT/, said);
+      assert.doesNotMatch(said, /writes still running on the source/, said);
 
       // the identity back, a writer running through it: the table is followed again, copied at a pin and streamed
       const again = write(100_000);
@@ -178,7 +203,7 @@ describe('online: a key or replica identity changed on the source while streamin
       );
       await pair.source.query(`UPDATE none_t SET v = v || ' again' WHERE id > 90; DELETE FROM none_t WHERE id = 50`, [], db);
       assert.ok((await again.stop()) > 0, 'the writer wrote again');
-      const end = await cutoverEnd(store, spec, running);
+      const end = await cutoverAgain(store, spec, running, stopped);
       assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
       for (const table of ['full_t', 'idx_t', 'none_t']) {
         assert.equal(await digestOf(pair.target, db, table), await digestOf(pair.source, db, table), table);
@@ -189,5 +214,4 @@ describe('online: a key or replica identity changed on the source while streamin
       await store.close();
     }
   });
-
 });
