@@ -24,6 +24,7 @@ import {
   waitingForCutover,
   type Cluster,
   type ServerPair,
+  type SourceWriter,
 } from '../support';
 
 /** The md5 of a table's rows as text, ordered by every column, and their count. */
@@ -68,6 +69,22 @@ async function cutoverAgain(
 ): Promise<MigrationStatus> {
   await waitingForCutover(store, spec.migrationName);
   return cutoverEnd(store, spec, running, stopped);
+}
+
+/** The writer of every table of the identity scenario but none_t, through each change of identity. */
+function identityWriter(source: Cluster, db: string, offset: number): SourceWriter {
+  return startSourceWriter(source, db, async (c, n) => {
+    await c.query(`UPDATE full_t SET v = v || '+' WHERE id = $1::int`, [(n % 100) + 1]);
+    await c.query(`UPDATE idx_t SET v = v || '+' WHERE id = $1::int`, [(n % 100) + 1]);
+    await c.query(`INSERT INTO full_t VALUES ($1::int, 'w')`, [offset + n]);
+    await c.query(`DELETE FROM idx_t WHERE id = $1::int`, [((n * 7) % 100) + 1]);
+  });
+}
+
+/** The migration's events that say its stream stopped. */
+async function streamStops(store: CatalogConnection, name: string): Promise<string[]> {
+  const all = await events(store, name, 500);
+  return all.filter((e) => e.level === 'error' && /streaming stopped/.test(e.message)).map((e) => e.message);
 }
 
 describe('online: a key or replica identity changed on the source while streaming', function () {
@@ -154,14 +171,7 @@ describe('online: a key or replica identity changed on the source while streamin
     const running = runMigration(spec);
     try {
       await waitingForCutover(store, spec.migrationName);
-      // the writer of every table but none_t, through each change of identity
-      const write = (offset: number) =>
-        startSourceWriter(pair.source, db, async (c, n) => {
-          await c.query(`UPDATE full_t SET v = v || '+' WHERE id = $1::int`, [(n % 100) + 1]);
-          await c.query(`UPDATE idx_t SET v = v || '+' WHERE id = $1::int`, [(n % 100) + 1]);
-          await c.query(`INSERT INTO full_t VALUES ($1::int, 'w')`, [offset + n]);
-          await c.query(`DELETE FROM idx_t WHERE id = $1::int`, [((n * 7) % 100) + 1]);
-        });
+      const write = (offset: number) => identityWriter(pair.source, db, offset);
       const writer = write(1000);
       await writer.connected;
       await pair.source.query(`ALTER TABLE full_t REPLICA IDENTITY FULL; ALTER TABLE idx_t REPLICA IDENTITY USING INDEX idx_t_u`, [], db);
@@ -206,13 +216,7 @@ describe('online: a key or replica identity changed on the source while streamin
       const end = await cutoverAgain(store, spec, running, stopped);
       assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
       // the identities changed under the writer without stopping the stream
-      const stops = (await events(store, spec.migrationName, 500)).filter(
-        (e) => e.level === 'error' && /streaming stopped/.test(e.message),
-      );
-      assert.deepEqual(
-        stops.map((e) => e.message),
-        [],
-      );
+      assert.deepEqual(await streamStops(store, spec.migrationName), []);
       for (const table of ['full_t', 'idx_t', 'none_t']) {
         assert.equal(await digestOf(pair.target, db, table), await digestOf(pair.source, db, table), table);
         assert.equal(await identityOf(pair.target, db, table), await identityOf(pair.source, db, table), `${table}'s replica identity`);
