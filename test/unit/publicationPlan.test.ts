@@ -1,6 +1,7 @@
 // Issue 18: what pgferry's publication lists, and what the table watch acts on (pure).
 import assert from 'node:assert/strict';
 import {
+  identityFix,
   shapeSourceRelation,
   type KeyFacts,
   type SourceRelation,
@@ -119,5 +120,23 @@ describe('publication plan (pure, issue 18)', () => {
     assert.match(reason, /primary key "b_pkey" is DEFERRABLE \(allowReplicaIdentityFull is off\)/);
     assert.match(reason, /does not own it \(owner etl\)/);
     assert.doesNotMatch(newTableReason(deferrable, true), /DEFERRABLE/);
+  });
+
+  it('names the statement that gives a table without a usable identity one: its own primary key back, a key, or FULL', () => {
+    const keyless = rel({ oid: '1', name: 'late' });
+    assert.equal(
+      identityFix(keyless),
+      'ALTER TABLE public.late ADD PRIMARY KEY (column, ...), or ALTER TABLE public.late REPLICA IDENTITY FULL',
+    );
+    const nothing = rel({ oid: '2', name: 'quiet', replident: 'n', keys: [pk('quiet_pkey')] });
+    assert.equal(nothing.identity.kind, 'none');
+    assert.equal(identityFix(nothing), 'ALTER TABLE public.quiet REPLICA IDENTITY DEFAULT');
+    const indexGone = rel({ oid: '3', name: 'Odd', replident: 'i' });
+    assert.match(
+      identityFix(indexGone),
+      /^ALTER TABLE public\."Odd" REPLICA IDENTITY FULL, or ALTER TABLE public\."Odd" REPLICA IDENTITY USING INDEX/,
+    );
+    const deferrable = rel({ oid: '4', name: 'b', keys: [pk('b_pkey', { immediate: false })] });
+    assert.match(identityFix(deferrable), /^ALTER TABLE public\.b REPLICA IDENTITY FULL/);
   });
 });

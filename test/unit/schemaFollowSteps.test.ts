@@ -342,3 +342,22 @@ describe("schema follow steps: a composite type's attributes", () => {
     assert.doesNotMatch(alterStatement(type, 'attributes', '"label, text" numeric(12,4), m public.mood', have, 'app'), /DROP TYPE/);
   });
 });
+
+describe("schema follow steps: a table's replica identity", () => {
+  it("sets the source's replica identity on the target while streaming, after the indexes: FULL, USING INDEX, NOTHING, DEFAULT", () => {
+    const table = object('table', 'orders', {}, null);
+    const step = alterStep(table, table, 'replica identity', 'FULL', null, 'app');
+    assert.equal(step?.when, 'anytime');
+    assert.ok(step!.rank > 4, 'after the indexes');
+    assert.deepEqual(step?.statements, ['ALTER TABLE "public"."orders" REPLICA IDENTITY FULL;']);
+    assert.deepEqual(alterStep(table, table, 'replica identity', 'USING INDEX orders_u', 'FULL', 'app')?.statements, [
+      'ALTER TABLE "public"."orders" REPLICA IDENTITY USING INDEX orders_u;',
+    ]);
+    assert.deepEqual(alterStep(table, table, 'replica identity', 'NOTHING', null, 'app')?.statements, [
+      'ALTER TABLE "public"."orders" REPLICA IDENTITY NOTHING;',
+    ]);
+    assert.deepEqual(alterStep(table, table, 'replica identity', null, 'FULL', 'app')?.statements, [
+      'ALTER TABLE "public"."orders" REPLICA IDENTITY DEFAULT;',
+    ]);
+  });
+});

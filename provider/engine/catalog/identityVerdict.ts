@@ -40,6 +40,8 @@ export interface IdentityVerdict {
   readonly flaw?: string;
 }
 
+const NO_PRIMARY_KEY = 'it has no primary key';
+
 /** Why an index cannot be a replica identity; undefined when it can. */
 function keyFlaw(key: KeyFacts): string | undefined {
   if (!key.unique) return 'is not unique';
@@ -66,7 +68,7 @@ export function judgeIdentity(replident: string, keys: readonly KeyFacts[]): Ide
     }
     default: {
       const key = keys.find((k) => k.primary);
-      if (!key) return { kind: 'none', flaw: 'it has no primary key' };
+      if (!key) return { kind: 'none', flaw: NO_PRIMARY_KEY };
       const flaw = keyFlaw(key);
       return flaw ? { kind: 'none', flaw: `primary key "${key.name}" ${flaw}` } : { kind: 'primary-key', index: key.name };
     }
@@ -139,6 +141,8 @@ export interface SourceRelation {
   readonly bound?: string;
   readonly replident: string;
   readonly identity: IdentityVerdict;
+  /** Its primary key, when the server could use it as identity (what REPLICA IDENTITY DEFAULT would use). */
+  readonly usablePrimaryKey?: string;
   /** The session's user may publish it and change its replica identity. */
   readonly owned: boolean;
   readonly owner: string;
@@ -158,10 +162,30 @@ export function shapeSourceRelation(row: SourceRelationRow): SourceRelation {
     ...(row.bound ? { bound: row.bound } : {}),
     replident: row.replident,
     identity: judgeIdentity(row.replident, row.keys),
+    ...usablePrimaryKeyOf(row.keys),
     owned: row.owned,
     owner: row.owner,
     published: row.published,
   };
+}
+
+function usablePrimaryKeyOf(keys: readonly KeyFacts[]): { usablePrimaryKey?: string } {
+  const verdict = judgeIdentity('d', keys);
+  return verdict.kind === 'primary-key' && verdict.index ? { usablePrimaryKey: verdict.index } : {};
+}
+
+/**
+ * Pure: the statements that give a table without a usable identity one, as the user runs them on
+ * the source (schema.table as messages print it, which reads as SQL): its own primary key back as identity where it has a usable one,
+ * else a primary key or REPLICA IDENTITY FULL. Said by every message that reports such a table.
+ */
+export function identityFix(relation: Pick<SourceRelation, 'schema' | 'name' | 'replident' | 'identity' | 'usablePrimaryKey'>): string {
+  const table = displayName(relation.schema, relation.name);
+  const full = `ALTER TABLE ${table} REPLICA IDENTITY FULL`;
+  if (relation.usablePrimaryKey !== undefined && relation.replident !== 'd') return `ALTER TABLE ${table} REPLICA IDENTITY DEFAULT`;
+  if (relation.replident === 'd' && relation.identity.flaw === NO_PRIMARY_KEY)
+    return `ALTER TABLE ${table} ADD PRIMARY KEY (column, ...), or ${full}`;
+  return `${full}, or ALTER TABLE ${table} REPLICA IDENTITY USING INDEX (a unique index on NOT NULL columns)`;
 }
 
 /**

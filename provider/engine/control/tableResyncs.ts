@@ -14,10 +14,12 @@ import type { CatalogConnection } from './connection';
 const T = `${ident(CONTROL_SCHEMA)}.table_resync`;
 
 /**
- * Why a table is resynchronised: the user asked, it was created on the source while streaming, or
- * its shape changed in a way the stream cannot order with its rows (cdc/apply/shapeFollow.ts).
+ * Why a table is resynchronised: the user asked, it was created on the source while streaming, its
+ * shape changed in a way the stream cannot order with its rows (cdc/apply/shapeFollow.ts), or a
+ * table reported as not streamed may be published now: the source gave it a usable replica
+ * identity (cdc/prepare/tableWatch.ts).
  */
-export type ResyncReason = 'requested' | 'created' | 'reshaped';
+export type ResyncReason = 'requested' | 'created' | 'reshaped' | 'keyed';
 
 export interface TableResync {
   readonly database: string;

@@ -40,7 +40,7 @@ import { stepClock, type StepClock } from '../util/stepClock';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
-import { notStreamedTables } from '../control/sourceTables';
+import { notStreamedTables, type NotStreamedTable } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerifications } from '../control/tableVerification';
 import { wholeSchemaCheck } from './wholeSchemaCheck';
 import { recheckPlan } from '../switchover/recheckPlan';
@@ -405,6 +405,8 @@ interface VerificationRead {
   readonly verified: VerificationReport;
   /** The migration's known objects by database (followSchemaChanges), as the verification judged with them. */
   readonly known: VerifyOptions['known'];
+  /** The tables recorded as not streamed when it read them. */
+  readonly notStreamed: readonly NotStreamedTable[];
 }
 
 /** The cutover's verification of the databases it cuts over, read only: what it found is acted on by actOnVerification. */
@@ -421,7 +423,7 @@ async function readVerification(
   const notStreamed = await notStreamedTables(store, name, cutOver);
   trace('verification: tables not streamed read');
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
-  const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams, pinned);
+  const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams, pinned, notStreamed);
   // what the target alone has (a DBA's table or column) is kept, not a mismatch
   const known = spec.followSchemaChanges
     ? new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const)))
@@ -443,7 +445,7 @@ async function readVerification(
     }),
   );
   trace('verification: read');
-  return { verified, known };
+  return { verified, known, notStreamed };
 }
 
 /** What the verification read, recorded and judged; false when it found a mismatch (streaming resumed). */
@@ -452,7 +454,7 @@ async function actOnVerification(
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
-  { verified, known }: VerificationRead,
+  { verified, known, notStreamed }: VerificationRead,
 ): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
@@ -474,7 +476,17 @@ async function actOnVerification(
   if (!report.ok) {
     // a write past the cutover point is named as such, not guessed at
     const late = await writesPastThePoint(run, streams).catch(() => undefined);
+    // a table not streamed differs because nothing carried its changes: its reason names the fix
+    const unstreamed = report.tables.find((t) => !t.matches && notStreamed.some((n) => n.database === t.database && n.table === t.table));
     if (late) await rollBackLateWrites(run, all, databases, late, givenBack(true, run.spec.pooler !== undefined));
+    else if (unstreamed)
+      await resumeAfterMismatch(
+        run,
+        all,
+        databases,
+        `database "${unstreamed.database}" table ${unstreamed.table}: ${unstreamed.reason}`,
+        'a table not streamed',
+      );
     else await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
     return false;
   }
@@ -691,6 +703,7 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[], databa
 /** Why a check inside the hold stops the cutover, and what the user does about it. */
 const STOP_CAUSES = {
   verification: 'writes still running on the source?',
+  'a table not streamed': 'run the fix it names on the source: pgferry then copies the table and streams it',
   'the large objects': 'give the target user what the fix says',
   'the schema check': 'run the fixes on the target, or undo the change on the source',
   "the target's guard": 'stop whoever writes on the target before its cutover; the tables written are read whole at the next cutover',
@@ -705,7 +718,12 @@ async function resumeAfterMismatch(
   check: keyof typeof STOP_CAUSES,
 ): Promise<void> {
   const pooler = run.spec.pooler ? ', the pooler resumed on the old source' : '';
-  const what = check === "the target's guard" ? mismatch : `${check} failed: ${mismatch}`;
+  const what =
+    check === "the target's guard"
+      ? mismatch
+      : check === 'a table not streamed'
+        ? `the verification failed: ${mismatch}`
+        : `${check} failed: ${mismatch}`;
   const message = `cutover stopped: ${what}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${STOP_CAUSES[check]})`;
   await streamOnAfterStop(run, streams, databases, message);
 }

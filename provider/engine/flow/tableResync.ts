@@ -13,7 +13,7 @@
 // idempotent and the copy replaces the table's rows whole.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
-import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
+import { identityFix, readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { displayIdent, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { isIntegrityRefusal, isRetryable } from '../connect/sqlstate';
@@ -137,6 +137,7 @@ export async function carryOutTableResyncs(
 
 function what(request: TableResync): string {
   if (request.reason === 'created') return `following ${request.table} (created on the source while streaming)`;
+  if (request.reason === 'keyed') return `following ${request.table} (not streamed until now, publishable on the source now)`;
   return request.reason === 'reshaped'
     ? `resynchronising ${request.table} (a column changed on the source in a way the stream cannot replay)`
     : `resynchronising ${request.table} (requested)`;
@@ -150,10 +151,13 @@ async function report(run: MigrationRun, request: TableResync, outcome: Outcome,
   }
   const created = outcome.created && outcome.created.length > 0 ? `created on the target (${outcome.created.join(', ')}), ` : '';
   const tables = outcome.tables && outcome.tables > 1 ? ` of ${outcome.tables} tables` : '';
+  const copied = `${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)}`;
   const said =
     request.reason === 'created'
-      ? `followed ${request.table}, created on the source while streaming: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)}, streamed from there`
-      : `resynchronised ${request.table}: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)} while the other tables streamed, streamed from there`;
+      ? `followed ${request.table}, created on the source while streaming: ${created}${copied}, streamed from there`
+      : request.reason === 'keyed'
+        ? `followed ${request.table}, not streamed until now and publishable on the source now (logged, owned, a usable replica identity): ${created}${copied}, streamed from there`
+        : `resynchronised ${request.table}: ${created}${copied} while the other tables streamed, streamed from there`;
   const message = again ? `${said}; asked for again meanwhile: copied once more` : said;
   run.onProgress({ kind: 'info', database: request.database, message });
   await recordEvent(run.store, run.spec.migrationName, 'info', message, request.database);
@@ -417,7 +421,8 @@ async function publishIfNeeded(
   const withoutIdentity = plan.withoutIdentity.filter((r) => inTree.has(r.oid));
   if (withoutIdentity.length > 0) {
     if (!spec.allowReplicaIdentityFull) {
-      return `${withoutIdentity.map((r) => `${r.display}: ${r.identity.flaw}`).join('; ')} (allowReplicaIdentityFull is off: its UPDATE and DELETE would fail on the source once published)`;
+      const fixes = withoutIdentity.map((r) => identityFix(r)).join('; ');
+      return `${withoutIdentity.map((r) => `${r.display}: ${r.identity.flaw}`).join('; ')} (allowReplicaIdentityFull is off: its UPDATE and DELETE would fail on the source once published); on the source: ${fixes} (or allowReplicaIdentityFull), and pgferry copies and streams it`;
     }
     await setIdentityFull(run, database, source, withoutIdentity);
   }

@@ -2,7 +2,8 @@
 // when no change reached it since its pinned verification, its count and the rows of the keys
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
-// a table whose shape changed while streaming: ChangeTracker.reshaped). A table pinned again just
+// a table whose shape changed while streaming: ChangeTracker.reshaped, a table not streamed, whose
+// changes no tracker sees). A table pinned again just
 // before a pooler's PAUSE or the writer fence (switchover/pinBeforePause.ts) is not counted: that
 // pin counted it, only the keys changed since are read, and what reached the target since from
 // anyone but the apply is the target's guard's to report (footprint/targetGuard.ts).
@@ -21,10 +22,14 @@ export async function recheckPlan(
   run: MigrationRun,
   streams: readonly OnlineStream[],
   beforePause: PinnedBeforePause = NOTHING_PINNED,
+  notStreamed: readonly { readonly database: string; readonly table: string }[] = [],
 ): Promise<(database: string, table: SourceTable) => TableRecheck | undefined> {
   const records = new Map<string, TableVerificationRecord>();
   for (const r of await tableVerifications(run.store, run.spec.migrationName)) records.set(`${r.database}\0${r.table}`, r);
+  // no change of a table not streamed reaches the tracker: an UPDATE since its pin would pass a count
+  const unstreamed = new Set(notStreamed.map((t) => `${t.database}\0${t.table}`));
   return (database, table) => {
+    if (unstreamed.has(`${database}\0${table.display}`)) return undefined;
     const tracker = streams.find((s) => s.database === database)?.applier.tracker;
     const entry = tracker?.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);

@@ -68,6 +68,8 @@ export class ShapeFollower {
   private readonly leftOut = new Map<number, ReadonlySet<string>>();
   /** Relations the source has dropped since and the target never had: their changes are not applied (droppedSince). */
   private readonly gone = new Set<number>();
+  /** Each relation's replica identity and key columns as its last relation message followed gave them (streamKeyOf). */
+  private readonly streamKeys = new Map<number, string>();
 
   constructor(
     private readonly config: SessionConfig,
@@ -116,9 +118,21 @@ export class ShapeFollower {
    * verified whole at cutover (ChangeTracker.reshaped).
    */
   async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
-    if (this.gone.has(item.relation.oid)) return;
+    const { relation } = item;
+    if (this.gone.has(relation.oid)) return;
+    // a replica identity changed on the source (FULL, USING INDEX, back to DEFAULT) changes which
+    // columns its old rows carry, in a message whose columns are otherwise the same: the table is
+    // read again at it, or a DELETE would be matched by columns the old row no longer holds; the
+    // keys tracked until now are another key's, so the cutover reads it whole
+    const key = streamKeyOf(relation);
+    const seen = this.streamKeys.get(relation.oid);
+    if (seen !== undefined && seen !== key) {
+      this.state.tracker.reshaped(qualified(relation.schema, relation.name), this.tables.get(relation.oid)?.partitioned);
+      this.tables.delete(relation.oid);
+    }
     try {
       await this.followRelation(item);
+      this.streamKeys.set(relation.oid, key);
     } catch (error) {
       if (!(error instanceof PgferryError && error.code === 'CDC_TABLE_MISSING')) throw error;
       if (await this.droppedSince(item.relation)) return;
@@ -798,3 +812,8 @@ SELECT n.nspname AS schema, c.relname AS name
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE i.inhparent = pg_catalog.to_regclass($1) AND c.relispartition
    AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = $2`;
+
+/** A relation's replica identity and the columns its old rows are keyed by, as its relation message gives them. */
+function streamKeyOf(relation: Relation): string {
+  return JSON.stringify([relation.replicaIdentity, relation.columns.filter((c) => c.isKey).map((c) => c.name)]);
+}

@@ -12,6 +12,10 @@
 //   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
 //   the publication and reported as not streamed;
+// - a table reported as not streamed is judged again at every scan: once it has a usable replica
+//   identity (the application's later migration added a primary key, or set REPLICA IDENTITY FULL
+//   or USING INDEX) and may be published, it is followed as a created table is (published, copied
+//   at a pinned position, streamed), so the rows it changed while not streamed arrive too;
 // - a streamed table dropped or renamed: reported, or, with tableDropsAndRenames: follow, handed to
 //   the online flow to follow on the target (flow/tableDropsFollow.ts) by takeDroppedOrRenamed;
 // - a streamed table moved to another tablespace (ALTER TABLE ... SET TABLESPACE): its changes
@@ -22,7 +26,7 @@
 // would become the application's. What a scan cannot close is the moment between the application
 // dropping a key and the next scan, the application's own DDL; README's online section says so.
 import type pg from 'pg';
-import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
+import { identityFix, readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { whoseRowsMove } from '../../filter/plan';
 import { displayName, ident } from '../../connect/quote';
 import { closeSession, openSession } from '../../connect/session';
@@ -71,6 +75,8 @@ interface DatabaseState {
   streamed?: Map<string, TableName>;
   /** The streamed tables' tablespaces at the last scan, by OID (null: the database's default): a move since is reported. */
   tablespaces?: Map<string, string | null>;
+  /** Tables not streamed judged again and followed, by OID, with the identity they were followed with. */
+  readonly judged: Map<string, string>;
 }
 
 /**
@@ -141,7 +147,7 @@ export class SourceTableWatch {
 
   private stateOf(database: string): DatabaseState {
     let state = this.state.get(database);
-    if (!state) this.state.set(database, (state = { failing: false, partitionsChecked: new Set() }));
+    if (!state) this.state.set(database, (state = { failing: false, partitionsChecked: new Set(), judged: new Map() }));
     return state;
   }
 
@@ -155,6 +161,7 @@ export class SourceTableWatch {
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
+    await this.judgeAgain(w, state, relations);
     await this.checkTargetPartitions(w, state, relations);
     // published as members of their listed root: listed by name too, so a DETACH keeps them streamed
     // (one the source user does not own cannot be: detached, it is a new table, followed or reported)
@@ -179,6 +186,46 @@ export class SourceTableWatch {
       kind: 'info',
       database: w.database,
       message: `${requested.length} table(s) created on the source after the migration started, followed: ${requested.join(', ')}`,
+    });
+  }
+
+  /**
+   * Tables recorded as not streamed that may be published now: logged, owned by the source user,
+   * with a usable replica identity, streamed by nothing. Each is followed (flow/tableResync.ts) as
+   * the topmost table above it that nothing streams, once per identity it is seen with: a follow
+   * that fails again for another cause is not asked for at every scan.
+   */
+  private async judgeAgain(w: Watched, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const identityOf = (r: SourceRelation): string => `${r.identity.kind} ${r.identity.index ?? ''}`;
+    const ready = relations.filter(
+      (r) =>
+        !r.partitioned &&
+        !r.unlogged &&
+        r.owned &&
+        r.identity.kind !== 'none' &&
+        state.reported!.has(r.oid) &&
+        state.judged.get(r.oid) !== identityOf(r) &&
+        streamedAs(r, byOid, state.options!) === undefined,
+    );
+    if (ready.length === 0) return;
+    const { store, spec } = this.run;
+    // only tables recorded as not streamed: a created table whose follow is still under way is reported too
+    const recorded = new Set((await notStreamedTables(store, spec.migrationName, [w.database])).map((t) => t.oid));
+    const pending = new Set((await pendingTableResyncs(store, spec.migrationName, [w.database])).map((r) => r.table));
+    const requested: string[] = [];
+    for (const table of ready.filter((r) => recorded.has(r.oid))) {
+      state.judged.set(table.oid, identityOf(table));
+      const follow = followedAs(table, byOid, relations);
+      if (pending.has(follow.display) || requested.includes(follow.display)) continue;
+      requested.push(follow.display);
+      await requestTableResync(store, spec.migrationName, w.database, follow, 'keyed');
+    }
+    if (requested.length === 0) return;
+    this.run.onProgress({
+      kind: 'info',
+      database: w.database,
+      message: `${requested.length} table(s) reported as not streamed may be published now (a usable replica identity), followed: ${requested.join(', ')}`,
     });
   }
 
@@ -325,7 +372,10 @@ export class SourceTableWatch {
     const why = this.run.spec.allowReplicaIdentityFull
       ? `the source user does not own it (owner ${table.owner})`
       : 'allowReplicaIdentityFull is off';
-    const reason = `taken out of the publication while streaming: ${table.display}: ${table.identity.flaw}, and ${why} (its UPDATE and DELETE would fail on the source)`;
+    const fix = this.run.spec.allowReplicaIdentityFull
+      ? ''
+      : `; on the source: ${identityFix(table)}, and pgferry copies and streams it again`;
+    const reason = `taken out of the publication while streaming: ${table.display}: ${table.identity.flaw}, and ${why} (its UPDATE and DELETE would fail on the source)${fix}`;
     for (const leaf of leaves) await this.recordUnstreamed(w.database, state, leaf, reason);
     await this.run.warn(`${publishedAs.display} is no longer streamed: ${reason}`, w.database);
   }
@@ -365,5 +415,7 @@ export class SourceTableWatch {
   private async recordUnstreamed(database: string, state: DatabaseState, table: SourceRelation, reason: string): Promise<void> {
     await recordNotStreamed(this.run.store, this.run.spec.migrationName, database, table, reason);
     state.reported!.add(table.oid);
+    // followed once it may be published again, whatever identity it had when followed before
+    state.judged.delete(table.oid);
   }
 }

@@ -81,6 +81,12 @@ SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 
                                  SELECT 'toast.' || o FROM pg_catalog.pg_class tc CROSS JOIN LATERAL pg_catalog.unnest(tc.reloptions) o
                                   WHERE tc.oid = c.reltoastrelid AND c.reltoastrelid <> 0
                                  ORDER BY 1), ', '), ''),
+         -- as pg_dump prints it (none for DEFAULT); USING INDEX whose index is gone behaves as NOTHING
+         'replica identity', CASE WHEN c.relkind IN ('r', 'p') THEN
+                               CASE c.relreplident WHEN 'f' THEN 'FULL' WHEN 'n' THEN 'NOTHING'
+                                 WHEN 'i' THEN coalesce((SELECT 'USING INDEX ' || pg_catalog.quote_ident(ic.relname)
+                                                           FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+                                                          WHERE x.indrelid = c.oid AND x.indisreplident), 'NOTHING') END END,
          'row security', c.relrowsecurity,
          'forced row security', c.relforcerowsecurity,
          'partition key', CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,

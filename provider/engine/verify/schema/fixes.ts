@@ -409,6 +409,7 @@ export function alterStatement(
       if (property === 'row security') return `${table} ${source === true ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`;
       if (property === 'forced row security') return `${table} ${source === true ? '' : 'NO '}FORCE ROW LEVEL SECURITY;`;
       if (property === 'unlogged') return `${table} SET ${source === true ? 'UNLOGGED' : 'LOGGED'};`;
+      if (property === 'replica identity') return `${table} REPLICA IDENTITY ${text(source) || 'DEFAULT'};`;
       if (property === 'partition of' || property === 'partition bound') return attachmentStatement(o, targetProps);
       if (property === 'storage parameters') return storageStatements(o, text(source), text(target)).join(' ');
       return `recreate ${describeObject(o)} as on the source (its ${property} differs)`;

@@ -292,6 +292,13 @@ function alterStepOf(
     return statements.length ? { when: 'anytime', statements, rank: 10 } : undefined;
   }
   switch (o.kind) {
+    case 'table':
+      // which old row the source logs decides nothing the apply writes (it matches by the stream's
+      // key); the target needs the source's for the fallback window's reverse stream and the end
+      // state. After the indexes, so that the index of a USING INDEX is there
+      return property === 'replica identity'
+        ? { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10 }
+        : undefined;
     case 'column':
       // every streamed row carries each column's value: no row depends on a default
       if (property === 'default')
