@@ -8,8 +8,10 @@
 // only when the extension's condition selects it there too, so the extension's own rows are never
 // changed or duplicated; in a table without a primary key, a row already there whole is skipped.
 // A row is deleted only when pgferry inserted it (its key recorded as copied before the insert,
-// control/extensionConfigRows.ts) and the server it came from no longer has it: a row the written
-// server had of its own, a DBA's, stays. The target's own rows at the cutover are recorded as kept:
+// control/extensionConfigRows.ts, with the md5 of the row written), it is still what pgferry wrote,
+// and the server it came from no longer has it: a row the written server had of its own, a DBA's,
+// stays, and so does one pgferry copied that a DBA edited there since under the same key (kept and
+// reported). The target's own rows at the cutover are recorded as kept:
 // a fall-back does not carry them back, and the comparisons leave them out.
 import type pg from 'pg';
 import { ident, identList, qualified } from '../connect/quote';
@@ -70,9 +72,14 @@ function keySql(t: ExtensionConfigTable, alias: string): string {
   return t.key.length === 0 ? `${alias}::text` : `ROW(${t.key.map((c) => `${alias}.${ident(c)}`).join(', ')})::text`;
 }
 
-/** The rows the extension's condition selects, each as its row's text and its key's, in one order. */
+/** The rows the extension's condition selects, each as its row's text, its key's and the text's md5, in one order. */
 function selectedRowsSql(t: ExtensionConfigTable): string {
-  return `SELECT r::text AS row, ${keySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+  return `SELECT r::text AS row, ${keySql(t, 'r')} AS key, md5(r::text) AS md5 FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+}
+
+/** The keys of the rows the extension's condition selects, each with the md5 of its row's text. */
+function keyedMd5Sql(t: ExtensionConfigTable): string {
+  return `SELECT ${keySql(t, 'r')} AS key, md5(r::text) AS md5 FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition}`;
 }
 
 /** The keys of the rows the extension's condition selects. */
@@ -117,18 +124,25 @@ function writeSql(t: ExtensionConfigTable): string {
 
 /** One configuration table's recorded keys (control/extensionConfigRows.ts): those pgferry inserted, and the target's own. */
 export interface ConfigRowKeys {
-  readonly copied: ReadonlySet<string>;
+  /** Each key pgferry inserted, with the md5 of the row as it last wrote it (null: recorded before the md5 was). */
+  readonly copied: ReadonlyMap<string, string | null>;
   readonly kept: ReadonlySet<string>;
 }
 
-const NO_KEYS: ConfigRowKeys = { copied: new Set(), kept: new Set() };
+/** A key pgferry is about to write, with the md5 of the row's text it writes. */
+export interface CopiedConfigRow {
+  readonly key: string;
+  readonly md5: string;
+}
+
+const NO_KEYS: ConfigRowKeys = { copied: new Map(), kept: new Set() };
 
 /** The record of the keys pgferry wrote, in the control catalog, which this folder does not reach: its caller hands it. */
 export interface ConfigRowsLedger {
   /** The recorded keys by table (its qualified name). */
   read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
-  /** Keys about to be inserted, recorded before the insert. */
-  recordCopied(table: string, keys: readonly string[]): Promise<void>;
+  /** Keys about to be inserted or written again, with their rows' md5, recorded before the write. */
+  recordCopied(table: string, rows: readonly CopiedConfigRow[]): Promise<void>;
   /** Keys whose rows were deleted, forgotten once the delete committed. */
   forget(table: string, keys: readonly string[]): Promise<void>;
   /** The target's own keys, in place of those recorded before. */
@@ -148,6 +162,8 @@ export interface ConfigRowsCopied {
   readonly deleted: number;
   /** Rows of the server written's own, not pgferry's: kept. */
   readonly kept: number;
+  /** Rows pgferry had copied that the server read no longer has, edited on the server written since: kept. */
+  readonly edited: number;
 }
 
 /** What one table's rows became, and what the ledger is told once the transaction committed. */
@@ -173,21 +189,28 @@ async function syncTable(
   keys = NO_KEYS,
 ): Promise<TableDone> {
   const name = qualified(table.schema, table.name);
-  const { rows } = await from.query<{ row: string; key: string }>(selectedRowsSql(table));
-  const onTo = new Set((await to.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
+  const { rows } = await from.query<{ row: string; key: string; md5: string }>(selectedRowsSql(table));
+  const onTo = new Map((await to.query<{ key: string; md5: string }>(keyedMd5Sql(table))).rows.map((r) => [r.key, r.md5]));
   const fromKeys = new Set(rows.map((r) => r.key));
   const carried = way === 'back' ? rows.filter((r) => !keys.kept.has(r.key)) : rows;
+  // the rows inserted and those pgferry wrote before and writes again: what they will read is recorded first
   await ledger?.recordCopied(
     name,
-    carried.filter((r) => !onTo.has(r.key)).map((r) => r.key),
+    carried.filter((r) => !onTo.has(r.key) || keys.copied.has(r.key)).map((r) => ({ key: r.key, md5: r.md5 })),
   );
   const written = carried.length === 0 ? 0 : ((await to.query(writeSql(table), [carried.map((r) => r.row)])).rowCount ?? 0);
-  const gone = [...onTo].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
+  // a row pgferry copied whose key the server read no longer has: deleted only when it is still what
+  // pgferry wrote; one edited since under the same key (or recorded without its md5) is kept
+  const missing = [...onTo.keys()].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
+  const gone = missing.filter((k) => keys.copied.get(k) === onTo.get(k));
+  const edited = missing.filter((k) => keys.copied.get(k) !== onTo.get(k));
   const deleted = gone.length === 0 ? 0 : ((await to.query(deleteSql(table), [gone])).rowCount ?? 0);
-  const own = [...onTo].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
+  const own = [...onTo.keys()].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
   const copied =
-    rows.length > 0 || deleted > 0 || own.length > 0 ? { table, rows: rows.length, written, deleted, kept: own.length } : undefined;
-  return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own } : {}) };
+    rows.length > 0 || deleted > 0 || own.length > 0 || edited.length > 0
+      ? { table, rows: rows.length, written, deleted, kept: own.length, edited: edited.length }
+      : undefined;
+  return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own: [...own, ...edited] } : {}) };
 }
 
 /**
@@ -227,5 +250,9 @@ export function configRowsCopiedMessage(step: 'copy' | 'cutover' | 'fall-back', 
   const where = step === 'fall-back' ? 'the old source' : 'the target';
   const deleted = c.deleted > 0 ? `, ${c.deleted} pgferry had copied deleted there (gone from where they came from)` : '';
   const kept = c.kept > 0 ? `, ${c.kept} of ${where}'s own kept (pgferry did not copy them)` : '';
-  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on ${where} (the rest there already)${deleted}${kept}`;
+  const edited =
+    c.edited > 0
+      ? `, ${c.edited} pgferry had copied kept on ${where} though gone from where they came from: edited there since under the same key`
+      : '';
+  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on ${where} (the rest there already)${deleted}${kept}${edited}`;
 }
