@@ -51,7 +51,7 @@ export function noSourcePassword(spec: MigrationSpec): string {
  * target's password is never sent to the source. Without PGPASSWORD, node-postgres reads the
  * password file itself, for the source's own host, port and user.
  */
-export function withSourcePassword(args: CliArgs, spec: MigrationSpec): MigrationSpec | undefined {
+function withSourcePassword(args: CliArgs, spec: MigrationSpec): MigrationSpec | undefined {
   if (args.body !== undefined || spec.source.password !== undefined || process.env.PGPASSWORD === undefined) return spec;
   const { source } = spec;
   const text = readPgpass(process.env);

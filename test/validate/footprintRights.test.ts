@@ -6,6 +6,29 @@ import { runValidation } from '../../provider/engine/validate/runValidation';
 import { makeReplicationSourceUser, serverSpec, startCluster, type Cluster } from '../support';
 import { expectCode, specFor, summary, withCode } from './helpers';
 
+/** The old source's pgferry schema another role's, then missing: the reverse stream's position refused naming the GRANT that fixes it. */
+async function positionGrants(logical: Cluster, target: Cluster): Promise<void> {
+  // the reverse stream's position is a table in the pgferry schema of the old source's database
+  const user = await makeReplicationSourceUser(logical, 'clean', { user: 'repl_position', memberOfOwners: false });
+  const spec = () => specFor(user, serverSpec(target), ['clean'], { mode: 'Online', fallbackWindow: '1h', fenceWriters: true });
+  const position = (results: Awaited<ReturnType<typeof runValidation>>) =>
+    withCode(results, 'FOOTPRINT_PRIVILEGES').filter((r) => /reverse stream's position/.test(r.message));
+  const [noDatabase] = position(await runValidation(spec()));
+  assert.equal(noDatabase?.fix, 'on the source: GRANT CREATE ON DATABASE "clean" TO "repl_position"');
+  // CREATE on the database does not reach a schema another role made
+  await logical.query('GRANT CREATE ON DATABASE clean TO repl_position');
+  await logical.query('CREATE SCHEMA pgferry AUTHORIZATION app_owner', [], 'clean');
+  try {
+    const [noSchema] = position(await runValidation(spec()));
+    assert.match(noSchema?.message ?? '', /no USAGE and CREATE on its schema "pgferry", which belongs to "app_owner"/);
+    assert.equal(noSchema?.fix, 'on the source, in "clean", as "app_owner": GRANT USAGE, CREATE ON SCHEMA "pgferry" TO "repl_position"');
+    await logical.query('GRANT USAGE, CREATE ON SCHEMA pgferry TO repl_position', [], 'clean');
+    assert.deepEqual(position(await runValidation(spec())), []);
+  } finally {
+    await logical.query('DROP SCHEMA pgferry', [], 'clean');
+  }
+}
+
 describe('validation: the rights of each change of the footprint', function () {
   this.timeout(120_000);
   let logical: Cluster;
@@ -139,25 +162,6 @@ describe('validation: the rights of each change of the footprint', function () {
     assert.match(reverse!.fix!, /^on the target: ALTER ROLE "flex_admin" WITH REPLICATION /);
   });
 
-  it("names the schema's GRANT when the old source's pgferry schema is another role's, and the database's when it is missing", async () => {
-    // the reverse stream's position is a table in the pgferry schema of the old source's database
-    const user = await makeReplicationSourceUser(logical, 'clean', { user: 'repl_position', memberOfOwners: false });
-    const spec = () => specFor(user, serverSpec(target), ['clean'], { mode: 'Online', fallbackWindow: '1h', fenceWriters: true });
-    const position = (results: Awaited<ReturnType<typeof runValidation>>) =>
-      withCode(results, 'FOOTPRINT_PRIVILEGES').filter((r) => /reverse stream's position/.test(r.message));
-    const [noDatabase] = position(await runValidation(spec()));
-    assert.equal(noDatabase?.fix, 'on the source: GRANT CREATE ON DATABASE "clean" TO "repl_position"');
-    // CREATE on the database does not reach a schema another role made
-    await logical.query('GRANT CREATE ON DATABASE clean TO repl_position');
-    await logical.query('CREATE SCHEMA pgferry AUTHORIZATION app_owner', [], 'clean');
-    try {
-      const [noSchema] = position(await runValidation(spec()));
-      assert.match(noSchema?.message ?? '', /no USAGE and CREATE on its schema "pgferry", which belongs to "app_owner"/);
-      assert.equal(noSchema?.fix, 'on the source, in "clean", as "app_owner": GRANT USAGE, CREATE ON SCHEMA "pgferry" TO "repl_position"');
-      await logical.query('GRANT USAGE, CREATE ON SCHEMA pgferry TO repl_position', [], 'clean');
-      assert.deepEqual(position(await runValidation(spec())), []);
-    } finally {
-      await logical.query('DROP SCHEMA pgferry', [], 'clean');
-    }
-  });
+  it("names the schema's GRANT when the old source's pgferry schema is another role's, and the database's when it is missing", () =>
+    positionGrants(logical, target));
 });
