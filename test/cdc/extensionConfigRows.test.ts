@@ -5,11 +5,13 @@
 // neither duplicated nor lost: the whole table is read back from both servers. Before, a migration
 // Succeeded with the user's SRIDs missing on the target. A row deleted on the source while
 // streaming is deleted on the target at the cutover only because pgferry copied it (its key recorded
-// in the control catalog); a DBA's row on the target stays, and a fall-back carries the rows back
-// and compares them, each server's own kept.
+// in the control catalog); a DBA's row on the target stays, and so does a row pgferry copied that a
+// DBA edited there under the same key (recorded as kept, said in a warning); a fall-back carries the
+// rows back and compares them, each server's own kept.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import { events } from '../../provider/engine/control/store';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { isFinalState, requestFallBack, startMigration } from '../../provider/engine';
@@ -46,6 +48,101 @@ function addSrid(cluster: Cluster, db: string, srid: number, proj4: string): Pro
     [srid, proj4],
     db,
   );
+}
+
+/**
+ * A row deleted on the source while streaming is deleted on the target, a DBA's row there stays, and
+ * so does a copied row a DBA edited there; a fall-back carries the window's rows back, each server's
+ * own kept.
+ */
+async function deletedEditedAndFallenBack(pair: ServerPair): Promise<void> {
+  const db = 'gisdeleted';
+  const name = 'gis-deleted';
+  const srids = (cluster: Cluster) => userSrids(cluster, db);
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
+  await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
+  await addSrid(pair.source, db, 990003, '+proj=longlat +ellps=GRS80 +no_defs');
+  await addSrid(pair.source, db, 990007, '+proj=longlat +ellps=GRS80 +no_defs');
+  const store = new CatalogConnection(serverSpec(pair.target));
+  try {
+    const spec = pairSpec(pair, name, [db], {
+      mode: 'Online',
+      option: 'Migrate',
+      overwriteDbsInTarget: true,
+      fenceWriters: true,
+      fallbackWindow: '1h',
+    });
+    await startMigration(spec);
+    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state), 240_000);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    assert.deepEqual(await srids(pair.target), [990001, 990003, 990007], 'the copy brought them');
+
+    await addSrid(pair.target, db, 990500, '+proj=longlat +datum=NAD27 +no_defs'); // the DBA's own, on the target alone
+    // a row pgferry copied, edited by a DBA on the target under the same key, then deleted on the source
+    await pair.target.query(
+      `UPDATE public.spatial_ref_sys SET proj4text = '+proj=longlat +datum=NAD83 +no_defs' WHERE srid = 990007`,
+      [],
+      db,
+    );
+    await pair.source.query(`DELETE FROM public.spatial_ref_sys WHERE srid IN (990003, 990007)`, [], db);
+    await addSrid(pair.source, db, 990002, '+proj=longlat +ellps=GRS80 +no_defs');
+    await requestCutover(store, name);
+    const done = await waitForStatus(store, name, (st) => isFinalState(st.state), 240_000);
+    assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+    assert.deepEqual(await srids(pair.source), [990001, 990002]);
+    assert.deepEqual(
+      await srids(pair.target),
+      [990001, 990002, 990007, 990500],
+      "the row pgferry copied and the source deleted is gone; the DBA's stays, and so does the copied row the DBA edited",
+    );
+    assert.deepEqual(await pair.target.query(`SELECT proj4text FROM public.spatial_ref_sys WHERE srid = 990007`, [], db), [
+      { proj4text: '+proj=longlat +datum=NAD83 +no_defs' },
+    ]);
+    const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
+    assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }], "the DBA's rows left out");
+    const said = (await events(store, name, 500)).filter((e) => e.message.startsWith(`cutover: ${SPATIAL}`));
+    assert.deepEqual(
+      said.map((e) => [e.level, e.message.replace(/^.*\(the rest there already\)/, '')]),
+      [
+        [
+          'warning',
+          ", 1 pgferry had copied deleted there (gone from where they came from), 1 of the target's own kept (pgferry did not copy them), 1 pgferry had copied kept on the target though gone from where they came from: edited there since under the same key",
+        ],
+      ],
+    );
+    const [recorded] = await pair.target.query<{ kept: boolean }>(
+      `SELECT kept FROM pgferry.extension_config_row WHERE migration = $1 AND key = '(990007)'`,
+      [name],
+    );
+    assert.deepEqual(recorded, { kept: true }, 'the edited row recorded as kept');
+
+    // the window: the new server adds one and deletes one pgferry copied; the old source's DBA adds one behind its fence
+    await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+    await addSrid(pair.target, db, 990004, '+proj=longlat +datum=WGS84 +no_defs');
+    await pair.target.query(`DELETE FROM public.spatial_ref_sys WHERE srid = 990001`, [], db);
+    await pair.target.query(`UPDATE public.spatial_ref_sys SET auth_name = 'in the window' WHERE srid = 990002`, [], db);
+    await writeBehindFence(
+      pair.source,
+      db,
+      "INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text) VALUES (990600, 'old', 990600, '+proj=longlat +datum=WGS84 +no_defs')",
+    );
+    await requestFallBack(serverSpec(pair.target), name);
+    const settled = await fallBackSettles(store, name);
+    const fallback = settled.databases[0]!.fallback!;
+    assert.equal(fallback.state, 'FellBack', fallback.message);
+    assert.deepEqual(
+      await srids(pair.source),
+      [990002, 990004, 990600],
+      "the window's rows back, the old source's own kept, the new server's own not carried",
+    );
+    assert.deepEqual(await srids(pair.target), [990002, 990004, 990007, 990500]);
+    assert.deepEqual(await pair.source.query(`SELECT auth_name FROM public.spatial_ref_sys WHERE srid = 990002`, [], db), [
+      { auth_name: 'in the window' },
+    ]);
+  } finally {
+    await store.close();
+  }
 }
 
 describe("extension configuration rows: PostGIS's user SRIDs copied, followed at the cutover and verified (integration)", function () {
@@ -132,68 +229,6 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
     }
   });
 
-  it("a row deleted on the source while streaming is deleted on the target, a DBA's row there stays; a fall-back carries the window's rows back, each server's own kept", async () => {
-    const db = 'gisdeleted';
-    const name = 'gis-deleted';
-    const srids = (cluster: Cluster) => userSrids(cluster, db);
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
-    await addSrid(pair.source, db, 990001, '+proj=longlat +datum=WGS84 +no_defs');
-    await addSrid(pair.source, db, 990003, '+proj=longlat +ellps=GRS80 +no_defs');
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      const spec = pairSpec(pair, name, [db], {
-        mode: 'Online',
-        option: 'Migrate',
-        overwriteDbsInTarget: true,
-        fenceWriters: true,
-        fallbackWindow: '1h',
-      });
-      await startMigration(spec);
-      const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state), 240_000);
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
-      assert.deepEqual(await srids(pair.target), [990001, 990003], 'the copy brought both');
-
-      await addSrid(pair.target, db, 990500, '+proj=longlat +datum=NAD27 +no_defs'); // the DBA's own, on the target alone
-      await pair.source.query(`DELETE FROM public.spatial_ref_sys WHERE srid = 990003`, [], db);
-      await addSrid(pair.source, db, 990002, '+proj=longlat +ellps=GRS80 +no_defs');
-      await requestCutover(store, name);
-      const done = await waitForStatus(store, name, (st) => isFinalState(st.state), 240_000);
-      assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
-      assert.deepEqual(await srids(pair.source), [990001, 990002]);
-      assert.deepEqual(
-        await srids(pair.target),
-        [990001, 990002, 990500],
-        "the row pgferry copied and the source deleted is gone, the DBA's stays",
-      );
-      const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
-      assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }], "the DBA's row left out");
-
-      // the window: the new server adds one and deletes one pgferry copied; the old source's DBA adds one behind its fence
-      await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
-      await addSrid(pair.target, db, 990004, '+proj=longlat +datum=WGS84 +no_defs');
-      await pair.target.query(`DELETE FROM public.spatial_ref_sys WHERE srid = 990001`, [], db);
-      await pair.target.query(`UPDATE public.spatial_ref_sys SET auth_name = 'in the window' WHERE srid = 990002`, [], db);
-      await writeBehindFence(
-        pair.source,
-        db,
-        "INSERT INTO public.spatial_ref_sys (srid, auth_name, auth_srid, proj4text) VALUES (990600, 'old', 990600, '+proj=longlat +datum=WGS84 +no_defs')",
-      );
-      await requestFallBack(serverSpec(pair.target), name);
-      const settled = await fallBackSettles(store, name);
-      const fallback = settled.databases[0]!.fallback!;
-      assert.equal(fallback.state, 'FellBack', fallback.message);
-      assert.deepEqual(
-        await srids(pair.source),
-        [990002, 990004, 990600],
-        "the window's rows back, the old source's own kept, the new server's own not carried",
-      );
-      assert.deepEqual(await srids(pair.target), [990002, 990004, 990500]);
-      assert.deepEqual(await pair.source.query(`SELECT auth_name FROM public.spatial_ref_sys WHERE srid = 990002`, [], db), [
-        { auth_name: 'in the window' },
-      ]);
-    } finally {
-      await store.close();
-    }
-  });
+  it("a row deleted on the source while streaming is deleted on the target, a DBA's row there stays; a fall-back carries the window's rows back, each server's own kept", () =>
+    deletedEditedAndFallenBack(pair));
 });

@@ -414,7 +414,7 @@ async function lateDrainRollsBack(lab: FenceLab): Promise<void> {
       assert.match(
         back.message ?? '',
         new RegExp(
-          `^cutover rolled back: the stream of "fence_late_drain" did not reach the cutover point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "fence_late_drain" holds a lock its apply waits for on the target; the writer fence is lifted and changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds$`,
+          `^cutover rolled back: the stream of "fence_late_drain" did not reach the cutover point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "fence_late_drain" holds a lock its apply waits for on the target \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the target\\); the writer fence is lifted and changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds$`,
         ),
       );
       assert.equal(back.databases[0]!.writerFence, undefined, 'no fence is left recorded');

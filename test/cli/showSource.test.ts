@@ -41,7 +41,7 @@ describe('pgferry show: the source read with its own credentials', function () {
     assert.equal(show.code, 0, show.stderr);
     const where = `${pair.source.host}:${pair.source.port}`;
     assert.deepEqual(show.errLines, [
-      `WARNING: the source's slots were not read: PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${where}; add one, or give the migration body with --properties`,
+      `WARNING: the source's slots were not read: the source ${where} asks for a password: PGPASSWORD is the target's, and ~/.pgpass has no entry for the source; add one, or give the migration body with --properties`,
     ]);
     const status = JSON.parse(show.stdout);
     assert.equal(status.databases[0].sourceSlot, undefined, JSON.stringify(status.databases[0]));

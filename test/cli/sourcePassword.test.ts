@@ -5,11 +5,13 @@
 // passwords it refused; the runner is stopped first, so that only the commands connect. Without a
 // ~/.pgpass entry for the source, the command stops in one line and the source receives nothing;
 // with one, the source accepts its own login and the command does its work, read back from the
-// servers (the row counts, the slot gone, the state Canceled).
+// servers (the row counts, the slot gone, the state Canceled). A source that asks for no password
+// (trust in its pg_hba.conf) is reached with none, PGPASSWORD set and no entry, and asked for none.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import type { Cluster } from '../../provider/localpg/cluster';
 import { startPair, until, type ServerPair } from '../support';
 import { OWN_SOURCE, ownSourcePasswordLab, runCli, PGFERRY_JSON } from './helpers';
@@ -24,6 +26,26 @@ async function connectionsDuring<T>(server: Cluster, run: () => Promise<T>): Pro
   const accepted = [...log.matchAll(/connection authorized: user=(\S+)/g)].map((m) => m[1]!);
   const refused = [...log.matchAll(/password authentication failed for user "([^"]+)"/g)].map((m) => m[1]!);
   return { result, accepted, refused };
+}
+
+/** Whether the server lets OWN_SOURCE in without asking for a password (a password callback that fails when asked). */
+async function acceptsWithoutPassword(server: Cluster): Promise<true | undefined> {
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: OWN_SOURCE.user,
+    database: 'shelf',
+    password: () => Promise.reject(new Error('asked')),
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 describe('pgferry verify and a stopped runner’s cancel: the source only with its own password', function () {
@@ -89,7 +111,7 @@ describe('pgferry verify and a stopped runner’s cancel: the source only with i
   });
 
   const refusal = (command: string) =>
-    `pgferry ${command}: migration "${NAME}": the source was not reached: PGPASSWORD is the target's password, and ~/.pgpass has no entry for the source ${where} (fix: add a ~/.pgpass entry for the source, or give the migration body with --properties) [SOURCE_PASSWORD_REQUIRED]`;
+    `pgferry ${command}: migration "${NAME}": the source ${where} asks for a password: PGPASSWORD is the target's, and ~/.pgpass has no entry for the source (fix: add a ~/.pgpass entry for the source, or give the migration body with --properties) [SOURCE_PASSWORD_REQUIRED]`;
 
   it('verify without a ~/.pgpass entry for the source: one line naming both ways, and the source receives nothing', async () => {
     const run = await cli(['verify', '--name', NAME, '--output', 'json']);
@@ -111,6 +133,34 @@ describe('pgferry verify and a stopped runner’s cancel: the source only with i
     const books = report.tables.find((t) => t.table.includes('books'));
     assert.deepEqual([books?.sourceRows, books?.targetRows], [n, n], JSON.stringify(report.tables));
     assert.equal(report.ok, true);
+  });
+
+  it("verify of a source that asks for no password (trust in its pg_hba.conf), PGPASSWORD set and no entry: reached with none, the counts the source's", async () => {
+    const hba = path.join(pair.source.dataDir, 'pg_hba.conf');
+    const rules = readFileSync(hba, 'utf8');
+    writeFileSync(hba, `host all ${OWN_SOURCE.user} 127.0.0.1/32 trust\n${rules}`);
+    await pair.source.query('SELECT pg_reload_conf()');
+    try {
+      await until('the source letting its user in with no password', () => acceptsWithoutPassword(pair.source));
+      const run = await cli(['verify', '--name', NAME, '--output', 'json']);
+      assert.equal(run.code, 0, run.stderr);
+      // no password reached the source: none was asked for, and none refused
+      assert.deepEqual(run.source.refused, []);
+      assert.ok(run.source.accepted.length > 0 && run.source.accepted.every((u) => u === OWN_SOURCE.user), run.source.accepted.join());
+      const report = JSON.parse(run.stdout) as { ok: boolean; tables: { table: string; sourceRows: number; targetRows: number }[] };
+      const [{ n }] = (await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM public.books', [], 'shelf')) as [
+        { n: number },
+      ];
+      const books = report.tables.find((t) => t.table.includes('books'));
+      assert.deepEqual([books?.sourceRows, books?.targetRows], [n, n], JSON.stringify(report.tables));
+      assert.equal(report.ok, true);
+    } finally {
+      writeFileSync(hba, rules);
+      await pair.source.query('SELECT pg_reload_conf()');
+      await until('the source asking its user for a password again', async () =>
+        (await acceptsWithoutPassword(pair.source)) ? undefined : true,
+      );
+    }
   });
 
   it("a stopped runner's cancel without the entry stops in one line, changing nothing; with it, the source's slot is dropped", async () => {

@@ -13,6 +13,32 @@ import {
   requestFallBack,
 } from '../../provider/engine/control/fallbackWindows';
 
+/** A user without CREATE on the maintenance database: the install refused naming the GRANT, no schema made. */
+async function refusedWithoutCreate(cluster: Cluster): Promise<void> {
+  await cluster.query('CREATE DATABASE "ctl db"');
+  await cluster.query(`CREATE ROLE "no create" LOGIN PASSWORD 'no-create-pw'`);
+  const refused = new CatalogConnection(
+    serverSpec(cluster, { user: 'no create', password: 'no-create-pw', maintenanceDatabase: 'ctl db' }),
+  );
+  try {
+    await assert.rejects(refused.install(), (error: Error & { code?: string; fix?: string }) => {
+      assert.equal(error.code, 'CONTROL_INSTALL', error.message);
+      assert.match(error.message, /in database "ctl db" on the target/);
+      assert.equal(
+        error.fix,
+        'on the target, as the owner of database "ctl db" or an administrator: GRANT CREATE ON DATABASE "ctl db" TO "no create"; or choose another target maintenanceDatabase',
+      );
+      assert.ok(!`${error.message} ${error.fix}`.includes('no-create-pw'));
+      return true;
+    });
+  } finally {
+    await refused.close();
+  }
+  assert.deepEqual(await cluster.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'pgferry'`, [], 'ctl db'), []);
+  await cluster.query('DROP DATABASE "ctl db"');
+  await cluster.query('DROP ROLE "no create"');
+}
+
 describe('control catalog', () => {
   let cluster: Cluster;
   before(async () => {
@@ -54,6 +80,9 @@ describe('control catalog', () => {
       CONTROL_MIGRATIONS.map((m) => m.version),
     );
   });
+
+  it('a user without CREATE on the maintenance database: the install is refused naming the GRANT, and no schema is made', () =>
+    refusedWithoutCreate(cluster));
 
   it('records a migration, refuses a duplicate name, and reads counters back', async () => {
     const store = new CatalogConnection(serverSpec(cluster));

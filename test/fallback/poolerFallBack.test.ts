@@ -231,7 +231,7 @@ async function lateDrainResumesOnNewServer(lab: Lab, s: MigrationSpec, db: strin
     assert.match(
       said[1]!,
       new RegExp(
-        `^fall-back stopped: the reverse stream of "back_abort" did not reach the fall-back point within the lag budget of 30 s \\(cutoverLagBudgetSeconds, the default with a pooler\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "back_abort" holds a lock its apply waits for on the old source; the reverse stream goes on, the pooler resumed on the new server, ask again once the cause is fixed$`,
+        `^fall-back stopped: the reverse stream of "back_abort" did not reach the fall-back point within the lag budget of 30 s \\(cutoverLagBudgetSeconds, the default with a pooler\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "back_abort" holds a lock its apply waits for on the old source \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the old source\\); the reverse stream goes on, the pooler resumed on the new server, ask again once the cause is fixed$`,
       ),
     );
     await w.more(5);

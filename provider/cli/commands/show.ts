@@ -4,7 +4,8 @@
 // either server (pendingFootprint); a source it cannot reach is said, not fatal. Without
 // --properties the stored spec has no password, and node-postgres would send the source PGPASSWORD,
 // which without a body is the target's (the target had no other): the source is read with its own
-// ~/.pgpass entry instead, or not at all, and one line says what it needs.
+// ~/.pgpass entry instead, or with no password where it asks for none, or not at all, and one line
+// says what it needs.
 import {
   listMigrations,
   showMigration,
@@ -14,7 +15,7 @@ import {
   type MigrationStatus,
 } from '../../engine';
 import type { CliArgs } from '../input/parse';
-import { givenOrStoredSpec, noSourcePassword, notFound, withSourcePassword } from '../migrationSpecOf';
+import { givenOrStoredSpec, noSourcePassword, notFound, sourceSpecForShow } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { warn } from '../log';
@@ -28,7 +29,7 @@ async function withSource(args: CliArgs, status: MigrationStatus): Promise<Migra
     return status; // no usable source spec: the recorded figures stand
   }
   const streaming = status.databases.some((d) => d.names && d.state !== 'Succeeded');
-  const withPassword = withSourcePassword(args, spec);
+  const withPassword = await sourceSpecForShow(args, spec);
   if (!withPassword) {
     if (streaming)
       warn(`the source's slots were not read: ${noSourcePassword(spec)}; add one, or give the migration body with --properties`);

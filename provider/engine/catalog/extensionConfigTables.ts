@@ -64,9 +64,14 @@ export function configKeySql(t: ExtensionConfigTable, alias: string): string {
   return t.key.length === 0 ? `${alias}::text` : `ROW(${t.key.map((c) => `${alias}.${ident(c)}`).join(', ')})::text`;
 }
 
-/** The rows the extension's condition selects, each as its row's text and its key's, in one order. */
+/** The rows the extension's condition selects, each as its row's text, its key's and the text's md5, in one order. */
 export function selectedConfigRowsSql(t: ExtensionConfigTable): string {
-  return `SELECT r::text AS row, ${configKeySql(t, 'r')} AS key FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+  return `SELECT r::text AS row, ${configKeySql(t, 'r')} AS key, md5(r::text) AS md5 FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition} ORDER BY 1`;
+}
+
+/** The keys of the rows the extension's condition selects, each with the md5 of its row's text. */
+export function configRowKeyedMd5Sql(t: ExtensionConfigTable): string {
+  return `SELECT ${configKeySql(t, 'r')} AS key, md5(r::text) AS md5 FROM ONLY ${qualified(t.schema, t.name)} AS r ${t.condition}`;
 }
 
 /** The keys of the rows the extension's condition selects. */

@@ -2,6 +2,7 @@
 // and the environment handed to pg_dump/pg_restore (passwords travel in the environment, never
 // on a command line).
 import { readFileSync } from 'node:fs';
+import { devNull } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
@@ -27,6 +28,38 @@ const NO_SSL_MESSAGE = /does not support SSL/i;
 
 /** Servers that answered "no SSL" to a `prefer` attempt: later connections skip the TLS try. */
 const plainServers = new Set<string>();
+
+/**
+ * Logins (host, port, user) this process reaches with no password at all: a source whose stored spec
+ * has none while PGPASSWORD is the target's (the CLI's commands that reach it without a body). pg
+ * is handed a password callback that fails, and libpq no PGPASSWORD nor password file, so nothing
+ * stands in for the missing password: such a server is reached where it asks for none (trust,
+ * peer, a client certificate) and refused, with PasswordAsked, where it asks.
+ */
+const passwordless = new Set<string>();
+
+function loginKey(server: ServerSpec): string {
+  return JSON.stringify([server.host, server.port, server.user]);
+}
+
+/** From now on this process sends no password to this login unless its spec carries one. */
+export function reachWithoutPassword(server: ServerSpec): void {
+  passwordless.add(loginKey(server));
+}
+
+/** The server asked a login reached without a password for one. */
+export class PasswordAsked extends Error {
+  constructor(server: ServerSpec) {
+    super(`${server.host}:${server.port} asks user "${server.user}" for a password`);
+    this.name = 'PasswordAsked';
+  }
+}
+
+/** What pg is given as the password: the spec's, none at all for a passwordless login, else pg's own fallbacks. */
+function passwordOf(server: ServerSpec): pg.ClientConfig['password'] {
+  if (server.password !== undefined || !passwordless.has(loginKey(server))) return server.password;
+  return () => Promise.reject(new PasswordAsked(server));
+}
 
 /**
  * The roots a verifying mode checks the chain against: the user's sslRootCert, else Azure's root CAs
@@ -64,7 +97,7 @@ function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOp
     port: server.port,
     user: server.user,
     // undefined lets pg fall back to PGPASSWORD and ~/.pgpass
-    password: server.password,
+    password: passwordOf(server),
     database: options.database ?? server.maintenanceDatabase,
     ssl,
     application_name: options.applicationName ?? 'pgferry',
@@ -137,6 +170,10 @@ export async function libpqEnv(server: ServerSpec, database: string): Promise<No
   };
   if (name !== server.host) env.PGHOSTADDR = isIP(server.host) ? server.host : (await lookup(server.host)).address;
   if (server.password !== undefined) env.PGPASSWORD = server.password;
+  else if (passwordless.has(loginKey(server))) {
+    delete env.PGPASSWORD;
+    env.PGPASSFILE = devNull;
+  }
   if (server.sslRootCert) env.PGSSLROOTCERT = server.sslRootCert;
   // only for the verifying modes: with a root file libpq turns require into verify-ca
   else if (isAzureHost(name) && server.sslMode.startsWith('verify-')) env.PGSSLROOTCERT = azureRootCertificatesFile();

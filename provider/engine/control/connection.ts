@@ -18,22 +18,25 @@ import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
 
-/** What to do when the catalog cannot be installed and nothing more precise is known. */
-const INSTALL_FIX = 'grant the target user CREATE on that database, or choose another target maintenanceDatabase';
+/** What to do when the catalog cannot be installed and nothing more precise is known: the database's CREATE, granted. */
+function installFix(target: ServerSpec): string {
+  return `on the target, as the owner of database ${ident(target.maintenanceDatabase)} or an administrator: GRANT CREATE ON DATABASE ${ident(target.maintenanceDatabase)} TO ${ident(target.user)}; or choose another target maintenanceDatabase`;
+}
 
 /**
  * The fix for a refused install: when the control schema is already there and belongs to a role
  * whose schema this user may not use (an earlier run as a superuser or another admin made it), that
- * role is named, since CREATE on the database does not help; otherwise the database's CREATE.
+ * role is named, since CREATE on the database does not help (and a grant on the schema would not
+ * reach the tables in it); otherwise the database's CREATE.
  */
-async function installFix(client: pg.Client): Promise<string> {
+async function refusedInstallFix(client: pg.Client, target: ServerSpec): Promise<string> {
   const { rows } = await client.query<{ owner: string; usable: boolean }>(
     `SELECT r.rolname AS owner, has_schema_privilege(n.oid, 'USAGE') AND has_schema_privilege(n.oid, 'CREATE') AS usable
        FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner WHERE n.nspname = $1`,
     [CONTROL_SCHEMA],
   );
   const schema = rows[0];
-  if (!schema || schema.usable) return INSTALL_FIX;
+  if (!schema || schema.usable) return installFix(target);
   return (
     `the schema ${CONTROL_SCHEMA} there belongs to role ${ident(schema.owner)} (made by an earlier run as that role), which this user may not use: ` +
     'run pgferry as that role on this target, or choose another target maintenanceDatabase'
@@ -146,8 +149,8 @@ export class CatalogConnection {
       if (error instanceof PgferryError) throw error;
       throw new PgferryError(
         'CONTROL_INSTALL',
-        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`,
-        { category: 'target', fix: await installFix(client).catch(() => INSTALL_FIX), cause: error },
+        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database ${ident(this.target.maintenanceDatabase)} on the target: ${(error as Error).message}`,
+        { category: 'target', fix: await refusedInstallFix(client, this.target).catch(() => installFix(this.target)), cause: error },
       );
     }
   }

@@ -3,7 +3,9 @@
 // rows are copied at the copy, again at an online cutover and back at a fall-back
 // (switchover/extensionConfigSync.ts), so a row deleted on the server it came from is found only by comparing.
 // pgferry deletes a row on the server it writes only when its key is recorded here as copied: the
-// row was inserted there by pgferry and the server it came from no longer has it. A row the written
+// row was inserted there by pgferry, it is still what pgferry wrote (the md5 of its text recorded
+// with the key: a DBA's edit under the same key keeps it, reported), and the server it came from no
+// longer has it. A row the written
 // server had of its own is never recorded as copied; the ones the target had at the cutover are
 // recorded as kept, so that a fall-back neither carries them back to the old source nor compares
 // them. Why a record and not a comparison with the source's rows at the copy: the copy's snapshot is
@@ -18,16 +20,23 @@ const T = `${ident(CONTROL_SCHEMA)}.extension_config_row`;
 
 /** One configuration table's recorded keys: those pgferry inserted, and the target's own. */
 export interface ConfigRowKeys {
-  readonly copied: ReadonlySet<string>;
+  /** Each key pgferry inserted, with the md5 of the row as it last wrote it (null: recorded before the md5 was). */
+  readonly copied: ReadonlyMap<string, string | null>;
   readonly kept: ReadonlySet<string>;
+}
+
+/** A key pgferry is about to write, with the md5 of the row's text it writes. */
+export interface CopiedConfigRow {
+  readonly key: string;
+  readonly md5: string;
 }
 
 /** The record of one database, as the copy of configuration rows takes it (configRowsLedger). */
 export interface ConfigRowsLedger {
   /** The recorded keys by table (its qualified name). */
   read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
-  /** Keys about to be inserted, recorded before the insert. */
-  recordCopied(table: string, keys: readonly string[]): Promise<void>;
+  /** Keys about to be inserted or written again, with their rows' md5, recorded before the write. */
+  recordCopied(table: string, rows: readonly CopiedConfigRow[]): Promise<void>;
   /** Keys whose rows were deleted, forgotten once the delete committed. */
   forget(table: string, keys: readonly string[]): Promise<void>;
   /** The target's own keys, in place of those recorded before. */
@@ -38,7 +47,7 @@ export interface ConfigRowsLedger {
 export function configRowsLedger(catalog: CatalogConnection, migration: string, database: string): ConfigRowsLedger {
   return {
     read: () => extensionConfigRows(catalog, migration, database),
-    recordCopied: (table, keys) => recordCopiedConfigRows(catalog, migration, database, table, keys),
+    recordCopied: (table, rows) => recordCopiedConfigRows(catalog, migration, database, table, rows),
     forget: (table, keys) => forgetConfigRows(catalog, migration, database, table, keys),
     recordKept: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys),
   };
@@ -51,33 +60,39 @@ export async function extensionConfigRows(
   database: string,
 ): Promise<Map<string, ConfigRowKeys>> {
   await catalog.install(); // a runner resumed on a catalog an older pgferry made: the table comes with version 31
-  const rows = await catalog.query<{ config_table: string; key: string; kept: boolean }>(
-    `SELECT config_table, key, kept FROM ${T} WHERE migration = $1 AND database = $2`,
+  const rows = await catalog.query<{ config_table: string; key: string; kept: boolean; row_md5: string | null }>(
+    `SELECT config_table, key, kept, row_md5 FROM ${T} WHERE migration = $1 AND database = $2`,
     [migration, database],
   );
-  const byTable = new Map<string, { copied: Set<string>; kept: Set<string> }>();
+  const byTable = new Map<string, { copied: Map<string, string | null>; kept: Set<string> }>();
   for (const r of rows) {
     let keys = byTable.get(r.config_table);
-    if (!keys) byTable.set(r.config_table, (keys = { copied: new Set(), kept: new Set() }));
-    (r.kept ? keys.kept : keys.copied).add(r.key);
+    if (!keys) byTable.set(r.config_table, (keys = { copied: new Map(), kept: new Set() }));
+    if (r.kept) keys.kept.add(r.key);
+    else keys.copied.set(r.key, r.row_md5);
   }
   return byTable;
 }
 
-/** Records keys as copied, before pgferry inserts their rows: a runner killed in between deletes nothing it did not insert. */
+/**
+ * Records keys as copied with the md5 of the row about to be written, before pgferry writes them: a
+ * runner killed in between deletes nothing it did not insert, and a row found later with another
+ * md5 was edited where it was written.
+ */
 async function recordCopiedConfigRows(
   catalog: CatalogConnection,
   migration: string,
   database: string,
   table: string,
-  keys: readonly string[],
+  rows: readonly CopiedConfigRow[],
 ): Promise<void> {
-  if (keys.length === 0) return;
+  if (rows.length === 0) return;
   await catalog.install();
   await catalog.query(
-    `INSERT INTO ${T} (migration, database, config_table, key) SELECT $1, $2, $3, k FROM unnest($4::text[]) AS k
-     ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = false, recorded_at = now()`,
-    [migration, database, table, keys],
+    `INSERT INTO ${T} (migration, database, config_table, key, row_md5)
+     SELECT $1, $2, $3, k, h FROM unnest($4::text[], $5::text[]) AS u(k, h)
+     ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = false, row_md5 = EXCLUDED.row_md5, recorded_at = now()`,
+    [migration, database, table, rows.map((r) => r.key), rows.map((r) => r.md5)],
   );
 }
 
@@ -98,7 +113,10 @@ async function forgetConfigRows(
   ]);
 }
 
-/** Records the target's own rows of a table as kept, in place of those recorded before (a key copied stays copied). */
+/**
+ * Records the target's own rows of a table as kept, in place of those recorded before: its own, and
+ * the rows pgferry copied that were edited there since (a key of them recorded copied becomes kept).
+ */
 async function recordKeptConfigRows(
   catalog: CatalogConnection,
   migration: string,
@@ -112,7 +130,7 @@ async function recordKeptConfigRows(
     if (keys.length === 0) return;
     await c.query(
       `INSERT INTO ${T} (migration, database, config_table, key, kept) SELECT $1, $2, $3, k, true FROM unnest($4::text[]) AS k
-       ON CONFLICT (migration, database, config_table, key) DO NOTHING`,
+       ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = true, row_md5 = NULL, recorded_at = now()`,
       [migration, database, table, keys],
     );
   });

@@ -633,6 +633,18 @@ CREATE TABLE pgferry.extension_config_row (
 COMMENT ON TABLE pgferry.extension_config_row IS 'rows of extensions'' configuration tables by key: copied (pgferry inserted them, so it may delete them when the server they came from no longer has them) or kept (the target''s own at the cutover, never deleted, carried back or compared)';
 `,
   },
+  {
+    // What pgferry wrote under a copied key of an extension's configuration table (the md5 of the
+    // row's text as it was written): a row pgferry copied that a DBA then edited on the server
+    // written, under the same key, is kept rather than deleted when the server it came from deletes
+    // it. A key recorded before this version has none: its row is kept and reported too, never
+    // deleted on a guess.
+    version: 32,
+    sql: `
+ALTER TABLE pgferry.extension_config_row ADD COLUMN row_md5 text;
+COMMENT ON COLUMN pgferry.extension_config_row.row_md5 IS 'md5 of the row''s text as pgferry last wrote it (copied keys): a row found otherwise was edited where it was written, and is kept';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -45,7 +45,8 @@ export const ERROR_CODES = {
   STORED_SPEC_INCOMPLETE: { category: 'input', meaning: "the target's catalog does not hold what is needed to act without the properties" },
   SOURCE_PASSWORD_REQUIRED: {
     category: 'input',
-    meaning: "no password was given for the source: without a body PGPASSWORD is the target's, and ~/.pgpass has no entry for the source",
+    meaning:
+      "the source asks for a password and none was given for it: without a body PGPASSWORD is the target's, and ~/.pgpass has no entry for the source",
     fix: 'add a ~/.pgpass entry for the source, or give the migration body with --properties',
   },
   MIGRATION_NOT_FOUND: {

@@ -338,7 +338,8 @@ async function configRowsAtCutover(run: MigrationRun, database: string): Promise
       syncExtensionConfigRows(p.source, p.target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
     ),
   );
-  for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('cutover', c) });
+  for (const c of copied)
+    run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('cutover', c) });
 }
 
 /** One database's large objects brought level: the delta, or the target's refusal in one line (which stops the cutover). */

@@ -352,7 +352,8 @@ export async function copyDatabaseAt(
         syncExtensionConfigRows(source, target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
       ),
     );
-    for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('copy', c) });
+    for (const c of copied)
+      run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('copy', c) });
   });
 }
 

@@ -385,7 +385,8 @@ async function configRowsBack(run: SwitchoverRun, database: string): Promise<voi
       syncExtensionConfigRows(p.source, p.target, 'back', ledger),
     ),
   );
-  for (const c of copied) run.onProgress({ kind: 'info', database, message: configRowsCopiedMessage('fall-back', c) });
+  for (const c of copied)
+    run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('fall-back', c) });
 }
 
 /**

@@ -9,19 +9,34 @@ import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /**
  * Where origins are not permitted (a user that is not superuser) the position is a row of a table
- * in the pgferry schema of the source database, which the source user must be able to create.
+ * in the pgferry schema of the source database, which the source user must be able to create: in
+ * that schema when it is there already (whoever made it), else the schema itself in the database.
  */
 async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
-  const { rows } = await s.source.query<{ ok: boolean }>(
-    `SELECT r.rolsuper OR has_database_privilege(current_user, current_database(), 'CREATE')
-            OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1 AND has_schema_privilege(current_user, oid, 'CREATE')) AS ok
-       FROM pg_roles r WHERE r.rolname = current_user`,
+  const { rows } = await s.source.query<{ superuser: boolean; schema_owner: string | null; in_schema: boolean; in_database: boolean }>(
+    `SELECT r.rolsuper AS superuser, o.rolname AS schema_owner,
+            n.oid IS NOT NULL AND has_schema_privilege(current_user, n.oid, 'USAGE') AND has_schema_privilege(current_user, n.oid, 'CREATE') AS in_schema,
+            has_database_privilege(current_user, current_database(), 'CREATE') AS in_database
+       FROM pg_catalog.pg_roles r
+       LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1
+       LEFT JOIN pg_catalog.pg_roles o ON o.oid = n.nspowner
+      WHERE r.rolname = current_user`,
     [PROGRESS_TABLE.schema],
   );
-  if (rows[0]?.ok) return undefined;
+  const row = rows[0];
+  if (!row || row.superuser) return undefined;
   const user = ident(s.spec.source.user);
+  const schema = ident(PROGRESS_TABLE.schema);
+  if (row.schema_owner !== null) {
+    if (row.in_schema) return undefined;
+    return {
+      message: `source user ${user} may not record the reverse stream's position in ${ident(s.database)} (not superuser, no USAGE and CREATE on its schema ${schema}, which belongs to ${ident(row.schema_owner)}) (fallbackWindow)`,
+      fix: `on the source, in ${ident(s.database)}, as ${ident(row.schema_owner)}: GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${user}`,
+    };
+  }
+  if (row.in_database) return undefined;
   return {
-    message: `source user ${user} may not record the reverse stream's position in ${ident(s.database)} (not superuser, no CREATE on the database) (fallbackWindow)`,
+    message: `source user ${user} may not record the reverse stream's position in ${ident(s.database)} (not superuser, no CREATE on the database for its schema ${schema}) (fallbackWindow)`,
     fix: `on the source: GRANT CREATE ON DATABASE ${ident(s.database)} TO ${user}`,
   };
 }
@@ -33,7 +48,8 @@ export const reversePosition = {
   ledger: 'its name, derived from migration.instance; the progress row is keyed by migration and database',
   rights: {
     server: 'source',
-    needs: 'replication origins (superuser); else CREATE on the source database for a table in its pgferry schema',
+    needs:
+      'replication origins (superuser); else a table in the pgferry schema of the source database: USAGE and CREATE on that schema where it exists, else CREATE on the database',
     refusal,
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,

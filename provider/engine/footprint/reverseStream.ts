@@ -18,7 +18,14 @@ import type { ServerSpec } from '../input/migrationSpec';
 import { createPublication, publishesViaRoot, publishTables } from '../cdc/prepare/publication';
 import { rootOf } from '../cdc/prepare/publicationPlan';
 import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
-import { findOrMakeSlot, slotAndPublicationUndo } from './slotAndPublication';
+import {
+  AZURE_ADMIN_MEMBER_SQL,
+  findOrMakeSlot,
+  MAY_REPLICATE_SQL,
+  noReplication,
+  replicationGrant,
+  slotAndPublicationUndo,
+} from './slotAndPublication';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /**
@@ -80,25 +87,23 @@ export async function openReverseStream(
 
 /** What creating the reverse slot and publication asks of the target user, read on the target's maintenance database. */
 const RIGHTS_SQL = `
-SELECT r.rolsuper OR r.rolreplication
-         OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin')
-                       AND pg_has_role(current_user, g.oid, 'MEMBER')) AS replicates,
-       NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)
+SELECT ${MAY_REPLICATE_SQL} AS replicates, ${AZURE_ADMIN_MEMBER_SQL} AS azure_admin,
+       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)
          OR has_database_privilege(current_user, $1, 'CREATE') AS creates
-  FROM pg_roles r WHERE r.rolname = current_user`;
+  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`;
 
 /**
  * The target user must replicate and create a publication in the target database (which it
  * creates itself when it does not exist yet, and so may create in).
  */
 async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
-  const { rows } = await s.target.query<{ replicates: boolean; creates: boolean }>(RIGHTS_SQL, [s.database]);
+  const { rows } = await s.target.query<{ replicates: boolean; azure_admin: boolean; creates: boolean }>(RIGHTS_SQL, [s.database]);
   const user = ident(s.spec.target.user);
   const lacks: string[] = [];
   const grants: string[] = [];
   if (!rows[0]?.replicates) {
-    lacks.push('may not create the reverse replication slot (no REPLICATION)');
-    grants.push(`ALTER ROLE ${user} WITH REPLICATION (Azure: the server admin has it)`);
+    lacks.push(`may not create the reverse replication slot (${noReplication(rows[0]?.azure_admin === true)})`);
+    grants.push(replicationGrant(s.spec.target.user));
   }
   if (!rows[0]?.creates) {
     lacks.push(`may not create the reverse publication (no CREATE on ${ident(s.database)})`);
@@ -115,7 +120,7 @@ export const reverseStream = {
   ledger: `${CONTROL_SCHEMA}.fallback_window; their names derive from migration.instance`,
   rights: {
     server: 'target',
-    needs: 'REPLICATION (or superuser; on Azure the server admin), and CREATE on the database for the publication',
+    needs: 'REPLICATION (or superuser; membership in azure_pg_admin does not give it), and CREATE on the database for the publication',
     refusal,
   },
   // a window asked only with the cutover request is checked when the cutover opens it

@@ -162,6 +162,32 @@ export async function findOrMakeSlot(client: pg.Client, slot: string, made?: () 
   return rows[0]!.lsn;
 }
 
+/**
+ * Whether the current user may make a replication slot, as the server decides it: PostgreSQL asks
+ * for the REPLICATION attribute or superuser, and no attribute is inherited through membership.
+ * Amazon RDS lets the members of its own rds_replication and rds_superuser roles replicate too;
+ * membership in Azure's azure_pg_admin gives no such right (docs/limits.md), so it counts for
+ * nothing here. A column of a query over pg_roles r, the current user's row.
+ */
+export const MAY_REPLICATE_SQL = `(r.rolsuper OR r.rolreplication
+   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname IN ('rds_replication', 'rds_superuser')
+                 AND pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER')))`;
+
+/** Whether the current user is a member of Azure's azure_pg_admin, which users mistake for the right to replicate. */
+export const AZURE_ADMIN_MEMBER_SQL = `EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = 'azure_pg_admin'
+   AND pg_catalog.pg_has_role(current_user, a.oid, 'MEMBER'))`;
+
+/** Why a user may not make a slot, said so that a member of azure_pg_admin learns the membership is not the right. */
+export function noReplication(azureAdminMember: boolean): string {
+  return azureAdminMember ? 'no REPLICATION; membership in azure_pg_admin does not give it' : 'no REPLICATION';
+}
+
+/** The statement that lets `user` make slots, with the spelling of the managed servers that differ. */
+export function replicationGrant(user: string): string {
+  const role = ident(user);
+  return `ALTER ROLE ${role} WITH REPLICATION (Azure: run by the server admin; Amazon RDS: GRANT rds_replication TO ${role})`;
+}
+
 /** One stream's slot and publication on `server` that are still there, as statements that drop them. */
 async function pendingSlotAndPublication(server: ServerSpec, database: string, slot: string, publication: string): Promise<string[]> {
   const found = await unlessDatabaseGone(() =>
@@ -198,20 +224,18 @@ export function slotAndPublicationUndo(server: 'source' | 'target', namesOf: typ
 
 /** What creating the slot and the publication asks of the source user, read in the source database. */
 const RIGHTS_SQL = `
-SELECT r.rolsuper OR r.rolreplication
-         OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin')
-                       AND pg_has_role(current_user, g.oid, 'MEMBER')) AS replicates,
+SELECT ${MAY_REPLICATE_SQL} AS replicates, ${AZURE_ADMIN_MEMBER_SQL} AS azure_admin,
        has_database_privilege(current_user, current_database(), 'CREATE') AS creates
-  FROM pg_roles r WHERE r.rolname = current_user`;
+  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`;
 
 async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
-  const { rows } = await s.source.query<{ replicates: boolean; creates: boolean }>(RIGHTS_SQL);
+  const { rows } = await s.source.query<{ replicates: boolean; azure_admin: boolean; creates: boolean }>(RIGHTS_SQL);
   const user = ident(s.spec.source.user);
   const lacks: string[] = [];
   const grants: string[] = [];
   if (!rows[0]?.replicates) {
-    lacks.push('may not create a replication slot (no REPLICATION)');
-    grants.push(`ALTER ROLE ${user} WITH REPLICATION (Amazon RDS: GRANT rds_replication TO ${user})`);
+    lacks.push(`may not create a replication slot (${noReplication(rows[0]?.azure_admin === true)})`);
+    grants.push(replicationGrant(s.spec.source.user));
   }
   if (!rows[0]?.creates) {
     lacks.push(`may not create a publication (no CREATE on ${ident(s.database)})`);

@@ -6,15 +6,17 @@
 // extension's condition selects it there too, so the extension's own rows are never changed or
 // duplicated; in a table without a primary key, a row already there whole is skipped. A row is
 // deleted only when pgferry inserted it (its key recorded as copied before the insert,
-// control/extensionConfigRows.ts) and the server it came from no longer has it: a row the written
-// server had of its own, a DBA's, stays. The target's own rows at the cutover are recorded as kept:
+// control/extensionConfigRows.ts, with the md5 of the row written), it is still what pgferry wrote,
+// and the server it came from no longer has it: a row the written server had of its own, a DBA's,
+// stays, and so does one pgferry copied that a DBA edited there since under the same key (kept and
+// reported). The target's own rows at the cutover are recorded as kept:
 // a fall-back does not carry them back, and the comparisons leave them out.
 import type pg from 'pg';
 import { ident, identList, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
 import {
   configKeySql,
-  configRowKeysSql,
+  configRowKeyedMd5Sql,
   configTableDisplay,
   onTarget,
   readExtensionConfigTables,
@@ -23,7 +25,7 @@ import {
 } from '../catalog/extensionConfigTables';
 import type { ConfigRowKeys, ConfigRowsLedger } from '../control/extensionConfigRows';
 
-const NO_KEYS: ConfigRowKeys = { copied: new Set(), kept: new Set() };
+const NO_KEYS: ConfigRowKeys = { copied: new Map(), kept: new Set() };
 
 /** Deletes the rows of the keys given ($1, text[]) that the extension's condition selects there. */
 function deleteSql(t: ExtensionConfigTable): string {
@@ -64,6 +66,8 @@ export interface ConfigRowsCopied {
   readonly deleted: number;
   /** Rows of the server written's own, not pgferry's: kept. */
   readonly kept: number;
+  /** Rows pgferry had copied that the server read no longer has, edited on the server written since: kept. */
+  readonly edited: number;
 }
 
 /** What one table's rows became, and what the ledger is told once the transaction committed. */
@@ -89,21 +93,28 @@ async function syncTable(
   keys = NO_KEYS,
 ): Promise<TableDone> {
   const name = qualified(table.schema, table.name);
-  const { rows } = await from.query<{ row: string; key: string }>(selectedConfigRowsSql(table));
-  const onTo = new Set((await to.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
+  const { rows } = await from.query<{ row: string; key: string; md5: string }>(selectedConfigRowsSql(table));
+  const onTo = new Map((await to.query<{ key: string; md5: string }>(configRowKeyedMd5Sql(table))).rows.map((r) => [r.key, r.md5]));
   const fromKeys = new Set(rows.map((r) => r.key));
   const carried = way === 'back' ? rows.filter((r) => !keys.kept.has(r.key)) : rows;
+  // the rows inserted and those pgferry wrote before and writes again: what they will read is recorded first
   await ledger?.recordCopied(
     name,
-    carried.filter((r) => !onTo.has(r.key)).map((r) => r.key),
+    carried.filter((r) => !onTo.has(r.key) || keys.copied.has(r.key)).map((r) => ({ key: r.key, md5: r.md5 })),
   );
   const written = carried.length === 0 ? 0 : ((await to.query(writeSql(table), [carried.map((r) => r.row)])).rowCount ?? 0);
-  const gone = [...onTo].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
+  // a row pgferry copied whose key the server read no longer has: deleted only when it is still what
+  // pgferry wrote; one edited since under the same key (or recorded without its md5) is kept
+  const missing = [...onTo.keys()].filter((k) => keys.copied.has(k) && !fromKeys.has(k));
+  const gone = missing.filter((k) => keys.copied.get(k) === onTo.get(k));
+  const edited = missing.filter((k) => keys.copied.get(k) !== onTo.get(k));
   const deleted = gone.length === 0 ? 0 : ((await to.query(deleteSql(table), [gone])).rowCount ?? 0);
-  const own = [...onTo].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
+  const own = [...onTo.keys()].filter((k) => !fromKeys.has(k) && !keys.copied.has(k));
   const copied =
-    rows.length > 0 || deleted > 0 || own.length > 0 ? { table, rows: rows.length, written, deleted, kept: own.length } : undefined;
-  return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own } : {}) };
+    rows.length > 0 || deleted > 0 || own.length > 0 || edited.length > 0
+      ? { table, rows: rows.length, written, deleted, kept: own.length, edited: edited.length }
+      : undefined;
+  return { name, ...(copied ? { copied } : {}), forgotten: gone, ...(way === 'forward' && ledger ? { own: [...own, ...edited] } : {}) };
 }
 
 /**
@@ -143,5 +154,9 @@ export function configRowsCopiedMessage(step: 'copy' | 'cutover' | 'fall-back', 
   const where = step === 'fall-back' ? 'the old source' : 'the target';
   const deleted = c.deleted > 0 ? `, ${c.deleted} pgferry had copied deleted there (gone from where they came from)` : '';
   const kept = c.kept > 0 ? `, ${c.kept} of ${where}'s own kept (pgferry did not copy them)` : '';
-  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on ${where} (the rest there already)${deleted}${kept}`;
+  const edited =
+    c.edited > 0
+      ? `, ${c.edited} pgferry had copied kept on ${where} though gone from where they came from: edited there since under the same key`
+      : '';
+  return `${step}: ${configTableDisplay(c.table)}: ${c.rows} row(s) its condition selects copied, ${c.written} written on ${where} (the rest there already)${deleted}${kept}${edited}`;
 }

@@ -13,7 +13,7 @@ import { cutoverMessagePrefix, fallBackMessagePrefix } from '../core/names';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import { APPLICATION_NAME_PREFIX, serverMajor, withSession } from '../connect/session';
-import { holderWords, lockHolders } from '../connect/lockHolders';
+import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 import { budgetWords, type LagBudget } from './lagGate';
@@ -106,7 +106,8 @@ export async function lateArrivals(arrivals: ReadonlyMap<string, Promise<unknown
 
 /**
  * Why streams are late at their point, in words: which, against which budget, and the sessions
- * holding a lock their apply waits for on `server` (`where`: how the message names it).
+ * holding a lock their apply waits for on `server` (`where`: how the message names it), each with
+ * the statement that ends it, in the words every lock holder is named with (connect/lockHolders.ts).
  */
 export async function lateArrivalWords(
   server: ServerSpec,
@@ -119,7 +120,10 @@ export async function lateArrivalWords(
     const found = await withSession(server, { database, purpose: 'drain bound' }, (client) =>
       lockHolders(client, { waiters: `${APPLICATION_NAME_PREFIX}%`, databases: [database] }),
     ).catch(() => []);
-    for (const b of found) causes.push(`${holderWords(b)} in "${database}" holds a lock its apply waits for on ${what.where}`);
+    for (const b of found)
+      causes.push(
+        `${holderWords(b)} in "${database}" holds a lock its apply waits for on ${what.where} (end that transaction: COMMIT or ROLLBACK in it, or ${endHoldersWords([b])} on ${what.where})`,
+      );
   }
   const streams = late.map((d) => `"${d}"`).join(', ');
   const cause = causes.length > 0 ? causes.join('; ') : `no session on ${what.where} holds a lock its apply waits for`;

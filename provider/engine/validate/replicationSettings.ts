@@ -10,6 +10,7 @@ import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import { listSome } from '../util/listSome';
 import { VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './readOnlySessions';
 import { maskSecrets } from '../core/secrets';
+import { AZURE_ADMIN_MEMBER_SQL, MAY_REPLICATE_SQL, noReplication, replicationGrant } from '../footprint/slotAndPublication';
 
 /** Slots named in $1 are this migration's own (a re-validation after a partial run). */
 export const REPLICATION_SETTINGS_SQL = `
@@ -21,10 +22,12 @@ SELECT current_setting('wal_level') AS wal_level,
        (SELECT coalesce(array_agg(slot_name::text ORDER BY slot_name), '{}') FROM pg_replication_slots
         WHERE NOT active AND slot_name <> ALL($1::text[])) AS inactive_slots`;
 
-/** Roles whose members may replicate on managed sources (RDS, Azure). */
-const REPLICATION_ROLES_SQL = `
-SELECT r.rolname AS name FROM pg_roles r
-WHERE r.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin') AND pg_has_role(current_user, r.oid, 'MEMBER')`;
+/** Whether the user may make a slot as the server decides it (footprint/slotAndPublication.ts), and why not. */
+const REPLICATION_RIGHT_SQL = `
+SELECT ${MAY_REPLICATE_SQL} AS replicates, ${AZURE_ADMIN_MEMBER_SQL} AS azure_admin,
+       (SELECT coalesce(array_agg(g.rolname::text ORDER BY g.rolname), '{}') FROM pg_catalog.pg_roles g
+         WHERE g.rolname IN ('rds_replication', 'rds_superuser') AND pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER')) AS roles
+  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`;
 
 interface Settings {
   wal_level: string;
@@ -163,15 +166,15 @@ async function checkReplicationRights(
   const type = CHECK_TYPES.privileges;
   const scope = { server: side };
   const user = ident(source.info.user);
-  const roles = (await source.client.query<{ name: string }>(REPLICATION_ROLES_SQL)).rows.map((r) => r.name);
-  const allowed = source.info.superuser || source.info.replication || roles.length > 0;
-  if (!allowed) {
+  const right = (await source.client.query<{ replicates: boolean; azure_admin: boolean; roles: string[] }>(REPLICATION_RIGHT_SQL)).rows[0];
+  const roles = right?.roles ?? [];
+  if (!right?.replicates) {
     results.push(
       failed(
         CODES.REPLICATION_PRIVILEGE,
         type,
-        `${side} user ${user} has no REPLICATION attribute and is not a superuser`,
-        `on the ${side}: ALTER ROLE ${user} WITH REPLICATION (Amazon RDS: GRANT rds_replication TO ${user}${side === 'target' ? '; Azure: use the server admin, a member of azure_pg_admin with REPLICATION' : ''})`,
+        `${side} user ${user} may not create a replication slot (${noReplication(right?.azure_admin === true)}, not a superuser)`,
+        `on the ${side}: ${replicationGrant(source.info.user)}`,
         scope,
       ),
     );

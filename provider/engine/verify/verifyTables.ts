@@ -452,7 +452,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
 async function ownConfigRows(table: ExtensionConfigTable, p: SessionPair, options: VerifyOptions, database: string) {
   const recorded = options.configRows?.get(database);
   if (!recorded) return { source: [], target: [] };
-  const keys = recorded.get(qualified(table.schema, table.name)) ?? { copied: new Set<string>(), kept: new Set<string>() };
+  const keys = recorded.get(qualified(table.schema, table.name)) ?? { copied: new Map<string, string | null>(), kept: new Set<string>() };
   const read = async (c: pg.Client) => new Set((await c.query<{ key: string }>(configRowKeysSql(table))).rows.map((r) => r.key));
   const [onSource, onTarget] = await Promise.all([read(p.source), read(p.target)]);
   const own = (mine: ReadonlySet<string>, other: ReadonlySet<string>) => [...mine].filter((k) => !other.has(k) && !keys.copied.has(k));
