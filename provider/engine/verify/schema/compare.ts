@@ -11,11 +11,12 @@ import {
   createStatement,
   describeObject,
   dropStatement,
+  moveStatement,
   ownerOutOfReach,
   renameAsideStatement,
   renameStatement,
 } from './fixes';
-import { alterStep, createStep, dropStep, renameObjectStep, renameStep, type FollowStep } from './follow';
+import { alterStep, createStep, dropStep, moveObjectStep, renameObjectStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
@@ -306,6 +307,33 @@ function pairObjectRenames(
   return pairs;
 }
 
+/** Kinds of their own an object moved to another schema on the source is moved as on the target (pairObjectMoves). */
+const MOVED = new Set(['sequence', 'enum type', 'composite type', 'range type', 'domain']);
+
+/**
+ * Objects of their own moved to another schema on the source (ALTER DOMAIN ... SET SCHEMA): one only
+ * on the source and one only on the target that the migration made, of the same kind and name,
+ * alike in every property, in two schemas. Moved on the target rather than made again beside it:
+ * the columns using a type or a domain keep it, and a second one would be left beside the first.
+ */
+function pairObjectMoves(missing: SchemaObject[], extra: SchemaObject[], ctx: CompareContext): { from: SchemaObject; to: SchemaObject }[] {
+  const known = knownRecord(ctx);
+  if (known === undefined) return [];
+  const ours = (t: SchemaObject) => identityOnTarget(ctx, t) !== 'other' && known.has(keyOf(t));
+  const pairs: { from: SchemaObject; to: SchemaObject }[] = [];
+  for (const m of missing.filter((x) => MOVED.has(x.kind) && x.relation === null)) {
+    const alike = withoutName(m);
+    const i = extra.findIndex(
+      (e) => e.kind === m.kind && e.relation === null && e.name === m.name && e.schema !== m.schema && ours(e) && withoutName(e) === alike,
+    );
+    if (i < 0) continue;
+    pairs.push({ from: extra[i]!, to: m });
+    extra.splice(i, 1);
+  }
+  for (const p of pairs) missing.splice(missing.indexOf(p.to), 1);
+  return pairs;
+}
+
 /** `schema\0name` of the objects of their own (relations, types, functions ...) one side has. */
 const ownNames = (objects: readonly SchemaObject[]) =>
   new Set(objects.filter((o) => o.relation === null).map((o) => `${o.schema}\0${o.name}`));
@@ -388,6 +416,11 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       ...tableOf(to),
     });
     steps.push(renameObjectStep(from, fix));
+  }
+  for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
+    const fix = moveStatement(from, to.schema);
+    differences.push({ object: describeObject(to), detail: `in schema ${from.schema} on the target (moved on the source)`, fix });
+    steps.push(moveObjectStep(from, fix));
   }
   for (const o of missing) {
     const made = asCreated(ctx, o);
