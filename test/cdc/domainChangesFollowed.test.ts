@@ -118,6 +118,12 @@ describe('domains changed in place on the source while streaming', function () {
           throw new Error(`${error.message}\n  source: ${(await domains(source)).join(' | ')}\n  target: ${(await domains(pair!.target)).join(' | ')}\n  ${told}`);
         });
       }
+      // the rows a dropped NOT NULL or constraint allowed waited for the drop, the stream never stopped
+      const told = (await catalogEvents(store, name, 500)).map((e) => `${e.level}: ${e.message}`);
+      assert.deepEqual(
+        told.filter((m) => /streaming stopped/.test(m)),
+        [],
+      );
       await requestCutover(spec.target, name);
       const done = await Promise.race([
         running,
