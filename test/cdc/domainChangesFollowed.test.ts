@@ -115,7 +115,9 @@ describe('domains changed in place on the source while streaming', function () {
           500,
         ).catch(async (error: Error) => {
           const told = (await catalogEvents(store, name, 12)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-          throw new Error(`${error.message}\n  source: ${(await domains(source)).join(' | ')}\n  target: ${(await domains(pair!.target)).join(' | ')}\n  ${told}`);
+          throw new Error(
+            `${error.message}\n  source: ${(await domains(source)).join(' | ')}\n  target: ${(await domains(pair!.target)).join(' | ')}\n  ${told}`,
+          );
         });
       }
       // the rows a dropped NOT NULL or constraint allowed waited for the drop, the stream never stopped

@@ -11,7 +11,7 @@ import { qualified, ident } from '../../connect/quote';
 import type { ServerSpec } from '../../input/migrationSpec';
 
 /** The constraint a refused row met on the target, as PostgreSQL's error names it. */
-export interface RefusingConstraint {
+interface RefusingConstraint {
   readonly on: 'domain' | 'table';
   readonly schema: string;
   /** The domain's or the table's name. */
