@@ -347,6 +347,33 @@ const ownNames = (objects: readonly SchemaObject[]) =>
 const partOfAbsent = (o: SchemaObject, other: ReadonlySet<string>) =>
   o.relation !== null && o.kind !== 'comment' && !other.has(`${o.schema}\0${o.relation}`);
 
+/**
+ * Objects renamed or moved to another schema on the source, each paired with the target's the
+ * migration made (pairObjectRenames, pairObjectMoves): a difference each, renamed or moved in place.
+ */
+function renamedAndMoved(
+  missing: SchemaObject[],
+  extra: SchemaObject[],
+  ctx: CompareContext,
+  out: { differences: SchemaDifference[]; steps: (FollowStep | undefined)[] },
+): void {
+  for (const { from, to } of pairObjectRenames(missing, extra, ctx)) {
+    const fix = renameStatement(from, to.name);
+    out.differences.push({
+      object: describeObject(to),
+      detail: `named ${from.name} on the target (renamed on the source)`,
+      fix,
+      ...tableOf(to),
+    });
+    out.steps.push(renameObjectStep(from, fix));
+  }
+  for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
+    const fix = moveStatement(from, to.schema);
+    out.differences.push({ object: describeObject(to), detail: `in schema ${from.schema} on the target (moved on the source)`, fix });
+    out.steps.push(moveObjectStep(from, fix));
+  }
+}
+
 /** An identifier as format('%I') prints it, unquoted. */
 const IDENT = /("(?:[^"]|"")+"|[^."]+)/;
 const OWNED_BY = new RegExp(`^${IDENT.source}\\.${IDENT.source}\\.`);
@@ -423,21 +450,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     });
     steps.push(ctx.known ? renameStep(fix) : undefined);
   }
-  for (const { from, to } of pairObjectRenames(missing, extra, ctx)) {
-    const fix = renameStatement(from, to.name);
-    differences.push({
-      object: describeObject(to),
-      detail: `named ${from.name} on the target (renamed on the source)`,
-      fix,
-      ...tableOf(to),
-    });
-    steps.push(renameObjectStep(from, fix));
-  }
-  for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
-    const fix = moveStatement(from, to.schema);
-    differences.push({ object: describeObject(to), detail: `in schema ${from.schema} on the target (moved on the source)`, fix });
-    steps.push(moveObjectStep(from, fix));
-  }
+  renamedAndMoved(missing, extra, ctx, { differences, steps });
   for (const o of missing) {
     const made = asCreated(ctx, o);
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) });
