@@ -38,7 +38,7 @@ import { CONTROL_SCHEMA, fenceNamesOf, guardNamesOf } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
-import { targetIdentity } from '../verify/schema/identity';
+import { partsOf, targetIdentity } from '../verify/schema/identity';
 import { objectKey, readSchemaObjects, stillSeen, type SchemaObject } from '../verify/schema/catalog';
 import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
@@ -466,7 +466,7 @@ export async function compareKnowing(
   // which object on the target each known one is, where the target's equals the source's
   await recordIdentities(run.store, run.spec.migrationName, database, compared.identified);
   trace('schema check: identities recorded');
-  const gone = await forgetGone(run, database, known, compared.sourceObjects);
+  const gone = await forgetGone(run, database, known, knownIdentities, compared.sourceObjects);
   trace('schema check: gone forgotten');
   // each drop the follow may make, with the known object it drops: forgotten once it is made
   const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
@@ -542,13 +542,18 @@ function byKind(
 /**
  * Forgets the known objects the source no longer has once the target has none of them either
  * (dropped by hand, or a drop followed before a runner stopped): read after the comparison, so a
- * drop this look is about to follow is still known to it (and forgotten once made). Returns the
- * known objects the source no longer has and the target still has.
+ * drop this look is about to follow is still known to it (and forgotten once made). One whose
+ * recorded OID the target still holds under another key is not gone: its table renamed on the
+ * target since the comparison (the table watch, the apply), its parts wait for the next look to
+ * pair them with the source's new names by that OID; forgotten then, they would pass for someone
+ * else's and be made again beside. It is forgotten once another known object records that OID.
+ * Returns the known objects the source no longer has and the target still has.
  */
 async function forgetGone(
   run: MigrationRun,
   database: string,
   known: ReadonlyMap<string, number | null>,
+  identities: ReadonlyMap<string, string>,
   source: readonly SchemaObject[],
 ): Promise<string[]> {
   const onSource = new Set(source.map(objectKey));
@@ -562,11 +567,19 @@ async function forgetGone(
   );
   if (!target) return gone;
   const onTarget = new Set(target.map(objectKey));
+  const targetOids = new Set(target.map((t) => t.objectId));
+  const goneSet = new Set(gone);
+  // OIDs recorded for a known object the source still has: a part renamed and recorded under its new key
+  const recordedElsewhere = new Set([...identities].flatMap(([k, identity]) => (goneSet.has(k) ? [] : [partsOf(identity)?.object ?? ''])));
+  const movedAway = (k: string) => {
+    const oid = partsOf(identities.get(k))?.object;
+    return oid !== undefined && oid !== '' && targetOids.has(oid) && !recordedElsewhere.has(oid);
+  };
   await forgetKnownObjects(
     run.store,
     run.spec.migrationName,
     database,
-    gone.filter((k) => !onTarget.has(k)),
+    gone.filter((k) => !onTarget.has(k) && !movedAway(k)),
   );
   return gone.filter((k) => onTarget.has(k));
 }

@@ -59,7 +59,7 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), ''))
   SELECT pg_catalog.concat_ws(':', 'f', p.oid, p.proname, pg_catalog.md5(p.prosrc), p.proowner, p.proacl::text) FROM pg_catalog.pg_proc p
    WHERE p.oid >= 16384
   UNION ALL
-  SELECT pg_catalog.concat_ws(':', 't', t.oid, t.typname, t.typowner) FROM pg_catalog.pg_type t
+  SELECT pg_catalog.concat_ws(':', 't', t.oid, t.typname, t.typnamespace, t.typowner, t.typnotnull, pg_catalog.md5(t.typdefault), t.typacl::text) FROM pg_catalog.pg_type t
    WHERE t.oid >= 16384 AND t.typtype IN ('c', 'd', 'e', 'r')
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'e', e.enumtypid, e.enumlabel, e.enumsortorder) FROM pg_catalog.pg_enum e

@@ -19,6 +19,7 @@ import type { PlannerLimits } from '../plan/types';
 import type { SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
+import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -114,6 +115,8 @@ export class Applier {
   private warned = 0;
   /** Since when sessions have been refused by the fence (another session holds the apply lock). */
   private fencedSince: number | undefined;
+  /** The source transaction held for a constraint the source dropped (heldForLoosening), since when, and whether it was told. */
+  private loosening: { at: bigint; since: number; told: boolean } | undefined;
 
   constructor(private readonly options: ApplierOptions) {
     this.state = {
@@ -186,6 +189,7 @@ export class Applier {
           this.state.aloneUntil = this.state.begunLsn;
           continue;
         }
+        if (await this.heldForLoosening(error)) continue;
         if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
@@ -212,6 +216,36 @@ export class Applier {
     const { begunLsn, aloneUntil, appliedLsn } = this.state;
     if (!REFUSED_ROW.test(sqlStateWithin(error) ?? '') || begunLsn === undefined) return false;
     return aloneUntil === undefined || appliedLsn > aloneUntil;
+  }
+
+  /**
+   * A row refused alone by a constraint the source has dropped since (looseningWait.ts): held, and
+   * tried again a second later, for as long as LOOSENING_WAIT_MS from the first refusal of that
+   * source transaction, while the schema watch drops the constraint on the target. Told once.
+   */
+  private async heldForLoosening(error: unknown): Promise<boolean> {
+    const refusing = refusingConstraint(error);
+    const at = this.state.begunLsn;
+    const o = this.options;
+    // only forward streams have a schema watch to wait for
+    if (!refusing || at === undefined || this.state.aloneUntil === undefined || o.words?.direction === 'reverse') return false;
+    if (this.loosening?.at !== at) this.loosening = { at, since: Date.now(), told: false };
+    if (Date.now() - this.loosening.since > LOOSENING_WAIT_MS) return false;
+    if (!(await loosenedOnSource(o.source, o.database, refusing).catch(() => false))) return false;
+    if (!this.loosening.told) {
+      this.loosening.told = true;
+      const words = o.words ?? FORWARD_STREAM_WORDS;
+      o.log?.(
+        'event',
+        `database "${o.database}": a row refused on ${words.target} by ${describeRefusing(refusing)}, which ${words.source} has dropped: held until the schema watch drops it there too`,
+      );
+    }
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      void sleep(LOOSENING_POLL_MS).then(resolve); // fire and forget: a sleep never rejects
+    });
+    this.wake = undefined;
+    return !this.stopped;
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

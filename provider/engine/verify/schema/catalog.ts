@@ -436,10 +436,13 @@ export async function stillSeen(client: pg.Client, seen: SeenObject): Promise<bo
 
 /**
  * Whether object $2 of catalog $1 is named $3.$4: its address names schema, relation (for a part)
- * and name; a type's is one name, qualified as format_type prints it; a schema's (whose schema is
+ * and name; a type's is one name, qualified as format_type prints it; a domain's constraint's is
+ * its domain's, qualified, with the constraint's name as its argument; a schema's (whose schema is
  * itself) its bare name, so that an owner or a grant changed on a schema is followed too.
  */
 const STILL_SEEN_SQL = `
-SELECT CASE WHEN pg_catalog.array_length(n, 1) = 1 THEN n[1] IN (pg_catalog.format('%I.%I', $3::text, $4::text), $4::text)
+SELECT CASE WHEN t = 'domain constraint' THEN (pg_catalog.parse_ident(n[1]))[1] = $3 AND g[1] = $4
+            WHEN pg_catalog.array_length(n, 1) = 1 THEN n[1] IN (pg_catalog.format('%I.%I', $3::text, $4::text), $4::text)
             ELSE n[1] = $3 AND n[pg_catalog.array_length(n, 1)] = $4 END AS same
-  FROM (SELECT (pg_catalog.pg_identify_object_as_address($1::oid, $2::oid, 0)).object_names AS n) a`;
+  FROM (SELECT i.type AS t, i.object_names AS n, i.object_args AS g
+          FROM pg_catalog.pg_identify_object_as_address($1::oid, $2::oid, 0) i) a`;

@@ -11,11 +11,12 @@ import {
   createStatement,
   describeObject,
   dropStatement,
+  moveStatement,
   ownerOutOfReach,
   renameAsideStatement,
   renameStatement,
 } from './fixes';
-import { alterStep, createStep, dropStep, renameObjectStep, renameStep, type FollowStep } from './follow';
+import { alterStep, createStep, dropStep, moveObjectStep, renameObjectStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
@@ -306,6 +307,33 @@ function pairObjectRenames(
   return pairs;
 }
 
+/** Kinds of their own an object moved to another schema on the source is moved as on the target (pairObjectMoves). */
+const MOVED = new Set(['sequence', 'enum type', 'composite type', 'range type', 'domain']);
+
+/**
+ * Objects of their own moved to another schema on the source (ALTER DOMAIN ... SET SCHEMA): one only
+ * on the source and one only on the target that the migration made, of the same kind and name,
+ * alike in every property, in two schemas. Moved on the target rather than made again beside it:
+ * the columns using a type or a domain keep it, and a second one would be left beside the first.
+ */
+function pairObjectMoves(missing: SchemaObject[], extra: SchemaObject[], ctx: CompareContext): { from: SchemaObject; to: SchemaObject }[] {
+  const known = knownRecord(ctx);
+  if (known === undefined) return [];
+  const ours = (t: SchemaObject) => identityOnTarget(ctx, t) !== 'other' && known.has(keyOf(t));
+  const pairs: { from: SchemaObject; to: SchemaObject }[] = [];
+  for (const m of missing.filter((x) => MOVED.has(x.kind) && x.relation === null)) {
+    const alike = withoutName(m);
+    const i = extra.findIndex(
+      (e) => e.kind === m.kind && e.relation === null && e.name === m.name && e.schema !== m.schema && ours(e) && withoutName(e) === alike,
+    );
+    if (i < 0) continue;
+    pairs.push({ from: extra[i]!, to: m });
+    extra.splice(i, 1);
+  }
+  for (const p of pairs) missing.splice(missing.indexOf(p.to), 1);
+  return pairs;
+}
+
 /** `schema\0name` of the objects of their own (relations, types, functions ...) one side has. */
 const ownNames = (objects: readonly SchemaObject[]) =>
   new Set(objects.filter((o) => o.relation === null).map((o) => `${o.schema}\0${o.name}`));
@@ -318,6 +346,49 @@ const ownNames = (objects: readonly SchemaObject[]) =>
  */
 const partOfAbsent = (o: SchemaObject, other: ReadonlySet<string>) =>
   o.relation !== null && o.kind !== 'comment' && !other.has(`${o.schema}\0${o.relation}`);
+
+/**
+ * Objects renamed or moved to another schema on the source, each paired with the target's the
+ * migration made (pairObjectRenames, pairObjectMoves): a difference each, renamed or moved in place.
+ */
+function renamedAndMoved(
+  missing: SchemaObject[],
+  extra: SchemaObject[],
+  ctx: CompareContext,
+  out: { differences: SchemaDifference[]; steps: (FollowStep | undefined)[] },
+): void {
+  for (const { from, to } of pairObjectRenames(missing, extra, ctx)) {
+    const fix = renameStatement(from, to.name);
+    out.differences.push({
+      object: describeObject(to),
+      detail: `named ${from.name} on the target (renamed on the source)`,
+      fix,
+      ...tableOf(to),
+    });
+    out.steps.push(renameObjectStep(from, fix));
+  }
+  for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
+    const fix = moveStatement(from, to.schema);
+    out.differences.push({ object: describeObject(to), detail: `in schema ${from.schema} on the target (moved on the source)`, fix });
+    out.steps.push(moveObjectStep(from, fix));
+  }
+}
+
+/** An identifier as format('%I') prints it, unquoted. */
+const IDENT = /("(?:[^"]|"")+"|[^."]+)/;
+const OWNED_BY = new RegExp(`^${IDENT.source}\\.${IDENT.source}\\.`);
+const unquote = (name: string) => (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name);
+
+/**
+ * A sequence owned by a column of a table the other side does not have under that name: it is the
+ * table's, renamed with it (TypeORM's renameTable renames both) and paired by the next look once
+ * the table's rename is followed. Made now it would stand beside the target's, which the table
+ * still owns there.
+ */
+function ownedByAbsent(o: SchemaObject, other: ReadonlySet<string>): boolean {
+  const owner = o.kind === 'sequence' && typeof o.props['owned by'] === 'string' ? OWNED_BY.exec(o.props['owned by']) : null;
+  return owner !== null && !other.has(`${unquote(owner[1]!)}\0${unquote(owner[2]!)}`);
+}
 
 export function compareSchemas(source: readonly SchemaObject[], target: readonly SchemaObject[], ctx: CompareContext): SchemaComparison {
   const onTarget = new Map(target.map((t) => [keyOf(t), t]));
@@ -379,20 +450,11 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     });
     steps.push(ctx.known ? renameStep(fix) : undefined);
   }
-  for (const { from, to } of pairObjectRenames(missing, extra, ctx)) {
-    const fix = renameStatement(from, to.name);
-    differences.push({
-      object: describeObject(to),
-      detail: `named ${from.name} on the target (renamed on the source)`,
-      fix,
-      ...tableOf(to),
-    });
-    steps.push(renameObjectStep(from, fix));
-  }
+  renamedAndMoved(missing, extra, ctx, { differences, steps });
   for (const o of missing) {
     const made = asCreated(ctx, o);
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) });
-    steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
+    steps.push(partOfAbsent(o, targetOwn) || ownedByAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
   }
   const kept = onlyOnTarget(extra, missing, sourceOwn, ctx, differences, steps);
   return { differences, steps, expected, kept, objects: source.length, identified };

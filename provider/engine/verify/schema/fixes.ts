@@ -280,6 +280,12 @@ export function renameStatement(o: SchemaObject, name: string): string {
   }
 }
 
+/** SET SCHEMA of an object of the target of its own (a type, a domain, a sequence) into `schema`, in the statement its kind takes. */
+export function moveStatement(o: SchemaObject, schema: string): string {
+  const keyword = o.kind.endsWith(' type') ? 'TYPE' : o.kind.toUpperCase();
+  return `ALTER ${keyword} ${objectSql(o)} SET SCHEMA ${ident(schema)};`;
+}
+
 /** ALTER ... OWNER TO and the keyword each kind takes there. */
 function ownerStatement(o: SchemaObject, owner: string): string {
   const keyword = o.kind.endsWith(' type') ? 'TYPE' : o.kind === 'foreign table' ? 'FOREIGN TABLE' : o.kind.toUpperCase();
@@ -440,6 +446,8 @@ export function alterStatement(
     case 'enum type':
     case 'composite type':
       return typeStatement(o, property, source, target);
+    case 'domain':
+      return domainStatement(o, property, source);
     case 'policy': {
       // ALTER POLICY changes its roles and expressions in place; its command or kind, or an
       // expression taken away, only a new policy can
@@ -456,6 +464,18 @@ export function alterStatement(
     default:
       return recreate();
   }
+}
+
+/**
+ * A domain's default or NOT NULL made the source's in place (ALTER DOMAIN), its columns kept;
+ * recreating a domain its columns use would need CASCADE, which drops them: never printed. Its
+ * base type no statement changes in place.
+ */
+function domainStatement(o: SchemaObject, property: string, source: PropertyValue): string {
+  const domain = `ALTER DOMAIN ${objectSql(o)}`;
+  if (property === 'default') return source === null ? `${domain} DROP DEFAULT;` : `${domain} SET DEFAULT ${text(source)};`;
+  if (property === 'not null') return `${domain} ${source === true ? 'SET' : 'DROP'} NOT NULL;`;
+  return `make a domain of the source's ${property} under another name, move each column using ${describeObject(o)} to it (ALTER TABLE ... ALTER COLUMN ... TYPE), then drop this one and rename the new one as the source has it`;
 }
 
 /**

@@ -226,11 +226,11 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
 /** The step that drops an object only the target has; undefined when it is not followed. */
 export function dropStep(t: SchemaObject): FollowStep | undefined {
   if (!DROPPED.has(t.kind)) return undefined;
-  if (t.kind === 'constraint' && t.props.on !== 'table') return undefined;
+  if (t.kind === 'constraint' && t.props.on !== 'table' && t.props.on !== 'domain') return undefined;
   if (t.kind === 'column') return drainedColumnStep(dropStatement(t));
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
-  const inStream = t.kind === 'index' || (t.kind === 'constraint' && t.props['foreign key'] !== true);
+  const inStream = t.kind === 'index' || (t.kind === 'constraint' && t.props.on === 'table' && t.props['foreign key'] !== true);
   return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}), ...seenOf(t) };
 }
 
@@ -250,6 +250,15 @@ function seenOf(t: SchemaObject): { seen?: SeenObject } {
  */
 export function renameObjectStep(t: SchemaObject, statement: string): FollowStep {
   return { when: 'applied', statements: [statement], rank: -1, ...seenOf(t) };
+}
+
+/**
+ * An object of its own (a type, a domain, a sequence) the source moved to another schema, moved
+ * alike on the target (compare.ts pairs them), after the schemas a look makes and before the types:
+ * its columns keep it. As a rename, once the apply has passed where the look saw it.
+ */
+export function moveObjectStep(t: SchemaObject, statement: string): FollowStep {
+  return { when: 'applied', statements: [statement], rank: 0.5, ...seenOf(t) };
 }
 
 /** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
@@ -354,6 +363,15 @@ function alterStepOf(
       // position the watch can wait for lies between them while such rows stream. Its fix is shown.
       if (!change || change.renamed) return undefined;
       return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
+    }
+    case 'domain': {
+      // in place, its columns kept: a default fills no streamed row (each carries its value), and
+      // NOT NULL dropped loosens it; set, it can refuse a row written before it on the source
+      if (property === 'default' || (property === 'not null' && source !== true))
+        return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.domain! };
+      if (property === 'not null')
+        return { when: 'applied', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.domain! };
+      return undefined;
     }
     case 'composite type': {
       if (property !== 'attributes') return undefined;
