@@ -26,7 +26,7 @@ export interface ConfigRowKeys {
 }
 
 /** A key pgferry is about to write, with the md5 of the row's text it writes. */
-export interface CopiedConfigRow {
+interface CopiedConfigRow {
   readonly key: string;
   readonly md5: string;
 }

@@ -364,15 +364,8 @@ function alterStepOf(
       if (!change || change.renamed) return undefined;
       return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
     }
-    case 'domain': {
-      // in place, its columns kept: a default fills no streamed row (each carries its value), and
-      // NOT NULL dropped loosens it; set, it can refuse a row written before it on the source
-      if (property === 'default' || (property === 'not null' && source !== true))
-        return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.domain! };
-      if (property === 'not null')
-        return { when: 'applied', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.domain! };
-      return undefined;
-    }
+    case 'domain':
+      return domainStep(o, property, source, target, targetOwner);
     case 'composite type': {
       if (property !== 'attributes') return undefined;
       const change = attributeChanges(o, text(source), text(target));
@@ -386,4 +379,21 @@ function alterStepOf(
     default:
       return undefined;
   }
+}
+
+/**
+ * A domain changed in place, its columns kept: a default fills no streamed row (each carries its
+ * value), and NOT NULL dropped loosens it; set, it can refuse a row written before it on the source,
+ * so it waits for the apply to pass it.
+ */
+function domainStep(
+  o: SchemaObject,
+  property: string,
+  source: PropertyValue,
+  target: PropertyValue,
+  targetOwner: string,
+): FollowStep | undefined {
+  if (property !== 'default' && property !== 'not null') return undefined;
+  const when = property === 'not null' && source === true ? 'applied' : 'anytime';
+  return { when, statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK.domain! };
 }
