@@ -134,6 +134,7 @@ async function main(): Promise<number> {
   trace('spec');
   const name = spec.migrationName;
   const succession = input.succession;
+  const store = new CatalogConnection(spec.target);
   let lease;
   if (succession) {
     const taken = await takeOverLease(spec, succession);
@@ -143,15 +144,18 @@ async function main(): Promise<number> {
     // a test reads `show` here: the lease held, this runner not yet recorded in the control catalog
     await holdpoint('successor-took-lease');
   } else {
+    // the control catalog's session opens beside the lease's: its first statement waits for both,
+    // and is sent only once the lease is held
+    store.openAhead();
     try {
       lease = await acquireLease(spec.target, name, (note) => console.error(note));
     } catch (error) {
+      await store.close();
       console.error(errorMessage(error));
       return RUNNER_EXIT.leaseHeld;
     }
   }
   trace('lease');
-  const store = new CatalogConnection(spec.target);
   const letGo = async () => {
     await store.close();
     await lease.release();
