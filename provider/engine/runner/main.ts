@@ -144,8 +144,7 @@ async function main(): Promise<number> {
     // a test reads `show` here: the lease held, this runner not yet recorded in the control catalog
     await holdpoint('successor-took-lease');
   } else {
-    // the control catalog's session opens beside the lease's: its first statement waits for both,
-    // and is sent only once the lease is held
+    // the control catalog's session opens beside the lease's; nothing is sent on it before the lease is held
     store.openAhead();
     try {
       lease = await acquireLease(spec.target, name, (note) => console.error(note));
