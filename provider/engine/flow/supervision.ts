@@ -149,4 +149,3 @@ export class Supervision implements Watched {
     await Promise.all(this.verifiers.map((v) => v.stop()));
   }
 }
-
