@@ -64,6 +64,15 @@ export class CatalogConnection {
     return this.client;
   }
 
+  /**
+   * Starts opening the connection now, for a caller with something else to wait for before its
+   * first statement (a runner's lease); nothing is sent on it until then. A failure here is met
+   * again by the first statement, which opens a connection anew.
+   */
+  openAhead(): void {
+    void this.exclusive(async () => undefined).catch(() => undefined);
+  }
+
   /** Runs `fn` with exclusive use of the connection. */
   exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const result = this.queue.then(async () => fn(await this.connection()));

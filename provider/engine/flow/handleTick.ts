@@ -6,8 +6,7 @@
 // not on a timer of its own like the reporter: the cutover handler scans the tables once more before
 // it hands off, and two scans must never share the watch's sessions at once.
 import { resyncs } from './handleResyncs';
-import type { Supervision } from './supervision';
-import type { OnlineStream } from '../cdc/apply/onlineStream';
+import { hasApplied, type Supervision } from './supervision';
 
 const TICK_MS = 2_000;
 
@@ -23,12 +22,6 @@ const TICK_MS = 2_000;
 export function tickDue(s: Supervision): true | undefined {
   if (s.lastTick === 0) return Date.now() - s.openedAt >= TICK_MS || s.streams.every(hasApplied) || undefined;
   return Date.now() - s.lastTick >= TICK_MS || undefined;
-}
-
-/** The stream has committed a position past where it started. */
-function hasApplied(stream: OnlineStream): boolean {
-  const from = stream.applier.startedFrom;
-  return from !== undefined && stream.applier.stats().appliedLsn > from;
 }
 
 export async function tick(s: Supervision): Promise<undefined> {

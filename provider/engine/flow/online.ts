@@ -74,6 +74,12 @@ async function openStream(
     await retryPhase(run, `the release of "${database}"`, () => finishCutover(run, database), database);
     return undefined;
   }
+  const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
+  // A resumed stream's counters (a session of their own on the target, one read) are read beside
+  // the steps below rather than after them, since the stream starts only once it has them; they are
+  // used only when the slot still streams.
+  const counted = run.resuming && streaming ? countsSoFar(run, database, current) : undefined;
+  counted?.catch(() => undefined); // awaited below when used; a rejection is not lost
   if (run.resuming) {
     // a cutover a killed runner left before its point of no return: its pause given back at once
     await resumeLeftPause(run, database);
@@ -82,7 +88,6 @@ async function openStream(
   }
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
   // past max_slot_wal_keep_size): then its copy is made again
-  const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
   const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
   if (run.resuming && streaming && !copied && sourceEventTrigger.madeFor(run.spec)) {
     // the lost stream's event trigger goes first, as it came after the first copy: the copy made
@@ -92,7 +97,7 @@ async function openStream(
   // the copy's modules are loaded only for a copy: a resumed runner's start is time to its first change
   const copy = async () => (await import('./onlineCopy')).copyDatabase(run, database);
   const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, copy, database);
-  const base = copied ? await countsSoFar(run, database, current) : { inserts: 0, updates: 0, deletes: 0 };
+  const base = copied && counted ? await counted : { inserts: 0, updates: 0, deletes: 0 };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;

@@ -25,6 +25,20 @@ interface DatabaseRequests {
   readonly cutover: readonly string[];
 }
 
+/** The longest the watchers wait for the streams' first commit (Supervision.open): a verifier's pause between passes. */
+const WATCHERS_WAIT_MS = 2_000;
+/** How often the watch looks whether the streams have committed, until its watchers start. */
+const FIRST_APPLY_LOOK_MS = 25;
+
+/**
+ * The stream has committed a position past where it started. A position confirmed while idle does
+ * not count: the walsender's keepalives move it before the first change of a backlog is decoded.
+ */
+export function hasApplied(stream: OnlineStream): boolean {
+  const from = stream.applier.startedFrom;
+  return from !== undefined && stream.applier.stats().appliedLsn > from;
+}
+
 export class Supervision implements Watched {
   /** New tables, partitions and lost keys on the source (the tick handler and the cutover handler scan). */
   readonly tables: SourceTableWatch;
@@ -38,6 +52,8 @@ export class Supervision implements Watched {
   readonly openedAt = Date.now();
   private databaseRead: Promise<DatabaseRequests> | undefined;
   private wholeRead: Promise<boolean> | undefined;
+  /** The wait before the watchers start (startWatchers), until they have. */
+  private watcherWait: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly run: MigrationRun,
@@ -54,12 +70,36 @@ export class Supervision implements Watched {
     this.tableDrops = new TableDropsFollow(run, streams, (database) => stops.stopOf(database));
   }
 
-  /** Starts the watchers of a watch: the background verification, the reporter. */
+  /**
+   * Opens a watch; its watchers, the background verification and the reporter, start once every
+   * stream has committed something on the target since it started, or after WATCHERS_WAIT_MS. A
+   * resumed runner's first change came while the verifiers opened two sessions each, read both
+   * servers' catalogs and compared tables, and the reporter opened its own: on a loaded machine
+   * that CPU was taken from the first batch's decoding and its tables' facts. A stream that cannot
+   * apply, or has nothing to apply, waits no longer than a verifier's pause between two passes.
+   */
   static open(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Supervision {
-    const verifiers = startVerifiers(run, streams);
+    // verification while streaming (verify: true, the default): one verifier per stream, following
+    // the stream through restarts (streams[i] is replaced by a restarted one); stopped before a cutover
+    const verifiers = run.spec.verify === true ? streams.map((_, i) => new BackgroundVerification(run, () => streams[i]!)) : [];
     const reporter = new StreamReporter(run, streams, meter);
-    reporter.start();
-    return new Supervision(run, streams, stops, meter, verifiers, reporter);
+    const supervision = new Supervision(run, streams, stops, meter, verifiers, reporter);
+    supervision.startWatchers();
+    return supervision;
+  }
+
+  /** Starts the verifiers and the reporter once the streams have applied, or after WATCHERS_WAIT_MS (see open). */
+  private startWatchers(): void {
+    const start = () => {
+      this.watcherWait = undefined;
+      for (const verifier of this.verifiers) verifier.start();
+      this.reporter.start();
+    };
+    const look = () => {
+      if (Date.now() - this.openedAt >= WATCHERS_WAIT_MS || this.streams.every(hasApplied)) start();
+      else this.watcherWait = setTimeout(look, FIRST_APPLY_LOOK_MS);
+    };
+    look();
   }
 
   /** The databases that stream now. */
@@ -102,22 +142,10 @@ export class Supervision implements Watched {
 
   /** Stops every watcher: nothing of the watch runs after this. */
   async close(): Promise<void> {
+    clearTimeout(this.watcherWait);
     await this.reporter.stop();
     await this.tables.close();
     await this.schema.close();
     await Promise.all(this.verifiers.map((v) => v.stop()));
   }
-}
-
-/**
- * Verification while streaming (verify: true, the default): one verifier per stream, following the
- * stream through restarts (streams[i] is replaced by a restarted one). Stopped before a cutover.
- */
-function startVerifiers(run: MigrationRun, streams: OnlineStream[]): BackgroundVerification[] {
-  if (run.spec.verify !== true) return [];
-  return streams.map((_, i) => {
-    const verifier = new BackgroundVerification(run, () => streams[i]!);
-    verifier.start();
-    return verifier;
-  });
 }

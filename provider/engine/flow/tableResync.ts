@@ -23,7 +23,6 @@ import { qualifiedKey } from '../core/names';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
-import { copyAtPin } from './pinnedCopy';
 import { keptColumnsRefusal, readKeptColumns } from './keptColumns';
 import { holdForeignKeysOf } from '../footprint/targetForeignKeys';
 import { publishesViaRoot, publishTables } from '../cdc/prepare/publication';
@@ -267,6 +266,8 @@ async function carryOut(
   if (stopped) return changed ? 'changed' : 'waiting';
   // a test changes the source's table here, between the resync's look at it and its pin
   await holdpoint(`resync-pin:${request.table}`);
+  // the copy's modules are loaded only for a copy: a resumed runner's start is time to its first change
+  const { copyAtPin } = await import('./pinnedCopy');
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
     trace(`resync ${request.table}: pin try ${tries}`);

@@ -125,6 +125,21 @@ function logProgress(event: ProgressEvent): void {
   else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
 }
 
+/**
+ * The lease of a runner that succeeds none, the control catalog's session opened beside the lease's
+ * (nothing is sent on it before the lease is held); undefined when another runner holds the lease.
+ */
+async function firstLease(spec: MigrationSpec, store: CatalogConnection): Promise<Awaited<ReturnType<typeof acquireLease>> | undefined> {
+  store.openAhead();
+  try {
+    return await acquireLease(spec.target, spec.migrationName, (note) => console.error(note));
+  } catch (error) {
+    await store.close();
+    console.error(errorMessage(error));
+    return undefined;
+  }
+}
+
 async function main(): Promise<number> {
   trace('main');
   watchLifeline();
@@ -134,6 +149,7 @@ async function main(): Promise<number> {
   trace('spec');
   const name = spec.migrationName;
   const succession = input.succession;
+  const store = new CatalogConnection(spec.target);
   let lease;
   if (succession) {
     const taken = await takeOverLease(spec, succession);
@@ -143,15 +159,11 @@ async function main(): Promise<number> {
     // a test reads `show` here: the lease held, this runner not yet recorded in the control catalog
     await holdpoint('successor-took-lease');
   } else {
-    try {
-      lease = await acquireLease(spec.target, name, (note) => console.error(note));
-    } catch (error) {
-      console.error(errorMessage(error));
-      return RUNNER_EXIT.leaseHeld;
-    }
+    const taken = await firstLease(spec, store);
+    if (!taken) return RUNNER_EXIT.leaseHeld;
+    lease = taken;
   }
   trace('lease');
-  const store = new CatalogConnection(spec.target);
   const letGo = async () => {
     await store.close();
     await lease.release();
