@@ -64,10 +64,10 @@ describe('control catalog', () => {
         (e: { code?: string }) => e.code === 'MIGRATION_NAME_TAKEN',
       );
       await setTables(store, 'm1', 'd1', [
-        { table: 'public.a', parts: 1 },
-        { table: 'public.b', parts: 2 },
+        { table: { schema: 'public', name: 'a' }, parts: 1 },
+        { table: { schema: 'public', name: 'b' }, parts: 2 },
       ]);
-      await updateTable(store, 'm1', 'd1', 'public.a', { state: 'Completed', rows: 10 });
+      await updateTable(store, 'm1', 'd1', { schema: 'public', name: 'a' }, { state: 'Completed', rows: 10 });
       await updateDatabase(store, 'm1', 'd1', { rowsCopied: 10, state: 'InProgress' });
       const status = await get(store, 'm1');
       assert.ok(status);

@@ -456,7 +456,9 @@ async function actOnVerification(
 ): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const records = verified.tables.flatMap((t) => (t.method ? [{ ...t, method: `cutover-${t.method}` as const }] : []));
+  const records = verified.tables.flatMap(({ relation, ...t }) =>
+    t.method && relation ? [{ ...t, relation, method: `cutover-${t.method}` as const }] : [],
+  );
   await recordTableVerifications(store, name, records);
   trace('verification: tables recorded');
   const report = await again(run, 'the second look at sequences', () =>
@@ -668,7 +670,7 @@ async function actOnSchemaChecks(
     await recordSchemaCheck(run, check);
     if (check.differences.length === 0) continue;
     // whatever fixes it, the tables that differed are read whole at the next cutover
-    const tables = [...new Set(check.differences.flatMap((d) => (d.table ? [d.table] : [])))];
+    const tables = check.differences.flatMap((d) => (d.relation ? [d.relation] : []));
     await forgetTableVerifications(run.store, run.spec.migrationName, s.database, tables);
     await resumeAfterMismatch(run, all, databases, schemaDifferenceMessage(check), 'the schema check');
     return false;

@@ -189,7 +189,7 @@ async function copyData(
     store,
     name,
     database,
-    catalog.tables.map((t) => ({ table: t.display, parts: 1, sizeBytes: t.bytes })),
+    catalog.tables.map((t) => ({ table: t, parts: 1, sizeBytes: t.bytes })),
   );
   let rows = 0;
   let bytes = 0;
@@ -209,11 +209,11 @@ async function copyData(
       sourceMajor: run.sourceMajor,
       signal: run.signal,
       onProgress: run.onProgress,
-      onTableStart: (table, parts) => updateTable(store, name, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableStart: (table, parts) => updateTable(store, name, database, table, { state: 'Loading', startedAt: true, parts }),
       onTableDone: async (table, tableRows, tableBytes) => {
         rows += tableRows;
         bytes += tableBytes;
-        await updateTable(store, name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await updateTable(store, name, database, table, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
         await updateDatabase(store, name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
     }).finally(() => endCopyRound(run, database, snapshot).catch(() => undefined)),

@@ -440,7 +440,8 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
     if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
     const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
-    record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
+    const relation = item.kind === 'table' ? { relation: { schema: item.table.schema, name: item.table.name } } : {};
+    record({ database, table: name, ...relation, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
   }
 }
 
@@ -516,6 +517,7 @@ async function recheckTable(
   return {
     database,
     table: table.display,
+    relation: { schema: table.schema, name: table.name },
     sourceRows: src.rows,
     targetRows: dst.rows,
     matches: reason === undefined,
