@@ -55,7 +55,7 @@ describe('control catalog: rows keyed by printed names, upgraded', function () {
   });
   after(async () => cluster?.stop());
 
-  it("reads each printed name back into its schema and name: progress rows, items and parents kept, an uncertain or twice-claimed verification dropped", async () => {
+  it('reads each printed name back into its schema and name: progress rows, items and parents kept, an uncertain or twice-claimed verification dropped', async () => {
     await olderCatalog(cluster, 'catalog_old');
     const store = new CatalogConnection(serverSpec(cluster, { maintenanceDatabase: 'catalog_old' }));
     try {
@@ -105,13 +105,10 @@ describe('control catalog: rows keyed by printed names, upgraded', function () {
           ['16386', 'public', 'Orders', 'pending'],
         ],
       );
-      assert.deepEqual(
-        plan?.plan.partitionedParents,
-        [
-          { oid: '16390', schema: 'public', name: 'Events' },
-          { oid: '16391', name: 'x.y.z' },
-        ],
-      );
+      assert.deepEqual(plan?.plan.partitionedParents, [
+        { oid: '16390', schema: 'public', name: 'Events' },
+        { oid: '16391', name: 'x.y.z' },
+      ]);
       assert.deepEqual([...(await copiedParents(store, 'resumed', 'shop'))], [['16390', qualifiedKey('public', 'Events')]]);
     } finally {
       await store.close();

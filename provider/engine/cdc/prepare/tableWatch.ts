@@ -281,7 +281,8 @@ export class SourceTableWatch {
         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
     const byName = new Map<string, TableName>();
-    for (const r of rows) byName.set(qualifiedKey(r.schema, r.name), { schema: r.schema, name: r.name, display: displayName(r.schema, r.name) });
+    for (const r of rows)
+      byName.set(qualifiedKey(r.schema, r.name), { schema: r.schema, name: r.name, display: displayName(r.schema, r.name) });
     for (const item of copied.items) {
       const table = byName.get(qualifiedKey(item.tableSchema, item.tableName));
       if (table && !state.reported?.has(item.tableOid)) tables.set(item.tableOid, table);
