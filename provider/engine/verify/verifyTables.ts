@@ -439,9 +439,11 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
     const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
     if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
-    const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
-    const relation = item.kind === 'table' ? { relation: { schema: item.table.schema, name: item.table.name } } : {};
-    record({ database, table: name, ...relation, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
+    const ofTable =
+      item.kind === 'table'
+        ? { relation: { schema: item.table.schema, name: item.table.name }, ...(options.recheck ? { method: 'full' as const } : {}) }
+        : {};
+    record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...ofTable });
   }
 }
 
