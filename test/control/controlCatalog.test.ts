@@ -144,7 +144,7 @@ describe('control catalog', () => {
         const before = await windowLine(name);
         await assert.rejects(markFallingBack(store, name, 'd1'), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'FALLBACK_REFUSED');
-          assert.match(e.message, new RegExp(`window of database "d1" is ${state}; a fall-back begins only in an Open window`));
+          assert.match(e.message, new RegExp(`window of database d1 is ${state}; a fall-back begins only in an Open window`));
           return true;
         });
         assert.equal(await windowLine(name), before, `the ${state} window unchanged`);

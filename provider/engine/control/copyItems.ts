@@ -3,7 +3,7 @@
 // The authority on whether an item is done is its done-record in the target database, committed
 // with its rows (copy/doneRecords.ts); these rows mirror it for `show` and the claimers, and a
 // resumed copy brings them back in line from the done-records before it starts.
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { CONTROL_SCHEMA, qualifiedKey } from '../core/names';
 import type { RangeBounds } from '../copy/plan';
 import type { CatalogQueries } from './copyRounds';
@@ -156,7 +156,7 @@ export async function claimCopyItem(
       WHERE migration = $1 AND database = $2 AND item = $3 RETURNING epoch`,
     [migration, database, item, holder],
   );
-  if (!row) throw new Error(`copy item ${item} of database "${database}" is not in the control catalog`);
+  if (!row) throw new Error(`copy item ${item} of database ${displayIdent(database)} is not in the control catalog`);
   return Number(row.epoch);
 }
 

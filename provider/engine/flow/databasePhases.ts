@@ -39,12 +39,13 @@ import { refuseBrokenDependencies } from './filterGuard';
 import { recordRestoredObjects } from './schemaFollow';
 import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
 import { dropControlSchemaIfMade } from '../footprint/controlSchema';
+import { displayIdent } from '../connect/quote';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
   const props = await withSession(run.spec.source, { purpose: 'catalog' }, (c) => databaseProperties(c, database));
   if (!props) {
-    throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
+    throw new PgferryError('SOURCE_DATABASE_MISSING', `database ${displayIdent(database)} does not exist on the source`, {
       category: 'validation',
       field: 'databases',
       fix: 'remove it from databases (DBsToMigrate) or create it on the source',
@@ -242,7 +243,7 @@ async function copyWorkFor(
     if (resumed) {
       run.onProgress({
         kind: 'info',
-        message: `database "${database}": the copy resumes inside: ${resumed.done.size} of ${resumed.items.length} items were done`,
+        message: `database ${displayIdent(database)}: the copy resumes inside: ${resumed.done.size} of ${resumed.items.length} items were done`,
       });
       return resumed;
     }

@@ -34,7 +34,7 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
-import { ident, literal, qualified } from '../connect/quote';
+import { displayIdent, ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { applyLockKey, CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, guardNamesOf, publicationName, type GuardNames } from '../core/names';
@@ -333,7 +333,7 @@ export function guardedWritesMessage(database: string, writes: readonly GuardedW
     .slice(0, 5)
     .map((w) => `${w.table}: ${w.operation} by user ${w.user} (application "${w.application}", ${w.address}, pid ${w.pid})`);
   const more = byTable.size > 5 ? ` and ${byTable.size - 5} more table(s)` : '';
-  return `database "${database}" was written on the target by a session that is not pgferry's after its tables were verified at the pin: ${shown.join('; ')}${more}`;
+  return `database ${displayIdent(database)} was written on the target by a session that is not pgferry's after its tables were verified at the pin: ${shown.join('; ')}${more}`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { displayName, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -565,7 +565,7 @@ export function verificationReport(tables: readonly VerificationTable[], leftOut
   return {
     ok: mismatch === undefined,
     tables,
-    firstMismatch: mismatch ? `database "${mismatch.database}" table ${mismatch.table}: ${mismatch.reason}` : undefined,
+    firstMismatch: mismatch ? `database ${displayIdent(mismatch.database)} table ${mismatch.table}: ${mismatch.reason}` : undefined,
     ...(leftOut.length ? { leftOut } : {}),
   };
 }

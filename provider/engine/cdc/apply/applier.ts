@@ -19,6 +19,7 @@ import type { PlannerLimits } from '../plan/types';
 import type { SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
+import { displayIdent } from '../../connect/quote';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -129,8 +130,8 @@ export class Applier {
       batches: { committed: 0, crossed: 0, parts: 0 },
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
-      onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
-      onNotFollowed: (what) => options.log?.('warning', `database "${options.database}": ${what}`),
+      onFollowed: (what) => options.log?.('event', `database ${displayIdent(options.database)}: ${what}`),
+      onNotFollowed: (what) => options.log?.('warning', `database ${displayIdent(options.database)}: ${what}`),
       ...(options.requestResync ? { requestResync: options.requestResync } : {}),
       ...(options.knownColumns ? { knownColumns: options.knownColumns } : {}),
       ...(options.recordKnownColumns ? { recordKnownColumns: options.recordKnownColumns } : {}),
@@ -192,7 +193,7 @@ export class Applier {
         const reason = this.fencedSince
           ? `${(error as Error).message}; trying again`
           : `CDC connection lost (${errorMessage(error)}); reconnecting`;
-        o.log?.('warning', `database "${o.database}": ${reason} in ${(delay / 1000).toFixed(1)}s`);
+        o.log?.('warning', `database ${displayIdent(o.database)}: ${reason} in ${(delay / 1000).toFixed(1)}s`);
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           void sleep(delay).then(resolve); // fire and forget: a sleep never rejects

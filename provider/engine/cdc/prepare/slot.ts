@@ -4,7 +4,7 @@
 // job has imported the snapshot; release() closes it.
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../../connect/session';
-import { ident } from '../../connect/quote';
+import { displayIdent, ident } from '../../connect/quote';
 import { retrying, RETRY_POLICIES } from '../../connect/retry';
 import { isRetryable, OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
@@ -46,7 +46,7 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
     await closeSession(client);
     throw new PgferryError(
       'SLOT_CREATE',
-      `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`,
+      `cannot create replication slot "${slot}" in source database ${displayIdent(database)}: ${(error as Error).message}`,
       {
         category: 'source',
         fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
