@@ -55,11 +55,17 @@ describe('control catalog: rows keyed by printed names, upgraded', function () {
   });
   after(async () => cluster?.stop());
 
-  it('reads each printed name back into its schema and name: progress rows, items and parents kept, an uncertain or twice-claimed verification dropped', async () => {
+  it('reads each printed name back into its schema and name: progress rows, items and parents kept, an uncertain or twice-claimed verification dropped, no helper left', async () => {
     await olderCatalog(cluster, 'catalog_old');
     const store = new CatalogConnection(serverSpec(cluster, { maintenanceDatabase: 'catalog_old' }));
     try {
       await store.install();
+      const helpers = await cluster.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'pgferry'::regnamespace`,
+        [],
+        'catalog_old',
+      );
+      assert.deepEqual(helpers, [{ n: 0 }], 'the upgrade leaves no function of its own behind');
       const progress = await cluster.query<{ schema_name: string; table_name: string; rows: string }>(
         `SELECT schema_name, table_name, rows::text FROM pgferry.migration_table ORDER BY rows`,
         [],

@@ -640,10 +640,11 @@ COMMENT ON TABLE pgferry.extension_config_row IS 'rows of extensions'' configura
     // every row. The printed text is read back into its two parts: the quoted form of the builds
     // that quote, and the plain schema.name of earlier ones, which is certain only with one dot. A
     // verification whose name is not certain, or that two rows claim, is dropped (the cutover then
-    // reads that table whole); a progress row or a copy item is split at its first dot.
+    // reads that table whole); a progress row or a copy item is split at its first dot. The function
+    // that reads a name back lives in the catalog's schema for this migration alone, and is dropped.
     version: 32,
     sql: `
-CREATE FUNCTION pg_temp.pgferry_name_parts(printed text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $parts$
+CREATE FUNCTION pgferry.name_parts_v32(printed text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $parts$
 DECLARE
   parts text[] := '{}';
   n integer := length(printed);
@@ -690,7 +691,7 @@ ALTER TABLE pgferry.migration_table DROP CONSTRAINT migration_table_pkey;
 UPDATE pgferry.migration_table t
    SET (schema_name, table_name) = (SELECT coalesce(p.parts[1], split_part(t.table_name, '.', 1)),
                                            coalesce(p.parts[2], substr(t.table_name, strpos(t.table_name, '.') + 1))
-                                      FROM (SELECT pg_temp.pgferry_name_parts(t.table_name) AS parts) p);
+                                      FROM (SELECT pgferry.name_parts_v32(t.table_name) AS parts) p);
 DELETE FROM pgferry.migration_table a USING pgferry.migration_table b
  WHERE a.migration = b.migration AND a.database = b.database AND a.schema_name = b.schema_name
    AND a.table_name = b.table_name AND a.ctid < b.ctid;
@@ -698,9 +699,9 @@ ALTER TABLE pgferry.migration_table ALTER COLUMN schema_name SET NOT NULL;
 ALTER TABLE pgferry.migration_table ADD PRIMARY KEY (migration, database, schema_name, table_name);
 ALTER TABLE pgferry.table_verification ADD COLUMN schema_name text;
 ALTER TABLE pgferry.table_verification DROP CONSTRAINT table_verification_pkey;
-DELETE FROM pgferry.table_verification WHERE pg_temp.pgferry_name_parts(table_name) IS NULL;
+DELETE FROM pgferry.table_verification WHERE pgferry.name_parts_v32(table_name) IS NULL;
 UPDATE pgferry.table_verification t
-   SET (schema_name, table_name) = (SELECT p.parts[1], p.parts[2] FROM (SELECT pg_temp.pgferry_name_parts(t.table_name) AS parts) p);
+   SET (schema_name, table_name) = (SELECT p.parts[1], p.parts[2] FROM (SELECT pgferry.name_parts_v32(t.table_name) AS parts) p);
 DELETE FROM pgferry.table_verification a USING pgferry.table_verification b
  WHERE a.migration = b.migration AND a.database = b.database AND a.schema_name = b.schema_name
    AND a.table_name = b.table_name AND a.ctid <> b.ctid;
@@ -710,7 +711,7 @@ ALTER TABLE pgferry.copy_item ADD COLUMN schema_name text;
 UPDATE pgferry.copy_item t
    SET (schema_name, table_name) = (SELECT coalesce(p.parts[1], split_part(t.table_name, '.', 1)),
                                            coalesce(p.parts[2], substr(t.table_name, strpos(t.table_name, '.') + 1))
-                                      FROM (SELECT pg_temp.pgferry_name_parts(t.table_name) AS parts) p);
+                                      FROM (SELECT pgferry.name_parts_v32(t.table_name) AS parts) p);
 ALTER TABLE pgferry.copy_item ALTER COLUMN schema_name SET NOT NULL;
 UPDATE pgferry.migration_database d
    SET copy_plan = jsonb_set(d.copy_plan, '{partitionedParents}', (
@@ -718,9 +719,9 @@ UPDATE pgferry.migration_database d
                                         ELSE jsonb_build_object('oid', e.value -> 'oid', 'schema', p.parts[1], 'name', p.parts[2]) END
                                    ORDER BY e.n), '[]'::jsonb)
            FROM jsonb_array_elements(d.copy_plan -> 'partitionedParents') WITH ORDINALITY AS e(value, n),
-                LATERAL (SELECT pg_temp.pgferry_name_parts(e.value ->> 'name') AS parts) p))
+                LATERAL (SELECT pgferry.name_parts_v32(e.value ->> 'name') AS parts) p))
  WHERE jsonb_typeof(d.copy_plan -> 'partitionedParents') = 'array';
-DROP FUNCTION pg_temp.pgferry_name_parts(text);
+DROP FUNCTION pgferry.name_parts_v32(text);
 COMMENT ON COLUMN pgferry.migration_table.table_name IS 'the table''s name on the source, without its schema (schema_name); before version 32 the printed schema.name';
 COMMENT ON COLUMN pgferry.table_verification.table_name IS 'the table''s name on the source, without its schema (schema_name); before version 32 the printed schema.name';
 COMMENT ON COLUMN pgferry.copy_item.table_name IS 'the table''s name on the source when planned, without its schema (schema_name)';
