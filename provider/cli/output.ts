@@ -1,6 +1,7 @@
 // What the CLI prints: compact human tables or exactly one JSON value, always through redact().
 import {
   describeFence,
+  displayIdent,
   FINAL_STATES,
   type AgentInfo,
   type DatabaseDetails,
@@ -69,7 +70,7 @@ function databaseRows(databases: readonly DatabaseDetails[], online: boolean): s
   const rows = [header];
   for (const d of databases) {
     const row = [
-      d.database,
+      displayIdent(d.database),
       d.state,
       `${d.tables.completed}/${d.tables.total}${d.tables.errored ? ` (${d.tables.errored} failed)` : ''}`,
       formatCount(d.rowsCopied),
@@ -95,7 +96,7 @@ function renderValidation(results: readonly ValidationResult[]): string {
   const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;
   const lines = notable.map(
     (r) =>
-      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}${r.definition ? `\n           definition:\n${indent(r.definition, 13)}` : ''}`,
+      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${displayIdent(r.database)}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}${r.definition ? `\n           definition:\n${indent(r.definition, 13)}` : ''}`,
   );
   return [summary, ...lines].join('\n');
 }
@@ -116,11 +117,11 @@ export function renderVerification(report: VerificationReport): string {
   const lines = [`Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${rows}`];
   for (const t of bad)
     lines.push(
-      `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
+      `  ${displayIdent(t.database)}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
     );
   for (const s of report.schema ?? []) {
     lines.push(
-      `  schema of ${s.database}: ${s.objects} object(s) compared, ${s.differences.length === 0 ? 'all match' : `${s.differences.length} differ`}${s.expected.length ? `, ${s.expected.length} differ on purpose` : ''}${s.kept?.length ? `, ${s.kept.length} kept (made on the target alone)` : ''}`,
+      `  schema of ${displayIdent(s.database)}: ${s.objects} object(s) compared, ${s.differences.length === 0 ? 'all match' : `${s.differences.length} differ`}${s.expected.length ? `, ${s.expected.length} differ on purpose` : ''}${s.kept?.length ? `, ${s.kept.length} kept (made on the target alone)` : ''}`,
     );
     for (const d of s.differences) lines.push(`    ${d.object}: ${d.detail}`, `      fix: ${d.fix}`);
     for (const e of s.expected) lines.push(`    on purpose: ${e.object}: ${e.reason}`);
@@ -128,7 +129,7 @@ export function renderVerification(report: VerificationReport): string {
   }
   if (report.leftOut?.length) {
     lines.push(`  left out, not compared (the target user cannot create them): ${report.leftOut.length} object(s)`);
-    for (const o of report.leftOut) lines.push(`    ${o.database}: ${o.object}`);
+    for (const o of report.leftOut) lines.push(`    ${displayIdent(o.database)}: ${o.object}`);
   }
   return lines.join('\n');
 }
@@ -158,17 +159,22 @@ export function renderStatus(status: MigrationStatus): string {
   ];
   if (status.agents?.length) lines.push('', renderColumns(agentRows(status.agents)));
   if (status.databases.length) lines.push('', renderColumns(databaseRows(status.databases, status.mode === 'Online')));
-  for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
+  for (const d of status.databases) if (d.message) lines.push(`  ${displayIdent(d.database)}: ${d.message}`);
   for (const d of status.databases)
-    if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
-  for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence, 'source')}`);
-  for (const d of status.databases) if (d.targetFence) lines.push(`  ${d.database}: ${describeFence(d.targetFence, 'target')}`);
-  for (const d of status.databases) if (d.poolerPause) lines.push(`  ${d.database}: ${describePause(d.poolerPause)}`);
-  for (const d of status.databases) if (d.poolerPauseBack) lines.push(`  ${d.database}: ${describePauseBack(d.poolerPauseBack)}`);
+    if (d.sourceSlot && d.names) lines.push(`  ${displayIdent(d.database)}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
+  for (const d of status.databases)
+    if (d.writerFence) lines.push(`  ${displayIdent(d.database)}: ${describeFence(d.writerFence, 'source')}`);
+  for (const d of status.databases)
+    if (d.targetFence) lines.push(`  ${displayIdent(d.database)}: ${describeFence(d.targetFence, 'target')}`);
+  for (const d of status.databases) if (d.poolerPause) lines.push(`  ${displayIdent(d.database)}: ${describePause(d.poolerPause)}`);
+  for (const d of status.databases)
+    if (d.poolerPauseBack) lines.push(`  ${displayIdent(d.database)}: ${describePauseBack(d.poolerPauseBack)}`);
   for (const d of status.databases)
     for (const p of d.pendingFootprint ?? [])
-      lines.push(`  ${d.database}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`);
-  for (const d of status.databases) if (d.fallback) lines.push(`  ${d.database}: ${describeFallback(d.fallback)}`);
+      lines.push(
+        `  ${displayIdent(d.database)}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`,
+      );
+  for (const d of status.databases) if (d.fallback) lines.push(`  ${displayIdent(d.database)}: ${describeFallback(d.fallback)}`);
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');
@@ -258,7 +264,7 @@ export function renderList(statuses: readonly MigrationStatus[]): string {
       s.mode,
       s.state,
       s.subState,
-      s.databases.map((d) => d.database).join(','),
+      s.databases.map((d) => displayIdent(d.database)).join(','),
       fallbackColumn(s),
       s.startedAt ?? '-',
       s.endedAt ?? '-',

@@ -5,6 +5,7 @@ import {
   catchUp,
   copyRatio,
   databaseCopy,
+  displayIdent,
   etaSeconds,
   FINAL_STATES,
   RateMeter,
@@ -170,7 +171,7 @@ export class ProgressView {
     }
     const last = events[events.length - 1];
     if (last && !FINAL_STATES.has(status.state))
-      lines.push({ indent: 2, label: 'last:', figures: `${last.database ? `${last.database}: ` : ''}${last.message}` });
+      lines.push({ indent: 2, label: 'last:', figures: `${last.database ? `${displayIdent(last.database)}: ` : ''}${last.message}` });
     return lines;
   }
 
@@ -185,7 +186,7 @@ export class ProgressView {
   }
 
   private plainDatabase(status: MigrationStatus, d: DatabaseDetails, tables: readonly TableProgress[]): void {
-    let text = `${status.name}/${d.database}: ${d.state}, tables ${d.tables.completed}/${d.tables.total}, ${formatCount(d.rowsCopied)} rows, ${formatBytes(d.bytesCopied)}`;
+    let text = `${status.name}/${displayIdent(d.database)}: ${d.state}, tables ${d.tables.completed}/${d.tables.total}, ${formatCount(d.rowsCopied)} rows, ${formatBytes(d.bytesCopied)}`;
     const copy = databaseCopy(d, tables);
     const { rate, eta } = this.copyFigures(d, copy);
     let fine = `${d.rowsCopied}/${d.bytesCopied}/${Math.floor((copy.fraction ?? 0) * 100)}`;
@@ -210,7 +211,9 @@ export class ProgressView {
   private plain(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
     for (const e of this.fresh(events)) {
       this.stream.write(
-        redact(`${e.at} ${status.name}${e.database ? `/${e.database}` : ''}: ${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`),
+        redact(
+          `${e.at} ${status.name}${e.database ? `/${displayIdent(e.database)}` : ''}: ${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`,
+        ),
       );
     }
     this.plainLine(
@@ -228,7 +231,7 @@ export class ProgressView {
         const what = t.state === 'Completed' ? 'copied' : `failed${t.message ? `: ${t.message}` : ''}`;
         this.stream.write(
           redact(
-            `${new Date(this.clock()).toISOString()} ${status.name}/${t.database}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`,
+            `${new Date(this.clock()).toISOString()} ${status.name}/${displayIdent(t.database)}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`,
           ),
         );
       }

@@ -50,7 +50,7 @@ function checkRequestedDatabases(status: MigrationStatus, databases: readonly st
   if (done.length > 0) {
     throw new PgferryError(
       'DATABASE_FINISHED',
-      `${field}: ${done.map((d) => `"${d.database}" is already ${d.state}`).join(', ')}; name only databases still migrating`,
+      `${field}: ${done.map((d) => `${displayIdent(d.database)} is already ${d.state}`).join(', ')}; name only databases still migrating`,
       { category: 'input', field },
     );
   }
@@ -62,7 +62,7 @@ function checkRequestedDatabases(status: MigrationStatus, databases: readonly st
  * user who sees the applications held knows they resume on one server holding every write.
  */
 function finishedRefusal(status: MigrationStatus): PgferryError {
-  const falling = status.databases.filter((d) => d.fallback?.state === 'FallingBack').map((d) => `"${d.database}"`);
+  const falling = status.databases.filter((d) => d.fallback?.state === 'FallingBack').map((d) => displayIdent(d.database));
   if (falling.length === 0) {
     return new PgferryError('MIGRATION_FINISHED', `migration "${status.name}" is already ${status.state}; there is nothing to cancel`, {
       category: 'input',
@@ -300,7 +300,7 @@ export async function nameDatabasesToMigrate(
         field,
       });
     if (isFinalState(status.state)) throw refuse(`is already ${status.state}`);
-    if (stored.length > 0) throw refuse(`migrates ${stored.map((d) => `"${d}"`).join(', ')} already, named when it was created`);
+    if (stored.length > 0) throw refuse(`migrates ${stored.map((d) => displayIdent(d)).join(', ')} already, named when it was created`);
     if (!(await nameDatabases(store, name, databases))) {
       const now = await get(store, name);
       throw refuse(now && isFinalState(now.state) ? `ended meanwhile (${now.state})` : 'had its databases named meanwhile');
@@ -426,7 +426,7 @@ export async function requestResync(target: ServerSpec, name: string, table: str
       const which =
         database === undefined
           ? `several databases stream (${streaming.join(', ')}): name one`
-          : `database "${database}" does not stream in this migration (streaming: ${streaming.join(', ')})`;
+          : `database ${displayIdent(database)} does not stream in this migration (streaming: ${streaming.join(', ')})`;
       throw new PgferryError('RESYNC_TABLE', `--resync ${table}: ${which}, as database/schema.table`, {
         category: 'input',
         field: 'resync',
@@ -525,7 +525,7 @@ export function fallBackRefusal(status: MigrationStatus): string | undefined {
   if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) return 'a fall-back is asked already and under way';
   const stopped = windows.find((w) => w.state === 'Stopped');
   if (stopped) {
-    return `the reverse stream of "${stopped.database}" is stopped on an error (${stopped.message ?? 'see pgferry show'}); fix the cause, it is tried again by itself, then ask again`;
+    return `the reverse stream of ${displayIdent(stopped.database)} is stopped on an error (${stopped.message ?? 'see pgferry show'}); fix the cause, it is tried again by itself, then ask again`;
   }
   if (windows.some((w) => w.state === 'Opening'))
     return 'its fallback window is still opening (the cutover is finishing); ask again once it is Open';
@@ -587,13 +587,14 @@ export function fenceLiftRefusal(status: MigrationStatus, server: FencedServer):
   }
   const open = status.databases.find((d) => d.fallback && !['Closed', 'FellBack'].includes(d.fallback.state));
   if (open) {
-    return `has the fallback window of "${open.database}" ${open.fallback!.state} until ${open.fallback!.endsAt}: writes on the old source would split from the target's; close it first (\`pgferry update --close-fallback\`) or let it pass`;
+    return `has the fallback window of ${displayIdent(open.database)} ${open.fallback!.state} until ${open.fallback!.endsAt}: writes on the old source would split from the target's; close it first (\`pgferry update --close-fallback\`) or let it pass`;
   }
   const held = status.databases.find((d) => {
     const fence = server === 'source' ? d.writerFence : d.targetFence;
     return fence !== undefined && !fence.kept;
   });
-  if (held) return `has a fence on the ${server} of "${held.database}" that a switchover holds, not kept: it is that switchover's to lift`;
+  if (held)
+    return `has a fence on the ${server} of ${displayIdent(held.database)} that a switchover holds, not kept: it is that switchover's to lift`;
   return undefined;
 }
 

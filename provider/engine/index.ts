@@ -9,7 +9,7 @@ export { describeFence } from './core/fenceWords';
 export * from './core/transitions';
 export { maskSecrets } from './core/secrets';
 // the one quoting helper, for programs that build SQL over user names as the engine does
-export { ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
+export { displayIdent, displayName, ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
 export { openClient, PasswordAsked, reachWithoutPassword } from './connect/client';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue, unknownFieldError } from './input/parse';

@@ -1,6 +1,6 @@
 // The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
 // plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
-import { recommendedServerParameters, type MigrationSpec, type MigrationStatus } from '../engine';
+import { displayIdent, recommendedServerParameters, type MigrationSpec, type MigrationStatus } from '../engine';
 // Azure's status shape, as the CLI's `show -o json` prints it: one mapping for both.
 import { azureCurrentStatus, toAzureResource, type AzureCurrentStatus } from '../azure/shape';
 import { serverNameOf } from '../azure/serverName';
@@ -52,7 +52,7 @@ function fallbackOutputs(status: MigrationStatus): Pick<MigrationStatusOutputs, 
   const windows = status.databases.flatMap((d) => (d.fallback ? [{ database: d.database, ...d.fallback }] : []));
   if (windows.length === 0) return {};
   const states = new Set(windows.map((w) => w.state));
-  const fallbackState = states.size === 1 ? windows[0]!.state : windows.map((w) => `${w.database}: ${w.state}`).join(', ');
+  const fallbackState = states.size === 1 ? windows[0]!.state : windows.map((w) => `${displayIdent(w.database)}: ${w.state}`).join(', ');
   const ends = windows.filter((w) => w.state === 'Open' || w.state === 'Stopped').map((w) => w.endsAt);
   return { fallbackState, ...(ends.length > 0 ? { fallbackWindowEndsAt: ends.sort()[0] } : {}) };
 }

@@ -1,7 +1,7 @@
 // Progress lines for `pulumi up`: the provider host shows every stdout line of a running
 // create/update as info, so state, per-database tables/rows and latency are printed as lines.
 // How far a copy is comes from the engine's progress model, the one the CLI's view uses.
-import { databaseCopy, type MigrationStatus } from '../engine';
+import { databaseCopy, displayIdent, type MigrationStatus } from '../engine';
 
 export type LineWriter = (line: string) => void;
 
@@ -13,7 +13,7 @@ export const stdoutWriter: LineWriter = (line) => {
 /** One line summarising a status: phase, then per database tables, rows and CDC latency. */
 export function formatStatus(status: MigrationStatus): string {
   const parts = status.databases.map((d) => {
-    let text = `${d.database} tables ${d.tables.completed}/${d.tables.total} rows ${d.rowsCopied}`;
+    let text = `${displayIdent(d.database)} tables ${d.tables.completed}/${d.tables.total} rows ${d.rowsCopied}`;
     const copy = d.state === 'InProgress' ? databaseCopy(d, []).fraction : undefined;
     if (copy !== undefined && copy < 1) text += ` (${Math.floor(copy * 100)}%)`;
     if (status.mode === 'Online' && (d.inserts || d.updates || d.deletes || d.latencySeconds !== undefined)) {

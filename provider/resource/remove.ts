@@ -97,5 +97,5 @@ async function dropTargets(spec: MigrationSpec, state: unknown, write: LineWrite
   // the engine drops only databases whose OIDs it recorded creating; this operation's opt-in covers a cut-over migration
   const { dropped, kept } = await engine.dropTargetDatabases(spec, { afterCutover: true });
   if (dropped.length > 0) write(`${name}: dropped ${dropped.join(', ')}`);
-  for (const k of kept) write(`${name}: kept database "${k.database}": ${k.reason}`);
+  for (const k of kept) write(`${name}: kept database ${engine.displayIdent(k.database)}: ${k.reason}`);
 }

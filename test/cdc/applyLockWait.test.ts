@@ -48,7 +48,7 @@ describe("a read transaction of someone else's open on the target, holding a str
       const warning = await until(
         'a warning naming the monitoring session',
         async () =>
-          (await catalogEvents(store, spec.migrationName, 200)).find((e) => e.message.startsWith(`the apply of "${DB}" has waited`)),
+          (await catalogEvents(store, spec.migrationName, 200)).find((e) => e.message.startsWith(`the apply of ${DB} has waited`)),
         60_000,
       );
       assert.equal(warning.level, 'warning');

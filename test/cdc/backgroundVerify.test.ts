@@ -493,7 +493,8 @@ describe('cdc: verification while streaming, pinned to a source position', funct
       const first = await verifyDatabases(s.run.spec, { databases: [s.f.db], recheck: await recheckPlan(s.run, [s.stream]) });
       assert.equal(first.ok, false);
       for (const t of first.tables)
-        if (t.method) await recordTableVerification(s.store, s.f.migration, { ...t, method: `cutover-${t.method}` });
+        if (t.method && t.relation)
+          await recordTableVerification(s.store, s.f.migration, { ...t, relation: t.relation, method: `cutover-${t.method}` });
       // the user fixes the row; the stream goes on from where it stopped, keeping its change tracking (as flow/cutover.ts restarts it)
       await s.f.dst(`INSERT INTO quiet VALUES (10, 'k10', 10)`);
       const running = startApplier(s.f, { tracker: s.running.applier.tracker });

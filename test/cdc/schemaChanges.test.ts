@@ -108,7 +108,7 @@ describe('a schema change on the source stops the cutover until the target match
         (s) => (/cutover stopped/.test(s.message ?? '') && s.message !== message) || isFinalState(s.state),
       );
       assert.notEqual(second.state, 'Succeeded');
-      assert.match(second.message ?? '', /verification failed: database "shopschema" table public\.orders: content checksum differs/);
+      assert.match(second.message ?? '', /verification failed: database shopschema table public\.orders: content checksum differs/);
       // read whole whatever the background verifier did since the fixes: each of its pins found the
       // target's own now() there and left the table to the cutover
       assert.equal(second.verification?.tables.find((t) => t.table === 'public.orders')?.method, 'full');

@@ -66,7 +66,7 @@ describe('a copy snapshot whose exporting session is reset', function () {
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
       const told = (await catalogEvents(store, spec.migrationName, 100)).map((e) => e.message);
       assert.ok(
-        told.some((m) => /the copy of "snapgone" is tried again .*cannot import snapshot .*the session that exported it has ended/.test(m)),
+        told.some((m) => /the copy of snapgone is tried again .*cannot import snapshot .*the session that exported it has ended/.test(m)),
         told.join('\n'),
       );
       await pair.source.query(`INSERT INTO items SELECT g, 'late ' || g FROM generate_series(2001, 2100) g`, [], DB);

@@ -210,7 +210,7 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
     assert.match(
       stopped.message ?? '',
-      /^cutover stopped: database "guard_pool" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
+      /^cutover stopped: database guard_pool was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
     );
     await resumedOnSourceWithEveryWrite(POOLED, w);
     // the table the guard named is no longer counted as verified: read whole at the next pin
@@ -232,7 +232,7 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
     assert.match(
       stopped.message ?? '',
-      /^cutover stopped: database "guard_fence" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, request the cutover again/,
+      /^cutover stopped: database guard_fence was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, request the cutover again/,
     );
     // the guard's triggers are pgferry's own: its schema check, run while they were on, lists
     // none of them as made on the target alone
@@ -278,7 +278,7 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
     assert.match(
       stopped.message ?? '',
-      /^cutover stopped: database "guard_named" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user impostor \(application "pgferry apply", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
+      /^cutover stopped: database guard_named was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user impostor \(application "pgferry apply", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
     );
     assert.doesNotMatch(stopped.message ?? '', /public\.writes/, 'the statements that changed no row recorded nothing');
     await resumedOnSourceWithEveryWrite(NAMED, w);

@@ -293,7 +293,7 @@ async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
     assert.equal(back.subState, 'WaitingForCutoverTrigger');
     assert.match(
       back.message ?? '',
-      /^cutover (rolled back|not started): "fence_gate" would take longer than any budget to catch up \(\d+\.\d [KM]iB pending, nothing applied/,
+      /^cutover (rolled back|not started): fence_gate would take longer than any budget to catch up \(\d+\.\d [KM]iB pending, nothing applied/,
     );
     assert.match(
       back.message ?? '',
@@ -414,7 +414,7 @@ async function lateDrainRollsBack(lab: FenceLab): Promise<void> {
       assert.match(
         back.message ?? '',
         new RegExp(
-          `^cutover rolled back: the stream of "fence_late_drain" did not reach the cutover point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "fence_late_drain" holds a lock its apply waits for on the target \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the target\\); the writer fence is lifted and changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds$`,
+          `^cutover rolled back: the stream of fence_late_drain did not reach the cutover point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in fence_late_drain holds a lock its apply waits for on the target \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the target\\); the writer fence is lifted and changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds$`,
         ),
       );
       assert.equal(back.databases[0]!.writerFence, undefined, 'no fence is left recorded');
@@ -422,7 +422,7 @@ async function lateDrainRollsBack(lab: FenceLab): Promise<void> {
       // the target's guard could not be dropped behind the same lock: it stays on, and the migration goes on
       const said = (await catalogEvents(lab.store, s.migrationName, 100)).map((e) => e.message);
       assert.ok(
-        said.some((m) => m.startsWith(`the target's guard of "${db}" stays on for now (`)),
+        said.some((m) => m.startsWith(`the target's guard of ${db} stays on for now (`)),
         said.join('\n'),
       );
     } finally {

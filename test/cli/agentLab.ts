@@ -132,8 +132,8 @@ export class AgentLab {
   items(migration: string, table: string): Promise<ItemRow[]> {
     return this.pair.target.query<ItemRow>(
       `SELECT item, state, epoch::int, coalesce(rows, 0)::int AS rows, holder FROM pgferry.copy_item
-        WHERE migration = $1 AND table_name = $2 ORDER BY part, item`,
-      [migration, `public.${table}`],
+        WHERE migration = $1 AND schema_name = 'public' AND table_name = $2 ORDER BY part, item`,
+      [migration, table],
     );
   }
 

@@ -112,7 +112,7 @@ describe('one split table copied by several agents in the coordinator snapshot',
       after.reduce((sum, r) => sum + r.rows, 0),
       ROWS,
     );
-    assert.match(round.third.stderr(), /migration by-three: database "three": helped with \d+ item\(s\)/);
+    assert.match(round.third.stderr(), /migration by-three: database three: helped with \d+ item\(s\)/);
     for (const agent of [round.first, round.second, round.third]) await lab.stopAgent(agent);
   });
 

@@ -54,10 +54,10 @@ async function registerMigrations(): Promise<void> {
     databases: ['sales', 'hr'],
   });
   await setTables(store, 'off-1', 'sales', [
-    { table: 'public.orders', parts: 1 },
-    { table: 'public.items', parts: 2 },
+    { table: { schema: 'public', name: 'orders' }, parts: 1 },
+    { table: { schema: 'public', name: 'items' }, parts: 2 },
   ]);
-  await updateTable(store, 'off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
+  await updateTable(store, 'off-1', 'sales', { schema: 'public', name: 'orders' }, { state: 'Completed', rows: 1200, bytes: 65536 });
   await updateDatabase(store, 'off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
   await setState(store, 'off-1', 'InProgress', 'MigratingData');
   await setValidation(store, 'off-1', [

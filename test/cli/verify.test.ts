@@ -61,7 +61,7 @@ describe('pgferry verify finds every kind of difference', function () {
       JSON.stringify(bad),
     );
     assert.match(bad[0]!.reason ?? '', reason);
-    assert.match(report.firstMismatch ?? '', new RegExp(`database "ledger" table ${name.replace(/[().]/g, '\\$&')}: `));
+    assert.match(report.firstMismatch ?? '', new RegExp(`database ledger table ${name.replace(/[().]/g, '\\$&')}: `));
   };
 
   const assertEqual = async () => {

@@ -32,7 +32,7 @@ describe('connect/session: a session lost while held names its server', function
     );
     const words = lostSessionWords(failed, { source, target });
     assert.ok(words, String(failed));
-    assert.ok(words.startsWith(`pgferry's session on the source ${source.host}:${source.port}, database "postgres" was ended (`), words);
+    assert.ok(words.startsWith(`pgferry's session on the source ${source.host}:${source.port}, database postgres was ended (`), words);
     assert.ok(source.password && !words.includes(source.password), words);
   });
 
@@ -59,7 +59,7 @@ describe('connect/session: a session lost while held names its server', function
     await terminating;
     const words = lostSessionWords(failed, { source, target });
     assert.ok(words, String(failed));
-    assert.ok(words.startsWith(`pgferry's session on the source ${source.host}:${source.port}, database "postgres" was ended (`), words);
+    assert.ok(words.startsWith(`pgferry's session on the source ${source.host}:${source.port}, database postgres was ended (`), words);
   });
 
   it('a statement refused on a live session: no server is named', async () => {

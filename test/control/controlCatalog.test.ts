@@ -93,10 +93,10 @@ describe('control catalog', () => {
         (e: { code?: string }) => e.code === 'MIGRATION_NAME_TAKEN',
       );
       await setTables(store, 'm1', 'd1', [
-        { table: 'public.a', parts: 1 },
-        { table: 'public.b', parts: 2 },
+        { table: { schema: 'public', name: 'a' }, parts: 1 },
+        { table: { schema: 'public', name: 'b' }, parts: 2 },
       ]);
-      await updateTable(store, 'm1', 'd1', 'public.a', { state: 'Completed', rows: 10 });
+      await updateTable(store, 'm1', 'd1', { schema: 'public', name: 'a' }, { state: 'Completed', rows: 10 });
       await updateDatabase(store, 'm1', 'd1', { rowsCopied: 10, state: 'InProgress' });
       const status = await get(store, 'm1');
       assert.ok(status);
@@ -173,7 +173,7 @@ describe('control catalog', () => {
         const before = await windowLine(name);
         await assert.rejects(markFallingBack(store, name, 'd1'), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'FALLBACK_REFUSED');
-          assert.match(e.message, new RegExp(`window of database "d1" is ${state}; a fall-back begins only in an Open window`));
+          assert.match(e.message, new RegExp(`window of database d1 is ${state}; a fall-back begins only in an Open window`));
           return true;
         });
         assert.equal(await windowLine(name), before, `the ${state} window unchanged`);

@@ -400,7 +400,7 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
     assert.match(
       said[0]!,
       new RegExp(
-        `^fall-back stopped: the reverse stream of "${db}" did not reach the fall-back point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "${db}" holds a lock its apply waits for on the old source \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the old source\\); the reverse stream goes on, ask again once the cause is fixed$`,
+        `^fall-back stopped: the reverse stream of ${db} did not reach the fall-back point within the lag budget of 5 s \\(cutoverLagBudgetSeconds\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in ${db} holds a lock its apply waits for on the old source \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the old source\\); the reverse stream goes on, ask again once the cause is fixed$`,
       ),
     );
     // the new server's fence lifted: the applications write there again

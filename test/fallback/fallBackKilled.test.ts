@@ -146,7 +146,7 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
     const killed = (await get(store, name))!;
     assert.equal(killed.databases[0]?.fallback?.state, 'FellBack', killed.databases[0]?.fallback?.message);
     assert.equal(killed.state, 'Succeeded');
-    assert.match(killed.message ?? '', /^fall-back of "fbk_fell_back" completed in .*the target stays fenced and follows it again from /);
+    assert.match(killed.message ?? '', /^fall-back of fbk_fell_back completed in .*the target stays fenced and follows it again from /);
     await resumeMigration(spec);
     // the killed runner left the migration Succeeded, a final state: the resumed one is waited for
     // until it streams, ends the migration otherwise, or exits with the state as it was

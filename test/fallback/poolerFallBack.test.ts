@@ -129,7 +129,7 @@ async function noErrorNoLoss(lab: Lab): Promise<void> {
   // the pause is in the completion's steps, and the new server holds fewer writes than the old source
   const said = (await events(lab.store, s.migrationName, 500)).map((e) => e.message);
   assert.ok(
-    said.some((m) => /^fall-back of "back_ok" completed in .*\(pause [\d.]+ s, fence/.test(m)),
+    said.some((m) => /^fall-back of back_ok completed in .*\(pause [\d.]+ s, fence/.test(m)),
     said.join('\n'),
   );
   assert.ok((await writesOn(lab.pair.target, db)).length < w.committed.length, 'the writes after the fall-back are not on the new server');
@@ -198,7 +198,7 @@ async function overBudgetNotPaused(lab: Lab, s: MigrationSpec, db: string, w: Po
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match(
       (await stops(lab, s.migrationName)).join('\n'),
-      /^fall-back stopped: the reverse stream of "back_abort" would take .* over the lag budget of 30 s \(cutoverLagBudgetSeconds, the default with a pooler\), before the pause \(the pooler was not paused\): ask again .*; the reverse stream goes on, ask again once the cause is fixed$/,
+      /^fall-back stopped: the reverse stream of back_abort would take .* over the lag budget of 30 s \(cutoverLagBudgetSeconds, the default with a pooler\), before the pause \(the pooler was not paused\): ask again .*; the reverse stream goes on, ask again once the cause is fixed$/,
     );
     await w.more(5);
     assert.deepEqual(await pooledAt(lab.pooler, db), { port: lab.pair.target.port, paused: 0 }, 'never paused, on the new server');
@@ -231,7 +231,7 @@ async function lateDrainResumesOnNewServer(lab: Lab, s: MigrationSpec, db: strin
     assert.match(
       said[1]!,
       new RegExp(
-        `^fall-back stopped: the reverse stream of "back_abort" did not reach the fall-back point within the lag budget of 30 s \\(cutoverLagBudgetSeconds, the default with a pooler\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in "back_abort" holds a lock its apply waits for on the old source \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the old source\\); the reverse stream goes on, the pooler resumed on the new server, ask again once the cause is fixed$`,
+        `^fall-back stopped: the reverse stream of back_abort did not reach the fall-back point within the lag budget of 30 s \\(cutoverLagBudgetSeconds, the default with a pooler\\): session pid ${holder} \\(user [^,]+, application "[^"]*", idle in transaction, transaction open for \\d+ s\\) in back_abort holds a lock its apply waits for on the old source \\(end that transaction: COMMIT or ROLLBACK in it, or SELECT pg_terminate_backend\\(${holder}\\) on the old source\\); the reverse stream goes on, the pooler resumed on the new server, ask again once the cause is fixed$`,
       ),
     );
     await w.more(5);
@@ -322,7 +322,7 @@ async function cancelWhilePaused(lab: Lab, s: MigrationSpec, db: string): Promis
   await assert.rejects(cancelMigration(s.target, s.migrationName, { spec: s }), (error: Error) => {
     assert.match(
       error.message,
-      /^migration "back-kill" is Succeeded and the fall-back of "back_kill" is under way, which a cancel does not stop: nothing was changed; a pooler it paused resumes on the old source once it fell back, or on the new server if it stops, with every write$/,
+      /^migration "back-kill" is Succeeded and the fall-back of back_kill is under way, which a cancel does not stop: nothing was changed; a pooler it paused resumes on the old source once it fell back, or on the new server if it stops, with every write$/,
     );
     return true;
   });

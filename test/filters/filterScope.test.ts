@@ -144,7 +144,7 @@ describe('filters: what a filtered migration takes beside its tables (integratio
     );
     // the filters' refusal, not the key failing to build on the target (which names the same two)
     const refusal =
-      /^database "refused": constraint lines_order_id_fkey on table sales\.lines needs table sales\.orders, which the filters leave out/;
+      /^database refused: constraint lines_order_id_fkey on table sales\.lines needs table sales\.orders, which the filters leave out/;
     assert.deepEqual([status.state, status.subState], ['ValidationFailed', 'Completed'], status.message);
     assert.match(status.message ?? '', refusal);
     assert.equal(await count(pair, 'target', 'postgres', `SELECT count(*) FROM pg_database WHERE datname = 'refused'`), 0);

@@ -105,13 +105,15 @@ describe('offline copy consistency', function () {
       );
     const split = await runMigration(spec('big-split', 'big', { splitTablesLargerThan: 256 * 1024, splitMaxParts: 7 }));
     assert.equal(split.state, 'Succeeded', split.message);
-    const parts = await pair.target.query(`SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`);
+    const parts = await pair.target.query(
+      `SELECT schema_name || '.' || table_name AS table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
+    );
     assert.deepEqual(parts, [
       { table_name: 'public.heap', parts: 7 },
       { table_name: 'public.keyed', parts: 7 },
     ]);
     const progress = await pair.target.query(
-      `SELECT table_name, state, parts_done, rows::int, bytes > 0 AS moved FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
+      `SELECT schema_name || '.' || table_name AS table_name, state, parts_done, rows::int, bytes > 0 AS moved FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
     );
     const [counts] = await pair.source.query(
       `SELECT (SELECT count(*) FROM heap)::int AS h, (SELECT count(*) FROM keyed)::int AS k`,

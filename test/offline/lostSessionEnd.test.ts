@@ -53,7 +53,7 @@ describe('offline: a session lost in a step that is not retried', function () {
       await fs.rm(heldFile(POINT, holdDir));
 
       const end = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state), 120_000);
-      const where = `pgferry's session on the target ${pair.target.host}:${pair.target.port}, database "${DB}" was ended (`;
+      const where = `pgferry's session on the target ${pair.target.host}:${pair.target.port}, database ${DB} was ended (`;
       const message = end.message ?? '';
       assert.equal(end.state, 'Failed', message);
       assert.ok(message.startsWith(where), message);
@@ -83,7 +83,7 @@ describe('offline: a session lost in a step that is not retried', function () {
       await fs.rm(heldFile(PROPS_POINT, holdDir));
 
       const end = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state), 120_000);
-      const where = `pgferry's session on the target ${pair.target.host}:${pair.target.port}, database "${maintenance}" was ended (`;
+      const where = `pgferry's session on the target ${pair.target.host}:${pair.target.port}, database ${maintenance} was ended (`;
       const message = end.message ?? '';
       assert.equal(end.state, 'Failed', message);
       assert.ok(message.startsWith(where), message);

@@ -47,7 +47,7 @@ describe('detached runner (offline)', function () {
       Object.fromEntries(
         (
           await pair.target.query<{ table_name: string; state: string }>(
-            `SELECT table_name, state FROM pgferry.migration_table WHERE migration = 'runner-cancel'`,
+            `SELECT schema_name || '.' || table_name AS table_name, state FROM pgferry.migration_table WHERE migration = 'runner-cancel'`,
           )
         ).map((r) => [r.table_name, r.state]),
       );

@@ -86,7 +86,7 @@ describe('safety: a runner that lost its lease stops its whole run before its su
       const catalogTables = async () =>
         (
           await pair.target.query<{ t: string }>(
-            `SELECT table_name || ' ' || state || ' ' || rows AS t FROM pgferry.migration_table WHERE migration = $1 ORDER BY 1`,
+            `SELECT schema_name || '.' || table_name || ' ' || state || ' ' || rows AS t FROM pgferry.migration_table WHERE migration = $1 ORDER BY 1`,
             [name],
           )
         ).map((r) => r.t);

@@ -16,7 +16,7 @@ const TRIES_AWAY = 5;
 
 /** The tries of the copy that its warnings name. */
 const triesWarned = (events: readonly { message: string }[]): number[] =>
-  events.flatMap((e) => /the copy of "away" is tried again \(try (\d+)/.exec(e.message)?.[1] ?? []).map(Number);
+  events.flatMap((e) => /the copy of away is tried again \(try (\d+)/.exec(e.message)?.[1] ?? []).map(Number);
 
 describe('safety: a source away during a copy', function () {
   this.timeout(300_000);

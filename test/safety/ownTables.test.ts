@@ -112,7 +112,7 @@ describe("pgferry's own tables on the source (integration)", function () {
     // Migrate skips validation: the run refuses the same before the target database is made
     const status = await runMigration(pairSpec(pair, 'own-tables-skip', ['theirs'], { option: 'Migrate' }));
     assert.deepEqual([status.state, status.subState], ['ValidationFailed', 'Completed'], status.message);
-    assert.match(status.message ?? '', /database "theirs": schema pgferry on the source holds table pgferry\.mine/);
+    assert.match(status.message ?? '', /database theirs: schema pgferry on the source holds table pgferry\.mine/);
     assert.equal(await count(pair, 'target', 'postgres', `SELECT count(*) FROM pg_database WHERE datname = 'theirs'`), 0);
     assert.equal(await count(pair, 'source', 'theirs', `SELECT count(*) FROM pgferry.mine`), 2);
     // left out by the filters, it stays behind and the rest migrates

@@ -171,7 +171,7 @@ function assertManagedDifferences(result: Awaited<ReturnType<typeof pgferryDiffe
     [],
   );
   for (const reported of [
-    /^database "fidelity": owner postgres not set/,
+    /^database fidelity: owner postgres not set/,
     /^default privileges of "postgres" restored as "pgadmin"'s/,
     /^role "ops_admin": SUPERUSER, REPLICATION, BYPASSRLS not granted/,
     /^GRANT SET ON PARAMETER "log_statement": permission denied/,

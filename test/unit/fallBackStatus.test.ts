@@ -86,7 +86,7 @@ describe('fall-back: the status', () => {
     assert.equal(open.actions.fallBack.allowed, true);
     const why = (f: FallbackStatus) => page(f).actions.fallBack;
     // the engine's own refusals (apiRequests.ts fallBackRefusal), word for word
-    assert.match(why({ state: 'Stopped', endsAt: ENDS }).why!, /^the reverse stream of "sales" is stopped on an error/);
+    assert.match(why({ state: 'Stopped', endsAt: ENDS }).why!, /^the reverse stream of sales is stopped on an error/);
     assert.equal(why({ state: 'Open', endsAt: ENDS, fallBackRequested: true }).why, 'a fall-back is asked already and under way');
     assert.match(why({ state: 'FellBack', endsAt: ENDS }).why!, /^it fell back already/);
     assert.equal(

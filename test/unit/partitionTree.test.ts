@@ -1,6 +1,7 @@
 // Issue 49: the target's steps to hang its tables as the source does (pure).
 import assert from 'node:assert/strict';
 import { partitionSteps, type PartitionLink } from '../../provider/engine/cdc/apply/partitionTree';
+import { qualifiedKey } from '../../provider/engine/core/names';
 
 const link = (name: string, parent: string, bound: string): PartitionLink => ({
   schema: 'public',
@@ -41,13 +42,13 @@ describe('partition tree steps (pure, issue 49)', () => {
 
   it('a parent the source renamed, not yet on the target: the partition left where it is, not detached', () => {
     const renamed = { ...link('m_old', 'measurements', "FOR VALUES IN ('old')"), parentOid: '16400' };
-    const copied = new Map([['16400', 'public.m']]);
+    const copied = new Map([['16400', qualifiedKey('public', 'm')]]);
     assert.deepEqual(partitionSteps([eu, renamed], [eu, old], new Set(), new Set([q('m_old'), q('m')]), copied), []);
   });
 
   it('a partition moved under a parent the copy did not make of its old one, or renamed with a new bound: detached as before', () => {
     const moved = { ...link('m_old', 'm2', "FOR VALUES IN ('old')"), parentOid: '16500' };
-    const copied = new Map([['16400', 'public.m']]);
+    const copied = new Map([['16400', qualifiedKey('public', 'm')]]);
     assert.deepEqual(
       partitionSteps([eu, moved], [eu, old], new Set(), new Set([q('m_old'), q('m')]), copied).map((s) => s.statement),
       [`ALTER TABLE "public"."m" DETACH PARTITION "public"."m_old"`],

@@ -167,11 +167,11 @@ describe('writer fence and lag gate: the prediction', () => {
     assert.equal(overBudget([{ database: 'a', pendingBytes: 100 * MiB, rate: 10 * MiB, seconds: 10 }], 30), undefined);
     assert.equal(
       overBudgetMessage({ database: 'b', pendingBytes: 600 * MiB, rate: 10 * MiB, seconds: 60 }, 30, 'fence lifted', 'fenceWriters'),
-      'cutover rolled back: "b" would take about 60 s to catch up (600.0 MiB pending, applied at 10.0 MiB/s over the last minute), over the lag budget of 30 s (cutoverLagBudgetSeconds, the default with fenceWriters); the writer fence is lifted and changes stream on: request the cutover again once its pending bytes (pgferry show) have dropped, or raise cutoverLagBudgetSeconds',
+      'cutover rolled back: b would take about 60 s to catch up (600.0 MiB pending, applied at 10.0 MiB/s over the last minute), over the lag budget of 30 s (cutoverLagBudgetSeconds, the default with fenceWriters); the writer fence is lifted and changes stream on: request the cutover again once its pending bytes (pgferry show) have dropped, or raise cutoverLagBudgetSeconds',
     );
     assert.equal(
       overBudgetMessage({ database: 'b', pendingBytes: 5000, rate: 0, probedSeconds: 2, seconds: Infinity }, 10, 'no fence', false),
-      'cutover not started: "b" would take longer than any budget to catch up (4.9 KiB pending, nothing applied in 2.0 s), over the lag budget of 10 s (cutoverLagBudgetSeconds); changes stream on: request the cutover again once its pending bytes (pgferry show) have dropped, or raise cutoverLagBudgetSeconds',
+      'cutover not started: b would take longer than any budget to catch up (4.9 KiB pending, nothing applied in 2.0 s), over the lag budget of 10 s (cutoverLagBudgetSeconds); changes stream on: request the cutover again once its pending bytes (pgferry show) have dropped, or raise cutoverLagBudgetSeconds',
     );
   });
 });

@@ -109,7 +109,7 @@ describe('validation: the pooler in front of the source (real PgBouncer)', funct
       const missing = expectCode(await validateUnchanged(spec(['shop', 'unserved'])), 'POOLER_DATABASES', 'Failed');
       assert.deepEqual(
         missing.map((r) => r.message),
-        ['the pooler serves no database "unserved"', 'none of the pooler\'s databases goes to the migrated database "unserved"'],
+        ['the pooler serves no database "unserved"', "none of the pooler's databases goes to the migrated database unserved"],
       );
       assert.match(missing[0]!.fix ?? '', /^add "unserved = host=127\.0\.0\.1 port=\d+ dbname=\.\.\." to the \[databases\] section of/);
     } finally {

@@ -3,7 +3,7 @@
 // gives, run in one transaction per database. The command reaches the fenced server itself: the
 // spec comes from --properties, or from the stored spec with the source's own ~/.pgpass entry, as
 // verify's does (migrationSpecOf): the source's is needed only to lift the source's fence.
-import { liftKeptFences, type FenceLiftReport } from '../../engine';
+import { displayIdent, liftKeptFences, type FenceLiftReport } from '../../engine';
 import type { CliArgs } from '../input/parse';
 import { migrationSpecOf } from '../migrationSpecOf';
 import { printResult } from '../result';
@@ -14,7 +14,7 @@ function renderLift(report: FenceLiftReport): string {
     return `migration "${report.migration}" keeps no writer fence on the ${report.server}: nothing to lift`;
   }
   return report.lifted
-    .map((l) => `"${l.database}": writer fence on the ${report.server} lifted, in one transaction: ${l.statements.join('; ')}`)
+    .map((l) => `${displayIdent(l.database)}: writer fence on the ${report.server} lifted, in one transaction: ${l.statements.join('; ')}`)
     .join('\n');
 }
 

@@ -158,11 +158,14 @@ export async function tablesAsOfSnapshot(client: pg.Client, major: number, table
   });
 }
 
-/** The partitioned tables above these tables (OIDs), by OID and display name (LIST_PARTITIONED_ANCESTORS). */
-export async function listPartitionedAncestors(client: pg.Client, oids: readonly string[]): Promise<{ oid: string; name: string }[]> {
+/** The partitioned tables above these tables (OIDs), by OID, schema and name (LIST_PARTITIONED_ANCESTORS). */
+export async function listPartitionedAncestors(
+  client: pg.Client,
+  oids: readonly string[],
+): Promise<{ oid: string; schema: string; name: string }[]> {
   if (oids.length === 0) return [];
   const { rows } = await client.query<{ oid: string; schema: string; name: string }>(LIST_PARTITIONED_ANCESTORS, [oids]);
-  return rows.map((r) => ({ oid: r.oid, name: displayName(r.schema, r.name) }));
+  return rows;
 }
 
 export async function listSequences(client: pg.Client): Promise<SourceSequence[]> {

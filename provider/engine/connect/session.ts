@@ -3,7 +3,7 @@
 // default, row_security ...) can change what a session reads, writes or prints.
 import type pg from 'pg';
 import { openClient } from './client';
-import { literal } from './quote';
+import { displayIdent, literal } from './quote';
 import { SNAPSHOT_GONE_CODES, sqlState } from './sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -293,7 +293,7 @@ export function lostSessionWords(
   const lost = lostSessionOf(error);
   if (!lost) return undefined;
   const side = (['source', 'target'] as const).find((s) => servers[s].host === lost.host && servers[s].port === lost.port);
-  const where = `${side ? `the ${side} ` : ''}${serverKey(lost)}, database "${lost.database}"`;
+  const where = `${side ? `the ${side} ` : ''}${serverKey(lost)}, database ${displayIdent(lost.database)}`;
   return `pgferry's session on ${where} was ended (by pg_terminate_backend, a restart or the network: ${errorMessage(error)})`;
 }
 
@@ -353,7 +353,7 @@ async function importSnapshot(client: pg.Client, snapshot: string, database: str
   } catch (error) {
     const state = sqlState(error);
     if (state === undefined || !SNAPSHOT_GONE_CODES.has(state)) throw error;
-    const where = database === undefined ? '' : ` in database "${database}"`;
+    const where = database === undefined ? '' : ` in database ${displayIdent(database)}`;
     throw new PgferryError(
       'SNAPSHOT_GONE',
       `cannot import snapshot ${snapshot}${where}: the session that exported it has ended (${errorMessage(error)})`,

@@ -3,7 +3,7 @@
 // credentials for (host:port/database), never the credentials: the key is how a migration names
 // the credentials it needs without the catalog holding a secret.
 import type { QueryResultRow } from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent, displayName, ident } from '../connect/quote';
 import type { AgentInfo } from '../core/model';
 import { CONTROL_SCHEMA } from '../core/names';
 
@@ -55,7 +55,7 @@ interface AgentRow {
   heartbeat_at: Date;
   server_keys: string[];
   alive: boolean;
-  items: string[];
+  items: { database: string; schema: string; name: string; part: number | null; parts: number }[];
 }
 
 type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
@@ -65,9 +65,9 @@ export async function agentsFor(query: Query, migration: string, needs: AgentNee
   const rows = await query<AgentRow>(
     `SELECT a.name, a.host, a.pid, a.version, a.heartbeat_at, a.server_keys,
             a.heartbeat_at > now() - make_interval(secs => $2) AS alive,
-            (SELECT coalesce(array_agg(c.database || ': ' || c.table_name
-                      || CASE WHEN c.part IS NULL THEN '' ELSE ' part ' || (c.part + 1) || '/' || c.parts END
-                      ORDER BY c.database, c.rank), '{}')
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('database', c.database, 'schema', c.schema_name, 'name', c.table_name,
+                                                          'part', c.part, 'parts', c.parts)
+                      ORDER BY c.database, c.rank), '[]')
                FROM ${S}.copy_item c
               WHERE c.migration = $1 AND c.holder = a.name AND c.state = 'pending') AS items
        FROM ${S}.agent a ORDER BY a.name`,
@@ -81,7 +81,9 @@ export async function agentsFor(query: Query, migration: string, needs: AgentNee
     heartbeatAt: r.heartbeat_at.toISOString(),
     alive: r.alive,
     itemsHeld: r.items.length,
-    items: r.items,
+    items: r.items.map(
+      (i) => `${displayIdent(i.database)}: ${displayName(i.schema, i.name)}${i.part === null ? '' : ` part ${i.part + 1}/${i.parts}`}`,
+    ),
     hasCredentials: needs.sources.every((k) => r.server_keys.includes(k)),
     ...(needs.pooler === undefined ? {} : { hasPoolerCredentials: r.server_keys.includes(needs.pooler) }),
   }));

@@ -6,7 +6,7 @@
 // applied, a catalog newer than this build is refused before anything changes (control/version.ts).
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
@@ -158,14 +158,14 @@ export class CatalogConnection {
       if (error instanceof PgferryError) throw error;
       throw new PgferryError(
         'CONTROL_INSTALL',
-        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database ${ident(this.target.maintenanceDatabase)} on the target: ${(error as Error).message}`,
+        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database ${displayIdent(this.target.maintenanceDatabase)} on the target: ${(error as Error).message}`,
         { category: 'target', fix: await refusedInstallFix(client, this.target).catch(() => installFix(this.target)), cause: error },
       );
     }
   }
 
   private where(): string {
-    return `database "${this.target.maintenanceDatabase}"`;
+    return `database ${displayIdent(this.target.maintenanceDatabase)}`;
   }
 
   /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */

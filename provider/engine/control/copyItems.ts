@@ -3,8 +3,8 @@
 // The authority on whether an item is done is its done-record in the target database, committed
 // with its rows (copy/doneRecords.ts); these rows mirror it for `show` and the claimers, and a
 // resumed copy brings them back in line from the done-records before it starts.
-import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../core/names';
+import { displayIdent, ident } from '../connect/quote';
+import { CONTROL_SCHEMA, qualifiedKey } from '../core/names';
 import type { RangeBounds } from '../copy/plan';
 import type { CatalogQueries } from './copyRounds';
 import type { CatalogConnection } from './connection';
@@ -21,14 +21,17 @@ export interface CopyPlanRecord {
   readonly postData?: boolean;
   /**
    * The partitioned tables above the copied ones, by source OID, named as in the snapshot: the
-   * table watch's first look compares with them (absent in a plan an older pgferry recorded).
+   * table watch's first look compares with them (absent in a plan an older pgferry recorded; an
+   * entry without a schema is one whose printed name control migration 32 could not read back).
    */
-  readonly partitionedParents?: readonly { readonly oid: string; readonly name: string }[];
+  readonly partitionedParents?: readonly { readonly oid: string; readonly schema?: string; readonly name: string }[];
 }
 
 export interface CopyItemRecord {
   readonly item: string;
   readonly tableOid: string;
+  /** The table's schema and name on the source when the plan was made. */
+  readonly tableSchema: string;
   readonly tableName: string;
   /** Absent: the whole table. */
   readonly part?: number;
@@ -55,6 +58,7 @@ export async function recordCopyPlan(
   plan: CopyPlanRecord,
   items: readonly Omit<CopyItemRecord, 'state' | 'epoch'>[],
 ): Promise<void> {
+  await store.install(); // a runner resumed on a catalog an older pgferry made: schema_name comes with version 33
   await store.transaction(async (client) => {
     const { rows } = await client.query<{ epoch: string }>(
       `SELECT coalesce(max(epoch), 0)::text AS epoch FROM ${S}.copy_item WHERE migration = $1 AND database = $2`,
@@ -67,8 +71,8 @@ export async function recordCopyPlan(
       JSON.stringify(plan),
     ]);
     await client.query(
-      `INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode, epoch, rank)
-       SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
+      `INSERT INTO ${S}.copy_item (migration, database, item, table_oid, schema_name, table_name, part, parts, range, relfilenode, epoch, rank)
+       SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableSchema', j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
               (j->>'relfilenode')::int8, $4::int8, n
          FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(j, n)`,
       [migration, database, JSON.stringify(items), rows[0]?.epoch ?? '0'],
@@ -77,16 +81,17 @@ export async function recordCopyPlan(
 }
 
 /**
- * The partitioned tables the copy made on the target, source OID to the name they were copied
- * under (empty for a plan an older pgferry recorded, or none): what tells a parent renamed on the
- * source from another table (cdc/apply/partitionTree.ts).
+ * The partitioned tables the copy made on the target, source OID to the qualifiedKey of the name
+ * they were copied under (empty for a plan an older pgferry recorded, or none): what tells a parent
+ * renamed on the source from another table (cdc/apply/partitionTree.ts).
  */
 export async function copiedParents(store: CatalogConnection, migration: string, database: string): Promise<Map<string, string>> {
+  await store.install(); // the parents' schema comes with version 33
   const [row] = await store.query<{ parents: CopyPlanRecord['partitionedParents'] | null }>(
     `SELECT copy_plan -> 'partitionedParents' AS parents FROM ${S}.migration_database WHERE migration = $1 AND database = $2`,
     [migration, database],
   );
-  return new Map((row?.parents ?? []).map((p) => [p.oid, p.name]));
+  return new Map((row?.parents ?? []).flatMap((p) => (p.schema === undefined ? [] : [[p.oid, qualifiedKey(p.schema, p.name)]])));
 }
 
 /** A database's recorded copy plan and items; undefined when none was recorded. */
@@ -95,6 +100,7 @@ export async function loadCopyPlan(
   migration: string,
   database: string,
 ): Promise<{ plan: CopyPlanRecord; items: CopyItemRecord[] } | undefined> {
+  await store.install(); // schema_name comes with version 33
   const [row] = await store.query<{ plan: CopyPlanRecord | null }>(
     `SELECT copy_plan AS plan FROM ${S}.migration_database WHERE migration = $1 AND database = $2`,
     [migration, database],
@@ -103,6 +109,7 @@ export async function loadCopyPlan(
   const items = await store.query<{
     item: string;
     table_oid: string;
+    schema_name: string;
     table_name: string;
     part: number | null;
     parts: number;
@@ -113,7 +120,7 @@ export async function loadCopyPlan(
     rows: string | null;
     bytes: string | null;
   }>(
-    `SELECT item, table_oid::text, table_name, part, parts, range, relfilenode::text, state, epoch, rows, bytes
+    `SELECT item, table_oid::text, schema_name, table_name, part, parts, range, relfilenode::text, state, epoch, rows, bytes
        FROM ${S}.copy_item WHERE migration = $1 AND database = $2 ORDER BY table_oid, part`,
     [migration, database],
   );
@@ -122,6 +129,7 @@ export async function loadCopyPlan(
     items: items.map((r) => ({
       item: r.item,
       tableOid: r.table_oid,
+      tableSchema: r.schema_name,
       tableName: r.table_name,
       ...(r.part === null ? {} : { part: r.part }),
       parts: r.parts,
@@ -148,7 +156,7 @@ export async function claimCopyItem(
       WHERE migration = $1 AND database = $2 AND item = $3 RETURNING epoch`,
     [migration, database, item, holder],
   );
-  if (!row) throw new Error(`copy item ${item} of database "${database}" is not in the control catalog`);
+  if (!row) throw new Error(`copy item ${item} of database ${displayIdent(database)} is not in the control catalog`);
   return Number(row.epoch);
 }
 

@@ -3,7 +3,7 @@
 // publication are made on the target (Opening), then Open with the slot's consistent point, until
 // it closes. The reverse stream's applied position itself commits on the old source with the rows
 // (cdc/apply/positionCommit.ts); the one here is for reporting.
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
 import { PgferryError } from '../core/errors';
 import type { ApplyStop, FallbackStatus } from '../core/model';
@@ -236,7 +236,7 @@ export async function markFallingBack(store: CatalogConnection, migration: strin
   const now = await store.query<{ state: string }>(`SELECT state FROM ${T} WHERE migration = $1 AND database = $2`, [migration, database]);
   throw new PgferryError(
     'FALLBACK_REFUSED',
-    `migration "${migration}": the fallback window of database "${database}" is ${now[0]?.state ?? 'not recorded'}; a fall-back begins only in an Open window and goes on only in a FallingBack one, nothing was changed`,
+    `migration "${migration}": the fallback window of database ${displayIdent(database)} is ${now[0]?.state ?? 'not recorded'}; a fall-back begins only in an Open window and goes on only in a FallingBack one, nothing was changed`,
     { category: 'input', fix: '`pgferry show` says the window; a fall-back is asked again only of an Open window' },
   );
 }

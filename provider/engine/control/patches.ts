@@ -2,7 +2,7 @@
 // field of a patch is optional and only the given ones change (pure; the store runs them).
 import { ident } from '../connect/quote';
 import type { ApplyStop, DatabaseState } from '../core/model';
-import { CONTROL_SCHEMA } from '../core/names';
+import { CONTROL_SCHEMA, type QualifiedName } from '../core/names';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -90,7 +90,7 @@ export function databasePatchQuery(name: string, database: string, patch: Databa
   };
 }
 
-export function tablePatchQuery(name: string, database: string, table: string, patch: TablePatch): PatchQuery {
+export function tablePatchQuery(name: string, database: string, table: QualifiedName, patch: TablePatch): PatchQuery {
   return {
     text: `UPDATE ${S}.migration_table SET
          state = COALESCE($4, state),
@@ -101,11 +101,11 @@ export function tablePatchQuery(name: string, database: string, table: string, p
          started_at = CASE WHEN $9 THEN COALESCE(started_at, now()) ELSE started_at END,
          ended_at = CASE WHEN $10 THEN now() ELSE ended_at END,
          message = CASE WHEN $11::boolean THEN $12 ELSE message END
-       WHERE migration = $1 AND database = $2 AND table_name = $3`,
+       WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $13`,
     params: [
       name,
       database,
-      table,
+      table.schema,
       patch.state ?? null,
       patch.rows ?? null,
       patch.bytes ?? null,
@@ -115,6 +115,7 @@ export function tablePatchQuery(name: string, database: string, table: string, p
       patch.endedAt ?? false,
       patch.message !== undefined,
       patch.message ?? null,
+      table.name,
     ],
   };
 }

@@ -645,6 +645,100 @@ ALTER TABLE pgferry.extension_config_row ADD COLUMN row_md5 text;
 COMMENT ON COLUMN pgferry.extension_config_row.row_md5 IS 'md5 of the row''s text as pgferry last wrote it (copied keys): a row found otherwise was edited where it was written, and is kept';
 `,
   },
+  {
+    // The rows of a table's copy progress, its verification and its copy items keyed by the table's
+    // schema and name themselves, not by the text a message prints for it: that text changed (names
+    // are quoted now), and a migration an older pgferry started, resumed by this one, must keep
+    // every row. The printed text is read back into its two parts: the quoted form of the builds
+    // that quote, and the plain schema.name of earlier ones, which is certain only with one dot. A
+    // verification whose name is not certain, or that two rows claim, is dropped (the cutover then
+    // reads that table whole); a progress row or a copy item is split at its first dot. The function
+    // that reads a name back lives in the catalog's schema for this migration alone, and is dropped.
+    version: 33,
+    sql: `
+CREATE FUNCTION pgferry.name_parts_v33(printed text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $parts$
+DECLARE
+  parts text[] := '{}';
+  n integer := length(printed);
+  i integer := 1;
+  c text;
+  part text;
+  unicode boolean;
+BEGIN
+  LOOP
+    unicode := substr(printed, i, 3) = 'U&"';
+    IF unicode THEN i := i + 2; END IF;
+    IF substr(printed, i, 1) = '"' THEN
+      part := '';
+      i := i + 1;
+      LOOP
+        IF i > n THEN part := NULL; EXIT; END IF;
+        c := substr(printed, i, 1);
+        IF c = '"' AND substr(printed, i + 1, 1) = '"' THEN part := part || '"'; i := i + 2;
+        ELSIF c = '"' THEN i := i + 1; EXIT;
+        ELSIF unicode AND c = '\\' AND substr(printed, i + 1, 1) = '\\' THEN part := part || '\\'; i := i + 2;
+        ELSIF unicode AND c = '\\' AND substr(printed, i + 1, 4) ~ '^[0-9A-F]{4}$' THEN
+          part := part || chr(('x' || lpad(substr(printed, i + 1, 4), 8, '0'))::bit(32)::integer);
+          i := i + 5;
+        ELSIF unicode AND c = '\\' THEN part := NULL; EXIT;
+        ELSE part := part || c; i := i + 1;
+        END IF;
+      END LOOP;
+    ELSE
+      part := substring(substr(printed, i) FROM '^[a-z_][a-z0-9_$]*');
+      IF part IS NOT NULL THEN i := i + length(part); END IF;
+    END IF;
+    EXIT WHEN part IS NULL;
+    parts := parts || part;
+    EXIT WHEN i > n OR substr(printed, i, 1) <> '.';
+    i := i + 1;
+  END LOOP;
+  IF part IS NOT NULL AND i > n AND cardinality(parts) = 2 THEN RETURN parts; END IF;
+  IF printed ~ '^[^.]+[.][^.]+$' THEN RETURN string_to_array(printed, '.'); END IF;
+  RETURN NULL;
+END
+$parts$;
+ALTER TABLE pgferry.migration_table ADD COLUMN schema_name text;
+ALTER TABLE pgferry.migration_table DROP CONSTRAINT migration_table_pkey;
+UPDATE pgferry.migration_table t
+   SET (schema_name, table_name) = (SELECT coalesce(p.parts[1], split_part(t.table_name, '.', 1)),
+                                           coalesce(p.parts[2], substr(t.table_name, strpos(t.table_name, '.') + 1))
+                                      FROM (SELECT pgferry.name_parts_v33(t.table_name) AS parts) p);
+DELETE FROM pgferry.migration_table a USING pgferry.migration_table b
+ WHERE a.migration = b.migration AND a.database = b.database AND a.schema_name = b.schema_name
+   AND a.table_name = b.table_name AND a.ctid < b.ctid;
+ALTER TABLE pgferry.migration_table ALTER COLUMN schema_name SET NOT NULL;
+ALTER TABLE pgferry.migration_table ADD PRIMARY KEY (migration, database, schema_name, table_name);
+ALTER TABLE pgferry.table_verification ADD COLUMN schema_name text;
+ALTER TABLE pgferry.table_verification DROP CONSTRAINT table_verification_pkey;
+DELETE FROM pgferry.table_verification WHERE pgferry.name_parts_v33(table_name) IS NULL;
+UPDATE pgferry.table_verification t
+   SET (schema_name, table_name) = (SELECT p.parts[1], p.parts[2] FROM (SELECT pgferry.name_parts_v33(t.table_name) AS parts) p);
+DELETE FROM pgferry.table_verification a USING pgferry.table_verification b
+ WHERE a.migration = b.migration AND a.database = b.database AND a.schema_name = b.schema_name
+   AND a.table_name = b.table_name AND a.ctid <> b.ctid;
+ALTER TABLE pgferry.table_verification ALTER COLUMN schema_name SET NOT NULL;
+ALTER TABLE pgferry.table_verification ADD PRIMARY KEY (migration, database, schema_name, table_name);
+ALTER TABLE pgferry.copy_item ADD COLUMN schema_name text;
+UPDATE pgferry.copy_item t
+   SET (schema_name, table_name) = (SELECT coalesce(p.parts[1], split_part(t.table_name, '.', 1)),
+                                           coalesce(p.parts[2], substr(t.table_name, strpos(t.table_name, '.') + 1))
+                                      FROM (SELECT pgferry.name_parts_v33(t.table_name) AS parts) p);
+ALTER TABLE pgferry.copy_item ALTER COLUMN schema_name SET NOT NULL;
+UPDATE pgferry.migration_database d
+   SET copy_plan = jsonb_set(d.copy_plan, '{partitionedParents}', (
+         SELECT coalesce(jsonb_agg(CASE WHEN p.parts IS NULL THEN e.value
+                                        ELSE jsonb_build_object('oid', e.value -> 'oid', 'schema', p.parts[1], 'name', p.parts[2]) END
+                                   ORDER BY e.n), '[]'::jsonb)
+           FROM jsonb_array_elements(d.copy_plan -> 'partitionedParents') WITH ORDINALITY AS e(value, n),
+                LATERAL (SELECT pgferry.name_parts_v33(e.value ->> 'name') AS parts) p))
+ WHERE jsonb_typeof(d.copy_plan -> 'partitionedParents') = 'array';
+DROP FUNCTION pgferry.name_parts_v33(text);
+COMMENT ON COLUMN pgferry.migration_table.table_name IS 'the table''s name on the source, without its schema (schema_name); before version 33 the printed schema.name';
+COMMENT ON COLUMN pgferry.table_verification.table_name IS 'the table''s name on the source, without its schema (schema_name); before version 33 the printed schema.name';
+COMMENT ON COLUMN pgferry.copy_item.table_name IS 'the table''s name on the source when planned, without its schema (schema_name)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

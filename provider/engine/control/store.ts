@@ -4,7 +4,7 @@
 // install), one per statement; the requests made of a migration (cancel, cutover and the like) are
 // migrationRequests.ts.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayName, ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES, isFinalState } from '../core/model';
 import type { CutoverPlan } from '../core/model';
@@ -22,7 +22,7 @@ import type {
   VerificationReport,
   FallbackStatus,
 } from '../core/model';
-import { CONTROL_SCHEMA, leaseHolderOf, leaseKey, newInstanceId } from '../core/names';
+import { CONTROL_SCHEMA, leaseHolderOf, leaseKey, newInstanceId, type QualifiedName } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
 import { runSpecOf } from '../input/runSpec';
@@ -242,14 +242,22 @@ export async function setTables(
   catalog: CatalogConnection,
   name: string,
   database: string,
-  tables: readonly { table: string; parts: number; sizeBytes?: number }[],
+  tables: readonly { table: QualifiedName; parts: number; sizeBytes?: number }[],
 ): Promise<void> {
+  await catalog.install(); // a runner resumed on a catalog an older pgferry made: schema_name comes with version 33
   await catalog.query(`DELETE FROM ${S}.migration_table WHERE migration = $1 AND database = $2`, [name, database]);
   if (tables.length === 0) return;
   await catalog.query(
-    `INSERT INTO ${S}.migration_table (migration, database, table_name, parts, size_bytes)
-     SELECT $1, $2, t, p, b FROM unnest($3::text[], $4::int[], $5::int8[]) AS u(t, p, b)`,
-    [name, database, tables.map((t) => t.table), tables.map((t) => t.parts), tables.map((t) => t.sizeBytes ?? null)],
+    `INSERT INTO ${S}.migration_table (migration, database, schema_name, table_name, parts, size_bytes)
+     SELECT $1, $2, s, t, p, b FROM unnest($3::text[], $4::text[], $5::int[], $6::int8[]) AS u(s, t, p, b)`,
+    [
+      name,
+      database,
+      tables.map((t) => t.table.schema),
+      tables.map((t) => t.table.name),
+      tables.map((t) => t.parts),
+      tables.map((t) => t.sizeBytes ?? null),
+    ],
   );
 }
 
@@ -262,9 +270,10 @@ export async function updateTable(
   catalog: CatalogConnection,
   name: string,
   database: string,
-  table: string,
+  table: QualifiedName,
   patch: TablePatch,
 ): Promise<void> {
+  await catalog.install(); // schema_name comes with version 33
   const { text, params } = tablePatchQuery(name, database, table, patch);
   await catalog.query(text, params);
 }
@@ -278,8 +287,10 @@ export async function tables(
   name: string,
   options: { includeQueued?: boolean } = {},
 ): Promise<TableProgress[]> {
+  await catalog.install(); // schema_name comes with version 33
   const rows = await catalog.query<{
     database: string;
+    schema_name: string;
     table_name: string;
     state: TableProgress['state'];
     rows: string;
@@ -290,17 +301,17 @@ export async function tables(
     message: string | null;
   }>(
     // size_bytes read through to_jsonb: a catalog older than version 5 has no such column.
-    `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message,
+    `SELECT t.database, t.schema_name, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message,
             to_jsonb(t) ->> 'size_bytes' AS size_bytes
        FROM ${S}.migration_table t
        JOIN ${S}.migration_database d ON d.migration = t.migration AND d.database = t.database
       WHERE t.migration = $1 AND ($2::boolean OR t.state <> 'Queued')
-      ORDER BY d.ordinal, t.started_at NULLS LAST, t.table_name`,
+      ORDER BY d.ordinal, t.started_at NULLS LAST, t.schema_name, t.table_name`,
     [name, options.includeQueued === true],
   );
   return rows.map((r) => ({
     database: r.database,
-    table: r.table_name,
+    table: displayName(r.schema_name, r.table_name),
     state: r.state,
     rows: Number(r.rows),
     bytes: Number(r.bytes),
@@ -444,6 +455,7 @@ async function toStatus(
   // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
   const poolerNeed = poolerKeyOf(row.run_spec ?? {});
   const needs = { sources: sourceKeysOf(row.spec), ...(poolerNeed ? { pooler: poolerNeed } : {}) };
+  await catalog.install(); // the items' schema_name comes with version 33
   const agents = await agentsFor((sql, params) => catalog.query(sql, params), row.name, needs);
   const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
   return { ...status, agents, ...(waiting ? { waiting } : {}) };

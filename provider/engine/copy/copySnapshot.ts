@@ -24,6 +24,7 @@ import type { ServerSpec } from '../input/migrationSpec';
 import type { TableFilters } from '../input/patterns';
 import { readFilterPlan } from '../filter/plan';
 import { heldRelations, listCopiedTables, lockTables, tableLockedError, type TableName } from './tableLocks';
+import { displayIdent } from '../connect/quote';
 
 interface SnapshotSource<S> {
   /** Takes the copy's snapshot (an exported snapshot, or a replication slot's). */
@@ -98,8 +99,12 @@ export async function takeCopySnapshot<S>(args: CopySnapshotArgs<S>): Promise<Co
   }
   throw new PgferryError(
     'SOURCE_TABLES_CHANGING',
-    `database "${args.database}": tables kept being created on the source while the copy locked them (${MAX_ATTEMPTS} attempts)`,
-    { category: 'source', field: `database "${args.database}"`, fix: 'start the migration again once the schema is not being changed' },
+    `database ${displayIdent(args.database)}: tables kept being created on the source while the copy locked them (${MAX_ATTEMPTS} attempts)`,
+    {
+      category: 'source',
+      field: `database ${displayIdent(args.database)}`,
+      fix: 'start the migration again once the schema is not being changed',
+    },
   );
 }
 

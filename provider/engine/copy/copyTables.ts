@@ -162,7 +162,13 @@ async function copyOneItem(
     }
     // the table shows as Errored (progress, control catalog) before the failure ends the copy
     if (!signal.aborted)
-      safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: item.table.display, message: errorMessage(error) });
+      safeEmit(args.onProgress, {
+        kind: 'table-error',
+        database: args.database,
+        table: item.table.display,
+        relation: { schema: item.table.schema, name: item.table.name },
+        message: errorMessage(error),
+      });
     throw error;
   });
   if (lostClaim || !result) {

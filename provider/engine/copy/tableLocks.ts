@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import { LIST_COPIED_TABLE_NAMES } from '../catalog/queries';
 import { withSession } from '../connect/session';
-import { qualified } from '../connect/quote';
+import { displayIdent, qualified } from '../connect/quote';
 import { inSavepoint } from '../connect/savepoint';
 import { sqlState, UNDEFINED_TABLE } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
@@ -86,7 +86,7 @@ export async function tableLockedError(
     : 'a table was locked by another session (it has ended since)';
   return new PgferryError(
     'SOURCE_TABLE_LOCKED',
-    `database "${database}": ${who}; the copy could not take its ACCESS SHARE lock within ${lockTimeoutSeconds} s`,
+    `database ${displayIdent(database)}: ${who}; the copy could not take its ACCESS SHARE lock within ${lockTimeoutSeconds} s`,
     {
       category: 'source',
       field: 'lockTimeoutSeconds',

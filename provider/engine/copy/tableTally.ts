@@ -113,6 +113,7 @@ export class TableTally {
       kind: 'table-progress',
       database: this.hooks.database,
       table: table.display,
+      relation: { schema: table.schema, name: table.name },
       rows: state.rows,
       bytes: state.bytes + state.inFlight,
       ...(partsDone === undefined ? {} : { partsDone }),

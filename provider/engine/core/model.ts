@@ -1,6 +1,7 @@
 // Shared engine types: states (the Azure service's names), validation results, per-database
 // details and the progress events every phase emits. The checks read from a status (a stopped
 // runner, a wait that is over) are statusChecks.ts.
+import type { QualifiedName } from './names';
 export const MIGRATION_STATES = [
   'InProgress',
   'WaitingForUserAction',
@@ -338,6 +339,8 @@ export interface AgentInfo {
 export interface VerificationTable {
   readonly database: string;
   readonly table: string;
+  /** A table's schema and name (a line that is a table's): what its recorded verification is keyed by. */
+  readonly relation?: QualifiedName;
   readonly sourceRows: number;
   readonly targetRows: number;
   readonly matches: boolean;
@@ -391,6 +394,8 @@ export interface SchemaDifference {
   readonly fix: string;
   /** The table it is or belongs to (schema.name, as the verification names tables): its rows are read whole next time. */
   readonly table?: string;
+  /** That table's schema and name, by which its recorded verification is forgotten. */
+  readonly relation?: QualifiedName;
 }
 
 export interface ExpectedDifference {
@@ -485,6 +490,8 @@ export type ProgressEvent =
       readonly kind: 'table-progress';
       readonly database: string;
       readonly table: string;
+      /** The table's schema and name, which its progress row is keyed by (`table` is how it prints). */
+      readonly relation: QualifiedName;
       /** Rows of finished parts (COPY counts rows only at its end). */
       readonly rows: number;
       /** Bytes moved so far, finished parts and parts in flight. */
@@ -500,7 +507,13 @@ export type ProgressEvent =
       readonly bytes: number;
       readonly seconds: number;
     }
-  | { readonly kind: 'table-error'; readonly database: string; readonly table: string; readonly message: string }
+  | {
+      readonly kind: 'table-error';
+      readonly database: string;
+      readonly table: string;
+      readonly relation: QualifiedName;
+      readonly message: string;
+    }
   | {
       readonly kind: 'warning';
       readonly message: string;

@@ -302,3 +302,12 @@ export function schemaObjectKey(kind: string, schema: string, relation: string |
 export function qualifiedKey(schema: string, name: string): string {
   return `${schema}\0${name}`;
 }
+
+/**
+ * A table's schema and name as the source's catalog has them: what a control-catalog row about one
+ * table is keyed by, never the text a message prints for it (that text may change between versions).
+ */
+export interface QualifiedName {
+  readonly schema: string;
+  readonly name: string;
+}

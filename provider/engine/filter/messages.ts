@@ -3,6 +3,7 @@ import { PgferryError } from '../core/errors';
 import type { BrokenDependency } from './plan';
 import { listSome } from '../util/listSome';
 import { CONTROL_SCHEMA } from '../core/names';
+import { displayIdent } from '../connect/quote';
 
 /** Validation result codes of the filters (stable; tests match on them). */
 export const FILTER_CODES = {
@@ -35,7 +36,7 @@ export function filterDependencyError(database: string, broken: readonly BrokenD
   const first = keys.length > 0 ? keys : broken;
   return new PgferryError(
     keys.length > 0 ? 'FILTER_FOREIGN_KEY_LEFT_OUT' : 'FILTER_DEPENDENCY_LEFT_OUT',
-    `database "${database}": ${listSome(first.map(describeBroken), 3)}, which the filters leave out`,
+    `database ${displayIdent(database)}: ${listSome(first.map(describeBroken), 3)}, which the filters leave out`,
     { category: 'validation', field: 'excludeTables', fix: keys.length > 0 ? FOREIGN_KEY_FIX : DEPENDENCY_FIX },
   );
 }
@@ -51,7 +52,7 @@ export function describeOthersInControlSchema(others: readonly string[]): string
 export const CONTROL_SCHEMA_FIX = `rename the schema on the source (ALTER SCHEMA ${CONTROL_SCHEMA} RENAME TO another name) or move its objects to another schema (ALTER ... SET SCHEMA); or leave it out with excludeSchemas: ${CONTROL_SCHEMA}, which validation accepts, and its objects stay on the source alone`;
 
 export function controlSchemaError(database: string, others: readonly string[]): PgferryError {
-  return new PgferryError('CONTROL_SCHEMA_NOT_OURS', `database "${database}": ${describeOthersInControlSchema(others)}`, {
+  return new PgferryError('CONTROL_SCHEMA_NOT_OURS', `database ${displayIdent(database)}: ${describeOthersInControlSchema(others)}`, {
     category: 'validation',
     field: 'excludeSchemas',
     fix: CONTROL_SCHEMA_FIX,

@@ -170,7 +170,8 @@ export async function freshCopyWork(
     items.map((item) => ({
       item: itemKey(item),
       tableOid: item.table.oid,
-      tableName: item.table.display,
+      tableSchema: item.table.schema,
+      tableName: item.table.name,
       ...(item.part ? { part: item.part.index, ...(item.part.bounds ? { range: item.part.bounds } : {}) } : {}),
       parts: item.part?.count ?? 1,
       relfilenode: nodes.get(item.table.oid) ?? '0',

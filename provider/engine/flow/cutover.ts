@@ -76,10 +76,11 @@ import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/
 import { recordCutOver } from '../control/cutoverCount';
 import { closeFellBackRecord } from '../control/fallbackWindows';
 import { trace } from '../util/trace';
+import { displayIdent } from '../connect/quote';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
-  await again(run, `the cutover marker of "${stream.database}"`, () => markCutoverPoint(run, stream, began));
+  await again(run, `the cutover marker of ${displayIdent(stream.database)}`, () => markCutoverPoint(run, stream, began));
   await applierResult(run, stream);
 }
 
@@ -199,7 +200,7 @@ export async function cutover(
   await setState(store, name, 'InProgress', 'CompletingMigration');
   // an earlier stopped attempt's message would read as this attempt's while it runs
   await clearMessage(store, name);
-  const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
+  const which = whole ? '' : ` of ${streams.map((s) => displayIdent(s.database)).join(', ')}`;
   await recordEvent(
     store,
     name,
@@ -232,7 +233,7 @@ async function heldCutover(run: MigrationRun, { all, databases, streams, meter, 
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);
   const whole = streams.length === all.length;
-  const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
+  const which = whole ? '' : ` of ${streams.map((s) => displayIdent(s.database)).join(', ')}`;
   const held = await holdAtCutover(run, streams, meter, gate, clock);
   if ('refused' in held) {
     await rollBack(run, cutOver, held.refused);
@@ -270,10 +271,10 @@ async function heldCutover(run: MigrationRun, { all, databases, streams, meter, 
   if (whole) await setState(store, name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
     await setCutoverStep(store, name, s.database, 'released');
-    await again(run, `the switch of "${s.database}"`, () => switchAtCutover(run, s.database));
+    await again(run, `the switch of ${displayIdent(s.database)}`, () => switchAtCutover(run, s.database));
   }
   clock.done('switch');
-  for (const s of streams) await again(run, `the release of "${s.database}"`, () => releaseAfterSwitch(run, s.database, began));
+  for (const s of streams) await again(run, `the release of ${displayIdent(s.database)}`, () => releaseAfterSwitch(run, s.database, began));
   clock.done('release');
   // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
@@ -297,7 +298,7 @@ async function heldCutover(run: MigrationRun, { all, databases, streams, meter, 
  */
 async function followPartitionsAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec } = run;
-  const result = await again(run, `the partitions of "${database}"`, () =>
+  const result = await again(run, `the partitions of ${displayIdent(database)}`, () =>
     withSessionPair(spec.source, { database, purpose: 'cutover' }, spec.target, { database, purpose: 'cutover', writable: true }, (pair) =>
       followPartitionTree(pair.source, pair.target, () => copiedParents(run.store, spec.migrationName, database)),
     ),
@@ -307,14 +308,14 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
   }
   if (result.done.length === 0) return;
   const what = result.done.map((d) => `${d.kind === 'detach' ? 'detached' : 'attached'} ${d.table}`).join(', ');
-  await announce(run, `cutover: partitions followed in "${database}" as on the source: ${what}`);
+  await announce(run, `cutover: partitions followed in ${displayIdent(database)} as on the source: ${what}`);
 }
 
 /** One database's sequences copied after the drain, and its partitions followed: its step 'drained' recorded then. */
 async function sequencesAtCutover(run: MigrationRun, s: OnlineStream): Promise<void> {
   const { spec, store } = run;
   await updateDatabase(store, spec.migrationName, s.database, { ...streamCounts(s), latencySeconds: 0, pendingBytes: 0 });
-  const count = await again(run, `the sequences of "${s.database}"`, () => {
+  const count = await again(run, `the sequences of ${displayIdent(s.database)}`, () => {
     failpoint(`cutover-sequences:${s.database}`);
     return syncSequences(spec.source, spec.target, s.database, spec);
   });
@@ -333,7 +334,7 @@ async function sequencesAtCutover(run: MigrationRun, s: OnlineStream): Promise<v
 async function configRowsAtCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec } = run;
   const purpose = 'extension configuration';
-  const copied = await again(run, `the extension configuration rows of "${database}"`, () =>
+  const copied = await again(run, `the extension configuration rows of ${displayIdent(database)}`, () =>
     withSessionPair(spec.source, { database, purpose, readOnly: true }, spec.target, { database, purpose, writable: true }, (p) =>
       syncExtensionConfigRows(p.source, p.target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
     ),
@@ -345,7 +346,7 @@ async function configRowsAtCutover(run: MigrationRun, database: string): Promise
 /** One database's large objects brought level: the delta, or the target's refusal in one line (which stops the cutover). */
 async function largeObjectsOf(run: MigrationRun, database: string): Promise<LargeObjectDelta | { readonly refused: string }> {
   try {
-    return await again(run, `the large objects of "${database}"`, () => {
+    return await again(run, `the large objects of ${displayIdent(database)}`, () => {
       failpoint(`cutover-large-objects:${database}`);
       return syncLargeObjects(run.spec, database, run.store);
     });
@@ -389,7 +390,7 @@ async function sequencesAndLargeObjects(
     const stand = delta.deliberate > 0 ? `; ${delta.deliberate} keep the owner or grants the restore gave them on the target` : '';
     await announce(
       run,
-      `cutover: large objects of "${s.database}": ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s${stand}`,
+      `cutover: large objects of ${displayIdent(s.database)}: ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s${stand}`,
     );
   }
   return kept;
@@ -459,7 +460,9 @@ async function actOnVerification(
 ): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const records = verified.tables.flatMap((t) => (t.method ? [{ ...t, method: `cutover-${t.method}` as const }] : []));
+  const records = verified.tables.flatMap(({ relation, ...t }) =>
+    t.method && relation ? [{ ...t, relation, method: `cutover-${t.method}` as const }] : [],
+  );
   await recordTableVerifications(store, name, records);
   trace('verification: tables recorded');
   const report = await again(run, 'the second look at sequences', () =>
@@ -485,7 +488,7 @@ async function actOnVerification(
         run,
         all,
         databases,
-        `database "${unstreamed.database}" table ${unstreamed.table}: ${unstreamed.reason}`,
+        `database ${displayIdent(unstreamed.database)} table ${unstreamed.table}: ${unstreamed.reason}`,
         'a table not streamed',
       );
     else await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
@@ -651,10 +654,10 @@ async function schemaCheckOf(
 ): Promise<{ readonly check: SchemaCheck; readonly followed: number } | { readonly unreadable: string }> {
   try {
     // what the schema watch could follow and had not yet is followed now, every row being applied
-    return await again(run, `the schema check of "${database}"`, () => checkSchemaFollowing(run, database));
+    return await again(run, `the schema check of ${displayIdent(database)}`, () => checkSchemaFollowing(run, database));
   } catch (error) {
     if (run.signal.aborted) throw error;
-    return { unreadable: `could not read the catalog of "${database}": ${errorMessage(error)}` };
+    return { unreadable: `could not read the catalog of ${displayIdent(database)}: ${errorMessage(error)}` };
   }
 }
 
@@ -681,7 +684,7 @@ async function actOnSchemaChecks(
     await recordSchemaCheck(run, check);
     if (check.differences.length === 0) continue;
     // whatever fixes it, the tables that differed are read whole at the next cutover
-    const tables = [...new Set(check.differences.flatMap((d) => (d.table ? [d.table] : [])))];
+    const tables = check.differences.flatMap((d) => (d.relation ? [d.relation] : []));
     await forgetTableVerifications(run.store, run.spec.migrationName, s.database, tables);
     await resumeAfterMismatch(run, all, databases, schemaDifferenceMessage(check), 'the schema check');
     return false;
@@ -740,7 +743,7 @@ async function resumeAfterStop(
   databases: ReadonlySet<string>,
   stopped: readonly OnlineStream[],
 ): Promise<void> {
-  const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
+  const dbs = stopped.map((s) => displayIdent(s.database)).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
   await streamOnAfterStop(run, streams, databases, message, 'WaitingForApplyFix');
 }

@@ -39,12 +39,13 @@ import { refuseBrokenDependencies } from './filterGuard';
 import { recordRestoredObjects } from './schemaFollow';
 import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
 import { dropControlSchemaIfMade } from '../footprint/controlSchema';
+import { displayIdent } from '../connect/quote';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
   const props = await withSession(run.spec.source, { purpose: 'catalog' }, (c) => databaseProperties(c, database));
   if (!props) {
-    throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
+    throw new PgferryError('SOURCE_DATABASE_MISSING', `database ${displayIdent(database)} does not exist on the source`, {
       category: 'validation',
       field: 'databases',
       fix: 'remove it from databases (DBsToMigrate) or create it on the source',
@@ -189,7 +190,7 @@ async function copyData(
     store,
     name,
     database,
-    catalog.tables.map((t) => ({ table: t.display, parts: 1, sizeBytes: t.bytes })),
+    catalog.tables.map((t) => ({ table: t, parts: 1, sizeBytes: t.bytes })),
   );
   let rows = 0;
   let bytes = 0;
@@ -209,11 +210,11 @@ async function copyData(
       sourceMajor: run.sourceMajor,
       signal: run.signal,
       onProgress: run.onProgress,
-      onTableStart: (table, parts) => updateTable(store, name, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableStart: (table, parts) => updateTable(store, name, database, table, { state: 'Loading', startedAt: true, parts }),
       onTableDone: async (table, tableRows, tableBytes) => {
         rows += tableRows;
         bytes += tableBytes;
-        await updateTable(store, name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await updateTable(store, name, database, table, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
         await updateDatabase(store, name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
     }).finally(() => endCopyRound(run, database, snapshot).catch(() => undefined)),
@@ -242,7 +243,7 @@ async function copyWorkFor(
     if (resumed) {
       run.onProgress({
         kind: 'info',
-        message: `database "${database}": the copy resumes inside: ${resumed.done.size} of ${resumed.items.length} items were done`,
+        message: `database ${displayIdent(database)}: the copy resumes inside: ${resumed.done.size} of ${resumed.items.length} items were done`,
       });
       return resumed;
     }

@@ -51,6 +51,7 @@ import { openForwardAgain } from './forwardAgain';
 import { FALL_BACK_HOLD, fallBackGate, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
+import { displayIdent } from '../connect/quote';
 
 /** One database's reverse applier as the runner holds it. */
 export interface ReverseStream {
@@ -191,7 +192,7 @@ export async function fellBack(run: SwitchoverRun, database: string, stream: Rev
   const seconds = (Date.now() - course.began) / 1000;
   const after =
     course.forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${course.forward}`;
-  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${course.clock.steps()}): the old source is the primary again, ${after}`;
+  const message = `fall-back of ${displayIdent(database)} completed in ${seconds.toFixed(1)} s (${course.clock.steps()}): the old source is the primary again, ${after}`;
   // the window, its event and the migration's state in one statement: a completion tried again after it records nothing twice
   await markFellBack(
     store,
@@ -252,7 +253,7 @@ export async function fallBackStopped(run: SwitchoverRun, database: string, stre
   const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === database);
   if (stream.fallBack!.released || now?.fallBackReleased)
     throw new Error(
-      `fall-back of "${database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
+      `fall-back of ${displayIdent(database)} is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
   const pausedBack = await liftHold(run, FALL_BACK_HOLD, database);
   const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
@@ -315,7 +316,7 @@ async function drainAndVerify(
   const end = await stream.done;
   if (end !== 'cutover') {
     const why = end instanceof Error ? errorMessage(end) : `it ${end}`;
-    throw new FallBackStopped(`the reverse stream of "${database}" stopped before the fall-back point: ${why}`);
+    throw new FallBackStopped(`the reverse stream of ${displayIdent(database)} stopped before the fall-back point: ${why}`);
   }
   failpoint(`fallback-drained:${database}`);
   clock.done('drain');

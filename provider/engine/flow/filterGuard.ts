@@ -11,6 +11,7 @@ import { PgferryError } from '../core/errors';
 import { brokenDependencies, readFilterPlan, type FilterPlan } from '../filter/plan';
 import { controlSchemaError, filterDependencyError } from '../filter/messages';
 import type { MigrationSpec } from '../input/migrationSpec';
+import { displayIdent } from '../connect/quote';
 
 async function refuse(database: string, client: pg.Client, plan: FilterPlan): Promise<void> {
   if (!plan.active) return;
@@ -18,7 +19,7 @@ async function refuse(database: string, client: pg.Client, plan: FilterPlan): Pr
   if (plan.contradictions.length > 0) {
     throw new PgferryError(
       'FILTER_CONTRADICTION',
-      `database "${database}": ${plan.contradictions.join(', ')} matched by both schemaOnlyTables and dataOnlyTables`,
+      `database ${displayIdent(database)}: ${plan.contradictions.join(', ')} matched by both schemaOnlyTables and dataOnlyTables`,
       {
         category: 'validation',
         field: 'schemaOnlyTables',

@@ -16,6 +16,7 @@ import type { StreamStops } from './streamStops';
 import type { Supervision } from './supervision';
 import type { Handoff } from './watchLoop';
 import { recordEvent, setState, updateDatabase } from '../control/store';
+import { displayIdent } from '../connect/quote';
 
 /** The migration is canceled: the orchestrator aborted the run's signal. */
 export function migrationCanceled(s: Supervision): true | undefined {
@@ -64,7 +65,7 @@ async function cancelDatabases(
     streams.splice(index, 1);
     stops.forget(database);
     failpoint(`cancel-database:${database}`);
-    await retryPhase(run, `the cancel of "${database}"`, () => releaseDatabase(run, database, 'throw'), database);
+    await retryPhase(run, `the cancel of ${displayIdent(database)}`, () => releaseDatabase(run, database, 'throw'), database);
     await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, applyStop: null, message: 'canceled by the user' });
     await recordEvent(store, name, 'info', 'canceled by the user: streaming stopped, slot and publication released', database);
   }

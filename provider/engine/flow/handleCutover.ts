@@ -13,6 +13,7 @@ import type { StreamStops } from './streamStops';
 import type { Supervision } from './supervision';
 import type { Handoff } from './watchLoop';
 import { clearCutover } from '../control/migrationRequests';
+import { displayIdent } from '../connect/quote';
 
 /** The streaming databases a cutover is requested for (all of them for the whole migration's), if any. */
 export async function databasesToCutOver(s: Supervision): Promise<ReadonlySet<string> | undefined> {
@@ -45,6 +46,6 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
 }
 
 function cutoverRefusedMessage(stops: StreamStops): string {
-  const dbs = stops.databases.map((d) => `"${d}"`).join(', ');
+  const dbs = stops.databases.map((d) => displayIdent(d)).join(', ');
   return `cutover not started: streaming of ${dbs} is stopped on an error to fix first (see the database's message); request the cutover again once it streams`;
 }

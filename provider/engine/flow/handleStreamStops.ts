@@ -11,6 +11,7 @@ import { PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { Supervision } from './supervision';
 import { applyRetryRequests, setStreaming } from '../control/migrationRequests';
+import { displayIdent } from '../connect/quote';
 
 /** A stream stopped for longer than maxApplyStopHours, if any. */
 export function overdueStop(s: Supervision): { database: string; stop: ApplyStop } | undefined {
@@ -46,7 +47,7 @@ export async function handleStreamStops(s: Supervision): Promise<undefined> {
 function stoppedTooLong(run: MigrationRun, database: string, stop: ApplyStop): PgferryError {
   return new PgferryError(
     'CDC_STOPPED_TOO_LONG',
-    `database "${database}": streaming stopped at ${stop.since} and was not fixed within maxApplyStopHours (${run.spec.maxApplyStopHours} h): the replication slots are released so the source keeps no more WAL for them; the error was: ${stop.error}`,
+    `database ${displayIdent(database)}: streaming stopped at ${stop.since} and was not fixed within maxApplyStopHours (${run.spec.maxApplyStopHours} h): the replication slots are released so the source keeps no more WAL for them; the error was: ${stop.error}`,
     { category: 'target', fix: `${stop.fix}, then migrate the database again` },
   );
 }

@@ -38,6 +38,7 @@ import { failpoint, holdpoint } from '../util/failpoints';
 import type { StepClock } from '../util/stepClock';
 import { pinUnderGuard } from './targetGuardAtCutover';
 import { trace } from '../util/trace';
+import { displayIdent } from '../connect/quote';
 
 /** One direction of the hold: the changes that hold the applications, and the server they hold. */
 export interface HoldWay {
@@ -219,7 +220,7 @@ export async function holdAtCutover(
       await checkFenceRights(run, databases);
       fencing = true;
       for (const database of databases) {
-        await again(run, way, `the writer fence of "${database}"`, () => way.fenceOn(run, database));
+        await again(run, way, `the writer fence of ${displayIdent(database)}`, () => way.fenceOn(run, database));
         failpoint(`cutover-fenced:${database}`);
       }
     }
@@ -325,9 +326,9 @@ export async function holdAtFallBack(
  * pause was given back.
  */
 export async function liftHold(run: SwitchoverRun, way: HoldWay, database: string): Promise<boolean> {
-  await again(run, way, `lifting the writer fence of "${database}"`, () => way.fence.undo(run, database));
+  await again(run, way, `lifting the writer fence of ${displayIdent(database)}`, () => way.fence.undo(run, database));
   const paused = (await way.pause.pending(run, database)).length > 0;
-  await again(run, way, `resuming the pooler on ${way.resumedOn} for "${database}"`, () => way.pause.undo(run, database));
+  await again(run, way, `resuming the pooler on ${way.resumedOn} for ${displayIdent(database)}`, () => way.pause.undo(run, database));
   return paused;
 }
 
@@ -339,7 +340,12 @@ export async function liftHold(run: SwitchoverRun, way: HoldWay, database: strin
  */
 export async function resumeLeftPause(run: SwitchoverRun, database: string): Promise<void> {
   const way = CUTOVER_HOLD;
-  await retryPhase(run, `resuming the pooler on ${way.resumedOn} for "${database}"`, () => way.pause.undo(run, database), database);
+  await retryPhase(
+    run,
+    `resuming the pooler on ${way.resumedOn} for ${displayIdent(database)}`,
+    () => way.pause.undo(run, database),
+    database,
+  );
 }
 
 /** What a roll-back of the cutover gave back, in words. */
@@ -361,7 +367,7 @@ export async function writesPastThePoint(
     const prefix = fenceNamesOf(run.spec.migrationName, s.database).prefix;
     const after = appliedUpTo(s.applier.stats());
     await holdpoint(`cutover-late-writes:${s.database}`);
-    const writes = await again(run, CUTOVER_HOLD, `the writes past the cutover point of "${s.database}"`, () =>
+    const writes = await again(run, CUTOVER_HOLD, `the writes past the cutover point of ${displayIdent(s.database)}`, () =>
       withSession(run.spec.source, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
         lateWrites(client, s.slot, s.publication, after, prefix, run.sourceMajor),
       ),

@@ -11,6 +11,7 @@ import { planLeftBehind, type SchemaLeftBehind } from '../schema/leftBehindPlan'
 import { LEFT_BEHIND_CODES, leftBehindResults } from '../validate/leftBehindResults';
 import { listSome } from '../util/listSome';
 import { get, setValidation } from '../control/store';
+import { displayIdent } from '../connect/quote';
 
 const TARGET_USER_SQL = `SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
 
@@ -41,7 +42,7 @@ export async function leaveBehindUnsupported(
   if (tables.length > 0) {
     throw new PgferryError(
       'TABLE_NEEDS_UNSUPPORTED_OBJECT',
-      `database "${database}": ${listSome(tables.map((t) => `${t.description} depends on ${t.needs}`))}, which the target user "${user.name}" cannot create: a table cannot be left behind`,
+      `database ${displayIdent(database)}: ${listSome(tables.map((t) => `${t.description} depends on ${t.needs}`))}, which the target user "${user.name}" cannot create: a table cannot be left behind`,
       {
         category: 'validation',
         field: 'skipUnsupportedObjects',

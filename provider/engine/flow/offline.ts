@@ -18,6 +18,7 @@ import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchema, schemaCheckSummary, schemaMismatchError, withSchemaCheck } from '../verify/schema/checkSchema';
 import { clearMessage, get, recordEvent, setState, setVerification, updateDatabase } from '../control/store';
 import { databaseRequests } from '../control/migrationRequests';
+import { displayIdent } from '../connect/quote';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)
@@ -87,7 +88,7 @@ async function checkSchemaBeforeSuccess(run: MigrationRun, database: string): Pr
   const { spec, store } = run;
   const check = await retryPhase(
     run,
-    `the schema check of "${database}"`,
+    `the schema check of ${displayIdent(database)}`,
     () => checkSchema(spec, database, { whileSetAside: false }),
     database,
   );
@@ -170,7 +171,7 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
   try {
     const { props, mismatch: verifyFailure } = await retryPhase(
       own,
-      `the copy of "${database}"`,
+      `the copy of ${displayIdent(database)}`,
       () => copyAndVerify(own, database),
       database,
     );
@@ -180,7 +181,7 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
       await updateDatabase(store, name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
       throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
         category: 'target',
-        field: `database "${database}"`,
+        field: `database ${displayIdent(database)}`,
       });
     }
     await checkSchemaBeforeSuccess(own, database);

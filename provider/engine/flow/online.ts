@@ -29,6 +29,7 @@ import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
 import { withSession } from '../connect/session';
+import { displayIdent } from '../connect/quote';
 
 /** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
 async function slotStillUsable(run: MigrationRun, database: string, read?: Promise<SlotState>): Promise<boolean> {
@@ -64,14 +65,14 @@ async function openStream(
   if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
   if (current?.state === 'Canceling' || status?.dbsToCancelMigrationOn?.includes(database)) {
     // canceled before its stream began, or while a runner that was killed released it
-    await retryPhase(run, `the cancel of "${database}"`, () => releaseDatabase(run, database, 'throw'), database);
+    await retryPhase(run, `the cancel of ${displayIdent(database)}`, () => releaseDatabase(run, database, 'throw'), database);
     await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
     return undefined;
   }
   if (run.resuming && current?.cutoverStep === 'released') {
     // applied, verified and recorded before the crash; only the release may be unfinished
     const { finishCutover } = await import('./cutover');
-    await retryPhase(run, `the release of "${database}"`, () => finishCutover(run, database), database);
+    await retryPhase(run, `the release of ${displayIdent(database)}`, () => finishCutover(run, database), database);
     return undefined;
   }
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
@@ -92,11 +93,11 @@ async function openStream(
   if (run.resuming && streaming && !copied && sourceEventTrigger.madeFor(run.spec)) {
     // the lost stream's event trigger goes first, as it came after the first copy: the copy made
     // again would otherwise read it as the user's, one that needs pgferry's left-out function
-    await retryPhase(run, `the event trigger of "${database}"`, () => sourceEventTrigger.undo(run, database), database);
+    await retryPhase(run, `the event trigger of ${displayIdent(database)}`, () => sourceEventTrigger.undo(run, database), database);
   }
   // the copy's modules are loaded only for a copy: a resumed runner's start is time to its first change
   const copy = async () => (await import('./onlineCopy')).copyDatabase(run, database);
-  const initialLsn = copied ? undefined : await retryPhase(run, `the copy of "${database}"`, copy, database);
+  const initialLsn = copied ? undefined : await retryPhase(run, `the copy of ${displayIdent(database)}`, copy, database);
   const base = copied && counted ? await counted : { inserts: 0, updates: 0, deletes: 0 };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
@@ -127,7 +128,7 @@ async function countsSoFar(
  */
 async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlFollowing | undefined> {
   if (!sourceEventTrigger.madeFor(run.spec)) return undefined;
-  const names = await retryPhase(run, `the event trigger of "${database}"`, () => installEventTrigger(run, database), database);
+  const names = await retryPhase(run, `the event trigger of ${displayIdent(database)}`, () => installEventTrigger(run, database), database);
   const migration = run.spec.migrationName;
   return {
     prefix: names.prefix,

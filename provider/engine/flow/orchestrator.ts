@@ -77,13 +77,13 @@ function progressRecorder(store: CatalogConnection, name: string, listener: RunO
       // A finished part is always recorded; bytes in flight at most once a second.
       if (event.partsDone === undefined && now - (lastWrite.get(key) ?? 0) < TABLE_PROGRESS_INTERVAL_MS) return;
       lastWrite.set(key, now);
-      void updateTable(store, name, event.database, event.table, {
+      void updateTable(store, name, event.database, event.relation, {
         rows: event.rows,
         bytes: event.bytes,
         partsDone: event.partsDone,
       }).catch(() => undefined);
     } else if (event.kind === 'table-error') {
-      void updateTable(store, name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
+      void updateTable(store, name, event.database, event.relation, { state: 'Errored', message: event.message }).catch(() => undefined);
     } else if (event.kind === 'warning' && !event.recorded) {
       void recordEvent(store, name, 'warning', event.message, event.database).catch(() => undefined);
     } else if (event.kind === 'step-done') {

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { MigrationStatus } from '../core/model';
 import { withSession } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { literal } from '../connect/quote';
+import { displayIdent, literal } from '../connect/quote';
 import type { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
@@ -316,7 +316,7 @@ export async function waitForOverwriteConfirmation(
 ): Promise<boolean> {
   const name = spec.migrationName;
   const subState = 'WaitingForTargetDBOverwriteConfirmation';
-  const list = blocked.map((d) => `"${d}"`).join(', ');
+  const list = blocked.map((d) => displayIdent(d)).join(', ');
   const message = `target database(s) ${list} exist and were not created by this migration: allow overwriting them with \`pgferry update --name ${name} --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true, then pulumi up), drop them on the target, or cancel; nothing was changed`;
   await setState(store, name, waitState(subState), subState, message);
   await recordEvent(store, name, 'warning', message);

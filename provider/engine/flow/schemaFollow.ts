@@ -126,7 +126,7 @@ export async function followSchema(
   if (ready.length === 0) return { followed, waiting, failed };
   const settings = { lock_timeout: LOCK_TIMEOUT, check_function_bodies: 'off' };
   // forgotten first, so that a runner stopped after the statement leaves them forgotten
-  const wholeTables = [...new Set(ready.flatMap((i) => (i.step.readWhole && i.difference.table ? [i.difference.table] : [])))];
+  const wholeTables = ready.flatMap((i) => (i.step.readWhole && i.difference.relation ? [i.difference.relation] : []));
   if (wholeTables.length > 0) await forgetTableVerifications(run.store, run.spec.migrationName, database, wholeTables);
   await withSession(run.spec.target, { database, purpose: 'schema follow', writable: true, settings }, async (client) => {
     await dropInvalidIndexes(run, database, client);

@@ -18,6 +18,7 @@ import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { updateDatabase } from '../control/store';
 import { holdpoint } from '../util/failpoints';
+import { displayIdent } from '../connect/quote';
 
 const REPORT_INTERVAL_MS = 2_000;
 
@@ -167,7 +168,7 @@ async function warnLockWaits(run: MigrationRun, streams: readonly OnlineStream[]
     if (told.has(key)) continue;
     told.add(key);
     await run.warn(
-      `the apply of "${r.database}" has waited ${r.waited ?? '?'} s for a lock on the target held by ${holderWords(r)}: changes wait behind it, and the cutover would too; fix: end that transaction (COMMIT or ROLLBACK in it, or ${endHoldersWords([r])} on the target), and the apply goes on by itself`,
+      `the apply of ${displayIdent(r.database)} has waited ${r.waited ?? '?'} s for a lock on the target held by ${holderWords(r)}: changes wait behind it, and the cutover would too; fix: end that transaction (COMMIT or ROLLBACK in it, or ${endHoldersWords([r])} on the target), and the apply goes on by itself`,
       r.database,
     );
   }

@@ -20,6 +20,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
 import { get, recordEvent, setState, updateDatabase } from '../control/store';
 import { retryDelayMs } from './watchLoop';
+import { displayIdent } from '../connect/quote';
 
 interface Stopped {
   stop: ApplyStop;
@@ -84,7 +85,7 @@ export function reverseStopCause(ended: Error | string): StopCause {
 /** The message a stopped stream leaves on the migration: what failed, the fix and how to go on. */
 function stopMessage(name: string, database: string, stop: Pick<ApplyStop, 'error' | 'fix' | 'statement'>): string {
   const statement = stop.statement ? ` [statement: ${stop.statement}]` : '';
-  return `database "${database}": streaming stopped: ${stop.error}${statement}; fix: ${stop.fix}, then \`pulumi up\` or \`pgferry resume --name ${name} --properties FILE\` (it is also tried again by itself); the replication slot keeps every change meanwhile, \`pgferry update --name ${name} --cancel\` releases it`;
+  return `database ${displayIdent(database)}: streaming stopped: ${stop.error}${statement}; fix: ${stop.fix}, then \`pulumi up\` or \`pgferry resume --name ${name} --properties FILE\` (it is also tried again by itself); the replication slot keeps every change meanwhile, \`pgferry update --name ${name} --cancel\` releases it`;
 }
 
 export class StreamStops {
@@ -149,7 +150,7 @@ export class StreamStops {
       if (!stream.failure || this.recorded.has(stream)) continue;
       const failure = classifyStreamFailure(stream.failure);
       if (failure.kind === 'fatal') {
-        throw new PgferryError('CDC_FAILED', `database "${stream.database}": ${errorMessage(stream.failure)}`, {
+        throw new PgferryError('CDC_FAILED', `database ${displayIdent(stream.database)}: ${errorMessage(stream.failure)}`, {
           category: 'source',
           cause: stream.failure,
         });

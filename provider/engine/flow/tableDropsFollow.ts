@@ -185,7 +185,7 @@ export class TableDropsFollow {
         database,
       );
     // the old name's verification counted from a pin under that name: the table is read whole at the cutover
-    await forgetTableVerifications(run.store, run.spec.migrationName, database, [from.display]);
+    await forgetTableVerifications(run.store, run.spec.migrationName, database, [from]);
     if (!to) {
       const keys = (await pendingForeignKeys(run.store, run.spec.migrationName, database)).filter(
         (k) => k.schema === from.schema && k.table === from.name,

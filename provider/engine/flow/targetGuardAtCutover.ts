@@ -13,6 +13,7 @@ import type { MigrationRun, SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
 import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
 import { holdpoint } from '../util/failpoints';
+import { displayIdent } from '../connect/quote';
 
 /**
  * The target guarded, then every table verified at a pin, verify: true only. A database whose
@@ -52,7 +53,9 @@ export async function pinUnderGuard(
 export async function writtenOnTarget(run: SwitchoverRun, streams: readonly OnlineStream[]): Promise<string | undefined> {
   const found: string[] = [];
   for (const s of streams) {
-    const writes = await retryPhase(run, `cutover: the target's guard of "${s.database}"`, () => guardedWrites(run, s.database));
+    const writes = await retryPhase(run, `cutover: the target's guard of ${displayIdent(s.database)}`, () =>
+      guardedWrites(run, s.database),
+    );
     if (writes.length > 0) found.push(guardedWritesMessage(s.database, writes));
   }
   return found.length > 0 ? found.join('; ') : undefined;
@@ -75,11 +78,16 @@ export async function dropGuardAtSwitch(run: SwitchoverRun, database: string): P
  */
 export async function dropTargetGuard(run: SwitchoverRun, database: string): Promise<void> {
   try {
-    await retryPhase(run, `cutover: dropping the target's guard of "${database}"`, () => dropGuardOrRefuse(run, database), database);
+    await retryPhase(
+      run,
+      `cutover: dropping the target's guard of ${displayIdent(database)}`,
+      () => dropGuardOrRefuse(run, database),
+      database,
+    );
   } catch (error) {
     if (run.signal.aborted || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
     await run.warn(
-      `the target's guard of "${database}" stays on for now (${errorMessage(error)}: a session holds a lock on one of its tables); the next cutover puts it on afresh and reads the tables it recorded whole, the release drops it`,
+      `the target's guard of ${displayIdent(database)} stays on for now (${errorMessage(error)}: a session holds a lock on one of its tables); the next cutover puts it on afresh and reads the tables it recorded whole, the release drops it`,
       database,
     );
   }

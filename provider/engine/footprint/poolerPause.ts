@@ -32,6 +32,7 @@ import {
 import type { ChangeRights, FootprintContext, RestoreContext, ReversibleChange } from './change';
 import { markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChanges, type LedgerEntry } from './ledger';
 import type { PoolerPause } from '../core/model';
+import { displayIdent } from '../connect/quote';
 
 const CHANGE = 'poolerPause' as const;
 
@@ -196,7 +197,7 @@ export async function checkPausedPoolerReachable(ctx: RestoreContext, databases:
     const password = pooler.password === undefined ? ' (no password was given for it)' : '';
     throw new PgferryError(
       'POOLER_REFUSED',
-      `migration "${ctx.spec.migrationName}": the pooler paused for ${paused.map((d) => `"${d}"`).join(', ')} cannot be resumed${password}: ${errorMessage(error)}; nothing was changed`,
+      `migration "${ctx.spec.migrationName}": the pooler paused for ${paused.map((d) => displayIdent(d)).join(', ')} cannot be resumed${password}: ${errorMessage(error)}; nothing was changed`,
       {
         category: 'input',
         field: 'pooler',

@@ -7,7 +7,7 @@
 // nothing of another migration is touched. Dropped at release; a fallback window's reverse stream
 // (reverseStream.ts) is the same change on the target.
 import type pg from 'pg';
-import { ident, literal } from '../connect/quote';
+import { displayIdent, ident, literal } from '../connect/quote';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
@@ -57,7 +57,7 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
     await closeSession(client);
     throw new PgferryError(
       'SLOT_CREATE',
-      `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`,
+      `cannot create replication slot "${slot}" in source database ${displayIdent(database)}: ${(error as Error).message}`,
       {
         category: 'source',
         fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',

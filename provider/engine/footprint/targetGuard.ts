@@ -34,7 +34,7 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
-import { displayName, ident, literal, qualified } from '../connect/quote';
+import { displayIdent, ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { applyLockKey, CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, guardNamesOf, publicationName, type GuardNames } from '../core/names';
@@ -246,9 +246,7 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
     );
     // what a guard left on at a roll-back recorded since (dropTargetGuard): those tables are read
     // whole at the pin, and the guard records afresh from here
-    const left = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
-      displayName(r.schema, r.name),
-    );
+    const left = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows;
     if (left.length > 0) {
       await forgetTableVerifications(store, spec.migrationName, database, left);
       await client.query(`DELETE FROM ${qualified(CONTROL_SCHEMA, names.table)}`);
@@ -335,7 +333,7 @@ export function guardedWritesMessage(database: string, writes: readonly GuardedW
     .slice(0, 5)
     .map((w) => `${w.table}: ${w.operation} by user ${w.user} (application "${w.application}", ${w.address}, pid ${w.pid})`);
   const more = byTable.size > 5 ? ` and ${byTable.size - 5} more table(s)` : '';
-  return `database "${database}" was written on the target by a session that is not pgferry's after its tables were verified at the pin: ${shown.join('; ')}${more}`;
+  return `database ${displayIdent(database)} was written on the target by a session that is not pgferry's after its tables were verified at the pin: ${shown.join('; ')}${more}`;
 }
 
 /**
@@ -382,9 +380,7 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
   try {
     await withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
       if (await guardTableExists(client, names)) {
-        const written = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) =>
-          displayName(r.schema, r.name),
-        );
+        const written = (await client.query<{ schema: string; name: string }>(WRITTEN_TABLES_SQL(names))).rows;
         await forgetTableVerifications(ctx.store, name, database, written);
       }
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);

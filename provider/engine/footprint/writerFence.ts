@@ -26,7 +26,7 @@
 // pointed at the old source fails loudly instead of losing writes.
 import type pg from 'pg';
 import { APPLICATION_NAME_PREFIX, sessionsOpenedHere, withSession } from '../connect/session';
-import { ident, literal } from '../connect/quote';
+import { displayIdent, ident, literal } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -536,7 +536,7 @@ export async function liftWriterFence(ctx: RestoreContext, database: string, sid
   } catch (error) {
     throw new PgferryError(
       'WRITER_FENCE_LIFT',
-      `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still fenced`,
+      `could not lift the writer fence of ${displayIdent(database)} on the ${side}: ${errorMessage(error)}; the database is still fenced`,
       { category: side, fix: `on the ${side}: ${liftStatements(name, database, fence.priorSetting)}`, cause: error },
     );
   }
@@ -583,7 +583,7 @@ export async function liftKeptFence(ctx: RestoreContext, database: string, side:
     if (sqlState(error) !== INVALID_CATALOG_NAME) {
       throw new PgferryError(
         'WRITER_FENCE_LIFT',
-        `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still fenced`,
+        `could not lift the writer fence of ${displayIdent(database)} on the ${side}: ${errorMessage(error)}; the database is still fenced`,
         {
           category: side,
           fix: `try again once nothing holds its tables, or on the ${side}: ${liftStatements(name, database, fence.undo.priorSetting)}`,

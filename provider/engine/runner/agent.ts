@@ -22,6 +22,7 @@ import { sleepUnlessAborted } from '../util/sleep';
 import { AgentQueue } from './agentQueue';
 import { helpCopyRound } from './copyHelper';
 import { runnerLogPath } from './spawn';
+import { displayIdent } from '../connect/quote';
 
 /** How often an agent heartbeats: well inside AGENT_STALE_SECONDS, so one late beat is not death. */
 const AGENT_HEARTBEAT_MS = 5_000;
@@ -165,7 +166,7 @@ class Agent {
         log: this.log,
       })
         .then((copied) => {
-          if (copied > 0) this.log(`migration ${round.migration}: database "${round.database}": helped with ${copied} item(s)`);
+          if (copied > 0) this.log(`migration ${round.migration}: database ${displayIdent(round.database)}: helped with ${copied} item(s)`);
         })
         .catch((error: unknown) => {
           // what failed here may work for the coordinator or another agent: the item went back at once

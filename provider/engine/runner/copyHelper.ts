@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession, serverMajor } from '../connect/session';
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, isPgferryError } from '../core/errors';
 import {
@@ -73,7 +73,7 @@ async function openHelperSessions(args: HelpArgs): Promise<HelperSessions | unde
       settings: { lock_timeout: `${args.lockTimeoutSeconds}s` },
     });
   } catch (error) {
-    args.log(`migration ${round.migration}: database "${round.database}": its copy round is over (${errorMessage(error)})`);
+    args.log(`migration ${round.migration}: database ${displayIdent(round.database)}: its copy round is over (${errorMessage(error)})`);
     return undefined;
   }
   try {
@@ -127,7 +127,9 @@ async function copyClaimed(args: HelpArgs, s: HelperSessions, claim: ClaimedItem
     beforeCommit: (target, r) => recordItemDone(target, migration, { item: claim.item, epoch: claim.epoch, ...r }),
   });
   await markCopyItemDone(args.catalog, migration, database, { item: claim.item, epoch: claim.epoch, ...result });
-  args.log(`migration ${migration}: database "${database}": copied item ${claim.item} (${result.rows} rows) for the coordinator`);
+  args.log(
+    `migration ${migration}: database ${displayIdent(database)}: copied item ${claim.item} (${result.rows} rows) for the coordinator`,
+  );
   return 'copied';
 }
 

@@ -9,6 +9,7 @@ import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';
 import { CatalogConnection } from '../control/connection';
+import { displayIdent } from '../connect/quote';
 import { errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
 import { RUNNER_EXIT, runnerSpec, type RunnerInput, type Succession } from '../input/handOff';
@@ -122,7 +123,7 @@ function watchLifeline(): void {
 function logProgress(event: ProgressEvent): void {
   if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
   else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
-  else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
+  else if (event.kind === 'table-done') console.log(`${displayIdent(event.database)} ${event.table}: ${event.rows} rows`);
 }
 
 /**

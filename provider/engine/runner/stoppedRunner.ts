@@ -17,6 +17,7 @@ import { startCleanup } from '../flow/cleanup';
 import { requestCancel } from '../control/migrationRequests';
 import { get, markOpenDatabases, setState, updateDatabase } from '../control/store';
 import { shownStatus } from '../footprint/shown';
+import { displayIdent } from '../connect/quote';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
@@ -57,7 +58,7 @@ export async function cancelWithoutRunner(
             await keepFence(store, name, db.database);
             const pointed = await switchPooler(context, db.database);
             await context.warn(
-              `"${db.database}" had passed its cutover's point of no return (verified, the target holding every write): the old source stays fenced${pointed ? ', and the pooler was pointed at the target and resumed there, not back at the source' : ''}; the target is the primary`,
+              `${displayIdent(db.database)} had passed its cutover's point of no return (verified, the target holding every write): the old source stays fenced${pointed ? ', and the pooler was pointed at the target and resumed there, not back at the source' : ''}; the target is the primary`,
               db.database,
             );
           }
@@ -66,7 +67,7 @@ export async function cancelWithoutRunner(
           const n = db.names;
           throw new PgferryError(
             'CANCEL_RELEASE',
-            `migration "${name}": could not release what it holds for database "${db.database}" (replication slot ${n?.slot ?? '?'} and publication ${n?.publication ?? '?'} on the source, its changes on the target): ${errorMessage(error)}`,
+            `migration "${name}": could not release what it holds for database ${displayIdent(db.database)} (replication slot ${n?.slot ?? '?'} and publication ${n?.publication ?? '?'} on the source, its changes on the target): ${errorMessage(error)}`,
             {
               category: 'source',
               fix: `the cancel is recorded; run it again once both servers are reachable, or on the source: SELECT pg_drop_replication_slot('${n?.slot ?? ''}')`,

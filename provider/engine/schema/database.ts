@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { DatabaseProperties } from '../catalog/introspect';
 import type { TargetDatabaseAction } from '../core/model';
-import { ident, literal } from '../connect/quote';
+import { displayIdent, ident, literal } from '../connect/quote';
 import { isStatementRefusal } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import { runEachGrant } from './grantReplay';
@@ -44,7 +44,7 @@ export function targetDatabasePlan(
 export function targetDatabaseExistsError(database: string): PgferryError {
   return new PgferryError(
     'TARGET_DATABASE_EXISTS',
-    `database "${database}" already exists on the target and was not created by this migration`,
+    `database ${displayIdent(database)} already exists on the target and was not created by this migration`,
     {
       category: 'validation',
       field: 'overwriteDbsInTarget',
@@ -101,7 +101,7 @@ export async function createTargetDatabase(
   try {
     await target.query(`ALTER DATABASE ${name} OWNER TO ${ident(props.owner)}`);
   } catch (error) {
-    warnings.push(`database "${props.name}": owner ${props.owner} not set (${(error as Error).message})`);
+    warnings.push(`database ${displayIdent(props.name)}: owner ${props.owner} not set (${(error as Error).message})`);
   }
   return { warnings };
 }

@@ -9,7 +9,7 @@ import { refuseWhenCutOff, trackTool } from '../connect/cutOff';
 import { withSession } from '../connect/session';
 import { grantStatements, runEachGrant } from './grantReplay';
 import { ownerChange, restoreDefaultPrivileges, restoreOwners } from './ownership';
-import { conninfoDbname } from '../connect/quote';
+import { conninfoDbname, displayIdent } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 
@@ -72,12 +72,12 @@ export async function dumpSchema(args: {
   argv.push(`--dbname=${conninfoDbname(args.database)}`);
   const run = await runTool(args.tools.pgDump, argv, await libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
-    throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
+    throw new PgferryError('SCHEMA_DUMP', `pg_dump of database ${displayIdent(args.database)} failed: ${firstLines(run.stderr)}`, {
       // the copy holds its snapshot until the dump ends: one pg_dump cannot import went away with
       // its session (a reset, a restart), and the database's copy starts again like any lost connection
       transient: lostConnection(run.stderr) || (args.snapshot !== undefined && SNAPSHOT_GONE_MESSAGE.test(run.stderr)),
       category: 'source',
-      field: `database "${args.database}"`,
+      field: `database ${displayIdent(args.database)}`,
     });
   }
 }
@@ -275,19 +275,23 @@ export async function restoreSection(args: {
   if (run.code === 0) return { warnings: [] };
   const errors = parseRestoreErrors(run.stderr);
   if (errors.length === 0) {
-    throw new PgferryError('SCHEMA_RESTORE', `pg_restore ${args.section} into "${args.database}" failed: ${firstLines(run.stderr)}`, {
-      transient: lostConnection(run.stderr),
-      category: 'target',
-      field: `database "${args.database}"`,
-    });
+    throw new PgferryError(
+      'SCHEMA_RESTORE',
+      `pg_restore ${args.section} into ${displayIdent(args.database)} failed: ${firstLines(run.stderr)}`,
+      {
+        transient: lostConnection(run.stderr),
+        category: 'target',
+        field: `database ${displayIdent(args.database)}`,
+      },
+    );
   }
   const fatal = errors.filter((e) => !isTolerableRestoreError(e));
   if (fatal.length > 0) {
     const first = fatal[0]!;
     throw new PgferryError(
       'SCHEMA_RESTORE',
-      `restoring the ${args.section} schema of "${args.database}" failed: ${first.message} (statement: ${truncate(first.command, 200)})${fatal.length > 1 ? ` and ${fatal.length - 1} more error(s)` : ''}`,
-      { category: 'target', field: `database "${args.database}"`, transient: lostConnection(run.stderr) },
+      `restoring the ${args.section} schema of ${displayIdent(args.database)} failed: ${first.message} (statement: ${truncate(first.command, 200)})${fatal.length > 1 ? ` and ${fatal.length - 1} more error(s)` : ''}`,
+      { category: 'target', field: `database ${displayIdent(args.database)}`, transient: lostConnection(run.stderr) },
     );
   }
   return { warnings: await replayRefused(args.target, args.database, errors) };

@@ -15,6 +15,7 @@ import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ServerSpec } from '../input/migrationSpec';
 import { flushedPoint } from './flushedPoint';
 import { trace } from '../util/trace';
+import { displayIdent } from '../connect/quote';
 
 /** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;
@@ -281,7 +282,7 @@ export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: Bu
       ? `nothing applied${c.probedSeconds === undefined ? ' while it had a backlog' : ` in ${c.probedSeconds.toFixed(1)} s`}`
       : `applied at ${mib(c.rate)}/s${c.probedSeconds === undefined ? ' over the last minute' : ` over ${c.probedSeconds.toFixed(1)} s`}`;
   const predicted = Number.isFinite(c.seconds) ? `about ${Math.ceil(c.seconds!)} s` : 'longer than any budget';
-  return `"${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budgetWords(budgetSeconds, defaulted)}`;
+  return `${displayIdent(c.database)} would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budgetWords(budgetSeconds, defaulted)}`;
 }
 
 /** Whose default a lag budget is, none being given (a held switchover's: its applications wait for the catch-up); false: given. */

@@ -26,7 +26,7 @@
 // back and the cutover stops before anything irreversible, naming the object, the statement and
 // the fix.
 import type pg from 'pg';
-import { ident, literal } from '../connect/quote';
+import { displayIdent, ident, literal } from '../connect/quote';
 import { withSessionPair } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PgferryError, errorMessage } from '../core/errors';
@@ -213,7 +213,7 @@ function few(oids: readonly string[]): string {
 /** The event that names the large objects a sync kept: made on the server it writes alone, never pgferry's. */
 export function keptLargeObjectsMessage(step: 'cutover' | 'fall-back', database: string, kept: readonly string[], where: string): string {
   const list = kept.length <= 20 ? kept.join(', ') : `${kept.slice(0, 20).join(', ')} and ${kept.length - 20} more`;
-  return `${step}: ${kept.length} large object(s) of "${database}" kept on ${where}, made there alone and not pgferry's: ${list}`;
+  return `${step}: ${kept.length} large object(s) of ${displayIdent(database)} kept on ${where}, made there alone and not pgferry's: ${list}`;
 }
 
 /** Small objects in groups of at most BATCH_BYTES. */
@@ -427,10 +427,10 @@ function refusal(
   const again = sides.toName === 'the target' ? 'request the cutover again' : 'ask for the fall-back again';
   return new PgferryError(
     'CUTOVER_LARGE_OBJECTS',
-    `database "${database}": ${sides.toName} refused to bring large object(s) ${step.oid} level with ${sides.fromName} (${step.statement}): ${errorMessage(error)}; nothing was changed on ${sides.toName}`,
+    `database ${displayIdent(database)}: ${sides.toName} refused to bring large object(s) ${step.oid} level with ${sides.fromName} (${step.statement}): ${errorMessage(error)}; nothing was changed on ${sides.toName}`,
     {
       category: sides.toName === 'the target' ? 'target' : 'source',
-      field: `database "${database}"`,
+      field: `database ${displayIdent(database)}`,
       fix: `let "${me}" act as the object's owner on ${sides.toName} (GRANT <owner> TO "${me}"), or change the object on ${sides.fromName} to a role it may use, then ${again}`,
     },
   );

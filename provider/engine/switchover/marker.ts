@@ -17,6 +17,7 @@ import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolder
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 import { budgetWords, type LagBudget } from './lagGate';
+import { displayIdent } from '../connect/quote';
 
 /**
  * Marks the point `applier` stops at through `client`, a writable session of the database its
@@ -66,7 +67,7 @@ export async function applierResult(run: MigrationRun, stream: OnlineStream): Pr
     if (end !== 'cutover')
       throw run.signal.aborted
         ? canceledError()
-        : new PgferryError('CUTOVER_INTERRUPTED', `database "${stream.database}": streaming stopped before the cutover point`, {
+        : new PgferryError('CUTOVER_INTERRUPTED', `database ${displayIdent(stream.database)}: streaming stopped before the cutover point`, {
             category: 'internal',
           });
   } finally {
@@ -122,10 +123,10 @@ export async function lateArrivalWords(
     ).catch(() => []);
     for (const b of found)
       causes.push(
-        `${holderWords(b)} in "${database}" holds a lock its apply waits for on ${what.where} (end that transaction: COMMIT or ROLLBACK in it, or ${endHoldersWords([b])} on ${what.where})`,
+        `${holderWords(b)} in ${displayIdent(database)} holds a lock its apply waits for on ${what.where} (end that transaction: COMMIT or ROLLBACK in it, or ${endHoldersWords([b])} on ${what.where})`,
       );
   }
-  const streams = late.map((d) => `"${d}"`).join(', ');
+  const streams = late.map((d) => displayIdent(d)).join(', ');
   const cause = causes.length > 0 ? causes.join('; ') : `no session on ${what.where} holds a lock its apply waits for`;
   return `the ${what.stream} of ${streams} did not reach the ${what.point} within the lag budget of ${budgetWords(budget!, defaulted)}: ${cause}`;
 }

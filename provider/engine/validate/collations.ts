@@ -3,7 +3,7 @@
 // Fixes are made on the target: the source stays as it is (it is the fallback).
 import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, ident, qualified } from '../connect/quote';
 import { qualifiedKey } from '../core/names';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
@@ -98,7 +98,7 @@ async function checkDatabaseLocale(client: pg.Client, target: TargetCollations, 
     if (!icuDb && !localeKnown(target, locale)) {
       found.fail(
         CODES.DATABASE_COLLATION_MISSING,
-        `database ${database} uses locale "${locale}" (${key === 'datcollate' ? 'LC_COLLATE' : 'LC_CTYPE'}), which the target does not have`,
+        `database ${displayIdent(database)} uses locale "${locale}" (${key === 'datcollate' ? 'LC_COLLATE' : 'LC_CTYPE'}), which the target does not have`,
         `install locale "${locale}" on the target's OS (and run pg_import_system_collations), or choose a target whose locales include it`,
       );
     }
@@ -106,7 +106,7 @@ async function checkDatabaseLocale(client: pg.Client, target: TargetCollations, 
   if (icuDb && !target.icu) {
     found.fail(
       CODES.DATABASE_COLLATION_MISSING,
-      `database ${database} uses an ICU locale and the target has no ICU collations`,
+      `database ${displayIdent(database)} uses an ICU locale and the target has no ICU collations`,
       'use a target server built with ICU support',
     );
   }

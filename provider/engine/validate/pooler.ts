@@ -20,6 +20,7 @@ import {
 } from '../switchover/pooler';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import { displayIdent } from '../connect/quote';
 
 const SCOPE = { server: 'pooler' } as const;
 const TYPE = CHECK_TYPES.pooler;
@@ -131,8 +132,8 @@ async function servedDatabases(
         failed(
           CODES.POOLER_DATABASES,
           TYPE,
-          `the pooler's "${name}" goes to the source's database "${d.database}", which is not migrated`,
-          `leave "${name}" out of pooler.databases, or migrate "${d.database}"`,
+          `the pooler's "${name}" goes to the source's database ${displayIdent(d.database)}, which is not migrated`,
+          `leave "${name}" out of pooler.databases, or migrate ${displayIdent(d.database)}`,
           SCOPE,
         ),
       );
@@ -144,8 +145,8 @@ async function servedDatabases(
       failed(
         CODES.POOLER_DATABASES,
         TYPE,
-        `none of the pooler's databases goes to the migrated database "${database}"`,
-        `add a line for "${database}" to the [databases] section of ${pooler.configFile}, or name it in pooler.databases`,
+        `none of the pooler's databases goes to the migrated database ${displayIdent(database)}`,
+        `add a line for ${displayIdent(database)} to the [databases] section of ${pooler.configFile}, or name it in pooler.databases`,
         { ...SCOPE, database },
       ),
     );
@@ -156,7 +157,7 @@ async function servedDatabases(
       warning(
         CODES.POOLER_DATABASES,
         TYPE,
-        `the pooler's "${d.name}" goes to the migrated database "${d.database}" too, and would stay on the old source after the cutover`,
+        `the pooler's "${d.name}" goes to the migrated database ${displayIdent(d.database)} too, and would stay on the old source after the cutover`,
         `name it in pooler.databases so it is paused and repointed with the others`,
         { ...SCOPE, database: d.database },
       ),

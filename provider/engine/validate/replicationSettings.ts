@@ -1,7 +1,7 @@
 // Online prerequisites on the source server: wal_level=logical, a free replication slot and WAL
 // sender per database, and a user allowed to replicate (checked by opening a replication connection).
 import { withSession } from '../connect/session';
-import { ident, literal } from '../connect/quote';
+import { displayIdent, ident, literal } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { reverseStreamNamesOf, slotName } from '../core/names';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -211,7 +211,7 @@ async function checkReplicationRights(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
         `cannot open a logical replication connection to ${ident(database)} on the ${side} as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
-        `allow it in the ${side}'s pg_hba.conf (a line for database ${database} or all, user ${source.info.user}) and check max_wal_senders`,
+        `allow it in the ${side}'s pg_hba.conf (a line for database ${displayIdent(database)} or all, user ${source.info.user}) and check max_wal_senders`,
         { ...scope, database },
       ),
     );

@@ -496,6 +496,7 @@ export class BackgroundVerification {
     if (reason !== undefined && (await this.copyPending())(table, lsn)) return this.noResult(table, 'its copy at a pin is still to come');
     await recordTableVerification(run.store, run.spec.migrationName, {
       database,
+      relation: { schema: table.schema, name: table.name },
       table: table.display,
       method: 'background',
       verifiedLsn: at,

@@ -8,7 +8,7 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { displayName, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -439,8 +439,11 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
     const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
     if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
-    const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
-    record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
+    const ofTable =
+      item.kind === 'table'
+        ? { relation: { schema: item.table.schema, name: item.table.name }, ...(options.recheck ? { method: 'full' as const } : {}) }
+        : {};
+    record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...ofTable });
   }
 }
 
@@ -516,6 +519,7 @@ async function recheckTable(
   return {
     database,
     table: table.display,
+    relation: { schema: table.schema, name: table.name },
     sourceRows: src.rows,
     targetRows: dst.rows,
     matches: reason === undefined,
@@ -561,7 +565,7 @@ export function verificationReport(tables: readonly VerificationTable[], leftOut
   return {
     ok: mismatch === undefined,
     tables,
-    firstMismatch: mismatch ? `database "${mismatch.database}" table ${mismatch.table}: ${mismatch.reason}` : undefined,
+    firstMismatch: mismatch ? `database ${displayIdent(mismatch.database)} table ${mismatch.table}: ${mismatch.reason}` : undefined,
     ...(leftOut.length ? { leftOut } : {}),
   };
 }

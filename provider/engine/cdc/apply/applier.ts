@@ -20,6 +20,7 @@ import type { SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
+import { displayIdent } from '../../connect/quote';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -132,8 +133,8 @@ export class Applier {
       batches: { committed: 0, crossed: 0, parts: 0 },
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
-      onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
-      onNotFollowed: (what) => options.log?.('warning', `database "${options.database}": ${what}`),
+      onFollowed: (what) => options.log?.('event', `database ${displayIdent(options.database)}: ${what}`),
+      onNotFollowed: (what) => options.log?.('warning', `database ${displayIdent(options.database)}: ${what}`),
       ...(options.requestResync ? { requestResync: options.requestResync } : {}),
       ...(options.knownColumns ? { knownColumns: options.knownColumns } : {}),
       ...(options.recordKnownColumns ? { recordKnownColumns: options.recordKnownColumns } : {}),
@@ -196,7 +197,7 @@ export class Applier {
         const reason = this.fencedSince
           ? `${(error as Error).message}; trying again`
           : `CDC connection lost (${errorMessage(error)}); reconnecting`;
-        o.log?.('warning', `database "${o.database}": ${reason} in ${(delay / 1000).toFixed(1)}s`);
+        o.log?.('warning', `database ${displayIdent(o.database)}: ${reason} in ${(delay / 1000).toFixed(1)}s`);
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           void sleep(delay).then(resolve); // fire and forget: a sleep never rejects
@@ -237,7 +238,7 @@ export class Applier {
       const words = o.words ?? FORWARD_STREAM_WORDS;
       o.log?.(
         'event',
-        `database "${o.database}": a row refused on ${words.target} by ${describeRefusing(refusing)}, which ${words.source} has dropped: held until the schema watch drops it there too`,
+        `database ${displayIdent(o.database)}: a row refused on ${words.target} by ${describeRefusing(refusing)}, which ${words.source} has dropped: held until the schema watch drops it there too`,
       );
     }
     await new Promise<void>((resolve) => {
@@ -259,7 +260,7 @@ export class Applier {
   }
 
   private flushWarnings(): void {
-    for (const w of this.state.warnings.slice(this.warned)) this.options.log?.('warning', `database "${this.options.database}": ${w}`);
+    for (const w of this.state.warnings.slice(this.warned)) this.options.log?.('warning', `database ${displayIdent(this.options.database)}: ${w}`);
     this.warned = this.state.warnings.length;
   }
 

@@ -20,6 +20,7 @@ import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
+import { displayIdent } from '../../connect/quote';
 
 export interface ApplyTarget {
   readonly client: pg.Client;
@@ -79,7 +80,7 @@ async function takeFence(target: pg.Client, config: SessionConfig): Promise<void
     `${holder} holds this migration's apply lock on ${config.words.target}'s database, so this applier does not apply`,
     {
       category: 'target',
-      field: `database "${config.database}"`,
+      field: `database ${displayIdent(config.database)}`,
       fix: `only one applier per database may run: the lock is released when the session holding it ends (a runner that lost its lease exits at once; a connection cut off ends when ${config.words.target} notices)`,
     },
   );
@@ -108,7 +109,7 @@ async function awaitNoLaneLeft(target: pg.Client, config: SessionConfig): Promis
     `an apply session of an earlier applier of this migration is still open on ${config.words.target}'s database`,
     {
       category: 'target',
-      field: `database "${config.database}"`,
+      field: `database ${displayIdent(config.database)}`,
       fix: `wait until ${config.words.target} notices that the earlier applier is gone (its sessions end then), or end those sessions`,
     },
   );

@@ -36,7 +36,8 @@
 //   OID: a parent the source dropped, its partition moved under a new table, is not the same
 //   one, and the partition is detached as before, so the parent's drop never takes it along.
 import type pg from 'pg';
-import { displayName, qualified } from '../../connect/quote';
+import { qualified } from '../../connect/quote';
+import { qualifiedKey } from '../../core/names';
 import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import { inTransaction } from '../../connect/transaction';
@@ -77,7 +78,7 @@ export interface PartitionLink {
 
 /**
  * The partitioned tables the copy made on the target: source OID to the name it gave them
- * (displayName), as the copy's plan recorded them.
+ * (qualifiedKey), as the copy's plan recorded them.
  */
 export type ParentsCopied = ReadonlyMap<string, string>;
 
@@ -124,7 +125,7 @@ export async function readPartitions(client: pg.Client): Promise<readonly Partit
  */
 function parentRenamed(s: PartitionLink, t: PartitionLink, onTarget: ReadonlySet<string>, copied: ParentsCopied): boolean {
   if (s.bound !== t.bound || onTarget.has(parentKey(s)) || s.parentOid === undefined) return false;
-  return copied.get(s.parentOid) === displayName(t.parentSchema, t.parent);
+  return copied.get(s.parentOid) === qualifiedKey(t.parentSchema, t.parent);
 }
 
 /**

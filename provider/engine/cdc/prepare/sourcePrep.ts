@@ -12,6 +12,7 @@ import type { CopySnapshot } from '../../copy/copySnapshot';
 import { createPublication, publishesViaRoot, publishTables } from './publication';
 import { planPublication, reviewTables, type PlanOptions } from './publicationPlan';
 import { clearNotStreamed, recordNotStreamed } from '../../control/sourceTables';
+import { displayIdent } from '../../connect/quote';
 
 /** Snapshots taken before giving up on a source whose tables keep appearing. */
 const MAX_ATTEMPTS = 3;
@@ -49,7 +50,7 @@ function refusal(database: string, tables: readonly SourceRelation[]): PgferryEr
     .join(', ');
   return new PgferryError(
     'REPLICA_IDENTITY_MISSING',
-    `database "${database}": ${tables.length} table(s) have no usable primary key or replica identity: ${list}; under a publication their UPDATE and DELETE would fail on the source, and they cannot be streamed`,
+    `database ${displayIdent(database)}: ${tables.length} table(s) have no usable primary key or replica identity: ${list}; under a publication their UPDATE and DELETE would fail on the source, and they cannot be streamed`,
     {
       category: 'validation',
       field: 'allowReplicaIdentityFull',
@@ -149,10 +150,14 @@ export async function prepareSourceAndSnapshot<S>(
   }
   throw new PgferryError(
     'SOURCE_TABLES_CHANGING',
-    `database "${database}": tables kept being created or changed on the source while the migration started (${missed
+    `database ${displayIdent(database)}: tables kept being created or changed on the source while the migration started (${missed
       .slice(0, 5)
       .map((t) => t.display)
       .join(', ')})`,
-    { category: 'source', field: `database "${database}"`, fix: 'start the migration again once the schema is not being changed' },
+    {
+      category: 'source',
+      field: `database ${displayIdent(database)}`,
+      fix: 'start the migration again once the schema is not being changed',
+    },
   );
 }

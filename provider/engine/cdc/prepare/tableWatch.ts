@@ -314,10 +314,9 @@ export class SourceTableWatch {
 
   /**
    * The tables the copy copied and the stream took on (not recorded as not streamed), and the
-   * partitioned tables above them, by source OID, named as the target has them: the copy recorded
-   * only their display name, so the target's catalog
-   * gives the schema and name (a display two target tables share is left out rather than guessed).
-   * One the target no longer has was followed already (dropped there) and is not told again.
+   * partitioned tables above them, by source OID, as the target has them under the schema and name
+   * the copy recorded. One the target no longer has was followed already (dropped there) and is not
+   * told again.
    */
   private async copiedTables(database: string, state: DatabaseState): Promise<Map<string, TableName>> {
     const copied = await loadCopyPlan(this.run.store, this.run.spec.migrationName, database);
@@ -328,19 +327,17 @@ export class SourceTableWatch {
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
-    const byDisplay = new Map<string, TableName | null>();
-    for (const r of rows) {
-      const display = displayName(r.schema, r.name);
-      byDisplay.set(display, byDisplay.has(display) ? null : { schema: r.schema, name: r.name, display });
-    }
+    const byName = new Map<string, TableName>();
+    for (const r of rows)
+      byName.set(qualifiedKey(r.schema, r.name), { schema: r.schema, name: r.name, display: displayName(r.schema, r.name) });
     for (const item of copied.items) {
-      const table = byDisplay.get(item.tableName);
+      const table = byName.get(qualifiedKey(item.tableSchema, item.tableName));
       if (table && !state.reported?.has(item.tableOid)) tables.set(item.tableOid, table);
     }
     // the partitioned tables above them: nothing in the stream names one, so a rename of one before
     // this look (while no runner ran, or before the watch's first tick) is found only by this compare
     for (const parent of copied.plan.partitionedParents ?? []) {
-      const table = byDisplay.get(parent.name);
+      const table = parent.schema === undefined ? undefined : byName.get(qualifiedKey(parent.schema, parent.name));
       if (table && !state.reported?.has(parent.oid)) tables.set(parent.oid, table);
     }
     return tables;

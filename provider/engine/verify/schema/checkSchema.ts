@@ -16,6 +16,7 @@ import { compareSchemas, type CompareContext } from './compare';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
 import { trace } from '../../util/trace';
+import { displayIdent } from '../../connect/quote';
 
 /** One database's comparison: the report's entry (core/model.ts). */
 export type SchemaCheck = SchemaReport;
@@ -213,14 +214,14 @@ const LISTED = 10;
 export function schemaDifferenceMessage(check: SchemaCheck): string {
   const listed = check.differences.slice(0, LISTED).map((d) => `${d.object}: ${d.detail} (fix: ${d.fix})`);
   const more = check.differences.length > LISTED ? `; and ${check.differences.length - LISTED} more` : '';
-  return `the target's schema differs from the source's in database "${check.database}" (${check.differences.length} difference(s)): ${listed.join('; ')}${more}`;
+  return `the target's schema differs from the source's in database ${displayIdent(check.database)} (${check.differences.length} difference(s)): ${listed.join('; ')}${more}`;
 }
 
 /** The error an offline migration ends with when the target's schema differs: its rows are kept. */
 export function schemaMismatchError(check: SchemaCheck): PgferryError {
   return new PgferryError('SCHEMA_MISMATCH', schemaDifferenceMessage(check), {
     category: 'target',
-    field: `database "${check.database}"`,
+    field: `database ${displayIdent(check.database)}`,
     fix: 'run the statements given for each difference on the target (or fix the source), then check with `pgferry verify`; the copied rows are kept',
   });
 }

@@ -4,6 +4,7 @@
 import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
 import { displayName, ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
+import type { QualifiedName } from '../../core/names';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
 import {
@@ -93,9 +94,10 @@ export interface SchemaComparison {
 }
 
 /** The table an object is or belongs to, as the verification names it; undefined for others. */
-function tableOf(o: SchemaObject): { table?: string } {
-  if (o.kind === 'table') return { table: displayName(o.schema, o.name) };
-  if (o.relation !== null && o.kind !== 'comment' && o.props.on !== 'domain') return { table: displayName(o.schema, o.relation) };
+function tableOf(o: SchemaObject): { table?: string; relation?: QualifiedName } {
+  if (o.kind === 'table') return { table: displayName(o.schema, o.name), relation: { schema: o.schema, name: o.name } };
+  if (o.relation !== null && o.kind !== 'comment' && o.props.on !== 'domain')
+    return { table: displayName(o.schema, o.relation), relation: { schema: o.schema, name: o.relation } };
   return {};
 }
 
