@@ -260,7 +260,8 @@ export class Applier {
   }
 
   private flushWarnings(): void {
-    for (const w of this.state.warnings.slice(this.warned)) this.options.log?.('warning', `database ${displayIdent(this.options.database)}: ${w}`);
+    for (const w of this.state.warnings.slice(this.warned))
+      this.options.log?.('warning', `database ${displayIdent(this.options.database)}: ${w}`);
     this.warned = this.state.warnings.length;
   }
 
