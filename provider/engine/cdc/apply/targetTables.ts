@@ -370,7 +370,10 @@ function targetTableOf(
  * another type. Types are compared where their OIDs mean the same on both servers (built-in
  * types, with their modifiers); a retyped column would otherwise take the new values in the old
  * type (numeric(12,4) rounded into numeric(12,2)) whenever a session's first relation message
- * already carries the new shape, with no earlier one to compare it with (diffRelation).
+ * already carries the new shape, with no earlier one to compare it with (diffRelation). A user's
+ * type on one side and a built-in one on the other differ whatever their OIDs: a column retyped
+ * from text to an enum made in the same transaction (Sequelize's changeColumn) is still followed
+ * when the stream resumes after the enum was missing on the target.
  */
 function columnChanges(relation: Relation, read: TargetTableFacts): { missing: string[]; extra: string[]; retyped: string[] } {
   const have = new Set(read.present.map((r) => r.name));
@@ -378,7 +381,9 @@ function columnChanges(relation: Relation, read: TargetTableFacts): { missing: s
   const targetTypes = new Map(read.columns.map((c) => [c.name, c]));
   const retyped = relation.columns.filter((c) => {
     const t = targetTypes.get(c.name);
-    return t !== undefined && c.typeOid < FIRST_NORMAL_OID && (Number(t.type) !== c.typeOid || t.mod !== c.typeMod);
+    if (t === undefined) return false;
+    if (c.typeOid >= FIRST_NORMAL_OID) return Number(t.type) < FIRST_NORMAL_OID;
+    return Number(t.type) !== c.typeOid || t.mod !== c.typeMod;
   });
   return {
     missing: relation.columns.map((c) => c.name).filter((n) => !have.has(n)),

@@ -103,8 +103,13 @@ const CREATE_RANK: Readonly<Record<string, number>> = {
   comment: 9,
 };
 
-/** Kinds followed when dropped on the source (dropping on the target only loosens it, or stops what the source no longer does; a column's at the cutover). */
+/**
+ * Kinds followed when dropped on the source (dropping on the target only loosens it, or stops what
+ * the source no longer does; a column's at the cutover). An enum type too: an ORM retyping a column
+ * to a new enum drops the old one, and a column of the target still of that type refuses the drop.
+ */
 const DROPPED = new Set([
+  'enum type',
   'index',
   'constraint',
   'view',
