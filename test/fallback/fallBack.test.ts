@@ -179,7 +179,7 @@ async function stopAndFix(pair: ServerPair, store: CatalogConnection, target: Se
   await writeBehindFence(pair.source, db, "INSERT INTO scratch VALUES (100, 'only on the old source')");
   await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
   await until('the reverse stream stopped', async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined));
-  await refused(target, store, name, /the reverse stream of ".+" is stopped on an error \(the reverse stream stopped: .*scratch/);
+  await refused(target, store, name, /the reverse stream of .+ is stopped on an error \(the reverse stream stopped: .*scratch/);
   await writeBehindFence(pair.source, db, 'DELETE FROM scratch WHERE k = 100');
   await until(
     'the reverse stream applies again',
@@ -258,7 +258,7 @@ async function fallBackScenario(
   assert.match(renderStatus(settled), /fell back at .* \(downtime .*\): the old source is the primary again, the target stays fenced/);
   assert.ok(
     (await events(store, name, 200)).some((e) =>
-      /^fall-back of ".+" completed in [\d.]+ s \(fence .*drain .*sequences .*verification .*release/.test(e.message),
+      /^fall-back of .+ completed in [\d.]+ s \(fence .*drain .*sequences .*verification .*release/.test(e.message),
     ),
   );
 

@@ -226,7 +226,7 @@ describe('fall-back: the runner killed at a step and resumed (integration)', fun
       await store.query('DROP TRIGGER IF EXISTS fbp_refuse ON pgferry.fallback_window; DROP FUNCTION IF EXISTS public.fbp_refuse()');
     }
     await fellBackWhole(pair, store, name, db, 'whose completion was refused', [AFTER_RELEASE]);
-    const completed = (await events(store, name, 200)).filter((e) => /^fall-back of ".+" completed in/.test(e.message));
+    const completed = (await events(store, name, 200)).filter((e) => /^fall-back of .+ completed in/.test(e.message));
     assert.equal(completed.length, 1, 'the completion recorded once');
   });
 });
