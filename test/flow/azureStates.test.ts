@@ -289,7 +289,7 @@ function azureStatesAndPerDatabase(this: Mocha.Suite): void {
       (s) => s.subState === 'WaitingForTargetDBOverwriteConfirmation' || s.state === 'Failed',
     );
     assert.equal(azureStatus(waiting).state, 'WaitingForUserAction');
-    assert.match(waiting.message!, /target database\(s\) "kept" exist .* `pgferry update --name overwrite-wait --overwrite-dbs-in-target`/);
+    assert.match(waiting.message!, /target database\(s\) kept exist .* `pgferry update --name overwrite-wait --overwrite-dbs-in-target`/);
     // nothing changed on the target while it waits
     assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'kept')).length, 1);
     await confirmOverwrite(spec.target, spec.migrationName);
