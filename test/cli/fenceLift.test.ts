@@ -173,7 +173,7 @@ describe('pgferry fence lift', function () {
 
     const result = await lift(spec, 'target');
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^"${FELL_BACK}": writer fence on the target lifted, in one transaction: ALTER DATABASE`));
+    assert.match(result.stdout, new RegExp(`^${FELL_BACK}: writer fence on the target lifted, in one transaction: ALTER DATABASE`));
     assert.deepEqual(await writes(pair.target, FELL_BACK, 1000), ['ok', 'ok'], 'writes succeed on the new server');
     assert.deepEqual(
       await databaseObjects(pair.target, FELL_BACK),
