@@ -174,9 +174,6 @@ export class SchemaWatch {
       check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
     );
     let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)));
-    // a table renamed or dropped on the source that the apply has not reached yet: its parts are
-    // compared again once it has, rather than at the source's next change, which may never come
-    if (goneTables.size > 0 && appliedAt < seenAt) this.again.add(database);
     if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
