@@ -7,6 +7,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../provider/engine';
 import { runCli } from '../cli/helpers';
 import { serverSpec, startCluster, type Cluster } from '../support';
+import { olderCatalogSql } from '../support/olderCatalog';
 import { createMigration, get, list } from '../../provider/engine/control/store';
 
 /** Every table and column of the catalog, and its recorded versions: what a refusal must leave as it was. */
@@ -34,12 +35,8 @@ describe('control catalog version', function () {
 
   it('upgrades a catalog an older pgferry installed by applying the migrations it lacks, keeping its migrations', async () => {
     // The catalog as a pgferry that knew versions 1 and 2 left it, with one migration recorded.
-    const older = CONTROL_MIGRATIONS.filter((m) => m.version <= 2);
     await cluster.query(
-      `CREATE SCHEMA pgferry;
-       CREATE TABLE pgferry.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
-       ${older.map((m) => m.sql).join('\n')}
-       INSERT INTO pgferry.schema_version (version) VALUES ${older.map((m) => `(${m.version})`).join(', ')};
+      `${olderCatalogSql(2)}
        INSERT INTO pgferry.migration (name, mode, option, spec, state, sub_state, instance)
          VALUES ('kept', 'Offline', 'Migrate', '{}', 'Succeeded', 'Completed', 'abc');
        INSERT INTO pgferry.migration_database (migration, database, ordinal, state) VALUES ('kept', 'shop', 0, 'Succeeded');`,

@@ -4,22 +4,18 @@
 // The printed text is read back both as the builds before quoting wrote it (schema.name as is) and
 // as the quoting builds did ("Orders", U&"..." escapes).
 import assert from 'node:assert/strict';
-import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { copiedParents, loadCopyPlan } from '../../provider/engine/control/copyItems';
 import { tables } from '../../provider/engine/control/store';
 import { forgetTableVerifications, tableVerifications } from '../../provider/engine/control/tableVerification';
 import { qualifiedKey } from '../../provider/engine/core/names';
 import { serverSpec, startCluster, type Cluster } from '../support';
+import { olderCatalogSql } from '../support/olderCatalog';
 
 /** The catalog as a pgferry that knew versions up to 31 left it, with rows keyed by printed names. */
 async function olderCatalog(cluster: Cluster, database: string): Promise<void> {
-  const older = CONTROL_MIGRATIONS.filter((m) => m.version <= 31);
   await cluster.query(
-    `CREATE SCHEMA pgferry;
-     CREATE TABLE pgferry.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
-     ${older.map((m) => m.sql).join('\n')}
-     INSERT INTO pgferry.schema_version (version) VALUES ${older.map((m) => `(${m.version})`).join(', ')};
+    `${olderCatalogSql(31)}
      INSERT INTO pgferry.migration (name, mode, option, spec, state, sub_state, instance)
        VALUES ('resumed', 'Online', 'Migrate', '{}', 'InProgress', 'WaitingForCutoverTrigger', 'abc');
      INSERT INTO pgferry.migration_database (migration, database, ordinal, state, copy_plan)
