@@ -14,7 +14,17 @@ import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { cutoverEnd, endIfRunning, onTarget, pairSpec, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import {
+  cutoverEnd,
+  endIfRunning,
+  onTarget,
+  pairSpec,
+  startSourceWriter,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 
 const DB = 'dz';
 const PEOPLE = 2_000;
@@ -90,7 +100,12 @@ interface Running {
 }
 
 /** Streams `dz` with the app writing; `scene` runs while it does; the migration is ended whatever happens. */
-async function streaming(pair: ServerPair, name: string, target: MigrationSpec['target'], scene: (r: Running) => Promise<void>): Promise<void> {
+async function streaming(
+  pair: ServerPair,
+  name: string,
+  target: MigrationSpec['target'],
+  scene: (r: Running) => Promise<void>,
+): Promise<void> {
   const spec = { ...pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }), target };
   const running = runMigration(spec);
   const store = new CatalogConnection(target);

@@ -137,7 +137,9 @@ describe('schema follow steps (issue 49)', () => {
       ['ALTER DOMAIN "public"."percent" VALIDATE CONSTRAINT "percent_check";'],
     );
   });
+});
 
+describe('schema follow steps: enum labels', () => {
   it('adds enum labels in place; makes the type again for a removal or reordering once the apply passed it, never with a label added', () => {
     const type = object('enum type', 'state', {}, null);
     assert.deepEqual(alterStep(type, type, 'labels', "'new', 'shipped', 'paid', 'gone'", "'new', 'paid'", 'app')?.statements, [
@@ -145,7 +147,14 @@ describe('schema follow steps (issue 49)', () => {
       `ALTER TYPE "public"."state" ADD VALUE IF NOT EXISTS 'gone' AFTER 'paid';`,
     ]);
     // drizzle-kit's DROP TYPE and CREATE TYPE of the same name: the type made again (flow/enumRemake.ts)
-    const removed = alterStep(object('enum type', 'state', { labels: "'new'" }, null), type, 'labels', "'new'", "'new', E'it''s\\\\'", 'app');
+    const removed = alterStep(
+      object('enum type', 'state', { labels: "'new'" }, null),
+      type,
+      'labels',
+      "'new'",
+      "'new', E'it''s\\\\'",
+      'app',
+    );
     assert.equal(removed?.when, 'applied');
     assert.deepEqual(removed?.remakeEnum, { schema: 'public', name: 'state', labels: "'new'", removed: ["E'it''s\\\\'"] });
     assert.deepEqual(removed?.statements, [`CREATE TYPE "public"."state" AS ENUM ('new');`]);
@@ -243,7 +252,10 @@ describe("schema check: a retyped column's statement", () => {
     assert.equal(retype('public.mood', 'text'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE public.mood USING "c"::public.mood;');
     assert.equal(retype('integer', 'text'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE integer USING "c"::integer;');
     assert.equal(retype('jsonb', 'character varying(20)'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE jsonb USING "c"::jsonb;');
-    assert.equal(retype('"my schema"."Mood"[]', 'public.mood[]'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE "my schema"."Mood"[] USING "c"::text[]::"my schema"."Mood"[];');
+    assert.equal(
+      retype('"my schema"."Mood"[]', 'public.mood[]'),
+      'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE "my schema"."Mood"[] USING "c"::text[]::"my schema"."Mood"[];',
+    );
     // quoted through the quoting helper
     assert.equal(
       alterStatement(object('column', 'a "b"', { type: 'uuid' }), 'type', 'uuid', 'text', 'app'),
