@@ -1,7 +1,8 @@
 // Issue 49: column changes on a table nobody writes again before the cutover. The apply follows a
 // column change at the table's next write (shapeFollows); with no write left, the cutover follows
 // it once drained, from the source's catalog: a column added (no default, a constant one), dropped,
-// renamed, retyped, NOT NULL set. The watch tells each within seconds as followed later, not as a
+// renamed, retyped (text to integer too, which the cutover's statement converts USING a cast, as
+// PostgreSQL needs), NOT NULL set. The watch tells each within seconds as followed later, not as a
 // fix to run by hand. The cutover ends Succeeded with no manual step: the target's columns and rows
 // read back equal the source's (the changed tables read whole by the verification). A column added
 // with now() (the source's rows hold a time the target cannot reproduce) is followed by the schema
@@ -28,8 +29,8 @@ import { rowsOf } from './harness';
 const DB = 'quietcols';
 
 const SCHEMA = `
-CREATE TABLE quiet (id int PRIMARY KEY, n int NOT NULL, pad text DEFAULT 'p', old text, label text);
-INSERT INTO quiet SELECT g, g, 'pad ' || g, 'old ' || g, 'l' || g FROM generate_series(1, 3000) g;
+CREATE TABLE quiet (id int PRIMARY KEY, n int NOT NULL, pad text DEFAULT 'p', old text, label text, code text);
+INSERT INTO quiet SELECT g, g, 'pad ' || g, 'old ' || g, 'l' || g, g::text FROM generate_series(1, 3000) g;
 CREATE TABLE busy (id int PRIMARY KEY, n int NOT NULL);
 INSERT INTO busy SELECT g, g FROM generate_series(1, 1000) g;`;
 
@@ -41,6 +42,7 @@ ALTER TABLE quiet ADD COLUMN kind text NOT NULL DEFAULT 'plain';
 ALTER TABLE quiet DROP COLUMN old;
 ALTER TABLE quiet RENAME COLUMN pad TO padding;
 ALTER TABLE quiet ALTER COLUMN n TYPE bigint;
+ALTER TABLE quiet ALTER COLUMN code TYPE integer USING code::integer;
 ALTER TABLE quiet ALTER COLUMN label SET NOT NULL;`;
 
 /** The table's columns as information_schema prints them, in order. */

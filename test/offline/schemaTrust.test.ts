@@ -1,8 +1,9 @@
 // Offline, a target that differs from the source never ends Succeeded: the schema is compared
 // object by object before the migration says so. Here the target is changed while the copy runs
-// (a default dropped, a column's type changed, an index added); the database ends Failed with
+// (a default dropped, columns' types changed, an index added); the database ends Failed with
 // SCHEMA_MISMATCH naming each object and its fix, its rows kept, and `verify` is clean once the
-// fixes ran.
+// fixes ran as printed: a column made text there gets its date or enum back through the fix's
+// USING, which PostgreSQL needs ("column cannot be cast automatically").
 import assert from 'node:assert/strict';
 import { runMigration, verifyMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -21,8 +22,9 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
     const db = 'trusted';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(
-      `CREATE TABLE notes (id int PRIMARY KEY, body text DEFAULT 'empty', at date);
-       INSERT INTO notes SELECT g, 'note ' || g, DATE '2024-01-01' + g % 300 FROM generate_series(1, 1000) g;
+      `CREATE TYPE mood AS ENUM ('ok', 'sad');
+       CREATE TABLE notes (id int PRIMARY KEY, body text DEFAULT 'empty', at date, mood mood);
+       INSERT INTO notes SELECT g, 'note ' || g, DATE '2024-01-01' + g % 300, (enum_range(NULL::mood))[1 + g % 2] FROM generate_series(1, 1000) g;
        CREATE TABLE big (id bigint PRIMARY KEY, v text);
        INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;`,
       [],
@@ -44,9 +46,10 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
         120_000,
         50,
       );
-      // a default dropped, a type that prints its values alike, an index added
+      // a default dropped, types that print their values alike, an index added
       await pair.target.query(
-        `ALTER TABLE notes ALTER COLUMN body DROP DEFAULT, ALTER COLUMN body TYPE varchar(200);
+        `ALTER TABLE notes ALTER COLUMN body DROP DEFAULT, ALTER COLUMN body TYPE varchar(200),
+           ALTER COLUMN at TYPE text, ALTER COLUMN mood TYPE text;
          CREATE INDEX notes_at ON notes (at)`,
         [],
         db,
@@ -58,8 +61,10 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
       assert.match(status?.message ?? '', /SCHEMA_MISMATCH|schema differs/);
       const differences = status?.verification?.schema?.[0]?.differences ?? [];
       assert.deepEqual(differences.map((d) => [d.object, d.fix]).sort(), [
+        ['column "public"."notes"."at"', 'ALTER TABLE "public"."notes" ALTER COLUMN "at" TYPE date USING "at"::date;'],
         ['column "public"."notes"."body"', `ALTER TABLE "public"."notes" ALTER COLUMN "body" SET DEFAULT 'empty'::text;`],
         ['column "public"."notes"."body"', 'ALTER TABLE "public"."notes" ALTER COLUMN "body" TYPE text;'],
+        ['column "public"."notes"."mood"', 'ALTER TABLE "public"."notes" ALTER COLUMN "mood" TYPE public.mood USING "mood"::public.mood;'],
         ['index "public"."notes_at"', 'DROP INDEX "public"."notes_at";'],
       ]);
       assert.equal(status?.databases[0]?.state, 'Failed');
@@ -69,7 +74,7 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
       // verify names the same differences; once their fixes ran on the target, it is clean
       const before = await verifyMigration(spec);
       assert.equal(before.ok, false);
-      assert.equal(before.schema?.[0]?.differences.length, 3);
+      assert.equal(before.schema?.[0]?.differences.length, 5);
       for (const d of differences) await pair.target.query(d.fix, [], db);
       const after = await verifyMigration(spec);
       assert.equal(after.ok, true, after.firstMismatch);

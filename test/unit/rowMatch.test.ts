@@ -113,7 +113,10 @@ describe('cdc/statements (pure): comparisons under an empty search_path', () => 
     rows.append(tupleOf(['Abc', '{}']), [0, 1], undefined, []);
     const match = 't."c" OPERATOR("public".=) v."k0" AND t."j"::text = v."k1"::text COLLATE pg_catalog."C"';
     assert.ok(deleteStatement(keyed, [0, 1], rows).text.endsWith(`WHERE ${match}`));
-    const [, apply] = stagedStatements(keyed, 'delete', [0, 1], [], rows, { name: 'stage_1' });
-    assert.ok(apply!.text.endsWith(`WHERE ${match}`), apply!.text);
+    const [fill, apply] = stagedStatements(keyed, 'delete', [0, 1], [], rows, { name: 'stage_1' });
+    // a type of the database's own is staged as its text and cast where it is read: the stage never holds the type
+    const staged = 't."c" OPERATOR("public".=) v."k0"::"public"."citext" AND t."j"::text = v."k1"::text COLLATE pg_catalog."C"';
+    assert.ok(apply!.text.endsWith(`WHERE ${staged}`), apply!.text);
+    assert.equal(fill!.requires?.sql, 'CREATE TEMPORARY TABLE pg_temp."stage_1" ("k0" text, "k1" json) ON COMMIT DELETE ROWS');
   });
 });

@@ -137,15 +137,30 @@ describe('schema follow steps (issue 49)', () => {
       ['ALTER DOMAIN "public"."percent" VALIDATE CONSTRAINT "percent_check";'],
     );
   });
+});
 
-  it('adds enum labels in place, and follows no removal or reordering', () => {
+describe('schema follow steps: enum labels', () => {
+  it('adds enum labels in place; makes the type again for a removal or reordering once the apply passed it, never with a label added', () => {
     const type = object('enum type', 'state', {}, null);
     assert.deepEqual(alterStep(type, type, 'labels', "'new', 'shipped', 'paid', 'gone'", "'new', 'paid'", 'app')?.statements, [
       `ALTER TYPE "public"."state" ADD VALUE IF NOT EXISTS 'shipped' AFTER 'new';`,
       `ALTER TYPE "public"."state" ADD VALUE IF NOT EXISTS 'gone' AFTER 'paid';`,
     ]);
-    assert.equal(alterStep(type, type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), undefined);
-    assert.equal(alterStep(type, type, 'labels', "'new'", "'new', 'paid'", 'app'), undefined);
+    // drizzle-kit's DROP TYPE and CREATE TYPE of the same name: the type made again (flow/enumRemake.ts)
+    const removed = alterStep(
+      object('enum type', 'state', { labels: "'new'" }, null),
+      type,
+      'labels',
+      "'new'",
+      "'new', E'it''s\\\\'",
+      'app',
+    );
+    assert.equal(removed?.when, 'applied');
+    assert.deepEqual(removed?.remakeEnum, { schema: 'public', name: 'state', labels: "'new'", removed: ["E'it''s\\\\'"] });
+    assert.deepEqual(removed?.statements, [`CREATE TYPE "public"."state" AS ENUM ('new');`]);
+    assert.deepEqual(alterStep(type, type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app')?.remakeEnum?.removed, []);
+    // a label added beside one removed: a row with it would stop the stream before the apply passed the change
+    assert.equal(alterStep(type, type, 'labels', "'new', 'gone'", "'new', 'paid'", 'app'), undefined);
     // the event trigger's apply never adds a label: with it the watch adds one as soon as it sees it,
     // a row that uses the label being maybe stopped on it
     assert.equal(alterStep(type, type, 'labels', "'new', 'paid', 'shipped'", "'new', 'paid'", 'app')?.inStream, undefined);
@@ -163,7 +178,7 @@ describe('schema follow steps: an enum label renamed', () => {
     assert.equal(alterStep(type, type, 'labels', "'New', 'paid'", "'new', 'paid'", 'app'), undefined);
     // a label the target has moved in the source's list is a reorder, not a rename; its fix
     // recreates nothing its columns use
-    assert.equal(alterStep(type, type, 'labels', "'paid', 'gone'", "'new', 'paid'", 'app'), undefined);
+    assert.equal(alterStep(type, type, 'labels', "'paid', 'gone'", "'new', 'paid'", 'app')?.remakeEnum, undefined);
     assert.doesNotMatch(alterStatement(type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), /DROP TYPE/);
   });
 });
@@ -228,6 +243,35 @@ describe("schema follow steps: a table's and an index's storage parameters", () 
     // another change beside them: built again, with the source's parameters in its definition
     const rebuilt = alterStep(index, index, 'definition', `${base.replace('(n)', '(n, id)')} WITH (fillfactor='60')`, base, 'app');
     assert.match(rebuilt!.statements[0]!, /^DROP INDEX CONCURRENTLY/);
+  });
+});
+
+describe("schema check: a retyped column's statement", () => {
+  const retype = (type: string, from: string) => alterStatement(object('column', 'c', { type }), 'type', type, from, 'app');
+  it('casts each value USING the new type where PostgreSQL converts none by itself, through text between two types of its own', () => {
+    assert.equal(retype('public.mood', 'text'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE public.mood USING "c"::public.mood;');
+    assert.equal(retype('integer', 'text'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE integer USING "c"::integer;');
+    assert.equal(retype('jsonb', 'character varying(20)'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE jsonb USING "c"::jsonb;');
+    assert.equal(
+      retype('"my schema"."Mood"[]', 'public.mood[]'),
+      'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE "my schema"."Mood"[] USING "c"::text[]::"my schema"."Mood"[];',
+    );
+    // quoted through the quoting helper
+    assert.equal(
+      alterStatement(object('column', 'a "b"', { type: 'uuid' }), 'type', 'uuid', 'text', 'app'),
+      'ALTER TABLE "public"."orders" ALTER COLUMN "a ""b""" TYPE uuid USING "a ""b"""::uuid;',
+    );
+  });
+
+  it('gives no USING where PostgreSQL converts by itself: to a string (a value too long errs, never cut), among numbers, a length changed', () => {
+    assert.equal(retype('bigint', 'integer'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE bigint;');
+    assert.equal(retype('numeric(12,4)', 'integer'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE numeric(12,4);');
+    assert.equal(retype('text', 'public.mood'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE text;');
+    assert.equal(retype('character varying(5)', 'text'), 'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE character varying(5);');
+    assert.equal(
+      retype('timestamp(3) with time zone', 'timestamp(6) with time zone'),
+      'ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE timestamp(3) with time zone;',
+    );
   });
 });
 

@@ -45,6 +45,7 @@ import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
+import { remakeEnum } from './enumRemake';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 import { inTransaction } from '../connect/transaction';
 import { trace } from '../util/trace';
@@ -202,8 +203,13 @@ const WRONG_OBJECT_TYPE = '42809';
 
 /** Makes one step on the target (see the top of this file); returns it as it was made. */
 async function followOne(run: MigrationRun, database: string, client: pg.Client, item: Followable, replica: boolean): Promise<Followable> {
-  const { setAsideKey, firing, resync } = item.step;
+  const { setAsideKey, firing, resync, remakeEnum: remake } = item.step;
   if (resync) return followWithResync(run, database, client, item, resync);
+  if (remake) {
+    const outcome = await remakeEnum(run, database, client, remake);
+    if ('refused' in outcome) throw new FollowRefused(outcome.refused, outcome.fix);
+    return { ...item, step: { ...item.step, statements: outcome.statements } };
+  }
   if (!replica && setAsideKey) {
     const recorded = await withSession(run.spec.source, { database, purpose: 'schema follow' }, (source) =>
       setAsideSourceForeignKey(run, source, database, setAsideKey),

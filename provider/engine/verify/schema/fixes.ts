@@ -130,6 +130,19 @@ export function labelChanges(o: SchemaObject, source: string, target: string): {
 }
 
 /**
+ * The target's labels the source's type no longer has, when the source's labels are all the
+ * target's (some removed, or the order changed): a type PostgreSQL changes only by making it again
+ * (drizzle-kit's DROP TYPE and CREATE TYPE of the same name). Undefined when the source has a label
+ * the target lacks: a row streamed with it would wait for a type no look can make before it.
+ */
+export function labelsRemoved(source: string, target: string): string[] | undefined {
+  const split = (s: string): string[] => s.match(/E?'(?:[^']|'')*'/g) ?? [];
+  const [want, have] = [split(source), split(target)];
+  if (want.some((label) => !have.includes(label))) return undefined;
+  return have.filter((label) => !want.includes(label));
+}
+
+/**
  * A composite type's attributes as the catalog reads them (catalog.ts: `name type, ...`, each name
  * as quote_ident prints it), split where a comma stands outside quotes and parentheses: a type's
  * modifiers (`numeric(12,4)`) and a quoted name or type may hold one.
@@ -398,7 +411,7 @@ export function alterStatement(
     case 'column': {
       const col = `ALTER TABLE ${tableOf(o)} ALTER COLUMN ${ident(o.name)}`;
       if (property === 'type' || property === 'collation')
-        return `${col} TYPE ${text(o.props.type)}${o.props.collation ? ` COLLATE ${text(o.props.collation)}` : ''};`;
+        return `${col} TYPE ${text(o.props.type)}${o.props.collation ? ` COLLATE ${text(o.props.collation)}` : ''}${retypeUsing(o, property === 'type' ? text(target) : text(o.props.type))};`;
       if (property === 'default') return source === null ? `${col} DROP DEFAULT;` : `${col} SET DEFAULT ${text(source)};`;
       if (property === 'not null') return `${col} ${source === true ? 'SET' : 'DROP'} NOT NULL;`;
       if (property === 'identity')
@@ -464,6 +477,34 @@ export function alterStatement(
     default:
       return recreate();
   }
+}
+
+/**
+ * Types every value converts to by assignment (through its text), where a value too long for the
+ * length errs: an explicit cast (USING) would cut it instead, so none is given.
+ */
+const STRING_TYPE = /^(text|character varying|character|"char"|name|bit|bit varying)(\(\d+\))?(\[\])*$/;
+
+/** Numbers, which PostgreSQL converts among by itself (implicit or assignment casts): no USING needed. */
+const NUMBER_TYPE = /^(smallint|integer|bigint|real|double precision|numeric|money)(\(\d+(,\d+)?\))?(\[\])*$/;
+
+/** A type of the database's own (an enum, a domain, a composite), as format_type prints it with an empty search_path: qualified. */
+const OWN_TYPE = /^("(?:[^"]|"")+"|[^".(]+)\./;
+
+/**
+ * The USING clause a retyped column needs for the fix to run: none where PostgreSQL converts the
+ * values by itself (to a string type, among numbers, a length or precision changed), else each
+ * value cast to the new type (text to an enum or an integer), which PostgreSQL otherwise refuses
+ * ("column cannot be cast automatically"). Between two types of the database's own (one enum to
+ * another) no cast exists: the value goes through its text, as drizzle-kit's and Sequelize's
+ * migrations convert it.
+ */
+function retypeUsing(o: SchemaObject, from: string): string {
+  const to = text(o.props.type);
+  const base = (t: string) => t.replace(/\(.*?\)/, '');
+  if (from === '' || base(from) === base(to) || STRING_TYPE.test(to) || (NUMBER_TYPE.test(from) && NUMBER_TYPE.test(to))) return '';
+  const through = OWN_TYPE.test(from) && OWN_TYPE.test(to) ? `::text${to.endsWith('[]') ? '[]' : ''}` : '';
+  return ` USING ${ident(o.name)}${through}::${to}`;
 }
 
 /**

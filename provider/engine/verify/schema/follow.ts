@@ -26,6 +26,7 @@ import {
   dropStatement,
   indexStorageStatements,
   labelChanges,
+  labelsRemoved,
   storageStatements,
 } from './fixes';
 
@@ -80,6 +81,14 @@ export interface FollowStep {
    * made again).
    */
   readonly seen?: SeenObject;
+  /**
+   * An enum type whose labels the source removed or reordered, which PostgreSQL does only by
+   * making the type again under its name (drizzle-kit's DROP TYPE and CREATE TYPE): made again on
+   * the target with its columns moved to it (flow/enumRemake.ts), once the apply has passed where
+   * the look saw it, so that no row the stream still carries holds a removed label. `labels`: the
+   * source's, as literals; `removed`: the target's labels the source no longer has.
+   */
+  readonly remakeEnum?: { readonly schema: string; readonly name: string; readonly labels: string; readonly removed: readonly string[] };
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -363,10 +372,11 @@ function alterStepOf(
     case 'enum type': {
       if (property !== 'labels') return undefined;
       const change = labelChanges(o, text(source), text(target));
+      if (!change) return remakeEnumStep(o, text(source), text(target));
       // Not a rename: a row streamed before it carries the old label, which the target refuses once
       // renamed, and one streamed after it the new label, which the target refuses until then; no
       // position the watch can wait for lies between them while such rows stream. Its fix is shown.
-      if (!change || change.renamed) return undefined;
+      if (change.renamed) return undefined;
       return { when: 'anytime', statements: change.statements, rank: CREATE_RANK['enum type']! };
     }
     case 'domain':
@@ -384,6 +394,23 @@ function alterStepOf(
     default:
       return undefined;
   }
+}
+
+/**
+ * An enum type the source made again with labels removed or reordered (none added): every label a
+ * row streamed after the change carries is valid in the target's type, so it waits for the apply
+ * to pass it. One with a label added too is left to the user (its fix is shown): a row streamed
+ * with that label stops the stream before the apply could pass the change.
+ */
+function remakeEnumStep(o: SchemaObject, source: string, target: string): FollowStep | undefined {
+  const removed = labelsRemoved(source, target);
+  if (!removed) return undefined;
+  return {
+    when: 'applied',
+    statements: [createStatement(o)],
+    rank: CREATE_RANK['enum type']!,
+    remakeEnum: { schema: o.schema, name: o.name, labels: source, removed },
+  };
 }
 
 /**

@@ -1,0 +1,161 @@
+// An enum type the source made again under its name with labels removed or reordered, as drizzle-kit
+// writes it (the column to text, DROP TYPE, CREATE TYPE, the column back USING a cast), made again
+// on the target by the schema follow (verify/schema/follow.ts `remakeEnum`, once the apply has
+// passed where the look saw it): the old type set aside under a name of pgferry's, the new one made
+// under the name, each column of it (or of its array) moved to the new one through its text, its
+// default taken off and put back as it was, and the old type dropped, in one transaction, so that
+// either all of it is done or nothing. Only a type pgferry made (known objects, by its OID), whose
+// columns are all the migration's, and on which nothing else depends: anything else is named and
+// left to the user, as is a row of the target that holds a removed label (a DBA's), found before
+// anything is changed. The old type is dropped without CASCADE: whatever still used it stops it.
+import type pg from 'pg';
+import { ident, qualified } from '../connect/quote';
+import { inTransaction } from '../connect/transaction';
+import { knownWithIdentities } from '../control/knownObjects';
+import { schemaObjectKey } from '../core/names';
+import type { MigrationRun } from '../run/migrationRun';
+import type { FollowStep } from '../verify/schema/follow';
+import { judgeOnTarget } from '../verify/schema/identity';
+
+type Remake = NonNullable<FollowStep['remakeEnum']>;
+
+/** The statements run, or why the follow left it to the user with the statements it would run. */
+export type RemakeOutcome = { readonly statements: readonly string[] } | { readonly refused: string; readonly fix: string };
+
+/** A column of the type (or of its array) on a table, with its default as the target has it. */
+interface TypeColumn {
+  readonly schema: string;
+  readonly table: string;
+  readonly column: string;
+  readonly array: boolean;
+  readonly default: string | null;
+}
+
+const TYPE_SQL = `
+SELECT t.oid::text AS oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = $1 AND t.typname = $2 AND t.typtype = 'e'`;
+
+/** Columns of tables of the type or its array, their own (a partition's or a child's follow their parent's). */
+const COLUMNS_SQL = `
+SELECT n.nspname AS schema, c.relname AS "table", a.attname AS column, a.atttypid <> t.oid AS array,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS "default"
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_attribute a ON a.atttypid IN (t.oid, t.typarray)
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+ WHERE t.oid = $1::pg_catalog.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attinhcount = 0 AND c.relkind IN ('r', 'p')
+ ORDER BY 1, 2, a.attnum`;
+
+/**
+ * What else uses the type or its array (a view, a function, a domain, a constraint, a column of
+ * another kind of relation): described by the server. A table's column and the default of such a
+ * column are moved with it.
+ */
+const OTHERS_SQL = `
+SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid IN (t.oid, t.typarray)
+ WHERE t.oid = $1::pg_catalog.oid AND d.deptype = 'n'
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0
+                      AND c.oid = d.objid AND c.relkind IN ('r', 'p'))
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+                    WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND ad.oid = d.objid
+                      AND a.atttypid IN (t.oid, t.typarray))
+ ORDER BY 1`;
+
+/** A label as the catalog printed it (quote_literal) back to its text. */
+function labelText(literal: string): string {
+  const escaped = literal.startsWith('E');
+  const body = literal.slice(escaped ? 2 : 1, -1).replace(/''/g, "'");
+  return escaped ? body.replace(/\\\\/g, '\\') : body;
+}
+
+/**
+ * Makes the type again on the target as the source made it (see the top of this file). `oid`: the
+ * target's type the look saw (the step runs only while the name still holds it).
+ */
+export async function remakeEnum(run: MigrationRun, database: string, client: pg.Client, remake: Remake): Promise<RemakeOutcome> {
+  const type = qualified(remake.schema, remake.name);
+  const oid = (await client.query<{ oid: string }>(TYPE_SQL, [remake.schema, remake.name])).rows[0]?.oid;
+  if (oid === undefined) throw new Error('the target no longer has it');
+  const columns = (await client.query<TypeColumn>(COLUMNS_SQL, [oid])).rows;
+  const statements = remakeStatements(remake, oid, columns);
+  const fix = `BEGIN; ${statements.map((s) => `${s};`).join(' ')} COMMIT;`;
+  const refused = (await notOurs(run, database, client, remake, oid, columns)) ?? (await removedInRows(client, remake, columns));
+  if (refused !== undefined) return { refused, fix };
+  try {
+    await inTransaction(client, async () => {
+      for (const statement of statements) await client.query(statement);
+    });
+  } catch (error) {
+    return { refused: `making ${type} again failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+  }
+  return { statements: statements.map((s) => `${s};`) };
+}
+
+/** The type set aside, made again, its columns moved to it through their text, the old one dropped (no CASCADE). */
+function remakeStatements(remake: Remake, oid: string, columns: readonly TypeColumn[]): string[] {
+  const type = qualified(remake.schema, remake.name);
+  // a name of pgferry's, by the old type's OID: no one else's, and gone at the transaction's end
+  const aside = `pgferry_enum_${oid}`;
+  const moves = columns.flatMap((c) => {
+    const alter = `ALTER TABLE ${qualified(c.schema, c.table)} ALTER COLUMN ${ident(c.column)}`;
+    const to = c.array ? `${type}[]` : type;
+    const retype = `${alter} TYPE ${to} USING ${ident(c.column)}::text${c.array ? '[]' : ''}::${to}`;
+    // read with an empty search_path, the default names the type by its qualified name: the new one
+    return c.default === null ? [retype] : [`${alter} DROP DEFAULT`, retype, `${alter} SET DEFAULT ${c.default}`];
+  });
+  return [
+    `ALTER TYPE ${type} RENAME TO ${ident(aside)}`,
+    `CREATE TYPE ${type} AS ENUM (${remake.labels})`,
+    ...moves,
+    `DROP TYPE ${qualified(remake.schema, aside)}`,
+  ];
+}
+
+/** Why the type or something that uses it is not the migration's to change; undefined when all of it is. */
+async function notOurs(
+  run: MigrationRun,
+  database: string,
+  client: pg.Client,
+  remake: Remake,
+  oid: string,
+  columns: readonly TypeColumn[],
+): Promise<string | undefined> {
+  const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
+  const key = schemaObjectKey('enum type', remake.schema, null, remake.name, null);
+  if (!known.has(key) || judgeOnTarget(knownIdentities.get(key), { relation: '', object: oid }) === 'other')
+    return `the target's ${qualified(remake.schema, remake.name)} is not the one pgferry made: kept; make it again with the source's labels yourself`;
+  const foreign = columns.filter((c) => !known.has(schemaObjectKey('column', c.schema, c.table, c.column, null)));
+  const others = (await client.query<{ what: string }>(OTHERS_SQL, [oid])).rows.map((r) => r.what);
+  const users = [...foreign.map((c) => `column ${qualified(c.schema, c.table)}.${ident(c.column)}`), ...others];
+  if (users.length === 0) return undefined;
+  return `${users.join(', ')} use${users.length === 1 ? 's' : ''} it on the target, which pgferry did not make or does not move with the type: kept, and the change waits for you to make it around ${users.length === 1 ? 'it' : 'them'}`;
+}
+
+/**
+ * The first removed label a row of the target still holds, said with the rows that hold it and how
+ * to find them; undefined when none does. Read before anything is changed: the apply has passed the
+ * change, so no row the source wrote holds one, and such a row is someone else's on the target.
+ */
+async function removedInRows(client: pg.Client, remake: Remake, columns: readonly TypeColumn[]): Promise<string | undefined> {
+  const removed = remake.removed.map(labelText);
+  if (removed.length === 0) return undefined;
+  for (const c of columns) {
+    const [table, column] = [qualified(c.schema, c.table), ident(c.column)];
+    const sql = c.array
+      ? `SELECT e::text AS label, count(DISTINCT r.ctid)::int8 AS n FROM ${table} AS r CROSS JOIN LATERAL pg_catalog.unnest(r.${column}) AS e
+          WHERE e::text = ANY($1::text[]) GROUP BY 1 ORDER BY 1 LIMIT 1`
+      : `SELECT ${column}::text AS label, count(*)::int8 AS n FROM ${table} WHERE ${column}::text = ANY($1::text[]) GROUP BY 1 ORDER BY 1 LIMIT 1`;
+    const found = (await client.query<{ label: string; n: string }>(sql, [removed])).rows[0];
+    if (!found) continue;
+    const label = remake.removed[removed.indexOf(found.label)]!;
+    const where = c.array ? `${label} = ANY(${column}::text[])` : `${column}::text = ${label}`;
+    const rows = found.n === '1' ? '1 row' : `${found.n} rows`;
+    return `column ${table}.${column} holds the label ${label}, which the source's ${qualified(remake.schema, remake.name)} no longer has, in ${rows} of the target: change or delete ${found.n === '1' ? 'it' : 'them'} (SELECT * FROM ${table} WHERE ${where}), and the next look makes the type again`;
+  }
+  return undefined;
+}
