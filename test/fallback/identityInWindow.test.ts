@@ -99,11 +99,23 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
     assert.equal(cutOver.state, 'Succeeded', cutOver.message);
     await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
     // the table the reverse publication lists keeps FULL, on both servers (which the schema check compares)
-    assert.deepEqual(await identities(pair, 'target', db), ['items=d', 'late=f', 'own_full=f', 'readings=f'], 'the new server in the window');
-    assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=f', 'own_full=f', 'readings=f'], 'the old source in the window');
+    assert.deepEqual(
+      await identities(pair, 'target', db),
+      ['items=d', 'late=f', 'own_full=f', 'readings=f'],
+      'the new server in the window',
+    );
+    assert.deepEqual(
+      await identities(pair, 'source', db),
+      ['items=d', 'late=f', 'own_full=f', 'readings=f'],
+      'the old source in the window',
+    );
     for (const sql of APPLICATION_WRITES) await pair.target.query(sql, [], db);
     await until('the old source has the window writes', async () => ((await sameOnBoth(pair, db)) ? true : undefined), 180_000);
-    const notes = await pair.source.query<{ n: string }>("SELECT count(*)::text AS n FROM readings WHERE note = 'updated in the window'", [], db);
+    const notes = await pair.source.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM readings WHERE note = 'updated in the window'",
+      [],
+      db,
+    );
     assert.equal(notes[0]!.n, '20', 'the update of the keyless table reached the old source');
     const deleted = await pair.source.query<{ n: string }>('SELECT count(*)::text AS n FROM readings WHERE sensor = 7', [], db);
     assert.equal(deleted[0]!.n, '0', 'the delete of the keyless table reached the old source');
@@ -115,11 +127,17 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
     await cutOverAndWrite(name, db);
     await closeFallbackWindow(serverSpec(pair.target), name);
     await until('the window closed', async () => ((await fallbackWindows(store, name))[0]?.state === 'Closed' ? true : undefined));
-    await until('the new server set back', async () =>
-      (await identities(pair, 'target', db)).includes('readings=d') ? true : undefined,
+    await until('the new server set back', async () => ((await identities(pair, 'target', db)).includes('readings=d') ? true : undefined));
+    assert.deepEqual(
+      await identities(pair, 'target', db),
+      ['items=d', 'late=d', 'own_full=f', 'readings=d'],
+      'the new server after the window',
     );
-    assert.deepEqual(await identities(pair, 'target', db), ['items=d', 'late=d', 'own_full=f', 'readings=d'], 'the new server after the window');
-    assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=d', 'own_full=f', 'readings=d'], 'the old source after the window');
+    assert.deepEqual(
+      await identities(pair, 'source', db),
+      ['items=d', 'late=d', 'own_full=f', 'readings=d'],
+      'the old source after the window',
+    );
     // nothing left to set back: a keyless table's update on the new server now has no publication to fail on
     await pair.target.query("UPDATE readings SET note = 'after the window' WHERE sensor = 1", [], db);
   });
@@ -133,8 +151,16 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
     const settled = await fallBackSettles(store, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
     assert.deepEqual(await rowsOf(pair.source, db, 'readings'), written, 'every row of the window on the old source, once');
-    assert.deepEqual(await identities(pair, 'target', db), ['items=d', 'late=d', 'own_full=f', 'readings=d'], 'the new server after the fall-back');
-    assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=d', 'own_full=f', 'readings=d'], 'the old source after the fall-back');
+    assert.deepEqual(
+      await identities(pair, 'target', db),
+      ['items=d', 'late=d', 'own_full=f', 'readings=d'],
+      'the new server after the fall-back',
+    );
+    assert.deepEqual(
+      await identities(pair, 'source', db),
+      ['items=d', 'late=d', 'own_full=f', 'readings=d'],
+      'the old source after the fall-back',
+    );
     // the old source is the primary again: the application's update of the keyless table works there
     await pair.source.query("UPDATE readings SET note = 'primary again' WHERE sensor = 1", [], db);
   });
