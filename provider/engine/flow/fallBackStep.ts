@@ -165,7 +165,7 @@ export async function releaseOldSource(run: SwitchoverRun, database: string, str
   await settled(run, stream, async () => {
     const course = stream.fallBack!;
     await again(run, 'the release', async () => {
-      await releaseFallback({ spec: run.spec, instance: run.instance }, database);
+      await releaseFallback(run, database);
       failpoint(`fallback-reverse-dropped:${database}`);
       await handOverFences(run, database);
       // the old source writable again: the pooler's held queries go there (no-op without a pooler)

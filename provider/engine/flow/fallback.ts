@@ -13,7 +13,8 @@ import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { openReverseStream, publishedTables } from '../footprint/reverseStream';
 import { REVERSE_STREAM_WORDS } from '../core/streamWords';
-import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
+import { fallBackMessagePrefix, qualifiedKey, reverseStreamNamesOf } from '../core/names';
+import { pendingIdentityChanges } from '../footprint/replicaIdentity';
 import { serverMajor, withSession } from '../connect/session';
 import { listTables } from '../catalog/introspect';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
@@ -48,7 +49,8 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
   for (const s of streams) {
     await recordFallbackWindow(store, spec.migrationName, s.database, fallbackWindowSeconds(window));
     const names = reverseStreamNamesOf(spec.migrationName, s.database, run.instance);
-    const lsn = await openReverseStream(spec.source, spec.target, s.database, s.publication, names);
+    const madeFull = (await pendingIdentityChanges(store, spec.migrationName, s.database)).map((c) => qualifiedKey(c.schema, c.name));
+    const lsn = await openReverseStream(spec.source, spec.target, s.database, s.publication, names, new Set(madeFull));
     await markFallbackOpen(store, spec.migrationName, s.database, lsn);
     run.onProgress({ kind: 'info', database: s.database, message: `fallback window open for ${window}: reverse stream from ${lsn}` });
   }
@@ -159,7 +161,7 @@ export async function closeWindow(run: SwitchoverRun, database: string, s: Rever
   s.applier.stop();
   const ended = await s.done;
   if (ended instanceof Error) await run.warn(`reverse stream ended on an error before the window closed: ${errorMessage(ended)}`, database);
-  await releaseFallback({ spec: run.spec, instance: run.instance }, database);
+  await releaseFallback(run, database);
   await markFallbackClosed(run.store, run.spec.migrationName, database, `fallback window ${why}; the old source keeps its fence`);
   run.onProgress({ kind: 'info', database, message: `fallback window ${why}: reverse slot and publication dropped` });
 }

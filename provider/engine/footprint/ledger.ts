@@ -196,6 +196,26 @@ export async function noteDetail(
   );
 }
 
+/**
+ * Adds to what a pending row's undo holds, learned while it could not be given back yet: the
+ * target's OID of a table whose replica identity a fallback window keeps FULL (replicaIdentity.ts),
+ * found by identity from then on.
+ */
+export async function amendUndo(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  change: LedgerChange,
+  object: string,
+  set: Readonly<Record<string, unknown>>,
+): Promise<void> {
+  await catalog.query(
+    `UPDATE ${T} SET undo = undo || $5::jsonb
+      WHERE migration = $1 AND database = $2 AND change = $3 AND object = $4 AND undone_at IS NULL`,
+    [migration, database, change, object, JSON.stringify(set)],
+  );
+}
+
 /** A change of a database that was cut over stays on purpose: no cancel or failure gives it back from here on. */
 export async function markKept(catalog: CatalogConnection, migration: string, database: string, change: LedgerChange): Promise<void> {
   if (!(await hasLedger(catalog))) return; // older than version 20 and not installed: nothing was recorded here

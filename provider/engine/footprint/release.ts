@@ -25,8 +25,10 @@
 //  13. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  14. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
-//                          publication publishes it)
+//  14. replicaIdentity     the replica identities, on the source and then on the target (last: a
+//                          table keeps FULL on a server while any publication there publishes it;
+//                          a cutover with a window sets the source back and the target at the
+//                          window's end, after its reverse publication, releaseFallback)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
 import { errorMessage } from '../core/errors';
@@ -67,11 +69,15 @@ export const FOOTPRINT: readonly ReversibleChange[] = [
   replicaIdentity,
 ];
 
-/** The fallback window's own changes, given back when it closes (the old source's fence stays, as a cutover left it). */
-const FALLBACK = [reverseStream, reversePosition] as const;
+/**
+ * The fallback window's own changes, given back when it closes or falls back (the old source's fence
+ * stays, as a cutover left it), then the replica identities the reverse publication kept FULL on
+ * the target.
+ */
+const FALLBACK = [reverseStream, reversePosition, replicaIdentity] as const;
 
-/** Closes one database's fallback window: its reverse slot, publication and position dropped. */
-export async function releaseFallback(ctx: StreamContext, database: string): Promise<void> {
+/** Closes one database's fallback window: its reverse slot, publication and position dropped, the target's identities set back. */
+export async function releaseFallback(ctx: FootprintContext, database: string): Promise<void> {
   for (const change of FALLBACK) await change.undo(ctx, database);
 }
 

@@ -3,8 +3,11 @@
 // (the footprint ledger, change replicaIdentity, object the table's source OID: the identity each
 // table had), written before the ALTER TABLE, so the cutover, a cancel, a failure or a resumed runner
 // sets it back after a crash too; setting FULL (on the source, and on the target where pg_dump
-// carries it over); and setting it back at release, last of all, once no publication publishes the
-// table (a table keeps FULL while any publication needs it, or the application's UPDATEs would fail).
+// carries it over); and setting it back at release, last of all, on each server once no publication
+// there publishes the table (a table keeps FULL while any publication needs it, or the application's
+// UPDATEs would fail). After a cutover with a fallback window the target's reverse publication lists
+// the table: it keeps FULL on both servers (as the schema check compares them) until the window
+// closes or falls back (release.ts releaseFallback), its row pending until then.
 // The stages that find a table to set FULL (cdc/prepare/sourcePrep.ts and tableWatch.ts) are below
 // this folder: the flow hands them setIdentityFull as their SetIdentityFull.
 import type pg from 'pg';
@@ -15,12 +18,12 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
 import { listSome } from '../util/listSome';
-import { CONTROL_SCHEMA } from '../core/names';
+import { CONTROL_SCHEMA, reverseStreamNamesOf, streamNamesOf } from '../core/names';
 import type { CatalogConnection } from '../control/connection';
 import { runSourceDdl, type DdlPatience } from '../cdc/prepare/sourceDdl';
 import type { IdentityContext, SetIdentityFull } from '../cdc/prepare/sourcePrep';
 import type { ReversibleChange, RestoreContext, RightsRefusal, RightsSessions } from './change';
-import { markUndone, pendingChanges, recordChange } from './ledger';
+import { amendUndo, markUndone, pendingChanges, recordChange } from './ledger';
 
 const CHANGE = 'replicaIdentity';
 
@@ -29,6 +32,8 @@ interface IdentityUndo {
   readonly name: string;
   readonly before: string;
   readonly beforeIndex?: string;
+  /** The target's table, by its OID there, once found: matched by identity from then on, not by name. */
+  readonly targetOid?: string;
 }
 
 /** A table whose replica identity pgferry set to FULL and has not set back yet. */
@@ -39,6 +44,7 @@ export interface IdentityChange {
   /** relreplident before: d (default), n (nothing) or i (using index). */
   readonly before: string;
   readonly beforeIndex?: string;
+  readonly targetOid?: string;
 }
 
 /**
@@ -60,6 +66,7 @@ export async function pendingIdentityChanges(store: CatalogConnection, migration
       name: undo.name,
       before: undo.before,
       ...(undo.beforeIndex ? { beforeIndex: undo.beforeIndex } : {}),
+      ...(undo.targetOid ? { targetOid: undo.targetOid } : {}),
     }))
     .sort((a, b) => (a.schema === b.schema ? compare(a.name, b.name) : compare(a.schema, b.schema)));
 }
@@ -163,31 +170,91 @@ async function unlessGone<T>(step: Promise<T>): Promise<T | Error> {
   }
 }
 
+/** The release's context; its instance names pgferry's own publications (absent: a migration from before instances). */
+type RestoreRun = RestoreContext & { readonly instance?: string | undefined };
+
+/** The target's copy of a table: by its recorded OID there, else (the first time) by name. */
+const TARGET_TABLE_SQL = `
+SELECT c.oid::int8::text AS oid, n.nspname::text AS schema, c.relname::text AS name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE CASE WHEN $1::text IS NULL THEN n.nspname = $2 AND c.relname = $3 ELSE c.oid = $1::text::oid END`;
+
+/** The target's copy of a table pgferry gave FULL, while it still has FULL, and the publications there that need it. */
+interface TargetCopy {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly publications: readonly string[];
+}
+
+async function targetCopyOf(client: pg.Client, change: IdentityChange): Promise<TargetCopy | undefined> {
+  const found = await client.query<{ oid: string; schema: string; name: string }>(TARGET_TABLE_SQL, [
+    change.targetOid ?? null,
+    change.schema,
+    change.name,
+  ]);
+  const table = found.rows[0];
+  if (!table) return undefined;
+  const { rows } = await client.query<{ replident: string | null; publications: string[] }>(IDENTITY_NOW_SQL, [table.oid]);
+  // its identity changed by someone else since: nothing of pgferry's left to undo there
+  return rows[0]!.replident === 'f' ? { ...table, publications: rows[0]!.publications } : undefined;
+}
+
+/** The changes whose target copy a publication there (the fallback window's reverse one) still needs FULL on. */
+interface NeededOnTarget {
+  readonly change: IdentityChange;
+  readonly copy: TargetCopy;
+}
+
 /**
- * The same on the target, where pg_dump carried FULL over: by name, when it still has FULL. Returns
- * the changes it set back or found nothing to do for; a refused one stays recorded.
+ * Sorts the changes by the target: those whose copy a publication there still needs (kept FULL on
+ * both servers, so that the two stay alike for the schema check) and the others, to set back.
  */
-async function restoreOnTarget(run: RestoreContext, database: string, changes: readonly IdentityChange[]): Promise<IdentityChange[]> {
+async function neededOnTarget(
+  run: RestoreRun,
+  database: string,
+  changes: readonly IdentityChange[],
+): Promise<{ readonly needed: NeededOnTarget[]; readonly free: IdentityChange[] }> {
+  const needed: NeededOnTarget[] = [];
+  const free: IdentityChange[] = [];
+  await withSession(run.spec.target, { database, purpose: 'restore identity', readOnly: true }, async (client) => {
+    for (const change of changes) {
+      const copy = await targetCopyOf(client, change);
+      if (copy && copy.publications.length > 0) needed.push({ change, copy });
+      else free.push(change);
+    }
+  });
+  return { needed, free };
+}
+
+/**
+ * Sets the target's copies back, where pg_dump carried FULL over (or pgferry set it), when they still
+ * have FULL. Returns the changes set back or found with nothing to do; a refused one stays recorded.
+ */
+async function restoreOnTarget(run: RestoreRun, database: string, changes: readonly IdentityChange[]): Promise<IdentityChange[]> {
   const done: IdentityChange[] = [];
+  if (changes.length === 0) return done;
   await withSession(run.spec.target, { database, purpose: 'restore identity', writable: true }, async (client) => {
     for (const change of changes) {
-      const { rows } = await client.query<{ oid: string }>(
-        `SELECT c.oid::int8::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND c.relname = $2 AND c.relreplident = 'f'`,
-        [change.schema, change.name],
-      );
-      if (rows.length === 0) {
-        done.push(change);
+      const copy = await targetCopyOf(client, change);
+      if (!copy || copy.publications.length > 0) {
+        // a publication made on the target since the look before: kept, and said
+        if (copy)
+          await run.warn(
+            `left REPLICA IDENTITY FULL on ${displayName(copy.schema, copy.name)} on the target: ${stillPublished(copy.publications)}`,
+            database,
+          );
+        else done.push(change);
         continue;
       }
       const refused = await unlessGone(
         runSourceDdl(
           client,
           {
-            what: `set the replica identity of ${displayName(change.schema, change.name)} back on the target`,
-            tables: [rows[0]!.oid],
+            what: `set the replica identity of ${displayName(copy.schema, copy.name)} back on the target`,
+            tables: [copy.oid],
             lock: 'AccessExclusiveLock',
-            statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
+            statements: [`ALTER TABLE ONLY ${qualified(copy.schema, copy.name)} REPLICA IDENTITY ${identityClause(change)}`],
           },
           { seconds: run.spec.lockTimeoutSeconds },
         ),
@@ -203,16 +270,35 @@ async function restoreOnTarget(run: RestoreContext, database: string, changes: r
   return done;
 }
 
+function stillPublished(publications: readonly string[]): string {
+  return `publication(s) ${publications.join(', ')} still publish its updates or deletes, which would fail without it`;
+}
+
+/**
+ * The publications pgferry makes for this migration's database: the forward one on the source (made
+ * again by a fall-back with --resume-forward) and the reverse one of a fallback window on the
+ * target. FULL kept for them is expected, said as information, not as a warning.
+ */
+function ownPublications(run: RestoreRun, database: string): Set<string> {
+  const migration = run.spec.migrationName;
+  return new Set([
+    streamNamesOf(migration, database, run.instance).publication,
+    reverseStreamNamesOf(migration, database, run.instance).publication,
+  ]);
+}
+
 /**
  * Sets back every replica identity pgferry changed in one database, on the source and then on the
  * target; called at cutover and when a migration is canceled or fails, after the publication is
- * gone. What a table refuses (a lock not granted in time, a publication that still needs FULL) is a
- * warning naming it, and stays recorded. A server that went away (a restart, a dropped connection)
- * is waited for and the whole step redone, as it is idempotent; if it stays away the error is
- * thrown, the changes stay recorded, and whoever runs the step again (a resumed cutover, a cancel
- * run again) sets them back.
+ * gone, and when a fallback window closes or falls back, after the reverse publication is gone. A
+ * table whose target copy the window's reverse publication lists keeps FULL on both servers until
+ * then (said once, recorded still). What a table refuses (a lock not granted in time, a publication
+ * not pgferry's that still needs FULL) is a warning naming it, and stays recorded. A server that
+ * went away (a restart, a dropped connection) is waited for and the whole step redone, as it is
+ * idempotent; if it stays away the error is thrown, the changes stay recorded, and whoever runs the
+ * step again (a resumed cutover, a cancel run again, the window's end) sets them back.
  */
-export async function restoreReplicaIdentity(run: RestoreContext, database: string): Promise<void> {
+export async function restoreReplicaIdentity(run: RestoreRun, database: string): Promise<void> {
   await retrying(RETRY_POLICIES.statement, () => restoreOnce(run, database), {
     signal: run.signal,
     // fire and forget (onRetry is synchronous); a cancel's warn writes the catalog, which may be
@@ -222,34 +308,79 @@ export async function restoreReplicaIdentity(run: RestoreContext, database: stri
   });
 }
 
-async function restoreOnce(run: RestoreContext, database: string): Promise<void> {
-  const migration = run.spec.migrationName;
-  const changes = await pendingIdentityChanges(run.store, migration, database);
-  if (changes.length === 0) return;
+/**
+ * Sets the source back for each change; returns those whose source is done (set back, or nothing of
+ * pgferry's left there). A refusal, or a publication not pgferry's still needing FULL, is warned;
+ * pgferry's own forward publication (made again by a fall-back) keeps it quietly, for its release.
+ */
+async function restoreSources(
+  run: RestoreRun,
+  database: string,
+  changes: readonly IdentityChange[],
+  ours: ReadonlySet<string>,
+): Promise<IdentityChange[]> {
   const settled: IdentityChange[] = [];
+  if (changes.length === 0) return settled;
   await withSession(run.spec.source, { database, purpose: 'restore identity', writable: true }, async (client) => {
     for (const change of changes) {
       const outcome = await unlessGone(restoreOnSource(run, client, change));
+      const shown = displayName(change.schema, change.name);
       if (outcome instanceof Error) {
-        await run.warn(
-          `could not set the replica identity of ${displayName(change.schema, change.name)} back on the source: ${errorMessage(outcome)}`,
-          database,
-        );
+        await run.warn(`could not set the replica identity of ${shown} back on the source: ${errorMessage(outcome)}`, database);
       } else if (typeof outcome === 'object') {
-        await run.warn(
-          `left REPLICA IDENTITY FULL on ${displayName(change.schema, change.name)}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
-          database,
-        );
+        if (!outcome.keptFullFor.every((p) => ours.has(p)))
+          await run.warn(`left REPLICA IDENTITY FULL on ${shown}: ${stillPublished(outcome.keptFullFor)}`, database);
       } else {
         settled.push(change);
       }
     }
   });
+  return settled;
+}
+
+async function restoreOnce(run: RestoreRun, database: string): Promise<void> {
+  const migration = run.spec.migrationName;
+  const changes = await pendingIdentityChanges(run.store, migration, database);
+  if (changes.length === 0) return;
+  const ours = ownPublications(run, database);
+  const { needed, free } = await neededOnTarget(run, database, changes);
+  await keptForTarget(run, database, needed, ours);
   // Recorded as restored only once the target is done too: a step redone after a lost connection
   // finds the source already set back ('nothing-to-do') and still sets the target back.
-  const done = await restoreOnTarget(run, database, settled);
+  const done = await restoreOnTarget(run, database, await restoreSources(run, database, free, ours));
   for (const change of done) await markIdentityRestored(run.store, migration, database, change.oid);
   if (done.length > 0) run.onProgress({ kind: 'info', message: `replica identity set back on ${done.length} table(s)`, database });
+}
+
+/**
+ * The tables a publication on the target still needs FULL on: kept on both servers, their target
+ * OID recorded the first time (found by identity from then on); the fallback window's own said as
+ * information, another's as a warning naming it.
+ */
+async function keptForTarget(
+  run: RestoreRun,
+  database: string,
+  needed: readonly NeededOnTarget[],
+  ours: ReadonlySet<string>,
+): Promise<void> {
+  const migration = run.spec.migrationName;
+  const forWindow: string[] = [];
+  for (const { change, copy } of needed) {
+    if (change.targetOid === undefined) await amendUndo(run.store, migration, database, CHANGE, change.oid, { targetOid: copy.oid });
+    const shown = displayName(copy.schema, copy.name);
+    if (copy.publications.every((p) => ours.has(p))) forWindow.push(shown);
+    else
+      await run.warn(
+        `left REPLICA IDENTITY FULL on ${shown} on both servers: on the target ${stillPublished(copy.publications)}`,
+        database,
+      );
+  }
+  if (forWindow.length === 0) return;
+  run.onProgress({
+    kind: 'info',
+    message: `REPLICA IDENTITY FULL kept on ${listSome(forWindow)} on both servers while the fallback window's reverse stream publishes their updates and deletes; set back when the window closes or falls back`,
+    database,
+  });
 }
 
 /** The tables without a usable key (the ones set FULL) that the source user does not own. */

@@ -17,7 +17,8 @@ import { withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import { createPublication, publishesViaRoot, publishTables } from '../cdc/prepare/publication';
 import { rootOf } from '../cdc/prepare/publicationPlan';
-import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
+import { CONTROL_SCHEMA, qualifiedKey, reverseStreamNamesOf, type StreamNames } from '../core/names';
+import { setTargetIdentityFull } from './replicaIdentity';
 import {
   AZURE_ADMIN_MEMBER_SQL,
   findOrMakeSlot,
@@ -65,7 +66,11 @@ export function reverseTables(onTarget: readonly SourceRelation[], streamed: Rea
 /**
  * Creates (or finds) the reverse publication and slot of one database on the target; returns the
  * slot's consistent point as text (where the reverse stream starts, the old source's applied
- * position being behind it). `forwardPublication` must still exist on the source.
+ * position being behind it). `forwardPublication` must still exist on the source. `madeFull`: the
+ * tables pgferry gave REPLICA IDENTITY FULL on the source (`schema\0name` keys, replicaIdentity.ts):
+ * a copy of one the target holds without a usable identity (a table followed while streaming, made
+ * on the target before its FULL) is given FULL there before it is published, or the application's
+ * UPDATE and DELETE of it on the new server would fail; that ledger row sets it back.
  */
 export async function openReverseStream(
   source: ServerSpec,
@@ -73,6 +78,7 @@ export async function openReverseStream(
   database: string,
   forwardPublication: string,
   names: StreamNames,
+  madeFull: ReadonlySet<string>,
 ): Promise<string> {
   const tables = await withSession(source, { database, purpose: 'cutover', readOnly: true }, (client) =>
     publishedTables(client, forwardPublication),
@@ -80,6 +86,10 @@ export async function openReverseStream(
   return withSession(target, { database, purpose: 'cutover', writable: true }, async (client) => {
     await createPublication(client, names.publication);
     const relations = reverseTables(await readSourceRelations(client, names.publication), tables, await publishesViaRoot(client));
+    await setTargetIdentityFull(
+      client,
+      relations.filter((r) => r.identity.kind === 'none' && madeFull.has(qualifiedKey(r.schema, r.name))),
+    );
     await publishTables(client, names.publication, relations, { seconds: 30 });
     return findOrMakeSlot(client, names.slot);
   });

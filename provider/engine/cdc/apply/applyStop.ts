@@ -8,7 +8,9 @@ import { DEPENDENT_OBJECTS_STILL_EXIST, OBJECT_NOT_IN_PREREQUISITE_STATE, sqlSta
 import { errorMessage, isPgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
+import { ident, literal, qualified } from '../../connect/quote';
 import { ApplyFencedError } from './applyTarget';
+import { databaseError, refusingConstraint } from './looseningWait';
 import { StatementFailure } from './targetTransaction';
 
 export type StreamFailure = { readonly kind: 'fatal' } | { readonly kind: 'stop'; readonly cause: StopCause };
@@ -57,6 +59,38 @@ function fixFor(code: string, state: string | undefined, given: string | undefin
   return given ?? `fix the cause on ${target}`;
 }
 
+/** PostgreSQL's refusal of an enum label its type lacks (enum_in): the type as format_type prints it, and the label. */
+const ENUM_LABEL_MISSING = /^invalid input value for enum (.+): "(.*)"$/s;
+
+/**
+ * The schema change a value needs on the server it applies to, named as the statement to make there,
+ * when the error says which: an enum label the type lacks (ALTER TYPE ... ADD VALUE on the other
+ * server, which this one never saw), and in the reverse stream a domain's or a table's constraint
+ * the new server dropped in the window (it accepted the value). The forward stream waits for its
+ * schema watch to drop such a constraint (looseningWait.ts); one it stops on is still on the source,
+ * and the general fix stands.
+ */
+function schemaChangeFix(error: unknown, words: StreamWords): string | undefined {
+  const { source, target } = words;
+  const refused = databaseError(error);
+  const label = refused?.code === '22P02' ? ENUM_LABEL_MISSING.exec(refused.message) : null;
+  if (label) {
+    return `enum ${label[1]} on ${target} lacks the label ${literal(label[2]!)} that ${source} has (added there since): add it on ${target}: ALTER TYPE ${label[1]} ADD VALUE ${literal(label[2]!)}`;
+  }
+  const refusing = words.direction === 'reverse' ? refusingConstraint(error) : undefined;
+  if (!refusing) return undefined;
+  const owner = qualified(refusing.schema, refusing.name);
+  const statement =
+    refusing.on === 'domain'
+      ? `ALTER DOMAIN ${owner} ${refusing.constraint === undefined ? 'DROP NOT NULL' : `DROP CONSTRAINT ${ident(refusing.constraint)}`}`
+      : `ALTER TABLE ${owner} DROP CONSTRAINT ${ident(refusing.constraint!)}`;
+  const what =
+    refusing.constraint === undefined
+      ? `the NOT NULL of domain ${owner}`
+      : `constraint ${ident(refusing.constraint)} of ${refusing.on} ${owner}`;
+  return `${what} on ${target} refuses a value ${source} accepted (dropped or changed there since?): make it as on ${source}, for a dropped one on ${target}: ${statement}`;
+}
+
 /**
  * Decides whether a stream failure stops the stream (kept for a fix and a resume) or ends the
  * migration; its fix names the servers as `words`, the stream's direction, do.
@@ -67,7 +101,7 @@ export function classifyStreamFailure(error: unknown, words: StreamWords = FORWA
   const state = sqlStateWithin(error);
   const failed = findStatementFailure(error);
   const code = isPgferryError(error) ? error.code : 'CDC_APPLY';
-  const fix = fixFor(code, state, isPgferryError(error) ? error.fix : undefined, words);
+  const fix = schemaChangeFix(error, words) ?? fixFor(code, state, isPgferryError(error) ? error.fix : undefined, words);
   return {
     kind: 'stop',
     cause: {

@@ -30,7 +30,7 @@ export const LOOSENING_WAIT_MS = 120_000;
 export const LOOSENING_POLL_MS = 1_000;
 
 /** The database error within `error` (its causes followed), if any. */
-function databaseError(error: unknown): pg.DatabaseError | undefined {
+export function databaseError(error: unknown): pg.DatabaseError | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
     if (e instanceof pg.DatabaseError) return e;
   return undefined;

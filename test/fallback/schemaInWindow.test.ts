@@ -1,0 +1,138 @@
+// The application upgrades its schema on the new server during a fallback window. A domain's
+// constraint dropped there and then a row it allowed, or an enum label added there and then a row
+// using it: the old source refuses the row. The reverse stream must neither skip nor duplicate it,
+// nor stall without a word: it stops, the window Stopped with a one-line message naming the change
+// to make on the old source (the statement itself), and once the DBA has made it there, the stream
+// applies again by itself and every row of the window reaches the old source, once, read back on
+// both servers. A column added there is the new server's own: its rows still arrive, without it. A
+// fall-back then brings the old source level with the new server.
+import assert from 'node:assert/strict';
+import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { rowsOf } from '../cdc/harness';
+
+const SETUP = `
+CREATE DOMAIN positive AS int CONSTRAINT positive_only CHECK (VALUE > 0);
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE notes (id int PRIMARY KEY, amount positive, m mood, v text);
+INSERT INTO notes SELECT g, g, 'ok', 'before' FROM generate_series(1, 100) g;`;
+
+/** A DDL on the old source, as its administrator makes it behind the fence (a DDL: the fence refuses rows, not schema changes). */
+async function onOldSource(pair: ServerPair, db: string, sql: string): Promise<void> {
+  const admin = await pair.source.connect(db);
+  try {
+    await admin.query(`BEGIN READ WRITE; ${sql}; COMMIT`);
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('fallback window: schema changes on the new server', function () {
+  this.timeout(900_000);
+  let pair: ServerPair;
+  let store: CatalogConnection;
+  before(async () => {
+    pair = await startPair();
+    store = new CatalogConnection(serverSpec(pair.target));
+  });
+  after(async () => {
+    await store?.close();
+    await pair?.stop();
+  });
+
+  const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
+
+  /** The window Stopped, its message one line that holds `fix`; returns that message. */
+  async function stoppedNaming(name: string, fix: string): Promise<string> {
+    const window = await until(
+      'the reverse stream stopped',
+      async () => {
+        const [w] = await fallbackWindows(store, name);
+        return w?.state === 'Stopped' ? w : undefined;
+      },
+      180_000,
+    );
+    const message = window.message ?? '';
+    assert.ok(!message.includes('\n'), `one line: ${message}`);
+    assert.ok(message.startsWith('the reverse stream stopped: '), message);
+    assert.ok(message.includes('; fix on the old source, where it applies: '), message);
+    assert.ok(message.split('; fix on the old source, where it applies: ')[1]!.includes(fix), message);
+    return message;
+  }
+
+  async function sameNotes(pair: ServerPair, db: string): Promise<boolean> {
+    const [old, now] = await Promise.all([rowsOf(pair.source, db, 'notes'), rowsOf(pair.target, db, 'notes')]);
+    return old.length === now.length && old.every((r, i) => r === now[i]);
+  }
+
+  it('a domain constraint dropped and an enum label added on the new server: the reverse stream stops naming the statement for the old source, and once made there every row of the window reaches it once', async () => {
+    const name = 'schema-window';
+    const db = 'schema_window';
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(SETUP, [], db);
+    const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
+    await startMigration(spec);
+    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    await requestCutover(spec.target, name);
+    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
+    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
+    await until('the window open', open(name));
+
+    // the domain's constraint dropped on the new server, then a row it would have refused
+    await pair.target.query('ALTER DOMAIN positive DROP CONSTRAINT positive_only', [], db);
+    await pair.target.query("INSERT INTO notes VALUES (1001, -5, 'ok', 'negative in the window')", [], db);
+    await pair.target.query("INSERT INTO notes VALUES (1002, 7, 'sad', 'after it')", [], db);
+    await stoppedNaming(name, 'ALTER DOMAIN "public"."positive" DROP CONSTRAINT "positive_only"');
+    const held = await pair.source.query<{ n: string }>('SELECT count(*)::text AS n FROM notes WHERE id > 1000', [], db);
+    assert.equal(held[0]!.n, '0', 'nothing past the refused row applied out of order');
+    await onOldSource(pair, db, 'ALTER DOMAIN positive DROP CONSTRAINT positive_only');
+    await until('the reverse stream applies again', open(name), 240_000);
+    await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
+
+    // an enum label added on the new server, then a row using it
+    await pair.target.query("ALTER TYPE mood ADD VALUE 'happy'", [], db);
+    await pair.target.query("INSERT INTO notes VALUES (1003, 3, 'happy', 'a new label')", [], db);
+    await pair.target.query("UPDATE notes SET m = 'happy' WHERE id <= 5", [], db);
+    await stoppedNaming(name, "ALTER TYPE public.mood ADD VALUE 'happy'");
+    await onOldSource(pair, db, "ALTER TYPE mood ADD VALUE 'happy'");
+    await until('the reverse stream applies again', open(name), 240_000);
+    await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
+    const old = await pair.source.query<{ id: number; amount: number; m: string }>(
+      'SELECT id, amount, m::text AS m FROM notes WHERE id > 1000 OR m = $1 ORDER BY id',
+      ['happy'],
+      db,
+    );
+    assert.deepEqual(
+      old.map((r) => `${r.id}:${r.amount}:${r.m}`),
+      ['1:1:happy', '2:2:happy', '3:3:happy', '4:4:happy', '5:5:happy', '1001:-5:ok', '1002:7:sad', '1003:3:happy'],
+      'each row of the window once on the old source',
+    );
+
+    // a column added on the new server: the rows written with it still reach the old source, once
+    await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
+    await pair.target.query("INSERT INTO notes VALUES (1004, -1, 'happy', 'last', 'x')", [], db);
+    await until(
+      'the row written with the new column on the old source',
+      async () => ((await pair.source.query('SELECT 1 FROM notes WHERE id = 1004', [], db)).length === 1 ? true : undefined),
+      180_000,
+    );
+    const columns = await pair.source.query<{ c: string }>(
+      "SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped",
+      [],
+      db,
+    );
+    // a column the migration does not know is the new server's own: left out of the reverse stream, not made on the old source
+    assert.equal(columns[0]!.c, 'id,amount,m,v', "the old source's columns");
+
+    // and a fall-back brings the old source level with the new server
+    const shared = 'SELECT ROW(id, amount, m, v)::text AS r FROM notes ORDER BY id';
+    const written = (await pair.target.query<{ r: string }>(shared, [], db)).map((r) => r.r);
+    await requestFallBack(serverSpec(pair.target), name);
+    const settled = await fallBackSettles(store, name);
+    assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
+    const old2 = (await pair.source.query<{ r: string }>(shared, [], db)).map((r) => r.r);
+    assert.deepEqual(old2, written, 'every row of the window on the old source, once');
+  });
+});
