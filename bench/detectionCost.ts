@@ -4,7 +4,7 @@
 // comment, all published as an online migration publishes them. Timed, each the median and the
 // worst of RUNS calls, through the engine's own functions:
 //  - a pass of the schema watch (flow/schemaWatch.ts, every 10 s): the fingerprint query on the
-//    source, and, only when the fingerprint moved, the full comparison as the watch runs it
+//    source and on the target, and, only when a fingerprint moved, the full comparison as the watch runs it
 //    (flow/schemaFollow.ts compareKnowing: the known objects read, both catalogs read and compared,
 //    the new ones recorded); the first comparison, which records every object, is given apart;
 //  - a Relation message (cdc/apply/applySession.ts): the first of a runner reads the attnums of
@@ -124,6 +124,8 @@ async function main(): Promise<void> {
     const dst = await target.connect(DB);
     try {
       const print = await timed(runs, () => fingerprint(src));
+      // a look prints the target too: a change the apply makes there moves it
+      const targetPrint = await timed(runs, () => fingerprint(dst));
       const major = source.major;
       const firstRelation = await timed(runs, () => sourceAttributes(src, major, { publication: PUBLICATION }));
       const [one] = await source.query<{ oid: number }>(`SELECT 't1'::regclass::oid::int8 AS oid`, [], DB);
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
       const targetTable = await timed(runs * 20, () => inspectTargetTable(dst, relation, true));
       const figures = {
         fingerprintMs: print,
+        targetFingerprintMs: targetPrint,
         comparisonMs: comparison,
         firstComparisonMs: firstMs,
         firstRelationMessageMs: firstRelation,

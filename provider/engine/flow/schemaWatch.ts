@@ -1,8 +1,8 @@
 // The source's schema watched while streaming. The apply follows columns added, dropped, renamed
 // and retyped, and NOT NULL, at their place in the stream (cdc/apply/shapeFollow.ts); this watch
-// follows the rest it can: at each look a fingerprint of each streamed database's tables (one
-// query: columns, defaults, constraints, indexes), and only when it moved (or a change waits to be
-// followed), the full comparison (verify/schema). Looks come as often as their fingerprints stay a
+// follows the rest it can: at each look a fingerprint of each streamed database's schema on both
+// servers (one query each: columns, defaults, constraints, indexes ...), and only when one moved (or
+// a change waits to be followed), the full comparison (verify/schema). Looks come as often as their fingerprints stay a
 // small share of the time between them: every couple of seconds on a small schema, further apart on
 // a large one, whose fingerprint takes longer (lookInterval). What can be
 // made on the target while changes stream (columns' defaults, indexes, constraints and foreign keys,
@@ -19,14 +19,16 @@ import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
+import { trace } from '../util/trace';
+import { holdpoint } from '../util/failpoints';
 
 /** The shortest time between two looks, and the longest. */
 const MIN_INTERVAL_MS = 2_000;
 const MAX_INTERVAL_MS = 60_000;
-/** Time between looks, in multiples of what the last look's fingerprints took: their share of one source session. */
+/** Time between looks, in multiples of what the last look's fingerprints took on the slower server: their share of one session there. */
 const INTERVAL_PER_FINGERPRINT = 10;
 
-/** When the next look may start, after one whose fingerprints took `fingerprintMs` in all. */
+/** When the next look may start, after one whose fingerprints took `fingerprintMs` in all on the slower server. */
 export function lookInterval(fingerprintMs: number): number {
   return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, fingerprintMs * INTERVAL_PER_FINGERPRINT));
 }
@@ -34,9 +36,14 @@ const CLOSE_WAIT_MS = 2_000;
 
 /**
  * One line per column, constraint, index, relation, function, type, enum label, comment, schema,
- * policy, trigger and rule of the user's (OIDs from 16384 up: not the system's); NULL-safe, ordered, hashed.
+ * policy, trigger and rule of the user's (OIDs from 16384 up: not the system's); NULL-safe, ordered,
+ * hashed. Temporary objects are left out: never migrated, and the apply makes its staging tables on
+ * the target as its sessions start, which would move the target's print with no schema change.
  */
 const FINGERPRINT_SQL = `
+WITH temporaries AS (
+  SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname LIKE 'pg\\_temp\\_%' OR n.nspname LIKE 'pg\\_toast\\_temp\\_%'
+)
 SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), '')) AS print FROM (
   SELECT pg_catalog.concat_ws(':', 'a', a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attcollation,
                               pg_catalog.pg_get_expr(d.adbin, d.adrelid)) AS x
@@ -46,21 +53,24 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), ''))
     LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm')
      AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND n.oid NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'c', co.oid, co.conname, co.convalidated) FROM pg_catalog.pg_constraint co
    WHERE co.connamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema', $1))
+     AND co.connamespace NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'i', x.indexrelid, x.indrelid) FROM pg_catalog.pg_index x
-   WHERE x.indexrelid >= 16384
+    JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+   WHERE x.indexrelid >= 16384 AND c.relnamespace NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'r', c.oid, c.relname, c.relkind, c.relowner, c.relacl::text) FROM pg_catalog.pg_class c
-   WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+   WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relnamespace NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'f', p.oid, p.proname, pg_catalog.md5(p.prosrc), p.proowner, p.proacl::text) FROM pg_catalog.pg_proc p
    WHERE p.oid >= 16384
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 't', t.oid, t.typname, t.typnamespace, t.typowner, t.typnotnull, pg_catalog.md5(t.typdefault), t.typacl::text) FROM pg_catalog.pg_type t
-   WHERE t.oid >= 16384 AND t.typtype IN ('c', 'd', 'e', 'r')
+   WHERE t.oid >= 16384 AND t.typtype IN ('c', 'd', 'e', 'r') AND t.typnamespace NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'e', e.enumtypid, e.enumlabel, e.enumsortorder) FROM pg_catalog.pg_enum e
   UNION ALL
@@ -68,7 +78,7 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), ''))
    WHERE d.objoid >= 16384
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'n', n.oid, n.nspname, n.nspowner, n.nspacl::text) FROM pg_catalog.pg_namespace n
-   WHERE n.oid >= 16384
+   WHERE n.oid >= 16384 AND n.oid NOT IN (SELECT oid FROM temporaries)
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'p', po.oid, po.polname, po.polrelid) FROM pg_catalog.pg_policy po
   UNION ALL
@@ -128,17 +138,36 @@ export class SchemaWatch {
     await this.following?.catch(() => undefined);
   }
 
+  /**
+   * A comparison's outcome depends on both catalogs, so a look compares when either server's
+   * fingerprint moved since the last comparison. The target's moves without the source's when the
+   * apply or the table follow makes there what the source did seconds before (a table renamed at
+   * its relation message, a type at its Type message): a look that came earlier saw the table only
+   * on the target and its renamed parts only on the source, and left them to the table's follow;
+   * once that is made, nothing on the source moves again, and only the target's fingerprint brings
+   * the look that pairs the parts by their recorded OIDs. Both are read before the comparison reads
+   * the catalogs, so a change made while it reads moves them for the next look; a comparison that
+   * fails keeps neither, and the next look compares again.
+   */
   private async lookAt(databases: readonly string[]): Promise<void> {
-    let fingerprintMs = 0;
+    const took = { source: 0, target: 0 };
     for (const database of databases) {
       if (this.run.signal.aborted) return;
-      const started = Date.now();
-      const print = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, fingerprint);
-      fingerprintMs += Date.now() - started;
-      this.interval = lookInterval(fingerprintMs);
+      const session = { database, purpose: 'schema watch' };
+      let started = Date.now();
+      const source = await withSession(this.run.spec.source, session, fingerprint);
+      took.source += Date.now() - started;
+      started = Date.now();
+      const target = await withSession(this.run.spec.target, session, fingerprint);
+      took.target += Date.now() - started;
+      // each server's share of the watch's time stays small, whichever is the slower to print
+      this.interval = lookInterval(Math.max(took.source, took.target));
+      const print = `${source}:${target}`;
       if (this.prints.get(database) === print && !this.again.has(database)) continue;
-      this.prints.set(database, print);
+      this.prints.delete(database);
+      trace(() => `schema watch: ${database}: compared (${this.again.has(database) ? 'a change waits' : 'a fingerprint moved'})`);
       await this.compare(database);
+      this.prints.set(database, print);
     }
   }
 
@@ -161,6 +190,13 @@ export class SchemaWatch {
     });
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
+    // a streamed table the source dropped or renamed is told by the table watch with its fix
+    // (cdc/prepare/tableWatch.ts), or followed (tableDropsAndRenames: follow): it and its parts are not told twice
+    const goneTables = new Set(
+      check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
+    );
+    // where a test lets the apply pass what this look saw before the look reads how far it got
+    if (goneTables.size > 0) await holdpoint(`schema-watch-table-gone:${database}`);
     // followSchemaChanges: false warns of every difference and makes none
     const all = this.run.spec.followSchemaChanges ? followables(check, steps) : [];
     // a column's change: the apply follows it at the table's next write, the cutover if none comes
@@ -168,11 +204,6 @@ export class SchemaWatch {
     const items = all.filter((i) => i.step.when !== 'drained');
     const appliedAt = appliedBefore ?? (stream ? appliedUpTo(stream.applier.stats()) : 0n);
     this.again.delete(database);
-    // a streamed table the source dropped or renamed is told by the table watch with its fix
-    // (cdc/prepare/tableWatch.ts), or followed (tableDropsAndRenames: follow): it and its parts are not told twice
-    const goneTables = new Set(
-      check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
-    );
     let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)));
     if (this.closed) return;
     if (items.length > 0) {
