@@ -245,7 +245,7 @@ export async function syncExtensionConfigRows(
 type ConfigRowsStep = 'copy' | 'cutover' | 'fall-back';
 
 /** One line on what a copy of a configuration table's rows did. */
-export function configRowsCopiedMessage(step: ConfigRowsStep, c: ConfigRowsCopied): string {
+function configRowsCopiedMessage(step: ConfigRowsStep, c: ConfigRowsCopied): string {
   const where = step === 'fall-back' ? 'the old source' : 'the target';
   const deleted = c.deleted > 0 ? `, ${c.deleted} pgferry had copied deleted there (gone from where they came from)` : '';
   const kept = c.kept > 0 ? `, ${c.kept} of ${where}'s own kept (pgferry did not copy them)` : '';
@@ -264,7 +264,7 @@ export function configRowsCopiedMessage(step: ConfigRowsStep, c: ConfigRowsCopie
  * One line on the rows changed on both servers since pgferry copied them: which were kept, and how
  * to take the other server's instead (by hand: pgferry does not choose between two edits).
  */
-export function configRowsConflictMessage(step: ConfigRowsStep, c: ConfigRowsCopied): string {
+function configRowsConflictMessage(step: ConfigRowsStep, c: ConfigRowsCopied): string {
   const [from, to] = step === 'fall-back' ? ['the new server', 'the old source'] : ['the source', 'the target'];
   const keys = c.conflicts.map((k) => JSON.stringify(k)).join(', ');
   const later = step === 'copy' ? `, or delete ${to}'s row before the cutover, which then copies ${from}'s` : '';
