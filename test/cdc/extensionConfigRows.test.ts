@@ -278,7 +278,7 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
       );
       assert.match(
         said[0]!.message,
-        /"public"\."spatial_ref_sys" \(1 row\(s\)\); they are copied with the data and compared by the verification, but not streamed/,
+        /public\.spatial_ref_sys \(1 row\(s\)\); they are copied with the data and compared by the verification, but not streamed/,
       );
       assert.deepEqual(
         await pair.target.query(`SELECT srid FROM public.spatial_ref_sys WHERE srid >= 990000`, [], db),
