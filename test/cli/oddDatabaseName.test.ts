@@ -1,7 +1,8 @@
 // A database whose name holds a space and both quotes, end to end through the CLI: the offline
 // migration copies it, `show` prints it quoted on one line of its table and of its messages,
 // `verify` names it quoted in the line of a table that differs, and the progress rows the control
-// catalog keeps for it are keyed by the table's schema and name.
+// catalog keeps for it are keyed by the table's schema and name. A name holding a newline and a
+// quote is named by validation's message and fix on one line, in PostgreSQL's Unicode escape form.
 import assert from 'node:assert/strict';
 import { displayIdent, ident } from '../../provider/engine/connect/quote';
 import { startPair, type ServerPair } from '../support';
@@ -9,6 +10,9 @@ import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
 const DB = `shop's "main" db`;
 const PRINTED = `"shop's ""main"" db"`;
+/** A database name with a newline and a quote, and how every message prints it: on one line, still SQL. */
+const NEWLINE_DB = 'new\nline "db"';
+const NEWLINE_PRINTED = 'U&"new\\000Aline ""db"""';
 
 describe('a database named with a space and quotes, through the CLI', function () {
   this.timeout(300_000);
@@ -83,5 +87,29 @@ describe('a database named with a space and quotes, through the CLI', function (
     assert.equal(differs.code, 1, differs.stdout);
     const report = JSON.parse(differs.stdout) as { firstMismatch?: string };
     assert.equal(report.firstMismatch, `database ${PRINTED} table public."Orders": row count differs: source 500, target 499`);
+  });
+
+  it('names a database with a newline and a quote that the source lacks on one line, in the message and the fix of its validation', async () => {
+    assert.equal(displayIdent(NEWLINE_DB), NEWLINE_PRINTED);
+    const missing = propertiesFile({
+      source: { host: pair.source.host, port: pair.source.port, user: 'postgres', password: pair.source.password },
+      target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
+      databases: [NEWLINE_DB],
+    });
+    const created = await runCli(['create', '--name', 'odd-newline', '--properties', missing, '--wait', ...PGFERRY_JSON], {}, 120_000);
+    const status = JSON.parse(created.stdout) as { state: string; validation: { code: string; message: string; fix?: string }[] };
+    assert.equal(status.state, 'ValidationFailed', created.stdout);
+    const refused = status.validation.filter((v) => v.code === 'SOURCE_DATABASE_MISSING');
+    assert.deepEqual(
+      refused.map((v) => [v.message, v.fix]),
+      [
+        [
+          `database ${NEWLINE_PRINTED} does not exist on the source`,
+          `remove ${NEWLINE_PRINTED} from databases, or correct its name (names are case-sensitive)`,
+        ],
+      ],
+    );
+    const [target] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [NEWLINE_DB]);
+    assert.equal(target?.n, 0, 'nothing was made on the target');
   });
 });

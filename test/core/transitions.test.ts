@@ -57,7 +57,7 @@ describe('state transitions (unit)', () => {
 
   it('names the databases a per-database request gives that the migration does not migrate', () => {
     assert.equal(unknownDatabases(['a'], ['a', 'b']), undefined);
-    assert.equal(unknownDatabases(['c', 'a'], ['a', 'b']), '"c" is not migrated by this migration; it migrates "a", "b"');
+    assert.equal(unknownDatabases(['c', 'a'], ['a', 'b']), 'c is not migrated by this migration; it migrates a, b');
   });
 
   it('puts a per-database cancel before a stopped stream and the cutover wait while streaming', () => {
@@ -79,7 +79,7 @@ describe('state transitions (unit)', () => {
         { database: 'a', state: 'Succeeded' },
         { database: 'b', state: 'Canceled' },
       ]),
-      { state: 'Succeeded', message: 'cut over; "b" canceled by the user and not migrated' },
+      { state: 'Succeeded', message: 'cut over; b canceled by the user and not migrated' },
     );
     assert.equal(endOfDatabases([{ database: 'b', state: 'Canceled' }]).state, 'Canceled');
   });

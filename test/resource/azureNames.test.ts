@@ -108,7 +108,7 @@ describe("protocol: azure-native Migration's input names beside pgferry's", func
     );
     assert.deepEqual(
       res.failures.map((f) => f.reason),
-      ['dbsToTriggerCutoverOn: "sales" is not migrated by this migration; it migrates "app", "hr"'],
+      ['dbsToTriggerCutoverOn: sales is not migrated by this migration; it migrates app, hr'],
     );
   });
 });

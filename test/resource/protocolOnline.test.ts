@@ -278,7 +278,7 @@ function liveTargetDatabase(): void {
     await assert.rejects(host.create(checked.inputs), (error: CallError) => {
       assert.match(
         error.message,
-        /TARGET_DATABASE_LIVE: database "shop" on the target is live \(migration "proto-online" cut over into it .*\): overwriteDbsInTarget would drop it/,
+        /TARGET_DATABASE_LIVE: database shop on the target is live \(migration "proto-online" cut over into it .*\): overwriteDbsInTarget would drop it/,
       );
       assert.match(error.message, /overwriteLiveDbsInTarget \(CLI: --overwrite-live-dbs-in-target shop\)/);
       failed = error.initFailed;
@@ -291,10 +291,7 @@ function liveTargetDatabase(): void {
     // without the validation (option Migrate), the run's own gate refuses it before any change
     const migrate = inputs({ migrationName: 'proto-online-swap-migrate', option: 'Migrate', overwriteDbsInTarget: true });
     await assert.rejects(host.create(migrate), (error: CallError) => {
-      assert.match(
-        error.message,
-        /database "shop" on the target is live \(migration "proto-online" cut over into it .*nothing was changed/,
-      );
+      assert.match(error.message, /database shop on the target is live \(migration "proto-online" cut over into it .*nothing was changed/);
       failed = error.initFailed;
       return true;
     });
@@ -318,7 +315,7 @@ function liveTargetDatabase(): void {
       let failed: CallError['initFailed'];
       const base = { migrationName: 'proto-online-live', databases: ['live'], overwriteDbsInTarget: true };
       await assert.rejects(host.create(inputs(base)), (error: CallError) => {
-        assert.match(error.message, /TARGET_DATABASE_LIVE: database "live" on the target is live \(1 session of other clients: /);
+        assert.match(error.message, /TARGET_DATABASE_LIVE: database live on the target is live \(1 session of other clients: /);
         failed = error.initFailed;
         return true;
       });

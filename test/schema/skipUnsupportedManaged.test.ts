@@ -129,7 +129,7 @@ function withTheSwitch(): void {
     // `pgferry show` (table and JSON) and the Pulumi outputs carry the same list
     assert.match(
       renderStatus(status),
-      /OBJECT_LEFT_BEHIND \[shop\]: view shop\.near_names in "shop" is left behind[^]*definition:\n +CREATE VIEW shop\.near_names/,
+      /OBJECT_LEFT_BEHIND \[shop\]: view shop\.near_names in shop is left behind[^]*definition:\n +CREATE VIEW shop\.near_names/,
     );
     assert.match(renderStatus(status), /left out, not compared[^]*shop: event trigger shop_ddl/);
     assert.deepEqual(leftBehind(JSON.parse(JSON.stringify(statusJson(status))) as MigrationStatus), listed);
@@ -202,7 +202,7 @@ function tableDependsOnIt(): void {
       failed.map((r) => r.code),
       ['TABLE_NEEDS_UNSUPPORTED_OBJECT'],
     );
-    assert.match(failed[0]!.message, /table public\.words in "needy" depends on function public\.c_levenshtein\(text,text\)/);
+    assert.match(failed[0]!.message, /table public\.words in needy depends on function public\.c_levenshtein\(text,text\)/);
     // without validation, the schema copy stops before restoring anything
     const status = await runMigration(needy('Migrate'));
     assert.equal(status.state, 'ValidationFailed', status.message);

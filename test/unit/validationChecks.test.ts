@@ -283,7 +283,7 @@ describe('validation: pure checks: a target without replica role', () => {
   it('says which foreign keys are dropped and which triggers and rules are disabled while streaming, and when they come back', () => {
     const r = streamingSwitchesResult('shop', 'pgadmin', { foreign_keys: 4, triggers: 2, rules: 1 });
     assert.deepEqual([r.code, r.status, r.database, r.server], ['TARGET_REPLICA_ROLE', 'Warning', 'shop', 'target']);
-    assert.match(r.message, /"pgadmin" may not set session_replication_role = replica/);
+    assert.match(r.message, /the target user pgadmin may not set session_replication_role = replica/);
     assert.match(r.message, /its 4 foreign key\(s\) are dropped on the target and added back at cutover, cancel or failure/);
     assert.match(r.message, /NOT VALID, with a warning naming each, where rows the source holds violate them/);
     assert.match(r.message, /its 2 ordinary trigger\(s\) and 1 rule\(s\) are disabled/);

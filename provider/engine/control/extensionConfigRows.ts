@@ -1,16 +1,18 @@
 // The control catalog's record of the rows of extensions' configuration tables pgferry wrote
-// (pgferry.extension_config_row, control migration 31), by key. Such a table is not streamed: its
-// rows are copied at the copy, again at an online cutover and back at a fall-back
-// (switchover/extensionConfigSync.ts), so a row deleted on the server it came from is found only by comparing.
-// pgferry deletes a row on the server it writes only when its key is recorded here as copied: the
-// row was inserted there by pgferry, it is still what pgferry wrote (the md5 of its text recorded
-// with the key: a DBA's edit under the same key keeps it, reported), and the server it came from no
-// longer has it. A row the written
-// server had of its own is never recorded as copied; the ones the target had at the cutover are
-// recorded as kept, so that a fall-back neither carries them back to the old source nor compares
-// them. Why a record and not a comparison with the source's rows at the copy: the copy's snapshot is
-// gone by the cutover, and a row the target alone has then is either one the source deleted or one
-// a DBA made, which only a record of what pgferry inserted tells apart.
+// (pgferry.extension_config_row, control migrations 31 and 32), by key. Such a table is not
+// streamed: its rows are copied at the copy, again at an online cutover and back at a fall-back
+// (switchover/extensionConfigSync.ts), so a row deleted or edited on either server is found only by
+// comparing with what pgferry last wrote. Each key pgferry writes is recorded as copied with the
+// md5 of the row's text it writes, before the write. pgferry deletes a row on the server it writes
+// only when its key is recorded here as copied, it is still what pgferry wrote, and the server it
+// came from no longer has it; it overwrites a row only when it is still what pgferry wrote. A row
+// edited under the same key since is someone else's: recorded as kept, with the md5 of what pgferry
+// had written (so a later copy still tells who changed it), and left out of the comparisons. A row
+// the written server had of its own is never recorded as copied; the ones the target had at the
+// cutover are recorded as kept (no md5), so that a fall-back neither carries them back to the old
+// source nor compares them. Why a record and not a comparison with the source's rows at the copy:
+// the copy's snapshot is gone by the cutover, and a row the target alone has then is either one the
+// source deleted or one a DBA made, which only a record of what pgferry inserted tells apart.
 // Rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -18,17 +20,27 @@ import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.extension_config_row`;
 
-/** One configuration table's recorded keys: those pgferry inserted, and the target's own. */
+/** One configuration table's recorded keys: those pgferry inserted, and those the server written keeps. */
 export interface ConfigRowKeys {
   /** Each key pgferry inserted, with the md5 of the row as it last wrote it (null: recorded before the md5 was). */
   readonly copied: ReadonlyMap<string, string | null>;
-  readonly kept: ReadonlySet<string>;
+  /**
+   * Each key kept: with the md5 of what pgferry last wrote under it when pgferry copied it and it was
+   * edited there since, null when it is the target's own (or was recorded before the md5 was kept).
+   */
+  readonly kept: ReadonlyMap<string, string | null>;
 }
 
 /** A key pgferry is about to write, with the md5 of the row's text it writes. */
 interface CopiedConfigRow {
   readonly key: string;
   readonly md5: string;
+}
+
+/** A key kept, with the md5 of what pgferry last wrote under it (null: the server's own). */
+interface KeptConfigRow {
+  readonly key: string;
+  readonly md5: string | null;
 }
 
 /** The record of one database, as the copy of configuration rows takes it (configRowsLedger). */
@@ -39,8 +51,10 @@ export interface ConfigRowsLedger {
   recordCopied(table: string, rows: readonly CopiedConfigRow[]): Promise<void>;
   /** Keys whose rows were deleted, forgotten once the delete committed. */
   forget(table: string, keys: readonly string[]): Promise<void>;
-  /** The target's own keys, in place of those recorded before. */
-  recordKept(table: string, keys: readonly string[]): Promise<void>;
+  /** The keys the target keeps (its own, and the rows pgferry copied edited there), in place of those recorded before. */
+  recordKept(table: string, keys: readonly KeptConfigRow[]): Promise<void>;
+  /** Keys a fall-back kept as edited on the old source, recorded beside those kept before. */
+  recordEdited(table: string, keys: readonly KeptConfigRow[]): Promise<void>;
 }
 
 /** The record of one database of a migration, as the copy of configuration rows takes it. */
@@ -49,7 +63,8 @@ export function configRowsLedger(catalog: CatalogConnection, migration: string, 
     read: () => extensionConfigRows(catalog, migration, database),
     recordCopied: (table, rows) => recordCopiedConfigRows(catalog, migration, database, table, rows),
     forget: (table, keys) => forgetConfigRows(catalog, migration, database, table, keys),
-    recordKept: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys),
+    recordKept: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys, true),
+    recordEdited: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys, false),
   };
 }
 
@@ -64,12 +79,11 @@ export async function extensionConfigRows(
     `SELECT config_table, key, kept, row_md5 FROM ${T} WHERE migration = $1 AND database = $2`,
     [migration, database],
   );
-  const byTable = new Map<string, { copied: Map<string, string | null>; kept: Set<string> }>();
+  const byTable = new Map<string, { copied: Map<string, string | null>; kept: Map<string, string | null> }>();
   for (const r of rows) {
     let keys = byTable.get(r.config_table);
-    if (!keys) byTable.set(r.config_table, (keys = { copied: new Map(), kept: new Set() }));
-    if (r.kept) keys.kept.add(r.key);
-    else keys.copied.set(r.key, r.row_md5);
+    if (!keys) byTable.set(r.config_table, (keys = { copied: new Map(), kept: new Map() }));
+    (r.kept ? keys.kept : keys.copied).set(r.key, r.row_md5);
   }
   return byTable;
 }
@@ -114,24 +128,29 @@ async function forgetConfigRows(
 }
 
 /**
- * Records the target's own rows of a table as kept, in place of those recorded before: its own, and
- * the rows pgferry copied that were edited there since (a key of them recorded copied becomes kept).
+ * Records keys of a table as kept (a key recorded copied becomes kept), each with the md5 of what
+ * pgferry last wrote under it when it copied it: forward, the target's own and the rows pgferry
+ * copied that were edited there since, in place of those recorded before (`replace`); back, the
+ * rows edited on the old source, beside them.
  */
 async function recordKeptConfigRows(
   catalog: CatalogConnection,
   migration: string,
   database: string,
   table: string,
-  keys: readonly string[],
+  keys: readonly KeptConfigRow[],
+  replace: boolean,
 ): Promise<void> {
+  if (!replace && keys.length === 0) return;
   await catalog.install();
   await catalog.transaction(async (c) => {
-    await c.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND config_table = $3 AND kept`, [migration, database, table]);
+    if (replace)
+      await c.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND config_table = $3 AND kept`, [migration, database, table]);
     if (keys.length === 0) return;
     await c.query(
-      `INSERT INTO ${T} (migration, database, config_table, key, kept) SELECT $1, $2, $3, k, true FROM unnest($4::text[]) AS k
-       ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = true, row_md5 = NULL, recorded_at = now()`,
-      [migration, database, table, keys],
+      `INSERT INTO ${T} (migration, database, config_table, key, kept, row_md5) SELECT $1, $2, $3, k, true, h FROM unnest($4::text[], $5::text[]) AS u(k, h)
+       ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = true, row_md5 = EXCLUDED.row_md5, recorded_at = now()`,
+      [migration, database, table, keys.map((k) => k.key), keys.map((k) => k.md5)],
     );
   });
 }

@@ -4,6 +4,7 @@
 // and how a migration whose databases each ended on their own ends. The flow code asks; the
 // control catalog records what it answers.
 import { PgferryError } from './errors';
+import { displayIdent } from './printedName';
 import type { DatabaseState, MigrationState, MigrationStatus, MigrationSubState } from './model';
 
 /** Substates in which nothing moves until the user acts (a settled wait, for `--wait` and `pulumi up`). */
@@ -98,7 +99,7 @@ export function registeredSubState(window: MigrationWindow, nowMs: number, datab
 export function unknownDatabases(requested: readonly string[], migrated: readonly string[]): string | undefined {
   const unknown = requested.filter((d) => !migrated.includes(d));
   if (unknown.length === 0) return undefined;
-  const list = (dbs: readonly string[]) => dbs.map((d) => `"${d}"`).join(', ');
+  const list = (dbs: readonly string[]) => dbs.map(displayIdent).join(', ');
   return `${list(unknown)} ${unknown.length === 1 ? 'is' : 'are'} not migrated by this migration; it migrates ${list(migrated)}`;
 }
 
@@ -127,7 +128,7 @@ export function endOfDatabases(
   databases: readonly { readonly database: string; readonly state: DatabaseState }[],
   done: 'cut over' | 'copied' = 'cut over',
 ): MigrationEnding {
-  const canceled = databases.filter((d) => d.state === 'Canceled').map((d) => `"${d.database}"`);
+  const canceled = databases.filter((d) => d.state === 'Canceled').map((d) => displayIdent(d.database));
   if (canceled.length === databases.length) return { state: 'Canceled', message: 'canceled by the user (every database was canceled)' };
   if (canceled.length === 0) return { state: 'Succeeded', message: null };
   return { state: 'Succeeded', message: `${done}; ${canceled.join(', ')} canceled by the user and not migrated` };

@@ -10,7 +10,7 @@
 import { retryPhase } from './outage';
 import { applierResult, lateArrivals, lateArrivalWords, markCutoverPoint } from '../switchover/marker';
 import { withSessionPair } from '../connect/session';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
+import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -339,8 +339,7 @@ async function configRowsAtCutover(run: MigrationRun, database: string): Promise
       syncExtensionConfigRows(p.source, p.target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
     ),
   );
-  for (const c of copied)
-    run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('cutover', c) });
+  for (const c of copied) for (const said of configRowsMessages('cutover', c)) run.onProgress({ ...said, database });
 }
 
 /** One database's large objects brought level: the delta, or the target's refusal in one line (which stops the cutover). */

@@ -17,7 +17,7 @@ import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects, largeObjectsAmong } from '../copy/largeObjects';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
+import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { configRowsLedger } from '../control/extensionConfigRows';
 import { readSequenceValues, writeSequenceValues } from '../switchover/sequenceSync';
@@ -353,8 +353,7 @@ export async function copyDatabaseAt(
         syncExtensionConfigRows(source, target, 'forward', configRowsLedger(run.store, spec.migrationName, database)),
       ),
     );
-    for (const c of copied)
-      run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('copy', c) });
+    for (const c of copied) for (const said of configRowsMessages('copy', c)) run.onProgress({ ...said, database });
   });
 }
 

@@ -41,7 +41,7 @@ import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
-import { configRowsCopiedMessage, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
+import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
 import { configRowsLedger, extensionConfigRows } from '../control/extensionConfigRows';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
@@ -386,8 +386,7 @@ async function configRowsBack(run: SwitchoverRun, database: string): Promise<voi
       syncExtensionConfigRows(p.source, p.target, 'back', ledger),
     ),
   );
-  for (const c of copied)
-    run.onProgress({ kind: c.edited > 0 ? 'warning' : 'info', database, message: configRowsCopiedMessage('fall-back', c) });
+  for (const c of copied) for (const said of configRowsMessages('fall-back', c)) run.onProgress({ ...said, database });
 }
 
 /**

@@ -3,7 +3,7 @@
 // Fixes are made on the target: the source stays as it is (it is the fallback).
 import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
-import { displayIdent, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName } from '../connect/quote';
 import { qualifiedKey } from '../core/names';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
@@ -90,7 +90,7 @@ class Findings {
 
 /** The database's own locale (LC_COLLATE, LC_CTYPE, or ICU) must exist on the target. */
 async function checkDatabaseLocale(client: pg.Client, target: TargetCollations, found: Findings): Promise<void> {
-  const database = ident(found.database);
+  const database = found.database;
   const db = (await client.query<{ db: Record<string, string | null | undefined> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
   const icuDb = db.datlocprovider === 'i';
   for (const key of ['datcollate', 'datctype'] as const) {
@@ -122,7 +122,7 @@ async function checkColumnCollations(client: pg.Client, target: TargetCollations
     if (col.user_defined || target.names.has(qualifiedKey(col.schema, col.name))) continue;
     found.fail(
       CODES.COLUMN_COLLATION_MISSING,
-      `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
+      `collation ${displayName(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
       `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or migrate to a target whose OS provides it; otherwise the migration cannot carry ${col.example_column} and the columns sharing its collation: the target has no collation of that name to give them`,
     );
   }
@@ -134,7 +134,7 @@ async function checkUserCollations(client: pg.Client, target: TargetCollations, 
     await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)
   ).rows;
   for (const coll of userCollations) {
-    const name = qualified(coll.schema, coll.name);
+    const name = displayName(coll.schema, coll.name);
     const missing = coll.provider === 'i' ? !target.icu : coll.provider === 'c' && !localeKnown(target, coll.locale);
     if (missing) {
       found.fail(
@@ -161,7 +161,9 @@ export async function checkCollations(client: pg.Client, database: string, targe
   await checkUserCollations(client, target, found);
   if (found.results.length === 0) {
     return [
-      succeeded(CODES.COLLATIONS, CHECK_TYPES.collations, `database ${ident(database)}'s collations all exist on the target`, { database }),
+      succeeded(CODES.COLLATIONS, CHECK_TYPES.collations, `database ${displayIdent(database)}'s collations all exist on the target`, {
+        database,
+      }),
     ];
   }
   return found.results;

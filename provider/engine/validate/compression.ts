@@ -3,7 +3,7 @@
 // restore after the validation passed. So the methods the source's columns name must be ones the
 // target offers (the values of its default_toast_compression).
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
@@ -45,7 +45,7 @@ export async function checkCompression(
       failed(
         CODES.COMPRESSION_METHOD_MISSING,
         CHECK_TYPES.schema,
-        `${r.columns} column(s) of database ${ident(database)} are stored with COMPRESSION ${r.method} (e.g. ${r.example}), which the target does not offer (it has: ${offered}): the schema restore would fail`,
+        `${r.columns} column(s) of database ${displayIdent(database)} are stored with COMPRESSION ${r.method} (e.g. ${r.example}), which the target does not offer (it has: ${offered}): the schema restore would fail`,
         `on the source, ALTER TABLE ... ALTER COLUMN ... SET COMPRESSION pglz for those columns (new rows use it; existing ones keep theirs and are copied as values), or use a target built with ${r.method}`,
         { database },
       ),
@@ -54,9 +54,14 @@ export async function checkCompression(
   if (results.length === 0 && rows.length > 0) {
     const methods = rows.map((r) => r.method).join(', ');
     results.push(
-      succeeded(CODES.COMPRESSION, CHECK_TYPES.schema, `the target offers every column compression of ${ident(database)} (${methods})`, {
-        database,
-      }),
+      succeeded(
+        CODES.COMPRESSION,
+        CHECK_TYPES.schema,
+        `the target offers every column compression of ${displayIdent(database)} (${methods})`,
+        {
+          database,
+        },
+      ),
     );
   }
   return results;

@@ -9,6 +9,7 @@ import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning, type ServerRole } from './result';
 import { openReadOnly, readServerInfo, type ServerSession } from './readOnlySessions';
 import { maskSecrets } from '../core/secrets';
+import { displayIdent } from '../connect/quote';
 
 const TLS_ERRNOS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -59,7 +60,7 @@ export function tlsFailureOf(role: ServerRole, server: ServerSpec, error: unknow
 export function classifyConnectError(role: ServerRole, server: ServerSpec, error: unknown): ValidationResult {
   const type = CHECK_TYPES.connectivity;
   const scope = { server: role };
-  const who = `${role} ${server.host}:${server.port} as user "${server.user}"`;
+  const who = `${role} ${server.host}:${server.port} as user ${displayIdent(server.user)}`;
   const state = sqlState(error);
   const text = maskSecrets(String((error as Error | null)?.message ?? error), [server.password]);
   if (state === INVALID_PASSWORD || /password must be a string|password authentication failed|SASL/i.test(text)) {
@@ -67,7 +68,7 @@ export function classifyConnectError(role: ServerRole, server: ServerSpec, error
       CODES.AUTHENTICATION,
       type,
       `authentication failed on the ${who}: ${text}`,
-      `check ${role}.user and ${role}.password (or PGPASSWORD / ~/.pgpass) for "${server.user}" on ${server.host}`,
+      `check ${role}.user and ${role}.password (or PGPASSWORD / ~/.pgpass) for ${displayIdent(server.user)} on ${server.host}`,
       scope,
     );
   }
@@ -76,7 +77,7 @@ export function classifyConnectError(role: ServerRole, server: ServerSpec, error
       CODES.AUTHENTICATION,
       type,
       `the ${who} was refused: ${text}`,
-      `make sure role "${server.user}" exists with LOGIN and that pg_hba.conf on ${server.host} allows it from this machine`,
+      `make sure role ${displayIdent(server.user)} exists with LOGIN and that pg_hba.conf on ${server.host} allows it from this machine`,
       scope,
     );
   }
@@ -84,7 +85,7 @@ export function classifyConnectError(role: ServerRole, server: ServerSpec, error
     return failed(
       CODES.MAINTENANCE_DATABASE,
       type,
-      `maintenance database "${server.maintenanceDatabase}" does not exist on the ${role} ${server.host}:${server.port}`,
+      `maintenance database ${displayIdent(server.maintenanceDatabase)} does not exist on the ${role} ${server.host}:${server.port}`,
       `set ${role}.maintenanceDatabase to an existing database the user can connect to (usually postgres)`,
       scope,
     );
@@ -137,7 +138,7 @@ export async function checkConnectivity(role: ServerRole, server: ServerSpec): P
     const result = succeeded(
       CODES.CONNECTIVITY,
       CHECK_TYPES.connectivity,
-      `connected to the ${role} ${server.host}:${server.port} as "${info.user}" (PostgreSQL ${info.version}, ${info.ssl ? 'TLS' : 'no TLS'}, sslMode ${server.sslMode})`,
+      `connected to the ${role} ${server.host}:${server.port} as ${displayIdent(info.user)} (PostgreSQL ${info.version}, ${info.ssl ? 'TLS' : 'no TLS'}, sslMode ${server.sslMode})`,
       { server: role },
     );
     return { result, session: { role, spec: server, client, info } };

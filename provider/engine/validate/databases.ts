@@ -1,7 +1,7 @@
 // The databases to migrate: present and connectable on the source; absent on the target unless
 // overwriting is allowed (and then droppable by the target user, and not live unless named).
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
@@ -46,8 +46,8 @@ export async function checkSourceDatabases(
         failed(
           CODES.SOURCE_DATABASE_MISSING,
           type,
-          `database ${ident(name)} does not exist on the source`,
-          `remove ${ident(name)} from databases, or correct its name (names are case-sensitive)`,
+          `database ${displayIdent(name)} does not exist on the source`,
+          `remove ${displayIdent(name)} from databases, or correct its name (names are case-sensitive)`,
           scope,
         ),
       );
@@ -56,16 +56,16 @@ export async function checkSourceDatabases(
         failed(
           CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
           type,
-          `database ${ident(name)} on the source does not accept connections from "${source.info.user}"`,
+          `database ${displayIdent(name)} on the source does not accept connections from ${displayIdent(source.info.user)}`,
           row.allow_conn
-            ? `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}`
-            : `on the source: ALTER DATABASE ${ident(name)} WITH ALLOW_CONNECTIONS true`,
+            ? `on the source: GRANT CONNECT ON DATABASE ${displayIdent(name)} TO ${displayIdent(source.info.user)}`
+            : `on the source: ALTER DATABASE ${displayIdent(name)} WITH ALLOW_CONNECTIONS true`,
           scope,
         ),
       );
     } else {
       present.push(name);
-      results.push(succeeded(CODES.SOURCE_DATABASE, type, `database ${ident(name)} exists on the source`, scope));
+      results.push(succeeded(CODES.SOURCE_DATABASE, type, `database ${displayIdent(name)} exists on the source`, scope));
     }
   }
   return { results, present };
@@ -80,13 +80,13 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
   return spec.databases.map((name) => {
     const row = found.get(name);
     const scope = { database: name, server: 'target' as const };
-    if (!row) return succeeded(CODES.TARGET_DATABASE, type, `database ${ident(name)} does not exist on the target yet`, scope);
+    if (!row) return succeeded(CODES.TARGET_DATABASE, type, `database ${displayIdent(name)} does not exist on the target yet`, scope);
     if (!spec.overwriteDbsInTarget && spec.waitForOverwriteConfirmation) {
       return warning(
         CODES.TARGET_DATABASE_EXISTS,
         type,
-        `database ${ident(name)} already exists on the target: the migration waits for the overwrite to be allowed (WaitingForTargetDBOverwriteConfirmation)`,
-        `allow it with \`pgferry update --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true), or drop it on the target first (DROP DATABASE ${ident(name)})`,
+        `database ${displayIdent(name)} already exists on the target: the migration waits for the overwrite to be allowed (WaitingForTargetDBOverwriteConfirmation)`,
+        `allow it with \`pgferry update --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true), or drop it on the target first (DROP DATABASE ${displayIdent(name)})`,
         scope,
       );
     }
@@ -94,8 +94,8 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
       return failed(
         CODES.TARGET_DATABASE_EXISTS,
         type,
-        `database ${ident(name)} already exists on the target`,
-        `set overwriteDbsInTarget to true to drop and recreate it, or drop it on the target first (DROP DATABASE ${ident(name)})`,
+        `database ${displayIdent(name)} already exists on the target`,
+        `set overwriteDbsInTarget to true to drop and recreate it, or drop it on the target first (DROP DATABASE ${displayIdent(name)})`,
         scope,
       );
     }
@@ -103,8 +103,8 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
       return failed(
         CODES.TARGET_DATABASE_NOT_DROPPABLE,
         type,
-        `database ${ident(name)} exists on the target and "${target.info.user}" cannot drop it (not its owner)`,
-        `on the target: ALTER DATABASE ${ident(name)} OWNER TO ${ident(target.info.user)}, or drop it as its owner`,
+        `database ${displayIdent(name)} exists on the target and ${displayIdent(target.info.user)} cannot drop it (not its owner)`,
+        `on the target: ALTER DATABASE ${displayIdent(name)} OWNER TO ${displayIdent(target.info.user)}, or drop it as its owner`,
         scope,
       );
     }
@@ -113,7 +113,7 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
       return failed(
         CODES.TARGET_DATABASE_LIVE,
         type,
-        `database ${ident(name)} on the target is live (${why}): overwriteDbsInTarget would drop it`,
+        `database ${displayIdent(name)} on the target is live (${why}): overwriteDbsInTarget would drop it`,
         liveOverwriteFix(name),
         scope,
       );
@@ -122,15 +122,15 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
       return warning(
         CODES.TARGET_DATABASE_OVERWRITE,
         type,
-        `database ${ident(name)} on the target is live (${why}) and will be dropped and recreated, as overwriteLiveDbsInTarget names it`,
-        `remove ${ident(name)} from overwriteLiveDbsInTarget to keep it; the migration then refuses to start`,
+        `database ${displayIdent(name)} on the target is live (${why}) and will be dropped and recreated, as overwriteLiveDbsInTarget names it`,
+        `remove ${displayIdent(name)} from overwriteLiveDbsInTarget to keep it; the migration then refuses to start`,
         scope,
       );
     }
     return warning(
       CODES.TARGET_DATABASE_OVERWRITE,
       type,
-      `database ${ident(name)} exists on the target and will be dropped and recreated (overwriteDbsInTarget)`,
+      `database ${displayIdent(name)} exists on the target and will be dropped and recreated (overwriteDbsInTarget)`,
       `set overwriteDbsInTarget to false to keep it; the migration then refuses to start`,
       scope,
     );

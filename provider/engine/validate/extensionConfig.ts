@@ -8,7 +8,7 @@
 // on the source while streaming is not deleted on the target (nothing is), and the cutover's
 // verification stops on it.
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, qualified } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { readExtensionConfigTables } from '../catalog/extensionConfigTables';
 import { CODES } from './codes';
@@ -23,13 +23,13 @@ export async function checkExtensionConfigTables(client: pg.Client, database: st
     // the condition is the extension's own SQL from the catalog (WHERE ...), as pg_dump runs it
     const count = await client.query<{ n: string }>(`SELECT count(*)::int8::text AS n FROM ONLY ${table} ${t.condition}`);
     const n = Number(count.rows[0]?.n ?? 0);
-    if (n > 0) held.set(t.extension, [...(held.get(t.extension) ?? []), `${table} (${n} row(s))`]);
+    if (n > 0) held.set(t.extension, [...(held.get(t.extension) ?? []), `${displayName(t.schema, t.name)} (${n} row(s))`]);
   }
   return [...held].map(([extension, tables]) =>
     warning(
       CODES.EXTENSION_CONFIG_ROWS,
       CHECK_TYPES.extensions,
-      `the configuration tables of extension ${ident(extension)} hold rows of the database's own: ${tables.join(', ')}; they are copied with the data and compared by the verification, but not streamed (an extension's table is not published): what the source changes in them while streaming is copied at the cutover, after the drain`,
+      `the configuration tables of extension ${displayIdent(extension)} hold rows of the database's own: ${tables.join(', ')}; they are copied with the data and compared by the verification, but not streamed (an extension's table is not published): what the source changes in them while streaming is copied at the cutover, after the drain`,
       `nothing to do while rows are only added or changed; a row deleted from them on the source while streaming stays on the target and stops the cutover's verification naming the table: delete it on the target too, then ask for the cutover again`,
       { database },
     ),

@@ -2,7 +2,7 @@
 // azure.extensions when the target has that parameter, preloaded when they need it, and
 // creatable by a non-superuser target user.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
@@ -122,14 +122,14 @@ interface ExtensionContext {
 function checkOneExtension(ext: SourceExtension, database: string, context: ExtensionContext, results: ValidationResult[]): void {
   const { target, targetIsSuperuser, notAllowed, notPreloaded, allowValue, preloadValue } = context;
   const scope = { database };
-  const name = ident(ext.name);
+  const name = displayIdent(ext.name);
   const onTarget = target.available.get(ext.name);
   if (!onTarget) {
     results.push(
       failed(
         CODES.EXTENSION_UNAVAILABLE,
         CHECK_TYPES.extensions,
-        `extension ${name} ${ext.version} (database ${ident(database)}) is not available on the target`,
+        `extension ${name} ${ext.version} (database ${displayIdent(database)}) is not available on the target`,
         `install the package that provides ${name} on the target server so it appears in pg_available_extensions`,
         scope,
       ),
@@ -141,7 +141,7 @@ function checkOneExtension(ext: SourceExtension, database: string, context: Exte
       failed(
         CODES.EXTENSION_NOT_ALLOWED,
         CHECK_TYPES.serverParameters,
-        `extension ${name} (database ${ident(database)}) is not allow-listed in the target's azure.extensions`,
+        `extension ${name} (database ${displayIdent(database)}) is not allow-listed in the target's azure.extensions`,
         `set the target server parameter azure.extensions to '${allowValue}' (az postgres flexible-server parameter set --name azure.extensions --value '${allowValue}')`,
         scope,
       ),
@@ -153,7 +153,7 @@ function checkOneExtension(ext: SourceExtension, database: string, context: Exte
       warning(
         CODES.EXTENSION_NOT_PRELOADED,
         CHECK_TYPES.serverParameters,
-        `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries, which the target user may not read`,
+        `extension ${name} (database ${displayIdent(database)}) needs library ${library} in the target's shared_preload_libraries, which the target user may not read`,
         `make sure the target's shared_preload_libraries includes ${library} (Azure: server parameter shared_preload_libraries, then restart), or GRANT pg_read_all_settings TO the target user so this check can verify it`,
         scope,
       ),
@@ -163,7 +163,7 @@ function checkOneExtension(ext: SourceExtension, database: string, context: Exte
       failed(
         CODES.EXTENSION_NOT_PRELOADED,
         CHECK_TYPES.serverParameters,
-        `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries`,
+        `extension ${name} (database ${displayIdent(database)}) needs library ${library} in the target's shared_preload_libraries`,
         `set the target server parameter shared_preload_libraries to '${preloadValue}' and restart the target`,
         scope,
       ),
@@ -175,8 +175,8 @@ function checkOneExtension(ext: SourceExtension, database: string, context: Exte
       failed(
         CODES.UNTRUSTED_EXTENSION,
         CHECK_TYPES.extensions,
-        `extension ${name} (database ${ident(database)}) can only be created by a superuser, and the target user is not one`,
-        `have the target's administrator allow-list it (Azure: server parameter azure.extensions) or run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or migrate with a superuser target user`,
+        `extension ${name} (database ${displayIdent(database)}) can only be created by a superuser, and the target user is not one`,
+        `have the target's administrator allow-list it (Azure: server parameter azure.extensions) or run CREATE EXTENSION ${name} in ${displayIdent(database)} on the target after it is created, or migrate with a superuser target user`,
         scope,
       ),
     );

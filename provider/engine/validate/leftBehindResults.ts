@@ -2,7 +2,7 @@
 // skipUnsupportedObjects while it is off, Warnings naming each object left behind with its
 // definition while it is on. Validation and the schema copy build them the same way; neither
 // ever advises changing the source, which stays as it is (it is the fallback).
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { LeftBehindObject, UnsupportedObject } from '../catalog/unsupported';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
@@ -43,7 +43,7 @@ function withDefinition(result: ValidationResult, definition: string | undefined
 
 /** skipUnsupportedObjects off: each object the target user cannot create fails, naming what depends on it. */
 export function unsupportedBlockers(objects: readonly UnsupportedObject[], database: string, targetUser: string): ValidationResult[] {
-  const db = ident(database);
+  const db = displayIdent(database);
   return objects
     .filter((o) => o.reason !== undefined)
     .map((root) => {
@@ -59,7 +59,7 @@ export function unsupportedBlockers(objects: readonly UnsupportedObject[], datab
         failed(
           root.reason!,
           CHECK_TYPES.schema,
-          `${root.description} in ${db}: ${whyUnsupported(root)}, and the target user "${targetUser}" is not one${also}`,
+          `${root.description} in ${db}: ${whyUnsupported(root)}, and the target user ${displayIdent(targetUser)} is not one${also}`,
           fix,
           { database },
         ),
@@ -70,20 +70,21 @@ export function unsupportedBlockers(objects: readonly UnsupportedObject[], datab
 
 /** skipUnsupportedObjects on: a Warning per object left behind; a table depending on one still fails. */
 export function leftBehindResults(objects: readonly LeftBehindObject[], database: string, targetUser: string): ValidationResult[] {
-  const db = ident(database);
+  const db = displayIdent(database);
   const scope = { database };
   return objects.map((o) => {
     if (o.holdsData) {
       return failed(
         CODES.TABLE_NEEDS_UNSUPPORTED_OBJECT,
         CHECK_TYPES.schema,
-        `${o.description} in ${db} depends on ${o.needs}, which the target user "${targetUser}" cannot create: a table cannot be left behind`,
+        `${o.description} in ${db} depends on ${o.needs}, which the target user ${displayIdent(targetUser)} cannot create: a table cannot be left behind`,
         ADMIN_MIGRATES,
         scope,
       );
     }
     const attached = o.attached?.length ? ` (with its ${[...new Set(o.attached)].join(', ')})` : '';
-    const because = o.reason === undefined ? whyUnsupported(o) : `${whyUnsupported(o)}, and the target user "${targetUser}" is not one`;
+    const because =
+      o.reason === undefined ? whyUnsupported(o) : `${whyUnsupported(o)}, and the target user ${displayIdent(targetUser)} is not one`;
     return withDefinition(
       warning(
         o.reason ?? CODES.OBJECT_LEFT_BEHIND,

@@ -12,7 +12,7 @@
 // sessions (not their database, role or application name): such a session counts as a client's,
 // its address shown as hidden, so a managed target's admin refuses the same databases a superuser does.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import { databasesInUse } from '../control/databasesInUse';
 import { PgferryError } from '../core/errors';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -90,7 +90,7 @@ export function liveOverwriteFix(database: string): string {
 export function liveOverwriteError(database: string, why: string): PgferryError {
   return new PgferryError(
     'TARGET_DATABASE_LIVE',
-    `database ${ident(database)} on the target is live (${why}): overwriteDbsInTarget would drop it; nothing was changed`,
+    `database ${displayIdent(database)} on the target is live (${why}): overwriteDbsInTarget would drop it; nothing was changed`,
     { category: 'validation', field: 'overwriteLiveDbsInTarget', fix: liveOverwriteFix(database) },
   );
 }

@@ -3,7 +3,7 @@
 // gets one Succeeded instead.
 import type pg from 'pg';
 import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { leftBehindResults, unsupportedBlockers } from './leftBehindResults';
@@ -70,13 +70,13 @@ export async function checkManagedBlockers(
 ): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.schema;
   const scope = { database };
-  const db = ident(database);
+  const db = displayIdent(database);
   if (ctx.targetIsSuperuser) {
     return [
       succeeded(
         CODES.MANAGED_TARGET,
         type,
-        `the target user "${ctx.targetUser}" is a superuser: no managed-target restrictions apply to ${db}`,
+        `the target user ${displayIdent(ctx.targetUser)} is a superuser: no managed-target restrictions apply to ${db}`,
         scope,
       ),
     ];
@@ -105,8 +105,8 @@ export async function checkManagedBlockers(
         warning(
           CODES.SUPERUSER_OWNED_OBJECT,
           type,
-          `${objects.length} object(s) in ${db} are owned by ${ident(owner)}, a superuser on the target, and will be owned by "${ctx.targetUser}" there${withDefaults.has(owner) ? `, as will ${ident(owner)}'s default privileges` : ''}: ${listSome(objects)}`,
-          `none needed if "${ctx.targetUser}" may own them; otherwise ${reassign}`,
+          `${objects.length} object(s) in ${db} are owned by ${displayIdent(owner)}, a superuser on the target, and will be owned by ${displayIdent(ctx.targetUser)} there${withDefaults.has(owner) ? `, as will ${displayIdent(owner)}'s default privileges` : ''}: ${listSome(objects)}`,
+          `none needed if ${displayIdent(ctx.targetUser)} may own them; otherwise ${reassign}`,
           scope,
         ),
       );
@@ -115,8 +115,8 @@ export async function checkManagedBlockers(
         warning(
           CODES.SUPERUSER_OWNED_OBJECT,
           type,
-          `${objects.length} object(s) in ${db} are owned by superuser ${ident(owner)}; on the target that role is created without SUPERUSER: ${listSome(objects)}`,
-          `none needed if ${ident(owner)} needs no superuser powers on the target; otherwise ${reassign}`,
+          `${objects.length} object(s) in ${db} are owned by superuser ${displayIdent(owner)}; on the target that role is created without SUPERUSER: ${listSome(objects)}`,
+          `none needed if ${displayIdent(owner)} needs no superuser powers on the target; otherwise ${reassign}`,
           scope,
         ),
       );

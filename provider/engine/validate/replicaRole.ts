@@ -5,7 +5,7 @@
 // (flow/streamingTarget.ts): ordinary triggers and rules disabled, foreign keys dropped, all set
 // back at cutover, cancel or failure. This says which, and what it will touch in each database.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, succeeded, warning } from './result';
@@ -35,8 +35,8 @@ interface Switches {
 export function streamingSwitchesResult(database: string, user: string, s: Switches): ValidationResult {
   const type = CHECK_TYPES.replication;
   const scope = { database, server: 'target' as const };
-  const db = ident(database);
-  const why = `the target user "${user}" may not set session_replication_role = replica`;
+  const db = displayIdent(database);
+  const why = `the target user ${displayIdent(user)} may not set session_replication_role = replica`;
   const parts: string[] = [];
   if (s.foreign_keys > 0) {
     parts.push(
@@ -79,7 +79,7 @@ export async function checkApplyWithoutReplicaRole(
       succeeded(
         CODES.TARGET_REPLICA_ROLE,
         CHECK_TYPES.replication,
-        `the target user "${user}" may set session_replication_role = replica: changes are applied as PostgreSQL's own apply worker applies them (the target's ordinary triggers, rules and foreign keys do not act)`,
+        `the target user ${displayIdent(user)} may set session_replication_role = replica: changes are applied as PostgreSQL's own apply worker applies them (the target's ordinary triggers, rules and foreign keys do not act)`,
         { server: 'target' },
       ),
     ];

@@ -1,7 +1,7 @@
 // Online prerequisites on the source server: wal_level=logical, a free replication slot and WAL
 // sender per database, and a user allowed to replicate (checked by opening a replication connection).
 import { withSession } from '../connect/session';
-import { displayIdent, ident, literal } from '../connect/quote';
+import { displayIdent, literal } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { reverseStreamNamesOf, slotName } from '../core/names';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -165,7 +165,7 @@ async function checkReplicationRights(
   const source = server;
   const type = CHECK_TYPES.privileges;
   const scope = { server: side };
-  const user = ident(source.info.user);
+  const user = displayIdent(source.info.user);
   const right = (await source.client.query<{ replicates: boolean; azure_admin: boolean; roles: string[] }>(REPLICATION_RIGHT_SQL)).rows[0];
   const roles = right?.roles ?? [];
   if (!right?.replicates) {
@@ -201,7 +201,7 @@ async function checkReplicationRights(
       succeeded(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
-        `opened a logical replication connection to ${ident(database)} on the ${side}`,
+        `opened a logical replication connection to ${displayIdent(database)} on the ${side}`,
         { ...scope, database },
       ),
     );
@@ -210,7 +210,7 @@ async function checkReplicationRights(
       failed(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
-        `cannot open a logical replication connection to ${ident(database)} on the ${side} as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
+        `cannot open a logical replication connection to ${displayIdent(database)} on the ${side} as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
         `allow it in the ${side}'s pg_hba.conf (a line for database ${displayIdent(database)} or all, user ${source.info.user}) and check max_wal_senders`,
         { ...scope, database },
       ),

@@ -3,7 +3,7 @@
 // copy fail half-way; validation names it first, with the grant that lets the user read it all.
 import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
@@ -91,8 +91,8 @@ export function sourceRowSecurityResults(
 ): ValidationResult[] {
   const type = CHECK_TYPES.privileges;
   const scope = { database, server: 'source' as const };
-  const db = ident(database);
-  const user = ident(reader.user);
+  const db = displayIdent(database);
+  const user = displayIdent(reader.user);
   const enabled = tables.filter((t) => t.enabled);
   if (enabled.length === 0) {
     return [succeeded(CODES.ROW_SECURITY_SOURCE, type, `no table in ${db} has row-level security enabled`, scope)];
@@ -112,7 +112,7 @@ export function sourceRowSecurityResults(
   const unforced = filtered.filter((t) => !t.forced);
   const fixes = [reader.azure ? azureSourceFix(user, reader.major) : `on the source, as a superuser: ALTER ROLE ${user} BYPASSRLS`];
   if (unforced.length > 0) {
-    const owners = [...new Set(unforced.map((t) => ident(t.owner)))].sort();
+    const owners = [...new Set(unforced.map((t) => displayIdent(t.owner)))].sort();
     fixes.push(`for the tables that are not forced, membership in their owner is enough: GRANT ${owners.join(', ')} TO ${user}`);
   }
   const detail = forced.length ? ` (${forced.length} of them forced: FORCE ROW LEVEL SECURITY applies the policies to the owner too)` : '';

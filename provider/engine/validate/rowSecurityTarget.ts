@@ -4,7 +4,7 @@
 // (schema/rowSecurity.ts), so no policy filters the copy, the stream or the verification; both
 // that statement and CREATE POLICY need the table's owner privileges, on the owner the restore gives.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
@@ -33,7 +33,7 @@ export function targetRowSecurityResults(
   if (tables.length === 0) return [];
   const type = CHECK_TYPES.privileges;
   const scope = { database, server: 'target' as const };
-  const db = ident(database);
+  const db = displayIdent(database);
   const routes = tables.map((t) => ({ ...t, ...targetOwnerRoute(t.owner, ctx) }));
   const blocked = routes.filter((r) => !r.ok);
   if (blocked.length > 0) {
@@ -42,7 +42,7 @@ export function targetRowSecurityResults(
       failed(
         CODES.ROW_SECURITY_TARGET_NOT_OWNER,
         type,
-        `the target user ${ident(ctx.user)} could not create the policies of, nor enable row-level security on, ${blocked.length} table(s) in ${db}: ${listSome(blocked.map((r) => r.name))} (${reasons.join('; ')})`,
+        `the target user ${displayIdent(ctx.user)} could not create the policies of, nor enable row-level security on, ${blocked.length} table(s) in ${db}: ${listSome(blocked.map((r) => r.name))} (${reasons.join('; ')})`,
         inheritFix(ctx, [...new Set(blocked.map((r) => r.owner))].sort()),
         scope,
       ),
@@ -55,7 +55,7 @@ export function targetRowSecurityResults(
       CODES.ROW_SECURITY_TARGET,
       type,
       `${tables.length} table(s) in ${db} have row-level security or policies: ${listSome(tables.map((t) => t.name))}. ` +
-        `pgferry ${online ? 'copies, streams' : 'copies'} and verifies them before row-level security is enabled on the target, so no policy filters what ${ident(ctx.user)} reads or writes (FORCE has no effect until then); ` +
+        `pgferry ${online ? 'copies, streams' : 'copies'} and verifies them before row-level security is enabled on the target, so no policy filters what ${displayIdent(ctx.user)} reads or writes (FORCE has no effect until then); ` +
         `it enables row-level security as on the source ${when} (${how})`,
       `none needed; until then the policies do not protect these tables on the target: keep application users off it until the migration ${online ? 'has cut over' : 'has completed'}`,
       scope,

@@ -2,7 +2,7 @@
 // A server that cannot be reached skips the checks that need it instead of failing them.
 import type pg from 'pg';
 import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import { canceledError, errorMessage, isPgferryError } from '../core/errors';
 import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -111,8 +111,8 @@ async function openSourceDatabases(
         failed(
           CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
           CHECK_TYPES.databases,
-          `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`,
-          `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`,
+          `cannot connect to database ${displayIdent(name)} on the source: ${errorMessage(error)}`,
+          `on the source: GRANT CONNECT ON DATABASE ${displayIdent(name)} TO ${displayIdent(source.info.user)}, and allow it in pg_hba.conf`,
           { database: name, server: 'source' },
         ),
       );
@@ -130,13 +130,13 @@ async function sourceReadChecks(
 ): Promise<void> {
   for (const [database, client] of dbClients) {
     check();
-    await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.privileges, `table privileges in ${displayIdent(database)}`, database, () =>
       checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
     );
-    await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.privileges, `row-level security in ${displayIdent(database)}`, database, () =>
       checkSourceRowSecurity(client, database, source.info.major),
     );
-    await guarded(results, CHECK_TYPES.extensions, `the extensions' configuration tables in ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.extensions, `the extensions' configuration tables in ${displayIdent(database)}`, database, () =>
       checkExtensionConfigTables(client, database, spec.mode === 'Online'),
     );
   }
@@ -158,7 +158,7 @@ async function footprintRightsChecks(
     // the pooler's rights are the pooler's checks (checkPooler), once for all its databases
     for (const change of FOOTPRINT.filter((c) => c.madeFor(spec) && c.rights.server !== 'pooler')) {
       check();
-      await guarded(results, CHECK_TYPES.privileges, `the rights of ${change.name} in ${ident(database)}`, database, async () => [
+      await guarded(results, CHECK_TYPES.privileges, `the rights of ${change.name} in ${displayIdent(database)}`, database, async () => [
         rightsResult(change, database, await change.rights.refusal({ spec, database, source, target: target.client })),
       ]);
     }
@@ -177,8 +177,8 @@ function rightsResult(change: ReversibleChange, database: string, refusal: Right
       scope,
     );
   const message = fence
-    ? `the source user can fence the writers of ${ident(database)} at cutover (ALTER DATABASE, end its sessions)`
-    : `${change.name}: the ${change.rights.server} user has the rights it needs in ${ident(database)}: ${change.rights.needs}`;
+    ? `the source user can fence the writers of ${displayIdent(database)} at cutover (ALTER DATABASE, end its sessions)`
+    : `${change.name}: the ${change.rights.server} user has the rights it needs in ${displayIdent(database)}: ${change.rights.needs}`;
   return succeeded(fence ? CODES.WRITER_FENCE : CODES.FOOTPRINT_RIGHTS, CHECK_TYPES.privileges, message, scope);
 }
 
@@ -197,7 +197,7 @@ async function onlineChecks(
   );
   for (const [database, client] of dbClients) {
     check();
-    await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
+    await guarded(results, CHECK_TYPES.cdcTable, `tables of ${displayIdent(database)} for CDC`, database, async () =>
       checkCdcTables(await cdcTableReport(client, spec), database, spec),
     );
   }
@@ -322,20 +322,22 @@ async function checkAgainstTarget(
   }
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
-    await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.schema, `the schema of ${displayIdent(database)}`, database, () =>
       checkSchema(client, database, source.info.major, { user: target.info.user, superuser: target.info.superuser }),
     );
-    await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.collations, `the collations of ${displayIdent(database)}`, database, () =>
       checkCollations(client, database, targetCollations),
     );
-    await guarded(results, CHECK_TYPES.schema, `the column compression of ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.schema, `the column compression of ${displayIdent(database)}`, database, () =>
       checkCompression(client, database, source.info.major, targetCompressions),
     );
-    await guarded(results, CHECK_TYPES.schema, `the tablespaces of ${ident(database)}`, database, () => checkTablespaces(client, database));
-    await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
+    await guarded(results, CHECK_TYPES.schema, `the tablespaces of ${displayIdent(database)}`, database, () =>
+      checkTablespaces(client, database),
+    );
+    await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${displayIdent(database)}`, database, () =>
       checkManagedBlockers(client, database, managed, unsupported.get(database)),
     );
-    await guarded(results, CHECK_TYPES.privileges, `row-level security of ${ident(database)} on the target`, database, () =>
+    await guarded(results, CHECK_TYPES.privileges, `row-level security of ${displayIdent(database)} on the target`, database, () =>
       checkTargetRowSecurity(client, target.client, target.info, spec, database),
     );
   }

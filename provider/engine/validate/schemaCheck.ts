@@ -4,7 +4,7 @@
 // migration cannot carry and why.
 import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
@@ -47,7 +47,7 @@ function castResult(
   const type = CHECK_TYPES.schema;
   const scope = { database };
   const name = `(${cast.source} AS ${cast.target})`;
-  const user = ident(target.user);
+  const user = displayIdent(target.user);
   if (target.superuser) {
     return warning(
       CODES.USER_DEFINED_CAST,
@@ -87,7 +87,7 @@ export async function checkSchema(
   if (sourceMajor < 12) {
     const { rows } = await client.query<{ schema: string; name: string }>(TABLES_WITH_OIDS_SQL_PG11);
     for (const t of rows) {
-      const name = qualified(t.schema, t.name);
+      const name = displayName(t.schema, t.name);
       results.push(
         failed(
           CODES.TABLE_WITH_OIDS,
@@ -102,6 +102,8 @@ export async function checkSchema(
   const casts = (await client.query<{ source: string; target: string; builtin_types: boolean }>(USER_CASTS_SQL)).rows;
   for (const c of casts) results.push(castResult(c, target, database));
   if (results.length === 0)
-    results.push(succeeded(CODES.SCHEMA, type, `database ${ident(database)} has no tables WITH OIDS and no user-defined casts`, scope));
+    results.push(
+      succeeded(CODES.SCHEMA, type, `database ${displayIdent(database)} has no tables WITH OIDS and no user-defined casts`, scope),
+    );
   return results;
 }

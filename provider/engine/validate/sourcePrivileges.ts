@@ -2,7 +2,7 @@
 // ... FOR TABLE needs ownership).
 import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
@@ -40,8 +40,8 @@ export async function checkSourceTablePrivileges(
       failed(
         CODES.SOURCE_TABLE_NOT_READABLE,
         type,
-        `source user ${ident(user)} cannot read ${unreadable.length} relation(s) in ${ident(database)}: ${listSome(unreadable.map((r) => r.name))}`,
-        `on the source, in ${ident(database)}: GRANT USAGE ON SCHEMA … and GRANT SELECT ON ALL TABLES IN SCHEMA … TO ${ident(user)} (PostgreSQL 14+: GRANT pg_read_all_data TO ${ident(user)})`,
+        `source user ${displayIdent(user)} cannot read ${unreadable.length} relation(s) in ${displayIdent(database)}: ${listSome(unreadable.map((r) => r.name))}`,
+        `on the source, in ${displayIdent(database)}: GRANT USAGE ON SCHEMA … and GRANT SELECT ON ALL TABLES IN SCHEMA … TO ${displayIdent(user)} (PostgreSQL 14+: GRANT pg_read_all_data TO ${displayIdent(user)})`,
         scope,
       ),
     );
@@ -54,8 +54,8 @@ export async function checkSourceTablePrivileges(
       failed(
         CODES.SOURCE_TABLE_NOT_OWNED,
         type,
-        `source user ${ident(user)} does not own ${notOwned.length} relation(s) in ${ident(database)}, so it cannot publish them: ${listSome(notOwned.map((r) => r.name))}`,
-        `on the source: GRANT ${owners.map(ident).join(', ')} TO ${ident(user)}`,
+        `source user ${displayIdent(user)} does not own ${notOwned.length} relation(s) in ${displayIdent(database)}, so it cannot publish them: ${listSome(notOwned.map((r) => r.name))}`,
+        `on the source: GRANT ${owners.map(displayIdent).join(', ')} TO ${displayIdent(user)}`,
         scope,
       ),
     );
@@ -65,7 +65,7 @@ export async function checkSourceTablePrivileges(
       succeeded(
         CODES.SOURCE_TABLE_PRIVILEGES,
         type,
-        `source user ${ident(user)} can read${online ? ' and publish' : ''} all ${rows.length} relation(s) in ${ident(database)}`,
+        `source user ${displayIdent(user)} can read${online ? ' and publish' : ''} all ${rows.length} relation(s) in ${displayIdent(database)}`,
         scope,
       ),
     );

@@ -4,7 +4,7 @@
 // every object into the target database's default tablespace (pg_restore --no-tablespaces), and
 // validation says which of the source's objects that moves, with how to place them afterwards.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, warning } from './result';
@@ -26,7 +26,7 @@ export async function checkTablespaces(client: pg.Client, database: string): Pro
     warning(
       CODES.TABLESPACE_NOT_KEPT,
       CHECK_TYPES.schema,
-      `${r.objects} table(s) and index(es) of database ${ident(database)} are in tablespace ${ident(r.tablespace)} (e.g. ${r.example}): they are restored into the target database's default tablespace`,
+      `${r.objects} table(s) and index(es) of database ${displayIdent(database)} are in tablespace ${displayIdent(r.tablespace)} (e.g. ${r.example}): they are restored into the target database's default tablespace`,
       `to place them on the target afterwards, ALTER TABLE ... SET TABLESPACE (or ALTER INDEX ...) there; a managed target offers no tablespace of its own`,
       { database },
     ),

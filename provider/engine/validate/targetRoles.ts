@@ -1,7 +1,7 @@
 // The target user's own powers: CREATEDB and CREATEROLE (unless superuser), and membership in
 // azure_pg_admin where that role exists (Azure's administrator role).
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
@@ -15,7 +15,7 @@ FROM pg_roles r WHERE r.rolname = 'azure_pg_admin'`;
 export async function checkTargetPrivileges(client: pg.Client, info: ServerInfo, spec: MigrationSpec): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.privileges;
   const scope = { server: 'target' as const };
-  const user = ident(info.user);
+  const user = displayIdent(info.user);
   if (info.superuser) return [succeeded(CODES.TARGET_PRIVILEGES, type, `target user ${user} is a superuser`, scope)];
   const results: ValidationResult[] = [];
   if (!info.createdb) {
