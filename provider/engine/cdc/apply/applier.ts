@@ -72,6 +72,8 @@ export interface ApplierOptions {
   /** The migration's known columns of a table, and their record (ApplyState.knownColumns, recordKnownColumns). */
   readonly knownColumns?: ApplyState['knownColumns'];
   readonly recordKnownColumns?: ApplyState['recordKnownColumns'];
+  /** The target OIDs of the migration's known objects of their own (ApplyState.madeOnTarget). */
+  readonly madeOnTarget?: ApplyState['madeOnTarget'];
   /** The partitioned tables the copy made on the target, by source OID (ApplyState.parentsCopied). */
   readonly parentsCopied?: ApplyState['parentsCopied'];
   /** The reverse stream's columns it may add on the old source (ApplyState.carriedBack). */
@@ -138,6 +140,7 @@ export class Applier {
       ...(options.requestResync ? { requestResync: options.requestResync } : {}),
       ...(options.knownColumns ? { knownColumns: options.knownColumns } : {}),
       ...(options.recordKnownColumns ? { recordKnownColumns: options.recordKnownColumns } : {}),
+      ...(options.madeOnTarget ? { madeOnTarget: options.madeOnTarget } : {}),
       ...(options.carriedBack ? { carriedBack: options.carriedBack } : {}),
       ...(options.parentsCopied ? { parentsCopied: options.parentsCopied } : {}),
     };
