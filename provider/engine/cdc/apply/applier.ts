@@ -66,6 +66,12 @@ export interface ApplierOptions {
   readonly leaseSessionPid?: number;
   /** Follow columns dropped, renamed, retyped and NOT NULL dropped on the source (default true): SessionConfig. */
   readonly followSchemaChanges?: boolean;
+  /**
+   * A schema watch makes the source's types and enum labels on the target while this stream runs
+   * (the online flow's, following schema changes): a change refused for want of one is held for it
+   * (heldForWatch). Default false: nothing would make them, the stream stops at once.
+   */
+  readonly schemaWatched?: boolean;
   /** Rename the target table when the source renames a streamed one (default false: the stream stops): SessionConfig. */
   readonly followTableRenames?: boolean;
   /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
@@ -267,8 +273,7 @@ export class Applier {
     const o = this.options;
     const table = awaitedTable(error);
     const at = this.state.begunLsn;
-    // only forward streams that follow schema changes have a schema watch to wait for
-    if (!table || at === undefined || o.words?.direction === 'reverse' || o.followSchemaChanges === false) return false;
+    if (!table || at === undefined || o.schemaWatched !== true) return false;
     if (this.awaiting?.at !== at) this.awaiting = { at, since: Date.now(), triedAgain: false };
     const awaiting = this.awaiting;
     const words = o.words ?? FORWARD_STREAM_WORDS;
