@@ -240,9 +240,7 @@ export class ShapeFollower {
     // shape sent before (followed at an earlier message) has run first
     if (this.ddlSent) await this.settled();
     const ahead = await this.connections.targetTableAhead(relation.schema, relation.name);
-    let inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire, ahead);
-    traceOnce('first target table read');
-    if (following) await this.followUnseenTypeRenames(relation, inspected.columns);
+    let inspected = await this.inspectFollowingTypes(relation, ahead, following);
     // generated columns are not streamed: the source's catalog is read for them where either side has one
     if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
       const attributes = await this.sourceAttributesOf(relation);
@@ -294,6 +292,21 @@ export class ShapeFollower {
     const resolved = await resolveTargetTable(target, relation, this.connections.foreignKeysFire, leftOut, this.config.words);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
+  }
+
+  /**
+   * The relation's table on the target (inspectTargetTable), and the types the source renamed
+   * before the stream named them renamed there (followUnseenTypeRenames) when `following`.
+   */
+  private async inspectFollowingTypes(
+    relation: Relation,
+    ahead: Parameters<typeof inspectTargetTable>[3],
+    following: boolean,
+  ): ReturnType<typeof inspectTargetTable> {
+    const inspected = await inspectTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, ahead);
+    traceOnce('first target table read');
+    if (following) await this.followUnseenTypeRenames(relation, inspected.columns);
+    return inspected;
   }
 
   /**
