@@ -128,7 +128,7 @@ export class Applier {
   /** The source transaction held for a constraint the source dropped (heldForLoosening), since when, and whether it was told. */
   private loosening: { at: bigint; since: number; told: boolean } | undefined;
   /** The source transaction held for a type or enum label the target lacks (heldForWatch), and since when. */
-  private awaiting: { at: bigint; since: number } | undefined;
+  private awaiting: { at: bigint; since: number; triedAgain: boolean } | undefined;
 
   constructor(private readonly options: ApplierOptions) {
     this.state = {
@@ -267,14 +267,15 @@ export class Applier {
    * transaction that uses it, a label added and used at once): held, without a stop, until the
    * schema watch has made them on the target, for as long as WATCH_WAIT_MS from the first refusal
    * of that source transaction (watchWait.ts), told as an event. Nothing missing by the time it
-   * looks: it stops as before (a label renamed, not added, whose stop names the fix).
+   * looks: tried again once, the watch having maybe made it since the refusal; a label renamed,
+   * not added, stops at once, its stop naming the fix.
    */
   private async heldForWatch(error: unknown): Promise<boolean> {
     const o = this.options;
     const table = awaitedTable(error);
     const at = this.state.begunLsn;
     if (!table || at === undefined || o.schemaWatched !== true) return false;
-    if (this.awaiting?.at !== at) this.awaiting = { at, since: Date.now() };
+    if (this.awaiting?.at !== at) this.awaiting = { at, since: Date.now(), triedAgain: false };
     const awaiting = this.awaiting;
     const words = o.words ?? FORWARD_STREAM_WORDS;
     const tell = (missing: readonly string[]): void =>
@@ -283,7 +284,10 @@ export class Applier {
         `database ${displayIdent(o.database)}: a change of ${table} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
       );
     const held = await heldUntilMade(o, table, awaiting.since + WATCH_WAIT_MS, () => this.stopped, tell).catch(() => 'unmade' as const);
-    return held === 'made';
+    if (held !== 'present') return held === 'made';
+    const again = !awaiting.triedAgain;
+    awaiting.triedAgain = true;
+    return again;
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

@@ -5,7 +5,8 @@
 // them there at its next look (flow/schemaFollow.ts, a step that refuses no row, so it waits for
 // nothing). Until then the apply holds that change and tries it again once the target has them,
 // rather than stopping the stream and trying again after the stop's back-off. A refusal with
-// nothing missing, or one the watch has not followed within the bound, stops as before.
+// nothing missing is tried again once (the watch may have made it just after the refusal); a
+// label renamed, or one the watch has not followed within the bound, stops as before.
 import type pg from 'pg';
 import { withSessionPair } from '../../connect/session';
 import { qualified } from '../../connect/quote';
@@ -50,29 +51,34 @@ export function awaitedTable(error: unknown): string | undefined {
 
 /**
  * What the target lacks of the types the source's table uses, that the watch makes there: types,
- * and enum labels added, as a message names them.
+ * and enum labels added, as a message names them; `renamed` when a type's labels differ by a label
+ * the target has and the source not (RENAME VALUE), which the watch does not follow.
  */
-async function lacking(source: pg.Client, target: pg.Client, table: string): Promise<string[]> {
+async function lacking(source: pg.Client, target: pg.Client, table: string): Promise<{ missing: string[]; renamed: boolean }> {
   const { rows: types } = await source.query<{ schema: string; name: string; labels: string[] }>(SOURCE_TYPES_SQL, [table]);
-  if (types.length === 0) return [];
+  if (types.length === 0) return { missing: [], renamed: false };
   const names = types.map((t) => qualified(t.schema, t.name));
   const { rows: there } = await target.query<{ present: boolean; labels: string[] }>(TARGET_TYPES_SQL, [names]);
-  return types.flatMap((t, i) => {
+  let renamed = false;
+  const missing = types.flatMap((t, i) => {
     const have = there[i];
     if (!have?.present) return [`type ${names[i]!}`];
-    // a label the target has and the source not was renamed there (RENAME VALUE), which the watch
-    // does not follow: the stop names the fix at once
-    if (have.labels.some((l) => !t.labels.includes(l))) return [];
+    if (have.labels.some((l) => !t.labels.includes(l))) {
+      renamed = true;
+      return [];
+    }
     return t.labels.filter((l) => !have.labels.includes(l)).map((l) => `label ${JSON.stringify(l)} of ${names[i]!}`);
   });
+  return { missing, renamed };
 }
 
 /**
  * Holds a change of `table` the target refused while the target lacks a type or an enum label the
  * source's table uses, until the schema watch has made them there ('made': try it again now), or
- * until `deadline` or `stopped()` ('unmade': stop as before); 'none' when nothing is missing at
- * the first look (made already since the refusal, or refused for another cause). `tell` is given
- * what is missing, at the first look that finds it.
+ * until `deadline` or `stopped()` ('unmade': stop as before). At the first look: 'renamed' when a
+ * label was renamed (the stop names the fix at once), 'present' when nothing is missing: the watch
+ * may have made it between the refusal and this look, or the refusal had another cause, which a
+ * single try again tells apart. `tell` is given what is missing, at the first look that finds it.
  */
 export async function heldUntilMade(
   servers: { readonly source: ServerSpec; readonly target: ServerSpec; readonly database: string },
@@ -80,16 +86,17 @@ export async function heldUntilMade(
   deadline: number,
   stopped: () => boolean,
   tell: (missing: readonly string[]) => void,
-): Promise<'made' | 'unmade' | 'none'> {
+): Promise<'made' | 'unmade' | 'renamed' | 'present'> {
   const options = { database: servers.database, purpose: 'apply' } as const;
   return withSessionPair(servers.source, options, servers.target, options, async ({ source, target }) => {
     const first = await lacking(source, target, table);
-    if (first.length === 0) return 'none';
-    tell(first);
+    if (first.renamed) return 'renamed';
+    if (first.missing.length === 0) return 'present';
+    tell(first.missing);
     for (;;) {
       if (Date.now() > deadline || stopped()) return 'unmade';
       await new Promise((resolve) => setTimeout(resolve, WATCH_POLL_MS));
-      if ((await lacking(source, target, table)).length === 0) return 'made';
+      if ((await lacking(source, target, table)).missing.length === 0) return 'made';
     }
   });
 }
