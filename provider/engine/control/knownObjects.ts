@@ -102,6 +102,21 @@ export async function knownWithIdentities(catalog: CatalogConnection, migration:
 }
 
 /**
+ * The target OIDs recorded for the known objects of their own of one database (a type, a sequence,
+ * a view ...: no relation in their identity): those pgferry made there or a look found equal to the
+ * source's. An identity reads `relation:object:digest` (verify/schema/identity.ts targetIdentity).
+ */
+export async function knownOnTarget(catalog: CatalogConnection, migration: string, database: string): Promise<Set<string>> {
+  const { knownIdentities } = await knownWithIdentities(catalog, migration, database);
+  return new Set(
+    [...knownIdentities.values()].flatMap((identity) => {
+      const [relation, object] = identity.split(':');
+      return relation === '' && object ? [object] : [];
+    }),
+  );
+}
+
+/**
  * Records which object on the target each known key is: the one pgferry restored or made, or the
  * one a look found equal to the source's. Keys not known yet are left to recordKnownObjects.
  */

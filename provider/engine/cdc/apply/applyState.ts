@@ -123,6 +123,13 @@ export interface ApplyState {
    * followed by name.
    */
   parentsCopied?: () => Promise<ReadonlyMap<string, string>>;
+  /**
+   * The target OIDs recorded for the migration's known objects of their own (a type, a sequence
+   * ...): those pgferry made there, or a look found equal to the source's (control/knownObjects.ts).
+   * A type the source renamed before the stream told its old name is renamed on the target only if
+   * it is one of them (unseenTypeRenames.ts). Undefined where the migration keeps no such record.
+   */
+  madeOnTarget?: () => Promise<ReadonlySet<string>>;
   /** Records columns of the source the apply makes on the target as known, before it makes them. */
   recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
 }

@@ -11,7 +11,7 @@ import type { DdlFollowing } from './ddlFollow';
 import { displayIdent, qualified } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
-import { knownColumns, recordKnownObjects } from '../../control/knownObjects';
+import { knownColumns, knownOnTarget, recordKnownObjects } from '../../control/knownObjects';
 import { copiedParents } from '../../control/copyItems';
 import { schemaObjectKey } from '../../core/names';
 
@@ -69,6 +69,8 @@ export function startStream(
     leaseSessionPid: run.leaseSessionPid,
     followSchemaChanges: run.spec.followSchemaChanges,
     followTableRenames: run.spec.tableDropsAndRenames === 'follow',
+    // the online flow's schema watch makes the source's types and labels there (flow/schemaWatch.ts)
+    schemaWatched: run.spec.followSchemaChanges,
     applySessions: run.spec.applySessions,
     ...(ddlFollowing ? { ddlFollowing } : {}),
     requestResync: async (schema, table, why) => {
@@ -79,7 +81,7 @@ export function startStream(
     },
     parentsCopied: () => copiedParents(run.store, run.spec.migrationName, database),
     // only a migration that follows schema changes records its known objects (flow/schemaFollow.ts)
-    ...(run.spec.followSchemaChanges ? knownColumnsOf(run, database) : {}),
+    ...(run.spec.followSchemaChanges ? knownObjectsOf(run, database) : {}),
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);
@@ -97,12 +99,18 @@ export function startStream(
 /**
  * A table's columns among the migration's known objects, and their record: what tells a column the
  * target alone has (a DBA's, kept) from one pgferry made or the source had (shapeFollow.ts). No
- * record at all (a catalog an older pgferry filled) reads as undefined: nothing to tell by.
+ * record at all (a catalog an older pgferry filled) reads as undefined: nothing to tell by. And the
+ * target OIDs of the known objects of their own: a type the source renamed before the stream told
+ * its old name is renamed on the target only if it is one of them (unseenTypeRenames.ts).
  */
-function knownColumnsOf(run: MigrationRun, database: string): Required<Pick<ApplierOptions, 'knownColumns' | 'recordKnownColumns'>> {
+function knownObjectsOf(
+  run: MigrationRun,
+  database: string,
+): Required<Pick<ApplierOptions, 'knownColumns' | 'recordKnownColumns' | 'madeOnTarget'>> {
   const migration = run.spec.migrationName;
   return {
     knownColumns: (schema, table) => knownColumns(run.store, migration, database, schema, table),
+    madeOnTarget: () => knownOnTarget(run.store, migration, database),
     recordKnownColumns: (schema, table, columns) =>
       recordKnownObjects(
         run.store,

@@ -17,6 +17,7 @@ import type { SessionConfig } from './sessionConfig';
 import { inspectTargetTable, readTargetColumns, resolveTargetTable } from './targetTables';
 import { addColumnPlan, identityPosition, sourceAttributes, sourceColumnDefinitions } from './sourceColumns';
 import { generatedNames, planGeneratedFollow } from './generatedFollow';
+import { unseenCandidates, unseenRenames, type TypeName } from './unseenTypeRenames';
 import {
   keptColumnStop,
   planShapeFollow,
@@ -70,6 +71,8 @@ export class ShapeFollower {
   private readonly gone = new Set<number>();
   /** Each relation's replica identity and key columns as its last relation message followed gave them (streamKeyOf). */
   private readonly streamKeys = new Map<number, string>();
+  /** Source type OIDs whose stream name was checked against the target once (followUnseenTypeRenames). */
+  private readonly typesChecked = new Set<number>();
 
   constructor(
     private readonly config: SessionConfig,
@@ -237,8 +240,7 @@ export class ShapeFollower {
     // shape sent before (followed at an earlier message) has run first
     if (this.ddlSent) await this.settled();
     const ahead = await this.connections.targetTableAhead(relation.schema, relation.name);
-    let inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire, ahead);
-    traceOnce('first target table read');
+    let inspected = await this.inspectFollowingTypes(relation, ahead, following);
     // generated columns are not streamed: the source's catalog is read for them where either side has one
     if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
       const attributes = await this.sourceAttributesOf(relation);
@@ -293,6 +295,21 @@ export class ShapeFollower {
   }
 
   /**
+   * The relation's table on the target (inspectTargetTable), and the types the source renamed
+   * before the stream named them renamed there (followUnseenTypeRenames) when `following`.
+   */
+  private async inspectFollowingTypes(
+    relation: Relation,
+    ahead: Parameters<typeof inspectTargetTable>[3],
+    following: boolean,
+  ): ReturnType<typeof inspectTargetTable> {
+    const inspected = await inspectTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, ahead);
+    traceOnce('first target table read');
+    if (following) await this.followUnseenTypeRenames(relation, inspected.columns);
+    return inspected;
+  }
+
+  /**
    * A streamed table renamed or moved on the source (same OID, new name in its relation message):
    * the target table renamed in the open transaction, before any row under the new name, so that
    * every row lands once, in the table that had it. IF EXISTS: a target table renamed already (a
@@ -327,19 +344,43 @@ export class ShapeFollower {
   private async followTypeRenames(renames: readonly TypeRename[]): Promise<void> {
     await this.settled();
     for (const { from, to } of renames) {
-      const [was, now] = [qualified(from.schema, from.name), qualified(to.schema, to.name)];
       const { rows } = await this.connections.target.query<{ renames: boolean }>(
         'SELECT pg_catalog.to_regtype($1) IS NOT NULL AND pg_catalog.to_regtype($2) IS NULL AS renames',
-        [was, now],
+        [qualified(from.schema, from.name), qualified(to.schema, to.name)],
       );
-      if (rows[0]?.renames !== true) continue;
-      const statements: string[] = [];
-      if (from.schema !== to.schema) statements.push(`ALTER TYPE ${was} SET SCHEMA ${ident(to.schema)}`);
-      if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
-      await this.sendDdl(now, statements);
-      for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
-      this.state.onFollowed?.(`source type ${was} renamed to ${now} while streaming, followed on the target at its position in the stream`);
+      if (rows[0]?.renames === true) await this.renameType(from, to);
     }
+  }
+
+  /**
+   * Types the stream names, at the session's first Type message of each, by a name the target
+   * lacks, where the target's column has under another name a type pgferry made: renamed on the
+   * source before the stream carried a row of a table using them, so no Type message told their
+   * old names (unseenTypeRenames.ts says which are renamed). Renamed on the target as
+   * followTypeRenames does, before the first row under the new name: the schema watch's rename
+   * waits for the apply to pass it, and would wait for ever. Each type is looked at once a session,
+   * and only where the target's column prints its type under another name (no round trip otherwise).
+   */
+  private async followUnseenTypeRenames(relation: Relation, columns: readonly TargetAttribute[]): Promise<void> {
+    const candidates = unseenCandidates(relation, columns, this.typesChecked);
+    for (const c of candidates) this.typesChecked.add(c.oid);
+    const made = this.state.madeOnTarget;
+    if (candidates.length === 0 || !made) return;
+    const source = await this.connections.sourceSession();
+    const renames = await unseenRenames(this.connections.target, source, candidates, await made());
+    for (const { from, to } of renames) await this.renameType(from, to);
+    if (renames.length > 0) await this.settled();
+  }
+
+  /** A type renamed or moved on the target as the source did, in the open transaction; tables cast to its old name read again. */
+  private async renameType(from: TypeName, to: TypeName): Promise<void> {
+    const [was, now] = [qualified(from.schema, from.name), qualified(to.schema, to.name)];
+    const statements: string[] = [];
+    if (from.schema !== to.schema) statements.push(`ALTER TYPE ${was} SET SCHEMA ${ident(to.schema)}`);
+    if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
+    await this.sendDdl(now, statements);
+    for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
+    this.state.onFollowed?.(`source type ${was} renamed to ${now} while streaming, followed on the target at its position in the stream`);
   }
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
