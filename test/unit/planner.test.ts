@@ -244,6 +244,26 @@ describe('cdc/planner (pure): batches and their order', () => {
   });
 });
 
+describe('cdc/planner (pure): staging tables', () => {
+  it('makes a new stage of the new types once a key column is retyped, and reuses it while the types hold', () => {
+    const p = new BatchPlanner({ ...DEFAULT_LIMITS, stageMinRows: 2 });
+    const deletes = (t: TargetTable, from: number) => {
+      p.add({ op: 'delete', table: t, identity: tupleOf([String(from), null, null]) });
+      p.add({ op: 'delete', table: t, identity: tupleOf([String(from + 1), null, null]) });
+      return p.flush()[0]!.requires!;
+    };
+    const first = deletes(table, 1);
+    assert.equal(first.sql, 'CREATE TEMPORARY TABLE pg_temp."pgferry_stage_1" ("k0" integer) ON COMMIT DELETE ROWS');
+    assert.equal(deletes(table, 3).key, first.key);
+    // the relation message after ALTER COLUMN id TYPE bigint gives the table its new cast
+    const retyped: TargetTable = { ...table, columns: table.columns.map((c, i) => (i === 0 ? { ...c, cast: 'bigint' } : c)) };
+    const second = deletes(retyped, 3_000_000_000);
+    assert.notEqual(second.key, first.key);
+    assert.equal(second.sql, 'CREATE TEMPORARY TABLE pg_temp."pgferry_stage_2" ("k0" bigint) ON COMMIT DELETE ROWS');
+    assert.equal(deletes(retyped, 3_000_000_002).key, second.key);
+  });
+});
+
 describe('cdc/planner (pure): truncate', () => {
   it('truncates with ONLY except partitioned tables, and never with CASCADE', () => {
     const s = truncateStatement([table, { ...table, partitioned: true, name: 'p' }], false);

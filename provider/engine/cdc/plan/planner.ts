@@ -17,6 +17,7 @@ import {
   deleteStatement,
   fullIdentityStatement,
   insertStatement,
+  stageColumnTypes,
   stagedStatements,
   updateStatement,
 } from './statements';
@@ -143,7 +144,7 @@ export class BatchPlanner {
   /** Per table (perTable only): deletes held beside an insert group; they run first. */
   private readonly deletes = new Map<number, Group>();
   private held = 0;
-  /** Staging tables by table and statement shape, numbered in this planner (one per session). */
+  /** Staging tables by table, statement shape and column types, numbered in this planner (one per session). */
   private readonly stages = new Map<string, StageTable>();
 
   constructor(private readonly limits: PlannerLimits = DEFAULT_LIMITS) {}
@@ -291,8 +292,13 @@ export class BatchPlanner {
     return this.limits.stageMinRows !== undefined && g.rows.rows >= this.limits.stageMinRows;
   }
 
+  /**
+   * The group's staging table, one per table, statement shape and column types: a column retyped
+   * on the source while streaming (its relation message gives the table new casts) gets a new
+   * stage, made at its first use; the old one, empty, is left to the session's end.
+   */
   private stage(g: Group): StageTable {
-    const key = `${g.table.oid}|${g.shape}`;
+    const key = `${g.table.oid}|${g.shape}|${stageColumnTypes(g.table, g.keyCols, g.op === 'update' ? g.cols : NO_COLUMNS).join(',')}`;
     let stage = this.stages.get(key);
     if (!stage) {
       stage = { name: `pgferry_stage_${this.stages.size + 1}` };

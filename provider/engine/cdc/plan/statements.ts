@@ -151,6 +151,19 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
 const OWN_TYPE = /^("(?:[^"]|"")+"|[^".(\s]+)\./;
 
 /**
+ * The column types of a group's staging table: the types the VALUES casts name, a type of the
+ * database's own as its text (stagedStatements says why). Part of the stage's identity
+ * (planner.ts stage): a column retyped on the source while streaming needs a stage of its new type,
+ * since the one made before would refuse the values only the new type holds.
+ */
+export function stageColumnTypes(table: TargetTable, keyCols: readonly number[], setCols: readonly number[]): string[] {
+  return [...keyCols, ...setCols].map((i) => {
+    const cast = table.columns[i]!.cast;
+    return OWN_TYPE.test(cast) ? 'text' : cast;
+  });
+}
+
+/**
  * An update or delete group through a staging table: COPY the rows into a temporary table, then
  * one statement deletes them from the stage and applies them by key. For a 2,000-row group the
  * target does about a third less work than with UPDATE ... FROM (VALUES $n ...), whose thousands
@@ -177,7 +190,7 @@ export function stagedStatements(
   // would still read values as the old type.
   const own = casts.map((c) => OWN_TYPE.test(c));
   const read = (j: number) => (own[j] ? `::${casts[j]!}` : '');
-  const stageTypes = casts.map((c, j) => (own[j] ? 'text' : c));
+  const stageTypes = stageColumnTypes(table, keyCols, setCols);
   const create = `CREATE TEMPORARY TABLE ${stageName} (${aliases.map((a, j) => `${a} ${stageTypes[j]!}`).join(', ')}) ON COMMIT DELETE ROWS`;
   const target = qualified(table.schema, table.name);
   const fill: Statement = {
