@@ -8,8 +8,10 @@
 // origin are gone. Each refusal is one line and changes nothing: no window, offline, stopped,
 // twice. The same on a managed-like target. Issue 62: a large object the application makes on the
 // new server (as the target user) is on the old source after the fall-back, byte for byte; a DBA's
-// index, table and filled column made on the new server in the window are kept there, named, not
-// carried back (the reverse stream leaves the column out of the rows it writes), and stop nothing.
+// index and table made on the new server in the window are kept there, named, not carried back, and
+// stop nothing. A filled column made there (the reverse stream leaves it out of the rows it writes)
+// stops the fall-back before its point of no return, naming it and the statements to run; once they
+// have run, its values are on the old source too.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -132,7 +134,27 @@ async function dbaWorkOnNewServer(pair: ServerPair, db: string): Promise<void> {
   );
 }
 
-/** The DBA's index and table after the fall-back: kept on the new server, named, neither a difference nor carried back. */
+/**
+ * The DBA's filled column stops the fall-back before its point of no return, named with the statement
+ * for the old source, which is unchanged; made there and its values written again on the new server,
+ * the reverse stream carries them.
+ */
+async function dbaColumnCarried(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
+  await fallBackSettles(store, name);
+  const [stopped] = await fallbackWindows(store, name);
+  assert.equal(stopped!.state, 'Open', stopped!.message);
+  assert.match(
+    stopped!.message ?? '',
+    /^fall-back stopped: column public\.scratch\.dba_note of the new server holds values .*fix on the old source: ALTER TABLE "public"\."scratch" ADD COLUMN "dba_note" text DEFAULT 'unchecked'::text NOT NULL; then on the new server: UPDATE "public"\."scratch" SET "dba_note" = "dba_note" WHERE "dba_note" IS NOT NULL,/,
+  );
+  const columns = `SELECT attname FROM pg_attribute WHERE attrelid = 'scratch'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`;
+  assert.deepEqual(await pair.source.query(columns, [], db), [{ attname: 'k' }, { attname: 'note' }], 'the old source unchanged');
+  await writeBehindFence(pair.source, db, "ALTER TABLE scratch ADD COLUMN dba_note text DEFAULT 'unchecked' NOT NULL");
+  await pair.target.query('UPDATE scratch SET dba_note = dba_note WHERE dba_note IS NOT NULL', [], db);
+  await until('the old source has the values', async () => ((await sameOnBoth(pair, db)) ? true : undefined), 120_000);
+}
+
+/** The DBA's index and table after the fall-back: kept on the new server, named, neither a difference nor carried back; the column carried back with its values. */
 async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
   assert.deepEqual(
     await pair.target.query(
@@ -143,8 +165,7 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
     [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
   );
   assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
-  // the column kept with its values on the new server, and the rows the application wrote since
-  // carried back without it
+  // the column kept with its values on the new server, and carried back with them
   assert.deepEqual(await pair.target.query(`SELECT k, note, dba_note FROM scratch WHERE k < 100 ORDER BY k`, [], db), [
     { k: 2, note: 'after the DBA', dba_note: 'checked 2' },
     { k: 3, note: 'in the window', dba_note: 'unchecked' },
@@ -155,16 +176,19 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
       [],
       db,
     ),
-    [{ attname: 'k' }, { attname: 'note' }],
-    "the DBA's column is not carried back",
+    [{ attname: 'k' }, { attname: 'note' }, { attname: 'dba_note' }],
+    "the DBA's column made on the old source",
   );
+  assert.deepEqual(await pair.source.query(`SELECT k, note, dba_note FROM scratch WHERE k < 100 ORDER BY k`, [], db), [
+    { k: 2, note: 'after the DBA', dba_note: 'checked 2' },
+    { k: 3, note: 'in the window', dba_note: 'unchecked' },
+  ]);
   assert.ok(
     (await events(store, name, 200)).some(
       (e) =>
         /^fall-back: on the new server only, made there alone .*kept there/.test(e.message) &&
         /dba_items_v/.test(e.message) &&
-        /dba_watch/.test(e.message) &&
-        /dba_note/.test(e.message),
+        /dba_watch/.test(e.message),
     ),
     'the fall-back names what it kept',
   );
@@ -250,6 +274,8 @@ async function fallBackScenario(
   );
   await requestFallBack(spec.target, name);
   await refused(spec.target, store, name, /a fall-back is asked already and under way/, true);
+  await dbaColumnCarried(pair, store, name, db);
+  await requestFallBack(spec.target, name);
   const settled = await fallBackSettles(store, name);
   const fallback = settled.databases[0]!.fallback!;
   assert.equal(fallback.state, 'FellBack', fallback.message);

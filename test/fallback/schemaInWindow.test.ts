@@ -4,8 +4,9 @@
 // nor stall without a word: it stops, the window Stopped with a one-line message naming the change
 // to make on the old source (the statement itself), and once the DBA has made it there, the stream
 // applies again by itself and every row of the window reaches the old source, once, read back on
-// both servers. A column added there is the new server's own: its rows still arrive, without it. A
-// fall-back then brings the old source level with the new server.
+// both servers. A column added there is the new server's own: its rows still arrive, without it, and
+// a fall-back stops while it holds values the old source lacks, naming it; once it is made on the old
+// source and its values written again, the fall-back brings the old source level with the new server.
 import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -118,21 +119,33 @@ describe('fallback window: schema changes on the new server', function () {
       async () => ((await pair.source.query('SELECT 1 FROM notes WHERE id = 1004', [], db)).length === 1 ? true : undefined),
       180_000,
     );
-    const columns = await pair.source.query<{ c: string }>(
-      "SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped",
-      [],
-      db,
-    );
+    const columns =
+      "SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped";
     // a column the migration does not know is the new server's own: left out of the reverse stream, not made on the old source
-    assert.equal(columns[0]!.c, 'id,amount,m,v', "the old source's columns");
+    assert.equal((await pair.source.query<{ c: string }>(columns, [], db))[0]!.c, 'id,amount,m,v', "the old source's columns");
 
-    // and a fall-back brings the old source level with the new server
-    const shared = 'SELECT ROW(id, amount, m, v)::text AS r FROM notes ORDER BY id';
-    const written = (await pair.target.query<{ r: string }>(shared, [], db)).map((r) => r.r);
+    // a fall-back stops while the column holds a value the old source would lose, naming it
+    await requestFallBack(serverSpec(pair.target), name);
+    await fallBackSettles(store, name);
+    const [stopped] = await fallbackWindows(store, name);
+    assert.equal(stopped!.state, 'Open', stopped!.message);
+    assert.match(
+      stopped!.message ?? '',
+      /^fall-back stopped: column public\.notes\.extra of the new server holds values .*ALTER TABLE "public"\."notes" ADD COLUMN "extra" text;/,
+    );
+    assert.equal((await pair.source.query<{ c: string }>(columns, [], db))[0]!.c, 'id,amount,m,v', "the old source's columns unchanged");
+
+    // made on the old source and written again on the new server, a fall-back brings the old source level with it
+    await onOldSource(pair, db, 'ALTER TABLE notes ADD COLUMN extra text');
+    await pair.target.query('UPDATE notes SET extra = extra WHERE extra IS NOT NULL', [], db);
+    await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
+    const whole = 'SELECT n::text AS r FROM notes AS n ORDER BY id';
+    const written = (await pair.target.query<{ r: string }>(whole, [], db)).map((r) => r.r);
     await requestFallBack(serverSpec(pair.target), name);
     const settled = await fallBackSettles(store, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    const old2 = (await pair.source.query<{ r: string }>(shared, [], db)).map((r) => r.r);
-    assert.deepEqual(old2, written, 'every row of the window on the old source, once');
+    const old2 = (await pair.source.query<{ r: string }>(whole, [], db)).map((r) => r.r);
+    assert.deepEqual(old2, written, 'every row of the window on the old source, once, the new column with its value');
+    assert.ok(old2.includes('(1004,-1,happy,last,x)'), 'the value written in the new column');
   });
 });

@@ -383,6 +383,20 @@ export interface SchemaReport {
 export interface KeptObject {
   readonly object: string;
   readonly reason: string;
+  /**
+   * For a column of a table both servers have: where it is and the statement that makes it on the
+   * other server (a fall-back refuses to leave its values behind, flow/columnsLeftBehind.ts).
+   */
+  readonly column?: KeptColumn;
+}
+
+/** A column only the target has, of a table the source has too. */
+export interface KeptColumn {
+  readonly schema: string;
+  readonly table: string;
+  readonly name: string;
+  /** `ALTER TABLE ... ADD COLUMN ...`, the target's definition, for the source. */
+  readonly add: string;
 }
 
 export interface SchemaDifference {

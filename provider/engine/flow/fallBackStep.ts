@@ -39,6 +39,7 @@ import type { SwitchoverRun } from '../run/migrationRun';
 import { retryPhase } from './outage';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
+import { columnsLeftBehind } from './columnsLeftBehind';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
 import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
@@ -428,6 +429,8 @@ async function verifyBack(
   const { check: compare, known } = before.schema;
   const check = await again(run, 'the schema check', compare);
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
+  const leftBehind = await again(run, 'the columns of the new server', () => columnsLeftBehind(spec.target, database, check.kept ?? []));
+  if (leftBehind) throw new FallBackStopped(leftBehind);
   if (check.kept && check.kept.length > 0) {
     await recordEvent(
       store,

@@ -3,7 +3,7 @@
 // anything else is a difference, with the statement that makes the target match.
 import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
 import { displayName, ident, qualified } from '../../connect/quote';
-import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
+import type { ExpectedDifference, KeptColumn, KeptObject, SchemaDifference } from '../../core/model';
 import type { QualifiedName } from '../../core/names';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
@@ -586,6 +586,7 @@ function onlyOnTarget(
       if (!(t.relation !== null && keptOwn.has(`${t.schema}\0${t.relation}`)))
         kept.push({
           object: describeObject(t),
+          ...keptColumn(t),
           reason:
             identityOnTarget(ctx, t) === 'other'
               ? 'made on the target by someone else under the name of an object pgferry made there: pgferry did not make this one'
@@ -608,6 +609,12 @@ function onlyOnTarget(
     steps.push(partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
   }
   return kept;
+}
+
+/** A kept column's place and the statement that makes it on the source; none for another object. */
+function keptColumn(t: SchemaObject): { column?: KeptColumn } {
+  if (t.kind !== 'column' || t.relation === null) return {};
+  return { column: { schema: t.schema, table: t.relation, name: t.name, add: createStatement(t).replace(/;$/, '') } };
 }
 
 /**
