@@ -9,6 +9,7 @@
 // passed nor stopped: `not-reached` when its phase's trigger never matched, `no-fault` when the
 // injection did nothing (no runner alive to signal, nothing to reset, the injection threw); the
 // campaign reports those and draws another trial in their place.
+import { BYSTANDER_MARK } from './bystander';
 import type { DatabaseJudgement } from './judge';
 import type { FenceState, Leftovers } from './leftovers';
 import { leftoverLines } from './leftovers';
@@ -209,6 +210,18 @@ export function unexpectedWorkloadErrors(
   });
 }
 
+/**
+ * A duplicate key refused by the DBA's own unique index on the new server: a failed concurrent build
+ * that got as far as marking it ready leaves it invalid yet enforcing, so the application's writes
+ * there meet the DBA's index, not anything pgferry did.
+ */
+function byDbaUniqueIndex(e: WorkloadError): boolean {
+  return e.code === UNIQUE_VIOLATION && e.message.includes(`constraint "${BYSTANDER_MARK}`);
+}
+
+/** A unique violation, the code a DBA's unique index refuses a row with. */
+const UNIQUE_VIOLATION = '23505';
+
 /** Too many connections: the target-connections fault fills the new server, where the application writes in a window. */
 const TOO_MANY_CONNECTIONS = '53300';
 
@@ -230,7 +243,8 @@ function fallbackReasons(result: TrialResult, reasons: string[]): void {
     const restart = result.faultKind === 'target-restart' ? faultWindow : undefined;
     const full = result.faultKind === 'target-connections' ? faultWindow : undefined;
     const unexplained = unexpectedWorkloadErrors(w.errors, restart, w.fencedFrom).filter(
-      (e) => !(full && e.code === TOO_MANY_CONNECTIONS && e.at >= full.from && e.at <= full.to + RESTART_AFTERMATH_MS),
+      (e) =>
+        !(full && e.code === TOO_MANY_CONNECTIONS && e.at >= full.from && e.at <= full.to + RESTART_AFTERMATH_MS) && !byDbaUniqueIndex(e),
     );
     const count = unexplained.length + w.failures - w.errors.length;
     if (count > 0) {

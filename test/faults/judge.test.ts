@@ -389,6 +389,21 @@ describe('fault campaign: a fallback window', () => {
     );
   });
 
+  it("explains a duplicate key the DBA's own unique index on the new server refused, and no other index's", () => {
+    const refused = (index: string) => ({
+      at: 50,
+      op: 'transaction',
+      code: '23505',
+      message: `duplicate key value violates unique constraint "${index}"`,
+    });
+    const byDba = fellBack({ targetWorkload: workload({ failures: 1, errors: [refused('bystander_invalid_idx')] }) });
+    assert.equal(classify(byDba, LIMITS), 'passed', byDba.reasons.join('\n'));
+    failedWith(
+      fellBack({ targetWorkload: workload({ failures: 1, errors: [refused('notes_pkey')] }) }),
+      /the new server's application saw 1 error\(s\) no fault explains: transaction 23505/,
+    );
+  });
+
   it("explains the new server's application's errors by the fall-back's fence from its request on, and its own clock", () => {
     const refused = { at: 5000, op: 'transaction', code: '25006', message: 'cannot execute INSERT in a read-only transaction' };
     const explained = fellBack({ targetWorkload: workload({ failures: 1, errors: [refused], fencedFrom: 4000 }) });
