@@ -20,9 +20,7 @@ import { retrying } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import type { BystanderItemReport, BystanderReport, TrialResult, WriterReport } from './outcome';
 import type { Rng } from './rng';
-
-/** The prefix of every bystander's object name (tables, columns, indexes, constraints). */
-export const BYSTANDER_MARK = 'bystander_';
+import { BYSTANDER_MARK } from './bystanderMark';
 
 export const BYSTANDER_KINDS = ['dba-column', 'large-object', 'dba-index', 'source-fk-table', 'dba-table', 'read-write-writer'] as const;
 export type BystanderKind = (typeof BYSTANDER_KINDS)[number];

@@ -12,7 +12,8 @@ import { type FallbackStatus, get, type MigrationStatus } from '../provider/engi
 import { type CatalogConnection, PRIOR_SETTING_SQL } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
-import { BYSTANDER_MARK, type BystanderActor } from './bystander';
+import { type BystanderActor } from './bystander';
+import { BYSTANDER_MARK } from './bystanderMark';
 import type { ArmedFault } from './faults';
 import type { FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK, type BystanderObjects } from './judge';

@@ -9,7 +9,7 @@
 // passed nor stopped: `not-reached` when its phase's trigger never matched, `no-fault` when the
 // injection did nothing (no runner alive to signal, nothing to reset, the injection threw); the
 // campaign reports those and draws another trial in their place.
-import { BYSTANDER_MARK } from './bystander';
+import { BYSTANDER_MARK } from './bystanderMark';
 import type { DatabaseJudgement } from './judge';
 import type { FenceState, Leftovers } from './leftovers';
 import { leftoverLines } from './leftovers';

@@ -19,7 +19,7 @@ import type { MigrationStatus } from '../provider/engine';
 import { retrying } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import type { SchemaChangeReport, TrialResult } from './outcome';
-import { BYSTANDER_MARK } from './bystander';
+import { BYSTANDER_MARK } from './bystanderMark';
 import type { Rng } from './rng';
 import type { TrialUser } from './user';
 

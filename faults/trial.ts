@@ -20,7 +20,8 @@ import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, TrialUser } from './user
 import { CampaignWorkload } from './campaignWorkload';
 import { drawPooler, POOLED_TABLE, POOLER_SHARE, TrialPooler } from './poolerTrial';
 import { drawSchemaRelease, SchemaChangeUser } from './schemaChanges';
-import { BYSTANDER_MARK, BYSTANDER_SHARE, BystanderActor, drawBystanders } from './bystander';
+import { BYSTANDER_SHARE, BystanderActor, drawBystanders } from './bystander';
+import { BYSTANDER_MARK } from './bystanderMark';
 import type { BystanderObjects } from './judge';
 import type { FaultProxy } from '../test/support/faultProxy';
 
