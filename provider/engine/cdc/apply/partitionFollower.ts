@@ -50,13 +50,6 @@ SELECT n.nspname AS schema, c.relname AS name
  WHERE i.inhparent = pg_catalog.to_regclass($1) AND c.relispartition
    AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = $2`;
 
-/** A partition's partitioned root on the target, and the root's leaf partitions as the stream names them. */
-export interface PartitionRoot {
-  readonly schema: string;
-  readonly name: string;
-  readonly leaves: readonly string[];
-}
-
 /** A session's partition tree followed at its relation messages, over its connections and target tables. */
 export class PartitionFollower {
   constructor(
@@ -94,7 +87,7 @@ export class PartitionFollower {
    * shape is followed on its root: PostgreSQL refuses a column added to, dropped from or retyped on
    * a partition, and a change made on the root reaches every partition as it did on the source.
    */
-  async rootOf(relation: Relation): Promise<PartitionRoot | undefined> {
+  async rootOf(relation: Relation): Promise<{ schema: string; name: string; leaves: string[] } | undefined> {
     if (this.ddl.pending) await this.ddl.settled();
     const { rows } = await this.connections.target.query<{ schema: string; name: string; leaves: string[] }>(PARTITION_ROOT_SQL, [
       qualified(relation.schema, relation.name),
