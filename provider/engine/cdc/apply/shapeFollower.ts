@@ -1,6 +1,6 @@
 // The apply session's following of a streamed table's shape on the target, at the relation message
 // that first carries it (issue 49): columns added (addColumnPlan), dropped, renamed and retyped
-// (shapeFollow.ts decides), generated columns (generatedFollow.ts), the target's own columns kept;
+// (shapeFollow.ts decides, by the attnums each column had: attnumRecords.ts), generated columns (generatedFollow.ts), the target's own columns kept;
 // and the stop, exactly before the transaction that carries it, of a change it cannot follow
 // (shapeStops.ts). It is the relation message's entry, and composes the parts that follow the rest
 // at it, each given the session's connections, the DDL it sends (targetDdl.ts) and its target
