@@ -1,7 +1,7 @@
 // Streamed tables dropped or renamed on the source while changes stream, followed on the target
 // (tableDropsAndRenames: follow; the table watch finds them, cdc/prepare/tableWatch.ts). A rename is
 // followed by the apply itself at the relation message that carries the new name (same OID), before
-// any row under it (cdc/apply/shapeFollower.ts); a table renamed and not written again sends none,
+// any row under it (cdc/apply/renameFollower.ts); a table renamed and not written again sends none,
 // so here, once the apply has passed the source position read after the watch saw it (every row
 // under the old name applied), the target table is renamed if the apply has not done it. A drop is
 // followed the same way: once the apply has passed it (no change of the table is still to apply),

@@ -26,6 +26,7 @@ import type { TargetTransaction } from './targetTransaction';
 import { DdlFollower } from './ddlFollower';
 import { SessionConnections } from './sessionConnections';
 import { ShapeFollower } from './shapeFollower';
+import { TargetDdl } from './targetDdl';
 import type { CurrentTransaction } from './shapeStops';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
@@ -119,8 +120,9 @@ class ApplySession {
     private readonly state: ApplyState,
   ) {
     this.connections = new SessionConnections(config, state);
-    this.shapes = new ShapeFollower(config, state, this.connections, () => this.current);
-    this.ddl = new DdlFollower(config, state, this.connections, this.shapes);
+    const targetDdl = new TargetDdl(this.connections);
+    this.shapes = new ShapeFollower(config, state, this.connections, targetDdl, () => this.current);
+    this.ddl = new DdlFollower(config, state, this.connections, targetDdl);
     this.commits = new CommitPolicy(config);
   }
 

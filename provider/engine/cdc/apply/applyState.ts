@@ -58,7 +58,7 @@ export interface ApplyState {
   /**
    * Commit the open batch before the source transaction that ends at or after this position, so
    * that a stream stopping on that transaction's change of shape stops exactly before it
-   * (SettleBeforeStop in shapeFollower.ts).
+   * (SettleBeforeStop in shapeStops.ts).
    */
   commitBefore?: bigint;
   /**
@@ -74,7 +74,7 @@ export interface ApplyState {
   aloneUntil?: bigint;
   /**
    * Per source relation OID, each streamed column's source attnum with the shapes the target had,
-   * oldest first (ApplySession.recordedFor picks the one of the target's shape now) (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
+   * oldest first (attnumRecords.ts: recordedFor picks the one of the target's shape now) (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
    * published table at the first relation message of a runner, checked against that message.
    */
   sourceAttnums?: Map<number, ReadonlyMap<string, number>[]>;
@@ -90,7 +90,7 @@ export interface ApplyState {
   targetNotNull?: Map<number, ReadonlySet<string>>;
   /**
    * NOT NULL set on the source, to be set on the target before the first source transaction that
-   * commits at or past `at` (ApplySession.notNullSetLater); undefined when none is pending.
+   * commits at or past `at` (notNullFollower.ts setLater); undefined when none is pending.
    */
   notNullSets?: { readonly oid: number; readonly schema: string; readonly table: string; readonly column: string; readonly at: bigint }[];
   /** Told each change of shape followed on the target (an info event). */

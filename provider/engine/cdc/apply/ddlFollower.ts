@@ -1,10 +1,10 @@
 // The apply session's following of the source's event-trigger DDL messages (ddlFollow.ts): a
 // table's indexes and constraints made the source's at the command's exact place among the rows,
-// sent in the open transaction as the shape follow sends its changes (shapeFollower.ts).
+// sent in the open transaction as the shape follow sends its changes (targetDdl.ts).
 import type pg from 'pg';
 import { qualified } from '../../connect/quote';
 import { formatLsn } from '../../core/lsn';
-import type { ShapeFollower } from './shapeFollower';
+import type { TargetDdl } from './targetDdl';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
@@ -24,7 +24,8 @@ export class DdlFollower {
     private readonly config: SessionConfig,
     private readonly state: ApplyState,
     private readonly connections: SessionConnections,
-    private readonly shapes: ShapeFollower,
+    /** What the session sends to change the target's tables in its open transaction, the shape follow's too. */
+    private readonly ddl: TargetDdl,
   ) {}
 
   /**
@@ -63,7 +64,7 @@ export class DdlFollower {
     }
     let source: TableParts | undefined;
     let target: TableParts | undefined;
-    await this.shapes.settled();
+    await this.ddl.settled();
     const onTarget = this.connections.target;
     if (message.event === 'end') {
       if (!message.table) return;
@@ -91,7 +92,7 @@ export class DdlFollower {
     const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
     const name = qualified(target.schema, target.name);
-    await this.shapes.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    await this.ddl.send(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
     const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
     this.state.onFollowed?.(
       `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,

@@ -15,7 +15,7 @@
 //   the source put it. The DETACH commits a relcache invalidation of the detached table and of
 //   the parent's default partition, so pgoutput sends a Relation message for each before its next
 //   change; the applier follows the tree at every Relation message of a table that is a partition
-//   on the target (shapeFollower.ts), inside its open transaction, before that change: exact. A
+//   on the target (partitionFollower.ts), inside its open transaction, before that change: exact. A
 //   step the target refuses there (a foreign key still referencing the detached rows, because the
 //   source's catalog read now is ahead of the stream) is rolled back alone and tried again at the
 //   next one, and at the cutover.

@@ -256,7 +256,7 @@ export class SessionConnections {
   /**
    * The source's columns of every published table (sourceColumns.ts sourceAttributes), read on the
    * catalog session when the session starts rather than at its first relation message
-   * (shapeFollower.ts recordAttnums): either read comes after the message's place in the stream,
+   * (attnumRecords.ts recordAttnums): either read comes after the message's place in the stream,
    * which is all that message's check needs. The published tables' names beside them, for
    * readTablesAhead.
    */

@@ -1,23 +1,28 @@
 // The apply session's following of a streamed table's shape on the target, at the relation message
 // that first carries it (issue 49): columns added (addColumnPlan), dropped, renamed and retyped
-// (shapeFollow.ts decides), NOT NULL dropped and set, a table renamed, the partition tree; and the
-// stop, exactly before the transaction that carries it, of a change it cannot follow. It works on
-// the session's connections (sessionConnections.ts), given; the apply loop that calls it is
-// applySession.ts; the event trigger's DDL messages, ddlFollower.ts; the stops, shapeStops.ts.
-import { ident, qualified } from '../../connect/quote';
+// (shapeFollow.ts decides, by the attnums each column had: attnumRecords.ts), generated columns (generatedFollow.ts), the target's own columns kept;
+// and the stop, exactly before the transaction that carries it, of a change it cannot follow
+// (shapeStops.ts). It is the relation message's entry, and composes the parts that follow the rest
+// at it, each given the session's connections, the DDL it sends (targetDdl.ts) and its target
+// tables: renames of tables and types (renameFollower.ts), NOT NULL dropped and set
+// (notNullFollower.ts), the partition tree (partitionFollower.ts). The apply loop that calls it is
+// applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
+import { qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { parseLsn } from '../../core/lsn';
 import { traceOnce } from '../../util/trace';
-import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction, type StopAt } from './shapeStops';
 import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
+import type { TargetDdl } from './targetDdl';
 import { inspectTargetTable, readTargetColumns, resolveTargetTable } from './targetTables';
 import { addColumnPlan, identityPosition, sourceAttributes, sourceColumnDefinitions } from './sourceColumns';
+import { keepRecord, recordAttnums, recordedFor, recordedNames } from './attnumRecords';
 import { generatedNames, planGeneratedFollow } from './generatedFollow';
-import { unseenCandidates, unseenRenames, type TypeName } from './unseenTypeRenames';
+import { NotNullFollower } from './notNullFollower';
+import { PartitionFollower } from './partitionFollower';
+import { RenameFollower } from './renameFollower';
 import {
   keptColumnStop,
   planShapeFollow,
@@ -27,40 +32,12 @@ import {
   type TargetAttribute,
 } from './shapeFollow';
 import type { TargetTable } from '../plan/types';
-import type { ChangeEvent, Relation, TypeRename } from '../decode/changeEvents';
-
-/** Attnum records kept per table (ShapeFollower.recordedFor): a follow not committed still finds the one before it. */
-const ATTNUM_RECORDS = 8;
-
-/** The source's WAL insert position (every record inserted so far ends at or before it; a standby's replayed end). */
-const SOURCE_WAL_INSERT_SQL = `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
-  ELSE pg_catalog.pg_current_wal_insert_lsn() END)::pg_catalog.text AS lsn`;
-
-/** A partition's topmost partitioned ancestor and that root's leaves (quoted as quote.ts's qualified); no row for a table that is no partition. */
-const PARTITION_ROOT_SQL = `
-WITH RECURSIVE up AS (
-  SELECT c.oid, 0 AS depth FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1) AND c.relispartition
-  UNION ALL
-  SELECT i.inhparent, up.depth + 1 FROM up
-    JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.oid
-    JOIN pg_catalog.pg_class p ON p.oid = i.inhparent AND p.relkind = 'p'
-), root AS (SELECT oid FROM up ORDER BY depth DESC LIMIT 1),
-down AS (
-  SELECT oid FROM root
-  UNION ALL
-  SELECT i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.oid
-)
-SELECT n.nspname AS schema, c.relname AS name,
-       ARRAY(SELECT '"' || pg_catalog.replace(ln.nspname, '"', '""') || '"."' || pg_catalog.replace(l.relname, '"', '""') || '"' FROM down JOIN pg_catalog.pg_class l ON l.oid = down.oid
-               JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace WHERE l.relkind <> 'p') AS leaves
-  FROM root JOIN pg_catalog.pg_class c ON c.oid = root.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE root.oid <> pg_catalog.to_regclass($1)`;
+import type { ChangeEvent, Relation } from '../decode/changeEvents';
 
 /** A session's target tables and their shapes followed, over its connections (sessionConnections.ts). */
 export class ShapeFollower {
+  /** The target table of each relation, by OID, as its relation message was followed: forgotten to be read again at the next. */
   private readonly tables = new Map<number, TargetTable>();
-  /** A change of shape was sent in the pipeline since it last settled: the target's catalog is read after it runs. */
-  private ddlSent = false;
   /** Each table's generated columns on the target, as last read or given (followGenerated), sorted. */
   private readonly targetGenerated = new Map<number, readonly string[]>();
   /** The target's own columns already told kept (`oid\0column`): each is reported once per runner. */
@@ -71,16 +48,25 @@ export class ShapeFollower {
   private readonly gone = new Set<number>();
   /** Each relation's replica identity and key columns as its last relation message followed gave them (streamKeyOf). */
   private readonly streamKeys = new Map<number, string>();
-  /** Source type OIDs whose stream name was checked against the target once (followUnseenTypeRenames). */
-  private readonly typesChecked = new Set<number>();
+
+  /** The parts that follow the rest at the relation message, each given the same target tables (the opening says which). */
+  private readonly renames: RenameFollower;
+  private readonly notNull: NotNullFollower;
+  private readonly partitions: PartitionFollower;
 
   constructor(
     private readonly config: SessionConfig,
     private readonly state: ApplyState,
     private readonly connections: SessionConnections,
+    /** What the session sends to change the target's tables in its open transaction, the DDL follow's too. */
+    private readonly ddl: TargetDdl,
     /** The source transaction the apply is in (a stop settles the batch before it: shapeStops.ts). */
     private readonly current: () => CurrentTransaction,
-  ) {}
+  ) {
+    this.renames = new RenameFollower(state, connections, ddl, this.tables, config.words);
+    this.notNull = new NotNullFollower(state, connections, ddl, this.tables, config.words);
+    this.partitions = new PartitionFollower(state, connections, ddl, this.tables);
+  }
 
   /** How its messages name the two servers: the stream's direction's words. */
   private get words(): StreamWords {
@@ -139,41 +125,18 @@ export class ShapeFollower {
     } catch (error) {
       if (!(error instanceof PgferryError && error.code === 'CDC_TABLE_MISSING')) throw error;
       if (await this.droppedSince(item.relation)) return;
-      throw (await this.renamedPartition(item.relation)) ?? error;
+      throw (await this.partitions.renamed(item.relation)) ?? error;
     }
   }
 
-  /**
-   * A partition the target lacks under the name the stream gives, whose root on the target has a
-   * partition of the same bounds under another name: renamed where the stream comes from (a
-   * partition manager's or a DBA's rename; on the new server during a fallback window, the reverse
-   * stream). Its rows are not written through the bounds into the other name: the comparison of a
-   * switchover would then stop on the names, and a rename pgferry made on its own on a server the
-   * user writes is a DDL it was not asked for. The stop names the rename and the statement that
-   * follows it; undefined when the bounds match no partition there.
-   */
-  private async renamedPartition(relation: Relation): Promise<PgferryError | undefined> {
-    const source = await this.connections.sourceSession();
-    const { rows } = await source.query<{ root_schema: string; root: string; bounds: string }>(PARTITION_BOUNDS_SQL, [relation.oid]);
-    const part = rows[0];
-    if (!part) return undefined;
-    const { rows: same } = await this.connections.target.query<{ schema: string; name: string }>(SAME_BOUNDS_SQL, [
-      qualified(part.root_schema, part.root),
-      part.bounds,
-    ]);
-    const there = same[0];
-    if (!there) return undefined;
-    const [from, to] = this.state.carriedBack ? ['the new server', 'the old source'] : ['the source', 'the target'];
-    const name = qualified(relation.schema, relation.name);
-    const was = qualified(there.schema, there.name);
-    return new PgferryError(
-      'CDC_TABLE_MISSING',
-      `partition ${name} of ${qualified(part.root_schema, part.root)} (${part.bounds}) is ${was} on ${to}: it was renamed on ${from}, and ${to} has no table of the new name`,
-      {
-        category: 'target',
-        fix: `rename it on ${to} too (ALTER TABLE ${was} RENAME TO ${ident(relation.name)}${there.schema === relation.schema ? '' : `, and SET SCHEMA ${ident(relation.schema)}`}), or rename it back on ${from}; the stream is tried again by itself and applies its rows once`,
-      },
-    );
+  /** Step, after a relation message in a source transaction not applied before: the partition tree (PartitionFollower.follow). */
+  followPartitions(relation: Relation): Promise<void> {
+    return this.partitions.follow(relation);
+  }
+
+  /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (NotNullFollower.due). */
+  notNullSetsDue(finalLsn: bigint): Promise<void> {
+    return this.notNull.due(finalLsn);
   }
 
   /** Whether a relation's changes are not applied: the source dropped its table since, and the target never had it. */
@@ -207,13 +170,13 @@ export class ShapeFollower {
     const name = qualified(relation.schema, relation.name);
     const following = this.config.followSchemaChanges;
     if (change.kind === 'unsupported' && change.from && change.columns && this.config.followTableRenames) {
-      await this.followRename(relation, change.from);
+      await this.renames.followTable(relation, change.from);
       change = change.columns;
     }
-    if (following && item.renamedTypes) await this.followTypeRenames(item.renamedTypes);
+    if (following && item.renamedTypes) await this.renames.followTypes(item.renamedTypes);
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
-    const atStart = following ? await this.recordAttnums(relation) : undefined;
+    const atStart = following ? await recordAttnums(this.state, this.connections, this.config.publication, relation) : undefined;
     if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
       stopWith(this.stopAt(), name, change.description, following);
@@ -229,23 +192,23 @@ export class ShapeFollower {
     if (change.kind === 'none' && this.tables.has(relation.oid)) {
       if (!following) return;
       const attributes = await this.sourceAttributesOf(relation);
-      readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
+      readded = readdedColumns(recordedFor(this.state, relation.oid, relation.columns), attributes).length > 0;
       if (!readded) {
         await this.followGenerated(relation, attributes, reshaped);
-        return this.followNotNull(relation, attributes, reshaped);
+        return this.notNull.follow(relation, attributes, this.leftOut.get(relation.oid), reshaped);
       }
     }
     const target = this.connections.target;
     // the target's catalog is read on the apply's connection, beside the pipeline: a change of
     // shape sent before (followed at an earlier message) has run first
-    if (this.ddlSent) await this.settled();
+    if (this.ddl.pending) await this.ddl.settled();
     const ahead = await this.connections.targetTableAhead(relation.schema, relation.name);
     let inspected = await this.inspectFollowingTypes(relation, ahead, following);
     // generated columns are not streamed: the source's catalog is read for them where either side has one
     if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
       const attributes = await this.sourceAttributesOf(relation);
       if (await this.followGenerated(relation, attributes, reshaped, inspected.present)) {
-        await this.settled();
+        await this.ddl.settled();
         inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire);
       }
     } else this.targetGenerated.set(relation.oid, generatedOf(inspected.present));
@@ -288,7 +251,7 @@ export class ShapeFollower {
     if (leftOut.size > 0) missing = missing.filter((c) => !leftOut.has(c));
     if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     // read once the columns added have run: an identity's GENERATED ALWAYS decides what an UPDATE may set
-    if (this.ddlSent) await this.settled();
+    if (this.ddl.pending) await this.ddl.settled();
     const resolved = await resolveTargetTable(target, relation, this.connections.foreignKeysFire, leftOut, this.config.words);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
@@ -296,7 +259,7 @@ export class ShapeFollower {
 
   /**
    * The relation's table on the target (inspectTargetTable), and the types the source renamed
-   * before the stream named them renamed there (followUnseenTypeRenames) when `following`.
+   * before the stream named them renamed there (RenameFollower.followUnseenTypes) when `following`.
    */
   private async inspectFollowingTypes(
     relation: Relation,
@@ -305,89 +268,15 @@ export class ShapeFollower {
   ): ReturnType<typeof inspectTargetTable> {
     const inspected = await inspectTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, ahead);
     traceOnce('first target table read');
-    if (following) await this.followUnseenTypeRenames(relation, inspected.columns);
+    if (following) await this.renames.followUnseenTypes(relation, inspected.columns);
     return inspected;
-  }
-
-  /**
-   * A streamed table renamed or moved on the source (same OID, new name in its relation message):
-   * the target table renamed in the open transaction, before any row under the new name, so that
-   * every row lands once, in the table that had it. IF EXISTS: a target table renamed already (a
-   * runner stopped after this commit, the stream sending the message again) is left as it is, and
-   * one missing under both names stops the stream as a missing table does.
-   */
-  private async followRename(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
-    const name = qualified(relation.schema, relation.name);
-    const statements: string[] = [];
-    if (from.schema !== relation.schema)
-      statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(relation.schema)}`);
-    if (from.name !== relation.name)
-      statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
-    await this.connections.txn.flush();
-    await this.sendDdl(name, statements);
-    this.tables.delete(relation.oid);
-    this.state.tracker.reshaped(name, undefined);
-    this.state.onFollowed?.(
-      `${sourceTableWords(this.words, qualified(from.schema, from.name))} renamed to ${name} while streaming, followed on ${this.words.target} at its position in the stream`,
-    );
-  }
-
-  /**
-   * Types renamed or moved on the source (same OID, a new name in their Type message: TypeORM's
-   * renameTable renames a table's enum types with it): renamed on the target in the open
-   * transaction, before any row written under the new name, as a table's rename is. Only where the
-   * target has the type under its old name and nothing under the new one: a type renamed already
-   * (a runner stopped after this commit) is left as it is, and a name taken there is no type of the
-   * migration's to rename over, so the rows then stop as before, naming the type. The tables read
-   * with the old name are read again at their next row.
-   */
-  private async followTypeRenames(renames: readonly TypeRename[]): Promise<void> {
-    await this.settled();
-    for (const { from, to } of renames) {
-      const { rows } = await this.connections.target.query<{ renames: boolean }>(
-        'SELECT pg_catalog.to_regtype($1) IS NOT NULL AND pg_catalog.to_regtype($2) IS NULL AS renames',
-        [qualified(from.schema, from.name), qualified(to.schema, to.name)],
-      );
-      if (rows[0]?.renames === true) await this.renameType(from, to);
-    }
-  }
-
-  /**
-   * Types the stream names, at the session's first Type message of each, by a name the target
-   * lacks, where the target's column has under another name a type pgferry made: renamed on the
-   * source before the stream carried a row of a table using them, so no Type message told their
-   * old names (unseenTypeRenames.ts says which are renamed). Renamed on the target as
-   * followTypeRenames does, before the first row under the new name: the schema watch's rename
-   * waits for the apply to pass it, and would wait for ever. Each type is looked at once a session,
-   * and only where the target's column prints its type under another name (no round trip otherwise).
-   */
-  private async followUnseenTypeRenames(relation: Relation, columns: readonly TargetAttribute[]): Promise<void> {
-    const candidates = unseenCandidates(relation, columns, this.typesChecked);
-    for (const c of candidates) this.typesChecked.add(c.oid);
-    const made = this.state.madeOnTarget;
-    if (candidates.length === 0 || !made) return;
-    const source = await this.connections.sourceSession();
-    const renames = await unseenRenames(this.connections.target, source, candidates, await made());
-    for (const { from, to } of renames) await this.renameType(from, to);
-    if (renames.length > 0) await this.settled();
-  }
-
-  /** A type renamed or moved on the target as the source did, in the open transaction; tables cast to its old name read again. */
-  private async renameType(from: TypeName, to: TypeName): Promise<void> {
-    const [was, now] = [qualified(from.schema, from.name), qualified(to.schema, to.name)];
-    const statements: string[] = [];
-    if (from.schema !== to.schema) statements.push(`ALTER TYPE ${was} SET SCHEMA ${ident(to.schema)}`);
-    if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
-    await this.sendDdl(now, statements);
-    for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
-    this.state.onFollowed?.(`source type ${was} renamed to ${now} while streaming, followed on the target at its position in the stream`);
   }
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
   private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
     const name = qualified(relation.schema, relation.name);
     const target = this.connections.target;
-    await this.settled();
+    await this.ddl.settled();
     const source = await this.connections.sourceSession();
     const columns = await sourceColumnDefinitions(source, relation.oid, missing);
     if (columns.length < missing.length) {
@@ -401,8 +290,8 @@ export class ShapeFollower {
       );
     }
     // the target's rows so far, this open transaction's included (same connection, after the flush)
-    // a partition's columns are added on its root (partitionRoot), for every partition's rows
-    const at = (await this.partitionRoot(relation)) ?? relation;
+    // a partition's columns are added on its root (PartitionFollower.rootOf), for every partition's rows
+    const at = (await this.partitions.rootOf(relation)) ?? relation;
     const owner = qualified(at.schema, at.name);
     const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${owner}) AS has`);
     const hasRows = rows[0]?.has === true;
@@ -423,7 +312,7 @@ export class ShapeFollower {
     // what the apply makes on the target is known from now on, recorded before it is made
     const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
     await this.state.recordKnownColumns?.(relation.schema, relation.name, made);
-    for (const { plan } of plans) await this.sendDdl(owner, plan.statements ?? []);
+    for (const { plan } of plans) await this.ddl.send(owner, plan.statements ?? []);
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {
       const position = identityPosition(at.schema, column);
@@ -444,53 +333,6 @@ export class ShapeFollower {
   }
 
   /**
-   * Sends a change of a table's shape in the open transaction, before the rows that need it;
-   * remembered so that the next read of the target's catalog waits for it (settled).
-   */
-  async sendDdl(table: string, statements: readonly string[]): Promise<void> {
-    this.connections.forgetTablesAhead();
-    for (const text of statements) await this.connections.txn.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
-    this.ddlSent = true;
-  }
-
-  /** Everything planned is sent and has run on the target (the open transaction stays open). */
-  async settled(): Promise<void> {
-    await this.connections.txn.flush();
-    await this.connections.txn.idle();
-    this.ddlSent = false;
-  }
-
-  /**
-   * The attnums of a table's streamed columns, as the source's catalog has them while it still has
-   * this message's shape: every published table's columns are read once, at the runner's first
-   * relation message, and each table's are kept when they agree with its first message
-   * (shapeFollow.ts decides a rename from a drop and an add by them).
-   */
-  private async recordAttnums(relation: Relation): Promise<readonly SourceAttribute[] | undefined> {
-    const known = (this.state.sourceAttnums ??= new Map());
-    if (known.has(relation.oid)) return undefined;
-    if (!this.state.sourceColumnsAtStart) {
-      // read as the session started (sessionConnections.ts), unless an earlier session of this applier started it
-      const ahead = this.connections.sourceColumnsAhead();
-      const source = ahead ? undefined : await this.connections.sourceSession();
-      this.state.sourceColumnsAtStart =
-        (await ahead) ?? (await sourceAttributes(source!, this.connections.sourceMajor, { publication: this.config.publication }));
-    }
-    const columns = this.state.sourceColumnsAtStart.get(relation.oid);
-    this.state.sourceColumnsAtStart.delete(relation.oid);
-    if (!columns) return undefined;
-    const live = columns.filter((a) => !a.dropped && !a.generated);
-    const agrees =
-      live.length === relation.columns.length &&
-      live.every((a, i) => {
-        const c = relation.columns[i]!;
-        return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
-      });
-    if (agrees) known.set(relation.oid, [new Map(live.map((a) => [a.name, a.attnum]))]);
-    return columns;
-  }
-
-  /**
    * Generated columns added, dropped or made plain on the source, followed on the target
    * (generatedFollow.ts) in the open transaction, before the next row: at a re-sent relation message
    * only when the source's generated columns are not the ones the target was last seen or given
@@ -507,7 +349,7 @@ export class ShapeFollower {
     const known = this.targetGenerated.get(relation.oid);
     if (!present && known && known.join('\0') === names.join('\0')) return false;
     if (!present) {
-      await this.settled();
+      await this.ddl.settled();
       present = await readTargetColumns(this.connections.target, relation.schema, relation.name);
     }
     const onTarget = generatedOf(present);
@@ -538,27 +380,11 @@ export class ShapeFollower {
     const name = qualified(relation.schema, relation.name);
     reshaped();
     await this.connections.txn.flush();
-    await this.sendDdl(name, plan.statements);
+    await this.ddl.send(name, plan.statements);
     this.state.onFollowed?.(
       `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
     );
     return true;
-  }
-
-  /**
-   * The attnums recorded with the target table's columns as they are (`columns`, by name): the
-   * newest record whose names are the target's. A follow's record is kept from when its statements
-   * are sent, and a session that fails before their commit leaves the target as it was: the record
-   * before it still fits it then, and the change is followed again when the stream brings it again.
-   */
-  private recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
-    const versions = this.state.sourceAttnums?.get(oid) ?? [];
-    const names = new Set(columns.map((c) => c.name));
-    for (let i = versions.length - 1; i >= 0; i--) {
-      const v = versions[i]!;
-      if (v.size === names.size && [...v.keys()].every((k) => names.has(k))) return v;
-    }
-    return undefined;
   }
 
   /**
@@ -580,13 +406,14 @@ export class ShapeFollower {
       targetColumns.map((c) => c.name),
       known,
     );
-    const recorded = this.recordedFor(
+    const recorded = recordedFor(
+      this.state,
       relation.oid,
       targetColumns.filter((c) => !own.includes(c.name)),
     );
     const resync = this.state.requestResync !== undefined;
-    // a partition's shape is changed on its root (partitionRoot)
-    const at = (await this.partitionRoot(relation)) ?? relation;
+    // a partition's shape is changed on its root (PartitionFollower.rootOf)
+    const at = (await this.partitions.rootOf(relation)) ?? relation;
     const plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, {
       dropNotNull: true,
       resync,
@@ -607,12 +434,8 @@ export class ShapeFollower {
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
     await this.connections.txn.flush();
-    await this.sendDdl(qualified(at.schema, at.name), plan.statements);
-    // kept with the records before it (recordedFor), the oldest dropped past a few
-    const versions = this.state.sourceAttnums?.get(relation.oid);
-    if (versions) versions.push(plan.attnums);
-    else (this.state.sourceAttnums ??= new Map()).set(relation.oid, [plan.attnums]);
-    if (versions && versions.length > ATTNUM_RECORDS) versions.shift();
+    await this.ddl.send(qualified(at.schema, at.name), plan.statements);
+    keepRecord(this.state, relation.oid, plan.attnums);
     if (plan.followed.length > 0)
       this.state.onFollowed?.(
         `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
@@ -654,111 +477,9 @@ export class ShapeFollower {
    */
   private async resyncAtPin(relation: Relation, why: string): Promise<void> {
     // a partition's columns are its root's: changed there for the whole tree, so the tree is copied
-    const root = await this.partitionRoot(relation);
+    const root = await this.partitions.rootOf(relation);
     await this.state.requestResync!(root?.schema ?? relation.schema, root?.name ?? relation.name, why);
     for (const leaf of root?.leaves ?? [qualified(relation.schema, relation.name)]) this.state.tracker.resyncing.add(leaf);
-  }
-
-  /**
-   * Of a table that is a partition on the target, its partitioned root there and the root's leaf
-   * partitions (as the stream names them); undefined for any other table. A partitioned table's
-   * shape is followed on its root: PostgreSQL refuses a column added to, dropped from or retyped on
-   * a partition, and a change made on the root reaches every partition as it did on the source.
-   */
-  private async partitionRoot(relation: Relation): Promise<{ schema: string; name: string; leaves: string[] } | undefined> {
-    if (this.ddlSent) await this.settled();
-    const { rows } = await this.connections.target.query<{ schema: string; name: string; leaves: string[] }>(PARTITION_ROOT_SQL, [
-      qualified(relation.schema, relation.name),
-    ]);
-    return rows[0];
-  }
-
-  /**
-   * A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the
-   * target before the next row; NOT NULL it set is set once the apply is past it (notNullSetsDue).
-   */
-  private async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
-    const notNull = this.state.targetNotNull?.get(relation.oid);
-    if (!notNull) return;
-    // a column left out (the new server's own, in the reverse stream) is not on the target at all
-    const leftOut = this.leftOut.get(relation.oid);
-    const streamed = new Set(relation.columns.map((c) => c.name).filter((c) => !leftOut?.has(c)));
-    const set = attributes.filter((a) => !a.dropped && !a.generated && a.notNull && streamed.has(a.name) && !notNull.has(a.name));
-    if (set.length > 0)
-      await this.notNullSetLater(
-        relation,
-        set.map((a) => a.name),
-      );
-    const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
-    if (dropped.length === 0) return;
-    const name = qualified(relation.schema, relation.name);
-    await this.connections.txn.flush();
-    await this.sendDdl(
-      name,
-      dropped.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`),
-    );
-    this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
-    reshaped();
-    this.state.onFollowed?.(
-      `${sourceTableWords(this.words, name)}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} at its position in the stream`,
-    );
-  }
-
-  /**
-   * NOT NULL set on the source: set on the target at the first source transaction that commits at
-   * or past the source's WAL insert position read after its catalog showed it (P). The source's SET
-   * NOT NULL held ACCESS EXCLUSIVE on the table and committed before P, so every transaction that
-   * wrote the table before it committed before it too: once the apply is past P the target's rows
-   * are the source's after the change (none NULL), and every later row is one the source checked.
-   * Set at the relation message instead, a row streamed before the change (a NULL updated away
-   * before it) would be refused. The message may have been sent before the change: the catalog is
-   * read when the apply reaches it.
-   */
-  private async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
-    const pending = this.state.notNullSets ?? [];
-    const fresh = columns.filter((c) => !pending.some((p) => p.oid === relation.oid && p.column === c));
-    if (fresh.length === 0) return;
-    const source = await this.connections.sourceSession();
-    const { rows } = await source.query<{ lsn: string }>(SOURCE_WAL_INSERT_SQL);
-    const at = parseLsn(rows[0]!.lsn);
-    // every BEGIN looks at the list while it is set (handle): set only with something in it
-    this.state.notNullSets = [
-      ...pending,
-      ...fresh.map((column) => ({ oid: relation.oid, schema: relation.schema, table: relation.name, column, at })),
-    ];
-  }
-
-  /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (notNullSetLater). */
-  async notNullSetsDue(finalLsn: bigint): Promise<void> {
-    const pending = this.state.notNullSets ?? [];
-    const due = pending.filter((p) => p.at <= finalLsn);
-    if (due.length === 0) return;
-    this.state.notNullSets = pending.filter((p) => p.at > finalLsn);
-    if (this.state.notNullSets.length === 0) this.state.notNullSets = undefined;
-    for (const oid of new Set(due.map((p) => p.oid))) {
-      const first = due.find((p) => p.oid === oid)!;
-      const name = qualified(first.schema, first.table);
-      // still NOT NULL on the source: a DROP NOT NULL since is followed at its own message, after this
-      const source = await this.connections.sourceSession();
-      const now = (await sourceAttributes(source, this.connections.sourceMajor, { relation: oid })).get(oid) ?? [];
-      const notNull = new Set(this.state.targetNotNull?.get(oid) ?? []);
-      const columns = due
-        .filter((p) => p.oid === oid && !notNull.has(p.column))
-        .map((p) => p.column)
-        .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
-      if (columns.length === 0) continue;
-      await this.connections.txn.flush();
-      await this.sendDdl(
-        name,
-        columns.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`),
-      );
-      for (const column of columns) notNull.add(column);
-      this.state.targetNotNull?.set(oid, notNull);
-      this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
-      this.state.onFollowed?.(
-        `${sourceTableWords(this.words, name)}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} once the apply was past it`,
-      );
-    }
   }
 
   /** The table's columns the migration knows (ApplyState.knownColumns); undefined without that record. */
@@ -768,7 +489,7 @@ export class ShapeFollower {
 
   /** Of `columns` (target columns), those the target alone has: not streamed, in no attnum record of this runner, not known. */
   private keptColumns(relation: Relation, columns: readonly string[], known: ReadonlyMap<string, number | null> | undefined): string[] {
-    const recorded = new Set((this.state.sourceAttnums?.get(relation.oid) ?? []).flatMap((v) => [...v.keys()]));
+    const recorded = recordedNames(this.state, relation.oid);
     return targetOnlyColumns(
       columns.map((c) => ({ name: c })),
       new Set(relation.columns.map((c) => c.name)),
@@ -805,27 +526,6 @@ export class ShapeFollower {
       `${targetTableWords(this.words, name)}: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made on ${this.words.target} alone (pgferry did not make it, ${this.words.source} never had it): kept as it is, with its values`,
     );
   }
-
-  /**
-   * Step, after a relation message of a table that is a partition on the target, in a source
-   * transaction not applied before (the apply loop skips the others): the target's partition tree
-   * made the source's, inside the open transaction and before the change that follows
-   * (partitionTree.ts says why this point is exact). A step the target refuses now is tried again
-   * at the next such message, and at the cutover.
-   */
-  async followPartitions(relation: Relation): Promise<void> {
-    if (this.tables.get(relation.oid)?.partition !== true) return;
-    await this.connections.txn.flush();
-    await this.connections.txn.begin();
-    const steps = await planPartitionTree(await this.connections.sourceSession(), this.connections.target, this.state.parentsCopied);
-    if (steps.length === 0) return;
-    this.connections.forgetTablesAhead();
-    const { done } = await runPartitionSteps(this.connections.target, steps);
-    // the moved tables' Relation facts (partition or not) are read again at their next message
-    for (const step of done) {
-      for (const [oid, table] of this.tables) if (qualified(table.schema, table.name) === step.table) this.tables.delete(oid);
-    }
-  }
 }
 
 /** Pure: the names of the generated columns among a table's columns, sorted. */
@@ -835,24 +535,6 @@ function generatedOf(columns: readonly { name: string; generated: boolean }[]): 
     .map((c) => c.name)
     .sort();
 }
-
-/** A partition's root (its parent, as the stream names partitions under their own name) and bounds, by OID. */
-const PARTITION_BOUNDS_SQL = `
-SELECT pn.nspname AS root_schema, p.relname AS root, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bounds
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
-  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
-  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
- WHERE c.oid = $1 AND c.relispartition`;
-
-/** The partition of a parent (by its qualified name) with the given bounds. */
-const SAME_BOUNDS_SQL = `
-SELECT n.nspname AS schema, c.relname AS name
-  FROM pg_catalog.pg_inherits i
-  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE i.inhparent = pg_catalog.to_regclass($1) AND c.relispartition
-   AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = $2`;
 
 /** A relation's replica identity and the columns its old rows are keyed by, as its relation message gives them. */
 function streamKeyOf(relation: Relation): string {

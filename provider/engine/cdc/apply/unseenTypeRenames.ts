@@ -4,7 +4,7 @@
 // before the rename), so no earlier Type message of the session told its old name
 // (decode/normalizer.ts typeRenamed). The schema watch's rename of it waits for the apply to pass
 // where it saw the rename, and the apply cannot pass that without the name: this tells which of the
-// target's types each such name is, for shapeFollower.ts to rename at the relation message, before
+// target's types each such name is, for renameFollower.ts to rename at the relation message, before
 // any row under the new name. Only a type pgferry made there (the OID recorded for it among the
 // known objects, control/knownObjects.ts), whose old name the source no longer gives another type,
 // and alike in kind and members (a label or attribute added on the source since is followed by the
