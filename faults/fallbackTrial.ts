@@ -106,8 +106,12 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       );
       if (step !== 'closing' && onBystander) {
         const answer = await a.user.closeFallback();
-        if (answer.code === 0) [step, report.closed] = ['closing', onBystander.message!.slice(0, 400)];
-        continue;
+        if (answer.code === 0) {
+          [step, report.closed] = ['closing', onBystander.message!.slice(0, 400)];
+          continue;
+        }
+        // refused while another database's fall-back is under way: a runner killed in it is
+        // resumed first, as below, and the close asked again once that fall-back has ended
       }
       const resumed = await runner.look(status.runner?.alive, now);
       if (typeof resumed === 'object') return resumed.failure;
