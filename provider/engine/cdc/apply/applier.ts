@@ -129,6 +129,8 @@ export class Applier {
   private loosening: { at: bigint; since: number; told: boolean } | undefined;
   /** The source transaction held for a type or enum label the target lacks (heldForWatch), and since when. */
   private awaiting: { at: bigint; since: number; triedAgain: boolean } | undefined;
+  /** When the latest look of the schema watch at this database that has ended began (schemaLooked). */
+  private schemaLookedAt = 0;
 
   constructor(private readonly options: ApplierOptions) {
     this.state = {
@@ -267,8 +269,10 @@ export class Applier {
    * transaction that uses it, a label added and used at once): held, without a stop, until the
    * schema watch has made them on the target, for as long as WATCH_WAIT_MS from the first refusal
    * of that source transaction (watchWait.ts), told as an event. Nothing missing by the time it
-   * looks: tried again once, the watch having maybe made it since the refusal; a label renamed,
-   * not added, stops at once, its stop naming the fix.
+   * looks: tried again once, the watch having maybe made it since the refusal. Labels the target
+   * lacks while it has others the source has not (a label renamed, or the type made again with one
+   * label removed and another added: told apart by the watch alone) are held until a look of the
+   * watch begun after the refusal has ended: made by then, applied; else it stops, naming the fix.
    */
   private async heldForWatch(error: unknown): Promise<boolean> {
     const o = this.options;
@@ -283,11 +287,17 @@ export class Applier {
         'event',
         `database ${displayIdent(o.database)}: a change of ${table} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
       );
-    const held = await heldUntilMade(o, table, awaiting.since + WATCH_WAIT_MS, () => this.stopped, tell).catch(() => 'unmade' as const);
+    const looked = { deadline: awaiting.since + WATCH_WAIT_MS, stopped: () => this.stopped, lookedSince: () => this.schemaLookedAt };
+    const held = await heldUntilMade(o, table, looked, tell).catch(() => 'unmade' as const);
     if (held !== 'present') return held === 'made';
     const again = !awaiting.triedAgain;
     awaiting.triedAgain = true;
     return again;
+  }
+
+  /** The schema watch ended a look at this database begun at `startedAt` (Date.now()): a held change may judge by it. */
+  schemaLooked(startedAt: number): void {
+    this.schemaLookedAt = Math.max(this.schemaLookedAt, startedAt);
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

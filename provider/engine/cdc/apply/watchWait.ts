@@ -6,7 +6,9 @@
 // nothing). Until then the apply holds that change and tries it again once the target has them,
 // rather than stopping the stream and trying again after the stop's back-off. A refusal with
 // nothing missing is tried again once (the watch may have made it just after the refusal); a
-// label renamed, or one the watch has not followed within the bound, stops as before.
+// label renamed, once a look begun after the refusal has not made it, or one the watch has not
+// followed within the bound, stops as before. The watch's looks go on while the supervisor's tick
+// waits (flow/handleTick.ts): a resync's pin waits for this apply, which waits for the watch.
 import type pg from 'pg';
 import { withSessionPair } from '../../connect/session';
 import { qualified } from '../../connect/quote';
@@ -51,8 +53,8 @@ export function awaitedTable(error: unknown): string | undefined {
 
 /**
  * What the target lacks of the types the source's table uses, that the watch makes there: types,
- * and enum labels added, as a message names them; `renamed` when a type's labels differ by a label
- * the target has and the source not (RENAME VALUE), which the watch does not follow.
+ * and enum labels added, as a message names them; `renamed` when the target has a label the source
+ * has not too (RENAME VALUE, which the watch does not follow, or a type made again: heldUntilMade).
  */
 async function lacking(source: pg.Client, target: pg.Client, table: string): Promise<{ missing: string[]; renamed: boolean }> {
   const { rows: types } = await source.query<{ schema: string; name: string; labels: string[] }>(SOURCE_TYPES_SQL, [table]);
@@ -63,40 +65,51 @@ async function lacking(source: pg.Client, target: pg.Client, table: string): Pro
   const missing = types.flatMap((t, i) => {
     const have = there[i];
     if (!have?.present) return [`type ${names[i]!}`];
-    if (have.labels.some((l) => !t.labels.includes(l))) {
-      renamed = true;
-      return [];
-    }
+    if (have.labels.some((l) => !t.labels.includes(l))) renamed = true;
     return t.labels.filter((l) => !have.labels.includes(l)).map((l) => `label ${JSON.stringify(l)} of ${names[i]!}`);
   });
   return { missing, renamed };
 }
 
+/** How long a held change waits, and what it reads of the schema watch. */
+export interface WatchHold {
+  readonly deadline: number;
+  readonly stopped: () => boolean;
+  /** When the latest look of the watch at the database that has ended began (Date.now()). */
+  readonly lookedSince: () => number;
+}
+
 /**
  * Holds a change of `table` the target refused while the target lacks a type or an enum label the
  * source's table uses, until the schema watch has made them there ('made': try it again now), or
- * until `deadline` or `stopped()` ('unmade': stop as before). At the first look: 'renamed' when a
- * label was renamed (the stop names the fix at once), 'present' when nothing is missing: the watch
- * may have made it between the refusal and this look, or the refusal had another cause, which a
- * single try again tells apart. `tell` is given what is missing, at the first look that finds it.
+ * until the deadline or stopped ('unmade': stop as before). 'present' when nothing is missing at
+ * the first look: the watch may have made it between the refusal and this look, or the refusal had
+ * another cause, which a single try again tells apart. Labels missing while the target has others
+ * the source has not: a label renamed in place, which the watch leaves to the user, or the type
+ * made again with labels removed and added, whose labels the watch adds (flow/enumRemake.ts); only
+ * the watch tells them apart (by the source's OID), so they wait for one look begun after the
+ * refusal to end, 'renamed' if it did not make them (the stop names the fix). `tell` is given what
+ * is missing, at the first look that finds it.
  */
 export async function heldUntilMade(
   servers: { readonly source: ServerSpec; readonly target: ServerSpec; readonly database: string },
   table: string,
-  deadline: number,
-  stopped: () => boolean,
+  hold: WatchHold,
   tell: (missing: readonly string[]) => void,
 ): Promise<'made' | 'unmade' | 'renamed' | 'present'> {
   const options = { database: servers.database, purpose: 'apply' } as const;
+  const refusedAt = Date.now();
   return withSessionPair(servers.source, options, servers.target, options, async ({ source, target }) => {
     const first = await lacking(source, target, table);
-    if (first.renamed) return 'renamed';
     if (first.missing.length === 0) return 'present';
     tell(first.missing);
     for (;;) {
-      if (Date.now() > deadline || stopped()) return 'unmade';
+      if (Date.now() > hold.deadline || hold.stopped()) return 'unmade';
+      // read before the target: a look that ended before this read made what it makes by then
+      const looked = hold.lookedSince() >= refusedAt;
       await new Promise((resolve) => setTimeout(resolve, WATCH_POLL_MS));
       if ((await lacking(source, target, table)).missing.length === 0) return 'made';
+      if (first.renamed && looked) return 'renamed';
     }
   });
 }
