@@ -8,13 +8,22 @@
 // columns are all the migration's, and on which nothing else depends: anything else is named and
 // left to the user, as is a row of the target that holds a removed label (a DBA's), found before
 // anything is changed. The old type is dropped without CASCADE: whatever still used it stops it.
+// Made again with labels added too (drizzle-kit and Prisma remove one label and add another the
+// same way; Prisma sets the old type aside under another name first): the target's type is first
+// given the labels it lacks (`widenEnum`, at once, under the same conditions), so that it takes
+// the rows streamed on either side of the change; the removals follow as above. Which types the
+// source made again is told by their OID there (`RemadeEnums`), never by their labels alone: a
+// label renamed in place keeps its rows' values, and is left to the user with its fix.
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
 import { knownWithIdentities } from '../control/knownObjects';
 import { schemaObjectKey } from '../core/names';
+import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
-import type { FollowStep } from '../verify/schema/follow';
+import { objectKey, type SchemaObject } from '../verify/schema/catalog';
+import { describeObject } from '../verify/schema/fixes';
+import { widenEnumStep, type FollowStep } from '../verify/schema/follow';
 import { judgeOnTarget } from '../verify/schema/identity';
 
 type Remake = NonNullable<FollowStep['remakeEnum']>;
@@ -94,6 +103,83 @@ export async function remakeEnum(run: MigrationRun, database: string, client: pg
     return { refused: `making ${type} again failed: ${error instanceof Error ? error.message : String(error)}`, fix };
   }
   return { statements: statements.map((s) => `${s};`) };
+}
+
+/** The target's labels of a type, in their order, as the catalog prints them (quote_literal). */
+const LABELS_SQL = `
+SELECT pg_catalog.quote_literal(e.enumlabel) AS label FROM pg_catalog.pg_enum e
+ WHERE e.enumtypid = $1::pg_catalog.oid ORDER BY e.enumsortorder`;
+
+/** Labels as the catalog reads them (`'a', 'b'`), one literal each. */
+const literals = (labels: string): string[] => labels.match(/E?'(?:[^']|'')*'/g) ?? [];
+
+/**
+ * Gives the target's type the source's labels it lacks, each after the source's label before it
+ * (see the top of this file): only a type pgferry made whose columns are all the migration's, as
+ * for making it again. Each ADD VALUE is its own statement: a label added in a transaction block
+ * cannot be used before that block commits.
+ */
+export async function widenEnum(run: MigrationRun, database: string, client: pg.Client, remake: Remake): Promise<RemakeOutcome> {
+  const type = qualified(remake.schema, remake.name);
+  const oid = (await client.query<{ oid: string }>(TYPE_SQL, [remake.schema, remake.name])).rows[0]?.oid;
+  if (oid === undefined) throw new Error('the target no longer has it');
+  const have = (await client.query<{ label: string }>(LABELS_SQL, [oid])).rows.map((r) => r.label);
+  const want = literals(remake.labels);
+  const statements = want.flatMap((label, i) => {
+    if (have.includes(label)) return [];
+    const place = i > 0 ? ` AFTER ${want[i - 1]!}` : have.length > 0 ? ` BEFORE ${have[0]!}` : '';
+    return [`ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ${label}${place}`];
+  });
+  const fix = statements.map((s) => `${s};`).join(' ');
+  const columns = (await client.query<TypeColumn>(COLUMNS_SQL, [oid])).rows;
+  const refused = await notOurs(run, database, client, remake, oid, columns);
+  if (refused !== undefined) return { refused, fix };
+  try {
+    for (const statement of statements) await client.query(statement);
+  } catch (error) {
+    return { refused: `adding the source's labels to ${type} failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+  }
+  return { statements: statements.map((s) => `${s};`) };
+}
+
+/**
+ * The enum types each database's source made again under their name while the watch looked: the
+ * source's OID of each enum type at the last comparison, and those whose OID changed since, kept
+ * until their labels no longer differ. A runner that starts after such a change has not seen the
+ * old OID: the difference is then told with its fix, as a label renamed is.
+ */
+export class RemadeEnums {
+  private readonly oids = new Map<string, ReadonlyMap<string, string>>();
+  private readonly remade = new Map<string, Set<string>>();
+
+  /**
+   * A comparison's steps, each labels difference of a type remade with labels added that no step
+   * follows given the step that widens the target's type (widenEnumStep).
+   */
+  steps(
+    database: string,
+    differences: readonly SchemaDifference[],
+    steps: readonly (FollowStep | undefined)[],
+    sourceObjects: readonly SchemaObject[],
+  ): (FollowStep | undefined)[] {
+    const enums = sourceObjects.filter((o) => o.kind === 'enum type');
+    const before = this.oids.get(database);
+    const now = new Map(enums.map((o) => [objectKey(o), o.objectId] as const));
+    this.oids.set(database, now);
+    const remade = this.remade.get(database) ?? new Set<string>();
+    this.remade.set(database, remade);
+    for (const [key, oid] of now) if (before?.has(key) && before.get(key) !== oid) remade.add(key);
+    const byDescription = new Map(enums.filter((o) => remade.has(objectKey(o))).map((o) => [describeObject(o), o] as const));
+    const differing = new Set<string>();
+    const out = steps.map((step, i) => {
+      const o = byDescription.get(differences[i]?.object ?? '');
+      if (!o || !differences[i]!.detail.startsWith('labels: ')) return step;
+      differing.add(objectKey(o));
+      return step ?? widenEnumStep(o, typeof o.props.labels === 'string' ? o.props.labels : '');
+    });
+    for (const key of remade) if (!differing.has(key)) remade.delete(key);
+    return out;
+  }
 }
 
 /** The type set aside, made again, its columns moved to it through their text, the old one dropped (no CASCADE). */

@@ -27,11 +27,19 @@ export function tickDue(s: Supervision): true | undefined {
 export async function tick(s: Supervision): Promise<undefined> {
   // what follows may rename, drop or make again a table on the target: no stream uses its facts read ahead
   s.targetMayChange();
-  await s.tables.scan();
-  // tables it found dropped or renamed, followed once the apply has passed them (tableDropsAndRenames: follow)
-  await s.tableDrops.follow(s.tables.takeDroppedOrRenamed());
-  // tables it recorded as created, and resyncs asked for, carried out while the others stream
-  await resyncs(s);
+  // The watch looks on while this tick waits: a resync waits for the apply to reach its pin, and
+  // the apply may hold a change until the watch makes a type or label it needs
+  // (cdc/apply/watchWait.ts), which no look would make were looks started only between ticks.
+  const looking = setInterval(() => s.schema.look(s.streaming), TICK_MS);
+  try {
+    await s.tables.scan();
+    // tables it found dropped or renamed, followed once the apply has passed them (tableDropsAndRenames: follow)
+    await s.tableDrops.follow(s.tables.takeDroppedOrRenamed());
+    // tables it recorded as created, and resyncs asked for, carried out while the others stream
+    await resyncs(s);
+  } finally {
+    clearInterval(looking);
+  }
   // a schema change on the source is told within seconds (the look runs beside this loop)
   s.schema.look(s.streaming);
   s.lastTick = Date.now();

@@ -45,7 +45,7 @@ import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
-import { remakeEnum } from './enumRemake';
+import { remakeEnum, widenEnum } from './enumRemake';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 import { inTransaction } from '../connect/transaction';
 import { trace } from '../util/trace';
@@ -206,7 +206,7 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
   const { setAsideKey, firing, resync, remakeEnum: remake } = item.step;
   if (resync) return followWithResync(run, database, client, item, resync);
   if (remake) {
-    const outcome = await remakeEnum(run, database, client, remake);
+    const outcome = await (remake.widen ? widenEnum : remakeEnum)(run, database, client, remake);
     if ('refused' in outcome) throw new FollowRefused(outcome.refused, outcome.fix);
     return { ...item, step: { ...item.step, statements: outcome.statements } };
   }

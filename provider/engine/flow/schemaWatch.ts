@@ -18,6 +18,7 @@ import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
+import { RemadeEnums } from './enumRemake';
 import type { MigrationRun } from '../run/migrationRun';
 import { trace } from '../util/trace';
 import { holdpoint } from '../util/failpoints';
@@ -97,6 +98,8 @@ export class SchemaWatch {
   private readonly again = new Set<string>();
   /** Where each difference was first seen on the source, per database (`object\0detail`): a step that can refuse a row waits for the apply to pass it. */
   private readonly firstSeen = new Map<string, Map<string, bigint>>();
+  /** The enum types the source made again under their name, told by their OID there. */
+  private readonly remadeEnums = new RemadeEnums();
   private lastLook = 0;
   private interval = MIN_INTERVAL_MS;
   /** The look in progress: it runs beside the supervisor's loop, never delaying a cutover or cancel request. */
@@ -154,7 +157,8 @@ export class SchemaWatch {
     for (const database of databases) {
       if (this.run.signal.aborted) return;
       const session = { database, purpose: 'schema watch' };
-      let started = Date.now();
+      const begun = Date.now();
+      let started = begun;
       const source = await withSession(this.run.spec.source, session, fingerprint);
       took.source += Date.now() - started;
       started = Date.now();
@@ -163,11 +167,14 @@ export class SchemaWatch {
       // each server's share of the watch's time stays small, whichever is the slower to print
       this.interval = lookInterval(Math.max(took.source, took.target));
       const print = `${source}:${target}`;
-      if (this.prints.get(database) === print && !this.again.has(database)) continue;
-      this.prints.delete(database);
-      trace(() => `schema watch: ${database}: compared (${this.again.has(database) ? 'a change waits' : 'a fingerprint moved'})`);
-      await this.compare(database);
-      this.prints.set(database, print);
+      if (this.prints.get(database) !== print || this.again.has(database)) {
+        this.prints.delete(database);
+        trace(() => `schema watch: ${database}: compared (${this.again.has(database) ? 'a change waits' : 'a fingerprint moved'})`);
+        await this.compare(database);
+        this.prints.set(database, print);
+      }
+      // a change the apply holds for a type or label judges by the first look begun after its refusal
+      this.streams.find((s) => s.database === database)?.applier.schemaLooked(begun);
     }
   }
 
@@ -181,13 +188,16 @@ export class SchemaWatch {
     const appliedBefore = exact && stream ? appliedUpTo(stream.applier.stats()) : undefined;
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
     const setAsideKeys = this.run.spec.followSchemaChanges ? await keysSetAside(this.run, database) : undefined;
-    const { check, steps } = await compareKnowing(this.run, database, {
+    const compared = await compareKnowing(this.run, database, {
       whileSetAside: true,
       lockTimeout: '1s',
       // the cutover brings large objects level, their comments with them
       largeObjectsLater: true,
       ...(setAsideKeys ? { setAsideKeys } : {}),
     });
+    const check = compared.check;
+    // an enum the source made again with labels added: the target's type widened first (enumRemake.ts)
+    const steps = this.remadeEnums.steps(database, check.differences, compared.steps, compared.sourceObjects);
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
     // a streamed table the source dropped or renamed is told by the table watch with its fix

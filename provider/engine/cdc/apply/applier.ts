@@ -21,6 +21,7 @@ import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
 import { displayIdent } from '../../connect/quote';
+import { awaitedTable, heldUntilMade, WATCH_WAIT_MS } from './watchWait';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -65,6 +66,12 @@ export interface ApplierOptions {
   readonly leaseSessionPid?: number;
   /** Follow columns dropped, renamed, retyped and NOT NULL dropped on the source (default true): SessionConfig. */
   readonly followSchemaChanges?: boolean;
+  /**
+   * A schema watch makes the source's types and enum labels on the target while this stream runs
+   * (the online flow's, following schema changes): a change refused for want of one is held for it
+   * (heldForWatch). Default false: nothing would make them, the stream stops at once.
+   */
+  readonly schemaWatched?: boolean;
   /** Rename the target table when the source renames a streamed one (default false: the stream stops): SessionConfig. */
   readonly followTableRenames?: boolean;
   /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
@@ -120,6 +127,10 @@ export class Applier {
   private fencedSince: number | undefined;
   /** The source transaction held for a constraint the source dropped (heldForLoosening), since when, and whether it was told. */
   private loosening: { at: bigint; since: number; told: boolean } | undefined;
+  /** The source transaction held for a type or enum label the target lacks (heldForWatch), and since when. */
+  private awaiting: { at: bigint; since: number; triedAgain: boolean } | undefined;
+  /** When the latest look of the schema watch at this database that has ended began (schemaLooked). */
+  private schemaLookedAt = 0;
 
   constructor(private readonly options: ApplierOptions) {
     this.state = {
@@ -194,6 +205,7 @@ export class Applier {
           continue;
         }
         if (await this.heldForLoosening(error)) continue;
+        if (await this.heldForWatch(error)) continue;
         if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
@@ -250,6 +262,42 @@ export class Applier {
     });
     this.wake = undefined;
     return !this.stopped;
+  }
+
+  /**
+   * A change refused for want of a type or an enum label the source has (an enum made in the
+   * transaction that uses it, a label added and used at once): held, without a stop, until the
+   * schema watch has made them on the target, for as long as WATCH_WAIT_MS from the first refusal
+   * of that source transaction (watchWait.ts), told as an event. Nothing missing by the time it
+   * looks: tried again once, the watch having maybe made it since the refusal. Labels the target
+   * lacks while it has others the source has not (a label renamed, or the type made again with one
+   * label removed and another added: told apart by the watch alone) are held until a look of the
+   * watch begun after the refusal has ended: made by then, applied; else it stops, naming the fix.
+   */
+  private async heldForWatch(error: unknown): Promise<boolean> {
+    const o = this.options;
+    const table = awaitedTable(error);
+    const at = this.state.begunLsn;
+    if (!table || at === undefined || o.schemaWatched !== true) return false;
+    if (this.awaiting?.at !== at) this.awaiting = { at, since: Date.now(), triedAgain: false };
+    const awaiting = this.awaiting;
+    const words = o.words ?? FORWARD_STREAM_WORDS;
+    const tell = (missing: readonly string[]): void =>
+      o.log?.(
+        'event',
+        `database ${displayIdent(o.database)}: a change of ${table} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
+      );
+    const looked = { deadline: awaiting.since + WATCH_WAIT_MS, stopped: () => this.stopped, lookedSince: () => this.schemaLookedAt };
+    const held = await heldUntilMade(o, table, looked, tell).catch(() => 'unmade' as const);
+    if (held !== 'present') return held === 'made';
+    const again = !awaiting.triedAgain;
+    awaiting.triedAgain = true;
+    return again;
+  }
+
+  /** The schema watch ended a look at this database begun at `startedAt` (Date.now()): a held change may judge by it. */
+  schemaLooked(startedAt: number): void {
+    this.schemaLookedAt = Math.max(this.schemaLookedAt, startedAt);
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

@@ -69,6 +69,8 @@ export function startStream(
     leaseSessionPid: run.leaseSessionPid,
     followSchemaChanges: run.spec.followSchemaChanges,
     followTableRenames: run.spec.tableDropsAndRenames === 'follow',
+    // the online flow's schema watch makes the source's types and labels there (flow/schemaWatch.ts)
+    schemaWatched: run.spec.followSchemaChanges,
     applySessions: run.spec.applySessions,
     ...(ddlFollowing ? { ddlFollowing } : {}),
     requestResync: async (schema, table, why) => {

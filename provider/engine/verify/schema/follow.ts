@@ -86,9 +86,18 @@ export interface FollowStep {
    * making the type again under its name (drizzle-kit's DROP TYPE and CREATE TYPE): made again on
    * the target with its columns moved to it (flow/enumRemake.ts), once the apply has passed where
    * the look saw it, so that no row the stream still carries holds a removed label. `labels`: the
-   * source's, as literals; `removed`: the target's labels the source no longer has.
+   * source's, as literals; `removed`: the target's labels the source no longer has. `widen`: the
+   * source made it again with labels added too (widenEnumStep): the labels it lacks are added to the
+   * target's type first, at once, so that it holds every label a row may carry on either side of the
+   * change, and a later look makes it again with the source's labels alone.
    */
-  readonly remakeEnum?: { readonly schema: string; readonly name: string; readonly labels: string; readonly removed: readonly string[] };
+  readonly remakeEnum?: {
+    readonly schema: string;
+    readonly name: string;
+    readonly labels: string;
+    readonly removed: readonly string[];
+    readonly widen?: true;
+  };
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -410,6 +419,24 @@ function remakeEnumStep(o: SchemaObject, source: string, target: string): Follow
     statements: [createStatement(o)],
     rank: CREATE_RANK['enum type']!,
     remakeEnum: { schema: o.schema, name: o.name, labels: source, removed },
+  };
+}
+
+/**
+ * An enum type the source made again under its name (its OID there changed since an earlier look,
+ * flow/enumRemake.ts `RemadeEnums`) with labels added as well as removed or reordered, which
+ * PostgreSQL does only by making it anew: rows streamed before the change may carry a removed label,
+ * rows after it an added one, and no position lies between them. The target's type is first given
+ * the labels it lacks (ADD VALUE refuses no row), at once, so that it takes both; once it holds all
+ * the source's labels, the next look finds only removals (remakeEnumStep), made once the apply has
+ * passed them. Told by its OID from a label renamed in place, which keeps its rows' values.
+ */
+export function widenEnumStep(o: SchemaObject, labels: string): FollowStep {
+  return {
+    when: 'anytime',
+    statements: [createStatement(o)],
+    rank: CREATE_RANK['enum type']!,
+    remakeEnum: { schema: o.schema, name: o.name, labels, removed: [], widen: true },
   };
 }
 
