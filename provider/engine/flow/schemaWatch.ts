@@ -11,6 +11,7 @@
 // target matches. Changes stream on meanwhile.
 import type pg from 'pg';
 import type { SchemaDifference } from '../core/model';
+import { displayName } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -110,6 +111,8 @@ export class SchemaWatch {
     private readonly run: MigrationRun,
     /** The online flow's streams, read for how far each database's apply has got. */
     private readonly streams: readonly OnlineStream[],
+    /** The table watch's former name of a streamed table the source renamed (cdc/prepare/tableWatch.ts `formerName`). */
+    private readonly formerName: FormerName,
   ) {}
 
   /**
@@ -181,7 +184,7 @@ export class SchemaWatch {
     const appliedBefore = exact && stream ? appliedUpTo(stream.applier.stats()) : undefined;
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
     const setAsideKeys = this.run.spec.followSchemaChanges ? await keysSetAside(this.run, database) : undefined;
-    const { check, steps } = await compareKnowing(this.run, database, {
+    const { check, steps, sourceObjects } = await compareKnowing(this.run, database, {
       whileSetAside: true,
       lockTimeout: '1s',
       // the cutover brings large objects level, their comments with them
@@ -195,6 +198,13 @@ export class SchemaWatch {
     const goneTables = new Set(
       check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
     );
+    // the same table under its new name, only on the source until its rename reaches the target: the
+    // rename is followed or told with its fix by the table watch, never told here as a table to create
+    for (const o of sourceObjects) {
+      if (o.kind !== 'table') continue;
+      const former = this.formerName(database, o.objectId, o);
+      if (former && goneTables.has(former.display)) goneTables.add(displayName(o.schema, o.name));
+    }
     // where a test lets the apply pass what this look saw before the look reads how far it got
     if (goneTables.size > 0) await holdpoint(`schema-watch-table-gone:${database}`);
     // followSchemaChanges: false warns of every difference and makes none
@@ -263,6 +273,9 @@ export class SchemaWatch {
 }
 
 const keyOf = (d: SchemaDifference): string => `${d.object}\0${d.detail}`;
+
+/** A streamed table's name before the source renamed it, by its OID there and its name now; undefined if never renamed. */
+export type FormerName = (database: string, oid: string, now: { schema: string; name: string }) => { display: string } | undefined;
 
 async function currentPosition(client: pg.Client): Promise<bigint> {
   const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
