@@ -16,6 +16,7 @@ import { withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { followsItsOwner } from '../verify/schema/compare';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
@@ -214,7 +215,11 @@ export class SchemaWatch {
     const items = all.filter((i) => i.step.when !== 'drained');
     const appliedAt = appliedBefore ?? (stream ? appliedUpTo(stream.applier.stats()) : 0n);
     this.again.delete(database);
-    let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)));
+    // a part whose owner the target lacks under that name (a renamed table's sequence, a renamed
+    // domain's constraint) goes with its owner's follow: the owner is told or followed, not each part
+    let unfollowed = check.differences.filter(
+      (d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)) && !followsItsOwner(d),
+    );
     if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
