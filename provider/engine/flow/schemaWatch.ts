@@ -17,6 +17,7 @@ import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { followsItsOwner } from '../verify/schema/compare';
+import type { SchemaObject } from '../verify/schema/catalog';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
@@ -175,6 +176,25 @@ export class SchemaWatch {
     }
   }
 
+  /**
+   * The tables this look leaves to the table watch, by printed name: a streamed table the source
+   * dropped or renamed, which the table watch tells with its fix (cdc/prepare/tableWatch.ts) or
+   * follows (tableDropsAndRenames: follow), and the same table under its new name, only on the
+   * source until its rename reaches the target (never a table to create). Neither, nor their
+   * parts, is told twice.
+   */
+  private goneTables(database: string, differences: readonly SchemaDifference[], sourceObjects: readonly SchemaObject[]): Set<string> {
+    const gone = new Set(
+      differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
+    );
+    for (const o of sourceObjects) {
+      if (o.kind !== 'table') continue;
+      const former = this.formerName(database, o.objectId, o);
+      if (former && gone.has(former.display)) gone.add(displayName(o.schema, o.name));
+    }
+    return gone;
+  }
+
   private async compare(database: string): Promise<void> {
     const stream = this.streams.find((s) => s.database === database);
     // With the event trigger, the apply follows each change it carried at its place in the stream:
@@ -194,18 +214,7 @@ export class SchemaWatch {
     });
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
-    // a streamed table the source dropped or renamed is told by the table watch with its fix
-    // (cdc/prepare/tableWatch.ts), or followed (tableDropsAndRenames: follow): it and its parts are not told twice
-    const goneTables = new Set(
-      check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
-    );
-    // the same table under its new name, only on the source until its rename reaches the target: the
-    // rename is followed or told with its fix by the table watch, never told here as a table to create
-    for (const o of sourceObjects) {
-      if (o.kind !== 'table') continue;
-      const former = this.formerName(database, o.objectId, o);
-      if (former && goneTables.has(former.display)) goneTables.add(displayName(o.schema, o.name));
-    }
+    const goneTables = this.goneTables(database, check.differences, sourceObjects);
     // where a test lets the apply pass what this look saw before the look reads how far it got
     if (goneTables.size > 0) await holdpoint(`schema-watch-table-gone:${database}`);
     // followSchemaChanges: false warns of every difference and makes none
