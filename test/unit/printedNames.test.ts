@@ -10,10 +10,18 @@ describe('names printed in the messages of the cutover and the owner check', () 
   it('a late write names its database and user as displayIdent prints them, on one line', () => {
     const message = lateWritesMessage('shop\nEU', [
       { xid: 1, commitLsn: '0/1', tables: ['public.items'], writers: [{ user: 'app', application: 'web', address: '::1', pid: 7 }] },
-      { xid: 2, commitLsn: '0/2', tables: ['public.items'], writers: [{ user: 'Ops "team"', application: 'psql', address: '::1', pid: 8 }] },
+      {
+        xid: 2,
+        commitLsn: '0/2',
+        tables: ['public.items'],
+        writers: [{ user: 'Ops "team"', application: 'psql', address: '::1', pid: 8 }],
+      },
     ]);
     assert.equal(message.includes('\n'), false, message);
-    assert.ok(message.startsWith('U&"shop\\000AEU": 2 transaction(s) committed on the source after the cutover point wrote public.items, by '), message);
+    assert.ok(
+      message.startsWith('U&"shop\\000AEU": 2 transaction(s) committed on the source after the cutover point wrote public.items, by '),
+      message,
+    );
     assert.ok(message.includes('user app, application "web"'), message);
     assert.ok(message.includes('user "Ops ""team""", application "psql"'), message);
   });
