@@ -7,7 +7,8 @@
 // streaming is deleted on the target at the cutover only because pgferry copied it (its key recorded
 // in the control catalog); a DBA's row on the target stays, and so does a row pgferry copied that a
 // DBA edited there under the same key (recorded as kept, said in a warning); a fall-back carries the
-// rows back and compares them, each server's own kept.
+// rows back and compares them, each server's own kept. A copied row a DBA deleted on the target
+// stays deleted while the source's is unchanged, named in a warning.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -223,6 +224,65 @@ async function dbaEditsKept(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * A row pgferry copied that a DBA deleted on the target stays deleted at the cutover while the
+ * source's is unchanged, with a warning naming its key; one the source changed since is copied
+ * again. The verification leaves the deleted key out and passes.
+ */
+async function dbaDeletesKept(pair: ServerPair): Promise<void> {
+  const db = 'gisdbadeleted';
+  const name = 'gis-dba-deleted';
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(`CREATE EXTENSION postgis; CREATE TABLE places (id int PRIMARY KEY, srid int)`, [], db);
+  for (const srid of [990021, 990022, 990023]) await addSrid(pair.source, db, srid, 'copied');
+  const store = new CatalogConnection(serverSpec(pair.target));
+  try {
+    await startMigration(pairSpec(pair, name, [db], { mode: 'Online', overwriteDbsInTarget: true }));
+    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state), 240_000);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    assert.deepEqual(await userSrids(pair.target, db), [990021, 990022, 990023], 'the copy brought them');
+    await pair.target.query(`DELETE FROM public.spatial_ref_sys WHERE srid IN (990021, 990022)`, [], db);
+    await pair.source.query(`UPDATE public.spatial_ref_sys SET proj4text = 'changed on the source' WHERE srid = 990022`, [], db);
+    await requestCutover(store, name);
+    const done = await waitForStatus(store, name, (st) => isFinalState(st.state), 240_000);
+    assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
+    assert.deepEqual(await userSrids(pair.source, db), [990021, 990022, 990023]);
+    const onTarget = await pair.target.query<{ srid: number; proj4text: string }>(
+      `SELECT srid, proj4text FROM public.spatial_ref_sys WHERE srid >= 990000 ORDER BY srid`,
+      [],
+      db,
+    );
+    assert.deepEqual(
+      onTarget,
+      [
+        { srid: 990022, proj4text: 'changed on the source' },
+        { srid: 990023, proj4text: 'copied' },
+      ],
+      "the DBA's delete kept, the row the source changed since copied again",
+    );
+    const compared = done.verification?.tables.filter((t) => t.table === SPATIAL);
+    assert.deepEqual(compared, [{ database: db, table: SPATIAL, sourceRows: 2, targetRows: 2, matches: true }], 'the deleted key left out');
+    const warned = (await events(store, name, 500)).filter((e) => e.level === 'warning' && e.message.includes('deleted on the target'));
+    assert.deepEqual(
+      warned.map((e) => e.message),
+      [
+        `cutover: ${SPATIAL}: key(s) "(990021)" deleted on the target since pgferry copied them, unchanged on the source: the delete kept, the source's row not copied again; to take the source's row, insert it on the target by hand (copy its row from the source)`,
+      ],
+    );
+    const recorded = await pair.target.query<{ key: string; kept: boolean }>(
+      `SELECT key, kept FROM pgferry.extension_config_row WHERE migration = $1 ORDER BY key`,
+      [name],
+    );
+    assert.deepEqual(recorded, [
+      { key: '(990021)', kept: true },
+      { key: '(990022)', kept: false },
+      { key: '(990023)', kept: false },
+    ]);
+  } finally {
+    await store.close();
+  }
+}
+
 describe("extension configuration rows: PostGIS's user SRIDs copied, followed at the cutover and verified (integration)", function () {
   this.timeout(300_000);
   let pair: ServerPair;
@@ -312,4 +372,7 @@ describe("extension configuration rows: PostGIS's user SRIDs copied, followed at
 
   it("a DBA's edit of a copied row on the target is kept at the cutover, one the source changed too kept with a warning naming its key; a fall-back carries neither back", () =>
     dbaEditsKept(pair));
+
+  it("a DBA's delete of a copied row on the target is kept at the cutover with a warning naming its key, one the source changed since copied again; verified", () =>
+    dbaDeletesKept(pair));
 });

@@ -295,7 +295,7 @@ async function cutOverAgain(pair: ServerPair, page: Page): Promise<void> {
 /**
  * A reverse stream stopped on an error the user can fix (a row written on the old source behind
  * the fence, by a superuser turning the fence's trigger off for one transaction, takes the key the application then inserts on the
- * new server): the page shows the stop with its error and fix, Fall back and Resume forward off
+ * new server): the page shows the engine's stop message as it is, its error and the fix it names, Fall back and Resume forward off
  * with the engine's words; the row removed, the stream applies again by itself and the page says
  * Open.
  */
@@ -310,8 +310,9 @@ async function stoppedAndFixed(pair: ServerPair, page: Page): Promise<void> {
   const recorded = (await status(pair)).databases[0]!.fallback!;
   assert.equal(recorded.state, 'Stopped');
   const stop = (await field(page, 'fallback-stop').textContent()) ?? '';
-  assert.ok(stop.startsWith(recorded.message!), `the page's stop "${stop}" says the catalog's "${recorded.message}"`);
-  assert.match(stop, /Fix: /);
+  // the engine's own words, with the precise fix they name, and no generic fix after them
+  assert.equal(stop, recorded.message, "the page's stop is the catalog's message");
+  assert.match(stop, /; fix on the old source, where it applies: .+; it is tried again by itself/);
   const why = await refusalOf(() => requestFallBack(serverSpec(pair.target), NAME), /cannot fall back: (.+)$/);
   assert.match(why, /is stopped on an error/);
   assert.equal(await buttonOff(page, 'fallback'), `Fall back: ${why}. `);
@@ -446,7 +447,7 @@ describe('pgferry console: the fallback window (headless Chromium)', function ()
 
   it('cuts over again through the button, a new window opening', () => cutOverAgain(pair, page));
 
-  it("shows a reverse stream stopped on an error with its fix, Fall back and Resume forward off with the engine's words, Open again once fixed", () =>
+  it("shows a reverse stream stopped on an error in the engine's words with the fix they name, Fall back and Resume forward off with the engine's words, Open again once fixed", () =>
     stoppedAndFixed(pair, page));
 
   it("falls back through the button: the old source holds every write the application made on the new server, rows read back; then every button off with its reason, the target's fence shown as show prints it", () =>

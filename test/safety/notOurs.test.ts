@@ -20,7 +20,7 @@ import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { events as catalogEvents, register } from '../../provider/engine/control/store';
 import { serverMajor, withSession } from '../../provider/engine/connect/session';
 import { objectKey, readSchemaObjects } from '../../provider/engine/verify/schema/catalog';
-import { ident } from '../../provider/engine/connect/quote';
+import { displayIdent, ident } from '../../provider/engine/connect/quote';
 import { CONTROL_SCHEMA, fenceNamesOf, publicationName } from '../../provider/engine/core/names';
 import { fireAsReplica, targetFiring } from '../../provider/engine/footprint/targetFiring';
 import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
@@ -558,7 +558,7 @@ async function sameNamesKept(pair: ServerPair): Promise<void> {
       assert.equal(e.code, 'WRITER_FENCE_REFUSED');
       assert.equal(
         e.message,
-        `fenceWriters: trigger ${ident(names.trigger)} on "public"."dba_own" of "${db}" calls public.touch(), not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
+        `fenceWriters: trigger ${displayIdent(names.trigger)} on public.dba_own of ${db} calls public.touch(), not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
       );
       return true;
     });

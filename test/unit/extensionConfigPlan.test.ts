@@ -92,6 +92,49 @@ describe('unit: extension configuration rows, what a copy writes and keeps', () 
     assert.deepEqual(plan.own, ['(3)']);
   });
 
+  it("keeps a DBA's delete of a row pgferry wrote when the source's is unchanged: nothing written, the key kept with its md5", () => {
+    const plan = planConfigRows(
+      [row('(1)', 'base'), row('(2)', 'base')],
+      new Map([['(2)', 'base']]),
+      keys([
+        ['(1)', 'base'],
+        ['(2)', 'base'],
+      ]),
+      'forward',
+    );
+    assert.deepEqual(
+      plan.write.map((r) => r.key),
+      ['(2)'],
+    );
+    assert.deepEqual(plan.deletedKept, [{ key: '(1)', md5: 'base' }]);
+    assert.deepEqual([plan.inserted, plan.conflicts, plan.gone], [[], [], []]);
+    // kept deleted at the next copy too, the key then recorded as kept with what pgferry wrote
+    const again = planConfigRows([row('(1)', 'base')], new Map(), keys([], [['(1)', 'base']]), 'forward');
+    assert.deepEqual([again.write, again.deletedKept], [[], [{ key: '(1)', md5: 'base' }]]);
+  });
+
+  it('writes again a deleted row the source changed since, an unconfirmed insert, and an unrecorded key: each an insert', () => {
+    const changed = planConfigRows([row('(1)', 'source')], new Map(), keys([['(1)', 'base']]), 'forward');
+    // a key whose insert a runner killed before its commit left without an md5: never a DBA's delete
+    const unconfirmed = planConfigRows([row('(2)', 'base')], new Map(), keys([['(2)', null]]), 'forward');
+    const unrecorded = planConfigRows([row('(3)', 'base')], new Map(), keys([]), 'forward');
+    for (const [plan, key] of [
+      [changed, '(1)'],
+      [unconfirmed, '(2)'],
+      [unrecorded, '(3)'],
+    ] as const) {
+      assert.deepEqual(
+        plan.write.map((r) => r.key),
+        [key],
+      );
+      assert.deepEqual(
+        plan.inserted.map((r) => r.key),
+        [key],
+      );
+      assert.deepEqual(plan.deletedKept, []);
+    }
+  });
+
   it('back: carries no key kept at the cutover, and judges the copied ones as forward', () => {
     const plan = planConfigRows(
       [row('(1)', 'edit'), row('(2)', 'new')],

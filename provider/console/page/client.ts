@@ -316,7 +316,10 @@ void (function consoleClient() {
         ? el(
             'p',
             { class: 'error', role: 'alert', 'data-field': 'fallback-stop' },
-            `${f.message ?? 'The reverse stream stopped.'} Fix: fix the cause on the old source; the stream is tried again by itself, and Fall back is allowed once it applies again.`,
+            // the engine's stop names its own fix (a row to delete, ALTER DOMAIN ... DROP CONSTRAINT,
+            // ALTER TYPE ... ADD VALUE) and how the stream goes on: shown as it is, never under a generic one
+            f.message ??
+              'The reverse stream stopped. Fix: fix the cause on the old source; the stream is tried again by itself, and Fall back is allowed once it applies again.',
           )
         : f.message
           ? el('p', { class: 'note', 'data-field': 'fallback-message' }, f.message)

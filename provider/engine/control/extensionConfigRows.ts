@@ -13,6 +13,8 @@
 // source nor compares them. Why a record and not a comparison with the source's rows at the copy:
 // the copy's snapshot is gone by the cutover, and a row the target alone has then is either one the
 // source deleted or one a DBA made, which only a record of what pgferry inserted tells apart.
+// An inserted key's md5 is recorded once its write committed: a key whose row is missing then was
+// deleted by someone else (the delete is kept, as an edit is), never a write a killed runner lost.
 // Rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -31,10 +33,10 @@ export interface ConfigRowKeys {
   readonly kept: ReadonlyMap<string, string | null>;
 }
 
-/** A key pgferry is about to write, with the md5 of the row's text it writes. */
+/** A key pgferry is about to write, with the md5 of the row's text it writes (null: an insert, not committed yet). */
 interface CopiedConfigRow {
   readonly key: string;
-  readonly md5: string;
+  readonly md5: string | null;
 }
 
 /** A key kept, with the md5 of what pgferry last wrote under it (null: the server's own). */
@@ -47,8 +49,10 @@ interface KeptConfigRow {
 export interface ConfigRowsLedger {
   /** The recorded keys by table (its qualified name). */
   read(): Promise<ReadonlyMap<string, ConfigRowKeys>>;
-  /** Keys about to be inserted or written again, with their rows' md5, recorded before the write. */
+  /** Keys about to be inserted or written again, with their rows' md5 (null for an insert), recorded before the write. */
   recordCopied(table: string, rows: readonly CopiedConfigRow[]): Promise<void>;
+  /** Keys inserted, given their rows' md5 once the write committed. */
+  confirmWritten(table: string, rows: readonly CopiedConfigRow[]): Promise<void>;
   /** Keys whose rows were deleted, forgotten once the delete committed. */
   forget(table: string, keys: readonly string[]): Promise<void>;
   /** The keys the target keeps (its own, and the rows pgferry copied edited there), in place of those recorded before. */
@@ -62,6 +66,7 @@ export function configRowsLedger(catalog: CatalogConnection, migration: string, 
   return {
     read: () => extensionConfigRows(catalog, migration, database),
     recordCopied: (table, rows) => recordCopiedConfigRows(catalog, migration, database, table, rows),
+    confirmWritten: (table, rows) => confirmWrittenConfigRows(catalog, migration, database, table, rows),
     forget: (table, keys) => forgetConfigRows(catalog, migration, database, table, keys),
     recordKept: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys, true),
     recordEdited: (table, keys) => recordKeptConfigRows(catalog, migration, database, table, keys, false),
@@ -106,6 +111,26 @@ async function recordCopiedConfigRows(
     `INSERT INTO ${T} (migration, database, config_table, key, row_md5)
      SELECT $1, $2, $3, k, h FROM unnest($4::text[], $5::text[]) AS u(k, h)
      ON CONFLICT (migration, database, config_table, key) DO UPDATE SET kept = false, row_md5 = EXCLUDED.row_md5, recorded_at = now()`,
+    [migration, database, table, rows.map((r) => r.key), rows.map((r) => r.md5)],
+  );
+}
+
+/**
+ * Gives inserted keys the md5 of the row written, once its write committed: only then is a row
+ * missing under such a key one someone deleted (kept deleted), and not a write a runner killed
+ * before its commit lost (written again).
+ */
+async function confirmWrittenConfigRows(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  table: string,
+  rows: readonly CopiedConfigRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await catalog.query(
+    `UPDATE ${T} AS r SET row_md5 = u.h FROM unnest($4::text[], $5::text[]) AS u(k, h)
+      WHERE r.migration = $1 AND r.database = $2 AND r.config_table = $3 AND r.key = u.k AND NOT r.kept`,
     [migration, database, table, rows.map((r) => r.key), rows.map((r) => r.md5)],
   );
 }

@@ -11,10 +11,13 @@
 // target matches. Changes stream on meanwhile.
 import type pg from 'pg';
 import type { SchemaDifference } from '../core/model';
+import { displayName } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { followsItsOwner } from '../verify/schema/compare';
+import type { SchemaObject } from '../verify/schema/catalog';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
@@ -113,6 +116,8 @@ export class SchemaWatch {
     private readonly run: MigrationRun,
     /** The online flow's streams, read for how far each database's apply has got. */
     private readonly streams: readonly OnlineStream[],
+    /** The table watch's former name of a streamed table the source renamed (cdc/prepare/tableWatch.ts `formerName`). */
+    private readonly formerName: FormerName,
   ) {}
 
   /**
@@ -178,6 +183,25 @@ export class SchemaWatch {
     }
   }
 
+  /**
+   * The tables this look leaves to the table watch, by printed name: a streamed table the source
+   * dropped or renamed, which the table watch tells with its fix (cdc/prepare/tableWatch.ts) or
+   * follows (tableDropsAndRenames: follow), and the same table under its new name, only on the
+   * source until its rename reaches the target (never a table to create). Neither, nor their
+   * parts, is told twice.
+   */
+  private goneTables(database: string, differences: readonly SchemaDifference[], sourceObjects: readonly SchemaObject[]): Set<string> {
+    const gone = new Set(
+      differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
+    );
+    for (const o of sourceObjects) {
+      if (o.kind !== 'table') continue;
+      const former = this.formerName(database, o.objectId, o);
+      if (former && gone.has(former.display)) gone.add(displayName(o.schema, o.name));
+    }
+    return gone;
+  }
+
   private async compare(database: string): Promise<void> {
     const stream = this.streams.find((s) => s.database === database);
     // With the event trigger, the apply follows each change it carried at its place in the stream:
@@ -200,11 +224,7 @@ export class SchemaWatch {
     const steps = this.remadeEnums.steps(database, check.differences, compared.steps, compared.sourceObjects);
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
-    // a streamed table the source dropped or renamed is told by the table watch with its fix
-    // (cdc/prepare/tableWatch.ts), or followed (tableDropsAndRenames: follow): it and its parts are not told twice
-    const goneTables = new Set(
-      check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
-    );
+    const goneTables = this.goneTables(database, check.differences, compared.sourceObjects);
     // where a test lets the apply pass what this look saw before the look reads how far it got
     if (goneTables.size > 0) await holdpoint(`schema-watch-table-gone:${database}`);
     // followSchemaChanges: false warns of every difference and makes none
@@ -214,7 +234,11 @@ export class SchemaWatch {
     const items = all.filter((i) => i.step.when !== 'drained');
     const appliedAt = appliedBefore ?? (stream ? appliedUpTo(stream.applier.stats()) : 0n);
     this.again.delete(database);
-    let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)));
+    // a part whose owner the target lacks under that name (a renamed table's sequence, a renamed
+    // domain's constraint) goes with its owner's follow: the owner is told or followed, not each part
+    let unfollowed = check.differences.filter(
+      (d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)) && !followsItsOwner(d),
+    );
     if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
@@ -273,6 +297,9 @@ export class SchemaWatch {
 }
 
 const keyOf = (d: SchemaDifference): string => `${d.object}\0${d.detail}`;
+
+/** A streamed table's name before the source renamed it, by its OID there and its name now; undefined if never renamed. */
+export type FormerName = (database: string, oid: string, now: { schema: string; name: string }) => { display: string } | undefined;
 
 async function currentPosition(client: pg.Client): Promise<bigint> {
   const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');

@@ -66,7 +66,7 @@ export class Supervision implements Watched {
     private readonly reporter: StreamReporter,
   ) {
     this.tables = new SourceTableWatch(run, streams, setIdentityFull);
-    this.schema = new SchemaWatch(run, streams);
+    this.schema = new SchemaWatch(run, streams, (database, oid, now) => this.tables.formerName(database, oid, now));
     this.tableDrops = new TableDropsFollow(run, streams, (database) => stops.stopOf(database));
   }
 

@@ -32,7 +32,7 @@
 // address, pid), so a write that reaches the stream after the cutover point is named exactly
 // (switchover/lateWrites.ts).
 import type pg from 'pg';
-import { ident, literal, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, literal, qualified } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, fenceNamesOf, type FenceNames } from '../core/names';
 import { dropControlSchemaIfMade, dropControlSchemaIfMadeStatement } from './controlSchema';
@@ -91,8 +91,12 @@ export async function fencedTableOids(client: pg.Client, publication: string, na
 }
 
 /** The tables of `publication` the connected user may not put a trigger on (neither owner nor TRIGGER privilege). */
-export async function tablesWithoutTriggerRight(client: pg.Client, publication: string, names: FenceNames): Promise<string[]> {
-  return (await fencedTables(client, publication, names)).filter((t) => !t.may).map((t) => qualified(t.schema, t.name));
+export async function tablesWithoutTriggerRight(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+): Promise<{ schema: string; name: string }[]> {
+  return (await fencedTables(client, publication, names)).filter((t) => !t.may).map((t) => ({ schema: t.schema, name: t.name }));
 }
 
 /**
@@ -192,7 +196,7 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
   if (!taken) return;
   throw new PgferryError(
     'WRITER_FENCE_REFUSED',
-    `fenceWriters: trigger ${ident(names.trigger)} on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.taken_by}, not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
+    `fenceWriters: trigger ${displayIdent(names.trigger)} on ${displayName(taken.schema, taken.name)} of ${displayIdent(database)} calls ${taken.taken_by}, not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
     {
       category: 'source',
       field: 'fenceWriters',

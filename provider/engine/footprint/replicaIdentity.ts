@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { withSession } from '../connect/session';
-import { displayName, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
@@ -389,7 +389,7 @@ async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
   if (foreign.length === 0) return undefined;
   const owners = [...new Set(foreign.map((t) => t.owner))].sort();
   return {
-    message: `source user ${ident(s.spec.source.user)} may not set REPLICA IDENTITY FULL on ${listSome(foreign.map((t) => t.display))} in ${ident(s.database)}: it does not own them`,
+    message: `source user ${displayIdent(s.spec.source.user)} may not set REPLICA IDENTITY FULL on ${listSome(foreign.map((t) => t.display))} in ${displayIdent(s.database)}: it does not own them`,
     fix: `on the source: GRANT ${owners.map(ident).join(', ')} TO ${ident(s.spec.source.user)}`,
   };
 }

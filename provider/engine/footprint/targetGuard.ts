@@ -34,7 +34,7 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { endHoldersWords, holderWords, lockHolders } from '../connect/lockHolders';
-import { displayIdent, ident, literal, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { applyLockKey, CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, guardNamesOf, publicationName, type GuardNames } from '../core/names';
@@ -261,7 +261,7 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
     if (taken) {
       throw new PgferryError(
         'TARGET_GUARD_REFUSED',
-        `the target's guard: a trigger of the guard's name (${ident(names.trigger)} or ${ident(names.rowTrigger)}) on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.named_trigger}, not pgferry's guard alone: it is someone else's, kept, and nothing was guarded`,
+        `the target's guard: a trigger of the guard's name (${displayIdent(names.trigger)} or ${displayIdent(names.rowTrigger)}) on ${displayName(taken.schema, taken.name)} of ${displayIdent(database)} calls ${taken.named_trigger}, not pgferry's guard alone: it is someone else's, kept, and nothing was guarded`,
         { category: 'target', fix: 'rename that trigger on the target, then request the cutover again' },
       );
     }
@@ -386,6 +386,7 @@ async function dropGuard(ctx: FootprintContext | RestoreContext, database: strin
       const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);
       const drops = rows.map((t) => ({
         table: qualified(t.schema, t.name),
+        shown: displayName(t.schema, t.name),
         sql: `DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`,
       }));
       const rest = [`DROP FUNCTION IF EXISTS ${guardFunction(names)}`, `DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`];
@@ -427,7 +428,7 @@ async function dropTriggerWhenFree(
   ctx: RestoreContext,
   client: pg.Client,
   database: string,
-  drop: { readonly table: string; readonly sql: string },
+  drop: { readonly table: string; readonly shown: string; readonly sql: string },
 ): Promise<void> {
   let told = false;
   for (;;) {
@@ -441,7 +442,7 @@ async function dropTriggerWhenFree(
       const holders = await lockHolders(client, { table: drop.table });
       const fix = endHoldersWords(holders);
       await ctx.warn(
-        `the release waits to drop the target's guard on ${drop.table}: ${holders.length > 0 ? holders.map(holderWords).join(', ') : 'a session'} holds the table; it goes on once that transaction ends${fix ? ` (or end it: ${fix})` : ''}`,
+        `the release waits to drop the target's guard on ${drop.shown}: ${holders.length > 0 ? holders.map(holderWords).join(', ') : 'a session'} holds the table; it goes on once that transaction ends${fix ? ` (or end it: ${fix})` : ''}`,
         database,
       );
     }
@@ -489,7 +490,7 @@ export const targetGuard = {
   madeFor: (spec) => spec.mode === 'Online' && spec.verify === true,
   pending: async (ctx, database) =>
     (await pendingChanges<GuardUndo>(ctx.store, ctx.spec.migrationName, database, CHANGE)).map(
-      () => `${liftGuardStatement(ctx.spec.migrationName, database)} (on the target, in ${ident(database)})`,
+      () => `${liftGuardStatement(ctx.spec.migrationName, database)} (on the target, in ${displayIdent(database)})`,
     ),
   undo: (ctx, database) => dropGuard(ctx, database, 'waiting'),
   failure: (ctx, database) => ({

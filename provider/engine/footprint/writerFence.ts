@@ -26,7 +26,7 @@
 // pointed at the old source fails loudly instead of losing writes.
 import type pg from 'pg';
 import { APPLICATION_NAME_PREFIX, sessionsOpenedHere, withSession } from '../connect/session';
-import { displayIdent, ident, literal } from '../connect/quote';
+import { displayIdent, displayName, ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -185,7 +185,7 @@ function liftStatement(database: string, prior: string | null): string {
 
 /** Both statements of a lift, as told to the user: the database's setting, then its triggers in it. */
 export function liftStatements(migration: string, database: string, prior: string | null): string {
-  return `${liftStatement(database, prior)}; in ${ident(database)}: ${liftTriggersStatement(migration, database)}`;
+  return `${liftStatement(database, prior)}; in ${displayIdent(database)}: ${liftTriggersStatement(migration, database)}`;
 }
 
 function toRecord(f: LedgerEntry<FenceUndo>): FenceRecord {
@@ -268,11 +268,11 @@ export async function fenceRightsRefusal(client: pg.Client, database: string, us
     database,
   ]);
   const r = rows[0];
-  if (!r) return { message: `database ${ident(database)} is not on the source`, fix: "check the migration's databases" };
+  if (!r) return { message: `database ${displayIdent(database)} is not on the source`, fix: "check the migration's databases" };
   const lacks: string[] = [];
   const grants: string[] = [];
   if (!r.superuser && !r.owner) {
-    lacks.push(`may not ALTER DATABASE ${ident(database)} (its owner is ${ident(r.owner_name)})`);
+    lacks.push(`may not ALTER DATABASE ${displayIdent(database)} (its owner is ${displayIdent(r.owner_name)})`);
     grants.push(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(user)} (or GRANT ${ident(r.owner_name)} TO ${ident(user)})`);
   }
   if (!r.superuser && !r.can_signal) {
@@ -281,7 +281,7 @@ export async function fenceRightsRefusal(client: pg.Client, database: string, us
   }
   if (lacks.length === 0) return undefined;
   return {
-    message: `fenceWriters: source user ${ident(user)} cannot fence the writers of ${ident(database)}: it ${lacks.join(' and ')}`,
+    message: `fenceWriters: source user ${displayIdent(user)} cannot fence the writers of ${displayIdent(database)}: it ${lacks.join(' and ')}`,
     fix: `on the source: ${grants.join('; ')} (or fence as a superuser)`,
   };
 }
@@ -305,11 +305,18 @@ export async function checkFenceRights(run: Pick<MigrationRun, 'spec' | 'instanc
       tablesWithoutTriggerRight(client, publication, names),
     );
     if (lacking.length === 0) continue;
-    const user = ident(spec.source.user);
-    const shown = `${lacking.slice(0, 5).join(', ')}${lacking.length > 5 ? ` and ${lacking.length - 5} more` : ''}`;
+    const more = lacking.length > 5 ? ` and ${lacking.length - 5} more` : '';
+    const shown = `${lacking
+      .slice(0, 5)
+      .map((t) => displayName(t.schema, t.name))
+      .join(', ')}${more}`;
+    const grantOn = lacking
+      .slice(0, 5)
+      .map((t) => qualified(t.schema, t.name))
+      .join(', ');
     throw refused(
-      `fenceWriters: source user ${user} cannot fence the writers of ${ident(database)}: it may not create a trigger on ${shown} (neither their owner nor granted TRIGGER)`,
-      `on the source: GRANT TRIGGER ON ${lacking.slice(0, 5).join(', ')} TO ${user} (or make it a member of their owner), then request the cutover again`,
+      `fenceWriters: source user ${displayIdent(spec.source.user)} cannot fence the writers of ${displayIdent(database)}: it may not create a trigger on ${shown} (neither their owner nor granted TRIGGER)`,
+      `on the source: GRANT TRIGGER ON ${grantOn} TO ${ident(spec.source.user)} (or make it a member of their owner), then request the cutover again`,
     );
   }
 }
@@ -349,7 +356,7 @@ export async function fenceDatabase(
   return withSession(spec[side], { purpose: 'fence', writable: true }, (client) =>
     withSession(spec[side], { database, purpose: 'fence', writable: true }, async (inDatabase) => {
       const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
-      if (!rows[0]) throw refused(`database ${ident(database)} is not on the ${side}`, "check the migration's databases");
+      if (!rows[0]) throw refused(`database ${displayIdent(database)} is not on the ${side}`, "check the migration's databases");
       // a trigger of someone else's under the fence's name stops it before anything is recorded or set
       await refuseTakenFenceName(inDatabase, fencedPublication(run, database, side), names);
       const schemaCreated = !(await controlSchemaExists(inDatabase));
@@ -412,7 +419,7 @@ async function fenceTables(
 function preparedRefusal(database: string, prepared: readonly PreparedWriter[]): PgferryError {
   const shown = prepared.map((p) => `${literal(p.gid)} (owner ${p.owner}, prepared ${p.prepared})`).join(', ');
   return refused(
-    `fenceWriters: prepared transaction(s) ${shown} wrote to streamed tables of ${ident(database)} and could commit after the cutover point`,
+    `fenceWriters: prepared transaction(s) ${shown} wrote to streamed tables of ${displayIdent(database)} and could commit after the cutover point`,
     `commit or roll them back on the source (COMMIT PREPARED / ROLLBACK PREPARED ${literal(prepared[0]!.gid)}), then request the cutover again`,
   );
 }
@@ -475,7 +482,7 @@ async function endWriters(client: pg.Client, server: ServerSpec, database: strin
     const untouchable = superuser ? [] : rows.filter((w) => w.superuser);
     if (untouchable.length > 0) {
       throw refused(
-        `fenceWriters: ${describe(untouchable)} of a superuser is connected to ${ident(database)}, and only a superuser may end it`,
+        `fenceWriters: ${describe(untouchable)} of a superuser is connected to ${displayIdent(database)}, and only a superuser may end it`,
         'end that session yourself (SELECT pg_terminate_backend(pid)), or fence with a superuser, then request the cutover again',
       );
     }
@@ -487,7 +494,7 @@ async function endWriters(client: pg.Client, server: ServerSpec, database: strin
       if (left === 0) break;
       if (Date.now() > deadline) {
         throw refused(
-          `fenceWriters: ${left} session(s) of ${ident(database)} were ended but still run after ${GONE_WITHIN_MS / 1000} s (${describe(rows)})`,
+          `fenceWriters: ${left} session(s) of ${displayIdent(database)} were ended but still run after ${GONE_WITHIN_MS / 1000} s (${describe(rows)})`,
           'see what those sessions wait for (pg_stat_activity), then request the cutover again',
         );
       }

@@ -3,7 +3,7 @@
 // it for row-level security (validate/rowSecurityTarget.ts) and for the target changes of the
 // footprint that need the tables' owner (engine/footprint/: triggers and rules, foreign keys).
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { readSourceRelations } from '../catalog/identityVerdict';
 import { RESERVED_ROLE } from './roles';
 
@@ -71,8 +71,8 @@ export function restoredOwner(owner: string, ctx: OwnerRule): { readonly owner: 
  * user has INHERIT.
  */
 export function targetOwnerRoute(owner: string, ctx: TargetOwnerContext): OwnerRoute {
-  const user = ident(ctx.user);
-  const role = ident(owner);
+  const user = displayIdent(ctx.user);
+  const role = displayIdent(owner);
   if (ctx.superuser) return { ok: true, route: `${user} is a superuser` };
   if (!ctx.migrateRoles) return { ok: true, route: `${user} owns them (migrateRoles is false: restored without owners)` };
   if (owner === ctx.user) return { ok: true, route: `${user} owns them` };
@@ -120,7 +120,7 @@ export async function readOwnerAccess(
 export function inheritFix(ctx: TargetOwnerContext, owners: readonly string[]): string {
   const user = ident(ctx.user);
   const grant = ctx.major >= 16 ? `GRANT ${owners.map(ident).join(', ')} TO ${user} WITH INHERIT TRUE` : `ALTER ROLE ${user} INHERIT`;
-  return `on the target, as an administrator: ${grant}; or set migrateRoles: false so that ${user} owns the tables`;
+  return `on the target, as an administrator: ${grant}; or set migrateRoles: false so that ${displayIdent(ctx.user)} owns the tables`;
 }
 
 /** The target user as a target session says it is. */
@@ -153,7 +153,7 @@ export async function ownerRightsRefusal(
   const blocked = owners.map((owner) => ({ owner, ...targetOwnerRoute(owner, ctx) })).filter((r) => !r.ok);
   if (blocked.length === 0) return undefined;
   return {
-    message: `the target user ${ident(me.user)} will not have the owner privileges ${what} needs on the tables of ${ident(database)} ${blocked.map((b) => b.route).join('; ')}`,
+    message: `the target user ${displayIdent(me.user)} will not have the owner privileges ${what} needs on the tables of ${displayIdent(database)} ${blocked.map((b) => b.route).join('; ')}`,
     fix: inheritFix(
       ctx,
       blocked.map((b) => b.owner),

@@ -10,7 +10,9 @@
 // it was written was edited there by someone else. Such a row is never overwritten: kept silently
 // (and reported) when the server it came from did not change it either, kept with a warning naming
 // its key when both changed, since pgferry cannot know which edit is meant; both are recorded as
-// kept, and the comparisons leave them out. A row is deleted only when pgferry inserted it, it is
+// kept, and the comparisons leave them out. A row pgferry copied that someone deleted there since,
+// unchanged where it came from, is a delete kept as an edit is: warned with its key, not copied
+// again. A row is deleted only when pgferry inserted it, it is
 // still what pgferry wrote, and the server it came from no longer has it: a row the written server
 // had of its own, a DBA's, stays, and so does one pgferry copied that a DBA edited there since. The
 // target's own rows at the cutover are recorded as kept: a fall-back does not carry them back.
@@ -78,6 +80,8 @@ export interface ConfigRowsCopied {
    * tell, recorded before it kept the md5): the written server's row kept, the read one's not copied.
    */
   readonly conflicts: readonly string[];
+  /** Keys of rows pgferry copied that were deleted on the server written since, unchanged on the server read: not copied again. */
+  readonly deletedKept: readonly string[];
 }
 
 /** A row of the server read: its text, its key's and the text's md5. */
@@ -107,6 +111,13 @@ export interface ConfigRowsPlan {
   readonly editKept: readonly KeptKey[];
   /** Keys whose row changed on both servers since pgferry copied it: the written server's kept, warned. */
   readonly conflicts: readonly KeptKey[];
+  /** Keys pgferry copied whose row was deleted where it was written, the server read's unchanged: the delete kept, warned. */
+  readonly deletedKept: readonly KeptKey[];
+  /**
+   * Of `record`, the keys the server written lacks, inserted: recorded first without an md5 (what
+   * pgferry cannot yet tell it wrote), and with it once the write committed (`confirm`).
+   */
+  readonly inserted: readonly ReadRow[];
   /** Keys the server written has of its own (not copied, not on the server read). */
   readonly own: readonly string[];
 }
@@ -116,8 +127,9 @@ export interface ConfigRowsPlan {
  * record keeps, for a copied key or one kept as edited): a row the server written still has as
  * pgferry wrote it takes the server read's; one edited there since is someone else's and is kept,
  * silently when the server read did not change it either, with a warning when it did (the record
- * cannot tell which changed when it has no md5). A key with no record is written, as pg_dump would.
- * Back, the keys kept at the cutover are not carried.
+ * cannot tell which changed when it has no md5). A row deleted there since, as pgferry wrote it
+ * unchanged on the server read, was deleted by someone else: the delete is kept, as an edit is.
+ * A key with no record is written, as pg_dump would. Back, the keys kept at the cutover are not carried.
  */
 export function planConfigRows(
   read: readonly ReadRow[],
@@ -130,11 +142,14 @@ export function planConfigRows(
   const record: ReadRow[] = [];
   const editKept: KeptKey[] = [];
   const conflicts: KeptKey[] = [];
+  const deletedKept: KeptKey[] = [];
   for (const r of read) {
     if (way === 'back' && keys.kept.has(r.key)) continue;
     const there = written.get(r.key);
     const was = base(r.key);
-    if (there === undefined || was === undefined || there === r.md5 || there === was) {
+    // pgferry's write of it committed (its md5 is recorded only then), and it is gone since
+    if (there === undefined && was !== undefined && was !== null && r.md5 === was) deletedKept.push({ key: r.key, md5: was });
+    else if (there === undefined || was === undefined || there === r.md5 || there === was) {
       write.push(r);
       if (there === undefined || keys.copied.has(r.key) || (was !== undefined && was !== null)) record.push(r);
     } else if (was !== null && r.md5 === was) editKept.push({ key: r.key, md5: was });
@@ -149,6 +164,8 @@ export function planConfigRows(
     edited: missing.filter((k) => keys.copied.get(k) !== written.get(k)).map((k) => ({ key: k, md5: keys.copied.get(k) ?? null })),
     editKept,
     conflicts,
+    deletedKept,
+    inserted: record.filter((r) => !written.has(r.key)),
     own: [...written.keys()].filter((k) => !readKeys.has(k) && !keys.copied.has(k)),
   };
 }
@@ -159,6 +176,8 @@ interface TableDone {
   readonly name: string;
   readonly copied?: ConfigRowsCopied;
   readonly forgotten: readonly string[];
+  /** The keys inserted, whose md5 is recorded once the write committed. */
+  readonly inserted: readonly ReadRow[];
   /** Forward: every key the server written keeps, in place of those recorded (its own and the edited ones). */
   readonly own?: readonly KeptKey[];
   /** Back: the keys kept as edited, recorded beside the kept ones of the cutover. */
@@ -183,14 +202,17 @@ async function syncTable(
   const onTo = new Map((await to.query<{ key: string; md5: string }>(configRowKeyedMd5Sql(table))).rows.map((r) => [r.key, r.md5]));
   // without a record (a migration copied before it existed), every row is written and none judged or deleted
   const plan = planConfigRows(rows, onTo, keys, way);
-  // the rows inserted and those pgferry wrote before and writes again: what they will read is recorded first
+  // the rows inserted and those pgferry wrote before and writes again: what they will read is recorded
+  // first; an inserted row's md5 only once its write committed, so that a runner killed in between
+  // leaves a key whose row is missing for a reason pgferry cannot tell, which is never a DBA's delete
+  const inserted = new Set(plan.inserted.map((r) => r.key));
   await ledger?.recordCopied(
     name,
-    plan.record.map((r) => ({ key: r.key, md5: r.md5 })),
+    plan.record.map((r) => ({ key: r.key, md5: inserted.has(r.key) ? null : r.md5 })),
   );
   const written = plan.write.length === 0 ? 0 : ((await to.query(writeSql(table), [plan.write.map((r) => r.row)])).rowCount ?? 0);
   const deleted = plan.gone.length === 0 ? 0 : ((await to.query(deleteSql(table), [plan.gone])).rowCount ?? 0);
-  const judged = [...plan.edited, ...plan.editKept, ...plan.conflicts];
+  const judged = [...plan.edited, ...plan.editKept, ...plan.conflicts, ...plan.deletedKept];
   const said = rows.length > 0 || deleted > 0 || plan.own.length > 0 || plan.edited.length > 0;
   const copied = said
     ? {
@@ -202,11 +224,12 @@ async function syncTable(
         edited: plan.edited.length,
         editKept: plan.editKept.length,
         conflicts: plan.conflicts.map((c) => c.key),
+        deletedKept: plan.deletedKept.map((c) => c.key),
       }
     : undefined;
   const own = way === 'forward' && ledger ? { own: [...plan.own.map((key) => ({ key, md5: null })), ...judged] } : {};
   const back = way === 'back' && ledger && judged.length > 0 ? { editedBack: judged } : {};
-  return { name, ...(copied ? { copied } : {}), forgotten: plan.gone, ...own, ...back };
+  return { name, ...(copied ? { copied } : {}), forgotten: plan.gone, inserted: plan.inserted, ...own, ...back };
 }
 
 /**
@@ -235,6 +258,10 @@ export async function syncExtensionConfigRows(
   });
   // after the commit: a runner killed before it keeps a copied key whose row is gone, which deletes nothing
   for (const d of done) {
+    await ledger?.confirmWritten(
+      d.name,
+      d.inserted.map((r) => ({ key: r.key, md5: r.md5 })),
+    );
     await ledger?.forget(d.name, d.forgotten);
     if (d.own) await ledger?.recordKept(d.name, d.own);
     if (d.editedBack) await ledger?.recordEdited(d.name, d.editedBack);
@@ -271,10 +298,25 @@ function configRowsConflictMessage(step: ConfigRowsStep, c: ConfigRowsCopied): s
   return `${step}: ${configTableDisplay(c.table)}: key(s) ${keys} changed on both servers since pgferry copied them (or copied before pgferry recorded what it wrote): ${to}'s row kept, ${from}'s not copied; to take ${from}'s, write its row over ${to}'s by hand${later}`;
 }
 
-/** What a copy of configuration rows says: a line per table, a warning when a row was kept as edited, and one per table with rows changed on both servers. */
+/**
+ * One line on the rows pgferry copied that someone deleted where they were written, unchanged where
+ * they came from: the delete kept, and how to take the other server's row instead.
+ */
+function configRowsDeletedMessage(step: ConfigRowsStep, c: ConfigRowsCopied): string {
+  const [from, to] = step === 'fall-back' ? ['the new server', 'the old source'] : ['the source', 'the target'];
+  const keys = c.deletedKept.map((k) => JSON.stringify(k)).join(', ');
+  return `${step}: ${configTableDisplay(c.table)}: key(s) ${keys} deleted on ${to} since pgferry copied them, unchanged on ${from}: the delete kept, ${from}'s row not copied again; to take ${from}'s row, insert it on ${to} by hand (copy its row from ${from})`;
+}
+
+/**
+ * What a copy of configuration rows says: a line per table, a warning when a row was kept as
+ * edited, one per table with rows changed on both servers, and one per table with rows deleted
+ * where pgferry wrote them.
+ */
 export function configRowsMessages(step: ConfigRowsStep, c: ConfigRowsCopied): { kind: 'info' | 'warning'; message: string }[] {
   const kind = c.edited > 0 || c.editKept > 0 ? 'warning' : 'info';
   const lines: { kind: 'info' | 'warning'; message: string }[] = [{ kind, message: configRowsCopiedMessage(step, c) }];
   if (c.conflicts.length > 0) lines.push({ kind: 'warning', message: configRowsConflictMessage(step, c) });
+  if (c.deletedKept.length > 0) lines.push({ kind: 'warning', message: configRowsDeletedMessage(step, c) });
   return lines;
 }

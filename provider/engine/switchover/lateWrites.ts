@@ -11,7 +11,7 @@
 // came from a session the trigger never saw (a trigger a superuser disabled or dropped, or a
 // cutover without the fence).
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { displayIdent, displayName, ident } from '../connect/quote';
 import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { formatLsn } from '../core/lsn';
 import { decodePgoutput } from '../cdc/decode/pgoutput';
@@ -84,7 +84,7 @@ function decodeLateWrites(messages: readonly Buffer[], after: bigint, fencePrefi
     const m = decodePgoutput(bytes);
     switch (m.tag) {
       case 'relation':
-        relations.set(m.oid, `${ident(m.schema)}.${ident(m.name)}`);
+        relations.set(m.oid, displayName(m.schema, m.name));
         break;
       case 'begin':
         current = m.finalLsn >= after ? { xid: m.xid, finalLsn: m.finalLsn, tables: new Set(), writers: new Map() } : undefined;
@@ -149,13 +149,13 @@ export function lateWritesMessage(database: string, writes: readonly LateWrite[]
   for (const w of writes) for (const s of w.writers) writers.set(`${s.user}\0${s.application}\0${s.address}\0${s.pid}`, s);
   const unseen = writes.filter((w) => w.writers.length === 0).length;
   const named = [...writers.values()].map(
-    (s) => `user ${ident(s.user)}, application "${s.application}", address ${s.address} (pid ${s.pid})`,
+    (s) => `user ${displayIdent(s.user)}, application "${s.application}", address ${s.address} (pid ${s.pid})`,
   );
   if (unseen > 0) {
     named.push(
-      `${unseen} transaction(s) from a session the fence's trigger did not see (the trigger disabled or dropped, or no fence): look for it in pg_stat_activity of ${ident(database)} on the source`,
+      `${unseen} transaction(s) from a session the fence's trigger did not see (the trigger disabled or dropped, or no fence): look for it in pg_stat_activity of ${displayIdent(database)} on the source`,
     );
   }
   const shownTables = `${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ` and ${tables.length - 5} more` : ''}`;
-  return `${ident(database)}: ${writes.length} transaction(s) committed on the source after the cutover point wrote ${shownTables}, by ${named.join('; ')}`;
+  return `${displayIdent(database)}: ${writes.length} transaction(s) committed on the source after the cutover point wrote ${shownTables}, by ${named.join('; ')}`;
 }

@@ -451,12 +451,13 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
  * The rows of each server's own, left out of the comparison (VerifyOptions.configRows): on the
  * target, a row the source lacks and pgferry did not copy; at a fall-back, the old source's likewise
  * and the new server's kept at the cutover; on both, a key both servers have that is recorded kept
- * (a row pgferry copied and someone edited where it was written since, reported when it was kept).
- * None without a record.
+ * (a row pgferry copied and someone edited where it was written since, reported when it was kept);
+ * on the source, a key recorded kept that the target lacks (a row pgferry copied that someone
+ * deleted there since, kept deleted). None without a record.
  */
 async function ownConfigRows(table: ExtensionConfigTable, p: SessionPair, options: VerifyOptions, database: string) {
   const recorded = options.configRows?.get(database);
-  if (!recorded) return { source: [], target: [], edited: [] };
+  if (!recorded) return { source: [], target: [], edited: [], deleted: [] };
   const keys = recorded.get(qualified(table.schema, table.name)) ?? {
     copied: new Map<string, string | null>(),
     kept: new Map<string, string | null>(),
@@ -465,8 +466,15 @@ async function ownConfigRows(table: ExtensionConfigTable, p: SessionPair, option
   const [onSource, onTarget] = await Promise.all([read(p.source), read(p.target)]);
   const own = (mine: ReadonlySet<string>, other: ReadonlySet<string>) => [...mine].filter((k) => !other.has(k) && !keys.copied.has(k));
   const edited = [...onTarget].filter((k) => keys.kept.has(k) && onSource.has(k));
-  if (!options.fallBack) return { source: [], target: own(onTarget, onSource), edited };
-  return { source: own(onSource, onTarget), target: [...onTarget].filter((k) => keys.kept.has(k) && !onSource.has(k)), edited };
+  // a row pgferry copied that a DBA deleted on the target since, kept deleted: the source's is left out
+  const deleted = [...onSource].filter((k) => keys.kept.has(k) && !onTarget.has(k));
+  if (!options.fallBack) return { source: [], target: own(onTarget, onSource), edited, deleted };
+  return {
+    source: own(onSource, onTarget),
+    target: [...onTarget].filter((k) => keys.kept.has(k) && !onSource.has(k)),
+    edited,
+    deleted: [],
+  };
 }
 
 /** The rows an extension's condition selects in its configuration table, compared by count and digest, each server's own left out. */
@@ -480,7 +488,7 @@ async function configRows(
   const own = await ownConfigRows(table, p, options, database);
   const read = (c: pg.Client, leftOut: readonly string[]) => c.query<{ n: string; digest: string }>(sql, [leftOut]).then((r) => r.rows[0]!);
   const [src, dst] = await Promise.all([
-    read(p.source, [...own.source, ...own.edited]),
+    read(p.source, [...own.source, ...own.edited, ...own.deleted]),
     read(p.target, [...own.target, ...own.edited]).catch((error: Error) => ({ n: '-1', digest: '', error: error.message })),
   ]);
   const [sourceRows, targetRows] = [Number(src.n), Number(dst.n)];
@@ -500,6 +508,10 @@ async function configRows(
   }
   if (own.edited.length > 0) {
     const message = `${display}: ${own.edited.length} row(s) pgferry copied and someone edited since where they were written (kept there as edited), left out of the comparison`;
+    safeEmit(options.onProgress, { kind: 'info', database, message });
+  }
+  if (own.deleted.length > 0) {
+    const message = `${display}: ${own.deleted.length} row(s) pgferry copied and someone deleted since on the target (kept deleted there), left out of the comparison`;
     safeEmit(options.onProgress, { kind: 'info', database, message });
   }
   return { database, table: display, sourceRows, targetRows, matches: reason === undefined, reason };

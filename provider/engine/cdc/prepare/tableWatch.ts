@@ -47,7 +47,7 @@ interface Watched {
 }
 
 /** A streamed table's name on the source. */
-interface TableName {
+export interface TableName {
   readonly schema: string;
   readonly name: string;
   readonly display: string;
@@ -77,6 +77,8 @@ interface DatabaseState {
   tablespaces?: Map<string, string | null>;
   /** Tables not streamed judged again and followed, by OID, with the identity they were followed with. */
   readonly judged: Map<string, string>;
+  /** The name each streamed table the source renamed had before, by OID: the target keeps it until the rename reaches it. */
+  readonly renamedFrom: Map<string, TableName>;
 }
 
 /**
@@ -133,6 +135,20 @@ export class SourceTableWatch {
     }
   }
 
+  /**
+   * The name a streamed table had before the source renamed it (`now`, its name there), found by its
+   * OID, which a rename keeps: the name of the last scan when none has run since the rename, else
+   * the one that scan found renamed. Undefined for a table the migration does not stream, or one
+   * never renamed. The schema watch reads it, so that a table whose rename is still to reach the
+   * target is not told as a table the target lacks.
+   */
+  formerName(database: string, oid: string, now: { schema: string; name: string }): TableName | undefined {
+    const state = this.state.get(database);
+    const last = state?.streamed?.get(oid);
+    if (last && (last.schema !== now.schema || last.name !== now.name)) return last;
+    return state?.renamedFrom.get(oid);
+  }
+
   /** The tables dropped or renamed on the source found since the last call, to follow on the target. */
   takeDroppedOrRenamed(): DroppedOrRenamed[] {
     const taken = this.droppedOrRenamed;
@@ -147,7 +163,8 @@ export class SourceTableWatch {
 
   private stateOf(database: string): DatabaseState {
     let state = this.state.get(database);
-    if (!state) this.state.set(database, (state = { failing: false, partitionsChecked: new Set(), judged: new Map() }));
+    if (!state)
+      this.state.set(database, (state = { failing: false, partitionsChecked: new Set(), judged: new Map(), renamedFrom: new Map() }));
     return state;
   }
 
@@ -271,6 +288,7 @@ export class SourceTableWatch {
       const renamed = byOid.get(oid);
       const name = table.display;
       if (renamed && renamed.display === name) continue;
+      if (renamed) state.renamedFrom.set(oid, table);
       if (this.run.spec.tableDropsAndRenames === 'follow') {
         const to = renamed && { schema: renamed.schema, name: renamed.name, display: renamed.display };
         this.droppedOrRenamed.push({ database, oid, from: table, ...(to && { to }) });

@@ -376,6 +376,20 @@ function renamedAndMoved(
   }
 }
 
+/**
+ * The differences of a part whose relation (or, for a sequence, whose owning table) the other side
+ * does not have under that name: a part of a table renamed, created or dropped, or of a domain
+ * renamed, which goes with its owner's own follow. The schema watch tells the owner, not each part
+ * (a sequence's CREATE and DROP beside a table's rename would be a wrong fix); the cutover's
+ * check lists them all.
+ */
+const withItsOwner = new WeakSet<SchemaDifference>();
+
+/** Whether a difference is a part that goes with its absent owner (withItsOwner). */
+export function followsItsOwner(d: SchemaDifference): boolean {
+  return withItsOwner.has(d);
+}
+
 /** An identifier as format('%I') prints it, unquoted. */
 const IDENT = /("(?:[^"]|"")+"|[^."]+)/;
 const OWNED_BY = new RegExp(`^${IDENT.source}\\.${IDENT.source}\\.`);
@@ -455,8 +469,11 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   renamedAndMoved(missing, extra, ctx, { differences, steps });
   for (const o of missing) {
     const made = asCreated(ctx, o);
-    differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) });
-    steps.push(partOfAbsent(o, targetOwn) || ownedByAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
+    const difference = { object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) };
+    differences.push(difference);
+    const withOwner = partOfAbsent(o, targetOwn) || ownedByAbsent(o, targetOwn);
+    if (withOwner) withItsOwner.add(difference);
+    steps.push(withOwner ? undefined : createStep(made, constraintNames));
   }
   const kept = onlyOnTarget(extra, missing, sourceOwn, ctx, differences, steps);
   return { differences, steps, expected, kept, objects: source.length, identified };
@@ -605,7 +622,9 @@ function onlyOnTarget(
       steps.push(undefined);
       continue;
     }
-    differences.push({ object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) });
+    const difference = { object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) };
+    differences.push(difference);
+    if (partOfAbsent(t, sourceOwn) || ownedByAbsent(t, sourceOwn)) withItsOwner.add(difference);
     steps.push(partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
   }
   return kept;
