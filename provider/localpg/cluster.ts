@@ -60,6 +60,9 @@ function isRoot(): boolean {
 }
 
 let postgresIds: { uid: number; gid: number } | undefined;
+/** How long a restart waits for the server to stop: past a walsender's default timeout, which ends a client that never confirms. */
+const STOP_WAIT_SECONDS = 180;
+
 /** The OS user the servers run as when pgferry runs as root (initdb refuses root). */
 interface ServerUser {
   readonly uid: number;
@@ -339,8 +342,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
     },
     async restart() {
-      // stop, then start as after a crash: the port may be taken in between
-      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-t', '60', '-m', 'fast', 'stop']);
+      // stop, then start as after a crash: the port may be taken in between. A fast stop waits for
+      // each logical walsender's client to confirm all it was sent, which a loaded machine's apply
+      // may take past pg_ctl's default minute to do; a walsender's own timeout bounds that wait.
+      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-t', String(STOP_WAIT_SECONDS), '-m', 'fast', 'stop']);
       await start();
     },
     async crash() {
