@@ -98,10 +98,10 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       // key) is not the user's to run, so the user stays on the new server and closes the windows;
       // so too for a fall-back stopped on the DBA's filled column of the new server, or on the DBA's
       // table made there in the window with rows, whose fix would make the DBA's object on the old source
-      const stoppedOnNewServers = (m: string | undefined) => m?.startsWith('fall-back stopped: column ') || m?.startsWith('fall-back stopped: table');
+      const stoppedOnNewServers = (m: string | undefined) =>
+        m?.startsWith('fall-back stopped: column ') || m?.startsWith('fall-back stopped: table');
       const onBystander = windows.find(
-        (w) =>
-          (w?.state === 'Stopped' || (w?.state === 'Open' && stoppedOnNewServers(w.message))) && w.message?.includes(BYSTANDER_MARK),
+        (w) => (w?.state === 'Stopped' || (w?.state === 'Open' && stoppedOnNewServers(w.message))) && w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {
         const answer = await a.user.closeFallback();

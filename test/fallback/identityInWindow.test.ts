@@ -82,7 +82,8 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
         await pair.source.query('CREATE TABLE late AS SELECT g AS k, g * 10 AS total FROM generate_series(1, 30) g', [], db);
         await until(
           'the new table followed',
-          async () => ((await tableResyncs(store, name)).some((r) => r.table === 'public.late' && r.doneAt !== undefined) ? true : undefined),
+          async () =>
+            (await tableResyncs(store, name)).some((r) => r.table === 'public.late' && r.doneAt !== undefined) ? true : undefined,
           240_000,
         );
         assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=f', 'own_full=f', 'readings=f'], 'FULL while streaming');

@@ -3,8 +3,8 @@
 // must not pass its point of no return so: it stops, the window Open again with a one-line message
 // naming the table and the CREATE TABLE for the old source, the old source unchanged. Once the user
 // made it there, the fall-back carries its rows inside its hold (the new server fenced) and compares
-// them. A table made in the window with no rows, and a DBA's own table made on the target before
-// the cutover, never stop it: both stay on the new server alone.
+// them (and takes them back if it stops later). A table made in the window with no rows, and a
+// DBA's own table made on the target before the cutover, never stop it: both stay on the new server alone.
 import assert from 'node:assert/strict';
 import { requestFallBack } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -53,7 +53,13 @@ describe('fallback window: a table made and written on the new server', function
     const db = 'table_window';
     await cutOverWithWindow(pair, store, name, db, SETUP, {
       // a DBA's own table on the target, made before the cutover: not pgferry's, never carried, never a stop
-      whileStreaming: () => write(pair, 'target', db, "CREATE TABLE dba_own (k int PRIMARY KEY, note text); INSERT INTO dba_own VALUES (1, 'mine'), (2, 'mine')"),
+      whileStreaming: () =>
+        write(
+          pair,
+          'target',
+          db,
+          "CREATE TABLE dba_own (k int PRIMARY KEY, note text); INSERT INTO dba_own VALUES (1, 'mine'), (2, 'mine')",
+        ),
     });
 
     // the application's new tables: one written, one left empty; and a write the reverse stream carries
@@ -104,5 +110,38 @@ describe('fallback window: a table made and written on the new server', function
     assert.equal(await rowsOf(pair, 'source', db, 'empty_new'), undefined, 'the empty table kept on the new server alone');
     assert.equal(await rowsOf(pair, 'source', db, 'dba_own'), undefined, "the DBA's table kept on the new server alone");
     assert.deepEqual(await rowsOf(pair, 'target', db, 'dba_own'), ['(1,mine)', '(2,mine)']);
+  });
+
+  it('a fall-back that carried a table and then stops (on a filled column of the new server) empties it again on the old source; the next fall-back carries every row, those written meanwhile too', async () => {
+    const name = 'table-window-undo';
+    const db = 'table_window_undo';
+    await cutOverWithWindow(pair, store, name, db, SETUP);
+    await pair.target.query('CREATE TABLE tags (id int PRIMARY KEY, tag text)', [], db);
+    await pair.target.query("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g", [], db);
+    // the user made the table on the old source already; a column of the new server alone, filled, stops the fall-back after the carry
+    await write(pair, 'source', db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
+    await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
+    await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
+
+    await requestFallBack(serverSpec(pair.target), name);
+    await fallBackSettles(store, name);
+    const [window] = await fallbackWindows(store, name);
+    assert.equal(window!.state, 'Open', window!.message);
+    assert.match(window!.message ?? '', /^fall-back stopped: column /);
+    assert.deepEqual(await rowsOf(pair, 'source', db, 'tags'), [], 'the carried rows taken back: the table empty as the user made it');
+
+    await write(pair, 'source', db, 'ALTER TABLE notes ADD COLUMN extra text');
+    await pair.target.query("UPDATE notes SET extra = extra WHERE extra IS NOT NULL; INSERT INTO tags VALUES (11, 'meanwhile')", [], db);
+    await until(
+      'the value on the old source',
+      async () => ((await pair.source.query("SELECT 1 FROM notes WHERE extra = 'x'", [], db)).length === 1 ? true : undefined),
+      180_000,
+    );
+    await requestFallBack(serverSpec(pair.target), name);
+    const fellBack = await fallBackSettles(store, name);
+    assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+    const carried = await rowsOf(pair, 'source', db, 'tags');
+    assert.deepEqual(carried, await rowsOf(pair, 'target', db, 'tags'), 'every row of the table on the old source');
+    assert.equal(carried!.length, 11);
   });
 });

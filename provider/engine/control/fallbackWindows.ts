@@ -145,7 +145,11 @@ export async function markFallbackOpen(
  * The OIDs of the target database's tables when its window opened; undefined for a window opened
  * by a pgferry before control migration 34, which did not record them.
  */
-export async function tablesAtOpening(store: CatalogConnection, migration: string, database: string): Promise<readonly string[] | undefined> {
+export async function tablesAtOpening(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<readonly string[] | undefined> {
   const rows = await store.query<{ tables: string[] | null }>(
     `SELECT target_tables::text[] AS tables FROM ${T} WHERE migration = $1 AND database = $2`,
     [migration, database],

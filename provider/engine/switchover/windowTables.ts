@@ -19,7 +19,7 @@
 // verification compares it, and a difference stops the fall-back.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { displayName, ident, identList, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, identList, qualified } from '../connect/quote';
 import { serverMajor, withSession, withSessionPair } from '../connect/session';
 import { inTransaction } from '../connect/transaction';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
@@ -28,7 +28,9 @@ import type { ServerSpec } from '../input/migrationSpec';
 
 /** The OIDs of the database's tables (plain and partitioned), on the session's server. */
 export async function targetTableOids(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ oid: string }>(`SELECT c.oid::text AS oid FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p')`);
+  const { rows } = await client.query<{ oid: string }>(
+    `SELECT c.oid::text AS oid FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p')`,
+  );
   return rows.map((r) => r.oid);
 }
 
@@ -38,6 +40,8 @@ export interface WindowTable {
   readonly schema: string;
   readonly name: string;
   readonly partitioned: boolean;
+  /** Whether pgferry's user may read it; one it may not is judged by its size alone. */
+  readonly readable: boolean;
 }
 
 /**
@@ -46,11 +50,13 @@ export interface WindowTable {
  * a window's partitioned table through that table), not temporary, not pgferry's.
  */
 const WINDOW_TABLES_SQL = `
-SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned
+SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence <> 't'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> $3
-   AND NOT (c.oid = ANY ($1::pg_catalog.oid[]))
+   -- hashed, not scanned per table: the opening's list holds every table of the database
+   AND c.oid NOT IN (SELECT pg_catalog.unnest($1::pg_catalog.oid[]))
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
                     WHERE p.pubname = $2 AND r.prrelid = c.oid)
  ORDER BY 2, 3`;
@@ -116,6 +122,19 @@ async function createStatements(client: pg.Client, t: WindowTable): Promise<stri
 const holdsRows = async (client: pg.Client, schema: string, name: string): Promise<boolean> =>
   (await client.query<{ rows: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, name)}) AS rows`)).rows[0]!.rows;
 
+/**
+ * Whether a table pgferry's user cannot read may hold rows: its files (a partitioned table's
+ * partitions', from PostgreSQL 12) are not empty; a partitioned one before 12 is taken as holding
+ * some. pg_relation_size asks no right on the table.
+ */
+async function mayHoldRows(client: pg.Client, t: WindowTable): Promise<boolean> {
+  if (t.partitioned && (await serverMajor(client)) < 12) return true;
+  const sql = t.partitioned
+    ? 'SELECT coalesce(sum(pg_catalog.pg_relation_size(relid)), 0) > 0 AS rows FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid)'
+    : 'SELECT pg_catalog.pg_relation_size($1::pg_catalog.oid) > 0 AS rows';
+  return (await client.query<{ rows: boolean }>(sql, [t.oid])).rows[0]!.rows;
+}
+
 /** Whether the session's server has a table (plain or partitioned) of that schema and name. */
 async function hasTable(client: pg.Client, schema: string, name: string): Promise<boolean> {
   const { rows } = await client.query(
@@ -145,15 +164,31 @@ export async function planWindowTables(
   const options = { database, purpose, readOnly: true };
   return withSessionPair(sides.newServer, options, sides.oldSource, options, async ({ source: from, target: to }) => {
     const { rows } = await from.query<WindowTable>(WINDOW_TABLES_SQL, [opening, publication, CONTROL_SCHEMA]);
+    const unreadable: WindowTable[] = [];
+    for (const t of rows) if (!t.readable && (await mayHoldRows(from, t))) unreadable.push(t);
+    if (unreadable.length > 0) return { carry: [], leftBehind: unreadableMessage(unreadable, await userOf(from)) };
     const missing: { table: WindowTable; create: string }[] = [];
     const carry: WindowTable[] = [];
     for (const t of rows) {
-      if (!(await holdsRows(from, t.schema, t.name))) continue;
+      if (!t.readable || !(await holdsRows(from, t.schema, t.name))) continue;
       if (!(await hasTable(to, t.schema, t.name))) missing.push({ table: t, create: await createStatements(from, t) });
       else if (!(await holdsRows(to, t.schema, t.name))) carry.push(t);
     }
     return { carry, ...(missing.length > 0 ? { leftBehind: leftBehindMessage(missing) } : {}) };
   });
+}
+
+const userOf = async (client: pg.Client): Promise<string> =>
+  (await client.query<{ user: string }>('SELECT current_user AS "user"')).rows[0]!.user;
+
+function unreadableMessage(tables: readonly WindowTable[], user: string): string {
+  const names = tables.map((t) => displayName(t.schema, t.name)).join(', ');
+  const grants = tables.map((t) => `GRANT SELECT ON ${qualified(t.schema, t.name)} TO ${ident(user)}`).join('; ');
+  return (
+    `${tables.length === 1 ? 'table' : 'tables'} ${names} of the new server, made there in the fallback window, may hold rows ` +
+    `pgferry's user ${displayIdent(user)} cannot read (no SELECT on it), so a fall-back cannot tell whether it would leave them behind; ` +
+    `fix on the new server: ${grants}; then fall back again`
+  );
 }
 
 function leftBehindMessage(missing: readonly { table: WindowTable; create: string }[]): string {
@@ -169,7 +204,9 @@ function leftBehindMessage(missing: readonly { table: WindowTable; create: strin
 
 /** The columns COPY writes: all but generated ones, which the old source computes itself. */
 async function copiedColumns(client: pg.Client, t: WindowTable): Promise<string[]> {
-  return (await client.query<ColumnRow>(columnsSql(await serverMajor(client)), [t.oid])).rows.filter((c) => c.generated === '').map((c) => c.name);
+  return (await client.query<ColumnRow>(columnsSql(await serverMajor(client)), [t.oid])).rows
+    .filter((c) => c.generated === '')
+    .map((c) => c.name);
 }
 
 /**
