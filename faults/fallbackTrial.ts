@@ -97,12 +97,12 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       if (step !== 'closing' && windows.some((w) => w === undefined || w.state === 'Closed')) return `a window missing or closed: ${sig}`;
       // the reverse stream stopped on a bystander's object: its fix (drop the bystander's foreign
       // key) is not the user's to run, so the user stays on the new server and closes the windows;
-      // so too for a fall-back stopped on the DBA's filled column of the new server, whose fix would
-      // make the DBA's column on the old source
+      // so too for a fall-back stopped on the DBA's filled column of the new server, or on the DBA's
+      // table made there in the window with rows, whose fix would make the DBA's object on the old source
+      const stoppedOnNewServers = (m: string | undefined) =>
+        m?.startsWith('fall-back stopped: column ') || m?.startsWith('fall-back stopped: table');
       const onBystander = windows.find(
-        (w) =>
-          (w?.state === 'Stopped' || (w?.state === 'Open' && w.message?.startsWith('fall-back stopped: column '))) &&
-          w.message?.includes(BYSTANDER_MARK),
+        (w) => (w?.state === 'Stopped' || (w?.state === 'Open' && stoppedOnNewServers(w.message))) && w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {
         const answer = await a.user.closeFallback();

@@ -6,10 +6,10 @@
 // values written again on the new server, the fall-back ends and the old source holds every value,
 // read back on both servers.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { requestFallBack } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
 
 const SETUP = `
 CREATE TABLE notes (id int PRIMARY KEY, v text);
@@ -46,15 +46,7 @@ describe('fallback window: a column added and written on the new server', functi
   it('a fall-back stops before its point of no return naming the column and ADD COLUMN for the old source, the old source unchanged; once made there and written again, the old source holds every value', async () => {
     const name = 'column-window';
     const db = 'column_window';
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(SETUP, [], db);
-    const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-    await startMigration(spec);
-    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    await requestCutover(spec.target, name);
-    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
-    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-    await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+    await cutOverWithWindow(pair, store, name, db, SETUP);
 
     // the application's new column, written on new rows and old ones
     await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);

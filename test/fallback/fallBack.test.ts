@@ -123,10 +123,14 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
   return Number(rows[0]!.n);
 }
 
-/** A DBA's index, table and filled NOT NULL column on the new server in the window: not the migration's. */
+/**
+ * A DBA's index, empty table and filled NOT NULL column on the new server in the window: not the
+ * migration's. The table holds no row: one made in the window with rows stops the fall-back until
+ * it is made on the old source (test/fallback/tableInWindow.test.ts).
+ */
 async function dbaWorkOnNewServer(pair: ServerPair, db: string): Promise<void> {
   await pair.target.query(
-    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept');
+    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text);
      ALTER TABLE scratch ADD COLUMN dba_note text; UPDATE scratch SET dba_note = 'checked ' || k;
      ALTER TABLE scratch ALTER COLUMN dba_note SET DEFAULT 'unchecked', ALTER COLUMN dba_note SET NOT NULL`,
     [],
@@ -162,7 +166,7 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
       [],
       db,
     ),
-    [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
+    [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: null }],
   );
   assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
   // the column kept with its values on the new server, and carried back with them

@@ -8,11 +8,11 @@
 // themselves keeps it on both servers throughout; so does one made while streaming, followed and
 // given FULL by the table watch. Rows and identities are read back on both servers.
 import assert from 'node:assert/strict';
-import { closeFallbackWindow, isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { closeFallbackWindow, requestFallBack } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const SETUP = `
@@ -75,29 +75,20 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
    * updates and deletes of keyless tables on the new server succeed and reach the old source.
    */
   async function cutOverAndWrite(name: string, db: string): Promise<void> {
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(SETUP, [], db);
-    const spec = pairSpec(pair, name, [db], {
-      mode: 'Online',
-      option: 'Migrate',
-      fenceWriters: true,
-      allowReplicaIdentityFull: true,
-      fallbackWindow: '1h',
+    await cutOverWithWindow(pair, store, name, db, SETUP, {
+      spec: { allowReplicaIdentityFull: true },
+      whileStreaming: async () => {
+        // a keyless table made while streaming: followed, given FULL by the table watch
+        await pair.source.query('CREATE TABLE late AS SELECT g AS k, g * 10 AS total FROM generate_series(1, 30) g', [], db);
+        await until(
+          'the new table followed',
+          async () =>
+            (await tableResyncs(store, name)).some((r) => r.table === 'public.late' && r.doneAt !== undefined) ? true : undefined,
+          240_000,
+        );
+        assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=f', 'own_full=f', 'readings=f'], 'FULL while streaming');
+      },
     });
-    await startMigration(spec);
-    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    // a keyless table made while streaming: followed, given FULL by the table watch
-    await pair.source.query('CREATE TABLE late AS SELECT g AS k, g * 10 AS total FROM generate_series(1, 30) g', [], db);
-    await until(
-      'the new table followed',
-      async () => ((await tableResyncs(store, name)).some((r) => r.table === 'public.late' && r.doneAt !== undefined) ? true : undefined),
-      240_000,
-    );
-    assert.deepEqual(await identities(pair, 'source', db), ['items=d', 'late=f', 'own_full=f', 'readings=f'], 'FULL while streaming');
-    await requestCutover(spec.target, name);
-    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
-    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-    await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
     // the table the reverse publication lists keeps FULL, on both servers (which the schema check compares)
     assert.deepEqual(
       await identities(pair, 'target', db),

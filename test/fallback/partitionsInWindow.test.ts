@@ -7,11 +7,11 @@
 // once the DBA makes or renames the partition on the old source, the stream applies them and the
 // fall-back brings every row of the window to the old source, once.
 import assert from 'node:assert/strict';
-import { isFinalState, PgferryError, requestCutover, requestFallBack, showMigration, startMigration } from '../../provider/engine';
+import { PgferryError, requestFallBack, showMigration } from '../../provider/engine';
 import { events } from '../../provider/engine/control/store';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, writeBehindFence, type ServerPair } from '../support';
 
 const SETUP = `
 CREATE TABLE events (id int NOT NULL, day date NOT NULL, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
@@ -50,17 +50,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
   });
 
   /** An online migration of `db` cut over with a window; returns once the window is open. */
-  async function cutOverWithWindow(name: string, db: string): Promise<void> {
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(SETUP, [], db);
-    const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-    await startMigration(spec);
-    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    await requestCutover(spec.target, name);
-    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
-    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-    await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
-  }
+  const windowOpen = (name: string, db: string) => cutOverWithWindow(pair, store, name, db, SETUP);
 
   /**
    * The stop as `show` and the migration's events give it: the partition named as streamed from the
@@ -93,7 +83,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
   it('a partition created on the new server: the stream stops naming it, and once it is made on the old source every row of the window is there after the fall-back, once', async () => {
     const name = 'parts-made';
     const db = 'parts_made';
-    await cutOverWithWindow(name, db);
+    await windowOpen(name, db);
     await pair.target.query(
       `CREATE TABLE events_apr PARTITION OF events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');
        INSERT INTO events SELECT 4000 + g, date '2026-04-01' + g, 'window apr' FROM generate_series(0, 9) g;
@@ -121,7 +111,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
   it('a partition renamed on the new server: the stream stops and a fall-back is refused, in one line naming the rename; renamed on the old source too, every row of the window is there after the fall-back', async () => {
     const name = 'parts-renamed';
     const db = 'parts_renamed';
-    await cutOverWithWindow(name, db);
+    await windowOpen(name, db);
     await pair.target.query(
       `ALTER TABLE events_jan RENAME TO events_2026_01;
        INSERT INTO events SELECT 1000 + g, date '2026-01-01' + g, 'window jan' FROM generate_series(0, 9) g;`,

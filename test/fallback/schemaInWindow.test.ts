@@ -8,10 +8,10 @@
 // a fall-back stops while it holds values the old source lacks, naming it; once it is made on the old
 // source and its values written again, the fall-back brings the old source level with the new server.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { requestFallBack } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const SETUP = `
@@ -71,15 +71,7 @@ describe('fallback window: schema changes on the new server', function () {
   it('a domain constraint dropped and an enum label added on the new server: the reverse stream stops naming the statement for the old source, and once made there every row of the window reaches it once', async () => {
     const name = 'schema-window';
     const db = 'schema_window';
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(SETUP, [], db);
-    const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-    await startMigration(spec);
-    await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    await requestCutover(spec.target, name);
-    const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
-    assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-    await until('the window open', open(name));
+    await cutOverWithWindow(pair, store, name, db, SETUP);
 
     // the domain's constraint dropped on the new server, then a row it would have refused
     await pair.target.query('ALTER DOMAIN positive DROP CONSTRAINT positive_only', [], db);

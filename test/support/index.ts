@@ -17,3 +17,4 @@ export { onBothTargets, onTarget } from './targets';
 export * from './behindFence';
 export * from './resume';
 export * from './serverObjects';
+export * from './windowOpen';

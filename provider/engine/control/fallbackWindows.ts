@@ -118,19 +118,43 @@ export async function recordFallbackWindow(store: CatalogConnection, migration: 
             close_requested_at = NULL, closed_at = NULL, message = NULL, latency_seconds = NULL, pending_bytes = NULL,
             retained_bytes = NULL, stopped_lsn = NULL, apply_stop = NULL, fall_back_requested_at = NULL, fall_back_started_at = NULL,
             fall_back_released = false, fell_back_at = NULL, downtime_seconds = NULL, forward_again = false,
-            forward_lsn = NULL, forward_reopened_at = NULL
+            forward_lsn = NULL, forward_reopened_at = NULL, target_tables = NULL
       WHERE w.state = 'FellBack' AND w.forward_reopened_at IS NOT NULL`,
     [migration, database, seconds],
   );
 }
 
-/** The reverse slot and publication exist: the window is Open from the slot's consistent point. */
-export async function markFallbackOpen(store: CatalogConnection, migration: string, database: string, openedLsn: string): Promise<void> {
-  await store.query(`UPDATE ${T} SET state = 'Open', opened_lsn = $3 WHERE migration = $1 AND database = $2 AND state = 'Opening'`, [
-    migration,
-    database,
-    openedLsn,
-  ]);
+/**
+ * The reverse slot and publication exist: the window is Open from the slot's consistent point, with
+ * the OIDs of the target's tables at that point (a table made later is the window's own).
+ */
+export async function markFallbackOpen(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  openedLsn: string,
+  targetTables: readonly string[],
+): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET state = 'Open', opened_lsn = $3, target_tables = $4::oid[] WHERE migration = $1 AND database = $2 AND state = 'Opening'`,
+    [migration, database, openedLsn, targetTables],
+  );
+}
+
+/**
+ * The OIDs of the target database's tables when its window opened; undefined for a window opened
+ * by a pgferry before control migration 34, which did not record them.
+ */
+export async function tablesAtOpening(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<readonly string[] | undefined> {
+  const rows = await store.query<{ tables: string[] | null }>(
+    `SELECT target_tables::text[] AS tables FROM ${T} WHERE migration = $1 AND database = $2`,
+    [migration, database],
+  );
+  return rows[0]?.tables ?? undefined;
 }
 
 /** What the runner reads of the reverse stream for `show`: how far the old source has applied, the lag, the target's WAL pending and kept. */

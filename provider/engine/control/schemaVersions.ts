@@ -739,6 +739,18 @@ COMMENT ON COLUMN pgferry.table_verification.table_name IS 'the table''s name on
 COMMENT ON COLUMN pgferry.copy_item.table_name IS 'the table''s name on the source when planned, without its schema (schema_name)';
 `,
   },
+  {
+    // The new server's tables when a fallback window opens (the cutover point: the applications
+    // still point at the fenced old source), by OID: a table made there later, in the window, is
+    // the applications', and its rows must not be left behind by a fall-back; one that was there
+    // before is a DBA's own and stays on the new server (flow/tablesLeftBehind.ts). A window opened
+    // before this version has none: its fall-back makes no such check, as before.
+    version: 34,
+    sql: `
+ALTER TABLE pgferry.fallback_window ADD COLUMN target_tables oid[];
+COMMENT ON COLUMN pgferry.fallback_window.target_tables IS 'OIDs of the target database''s tables when the window opened: a table not among them was made in the window';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -25,6 +25,7 @@ import {
   markFallBackRetry,
   markFallingBack,
   markFellBack,
+  tablesAtOpening,
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { notStreamedTables } from '../control/sourceTables';
@@ -40,6 +41,8 @@ import { retryPhase } from './outage';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { columnsLeftBehind } from './columnsLeftBehind';
+import { carryWindowTables, emptyCarriedTables, planWindowTables, type WindowTable } from '../switchover/windowTables';
+import { reverseStreamNamesOf } from '../core/names';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
 import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
@@ -53,6 +56,7 @@ import { FALL_BACK_HOLD, fallBackGate, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
 import { displayIdent } from '../connect/quote';
+import { sqlStateWithin } from '../connect/sqlstate';
 
 /** One database's reverse applier as the runner holds it. */
 export interface ReverseStream {
@@ -280,6 +284,8 @@ interface ReadBeforeHold {
   readonly filter: FilterPlan;
   readonly schema: WholeSchemaCheck;
   readonly notStreamed: Awaited<ReturnType<typeof notStreamedTables>>;
+  /** The new server's tables when the window opened (switchover/windowTables.ts); none recorded before control migration 34. */
+  readonly opening: readonly string[] | undefined;
 }
 
 async function readBeforeHold(run: SwitchoverRun, database: string): Promise<ReadBeforeHold> {
@@ -289,10 +295,11 @@ async function readBeforeHold(run: SwitchoverRun, database: string): Promise<Rea
   );
   const schema = await wholeSchemaCheck(run, database, filter);
   const notStreamed = await notStreamedTables(store, spec.migrationName, [database]);
-  return { filter, schema, notStreamed };
+  const opening = await tablesAtOpening(store, spec.migrationName, database);
+  return { filter, schema, notStreamed, opening };
 }
 
-/** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
+/** Fence, marker, drain, the window's tables, then the rest: everything before the point of no return. */
 async function drainAndVerify(
   run: SwitchoverRun,
   database: string,
@@ -300,7 +307,7 @@ async function drainAndVerify(
   stream: ReverseStream,
   course: FallBackCourse,
 ): Promise<void> {
-  const { spec, store } = run;
+  const { spec } = run;
   const { clock } = course;
   const name = spec.migrationName;
   const read = await readBeforeHold(run, database);
@@ -321,6 +328,30 @@ async function drainAndVerify(
   }
   failpoint(`fallback-drained:${database}`);
   clock.done('drain');
+  const carried = await windowTablesBack(run, database, read);
+  try {
+    await levelAndVerify(run, database, read, openedLsn, stream, course);
+  } catch (error) {
+    // a stop takes the carried rows back (each table was empty), so that the next fall-back carries
+    // them again with what the window writes meanwhile, instead of finding the table filled
+    if (error instanceof FallBackStopped && carried.length > 0)
+      await again(run, 'the tables of the window emptied', () => emptyCarriedTables(spec.source, database, carried));
+    throw error;
+  }
+}
+
+/** Sequences, large objects, extension configuration rows and the comparison, the new server fenced and drained. */
+async function levelAndVerify(
+  run: SwitchoverRun,
+  database: string,
+  read: ReadBeforeHold,
+  openedLsn: FallbackWindow['openedLsn'],
+  stream: ReverseStream,
+  course: FallBackCourse,
+): Promise<void> {
+  const { spec, store } = run;
+  const { clock } = course;
+  const name = spec.migrationName;
   const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, read.filter));
   run.onProgress({
     kind: 'info',
@@ -338,6 +369,35 @@ async function drainAndVerify(
   await markFallBackReleased(store, name, database);
   course.released = true;
   failpoint(`fallback-verified:${database}`);
+}
+
+/**
+ * The tables the applications made on the new server in the window (switchover/windowTables.ts),
+ * the new server fenced and drained: one holding rows the old source has no table for stops the
+ * fall-back, nothing changed, naming the statement that makes it there; the rows of one the user
+ * made there, empty, are carried in one old-source transaction. Returns those tables.
+ */
+async function windowTablesBack(run: SwitchoverRun, database: string, read: ReadBeforeHold): Promise<readonly WindowTable[]> {
+  const opening = read.opening;
+  if (!opening) return [];
+  const sides = { newServer: run.spec.target, oldSource: run.spec.source };
+  const { publication } = reverseStreamNamesOf(run.spec.migrationName, database, run.instance);
+  const plan = await again(run, 'the tables of the window', () => planWindowTables(sides, database, opening, publication));
+  if (plan.leftBehind) throw new FallBackStopped(plan.leftBehind);
+  if (plan.carry.length === 0) return [];
+  const carried = await again(run, 'the tables of the window', () => carryWindowTables(sides, database, plan.carry)).catch(
+    (error: unknown) => {
+      // a row the old source's table refuses (a column or a type it lacks): its table is not the new server's
+      if (sqlStateWithin(error)) throw new FallBackStopped(`${errorMessage(error)} (fix: make it on the old source as on the new server)`);
+      throw error;
+    },
+  );
+  run.onProgress({
+    kind: 'info',
+    database,
+    message: `fall-back: rows of the tables made on the new server in the window carried to the old source: ${carried.map((c) => `${c.table} ${c.rows}`).join(', ')}`,
+  });
+  return plan.carry;
 }
 
 /**

@@ -12,6 +12,7 @@ import { knownColumns } from '../control/knownObjects';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { openReverseStream, publishedTables } from '../footprint/reverseStream';
+import { targetTableOids } from '../switchover/windowTables';
 import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { fallBackMessagePrefix, qualifiedKey, reverseStreamNamesOf } from '../core/names';
 import { pendingIdentityChanges } from '../footprint/replicaIdentity';
@@ -51,7 +52,10 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
     const names = reverseStreamNamesOf(spec.migrationName, s.database, run.instance);
     const madeFull = (await pendingIdentityChanges(store, spec.migrationName, s.database)).map((c) => qualifiedKey(c.schema, c.name));
     const lsn = await openReverseStream(spec.source, spec.target, s.database, s.publication, names, new Set(madeFull));
-    await markFallbackOpen(store, spec.migrationName, s.database, lsn);
+    // the applications still point at the fenced old source: every table the target has now was
+    // there before the window (a DBA's own among them), one made later is the window's
+    const tables = await withSession(spec.target, { database: s.database, purpose: 'fallback window' }, targetTableOids);
+    await markFallbackOpen(store, spec.migrationName, s.database, lsn, tables);
     run.onProgress({ kind: 'info', database: s.database, message: `fallback window open for ${window}: reverse stream from ${lsn}` });
   }
 }

@@ -1,0 +1,252 @@
+// Tables the applications make on the new server during a fallback window. The reverse publication
+// lists the migration's tables only (and the partitions of its partitioned roots), so the rows of
+// such a table never reach the old source by the stream: a fall-back that passed its point of no
+// return would leave them on a server no application uses any more, without a word.
+//
+// Which tables are the window's is told by identity: the cutover records the OIDs of the new
+// server's tables when the window opens (control/fallbackWindows.ts markFallbackOpen), while the
+// applications still point at the fenced old source; a table not among them was made in the window.
+// One that was there before (a DBA's own, made on the target while streaming) is not the window's,
+// stays on the new server and is never carried. A table made in the window that holds no row loses
+// nothing and is kept there as well.
+//
+// A table of the window that holds rows: when the old source has no table of its name, the fall-back
+// stops before its point of no return naming it and the CREATE TABLE that makes it there (the new
+// server's definition: columns, constraints, indexes); once the user made it, the fall-back carries
+// its rows inside its hold (the new server fenced and drained), in one old-source transaction, into
+// the table only while it is empty there, and the verification then compares it as every other
+// table. An old source's table of that name that holds rows already is never written: the
+// verification compares it, and a difference stops the fall-back.
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { displayIdent, displayName, ident, identList, qualified } from '../connect/quote';
+import { serverMajor, withSession, withSessionPair } from '../connect/session';
+import { inTransaction } from '../connect/transaction';
+import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
+import { CONTROL_SCHEMA } from '../core/names';
+import type { ServerSpec } from '../input/migrationSpec';
+
+/** The OIDs of the database's tables (plain and partitioned), on the session's server. */
+export async function targetTableOids(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ oid: string }>(
+    `SELECT c.oid::text AS oid FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p')`,
+  );
+  return rows.map((r) => r.oid);
+}
+
+/** A table of the new server made in the window, outside the reverse publication. */
+export interface WindowTable {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly partitioned: boolean;
+  /** Whether pgferry's user may read it; one it may not is judged by its size alone. */
+  readonly readable: boolean;
+}
+
+/**
+ * The window's tables: not among the OIDs recorded at the opening, not in the reverse publication,
+ * not a partition (a partition of a migrated root reaches the old source through its root, and one of
+ * a window's partitioned table through that table), not temporary, not pgferry's.
+ */
+const WINDOW_TABLES_SQL = `
+SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence <> 't'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> $3
+   -- hashed, not scanned per table: the opening's list holds every table of the database
+   AND c.oid NOT IN (SELECT pg_catalog.unnest($1::pg_catalog.oid[]))
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
+                    WHERE p.pubname = $2 AND r.prrelid = c.oid)
+ ORDER BY 2, 3`;
+
+/** A table's columns as CREATE TABLE defines them; attgenerated is PostgreSQL 12's. */
+const columnsSql = (major: number) => `
+SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS expr, a.attidentity AS identity,
+       ${major >= 12 ? 'a.attgenerated::text' : "''"} AS generated,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+            THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END AS collation
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+  LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+ WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`;
+
+/** The table's own constraints and its indexes that no constraint made. */
+const PARTS_SQL = `
+SELECT 'CONSTRAINT ' || pg_catalog.quote_ident(co.conname) || ' ' || pg_catalog.pg_get_constraintdef(co.oid) AS definition, false AS index
+  FROM pg_catalog.pg_constraint co
+ WHERE co.conrelid = $1::pg_catalog.oid AND co.contype <> 'n' AND co.conislocal
+UNION ALL
+SELECT pg_catalog.pg_get_indexdef(x.indexrelid), true
+  FROM pg_catalog.pg_index x
+ WHERE x.indrelid = $1::pg_catalog.oid
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = x.indexrelid AND co.conrelid = x.indrelid)
+ ORDER BY 2, 1`;
+
+interface ColumnRow {
+  name: string;
+  type: string;
+  notNull: boolean;
+  expr: string | null;
+  identity: string;
+  generated: string;
+  collation: string | null;
+}
+
+function columnDefinition(c: ColumnRow): string {
+  const q = ident(c.name);
+  const collate = c.collation ? ` COLLATE ${c.collation}` : '';
+  const generated = c.generated === 's' && c.expr ? ` GENERATED ALWAYS AS (${c.expr}) STORED` : '';
+  const fallback = c.generated === '' && c.expr ? ` DEFAULT ${c.expr}` : '';
+  const identity = c.identity === 'a' ? ' GENERATED ALWAYS AS IDENTITY' : c.identity === 'd' ? ' GENERATED BY DEFAULT AS IDENTITY' : '';
+  return `${q} ${c.type}${collate}${generated}${fallback}${identity}${c.notNull ? ' NOT NULL' : ''}`;
+}
+
+/** The statements that make the new server's table on the old source: CREATE TABLE, then its own indexes. */
+async function createStatements(client: pg.Client, t: WindowTable): Promise<string> {
+  const columns = (await client.query<ColumnRow>(columnsSql(await serverMajor(client)), [t.oid])).rows;
+  const parts = (await client.query<{ definition: string; index: boolean }>(PARTS_SQL, [t.oid])).rows;
+  const inside = [...columns.map(columnDefinition), ...parts.filter((p) => !p.index).map((p) => p.definition)];
+  const partitioning = t.partitioned
+    ? ` PARTITION BY ${(await client.query<{ key: string }>('SELECT pg_catalog.pg_get_partkeydef($1::pg_catalog.oid) AS key', [t.oid])).rows[0]!.key}`
+    : '';
+  const indexes = parts.filter((p) => p.index).map((p) => p.definition);
+  return [`CREATE TABLE ${qualified(t.schema, t.name)} (${inside.join(', ')})${partitioning}`, ...indexes].join('; ');
+}
+
+const holdsRows = async (client: pg.Client, schema: string, name: string): Promise<boolean> =>
+  (await client.query<{ rows: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, name)}) AS rows`)).rows[0]!.rows;
+
+/**
+ * Whether a table pgferry's user cannot read may hold rows: its files (a partitioned table's
+ * partitions', from PostgreSQL 12) are not empty; a partitioned one before 12 is taken as holding
+ * some. pg_relation_size asks no right on the table.
+ */
+async function mayHoldRows(client: pg.Client, t: WindowTable): Promise<boolean> {
+  if (t.partitioned && (await serverMajor(client)) < 12) return true;
+  const sql = t.partitioned
+    ? 'SELECT coalesce(sum(pg_catalog.pg_relation_size(relid)), 0) > 0 AS rows FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid)'
+    : 'SELECT pg_catalog.pg_relation_size($1::pg_catalog.oid) > 0 AS rows';
+  return (await client.query<{ rows: boolean }>(sql, [t.oid])).rows[0]!.rows;
+}
+
+/** Whether the session's server has a table (plain or partitioned) of that schema and name. */
+async function hasTable(client: pg.Client, schema: string, name: string): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+    [schema, name],
+  );
+  return rows.length > 0;
+}
+
+/** What a fall-back does with the window's tables: stop on those the old source lacks, carry the others' rows. */
+export interface WindowTablesPlan {
+  /** The one-line reason to stop, naming the tables the old source has no table for and the statements that make them. */
+  readonly leftBehind?: string;
+  /** Tables with rows on the new server that the old source has, empty: their rows are carried. */
+  readonly carry: readonly WindowTable[];
+}
+
+/** Reads, on both servers, what the window's tables ask of a fall-back: nothing is written. */
+export async function planWindowTables(
+  sides: { readonly newServer: ServerSpec; readonly oldSource: ServerSpec },
+  database: string,
+  opening: readonly string[],
+  publication: string,
+): Promise<WindowTablesPlan> {
+  const purpose = 'fall-back tables of the window';
+  const options = { database, purpose, readOnly: true };
+  return withSessionPair(sides.newServer, options, sides.oldSource, options, async ({ source: from, target: to }) => {
+    const { rows } = await from.query<WindowTable>(WINDOW_TABLES_SQL, [opening, publication, CONTROL_SCHEMA]);
+    const unreadable: WindowTable[] = [];
+    for (const t of rows) if (!t.readable && (await mayHoldRows(from, t))) unreadable.push(t);
+    if (unreadable.length > 0) return { carry: [], leftBehind: unreadableMessage(unreadable, await userOf(from)) };
+    const missing: { table: WindowTable; create: string }[] = [];
+    const carry: WindowTable[] = [];
+    for (const t of rows) {
+      if (!t.readable || !(await holdsRows(from, t.schema, t.name))) continue;
+      if (!(await hasTable(to, t.schema, t.name))) missing.push({ table: t, create: await createStatements(from, t) });
+      else if (!(await holdsRows(to, t.schema, t.name))) carry.push(t);
+    }
+    return { carry, ...(missing.length > 0 ? { leftBehind: leftBehindMessage(missing) } : {}) };
+  });
+}
+
+const userOf = async (client: pg.Client): Promise<string> =>
+  (await client.query<{ user: string }>('SELECT current_user AS "user"')).rows[0]!.user;
+
+function unreadableMessage(tables: readonly WindowTable[], user: string): string {
+  const names = tables.map((t) => displayName(t.schema, t.name)).join(', ');
+  const grants = tables.map((t) => `GRANT SELECT ON ${qualified(t.schema, t.name)} TO ${ident(user)}`).join('; ');
+  return (
+    `${tables.length === 1 ? 'table' : 'tables'} ${names} of the new server, made there in the fallback window, may hold rows ` +
+    `pgferry's user ${displayIdent(user)} cannot read (no SELECT on it), so a fall-back cannot tell whether it would leave them behind; ` +
+    `fix on the new server: ${grants}; then fall back again`
+  );
+}
+
+function leftBehindMessage(missing: readonly { table: WindowTable; create: string }[]): string {
+  const names = missing.map((m) => displayName(m.table.schema, m.table.name)).join(', ');
+  const one = missing.length === 1;
+  const partitions = missing.some((m) => m.table.partitioned) ? ' (a partitioned table with its partitions, as on the new server)' : '';
+  return (
+    `${one ? 'table' : 'tables'} ${names} of the new server, made there in the fallback window, ${one ? 'holds' : 'hold'} rows ` +
+    `the old source has no table for (the reverse stream carries only the migration's tables): a fall-back would leave them behind; ` +
+    `fix on the old source${partitions}: ${missing.map((m) => m.create).join('; ')}; then fall back again: the fall-back carries the rows inside its hold`
+  );
+}
+
+/** The columns COPY writes: all but generated ones, which the old source computes itself. */
+async function copiedColumns(client: pg.Client, t: WindowTable): Promise<string[]> {
+  return (await client.query<ColumnRow>(columnsSql(await serverMajor(client)), [t.oid])).rows
+    .filter((c) => c.generated === '')
+    .map((c) => c.name);
+}
+
+/**
+ * Copies each table's rows from the new server (fenced and drained: nothing writes them) into the
+ * old source's empty table of the same name, in one old-source transaction: all of them or none.
+ * Returns the rows carried per table.
+ */
+export async function carryWindowTables(
+  sides: { readonly newServer: ServerSpec; readonly oldSource: ServerSpec },
+  database: string,
+  tables: readonly WindowTable[],
+): Promise<{ table: string; rows: number }[]> {
+  const purpose = 'fall-back tables of the window';
+  return withSessionPair(
+    sides.newServer,
+    { database, purpose, readOnly: true },
+    sides.oldSource,
+    { database, purpose, writable: true },
+    ({ source: from, target: to }) =>
+      inTransaction(to, async () => {
+        const carried: { table: string; rows: number }[] = [];
+        for (const t of tables) {
+          const columns = identList(await copiedColumns(from, t));
+          const out = new CopyFramesOut(`COPY (SELECT ${columns} FROM ${qualified(t.schema, t.name)}) TO STDOUT`);
+          const into = new CopyFramesIn(`COPY ${qualified(t.schema, t.name)} (${columns}) FROM STDIN`);
+          from.query(out);
+          to.query(into);
+          await pipeline(out, into);
+          carried.push({ table: displayName(t.schema, t.name), rows: into.rowCount });
+        }
+        return carried;
+      }),
+  );
+}
+
+/** Empties on the old source the tables a fall-back carried rows into and then stopped: each was empty before. */
+export async function emptyCarriedTables(oldSource: ServerSpec, database: string, tables: readonly WindowTable[]): Promise<void> {
+  await withSession(oldSource, { database, purpose: 'fall-back tables of the window', writable: true }, (client) =>
+    inTransaction(client, async () => {
+      for (const t of tables) await client.query(`DELETE FROM ${qualified(t.schema, t.name)}`);
+    }),
+  );
+}

@@ -1,0 +1,147 @@
+// A table the application makes on the new server during a fallback window, and writes: the reverse
+// publication lists only the migration's tables, so its rows are only on the new server. A fall-back
+// must not pass its point of no return so: it stops, the window Open again with a one-line message
+// naming the table and the CREATE TABLE for the old source, the old source unchanged. Once the user
+// made it there, the fall-back carries its rows inside its hold (the new server fenced) and compares
+// them (and takes them back if it stops later). A table made in the window with no rows, and a
+// DBA's own table made on the target before the cutover, never stop it: both stay on the new server alone.
+import assert from 'node:assert/strict';
+import { requestFallBack } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
+
+const SETUP = `
+CREATE TABLE notes (id int PRIMARY KEY, v text);
+INSERT INTO notes SELECT g, 'before' FROM generate_series(1, 50) g;`;
+
+type Side = 'source' | 'target';
+
+/** Each row of `table` on one server as text, by its first column; undefined when the server has no such table. */
+async function rowsOf(pair: ServerPair, side: Side, db: string, table: string): Promise<string[] | undefined> {
+  const [exists] = await pair[side].query<{ e: boolean }>('SELECT to_regclass($1) IS NOT NULL AS e', [`public.${table}`], db);
+  if (!exists!.e) return undefined;
+  const rows = await pair[side].query<{ r: string }>(`SELECT t::text AS r FROM public.${table} AS t ORDER BY 1`, [], db);
+  return rows.map((r) => r.r);
+}
+
+/** Runs `sql` on one server in a writable transaction of its own (the old source is fenced read-only). */
+async function write(pair: ServerPair, side: Side, db: string, sql: string): Promise<void> {
+  const admin = await pair[side].connect(db);
+  try {
+    await admin.query(`BEGIN READ WRITE; ${sql}; COMMIT`);
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('fallback window: a table made and written on the new server', function () {
+  this.timeout(900_000);
+  let pair: ServerPair;
+  let store: CatalogConnection;
+  before(async () => {
+    pair = await startPair();
+    store = new CatalogConnection(serverSpec(pair.target));
+  });
+  after(async () => {
+    await store?.close();
+    await pair?.stop();
+  });
+
+  it('a fall-back stops before its point of no return naming the table and CREATE TABLE for the old source, the old source unchanged; once made there, the fall-back carries its rows, an empty table and a DBA table of before the cutover kept on the new server', async () => {
+    const name = 'table-window';
+    const db = 'table_window';
+    await cutOverWithWindow(pair, store, name, db, SETUP, {
+      // a DBA's own table on the target, made before the cutover: not pgferry's, never carried, never a stop
+      whileStreaming: () =>
+        write(
+          pair,
+          'target',
+          db,
+          "CREATE TABLE dba_own (k int PRIMARY KEY, note text); INSERT INTO dba_own VALUES (1, 'mine'), (2, 'mine')",
+        ),
+    });
+
+    // the application's new tables: one written, one left empty; and a write the reverse stream carries
+    await pair.target.query('CREATE TABLE orders_new (id int PRIMARY KEY, item text NOT NULL, qty int DEFAULT 1)', [], db);
+    await pair.target.query("INSERT INTO orders_new SELECT g, 'item ' || g, g FROM generate_series(1, 20) g", [], db);
+    await pair.target.query('CREATE TABLE empty_new (id int)', [], db);
+    await pair.target.query("INSERT INTO notes VALUES (101, 'in the window')", [], db);
+    await until(
+      'the window write on the old source',
+      async () => ((await pair.source.query('SELECT 1 FROM notes WHERE id = 101', [], db)).length === 1 ? true : undefined),
+      180_000,
+    );
+    const notesBefore = await rowsOf(pair, 'source', db, 'notes');
+
+    await requestFallBack(serverSpec(pair.target), name);
+    const settled = await fallBackSettles(store, name);
+    const [window] = await fallbackWindows(store, name);
+    assert.equal((await rowsOf(pair, 'target', db, 'orders_new'))?.length, 20, 'the new server holds the rows');
+    assert.equal(
+      window!.state,
+      'Open',
+      `the fall-back did not pass its point of no return (${settled.databases[0]!.fallback!.state}: ${window!.message ?? ''}); ` +
+        `old source: orders_new ${JSON.stringify(await rowsOf(pair, 'source', db, 'orders_new'))}`,
+    );
+    const message = window!.message ?? '';
+    assert.ok(!message.includes('\n'), `one line: ${message}`);
+    assert.match(message, /^fall-back stopped: table ("public"\."orders_new"|public\.orders_new) /);
+    assert.ok(!message.includes('empty_new') && !message.includes('dba_own'), `only the written table of the window: ${message}`);
+    const create = /fix on the old source: (CREATE TABLE .*?); then fall back again/.exec(message)?.[1];
+    assert.ok(create?.startsWith('CREATE TABLE "public"."orders_new" ('), message);
+    assert.equal(await rowsOf(pair, 'source', db, 'orders_new'), undefined, 'no table made on the old source');
+    assert.deepEqual(await rowsOf(pair, 'source', db, 'notes'), notesBefore, "the old source's rows unchanged");
+
+    // the fix the message gives, made on the old source; the application writes on meanwhile
+    await write(pair, 'source', db, create!);
+    await pair.target.query("INSERT INTO orders_new (id, item) SELECT g, 'late ' || g FROM generate_series(21, 25) g", [], db);
+    await pair.target.query("UPDATE orders_new SET item = 'changed' WHERE id = 3", [], db);
+    await pair.target.query('DELETE FROM orders_new WHERE id = 4', [], db);
+
+    await requestFallBack(serverSpec(pair.target), name);
+    const fellBack = await fallBackSettles(store, name);
+    assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+    const carried = await rowsOf(pair, 'source', db, 'orders_new');
+    assert.deepEqual(carried, await rowsOf(pair, 'target', db, 'orders_new'), 'every row of the table on the old source');
+    assert.equal(carried!.length, 24);
+    assert.ok(carried!.includes('(3,changed,3)') && carried!.includes('(25,"late 25",1)'), JSON.stringify(carried));
+    assert.deepEqual(await rowsOf(pair, 'source', db, 'notes'), await rowsOf(pair, 'target', db, 'notes'), 'the migrated table alike');
+    assert.equal(await rowsOf(pair, 'source', db, 'empty_new'), undefined, 'the empty table kept on the new server alone');
+    assert.equal(await rowsOf(pair, 'source', db, 'dba_own'), undefined, "the DBA's table kept on the new server alone");
+    assert.deepEqual(await rowsOf(pair, 'target', db, 'dba_own'), ['(1,mine)', '(2,mine)']);
+  });
+
+  it('a fall-back that carried a table and then stops (on a filled column of the new server) empties it again on the old source; the next fall-back carries every row, those written meanwhile too', async () => {
+    const name = 'table-window-undo';
+    const db = 'table_window_undo';
+    await cutOverWithWindow(pair, store, name, db, SETUP);
+    await pair.target.query('CREATE TABLE tags (id int PRIMARY KEY, tag text)', [], db);
+    await pair.target.query("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g", [], db);
+    // the user made the table on the old source already; a column of the new server alone, filled, stops the fall-back after the carry
+    await write(pair, 'source', db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
+    await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
+    await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
+
+    await requestFallBack(serverSpec(pair.target), name);
+    await fallBackSettles(store, name);
+    const [window] = await fallbackWindows(store, name);
+    assert.equal(window!.state, 'Open', window!.message);
+    assert.match(window!.message ?? '', /^fall-back stopped: column /);
+    assert.deepEqual(await rowsOf(pair, 'source', db, 'tags'), [], 'the carried rows taken back: the table empty as the user made it');
+
+    await write(pair, 'source', db, 'ALTER TABLE notes ADD COLUMN extra text');
+    await pair.target.query("UPDATE notes SET extra = extra WHERE extra IS NOT NULL; INSERT INTO tags VALUES (11, 'meanwhile')", [], db);
+    await until(
+      'the value on the old source',
+      async () => ((await pair.source.query("SELECT 1 FROM notes WHERE extra = 'x'", [], db)).length === 1 ? true : undefined),
+      180_000,
+    );
+    await requestFallBack(serverSpec(pair.target), name);
+    const fellBack = await fallBackSettles(store, name);
+    assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+    const carried = await rowsOf(pair, 'source', db, 'tags');
+    assert.deepEqual(carried, await rowsOf(pair, 'target', db, 'tags'), 'every row of the table on the old source');
+    assert.equal(carried!.length, 11);
+  });
+});
