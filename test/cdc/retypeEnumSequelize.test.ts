@@ -88,7 +88,11 @@ async function retypeMidStream(pair: ServerPair, target: ServerSpec): Promise<vo
     (await catalogEvents(store, spec.migrationName, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
   const writer = startSourceWriter(pair.source, DB, writeOne);
   try {
-    const ready = await waitForStatus(store, spec.migrationName, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+    const ready = await waitForStatus(
+      store,
+      spec.migrationName,
+      (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state),
+    );
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await until('the app writing', async () => (writer.committed() >= 5 ? true : undefined), 60_000, 100);
     await pair.source.query(CHANGE_COLUMN, [], DB);
