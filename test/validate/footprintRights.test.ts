@@ -72,12 +72,12 @@ describe('validation: the rights of each change of the footprint', function () {
         [
           'target',
           'clean',
-          'on the target, as an administrator: ALTER ROLE "tgt_admin" INHERIT; or set migrateRoles: false so that "tgt_admin" owns the tables',
+          'on the target, as an administrator: ALTER ROLE "tgt_admin" INHERIT; or set migrateRoles: false so that tgt_admin owns the tables',
         ],
         [
           'target',
           'clean',
-          'on the target, as an administrator: ALTER ROLE "tgt_admin" INHERIT; or set migrateRoles: false so that "tgt_admin" owns the tables',
+          'on the target, as an administrator: ALTER ROLE "tgt_admin" INHERIT; or set migrateRoles: false so that tgt_admin owns the tables',
         ],
       ],
       summary(results),
