@@ -244,9 +244,9 @@ async function verifiesByColumnName(pair: ServerPair): Promise<void> {
   const spec = pairSpec(pair, 'shapes', [db]);
   const report = await verifyDatabases(spec, { databases: [db] });
   const reasons = Object.fromEntries(report.tables.map((t) => [t.table, [t.matches, t.reason, t.sourceRows, t.targetRows]]));
-  assert.deepEqual(reasons['public.missing'], [false, 'column "b" is missing on the target', 1000, 1000]);
-  assert.deepEqual(reasons['public.extra'], [false, 'column "c" is only on the target', 1000, 1000]);
-  assert.deepEqual(reasons['public.renamed'], [false, 'column "b" is missing on the target; column "c" is only on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.missing'], [false, 'column b is missing on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.extra'], [false, 'column c is only on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.renamed'], [false, 'column b is missing on the target; column c is only on the target', 1000, 1000]);
   assert.deepEqual(reasons['public.reordered'], [true, undefined, 1000, 1000]);
   assert.equal(report.ok, false);
 
@@ -255,7 +255,7 @@ async function verifiesByColumnName(pair: ServerPair): Promise<void> {
   for (const recheck of [{ kind: 'keys', keys: ['["1"]', '["2"]'], keyColumns }, { kind: 'count' }] as TableRecheck[]) {
     const rechecked = await verifyDatabases(spec, { databases: [db], recheck: () => recheck });
     const missing = rechecked.tables.find((t) => t.table === 'public.missing');
-    assert.deepEqual([missing?.matches, missing?.reason], [false, 'column "b" is missing on the target'], recheck.kind);
+    assert.deepEqual([missing?.matches, missing?.reason], [false, 'column b is missing on the target'], recheck.kind);
     const reordered = rechecked.tables.find((t) => t.table === 'public.reordered');
     assert.deepEqual([reordered?.matches, reordered?.method], [true, recheck.kind], recheck.kind);
   }

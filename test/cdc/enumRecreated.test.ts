@@ -186,7 +186,7 @@ describe("an enum label removed on the source by drizzle-kit's recreation of the
         ).catch(async (error: Error) => assert.fail(`${error.message}\nevents:\n  ${await r.told()}`));
         assert.match(
           warned,
-          /following it failed: column "public"\."people"\."mood" holds the label 'sad', which the source's "public"\."mood" no longer has, in 1 row of the target: change or delete it \(SELECT \* FROM "public"\."people" WHERE "mood"::text = 'sad'\), and the next look makes the type again/,
+          /following it failed: column public\.people\.mood holds the label 'sad', which the source's public\.mood no longer has, in 1 row of the target: change or delete it \(SELECT \* FROM "public"\."people" WHERE "mood"::text = 'sad'\), and the next look makes the type again/,
         );
         assert.doesNotMatch(warned, /\n/);
         // nothing changed on the target: the old type with its labels, the DBA's row

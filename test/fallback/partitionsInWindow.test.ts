@@ -60,7 +60,8 @@ describe('fallback window: partitions made or renamed on the new server', functi
   async function saysItsOwnDirection(name: string, partition: string): Promise<void> {
     const { stop } = (await fallbackWindows(store, name))[0]!;
     assert.equal(stop?.code, 'CDC_TABLE_MISSING', JSON.stringify(stop));
-    assert.equal(stop.error, `table "public"."${partition}" is streamed from the new server but does not exist on the old source`);
+    assert.equal(stop.error, `table public.${partition} is streamed from the new server but does not exist on the old source`);
+    assert.equal(stop.table, `"public"."${partition}"`);
     assert.equal(
       stop.fix,
       'a partition made, attached or renamed on the new server in the window is not made on the old source by pgferry: make it there as it is on the new server',

@@ -452,19 +452,19 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
     await waitFor(
       'the drops to name the dependents, and the rename followed',
       (events) =>
-        /public\.gone_viewed.*view "public"\."dba_view" depends on it on the target, which pgferry did not make: kept/.test(events) &&
-        /public\.gone_referenced.*constraint "dba_child_ref_fkey" on "public"\."dba_child" depends on it on the target, which pgferry did not make: kept/.test(
+        /public\.gone_viewed.*view public\.dba_view depends on it on the target, which pgferry did not make: kept/.test(events) &&
+        /public\.gone_referenced.*constraint dba_child_ref_fkey on public\.dba_child depends on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
-        /public\.gone_guarded.*trigger "dba_guard" on "public"\."gone_guarded", policy "dba_guard_policy" on "public"\."gone_guarded" depend on it on the target, which pgferry did not make: kept/.test(
+        /public\.gone_guarded.*trigger dba_guard on public\.gone_guarded, policy dba_guard_policy on public\.gone_guarded depend on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
         // the DBA's own trigger and policy under the names of the source's: the DBA's, told by identity
-        /public\.gone_replaced.*trigger "audit_stamp" on "public"\."gone_replaced", policy "readers" on "public"\."gone_replaced" depend on it on the target, which pgferry did not make: kept/.test(
+        /public\.gone_replaced.*trigger audit_stamp on public\.gone_replaced, policy readers on public\.gone_replaced depend on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
         // a DBA's trigger calling a function of theirs in a schema named like pgferry's: the DBA's, told by the fence's identity
-        /public\.gone_schema_named.*trigger "dba_audit" on "public"\."gone_schema_named" depends on it on the target, which pgferry did not make: kept/.test(
+        /public\.gone_schema_named.*trigger dba_audit on public\.gone_schema_named depends on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
         /public\.renamed renamed to public\.renamed_now on the source, followed on the target/.test(events),

@@ -5,6 +5,15 @@
 import assert from 'node:assert/strict';
 import { lateWritesMessage } from '../../provider/engine/switchover/lateWrites';
 import { inheritFix, targetOwnerRoute, type TargetOwnerContext } from '../../provider/engine/schema/ownerAccess';
+import pg from 'pg';
+import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
+import { describeRefusing } from '../../provider/engine/cdc/apply/looseningWait';
+import { SettleBeforeStop, stopPerRow } from '../../provider/engine/cdc/apply/shapeStops';
+import { FORWARD_STREAM_WORDS, REVERSE_STREAM_WORDS } from '../../provider/engine/core/streamWords';
+import { warningFor, type ForeignKeyRecord } from '../../provider/engine/footprint/targetForeignKeys';
+import { columnDifference } from '../../provider/engine/verify/verifyTables';
+import { removedLabelMessage } from '../../provider/engine/flow/enumRemake';
+import { describeDependent, dropDependent, type Dependent } from '../../provider/engine/flow/targetDependents';
 
 describe('names printed in the messages of the cutover and the owner check', () => {
   it('a late write names its database and user as displayIdent prints them, on one line', () => {
@@ -49,6 +58,112 @@ describe('names printed in the messages of the cutover and the owner check', () 
     assert.equal(
       inheritFix({ ...ctx, major: 16 }, ['App Owner']),
       'on the target, as an administrator: GRANT "App Owner" TO "pgadmin" WITH INHERIT TRUE; or set migrateRoles: false so that pgadmin owns the tables',
+    );
+  });
+});
+
+describe('names printed in the messages of the stream, the verification and the foreign keys', () => {
+  /** A CHECK refusal as pg's DatabaseError carries it, with the constraint's and the table's names. */
+  function checkRefusal(table: string, constraint: string): pg.DatabaseError {
+    return Object.assign(new pg.DatabaseError('new row violates check constraint', 0, 'error'), {
+      code: '23514',
+      schema: 'public',
+      table,
+      constraint,
+    });
+  }
+
+  it("a verification's column difference prints plain names bare, others quoted, a newline escaped", () => {
+    assert.equal(
+      columnDifference(['id', 'note\nEU', 'Amount'], ['id']),
+      'column U&"note\\000AEU" is missing on the target; column "Amount" is missing on the target',
+    );
+    assert.equal(columnDifference(['id'], ['id', 'extra']), 'column extra is only on the target');
+  });
+
+  it("a refusing constraint's message prints its names as displayIdent does, its fix statement keeps the SQL quoting", () => {
+    assert.equal(
+      describeRefusing({ on: 'table', schema: 'public', name: 'Order Lines', constraint: 'qty\npositive' }),
+      'constraint U&"qty\\000Apositive" of table public."Order Lines"',
+    );
+    assert.equal(describeRefusing({ on: 'domain', schema: 'public', name: 'amount' }), 'the NOT NULL of domain public.amount');
+    const failure = classifyStreamFailure(checkRefusal('orders', 'qty_positive'), REVERSE_STREAM_WORDS);
+    assert.equal(failure.kind, 'stop');
+    assert.equal(
+      failure.kind === 'stop' && failure.cause.fix,
+      'constraint qty_positive of table public.orders on the old source refuses a value the new server accepted (dropped or changed there since?): ' +
+        'make it as on the new server, for a dropped one on the old source: ALTER TABLE "public"."orders" DROP CONSTRAINT "qty_positive"',
+    );
+  });
+
+  it("a column added with per-row values is named as displayIdent prints it; the fix's ADD COLUMN keeps the SQL quoting", () => {
+    const at = { current: { finalLsn: 1n, afterOthers: false }, words: FORWARD_STREAM_WORDS };
+    assert.throws(
+      () => stopPerRow(at, '"public"."orders"', 'Made\tAt', 'its default is volatile'),
+      (error: Error & { fix?: string }) => {
+        assert.ok(!(error instanceof SettleBeforeStop));
+        assert.ok(error.message.startsWith('column U&"Made\\0009At" was added to source table'), error.message);
+        assert.equal(error.message.includes('\t'), false, error.message);
+        assert.ok(error.fix?.includes('ALTER TABLE "public"."orders" ADD COLUMN "Made\tAt"'), error.fix);
+        return true;
+      },
+    );
+  });
+
+  it("a foreign key's warning names the key and its table as displayIdent prints them; its statements keep the SQL quoting", () => {
+    const key: ForeignKeyRecord = {
+      schema: 'public',
+      table: 'visit',
+      name: 'visit "region"',
+      definition: 'FOREIGN KEY (region_id) REFERENCES public.region(id)',
+      validated: true,
+      columns: ['region_id'],
+      referencedSchema: 'public',
+      referencedTable: 'region',
+      referencedColumns: ['id'],
+      matchFull: false,
+    };
+    assert.equal(
+      warningFor(key, { outcome: 'left out', detail: 'no region' }),
+      'foreign key "visit ""region""" of public.visit could not be added back on the target (no region); its definition is kept in ' +
+        'pgferry.footprint: ALTER TABLE "public"."visit" ADD CONSTRAINT "visit ""region""" FOREIGN KEY (region_id) REFERENCES public.region(id)',
+    );
+    const notValid = warningFor({ ...key, name: 'visit_fk' }, { outcome: 'not valid', violatingRows: 2, detail: 'Key (region_id)=(3)' });
+    assert.ok(notValid.startsWith('foreign key visit_fk of public.visit is back on the target NOT VALID: 2 row(s) violate it'), notValid);
+    assert.ok(notValid.endsWith('once they are fixed: ALTER TABLE "public"."visit" VALIDATE CONSTRAINT "visit_fk"'), notValid);
+  });
+
+  it('a dependent in the way of a follow is named as displayIdent prints it; the statement that drops it keeps the SQL quoting', () => {
+    const trigger: Dependent = {
+      kind: 'trigger',
+      schema: 'public',
+      relation: 'Gone Guarded',
+      name: 'dba\nguard',
+      args: null,
+      definition: null,
+      oid: '1',
+    };
+    assert.equal(describeDependent(trigger), 'trigger U&"dba\\000Aguard" on public."Gone Guarded"');
+    assert.equal(describeDependent({ ...trigger, kind: 'default', name: 'due_at' }), 'the default of column public."Gone Guarded".due_at');
+    assert.equal(
+      describeDependent({ ...trigger, kind: 'function', relation: null, name: 'tax', args: 'integer' }),
+      'function public.tax(integer)',
+    );
+    assert.equal(describeDependent({ ...trigger, kind: 'view', relation: null, name: 'dba_view' }), 'view public.dba_view');
+    assert.equal(dropDependent({ ...trigger, kind: 'view', relation: null, name: 'dba_view' }), 'DROP VIEW "public"."dba_view"');
+  });
+
+  it('a removed enum label still in rows names the column and the type as displayIdent prints them; its SELECT keeps the SQL quoting', () => {
+    const column = { schema: 'public', table: 'people', column: 'Mood', array: false, default: null };
+    assert.equal(
+      removedLabelMessage({ schema: 'public', name: 'mood' }, column, "'sad'", '1'),
+      `column public.people."Mood" holds the label 'sad', which the source's public.mood no longer has, in 1 row of the target: ` +
+        `change or delete it (SELECT * FROM "public"."people" WHERE "Mood"::text = 'sad'), and the next look makes the type again`,
+    );
+    assert.ok(
+      removedLabelMessage({ schema: 'public', name: 'mood' }, { ...column, column: 'moods', array: true }, "'sad'", '3').includes(
+        `column public.people.moods holds the label 'sad', which the source's public.mood no longer has, in 3 rows of the target: change or delete them (SELECT * FROM "public"."people" WHERE 'sad' = ANY("moods"::text[]))`,
+      ),
     );
   });
 });

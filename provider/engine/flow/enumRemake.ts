@@ -15,7 +15,7 @@
 // source made again is told by their OID there (`RemadeEnums`), never by their labels alone: a
 // label renamed in place keeps its rows' values, and is left to the user with its fix.
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
 import { knownWithIdentities } from '../control/knownObjects';
 import { schemaObjectKey } from '../core/names';
@@ -32,7 +32,7 @@ type Remake = NonNullable<FollowStep['remakeEnum']>;
 export type RemakeOutcome = { readonly statements: readonly string[] } | { readonly refused: string; readonly fix: string };
 
 /** A column of the type (or of its array) on a table, with its default as the target has it. */
-interface TypeColumn {
+export interface TypeColumn {
   readonly schema: string;
   readonly table: string;
   readonly column: string;
@@ -214,10 +214,10 @@ async function notOurs(
   const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
   const key = schemaObjectKey('enum type', remake.schema, null, remake.name, null);
   if (!known.has(key) || judgeOnTarget(knownIdentities.get(key), { relation: '', object: oid }) === 'other')
-    return `the target's ${qualified(remake.schema, remake.name)} is not the one pgferry made: kept; make it again with the source's labels yourself`;
+    return `the target's ${displayName(remake.schema, remake.name)} is not the one pgferry made: kept; make it again with the source's labels yourself`;
   const foreign = columns.filter((c) => !known.has(schemaObjectKey('column', c.schema, c.table, c.column, null)));
   const others = (await client.query<{ what: string }>(OTHERS_SQL, [oid])).rows.map((r) => r.what);
-  const users = [...foreign.map((c) => `column ${qualified(c.schema, c.table)}.${ident(c.column)}`), ...others];
+  const users = [...foreign.map((c) => `column ${displayName(c.schema, c.table)}.${displayIdent(c.column)}`), ...others];
   if (users.length === 0) return undefined;
   return `${users.join(', ')} use${users.length === 1 ? 's' : ''} it on the target, which pgferry did not make or does not move with the type: kept, and the change waits for you to make it around ${users.length === 1 ? 'it' : 'them'}`;
 }
@@ -238,10 +238,25 @@ async function removedInRows(client: pg.Client, remake: Remake, columns: readonl
       : `SELECT ${column}::text AS label, count(*)::int8 AS n FROM ${table} WHERE ${column}::text = ANY($1::text[]) GROUP BY 1 ORDER BY 1 LIMIT 1`;
     const found = (await client.query<{ label: string; n: string }>(sql, [removed])).rows[0];
     if (!found) continue;
-    const label = remake.removed[removed.indexOf(found.label)]!;
-    const where = c.array ? `${label} = ANY(${column}::text[])` : `${column}::text = ${label}`;
-    const rows = found.n === '1' ? '1 row' : `${found.n} rows`;
-    return `column ${table}.${column} holds the label ${label}, which the source's ${qualified(remake.schema, remake.name)} no longer has, in ${rows} of the target: change or delete ${found.n === '1' ? 'it' : 'them'} (SELECT * FROM ${table} WHERE ${where}), and the next look makes the type again`;
+    return removedLabelMessage(remake, c, remake.removed[removed.indexOf(found.label)]!, found.n);
   }
   return undefined;
+}
+
+/**
+ * Pure: a removed label still held by `n` rows of column `c`, said with the type's and the column's
+ * names as every message prints them; the query that finds the rows keeps the SQL quoting, so it
+ * can be pasted and run. `label` is the label as the catalog printed it (quote_literal).
+ */
+export function removedLabelMessage(
+  remake: { readonly schema: string; readonly name: string },
+  c: TypeColumn,
+  label: string,
+  n: string,
+): string {
+  const [table, column] = [qualified(c.schema, c.table), ident(c.column)];
+  const where = c.array ? `${label} = ANY(${column}::text[])` : `${column}::text = ${label}`;
+  const rows = n === '1' ? '1 row' : `${n} rows`;
+  const shown = `${displayName(c.schema, c.table)}.${displayIdent(c.column)}`;
+  return `column ${shown} holds the label ${label}, which the source's ${displayName(remake.schema, remake.name)} no longer has, in ${rows} of the target: change or delete ${n === '1' ? 'it' : 'them'} (SELECT * FROM ${table} WHERE ${where}), and the next look makes the type again`;
 }

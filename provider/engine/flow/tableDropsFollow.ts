@@ -72,7 +72,7 @@ export class TableDropsFollow {
     const to = p.change.to;
     const stop = this.stopOf(p.change.database);
     if (!to || stop?.code !== 'CDC_TABLE_MISSING') return false;
-    return stop.error.startsWith(`table ${qualified(to.schema, to.name)} `);
+    return stop.table === qualified(to.schema, to.name);
   }
 
   /**

@@ -6,7 +6,7 @@
 // migration's, in the order PostgreSQL's dependencies need, in one transaction, and never reaches
 // anyone else's: it stops on it and names it (DESIGN: what pgferry did not make is not pgferry's).
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { serverMajor } from '../connect/session';
 import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
 import { judgeOnTarget } from '../verify/schema/identity';
@@ -160,15 +160,15 @@ export function dependentKey(d: Dependent): string {
   return JSON.stringify([kind, d.schema, d.relation ?? '', d.name, d.args ?? '']);
 }
 
-/** How the user reads it. */
+/** How the user reads it: names as every message prints them (displayIdent), not as SQL quotes them. */
 export function describeDependent(d: Dependent): string {
   if (d.kind === 'other') return d.name;
-  if (d.kind === 'default') return `the default of column ${qualified(d.schema, d.relation ?? '')}.${ident(d.name)}`;
+  if (d.kind === 'default') return `the default of column ${displayName(d.schema, d.relation ?? '')}.${displayIdent(d.name)}`;
   if (d.kind === 'constraint' || d.kind === 'trigger' || d.kind === 'policy') {
-    return `${d.kind} ${ident(d.name)} on ${qualified(d.schema, d.relation ?? '')}`;
+    return `${d.kind} ${displayIdent(d.name)} on ${displayName(d.schema, d.relation ?? '')}`;
   }
-  if (d.args !== null) return `${d.kind} ${qualified(d.schema, d.name)}(${d.args})`;
-  return `${d.kind} ${qualified(d.schema, d.name)}`;
+  if (d.args !== null) return `${d.kind} ${displayName(d.schema, d.name)}(${d.args})`;
+  return `${d.kind} ${displayName(d.schema, d.name)}`;
 }
 
 /** The statements that take a dependent away before its object is dropped; undefined for a kind that cannot be made again here. */

@@ -27,7 +27,7 @@
 // This file holds the change whole, as a reversible change of the footprint: its ledger rows, the
 // drop and the adding back at release.
 import type pg from 'pg';
-import { ident, literal, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, literal, qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { isRetryable, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
@@ -294,7 +294,7 @@ function addStatement(key: ForeignKeyRecord, notValid: boolean): string {
 }
 
 function describeKey(key: ForeignKeyRecord): string {
-  return `foreign key ${ident(key.name)} of ${qualified(key.schema, key.table)}`;
+  return `foreign key ${displayIdent(key.name)} of ${displayName(key.schema, key.table)}`;
 }
 
 async function isPartitioned(client: pg.Client, schema: string, table: string): Promise<boolean> {
@@ -328,7 +328,7 @@ async function countViolations(client: pg.Client, key: ForeignKeyRecord): Promis
   }
 }
 
-interface Restored {
+export interface Restored {
   readonly outcome: ForeignKeyOutcome;
   readonly violatingRows?: number;
   readonly detail?: string;
@@ -370,10 +370,10 @@ function rowsText(count: number | undefined): string {
   return count === undefined ? 'some rows' : `${count} row(s)`;
 }
 
-/** The warning for a key that did not come back as recorded. */
-function warningFor(key: ForeignKeyRecord, restored: Restored): string {
+/** Pure: the warning for a key that did not come back as recorded; its statements keep the SQL quoting. */
+export function warningFor(key: ForeignKeyRecord, restored: Restored): string {
   const table = qualified(key.schema, key.table);
-  const kept = `its definition is kept in ${ident(CONTROL_SCHEMA)}.footprint`;
+  const kept = `its definition is kept in ${displayName(CONTROL_SCHEMA, 'footprint')}`;
   if (restored.outcome === 'not valid') {
     return `${describeKey(key)} is back on the target NOT VALID: ${rowsText(restored.violatingRows)} violate it, as on the source (changes made there under session_replication_role = replica skip foreign key checks), e.g. ${restored.detail}; once they are fixed: ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(key.name)}`;
   }

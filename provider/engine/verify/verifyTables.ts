@@ -8,7 +8,7 @@ import { sideBySide } from '../util/sideBySide';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
-import { displayIdent, displayName, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, qualified } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -92,8 +92,8 @@ export function columnDifference(source: readonly string[], target: readonly str
   const onSource = new Set(source);
   const onTarget = new Set(target);
   const lines = [
-    ...source.filter((c) => !onTarget.has(c)).map((c) => `column ${ident(c)} is missing on the target`),
-    ...target.filter((c) => !onSource.has(c)).map((c) => `column ${ident(c)} is only on the target`),
+    ...source.filter((c) => !onTarget.has(c)).map((c) => `column ${displayIdent(c)} is missing on the target`),
+    ...target.filter((c) => !onSource.has(c)).map((c) => `column ${displayIdent(c)} is only on the target`),
   ];
   return lines.length === 0 ? undefined : lines.join('; ');
 }

@@ -10,7 +10,7 @@ import type { StopCause } from '../../core/model';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { ident, literal, qualified } from '../../connect/quote';
 import { ApplyFencedError } from './applyTarget';
-import { databaseError, refusingConstraint } from './looseningWait';
+import { databaseError, describeRefusing, refusingConstraint } from './looseningWait';
 import { StatementFailure } from './targetTransaction';
 
 export type StreamFailure = { readonly kind: 'fatal' } | { readonly kind: 'stop'; readonly cause: StopCause };
@@ -84,11 +84,7 @@ function schemaChangeFix(error: unknown, words: StreamWords): string | undefined
     refusing.on === 'domain'
       ? `ALTER DOMAIN ${owner} ${refusing.constraint === undefined ? 'DROP NOT NULL' : `DROP CONSTRAINT ${ident(refusing.constraint)}`}`
       : `ALTER TABLE ${owner} DROP CONSTRAINT ${ident(refusing.constraint!)}`;
-  const what =
-    refusing.constraint === undefined
-      ? `the NOT NULL of domain ${owner}`
-      : `constraint ${ident(refusing.constraint)} of ${refusing.on} ${owner}`;
-  return `${what} on ${target} refuses a value ${source} accepted (dropped or changed there since?): make it as on ${source}, for a dropped one on ${target}: ${statement}`;
+  return `${describeRefusing(refusing)} on ${target} refuses a value ${source} accepted (dropped or changed there since?): make it as on ${source}, for a dropped one on ${target}: ${statement}`;
 }
 
 /**

@@ -7,7 +7,7 @@
 // stops on it as before, and so does one the watch has not followed within the bound.
 import pg from 'pg';
 import { withSession } from '../../connect/session';
-import { qualified, ident } from '../../connect/quote';
+import { displayIdent, displayName } from '../../connect/quote';
 import type { ServerSpec } from '../../input/migrationSpec';
 
 /** The constraint a refused row met on the target, as PostgreSQL's error names it. */
@@ -71,6 +71,6 @@ export async function loosenedOnSource(source: ServerSpec, database: string, c: 
 
 /** The constraint as a message names it. */
 export function describeRefusing(c: RefusingConstraint): string {
-  const owner = `${c.on} ${qualified(c.schema, c.name)}`;
-  return c.constraint === undefined ? `the NOT NULL of ${owner}` : `constraint ${ident(c.constraint)} of ${owner}`;
+  const owner = `${c.on} ${displayName(c.schema, c.name)}`;
+  return c.constraint === undefined ? `the NOT NULL of ${owner}` : `constraint ${displayIdent(c.constraint)} of ${owner}`;
 }

@@ -7,7 +7,7 @@
 // tables: renames of tables and types (renameFollower.ts), NOT NULL dropped and set
 // (notNullFollower.ts), the partition tree (partitionFollower.ts). The apply loop that calls it is
 // applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
-import { qualified } from '../../connect/quote';
+import { displayIdent, displayName, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { traceOnce } from '../../util/trace';
 import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction, type StopAt } from './shapeStops';
@@ -157,7 +157,7 @@ export class ShapeFollower {
     if (rows.length > 0) return false;
     this.gone.add(relation.oid);
     this.state.onFollowed?.(
-      `${sourceTableWords(this.words, qualified(relation.schema, relation.name))} was created and dropped on ${this.words.source} while the stream was behind, and ${this.words.target} never had it: its changes are not applied (the drop took its rows)`,
+      `${sourceTableWords(this.words, displayName(relation.schema, relation.name))} was created and dropped on ${this.words.source} while the stream was behind, and ${this.words.target} never had it: its changes are not applied (the drop took its rows)`,
     );
     return true;
   }
@@ -511,7 +511,7 @@ export class ShapeFollower {
     for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
     if (fresh.length > 0)
       this.state.onFollowed?.(
-        `table ${qualified(relation.schema, relation.name)} of the new server: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made there alone (pgferry did not make it, the old source never had it): kept there, left out of the reverse stream, not carried back`,
+        `table ${displayName(relation.schema, relation.name)} of the new server: column ${fresh.map(displayIdent).join(', ')} made there alone (pgferry did not make it, the old source never had it): kept there, left out of the reverse stream, not carried back`,
       );
     return leftOut;
   }
@@ -521,9 +521,8 @@ export class ShapeFollower {
     const fresh = kept.filter((c) => !this.keptTold.has(`${relation.oid}\0${c}`));
     if (fresh.length === 0) return;
     for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
-    const name = qualified(relation.schema, relation.name);
     this.state.onFollowed?.(
-      `${targetTableWords(this.words, name)}: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made on ${this.words.target} alone (pgferry did not make it, ${this.words.source} never had it): kept as it is, with its values`,
+      `${targetTableWords(this.words, displayName(relation.schema, relation.name))}: column ${fresh.map(displayIdent).join(', ')} made on ${this.words.target} alone (pgferry did not make it, ${this.words.source} never had it): kept as it is, with its values`,
     );
   }
 }

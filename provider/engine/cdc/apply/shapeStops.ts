@@ -1,7 +1,7 @@
 // The stops of the shape follow (shapeFollower.ts): a change of shape on the source that the
 // target cannot follow, or the target's own column in the way, stops the stream exactly before the
 // source transaction that carries it, with the fix the user makes on the target before resuming.
-import { ident } from '../../connect/quote';
+import { displayIdent, ident } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 
@@ -79,7 +79,7 @@ export function stopPerRow({ current, words }: StopAt, table: string, column: st
   const { source, target } = words;
   throw new SchemaChangeError(
     'CDC_SCHEMA_CHANGE',
-    `column ${ident(column)} was added to ${sourceTableWords(words, table)} while streaming and ${why}, so ${target} cannot reproduce the values of its existing rows; streaming stopped`,
+    `column ${displayIdent(column)} was added to ${sourceTableWords(words, table)} while streaming and ${why}, so ${target} cannot reproduce the values of its existing rows; streaming stopped`,
     {
       category: 'source',
       field: table,

@@ -3,7 +3,7 @@
 // columns the target lacks (added there before any row uses them: sourceColumns.ts) or has alone;
 // read in one round trip with the facts of the types its columns reach (typeFacts.ts).
 import type pg from 'pg';
-import { literal, qualified } from '../../connect/quote';
+import { displayName, literal, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { type Operator, operatorSql, type TypeFacts, typeComparison } from '../plan/equality';
@@ -311,8 +311,9 @@ function targetTableOf(
   if (!table) {
     throw new PgferryError(
       'CDC_TABLE_MISSING',
-      `table ${qualified(relation.schema, relation.name)} is streamed from ${words.source} but does not exist on ${words.target}`,
-      { category: 'target', fix: missingTableFix(words) },
+      `table ${displayName(relation.schema, relation.name)} is streamed from ${words.source} but does not exist on ${words.target}`,
+      // the table travels quoted as in SQL, the stop's table: the rename follow matches on it (flow/tableDropsFollow.ts)
+      { category: 'target', field: qualified(relation.schema, relation.name), fix: missingTableFix(words) },
     );
   }
   const casts = read.casts;

@@ -28,7 +28,7 @@
 import type pg from 'pg';
 import { identityFix, readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { whoseRowsMove } from '../../filter/plan';
-import { displayName, ident } from '../../connect/quote';
+import { displayIdent, displayName } from '../../connect/quote';
 import { closeSession, openSession } from '../../connect/session';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
@@ -322,7 +322,7 @@ export class SourceTableWatch {
     for (const r of rows) {
       if (!before.has(r.oid) || before.get(r.oid) === r.tablespace) continue;
       const table = streamed.get(r.oid)!.display;
-      const to = r.tablespace === null ? "its database's default tablespace" : `tablespace ${ident(r.tablespace)}`;
+      const to = r.tablespace === null ? "its database's default tablespace" : `tablespace ${displayIdent(r.tablespace)}`;
       await this.run.warn(
         `streamed table ${table} was moved to ${to} on the source while streaming: its changes stream on, and on the target it stays in the database's default tablespace (ALTER TABLE ${table} SET TABLESPACE ... there to place it)`,
         database,
