@@ -348,7 +348,7 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
       );
     await until('the drop held back by the trigger and the view', async () => {
       const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
-      return heldBack('trigger "dba_audit" on "public"\\."events_2026", view "public"\\."dba_2026" depend').test(told) ? true : undefined;
+      return heldBack('trigger dba_audit on public\\.events_2026, view public\\.dba_2026 depend').test(told) ? true : undefined;
     });
     assert.ok((await tables(pair.target)).includes('events'), 'the parent is kept while the trigger and the view hold it');
     assert.equal((await rowsOf(pair.target, DB, 'events_2026')).length, 236);
