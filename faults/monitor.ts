@@ -33,6 +33,13 @@ const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHE
 /** The online supervisor's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
 const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
 /**
+ * A copy round closed (control/copyRounds.ts closeRound): a runner woken after losing its lease may
+ * send it before it learns of the loss, and it closes only the round that runner opened, by its
+ * snapshot, so its successor's round stays open: no work of the successor's is undone. The proxy
+ * keeps only a statement's start, and closeRound is the one statement that empties copy_round.
+ */
+const ROUND_CLOSE = /^UPDATE "pgferry"\.migration_database SET copy_round = NULL W/;
+/**
  * The lease session's name, followed by its runner's pid and host (runner/lease.ts): taking the lease, holding it, probing it. A runner's
  * successor (runner/successor.ts) asks for the lease once its predecessor has exited and leaves when
  * another runner holds it: asking is how runners take turns, not work beside the holder.
@@ -203,6 +210,9 @@ export class TrialMonitor {
         // flagged for it alone, the new runner working meanwhile); the same for its online watch
         // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin)
         if (CANCEL_POLL.test(conn.lastWork ?? '') || REQUESTS_POLL.test(conn.lastWork ?? '')) continue;
+        // nor is the close of its own copy round, guarded by that round's snapshot (an
+        // agent-lease-loss trial while streaming was flagged for it alone)
+        if (ROUND_CLOSE.test(conn.lastWork ?? '')) continue;
         if (conn.startup?.application_name?.startsWith(LEASE_SESSION_PREFIX)) continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
