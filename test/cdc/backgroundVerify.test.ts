@@ -495,7 +495,7 @@ describe('cdc: verification while streaming, pinned to a source position', funct
       for (const t of first.tables)
         if (t.method && t.relation)
           await recordTableVerification(s.store, s.f.migration, { ...t, relation: t.relation, method: `cutover-${t.method}` });
-      // the user fixes the row; the stream goes on from where it stopped, keeping its change tracking (as flow/cutover.ts restarts it)
+      // the user fixes the row; the stream goes on from where it stopped, keeping its change tracking (as the cutover restarts it, flow/cutoverRollBack.ts)
       await s.f.dst(`INSERT INTO quiet VALUES (10, 'k10', 10)`);
       const running = startApplier(s.f, { tracker: s.running.applier.tracker });
       const stream = { database: s.f.db, applier: running.applier, done: running.done } as unknown as OnlineStream;
