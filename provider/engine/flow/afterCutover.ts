@@ -14,10 +14,10 @@
 //   the old source released, -> FellBack; or Open again) are taken by its hand-off, every live window
 //   one after the other, their mechanisms in fallBackStep.ts.
 //
-// Two transitions are made elsewhere, inside the cutover's own recorded steps (cutover.ts): Opening
-// -> Open when the reverse stream is made at the cutover point (fallback.ts openFallbackWindows), and
-// at a second cutover FellBack -> Opening (a new window) or Closed (none: control/fallbackWindows.ts
-// closeFellBackRecord).
+// Two transitions are made elsewhere, inside the cutover's own recorded steps: Opening -> Open when
+// the reverse stream is made at the cutover point (windowAtCutover.ts, through fallback.ts
+// openFallbackWindows), and at a second cutover FellBack -> Opening (a new window) or Closed (none:
+// switchAndRelease.ts, through control/fallbackWindows.ts closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { errorMessage } from '../core/errors';
