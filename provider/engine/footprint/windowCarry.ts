@@ -36,7 +36,7 @@ interface CarryUndo {
 }
 
 /** A table of the old source a carry writes, found by its name and locked in the carry's transaction. */
-export interface CarriedTable {
+interface CarriedTable {
   /** Its OID on the old source. */
   readonly oid: string;
   readonly schema: string;

@@ -227,7 +227,7 @@ export interface CarryTarget {
 }
 
 /** What records a carry before its first row, in the carry's old-source transaction (footprint/windowCarry.ts recordCarry). */
-export type CarryRecord = (oldSource: pg.Client, tables: readonly CarryTarget[]) => Promise<void>;
+type CarryRecord = (oldSource: pg.Client, tables: readonly CarryTarget[]) => Promise<void>;
 
 /** Each of the old source's tables locked for the carry (as its COPY would), by name, and its OID there. */
 async function lockedForCarry(to: pg.Client, tables: readonly WindowTable[]): Promise<CarryTarget[]> {
