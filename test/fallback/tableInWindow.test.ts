@@ -5,11 +5,19 @@
 // made it there, the fall-back carries its rows inside its hold (the new server fenced) and compares
 // them (and takes them back if it stops later). A table made in the window with no rows, and a
 // DBA's own table made on the target before the cutover, never stop it: both stay on the new server alone.
+// What the carry wrote is recorded first and taken back alone (footprint/windowCarry.ts): a
+// bystander's rows written there since stay, a runner killed after the carry resumes with every row
+// once, and the sequence of a carried table's column moves forward with its rows.
 import assert from 'node:assert/strict';
-import { requestFallBack } from '../../provider/engine';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { requestFallBack, resumeMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import { get } from '../../provider/engine/control/store';
 import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 
 const SETUP = `
 CREATE TABLE notes (id int PRIMARY KEY, v text);
@@ -33,6 +41,116 @@ async function write(pair: ServerPair, side: Side, db: string, sql: string): Pro
   } finally {
     await admin.end();
   }
+}
+
+/** A bystander writes into the old source's table between the carry and the stop: its rows stay, the carried ones go. */
+async function bystanderKept(pair: ServerPair, store: CatalogConnection): Promise<void> {
+  const name = 'table-window-bystander';
+  const db = 'table_window_bystander';
+  const point = `fallback-carried:${db}`;
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-carry-held-'));
+  try {
+    await withHoldArmed(point, holdDir, () => cutOverWithWindow(pair, store, name, db, SETUP));
+    await pair.target.query('CREATE TABLE tags (id int PRIMARY KEY, tag text)', [], db);
+    await pair.target.query("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g", [], db);
+    await write(pair, 'source', db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
+    // a column of the new server alone, filled: the fall-back stops after the carry
+    await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
+    await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
+
+    await requestFallBack(serverSpec(pair.target), name);
+    await until('the runner held after the carry', async () => ((await isHeld(point, holdDir)) ? true : undefined), 300_000);
+    assert.equal((await rowsOf(pair, 'source', db, 'tags'))?.length, 10, 'the carry committed');
+    // a bystander on the old source (the window's table is not streamed: no fence trigger on it)
+    await write(pair, 'source', db, "INSERT INTO tags VALUES (100, 'bystander'); UPDATE tags SET tag = 'edited' WHERE id = 2");
+    await fs.rm(heldFile(point, holdDir));
+
+    await fallBackSettles(store, name);
+    const [window] = await fallbackWindows(store, name);
+    assert.equal(window!.state, 'Open', window!.message);
+    assert.match(window!.message ?? '', /^fall-back stopped: column /);
+    assert.deepEqual(
+      await rowsOf(pair, 'source', db, 'tags'),
+      ['(100,bystander)', '(2,edited)'],
+      "the bystander's rows kept, the carried ones gone",
+    );
+    assert.equal((await rowsOf(pair, 'target', db, 'tags'))?.length, 10, 'the new server unchanged');
+  } finally {
+    await fs.rm(holdDir, { recursive: true, force: true });
+  }
+}
+
+/** The runner killed after the carry (at the sequences, before the point of no return) and resumed. */
+async function killedAfterCarry(pair: ServerPair, store: CatalogConnection): Promise<void> {
+  const name = 'table-window-killed';
+  const db = 'table_window_killed';
+  process.env.PGFERRY_FAILPOINTS = `fallback-sequences:${db}`;
+  let spec;
+  try {
+    spec = await cutOverWithWindow(pair, store, name, db, SETUP);
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+  }
+  // no key: a row carried twice would be there twice
+  await pair.target.query('CREATE TABLE events_new (id int, what text)', [], db);
+  await pair.target.query("INSERT INTO events_new SELECT g, 'event ' || g FROM generate_series(1, 10) g", [], db);
+  await write(pair, 'source', db, 'CREATE TABLE events_new (id int, what text)');
+  await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
+  await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
+
+  await requestFallBack(serverSpec(pair.target), name);
+  await until(
+    'the runner killed after the carry',
+    async () => ((await get(store, name))?.runner?.alive === false ? true : undefined),
+    300_000,
+  );
+  assert.equal((await rowsOf(pair, 'source', db, 'events_new'))?.length, 10, 'the carry committed before the kill');
+  await resumeMigration(spec);
+  await fallBackSettles(store, name);
+  const [window] = await fallbackWindows(store, name);
+  assert.equal(window!.state, 'Open', window!.message);
+  assert.match(window!.message ?? '', /^fall-back stopped: column /);
+  assert.deepEqual(await rowsOf(pair, 'source', db, 'events_new'), [], 'the carried rows taken back: the table empty as the user made it');
+
+  await write(pair, 'source', db, 'ALTER TABLE notes ADD COLUMN extra text');
+  await pair.target.query(
+    "UPDATE notes SET extra = extra WHERE extra IS NOT NULL; INSERT INTO events_new VALUES (11, 'meanwhile')",
+    [],
+    db,
+  );
+  await until(
+    'the value on the old source',
+    async () => ((await pair.source.query("SELECT 1 FROM notes WHERE extra = 'x'", [], db)).length === 1 ? true : undefined),
+    180_000,
+  );
+  await requestFallBack(serverSpec(pair.target), name);
+  const fellBack = await fallBackSettles(store, name);
+  assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+  const carried = await rowsOf(pair, 'source', db, 'events_new');
+  assert.deepEqual(carried, await rowsOf(pair, 'target', db, 'events_new'), 'every row of the table on the old source, each once');
+  assert.equal(carried!.length, 11);
+}
+
+/** A window's table outside the filters, with an identity column: its sequence carried with its rows. */
+async function sequenceCarried(pair: ServerPair, store: CatalogConnection): Promise<void> {
+  const name = 'table-window-sequence';
+  const db = 'table_window_sequence';
+  // the migration's tables named: the application's new table is outside them, and so is its sequence's name
+  await cutOverWithWindow(pair, store, name, db, SETUP, { spec: { includeTables: ['public.notes'] } });
+  await pair.target.query('CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)', [], db);
+  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
+  await write(pair, 'source', db, 'CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)');
+
+  await requestFallBack(serverSpec(pair.target), name);
+  const fellBack = await fallBackSettles(store, name);
+  assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+  assert.equal((await rowsOf(pair, 'source', db, 'orders_new'))?.length, 30);
+  const [drawn] = await pair.source.query<{ id: string }>(
+    "INSERT INTO orders_new (item) VALUES ('back on the old source') RETURNING id::text AS id",
+    [],
+    db,
+  );
+  assert.ok(Number(drawn!.id) > 30, `the old source drew ${drawn!.id}, after the new server's 30`);
 }
 
 describe('fallback window: a table made and written on the new server', function () {
@@ -144,4 +262,13 @@ describe('fallback window: a table made and written on the new server', function
     assert.deepEqual(carried, await rowsOf(pair, 'target', db, 'tags'), 'every row of the table on the old source');
     assert.equal(carried!.length, 11);
   });
+
+  it("a fall-back that stops after its carry takes back only the carried rows: a row a bystander inserted into the old source's table after the carry, and a carried row it updated, stay there", () =>
+    bystanderKept(pair, store));
+
+  it('a runner killed after the carry and resumed takes the carried rows back when it stops, and the next fall-back carries every row once', () =>
+    killedAfterCarry(pair, store));
+
+  it("the sequence of a carried table's identity column moves forward on the old source with its rows, the table outside the migration's filters: an insert there with the default draws a key the new server has not used", () =>
+    sequenceCarried(pair, store));
 });

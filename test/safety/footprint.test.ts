@@ -202,10 +202,12 @@ describe('safety: the footprint is given back by one release, and a second relea
 
       const pending = await pendingFootprint(ctx, DB);
       // all but a fall-back's pause of the pooler, which pauses only what a cutover switched and kept:
-      // the cutover's pause here is still pending (test/fallback/poolerFallBack.test.ts releases it)
+      // the cutover's pause here is still pending (test/fallback/poolerFallBack.test.ts releases it);
+      // and a fall-back's carry into the old source's tables of its window, which needs a window's
+      // table made on both servers (test/fallback/tableInWindow.test.ts takes it back)
       assert.deepEqual(
         pending.map((p) => p.change),
-        FOOTPRINT.map((c) => c.name).filter((name) => name !== 'poolerPauseBack'),
+        FOOTPRINT.map((c) => c.name).filter((name) => name !== 'poolerPauseBack' && name !== 'windowCarry'),
         JSON.stringify(pending, null, 2),
       );
       assert.notDeepEqual(await servers(pair), before);

@@ -292,12 +292,22 @@ export async function markForwardSlot(store: CatalogConnection, migration: strin
   ]);
 }
 
-/** Past the fall-back's verification: what follows is given back, never stopped (a resumed runner finishes it). */
+/**
+ * Past the fall-back's verification: what follows is given back, never stopped (a resumed runner
+ * finishes it). The rows it carried into the old source's tables of the window (footprint change
+ * windowCarry) are the applications' from here on: kept in the same statement, so that no release
+ * after a runner killed between the two takes them back.
+ */
 export async function markFallBackReleased(store: CatalogConnection, migration: string, database: string): Promise<void> {
-  await store.query(`UPDATE ${T} SET fall_back_released = true WHERE migration = $1 AND database = $2 AND state = 'FallingBack'`, [
-    migration,
-    database,
-  ]);
+  await store.query(
+    `WITH released AS (
+       UPDATE ${T} SET fall_back_released = true WHERE migration = $1 AND database = $2 AND state = 'FallingBack' RETURNING database
+     )
+     UPDATE ${CONTROL}.footprint SET kept_at = now()
+      WHERE migration = $1 AND database = $2 AND change = 'windowCarry' AND undone_at IS NULL AND kept_at IS NULL
+        AND EXISTS (SELECT 1 FROM released)`,
+    [migration, database],
+  );
 }
 
 /**

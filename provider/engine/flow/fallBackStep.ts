@@ -41,7 +41,9 @@ import { retryPhase } from './outage';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { columnsLeftBehind } from './columnsLeftBehind';
-import { carryWindowTables, emptyCarriedTables, planWindowTables, type WindowTable } from '../switchover/windowTables';
+import type pg from 'pg';
+import { carryWindowTables, planWindowTables, type CarryTarget } from '../switchover/windowTables';
+import { recordCarry, takeBackCarried } from '../footprint/windowCarry';
 import { reverseStreamNamesOf } from '../core/names';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
@@ -50,7 +52,7 @@ import { configRowsLedger, extensionConfigRows } from '../control/extensionConfi
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
-import { failpoint } from '../util/failpoints';
+import { failpoint, holdpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
 import { FALL_BACK_HOLD, fallBackGate, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
@@ -328,16 +330,23 @@ async function drainAndVerify(
   }
   failpoint(`fallback-drained:${database}`);
   clock.done('drain');
-  const carried = await windowTablesBack(run, database, read);
   try {
+    await windowTablesBack(run, database, read);
     await levelAndVerify(run, database, read, openedLsn, stream, course);
   } catch (error) {
-    // a stop takes the carried rows back (each table was empty), so that the next fall-back carries
-    // them again with what the window writes meanwhile, instead of finding the table filled
-    if (error instanceof FallBackStopped && carried.length > 0)
-      await again(run, 'the tables of the window emptied', () => emptyCarriedTables(spec.source, database, carried));
+    // a stop takes the carried rows back (those rows alone, footprint/windowCarry.ts), so that the next
+    // fall-back carries them again with what the window writes meanwhile, instead of finding the table filled
+    if (error instanceof FallBackStopped) await tablesOfTheWindowTakenBack(run, database);
     throw error;
   }
+}
+
+/** The rows a carry of this fall-back, or of one a killed runner left, wrote into the old source's tables: taken back, those alone. */
+async function tablesOfTheWindowTakenBack(run: SwitchoverRun, database: string): Promise<void> {
+  const taken = await again(run, 'the tables of the window taken back', () => takeBackCarried(run, database));
+  if (taken.length === 0) return;
+  const rows = taken.map((t) => `${t.table} ${t.rows}`).join(', ');
+  await recordEvent(run.store, run.spec.migrationName, 'info', `fall-back: carried rows taken back from the old source: ${rows}`, database);
 }
 
 /** Sequences, large objects, extension configuration rows and the comparison, the new server fenced and drained. */
@@ -375,29 +384,37 @@ async function levelAndVerify(
  * The tables the applications made on the new server in the window (switchover/windowTables.ts),
  * the new server fenced and drained: one holding rows the old source has no table for stops the
  * fall-back, nothing changed, naming the statement that makes it there; the rows of one the user
- * made there, empty, are carried in one old-source transaction. Returns those tables.
+ * made there, empty, are carried in one old-source transaction, recorded first (footprint/windowCarry.ts),
+ * with the sequences of its columns.
  */
-async function windowTablesBack(run: SwitchoverRun, database: string, read: ReadBeforeHold): Promise<readonly WindowTable[]> {
+async function windowTablesBack(run: SwitchoverRun, database: string, read: ReadBeforeHold): Promise<void> {
   const opening = read.opening;
-  if (!opening) return [];
+  if (!opening) return;
+  // a runner killed after an earlier carry left its rows there: taken back, carried again below with the rest
+  await tablesOfTheWindowTakenBack(run, database);
   const sides = { newServer: run.spec.target, oldSource: run.spec.source };
   const { publication } = reverseStreamNamesOf(run.spec.migrationName, database, run.instance);
   const plan = await again(run, 'the tables of the window', () => planWindowTables(sides, database, opening, publication));
   if (plan.leftBehind) throw new FallBackStopped(plan.leftBehind);
-  if (plan.carry.length === 0) return [];
-  const carried = await again(run, 'the tables of the window', () => carryWindowTables(sides, database, plan.carry)).catch(
-    (error: unknown) => {
-      // a row the old source's table refuses (a column or a type it lacks): its table is not the new server's
-      if (sqlStateWithin(error)) throw new FallBackStopped(`${errorMessage(error)} (fix: make it on the old source as on the new server)`);
-      throw error;
-    },
-  );
+  if (plan.carry.length === 0) return;
+  const record = (client: pg.Client, tables: readonly CarryTarget[]) => recordCarry(run, database, client, tables);
+  // tried again after a lost connection: what the try before may have committed is taken back first, never carried twice
+  const carry = async () => {
+    await takeBackCarried(run, database);
+    return carryWindowTables(sides, database, plan.carry, record);
+  };
+  const carried = await again(run, 'the tables of the window', carry).catch((error: unknown) => {
+    // a row the old source's table refuses (a column or a type it lacks): its table is not the new server's
+    if (sqlStateWithin(error)) throw new FallBackStopped(`${errorMessage(error)} (fix: make it on the old source as on the new server)`);
+    throw error;
+  });
+  failpoint(`fallback-carried:${database}`);
+  await holdpoint(`fallback-carried:${database}`);
   run.onProgress({
     kind: 'info',
     database,
-    message: `fall-back: rows of the tables made on the new server in the window carried to the old source: ${carried.map((c) => `${c.table} ${c.rows}`).join(', ')}`,
+    message: `fall-back: rows of the tables made on the new server in the window carried to the old source: ${carried.map((c) => `${c.table} ${c.rows}${c.sequences > 0 ? ` (${c.sequences} sequence value(s) moved forward)` : ''}`).join(', ')}`,
   });
-  return plan.carry;
 }
 
 /**

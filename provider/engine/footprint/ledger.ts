@@ -6,7 +6,8 @@
 // the event trigger of a source database (its names, and whether its schema was made for it), each
 // of the pooler's databases paused at a cutover or a fall-back (where its line pointed), the
 // target's guard of a held cutover (whether it made the control schema), each target trigger and
-// rule switched while streaming (its OID on the target, the state it had).
+// rule switched while streaming (its OID on the target, the state it had), the rows a fall-back
+// carried into each old source's table of its window (the table's OID there, the carry's transaction).
 // A row is pending until it is undone (undone_at) or kept on purpose (kept_at: a writer fence of a
 // database that was cut over). The slot, publication and applied position need no row: their
 // names derive from migration.instance.
@@ -23,6 +24,7 @@ export type LedgerChange =
   | 'poolerPauseBack'
   | 'targetGuard'
   | 'targetFence'
+  | 'windowCarry'
   | 'targetForeignKeys'
   | 'targetFiring'
   | 'replicaIdentity'

@@ -8,24 +8,28 @@
 //                          database cut over: it stays pointed at the target)
 //   3. targetGuard         the target's guard of a held cutover dropped (a cutover drops it before
 //                          the pooler points at the target; here for a roll-back, cancel or failure)
-//   4. targetFence         the target's writer fence of a fall-back that did not complete (a
+//   4. windowCarry         the rows a fall-back that did not complete carried into the old
+//                          source's tables of the window taken back (before the target's fence is
+//                          lifted: the old source as before the fall-back when the new server
+//                          takes writes again; a completed one keeps them)
+//   5. targetFence         the target's writer fence of a fall-back that did not complete (a
 //                          completed one keeps it: the old source is the primary again)
-//   5. poolerPauseBack     the pooler paused at that fall-back resumed where it points, the new
+//   6. poolerPauseBack     the pooler paused at that fall-back resumed where it points, the new
 //                          server (after the target's fence, as at the cutover)
-//   6. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
+//   7. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
 //                          (nothing reads its messages any more; after the fences, which the
 //                          applications wait on)
-//   7. targetFiring        the target's triggers and rules as on the source
-//   8. targetForeignKeys   the target's foreign keys added back
-//   9. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   8. targetFiring        the target's triggers and rules as on the source
+//   9. targetForeignKeys   the target's foreign keys added back
+//  10. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//  10. slotAndPublication  the slot and publication on the source
-//  11. appliedPosition     the origin (or progress row) on the target
-//  12. reverseStream       the fallback window's reverse slot and publication on the target
-//  13. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//  11. slotAndPublication  the slot and publication on the source
+//  12. appliedPosition     the origin (or progress row) on the target
+//  13. reverseStream       the fallback window's reverse slot and publication on the target
+//  14. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  14. replicaIdentity     the replica identities, on the source and then on the target (last: a
+//  15. replicaIdentity     the replica identities, on the source and then on the target (last: a
 //                          table keeps FULL on a server while any publication there publishes it;
 //                          a cutover with a window sets the source back and the target at the
 //                          window's end, after its reverse publication, releaseFallback)
@@ -50,12 +54,14 @@ import { writerFence } from './writerFence';
 import { poolerPause } from './poolerPause';
 import { targetGuard } from './targetGuard';
 import { poolerPauseBack } from './poolerPauseBack';
+import { windowCarry } from './windowCarry';
 
 /** Every reversible change, in the order the release gives them back. */
 export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
   poolerPause,
   targetGuard,
+  windowCarry,
   targetFence,
   poolerPauseBack,
   sourceEventTrigger,

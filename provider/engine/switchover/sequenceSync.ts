@@ -81,12 +81,41 @@ export interface SequencesBack {
 }
 
 /**
+ * Of values read on another server, each paired with the sequence `here` on the session's server it
+ * is for, those that move it forward, never lower than what it handed out itself: its next value
+ * becomes the further of the two, in the sequence's own direction. Returned as values of `here`,
+ * for writeSequenceValues.
+ */
+export async function valuesAhead(
+  client: pg.Client,
+  pairs: readonly { readonly value: SequenceValue; readonly here: SourceSequence }[],
+): Promise<SequenceValue[]> {
+  const ahead: SequenceValue[] = [];
+  for (const { value, here } of pairs) {
+    const { rows } = await client.query<{ last_value: string; is_called: boolean; increment: string }>(
+      `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment
+         FROM ${here.sql} s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass`,
+      [here.sql],
+    );
+    const there = rows[0]!;
+    const step = BigInt(there.increment);
+    // the next value each server would hand out, compared in the sequence's direction
+    const next = (last: string, called: boolean): bigint => BigInt(last) + (called ? step : 0n);
+    const theirs = next(value.lastValue, value.isCalled);
+    const ours = next(there.last_value, there.is_called);
+    if (step > 0n ? theirs > ours : theirs < ours) ahead.push({ ...value, sequence: here });
+  }
+  return ahead;
+}
+
+/**
  * At a fall-back (docs/fallback.md): the new server's sequence values back to the old source, never
  * lower than what the old source handed out itself (its values from before the cutover, or a
- * nextval since): each sequence's next value on the old source becomes the further of the two, in
- * the sequence's own direction. So an application back on the old source draws no value twice.
- * `filter` is the old source's plan, read once by the fall-back: a sequence is left out by its
- * name, and one the old source lacks is passed over below whatever the plan says.
+ * nextval since): valuesAhead, each sequence by its name. So an application back on the old source
+ * draws no value twice. `filter` is the old source's plan, read once by the fall-back: a sequence
+ * is left out by its name, and one the old source lacks is passed over below whatever the plan
+ * says. (The sequences of the tables the window made are carried with their rows, by the tables'
+ * identity: switchover/windowTables.ts.)
  */
 export async function syncSequencesBack(from: ServerSpec, to: ServerSpec, database: string, filter: FilterPlan): Promise<SequencesBack> {
   const values = await withSession(from, { database, purpose: 'cutover' }, async (client) => {
@@ -94,24 +123,16 @@ export async function syncSequencesBack(from: ServerSpec, to: ServerSpec, databa
     return readSequenceValues(client, sequences);
   });
   return withSession(to, { database, purpose: 'cutover', writable: true }, async (client) => {
-    const ahead: SequenceValue[] = [];
+    const present: SequenceValue[] = [];
     for (const value of values) {
       // a sequence made on the new server alone is not here: the schema check names it
       const found = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [value.sequence.sql]);
-      if (!found.rows[0]?.ok) continue;
-      const { rows } = await client.query<{ last_value: string; is_called: boolean; increment: string }>(
-        `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment
-           FROM ${value.sequence.sql} s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass`,
-        [value.sequence.sql],
-      );
-      const there = rows[0]!;
-      const step = BigInt(there.increment);
-      // the next value each server would hand out, compared in the sequence's direction
-      const next = (last: string, called: boolean): bigint => BigInt(last) + (called ? step : 0n);
-      const theirs = next(value.lastValue, value.isCalled);
-      const ours = next(there.last_value, there.is_called);
-      if (step > 0n ? theirs > ours : theirs < ours) ahead.push(value);
+      if (found.rows[0]?.ok) present.push(value);
     }
+    const ahead = await valuesAhead(
+      client,
+      present.map((value) => ({ value, here: value.sequence })),
+    );
     await writeSequenceValues(client, ahead);
     return { moved: ahead.length, kept: values.length - ahead.length };
   });

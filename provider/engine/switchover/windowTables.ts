@@ -17,14 +17,24 @@
 // the table only while it is empty there, and the verification then compares it as every other
 // table. An old source's table of that name that holds rows already is never written: the
 // verification compares it, and a difference stops the fall-back.
+//
+// What the carry wrote is recorded before its first row (footprint/windowCarry.ts: each old-source
+// table's OID and the carry's transaction id), so that a fall-back that stops before its point of
+// no return, or a runner killed after the carry and resumed, takes back those rows and no other:
+// the table found by its OID, the rows by their xmin; a bystander's row written or updated there
+// since stays. The sequences of a carried table's columns (serial, identity) move forward on the
+// old source with its rows, matched by the tables' identity, never lower; a take-back leaves them
+// where they are (a gap, never a value drawn twice).
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { displayIdent, displayName, ident, identList, qualified } from '../connect/quote';
-import { serverMajor, withSession, withSessionPair } from '../connect/session';
+import { serverMajor, withSessionPair } from '../connect/session';
 import { inTransaction } from '../connect/transaction';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
+import type { SourceSequence } from '../catalog/introspect';
+import { readSequenceValues, valuesAhead, writeSequenceValues } from './sequenceSync';
 
 /** The OIDs of the database's tables (plain and partitioned), on the session's server. */
 export async function targetTableOids(client: pg.Client): Promise<string[]> {
@@ -209,16 +219,79 @@ async function copiedColumns(client: pg.Client, t: WindowTable): Promise<string[
     .map((c) => c.name);
 }
 
+/** A table of the old source the carry writes, locked there: its OID, recorded before the first row (footprint/windowCarry.ts). */
+export interface CarryTarget {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+}
+
+/** What records a carry before its first row, in the carry's old-source transaction (footprint/windowCarry.ts recordCarry). */
+type CarryRecord = (oldSource: pg.Client, tables: readonly CarryTarget[]) => Promise<void>;
+
+/** Each of the old source's tables locked for the carry (as its COPY would), by name, and its OID there. */
+async function lockedForCarry(to: pg.Client, tables: readonly WindowTable[]): Promise<CarryTarget[]> {
+  const locked: CarryTarget[] = [];
+  for (const t of tables) {
+    await to.query(`LOCK TABLE ${qualified(t.schema, t.name)} IN ROW EXCLUSIVE MODE`);
+    const { rows } = await to.query<{ oid: string }>('SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text AS oid', [
+      qualified(t.schema, t.name),
+    ]);
+    locked.push({ oid: rows[0]!.oid, schema: t.schema, name: t.name });
+  }
+  return locked;
+}
+
+/** The sequences a table's columns own (serial and identity), by the table's OID, with the column of each. */
+const OWNED_SEQUENCES_SQL = `
+SELECT a.attname AS column, sn.nspname AS schema, s.relname AS name
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+  JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refobjid = $1::pg_catalog.oid AND d.deptype IN ('a', 'i')
+ ORDER BY a.attnum`;
+
+async function ownedSequences(client: pg.Client, oid: string): Promise<Map<string, SourceSequence>> {
+  const { rows } = await client.query<{ column: string; schema: string; name: string }>(OWNED_SEQUENCES_SQL, [oid]);
+  return new Map(rows.map((r) => [r.column, { schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }]));
+}
+
+/**
+ * The sequences of a carried table's columns moved forward on the old source to the new server's,
+ * never lower (sequenceSync.ts valuesAhead): each matched by the tables' identity and the column's
+ * name, not by the sequence's own name, which the user's CREATE TABLE there may not have given it.
+ * Returns how many moved.
+ */
+async function carrySequences(from: pg.Client, to: pg.Client, t: WindowTable, there: CarryTarget): Promise<number> {
+  const theirs = await ownedSequences(from, t.oid);
+  if (theirs.size === 0) return 0;
+  const ours = await ownedSequences(to, there.oid);
+  const columns = [...theirs.keys()].filter((c) => ours.has(c));
+  const values = await readSequenceValues(
+    from,
+    columns.map((c) => theirs.get(c)!),
+  );
+  const ahead = await valuesAhead(
+    to,
+    values.map((value, i) => ({ value, here: ours.get(columns[i]!)! })),
+  );
+  return writeSequenceValues(to, ahead);
+}
+
 /**
  * Copies each table's rows from the new server (fenced and drained: nothing writes them) into the
- * old source's empty table of the same name, in one old-source transaction: all of them or none.
- * Returns the rows carried per table.
+ * old source's empty table of the same name, in one old-source transaction: all of them or none,
+ * recorded by `record` before the first row (so that only they are ever taken back), and carries
+ * the sequences of its columns forward. Returns the rows carried and the sequences moved per table.
  */
 export async function carryWindowTables(
   sides: { readonly newServer: ServerSpec; readonly oldSource: ServerSpec },
   database: string,
   tables: readonly WindowTable[],
-): Promise<{ table: string; rows: number }[]> {
+  record: CarryRecord,
+): Promise<{ table: string; rows: number; sequences: number }[]> {
   const purpose = 'fall-back tables of the window';
   return withSessionPair(
     sides.newServer,
@@ -227,26 +300,20 @@ export async function carryWindowTables(
     { database, purpose, writable: true },
     ({ source: from, target: to }) =>
       inTransaction(to, async () => {
-        const carried: { table: string; rows: number }[] = [];
-        for (const t of tables) {
+        const targets = await lockedForCarry(to, tables);
+        await record(to, targets);
+        const carried: { table: string; rows: number; sequences: number }[] = [];
+        for (const [i, t] of tables.entries()) {
           const columns = identList(await copiedColumns(from, t));
           const out = new CopyFramesOut(`COPY (SELECT ${columns} FROM ${qualified(t.schema, t.name)}) TO STDOUT`);
           const into = new CopyFramesIn(`COPY ${qualified(t.schema, t.name)} (${columns}) FROM STDIN`);
           from.query(out);
           to.query(into);
           await pipeline(out, into);
-          carried.push({ table: displayName(t.schema, t.name), rows: into.rowCount });
+          const sequences = await carrySequences(from, to, t, targets[i]!);
+          carried.push({ table: displayName(t.schema, t.name), rows: into.rowCount, sequences });
         }
         return carried;
       }),
-  );
-}
-
-/** Empties on the old source the tables a fall-back carried rows into and then stopped: each was empty before. */
-export async function emptyCarriedTables(oldSource: ServerSpec, database: string, tables: readonly WindowTable[]): Promise<void> {
-  await withSession(oldSource, { database, purpose: 'fall-back tables of the window', writable: true }, (client) =>
-    inTransaction(client, async () => {
-      for (const t of tables) await client.query(`DELETE FROM ${qualified(t.schema, t.name)}`);
-    }),
   );
 }
