@@ -5,6 +5,7 @@
 // gets a new one), never guessed from names alone. What cannot be decided or derived is a stop,
 // with the statement and the fix, as before.
 import { ident, qualified } from '../../connect/quote';
+import { retypeUsing } from '../../connect/retypeUsing';
 import type { RelationColumn } from '../decode/pgoutput';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 
@@ -293,7 +294,10 @@ function planOwnColumns(
       else if (!derivableRetype(column, now))
         return stop(
           `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
-          underivedFix(words, `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type} USING ...`),
+          underivedFix(
+            words,
+            `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type}${retypeUsing(now.name, column.type, now.type)}`,
+          ),
         );
       else retypes.push({ column: now.name, to: now, from: column });
     }
