@@ -96,10 +96,7 @@ describe('validation: the rights of each change of the footprint', function () {
       specFor(user, serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),
     );
     const [trigger] = expectCode(refused, 'FOOTPRINT_PRIVILEGES', 'Failed').filter((r) => /event trigger/.test(r.message));
-    assert.match(
-      trigger!.message,
-      /source user repl_noevt may not create an event trigger in clean \(schemaChangeCapture eventTrigger\)/,
-    );
+    assert.match(trigger!.message, /source user repl_noevt may not create an event trigger in clean \(schemaChangeCapture eventTrigger\)/);
     assert.match(trigger!.fix ?? '', /^on the source: ALTER ROLE "repl_noevt" SUPERUSER .*set schemaChangeCapture: catalog$/);
     const superuser = await runValidation(
       specFor(serverSpec(logical), serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),
