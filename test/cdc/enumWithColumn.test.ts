@@ -9,22 +9,8 @@
 // target's labels are the source's, no stream stop is recorded, and the cutover Succeeds.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
-import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  onTarget,
-  pairSpec,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
-import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { onTarget, ormMigrationMidStream, tableContents, type Cluster, type ServerPair } from '../support';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 
 const USERS = 1_000;
 
@@ -66,21 +52,10 @@ async function loadSource(pair: ServerPair, db: string): Promise<void> {
 }
 
 /** The app: a user added, another one's email changed; once the column exists, users given tiers. */
-function writeOne(tiers: () => boolean): (c: pg.Client, n: number) => Promise<unknown> {
-  return async (c, n) => {
-    await c.query(`INSERT INTO users (id, email) VALUES ($1, $2)`, [USERS + n, `w${n}`]);
-    await c.query(`UPDATE users SET email = email || '.' WHERE id = $1`, [1 + ((n * 7919) % USERS)]);
-    if (tiers()) await c.query(`UPDATE users SET tier = 'pro' WHERE id = $1`, [1 + ((n * 31) % USERS)]);
-  };
-}
-
-async function contents(cluster: Cluster, db: string): Promise<string> {
-  const [row] = await cluster.query<{ n: string; h: string }>(
-    `SELECT count(*)::text AS n, md5(string_agg(u::text, E'\\n' ORDER BY u.id)) AS h FROM users u`,
-    [],
-    db,
-  );
-  return `${row!.n} rows, ${row!.h}`;
+async function writeOne(c: pg.Client, n: number, tiers: boolean): Promise<unknown> {
+  await c.query(`INSERT INTO users (id, email) VALUES ($1, $2)`, [USERS + n, `w${n}`]);
+  await c.query(`UPDATE users SET email = email || '.' WHERE id = $1`, [1 + ((n * 7919) % USERS)]);
+  return tiers ? c.query(`UPDATE users SET tier = 'pro' WHERE id = $1`, [1 + ((n * 31) % USERS)]) : undefined;
 }
 
 async function labels(cluster: Cluster, db: string, type: string): Promise<string | null> {
@@ -92,55 +67,16 @@ async function labels(cluster: Cluster, db: string, type: string): Promise<strin
   return row!.l;
 }
 
-/** Streams the ORM's database and runs the ORM's migration mid-stream. */
-async function migrateMidStream(pair: ServerPair, target: ServerSpec, orm: OrmMigration): Promise<void> {
-  const spec: MigrationSpec = {
-    ...pairSpec(pair, `${orm.db}-enum`, [orm.db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }),
-    target,
-  };
-  const running = runMigration(spec);
-  const store = new CatalogConnection(target);
-  const told = async () =>
-    (await catalogEvents(store, spec.migrationName, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-  let tiers = false;
-  const writer = startSourceWriter(
-    pair.source,
-    orm.db,
-    writeOne(() => tiers),
-  );
-  try {
-    const ready = await waitForStatus(
-      store,
-      spec.migrationName,
-      (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state),
-    );
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
-    await until('the app writing', async () => (writer.committed() >= 5 ? true : undefined), 60_000, 100);
-    await pair.source.query(orm.sql, [], orm.db);
-    tiers = true;
-    const after = writer.committed();
-    await until('the app writing tiers', async () => (writer.committed() >= after + 20 ? true : undefined), 60_000, 100);
-    await writer.stop();
-    await until(
-      "the target's users as the source's",
-      async () => ((await contents(pair.target, orm.db)) === (await contents(pair.source, orm.db)) ? true : undefined),
-      90_000,
-      500,
-    ).catch(async (error: Error) => assert.fail(`${error.message}: ${await contents(pair.target, orm.db)}\nevents:\n  ${await told()}`));
-    assert.equal(await labels(pair.target, orm.db, orm.type), 'free,pro');
-    const stops = (await catalogEvents(store, spec.migrationName, 200)).filter((e) => e.message.includes('streaming stopped'));
-    assert.deepEqual(
-      stops.map((e) => e.message),
-      [],
-      'no stream stop',
-    );
-    const end = await cutoverEnd(store, spec, running);
-    assert.equal(end.state, 'Succeeded', `${end.message}\nevents:\n  ${await told()}`);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(spec, running);
-    await store.close();
-  }
+/** Streams the ORM's database and runs the ORM's migration mid-stream: the target's labels the source's. */
+function migrateMidStream(pair: ServerPair, target: ServerSpec, orm: OrmMigration): Promise<void> {
+  return ormMigrationMidStream(pair, target, {
+    name: `${orm.db}-enum`,
+    db: orm.db,
+    table: 'users',
+    sql: orm.sql,
+    write: writeOne,
+    check: async () => assert.equal(await labels(pair.target, orm.db, orm.type), 'free,pro'),
+  });
 }
 
 describe('a column of a new enum type added by an ORM while streaming (the type made with it)', function () {
@@ -152,7 +88,7 @@ describe('a column of a new enum type added by an ORM while streaming (the type 
     async ({ pair, target }) => {
       await loadSource(pair, KNEX.db);
       await migrateMidStream(pair, target, KNEX);
-      assert.equal(await contents(pair.target, KNEX.db), await contents(pair.source, KNEX.db));
+      assert.equal(await tableContents(pair.target, KNEX.db, 'users'), await tableContents(pair.source, KNEX.db, 'users'));
     },
   );
 
@@ -162,7 +98,7 @@ describe('a column of a new enum type added by an ORM while streaming (the type 
     async ({ pair, target }) => {
       await loadSource(pair, TYPEORM.db);
       await migrateMidStream(pair, target, TYPEORM);
-      assert.equal(await contents(pair.target, TYPEORM.db), await contents(pair.source, TYPEORM.db));
+      assert.equal(await tableContents(pair.target, TYPEORM.db, 'users'), await tableContents(pair.source, TYPEORM.db, 'users'));
     },
   );
 });

@@ -29,7 +29,7 @@ import {
   type ServerPair,
 } from '../support';
 
-const SPATIAL = '"public"."spatial_ref_sys" (configuration of extension "postgis")';
+const SPATIAL = 'public.spatial_ref_sys (configuration of extension postgis)';
 
 /** Every row of spatial_ref_sys, as text, in one order: the extension's own and the user's. */
 async function spatialRefSys(cluster: Cluster, db: string): Promise<string[]> {

@@ -9,22 +9,7 @@
 // recorded, and the cutover Succeeds.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
-import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  onTarget,
-  pairSpec,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
-import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { onTarget, ormMigrationMidStream, tableContents, type Cluster, type ServerPair } from '../support';
 
 const DB = 'sequelizeapp';
 const ORDERS = 1_000;
@@ -56,15 +41,6 @@ async function writeOne(c: pg.Client, n: number): Promise<unknown> {
   return c.query(`UPDATE orders SET amount = amount + 1, state = $2 WHERE id = $1`, [1 + ((n * 7919) % ORDERS), STATES[n % 3]]);
 }
 
-async function contents(cluster: Cluster): Promise<string> {
-  const [row] = await cluster.query<{ n: string; h: string }>(
-    `SELECT count(*)::text AS n, md5(string_agg(o::text, E'\\n' ORDER BY o.id)) AS h FROM orders o`,
-    [],
-    DB,
-  );
-  return `${row!.n} rows, ${row!.h}`;
-}
-
 /** The state column's type and, when an enum, its labels in order. */
 async function stateType(cluster: Cluster): Promise<string> {
   const [row] = await cluster.query<{ t: string; l: string | null }>(
@@ -77,51 +53,6 @@ async function stateType(cluster: Cluster): Promise<string> {
   return `${row!.t} (${row!.l ?? 'not an enum'})`;
 }
 
-async function retypeMidStream(pair: ServerPair, target: ServerSpec): Promise<void> {
-  const spec: MigrationSpec = {
-    ...pairSpec(pair, 'sequelize-retype-enum', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }),
-    target,
-  };
-  const running = runMigration(spec);
-  const store = new CatalogConnection(target);
-  const told = async () =>
-    (await catalogEvents(store, spec.migrationName, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-  const writer = startSourceWriter(pair.source, DB, writeOne);
-  try {
-    const ready = await waitForStatus(
-      store,
-      spec.migrationName,
-      (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state),
-    );
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
-    await until('the app writing', async () => (writer.committed() >= 5 ? true : undefined), 60_000, 100);
-    await pair.source.query(CHANGE_COLUMN, [], DB);
-    const after = writer.committed();
-    await until('the app writing the enum', async () => (writer.committed() >= after + 20 ? true : undefined), 60_000, 100);
-    await writer.stop();
-    await until(
-      "the target's orders as the source's",
-      async () => ((await contents(pair.target)) === (await contents(pair.source)) ? true : undefined),
-      90_000,
-      500,
-    ).catch(async (error: Error) => assert.fail(`${error.message}: ${await contents(pair.target)}\nevents:\n  ${await told()}`));
-    assert.equal(await stateType(pair.source), 'enum_orders_state (new,paid,shipped)');
-    assert.equal(await stateType(pair.target), await stateType(pair.source));
-    const stops = (await catalogEvents(store, spec.migrationName, 200)).filter((e) => e.message.includes('streaming stopped'));
-    assert.deepEqual(
-      stops.map((e) => e.message),
-      [],
-      'no stream stop',
-    );
-    const end = await cutoverEnd(store, spec, running);
-    assert.equal(end.state, 'Succeeded', `${end.message}\nevents:\n  ${await told()}`);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(spec, running);
-    await store.close();
-  }
-}
-
 describe("Sequelize's changeColumn to a new ENUM while streaming (the type made in the retype's transaction)", function () {
   this.timeout(300_000);
 
@@ -131,8 +62,18 @@ describe("Sequelize's changeColumn to a new ENUM while streaming (the type made 
       `${kind} target: orders equal by md5, the target column of the enum with the source labels, no stream stop, Succeeded`,
       async ({ pair, target }) => {
         await loadSource(pair);
-        await retypeMidStream(pair, target);
-        assert.equal(await contents(pair.target), await contents(pair.source));
+        await ormMigrationMidStream(pair, target, {
+          name: 'sequelize-retype-enum',
+          db: DB,
+          table: 'orders',
+          sql: CHANGE_COLUMN,
+          write: writeOne,
+          check: async () => {
+            assert.equal(await stateType(pair.source), 'enum_orders_state (new,paid,shipped)');
+            assert.equal(await stateType(pair.target), await stateType(pair.source));
+          },
+        });
+        assert.equal(await tableContents(pair.target, DB, 'orders'), await tableContents(pair.source, DB, 'orders'));
       },
     );
 });

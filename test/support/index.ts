@@ -18,3 +18,4 @@ export * from './behindFence';
 export * from './resume';
 export * from './serverObjects';
 export * from './windowOpen';
+export * from './ormMidStream';

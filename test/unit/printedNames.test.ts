@@ -8,7 +8,7 @@ import { inheritFix, targetOwnerRoute, type TargetOwnerContext } from '../../pro
 import pg from 'pg';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
 import { describeRefusing } from '../../provider/engine/cdc/apply/looseningWait';
-import { SettleBeforeStop, stopPerRow } from '../../provider/engine/cdc/apply/shapeStops';
+import { SettleBeforeStop, stopOnTarget, stopPerRow, stopWith } from '../../provider/engine/cdc/apply/shapeStops';
 import { FORWARD_STREAM_WORDS, REVERSE_STREAM_WORDS } from '../../provider/engine/core/streamWords';
 import { warningFor, type ForeignKeyRecord } from '../../provider/engine/footprint/targetForeignKeys';
 import { columnDifference } from '../../provider/engine/verify/verifyTables';
@@ -99,12 +99,54 @@ describe('names printed in the messages of the stream, the verification and the 
   it("a column added with per-row values is named as displayIdent prints it; the fix's ADD COLUMN keeps the SQL quoting", () => {
     const at = { current: { finalLsn: 1n, afterOthers: false }, words: FORWARD_STREAM_WORDS };
     assert.throws(
-      () => stopPerRow(at, '"public"."orders"', 'Made\tAt', 'its default is volatile'),
-      (error: Error & { fix?: string }) => {
+      () => stopPerRow(at, { schema: 'public', name: 'orders' }, 'Made\tAt', 'its default is volatile'),
+      (error: Error & { fix?: string; field?: string }) => {
         assert.ok(!(error instanceof SettleBeforeStop));
-        assert.ok(error.message.startsWith('column U&"Made\\0009At" was added to source table'), error.message);
+        assert.ok(
+          error.message.startsWith('column U&"Made\\0009At" was added to source table public.orders while streaming'),
+          error.message,
+        );
         assert.equal(error.message.includes('\t'), false, error.message);
         assert.ok(error.fix?.includes('ALTER TABLE "public"."orders" ADD COLUMN "Made\tAt"'), error.fix);
+        // the stop's table, which the stop records and the follows match, keeps the SQL quoting
+        assert.equal(error.field, '"public"."orders"');
+        return true;
+      },
+    );
+  });
+
+  it("a change of shape's stop names its table as displayName prints it; the stop's table and the fix keep the SQL quoting", () => {
+    const at = { current: { finalLsn: 1n, afterOthers: false }, words: FORWARD_STREAM_WORDS };
+    const fix = 'ALTER TABLE "Sales"."order lines" ALTER COLUMN "qty" DROP NOT NULL';
+    assert.throws(
+      () => stopWith(at, { schema: 'Sales', name: 'order lines' }, 'column "qty" changed type', true, fix),
+      (error: Error & { fix?: string; field?: string }) => {
+        assert.equal(
+          error.message,
+          'source table "Sales"."order lines" changed while streaming: column "qty" changed type; streaming stopped',
+        );
+        assert.equal(error.field, '"Sales"."order lines"');
+        assert.equal(error.fix, fix);
+        return true;
+      },
+    );
+    assert.throws(
+      () => stopWith(at, { schema: 'public', name: 'orders' }, 'its columns changed', false),
+      (error: Error & { fix?: string; field?: string }) => {
+        assert.equal(error.message, 'source table public.orders changed while streaming: its columns changed; streaming stopped');
+        assert.equal(error.field, '"public"."orders"');
+        return true;
+      },
+    );
+    const back = { current: { finalLsn: 1n, afterOthers: false }, words: REVERSE_STREAM_WORDS };
+    assert.throws(
+      () => stopOnTarget(back, { schema: 'public', name: 'line\nitems' }, 'column dba is NOT NULL without a default', fix),
+      (error: Error & { fix?: string; field?: string }) => {
+        assert.equal(
+          error.message,
+          'table public.U&"line\\000Aitems" of the old source: column dba is NOT NULL without a default; streaming stopped',
+        );
+        assert.equal(error.field, '"public"."line\nitems"');
         return true;
       },
     );

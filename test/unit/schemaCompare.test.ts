@@ -201,7 +201,7 @@ describe('schema check: comparison (unit)', () => {
     assert.deepEqual(
       away.differences.map((d) => d.fix),
       [
-        '"pgadmin" cannot change it: on the target it is owned by "auditor", whose privileges "pgadmin" does not have; "auditor" or a superuser there can run ALTER TABLE "public"."orders" OWNER TO "app";',
+        'pgadmin cannot change it: on the target it is owned by auditor, whose privileges pgadmin does not have; auditor or a superuser there can run ALTER TABLE "public"."orders" OWNER TO "app";',
       ],
     );
     assert.deepEqual(away.steps, [undefined]);

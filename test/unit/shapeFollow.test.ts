@@ -98,7 +98,8 @@ describe('following a change of shape (unit)', () => {
     assert.deepEqual(up.kind === 'follow' && up.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "n" TYPE bigint']);
     const down = plan([src(1, 'id', INT4), src(2, 'n', INT4)], [tgt('id', INT4), tgt('n', INT8)], { id: 1, n: 2 });
     assert.equal(down.kind, 'stop');
-    assert.match(down.kind === 'stop' ? down.fix : '', /ALTER TABLE "public"\."t" ALTER COLUMN "n" TYPE integer USING/);
+    // bigint to integer is an assignment cast: PostgreSQL converts the values without a USING
+    assert.match(down.kind === 'stop' ? down.fix : '', /\(ALTER TABLE "public"\."t" ALTER COLUMN "n" TYPE integer as on the source\)/);
   });
 
   it('a retype not derivable, where the table can be copied again: emptied, given the source type, copied at a pin', () => {
@@ -432,5 +433,25 @@ describe('following a change of shape: what the target alone has is kept (unit)'
       },
     );
     assert.deepEqual(q.kind === 'follow' && q.underived, ['v']);
+  });
+});
+
+describe('the fix of a retype the target cannot derive (unit)', () => {
+  it("a retype from one type of the database's own to another stops with a fix whose USING goes through the value's text", () => {
+    const oldEnum = { typeOid: 16500, typeMod: -1, type: 'public.old_status' };
+    const newEnum = { typeOid: 16600, typeMod: -1, type: '"Shop".order_status' };
+    const stopFix = (from: typeof TEXT, to: typeof TEXT) => {
+      const p = plan([src(1, 'id', INT4), src(2, 'Status', to)], [tgt('id', INT4), tgt('Status', from)], { id: 1, Status: 2 });
+      return p.kind === 'stop' ? p.fix : `followed: ${JSON.stringify(p)}`;
+    };
+    // an enum (or a domain) to another enum: no cast exists between them, the text is the way
+    assert.match(
+      stopFix(oldEnum, newEnum),
+      /\(ALTER TABLE "public"\."t" ALTER COLUMN "Status" TYPE "Shop"\.order_status USING "Status"::text::"Shop"\.order_status as on the source\)/,
+    );
+    // text to an enum: an explicit cast only
+    assert.match(stopFix(TEXT, newEnum), /TYPE "Shop"\.order_status USING "Status"::"Shop"\.order_status as on the source/);
+    // an enum to integer: no cast from an enum but through its text
+    assert.match(stopFix(oldEnum, INT4), /TYPE integer USING "Status"::text::integer as on the source/);
   });
 });

@@ -20,8 +20,8 @@ async function positionGrants(logical: Cluster, target: Cluster): Promise<void> 
   await logical.query('CREATE SCHEMA pgferry AUTHORIZATION app_owner', [], 'clean');
   try {
     const [noSchema] = position(await runValidation(spec()));
-    assert.match(noSchema?.message ?? '', /no USAGE and CREATE on its schema "pgferry", which belongs to "app_owner"/);
-    assert.equal(noSchema?.fix, 'on the source, in "clean", as "app_owner": GRANT USAGE, CREATE ON SCHEMA "pgferry" TO "repl_position"');
+    assert.match(noSchema?.message ?? '', /no USAGE and CREATE on its schema pgferry, which belongs to app_owner/);
+    assert.equal(noSchema?.fix, 'on the source, in clean, as app_owner: GRANT USAGE, CREATE ON SCHEMA "pgferry" TO "repl_position"');
     await logical.query('GRANT USAGE, CREATE ON SCHEMA pgferry TO repl_position', [], 'clean');
     assert.deepEqual(position(await runValidation(spec())), []);
   } finally {
@@ -47,7 +47,7 @@ describe('validation: the rights of each change of the footprint', function () {
     await logical.query('GRANT SELECT ON ALL TABLES IN SCHEMA public TO repl_nocreate', [], 'clean');
     const refused = await runValidation(specFor(noCreate, serverSpec(target), ['clean'], { mode: 'Online' }));
     const [publication] = expectCode(refused, 'FOOTPRINT_PRIVILEGES', 'Failed').filter((r) => r.server === 'source');
-    assert.match(publication!.message, /"repl_nocreate" may not create a publication \(no CREATE on "clean"\)/);
+    assert.match(publication!.message, /repl_nocreate may not create a publication \(no CREATE on clean\)/);
     assert.equal(publication!.fix, 'on the source: GRANT CREATE ON DATABASE "clean" TO "repl_nocreate"');
     await logical.query('GRANT CREATE ON DATABASE clean TO repl_nocreate');
     const granted = await runValidation(specFor(noCreate, serverSpec(target), ['clean'], { mode: 'Online' }));
@@ -96,10 +96,7 @@ describe('validation: the rights of each change of the footprint', function () {
       specFor(user, serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),
     );
     const [trigger] = expectCode(refused, 'FOOTPRINT_PRIVILEGES', 'Failed').filter((r) => /event trigger/.test(r.message));
-    assert.match(
-      trigger!.message,
-      /source user "repl_noevt" may not create an event trigger in "clean" \(schemaChangeCapture eventTrigger\)/,
-    );
+    assert.match(trigger!.message, /source user repl_noevt may not create an event trigger in clean \(schemaChangeCapture eventTrigger\)/);
     assert.match(trigger!.fix ?? '', /^on the source: ALTER ROLE "repl_noevt" SUPERUSER .*set schemaChangeCapture: catalog$/);
     const superuser = await runValidation(
       specFor(serverSpec(logical), serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),

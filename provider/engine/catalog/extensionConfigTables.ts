@@ -7,7 +7,7 @@
 // (switchover/extensionConfigSync.ts) and the verification that compares them
 // (verify/verifyTables.ts).
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 
 /** Each extension's plain configuration tables, with the condition pg_dump selects their rows by ('' for all). */
 const CONFIG_TABLES_SQL = `
@@ -53,7 +53,7 @@ export async function onTarget(target: pg.Client, t: ExtensionConfigTable): Prom
 
 /** How the table is named in messages and the verification's report. */
 export function configTableDisplay(t: ExtensionConfigTable): string {
-  return `${qualified(t.schema, t.name)} (configuration of extension ${ident(t.extension)})`;
+  return `${displayName(t.schema, t.name)} (configuration of extension ${displayIdent(t.extension)})`;
 }
 
 /**

@@ -20,7 +20,7 @@ const S = ident(CONTROL_SCHEMA);
 
 /** What to do when the catalog cannot be installed and nothing more precise is known: the database's CREATE, granted. */
 function installFix(target: ServerSpec): string {
-  return `on the target, as the owner of database ${ident(target.maintenanceDatabase)} or an administrator: GRANT CREATE ON DATABASE ${ident(target.maintenanceDatabase)} TO ${ident(target.user)}; or choose another target maintenanceDatabase`;
+  return `on the target, as the owner of database ${displayIdent(target.maintenanceDatabase)} or an administrator: GRANT CREATE ON DATABASE ${ident(target.maintenanceDatabase)} TO ${ident(target.user)}; or choose another target maintenanceDatabase`;
 }
 
 /**
@@ -38,7 +38,7 @@ async function refusedInstallFix(client: pg.Client, target: ServerSpec): Promise
   const schema = rows[0];
   if (!schema || schema.usable) return installFix(target);
   return (
-    `the schema ${CONTROL_SCHEMA} there belongs to role ${ident(schema.owner)} (made by an earlier run as that role), which this user may not use: ` +
+    `the schema ${CONTROL_SCHEMA} there belongs to role ${displayIdent(schema.owner)} (made by an earlier run as that role), which this user may not use: ` +
     'run pgferry as that role on this target, or choose another target maintenanceDatabase'
   );
 }

@@ -13,7 +13,7 @@
 // cutover (the apply follows it before, at the table's next write), but for a column added whose
 // existing values only the source has, added at once with its table's copy at a pin.
 import pg from 'pg';
-import { displayName, ident, qualified } from '../connect/quote';
+import { displayIdent, displayName, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
 import {
@@ -215,7 +215,7 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
       setAsideSourceForeignKey(run, source, database, setAsideKey),
     );
     if (!recorded) throw new Error('the source no longer has it');
-    const note = `recorded in ${qualified(CONTROL_SCHEMA, 'footprint')} to be added at the release, as the target's other foreign keys`;
+    const note = `recorded in ${displayName(CONTROL_SCHEMA, 'footprint')} to be added at the release, as the target's other foreign keys`;
     return { ...item, step: { ...item.step, statements: [note] } };
   }
   if (!replica && firing) {
@@ -356,7 +356,7 @@ async function runStatement(client: pg.Client, statement: string): Promise<void>
     const [refused] = await restoreOwners(client, [{ statement, message: error.message }]);
     if (refused === undefined) return;
     const { rows } = await client.query<{ me: string }>('SELECT current_user AS me');
-    const [role, me] = [ident(change.owner), ident(rows[0]!.me)];
+    const [role, me] = [displayIdent(change.owner), displayIdent(rows[0]!.me)];
     throw new Error(
       `${refused}; ${me} can give an object to ${role} only while it may SET ROLE to ${role}, and an object of a role it may not become stays ${me}'s, as the restore leaves it`,
       { cause: error },
@@ -380,7 +380,7 @@ export async function keysSetAside(run: MigrationRun, database: string): Promise
       run.store,
       run.spec.migrationName,
       'info',
-      `schema change on the source followed on the target: foreign key ${qualified(key.schema, key.table)}.${ident(key.name)} dropped on the source: not added back at the release`,
+      `schema change on the source followed on the target: foreign key ${displayName(key.schema, key.table)}.${displayIdent(key.name)} dropped on the source: not added back at the release`,
       database,
     );
   return pending.filter((k) => !dropped.includes(k));

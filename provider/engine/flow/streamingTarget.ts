@@ -4,7 +4,7 @@
 // dropped, recorded to be added back (footprint/targetForeignKeys.ts). A superuser target needs
 // neither: its apply session takes the role. Both are set back at cutover, cancel and failure.
 import { withSession } from '../connect/session';
-import { ident } from '../connect/quote';
+import { displayName } from '../connect/quote';
 import type { MigrationRun } from '../run/migrationRun';
 import { CONTROL_SCHEMA } from '../core/names';
 import { describeFirings, fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
@@ -37,7 +37,7 @@ export async function prepareTargetForStreaming(
     const dropped = await setAsideForeignKeys(run, client, database, mode);
     if (dropped > 0) {
       await run.warn(
-        `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.footprint`,
+        `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${displayName(CONTROL_SCHEMA, 'footprint')}`,
         database,
       );
     }

@@ -2,7 +2,7 @@
 // there, or a row of the progress table where origins are not permitted, committed with the rows
 // it covers by the same apply engine as the forward stream (cdc/apply/positionCommit.ts). Named
 // from the migration's instance; kept by a cutover's release, dropped when the window closes.
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { PROGRESS_TABLE, reverseStreamNamesOf } from '../core/names';
 import { positionUndo } from './appliedPosition';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
@@ -30,13 +30,13 @@ async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
   if (row.schema_owner !== null) {
     if (row.in_schema) return undefined;
     return {
-      message: `source user ${user} may not record the reverse stream's position in ${ident(s.database)} (not superuser, no USAGE and CREATE on its schema ${schema}, which belongs to ${ident(row.schema_owner)}) (fallbackWindow)`,
-      fix: `on the source, in ${ident(s.database)}, as ${ident(row.schema_owner)}: GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${user}`,
+      message: `source user ${displayIdent(s.spec.source.user)} may not record the reverse stream's position in ${displayIdent(s.database)} (not superuser, no USAGE and CREATE on its schema ${displayIdent(PROGRESS_TABLE.schema)}, which belongs to ${displayIdent(row.schema_owner)}) (fallbackWindow)`,
+      fix: `on the source, in ${displayIdent(s.database)}, as ${displayIdent(row.schema_owner)}: GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${user}`,
     };
   }
   if (row.in_database) return undefined;
   return {
-    message: `source user ${user} may not record the reverse stream's position in ${ident(s.database)} (not superuser, no CREATE on the database for its schema ${schema}) (fallbackWindow)`,
+    message: `source user ${displayIdent(s.spec.source.user)} may not record the reverse stream's position in ${displayIdent(s.database)} (not superuser, no CREATE on the database for its schema ${displayIdent(PROGRESS_TABLE.schema)}) (fallbackWindow)`,
     fix: `on the source: GRANT CREATE ON DATABASE ${ident(s.database)} TO ${user}`,
   };
 }

@@ -12,7 +12,7 @@
 // idempotent, so a cutover resumed after a crash makes them again without harm.
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
-import { ident } from '../connect/quote';
+import { displayIdent, ident } from '../connect/quote';
 import { withSession } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import { createPublication, publishesViaRoot, publishTables } from '../cdc/prepare/publication';
@@ -116,11 +116,14 @@ async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
     grants.push(replicationGrant(s.spec.target.user));
   }
   if (!rows[0]?.creates) {
-    lacks.push(`may not create the reverse publication (no CREATE on ${ident(s.database)})`);
+    lacks.push(`may not create the reverse publication (no CREATE on ${displayIdent(s.database)})`);
     grants.push(`GRANT CREATE ON DATABASE ${ident(s.database)} TO ${user}`);
   }
   if (lacks.length === 0) return undefined;
-  return { message: `target user ${user} ${lacks.join(' and ')} (fallbackWindow)`, fix: `on the target: ${grants.join('; ')}` };
+  return {
+    message: `target user ${displayIdent(s.spec.target.user)} ${lacks.join(' and ')} (fallbackWindow)`,
+    fix: `on the target: ${grants.join('; ')}`,
+  };
 }
 
 export const reverseStream = {

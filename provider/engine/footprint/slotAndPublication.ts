@@ -238,11 +238,11 @@ async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
     grants.push(replicationGrant(s.spec.source.user));
   }
   if (!rows[0]?.creates) {
-    lacks.push(`may not create a publication (no CREATE on ${ident(s.database)})`);
+    lacks.push(`may not create a publication (no CREATE on ${displayIdent(s.database)})`);
     grants.push(`GRANT CREATE ON DATABASE ${ident(s.database)} TO ${user}`);
   }
   if (lacks.length === 0) return undefined;
-  return { message: `source user ${user} ${lacks.join(' and ')}`, fix: `on the source: ${grants.join('; ')}` };
+  return { message: `source user ${displayIdent(s.spec.source.user)} ${lacks.join(' and ')}`, fix: `on the source: ${grants.join('; ')}` };
 }
 
 export const slotAndPublication = {

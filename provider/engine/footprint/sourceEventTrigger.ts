@@ -7,7 +7,7 @@
 // control schema when it was made for it, so a release drops exactly what was made, after a crash too.
 import type pg from 'pg';
 import { withSession } from '../connect/session';
-import { ident, qualified } from '../connect/quote';
+import { displayIdent, ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA, MAKE_CONTROL_SCHEMA_SQL, eventTriggerNamesOf, type EventTriggerNames } from '../core/names';
 import type { CatalogConnection } from '../control/connection';
 import { eventTriggerFunctionSql } from '../cdc/prepare/eventTrigger';
@@ -140,7 +140,7 @@ async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
     };
   if (rows[0]?.may) return undefined;
   return {
-    message: `source user ${user} may not create an event trigger in ${ident(s.database)} (schemaChangeCapture eventTrigger): CREATE EVENT TRIGGER needs a superuser`,
+    message: `source user ${displayIdent(s.spec.source.user)} may not create an event trigger in ${displayIdent(s.database)} (schemaChangeCapture eventTrigger): CREATE EVENT TRIGGER needs a superuser`,
     fix: `on the source: ALTER ROLE ${user} SUPERUSER (Amazon RDS: connect as its master user, a member of rds_superuser); where the provider gives neither (Azure Database for PostgreSQL), set schemaChangeCapture: catalog`,
   };
 }

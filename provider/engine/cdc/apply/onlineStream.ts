@@ -8,7 +8,7 @@ import { Applier, type ApplierOptions, type ApplyStats } from './applier';
 import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';
 import type { DdlFollowing } from './ddlFollow';
-import { displayIdent, qualified } from '../../connect/quote';
+import { displayIdent, displayName } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
 import { knownColumns, knownOnTarget, recordKnownObjects } from '../../control/knownObjects';
@@ -75,7 +75,7 @@ export function startStream(
     ...(ddlFollowing ? { ddlFollowing } : {}),
     requestResync: async (schema, table, why) => {
       await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');
-      const message = `database ${displayIdent(database)}: source table ${qualified(schema, table)} changed while streaming (${why}): copied again at a pinned position`;
+      const message = `database ${displayIdent(database)}: source table ${displayName(schema, table)} changed while streaming (${why}): copied again at a pinned position`;
       run.onProgress({ kind: 'info', message, database });
       await recordEvent(run.store, run.spec.migrationName, 'info', message, database);
     },

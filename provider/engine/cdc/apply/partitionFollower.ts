@@ -3,7 +3,7 @@
 // the partitioned root on which a partition's shape is followed, and the stop, naming the rename,
 // of a partition renamed where the stream comes from. It works on the session's connections and
 // target tables, given by the shape follow that composes it (shapeFollower.ts).
-import { ident, qualified } from '../../connect/quote';
+import { displayName, ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import type { SessionConnections } from './sessionConnections';
@@ -116,11 +116,10 @@ export class PartitionFollower {
     const there = same[0];
     if (!there) return undefined;
     const [from, to] = this.state.carriedBack ? ['the new server', 'the old source'] : ['the source', 'the target'];
-    const name = qualified(relation.schema, relation.name);
     const was = qualified(there.schema, there.name);
     return new PgferryError(
       'CDC_TABLE_MISSING',
-      `partition ${name} of ${qualified(part.root_schema, part.root)} (${part.bounds}) is ${was} on ${to}: it was renamed on ${from}, and ${to} has no table of the new name`,
+      `partition ${displayName(relation.schema, relation.name)} of ${displayName(part.root_schema, part.root)} (${part.bounds}) is ${displayName(there.schema, there.name)} on ${to}: it was renamed on ${from}, and ${to} has no table of the new name`,
       {
         category: 'target',
         fix: `rename it on ${to} too (ALTER TABLE ${was} RENAME TO ${ident(relation.name)}${there.schema === relation.schema ? '' : `, and SET SCHEMA ${ident(relation.schema)}`}), or rename it back on ${from}; the stream is tried again by itself and applies its rows once`,

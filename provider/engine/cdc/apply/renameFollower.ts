@@ -5,7 +5,7 @@
 // before any row under the new name, so every row lands once, where the one before it did. It works
 // on the session's connections and target tables, given by the shape follow that composes it
 // (shapeFollower.ts).
-import { ident, qualified } from '../../connect/quote';
+import { displayName, ident, qualified } from '../../connect/quote';
 import { sourceTableWords, type StreamWords } from '../../core/streamWords';
 import { unseenCandidates, unseenRenames, type TypeName } from './unseenTypeRenames';
 import type { SessionConnections } from './sessionConnections';
@@ -49,7 +49,7 @@ export class RenameFollower {
     this.tables.delete(relation.oid);
     this.state.tracker.reshaped(name, undefined);
     this.state.onFollowed?.(
-      `${sourceTableWords(this.words, qualified(from.schema, from.name))} renamed to ${name} while streaming, followed on ${this.words.target} at its position in the stream`,
+      `${sourceTableWords(this.words, displayName(from.schema, from.name))} renamed to ${displayName(relation.schema, relation.name)} while streaming, followed on ${this.words.target} at its position in the stream`,
     );
   }
 
@@ -101,6 +101,8 @@ export class RenameFollower {
     if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
     await this.ddl.send(now, statements);
     for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
-    this.state.onFollowed?.(`source type ${was} renamed to ${now} while streaming, followed on the target at its position in the stream`);
+    this.state.onFollowed?.(
+      `source type ${displayName(from.schema, from.name)} renamed to ${displayName(to.schema, to.name)} while streaming, followed on the target at its position in the stream`,
+    );
   }
 }

@@ -5,6 +5,7 @@
 // gets a new one), never guessed from names alone. What cannot be decided or derived is a stop,
 // with the statement and the fix, as before.
 import { ident, qualified } from '../../connect/quote';
+import { retypeUsing } from '../../connect/retypeUsing';
 import type { RelationColumn } from '../decode/pgoutput';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 
@@ -156,6 +157,19 @@ function underivedFix(words: StreamWords, change: string): string {
 }
 
 /**
+ * The stop of a retype the other server cannot derive, where the table is not copied again: the
+ * fix's ALTER COLUMN ... TYPE with the USING that runs there (connect/retypeUsing.ts).
+ */
+function underivedStop(words: StreamWords, name: string, column: TargetAttribute, now: SourceAttribute): ShapePlan {
+  const retype = `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type}${retypeUsing(now.name, column.type, now.type)}`;
+  return {
+    kind: 'stop',
+    description: `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
+    fix: underivedFix(words, retype),
+  };
+}
+
+/**
  * Pure: the target columns pgferry did not make and the source never had: not streamed, in no
  * attnum record of this runner (`recorded`: every name a recorded shape had), and not among the
  * migration's known objects (`known`). A DBA's column made on the target while streaming is one;
@@ -290,11 +304,7 @@ function planOwnColumns(
     if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
     if (!sameType(column, now)) {
       if (!derivableRetype(column, now) && options.resync) underived.push({ column: now.name, to: now });
-      else if (!derivableRetype(column, now))
-        return stop(
-          `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
-          underivedFix(words, `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type} USING ...`),
-        );
+      else if (!derivableRetype(column, now)) return underivedStop(words, name, column, now);
       else retypes.push({ column: now.name, to: now, from: column });
     }
     if (options.dropNotNull && column.notNull && !now.notNull) notNullDrops.push(now.name);

@@ -179,7 +179,7 @@ export class ShapeFollower {
     const atStart = following ? await recordAttnums(this.state, this.connections, this.config.publication, relation) : undefined;
     if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
-      stopWith(this.stopAt(), name, change.description, following);
+      stopWith(this.stopAt(), relation, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target, whose
@@ -220,7 +220,7 @@ export class ShapeFollower {
     const extra = inspected.extra.filter((c) => !kept.includes(c));
     if (kept.length > 0) {
       const blocked = keptColumnStop(relation.schema, relation.name, inspected.columns, kept, this.words);
-      if (blocked) stopOnTarget(this.stopAt(), name, blocked.description, blocked.fix);
+      if (blocked) stopOnTarget(this.stopAt(), relation, blocked.description, blocked.fix);
       this.tellKept(relation, kept);
     }
     this.state.targetNotNull ??= new Map();
@@ -231,11 +231,11 @@ export class ShapeFollower {
     } else {
       if (extra.length > 0) {
         reshaped();
-        stopWith(this.stopAt(), name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+        stopWith(this.stopAt(), relation, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
       }
       if (retyped.length > 0) {
         reshaped();
-        stopWith(this.stopAt(), name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+        stopWith(this.stopAt(), relation, `column ${JSON.stringify(retyped[0])} changed type`, following);
       }
       if (table) {
         if (change.kind !== 'none') reshaped(table.partitioned);
@@ -274,7 +274,6 @@ export class ShapeFollower {
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
   private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
-    const name = qualified(relation.schema, relation.name);
     const target = this.connections.target;
     await this.ddl.settled();
     const source = await this.connections.sourceSession();
@@ -284,7 +283,7 @@ export class ShapeFollower {
       const gone = missing.find((m) => !columns.some((c) => c.name === m));
       stopWith(
         this.stopAt(),
-        name,
+        relation,
         `column ${JSON.stringify(gone)} was added, and ${this.words.source}'s catalog no longer has it (renamed or dropped since)`,
         this.config.followSchemaChanges,
       );
@@ -302,7 +301,7 @@ export class ShapeFollower {
     const unreproducible = perRow.find((p) => p.plan.kind === 'per-row' && (!p.plan.statements || !this.state.requestResync));
     if (unreproducible && unreproducible.plan.kind === 'per-row') {
       reshaped();
-      stopPerRow(this.stopAt(), name, unreproducible.column.name, unreproducible.plan.why);
+      stopPerRow(this.stopAt(), relation, unreproducible.column.name, unreproducible.plan.why);
     }
     if (perRow.length > 0)
       await this.resyncPerRow(
@@ -382,7 +381,7 @@ export class ShapeFollower {
     await this.connections.txn.flush();
     await this.ddl.send(name, plan.statements);
     this.state.onFollowed?.(
-      `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
+      `${sourceTableWords(this.words, displayName(relation.schema, relation.name))} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
     );
     return true;
   }
@@ -398,7 +397,6 @@ export class ShapeFollower {
     targetColumns: readonly TargetAttribute[],
     known?: ReadonlyMap<string, number | null>,
   ): Promise<string[]> {
-    const name = qualified(relation.schema, relation.name);
     const attributes = await this.sourceAttributesOf(relation);
     // the record of the target's columns but its own (kept, planShapeFollow leaves them out)
     const own = this.keptColumns(
@@ -420,7 +418,7 @@ export class ShapeFollower {
       words: this.words,
       ...(known ? { known } : {}),
     });
-    if (plan.kind === 'stop') stopWith(this.stopAt(), name, plan.description, true, plan.fix);
+    if (plan.kind === 'stop') stopWith(this.stopAt(), relation, plan.description, true, plan.fix);
     // what the apply makes on the target is known from now on, recorded before it is made
     await this.state.recordKnownColumns?.(
       relation.schema,
@@ -438,7 +436,7 @@ export class ShapeFollower {
     keepRecord(this.state, relation.oid, plan.attnums);
     if (plan.followed.length > 0)
       this.state.onFollowed?.(
-        `${sourceTableWords(this.words, name)} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
+        `${sourceTableWords(this.words, displayName(relation.schema, relation.name))} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
       );
     return [...plan.added];
   }
@@ -457,13 +455,12 @@ export class ShapeFollower {
    * without a place to record it (an applier outside a migration) the stream stops instead.
    */
   private async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
-    const name = qualified(relation.schema, relation.name);
     const which = columns.map((c) => JSON.stringify(c)).join(', ');
     const request = this.state.requestResync;
     if (!request)
       stopWith(
         this.stopAt(),
-        name,
+        relation,
         `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
         true,
         'copy the table again (pgferry update --resync, or restart the migration)',

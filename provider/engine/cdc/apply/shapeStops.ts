@@ -1,7 +1,8 @@
 // The stops of the shape follow (shapeFollower.ts): a change of shape on the source that the
 // target cannot follow, or the target's own column in the way, stops the stream exactly before the
 // source transaction that carries it, with the fix the user makes on the target before resuming.
-import { displayIdent, ident } from '../../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../../connect/quote';
+import type { QualifiedName } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 
@@ -42,26 +43,36 @@ export interface StopAt {
   readonly words: StreamWords;
 }
 
+/**
+ * The stop's table: printed bare in its message (displayName), quoted as SQL in the error's field,
+ * which the stop records as its table (StopCause.table) and the follows match by.
+ */
+function stopTable(table: QualifiedName): { printed: string; field: string } {
+  return { printed: displayName(table.schema, table.name), field: qualified(table.schema, table.name) };
+}
+
 /** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
-export function stopOnTarget({ current, words }: StopAt, name: string, description: string, fix: string): never {
+export function stopOnTarget({ current, words }: StopAt, table: QualifiedName, description: string, fix: string): never {
   settleBeforeStop(current);
-  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `${targetTableWords(words, name)}: ${description}; streaming stopped`, {
+  const { printed, field } = stopTable(table);
+  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `${targetTableWords(words, printed)}: ${description}; streaming stopped`, {
     category: 'target',
-    field: name,
+    field,
     fix,
   });
 }
 
 /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
-export function stopWith({ current, words }: StopAt, name: string, description: string, following: boolean, fix?: string): never {
+export function stopWith({ current, words }: StopAt, table: QualifiedName, description: string, following: boolean, fix?: string): never {
   settleBeforeStop(current);
+  const { printed, field } = stopTable(table);
   const same = `make the same change on ${words.target} and resume`;
   throw new SchemaChangeError(
     'CDC_SCHEMA_CHANGE',
-    `${sourceTableWords(words, name)} changed while streaming: ${description}; streaming stopped`,
+    `${sourceTableWords(words, printed)} changed while streaming: ${description}; streaming stopped`,
     {
       category: 'source',
-      field: name,
+      field,
       fix: fix ?? (following ? same : `only added columns are followed (followSchemaChanges is off): ${same}`),
     },
   );
@@ -74,19 +85,20 @@ export function stopWith({ current, words }: StopAt, name: string, description: 
  * resumable: once the column exists on the target, the relation is followed as it is. Back in a
  * fallback window the fix is the same the other way; a migration started again is no fix there.
  */
-export function stopPerRow({ current, words }: StopAt, table: string, column: string, why: string): never {
+export function stopPerRow({ current, words }: StopAt, table: QualifiedName, column: string, why: string): never {
   settleBeforeStop(current);
   const { source, target } = words;
+  const { printed, field } = stopTable(table);
   throw new SchemaChangeError(
     'CDC_SCHEMA_CHANGE',
-    `column ${displayIdent(column)} was added to ${sourceTableWords(words, table)} while streaming and ${why}, so ${target} cannot reproduce the values of its existing rows; streaming stopped`,
+    `column ${displayIdent(column)} was added to ${sourceTableWords(words, printed)} while streaming and ${why}, so ${target} cannot reproduce the values of its existing rows; streaming stopped`,
     {
       category: 'source',
-      field: table,
+      field,
       // the stop's message adds the resume step after the fix (flow/streamStops.ts)
       fix:
         `${words.direction === 'forward' ? 'restart the migration, or ' : ''}add the column on ${target} with ${source}'s values (for example: copy the table's key ` +
-        `and ${ident(column)} from ${source} into a temporary table on ${target}, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
+        `and ${displayIdent(column)} from ${source} into a temporary table on ${target}, ALTER TABLE ${field} ADD COLUMN ${ident(column)} ` +
         `with ${source}'s type and default, and UPDATE it from that copy)`,
     },
   );

@@ -1,7 +1,8 @@
 // The statement that makes the target match the source, for each way an object can differ. They
 // are shown to the user, never run by pgferry: names go through the quoting helper, definitions
 // are the source catalog's own deparsed SQL, and text values are written as literals.
-import { ident, literal, qualified } from '../../connect/quote';
+import { displayIdent, ident, literal, qualified } from '../../connect/quote';
+import { retypeUsing } from '../../connect/retypeUsing';
 import type { PropertyValue, SchemaObject } from './catalog';
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -311,7 +312,7 @@ function ownerStatement(o: SchemaObject, owner: string): string {
  * can give it to the owner the restore would give it.
  */
 export function ownerOutOfReach(o: SchemaObject, owner: string, current: string, user: string): string {
-  return `${ident(user)} cannot change it: on the target it is owned by ${ident(current)}, whose privileges ${ident(user)} does not have; ${ident(current)} or a superuser there can run ${ownerStatement(o, owner)}`;
+  return `${displayIdent(user)} cannot change it: on the target it is owned by ${displayIdent(current)}, whose privileges ${displayIdent(user)} does not have; ${displayIdent(current)} or a superuser there can run ${ownerStatement(o, owner)}`;
 }
 
 /** `grantee=PRIV,PRIV*` entries (catalog.ts) into GRANT and REVOKE statements that make `from` equal `to`. */
@@ -411,7 +412,7 @@ export function alterStatement(
     case 'column': {
       const col = `ALTER TABLE ${tableOf(o)} ALTER COLUMN ${ident(o.name)}`;
       if (property === 'type' || property === 'collation')
-        return `${col} TYPE ${text(o.props.type)}${o.props.collation ? ` COLLATE ${text(o.props.collation)}` : ''}${retypeUsing(o, property === 'type' ? text(target) : text(o.props.type))};`;
+        return `${col} TYPE ${text(o.props.type)}${o.props.collation ? ` COLLATE ${text(o.props.collation)}` : ''}${retypeUsing(o.name, property === 'type' ? text(target) : text(o.props.type), text(o.props.type))};`;
       if (property === 'default') return source === null ? `${col} DROP DEFAULT;` : `${col} SET DEFAULT ${text(source)};`;
       if (property === 'not null') return `${col} ${source === true ? 'SET' : 'DROP'} NOT NULL;`;
       if (property === 'identity')
@@ -477,34 +478,6 @@ export function alterStatement(
     default:
       return recreate();
   }
-}
-
-/**
- * Types every value converts to by assignment (through its text), where a value too long for the
- * length errs: an explicit cast (USING) would cut it instead, so none is given.
- */
-const STRING_TYPE = /^(text|character varying|character|"char"|name|bit|bit varying)(\(\d+\))?(\[\])*$/;
-
-/** Numbers, which PostgreSQL converts among by itself (implicit or assignment casts): no USING needed. */
-const NUMBER_TYPE = /^(smallint|integer|bigint|real|double precision|numeric|money)(\(\d+(,\d+)?\))?(\[\])*$/;
-
-/** A type of the database's own (an enum, a domain, a composite), as format_type prints it with an empty search_path: qualified. */
-const OWN_TYPE = /^("(?:[^"]|"")+"|[^".(]+)\./;
-
-/**
- * The USING clause a retyped column needs for the fix to run: none where PostgreSQL converts the
- * values by itself (to a string type, among numbers, a length or precision changed), else each
- * value cast to the new type (text to an enum or an integer), which PostgreSQL otherwise refuses
- * ("column cannot be cast automatically"). Between two types of the database's own (one enum to
- * another) no cast exists: the value goes through its text, as drizzle-kit's and Sequelize's
- * migrations convert it.
- */
-function retypeUsing(o: SchemaObject, from: string): string {
-  const to = text(o.props.type);
-  const base = (t: string) => t.replace(/\(.*?\)/, '');
-  if (from === '' || base(from) === base(to) || STRING_TYPE.test(to) || (NUMBER_TYPE.test(from) && NUMBER_TYPE.test(to))) return '';
-  const through = OWN_TYPE.test(from) && OWN_TYPE.test(to) ? `::text${to.endsWith('[]') ? '[]' : ''}` : '';
-  return ` USING ${ident(o.name)}${through}::${to}`;
 }
 
 /**
