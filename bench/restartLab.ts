@@ -7,7 +7,10 @@
 // position: the WAL between them is what a walsender decodes again before it sends anything. Each
 // round prints the resumed runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in
 // milliseconds since the lab started it, beside what the lab saw.
-//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned]
+// With --statements both servers log every statement and connection (log_statement=all), and each
+// round prints pgferry's own lines of both logs from the runner's start to its first applied change:
+// the round trips a resume makes, one after another or side by side.
+//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +34,33 @@ async function timeline(file: string, pid: number, startedAt: number): Promise<s
     const [, ms, ...label] = l.split(' ');
     return `${String(Math.round(offset + Number(ms))).padStart(6)} ms  ${label.join(' ')}`;
   });
+}
+
+/** What --statements adds to both servers' settings: every statement and connection, stamped to the ms with its process and application name. */
+const STATEMENT_LOG: Readonly<Record<string, string>> = {
+  log_statement: "'all'",
+  log_connections: 'on',
+  log_line_prefix: "'%m [%p] %a '",
+  log_timezone: "'UTC'",
+};
+
+/**
+ * pgferry's lines of a server's log (its sessions' application names begin with `pgferry `, and a
+ * connection's authorization names it) stamped from `from` to `to` (ms since the epoch), as ms
+ * since `from`.
+ */
+async function pgferryStatements(cluster: Cluster, side: string, from: number, to: number): Promise<string[]> {
+  const text = await fs.readFile(cluster.logFile, 'utf8').catch(() => '');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const stamp = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (\w+) (\[\d+\]) (.*)$/.exec(line);
+    if (!stamp) continue;
+    const at = Date.parse(`${stamp[1]!.replace(' ', 'T')}Z`);
+    if (at < from || at > to) continue;
+    if (!stamp[4]!.startsWith('pgferry ') && !/application_name=pgferry /.test(stamp[4]!)) continue;
+    out.push(`${String(at - from).padStart(6)} ms  ${side} ${stamp[3]} ${stamp[4]!.slice(0, 160)}`);
+  }
+  return out;
 }
 
 const log = (line: string) => process.stderr.write(`[restartLab ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -100,7 +130,7 @@ type Consumers = Awaited<ReturnType<typeof startConsumers>>;
 
 /** One consumer resumed alone: seconds to its first applied change, and its slot's WAL decoded again. */
 async function resumeTimed(
-  lab: { source: Cluster; watch: pg.Client; traceFile: string; round: number },
+  lab: { source: Cluster; target: Cluster; watch: pg.Client; traceFile: string; round: number; statements: boolean },
   consumers: Consumers,
   consumer: Consumer,
 ): Promise<{ first: number; bytes: number }> {
@@ -123,13 +153,23 @@ async function resumeTimed(
   if (consumer === consumers.ferry) {
     await consumers.caughtUp('pgferry to catch up');
     const marks = await timeline(traceFile, consumers.ferry.current().pid, started);
-    process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
+    const end = started + Math.round(first * 1000);
+    const statements = lab.statements
+      ? [...(await pgferryStatements(source, 'source', started, end)), ...(await pgferryStatements(lab.target, 'target', started, end))]
+      : [];
+    const all = [...marks, ...statements].sort((a, b) => Number(a.slice(0, 6)) - Number(b.slice(0, 6)));
+    process.stderr.write(`${[...all, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
   }
   return { first, bytes: distance.bytes };
 }
 
 /** The rounds: both stopped, the backlog written, each resumed alone in turn (native first in odd rounds). */
-async function runRounds(source: Cluster, target: Cluster, rounds: number, transactions: number, traceFile: string): Promise<void> {
+async function runRounds(
+  source: Cluster,
+  target: Cluster,
+  options: { rounds: number; transactions: number; traceFile: string; statements: boolean },
+): Promise<void> {
+  const { rounds, transactions, traceFile, statements } = options;
   const consumers = await startConsumers(source, target);
   const { native, ferry } = consumers;
   const watch = await target.connect();
@@ -146,7 +186,7 @@ async function runRounds(source: Cluster, target: Cluster, rounds: number, trans
     const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
     log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
     for (const consumer of order) {
-      const { first, bytes } = await resumeTimed({ source, watch, traceFile, round }, consumers, consumer);
+      const { first, bytes } = await resumeTimed({ source, target, watch, traceFile, round, statements }, consumers, consumer);
       firsts[consumer.name].push(first);
       distances[consumer.name].push(bytes);
     }
@@ -168,11 +208,14 @@ async function runRounds(source: Cluster, target: Cluster, rounds: number, trans
 async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const tuned = process.argv.includes('--tuned');
+  const statements = process.argv.includes('--statements');
   const rounds = Number(args[0] ?? 4);
   const transactions = Number(args[1] ?? 400);
   const choice = { fsyncOff: false, tuned };
-  const settings = benchSettings(choice);
-  log(`settings: ${settingsLabel(choice)}; ${rounds} rounds of ${transactions} pgbench transactions`);
+  const settings = { ...benchSettings(choice), ...(statements ? STATEMENT_LOG : {}) };
+  log(
+    `settings: ${settingsLabel(choice)}${statements ? ', every statement logged' : ''}; ${rounds} rounds of ${transactions} pgbench transactions`,
+  );
   const traceFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-restart-lab-')), 'trace');
   // the runners the lab starts inherit it
   process.env.PGFERRY_TRACE = traceFile;
@@ -182,7 +225,7 @@ async function main(): Promise<void> {
   ]);
   try {
     await prepareSource(source, 1);
-    await runRounds(source, target, rounds, transactions, traceFile);
+    await runRounds(source, target, { rounds, transactions, traceFile, statements });
   } finally {
     await stopAllClusters();
   }

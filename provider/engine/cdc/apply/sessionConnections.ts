@@ -52,6 +52,16 @@ const RELEASE_MS = 2_000;
 /** The tables a publication lists, by name (read ahead: readTablesAhead). */
 const PUBLISHED_TABLES_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`;
 
+/**
+ * The received queue's budget until the session's first commit has returned. A resumed stream's
+ * walsender sends the whole backlog at once, and reading it takes this process's one thread: on a
+ * busy machine the first batch's COMMIT, sent only once its statements have answered, waited behind
+ * megabytes being read and queued (docs/bench.md, the restart lab's statement log). The first batch
+ * is one source transaction (commitPolicy.ts); a larger one still streams, the stream pausing and
+ * resuming as the apply takes its records.
+ */
+const START_BUDGET_BYTES = 256 * 1024;
+
 /** PGFERRY_TRACE marks this process's first change received (util/trace.ts). */
 let firstXlogTraced = false;
 
@@ -190,7 +200,7 @@ export class SessionConnections {
     }
     const startLsn = this.startLsn;
     const queue = new RecordQueue(
-      config.queueBudgetBytes,
+      Math.min(START_BUDGET_BYTES, config.queueBudgetBytes),
       () => this.stream?.pause(),
       () => this.stream?.resume(),
     );
@@ -212,6 +222,7 @@ export class SessionConnections {
           if (this.targetError) throw this.targetError;
         },
         committed: () => {
+          queue.setBudget(config.queueBudgetBytes);
           stream.sendStatus(state.confirmedLsn, state.receivedLsn);
           state.lag.appliedBefore(state.appliedLsn);
           // a batch held back while this commit was on its way may go now (see sourceCommit, applySession.ts)
@@ -234,9 +245,10 @@ export class SessionConnections {
     const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     this.position = progress;
     state.progressMode = progress.mode;
-    const recorded = await progress.read();
+    // both reads sent at once (one round trip on the pipelined session), after the fence and the binding
     // read whatever applySessions is now: a stream applied in parallel before a restart may not be now
-    this.laneCatchUp = LaneCatchUp.of(await readLaneRecords(target, config.progressKey.origin), recorded);
+    const [recorded, lanes] = await Promise.all([progress.read(), readLaneRecords(target, config.progressKey.origin)]);
+    this.laneCatchUp = LaneCatchUp.of(lanes, recorded);
     trace('applied position read');
     const startLsn = recorded > 0n ? recorded : config.initialLsn;
     state.firstStartLsn ??= startLsn;
