@@ -1,16 +1,15 @@
 // A developer's loop for restart cost (not part of `npm run bench`): one online migration of a
 // small pgbench database streams beside a native subscription of the same database (bench/consumers.ts);
 // then, several times, both are stopped (pgferry's runner killed, the subscription disabled), a
-// backlog written, and each resumed alone in turn (a runner as `pgferry resume` starts it; ENABLE),
-// the order alternating by round, timed until its replication origin on the target first moves (the
-// first applied change). Before the resumes it reads each slot's restart point and confirmed
-// position: the WAL between them is what a walsender decodes again before it sends anything. Each
-// round prints the resumed runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in
-// milliseconds since the lab started it, beside what the lab saw.
-// With --statements both servers log every statement and connection (log_statement=all), and each
-// round prints pgferry's own lines of both logs from the runner's start to its first applied change:
-// the round trips a resume makes, one after another or side by side.
-//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements]
+// backlog written, and each resumed alone in turn (ENABLE; for pgferry, by turns two rounds each, a
+// new runner as `pgferry resume` starts it, or a runner started ahead and already loaded, handed its
+// input at the resume as a running agent would take the migration up), the order alternating by
+// round, timed until its replication origin on the target first moves (the first applied change).
+// Before the resumes it reads each slot's restart point and confirmed position: the WAL between
+// them is what a walsender decodes again before it sends anything. Each round prints the resumed
+// runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in milliseconds since the lab
+// handed it its input (started it, for a new process), beside what the lab saw.
+//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +93,22 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
   return { bytes: Number(row.bytes), restart: row.restart, confirmed: row.confirmed };
 }
 
+/** How each round resumes: native's worker, or pgferry by a new process or by one already loaded. */
+type Resumed = 'native' | 'pgferry, new process' | 'pgferry, loaded process';
+
+/** pgferry's way of resuming in `round`: two rounds each by turns, so each meets both orders. */
+const pgferryWay = (round: number): Resumed => (Math.floor((round - 1) / 2) % 2 === 0 ? 'pgferry, new process' : 'pgferry, loaded process');
+
+/** Returns once process `pid` has marked `main` in the trace file: its modules are loaded and it waits for its input. */
+async function loadedIn(file: string, pid: number): Promise<void> {
+  await until(
+    `runner ${pid} loaded`,
+    60_000,
+    async () => ((await fs.readFile(file, 'utf8').catch(() => '')).split('\n').some((l) => l.startsWith(`${pid} `) && l.endsWith(' main')) ? true : undefined),
+    20,
+  );
+}
+
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Both consumers streaming and caught up: pgferry's migration and the native subscription beside it. */
@@ -133,6 +148,7 @@ async function resumeTimed(
   lab: { source: Cluster; target: Cluster; watch: pg.Client; traceFile: string; round: number; statements: boolean },
   consumers: Consumers,
   consumer: Consumer,
+  label: Resumed,
 ): Promise<{ first: number; bytes: number }> {
   const { source, watch, traceFile, round } = lab;
   const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
@@ -147,7 +163,7 @@ async function resumeTimed(
   );
   const first = (Date.now() - started) / 1000;
   log(
-    `round ${round}: ${consumer.name} resume → first applied change ${first.toFixed(2)} s; ` +
+    `round ${round}: ${label} resume → first applied change ${first.toFixed(2)} s; ` +
       `its slot decoded ${(distance.bytes / 1024).toFixed(0)} kB again (restart ${distance.restart}, confirmed ${distance.confirmed})`,
   );
   if (consumer === consumers.ferry) {
@@ -173,8 +189,9 @@ async function runRounds(
   const consumers = await startConsumers(source, target);
   const { native, ferry } = consumers;
   const watch = await target.connect();
-  const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
-  const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  const ways: Resumed[] = ['native', 'pgferry, new process', 'pgferry, loaded process'];
+  const firsts = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
+  const distances = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   for (let round = 1; round <= rounds; round++) {
     const load = os
       .loadavg()
@@ -182,13 +199,18 @@ async function runRounds(
       .join(' / ');
     const before = ferry.current();
     await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
+    const way = pgferryWay(round);
+    // started before the backlog is written, so its start is not inside the backlog's writing
+    if (way === 'pgferry, loaded process') await ferry.startAhead((pid) => loadedIn(traceFile, pid));
     await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
     const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
-    log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
+    const label = (c: Consumer): Resumed => (c === native ? 'native' : way);
+    log(`round ${round} (load ${load}): ${order.map(label).join(' first, then ')}`);
     for (const consumer of order) {
-      const { first, bytes } = await resumeTimed({ source, target, watch, traceFile, round, statements }, consumers, consumer);
-      firsts[consumer.name].push(first);
-      distances[consumer.name].push(bytes);
+      const lab = { source, target, watch, traceFile, round, statements };
+      const { first, bytes } = await resumeTimed(lab, consumers, consumer, label(consumer));
+      firsts.get(label(consumer))!.push(first);
+      distances.get(label(consumer))!.push(bytes);
     }
     await consumers.bothCaughtUp('to catch up after the round');
   }
@@ -197,10 +219,12 @@ async function runRounds(
   process.kill(before.pid, 'SIGTERM');
   await before.done;
   await native.stop();
-  for (const name of ['native', 'pgferry'] as const) {
+  for (const way of ways) {
+    const times = firsts.get(way)!;
+    if (times.length === 0) continue;
     log(
-      `${name}: resume → first applied change ${firsts[name].map((f) => f.toFixed(2)).join(', ')} s; median ${median(firsts[name]).toFixed(2)} s; ` +
-        `decoded again before it ${distances[name].map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
+      `${way}: resume → first applied change ${times.map((f) => f.toFixed(2)).join(', ')} s; median ${median(times).toFixed(2)} s; ` +
+        `decoded again before it ${distances.get(way)!.map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
     );
   }
 }
