@@ -16,7 +16,7 @@ import { readTargetTablesAhead, type TableFactsRead } from './targetTables';
 import { qualified } from '../../connect/quote';
 import { RecordQueue } from '../receive/recordQueue';
 import { ReplicationStream, type ReplicationConnection } from '../receive/stream';
-import { sourceAttributes } from './sourceColumns';
+import { publishedAttributes } from './sourceColumns';
 import type { SourceAttribute } from './shapeFollow';
 import { trace } from '../../util/trace';
 import { failpoint } from '../../util/failpoints';
@@ -49,8 +49,6 @@ const STAGE_MIN_ROWS = 100;
 /** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
-/** The tables a publication lists, by name (read ahead: readTablesAhead). */
-const PUBLISHED_TABLES_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`;
 
 /**
  * The received queue's budget until the session's first commit has returned. A resumed stream's
@@ -269,21 +267,19 @@ export class SessionConnections {
    * The source's columns of every published table (sourceColumns.ts sourceAttributes), read on the
    * catalog session when the session starts rather than at its first relation message
    * (attnumRecords.ts recordAttnums): either read comes after the message's place in the stream,
-   * which is all that message's check needs. The published tables' names beside them, for
-   * readTablesAhead.
+   * which is all that message's check needs. The published tables' names come with them, in the
+   * same statement, for readTablesAhead.
    */
   private readSourceColumns(): void {
     const { publication } = this.config;
-    const source = this.sourceSession();
-    this.publishedTables = source.then(
-      async (c) => (await c.query<{ schema: string; name: string }>(PUBLISHED_TABLES_SQL, [publication])).rows,
-    );
-    this.publishedTables.catch(() => undefined); // awaited by readTablesAhead
-    this.sourceColumns = source.then(async (c) => {
-      const columns = await sourceAttributes(c, this.sourceMajor, { publication });
+    const read = this.sourceSession().then(async (c) => {
+      const published = await publishedAttributes(c, this.sourceMajor, publication);
       trace('source columns read');
-      return columns;
+      return published;
     });
+    this.publishedTables = read.then((p) => p.tables);
+    this.publishedTables.catch(() => undefined); // awaited by readTablesAhead
+    this.sourceColumns = read.then((p) => p.columns);
     this.sourceColumns.catch(() => undefined); // awaited at the first relation message, which meets any error
   }
 
