@@ -104,7 +104,10 @@ async function loadedIn(file: string, pid: number): Promise<void> {
   await until(
     `runner ${pid} loaded`,
     60_000,
-    async () => ((await fs.readFile(file, 'utf8').catch(() => '')).split('\n').some((l) => l.startsWith(`${pid} `) && l.endsWith(' main')) ? true : undefined),
+    async () =>
+      (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').some((l) => l.startsWith(`${pid} `) && l.endsWith(' main'))
+        ? true
+        : undefined,
     20,
   );
 }
@@ -224,7 +227,10 @@ async function runRounds(
     if (times.length === 0) continue;
     log(
       `${way}: resume → first applied change ${times.map((f) => f.toFixed(2)).join(', ')} s; median ${median(times).toFixed(2)} s; ` +
-        `decoded again before it ${distances.get(way)!.map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
+        `decoded again before it ${distances
+          .get(way)!
+          .map((b) => (b / 1024).toFixed(0))
+          .join(', ')} kB`,
     );
   }
 }

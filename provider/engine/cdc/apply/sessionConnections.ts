@@ -49,7 +49,6 @@ const STAGE_MIN_ROWS = 100;
 /** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
-
 /**
  * The received queue's budget until the session's first commit has returned. A resumed stream's
  * walsender sends the whole backlog at once, and reading it takes this process's one thread: on a
