@@ -207,6 +207,8 @@ describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)
     const store = {
       install: async () => undefined,
       catalogExists: async () => false,
+      // no catalog: every read of a migration is none (control/connection.ts)
+      ifCatalog: async <T>(_read: () => Promise<T>, none: T) => none,
       query: async (sql: string) => {
         asked.push(sql.includes('to_regclass') ? 'windows' : 'other');
         if (asked.length === 1) throw away;
