@@ -153,6 +153,12 @@ export interface PgferryConsumer extends Consumer {
   current(): StartedProcess;
   /** Peak memory of each pgferry process so far, the running one excluded. */
   readonly endedMemory: TreeMemory[];
+  /**
+   * Starts the next resume's runner now, its input held back, and returns once `loaded` says it
+   * has loaded its modules: the next resume only hands it its input, as a process already running
+   * (an agent's) would take the migration up.
+   */
+  startAhead(loaded: (pid: number) => Promise<void>): Promise<void>;
 }
 
 /**
@@ -168,6 +174,7 @@ export function pgferryConsumer(args: {
   onLine: (line: string) => void;
 }): PgferryConsumer {
   let process_ = args.first;
+  let ahead: StartedProcess | undefined;
   const endedMemory: TreeMemory[] = [];
   return {
     name: 'pgferry',
@@ -180,12 +187,18 @@ export function pgferryConsumer(args: {
       endedMemory.push((await process_.done).memory);
       await slotInactive(args.source, slot);
     },
+    async startAhead(loaded) {
+      ahead = startTimed(process.execPath, [RUNNER_MAIN], { holdStdin: true, cpu: false, onLine: args.onLine });
+      await loaded(ahead.pid);
+    },
     async resume() {
-      process_ = startTimed(process.execPath, [RUNNER_MAIN], {
-        stdin: runnerInput(parseMigrationSpec(args.spec), 'resume'),
-        cpu: false,
-        onLine: args.onLine,
-      });
+      const input = runnerInput(parseMigrationSpec(args.spec), 'resume');
+      if (ahead) {
+        [process_, ahead] = [ahead, undefined];
+        process_.feed(input);
+        return;
+      }
+      process_ = startTimed(process.execPath, [RUNNER_MAIN], { stdin: input, cpu: false, onLine: args.onLine });
     },
     processCpuSeconds: () => treeCpuSeconds(process_.pid),
   };

@@ -1,12 +1,14 @@
 // A developer's loop for restart cost (not part of `npm run bench`): one online migration of a
 // small pgbench database streams beside a native subscription of the same database (bench/consumers.ts);
 // then, several times, both are stopped (pgferry's runner killed, the subscription disabled), a
-// backlog written, and each resumed alone in turn (a runner as `pgferry resume` starts it; ENABLE),
-// the order alternating by round, timed until its replication origin on the target first moves (the
-// first applied change). Before the resumes it reads each slot's restart point and confirmed
-// position: the WAL between them is what a walsender decodes again before it sends anything. Each
-// round prints the resumed runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in
-// milliseconds since the lab started it, beside what the lab saw.
+// backlog written, and each resumed alone in turn (ENABLE; for pgferry, by turns two rounds each, a
+// new runner as `pgferry resume` starts it, or a runner started ahead and already loaded, handed its
+// input at the resume as a running agent would take the migration up), the order alternating by
+// round, timed until its replication origin on the target first moves (the first applied change).
+// Before the resumes it reads each slot's restart point and confirmed position: the WAL between
+// them is what a walsender decodes again before it sends anything. Each round prints the resumed
+// runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in milliseconds since the lab
+// handed it its input (started it, for a new process), beside what the lab saw.
 //   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +33,33 @@ async function timeline(file: string, pid: number, startedAt: number): Promise<s
     const [, ms, ...label] = l.split(' ');
     return `${String(Math.round(offset + Number(ms))).padStart(6)} ms  ${label.join(' ')}`;
   });
+}
+
+/** What --statements adds to both servers' settings: every statement and connection, stamped to the ms with its process and application name. */
+const STATEMENT_LOG: Readonly<Record<string, string>> = {
+  log_statement: "'all'",
+  log_connections: 'on',
+  log_line_prefix: "'%m [%p] %a '",
+  log_timezone: "'UTC'",
+};
+
+/**
+ * pgferry's lines of a server's log (its sessions' application names begin with `pgferry `, and a
+ * connection's authorization names it) stamped from `from` to `to` (ms since the epoch), as ms
+ * since `from`.
+ */
+async function pgferryStatements(cluster: Cluster, side: string, from: number, to: number): Promise<string[]> {
+  const text = await fs.readFile(cluster.logFile, 'utf8').catch(() => '');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const stamp = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (\w+) (\[\d+\]) (.*)$/.exec(line);
+    if (!stamp) continue;
+    const at = Date.parse(`${stamp[1]!.replace(' ', 'T')}Z`);
+    if (at < from || at > to) continue;
+    if (!stamp[4]!.startsWith('pgferry ') && !/application_name=pgferry /.test(stamp[4]!)) continue;
+    out.push(`${String(at - from).padStart(6)} ms  ${side} ${stamp[3]} ${stamp[4]!.slice(0, 160)}`);
+  }
+  return out;
 }
 
 const log = (line: string) => process.stderr.write(`[restartLab ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -62,6 +91,25 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
   );
   const row = rows[0]!;
   return { bytes: Number(row.bytes), restart: row.restart, confirmed: row.confirmed };
+}
+
+/** How each round resumes: native's worker, or pgferry by a new process or by one already loaded. */
+type Resumed = 'native' | 'pgferry, new process' | 'pgferry, loaded process';
+
+/** pgferry's way of resuming in `round`: two rounds each by turns, so each meets both orders. */
+const pgferryWay = (round: number): Resumed => (Math.floor((round - 1) / 2) % 2 === 0 ? 'pgferry, new process' : 'pgferry, loaded process');
+
+/** Returns once process `pid` has marked `main` in the trace file: its modules are loaded and it waits for its input. */
+async function loadedIn(file: string, pid: number): Promise<void> {
+  await until(
+    `runner ${pid} loaded`,
+    60_000,
+    async () =>
+      (await fs.readFile(file, 'utf8').catch(() => '')).split('\n').some((l) => l.startsWith(`${pid} `) && l.endsWith(' main'))
+        ? true
+        : undefined,
+    20,
+  );
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -100,9 +148,10 @@ type Consumers = Awaited<ReturnType<typeof startConsumers>>;
 
 /** One consumer resumed alone: seconds to its first applied change, and its slot's WAL decoded again. */
 async function resumeTimed(
-  lab: { source: Cluster; watch: pg.Client; traceFile: string; round: number },
+  lab: { source: Cluster; target: Cluster; watch: pg.Client; traceFile: string; round: number; statements: boolean },
   consumers: Consumers,
   consumer: Consumer,
+  label: Resumed,
 ): Promise<{ first: number; bytes: number }> {
   const { source, watch, traceFile, round } = lab;
   const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
@@ -117,24 +166,35 @@ async function resumeTimed(
   );
   const first = (Date.now() - started) / 1000;
   log(
-    `round ${round}: ${consumer.name} resume → first applied change ${first.toFixed(2)} s; ` +
+    `round ${round}: ${label} resume → first applied change ${first.toFixed(2)} s; ` +
       `its slot decoded ${(distance.bytes / 1024).toFixed(0)} kB again (restart ${distance.restart}, confirmed ${distance.confirmed})`,
   );
   if (consumer === consumers.ferry) {
     await consumers.caughtUp('pgferry to catch up');
     const marks = await timeline(traceFile, consumers.ferry.current().pid, started);
-    process.stderr.write(`${[...marks, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
+    const end = started + Math.round(first * 1000);
+    const statements = lab.statements
+      ? [...(await pgferryStatements(source, 'source', started, end)), ...(await pgferryStatements(lab.target, 'target', started, end))]
+      : [];
+    const all = [...marks, ...statements].sort((a, b) => Number(a.slice(0, 6)) - Number(b.slice(0, 6)));
+    process.stderr.write(`${[...all, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
   }
   return { first, bytes: distance.bytes };
 }
 
 /** The rounds: both stopped, the backlog written, each resumed alone in turn (native first in odd rounds). */
-async function runRounds(source: Cluster, target: Cluster, rounds: number, transactions: number, traceFile: string): Promise<void> {
+async function runRounds(
+  source: Cluster,
+  target: Cluster,
+  options: { rounds: number; transactions: number; traceFile: string; statements: boolean },
+): Promise<void> {
+  const { rounds, transactions, traceFile, statements } = options;
   const consumers = await startConsumers(source, target);
   const { native, ferry } = consumers;
   const watch = await target.connect();
-  const firsts: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
-  const distances: Record<Consumer['name'], number[]> = { native: [], pgferry: [] };
+  const ways: Resumed[] = ['native', 'pgferry, new process', 'pgferry, loaded process'];
+  const firsts = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
+  const distances = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   for (let round = 1; round <= rounds; round++) {
     const load = os
       .loadavg()
@@ -142,13 +202,18 @@ async function runRounds(source: Cluster, target: Cluster, rounds: number, trans
       .join(' / ');
     const before = ferry.current();
     await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
+    const way = pgferryWay(round);
+    // started before the backlog is written, so its start is not inside the backlog's writing
+    if (way === 'pgferry, loaded process') await ferry.startAhead((pid) => loadedIn(traceFile, pid));
     await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
     const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
-    log(`round ${round} (load ${load}): ${order.map((c) => c.name).join(' first, then ')}`);
+    const label = (c: Consumer): Resumed => (c === native ? 'native' : way);
+    log(`round ${round} (load ${load}): ${order.map(label).join(' first, then ')}`);
     for (const consumer of order) {
-      const { first, bytes } = await resumeTimed({ source, watch, traceFile, round }, consumers, consumer);
-      firsts[consumer.name].push(first);
-      distances[consumer.name].push(bytes);
+      const lab = { source, target, watch, traceFile, round, statements };
+      const { first, bytes } = await resumeTimed(lab, consumers, consumer, label(consumer));
+      firsts.get(label(consumer))!.push(first);
+      distances.get(label(consumer))!.push(bytes);
     }
     await consumers.bothCaughtUp('to catch up after the round');
   }
@@ -157,10 +222,15 @@ async function runRounds(source: Cluster, target: Cluster, rounds: number, trans
   process.kill(before.pid, 'SIGTERM');
   await before.done;
   await native.stop();
-  for (const name of ['native', 'pgferry'] as const) {
+  for (const way of ways) {
+    const times = firsts.get(way)!;
+    if (times.length === 0) continue;
     log(
-      `${name}: resume → first applied change ${firsts[name].map((f) => f.toFixed(2)).join(', ')} s; median ${median(firsts[name]).toFixed(2)} s; ` +
-        `decoded again before it ${distances[name].map((b) => (b / 1024).toFixed(0)).join(', ')} kB`,
+      `${way}: resume → first applied change ${times.map((f) => f.toFixed(2)).join(', ')} s; median ${median(times).toFixed(2)} s; ` +
+        `decoded again before it ${distances
+          .get(way)!
+          .map((b) => (b / 1024).toFixed(0))
+          .join(', ')} kB`,
     );
   }
 }
@@ -168,11 +238,14 @@ async function runRounds(source: Cluster, target: Cluster, rounds: number, trans
 async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const tuned = process.argv.includes('--tuned');
+  const statements = process.argv.includes('--statements');
   const rounds = Number(args[0] ?? 4);
   const transactions = Number(args[1] ?? 400);
   const choice = { fsyncOff: false, tuned };
-  const settings = benchSettings(choice);
-  log(`settings: ${settingsLabel(choice)}; ${rounds} rounds of ${transactions} pgbench transactions`);
+  const settings = { ...benchSettings(choice), ...(statements ? STATEMENT_LOG : {}) };
+  log(
+    `settings: ${settingsLabel(choice)}${statements ? ', every statement logged' : ''}; ${rounds} rounds of ${transactions} pgbench transactions`,
+  );
   const traceFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-restart-lab-')), 'trace');
   // the runners the lab starts inherit it
   process.env.PGFERRY_TRACE = traceFile;
@@ -182,7 +255,7 @@ async function main(): Promise<void> {
   ]);
   try {
     await prepareSource(source, 1);
-    await runRounds(source, target, rounds, transactions, traceFile);
+    await runRounds(source, target, { rounds, transactions, traceFile, statements });
   } finally {
     await stopAllClusters();
   }

@@ -20,6 +20,8 @@ const GNU_TIME = '/usr/bin/time';
 export interface TimedOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly stdin?: string;
+  /** Keeps standard input open until `feed` is called: a process started ahead and given its input later. */
+  readonly holdStdin?: boolean;
   readonly cwd?: string;
   /** Called with each complete stdout line as it arrives (progress events). */
   readonly onLine?: (line: string) => void;
@@ -29,6 +31,8 @@ export interface StartedProcess {
   /** The command's own pid (the wrapper's when GNU time measures CPU). */
   readonly pid: number;
   readonly done: Promise<TimedRun>;
+  /** Writes `text` to standard input and closes it (only when started with `holdStdin`). */
+  readonly feed: (text: string) => void;
 }
 
 export async function runTimed(command: string, args: readonly string[], options: TimedOptions = {}): Promise<TimedRun> {
@@ -64,7 +68,7 @@ export function startTimed(command: string, args: readonly string[], options: Ti
   child.stderr.on('data', (chunk: string) => {
     stderr += chunk;
   });
-  child.stdin.end(options.stdin ?? '');
+  if (!options.holdStdin) child.stdin.end(options.stdin ?? '');
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (c) => resolve(c));
@@ -84,7 +88,7 @@ export function startTimed(command: string, args: readonly string[], options: Ti
     }
     return { seconds, code, stdout, stderr, memory, cpuSeconds };
   };
-  return { pid: child.pid ?? -1, done: finish() };
+  return { pid: child.pid ?? -1, done: finish(), feed: (text) => child.stdin.end(text) };
 }
 
 /** Replaces every occurrence of the secrets in tool output before it is shown. */

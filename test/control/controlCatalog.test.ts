@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, type Cluster } from '../support';
-import { createMigration, events, get, list, setState, setTables, updateDatabase, updateTable } from '../../provider/engine/control/store';
+import {
+  createMigration,
+  events,
+  exists,
+  get,
+  list,
+  setState,
+  setTables,
+  updateDatabase,
+  updateTable,
+} from '../../provider/engine/control/store';
 import { fallBackSettled } from '../../provider/engine/core/statusChecks';
 import {
   markFallbackClosed,
@@ -37,6 +47,25 @@ async function refusedWithoutCreate(cluster: Cluster): Promise<void> {
   assert.deepEqual(await cluster.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'pgferry'`, [], 'ctl db'), []);
   await cluster.query('DROP DATABASE "ctl db"');
   await cluster.query('DROP ROLE "no create"');
+}
+
+/** A catalog read by one connection, then dropped: that connection reads no migration, an empty list and a free name. */
+async function droppedUnderReader(cluster: Cluster): Promise<void> {
+  await cluster.query('CREATE DATABASE ctl_gone');
+  const spec = serverSpec(cluster, { maintenanceDatabase: 'ctl_gone' });
+  const [maker, reader] = [new CatalogConnection(spec), new CatalogConnection(spec)];
+  try {
+    await createMigration(maker, { name: 'gone', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['d1'] });
+    assert.equal((await get(reader, 'gone'))?.name, 'gone');
+    assert.equal(await exists(reader, 'gone'), true);
+    await cluster.query('DROP SCHEMA pgferry CASCADE', [], 'ctl_gone');
+    assert.equal(await get(reader, 'gone'), undefined);
+    assert.deepEqual(await list(reader, 'all'), []);
+    assert.equal(await exists(reader, 'gone'), false);
+  } finally {
+    await Promise.all([maker.close(), reader.close()]);
+    await cluster.query('DROP DATABASE ctl_gone');
+  }
 }
 
 describe('control catalog', () => {
@@ -108,6 +137,12 @@ describe('control catalog', () => {
       await store.close();
     }
   });
+
+  // A connection that found the catalog does not look for it again before each read (a resuming
+  // runner read its migration five times before its stream): a catalog dropped meanwhile must still
+  // read as none, as it did before it was found, not as an error.
+  it('reads a catalog dropped under a connection that found it as none: the migration undefined, the list empty, the name free', () =>
+    droppedUnderReader(cluster));
 
   // A `pulumi up` with fallBack and resumeForward waits until the window fell back. The runner then
   // streams forward again, through the copy's sub-states before it waits for a cutover: the window

@@ -42,6 +42,24 @@ describe('cdc/recordQueue (pure)', () => {
     assert.deepEqual(calls, ['pause', 'resume']);
   });
 
+  it('a widened budget resumes a paused producer at once when below half of it, and pauses only above it', async () => {
+    const calls: string[] = [];
+    const q = new RecordQueue(
+      50,
+      () => calls.push('pause'),
+      () => calls.push('resume'),
+    );
+    for (let i = 0; i < 3; i++) q.pushXlog(Buffer.alloc(25, i)); // 90 held, paused past 50
+    assert.deepEqual(calls, ['pause']);
+    q.setBudget(1000); // 90 < 500: resumed without a record taken
+    assert.deepEqual(calls, ['pause', 'resume']);
+    for (let i = 0; i < 20; i++) q.pushXlog(Buffer.alloc(25, i)); // 690 held: within the new budget
+    assert.deepEqual(calls, ['pause', 'resume']);
+    for (let i = 0; i < 11; i++) q.pushXlog(Buffer.alloc(25, i)); // 1020 held
+    assert.deepEqual(calls, ['pause', 'resume', 'pause']);
+    assert.equal(q.bytes, 1020);
+  });
+
   it('hands a record straight to a waiting consumer and wakes it with a failure', async () => {
     const q = new RecordQueue(
       100,

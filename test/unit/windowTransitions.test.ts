@@ -187,12 +187,11 @@ describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)
     const refusal = Object.assign(new Error('permission denied for table fallback_window'), { code: '42501', severity: 'ERROR' });
     const stop = new AbortController();
     let reads = 0;
-    const store = {
-      query: () => {
-        if (++reads === 2) stop.abort();
-        return Promise.reject(refusal);
-      },
-    } as unknown as CatalogConnection;
+    const query = () => {
+      if (++reads === 2) stop.abort();
+      return Promise.reject(refusal);
+    };
+    const store = { query, tableExists: query } as unknown as CatalogConnection;
     const warnings: string[] = [];
     await followLife('WindowOpen', { streamForward }, runOf(store, stop, warnings));
     assert.equal(reads, 2, 'the windows read again after the back-off');
@@ -208,10 +207,16 @@ describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)
     const store = {
       install: async () => undefined,
       catalogExists: async () => false,
+      // no catalog: every read of a migration is none (control/connection.ts)
+      ifCatalog: async <T>(_read: () => Promise<T>, none: T) => none,
       query: async (sql: string) => {
         asked.push(sql.includes('to_regclass') ? 'windows' : 'other');
         if (asked.length === 1) throw away;
         return sql.includes('to_regclass') ? [{ ok: true }] : [];
+      },
+      // the catalog's own look at the windows' table (control/connection.ts), asked as a statement here
+      async tableExists(this: CatalogConnection, table: string) {
+        return (await this.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]))[0]?.ok ?? false;
       },
     } as unknown as CatalogConnection;
     const warnings: string[] = [];

@@ -23,6 +23,7 @@ export const AUTHENTICATION_FAILED: ReadonlySet<string> = new Set([INVALID_PASSW
 export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
 export const UNDEFINED_TABLE = '42P01'; // undefined_table
+export const INVALID_SCHEMA_NAME = '3F000'; // invalid_schema_name (no such schema)
 export const DEADLOCK_DETECTED = '40P01'; // deadlock_detected
 export const IN_FAILED_SQL_TRANSACTION = '25P02'; // in_failed_sql_transaction ("current transaction is aborted")
 export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)

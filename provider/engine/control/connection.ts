@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
 import { displayIdent, ident } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { isRetryable } from '../connect/sqlstate';
+import { INVALID_SCHEMA_NAME, isRetryable, UNDEFINED_TABLE } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -17,6 +17,12 @@ import { checkCatalogVersion } from './version';
 import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
+
+/** A statement that found a table or schema missing: what was found of the catalog may be gone. */
+function isGoneObject(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === UNDEFINED_TABLE || code === INVALID_SCHEMA_NAME;
+}
 
 /** What to do when the catalog cannot be installed and nothing more precise is known: the database's CREATE, granted. */
 function installFix(target: ServerSpec): string {
@@ -48,6 +54,13 @@ export class CatalogConnection {
   private installed = false;
   /** Set once the catalog's version was found to be one this build knows. */
   private versionChecked = false;
+  /**
+   * The catalog's tables found here (the catalog's own name among them once it was found): a
+   * runner reads its migration several times before its stream starts, and each look at whether a
+   * table exists was a round trip on its way. Forgotten when a statement finds a table or schema
+   * gone (the catalog dropped under a long-lived process).
+   */
+  private readonly tablesFound = new Set<string>();
   /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -113,6 +126,7 @@ export class CatalogConnection {
       try {
         return (await client.query<R>(sql, params)).rows;
       } catch (error) {
+        if (isGoneObject(error)) this.tablesFound.clear();
         if (isRetryable(error)) {
           await closeSession(client);
           if (this.client === client) this.client = undefined;
@@ -170,7 +184,7 @@ export class CatalogConnection {
 
   /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */
   async catalogExists(): Promise<boolean> {
-    if (this.installed) return true;
+    if (this.installed || this.tablesFound.has(`${S}.migration`)) return true;
     const [found] = await this.query<{ ok: boolean; versioned: boolean }>(
       `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned`,
       [`${S}.migration`, `${S}.schema_version`],
@@ -180,6 +194,30 @@ export class CatalogConnection {
       checkCatalogVersion(version ?? undefined, this.where());
       this.versionChecked = true;
     }
+    if (found?.ok) this.tablesFound.add(`${S}.migration`);
+    return found?.ok ?? false;
+  }
+
+  /**
+   * `read` of the catalog, or `none` when there is none. A catalog found once is not looked for
+   * again (catalogExists), so a read that finds a table or schema gone looks once more: a catalog
+   * dropped meanwhile is `none`, as it was before it was found.
+   */
+  async ifCatalog<T>(read: () => Promise<T>, none: T): Promise<T> {
+    if (!(await this.catalogExists())) return none;
+    try {
+      return await read();
+    } catch (error) {
+      if (isGoneObject(error) && !(await this.catalogExists())) return none;
+      throw error;
+    }
+  }
+
+  /** Whether the catalog's table `qualified` exists (one of an older catalog may not); a table found is not looked for again. */
+  async tableExists(qualified: string): Promise<boolean> {
+    if (this.tablesFound.has(qualified)) return true;
+    const [found] = await this.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified]);
+    if (found?.ok) this.tablesFound.add(qualified);
     return found?.ok ?? false;
   }
 }

@@ -374,8 +374,7 @@ export function windowsNeedRunner(windows: readonly FallbackWindow[]): boolean {
 
 /** Every window of the migration, by database (`show`, the runner). */
 export async function fallbackWindows(store: CatalogConnection, migration: string): Promise<FallbackWindow[]> {
-  const tables = await store.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [T]);
-  if (!tables[0]?.ok) return []; // a catalog from before windows existed
+  if (!(await store.tableExists(T))) return []; // a catalog from before windows existed
   const rows = await store.query<Row>(
     `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
             latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, to_jsonb(w) -> 'apply_stop' AS apply_stop,

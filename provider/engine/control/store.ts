@@ -375,21 +375,33 @@ export async function heartbeat(catalog: CatalogConnection, name: string): Promi
 }
 
 export async function exists(catalog: CatalogConnection, name: string): Promise<boolean> {
-  if (!(await catalog.catalogExists())) return false;
-  const rows = await catalog.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name]);
-  return rows.length > 0;
+  return catalog.ifCatalog(async () => (await catalog.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name])).length > 0, false);
 }
 
 /** A migration's status as the catalog holds it (footprint/shown.ts's shownStatus adds the writer fences and pooler pauses, the footprint's). */
 export async function get(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
-  if (!(await catalog.catalogExists())) return undefined;
-  const rows = await catalog.query<MigrationRow>(selectMigrations('WHERE m.name = $1'), [name]);
+  return catalog.ifCatalog(() => getNow(catalog, name), undefined);
+}
+
+async function getNow(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
+  // the row and its lease's holder in one statement: a resuming runner reads its migration several
+  // times before its stream starts, each read a round trip on its way
+  const key = leaseKey(name);
+  const rows = await catalog.query<MigrationRow & { lease_holder: string | null }>(
+    `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked, ${LEASE_HOLDER_SQL} AS lease_holder FROM ${S}.migration m WHERE m.name = $1`,
+    [name, key],
+  );
   const row = rows[0];
-  return row ? toStatus(catalog, row, await leaseHolders(catalog)) : undefined;
+  if (!row) return undefined;
+  const holder = leaseHolderOf(row.lease_holder);
+  return toStatus(catalog, row, new Map(holder ? [[key, holder]] : []));
 }
 
 export async function list(catalog: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
-  if (!(await catalog.catalogExists())) return [];
+  return catalog.ifCatalog(() => listNow(catalog, filter), []);
+}
+
+async function listNow(catalog: CatalogConnection, filter: 'active' | 'all'): Promise<MigrationStatus[]> {
   const where = filter === 'active' ? `WHERE m.state <> ALL ($1::text[])` : '';
   const rows = await catalog.query<MigrationRow>(
     `${selectMigrations(where)} ORDER BY m.created_at`,
@@ -410,6 +422,12 @@ export const RUNNER_LOCKED_SQL = `EXISTS (
                AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
                AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295)
           )`;
+
+/** The application name of the session holding the lease whose key is the statement's $2 (leaseHolders, for one key). */
+const LEASE_HOLDER_SQL = `(SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = $2::bigint LIMIT 1)`;
 
 function selectMigrations(where: string): string {
   return `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked FROM ${S}.migration m ${where}`;

@@ -63,9 +63,12 @@ SELECT a.pid, a.application_name, a.client_addr::text AS client_addr, a.backend_
    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`;
 
-/** Takes the apply lock for the session's life, or refuses naming the session that holds it. */
-async function takeFence(target: pg.Client, config: SessionConfig): Promise<void> {
-  const { rows } = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [config.fenceKey]);
+/**
+ * Takes the apply lock for the session's life, or refuses naming the session that holds it. `taking`
+ * is the lock's query already sent (openApplyTarget pipelines it with the steps after it).
+ */
+async function takeFence(target: pg.Client, config: SessionConfig, taking: Promise<pg.QueryResult<{ ok: boolean }>>): Promise<void> {
+  const { rows } = await taking;
   if (rows[0]?.ok) return;
   const { rows: holders } = await target.query<{ pid: number; application_name: string; client_addr: string | null; since: string }>(
     LOCK_HOLDER_SQL,
@@ -98,11 +101,8 @@ export async function takeLaneLock(client: pg.Client, fenceKey: string): Promise
  * Refuses to start while a parallel apply session of an earlier applier is still open on the
  * target: its COMMIT may still be on its way (see the top of this file). Retried as a fence is.
  */
-async function awaitNoLaneLeft(target: pg.Client, config: SessionConfig): Promise<void> {
-  const { rows } = await target.query<{ ok: boolean }>(
-    `SELECT CASE WHEN pg_try_advisory_lock(${LANE_KEYS}) THEN pg_advisory_unlock(${LANE_KEYS}) ELSE false END AS ok`,
-    [config.fenceKey],
-  );
+async function awaitNoLaneLeft(config: SessionConfig, asking: Promise<pg.QueryResult<{ ok: boolean }>>): Promise<void> {
+  const { rows } = await asking;
   if (rows[0]?.ok) return;
   throw new ApplyFencedError(
     'CDC_APPLY_FENCED',
@@ -116,14 +116,12 @@ async function awaitNoLaneLeft(target: pg.Client, config: SessionConfig): Promis
 }
 
 /** True when session_replication_role = replica took effect. */
-async function takeReplicaRole(target: pg.Client): Promise<boolean> {
-  try {
-    // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
-    await target.query('SET session_replication_role = replica');
-    return true;
-  } catch {
-    return false;
-  }
+function takeReplicaRole(target: pg.Client): Promise<boolean> {
+  // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
+  return target.query('SET session_replication_role = replica').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Without replica role: whether nothing fires that a replica-role session would not (warns otherwise). */
@@ -159,13 +157,27 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
     pipeline: true,
   });
   client.on('error', onError);
+  // The four steps go in one round trip (the session is pipelined): a resume waits for them before
+  // its first change. The target runs them in order, so nothing after the lock's query runs before
+  // the lock is taken, and none of them changes anything a refused session must not (the lane lock
+  // is let go in its own statement, the replica role is this session's own setting).
+  const taking = client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [config.fenceKey]);
+  const lanes = client.query<{ ok: boolean }>(
+    `SELECT CASE WHEN pg_try_advisory_lock(${LANE_KEYS}) THEN pg_advisory_unlock(${LANE_KEYS}) ELSE false END AS ok`,
+    [config.fenceKey],
+  );
+  const role = takeReplicaRole(client);
+  const staging = mayCreateTempTables(client);
+  const steps: Promise<unknown>[] = [taking, lanes, staging];
+  for (const step of steps) step.catch(() => undefined); // each awaited below; a rejection is not lost
   try {
-    await takeFence(client, config);
-    await awaitNoLaneLeft(client, config);
-    const replicaRole = await takeReplicaRole(client);
+    await takeFence(client, config, taking);
+    await awaitNoLaneLeft(config, lanes);
+    const replicaRole = await role;
     const asReplica = replicaRole || (await firesAsReplica(client, state));
-    return { client, replicaRole, asReplica, mayStage: await mayCreateTempTables(client) };
+    return { client, replicaRole, asReplica, mayStage: await staging };
   } catch (error) {
+    await Promise.allSettled(steps);
     await closeSession(client);
     throw error;
   }

@@ -257,14 +257,27 @@ export async function readLaneRecords(client: pg.Client, origin: string): Promis
   return rows.map((r) => ({ lane: r.lane, lsn: parseLsn(r.lsn), transactions: r.transactions.map(parseLsn) }));
 }
 
-/** Makes the count table (every apply session's first steps: openAppliedPosition). */
+/**
+ * Makes the count table (every apply session's first steps: openAppliedPosition), both statements
+ * sent at once: on the apply's pipelined session they take one round trip, run in order.
+ */
 async function createCountTable(client: pg.Client): Promise<void> {
-  await client.query(MAKE_CONTROL_SCHEMA_SQL);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${COUNT_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, inserts bigint NOT NULL,
+  await Promise.all([
+    client.query(MAKE_CONTROL_SCHEMA_SQL),
+    client.query(
+      `CREATE TABLE IF NOT EXISTS ${COUNT_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, inserts bigint NOT NULL,
        updates bigint NOT NULL, deletes bigint NOT NULL, PRIMARY KEY (origin, lane))`,
-  );
+    ),
+  ]);
 }
+
+/**
+ * The origin made if it is missing and bound to the session, in one statement: a refused make ends
+ * it before the binding (a session bound to an origin records it at every commit). Volatile, the
+ * CTE is run whole before the binding reads its row.
+ */
+const BIND_ORIGIN_SQL = `WITH made AS (SELECT CASE WHEN pg_replication_origin_oid($1::text) IS NULL THEN pg_replication_origin_create($1::text) END)
+SELECT pg_replication_origin_session_setup($1::text) FROM made`;
 
 /**
  * The changes the stream `origin` has applied on the target, read from the count table: what a
@@ -303,12 +316,14 @@ export async function openAppliedPosition(
   leaseSessionPid?: number,
 ): Promise<AppliedPosition> {
   const guard = leaseGuardSql(leaseSessionPid);
-  await createCountTable(client);
-  if (!preferTable) {
+  // the table and the origin's binding sent together: one round trip before a resumed stream starts
+  const counting = createCountTable(client);
+  const binding = preferTable ? undefined : client.query(BIND_ORIGIN_SQL, [key.origin]);
+  binding?.catch(() => undefined); // awaited below, after the count table; a rejection is not lost
+  await counting;
+  if (binding) {
     try {
-      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
-      if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
-      await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
+      await binding;
       return originPosition(client, key, guard);
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;

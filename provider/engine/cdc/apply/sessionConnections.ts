@@ -16,7 +16,7 @@ import { readTargetTablesAhead, type TableFactsRead } from './targetTables';
 import { qualified } from '../../connect/quote';
 import { RecordQueue } from '../receive/recordQueue';
 import { ReplicationStream, type ReplicationConnection } from '../receive/stream';
-import { sourceAttributes } from './sourceColumns';
+import { publishedAttributes } from './sourceColumns';
 import type { SourceAttribute } from './shapeFollow';
 import { trace } from '../../util/trace';
 import { failpoint } from '../../util/failpoints';
@@ -49,8 +49,15 @@ const STAGE_MIN_ROWS = 100;
 /** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
-/** The tables a publication lists, by name (read ahead: readTablesAhead). */
-const PUBLISHED_TABLES_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`;
+/**
+ * The received queue's budget until the session's first commit has returned. A resumed stream's
+ * walsender sends the whole backlog at once, and reading it takes this process's one thread: on a
+ * busy machine the first batch's COMMIT, sent only once its statements have answered, waited behind
+ * megabytes being read and queued (docs/bench.md, the restart lab's statement log). The first batch
+ * is one source transaction (commitPolicy.ts); a larger one still streams, the stream pausing and
+ * resuming as the apply takes its records.
+ */
+const START_BUDGET_BYTES = 256 * 1024;
 
 /** PGFERRY_TRACE marks this process's first change received (util/trace.ts). */
 let firstXlogTraced = false;
@@ -190,7 +197,7 @@ export class SessionConnections {
     }
     const startLsn = this.startLsn;
     const queue = new RecordQueue(
-      config.queueBudgetBytes,
+      Math.min(START_BUDGET_BYTES, config.queueBudgetBytes),
       () => this.stream?.pause(),
       () => this.stream?.resume(),
     );
@@ -212,6 +219,7 @@ export class SessionConnections {
           if (this.targetError) throw this.targetError;
         },
         committed: () => {
+          queue.setBudget(config.queueBudgetBytes);
           stream.sendStatus(state.confirmedLsn, state.receivedLsn);
           state.lag.appliedBefore(state.appliedLsn);
           // a batch held back while this commit was on its way may go now (see sourceCommit, applySession.ts)
@@ -234,9 +242,10 @@ export class SessionConnections {
     const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     this.position = progress;
     state.progressMode = progress.mode;
-    const recorded = await progress.read();
+    // both reads sent at once (one round trip on the pipelined session), after the fence and the binding
     // read whatever applySessions is now: a stream applied in parallel before a restart may not be now
-    this.laneCatchUp = LaneCatchUp.of(await readLaneRecords(target, config.progressKey.origin), recorded);
+    const [recorded, lanes] = await Promise.all([progress.read(), readLaneRecords(target, config.progressKey.origin)]);
+    this.laneCatchUp = LaneCatchUp.of(lanes, recorded);
     trace('applied position read');
     const startLsn = recorded > 0n ? recorded : config.initialLsn;
     state.firstStartLsn ??= startLsn;
@@ -257,21 +266,19 @@ export class SessionConnections {
    * The source's columns of every published table (sourceColumns.ts sourceAttributes), read on the
    * catalog session when the session starts rather than at its first relation message
    * (attnumRecords.ts recordAttnums): either read comes after the message's place in the stream,
-   * which is all that message's check needs. The published tables' names beside them, for
-   * readTablesAhead.
+   * which is all that message's check needs. The published tables' names come with them, in the
+   * same statement, for readTablesAhead.
    */
   private readSourceColumns(): void {
     const { publication } = this.config;
-    const source = this.sourceSession();
-    this.publishedTables = source.then(
-      async (c) => (await c.query<{ schema: string; name: string }>(PUBLISHED_TABLES_SQL, [publication])).rows,
-    );
-    this.publishedTables.catch(() => undefined); // awaited by readTablesAhead
-    this.sourceColumns = source.then(async (c) => {
-      const columns = await sourceAttributes(c, this.sourceMajor, { publication });
+    const read = this.sourceSession().then(async (c) => {
+      const published = await publishedAttributes(c, this.sourceMajor, publication);
       trace('source columns read');
-      return columns;
+      return published;
     });
+    this.publishedTables = read.then((p) => p.tables);
+    this.publishedTables.catch(() => undefined); // awaited by readTablesAhead
+    this.sourceColumns = read.then((p) => p.columns);
     this.sourceColumns.catch(() => undefined); // awaited at the first relation message, which meets any error
   }
 

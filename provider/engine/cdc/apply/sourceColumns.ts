@@ -267,15 +267,28 @@ export function addColumnPlan(
   return { kind: 'as-source', statements: [add] };
 }
 
-/**
- * The source's columns of the given tables now, dropped ones included (shapeFollow.ts decides by
- * their attnums), or of every table the publication lists. attgenerated exists from PostgreSQL 12.
- */
-export async function sourceAttributes(
+/** One row of attributeRows: a column of a source table, and the table's name. */
+interface AttributeRow {
+  rel: string;
+  schema_name: string;
+  table_name: string;
+  attnum: number;
+  name: string;
+  dropped: boolean;
+  generated: boolean;
+  type_oid: string;
+  type_mod: number;
+  type: string;
+  not_null: boolean;
+  expression: string | null;
+}
+
+/** The source's columns of one table, or of every table the publication lists, each row with its table's name. */
+async function attributeRows(
   source: pg.Client,
   major: number,
   of: { readonly relation: number } | { readonly publication: string },
-): Promise<Map<number, SourceAttribute[]>> {
+): Promise<AttributeRow[]> {
   const generated = major >= 12 ? `a.attgenerated OPERATOR(pg_catalog.<>) ''` : 'false';
   const expression = major >= 12 ? `CASE WHEN ${generated} THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END` : 'NULL::pg_catalog.text';
   const which =
@@ -285,27 +298,24 @@ export async function sourceAttributes(
                           JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname
                           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
                          WHERE pt.pubname = $1)`;
-  const { rows } = await source.query<{
-    rel: string;
-    attnum: number;
-    name: string;
-    dropped: boolean;
-    generated: boolean;
-    type_oid: string;
-    type_mod: number;
-    type: string;
-    not_null: boolean;
-    expression: string | null;
-  }>(
-    `SELECT a.attrelid::pg_catalog.int8 AS rel, a.attnum::pg_catalog.int4 AS attnum, a.attname AS name, a.attisdropped AS dropped,
+  const { rows } = await source.query<AttributeRow>(
+    `SELECT a.attrelid::pg_catalog.int8 AS rel, tn.nspname AS schema_name, tc.relname AS table_name,
+            a.attnum::pg_catalog.int4 AS attnum, a.attname AS name, a.attisdropped AS dropped,
             ${generated} AS generated, a.atttypid::pg_catalog.int8 AS type_oid, a.atttypmod AS type_mod,
             pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, ${expression} AS expression
        FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) a.attrelid
+       JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) tc.relnamespace
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
       WHERE ${which} AND a.attnum > 0
       ORDER BY a.attrelid, a.attnum`,
     ['relation' in of ? of.relation : of.publication],
   );
+  return rows;
+}
+
+/** The rows of attributeRows by table oid. */
+function byRelation(rows: readonly AttributeRow[]): Map<number, SourceAttribute[]> {
   const out = new Map<number, SourceAttribute[]>();
   for (const r of rows) {
     const list = out.get(Number(r.rel)) ?? [];
@@ -323,4 +333,33 @@ export async function sourceAttributes(
     out.set(Number(r.rel), list);
   }
   return out;
+}
+
+/**
+ * The source's columns of the given tables now, dropped ones included (shapeFollow.ts decides by
+ * their attnums), or of every table the publication lists. attgenerated exists from PostgreSQL 12.
+ */
+export async function sourceAttributes(
+  source: pg.Client,
+  major: number,
+  of: { readonly relation: number } | { readonly publication: string },
+): Promise<Map<number, SourceAttribute[]>> {
+  return byRelation(await attributeRows(source, major, of));
+}
+
+/**
+ * The columns of every table the publication lists and those tables' names, from one statement:
+ * pg_publication_tables is costly to read, and a resumed session's first relation message waited
+ * for the names and then the columns, read one after the other. A published table without a
+ * column has no row and is not named; its facts are read at its relation message.
+ */
+export async function publishedAttributes(
+  source: pg.Client,
+  major: number,
+  publication: string,
+): Promise<{ tables: { schema: string; name: string }[]; columns: Map<number, SourceAttribute[]> }> {
+  const rows = await attributeRows(source, major, { publication });
+  const tables = new Map<string, { schema: string; name: string }>();
+  for (const r of rows) tables.set(r.rel, { schema: r.schema_name, name: r.table_name });
+  return { tables: [...tables.values()], columns: byRelation(rows) };
 }

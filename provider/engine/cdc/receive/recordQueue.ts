@@ -37,10 +37,22 @@ export class RecordQueue {
   private failure: Error | undefined;
 
   constructor(
-    private readonly budgetBytes: number,
+    private budgetBytes: number,
     private readonly onHigh: () => void,
     private readonly onLow: () => void,
   ) {}
+
+  /**
+   * Changes the budget from now on: a larger one asks the producer to resume at once when what is
+   * queued is below half of it (a session's first commit widens its start budget: sessionConnections.ts).
+   */
+  setBudget(bytes: number): void {
+    this.budgetBytes = bytes;
+    if (this.high && this.held < bytes / 2) {
+      this.high = false;
+      this.onLow();
+    }
+  }
 
   /** Bytes of records queued and not yet handed out. */
   get bytes(): number {
