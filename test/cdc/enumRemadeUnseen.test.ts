@@ -23,6 +23,7 @@ import {
   waitingForCutover,
   type Cluster,
   type ServerPair,
+  type SourceWriter,
 } from '../support';
 import { cutOverOnceAccepted } from './harness';
 
@@ -69,7 +70,7 @@ describe('an enum made again on the source while no runner ran, rows with the ne
     await source.query(SCHEMA, [], DB);
     const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
-    const writer = { stop: async (): Promise<unknown> => undefined };
+    let writing: SourceWriter | undefined;
     const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
     try {
       await startMigration(spec);
@@ -77,14 +78,14 @@ describe('an enum made again on the source while no runner ran, rows with the ne
       process.kill(streaming.runner!.pid, 'SIGKILL');
       await waitForStatus(store, name, (s) => s.runner?.alive === false);
       await source.query(DRIZZLE_REMAKE, [], DB);
-      const writing = startSourceWriter(source, DB, (c, n) => c.query(`INSERT INTO t VALUES ($1, 'd')`, [1000 + n]));
-      writer.stop = writing.stop;
-      await until('rows with the new label written while no runner runs', async () => (writing.committed() >= 20 ? true : undefined));
+      const writer = startSourceWriter(source, DB, (c, n) => c.query(`INSERT INTO t VALUES ($1, 'd')`, [1000 + n]));
+      writing = writer;
+      await until('rows with the new label written while no runner runs', async () => (writer.committed() >= 20 ? true : undefined));
       await resumeMigration(spec);
       await waitingForCutover(store, name);
-      const resumedAt = writing.committed();
-      await until('rows written after the resume', async () => (writing.committed() >= resumedAt + 20 ? true : undefined));
-      await writing.stop();
+      const resumedAt = writer.committed();
+      await until('rows written after the resume', async () => (writer.committed() >= resumedAt + 20 ? true : undefined));
+      await writer.stop();
       await until(
         "the target's labels, column and rows as the source's",
         async () => ((await state(target)) === (await state(source)) ? true : undefined),
@@ -105,7 +106,7 @@ describe('an enum made again on the source while no runner ran, rows with the ne
       await cutOverOnceAccepted(spec, store);
       assert.equal(await state(target), await state(source));
     } finally {
-      await writer.stop().catch(() => undefined);
+      await writing?.stop().catch(() => undefined);
       await endIfRunning(spec, Promise.resolve());
       await waitForStatus(store, name, (s) => s.runner?.alive !== true).catch(() => undefined);
       await store.close();

@@ -103,10 +103,10 @@ export interface WatchHold {
  * the source has not: a label renamed in place, which the watch leaves to the user, or the type
  * made again with labels removed and added, whose labels the watch adds (flow/enumRemake.ts); they
  * are told apart by the type's OID on the source against the one the control catalog records for
- * it. Kept (renamed in place): 'renamed' at once (the stop names the fix). Otherwise, or with
- * nothing recorded yet (no comparison since the runner started), they wait for one look begun after
- * the refusal to end, 'renamed' if it did not make them. `tell` is given what is missing, at the
- * first look that finds it.
+ * it. Kept (renamed in place): 'renamed' at once, or as soon as the watch's first comparison since
+ * the runner started has handed the recorded OIDs over (the stop names the fix). Otherwise they wait
+ * for one look begun after the refusal to end, 'renamed' if it did not make them. `tell` is given
+ * what is missing, at the first look that finds it.
  */
 export async function heldUntilMade(
   servers: { readonly source: ServerSpec; readonly target: ServerSpec; readonly database: string },
@@ -127,8 +127,10 @@ export async function heldUntilMade(
       // read before the target: a look that ended before this read made what it makes by then
       const looked = hold.lookedSince() >= refusedAt;
       await new Promise((resolve) => setTimeout(resolve, WATCH_POLL_MS));
-      if ((await lacking(source, target, table, hold.recordedOid)).missing.length === 0) return 'made';
-      if (first.renamed && looked) return 'renamed';
+      const now = await lacking(source, target, table, hold.recordedOid);
+      if (now.missing.length === 0) return 'made';
+      // the watch's first comparison since the runner started may come while the change is held
+      if (now.inPlace || (first.renamed && looked)) return 'renamed';
     }
   });
 }
