@@ -91,7 +91,9 @@ describe('an enum made again on the source while no runner ran, rows with the ne
         async () => ((await state(target)) === (await state(source)) ? true : undefined),
         120_000,
         500,
-      ).catch(async (error: Error) => assert.fail(`${error.message}: ${await state(target)} / ${await state(source)}\nevents:\n  ${await told()}`));
+      ).catch(async (error: Error) =>
+        assert.fail(`${error.message}: ${await state(target)} / ${await state(source)}\nevents:\n  ${await told()}`),
+      );
       assert.match(await state(target), /^a,b,d \| e \| e \| \d+ /);
       const all = await catalogEvents(store, name, 1000);
       const stops = all.filter((e) => e.level === 'error' && /streaming stopped/.test(e.message));

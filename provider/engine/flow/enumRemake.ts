@@ -100,7 +100,10 @@ export async function remakeEnum(run: MigrationRun, database: string, client: pg
       for (const statement of statements) await client.query(statement);
     });
   } catch (error) {
-    return { refused: `making ${displayName(remake.schema, remake.name)} again failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+    return {
+      refused: `making ${displayName(remake.schema, remake.name)} again failed: ${error instanceof Error ? error.message : String(error)}`,
+      fix,
+    };
   }
   return { statements: statements.map((s) => `${s};`) };
 }
@@ -137,7 +140,10 @@ export async function widenEnum(run: MigrationRun, database: string, client: pg.
   try {
     for (const statement of statements) await client.query(statement);
   } catch (error) {
-    return { refused: `adding the source's labels to ${displayName(remake.schema, remake.name)} failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+    return {
+      refused: `adding the source's labels to ${displayName(remake.schema, remake.name)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      fix,
+    };
   }
   return { statements: statements.map((s) => `${s};`) };
 }
