@@ -20,6 +20,7 @@ import { schemaChangesNamed } from './schemaChanges';
 import { FALLBACK_SHARE, PARALLEL_APPLY_SHARE, runTrial, type CampaignServers } from './trial';
 import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
 import { isPoolerStep, POOLER_SHARE } from './poolerTrial';
+import { WINDOW_CHANGE_SHARE, windowAnswerNamed, windowChangeNamed } from './windowChange';
 
 export interface CampaignOptions {
   /** Trials whose fault really happened (more are drawn for those whose fault did not). */
@@ -51,6 +52,12 @@ export interface CampaignOptions {
   readonly applySessions?: number;
   /** The share of trials applying with several sessions when drawn (0 replays seeds as before parallel apply came). */
   readonly parallelApplyShare?: number;
+  /** The application's column or table made in a fallback window: `always`, `never`, column, table, both, or drawn (windowChange.ts). */
+  readonly windowChange?: string;
+  /** The user's answer to the fall-back's stop on it: fix or close, or drawn. */
+  readonly windowAnswer?: string;
+  /** The share of fallback trials with such a change when drawn (0 replays seeds as before it came). */
+  readonly windowChangeShare?: number;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -83,6 +90,9 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.parallelApplyShare !== undefined && o.parallelApplyShare !== PARALLEL_APPLY_SHARE
       ? `--parallel-apply-share ${o.parallelApplyShare}`
       : '',
+    o.windowChange ? `--window-change ${o.windowChange}` : '',
+    o.windowAnswer ? `--window-answer ${o.windowAnswer}` : '',
+    o.windowChangeShare !== undefined && o.windowChangeShare !== WINDOW_CHANGE_SHARE ? `--window-change-share ${o.windowChangeShare}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -168,6 +178,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         ...(o.poolerShare === undefined ? {} : { poolerShare: o.poolerShare }),
         ...(o.applySessions === undefined ? {} : { applySessions: o.applySessions }),
         ...(o.parallelApplyShare === undefined ? {} : { parallelApplyShare: o.parallelApplyShare }),
+        ...(o.windowChange === undefined ? {} : { windowChange: o.windowChange }),
+        ...(o.windowAnswer === undefined ? {} : { windowAnswer: o.windowAnswer }),
+        ...(o.windowChangeShare === undefined ? {} : { windowChangeShare: o.windowChangeShare }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -184,6 +197,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   } finally {
     await campaign.close(o.keep);
   }
+}
+
+/** A `--NAME-share` value: a number from 0 to 1, or undefined when not given. */
+function shareOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const share = Number(value);
+  if (!(share >= 0 && share <= 1)) throw new Error(`--${name}: a number from 0 to 1, got "${value}"`);
+  return share;
 }
 
 function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
@@ -206,6 +227,9 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       'pooler-share': { type: 'string' },
       'apply-sessions': { type: 'string' },
       'parallel-apply-share': { type: 'string' },
+      'window-change': { type: 'string' },
+      'window-answer': { type: 'string' },
+      'window-change-share': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -223,18 +247,11 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
   if (values.phase && !(ALL_PHASES as readonly string[]).includes(values.phase))
     throw new Error(`--phase: one of ${ALL_PHASES.join(', ')}`);
-  const share = values['fallback-share'] === undefined ? undefined : Number(values['fallback-share']);
-  if (share !== undefined && !(share >= 0 && share <= 1))
-    throw new Error(`--fallback-share: a number from 0 to 1, got "${values['fallback-share']}"`);
-  const bystanderShare = values['bystander-share'] === undefined ? undefined : Number(values['bystander-share']);
-  if (bystanderShare !== undefined && !(bystanderShare >= 0 && bystanderShare <= 1))
-    throw new Error(`--bystander-share: a number from 0 to 1, got "${values['bystander-share']}"`);
-  const poolerShare = values['pooler-share'] === undefined ? undefined : Number(values['pooler-share']);
-  if (poolerShare !== undefined && !(poolerShare >= 0 && poolerShare <= 1))
-    throw new Error(`--pooler-share: a number from 0 to 1, got "${values['pooler-share']}"`);
-  const parallelApplyShare = values['parallel-apply-share'] === undefined ? undefined : Number(values['parallel-apply-share']);
-  if (parallelApplyShare !== undefined && !(parallelApplyShare >= 0 && parallelApplyShare <= 1))
-    throw new Error(`--parallel-apply-share: a number from 0 to 1, got "${values['parallel-apply-share']}"`);
+  const share = shareOption(values['fallback-share'], 'fallback-share');
+  const bystanderShare = shareOption(values['bystander-share'], 'bystander-share');
+  const poolerShare = shareOption(values['pooler-share'], 'pooler-share');
+  const parallelApplyShare = shareOption(values['parallel-apply-share'], 'parallel-apply-share');
+  const windowChangeShare = shareOption(values['window-change-share'], 'window-change-share');
   const applySessions = values['apply-sessions'] === undefined ? undefined : Number(values['apply-sessions']);
   if (applySessions !== undefined && !(Number.isInteger(applySessions) && applySessions >= 1 && applySessions <= 16))
     throw new Error(`--apply-sessions: a whole number from 1 to 16, got "${values['apply-sessions']}"`);
@@ -245,6 +262,10 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (bystander && bystander !== 'always' && bystander !== 'never') bystanderKindsNamed(bystander);
   const schemaChange = values['schema-change'];
   if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangesNamed(schemaChange);
+  const windowChange = values['window-change'];
+  if (windowChange && windowChange !== 'always' && windowChange !== 'never') windowChangeNamed(windowChange);
+  const windowAnswer = values['window-answer'];
+  if (windowAnswer !== undefined) windowAnswerNamed(windowAnswer);
   return {
     trials: int(values.trials, 'trials'),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, 'seed'),
@@ -261,6 +282,9 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     ...(poolerShare === undefined ? {} : { poolerShare }),
     ...(applySessions === undefined ? {} : { applySessions }),
     ...(parallelApplyShare === undefined ? {} : { parallelApplyShare }),
+    ...(windowChange === undefined ? {} : { windowChange }),
+    ...(windowAnswer === undefined ? {} : { windowAnswer }),
+    ...(windowChangeShare === undefined ? {} : { windowChangeShare }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

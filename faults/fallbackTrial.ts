@@ -4,7 +4,9 @@
 // application writing on into the new server's fence), resuming a dead runner and asking again
 // after a fall-back that stopped, until every window is FellBack (or, where the reverse stream
 // stopped with a fix that would touch a bystander's object, closing the windows and staying on the
-// new server: stopped safely, the old source left behind by the user's choice). The judge then
+// new server: stopped safely, the old source left behind by the user's choice). A fall-back stopped
+// on the application's column or table of the window (windowChange.ts) is answered as drawn: the
+// printed fix run and the fall-back asked again, or the windows closed. The judge then
 // compares the old source with the new server, where everything the application wrote on both
 // sides is (the new server is fenced from the fall-back on), and the application writes on the old
 // source again: no key or sequence value may be drawn twice there.
@@ -23,6 +25,7 @@ import type { Phase } from './phases';
 import type { Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, type TrialUser } from './user';
 import { POOLED_TABLE } from './poolerTrial';
+import { stoppedOnWindowChange, type WindowChangeActor } from './windowChange';
 
 /** The window a trial's cutover asks for: long enough never to pass during a trial. */
 export const TRIAL_FALLBACK_WINDOW = '1h';
@@ -50,6 +53,8 @@ export interface FallbackDriveArgs {
   readonly workloadStartedAt: number;
   /** Another actor: a DBA on the new server in the window (bystander.ts). */
   readonly bystander: BystanderActor | undefined;
+  /** The application's column or table made on the new server in the window, and the user's answer to the stop on it (windowChange.ts). */
+  readonly windowChange: WindowChangeActor | undefined;
   /** Behind a pooler: the failpoint is the fault, the drawn one is never armed; the application's table is the pooler's judge's. */
   readonly pooled: boolean;
 }
@@ -128,9 +133,13 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       }
       // the DBA works on the new server in the window, before the user falls back
       if (step !== 'opening') await a.bystander?.onWindowPoll();
-      if (step === 'writing' && now - writingSince >= writeMs && faultSettled(a, now - writingSince)) step = 'asking';
+      // the application's release changes the schema there, before the user falls back
+      if (step === 'writing') await a.windowChange?.onWindowPoll();
+      const released = a.windowChange?.settled ?? true;
+      if (step === 'writing' && now - writingSince >= writeMs && released && faultSettled(a, now - writingSince)) step = 'asking';
       if (step === 'asking' && open) {
-        if (report.requests >= MAX_REQUESTS) return `the fall-back stopped ${report.requests} times: ${sig}`;
+        // each stop the user fixed asks once more
+        if (report.requests >= MAX_REQUESTS + (report.fixes ?? 0)) return `the fall-back stopped ${report.requests} times: ${sig}`;
         // the application writes on: the fall-back's fence ends its sessions and refuses its writes
         workload.fenceRequested();
         if (!a.pooled) a.fault.arm('fall-back');
@@ -141,12 +150,51 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         }
         continue;
       }
-      // a fall-back that stopped before anything irreversible: the window is Open again, asked again
-      if (step === 'falling-back' && open && live.every((w) => !w?.fallBackRequested)) step = 'asking';
+      // a fall-back that stopped before anything irreversible: the window is Open again, asked again,
+      // after the user answered a stop on the application's column or table of the window
+      if (step === 'falling-back' && open && live.every((w) => !w?.fallBackRequested)) {
+        const answered = await answerWindowChange(a, status, report);
+        if (typeof answered === 'object') return answered.failure;
+        if (answered !== 'wait') step = answered;
+      }
     }
   } finally {
     report.targetWorkload = await workload.stop();
   }
+}
+
+/**
+ * The fall-back stopped on the application's column or table of the window (no bystander's: that
+ * stop closes the windows above): the user runs the printed fix in each database so stopped and
+ * asks again, or closes the windows as drawn; `wait` while a close is refused (asked again next poll).
+ */
+async function answerWindowChange(
+  a: FallbackDriveArgs,
+  status: MigrationStatus,
+  report: FallbackReport,
+): Promise<'asking' | 'closing' | 'wait' | { failure: string }> {
+  const stops = status.databases.flatMap((d) => {
+    const message = d.fallback?.message;
+    return d.fallback?.state === 'Open' && stoppedOnWindowChange(message) && !message!.includes(BYSTANDER_MARK)
+      ? [{ database: d.database, message: message! }]
+      : [];
+  });
+  if (!a.windowChange || stops.length === 0) return 'asking';
+  let fixed = false;
+  for (const stop of stops) {
+    const answer = await a.windowChange.answer(stop);
+    if (typeof answer === 'object') return answer;
+    if (answer === 'fixed') {
+      fixed = true;
+      continue;
+    }
+    const closed = await a.user.closeFallback();
+    if (closed.code !== 0) return 'wait';
+    report.closed = stop.message.slice(0, 400);
+    return 'closing';
+  }
+  if (fixed) report.fixes = (report.fixes ?? 0) + 1;
+  return 'asking';
 }
 
 /** Whether the window's writes may end: the reverse-stream phase waits for its fault to be over (or not to come). */
@@ -185,6 +233,8 @@ export async function judgeFallback(a: FallbackDriveArgs, bystanders?: Bystander
     }
     for (const problem of await fenceProblems(a, db)) result.reasons.push(`writer fence: ${problem}`);
   }
+  // the window's column values and table rows, read back on both servers
+  for (const difference of (await a.windowChange?.judgeCarried()) ?? []) result.reasons.push(difference);
   const again = new CampaignWorkload(clusters.source, a.databases, a.size, a.rng.fork('writes again'), 2);
   again.start();
   await sleep(WRITES_AGAIN_MS);

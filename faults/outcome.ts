@@ -90,6 +90,26 @@ export interface TrialResult {
   fallback?: FallbackReport;
   /** What another actor made or wrote that pgferry does not own, and what became of it (bystander.ts). */
   bystander?: BystanderReport;
+  /** The application's schema change in a fallback window, and the user's answer to the fall-back's stop on it (windowChange.ts). */
+  windowChange?: WindowChangeReport;
+}
+
+/** The application's column and/or table made on the new server in a fallback window (windowChange.ts). */
+export interface WindowChangeReport {
+  /** Per trial database: column (on docs, on notes), table (app_events) or both. */
+  readonly kinds: string[];
+  /** fix (the printed statements run, the fall-back asked again) or close (the windows closed). */
+  readonly answer: string;
+  /** The application made it (the window opened, making it worked). */
+  made: boolean;
+  /** Why it was not made. */
+  error?: string;
+  /** The statements the user ran, as the stop's message printed them, by database and server. */
+  readonly fixesRun: string[];
+  /** After the fall-back: the column's values on the new server and on the old source, both databases. */
+  columnValues?: [number, number];
+  /** After the fall-back: the table's rows on the new server and on the old source, both databases. */
+  tableRows?: [number, number];
 }
 
 /** The trial's bystanders (faults/bystander.ts). */
@@ -140,11 +160,14 @@ export interface FallbackReport {
   targetWorkloadFromMs?: number;
   /** `update --fall-back` requests the user made (again after a fall-back that stopped). */
   requests: number;
+  /** Stops on the application's column or table of the window that the user fixed with the printed statements (windowChange.ts). */
+  fixes?: number;
   /** Every database's window ended FellBack: the old source is the primary again. */
   fellBack: boolean;
   /**
    * The user closed the windows instead (the reverse stream stopped with a fix that touches a
-   * bystander's object, which the user refuses to run): why, as the window's message said it.
+   * bystander's object, which the user refuses to run, or the user's drawn answer to a stop on the
+   * application's column or table of the window): why, as the window's message said it.
    */
   closed?: string;
   /** Each database's fall-back downtime, as the status reports it. */
@@ -322,7 +345,8 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
     for (const h of b.harm) reasons.push(`bystander ${b.kind} (${b.variant}, ${b.moment}, ${b.database}): ${h}`);
   }
   if (result.bystander?.blocked) reasons.push(`the migration stopped on a bystander's object: ${result.bystander.blocked}`);
-  if (limits.stuck) reasons.push(limits.stuck);
+  // first: why the trial stuck explains what the judge found after it
+  if (limits.stuck) reasons.unshift(limits.stuck);
   // a cancel the user chose because nothing they could run fixed a schema change is explained
   const userCanceled = result.schemaChange?.canceled !== undefined && result.finalState === 'Canceled';
   if (!result.faulted && result.finalState && result.finalState !== 'Succeeded' && !userCanceled) {

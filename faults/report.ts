@@ -29,6 +29,11 @@ export interface CampaignSummary {
   readonly parallelApplyTrials: number;
   /** Per bystander kind: drawn, made, harmed (what became of it: bystander.ts), and stopping the migration. */
   readonly bystanders: Record<string, Record<string, number>>;
+  /**
+   * The application's column or table made in a fallback window (windowChange.ts), by kind and the
+   * user's answer: trials, made, fell back with it carried back, closed, and the stops fixed.
+   */
+  readonly windowChanges: Record<string, Record<string, number>>;
   /** Most WAL a slot retained on the source in any trial. */
   readonly maxRetainedMiB: number;
   readonly wallSeconds: number;
@@ -48,7 +53,7 @@ export function trialLine(r: TrialResult): string {
     pad(`seed ${r.seed}`, 16),
     pad(r.fault, 32),
     pad(
-      `@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}${r.applySessions ? ` +${r.applySessions} sessions` : ''}${r.bystander?.items.length ? ` +${r.bystander.items.length} bystander` : ''}`,
+      `@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}${r.applySessions ? ` +${r.applySessions} sessions` : ''}${r.bystander?.items.length ? ` +${r.bystander.items.length} bystander` : ''}${r.windowChange ? ` +window ${r.windowChange.kinds.join('+')}/${r.windowChange.answer}` : ''}`,
       30,
     ),
     pad(r.outcome, 15),
@@ -118,6 +123,17 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     }
     if (r.bystander?.blocked) bystanders.blocked = { trials: (bystanders.blocked?.trials ?? 0) + 1 };
   }
+  const windowChanges: Record<string, Record<string, number>> = {};
+  for (const r of results) {
+    const w = r.windowChange;
+    if (!w) continue;
+    const row = (windowChanges[`${w.kinds.join('+')} ${w.answer}`] ??= { trials: 0, made: 0, fellBack: 0, closed: 0, fixes: 0 });
+    row.trials! += 1;
+    if (w.made) row.made! += 1;
+    if (r.fallback?.fellBack) row.fellBack! += 1;
+    if (r.fallback?.closed !== undefined) row.closed! += 1;
+    row.fixes! += r.fallback?.fixes ?? 0;
+  }
   return {
     trials: results.filter((r) => r.faulted).length,
     outcomes,
@@ -140,6 +156,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     fencedTrials: results.filter((r) => r.faulted && r.fenceWriters).length,
     parallelApplyTrials: results.filter((r) => r.faulted && r.applySessions).length,
     bystanders,
+    windowChanges,
     maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
     wallSeconds,
   };
@@ -176,5 +193,8 @@ export function summaryLines(s: CampaignSummary): string[] {
     `cutovers that fenced the source's writers: ${s.fencedTrials} trial(s)`,
     `streams applied by several target sessions (applySessions): ${s.parallelApplyTrials} trial(s)`,
     ...(Object.keys(s.bystanders).length ? ['bystanders (drawn, made, harmed):', ...table(s.bystanders)] : []),
+    ...(Object.keys(s.windowChanges).length
+      ? ["the application's column or table in a fallback window (by kind and the user's answer):", ...table(s.windowChanges)]
+      : []),
   ];
 }

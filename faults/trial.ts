@@ -24,6 +24,7 @@ import { BYSTANDER_SHARE, BystanderActor, drawBystanders } from './bystander';
 import { BYSTANDER_MARK } from './bystanderMark';
 import type { BystanderObjects } from './judge';
 import type { FaultProxy } from '../test/support/faultProxy';
+import { drawWindowChange, WINDOW_CHANGE_SHARE, WindowChangeActor } from './windowChange';
 
 export interface CampaignServers {
   readonly source: Cluster;
@@ -61,6 +62,12 @@ export interface TrialOptions {
   readonly poolerShare?: number;
   /** Target sessions applying each stream (the spec's applySessions), instead of the trial's draw. */
   readonly applySessions?: number;
+  /** The application's schema change in a fallback window: column, table, both, `always`, `never`, or drawn (windowChange.ts). */
+  readonly windowChange?: string;
+  /** The user's answer to the fall-back's stop on it: fix or close, or drawn. */
+  readonly windowAnswer?: string;
+  /** The share of fallback trials with such a change when drawn (default WINDOW_CHANGE_SHARE; 0 replays a seed as before it came). */
+  readonly windowChangeShare?: number;
   /** The share of trials applying with several sessions when drawn (default PARALLEL_APPLY_SHARE; 0 replays a seed as before it came). */
   readonly parallelApplyShare?: number;
 }
@@ -182,6 +189,13 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );
+  const windowDraw = drawWindowChange(
+    rng.fork('window change'),
+    fallback,
+    opts.windowChangeShare ?? WINDOW_CHANGE_SHARE,
+    opts.windowChange,
+    opts.windowAnswer,
+  );
   const applySessions = drawApplySessions(rng.fork('apply sessions'), opts.parallelApplyShare ?? PARALLEL_APPLY_SHARE, opts.applySessions);
   const name = `ft-${opts.tag}-${opts.index}`;
   const clusters = { source: servers.source, target: servers.target };
@@ -205,6 +219,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   await createTrialDatabases(servers.source, databases);
   const pooler = poolerDraw && (await TrialPooler.start(poolerDraw, clusters, servers.proxies.source.port, databases));
   const bystander = bystanderDraws.length > 0 ? new BystanderActor(bystanderDraws, clusters, databases, result, opts.seed) : undefined;
+  const windowChange = windowDraw && new WindowChangeActor(windowDraw, clusters, databases, result);
   const store = new CatalogConnection(serverSpec(servers.target));
   const killed = new Set<number>();
   const ctx: FaultContext = {
@@ -259,6 +274,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const deadline = started + opts.deadlineMs;
   const inWindow: FallbackDriveArgs = {
     ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline, bystander, pooled: !!pooler },
+    windowChange,
     workloadStartedAt: workload.startedAt,
   };
   try {
