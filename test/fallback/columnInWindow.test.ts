@@ -43,7 +43,7 @@ describe('fallback window: a column added and written on the new server', functi
     await pair?.stop();
   });
 
-  it('a fall-back stops before its point of no return naming the column and ADD COLUMN for the old source, the old source unchanged; once made there and written again, the old source holds every value', async () => {
+  it('a fall-back stops before its point of no return naming the column and ADD COLUMN for the old source, the old source unchanged; once made there and written again while the application writes the table, the old source holds every value', async () => {
     const name = 'column-window';
     const db = 'column_window';
     await cutOverWithWindow(pair, store, name, db, SETUP);
@@ -79,6 +79,15 @@ describe('fallback window: a column added and written on the new server', functi
     assert.equal(await columnsOf(pair, 'source', db), 'id,v', "the old source's columns unchanged");
     assert.deepEqual(oldAfter, oldBefore, "the old source's rows unchanged");
 
+    // the application goes on writing the table, so the reverse stream, tried again after the
+    // stop, reads the table (without the column) before the fix is made
+    await pair.target.query("INSERT INTO notes VALUES (103, 'after the stop', 'x103')", [], db);
+    await until(
+      'the row written after the stop on the old source',
+      async () => ((await pair.source.query('SELECT 1 FROM notes WHERE id = 103', [], db)).length === 1 ? true : undefined),
+      180_000,
+    );
+
     // the fix: the column made on the old source, its values written again on the new server
     const admin = await pair.source.connect(db);
     try {
@@ -87,15 +96,17 @@ describe('fallback window: a column added and written on the new server', functi
       await admin.end();
     }
     await pair.target.query('UPDATE notes SET extra = extra WHERE extra IS NOT NULL', [], db);
+    await pair.target.query("INSERT INTO notes VALUES (104, 'after the fix', 'x104')", [], db);
     await until(
       'the values on the old source',
-      async () => ((await pair.source.query("SELECT 1 FROM notes WHERE extra = 'x102'", [], db)).length === 1 ? true : undefined),
+      async () =>
+        (await pair.source.query("SELECT 1 FROM notes WHERE extra IN ('x102', 'x103', 'x104')", [], db)).length === 3 ? true : undefined,
       180_000,
     );
     await requestFallBack(serverSpec(pair.target), name);
     const fellBack = await fallBackSettles(store, name);
     assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
     assert.deepEqual(await notes(pair, 'source', db), await notes(pair, 'target', db), 'every value on the old source');
-    assert.equal((await notes(pair, 'source', db)).filter((r) => /,x10\d\)$|,y\d\)$/.test(r)).length, 5);
+    assert.equal((await notes(pair, 'source', db)).filter((r) => /,x10\d\)$|,y\d\)$/.test(r)).length, 7);
   });
 });

@@ -242,6 +242,7 @@ class ApplySession {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
+        this.shapes.leftOutReadAgain();
         if (this.lanes && !this.catchingUp()) return this.beginParallel(item);
         if (this.lanes) this.unroutedBatch = true;
         if (this.state.pin || this.state.commitBefore !== undefined || this.state.notNullSets)

@@ -87,16 +87,36 @@ export class ShapeFollower {
   async tableOf(relation: Relation): Promise<TargetTable> {
     let table = this.tables.get(relation.oid);
     if (!table) {
-      table = await resolveTargetTable(
-        this.connections.target,
-        relation,
-        this.connections.foreignKeysFire,
-        this.leftOut.get(relation.oid),
-        this.config.words,
-      );
+      const leftOut = this.leftOut.get(relation.oid);
+      table = await resolveTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, leftOut, this.config.words);
+      if (leftOut && leftOut.size > 0) this.leftOutMade(relation, leftOut, table);
       this.tables.set(relation.oid, table);
     }
     return table;
+  }
+
+  /**
+   * Step, at each source transaction's BEGIN: the tables with columns left out are read again at
+   * their next row. The user makes such a column on the old source (the fall-back's printed fix)
+   * and then rewrites its values on the new server; those rows come in transactions that began
+   * after the column was made, so reading the table again at each one writes their values, where
+   * the relation message's reading, made before, would leave them out. Tables without such columns
+   * are not read again.
+   */
+  leftOutReadAgain(): void {
+    for (const oid of this.leftOut.keys()) this.tables.delete(oid);
+  }
+
+  /** Of the columns left out, those the target has now: written from here on, and told once. */
+  private leftOutMade(relation: Relation, leftOut: ReadonlySet<string>, table: TargetTable): void {
+    const still = new Set(table.columns.filter((c) => c.leftOut).map((c) => c.name));
+    if (still.size === leftOut.size) return;
+    if (still.size > 0) this.leftOut.set(relation.oid, still);
+    else this.leftOut.delete(relation.oid);
+    const made = [...leftOut].filter((c) => !still.has(c));
+    this.state.onFollowed?.(
+      `table ${displayName(relation.schema, relation.name)}: column ${made.map(displayIdent).join(', ')} now made on ${this.words.target}: its values carried there from here on`,
+    );
   }
 
   /**
@@ -503,7 +523,9 @@ export class ShapeFollower {
   private async leftOutColumns(relation: Relation, missing: readonly string[]): Promise<ReadonlySet<string>> {
     const carried = missing.length > 0 ? await this.state.carriedBack?.(relation.schema, relation.name) : undefined;
     const leftOut = new Set(carried ? missing.filter((c) => !carried.has(c)) : []);
-    this.leftOut.set(relation.oid, leftOut);
+    // kept only where some column is left out: each BEGIN walks this map (leftOutReadAgain)
+    if (leftOut.size > 0) this.leftOut.set(relation.oid, leftOut);
+    else this.leftOut.delete(relation.oid);
     const fresh = [...leftOut].filter((c) => !this.keptTold.has(`${relation.oid}\0${c}`));
     for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
     if (fresh.length > 0)
