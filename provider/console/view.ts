@@ -120,7 +120,7 @@ const FALL_BACK_EFFECT =
  * applies), so the button is off exactly when `pgferry update --fall-back` is refused, with its words.
  */
 function fallBackAction(s: MigrationStatus): Action {
-  const why = fallBackRefusal(s);
+  const why = fallBackRefusal(s, false);
   return why === undefined ? { allowed: true, effect: FALL_BACK_EFFECT } : { allowed: false, why, effect: FALL_BACK_EFFECT };
 }
 
@@ -129,7 +129,7 @@ function resumeForwardAction(s: MigrationStatus): Action {
   const effect =
     `${FALL_BACK_EFFECT} Then the target follows the old source again from the fall-back point (a replication slot on the old source keeps its WAL ` +
     'until the target applies it; the target stays fenced for the applications), so you can cut over again later without a new copy.';
-  const why = fallBackRefusal(s);
+  const why = fallBackRefusal(s, true);
   return why === undefined ? { allowed: true, effect } : { allowed: false, why, effect };
 }
 

@@ -514,14 +514,14 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
 /**
  * Why `requestFallBack` refuses a migration now, in words after "cannot fall back: ", from its
  * status (the windows it carries); undefined when it may. The console's Fall back and Resume
- * forward buttons read it, so they refuse as the CLI does.
+ * forward buttons read it, so they refuse as the CLI does. A window that fell back while another
+ * stopped before its point of no return leaves that other Open: asking again falls back the Open
+ * ones, with the choice of `resumeForward` the first ask made (a FellBack window's forwardLsn).
  */
-export function fallBackRefusal(status: MigrationStatus): string | undefined {
+export function fallBackRefusal(status: MigrationStatus, resumeForward?: boolean): string | undefined {
   const windows = status.databases.flatMap((d) => (d.fallback ? [{ database: d.database, ...d.fallback }] : []));
   if (status.mode !== 'Online') return 'it is Offline, and only an online cutover with fallbackWindow opens a window to fall back in';
   if (windows.length === 0) return `it has no fallback window (${status.state}; a window is opened by a cutover with fallbackWindow)`;
-  const fell = windows.find((w) => w.state === 'FellBack');
-  if (fell) return `it fell back already (${fell.fellBackAt ?? fell.database}); the old source is the primary`;
   if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) return 'a fall-back is asked already and under way';
   const stopped = windows.find((w) => w.state === 'Stopped');
   if (stopped) {
@@ -529,8 +529,15 @@ export function fallBackRefusal(status: MigrationStatus): string | undefined {
   }
   if (windows.some((w) => w.state === 'Opening'))
     return 'its fallback window is still opening (the cutover is finishing); ask again once it is Open';
-  if (!windows.some((w) => w.state === 'Open'))
+  const fell = windows.find((w) => w.state === 'FellBack');
+  if (!windows.some((w) => w.state === 'Open')) {
+    if (fell) return `it fell back already (${fell.fellBackAt ?? fell.database}); the old source is the primary`;
     return 'its fallback window is closed, and the old source has not followed the target since';
+  }
+  if (fell && resumeForward !== undefined && resumeForward !== (fell.forwardLsn !== undefined)) {
+    const first = fell.forwardLsn !== undefined ? 'with' : 'without';
+    return `${displayIdent(fell.database)} fell back ${first} --resume-forward; ask again ${first} it to fall back the databases still Open`;
+  }
   return undefined;
 }
 
@@ -539,6 +546,8 @@ export function fallBackRefusal(status: MigrationStatus): string | undefined {
  * PgMigration `fallBack: true`; docs/fallback.md): its runner fences the target, drains the reverse
  * stream, moves the sequences back, verifies and lifts the old source's fence. Refused in one line,
  * changing nothing: offline, no window, the window closed, asked twice, the reverse stream stopped.
+ * Asked again after a fall-back that passed in some databases and stopped in others, it falls back
+ * the windows still Open, with the first ask's `resumeForward` (another choice is refused).
  * `resumeForward` (`--resume-forward`): the forward stream starts again from the fall-back point,
  * so the migration can be cut over again later without a new copy (docs/fallback.md).
  */
@@ -555,11 +564,12 @@ export async function requestFallBack(
         category: 'input',
         field: 'fallBack',
       });
-    const why = fallBackRefusal(status);
+    const forward = options.resumeForward === true;
+    const why = fallBackRefusal(status, forward);
     if (why) throw refuse(why);
     // one statement, every open window or none: a window that changed meanwhile is said as it is now
-    if ((await catalogRequestFallBack(store, name, options.resumeForward === true)) === 0)
-      throw refuse(fallBackRefusal((await get(store, name)) ?? status) ?? 'its windows changed meanwhile; ask again');
+    if ((await catalogRequestFallBack(store, name, forward)) === 0)
+      throw refuse(fallBackRefusal((await get(store, name)) ?? status, forward) ?? 'its windows changed meanwhile; ask again');
     await recordEvent(store, name, 'info', `fall-back requested${options.resumeForward ? ', the forward stream to start again' : ''}`);
     return (await get(store, name))!;
   });

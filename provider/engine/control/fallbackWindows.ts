@@ -229,16 +229,20 @@ export async function markFallbackStreaming(store: CatalogConnection, migration:
  * The user asks to fall back (`pgferry update --fall-back`): every open window of the migration at
  * once, in one statement, only while each is Open (the caller has said why not otherwise); the
  * runner is woken. `forwardAgain` (--resume-forward): the forward stream starts again from the
- * fall-back point (docs/fallback.md). Returns how many windows took the request.
+ * fall-back point (docs/fallback.md). Windows that fell back already (another window stopped before
+ * its point of no return, asked again) stay as they are, and only the same choice of `forwardAgain`
+ * they fell back with is taken: the migration streams forward again all together or not at all.
+ * Returns how many windows took the request.
  */
 export async function requestFallBack(store: CatalogConnection, migration: string, forwardAgain = false): Promise<number> {
-  if (forwardAgain) await store.install(); // the column comes with version 23
+  await store.install(); // forward_again comes with version 23
   const rows = await store.query<{ database: string }>(
     `UPDATE ${T} SET fall_back_requested_at = now(), message = NULL${forwardAgain ? ', forward_again = true' : ''}
       WHERE migration = $1 AND state = 'Open' AND fall_back_requested_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.migration = $1 AND o.state IN ('Opening', 'Stopped', 'FallingBack', 'FellBack'))
+        AND NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.migration = $1 AND o.state IN ('Opening', 'Stopped', 'FallingBack'))
+        AND NOT EXISTS (SELECT 1 FROM ${T} f WHERE f.migration = $1 AND f.state = 'FellBack' AND f.forward_again IS DISTINCT FROM $2)
       RETURNING database`,
-    [migration],
+    [migration, forwardAgain],
   );
   if (rows.length > 0) await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
   return rows.length;
@@ -403,7 +407,8 @@ export async function fallbackStatuses(store: CatalogConnection, migration: stri
         ...(w.appliedLsn ? { appliedLsn: w.appliedLsn } : {}),
         ...(w.closedAt ? { closedAt: w.closedAt.toISOString() } : {}),
         ...(w.message ? { message: w.message } : {}),
-        ...(w.fallBackRequested ? { fallBackRequested: true } : {}),
+        // asked and not done: a window that fell back keeps its request, which no status reads as pending
+        ...(w.fallBackRequested && w.state !== 'FellBack' ? { fallBackRequested: true } : {}),
         ...(w.fellBackAt ? { fellBackAt: w.fellBackAt.toISOString() } : {}),
         ...(w.downtimeSeconds !== undefined ? { downtimeSeconds: w.downtimeSeconds } : {}),
         ...(w.forwardLsn ? { forwardLsn: w.forwardLsn } : {}),
