@@ -154,7 +154,10 @@ describe('fallback window: a BEGIN READ WRITE writer into a table made in the wi
         await requestFallBack(target, name);
         const stopped = await fallBackSettles(store, name);
         assert.equal(stopped.databases[0]!.fallback!.state, 'Open', stopped.databases[0]!.fallback!.message);
-        assert.match(stopped.databases[0]!.fallback!.message ?? '', /^fall-back stopped: table ("public"\."orders_new"|public\.orders_new) /);
+        assert.match(
+          stopped.databases[0]!.fallback!.message ?? '',
+          /^fall-back stopped: table ("public"\."orders_new"|public\.orders_new) /,
+        );
         assert.deepEqual(await triggersOn(pair.target), usersTrigger, "the fence off the table at the stop, the user's trigger as it was");
         const afterStop = writer.acknowledged.size;
         await until('the writer writes again', async () => (writer.acknowledged.size >= afterStop + 3 ? true : undefined), 120_000);

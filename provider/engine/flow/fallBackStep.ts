@@ -426,7 +426,12 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
  * warning naming the grant: a session that turns read-only off may write it until the carry, and a
  * row it writes after that makes the verification stop the fall-back.
  */
-async function carriedUnfenced(run: SwitchoverRun, database: string, carry: readonly WindowTable[], fenced: readonly string[]): Promise<void> {
+async function carriedUnfenced(
+  run: SwitchoverRun,
+  database: string,
+  carry: readonly WindowTable[],
+  fenced: readonly string[],
+): Promise<void> {
   if (carry.every((t) => fenced.includes(t.oid))) return;
   const now = (await again(run, 'the fence on the tables of the window', () => fenceWindowTables(run, database))).fenced;
   const open = carry.filter((t) => !now.includes(t.oid));

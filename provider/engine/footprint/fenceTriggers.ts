@@ -93,7 +93,12 @@ interface FencedTable {
  * partition tree, and at a fall-back the tables of the window (`windowTables`, their OIDs:
  * switchover/windowTables.ts), with their partitions.
  */
-async function fencedTables(client: pg.Client, publication: string, names: FenceNames, windowTables: readonly string[] = []): Promise<FencedTable[]> {
+async function fencedTables(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+  windowTables: readonly string[] = [],
+): Promise<FencedTable[]> {
   const fn = `${qualified(CONTROL_SCHEMA, names.function)}()`;
   return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger, fn, windowTables])).rows;
 }

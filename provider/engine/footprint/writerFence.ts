@@ -439,10 +439,7 @@ async function triggersOn(at: FenceAt): Promise<{ tables: string[]; ended: Write
   // a prepared transaction that wrote a table holds its lock until it is committed or rolled
   // back, which no session's end does: CREATE TRIGGER would wait on it to no end; said first
   const refuseIfPrepared = async (): Promise<void> => {
-    const prepared = await preparedWriters(
-      at.inDatabase,
-      await fencedTableOids(at.inDatabase, at.publication, at.names, at.windowTables),
-    );
+    const prepared = await preparedWriters(at.inDatabase, await fencedTableOids(at.inDatabase, at.publication, at.names, at.windowTables));
     if (prepared.length > 0) throw preparedRefusal(at.database, prepared);
   };
   await refuseIfPrepared();
