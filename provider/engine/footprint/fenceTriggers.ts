@@ -43,22 +43,25 @@ const READ_ONLY_SQL_TRANSACTION = '25006';
 /**
  * The tables of a publication with their partition parents and partitions, plain and partitioned
  * only, and the tables of $4 (a fall-back's tables of the window, switchover/windowTables.ts) with
- * their partitions; `windowed`: a table of $4's or one of their partitions.
+ * their partitions (not their parents: a window's table is no partition, and an inheritance parent of
+ * one is not the window's); `windowed`: a table of $4's or one of their partitions.
  */
 const FENCED_TABLES_SQL = `
 WITH RECURSIVE pub AS (
-  SELECT c.oid, false AS windowed
+  SELECT c.oid
     FROM pg_catalog.pg_publication_tables t
     JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname
     JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
    WHERE t.pubname = $1
+), up AS (
+  SELECT oid FROM pub
+  UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+), base AS (
+  SELECT oid, false AS windowed FROM up
   UNION ALL
   SELECT c.oid, true FROM pg_catalog.pg_class c WHERE c.oid = ANY($4::pg_catalog.oid[])
-), up AS (
-  SELECT oid, windowed FROM pub
-  UNION SELECT i.inhparent, up.windowed FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
 ), down AS (
-  SELECT oid, windowed FROM up
+  SELECT oid, windowed FROM base
   UNION SELECT i.inhrelid, down.windowed FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
 ), covered AS (
   SELECT oid, pg_catalog.bool_and(windowed) AS windowed FROM down GROUP BY oid
