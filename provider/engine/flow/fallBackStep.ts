@@ -33,7 +33,7 @@ import { recordEvent } from '../control/store';
 import { lateArrivals, lateArrivalWords, markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { handOverFences } from '../footprint/targetFence';
+import { fenceWindowTables, handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
 import { switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { SwitchoverRun } from '../run/migrationRun';
@@ -42,7 +42,7 @@ import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { columnsLeftBehind } from './columnsLeftBehind';
 import type pg from 'pg';
-import { carryWindowTables, planWindowTables, type CarryTarget } from '../switchover/windowTables';
+import { carryWindowTables, planWindowTables, type CarryTarget, type WindowTable } from '../switchover/windowTables';
 import { recordCarry, takeBackCarried } from '../footprint/windowCarry';
 import { reverseStreamNamesOf } from '../core/names';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
@@ -57,7 +57,7 @@ import { openForwardAgain } from './forwardAgain';
 import { FALL_BACK_HOLD, fallBackGate, holdAtFallBack, liftHold } from './hold';
 import { stepClock, type StepClock } from '../util/stepClock';
 import { retryDelayMs } from './watchLoop';
-import { displayIdent } from '../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { sqlStateWithin } from '../connect/sqlstate';
 
 /** One database's reverse applier as the runner holds it. */
@@ -392,11 +392,14 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
   if (!opening) return;
   // a runner killed after an earlier carry left its rows there: taken back, carried again below with the rest
   await tablesOfTheWindowTakenBack(run, database);
+  // the fence on the window's tables, those made since the target was fenced too, before a row of them is read
+  const fence = await again(run, 'the fence on the tables of the window', () => fenceWindowTables(run, database));
   const sides = { newServer: run.spec.target, oldSource: run.spec.source };
   const { publication } = reverseStreamNamesOf(run.spec.migrationName, database, run.instance);
   const plan = await again(run, 'the tables of the window', () => planWindowTables(sides, database, opening, publication));
   if (plan.leftBehind) throw new FallBackStopped(plan.leftBehind);
   if (plan.carry.length === 0) return;
+  await carriedUnfenced(run, database, plan.carry, fence.fenced);
   const record = (client: pg.Client, tables: readonly CarryTarget[]) => recordCarry(run, database, client, tables);
   // tried again after a lost connection: what the try before may have committed is taken back first, never carried twice
   const carry = async () => {
@@ -415,6 +418,31 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
     database,
     message: `fall-back: rows of the tables made on the new server in the window carried to the old source: ${carried.map((c) => `${c.table} ${c.rows}${c.sequences > 0 ? ` (${c.sequences} sequence value(s) moved forward)` : ''}`).join(', ')}`,
   });
+}
+
+/**
+ * A table to carry that the fence does not cover: made after it was put on again (fenced now, before
+ * the carry reads it), or one the target user may not put a trigger on, carried as it is with a
+ * warning naming the grant: a session that turns read-only off may write it until the carry, and a
+ * row it writes after that makes the verification stop the fall-back.
+ */
+async function carriedUnfenced(
+  run: SwitchoverRun,
+  database: string,
+  carry: readonly WindowTable[],
+  fenced: readonly string[],
+): Promise<void> {
+  if (carry.every((t) => fenced.includes(t.oid))) return;
+  const now = (await again(run, 'the fence on the tables of the window', () => fenceWindowTables(run, database))).fenced;
+  const open = carry.filter((t) => !now.includes(t.oid));
+  if (open.length === 0) return;
+  const user = run.spec.target.user;
+  await run.warn(
+    `fall-back: ${open.map((t) => displayName(t.schema, t.name)).join(', ')} of the new server, made there in the fallback window, carried without the fall-back's fence: ` +
+      `the target user ${displayIdent(user)} may not put a trigger on ${open.length === 1 ? 'it' : 'them'}, so a session that turns read-only off may still write there ` +
+      `and stop the fall-back at its verification; fix on the new server: ${open.map((t) => `GRANT TRIGGER ON ${qualified(t.schema, t.name)} TO ${ident(user)}`).join('; ')}`,
+    database,
+  );
 }
 
 /**

@@ -40,7 +40,12 @@ import { dropControlSchemaIfMade, dropControlSchemaIfMadeStatement } from './con
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
-/** The tables of a publication with their partition parents and partitions, plain and partitioned only. */
+/**
+ * The tables of a publication with their partition parents and partitions, plain and partitioned
+ * only, and the tables of $4 (a fall-back's tables of the window, switchover/windowTables.ts) with
+ * their partitions (not their parents: a window's table is no partition, and an inheritance parent of
+ * one is not the window's); `windowed`: a table of $4's or one of their partitions.
+ */
 const FENCED_TABLES_SQL = `
 WITH RECURSIVE pub AS (
   SELECT c.oid
@@ -51,25 +56,33 @@ WITH RECURSIVE pub AS (
 ), up AS (
   SELECT oid FROM pub
   UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+), base AS (
+  SELECT oid, false AS windowed FROM up
+  UNION ALL
+  SELECT c.oid, true FROM pg_catalog.pg_class c WHERE c.oid = ANY($4::pg_catalog.oid[])
 ), down AS (
-  SELECT oid FROM up
-  UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
+  SELECT oid, windowed FROM base
+  UNION SELECT i.inhrelid, down.windowed FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
+), covered AS (
+  SELECT oid, pg_catalog.bool_and(windowed) AS windowed FROM down GROUP BY oid
 )
-SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, covered.windowed,
        pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
        pg_catalog.has_table_privilege(c.oid, 'TRIGGER') AS may,
        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
                 WHERE tg.tgrelid = c.oid AND tg.tgname = $2 AND tg.tgfoid = pg_catalog.to_regprocedure($3)) AS fenced,
        (SELECT tg.tgfoid::pg_catalog.regprocedure::text FROM pg_catalog.pg_trigger tg
          WHERE tg.tgrelid = c.oid AND tg.tgname = $2 AND tg.tgfoid IS DISTINCT FROM pg_catalog.to_regprocedure($3)) AS taken_by
-  FROM down JOIN pg_catalog.pg_class c ON c.oid = down.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  FROM covered JOIN pg_catalog.pg_class c ON c.oid = covered.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
  ORDER BY n.nspname, c.relname`;
 
 interface FencedTable {
-  readonly oid: number;
+  readonly oid: string;
   readonly schema: string;
   readonly name: string;
+  /** A table of the window (or one of its partitions) rather than of the publication: fenced only where the user may. */
+  readonly windowed: boolean;
   readonly owned: boolean;
   readonly may: boolean;
   /** The table has the fence's trigger: one of its name that calls the fence's function (the function, not the name, says it is pgferry's). */
@@ -78,16 +91,29 @@ interface FencedTable {
   readonly taken_by: string | null;
 }
 
-/** The tables the fence covers in the connected database: those of `publication`, with their partition tree. */
-async function fencedTables(client: pg.Client, publication: string, names: FenceNames): Promise<FencedTable[]> {
-  return (
-    await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger, `${qualified(CONTROL_SCHEMA, names.function)}()`])
-  ).rows;
+/**
+ * The tables the fence covers in the connected database: those of `publication`, with their
+ * partition tree, and at a fall-back the tables of the window (`windowTables`, their OIDs:
+ * switchover/windowTables.ts), with their partitions.
+ */
+async function fencedTables(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+  windowTables: readonly string[] = [],
+): Promise<FencedTable[]> {
+  const fn = `${qualified(CONTROL_SCHEMA, names.function)}()`;
+  return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger, fn, windowTables])).rows;
 }
 
-/** The OIDs of the tables the fence covers in the connected database (`publication`'s, with their partition trees). */
-export async function fencedTableOids(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
-  return (await fencedTables(client, publication, names)).map((t) => t.oid);
+/** The OIDs of the tables the fence covers in the connected database (fencedTables). */
+export async function fencedTableOids(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+  windowTables: readonly string[] = [],
+): Promise<string[]> {
+  return (await fencedTables(client, publication, names, windowTables)).map((t) => t.oid);
 }
 
 /** The tables of `publication` the connected user may not put a trigger on (neither owner nor TRIGGER privilege). */
@@ -187,8 +213,13 @@ $pgferry$`;
  * someone else's, never taken for the fence (its table would be left open) nor replaced. Run before
  * anything of the fence is made, and again as its triggers are made.
  */
-export async function refuseTakenFenceName(client: pg.Client, publication: string, names: FenceNames): Promise<void> {
-  refuseTakenName(await fencedTables(client, publication, names), names, await currentDatabase(client));
+export async function refuseTakenFenceName(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+  windowTables: readonly string[] = [],
+): Promise<void> {
+  refuseTakenName(await fencedTables(client, publication, names, windowTables), names, await currentDatabase(client));
 }
 
 function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, database: string): void {
@@ -206,17 +237,23 @@ function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, data
 }
 
 /**
- * Puts the fence on every table of `publication` in the connected database, in the caller's
- * transaction (CREATE TRIGGER waits for the writers already in a table: the caller ends them
- * first and sets a lock_timeout). Idempotent: a table fenced already keeps its trigger. Returns the
- * fenced tables' OIDs.
+ * Puts the fence on every table of `publication` and of `windowTables` (fencedTables) in the connected database, in the caller's transaction
+ * (CREATE TRIGGER waits for the writers already in a table: the caller ends them first and sets a
+ * lock_timeout). Idempotent: a table fenced already keeps its trigger. A table of the window the
+ * user may not put a trigger on is left as it is (the fall-back says so as it carries it): it is the
+ * application's, made by a role of its own. Returns the OIDs of the tables fenced.
  */
-export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
+export async function installFenceTriggers(
+  client: pg.Client,
+  publication: string,
+  names: FenceNames,
+  windowTables: readonly string[] = [],
+): Promise<string[]> {
   await client.query(MAKE_CONTROL_SCHEMA_SQL);
   await client.query(passesSql(names));
   await closePasses(client, names);
   await client.query(functionSql(names));
-  const tables = await fencedTables(client, publication, names);
+  const tables = (await fencedTables(client, publication, names, windowTables)).filter((t) => t.may || t.fenced || !t.windowed);
   refuseTakenName(tables, names, await currentDatabase(client));
   for (const t of tables) {
     if (t.fenced) continue;
@@ -279,7 +316,7 @@ export interface PreparedWriter {
  * transaction prepared before the fence commits whatever the fence is (COMMIT PREPARED is allowed
  * in a read-only transaction, and its triggers ran when it wrote), so the cutover does not pass one.
  */
-export async function preparedWriters(client: pg.Client, tables: readonly number[]): Promise<PreparedWriter[]> {
+export async function preparedWriters(client: pg.Client, tables: readonly string[]): Promise<PreparedWriter[]> {
   const { rows } = await client.query<PreparedWriter>(
     `SELECT p.gid, p.owner::text AS owner, p.prepared::text AS prepared
        FROM pg_catalog.pg_prepared_xacts p

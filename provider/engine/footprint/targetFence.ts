@@ -6,10 +6,25 @@
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
 // The fall-back's fences go through here alone, one entry per direction: put on the target
 // (fenceTarget), handed over to the old source past the point of no return (handOverFences), or
-// lifted off the target when the fall-back stops before it (targetFence.undo).
-import { CONTROL_SCHEMA } from '../core/names';
+// lifted off the target when the fall-back stops before it (targetFence.undo). The target's fence
+// covers the tables the applications made there in the window too (not streamed, their rows carried
+// by the fall-back): the same trigger under the same record, put on with the fence and again, for
+// those made since, before the carry reads their rows (fenceWindowTables).
+import { CONTROL_SCHEMA, reverseStreamNamesOf } from '../core/names';
+import { tablesAtOpening } from '../control/fallbackWindows';
 import type { MigrationRun } from '../run/migrationRun';
-import { fenceDatabase, fenceRightsRefusal, keepFence, liftStatements, liftWriterFence, pendingFences, reclaimFence } from './writerFence';
+import { windowTableOids } from '../switchover/windowTables';
+import {
+  fenceDatabase,
+  fenceMoreTables,
+  fenceRightsRefusal,
+  keepFence,
+  liftStatements,
+  liftWriterFence,
+  pendingFences,
+  reclaimFence,
+  type WindowTablesOf,
+} from './writerFence';
 import type { RestoreContext, RightsRefusal, RightsSessions, ReversibleChange } from './change';
 
 /** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */
@@ -47,9 +62,42 @@ export const targetFence = {
   }),
 } satisfies ReversibleChange;
 
-/** The fall-back fences the target (footprint/writerFence.ts, side target), recorded first. Returns how many sessions it ended. */
-export function fenceTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'instance'>, database: string): Promise<number> {
-  return fenceDatabase(run, database, 'target');
+type FenceRun = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'instance'>;
+
+/**
+ * The tables the applications made on the new server in the window (switchover/windowTables.ts),
+ * read in the fenced database: not streamed, so the reverse publication does not list them, yet the
+ * fall-back carries their rows and must read them fenced. None for a window opened before control
+ * migration 34, which recorded no tables at its opening.
+ */
+function windowTablesOf(run: FenceRun, database: string): WindowTablesOf {
+  return async (inDatabase) => {
+    const opening = await tablesAtOpening(run.store, run.spec.migrationName, database);
+    if (!opening) return [];
+    const { publication } = reverseStreamNamesOf(run.spec.migrationName, database, run.instance);
+    return windowTableOids(inDatabase, opening, publication);
+  };
+}
+
+/**
+ * The fall-back fences the target (footprint/writerFence.ts, side target), recorded first: the
+ * reverse publication's tables and the window's. Returns how many sessions it ended.
+ */
+export function fenceTarget(run: FenceRun, database: string): Promise<number> {
+  return fenceDatabase(run, database, 'target', windowTablesOf(run, database));
+}
+
+/**
+ * Before the fall-back reads the rows of the window's tables to carry them: its fence put on those
+ * made since the target was fenced (a session that turned read-only off may make one), under the
+ * target fence's record, so the fence's one undo and its lift take them away with the rest. Returns
+ * the window's tables and those of them fenced (one the target user may not put a trigger on is not).
+ */
+export function fenceWindowTables(
+  run: FenceRun,
+  database: string,
+): Promise<{ readonly windowTables: readonly string[]; readonly fenced: readonly string[] }> {
+  return fenceMoreTables(run, database, 'target', windowTablesOf(run, database));
 }
 
 /**

@@ -337,18 +337,34 @@ function fencedPublication(run: Pick<MigrationRun, 'spec' | 'instance'>, databas
 const TRIGGER_ATTEMPTS = 3;
 
 /**
+ * Tables a fence covers beyond its publication's, read in the fenced database: at a fall-back, the
+ * tables the applications made on the new server in the window (targetFence.ts).
+ */
+export type WindowTablesOf = (inDatabase: pg.Client) => Promise<readonly string[]>;
+
+/** One database's fence as its triggers are put on: its sessions (on the server, in the database) and the tables it covers. */
+interface FenceAt {
+  readonly client: pg.Client;
+  readonly inDatabase: pg.Client;
+  readonly server: ServerSpec;
+  readonly database: string;
+  readonly publication: string;
+  readonly names: FenceNames;
+  readonly windowTables: readonly string[];
+}
+
+/**
  * Fences one database: its value before (and whether its control schema is there) recorded in the
  * catalog first, then ALTER DATABASE, then every session that could still write ended and gone
  * (its open transaction rolled back, or committed before the cutover point), then the triggers on
- * its tables (a writer that connected again and holds a table makes CREATE TRIGGER time out: it is
- * ended and the triggers tried again). A transaction prepared on those tables stops it, named, before
- * the triggers, between their tries and after them. Idempotent: a resumed
+ * its tables (triggersOn), those of `windowTablesOf` too. Idempotent: a resumed
  * cutover fences again, keeping the value first recorded. Returns how many sessions it ended.
  */
 export async function fenceDatabase(
   run: Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'instance'>,
   database: string,
   side: FenceSide = 'source',
+  windowTablesOf?: WindowTablesOf,
 ): Promise<number> {
   const { spec, store } = run;
   const change = CHANGE_OF[side];
@@ -357,28 +373,16 @@ export async function fenceDatabase(
     withSession(spec[side], { database, purpose: 'fence', writable: true }, async (inDatabase) => {
       const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
       if (!rows[0]) throw refused(`database ${displayIdent(database)} is not on the ${side}`, "check the migration's databases");
+      const publication = fencedPublication(run, database, side);
+      const windowTables = (await windowTablesOf?.(inDatabase)) ?? [];
       // a trigger of someone else's under the fence's name stops it before anything is recorded or set
-      await refuseTakenFenceName(inDatabase, fencedPublication(run, database, side), names);
+      await refuseTakenFenceName(inDatabase, publication, names, windowTables);
       const schemaCreated = !(await controlSchemaExists(inDatabase));
       await recordFence(store, spec.migrationName, database, rows[0].prior, change, schemaCreated);
       await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
       const ended = await endWriters(client, spec[side], database);
-      const publication = fencedPublication(run, database, side);
-      // a prepared transaction that wrote a table holds its lock until it is committed or rolled
-      // back, which no session's end does: CREATE TRIGGER would wait on it to no end; said first
-      const refuseIfPrepared = async (): Promise<void> => {
-        const prepared = await preparedWriters(inDatabase, await fencedTableOids(inDatabase, publication, names));
-        if (prepared.length > 0) throw preparedRefusal(database, prepared);
-      };
-      await refuseIfPrepared();
-      const tables = await fenceTables(inDatabase, publication, names, async () => {
-        await refuseIfPrepared();
-        ended.push(...(await endWriters(client, spec[side], database)));
-      }).catch(async (error: unknown) => {
-        if (sqlState(error) === LOCK_NOT_AVAILABLE) await refuseIfPrepared();
-        throw error;
-      });
-      await refuseIfPrepared();
+      const on = await triggersOn({ client, inDatabase, server: spec[side], database, publication, names, windowTables });
+      ended.push(...on.ended);
       await recordSessionsEnded(store, spec.migrationName, database, ended.length, change);
       const writing = ended.filter((w) => w.writing).length;
       const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
@@ -386,7 +390,7 @@ export async function fenceDatabase(
         run.store,
         spec.migrationName,
         'info',
-        `writers fenced: new transactions on the ${side} are read-only (default_transaction_read_only = on), ${tables.length} table(s) refuse any session's write but pgferry's, ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
+        `writers fenced: new transactions on the ${side} are read-only (default_transaction_read_only = on), ${on.tables.length} table(s) refuse any session's write but pgferry's, ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
         database,
       );
       return ended.length;
@@ -395,19 +399,75 @@ export async function fenceDatabase(
 }
 
 /**
- * The fence's triggers on the tables of `publication`, in one transaction that waits for no table
- * longer than a short lock_timeout: a writer that connected again and holds a table makes it time
- * out, and `endAgain` ends the writers before the next attempt. Returns the fenced tables' OIDs.
+ * A fence in force (fenceDatabase) put on the tables `windowTablesOf` reads now, those made since it
+ * was put on among them: the same trigger calling the same function, under the fence's one record,
+ * so its one undo (or its lift, once kept) takes them away with the others. The writers ended only
+ * where one holds a table the trigger waits for. Returns the tables read and those of them fenced
+ * (a table the user may not put a trigger on is not).
  */
-async function fenceTables(
-  inDatabase: pg.Client,
-  publication: string,
-  names: FenceNames,
-  endAgain: () => Promise<void>,
-): Promise<number[]> {
+export async function fenceMoreTables(
+  run: Pick<MigrationRun, 'spec' | 'store' | 'instance'>,
+  database: string,
+  side: FenceSide,
+  windowTablesOf: WindowTablesOf,
+): Promise<{ readonly windowTables: readonly string[]; readonly fenced: readonly string[] }> {
+  const { spec, store } = run;
+  const change = CHANGE_OF[side];
+  if (!(await fenceOf(store, spec.migrationName, database, change)))
+    throw new Error(`the ${side} database ${displayIdent(database)} has no writer fence in force to put on more tables`);
+  const names = fenceNamesOf(spec.migrationName, database);
+  return withSession(spec[side], { purpose: 'fence', writable: true }, (client) =>
+    withSession(spec[side], { database, purpose: 'fence', writable: true }, async (inDatabase) => {
+      const publication = fencedPublication(run, database, side);
+      const windowTables = await windowTablesOf(inDatabase);
+      await refuseTakenFenceName(inDatabase, publication, names, windowTables);
+      const on = await triggersOn({ client, inDatabase, server: spec[side], database, publication, names, windowTables });
+      if (on.ended.length > 0) await recordSessionsEnded(store, spec.migrationName, database, on.ended.length, change);
+      return { windowTables, fenced: on.tables.filter((t) => windowTables.includes(t)) };
+    }),
+  );
+}
+
+/**
+ * The fence's triggers on its tables (a writer that connected again and holds a table makes CREATE
+ * TRIGGER time out: it is ended and the triggers tried again). A transaction prepared on those
+ * tables stops it, named, before the triggers, between their tries and after them. Returns the
+ * fenced tables' OIDs and the sessions it ended.
+ */
+async function triggersOn(at: FenceAt): Promise<{ tables: string[]; ended: Writer[] }> {
+  const ended: Writer[] = [];
+  // a prepared transaction that wrote a table holds its lock until it is committed or rolled
+  // back, which no session's end does: CREATE TRIGGER would wait on it to no end; said first
+  const refuseIfPrepared = async (): Promise<void> => {
+    const prepared = await preparedWriters(at.inDatabase, await fencedTableOids(at.inDatabase, at.publication, at.names, at.windowTables));
+    if (prepared.length > 0) throw preparedRefusal(at.database, prepared);
+  };
+  await refuseIfPrepared();
+  const tables = await fenceTables(at, async () => {
+    await refuseIfPrepared();
+    ended.push(...(await endWriters(at.client, at.server, at.database)));
+  }).catch(async (error: unknown) => {
+    if (sqlState(error) === LOCK_NOT_AVAILABLE) await refuseIfPrepared();
+    throw error;
+  });
+  await refuseIfPrepared();
+  return { tables, ended };
+}
+
+/**
+ * The fence's triggers on its tables, in one transaction that waits for no table longer than a
+ * short lock_timeout: a writer that connected again and holds a table makes it time out, and
+ * `endAgain` ends the writers before the next attempt. Returns the fenced tables' OIDs.
+ */
+async function fenceTables(at: FenceAt, endAgain: () => Promise<void>): Promise<string[]> {
+  const { inDatabase } = at;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction(inDatabase, () => installFenceTriggers(inDatabase, publication, names), SHORT_LOCK_WAIT);
+      return await inTransaction(
+        inDatabase,
+        () => installFenceTriggers(inDatabase, at.publication, at.names, at.windowTables),
+        SHORT_LOCK_WAIT,
+      );
     } catch (error) {
       if (attempt >= TRIGGER_ATTEMPTS || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
       await endAgain();

@@ -71,6 +71,14 @@ SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind = '
                     WHERE p.pubname = $2 AND r.prrelid = c.oid)
  ORDER BY 2, 3`;
 
+/**
+ * The OIDs of the window's tables on the session's server (the new server), as the fall-back's fence
+ * covers them (footprint/targetFence.ts): put on before a row of them is read.
+ */
+export async function windowTableOids(client: pg.Client, opening: readonly string[], publication: string): Promise<string[]> {
+  return (await client.query<WindowTable>(WINDOW_TABLES_SQL, [opening, publication, CONTROL_SCHEMA])).rows.map((t) => t.oid);
+}
+
 /** A table's columns as CREATE TABLE defines them; attgenerated is PostgreSQL 12's. */
 const columnsSql = (major: number) => `
 SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
