@@ -21,7 +21,7 @@ import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
 import { displayIdent } from '../../connect/quote';
-import { awaitedTable, heldUntilMade, WATCH_WAIT_MS } from './watchWait';
+import { awaitedTable, heldUntilMade, LabelsRenamed, WATCH_WAIT_MS } from './watchWait';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -276,7 +276,8 @@ export class Applier {
    * label removed and another added: told apart by the type's OID on the source against the one
    * recorded) stop at once when the type kept its recorded OID (renamed in place, which the watch
    * never follows); else they are held until a look of the watch begun after the refusal has ended:
-   * made by then, applied; else it stops, naming the fix.
+   * made by then, applied; else it stops. Either stop's fix is the rename (LabelsRenamed), where
+   * renames alone make the target's labels the source's.
    */
   private async heldForWatch(error: unknown): Promise<boolean> {
     const o = this.options;
@@ -298,6 +299,8 @@ export class Applier {
       recordedOid: (type: string) => this.recordedEnums.get(type),
     };
     const held = await heldUntilMade(o, table, looked, tell).catch(() => 'unmade' as const);
+    // a label renamed in place stops the stream on this refusal, its fix the renames on the target
+    if (typeof held === 'object') throw held.renamed.length > 0 ? new LabelsRenamed(held.renamed, error) : error;
     if (held !== 'present') return held === 'made';
     const again = !awaiting.triedAgain;
     awaiting.triedAgain = true;
