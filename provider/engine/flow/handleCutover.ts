@@ -4,11 +4,11 @@
 // would cut over is stopped on an error to fix, that stream is tried again at once, once per request
 // (the user often asks right after the fix, before the stop's back-off tries it): while every such
 // stream is being tried the request stays, and the cutover starts once they apply; one that stops
-// again refuses it (cleared with the reason, told as an event, the migration WaitingForApplyFix). Otherwise the source's tables
-// are scanned once more (a table created until now is reported before the cutover verifies) and the
-// watch hands off to the cutover step (flow/cutover.ts: fence and lag gate, marker, drain,
-// sequences, schema check, verification, release). The databases cut over leave the supervised
-// streams; the others stream on.
+// again refuses it (cleared with the reason, told as an event, the migration WaitingForApplyFix).
+// Otherwise the source's tables are scanned once more (a table created until now is reported
+// before the cutover verifies) and the watch hands off to the cutover step (flow/cutover.ts: fence
+// and lag gate, marker, drain, sequences, schema check, verification, release). The databases cut
+// over leave the supervised streams; the others stream on.
 import { resyncs } from './handleResyncs';
 import type { StreamStops } from './streamStops';
 import type { Supervision } from './supervision';
