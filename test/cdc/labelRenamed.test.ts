@@ -5,7 +5,10 @@
 // TYPE before, which the type's column refuses, and which CASCADE would answer by dropping the
 // column). Run as printed on the target once the stream has applied past the rename, or stopped on
 // the new label, the stream goes on and the cutover succeeds: the labels and the rows are read back
-// from both servers. Superuser and managed-like targets.
+// from both servers. Superuser and managed-like targets. A user who did not run it finds the stream
+// stopped on the new label: the stop's fix is the rename too (it printed ADD VALUE, which leaves the
+// old label beside the new one and the two types different at the cutover); run as printed, the
+// stream goes on and the cutover succeeds (superuser target).
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
@@ -16,6 +19,7 @@ import {
   cutoverEnd,
   endIfRunning,
   onBothTargets,
+  onTarget,
   pairSpec,
   startSourceWriter,
   until,
@@ -118,6 +122,41 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   }
 }
 
+/** The stream stopped on the new label, as a user who had not run the watch's fix finds it: the stop's own fix is run. */
+async function stoppedScenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
+  const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+  const running = runMigration({ ...spec, target });
+  const store = new CatalogConnection(target);
+  const writer = startSourceWriter(pair.source, DB, writeOne());
+  const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+  try {
+    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await pair.source.query(`ALTER TYPE state RENAME VALUE 'new' TO 'fresh'`, [], DB);
+    const stopped = await waitForStatus(store, name, (st) => st.databases[0]?.applyStop !== undefined || isFinalState(st.state), 60_000);
+    const fix = stopped.databases[0]?.applyStop?.fix ?? '';
+    // the statement the stop prints, as a user copies it: after the last colon of the fix
+    const printed = /: (ALTER TYPE .*)$/.exec(fix)?.[1];
+    assert.equal(printed, `ALTER TYPE "public"."state" RENAME VALUE 'new' TO 'fresh'`, fix);
+    await pair.target.query(printed, [], DB);
+    const streaming = await waitForStatus(
+      store,
+      name,
+      (st) => (st.subState === 'WaitingForCutoverTrigger' && st.databases[0]?.applyStop === undefined) || isFinalState(st.state),
+    );
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}\nevents:\n  ${await told()}`);
+    await writer.stop();
+    const end = await cutoverEnd(store, { target, migrationName: name }, running);
+    assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}\nevents:\n  ${await told()}`);
+    assert.equal(await labels(pair.target), 'fresh,paid');
+    assert.equal(await contents(pair.target), await contents(pair.source));
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await endIfRunning({ target, migrationName: name }, running);
+    await store.close();
+  }
+}
+
 describe('an enum label renamed on the source while streaming', function () {
   this.timeout(600_000);
   onBothTargets(
@@ -128,6 +167,14 @@ describe('an enum label renamed on the source while streaming', function () {
     async ({ pair, target, kind }) => {
       await loadSource(pair);
       await scenario(pair, `label-${kind}`, target);
+    },
+  );
+  onTarget(
+    'superuser',
+    "the stream stopped on the new label: the stop's fix is the rename; run as printed, it streams on, Succeeded, labels and rows equal",
+    async ({ pair, target, kind }) => {
+      await loadSource(pair);
+      await stoppedScenario(pair, `label-stop-${kind}`, target);
     },
   );
 });

@@ -2,10 +2,12 @@
 // when a caller that asked for a retry stops waiting, how long a stopped stream waits before it
 // is tried again, and the stop's record both directions keep (pure).
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
 import { ApplyFencedError } from '../../provider/engine/cdc/apply/applyTarget';
 import { StatementFailure } from '../../provider/engine/cdc/apply/targetTransaction';
+import { LabelsRenamed } from '../../provider/engine/cdc/apply/watchWait';
 import { waitDone } from '../../provider/cli/wait';
 import { failureMessage } from '../../provider/resource/failures';
 import { retryDelayMs } from '../../provider/engine/flow/watchLoop';
@@ -103,6 +105,32 @@ describe('stream failures: stop for a fix, or end the migration', () => {
       'CDC_SCHEMA_CHANGE',
       'make the same change on the target',
     ]);
+  });
+
+  it('fixes an enum label the target lacks by the rename when the apply found it renamed in place, else by adding it', () => {
+    const enumRefused = (): StatementFailure => {
+      const server = Object.assign(new pg.DatabaseError('invalid input value for enum public.state: "fresh"', 0, 'error'), {
+        code: '22P02',
+      });
+      return new StatementFailure(
+        'CDC_APPLY',
+        `applying update to "public"."t" on the target failed: ${server.message}`,
+        '"public"."t"',
+        'UPDATE ...',
+        {
+          category: 'target',
+          cause: server,
+        },
+      );
+    };
+    const added = classifyStreamFailure(enumRefused());
+    const rename = `ALTER TYPE "public"."state" RENAME VALUE 'new' TO 'fresh'`;
+    const renamed = classifyStreamFailure(new LabelsRenamed([rename], enumRefused()));
+    assert.ok(added.kind === 'stop' && renamed.kind === 'stop');
+    assert.match(added.cause.fix, /: ALTER TYPE public\.state ADD VALUE 'fresh'$/);
+    assert.ok(renamed.cause.fix.endsWith(`not added beside the old one: ${rename}`), renamed.cause.fix);
+    // the same stop otherwise: the refusal's message, SQLSTATE, table and statement
+    assert.deepEqual({ ...renamed.cause, fix: '' }, { ...added.cause, fix: '' });
   });
 
   it('ends the migration when no fix can help: a lost lease, a slot dropped or invalidated', () => {

@@ -1,11 +1,13 @@
-// Which enum types the source made again under their name (flow/enumRemake.ts RemadeEnums): told
-// by their OID on the source changing between two looks, never by their labels alone, so that a
-// label renamed in place (same OID, same shape of labels) is left to the user, while a type made
-// again with a label removed and another added gets the step that first widens the target's type.
+// Which enum types the source made again under their name (flow/enumRemake.ts judgeRemade): told
+// by their OID on the source against the one the control catalog recorded when the target's type
+// last matched it, never by their labels alone, so that a label renamed in place (same OID, same
+// shape of labels) is left to the user, while a type made again with a label removed and another
+// added gets the step that first widens the target's type, at any look, the first after a resume too.
 import assert from 'node:assert/strict';
 import type { SchemaDifference } from '../../provider/engine/core/model';
+import { schemaObjectKey } from '../../provider/engine/core/names';
 import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
-import { RemadeEnums } from '../../provider/engine/flow/enumRemake';
+import { judgeRemade } from '../../provider/engine/flow/enumRemake';
 
 function enumType(oid: string, labels: string): SchemaObject {
   return {
@@ -27,22 +29,40 @@ const labelsDiffer: SchemaDifference = {
   fix: '',
 };
 
-describe('enum types made again on the source, told by their OID', () => {
-  it('widens the target only for a type whose source OID changed since an earlier look, and forgets it once equal', () => {
-    const remade = new RemadeEnums();
-    assert.deepEqual(remade.steps('db', [], [], [enumType('100', "'a', 'b', 'c'")]), []);
-    // same OID, labels of a rename's shape: no step (the user's RENAME VALUE)
-    assert.deepEqual(remade.steps('db', [labelsDiffer], [undefined], [enumType('100', "'a', 'b', 'd'")]), [undefined]);
-    // made again: a new OID
-    const [step] = remade.steps('db', [labelsDiffer], [undefined], [enumType('200', "'a', 'b', 'd'")]);
-    assert.equal(step?.when, 'anytime');
-    assert.deepEqual(step?.remakeEnum, { schema: 'public', name: 'e', labels: "'a', 'b', 'd'", removed: [], widen: true });
-    // still differing at the next look (the same OID since): still widened
-    assert.equal(remade.steps('db', [labelsDiffer], [undefined], [enumType('200', "'a', 'b', 'd'")])[0]?.remakeEnum?.widen, true);
-    // labels equal: forgotten, and a later difference of a rename's shape is the user's again
-    assert.deepEqual(remade.steps('db', [], [], [enumType('200', "'a', 'b', 'd'")]), []);
-    assert.deepEqual(remade.steps('db', [labelsDiffer], [undefined], [enumType('200', "'a', 'b', 'd'")]), [undefined]);
-    // another database's first look knows no earlier OID
-    assert.deepEqual(remade.steps('other', [labelsDiffer], [undefined], [enumType('300', "'a', 'b', 'd'")]), [undefined]);
+const KEY = schemaObjectKey('enum type', 'public', null, 'e', null);
+const recordedAs = (oid: string) => new Map([[KEY, oid]]);
+
+describe('enum types made again on the source, told by their OID against the recorded one', () => {
+  it('a type with no OID recorded: its OID is recorded, no step (nothing to tell a remake by)', () => {
+    const judged = judgeRemade(new Map(), [labelsDiffer], [undefined], [enumType('100', "'a', 'b', 'd'")]);
+    assert.deepEqual(judged.steps, [undefined]);
+    assert.deepEqual([...judged.anew], [[KEY, '100']]);
+  });
+
+  it('the recorded OID, labels of a rename shape: no step (the user RENAME VALUE), nothing recorded anew', () => {
+    const judged = judgeRemade(recordedAs('100'), [labelsDiffer], [undefined], [enumType('100', "'a', 'b', 'd'")]);
+    assert.deepEqual(judged.steps, [undefined]);
+    assert.equal(judged.anew.size, 0);
+  });
+
+  it('another OID than recorded, labels differing: the widening step, the recorded OID kept until they are equal', () => {
+    // the first look of a resumed runner: nothing seen before in this process, the record tells
+    const judged = judgeRemade(recordedAs('100'), [labelsDiffer], [undefined], [enumType('200', "'a', 'b', 'd'")]);
+    assert.equal(judged.steps[0]?.when, 'anytime');
+    assert.deepEqual(judged.steps[0]?.remakeEnum, { schema: 'public', name: 'e', labels: "'a', 'b', 'd'", removed: [], widen: true });
+    assert.equal(judged.anew.size, 0);
+  });
+
+  it('another OID than recorded, labels equal: the new OID recorded, and a later rename-shaped difference is the user again', () => {
+    const equal = judgeRemade(recordedAs('100'), [], [], [enumType('200', "'a', 'b', 'd'")]);
+    assert.deepEqual([...equal.anew], [[KEY, '200']]);
+    const later = judgeRemade(recordedAs('200'), [labelsDiffer], [undefined], [enumType('200', "'a', 'b', 'd'")]);
+    assert.deepEqual(later.steps, [undefined]);
+  });
+
+  it('a step the comparison already has (labels removed only) is kept as it is', () => {
+    const step = { when: 'applied' as const, statements: ['x'], rank: 1 };
+    const judged = judgeRemade(recordedAs('100'), [labelsDiffer], [step], [enumType('200', "'a', 'b', 'd'")]);
+    assert.equal(judged.steps[0], step);
   });
 });

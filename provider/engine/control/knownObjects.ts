@@ -13,7 +13,10 @@
 // OID and definition is someone else's (a DBA dropped the migration's and made their own), kept
 // and never dropped or altered as the migration's. An object under a name the filters leave out is
 // never known, whoever saw it (a restore, a look, the event trigger's message): it is not the
-// migration's, and one a DBA makes there on the target is the DBA's. Keys are
+// migration's, and one a DBA makes there on the target is the DBA's. A known enum type records its
+// OID on the source too (control migration 35), as it was when the target's type last matched it:
+// another OID under its name there means the source made the type again (flow/enumRemake.ts),
+// which a look tells from a label renamed in place whether or not a runner saw it happen. Keys are
 // verify/schema/catalog.ts's objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -131,6 +134,35 @@ export async function recordIdentities(
     `UPDATE ${T} k SET target_identity = x.identity FROM unnest($3::text[], $4::text[]) AS x(object, identity)
       WHERE k.migration = $1 AND k.database = $2 AND k.object = x.object AND k.target_identity IS DISTINCT FROM x.identity`,
     [migration, database, [...identities.keys()], [...identities.values()]],
+  );
+}
+
+/** The source OIDs recorded for the known objects of one database that have one (enum types), by key. */
+export async function knownSourceOids(catalog: CatalogConnection, migration: string, database: string): Promise<Map<string, string>> {
+  await catalog.install(); // source_oid comes with version 35
+  const rows = await catalog.query<{ object: string; oid: string }>(
+    `SELECT object, source_oid::text AS oid FROM ${T} WHERE migration = $1 AND database = $2 AND source_oid IS NOT NULL`,
+    [migration, database],
+  );
+  return new Map(rows.map((r) => [r.object, r.oid]));
+}
+
+/**
+ * Records the source's OID of known objects (enum types) by key, as the target's object matches
+ * it now; keys not known yet are left alone (recordKnownObjects first).
+ */
+export async function recordSourceOids(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  oids: ReadonlyMap<string, string>,
+): Promise<void> {
+  if (oids.size === 0) return;
+  await catalog.install();
+  await catalog.query(
+    `UPDATE ${T} k SET source_oid = x.oid FROM unnest($3::text[], $4::oid[]) AS x(object, oid)
+      WHERE k.migration = $1 AND k.database = $2 AND k.object = x.object AND k.source_oid IS DISTINCT FROM x.oid`,
+    [migration, database, [...oids.keys()], [...oids.values()]],
   );
 }
 

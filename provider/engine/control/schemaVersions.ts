@@ -751,6 +751,19 @@ ALTER TABLE pgferry.fallback_window ADD COLUMN target_tables oid[];
 COMMENT ON COLUMN pgferry.fallback_window.target_tables IS 'OIDs of the target database''s tables when the window opened: a table not among them was made in the window';
 `,
   },
+  {
+    // The source's OID of each known enum type, as it was when the target's type last matched it
+    // (control/knownObjects.ts, flow/enumRemake.ts): the copy's snapshot records it, a look records
+    // it once the target's labels are the source's. A type of that name with another OID on the
+    // source was made again there (drizzle-kit's DROP TYPE and CREATE TYPE, Prisma's rename aside),
+    // which a look tells from a label renamed in place even when no runner saw the change happen (a
+    // runner killed and resumed).
+    version: 35,
+    sql: `
+ALTER TABLE pgferry.known_object ADD COLUMN source_oid oid;
+COMMENT ON COLUMN pgferry.known_object.source_oid IS 'an enum type''s OID on the source when the target''s type last matched it: another OID under its name there means the source made the type again';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -337,7 +337,7 @@ export async function copyDatabaseAt(
     }),
   );
   for (const w of post.warnings) await run.warn(w, database);
-  await recordRestoredObjects(run, database);
+  await recordRestoredObjects(run, database, (fn) => snapshot.use(fn));
 
   await timed(run, database, 'sequences', () =>
     withSession(spec.target, { database, purpose: 'sequences', writable: true }, (target) =>

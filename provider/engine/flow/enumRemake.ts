@@ -12,12 +12,13 @@
 // same way; Prisma sets the old type aside under another name first): the target's type is first
 // given the labels it lacks (`widenEnum`, at once, under the same conditions), so that it takes
 // the rows streamed on either side of the change; the removals follow as above. Which types the
-// source made again is told by their OID there (`RemadeEnums`), never by their labels alone: a
-// label renamed in place keeps its rows' values, and is left to the user with its fix.
+// source made again is told by their OID there against the one recorded in the control catalog
+// (`remadeEnumSteps`), never by their labels alone: a label renamed in place keeps its rows'
+// values, and is left to the user with its fix.
 import type pg from 'pg';
 import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { inTransaction } from '../connect/transaction';
-import { knownWithIdentities } from '../control/knownObjects';
+import { knownSourceOids, knownWithIdentities, recordSourceOids } from '../control/knownObjects';
 import { schemaObjectKey } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
@@ -87,7 +88,6 @@ function labelText(literal: string): string {
  * target's type the look saw (the step runs only while the name still holds it).
  */
 export async function remakeEnum(run: MigrationRun, database: string, client: pg.Client, remake: Remake): Promise<RemakeOutcome> {
-  const type = qualified(remake.schema, remake.name);
   const oid = (await client.query<{ oid: string }>(TYPE_SQL, [remake.schema, remake.name])).rows[0]?.oid;
   if (oid === undefined) throw new Error('the target no longer has it');
   const columns = (await client.query<TypeColumn>(COLUMNS_SQL, [oid])).rows;
@@ -100,7 +100,10 @@ export async function remakeEnum(run: MigrationRun, database: string, client: pg
       for (const statement of statements) await client.query(statement);
     });
   } catch (error) {
-    return { refused: `making ${type} again failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+    return {
+      refused: `making ${displayName(remake.schema, remake.name)} again failed: ${error instanceof Error ? error.message : String(error)}`,
+      fix,
+    };
   }
   return { statements: statements.map((s) => `${s};`) };
 }
@@ -137,50 +140,93 @@ export async function widenEnum(run: MigrationRun, database: string, client: pg.
   try {
     for (const statement of statements) await client.query(statement);
   } catch (error) {
-    return { refused: `adding the source's labels to ${type} failed: ${error instanceof Error ? error.message : String(error)}`, fix };
+    return {
+      refused: `adding the source's labels to ${displayName(remake.schema, remake.name)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      fix,
+    };
   }
   return { statements: statements.map((s) => `${s};`) };
 }
 
-/**
- * The enum types each database's source made again under their name while the watch looked: the
- * source's OID of each enum type at the last comparison, and those whose OID changed since, kept
- * until their labels no longer differ. A runner that starts after such a change has not seen the
- * old OID: the difference is then told with its fix, as a label renamed is.
- */
-export class RemadeEnums {
-  private readonly oids = new Map<string, ReadonlyMap<string, string>>();
-  private readonly remade = new Map<string, Set<string>>();
+/** The source OIDs recorded for the migration's enum types, by the type's qualified SQL name (the apply's key). */
+export type RecordedEnumOids = ReadonlyMap<string, string>;
 
-  /**
-   * A comparison's steps, each labels difference of a type remade with labels added that no step
-   * follows given the step that widens the target's type (widenEnumStep).
-   */
-  steps(
-    database: string,
-    differences: readonly SchemaDifference[],
-    steps: readonly (FollowStep | undefined)[],
-    sourceObjects: readonly SchemaObject[],
-  ): (FollowStep | undefined)[] {
-    const enums = sourceObjects.filter((o) => o.kind === 'enum type');
-    const before = this.oids.get(database);
-    const now = new Map(enums.map((o) => [objectKey(o), o.objectId] as const));
-    this.oids.set(database, now);
-    const remade = this.remade.get(database) ?? new Set<string>();
-    this.remade.set(database, remade);
-    for (const [key, oid] of now) if (before?.has(key) && before.get(key) !== oid) remade.add(key);
-    const byDescription = new Map(enums.filter((o) => remade.has(objectKey(o))).map((o) => [describeObject(o), o] as const));
-    const differing = new Set<string>();
-    const out = steps.map((step, i) => {
-      const o = byDescription.get(differences[i]?.object ?? '');
-      if (!o || !differences[i]!.detail.startsWith('labels: ')) return step;
-      differing.add(objectKey(o));
-      return step ?? widenEnumStep(o, typeof o.props.labels === 'string' ? o.props.labels : '');
-    });
-    for (const key of remade) if (!differing.has(key)) remade.delete(key);
-    return out;
+/**
+ * Which enum types the source made again under their name, told by their OID there against the one
+ * recorded when the target's type last matched it (control/knownObjects.ts: the copy's snapshot, or
+ * a look), never by their labels alone: a label renamed in place keeps its rows' values, and is left
+ * to the user with its fix. Being recorded, the change is told at any look, the first after a start
+ * or a resume included, whether or not a runner saw it happen. Each labels difference of such a type
+ * that no step follows (labels added) is given the step that widens the target's type
+ * (widenEnumStep); the OID is recorded anew once the labels no longer differ, and first where none
+ * is (a type first seen, or known before OIDs were recorded). Returns the steps, and the recorded
+ * OIDs for the apply (cdc/apply/watchWait.ts tells a label renamed in place by them at once).
+ */
+export async function remadeEnumSteps(
+  run: MigrationRun,
+  database: string,
+  differences: readonly SchemaDifference[],
+  steps: readonly (FollowStep | undefined)[],
+  sourceObjects: readonly SchemaObject[],
+): Promise<{ readonly steps: (FollowStep | undefined)[]; readonly recorded: RecordedEnumOids }> {
+  const [store, migration] = [run.store, run.spec.migrationName];
+  let recorded = await knownSourceOids(store, migration, database);
+  const judged = judgeRemade(recorded, differences, steps, sourceObjects);
+  if (judged.anew.size > 0) {
+    await recordSourceOids(store, migration, database, judged.anew);
+    recorded = await knownSourceOids(store, migration, database);
   }
+  const byName = sourceObjects.flatMap((o) => {
+    const oid = o.kind === 'enum type' ? recorded.get(objectKey(o)) : undefined;
+    return oid === undefined ? [] : [[qualified(o.schema, o.name), oid] as const];
+  });
+  return { steps: judged.steps, recorded: new Map(byName) };
 }
+
+/**
+ * Pure: remadeEnumSteps' judgement over the source OIDs recorded by key. `anew`: the OIDs to record,
+ * by key (none recorded yet, or another OID whose labels no longer differ).
+ */
+export function judgeRemade(
+  recorded: ReadonlyMap<string, string>,
+  differences: readonly SchemaDifference[],
+  steps: readonly (FollowStep | undefined)[],
+  sourceObjects: readonly SchemaObject[],
+): { readonly steps: (FollowStep | undefined)[]; readonly anew: ReadonlyMap<string, string> } {
+  const differing = new Set(differences.flatMap((d) => (d.detail.startsWith('labels: ') ? [d.object] : [])));
+  const remade = new Map<string, SchemaObject>();
+  const anew = new Map<string, string>();
+  for (const o of sourceObjects) {
+    if (o.kind !== 'enum type') continue;
+    const was = recorded.get(objectKey(o));
+    if (was === o.objectId) continue;
+    if (was !== undefined && differing.has(describeObject(o))) remade.set(describeObject(o), o);
+    else anew.set(objectKey(o), o.objectId);
+  }
+  const out = steps.map((step, i) => {
+    const o = remade.get(differences[i]?.object ?? '');
+    if (!o || !differences[i]!.detail.startsWith('labels: ')) return step;
+    return step ?? widenEnumStep(o, typeof o.props.labels === 'string' ? o.props.labels : '');
+  });
+  return { steps: out, anew };
+}
+
+/**
+ * The source's OIDs of its enum types, read in the copy's snapshot (the types the restore made on
+ * the target), recorded for those the copy made known: a type the source makes again later, even
+ * while no runner runs, is then told at the next look (remadeEnumSteps).
+ */
+export async function recordRestoredEnums(run: MigrationRun, database: string, source: pg.Client): Promise<void> {
+  const { rows } = await source.query<{ schema: string; name: string; oid: string }>(ENUMS_SQL);
+  const oids = rows.map((r) => [schemaObjectKey('enum type', r.schema, null, r.name, null), r.oid] as const);
+  await recordSourceOids(run.store, run.spec.migrationName, database, new Map(oids));
+}
+
+/** The enum types of a database, with their OIDs. */
+const ENUMS_SQL = `
+SELECT n.nspname AS schema, t.typname AS name, t.oid::text AS oid
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype = 'e'`;
 
 /** The type set aside, made again, its columns moved to it through their text, the old one dropped (no CASCADE). */
 function remakeStatements(remake: Remake, oid: string, columns: readonly TypeColumn[]): string[] {

@@ -45,7 +45,7 @@ import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
-import { remakeEnum, widenEnum } from './enumRemake';
+import { recordRestoredEnums, remakeEnum, remadeEnumSteps, widenEnum, type RecordedEnumOids } from './enumRemake';
 import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 import { inTransaction } from '../connect/transaction';
 import { trace } from '../util/trace';
@@ -458,9 +458,9 @@ export async function compareKnowing(
   run: MigrationRun,
   database: string,
   options: Omit<Parameters<typeof compareDatabase>[2], 'known'>,
-): ReturnType<typeof compareDatabase> {
+): Promise<Compared> {
   // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
-  if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
+  if (!run.spec.followSchemaChanges) return { ...(await compareDatabase(run.spec, database, options)), enumOids: new Map() };
   trace('schema check: begun');
   const { known, knownIdentities } = await knownLeftOutForgotten(run, database);
   trace('schema check: known objects read');
@@ -480,8 +480,14 @@ export async function compareKnowing(
     const key = d.detail.startsWith('only on the target') ? byDescription.get(d.object) : undefined;
     if (key !== undefined) droppedKeys.set(d, key);
   }
-  return { ...compared, steps: byKind(compared.check, compared.steps, compared.sourceObjects) };
+  const steps = byKind(compared.check, compared.steps, compared.sourceObjects);
+  // an enum the source made again with labels added: the target's type widened first (enumRemake.ts)
+  const remade = await remadeEnumSteps(run, database, compared.check.differences, steps, compared.sourceObjects);
+  return { ...compared, steps: remade.steps, enumOids: remade.recorded };
 }
+
+/** A comparison a follow acts on, with the source OIDs recorded for the migration's enum types (the apply tells a label renamed by them). */
+export type Compared = Awaited<ReturnType<typeof compareDatabase>> & { readonly enumOids: RecordedEnumOids };
 
 /**
  * What is known of a database, less what an older pgferry recorded under a name the filters leave
@@ -592,9 +598,15 @@ async function forgetGone(
 
 /**
  * Once the copy restored a database that streams with its schema followed: every object on the
- * target then is one pgferry made, so a later drop of it on the source may be followed.
+ * target then is one pgferry made, so a later drop of it on the source may be followed. The source's
+ * enum types are recorded by their OID as the copy's snapshot reads them (`inSnapshot`), the ones
+ * the restore made: one the source makes again during the copy is told as made again at the first look.
  */
-export async function recordRestoredObjects(run: MigrationRun, database: string): Promise<void> {
+export async function recordRestoredObjects(
+  run: MigrationRun,
+  database: string,
+  inSnapshot: <T>(fn: (source: pg.Client) => Promise<T>) => Promise<T>,
+): Promise<void> {
   if (run.spec.mode !== 'Online' || !run.spec.followSchemaChanges) return;
   const session = { database, purpose: 'schema check' };
   const [restored, source] = await Promise.all([
@@ -611,6 +623,7 @@ export async function recordRestoredObjects(run: MigrationRun, database: string)
     return identity === undefined ? [] : [[objectKey(o), identity] as const];
   });
   await recordIdentities(run.store, run.spec.migrationName, database, new Map(identities));
+  await inSnapshot((source) => recordRestoredEnums(run, database, source));
 }
 
 function knownAs(o: SchemaObject): KnownObject {

@@ -21,7 +21,6 @@ import type { SchemaObject } from '../verify/schema/catalog';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
-import { RemadeEnums } from './enumRemake';
 import type { MigrationRun } from '../run/migrationRun';
 import { trace } from '../util/trace';
 import { holdpoint } from '../util/failpoints';
@@ -101,8 +100,6 @@ export class SchemaWatch {
   private readonly again = new Set<string>();
   /** Where each difference was first seen on the source, per database (`object\0detail`): a step that can refuse a row waits for the apply to pass it. */
   private readonly firstSeen = new Map<string, Map<string, bigint>>();
-  /** The enum types the source made again under their name, told by their OID there. */
-  private readonly remadeEnums = new RemadeEnums();
   private lastLook = 0;
   private interval = MIN_INTERVAL_MS;
   /** The look in progress: it runs beside the supervisor's loop, never delaying a cutover or cancel request. */
@@ -219,9 +216,9 @@ export class SchemaWatch {
       largeObjectsLater: true,
       ...(setAsideKeys ? { setAsideKeys } : {}),
     });
-    const check = compared.check;
-    // an enum the source made again with labels added: the target's type widened first (enumRemake.ts)
-    const steps = this.remadeEnums.steps(database, check.differences, compared.steps, compared.sourceObjects);
+    const { check, steps } = compared;
+    // a change the apply holds for an enum's label judges a label renamed in place by these at once
+    stream?.applier.enumsRecorded(compared.enumOids);
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
     const goneTables = this.goneTables(database, check.differences, compared.sourceObjects);

@@ -21,6 +21,7 @@ import type { ApplyStop } from '../core/model';
 import { get, recordEvent, setState, updateDatabase } from '../control/store';
 import { retryDelayMs } from './watchLoop';
 import { displayIdent } from '../connect/quote';
+import { holdpoint } from '../util/failpoints';
 
 interface Stopped {
   stop: ApplyStop;
@@ -30,6 +31,8 @@ interface Stopped {
   requestsSeen: number;
   /** The attempt running now began at (Date.now), or undefined while waiting for the next try. */
   trying?: number;
+  /** Tried again at once for the cutover request pending (triedForCutover), since it stopped or the last refusal. */
+  triedForCutover?: true;
 }
 
 /** Where a stream stopped and what it tried: the parts of its record that are not the cause. */
@@ -161,6 +164,8 @@ export class StreamStops {
   }
 
   private async record(stream: OnlineStream, cause: StopCause): Promise<void> {
+    // a test asks for the cutover here: the stream failed, the migration still says it streams
+    await holdpoint(`stream-stop:${stream.database}`);
     const { run } = this;
     const name = run.spec.migrationName;
     const earlier = this.stopped.get(stream.database);
@@ -169,7 +174,12 @@ export class StreamStops {
       ...(earlier?.trying !== undefined ? { began: earlier.trying } : {}),
       requestsSeen: earlier?.requestsSeen ?? this.requestsSeen,
     });
-    this.stopped.set(stream.database, { stop, nextTryAt: Date.now() + retryDelayMs(stop.attempts), requestsSeen: stop.retryRequestsSeen });
+    this.stopped.set(stream.database, {
+      stop,
+      nextTryAt: Date.now() + retryDelayMs(stop.attempts),
+      requestsSeen: stop.retryRequestsSeen,
+      ...(earlier?.triedForCutover ? { triedForCutover: true as const } : {}),
+    });
     const message = stopMessage(name, stream.database, stop);
     await updateDatabase(run.store, name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });
     await setState(run.store, name, 'WaitingForUserAction', 'WaitingForApplyFix', message);
@@ -189,21 +199,50 @@ export class StreamStops {
       const stopped = this.stopped.get(stream.database);
       if (!stopped || stopped.trying !== undefined || !stream.failure) continue;
       if (!asked && Date.now() < stopped.nextTryAt) continue;
-      stopped.trying = Date.now();
-      stopped.requestsSeen = this.requestsSeen;
-      streams[i] = startStream(
-        this.run,
-        stream.database,
-        undefined,
-        streamCounts(stream),
-        stream.applier.tracker,
-        stream.applier.ddlFollowing,
-      );
-      // started again while the flow may change the target's tables: each is read at its relation message
-      streams[i]!.applier.giveUpTablesAhead();
+      this.restart(streams, i, stopped);
       restarted = true;
     }
     return restarted;
+  }
+
+  /**
+   * A cutover is asked while the streams of `databases` are stopped: each one waiting for its next
+   * try, not tried yet for this request, is tried again at once, as a resume does. The user may well
+   * have run the fix already: the request often comes right after it, before the back-off's try, and
+   * may even have been accepted before the stop was recorded (the migration then still said it
+   * streamed). Returns whether each of them is now being tried: the request then waits for them,
+   * and is refused only once one stops again (cutoverRefused).
+   */
+  triedForCutover(databases: readonly string[], streams: OnlineStream[]): boolean {
+    for (const [i, stream] of streams.entries()) {
+      const stopped = this.stopped.get(stream.database);
+      if (!stopped || !databases.includes(stream.database) || stopped.trying !== undefined || !stream.failure) continue;
+      if (stopped.triedForCutover) continue;
+      stopped.triedForCutover = true;
+      this.restart(streams, i, stopped);
+    }
+    return databases.every((d) => this.isRetrying(d, streams));
+  }
+
+  /** The cutover asked was refused: a later request tries the stopped streams again at once (triedForCutover). */
+  cutoverRefused(): void {
+    for (const stopped of this.stopped.values()) delete stopped.triedForCutover;
+  }
+
+  private restart(streams: OnlineStream[], i: number, stopped: Stopped): void {
+    const stream = streams[i]!;
+    stopped.trying = Date.now();
+    stopped.requestsSeen = this.requestsSeen;
+    streams[i] = startStream(
+      this.run,
+      stream.database,
+      undefined,
+      streamCounts(stream),
+      stream.applier.tracker,
+      stream.applier.ddlFollowing,
+    );
+    // started again while the flow may change the target's tables: each is read at its relation message
+    streams[i]!.applier.giveUpTablesAhead();
   }
 
   /**

@@ -21,7 +21,7 @@ import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
 import { displayIdent } from '../../connect/quote';
-import { awaitedTable, heldUntilMade, WATCH_WAIT_MS } from './watchWait';
+import { awaitedTable, heldUntilMade, LabelsRenamed, WATCH_WAIT_MS } from './watchWait';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -131,6 +131,8 @@ export class Applier {
   private awaiting: { at: bigint; since: number; triedAgain: boolean } | undefined;
   /** When the latest look of the schema watch at this database that has ended began (schemaLooked). */
   private schemaLookedAt = 0;
+  /** The source OIDs the control catalog records for the migration's enum types, by qualified name, as the watch's latest comparison read them (enumsRecorded). */
+  private recordedEnums: ReadonlyMap<string, string> = new Map();
 
   constructor(private readonly options: ApplierOptions) {
     this.state = {
@@ -271,8 +273,11 @@ export class Applier {
    * of that source transaction (watchWait.ts), told as an event. Nothing missing by the time it
    * looks: tried again once, the watch having maybe made it since the refusal. Labels the target
    * lacks while it has others the source has not (a label renamed, or the type made again with one
-   * label removed and another added: told apart by the watch alone) are held until a look of the
-   * watch begun after the refusal has ended: made by then, applied; else it stops, naming the fix.
+   * label removed and another added: told apart by the type's OID on the source against the one
+   * recorded) stop at once when the type kept its recorded OID (renamed in place, which the watch
+   * never follows); else they are held until a look of the watch begun after the refusal has ended:
+   * made by then, applied; else it stops. Either stop's fix is the rename (LabelsRenamed), where
+   * renames alone make the target's labels the source's.
    */
   private async heldForWatch(error: unknown): Promise<boolean> {
     const o = this.options;
@@ -287,8 +292,15 @@ export class Applier {
         'event',
         `database ${displayIdent(o.database)}: a change of ${table} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
       );
-    const looked = { deadline: awaiting.since + WATCH_WAIT_MS, stopped: () => this.stopped, lookedSince: () => this.schemaLookedAt };
+    const looked = {
+      deadline: awaiting.since + WATCH_WAIT_MS,
+      stopped: () => this.stopped,
+      lookedSince: () => this.schemaLookedAt,
+      recordedOid: (type: string) => this.recordedEnums.get(type),
+    };
     const held = await heldUntilMade(o, table, looked, tell).catch(() => 'unmade' as const);
+    // a label renamed in place stops the stream on this refusal, its fix the renames on the target
+    if (typeof held === 'object') throw held.renamed.length > 0 ? new LabelsRenamed(held.renamed, error) : error;
     if (held !== 'present') return held === 'made';
     const again = !awaiting.triedAgain;
     awaiting.triedAgain = true;
@@ -298,6 +310,14 @@ export class Applier {
   /** The schema watch ended a look at this database begun at `startedAt` (Date.now()): a held change may judge by it. */
   schemaLooked(startedAt: number): void {
     this.schemaLookedAt = Math.max(this.schemaLookedAt, startedAt);
+  }
+
+  /**
+   * The schema watch compared the database: the source OIDs recorded for the migration's enum types
+   * (by qualified name), by which a held change tells a label renamed in place at once (watchWait.ts).
+   */
+  enumsRecorded(oids: ReadonlyMap<string, string>): void {
+    this.recordedEnums = oids;
   }
 
   /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */

@@ -12,6 +12,7 @@ import { ident, literal, qualified } from '../../connect/quote';
 import { ApplyFencedError } from './applyTarget';
 import { databaseError, describeRefusing, refusingConstraint } from './looseningWait';
 import { StatementFailure } from './targetTransaction';
+import { LabelsRenamed } from './watchWait';
 
 export type StreamFailure = { readonly kind: 'fatal' } | { readonly kind: 'stop'; readonly cause: StopCause };
 
@@ -65,7 +66,8 @@ const ENUM_LABEL_MISSING = /^invalid input value for enum (.+): "(.*)"$/s;
 /**
  * The schema change a value needs on the server it applies to, named as the statement to make there,
  * when the error says which: an enum label the type lacks (ALTER TYPE ... ADD VALUE on the other
- * server, which this one never saw), and in the reverse stream a domain's or a table's constraint
+ * server, which this one never saw; RENAME VALUE when the apply found it renamed in place there,
+ * cdc/apply/watchWait.ts LabelsRenamed), and in the reverse stream a domain's or a table's constraint
  * the new server dropped in the window (it accepted the value). The forward stream waits for its
  * schema watch to drop such a constraint (looseningWait.ts); one it stops on is still on the source,
  * and the general fix stands.
@@ -74,6 +76,10 @@ function schemaChangeFix(error: unknown, words: StreamWords): string | undefined
   const { source, target } = words;
   const refused = databaseError(error);
   const label = refused?.code === '22P02' ? ENUM_LABEL_MISSING.exec(refused.message) : null;
+  const renamed = labelsRenamed(error);
+  if (label && renamed) {
+    return `enum ${label[1]} on ${target} lacks the label ${literal(label[2]!)} that ${source} has (renamed there since, its rows' values with it): rename it on ${target} as on ${source}, not added beside the old one: ${renamed.statements.join('; ')}`;
+  }
   if (label) {
     return `enum ${label[1]} on ${target} lacks the label ${literal(label[2]!)} that ${source} has (added there since): add it on ${target}: ALTER TYPE ${label[1]} ADD VALUE ${literal(label[2]!)}`;
   }
@@ -85,6 +91,12 @@ function schemaChangeFix(error: unknown, words: StreamWords): string | undefined
       ? `ALTER DOMAIN ${owner} ${refusing.constraint === undefined ? 'DROP NOT NULL' : `DROP CONSTRAINT ${ident(refusing.constraint)}`}`
       : `ALTER TABLE ${owner} DROP CONSTRAINT ${ident(refusing.constraint!)}`;
   return `${describeRefusing(refusing)} on ${target} refuses a value ${source} accepted (dropped or changed there since?): make it as on ${source}, for a dropped one on ${target}: ${statement}`;
+}
+
+function labelsRenamed(error: unknown): LabelsRenamed | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof LabelsRenamed) return e;
+  return undefined;
 }
 
 /**

@@ -423,13 +423,14 @@ function remakeEnumStep(o: SchemaObject, source: string, target: string): Follow
 }
 
 /**
- * An enum type the source made again under its name (its OID there changed since an earlier look,
- * flow/enumRemake.ts `RemadeEnums`) with labels added as well as removed or reordered, which
- * PostgreSQL does only by making it anew: rows streamed before the change may carry a removed label,
- * rows after it an added one, and no position lies between them. The target's type is first given
- * the labels it lacks (ADD VALUE refuses no row), at once, so that it takes both; once it holds all
- * the source's labels, the next look finds only removals (remakeEnumStep), made once the apply has
- * passed them. Told by its OID from a label renamed in place, which keeps its rows' values.
+ * An enum type the source made again under its name (its OID there is not the one recorded when
+ * the target's type last matched it, flow/enumRemake.ts `remadeEnumSteps`) with labels added as
+ * well as removed or reordered, which PostgreSQL does only by making it anew: rows streamed before
+ * the change may carry a removed label, rows after it an added one, and no position lies between
+ * them. The target's type is first given the labels it lacks (ADD VALUE refuses no row), at once,
+ * so that it takes both; once it holds all the source's labels, the next look finds only removals
+ * (remakeEnumStep), made once the apply has passed them. Told by its OID from a label renamed in
+ * place, which keeps its rows' values.
  */
 export function widenEnumStep(o: SchemaObject, labels: string): FollowStep {
   return {
