@@ -156,8 +156,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     });
     // the watch tells what the target alone has after it records its look's follow, a moment after
     // the objects themselves are on the target: waited for, not read once
-    const keptTold =
-      /made there alone \(pgferry did not make it, the source never had it\): kept as it is: .*index public\.orders_mine/;
+    const keptTold = /made there alone \(pgferry did not make it, the source never had it\): kept as it is: .*index public\.orders_mine/;
     await until(
       'the index made on the target alone reported',
       async () => ((await catalogEvents(store, name, 200)).some((e) => keptTold.test(e.message)) ? true : undefined),

@@ -210,8 +210,10 @@ describe('names printed in the messages of the stream, the verification and the 
       ),
     );
   });
+});
 
-  it("the schema check names an object as displayIdent prints its names; the fix beside it keeps the SQL quoting", () => {
+describe("names printed in the schema check's objects", () => {
+  it('the schema check names an object as displayIdent prints its names; the fix beside it keeps the SQL quoting', () => {
     const object = (kind: string, schema: string, relation: string | null, name: string, args: string | null = null): SchemaObject => ({
       kind,
       schema,

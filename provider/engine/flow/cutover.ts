@@ -94,7 +94,10 @@ interface CutoverUnderWay {
 }
 
 /** The cutover from its hold on: see cutover. */
-async function heldCutover(run: MigrationRun, { whole, databases, streams, meter, gate, clock, began }: CutoverUnderWay): Promise<CutoverEnd> {
+async function heldCutover(
+  run: MigrationRun,
+  { whole, databases, streams, meter, gate, clock, began }: CutoverUnderWay,
+): Promise<CutoverEnd> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);

@@ -135,7 +135,11 @@ async function streamOnAfterStop(
  * past it; failed ones stay as they are for the stop to record. Returns the streams handed, in order,
  * with the new ones in their places: the list handed is the caller's and is left as it was.
  */
-async function restartStreams(run: MigrationRun, streams: readonly OnlineStream[], databases: ReadonlySet<string>): Promise<OnlineStream[]> {
+async function restartStreams(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  databases: ReadonlySet<string>,
+): Promise<OnlineStream[]> {
   const streaming: OnlineStream[] = [];
   for (const s of streams) {
     if (s.failure || !databases.has(s.database)) {

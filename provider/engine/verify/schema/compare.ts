@@ -371,7 +371,11 @@ function renamedAndMoved(
   }
   for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
     const fix = moveStatement(from, to.schema);
-    out.differences.push({ object: describeObject(to), detail: `in schema ${displayIdent(from.schema)} on the target (moved on the source)`, fix });
+    out.differences.push({
+      object: describeObject(to),
+      detail: `in schema ${displayIdent(from.schema)} on the target (moved on the source)`,
+      fix,
+    });
     out.steps.push(moveObjectStep(from, fix));
   }
 }
