@@ -179,7 +179,7 @@ describe("an enum label removed on the source by drizzle-kit's recreation of the
           'the follow refused on the sad row',
           async () =>
             (await catalogEvents(r.store, r.spec.migrationName, 200)).find(
-              (e) => e.message.includes('enum type "public"."mood"') && e.message.includes('following it failed'),
+              (e) => e.message.includes('enum type public.mood') && e.message.includes('following it failed'),
             )?.message,
           90_000,
           500,

@@ -177,7 +177,7 @@ describe('foreign keys while streaming into a managed target', function () {
       const schema = done.verification?.schema?.find((s) => s.database === db);
       assert.deepEqual(schema?.differences, []);
       assert.ok(
-        schema?.expected.some((e) => e.object === 'constraint "visit_region_id_r_fkey" on "public"."visit"'),
+        schema?.expected.some((e) => e.object === 'constraint visit_region_id_r_fkey on public.visit'),
         JSON.stringify(schema?.expected),
       );
       const recorded = await pair.target.query<{ name: string; outcome: string; violating_rows: string | null }>(

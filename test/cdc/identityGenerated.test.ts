@@ -146,7 +146,7 @@ async function followsIdentityAndGenerated(pair: ServerPair, db: string, spec: M
     // at the source's catalog: either way the column made an identity and the table copied again
     assert.match(
       events,
-      /column "ticket" added, which is an identity column: its existing rows were numbered on the source\): copied again|column "public"\."t"\."ticket": only on the source \(ran: ALTER TABLE "public"\."t" ADD COLUMN IF NOT EXISTS "ticket" bigint GENERATED ALWAYS AS IDENTITY [^\n]*; the table copied again at a pinned source position/,
+      /column "ticket" added, which is an identity column: its existing rows were numbered on the source\): copied again|column public\.t\.ticket: only on the source \(ran: ALTER TABLE "public"\."t" ADD COLUMN IF NOT EXISTS "ticket" bigint GENERATED ALWAYS AS IDENTITY [^\n]*; the table copied again at a pinned source position/,
     );
     // the writer stopped and its last write applied: every row, the new columns included, as on the source
     const [a, b] = await Promise.all([rowsOf(pair.source, db, 't'), rowsOf(pair.target, db, 't')]);

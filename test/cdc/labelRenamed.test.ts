@@ -81,7 +81,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       'the watch warns of the renamed label with its fix',
       async () => {
         for (const e of await catalogEvents(store, name, 200)) {
-          if (e.level !== 'warning' || !e.message.includes('enum type "public"."state"')) continue;
+          if (e.level !== 'warning' || !e.message.includes('enum type public.state')) continue;
           const printed = /\(fix: (.*?;)\)/.exec(e.message)?.[1];
           if (printed) return printed;
         }

@@ -143,7 +143,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(seen.function, 'SELECT i + 1');
     assert.equal(seen.comment, 'orders, one row each');
     // the follow records its event after the index is built: waited for, not read once
-    const followedTold = /followed on the target: index "public"\."orders_n": only on the source \(ran: CREATE INDEX CONCURRENTLY orders_n/;
+    const followedTold = /followed on the target: index public\.orders_n: only on the source \(ran: CREATE INDEX CONCURRENTLY orders_n/;
     await until(
       'each followed change an event',
       async () =>
@@ -156,8 +156,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     });
     // the watch tells what the target alone has after it records its look's follow, a moment after
     // the objects themselves are on the target: waited for, not read once
-    const keptTold =
-      /made there alone \(pgferry did not make it, the source never had it\): kept as it is: .*index "public"\."orders_mine"/;
+    const keptTold = /made there alone \(pgferry did not make it, the source never had it\): kept as it is: .*index public\.orders_mine/;
     await until(
       'the index made on the target alone reported',
       async () => ((await catalogEvents(store, name, 200)).some((e) => keptTold.test(e.message)) ? true : undefined),
@@ -183,7 +182,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
         .join(' | ')}`;
     const keptNames = kept.map((k) => k.object).sort();
     if (keptNames.length !== 2) assert.fail(`kept: ${keptNames.join(', ')}${await told()}`);
-    assert.deepEqual(keptNames, ['index "public"."orders_mine"', 'index "public"."orders_st"']);
+    assert.deepEqual(keptNames, ['index public.orders_mine', 'index public.orders_st']);
     assert.match(after.late_index ?? '', /CREATE INDEX orders_late ON public\.orders USING btree \(st, n\)/);
     assert.equal(after.index, null, 'an index the source had, then dropped, is dropped by the cutover');
     assert.notEqual(after.target_only_index, null);

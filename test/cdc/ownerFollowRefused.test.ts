@@ -121,7 +121,7 @@ describe('owner changes followed on a managed target as the restore makes them (
       const excused = (schema?.expected ?? [])
         .filter((e) => /^owned by (postgres|auditor) on the source/.test(e.reason))
         .map((e) => e.object);
-      for (const object of ['view "public"."audited"', 'table "public"."ledger"', 'schema "reports"', 'sequence "reports"."counter"'])
+      for (const object of ['view public.audited', 'table public.ledger', 'schema reports', 'sequence reports.counter'])
         assert.ok(excused.includes(object), `${object} not among ${excused.join(', ')}`);
       // nothing told the user to make the admin a member of a superuser or of someone else's role
       const said = [end.message ?? '', ...(await events(store, name, 1000)).map((e) => e.message)].join('\n');
@@ -142,7 +142,7 @@ describe('owner changes followed on a managed target as the restore makes them (
         [...excused].sort(),
       );
       assert.ok(
-        checked?.kept?.some((k) => k.object === 'index "public"."dba_orders_n"'),
+        checked?.kept?.some((k) => k.object === 'index public.dba_orders_n'),
         JSON.stringify(checked?.kept),
       );
     } finally {

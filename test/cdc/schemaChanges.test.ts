@@ -75,20 +75,20 @@ describe('a schema change on the source stops the cutover until the target match
       const differences = stopped.verification?.schema?.[0]?.differences ?? [];
       const byObject = new Map(differences.map((d) => [d.object, d]));
       assert.deepEqual([...byObject.keys()].sort(), [
-        'column "public"."customers"."full_name"',
-        'column "public"."orders"."placed_at"',
-        'column "public"."products"."price"',
+        'column public.customers.full_name',
+        'column public.orders.placed_at',
+        'column public.products.price',
       ]);
       assert.equal(
-        byObject.get('column "public"."orders"."placed_at"')?.fix,
+        byObject.get('column public.orders.placed_at')?.fix,
         'ALTER TABLE "public"."orders" ADD COLUMN "placed_at" timestamp with time zone DEFAULT now();',
       );
       assert.equal(
-        byObject.get('column "public"."customers"."full_name"')?.fix,
+        byObject.get('column public.customers.full_name')?.fix,
         'ALTER TABLE "public"."customers" RENAME COLUMN "name" TO "full_name";',
       );
       assert.equal(
-        byObject.get('column "public"."products"."price"')?.fix,
+        byObject.get('column public.products.price')?.fix,
         'ALTER TABLE "public"."products" ALTER COLUMN "price" SET DEFAULT 9.99;',
       );
       for (const d of differences) assert.ok(message.includes(d.object), `the message names ${d.object}`);

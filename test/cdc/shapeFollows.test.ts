@@ -110,8 +110,8 @@ async function followsEveryChange(pair: ServerPair, db: string, spec: MigrationS
       'the defaults followed',
       async () => {
         const told = (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message).join('\n');
-        return /followed on the target: column "public"\."\w+"\."padding": default: source 'q'/.test(told) &&
-          /followed on the target: column "public"\."\w+"\."amount": default: source none/.test(told)
+        return /followed on the target: column public\.\w+\.padding: default: source 'q'/.test(told) &&
+          /followed on the target: column public\.\w+\.amount: default: source none/.test(told)
           ? true
           : undefined;
       },

@@ -358,7 +358,7 @@ async function parentDroppedChildrenKept(pair: ServerPair, name: string): Promis
     // its fix is the detach itself, never a drop of the partition
     await until("the schema watch's fix for the detached partition", async () => {
       const told = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
-      return /table "public"\."events_2025": partition of: source none, target public\.events \(fix: ALTER TABLE public\.events DETACH PARTITION "public"\."events_2025";\)/.test(
+      return /table public\.events_2025: partition of: source none, target public\.events \(fix: ALTER TABLE public\.events DETACH PARTITION "public"\."events_2025";\)/.test(
         told,
       )
         ? true

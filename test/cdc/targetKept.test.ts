@@ -236,14 +236,14 @@ function assertListedAsKept(end: MigrationStatus, managed: boolean): void {
   const schema = end.verification?.schema?.find((s) => s.database === DB);
   assert.ok(schema, `a schema report: ${JSON.stringify(end.verification)}`);
   assert.deepEqual((schema.kept ?? []).map((k) => k.object).sort(), [
-    'column "public"."orders"."dba_flag"',
-    'column "public"."orders"."dba_note"',
-    'column "public"."orders"."dba_seq"',
-    'index "public"."orders_dba_note"',
-    'table "public"."dba_audit"',
+    'column public.orders.dba_flag',
+    'column public.orders.dba_note',
+    'column public.orders.dba_seq',
+    'index public.orders_dba_note',
+    'table public.dba_audit',
   ]);
   assert.deepEqual(schema.differences, []);
-  const publicOwner = schema.expected.find((e) => e.object === 'schema "public"');
+  const publicOwner = schema.expected.find((e) => e.object === 'schema public');
   if (managed) assert.match(publicOwner?.reason ?? '', /keeps its owner pg_database_owner/, JSON.stringify(schema.expected));
 }
 

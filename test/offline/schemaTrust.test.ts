@@ -61,11 +61,11 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
       assert.match(status?.message ?? '', /SCHEMA_MISMATCH|schema differs/);
       const differences = status?.verification?.schema?.[0]?.differences ?? [];
       assert.deepEqual(differences.map((d) => [d.object, d.fix]).sort(), [
-        ['column "public"."notes"."at"', 'ALTER TABLE "public"."notes" ALTER COLUMN "at" TYPE date USING "at"::date;'],
-        ['column "public"."notes"."body"', `ALTER TABLE "public"."notes" ALTER COLUMN "body" SET DEFAULT 'empty'::text;`],
-        ['column "public"."notes"."body"', 'ALTER TABLE "public"."notes" ALTER COLUMN "body" TYPE text;'],
-        ['column "public"."notes"."mood"', 'ALTER TABLE "public"."notes" ALTER COLUMN "mood" TYPE public.mood USING "mood"::public.mood;'],
-        ['index "public"."notes_at"', 'DROP INDEX "public"."notes_at";'],
+        ['column public.notes.at', 'ALTER TABLE "public"."notes" ALTER COLUMN "at" TYPE date USING "at"::date;'],
+        ['column public.notes.body', `ALTER TABLE "public"."notes" ALTER COLUMN "body" SET DEFAULT 'empty'::text;`],
+        ['column public.notes.body', 'ALTER TABLE "public"."notes" ALTER COLUMN "body" TYPE text;'],
+        ['column public.notes.mood', 'ALTER TABLE "public"."notes" ALTER COLUMN "mood" TYPE public.mood USING "mood"::public.mood;'],
+        ['index public.notes_at', 'DROP INDEX "public"."notes_at";'],
       ]);
       assert.equal(status?.databases[0]?.state, 'Failed');
       // the rows are kept

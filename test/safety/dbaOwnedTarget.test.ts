@@ -77,7 +77,7 @@ describe('safety: a non-superuser target meeting tables another role owns', func
         (s) => /^cutover stopped/.test(s.message ?? '') || isFinalState(s.state),
       );
       assert.equal(stopped.state, 'WaitingForUserAction', stopped.message);
-      assert.match(stopped.message ?? '', /^cutover stopped: .*table "public"\."notes": owner: source postgres, target dba_owner/);
+      assert.match(stopped.message ?? '', /^cutover stopped: .*table public\.notes: owner: source postgres, target dba_owner/);
       const told = (await catalogEvents(store, spec.migrationName, 40)).map((e) => `${e.level}: ${e.message}`);
       assert.ok(
         told.some((e) => /^warning: cutover: the target's tables could not be guarded \(permission denied for table notes\)/.test(e)),

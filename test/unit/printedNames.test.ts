@@ -14,6 +14,8 @@ import { warningFor, type ForeignKeyRecord } from '../../provider/engine/footpri
 import { columnDifference } from '../../provider/engine/verify/verifyTables';
 import { removedLabelMessage } from '../../provider/engine/flow/enumRemake';
 import { describeDependent, dropDependent, type Dependent } from '../../provider/engine/flow/targetDependents';
+import { alterStatement, createStatement, describeObject } from '../../provider/engine/verify/schema/fixes';
+import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
 
 describe('names printed in the messages of the cutover and the owner check', () => {
   it('a late write names its database and user as displayIdent prints them, on one line', () => {
@@ -206,6 +208,46 @@ describe('names printed in the messages of the stream, the verification and the 
       removedLabelMessage({ schema: 'public', name: 'mood' }, { ...column, column: 'moods', array: true }, "'sad'", '3').includes(
         `column public.people.moods holds the label 'sad', which the source's public.mood no longer has, in 3 rows of the target: change or delete them (SELECT * FROM "public"."people" WHERE 'sad' = ANY("moods"::text[]))`,
       ),
+    );
+  });
+});
+
+describe("names printed in the schema check's objects", () => {
+  it('the schema check names an object as displayIdent prints its names; the fix beside it keeps the SQL quoting', () => {
+    const object = (kind: string, schema: string, relation: string | null, name: string, args: string | null = null): SchemaObject => ({
+      kind,
+      schema,
+      relation,
+      name,
+      args,
+      classId: '',
+      objectId: '',
+      ownerObjectId: '',
+      props: { type: 'integer' },
+    });
+    const odd = object('column', 'Sales', 'order lines', 'qty\nEU');
+    assert.deepEqual(
+      [
+        describeObject(object('column', 'public', 'orders', 'placed_at')),
+        describeObject(odd),
+        describeObject(object('trigger', 'public', 'orders', 'Audit')),
+        describeObject(object('function', 'public', null, 'tax', 'numeric')),
+        describeObject(object('schema', 'Reports', null, 'Reports')),
+        describeObject(object('index', 'public', 'orders', 'orders_idx')),
+      ],
+      [
+        'column public.orders.placed_at',
+        'column "Sales"."order lines".U&"qty\\000AEU"',
+        'trigger "Audit" on public.orders',
+        'function public.tax(numeric)',
+        'schema "Reports"',
+        'index public.orders_idx',
+      ],
+    );
+    assert.equal(createStatement(odd), 'ALTER TABLE "Sales"."order lines" ADD COLUMN "qty\nEU" integer;');
+    assert.equal(
+      alterStatement(object('table', 'public', null, 'orders'), 'columns', null, null, 'postgres'),
+      'recreate table public.orders as on the source (its columns differs)',
     );
   });
 });

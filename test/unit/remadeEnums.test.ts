@@ -24,7 +24,7 @@ function enumType(oid: string, labels: string): SchemaObject {
 }
 
 const labelsDiffer: SchemaDifference = {
-  object: 'enum type "public"."e"',
+  object: 'enum type public.e',
   detail: "labels: source 'a', 'b', 'd', target 'a', 'b', 'c'",
   fix: '',
 };

@@ -223,11 +223,11 @@ describe('schema check: comparison while following (unit)', () => {
     const { differences, steps, kept } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
     assert.deepEqual(
       differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
-      [['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']]],
+      [['index public.orders_old', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']]],
     );
     // made on the target alone: no difference, listed as kept
     assert.deepEqual(kept, [
-      { object: 'index "public"."orders_mine"', reason: 'made on the target alone: pgferry did not make it and the source never had it' },
+      { object: 'index public.orders_mine', reason: 'made on the target alone: pgferry did not make it and the source never had it' },
     ]);
     // without the record of what pgferry made, nothing tells whose they are: the check stops on both
     assert.equal(compareSchemas([ORDERS], [ORDERS, restored, mine], CTX).differences.length, 2);
@@ -254,12 +254,12 @@ describe('schema check: comparison while following (unit)', () => {
     assert.deepEqual(differences, []);
     assert.deepEqual(
       kept.map((k) => k.object),
-      ['column "public"."orders"."dba_note"', 'table "public"."dba_audit"'],
+      ['column public.orders.dba_note', 'table public.dba_audit'],
     );
     // the source makes a view under the DBA's table's name: a conflict, whose fix renames the DBA's table
     const view: SchemaObject = { ...ORDERS, kind: 'view', name: 'dba_audit', props: { definition: 'SELECT 1' } };
     const clash = compareSchemas([ORDERS, view], target, { ...CTX, whileSetAside: true, known });
-    const mineDifference = clash.differences.find((d) => d.object === 'table "public"."dba_audit"');
+    const mineDifference = clash.differences.find((d) => d.object === 'table public.dba_audit');
     assert.match(mineDifference?.fix ?? '', /^ALTER TABLE "public"\."dba_audit" RENAME TO "dba_audit_kept";/);
     for (const d of clash.differences) assert.doesNotMatch(d.fix, /^DROP /, `${d.object}: ${d.fix}`);
   });
@@ -297,9 +297,9 @@ describe('schema check: comparison while following (unit)', () => {
     assert.deepEqual(
       differences.map((d, i) => [d.object, steps[i]?.when, steps[i]?.statements]),
       [
-        ['column "public"."orders"."padding"', 'drained', ['ALTER TABLE "public"."orders" RENAME COLUMN "pad" TO "padding";']],
-        ['column "public"."orders"."note"', 'drained', ['ALTER TABLE "public"."orders" ADD COLUMN "note" integer;']],
-        ['column "public"."orders"."old"', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
+        ['column public.orders.padding', 'drained', ['ALTER TABLE "public"."orders" RENAME COLUMN "pad" TO "padding";']],
+        ['column public.orders.note', 'drained', ['ALTER TABLE "public"."orders" ADD COLUMN "note" integer;']],
+        ['column public.orders.old', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
       ],
     );
   });
@@ -361,7 +361,7 @@ describe('schema check: a known object told by its identity on the target (unit,
       clash.differences.map((d) => [d.object, d.fix]),
       [
         [
-          'index "public"."orders_idx"',
+          'index public.orders_idx',
           `ALTER INDEX "public"."orders_idx" RENAME TO "orders_idx_kept"; (keeps it under another name; pgferry then makes the source's)`,
         ],
       ],
@@ -401,7 +401,7 @@ describe('schema check: a known object told by its identity on the target (unit,
       [['DROP VIEW "public"."busy";']],
     );
     const dropped = compareSchemas([ORDERS], [ORDERS, theirs], ctx);
-    assert.deepEqual([dropped.differences, dropped.kept.map((k) => k.object)], [[], ['view "public"."busy"']]);
+    assert.deepEqual([dropped.differences, dropped.kept.map((k) => k.object)], [[], ['view public.busy']]);
     // the source changed its view: pgferry's is replaced, the DBA's is not (a difference whose fix renames theirs aside)
     const changed = view('400', ' SELECT orders.id, 2 AS v FROM orders;');
     assert.equal(compareSchemas([ORDERS, changed], [ORDERS, ours], ctx).steps.filter((s) => s !== undefined).length, 1);

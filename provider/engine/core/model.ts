@@ -400,7 +400,7 @@ export interface KeptColumn {
 }
 
 export interface SchemaDifference {
-  /** `column "public"."orders"."placed_at"`, `index "public"."orders_placed_idx"` ... */
+  /** `column public.orders.placed_at`, `index public.orders_placed_idx` ...: prose, each name as displayIdent prints it. */
   readonly object: string;
   /** What differs, in a few words: `only on the source`, `default: source now(), target none`. */
   readonly detail: string;

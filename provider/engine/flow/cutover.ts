@@ -28,11 +28,18 @@ import { openWindowAtCutover, unfencedWindow, windowRightsRefused } from './wind
 import { sequencesAndLargeObjects } from './cutoverSync';
 import { verifiedAndUnwritten } from './cutoverChecks';
 import { releaseAfterSwitch, switchAtCutover } from './switchAndRelease';
-import { resumeAfterStop, rollBack, rollBackLateArrival } from './cutoverRollBack';
+import { resumeAfterStop, rollBack, rollBackLateArrival, type RolledBack } from './cutoverRollBack';
 
 /**
- * Runs the cutover of `databases` (all streams, or dbsToTriggerCutoverOn); true when they completed
- * (the caller ends the migration once no database streams). Each database's step is recorded before the
+ * How a cutover ended: its databases cut over (their streams ended), or stopped before its point of
+ * no return with the streams it had held as they go on (those that ended at the marker started again
+ * past it: the caller puts them in its list, handleCutover.ts).
+ */
+export type CutoverEnd = { readonly cutOver: true } | ({ readonly cutOver: false } & RolledBack);
+
+/**
+ * Runs the cutover of `databases` (all streams, or dbsToTriggerCutoverOn); `cutOver` when they
+ * completed (the caller ends the migration once no database streams). `all` is read, never changed. Each database's step is recorded before the
  * next irreversible one, so a runner killed anywhere resumes the cutover where it was (flow/online.ts):
  * 'drained' (applied up to the marker, sequences copied), 'verified', then 'released' before its
  * slot is dropped. A verification mismatch stops the cutover: streaming resumes, the cutover
@@ -41,18 +48,19 @@ import { resumeAfterStop, rollBack, rollBackLateArrival } from './cutoverRollBac
  */
 export async function cutover(
   run: MigrationRun,
-  all: OnlineStream[],
+  all: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   meter: ApplyRateMeter,
-): Promise<boolean> {
+): Promise<CutoverEnd> {
   const { spec, store } = run;
   const name = spec.migrationName;
   // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
   const streams = all.filter((s) => databases.has(s.database));
   const cutOver = streams.map((s) => s.database);
   const whole = streams.length === all.length;
-  if (await unfencedWindow(run)) return false;
-  if (await windowRightsRefused(run, cutOver)) return false;
+  const untouched: CutoverEnd = { cutOver: false, streaming: streams };
+  if (await unfencedWindow(run)) return untouched;
+  if (await windowRightsRefused(run, cutOver)) return untouched;
   const gate = await cutoverGate(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
@@ -67,16 +75,16 @@ export async function cutover(
   );
   const clock = stepClock();
   try {
-    return await heldCutover(run, { all, databases, streams, meter, gate, clock, began });
+    return await heldCutover(run, { whole, databases, streams, meter, gate, clock, began });
   } finally {
     // the sessions the hold kept open ahead (hold.ts), whichever way it ended
     await endSessionsAheadOfHold(run, CUTOVER_HOLD, cutOver);
   }
 }
 
-/** What the cutover hands its steps from the hold on: the streams, the ones it cuts over, its gate, clock and start. */
+/** What the cutover hands its steps from the hold on: whether it is the whole migration's, the streams it cuts over, its gate, clock and start. */
 interface CutoverUnderWay {
-  readonly all: OnlineStream[];
+  readonly whole: boolean;
   readonly databases: ReadonlySet<string>;
   readonly streams: readonly OnlineStream[];
   readonly meter: ApplyRateMeter;
@@ -86,38 +94,37 @@ interface CutoverUnderWay {
 }
 
 /** The cutover from its hold on: see cutover. */
-async function heldCutover(run: MigrationRun, { all, databases, streams, meter, gate, clock, began }: CutoverUnderWay): Promise<boolean> {
+async function heldCutover(
+  run: MigrationRun,
+  { whole, databases, streams, meter, gate, clock, began }: CutoverUnderWay,
+): Promise<CutoverEnd> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);
-  const whole = streams.length === all.length;
   const which = whole ? '' : ` of ${streams.map((s) => displayIdent(s.database)).join(', ')}`;
   const held = await holdAtCutover(run, streams, meter, gate, clock);
   if ('refused' in held) {
     await rollBack(run, cutOver, held.refused);
-    return false;
+    return { cutOver: false, streaming: streams };
   }
   const arrivals = new Map(streams.map((s) => [s.database, drainDatabase(run, s, began)] as const));
   const late = await lateArrivals(arrivals, gate.budget);
-  if (late.length > 0) {
-    await rollBackLateArrival(run, all, databases, late, gate);
-    return false;
-  }
+  if (late.length > 0) return { cutOver: false, ...(await rollBackLateArrival(run, streams, databases, late, gate)) };
   const drains = await Promise.allSettled(arrivals.values());
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
     // A stream stopped on an error the user can fix: the cutover waits for the fix, streaming on.
     const stopped = streams.filter((s) => s.failure && classifyStreamFailure(s.failure).kind === 'stop');
     if (run.signal.aborted || stopped.length === 0) throw failedDrain.reason;
-    await resumeAfterStop(run, all, databases, stopped);
-    return false;
+    return { cutOver: false, ...(await resumeAfterStop(run, streams, databases, stopped)) };
   }
   clock.done('drain');
-  const keptLargeObjects = await sequencesAndLargeObjects(run, all, databases, streams);
-  if (!keptLargeObjects) return false;
+  const synced = await sequencesAndLargeObjects(run, databases, streams);
+  if ('streaming' in synced) return { cutOver: false, ...synced };
   clock.done('sequences and large objects');
   // behind a pooler too, a write past the point (a writer that bypassed it) rolls the cutover back
-  if (!(await verifiedAndUnwritten(run, all, databases, streams, { keptLargeObjects, pinned: held.pinned }, gate, clock))) return false;
+  const stopped = await verifiedAndUnwritten(run, databases, streams, { keptLargeObjects: synced.kept, pinned: held.pinned }, gate, clock);
+  if (stopped) return { cutOver: false, ...stopped };
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
   if (await openWindowAtCutover(run, streams)) clock.done('fallback window');
@@ -142,7 +149,7 @@ async function heldCutover(run: MigrationRun, { all, databases, streams, meter, 
   }
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await clearMessage(store, name);
-  return true;
+  return { cutOver: true };
 }
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */

@@ -26,24 +26,28 @@ import { get, setVerification } from '../control/store';
 import { trace } from '../util/trace';
 import { displayIdent } from '../connect/quote';
 import { again } from './cutoverStep';
-import { resumeAfterMismatch, rollBackLateWrites } from './cutoverRollBack';
+import { resumeAfterMismatch, rollBackLateWrites, type RolledBack } from './cutoverRollBack';
 
-/** The schema check, the verification and, with a hold, the writes past the point and the target's guard; false when any stopped the cutover. */
+/**
+ * The schema check, the verification and, with a hold, the writes past the point and the target's
+ * guard; undefined when all passed, else the streams as they go on after the one that stopped the cutover.
+ */
 export async function verifiedAndUnwritten(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   at: AtVerification,
   gate: Gate,
   clock: StepClock,
-): Promise<boolean> {
-  if (!(await checkedAndVerified(run, all, databases, streams, at))) return false;
+): Promise<RolledBack | undefined> {
+  const checked = await checkedAndVerified(run, databases, streams, at);
+  if (checked) return checked;
   clock.done(run.spec.verify ? 'schema check and verification' : 'schema check');
-  if (!(gate.fence || gate.pooler)) return true;
-  if (!(await nothingWrittenPastThePoint(run, all, databases, streams, gate))) return false;
+  if (!(gate.fence || gate.pooler)) return undefined;
+  const written = await nothingWrittenPastThePoint(run, databases, streams, gate);
+  if (written) return written;
   clock.done('late writes and guard read');
-  return true;
+  return undefined;
 }
 
 /** What the verification leaves out or reads only in part: the large objects kept, the tables pinned before a pooler's pause. */
@@ -57,16 +61,15 @@ interface AtVerification {
  * the check reads the catalogs, the verification the rows, and what each finds is acted on in the
  * order they ran before, the schema check first (a difference there stops the cutover whatever the
  * rows say, and forgets the verification of the tables it names). A change the check followed on
- * the target (a column added, a sequence made) is read by a verification made again after it. False
- * when either stopped the cutover.
+ * the target (a column added, a sequence made) is read by a verification made again after it.
+ * Undefined when both passed, else the streams as they go on (RolledBack).
  */
 async function checkedAndVerified(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   at: AtVerification,
-): Promise<boolean> {
+): Promise<RolledBack | undefined> {
   // the verification stops with the run, and once the schema check stops the cutover: what it
   // would read then is not looked at, and a lock on the target (which the check waits for no longer
   // than its lock_timeout) must not hold the applications longer than that
@@ -99,13 +102,14 @@ async function checkedAndVerified(
   } finally {
     run.signal.removeEventListener('abort', onAbort);
   }
-  if (!(await actOnSchemaChecks(run, all, databases, streams, checks))) return false;
+  const differed = await actOnSchemaChecks(run, databases, streams, checks);
+  if (differed) return differed;
   trace('schema check: recorded');
-  if (verification === undefined) return true;
+  if (verification === undefined) return undefined;
   const followed = checks.some((c) => 'followed' in c && c.followed > 0);
   if (!followed && 'error' in verification) throw verification.error;
   const read = followed || 'error' in verification ? await readVerification(run, streams, at) : verification.read;
-  return actOnVerification(run, all, databases, streams, read);
+  return actOnVerification(run, databases, streams, read);
 }
 
 /**
@@ -115,23 +119,18 @@ async function checkedAndVerified(
  * (targetGuardAtCutover.ts: a write on the target by a session that is not pgferry's since the pin
  * before the hold stops the cutover, naming the table and who wrote, the pooler resumed on the old
  * source). Both run after the schema check and the verification, as late as the switch allows.
- * False when either stopped the cutover.
+ * Undefined when neither found a write, else the streams as they go on (RolledBack).
  */
 async function nothingWrittenPastThePoint(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   gate: Gate,
-): Promise<boolean> {
+): Promise<RolledBack | undefined> {
   const [late, written] = await sideBySide([writesPastThePoint(run, streams), writtenOnTarget(run, streams)]);
-  if (late !== undefined) {
-    await rollBackLateWrites(run, all, databases, late, givenBack(gate.fence, gate.pooler));
-    return false;
-  }
-  if (written === undefined) return true;
-  await resumeAfterMismatch(run, all, databases, written, "the target's guard");
-  return false;
+  if (late !== undefined) return rollBackLateWrites(run, streams, databases, late, givenBack(gate.fence, gate.pooler));
+  if (written === undefined) return undefined;
+  return resumeAfterMismatch(run, streams, databases, written, "the target's guard");
 }
 
 /** One database's schema check (checkSchemaFollowing), or why its catalog could not be read. */
@@ -156,27 +155,22 @@ async function schemaCheckOf(
  */
 async function actOnSchemaChecks(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   checks: readonly Awaited<ReturnType<typeof schemaCheckOf>>[],
-): Promise<boolean> {
+): Promise<RolledBack | undefined> {
   for (const [i, s] of streams.entries()) {
     const result = checks[i]!;
-    if ('unreadable' in result) {
-      await resumeAfterMismatch(run, all, databases, result.unreadable, 'the schema check');
-      return false;
-    }
+    if ('unreadable' in result) return resumeAfterMismatch(run, streams, databases, result.unreadable, 'the schema check');
     const { check } = result;
     await recordSchemaCheck(run, check);
     if (check.differences.length === 0) continue;
     // whatever fixes it, the tables that differed are read whole at the next cutover
     const tables = check.differences.flatMap((d) => (d.relation ? [d.relation] : []));
     await forgetTableVerifications(run.store, run.spec.migrationName, s.database, tables);
-    await resumeAfterMismatch(run, all, databases, schemaDifferenceMessage(check), 'the schema check');
-    return false;
+    return resumeAfterMismatch(run, streams, databases, schemaDifferenceMessage(check), 'the schema check');
   }
-  return true;
+  return undefined;
 }
 
 /** A schema check's figures as progress, and its report beside the verification's rows. */
@@ -235,14 +229,13 @@ async function readVerification(
   return { verified, known, notStreamed };
 }
 
-/** What the verification read, recorded and judged; false when it found a mismatch (streaming resumed). */
+/** What the verification read, recorded and judged; undefined when it matched, else the streams as they go on (streaming resumed). */
 async function actOnVerification(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   { verified, known, notStreamed }: VerificationRead,
-): Promise<boolean> {
+): Promise<RolledBack | undefined> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const records = verified.tables.flatMap(({ relation, ...t }) =>
@@ -267,17 +260,16 @@ async function actOnVerification(
     const late = await writesPastThePoint(run, streams).catch(() => undefined);
     // a table not streamed differs because nothing carried its changes: its reason names the fix
     const unstreamed = report.tables.find((t) => !t.matches && notStreamed.some((n) => n.database === t.database && n.table === t.table));
-    if (late) await rollBackLateWrites(run, all, databases, late, givenBack(true, run.spec.pooler !== undefined));
-    else if (unstreamed)
-      await resumeAfterMismatch(
+    if (late) return rollBackLateWrites(run, streams, databases, late, givenBack(true, run.spec.pooler !== undefined));
+    if (unstreamed)
+      return resumeAfterMismatch(
         run,
-        all,
+        streams,
         databases,
         `database ${displayIdent(unstreamed.database)} table ${unstreamed.table}: ${unstreamed.reason}`,
         'a table not streamed',
       );
-    else await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
-    return false;
+    return resumeAfterMismatch(run, streams, databases, report.firstMismatch, 'verification');
   }
-  return true;
+  return undefined;
 }

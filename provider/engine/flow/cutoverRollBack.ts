@@ -3,7 +3,9 @@
 // budget, a stream stopped on an error the user can fix, a check that failed, writes past the cutover
 // point). Whichever way, the hold and the target's guard are given back (hold.ts liftHold: the fence
 // lifted, the pooler resumed on the old source), the streams go on, and the cutover request is
-// cleared with a message that says what to fix before asking again.
+// cleared with a message that says what to fix before asking again. Each way past the marker returns
+// the streams it was handed as they go on (RolledBack), never changing the caller's list: the
+// supervisor, whose list it is, puts them in it (handleCutover.ts).
 import { lateArrivalWords } from '../switchover/marker';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import type { MigrationRun } from '../run/migrationRun';
@@ -13,6 +15,15 @@ import { CUTOVER_HOLD, givenBack, liftHold, type Gate } from './hold';
 import { recordEvent } from '../control/store';
 import { clearCutover } from '../control/migrationRequests';
 import { displayIdent } from '../connect/quote';
+
+/**
+ * A cutover stopped before its point of no return, past its marker: the streams of the databases it
+ * cut over as they go on, in the order handed, each one that ended at the cutover point a new one
+ * started past it; a failed one as it was, for the stop to record.
+ */
+export interface RolledBack {
+  readonly streaming: readonly OnlineStream[];
+}
 
 /** A cutover stopped before its marker: the fences lifted, the pooler resumed, the request cleared with `message`; the streams never stopped. */
 export async function rollBack(run: MigrationRun, databases: readonly string[], message: string): Promise<void> {
@@ -31,16 +42,16 @@ export async function rollBack(run: MigrationRun, databases: readonly string[], 
  */
 export async function rollBackLateArrival(
   run: MigrationRun,
-  all: OnlineStream[],
+  streams: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   late: readonly string[],
   gate: Gate,
-): Promise<void> {
+): Promise<RolledBack> {
   const what = { stream: 'stream', point: 'cutover point', where: 'the target' };
   const why = await lateArrivalWords(run.spec.target, late, what, gate);
   const lifted = givenBack(gate.fence, gate.pooler);
   const message = `cutover rolled back: ${why}; ${lifted ? `${lifted} and ` : ''}changes stream on: request the cutover again once that session is done, or raise cutoverLagBudgetSeconds`;
-  await streamOnAfterStop(run, all, databases, message);
+  return streamOnAfterStop(run, streams, databases, message);
 }
 
 /**
@@ -50,13 +61,13 @@ export async function rollBackLateArrival(
  */
 export async function resumeAfterStop(
   run: MigrationRun,
-  streams: OnlineStream[],
+  streams: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   stopped: readonly OnlineStream[],
-): Promise<void> {
+): Promise<RolledBack> {
   const dbs = stopped.map((s) => displayIdent(s.database)).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
-  await streamOnAfterStop(run, streams, databases, message, 'WaitingForApplyFix');
+  return streamOnAfterStop(run, streams, databases, message, 'WaitingForApplyFix');
 }
 
 /** Why a check inside the hold stops the cutover, and what the user does about it. */
@@ -71,11 +82,11 @@ const STOP_CAUSES = {
 /** A verification mismatch: streaming starts again and the cutover request is cleared. */
 export async function resumeAfterMismatch(
   run: MigrationRun,
-  streams: OnlineStream[],
+  streams: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   mismatch: string | undefined,
   check: keyof typeof STOP_CAUSES,
-): Promise<void> {
+): Promise<RolledBack> {
   const pooler = run.spec.pooler ? ', the pooler resumed on the old source' : '';
   const what =
     check === "the target's guard"
@@ -84,19 +95,19 @@ export async function resumeAfterMismatch(
         ? `the verification failed: ${mismatch}`
         : `${check} failed: ${mismatch}`;
   const message = `cutover stopped: ${what}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${STOP_CAUSES[check]})`;
-  await streamOnAfterStop(run, streams, databases, message);
+  return streamOnAfterStop(run, streams, databases, message);
 }
 
 /** Writes past the cutover point: the fences lifted and the pooler resumed (`lifted` says which), streaming on (it carries those writes to the target), the request cleared naming them. */
 export async function rollBackLateWrites(
   run: MigrationRun,
-  all: OnlineStream[],
+  streams: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   late: string,
   lifted: string,
-): Promise<void> {
+): Promise<RolledBack> {
   const message = `cutover rolled back: ${late}; ${lifted} and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
-  await streamOnAfterStop(run, all, databases, message);
+  return streamOnAfterStop(run, streams, databases, message);
 }
 
 /**
@@ -105,29 +116,44 @@ export async function rollBackLateWrites(
  */
 async function streamOnAfterStop(
   run: MigrationRun,
-  streams: OnlineStream[],
+  streams: readonly OnlineStream[],
   databases: ReadonlySet<string>,
   message: string,
   subState?: 'WaitingForApplyFix',
-): Promise<void> {
+): Promise<RolledBack> {
   const name = run.spec.migrationName;
   await recordEvent(run.store, name, 'error', message);
   await liftHoldAndGuard(run, [...databases]);
-  await restartStreams(run, streams, databases);
+  const streaming = await restartStreams(run, streams, databases);
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message, subState);
+  return { streaming };
 }
 
-/** Streams that ended at the cutover point (or are draining to it) stream on; failed ones stay for the stop to record. */
-async function restartStreams(run: MigrationRun, streams: OnlineStream[], databases: ReadonlySet<string>): Promise<void> {
-  for (const [i, s] of streams.entries()) {
-    if (s.failure || !databases.has(s.database)) continue;
+/**
+ * Streams that ended at the cutover point (or are draining to it) stream on, each a new one started
+ * past it; failed ones stay as they are for the stop to record. Returns the streams handed, in order,
+ * with the new ones in their places: the list handed is the caller's and is left as it was.
+ */
+async function restartStreams(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  databases: ReadonlySet<string>,
+): Promise<OnlineStream[]> {
+  const streaming: OnlineStream[] = [];
+  for (const s of streams) {
+    if (s.failure || !databases.has(s.database)) {
+      streaming.push(s);
+      continue;
+    }
     s.applier.stop();
     await s.done.catch(() => undefined);
-    streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker, s.applier.ddlFollowing);
+    const again = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker, s.applier.ddlFollowing);
     // started again while the flow may change the target's tables: each is read at its relation message
-    streams[i]!.applier.giveUpTablesAhead();
+    again.applier.giveUpTablesAhead();
+    streaming.push(again);
   }
+  return streaming;
 }
 
 /** The hold given back on these databases (hold.ts liftHold: the fence lifted, the pooler resumed on the old source), then the target's guard dropped. */

@@ -19,7 +19,7 @@ import { PgferryError } from '../core/errors';
 import { setCutoverStep, updateDatabase } from '../control/store';
 import { displayIdent } from '../connect/quote';
 import { again, announce } from './cutoverStep';
-import { resumeAfterMismatch } from './cutoverRollBack';
+import { resumeAfterMismatch, type RolledBack } from './cutoverRollBack';
 
 /**
  * After the drain (inside the fence or the pause when there is one): every database's sequence
@@ -28,24 +28,20 @@ import { resumeAfterMismatch } from './cutoverRollBack';
  * the schema check and the verification, which compare them again. Large objects the source created,
  * wrote or unlinked while changes streamed are what logical decoding does not carry. Each runs to its
  * end before either's outcome is acted on. A statement the target refuses for the large objects
- * stops the cutover, nothing changed, streaming on; false then. Else the objects made on the target
- * alone, kept, by database: the verification leaves them out.
+ * stops the cutover, nothing changed, streaming on: the streams as they go on then (RolledBack).
+ * Else the objects made on the target alone, kept, by database: the verification leaves them out.
  */
 export async function sequencesAndLargeObjects(
   run: MigrationRun,
-  all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
-): Promise<ReadonlyMap<string, readonly string[]> | false> {
+): Promise<{ readonly kept: ReadonlyMap<string, readonly string[]> } | RolledBack> {
   const [, deltas] = await sideBySide([
     sideBySide(streams.map((s) => sequencesAtCutover(run, s))),
     sideBySide(streams.map((s) => largeObjectsOf(run, s.database))),
   ]);
   const refused = deltas.find((d) => 'refused' in d);
-  if (refused) {
-    await resumeAfterMismatch(run, all, databases, refused.refused, 'the large objects');
-    return false;
-  }
+  if (refused) return resumeAfterMismatch(run, streams, databases, refused.refused, 'the large objects');
   const kept = new Map<string, readonly string[]>();
   for (const [i, s] of streams.entries()) {
     const delta = deltas[i] as LargeObjectDelta;
@@ -58,7 +54,7 @@ export async function sequencesAndLargeObjects(
       `cutover: large objects of ${displayIdent(s.database)}: ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s${stand}`,
     );
   }
-  return kept;
+  return { kept };
 }
 
 /** One database's sequences copied after the drain, and its partitions followed: its step 'drained' recorded then. */

@@ -40,9 +40,16 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
   return async () => {
     // loaded at the first cutover: a resumed runner's start loads only what streaming needs
     const { cutover } = await import('./cutover');
-    if (await cutover(run, streams, databases, meter)) {
-      // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)
+    const end = await cutover(run, streams, databases, meter);
+    if (end.cutOver) {
+      // cut over: those streams ended; the others stream on
       for (let i = streams.length - 1; i >= 0; i--) if (databases.has(streams[i]!.database)) streams.splice(i, 1);
+      return;
+    }
+    // stopped, saying why: all stream on, those started again past the marker in their places
+    for (const again of end.streaming) {
+      const i = streams.findIndex((x) => x.database === again.database);
+      if (i >= 0) streams[i] = again;
     }
   };
 }

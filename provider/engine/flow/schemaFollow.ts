@@ -237,12 +237,24 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
 /** SQLSTATE of CREATE OR REPLACE FUNCTION refused: another return type, parameter names or defaults. */
 const INVALID_FUNCTION_DEFINITION = '42P13';
 
-/** A function or procedure of the target by the description the comparison gives it (verify/schema/fixes.ts, describeObject). */
-const FUNCTION_BY_DESCRIPTION_SQL = `
-SELECT p.oid::text AS oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
- WHERE pg_catalog.format('%s "%s"."%s"(%s)', CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
-                         pg_catalog.replace(n.nspname, '"', '""'), pg_catalog.replace(p.proname, '"', '""'),
-                         pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g')) = $1`;
+/**
+ * The target's functions and procedures, each with its name as SQL takes it and as the comparison
+ * describes it (verify/schema/fixes.ts, describeObject): the description is prose, its names
+ * printed bare, so the one asked for is found by it here and dropped by its quoted name.
+ */
+const FUNCTIONS_SQL = `
+SELECT p.oid::text AS oid, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind, n.nspname AS schema,
+       p.proname AS name,
+       pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g') AS args
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prokind IN ('f', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
+
+/** The function or procedure the comparison describes as `described`, with its DROP; undefined when the target has none. */
+async function functionDescribed(client: pg.Client, described: string): Promise<{ oid: string; drop: string } | undefined> {
+  const { rows } = await client.query<{ oid: string; kind: string; schema: string; name: string; args: string }>(FUNCTIONS_SQL);
+  const found = rows.find((r) => `${r.kind} ${displayName(r.schema, r.name)}(${r.args})` === described);
+  return found && { oid: found.oid, drop: `DROP ${found.kind.toUpperCase()} ${qualified(found.schema, found.name)}(${found.args})` };
+}
 
 /** A step PostgreSQL refused, with a statement that does make the target match (the difference's own fix does not). */
 class FollowRefused extends Error {
@@ -263,11 +275,10 @@ class FollowRefused extends Error {
  * never dropped: the step stops, naming it, and the fix printed makes the change around it.
  */
 async function replaceFunction(run: MigrationRun, database: string, client: pg.Client, item: Followable): Promise<Followable> {
-  const { rows } = await client.query<{ oid: string }>(FUNCTION_BY_DESCRIPTION_SQL, [item.difference.object]);
-  const oid = rows[0]?.oid;
+  const found = await functionDescribed(client, item.difference.object);
   const create = item.step.statements;
-  if (!oid) throw new Error('the target no longer has it');
-  const drop = `DROP ${item.difference.object.startsWith('procedure ') ? 'PROCEDURE' : 'FUNCTION'} ${item.difference.object.replace(/^\w+ /, '')}`;
+  if (!found) throw new Error('the target no longer has it');
+  const { oid, drop } = found;
   const dependents = await targetDependents(client, [{ catalog: 'pg_catalog.pg_proc', oid }]);
   const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
   const drops = dependents.map(dropDependent);

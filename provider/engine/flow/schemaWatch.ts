@@ -238,6 +238,8 @@ export class SchemaWatch {
     );
     if (this.closed) return;
     if (items.length > 0) {
+      // where a test holds the watch's first follow, so that a stop of the apply comes before it
+      await holdpoint(`schema-watch-follow:${database}`);
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
       this.firstSeen.set(database, seen);
       const keys = new Set(items.map((i) => keyOf(i.difference)));

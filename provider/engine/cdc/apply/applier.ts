@@ -8,7 +8,7 @@ import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { runSession, type SessionEnd } from './applySession';
-import { SettleBeforeStop } from './shapeStops';
+import { SettleBeforeStop, typesAwaitedBy } from './shapeStops';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
 import { maxLsn } from '../../core/lsn';
@@ -208,7 +208,10 @@ export class Applier {
         }
         if (await this.heldForLoosening(error)) continue;
         if (await this.heldForWatch(error)) continue;
-        if (!this.mayRetry(error)) throw error;
+        if (!this.mayRetry(error)) {
+          await this.madeBeforeStop(error);
+          throw error;
+        }
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
         const reason = this.fencedSince
@@ -305,6 +308,31 @@ export class Applier {
     const again = !awaiting.triedAgain;
     awaiting.triedAgain = true;
     return again;
+  }
+
+  /**
+   * A stop whose printed fix needs a type the source made for it (a column retyped to an enum made
+   * in the same source transaction): the schema watch makes it on the target at its next look, and
+   * the stop is told only once it has (heldUntilMade, as a held change waits), so that the fix
+   * runs as printed the moment it is read. Made or not within WATCH_WAIT_MS, it stops as before.
+   */
+  private async madeBeforeStop(error: unknown): Promise<void> {
+    const o = this.options;
+    const table = typesAwaitedBy(error);
+    if (table === undefined || o.schemaWatched !== true) return;
+    const words = o.words ?? FORWARD_STREAM_WORDS;
+    const tell = (missing: readonly string[]): void =>
+      o.log?.(
+        'event',
+        `database ${displayIdent(o.database)}: the stop of ${table} waits for the schema watch to make on ${words.target} what its fix needs: ${missing.join(', ')}`,
+      );
+    const hold = {
+      deadline: Date.now() + WATCH_WAIT_MS,
+      stopped: () => this.stopped,
+      lookedSince: () => this.schemaLookedAt,
+      recordedOid: (type: string) => this.recordedEnums.get(type),
+    };
+    await heldUntilMade(o, table, hold, tell).catch(() => undefined);
   }
 
   /** The schema watch ended a look at this database begun at `startedAt` (Date.now()): a held change may judge by it. */

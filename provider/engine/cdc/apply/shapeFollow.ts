@@ -78,7 +78,13 @@ export type ShapePlan =
       /** Target columns pgferry did not make and the source never had (targetOnlyColumns): kept as they are. */
       readonly kept: readonly string[];
     }
-  | { readonly kind: 'stop'; readonly description: string; readonly fix: string };
+  | {
+      readonly kind: 'stop';
+      readonly description: string;
+      readonly fix: string;
+      /** The fix names the source's types (a column retyped): the stop waits for the target to have them (shapeStops.ts typesAwaitedBy). */
+      readonly typesOf?: true;
+    };
 
 /** OIDs of the built-in types whose widening keeps every value as it was (identical on every server). */
 const INT2 = 21;
@@ -166,6 +172,7 @@ function underivedStop(words: StreamWords, name: string, column: TargetAttribute
     kind: 'stop',
     description: `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
     fix: underivedFix(words, retype),
+    typesOf: true,
   };
 }
 

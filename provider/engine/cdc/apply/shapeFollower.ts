@@ -438,7 +438,7 @@ export class ShapeFollower {
       words: this.words,
       ...(known ? { known } : {}),
     });
-    if (plan.kind === 'stop') stopWith(this.stopAt(), relation, plan.description, true, plan.fix);
+    if (plan.kind === 'stop') stopWith(this.stopAt(), relation, plan.description, true, plan.fix, plan.typesOf);
     // what the apply makes on the target is known from now on, recorded before it is made
     await this.state.recordKnownColumns?.(
       relation.schema,

@@ -6,7 +6,20 @@ import type { QualifiedName } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 
-class SchemaChangeError extends PgferryError {}
+class SchemaChangeError extends PgferryError {
+  /**
+   * The source table (as SQL names it) whose types the fix needs on the target: a column retyped
+   * to a type of the database's own, which the schema watch makes there at its next look.
+   */
+  typesOf?: string;
+}
+
+/** The source table whose types a stop's fix needs on the target (stopWith's `typesOf`); undefined for any other failure. */
+export function typesAwaitedBy(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof SchemaChangeError) return e.typesOf;
+  return undefined;
+}
 
 /** The source transaction the apply is in: its final position (its BEGIN's), and whether earlier ones share its target batch. */
 export interface CurrentTransaction {
@@ -62,12 +75,22 @@ export function stopOnTarget({ current, words }: StopAt, table: QualifiedName, d
   });
 }
 
-/** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
-export function stopWith({ current, words }: StopAt, table: QualifiedName, description: string, following: boolean, fix?: string): never {
+/**
+ * A change of shape not followed: the stream stops exactly before the transaction that carries it.
+ * `typesOf`: the fix needs the types the source's table uses on the target (typesAwaitedBy).
+ */
+export function stopWith(
+  { current, words }: StopAt,
+  table: QualifiedName,
+  description: string,
+  following: boolean,
+  fix?: string,
+  typesOf?: boolean,
+): never {
   settleBeforeStop(current);
   const { printed, field } = stopTable(table);
   const same = `make the same change on ${words.target} and resume`;
-  throw new SchemaChangeError(
+  const error = new SchemaChangeError(
     'CDC_SCHEMA_CHANGE',
     `${sourceTableWords(words, printed)} changed while streaming: ${description}; streaming stopped`,
     {
@@ -76,6 +99,8 @@ export function stopWith({ current, words }: StopAt, table: QualifiedName, descr
       fix: fix ?? (following ? same : `only added columns are followed (followSchemaChanges is off): ${same}`),
     },
   );
+  if (typesOf) error.typesOf = field;
+  throw error;
 }
 
 /**

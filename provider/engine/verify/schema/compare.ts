@@ -2,7 +2,7 @@
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
 import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
-import { displayName, ident, qualified } from '../../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptColumn, KeptObject, SchemaDifference } from '../../core/model';
 import type { QualifiedName } from '../../core/names';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
@@ -363,7 +363,7 @@ function renamedAndMoved(
     const fix = renameStatement(from, to.name);
     out.differences.push({
       object: describeObject(to),
-      detail: `named ${from.name} on the target (renamed on the source)`,
+      detail: `named ${displayIdent(from.name)} on the target (renamed on the source)`,
       fix,
       ...tableOf(to),
     });
@@ -371,7 +371,11 @@ function renamedAndMoved(
   }
   for (const { from, to } of pairObjectMoves(missing, extra, ctx)) {
     const fix = moveStatement(from, to.schema);
-    out.differences.push({ object: describeObject(to), detail: `in schema ${from.schema} on the target (moved on the source)`, fix });
+    out.differences.push({
+      object: describeObject(to),
+      detail: `in schema ${displayIdent(from.schema)} on the target (moved on the source)`,
+      fix,
+    });
     out.steps.push(moveObjectStep(from, fix));
   }
 }
@@ -460,7 +464,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     const fix = `ALTER TABLE ${qualified(from.schema, from.relation ?? '')} RENAME COLUMN ${ident(from.name)} TO ${ident(to.name)};`;
     differences.push({
       object: describeObject(to),
-      detail: `named ${from.name} on the target (renamed on the source?)`,
+      detail: `named ${displayIdent(from.name)} on the target (renamed on the source?)`,
       fix,
       ...tableOf(to),
     });

@@ -1,7 +1,7 @@
 // The statement that makes the target match the source, for each way an object can differ. They
 // are shown to the user, never run by pgferry: names go through the quoting helper, definitions
 // are the source catalog's own deparsed SQL, and text values are written as literals.
-import { displayIdent, ident, literal, qualified } from '../../connect/quote';
+import { displayIdent, displayName, ident, literal, qualified } from '../../connect/quote';
 import { retypeUsing } from '../../connect/retypeUsing';
 import type { PropertyValue, SchemaObject } from './catalog';
 
@@ -17,14 +17,19 @@ function objectSql(o: SchemaObject): string {
   return `${ident(o.name)} ON ${qualified(o.schema, o.relation)}`;
 }
 
-/** What the object is, as the user reads it: `column public.orders.placed_at`, `trigger t on public.x`. */
+/**
+ * What the object is, as the user reads it: `column public.orders.placed_at`, `trigger t on
+ * public.x`. Prose, never SQL: each name printed as messages print names (displayIdent, bare when a
+ * plain word), so it reads as the rest of the engine's messages; the fix beside it stays quoted. A
+ * comment is named by the identity PostgreSQL prints for its object.
+ */
 export function describeObject(o: SchemaObject): string {
   if (o.kind === 'comment') return `comment on ${text(o.props.type)} ${text(o.props.identity)}`;
-  if (o.kind === 'column') return `column ${qualified(o.schema, o.relation ?? '')}.${ident(o.name)}`;
-  if (o.kind === 'schema' || o.kind === 'extension' || o.kind === 'event trigger') return `${o.kind} ${ident(o.name)}`;
-  if (o.args !== null) return `${o.kind} ${qualified(o.schema, o.name)}(${o.args})`;
-  if (o.relation !== null && o.kind !== 'index') return `${o.kind} ${ident(o.name)} on ${qualified(o.schema, o.relation)}`;
-  return `${o.kind} ${qualified(o.schema, o.name)}`;
+  if (o.kind === 'column') return `column ${displayName(o.schema, o.relation ?? '')}.${displayIdent(o.name)}`;
+  if (o.kind === 'schema' || o.kind === 'extension' || o.kind === 'event trigger') return `${o.kind} ${displayIdent(o.name)}`;
+  if (o.args !== null) return `${o.kind} ${displayName(o.schema, o.name)}(${o.args})`;
+  if (o.relation !== null && o.kind !== 'index') return `${o.kind} ${displayIdent(o.name)} on ${displayName(o.schema, o.relation)}`;
+  return `${o.kind} ${displayName(o.schema, o.name)}`;
 }
 
 const tableOf = (o: SchemaObject) => qualified(o.schema, o.relation ?? '');
