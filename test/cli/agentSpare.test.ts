@@ -173,10 +173,15 @@ describe('agents: a spare runner started ahead takes the next job', function () 
     await write(3001, 3100);
     await targetEqualsSource('the rows written after the dead agent, resumed elsewhere, on the target');
     await cancelMigration(serverSpec(lab.pair.target), NAME);
-    const ended = await until('the cancel to end the migration', async () => {
-      const now = await lab.state(NAME);
-      return now && ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(now.state) ? now : undefined;
-    }, 120_000, 250);
+    const ended = await until(
+      'the cancel to end the migration',
+      async () => {
+        const now = await lab.state(NAME);
+        return now && ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(now.state) ? now : undefined;
+      },
+      120_000,
+      250,
+    );
     assert.equal(ended.state, 'Canceled', ended.message ?? '');
     await lab.stopAgent(closer);
   });
