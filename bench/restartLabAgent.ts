@@ -10,9 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Cluster } from '../provider/localpg/cluster';
-import { leaseKey, REQUEST_CHANNEL } from '../provider/engine/core/names';
-import { parseMigrationSpec } from '../provider/engine/input/parse';
-import { runSpecOf } from '../provider/engine/input/runSpec';
+import { parseMigrationSpec } from '../provider/engine';
+import { leaseKey, REQUEST_CHANNEL, runSpecOf } from '../provider/engine/internal';
 import { waitUntil as until } from './consumers';
 
 const CLI_MAIN = path.join(__dirname, '..', 'provider', 'cli', 'main.js');

@@ -17,7 +17,7 @@ const HELD_OUTPUT_BYTES = 64 * 1024;
  * The environment of an agent's runner: the agent's, without the credentials it holds (they travel
  * on stdin, as the runner's spec, never in its environment), with the lifeline and the agent's name.
  */
-export function agentRunnerEnvironment(agentName: string): NodeJS.ProcessEnv {
+function agentRunnerEnvironment(agentName: string): NodeJS.ProcessEnv {
   const { PGFERRY_SOURCE_URLS: _urls, PGFERRY_POOLER_ADMIN_URL: _pooler, PGFERRY_POOLER_PASSWORD: _poolerPassword, ...env } = process.env;
   return { ...env, PGFERRY_RUNNER_LIFELINE: '3', PGFERRY_AGENT_NAME: agentName };
 }
