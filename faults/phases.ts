@@ -172,7 +172,13 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
     case 'cutover-origin-drop':
       return t('target', 2, (_c, m) => isStatement(m) && /pg_replication_origin_drop/.test(sqlOf(m)));
     case 'cutover-complete':
-      return t('target', 3, (_c, m) => m.type === 'B' && (m.params ?? []).includes('Succeeded'));
+      // each database recorded Succeeded (control/cutoverCount.ts, the state written in its statement
+      // since the count came), then the migration (its state a parameter): three in a two-database trial
+      return t(
+        'target',
+        3,
+        (_c, m) => m.type === 'B' && ((m.params ?? []).includes('Succeeded') || /\bstate\s*=\s*'Succeeded'\s*,\s*ended_at\b/.test(sqlOf(m))),
+      );
     default:
       return fallbackTrigger(phase, t);
   }

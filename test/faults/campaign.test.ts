@@ -98,7 +98,7 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     title:
-      "a fallback window: the runner killed as the fall-back's verification opens its session on the old source, resumed, the fall-back asked again completes: both servers read back, 0 rows lost, 0 extra, 0 changed",
+      "a fallback window: the runner killed as the fall-back's verification takes its session on the old source, resumed: the fall-back completes, both servers read back, 0 rows lost, 0 extra, 0 changed",
     seed: 2312,
     fault: 'sigkill',
     phase: 'fallback-verify',
