@@ -177,7 +177,8 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       return t(
         'target',
         3,
-        (_c, m) => m.type === 'B' && ((m.params ?? []).includes('Succeeded') || /\bstate\s*=\s*'Succeeded'\s*,\s*ended_at\b/.test(sqlOf(m))),
+        (_c, m) =>
+          m.type === 'B' && ((m.params ?? []).includes('Succeeded') || /\bstate\s*=\s*'Succeeded'\s*,\s*ended_at\b/.test(sqlOf(m))),
       );
     default:
       return fallbackTrigger(phase, t);
