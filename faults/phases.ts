@@ -86,6 +86,18 @@ const sqlOf = (m: FrontendMessage): string => m.sql ?? '';
  */
 const onControlCatalog = (m: FrontendMessage): boolean => /\bpgferry"?\./.test(sqlOf(m));
 
+/**
+ * A session of pgferry's beginning its work as `purpose`: its startup message naming it so, or, when
+ * it was opened ahead of a hold under another name (connect/sessionsAhead.ts: a fenced cutover's and
+ * every fall-back's steps take their sessions so), the statement that gives it that name when it is
+ * taken (the proxy has read the name by then). The fall-back's verification takes every session it
+ * uses from those, so a trigger on a startup message alone never fired there.
+ */
+const sessionBegins =
+  (purpose: string) =>
+  (c: ProxyConnection, m: FrontendMessage): boolean =>
+    app(c) === purpose && (m.type === 'startup' || (m.type === 'Q' && /^\s*SET\s+application_name\s*=/i.test(sqlOf(m))));
+
 /** A batch's COMMIT on an apply session (it travels with the progress record in one message). */
 const applyCommit = (conn: ProxyConnection, m: FrontendMessage): boolean =>
   app(conn) === 'pgferry apply' && m.type === 'Q' && /\bCOMMIT\s*;?\s*$/i.test(sqlOf(m));
@@ -154,13 +166,20 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
     case 'cutover-sequences':
       return t('target', 2, (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /\bsetval\b/i.test(sqlOf(m)));
     case 'cutover-verify':
-      return t('target', 4, (c, m) => m.type === 'startup' && app(c) === 'pgferry verify', false);
+      return t('target', 4, sessionBegins('pgferry verify'), false);
     case 'cutover-drop-slot':
       return t('source', 4, (_c, m) => isStatement(m) && /pg_drop_replication_slot|DROP PUBLICATION/i.test(sqlOf(m)));
     case 'cutover-origin-drop':
       return t('target', 2, (_c, m) => isStatement(m) && /pg_replication_origin_drop/.test(sqlOf(m)));
     case 'cutover-complete':
-      return t('target', 3, (_c, m) => m.type === 'B' && (m.params ?? []).includes('Succeeded'));
+      // each database recorded Succeeded (control/cutoverCount.ts, the state written in its statement
+      // since the count came), then the migration (its state a parameter): three in a two-database trial
+      return t(
+        'target',
+        3,
+        (_c, m) =>
+          m.type === 'B' && ((m.params ?? []).includes('Succeeded') || /\bstate\s*=\s*'Succeeded'\s*,\s*ended_at\b/.test(sqlOf(m))),
+      );
     default:
       return fallbackTrigger(phase, t);
   }
@@ -196,7 +215,8 @@ function fallbackTrigger(
     case 'fallback-sequences':
       return t('source', 2, (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /\bsetval\b/i.test(sqlOf(m)));
     case 'fallback-verify':
-      return t('source', 4, (c, m) => m.type === 'startup' && app(c) === 'pgferry verify', false);
+      // a verification session on the old source, taken from those the fall-back's hold opened ahead
+      return t('source', 4, sessionBegins('pgferry verify'), false);
     case 'fallback-release':
       // the reverse slot and publication dropped on the new server, past the point of no return
       return t('target', 4, (_c, m) => isStatement(m) && /pg_drop_replication_slot|DROP PUBLICATION/i.test(sqlOf(m)));

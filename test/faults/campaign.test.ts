@@ -1,6 +1,7 @@
 // The fault campaign's short run for CI: a few fixed trials on the smallest fixture, one per fault
 // family, one at the writer fence (the application writing on through a fenced cutover), one in a
-// fallback window (the reverse stream, then the fall-back), one in a fallback window whose
+// fallback window (the reverse stream, then the fall-back), one killed at the fall-back's
+// verification (its session taken from those opened ahead of the hold), one in a fallback window whose
 // application adds a column and a table on the new server (the user running the fixes the
 // fall-back's stops print, then the fall-back carrying them back, faults/windowChange.ts), one
 // with the application changing the schema while streaming (the user running the fix printed), and
@@ -14,7 +15,7 @@
 import assert from 'node:assert/strict';
 import type { FaultKind } from '../../faults/faults';
 import type { TrialResult } from '../../faults/outcome';
-import type { Phase } from '../../faults/phases';
+import { isFallbackPhase, type Phase } from '../../faults/phases';
 import { trialDetail, trialLine } from '../../faults/report';
 import { openCampaign, type OpenCampaign } from '../../faults/campaign';
 import { runTrial } from '../../faults/trial';
@@ -94,6 +95,13 @@ const SCENARIOS: readonly Scenario[] = [
     // the table only: the column's printed fix does not bring its values back while the application
     // writes the table (docs/faults.md: the reverse applier keeps the column left out until its next session)
     windowChange: 'table',
+  },
+  {
+    title:
+      "a fallback window: the runner killed as the fall-back's verification takes its session on the old source, resumed: the fall-back completes, both servers read back, 0 rows lost, 0 extra, 0 changed",
+    seed: 2312,
+    fault: 'sigkill',
+    phase: 'fallback-verify',
   },
   {
     title:
@@ -193,7 +201,15 @@ describe('fault campaign, fixed trials', function () {
         assert.equal(result.phase, `pooler ${s.pooler}:${result.phase.split(':').pop()}`, detail);
         assert.ok(result.resumes > 0, `the runner was killed at the failpoint and resumed: ${detail}`);
       }
-      if (s.phase === 'reverse-stream') {
+      if (s.phase === 'fallback-verify') {
+        // the kill landed on the fall-back's verification (its session on the old source named so), not
+        // before or after it; the runner it killed was resumed, and the judge read both servers back
+        assert.match(result.phase, /^fallback-verify#\d+$/, detail);
+        assert.equal(result.faulted, true, detail);
+        assert.ok(result.resumes > 0, `the runner killed at the verification was resumed: ${detail}`);
+        assert.deepEqual([result.lostRows, result.extraRows, result.changedRows], [0, 0, 0], detail);
+      }
+      if (isFallbackPhase(s.phase)) {
         // the judge compared the old source with the new server after the fall-back; said here too
         assert.equal(result.fallback?.fellBack, true, detail);
         assert.ok((result.fallback?.targetWorkload?.transactions ?? 0) > 0, 'the application wrote on the new server');
