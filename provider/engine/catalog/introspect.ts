@@ -216,11 +216,7 @@ export async function listSequencesWithOwners(client: pg.Client): Promise<OwnedS
  * server (a CREATE TABLE may name it anew, `orders_id_seq1`); a free-standing one by its own name.
  * NUL joins the parts: no name holds it.
  */
-export function sequencePairKey(s: {
-  readonly schema: string;
-  readonly name: string;
-  readonly owner?: Omit<SequenceOwner, 'tableOid'>;
-}): string {
+function sequencePairKey(s: { readonly schema: string; readonly name: string; readonly owner?: Omit<SequenceOwner, 'tableOid'> }): string {
   return s.owner ? ['column', s.owner.schema, s.owner.table, s.owner.column].join('\0') : ['sequence', s.schema, s.name].join('\0');
 }
 

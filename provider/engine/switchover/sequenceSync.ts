@@ -65,7 +65,7 @@ export async function writeSequenceValues(
 }
 
 /** Each sequence of `there` with its counterpart `here` on the other server (sequencePairKeys); one without is left out. */
-export function pairSequences(
+function pairSequences(
   there: readonly OwnedSequence[],
   here: readonly OwnedSequence[],
 ): { readonly there: OwnedSequence; readonly here: OwnedSequence }[] {
