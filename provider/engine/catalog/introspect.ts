@@ -6,6 +6,7 @@ import {
   DATABASE_SETTINGS,
   LIST_LARGE_OBJECTS,
   LIST_PARTITIONED_ANCESTORS,
+  LIST_SEQUENCE_OWNERS,
   LIST_SEQUENCES,
   LIST_TABLE_INDEXES,
   LIST_TABLES,
@@ -171,6 +172,69 @@ export async function listPartitionedAncestors(
 export async function listSequences(client: pg.Client): Promise<SourceSequence[]> {
   const { rows } = await client.query<{ schema: string; name: string }>(LIST_SEQUENCES);
   return rows.map((r) => ({ schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }));
+}
+
+/** The column that owns a sequence (a serial's or an identity's): its table's OID, schema and name, and its own name. */
+export interface SequenceOwner {
+  readonly tableOid: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly column: string;
+}
+
+/** A sequence with its OID on the session's server and the column that owns it, if any. */
+export interface OwnedSequence extends SourceSequence {
+  readonly oid: string;
+  readonly owner?: SequenceOwner;
+}
+
+/** Every sequence but an extension's, with the column that owns it (LIST_SEQUENCE_OWNERS). */
+export async function listSequencesWithOwners(client: pg.Client): Promise<OwnedSequence[]> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    oid: string;
+    table_oid: string | null;
+    table_schema: string | null;
+    table_name: string | null;
+    column_name: string | null;
+  }>(LIST_SEQUENCE_OWNERS);
+  return rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    sql: qualified(r.schema, r.name),
+    oid: r.oid,
+    ...(r.table_oid !== null && r.table_schema !== null && r.table_name !== null && r.column_name !== null
+      ? { owner: { tableOid: r.table_oid, schema: r.table_schema, table: r.table_name, column: r.column_name } }
+      : {}),
+  }));
+}
+
+/**
+ * The key two servers' sequences are paired by: one a column owns (serial, identity) by that
+ * column, its table's schema and name and its own name, whatever the sequence is called on each
+ * server (a CREATE TABLE may name it anew, `orders_id_seq1`); a free-standing one by its own name.
+ * NUL joins the parts: no name holds it.
+ */
+function sequencePairKey(s: { readonly schema: string; readonly name: string; readonly owner?: Omit<SequenceOwner, 'tableOid'> }): string {
+  return s.owner ? ['column', s.owner.schema, s.owner.table, s.owner.column].join('\0') : ['sequence', s.schema, s.name].join('\0');
+}
+
+/**
+ * The pairing keys of one server's sequences, by sequence: a column that owns more than one
+ * (`ALTER SEQUENCE ... OWNED BY` given twice) tells none of them, so those are paired by name.
+ */
+export function sequencePairKeys<
+  S extends { readonly schema: string; readonly name: string; readonly owner?: Omit<SequenceOwner, 'tableOid'> },
+>(sequences: readonly S[]): Map<string, S> {
+  const count = new Map<string, number>();
+  for (const s of sequences) count.set(sequencePairKey(s), (count.get(sequencePairKey(s)) ?? 0) + 1);
+  const keyed = new Map<string, S>();
+  for (const s of sequences) {
+    const key = sequencePairKey(s);
+    keyed.set((count.get(key) ?? 0) > 1 ? sequencePairKey({ schema: s.schema, name: s.name }) : key, s);
+  }
+  return keyed;
 }
 
 export async function listTableIndexes(client: pg.Client, skip: ReadonlySet<string> = new Set()): Promise<SourceIndex[]> {

@@ -117,6 +117,29 @@ SELECT n.nspname AS schema, c.relname AS name
  ORDER BY 1, 2`;
 
 /**
+ * Sequences not owned by an extension, each with the column that owns it, if any: a serial's
+ * (pg_depend deptype 'a') or an identity's ('i'). Two servers' sequences are paired by that column
+ * (its table's name and its own), never by the sequence's name, which each server may give anew.
+ */
+export const LIST_SEQUENCE_OWNERS = `
+SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS oid,
+       o.table_oid, o.table_schema, o.table_name, o.column_name
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN LATERAL (
+    SELECT t.oid::text AS table_oid, tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name
+      FROM pg_depend d
+      JOIN pg_class t ON t.oid = d.refobjid
+      JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+       AND d.deptype IN ('a', 'i')
+     ORDER BY d.deptype DESC
+     LIMIT 1) o ON true
+ WHERE c.relkind = 'S' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
+ ORDER BY 1, 2`;
+
+/**
  * Indexes and index-backed constraints (primary key, unique, exclusion) pgferry builds itself,
  * in parallel per table: those of plain tables and partitions that are not attached to an index
  * of a partitioned parent (pg_restore's post-data builds those, with their ATTACH entries).

@@ -2,9 +2,14 @@
 // pg_dump does (last_value and is_called). The copy reads them in its snapshot and sets them after
 // the post-data restore (flow/databasePhases.ts); a cutover copies the source's current values
 // once the last changes are applied (the source is quiet by then), and a fall-back brings the new
-// server's back, never lower.
-import { listSequences, type SourceSequence } from '../catalog/introspect';
-import { withSession, withSessionPair } from '../connect/session';
+// server's back, never lower. At a switch the two servers' sequences are paired as the migration
+// pairs their tables, never by the sequence's own name alone: one a column owns (serial, identity)
+// by that column (its table's name and its own), whatever each server named it; a free-standing one
+// by its name, only when it is the migration's (within its filters; at a fall-back, the one pgferry
+// restored on the new server, not one made there in the window). A sequence of that name that is
+// someone else's (a bystander's on the old source, one outside the filters) is never set.
+import { listSequencesWithOwners, sequencePairKeys, type OwnedSequence, type SourceSequence } from '../catalog/introspect';
+import { withSessionPair } from '../connect/session';
 import type pg from 'pg';
 import type { ServerSpec } from '../input/migrationSpec';
 import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
@@ -59,18 +64,42 @@ export async function writeSequenceValues(
   return rowCount ?? 0;
 }
 
+/** Each sequence of `there` with its counterpart `here` on the other server (sequencePairKeys); one without is left out. */
+function pairSequences(
+  there: readonly OwnedSequence[],
+  here: readonly OwnedSequence[],
+): { readonly there: OwnedSequence; readonly here: OwnedSequence }[] {
+  const ours = sequencePairKeys(here);
+  return [...sequencePairKeys(there)].flatMap(([key, s]) => {
+    const mate = ours.get(key);
+    return mate ? [{ there: s, here: mate }] : [];
+  });
+}
+
 /**
- * Copies every moved sequence's last_value/is_called from source to target; returns how many. A
- * sequence the target does not have yet (the source made it since the schema watch's last look)
- * is left to the cutover's schema check, which makes it, and to the verification, which copies its
- * value then (switchover/sequenceRecheck.ts): never a failed cutover.
+ * Copies every moved sequence's last_value/is_called from source to target, each onto its
+ * counterpart there (pairSequences: an owned one by its column, a free-standing one by its name);
+ * returns how many. A sequence the target does not have yet (the source made it since the schema
+ * watch's last look) is left to the cutover's schema check, which makes it, and to the
+ * verification, which copies its value then (switchover/sequenceRecheck.ts): never a failed cutover.
  */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {
   const options = { database, purpose: 'cutover' };
   return withSessionPair(source, options, target, { ...options, writable: true }, async (pair) => {
     const filter = filters ? await readFilterPlan(pair.source, filters) : UNFILTERED;
-    const sequences = (await listSequences(pair.source)).filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
-    return writeSequenceValues(pair.target, await readSequenceValues(pair.source, sequences), 'skip');
+    const moved = (await listSequencesWithOwners(pair.source)).filter(
+      (s) => !filter.leftOut.has(s.oid) && !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)),
+    );
+    const pairs = pairSequences(moved, await listSequencesWithOwners(pair.target));
+    const values = await readSequenceValues(
+      pair.source,
+      pairs.map((p) => p.there),
+    );
+    return writeSequenceValues(
+      pair.target,
+      values.map((v, i) => ({ ...v, sequence: pairs[i]!.here })),
+      'skip',
+    );
   });
 }
 
@@ -108,32 +137,64 @@ export async function valuesAhead(
   return ahead;
 }
 
+/** What tells the migration's sequences on the new server from the others at a fall-back. */
+export interface MigrationSequences {
+  /**
+   * The new server's tables when the window opened (windowTables.ts): a sequence owned by a column
+   * of a table made since is the window's, moved forward by the carry with the table's rows.
+   * Undefined for a window opened before they were recorded.
+   */
+  readonly opening?: readonly string[];
+  /**
+   * Whether a free-standing sequence of the new server is the one the migration restored or made
+   * there (its known objects and their OIDs); undefined when nothing tells (by its name then).
+   */
+  readonly madeByMigration?: (s: OwnedSequence) => boolean;
+}
+
+/** The new server's sequences a fall-back takes back: the migration's (MigrationSequences), within the old source's filters. */
+function takenBack(sequences: readonly OwnedSequence[], filter: FilterPlan, mine: MigrationSequences): OwnedSequence[] {
+  const opening = mine.opening ? new Set(mine.opening) : undefined;
+  const leftOut = (schema: string, name: string) => filter.leftOutNames.has(qualifiedKey(schema, name));
+  return sequences.filter((s) => {
+    if (leftOut(s.schema, s.name)) return false;
+    if (s.owner) return !leftOut(s.owner.schema, s.owner.table) && (opening === undefined || opening.has(s.owner.tableOid));
+    return mine.madeByMigration?.(s) ?? true;
+  });
+}
+
 /**
  * At a fall-back (docs/fallback.md): the new server's sequence values back to the old source, never
  * lower than what the old source handed out itself (its values from before the cutover, or a
- * nextval since): valuesAhead, each sequence by its name. So an application back on the old source
- * draws no value twice. `filter` is the old source's plan, read once by the fall-back: a sequence
- * is left out by its name, and one the old source lacks is passed over below whatever the plan
- * says. (The sequences of the tables the window made are carried with their rows, by the tables'
- * identity: switchover/windowTables.ts.)
+ * nextval since): valuesAhead. So an application back on the old source draws no value twice. Each
+ * sequence is paired as pairSequences pairs them, and only the migration's (takenBack): one owned
+ * by a column of a table the migration moved, by that column; a free-standing one the migration
+ * restored, by its name. `filter` is the old source's plan, read once by the fall-back: a sequence
+ * of the new server is left out by its name or its table's, one of the old source by its OID. A
+ * sequence the old source lacks (made on the new server alone) is passed over: the schema check
+ * names it. (The sequences of the tables the window made are carried with their rows, by the
+ * tables' identity: switchover/windowTables.ts.)
  */
-export async function syncSequencesBack(from: ServerSpec, to: ServerSpec, database: string, filter: FilterPlan): Promise<SequencesBack> {
-  const values = await withSession(from, { database, purpose: 'cutover' }, async (client) => {
-    const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(qualifiedKey(s.schema, s.name)));
-    return readSequenceValues(client, sequences);
-  });
-  return withSession(to, { database, purpose: 'cutover', writable: true }, async (client) => {
-    const present: SequenceValue[] = [];
-    for (const value of values) {
-      // a sequence made on the new server alone is not here: the schema check names it
-      const found = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [value.sequence.sql]);
-      if (found.rows[0]?.ok) present.push(value);
-    }
-    const ahead = await valuesAhead(
-      client,
-      present.map((value) => ({ value, here: value.sequence })),
+export async function syncSequencesBack(
+  from: ServerSpec,
+  to: ServerSpec,
+  database: string,
+  filter: FilterPlan,
+  mine: MigrationSequences = {},
+): Promise<SequencesBack> {
+  const options = { database, purpose: 'cutover' };
+  return withSessionPair(from, options, to, { ...options, writable: true }, async ({ source: there, target: here }) => {
+    const ours = (await listSequencesWithOwners(here)).filter((s) => !filter.leftOut.has(s.oid));
+    const pairs = pairSequences(takenBack(await listSequencesWithOwners(there), filter, mine), ours);
+    const values = await readSequenceValues(
+      there,
+      pairs.map((p) => p.there),
     );
-    await writeSequenceValues(client, ahead);
-    return { moved: ahead.length, kept: values.length - ahead.length };
+    const ahead = await valuesAhead(
+      here,
+      values.map((value, i) => ({ value, here: pairs[i]!.here })),
+    );
+    await writeSequenceValues(here, ahead);
+    return { moved: ahead.length, kept: pairs.length - ahead.length };
   });
 }

@@ -125,16 +125,71 @@ function columnDefinition(c: ColumnRow): string {
   return `${q} ${c.type}${collate}${generated}${fallback}${identity}${c.notNull ? ' NOT NULL' : ''}`;
 }
 
-/** The statements that make the new server's table on the old source: CREATE TABLE, then its own indexes. */
+/** The sequences a table's serial columns own (pg_depend 'a'), with what CREATE SEQUENCE says of each. */
+const SERIAL_SEQUENCES_SQL = `
+SELECT sn.nspname AS schema, s.relname AS name, a.attname AS column, pg_catalog.format_type(q.seqtypid, NULL) AS type,
+       q.seqincrement::text AS increment, q.seqmin::text AS min, q.seqmax::text AS max, q.seqstart::text AS start,
+       q.seqcache::text AS cache, q.seqcycle AS cycle
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+  JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+  JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND d.refobjid = $1::pg_catalog.oid AND d.deptype = 'a'
+ ORDER BY a.attnum`;
+
+interface SerialSequence {
+  schema: string;
+  name: string;
+  column: string;
+  type: string;
+  increment: string;
+  min: string;
+  max: string;
+  start: string;
+  cache: string;
+  cycle: boolean;
+}
+
+/**
+ * A serial column's sequence made as pg_dump makes it: CREATE SEQUENCE first, under the new
+ * server's name and with its parameters (the column's default names it), then OWNED BY once the
+ * table is there. Printed as `serial` instead, the old source would pick a name of its own when that
+ * one is taken and reset the parameters, and the default would then differ from the new server's.
+ */
+function serialStatements(table: WindowTable, sequences: readonly SerialSequence[]): { before: string[]; after: string[] } {
+  return {
+    before: sequences.map(
+      (q) =>
+        `CREATE SEQUENCE ${qualified(q.schema, q.name)} AS ${q.type} INCREMENT BY ${q.increment} MINVALUE ${q.min} ` +
+        `MAXVALUE ${q.max} START WITH ${q.start} CACHE ${q.cache} ${q.cycle ? 'CYCLE' : 'NO CYCLE'}`,
+    ),
+    after: sequences.map(
+      (q) => `ALTER SEQUENCE ${qualified(q.schema, q.name)} OWNED BY ${qualified(table.schema, table.name)}.${ident(q.column)}`,
+    ),
+  };
+}
+
+/**
+ * The statements that make the new server's table on the old source, run as printed: the sequences
+ * of its serial columns, CREATE TABLE, its own indexes, then the sequences owned by their columns.
+ */
 async function createStatements(client: pg.Client, t: WindowTable): Promise<string> {
   const columns = (await client.query<ColumnRow>(columnsSql(await serverMajor(client)), [t.oid])).rows;
+  const serials = serialStatements(t, (await client.query<SerialSequence>(SERIAL_SEQUENCES_SQL, [t.oid])).rows);
   const parts = (await client.query<{ definition: string; index: boolean }>(PARTS_SQL, [t.oid])).rows;
   const inside = [...columns.map(columnDefinition), ...parts.filter((p) => !p.index).map((p) => p.definition)];
   const partitioning = t.partitioned
     ? ` PARTITION BY ${(await client.query<{ key: string }>('SELECT pg_catalog.pg_get_partkeydef($1::pg_catalog.oid) AS key', [t.oid])).rows[0]!.key}`
     : '';
   const indexes = parts.filter((p) => p.index).map((p) => p.definition);
-  return [`CREATE TABLE ${qualified(t.schema, t.name)} (${inside.join(', ')})${partitioning}`, ...indexes].join('; ');
+  return [
+    ...serials.before,
+    `CREATE TABLE ${qualified(t.schema, t.name)} (${inside.join(', ')})${partitioning}`,
+    ...indexes,
+    ...serials.after,
+  ].join('; ');
 }
 
 const holdsRows = async (client: pg.Client, schema: string, name: string): Promise<boolean> =>

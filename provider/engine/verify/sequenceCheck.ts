@@ -6,16 +6,32 @@
 // hand out their values again); a target past the source is a difference either way.
 // `pgferry verify` and the cutover compare next values exactly. A fall-back's old source may be
 // past the new server (verifyTables.ts, VerifyOptions.fallBack): it takes sequences back never lower.
+// The two servers' sequences are paired as the switch pairs them (catalog/introspect.ts
+// sequencePairKey): one a column owns (serial, identity) by that column, whatever each server named
+// it (a table the user made on the old source for a fall-back may name its identity's sequence
+// anew); a free-standing one by its name.
 import type pg from 'pg';
+import { sequencePairKeys, type SequenceOwner } from '../catalog/introspect';
 import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 
-/** User sequences (not an extension's, not pgferry's own) with their increment. */
+/** User sequences (not an extension's, not pgferry's own) with their increment and the column that owns each, if any. */
 const LIST_VERIFIED_SEQUENCES = `
-SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
+SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment,
+       o.table_schema, o.table_name, o.column_name
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_sequence s ON s.seqrelid = c.oid
+  LEFT JOIN LATERAL (
+    SELECT tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name
+      FROM pg_depend d
+      JOIN pg_class t ON t.oid = d.refobjid
+      JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+       AND d.deptype IN ('a', 'i')
+     ORDER BY d.deptype DESC
+     LIMIT 1) o ON true
  WHERE c.relkind = 'S'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_temp'
    AND n.nspname <> $1
@@ -31,11 +47,20 @@ export interface SequenceState {
   readonly increment: bigint;
   /** The value nextval() would return: last_value, plus the increment once it has been called. */
   readonly next: bigint;
+  /** The column that owns it (serial, identity), by its table's schema and name; what pairs it with the other server's. */
+  readonly owner?: Omit<SequenceOwner, 'tableOid'>;
 }
 
 /** Reads every user sequence's next value on one server. */
 export async function readSequenceStates(client: pg.Client): Promise<SequenceState[]> {
-  const { rows } = await client.query<{ schema: string; name: string; increment: string }>(LIST_VERIFIED_SEQUENCES, [CONTROL_SCHEMA]);
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    increment: string;
+    table_schema: string | null;
+    table_name: string | null;
+    column_name: string | null;
+  }>(LIST_VERIFIED_SEQUENCES, [CONTROL_SCHEMA]);
   const states: SequenceState[] = [];
   for (const r of rows) {
     const value = await client.query<{ last_value: string; is_called: boolean }>(
@@ -49,6 +74,9 @@ export async function readSequenceStates(client: pg.Client): Promise<SequenceSta
       display: displayName(r.schema, r.name),
       increment,
       next: BigInt(last) + (called ? increment : 0n),
+      ...(r.table_schema !== null && r.table_name !== null && r.column_name !== null
+        ? { owner: { schema: r.table_schema, table: r.table_name, column: r.column_name } }
+        : {}),
     });
   }
   return states;
@@ -65,20 +93,21 @@ export type SequenceDifference =
   | { readonly kind: 'differs' | 'moved-on'; readonly source: SequenceState; readonly target: SequenceState };
 
 /**
- * Sequences missing on either side or with another next value. Pure. With `sourceMayHaveMovedOn`
- * (see the file comment) a source past the target is 'moved-on', judged by the caller.
+ * Sequences missing on either side or with another next value, each paired with the other side's
+ * by its owning column, or by its name when free-standing (see the file comment). Pure. With
+ * `sourceMayHaveMovedOn` (see the file comment) a source past the target is 'moved-on', judged by
+ * the caller.
  */
 export function compareSequences(
   source: readonly SequenceState[],
   target: readonly SequenceState[],
   sourceMayHaveMovedOn: boolean,
 ): SequenceDifference[] {
-  const key = (s: SequenceState) => `${s.schema}\0${s.name}`;
-  const onTarget = new Map(target.map((s) => [key(s), s]));
+  const onTarget = sequencePairKeys(target);
   const differences: SequenceDifference[] = [];
-  for (const s of source) {
-    const t = onTarget.get(key(s));
-    onTarget.delete(key(s));
+  for (const [key, s] of sequencePairKeys(source)) {
+    const t = onTarget.get(key);
+    onTarget.delete(key);
     if (!t) differences.push({ kind: 'missing', display: s.display });
     else if (s.next !== t.next) {
       const movedOn = sourceMayHaveMovedOn && past(s.next, t.next, s.increment);
