@@ -39,12 +39,20 @@ export interface BystanderDraw {
   readonly variant: string;
   /** Which trial database: 0 (the large one) or 1 (notes). */
   readonly database: 0 | 1;
+  /** The foreign key table's kind in a fallback window: the DBA runs `TRUNCATE notes CASCADE` on the new server. */
+  readonly truncatesInWindow: boolean;
 }
 
 /** What the trial knows when it draws: whether its cutover fences the writers and it goes on in a fallback window. */
 export interface BystanderContext {
   readonly fenced: boolean;
   readonly fallback: boolean;
+  /**
+   * The trial's fault is at a step of the fall-back, so the fall-back must come: nothing drawn may
+   * stop the reverse stream before it (the window's TRUNCATE does, rightly, and the user then
+   * closes the windows instead of falling back).
+   */
+  readonly fallsBack?: boolean;
 }
 
 /** The share of trials with a bystander: all (a fork of its own: the trial's other draws are unchanged). */
@@ -110,7 +118,9 @@ export function drawBystanders(rng: Rng, ctx: BystanderContext, share: number, f
     const r = rng.fork(kind);
     const moment = r.pick(bystanderMoments(kind, ctx));
     const latest = moment === 'window' ? LATEST_WINDOW_MS : moment === 'streaming' ? LATEST_STREAMING_MS : 0;
-    return { kind, moment, delayMs: r.int(0, latest), variant: r.pick(VARIANTS[kind]), database: r.chance(0.5) ? 1 : 0 };
+    // decided without a draw, so every seed draws the same kinds, moments and delays as before
+    const truncatesInWindow = kind === 'source-fk-table' && ctx.fallback && ctx.fallsBack !== true;
+    return { kind, moment, delayMs: r.int(0, latest), variant: r.pick(VARIANTS[kind]), database: r.chance(0.5) ? 1 : 0, truncatesInWindow };
   });
 }
 
@@ -568,7 +578,7 @@ export class BystanderActor {
     this.windowFrom ??= Date.now();
     await this.due('window', this.windowFrom);
     for (const item of this.items) {
-      if (item.draw.kind !== 'source-fk-table' || item.report.truncatedOnNewServer !== undefined || !item.made) continue;
+      if (!item.draw.truncatesInWindow || item.report.truncatedOnNewServer !== undefined || !item.made) continue;
       if (Date.now() - this.windowFrom < item.draw.delayMs) continue;
       // the referenced table emptied on the new server: the reverse stream must not cascade it to the old source
       item.report.truncatedOnNewServer = false;

@@ -49,6 +49,11 @@ export function isFallbackPhase(phase: Phase): boolean {
   return (FALLBACK_PHASES as readonly string[]).includes(phase);
 }
 
+/** A step of `update --fall-back`: its fault comes only if the trial's user falls back. */
+export function isFallBackStep(phase: Phase): boolean {
+  return isFallbackPhase(phase) && phase !== 'reverse-stream';
+}
+
 /** Phases met while changes stream before any cutover: the trial waits a while for them before asking for it. */
 export const STREAMING_PHASES: readonly Phase[] = ['streaming', 'verify-pin'];
 

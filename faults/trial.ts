@@ -12,7 +12,7 @@ import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { fenceProblems, findLeftovers, liftFences, readFences, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
-import { FALLBACK_PHASES, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
+import { FALLBACK_PHASES, isFallBackStep, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
 import { driveFallback, judgeFallback, TRIAL_FALLBACK_WINDOW, type FallbackDriveArgs } from './fallbackTrial';
 import { runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
@@ -185,7 +185,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
     rng.fork('bystander'),
-    { fenced: fenceWriters, fallback },
+    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase) },
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );

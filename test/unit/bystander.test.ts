@@ -65,6 +65,30 @@ describe('fault campaign bystander', () => {
     assert.deepEqual(bystanderExcludedTables(drawBystanders(makeRng(1), ctx, 0, 'source-fk-table')), ['bystander_refs']);
   });
 
+  it('draws the window TRUNCATE of the foreign key table in fallback trials except those whose fault is at a fall-back step, the rest of each draw the same', () => {
+    let fkDraws = 0;
+    for (const seed of seeds) {
+      const window = drawBystanders(makeRng(seed).fork('bystander'), { fenced: true, fallback: true }, 1);
+      const fallsBack = drawBystanders(makeRng(seed).fork('bystander'), { fenced: true, fallback: true, fallsBack: true }, 1);
+      const forward = drawBystanders(makeRng(seed).fork('bystander'), { fenced: true, fallback: false }, 1);
+      assert.deepEqual(
+        fallsBack.map((d) => ({ ...d, truncatesInWindow: undefined })),
+        window.map((d) => ({ ...d, truncatesInWindow: undefined })),
+        `seed ${seed}: the same kinds, moments, delays, variants and databases`,
+      );
+      for (const d of window) assert.equal(d.truncatesInWindow, d.kind === 'source-fk-table', `seed ${seed}: ${d.kind} in a window`);
+      for (const d of [...fallsBack, ...forward]) assert.equal(d.truncatesInWindow, false, `seed ${seed}: ${d.kind} truncates`);
+      fkDraws += window.filter((d) => d.kind === 'source-fk-table').length;
+    }
+    assert.ok(fkDraws > 0, 'the foreign key table never drawn');
+    const named = drawBystanders(makeRng(1), { fenced: false, fallback: true, fallsBack: true }, 0, 'source-fk-table');
+    assert.deepEqual(
+      named.map((d) => [d.kind, d.truncatesInWindow]),
+      [['source-fk-table', false]],
+      'named, it is still made, without the TRUNCATE',
+    );
+  });
+
   it('names what was harmed: an object dropped or changed, rows lost, changed or added; nothing when intact', () => {
     const made: BystanderSnapshot = {
       objects: { 'column public.docs.bystander_note': 'text', 'index public.bystander_plain_idx': 'CREATE INDEX ...' },
