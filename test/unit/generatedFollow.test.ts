@@ -23,7 +23,7 @@ describe('generated columns followed on the target (pure)', () => {
     const source = [attr(1, 'id'), attr(2, 'n'), gen(3, 'twice', '(n * 2)')];
     assert.deepEqual(planGeneratedFollow('s', 't', source, new Set(['id', 'n']), ['id', 'n'], []), {
       statements: ['ALTER TABLE "s"."t" ADD COLUMN IF NOT EXISTS "twice" bigint GENERATED ALWAYS AS ((n * 2)) STORED'],
-      followed: ['generated column twice added, its values computed on the target by the source\'s expression'],
+      followed: ["generated column twice added, its values computed on the target by the source's expression"],
       generated: ['twice'],
     });
     // already there: nothing

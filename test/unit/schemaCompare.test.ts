@@ -209,7 +209,9 @@ describe('schema check: comparison (unit)', () => {
     const noOwners = compareSchemas([table('app')], [table('pgadmin')], { ...ctx, owners: { ...owners, migrateRoles: false } });
     assert.deepEqual(noOwners.differences, []);
   });
+});
 
+describe('schema check: the names its reasons print (unit)', () => {
   it('names roles in owner and grant reasons bare when plain, double-quoted otherwise, as every message prints a name', () => {
     // owned on the source by a role the target does not have: the restore gives it to the admin
     const excused = compareSchemas([ordersOwnedBy('Audit Team')], [ordersOwnedBy('pgadmin')], CTX);

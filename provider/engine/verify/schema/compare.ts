@@ -210,7 +210,10 @@ function grantsToSourceRoles(ctx: CompareContext, o: SchemaObject, acl: Property
   const grantee = (e: string) => e.slice(0, e.lastIndexOf('='));
   const theirs = entries.filter((e) => !['(owner)', 'PUBLIC'].includes(grantee(e)) && !ctx.sourceRoles!.has(grantee(e)));
   for (const e of theirs)
-    expected.push({ object: describeObject(o), reason: `granted on the target to ${displayIdent(grantee(e))}, a role the source does not have: kept` });
+    expected.push({
+      object: describeObject(o),
+      reason: `granted on the target to ${displayIdent(grantee(e))}, a role the source does not have: kept`,
+    });
   return theirs.length === 0 ? acl : entries.filter((e) => !theirs.includes(e)).join(' ');
 }
 
