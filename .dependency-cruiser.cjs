@@ -112,9 +112,10 @@ const LAYERS = [
   },
   {
     name: 'decode-is-pure',
-    comment: 'cdc/decode is pure, as pg-protocol keeps its parser: bytes in, typed changes out; it imports only its own files',
+    comment:
+      "cdc/decode is pure, as pg-protocol keeps its parser: bytes in, typed changes out; it imports only its own files and the kernel's printing helper (core/printedName.ts, which imports nothing), so a name in a description prints as every message prints it",
     from: { path: `^${ENGINE}/cdc/decode/` },
-    to: { pathNot: [`^${ENGINE}/cdc/decode/[^/]+$`, '^(buffer|node:buffer)$'] },
+    to: { pathNot: [`^${ENGINE}/cdc/decode/[^/]+$`, `^${ENGINE}/core/printedName\\.ts$`, '^(buffer|node:buffer)$'] },
   },
   {
     name: 'ledger-in-footprint',

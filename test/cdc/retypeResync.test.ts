@@ -90,7 +90,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     // (the catalog moved on again), as a reshape: copied again at a pin either way, never a stop
     assert.match(
       events,
-      /column "code" retyped to text, values the target cannot derive: the table copied again at a pinned position|column "code" changed type, a change whose values the target cannot derive, and the source's catalog has changed again since: the table given the source's columns and copied again/,
+      /column code retyped to text, values the target cannot derive: the table copied again at a pinned position|column code changed type, a change whose values the target cannot derive, and the source's catalog has changed again since: the table given the source's columns and copied again/,
     );
     assert.doesNotMatch(events, /streaming stopped/);
     await requestCutover(target, name);

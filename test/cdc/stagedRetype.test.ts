@@ -101,7 +101,7 @@ describe("an apply's staging tables after columns are retyped on the source whil
       assert.equal(await contents(servers.target), await contents(servers.source));
       // followed once: not in a batch the stage refused, rolled back and tried again alone
       const followed = (await catalogEvents(store, name, 500)).filter((e) =>
-        /followed on the target at its position in the stream: column "id" retyped to bigint/.test(e.message),
+        /followed on the target at its position in the stream: column id retyped to bigint/.test(e.message),
       );
       assert.equal(followed.length, 1, `the retype followed ${followed.length} times\nevents:\n  ${await told()}`);
       const stops = (await catalogEvents(store, name, 500)).filter((e) => e.level === 'error' && /streaming stopped/.test(e.message));

@@ -23,7 +23,7 @@ describe('generated columns followed on the target (pure)', () => {
     const source = [attr(1, 'id'), attr(2, 'n'), gen(3, 'twice', '(n * 2)')];
     assert.deepEqual(planGeneratedFollow('s', 't', source, new Set(['id', 'n']), ['id', 'n'], []), {
       statements: ['ALTER TABLE "s"."t" ADD COLUMN IF NOT EXISTS "twice" bigint GENERATED ALWAYS AS ((n * 2)) STORED'],
-      followed: ['generated column "twice" added, its values computed on the target by the source\'s expression'],
+      followed: ["generated column twice added, its values computed on the target by the source's expression"],
       generated: ['twice'],
     });
     // already there: nothing
@@ -45,7 +45,7 @@ describe('generated columns followed on the target (pure)', () => {
     });
     assert.deepEqual(planGeneratedFollow('s', 't', plain, new Set(['id', 'n', 'twice']), ['id', 'n', 'twice'], ['twice']), {
       statements: ['ALTER TABLE "s"."t" ALTER COLUMN "twice" DROP EXPRESSION IF EXISTS'],
-      followed: ['generated column "twice" made a plain column (DROP EXPRESSION), its values kept'],
+      followed: ['generated column twice made a plain column (DROP EXPRESSION), its values kept'],
       generated: [],
     });
     const renamed = [attr(1, 'id'), attr(2, 'n'), gen(3, 'double', '(n * 2)')];

@@ -211,6 +211,33 @@ describe('schema check: comparison (unit)', () => {
   });
 });
 
+describe('schema check: the names its reasons print (unit)', () => {
+  it('names roles in owner and grant reasons bare when plain, double-quoted otherwise, as every message prints a name', () => {
+    // owned on the source by a role the target does not have: the restore gives it to the admin
+    const excused = compareSchemas([ordersOwnedBy('Audit Team')], [ordersOwnedBy('pgadmin')], CTX);
+    assert.deepEqual(excused.differences, []);
+    assert.deepEqual(
+      excused.expected.map((e) => e.reason),
+      ['owned by "Audit Team" on the source, a role the target does not have: owned by the target user pgadmin, as the restore leaves it'],
+    );
+    // owned on the target by a role the admin acts as, other than the one the restore gives
+    const owners: OwnerRule = { ...MANAGED, existing: new Map([...MANAGED.existing, ['Owner.X', { canSet: true, usage: true }]]) };
+    const moved = compareSchemas([ordersOwnedBy('app')], [ordersOwnedBy('Owner.X')], { ...CTX, owners });
+    assert.deepEqual(
+      moved.differences.map((d) => [d.detail, d.fix]),
+      [['owner: source app, target "Owner.X"', 'ALTER TABLE "public"."orders" OWNER TO "app";']],
+    );
+    // granted on the target alone to a role the source does not have: kept, named as a message names it
+    const acl = (extra: string) => ({ ...ORDERS, props: { owner: 'app', privileges: `(owner)=arwdDxt${extra}` } });
+    const kept = compareSchemas([acl('')], [acl(' ReportTeam=r reader=r')], { ...CTX, sourceRoles: new Set(['pgadmin', 'app']) });
+    assert.deepEqual(kept.differences, []);
+    assert.deepEqual(kept.expected.map((e) => e.reason).sort(), [
+      'granted on the target to "ReportTeam", a role the source does not have: kept',
+      'granted on the target to reader, a role the source does not have: kept',
+    ]);
+  });
+});
+
 describe('schema check: comparison while following (unit)', () => {
   it('drops, when following, only what pgferry restored or the source had: never what was made on the target alone', () => {
     const index = (name: string): SchemaObject => ({

@@ -5,7 +5,7 @@
 // apply: each server computes them from the row, by the same immutable expression, so the target's
 // values are the source's whatever the moment the column is added. Pure: decided from the source's
 // catalog (pg_attribute and the expression as pg_get_expr prints it) and the target's columns.
-import { ident, qualified } from '../../connect/quote';
+import { displayIdent, ident, qualified } from '../../connect/quote';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import type { SourceAttribute } from './shapeFollow';
 
@@ -16,7 +16,8 @@ export interface GeneratedPlan {
   readonly generated: readonly string[];
 }
 
-const q = JSON.stringify;
+// a column as the prose of a follow prints it (bare where plain), never as SQL
+const q = displayIdent;
 
 /**
  * Pure: the statements that give the target table `table` the source's generated columns by name:

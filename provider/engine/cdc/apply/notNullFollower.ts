@@ -5,7 +5,7 @@
 // NULL columns and the sets still to come live in the applier's state (ApplyState.targetNotNull,
 // notNullSets), so a session started again keeps them. It works on the session's connections and
 // target tables, given by the shape follow that composes it (shapeFollower.ts).
-import { displayName, ident, qualified } from '../../connect/quote';
+import { displayIdent, displayName, ident, qualified } from '../../connect/quote';
 import { parseLsn } from '../../core/lsn';
 import { sourceTableWords, type StreamWords } from '../../core/streamWords';
 import { sourceAttributes } from './sourceColumns';
@@ -64,7 +64,7 @@ export class NotNullFollower {
     this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
     reshaped();
     this.state.onFollowed?.(
-      `${sourceTableWords(this.words, displayName(relation.schema, relation.name))}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} at its position in the stream`,
+      `${sourceTableWords(this.words, displayName(relation.schema, relation.name))}: NOT NULL dropped on ${dropped.map((c) => displayIdent(c)).join(', ')}, followed on ${this.words.target} at its position in the stream`,
     );
   }
 
@@ -120,7 +120,7 @@ export class NotNullFollower {
       this.state.targetNotNull?.set(oid, notNull);
       this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
       this.state.onFollowed?.(
-        `${sourceTableWords(this.words, displayName(first.schema, first.table))}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on ${this.words.target} once the apply was past it`,
+        `${sourceTableWords(this.words, displayName(first.schema, first.table))}: NOT NULL set on ${columns.map((c) => displayIdent(c)).join(', ')}, followed on ${this.words.target} once the apply was past it`,
       );
     }
   }

@@ -4,7 +4,7 @@
 // own catalog (pg_attribute, by attnum: a rename keeps its attnum, a column dropped and added again
 // gets a new one), never guessed from names alone. What cannot be decided or derived is a stop,
 // with the statement and the fix, as before.
-import { ident, qualified } from '../../connect/quote';
+import { displayIdent, ident, qualified } from '../../connect/quote';
 import { retypeUsing } from '../../connect/retypeUsing';
 import type { RelationColumn } from '../decode/pgoutput';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
@@ -132,7 +132,8 @@ export function derivableRetype(from: { typeOid: number; typeMod: number }, to: 
   return false;
 }
 
-const q = JSON.stringify;
+// a column as the prose of a stop or a follow prints it (bare where plain), never as SQL
+const q = displayIdent;
 
 interface ShapeOptions {
   readonly dropNotNull: boolean;

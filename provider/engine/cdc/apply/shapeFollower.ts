@@ -251,11 +251,11 @@ export class ShapeFollower {
     } else {
       if (extra.length > 0) {
         reshaped();
-        stopWith(this.stopAt(), relation, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+        stopWith(this.stopAt(), relation, `column ${displayIdent(extra[0]!)} was dropped or renamed`, following);
       }
       if (retyped.length > 0) {
         reshaped();
-        stopWith(this.stopAt(), relation, `column ${JSON.stringify(retyped[0])} changed type`, following);
+        stopWith(this.stopAt(), relation, `column ${displayIdent(retyped[0]!)} changed type`, following);
       }
       if (table) {
         if (change.kind !== 'none') reshaped(table.partitioned);
@@ -304,7 +304,7 @@ export class ShapeFollower {
       stopWith(
         this.stopAt(),
         relation,
-        `column ${JSON.stringify(gone)} was added, and ${this.words.source}'s catalog no longer has it (renamed or dropped since)`,
+        `column ${displayIdent(gone!)} was added, and ${this.words.source}'s catalog no longer has it (renamed or dropped since)`,
         this.config.followSchemaChanges,
       );
     }
@@ -326,7 +326,7 @@ export class ShapeFollower {
     if (perRow.length > 0)
       await this.resyncPerRow(
         relation,
-        perRow.map((p) => `column ${JSON.stringify(p.column.name)} added, which ${p.plan.kind === 'per-row' ? p.plan.why : ''}`),
+        perRow.map((p) => `column ${displayIdent(p.column.name)} added, which ${p.plan.kind === 'per-row' ? p.plan.why : ''}`),
       );
     // what the apply makes on the target is known from now on, recorded before it is made
     const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
@@ -447,7 +447,7 @@ export class ShapeFollower {
     );
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     if (plan.underived.length > 0) {
-      const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
+      const which = plan.underived.map((c) => displayIdent(c)).join(', ');
       await this.resyncAtPin(relation, `column ${which} retyped to values ${this.words.target} cannot derive`);
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
@@ -475,7 +475,7 @@ export class ShapeFollower {
    * without a place to record it (an applier outside a migration) the stream stops instead.
    */
   private async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
-    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    const which = columns.map((c) => displayIdent(c)).join(', ');
     const request = this.state.requestResync;
     if (!request)
       stopWith(

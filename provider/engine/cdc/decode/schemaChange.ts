@@ -2,6 +2,8 @@
 // end, or anything else (the apply follows a column dropped, renamed or retyped from the source's
 // catalog, cdc/apply/shapeFollow.ts, or stops and says what).
 import type { RelationColumn } from './pgoutput';
+// the kernel's printing helper, which imports nothing: a name in a description prints as every message prints it
+import { displayIdent, displayName } from '../../core/printedName';
 
 export interface RelationShape {
   readonly schema: string;
@@ -24,20 +26,18 @@ export type SchemaChange =
       readonly columns?: SchemaChange;
     };
 
-const quoted = (s: string): string => JSON.stringify(s);
-
 export function diffRelation(previous: RelationShape, next: RelationShape): SchemaChange {
   if (previous.schema !== next.schema || previous.name !== next.name) {
     const from = { schema: previous.schema, name: previous.name };
     const columns = diffRelation({ ...previous, schema: next.schema, name: next.name }, next);
-    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}`, table: true, from, columns };
+    return { kind: 'unsupported', description: `table renamed to ${displayName(next.schema, next.name)}`, table: true, from, columns };
   }
   const nextByName = new Map(next.columns.map((c) => [c.name, c]));
   for (const column of previous.columns) {
     const now = nextByName.get(column.name);
-    if (!now) return { kind: 'unsupported', description: `column ${quoted(column.name)} was dropped or renamed` };
+    if (!now) return { kind: 'unsupported', description: `column ${displayIdent(column.name)} was dropped or renamed` };
     if (now.typeOid !== column.typeOid || now.typeMod !== column.typeMod) {
-      return { kind: 'unsupported', description: `column ${quoted(column.name)} changed type` };
+      return { kind: 'unsupported', description: `column ${displayIdent(column.name)} changed type` };
     }
   }
   const kept = next.columns.slice(0, previous.columns.length);

@@ -159,14 +159,14 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
   if (property === 'owner') {
     const restored = typeof s === 'string' ? restoredOwner(s, ctx.owners) : undefined;
     if (restored?.why !== undefined && d === restored.owner)
-      return `owned by ${s} on the source, ${restored.why}: owned by the target user ${d}, as the restore leaves it`;
+      return `owned by ${displayIdent(String(s))} on the source, ${restored.why}: owned by the target user ${displayIdent(restored.owner)}, as the restore leaves it`;
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && ctx.sourceMajor < 15 && ctx.targetMajor >= 15)
       return `the public schema of PostgreSQL ${ctx.targetMajor} belongs to pg_database_owner (before 15, to the bootstrap superuser)`;
     // the target's public schema is its own (template0's): one owned on the source by a role the
     // target user cannot make owner keeps the owner it has there, as other objects of that role
     // are given to the target user
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && restored?.why !== undefined)
-      return `owned by ${s} on the source, a role the target user cannot make owner there: the target's public schema keeps its owner pg_database_owner`;
+      return `owned by ${displayIdent(String(s))} on the source, a role the target user cannot make owner there: the target's public schema keeps its owner pg_database_owner`;
   }
   if (property === 'privileges' && typeof s === 'string' && typeof d === 'string') {
     // grants to roles that are not on the target cannot be made there (the restore reported them)
@@ -210,7 +210,10 @@ function grantsToSourceRoles(ctx: CompareContext, o: SchemaObject, acl: Property
   const grantee = (e: string) => e.slice(0, e.lastIndexOf('='));
   const theirs = entries.filter((e) => !['(owner)', 'PUBLIC'].includes(grantee(e)) && !ctx.sourceRoles!.has(grantee(e)));
   for (const e of theirs)
-    expected.push({ object: describeObject(o), reason: `granted on the target to ${grantee(e)}, a role the source does not have: kept` });
+    expected.push({
+      object: describeObject(o),
+      reason: `granted on the target to ${displayIdent(grantee(e))}, a role the source does not have: kept`,
+    });
   return theirs.length === 0 ? acl : entries.filter((e) => !theirs.includes(e)).join(' ');
 }
 
@@ -499,7 +502,7 @@ function ownerDifference(
   out: { differences: SchemaDifference[]; steps: (FollowStep | undefined)[] },
 ): void {
   const restored = restoredOwner(source, ctx.owners);
-  const detail = `owner: source ${source}, target ${current}${restored.why ? ` (${restored.why}: the restore gives it to the target user ${restored.owner})` : ''}`;
+  const detail = `owner: source ${displayIdent(source)}, target ${displayIdent(current)}${restored.why ? ` (${restored.why}: the restore gives it to the target user ${displayIdent(restored.owner)})` : ''}`;
   const reachable = actsAsOwner(ctx, current);
   out.differences.push({
     object: describeObject(o),
