@@ -117,6 +117,22 @@ SELECT n.nspname AS schema, c.relname AS name
  ORDER BY 1, 2`;
 
 /**
+ * The column that owns sequence `c`, if any, as `o`: a serial's (pg_depend deptype 'a') or an
+ * identity's ('i'), its table's OID, schema and name and its own name. Two servers' sequences are
+ * paired by it (catalog/introspect.ts sequencePairKeys), so every reader of sequences joins the same.
+ */
+export const SEQUENCE_OWNER = `LEFT JOIN LATERAL (
+    SELECT t.oid::text AS table_oid, tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name
+      FROM pg_depend d
+      JOIN pg_class t ON t.oid = d.refobjid
+      JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+       AND d.deptype IN ('a', 'i')
+     ORDER BY d.deptype DESC
+     LIMIT 1) o ON true`;
+
+/**
  * Sequences not owned by an extension, each with the column that owns it, if any: a serial's
  * (pg_depend deptype 'a') or an identity's ('i'). Two servers' sequences are paired by that column
  * (its table's name and its own), never by the sequence's name, which each server may give anew.
@@ -126,16 +142,7 @@ SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS oid,
        o.table_oid, o.table_schema, o.table_name, o.column_name
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN LATERAL (
-    SELECT t.oid::text AS table_oid, tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name
-      FROM pg_depend d
-      JOIN pg_class t ON t.oid = d.refobjid
-      JOIN pg_namespace tn ON tn.oid = t.relnamespace
-      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
-       AND d.deptype IN ('a', 'i')
-     ORDER BY d.deptype DESC
-     LIMIT 1) o ON true
+  ${SEQUENCE_OWNER}
  WHERE c.relkind = 'S' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
  ORDER BY 1, 2`;
 

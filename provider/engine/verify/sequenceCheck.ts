@@ -12,6 +12,7 @@
 // anew); a free-standing one by its name.
 import type pg from 'pg';
 import { sequencePairKeys, type SequenceOwner } from '../catalog/introspect';
+import { SEQUENCE_OWNER } from '../catalog/queries';
 import { displayIdent, displayName, ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 
@@ -22,16 +23,7 @@ SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_sequence s ON s.seqrelid = c.oid
-  LEFT JOIN LATERAL (
-    SELECT tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name
-      FROM pg_depend d
-      JOIN pg_class t ON t.oid = d.refobjid
-      JOIN pg_namespace tn ON tn.oid = t.relnamespace
-      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
-       AND d.deptype IN ('a', 'i')
-     ORDER BY d.deptype DESC
-     LIMIT 1) o ON true
+  ${SEQUENCE_OWNER}
  WHERE c.relkind = 'S'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_temp'
    AND n.nspname <> $1
