@@ -18,3 +18,6 @@ export { leaseKey, REQUEST_CHANNEL } from './core/names';
 export { runSpecOf } from './input/runSpec';
 export { register, setState } from './control/store';
 export { runnerInput } from './input/handOff';
+// the argument an agent's spare runner carries on its command line until it is handed a job: the
+// fault campaign's judge tells a spare from a runner with a job by it (faults/processes.ts)
+export { SPARE_ARGUMENT } from './runner/spareRunner';

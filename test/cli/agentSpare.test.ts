@@ -2,8 +2,12 @@
 // loaded, waiting for its input. The job it claims next is handed to that process, which runs the
 // migration (the rows written on the source are read back on the target); a runner killed
 // mid-stream is resumed by the next spare, exactly once; and an agent killed with SIGKILL leaves
-// neither its runner nor its spare alive.
+// neither its runner nor its spare alive. /proc tells a waiting spare (its mark on its command line,
+// no connection to any server) from the runner it becomes once handed a job, as the fault
+// campaign's judge reads them (faults/processes.ts).
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { isSpare, runners, type TrialProcess } from '../../faults/processes';
 import { cancelMigration } from '../../provider/engine/apiRequests';
 import { processAlive, serverSpec, startPair, until } from '../support';
 import { AgentLab, type Agent } from './agentLab';
@@ -48,6 +52,38 @@ async function runnerAfter(agent: Agent, after: number): Promise<{ pid: number; 
     120_000,
     50,
   );
+}
+
+/** A process as the fault campaign's harness reads it from /proc (faults/processes.ts). */
+function procOf(pid: number): TrialProcess {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  return { pid, ppid: Number(ppid), state: state!, command };
+}
+
+/** The TCP connections a process holds: its sockets found in the machine's TCP tables. */
+function tcpConnectionsOf(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inode !== '0') inodes.add(inode);
+    }
+  }
+  const held: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const link = (() => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return ''; // closed while we looked
+      }
+    })();
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    if (inode && inodes.has(inode)) held.push(`fd ${fd}: ${link}`);
+  }
+  return held;
 }
 
 /** Rows of public.feed on one side: count, distinct ids and a digest. */
@@ -127,6 +163,25 @@ describe('agents: a spare runner started ahead takes the next job', function () 
     );
     await write(1001, 1500);
     await targetEqualsSource('the rows written while streaming on the target');
+  });
+
+  it('/proc marks the waiting spare a spare holding no TCP connection, and the runner it became a runner with a job', async () => {
+    const agent = lab.agents[0]!;
+    const spare = await waitingSpare(agent);
+    const running = Number(new RegExp(`migration ${NAME}: runner (\\d+) started`).exec(agent.stderr())![1]);
+    // the spare has waited since the runner took its lease: whatever it loads, it has connected to nothing
+    await new Promise((r) => setTimeout(r, 1000));
+    const waiting = procOf(spare);
+    assert.equal(isSpare(waiting), true, `the spare's command line: ${waiting.command}`);
+    assert.deepEqual(tcpConnectionsOf(spare), [], 'the waiting spare holds no TCP connection');
+    // the runner that was the spare before its job: unmarked, counted as the one runner with a job
+    const runner = procOf(running);
+    assert.equal(isSpare(runner), false, `the runner's command line: ${runner.command}`);
+    assert.deepEqual(
+      runners([procOf(agent.child.pid!), runner, waiting]).map((p) => p.pid),
+      [running],
+    );
+    assert.ok(tcpConnectionsOf(running).length > 0, 'the runner with a job is connected');
   });
 
   it('a runner killed mid-stream is resumed by the next spare; every row written across the kill is applied once', async () => {

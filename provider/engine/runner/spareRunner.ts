@@ -4,11 +4,32 @@
 // process and its modules. Until then it belongs to no migration: its output is kept in memory
 // and goes to the log of the migration it is handed (the log is per migration, unknown at its
 // start). Like every runner of an agent it holds a lifeline pipe on fd 3 and exits when the agent
-// is gone, handed a job or not.
+// is gone, handed a job or not. It is started with SPARE_ARGUMENT, which it drops from its command
+// line once it has read its input: a look at /proc tells a spare, which has no migration and no
+// connection, from a runner with a job.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+/**
+ * The argument a spare is started with. /proc shows it on the process's command line until the
+ * process has read its input (dropSpareMark): the fault campaign's judge counts only runners
+ * without it as runners (faults/processes.ts), since a spare is one process per agent, alive as
+ * long as its agent, and holds nothing.
+ */
+export const SPARE_ARGUMENT = '--spare';
+
+/**
+ * Called by every runner once it has read its input, before it opens any connection: a spare
+ * drops its mark from its command line as /proc shows it. Setting the process title overwrites
+ * the memory of the process's arguments, so the title is its own arguments without the mark: no
+ * longer than that memory, it is never cut short.
+ */
+export function dropSpareMark(): void {
+  if (!process.argv.includes(SPARE_ARGUMENT)) return;
+  process.title = [process.argv0, ...process.argv.slice(1).filter((arg) => arg !== SPARE_ARGUMENT)].join(' ');
+}
 
 /** What a spare keeps of its own output before it is handed a job: a runner prints nothing there unless it fails. */
 const HELD_OUTPUT_BYTES = 64 * 1024;
@@ -45,7 +66,7 @@ export class SpareRunner {
 
   /** Starts a runner that waits for its input. */
   static start(agentName: string): SpareRunner {
-    const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
+    const child = spawn(process.execPath, [path.join(__dirname, 'main.js'), SPARE_ARGUMENT], {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       cwd: os.tmpdir(),
       env: agentRunnerEnvironment(agentName),
