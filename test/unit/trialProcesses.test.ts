@@ -40,8 +40,13 @@ describe('fault campaign: the processes behind a proxy connection', () => {
     assert.equal(owningRunner(27000, processes), undefined);
   });
 
-  /** An agent (the CLI's `agent` verb), its spare as /proc shows it while it waits, and the same spare once handed a job. */
-  const agent: TrialProcess = { pid: 30000, ppid: 900, state: 'S', command: 'node /repo/dist/provider/cli/main.js agent --name ft-agent-1' };
+  /** An agent (the CLI's `agent` verb), its spare as /proc shows it while it waits, and the runner an earlier spare of it became. */
+  const agent: TrialProcess = {
+    pid: 30000,
+    ppid: 900,
+    state: 'S',
+    command: 'node /repo/dist/provider/cli/main.js agent --name ft-agent-1',
+  };
   const spare: TrialProcess = { pid: 30010, ppid: 30000, state: 'S', command: `${RUNNER} --spare` };
   /** What /proc shows once the spare has read its input: its title, its arguments without the mark. */
   const handed: TrialProcess = { pid: 30020, ppid: 30000, state: 'S', command: '/usr/bin/node /repo/dist/provider/engine/runner/main.js' };
