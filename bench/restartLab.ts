@@ -2,9 +2,10 @@
 // small pgbench database streams beside a native subscription of the same database (bench/consumers.ts);
 // then, several times, both are stopped (pgferry's runner killed, the subscription disabled), a
 // backlog written, and each resumed alone in turn (ENABLE; for pgferry, by turns two rounds each, a
-// new runner as `pgferry resume` starts it, or a runner started ahead and already loaded, handed its
-// input at the resume as a running agent would take the migration up), the order alternating by
-// round, timed until its replication origin on the target first moves (the first applied change).
+// new runner as `pgferry resume` starts it, a runner started ahead and already loaded, handed its
+// input at the resume, or `pgferry agent` with its spare runner taking the migration up, by turns
+// one round each: bench/restartLabAgent.ts), the order alternating by round, timed until its
+// replication origin on the target first moves (the first applied change).
 // Before the resumes it reads each slot's restart point and confirmed position: the WAL between
 // them is what a walsender decodes again before it sends anything. Each round prints the resumed
 // runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in milliseconds since the lab
@@ -19,6 +20,7 @@ import { NATIVE_DB, nativeSubscriptionOptions, startNative, waitUntil as until, 
 import { catchUpProbe, DB, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 import { runPgbench } from './pgbench';
 import { benchSettings, settingsLabel } from './settings';
+import { LabAgent } from './restartLabAgent';
 
 /**
  * The marks of process `pid` in a PGFERRY_TRACE file, in ms since `startedAt` (the lab's own clock,
@@ -93,11 +95,13 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
   return { bytes: Number(row.bytes), restart: row.restart, confirmed: row.confirmed };
 }
 
-/** How each round resumes: native's worker, or pgferry by a new process or by one already loaded. */
-type Resumed = 'native' | 'pgferry, new process' | 'pgferry, loaded process';
+/** How each round resumes: native's worker, or pgferry by a new process, by one already loaded, or by an agent's spare. */
+type Resumed = 'native' | 'pgferry, new process' | 'pgferry, loaded process' | 'pgferry, agent';
 
-/** pgferry's way of resuming in `round`: two rounds each by turns, so each meets both orders. */
-const pgferryWay = (round: number): Resumed => (Math.floor((round - 1) / 2) % 2 === 0 ? 'pgferry, new process' : 'pgferry, loaded process');
+const PGFERRY_WAYS: readonly Resumed[] = ['pgferry, new process', 'pgferry, loaded process', 'pgferry, agent'];
+
+/** pgferry's way of resuming in `round`: one round each by turns (an odd cycle, so over six rounds each meets both orders). */
+const pgferryWay = (round: number): Resumed => PGFERRY_WAYS[(round - 1) % PGFERRY_WAYS.length]!;
 
 /** Returns once process `pid` has marked `main` in the trace file: its modules are loaded and it waits for its input. */
 async function loadedIn(file: string, pid: number): Promise<void> {
@@ -118,7 +122,7 @@ const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[
 async function startConsumers(source: Cluster, target: Cluster) {
   const options = { source, target, jobs: 2, quick: true, log };
   const native = await startNative(options, DB, nativeSubscriptionOptions(source.major, target.major));
-  const { ferry, status } = startPgferry(options, []);
+  const { ferry, status, spec } = startPgferry(options, []);
   await untilStreaming(status);
   const slotOf: Record<Consumer['name'], string> = { native: 'bench_native', pgferry: (await status())?.databases[0]?.names?.slot ?? '' };
   const databaseOf: Record<Consumer['name'], string> = { native: NATIVE_DB, pgferry: DB };
@@ -141,7 +145,8 @@ async function startConsumers(source: Cluster, target: Cluster) {
   };
   await caughtUp('pgferry streaming');
   await bothCaughtUp('to catch up before the rounds');
-  return { native, ferry, slotOf, caughtUp, bothCaughtUp };
+  const agent = await LabAgent.start(source, target, DB, spec.migrationName);
+  return { native, ferry, spec, agent, slotOf, caughtUp, bothCaughtUp };
 }
 
 type Consumers = Awaited<ReturnType<typeof startConsumers>>;
@@ -156,8 +161,10 @@ async function resumeTimed(
   const { source, watch, traceFile, round } = lab;
   const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
   const initial = await originPosition(watch, consumer.name);
+  const viaAgent = label === 'pgferry, agent';
   const started = Date.now();
-  await consumer.resume();
+  if (viaAgent) await consumers.agent.release(true);
+  else await consumer.resume();
   await until(
     `${consumer.name}'s first applied change`,
     120_000,
@@ -171,7 +178,8 @@ async function resumeTimed(
   );
   if (consumer === consumers.ferry) {
     await consumers.caughtUp('pgferry to catch up');
-    const marks = await timeline(traceFile, consumers.ferry.current().pid, started);
+    const pid = viaAgent ? consumers.agent.runnerPid()! : consumers.ferry.current().pid;
+    const marks = await timeline(traceFile, pid, started);
     const end = started + Math.round(first * 1000);
     const statements = lab.statements
       ? [...(await pgferryStatements(source, 'source', started, end)), ...(await pgferryStatements(lab.target, 'target', started, end))]
@@ -180,6 +188,41 @@ async function resumeTimed(
     process.stderr.write(`${[...all, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
   }
   return { first, bytes: distance.bytes };
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function slotActive(source: Cluster, slot: string): Promise<boolean> {
+  const rows = await source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return rows[0]?.active === true;
+}
+
+/**
+ * Stops pgferry for round `way` after round `previous`: its runner killed (the agent's, after an
+ * agent round), the lease held by the lab around an agent round so the agent takes nothing up
+ * while the backlog is written, and the migration's runtime set for the round's way.
+ */
+async function pausePgferry(source: Cluster, consumers: Consumers, previous: Resumed | undefined, way: Resumed): Promise<void> {
+  const { ferry, agent, spec, slotOf } = consumers;
+  const viaAgent = way === 'pgferry, agent';
+  if (previous !== 'pgferry, agent' && !viaAgent) return ferry.pause();
+  const killed = async () => {
+    if (previous !== 'pgferry, agent') return ferry.pause();
+    const pid = agent.runnerPid()!;
+    process.kill(pid, 'SIGKILL');
+    await until(`the agent's runner ${pid} to exit`, 60_000, async () => (pidAlive(pid) ? undefined : true), 20);
+  };
+  await agent.holdLease(killed);
+  await until('pgferry slot inactive', 60_000, async () => ((await slotActive(source, slotOf.pgferry)) ? undefined : true), 50);
+  await agent.runtime(viaAgent ? 'agents' : 'local', spec);
+  if (!viaAgent) await agent.release(false);
 }
 
 /** The rounds: both stopped, the backlog written, each resumed alone in turn (native first in odd rounds). */
@@ -192,7 +235,8 @@ async function runRounds(
   const consumers = await startConsumers(source, target);
   const { native, ferry } = consumers;
   const watch = await target.connect();
-  const ways: Resumed[] = ['native', 'pgferry, new process', 'pgferry, loaded process'];
+  const ways: Resumed[] = ['native', ...PGFERRY_WAYS];
+  let previous: Resumed | undefined;
   const firsts = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   const distances = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   for (let round = 1; round <= rounds; round++) {
@@ -200,12 +244,14 @@ async function runRounds(
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(' / ');
-    const before = ferry.current();
-    await Promise.all([ferry.pause().then(() => before.done), native.pause()]);
     const way = pgferryWay(round);
+    await Promise.all([pausePgferry(source, consumers, previous, way), native.pause()]);
+    previous = way;
     // started before the backlog is written, so its start is not inside the backlog's writing
     if (way === 'pgferry, loaded process') await ferry.startAhead((pid) => loadedIn(traceFile, pid));
     await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
+    // the agent's spare, started 2 s after its last runner took the lease, has loaded its modules
+    if (way === 'pgferry, agent') await loadedIn(traceFile, await consumers.agent.spare());
     const order: Consumer[] = round % 2 === 1 ? [native, ferry] : [ferry, native];
     const label = (c: Consumer): Resumed => (c === native ? 'native' : way);
     log(`round ${round} (load ${load}): ${order.map(label).join(' first, then ')}`);
@@ -218,9 +264,13 @@ async function runRounds(
     await consumers.bothCaughtUp('to catch up after the round');
   }
   await watch.end();
-  const before = ferry.current();
-  process.kill(before.pid, 'SIGTERM');
-  await before.done;
+  // a clean stop of the agent ends its runner too
+  await consumers.agent.stop();
+  if (previous !== 'pgferry, agent') {
+    const before = ferry.current();
+    process.kill(before.pid, 'SIGTERM');
+    await before.done;
+  }
   await native.stop();
   for (const way of ways) {
     const times = firsts.get(way)!;

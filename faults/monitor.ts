@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { Cluster } from '../test/support';
 import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
-import { owningRunner, pidOfConnection, runners, trialProcesses, type TrialProcess } from './processes';
+import { isSpare, owningRunner, pidOfConnection, runners, trialProcesses, type TrialProcess } from './processes';
 
 export interface MonitorReport {
   /** Samples taken in full (processes, writers, workers, WAL); the outcome fails a trial with none. */
@@ -171,7 +171,7 @@ export class TrialMonitor {
   /** A process named in a finding: its pid, state, parent, start on the trial's clock and command. */
   private who(pid: number, processes: readonly TrialProcess[]): string {
     const p = processes.find((q) => q.pid === Math.abs(pid)) ?? this.seen.get(Math.abs(pid));
-    const label = pid < 0 ? `orphan ${-pid}` : `runner ${pid}`;
+    const label = pid < 0 ? `orphan ${-pid}` : `${p && isSpare(p) ? 'spare runner' : 'runner'} ${pid}`;
     if (!p) return `${label} (gone)`;
     const started = p.startedAt === undefined ? '?' : `${((p.startedAt - this.origin) / 1000).toFixed(1)} s`;
     return `${label} (${p.state}, parent ${p.ppid}, started ${started}, ${p.command.slice(-80)})`;

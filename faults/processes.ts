@@ -1,7 +1,9 @@
 // Finding a trial's pgferry processes through /proc: the harness starts the CLI with a marker in
 // its environment, the detached runner and its pg_dump/pg_restore children inherit it, so the
-// runners of this trial are found without trusting pgferry's own record of them.
+// runners of this trial are found without trusting pgferry's own record of them. An agent's spare
+// runner (no job yet) carries a mark on its command line and is told apart from runners with a job.
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { SPARE_ARGUMENT } from '../provider/engine/internal';
 
 /** The environment variable that marks a trial's processes. */
 export const TRIAL_MARKER = 'PGFERRY_FAULT_TRIAL';
@@ -88,28 +90,56 @@ export function trialProcesses(trial: string): Promise<TrialProcess[]> {
 }
 
 const RUNNER_COMMAND = /runner[\\/]main\.js/;
+/** The spare's mark as one argument of a command line joined with spaces. */
+const SPARE_MARK = new RegExp(`(^| )${SPARE_ARGUMENT}( |$)`);
 
 /**
- * A runner: the runner entry point, started by the CLI or by an agent, never by another runner. A
- * runner's child between its fork and its exec (a pg_dump or pg_restore about to start) shows the
- * runner's own command line and environment in /proc; a scan that caught it there took it for a
- * second runner, and the connection it opened once it became pg_restore for that runner's work.
+ * A runner process of any kind: the runner entry point, started by the CLI or by an agent, never
+ * by another runner. A runner's child between its fork and its exec (a pg_dump or pg_restore about
+ * to start) shows the runner's own command line and environment in /proc; a scan that caught it
+ * there took it for a second runner, and the connection it opened once it became pg_restore for
+ * that runner's work.
  */
-function isRunner(p: TrialProcess, byPid: ReadonlyMap<number, TrialProcess>): boolean {
+function isRunnerProcess(p: TrialProcess, byPid: ReadonlyMap<number, TrialProcess>): boolean {
   return RUNNER_COMMAND.test(p.command) && !RUNNER_COMMAND.test(byPid.get(p.ppid)?.command ?? '');
 }
 
-/** Runner processes: the runner entry point (its children are pg_dump and pg_restore). */
+/**
+ * An agent's spare runner (runner/spareRunner.ts): its command line still carries the spare's
+ * mark, which the process drops once it has read its input and before it opens any connection. It
+ * has no migration, holds no lease and no connection, and lives as long as its agent: it is not a
+ * runner with a job, which is what the judge counts.
+ */
+export function isSpare(p: TrialProcess): boolean {
+  return RUNNER_COMMAND.test(p.command) && SPARE_MARK.test(p.command);
+}
+
+/** A runner with a job: a runner process that is not a spare. */
+function isRunner(p: TrialProcess, byPid: ReadonlyMap<number, TrialProcess>): boolean {
+  return isRunnerProcess(p, byPid) && !isSpare(p);
+}
+
+/** Runners with a job: the runner entry point (its children are pg_dump and pg_restore), spares left out. */
 export function runners(processes: readonly TrialProcess[]): TrialProcess[] {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   return processes.filter((p) => isRunner(p, byPid));
 }
 
-/** The runner a process belongs to (itself or an ancestor), or undefined for an orphan. */
+/** Runner processes of any kind, spares included: after its agents stopped, a trial has none left. */
+export function runnerProcesses(processes: readonly TrialProcess[]): TrialProcess[] {
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  return processes.filter((p) => isRunnerProcess(p, byPid));
+}
+
+/**
+ * The runner process a process belongs to (itself or an ancestor), or undefined for an orphan. A
+ * spare is owner of what it opened: it should open nothing, and a connection it opened and worked
+ * on beside the runner is counted as a second runner's work, not left unowned.
+ */
 export function owningRunner(pid: number, processes: readonly TrialProcess[]): number | undefined {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   for (let p = byPid.get(pid); p; p = byPid.get(p.ppid)) {
-    if (isRunner(p, byPid)) return p.pid;
+    if (isRunnerProcess(p, byPid)) return p.pid;
   }
   return undefined;
 }

@@ -14,7 +14,7 @@ import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
 import { FALLBACK_PHASES, isFallBackStep, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
 import { driveFallback, judgeFallback, TRIAL_FALLBACK_WINDOW, type FallbackDriveArgs } from './fallbackTrial';
-import { runners, signalGroup, trialProcesses } from './processes';
+import { runnerProcesses, runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
@@ -298,7 +298,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     await bystander?.stopWriting();
     result.workload = await workload.stop();
     await settle(fault, clusters, name, result);
-    await agents?.stop();
+    if (agents) await stopAgents(agents, name, result);
     result.monitor = await monitor.stop();
   }
   try {
@@ -485,6 +485,26 @@ async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cl
     result.reasons.push(
       `runner process(es) ${left.map((p) => `${p.pid} (${p.state})`).join(', ')} still alive 30 s after ${result.finalState}`,
     );
+  }
+  for (const p of left) signalGroup(p.pid, 'SIGKILL');
+}
+
+/**
+ * The agents stopped, and every runner process of theirs gone with them: a spare runner lives as
+ * long as its agent, not longer, whether the agent stopped cleanly or was SIGKILLed (its lifeline
+ * closes). One left alive is an orphan holding nothing, still a failure.
+ */
+async function stopAgents(agents: TrialAgents, name: string, result: TrialResult): Promise<void> {
+  await agents.stop();
+  const deadline = Date.now() + 30_000;
+  let left = runnerProcesses(await trialProcesses(name));
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(500);
+    left = runnerProcesses(await trialProcesses(name));
+  }
+  if (left.length > 0) {
+    const who = left.map((p) => `${p.pid} (${p.state}, parent ${p.ppid}, ${p.command.slice(-40)})`).join(', ');
+    result.reasons.push(`runner process(es) ${who} still alive 30 s after their agents stopped`);
   }
   for (const p of left) signalGroup(p.pid, 'SIGKILL');
 }

@@ -23,7 +23,7 @@ import {
 } from './control/store';
 import { streamSamples as catalogSamples, type StreamDirection } from './control/streamSamples';
 import { shownStatus, withFootprintShown } from './footprint/shown';
-import { requestApplyRetry } from './control/migrationRequests';
+import { notifyAgents, requestApplyRetry } from './control/migrationRequests';
 import { liveAgentsHolding, poolerKey, serverKey } from './control/agents';
 import { leaseHeld } from './runner/lease';
 
@@ -83,8 +83,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   if (stopped) await withStore(spec.target, (store) => requestApplyRetry(store, name));
   // (a migration run in the caller's process has no runner record: its supervisor reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
-  // runtime agents: no runner of its own to start; any agent with the credentials takes it up
-  if (status.runtime === 'agents') return;
+  // runtime agents: no runner of its own to start; any agent with the credentials takes it up, woken now
+  if (status.runtime === 'agents') return withStore(spec.target, (store) => notifyAgents(store, name));
   if (status.runner?.alive) throw leaseHeld(name, status.runner);
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'resume');

@@ -12,5 +12,12 @@ export { CatalogConnection } from './control/connection';
 export { PRIOR_SETTING_SQL } from './footprint/writerFence';
 export { liftTriggersStatement } from './footprint/fenceTriggers';
 export { CONTROL_SCHEMA, fenceNamesOf } from './core/names';
+// the restart lab's agent way (bench/restartLabAgent.ts): it holds a migration's lease, makes it one
+// of runtime agents (its spec without passwords) and wakes the agents as `pgferry resume` does
+export { leaseKey, REQUEST_CHANNEL } from './core/names';
+export { runSpecOf } from './input/runSpec';
 export { register, setState } from './control/store';
 export { runnerInput } from './input/handOff';
+// the argument an agent's spare runner carries on its command line until it is handed a job: the
+// fault campaign's judge tells a spare from a runner with a job by it (faults/processes.ts)
+export { SPARE_ARGUMENT } from './runner/spareRunner';

@@ -76,7 +76,11 @@ describe('a cutover through the pooler run by an agent holding its credentials',
       );
     }
     assert.equal((await showMigration(spec.target, NAME))?.runner, undefined, 'no runner holds the migration');
-    assert.doesNotMatch(sourceOnly.stderr(), /runner/);
+    assert.doesNotMatch(
+      sourceOnly.stderr(),
+      /migration \S+: runner/,
+      'no migration was handed to a runner of this agent (its spare waits)',
+    );
   });
 
   it('the agent with the pooler URL runs it; the cutover through the pooler: no error, every committed write on the target once', async () => {
@@ -112,7 +116,11 @@ describe('a cutover through the pooler run by an agent holding its credentials',
       [NAME],
     );
     assert.equal(runner?.agent, 'beside-pooler');
-    assert.doesNotMatch(sourceOnly.stderr(), /runner/);
+    assert.doesNotMatch(
+      sourceOnly.stderr(),
+      /migration \S+: runner/,
+      'no migration was handed to a runner of this agent (its spare waits)',
+    );
     const leaked = await pair.target.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pgferry.migration WHERE name = $1 AND (run_spec::text LIKE $2 OR spec::text LIKE $2)`,
       [NAME, `%${pooler.adminPassword}%`],

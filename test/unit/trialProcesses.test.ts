@@ -2,9 +2,11 @@
 // a runner's child caught between its fork and its exec shows the runner's own command line and is
 // not a second runner, and a connection is found by its pair of ports, not by its local port, which
 // Linux gives to connections to different destinations at once. Both mistakes once failed a CI
-// trial with "two runners worked at once" while one runner was copying (issue 68).
+// trial with "two runners worked at once" while one runner was copying (issue 68). An agent's spare
+// runner, waiting for a job with the spare's mark on its command line, is no runner with a job:
+// counting it as one failed every trial of runtime agents with "two runners alive together".
 import assert from 'node:assert/strict';
-import { owningRunner, runners, socketInodeIn, type TrialProcess } from '../../faults/processes';
+import { isSpare, owningRunner, runnerProcesses, runners, socketInodeIn, type TrialProcess } from '../../faults/processes';
 import { trialTimeline, type TrialResult } from '../../faults/outcome';
 
 const RUNNER = 'node /repo/dist/provider/engine/runner/main.js';
@@ -36,6 +38,52 @@ describe('fault campaign: the processes behind a proxy connection', () => {
     assert.equal(owningRunner(27020, processes), 27010);
     assert.equal(owningRunner(26185, processes), 26080);
     assert.equal(owningRunner(27000, processes), undefined);
+  });
+
+  /** An agent (the CLI's `agent` verb), its spare as /proc shows it while it waits, and the runner an earlier spare of it became. */
+  const agent: TrialProcess = {
+    pid: 30000,
+    ppid: 900,
+    state: 'S',
+    command: 'node /repo/dist/provider/cli/main.js agent --name ft-agent-1',
+  };
+  const spare: TrialProcess = { pid: 30010, ppid: 30000, state: 'S', command: `${RUNNER} --spare` };
+  /** What /proc shows once the spare has read its input: its title, its arguments without the mark. */
+  const handed: TrialProcess = { pid: 30020, ppid: 30000, state: 'S', command: '/usr/bin/node /repo/dist/provider/engine/runner/main.js' };
+
+  it('counts a runner with a job and not the spare its agent keeps waiting beside it, which is still a runner process', () => {
+    const processes = [agent, handed, restore, { ...restore, pid: 30021, ppid: 30020 }, spare];
+    assert.deepEqual(
+      runners(processes).map((p) => p.pid),
+      [30020],
+    );
+    assert.deepEqual(
+      runnerProcesses(processes).map((p) => p.pid),
+      [30020, 30010],
+    );
+    assert.equal(isSpare(spare), true);
+    assert.equal(isSpare(handed), false);
+    assert.equal(owningRunner(30021, processes), 30020);
+  });
+
+  it('counts two runners with a job when the second agent handed its spare the migration while the first agent’s runner is alive', () => {
+    const other: TrialProcess = { ...agent, pid: 31000, command: 'node /repo/dist/provider/cli/main.js agent --name ft-agent-2' };
+    const processes = [agent, handed, spare, other, { ...handed, pid: 31010, ppid: 31000 }, { ...spare, pid: 31020, ppid: 31000 }];
+    assert.deepEqual(
+      runners(processes).map((p) => p.pid),
+      [30020, 31010],
+    );
+  });
+
+  it('names a spare as the owner of a connection it opened, so its work beside a runner counts as a second runner’s', () => {
+    const processes = [agent, handed, spare];
+    assert.equal(owningRunner(30010, processes), 30010);
+  });
+
+  it('takes the mark for a spare only as an argument of its own, not inside a path', () => {
+    assert.equal(isSpare({ ...spare, command: 'node /repo--spare/dist/provider/engine/runner/main.js' }), false);
+    assert.equal(isSpare({ ...spare, command: 'node /repo/dist/provider/engine/runner/main.js --spare-x' }), false);
+    assert.equal(isSpare({ ...spare, command: 'node /repo/dist/provider/cli/main.js --spare' }), false);
   });
 
   // /proc/net/tcp's columns: sl, local address, remote address, st, queues, tr, retrnsmt, uid, timeout, inode

@@ -16,6 +16,15 @@ async function notifyRequest(catalog: CatalogConnection, name: string): Promise<
   await catalog.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, name]);
 }
 
+/**
+ * Wakes the agents (runner/agent.ts listens on the same channel): a migration of runtime agents was
+ * registered, or asked to resume, and an agent with its credentials takes it up at once instead of
+ * at its next look.
+ */
+export async function notifyAgents(catalog: CatalogConnection, name: string): Promise<void> {
+  await notifyRequest(catalog, name);
+}
+
 export async function requestCancel(catalog: CatalogConnection, name: string): Promise<void> {
   await catalog.query(`UPDATE ${S}.migration SET cancel_requested = true, updated_at = now() WHERE name = $1`, [name]);
   await notifyRequest(catalog, name);

@@ -2,6 +2,8 @@
 // is made (migrationRequests.ts notifies REQUEST_CHANNEL with the migration's name): a cutover starts
 // within milliseconds of being asked for instead of at the next poll. Best effort: without the
 // listening session (a restarting target, a pooler that drops LISTEN) the wait is the poll it was.
+// An agent (runner/agent.ts) listens for every migration's requests: a migration of runtime agents
+// registered or asked to resume wakes its look for work.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { closeSession, openSession } from '../connect/session';
@@ -15,17 +17,17 @@ export class RequestWakeup {
 
   private constructor(
     private readonly client: pg.Client | undefined,
-    name: string,
+    name: string | undefined,
   ) {
     client?.on('notification', (message) => {
-      if (message.channel !== REQUEST_CHANNEL || message.payload !== name) return;
+      if (message.channel !== REQUEST_CHANNEL || (name !== undefined && message.payload !== name)) return;
       if (this.wake) this.wake();
       else this.pending = true;
     });
   }
 
-  /** Listens for requests of migration `name` on the target's control database. */
-  static async listen(target: ServerSpec, name: string): Promise<RequestWakeup> {
+  /** Listens for requests of migration `name` (of every migration when none is named) on the target's control database. */
+  static async listen(target: ServerSpec, name?: string): Promise<RequestWakeup> {
     let client: pg.Client | undefined;
     try {
       client = await openSession(target, { purpose: 'requests' });

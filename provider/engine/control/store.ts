@@ -31,6 +31,7 @@ import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatc
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
 import { fallbackStatuses } from './fallbackWindows';
+import { notifyAgents } from './migrationRequests';
 import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
@@ -58,6 +59,7 @@ export async function register(catalog: CatalogConnection, spec: MigrationSpec, 
     ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
     ...(options.resourceOwner === undefined ? {} : { resourceOwner: options.resourceOwner }),
   });
+  if (spec.runtime === 'agents') await notifyAgents(catalog, spec.migrationName);
 }
 
 /** Registers a new migration row as given (register() does it for a spec); a name already used on this target is an input error. */

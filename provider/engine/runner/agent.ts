@@ -1,14 +1,17 @@
 // `pgferry agent`: a long-running worker near the target. It registers itself in the target's
 // control catalog with the server keys it holds credentials for, heartbeats, and runs migrations
-// of runtime agents: every second it looks for one that no runner holds (its lease is free: never
-// started, or its runner died) and whose source keys it holds (and, for a migration through a
-// pooler, the pooler's key, with its configuration file writable here), offers its start on the job queue
-// (runner/agentQueue.ts), and, for each job it claims, starts the migration's runner as a child
-// process with the agent's own credentials. The runner is the same program `pgferry create` starts
+// of runtime agents: every second, and at once when a migration of runtime agents is registered
+// or asked to resume (a notification on the request channel), it looks for one that no runner
+// holds (its lease is free: never started, or its runner died) and whose source keys it holds
+// (and, for a migration through a pooler, the pooler's key, with its configuration file writable
+// here), offers its start on the job queue (runner/agentQueue.ts), and, for each job it claims,
+// hands the migration to a runner with the agent's own credentials. It keeps one runner started
+// ahead (runner/spareRunner.ts: its modules loaded, waiting for its input), so a claimed job does
+// not wait for a new process. The runner is the same program `pgferry create` starts
 // (runner/main.ts): it takes the lease and resumes from the catalog, so a dead agent's migration
-// is taken over as a dead runner's is. The child dies with the agent (its lifeline pipe closes).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+// is taken over as a dead runner's is. Every runner, handed a job or not, dies with the agent (its
+// lifeline pipe closes).
+import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type MigrationToRun, copyRounds, heartbeat, join, leaseHeld, leave, migrationsToRun } from '../control/agentRegistry';
@@ -22,6 +25,8 @@ import { sleepUnlessAborted } from '../util/sleep';
 import { AgentQueue } from './agentQueue';
 import { helpCopyRound } from './copyHelper';
 import { runnerLogPath } from './spawn';
+import { SpareRunner } from './spareRunner';
+import { RequestWakeup } from '../control/requestWakeup';
 import { displayIdent } from '../connect/quote';
 
 /** How often an agent heartbeats: well inside AGENT_STALE_SECONDS, so one late beat is not death. */
@@ -32,6 +37,13 @@ const LOOK_EVERY_MS = 1_000;
 const HELP_BACKOFF_MS = 60_000;
 /** How long a started runner may take to hold its lease before the agent gives it up. */
 const RUNNER_START_MS = 60_000;
+/**
+ * How long after a runner took its lease (or ended) the agent starts the next spare: loading its
+ * modules takes CPU the handed runner needs for its own start, up to its first applied change.
+ */
+const SPARE_AFTER_MS = 2_000;
+/** How long the agent waits before starting another spare after one ended without a job (it failed to start). */
+const SPARE_RETRY_MS = 10_000;
 
 export interface AgentOptions {
   readonly target: ServerSpec;
@@ -51,8 +63,13 @@ export interface AgentOptions {
 class Agent {
   private readonly registry: CatalogConnection;
   private readonly queue: AgentQueue;
-  /** The runners this agent started, by migration. */
-  private readonly runners = new Map<string, ChildProcess>();
+  /** The runners this agent handed a migration, by migration. */
+  private readonly runners = new Map<string, SpareRunner>();
+  /** The runner started ahead, waiting for the next job (runner/spareRunner.ts). */
+  private spare: SpareRunner | undefined;
+  private spareTimer: NodeJS.Timeout | undefined;
+  /** Wakes the look when a migration of runtime agents is registered or asked to resume (best effort). */
+  private wakeup: RequestWakeup | undefined;
   /** Copies of other runners' rounds this agent is helping with (runner/copyHelper.ts). */
   private readonly helpers = new Set<Promise<void>>();
   /** Rounds (migration/database) whose help failed here, and until when this agent leaves them to the others. */
@@ -79,11 +96,13 @@ class Agent {
         serverKeys: [...this.options.sources.keys(), ...(this.options.poolers?.keys() ?? [])],
       });
       await this.queue.start();
+      this.wakeup = await RequestWakeup.listen(this.options.target);
+      this.startSpare();
       this.options.onJoined?.();
       let lastBeat = Date.now();
       while (!signal.aborted) {
         await this.look().catch((error: unknown) => this.log(`looking for work: ${errorMessage(error)}`));
-        await sleepUnlessAborted(LOOK_EVERY_MS, signal);
+        await Promise.race([this.wakeup.sleep(LOOK_EVERY_MS), sleepUnlessAborted(LOOK_EVERY_MS, signal)]);
         if (!signal.aborted && Date.now() - lastBeat >= AGENT_HEARTBEAT_MS) {
           await heartbeat(this.registry, name).catch(() => undefined);
           lastBeat = Date.now();
@@ -95,8 +114,42 @@ class Agent {
       await leave(this.registry, name, process.pid);
     } finally {
       await this.queue.stop();
+      await this.stopRunners();
+      await this.wakeup?.close();
       await this.registry.close();
     }
+  }
+
+  /**
+   * Starts the spare runner now, unless one waits, the agent is full or stopping; `later` ms from
+   * now instead when given (a pending start is replaced).
+   */
+  private startSpare(later?: number): void {
+    clearTimeout(this.spareTimer);
+    this.spareTimer = undefined;
+    if (later !== undefined) {
+      this.spareTimer = setTimeout(() => this.startSpare(), later);
+      this.spareTimer.unref();
+      return;
+    }
+    if (this.options.signal.aborted || this.spare?.waiting || this.runners.size >= this.options.concurrency) return;
+    const spare = SpareRunner.start(this.options.name);
+    this.spare = spare;
+    this.log(`spare runner ${spare.pid ?? '?'} started, waiting for a job`);
+    void spare.exited.then((code) => {
+      if (this.spare !== spare) return; // handed a job: its exit is the migration's runner's
+      this.spare = undefined;
+      if (this.options.signal.aborted) return;
+      this.log(`spare runner ${spare.pid ?? '?'} ended with code ${code} before a job; another in ${SPARE_RETRY_MS / 1000} s`);
+      this.startSpare(SPARE_RETRY_MS);
+    });
+  }
+
+  /** The spare runner, handed to a job (a new one when none waits); the next spare starts later. */
+  private takeSpare(): SpareRunner {
+    const spare = this.spare?.waiting ? this.spare : undefined;
+    this.spare = undefined;
+    return spare ?? SpareRunner.start(this.options.name);
   }
 
   private canRun(migration: MigrationToRun): boolean {
@@ -180,7 +233,7 @@ class Agent {
     }
   }
 
-  /** A job claimed: starts the migration's runner, unless it is taken, finished or this agent is full. */
+  /** A job claimed: hands the migration to the spare runner, unless it is taken, finished or this agent is full. */
   private async startRunner(name: string): Promise<void> {
     if (this.runners.has(name) || this.runners.size >= this.options.concurrency || this.options.signal.aborted) return;
     const migration = (await migrationsToRun(this.registry)).find((m) => m.name === name);
@@ -188,62 +241,47 @@ class Agent {
     const credential = this.options.sources.get(migration.needs[0]!)!;
     const pooler = migration.poolerNeeds === undefined ? undefined : this.options.poolers?.get(migration.poolerNeeds);
     const spec = agentSpec(migration.runSpec, credential, this.options.target, pooler);
-    const log = openSync(runnerLogPath(name, this.options.target), 'a', 0o600);
+    const runner = this.takeSpare();
+    this.runners.set(name, runner);
     // the source's and the pooler's credentials travel on stdin, as the runner's spec; never in its environment
-    const { PGFERRY_SOURCE_URLS: _urls, PGFERRY_POOLER_ADMIN_URL: _pooler, PGFERRY_POOLER_PASSWORD: _poolerPassword, ...env } = process.env;
-    const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
-      stdio: ['pipe', log, log, 'pipe'],
-      cwd: os.tmpdir(),
-      env: { ...env, PGFERRY_RUNNER_LIFELINE: '3', PGFERRY_AGENT_NAME: this.options.name },
-    });
-    closeSync(log);
-    this.runners.set(name, child);
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('exit', (code) => {
-        this.runners.delete(name);
-        this.log(`migration ${name}: runner ${child.pid} ended with code ${code}`);
-        resolve(code);
-      });
+    runner.handOver(runnerInput(spec, migration.ranBefore ? 'resume' : 'create'), runnerLogPath(name, this.options.target));
+    const pid = runner.pid ?? '?';
+    this.log(`migration ${name}: runner ${pid} started (${migration.ranBefore ? 'resume' : 'create'})`);
+    const exited = runner.exited.then((code) => {
+      this.runners.delete(name);
       // a runner that could not start is one that ended: the next look offers the job again
-      child.on('error', (error) => {
-        this.runners.delete(name);
-        this.log(`migration ${name}: runner could not be started: ${error.message}`);
-        resolve(null);
-      });
+      this.log(`migration ${name}: runner ${pid} ended with code ${code}`);
+      this.startSpare(SPARE_AFTER_MS);
+      return code;
     });
-    // a runner that dies before reading its spec closes the pipe: its exit tells why, the agent never crashes on EPIPE
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(runnerInput(spec, migration.ranBefore ? 'resume' : 'create'));
-    this.log(`migration ${name}: runner ${child.pid} started (${migration.ranBefore ? 'resume' : 'create'})`);
     // the job is done once the runner holds the lease (or is gone: then the next look offers it again),
     // or once the agent stops: its runners stop with it and another agent resumes the migration
     const deadline = Date.now() + RUNNER_START_MS;
-    while (Date.now() < deadline && !this.options.signal.aborted) {
-      const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 200))]);
-      if (ended !== 'running') return;
-      if (await leaseHeld(this.registry, name)) return;
+    try {
+      while (Date.now() < deadline && !this.options.signal.aborted) {
+        const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 200))]);
+        if (ended !== 'running') return;
+        if (await leaseHeld(this.registry, name)) return;
+      }
+    } finally {
+      this.startSpare(SPARE_AFTER_MS);
     }
     if (this.options.signal.aborted) return; // stopRunners closes its lifeline
-    this.log(`migration ${name}: runner ${child.pid} did not take the lease within ${RUNNER_START_MS / 1000} s; stopping it`);
-    child.kill('SIGKILL');
+    this.log(`migration ${name}: runner ${pid} did not take the lease within ${RUNNER_START_MS / 1000} s; stopping it`);
+    runner.child.kill('SIGKILL');
   }
 
   /**
    * A clean stop: each runner's lifeline closes, and it stops at once as on a lost lease, without
-   * canceling its migration; another agent (or this one restarted) resumes it.
+   * canceling its migration; another agent (or this one restarted) resumes it. The spare, which
+   * never got a job, stops the same way.
    */
   private async stopRunners(): Promise<void> {
-    const children = [...this.runners.values()];
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            (child.stdio[3] as NodeJS.WritableStream | null)?.end();
-          }),
-      ),
-    );
+    clearTimeout(this.spareTimer);
+    this.spareTimer = undefined;
+    const spare = this.spare;
+    this.spare = undefined;
+    await Promise.all([...this.runners.values(), ...(spare ? [spare] : [])].map((runner) => runner.stop()));
   }
 }
 

@@ -20,6 +20,7 @@ import { holdpoint } from '../util/failpoints';
 import { startSuccessor, successorRuns, takeOverLease, tooManySuccessions } from './successor';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 import { cutoverPlanOf } from '../input/fallbackWindow';
+import { dropSpareMark } from './spareRunner';
 import type { ProgressEvent } from '../core/model';
 
 async function readStdin(): Promise<string> {
@@ -145,6 +146,8 @@ async function main(): Promise<number> {
   trace('main');
   watchLifeline();
   const input = JSON.parse(await readStdin()) as RunnerInput;
+  // a spare handed its job is a runner with a job from here on, as /proc shows it
+  dropSpareMark();
   trace('stdin read');
   const spec = await runnerSpec(input);
   trace('spec');
