@@ -42,7 +42,12 @@ describe('a retype stop told before the schema watch made the new type', functio
     const contents = (side: 'source' | 'target') => retypedContents(servers[side], DB);
     try {
       await retypeBehindDbaColumn(servers, DB);
-      await until('the schema watch held at its first follow', async () => ((await isHeld(HELD_FOLLOW, holdDir)) ? true : undefined), 120_000, 200);
+      await until(
+        'the schema watch held at its first follow',
+        async () => ((await isHeld(HELD_FOLLOW, holdDir)) ? true : undefined),
+        120_000,
+        200,
+      );
       // the watch held, the new type is not on the target: a stop told now would print a fix that fails
       const early = await until('a stop told while the watch is held', stopOf, HELD_MS, 250).catch(() => undefined);
       let ranWhileHeld = false;

@@ -66,7 +66,12 @@ export function printedRetype(fix: string): string {
  * back: the target's rows equal the source's (over its columns), the column of the new type, and the
  * DBA's column keeps its values. `told`: the events quoted if the rows never become equal.
  */
-export async function resumedAfterRetypeFix(servers: ServerPair, db: string, spec: MigrationSpec, told: () => Promise<string>): Promise<void> {
+export async function resumedAfterRetypeFix(
+  servers: ServerPair,
+  db: string,
+  spec: MigrationSpec,
+  told: () => Promise<string>,
+): Promise<void> {
   await servers.source.query(`UPDATE t SET status = 'refunded' WHERE id = 7; INSERT INTO t VALUES (1001, 'paid', 1001)`, [], db);
   await resumeMigration(spec);
   await until(
