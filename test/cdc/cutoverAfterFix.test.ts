@@ -11,14 +11,12 @@
 // row equal, no refusal among the events.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { requestCutover, runMigration, type MigrationStatus } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { heldFile, isHeld } from '../support/holdPoints';
+import { heldFile, holdsInThisProcess, isHeld } from '../support/holdPoints';
 import { rowsOf } from './harness';
 
 const DB = 'fixfirst';
@@ -26,12 +24,9 @@ const POINT = `stream-stop:${DB}`;
 
 describe('a cutover asked right after the fix, before the stream stop was recorded', function () {
   this.timeout(300_000);
+  const holds = holdsInThisProcess();
   let pair: ServerPair | undefined;
-  let holdDir: string | undefined;
   afterEach(async () => {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-    if (holdDir) await fs.rm(holdDir, { recursive: true, force: true });
     await pair?.stop();
     pair = undefined;
   });
@@ -45,10 +40,8 @@ describe('a cutover asked right after the fix, before the stream stop was record
       [],
       DB,
     );
-    holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
     // read by the supervisor, in this process, when it records the stop
-    process.env.PGFERRY_FAILPOINTS = `${POINT}:hold`;
-    process.env.PGFERRY_HOLD_DIR = holdDir;
+    const holdDir = await holds.arm(POINT);
     const name = 'fix-first';
     const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const running = runMigration(spec);
@@ -59,7 +52,7 @@ describe('a cutover asked right after the fix, before the stream stop was record
       await source.query(`INSERT INTO t VALUES (1009, 'source'); UPDATE t SET v = 'changed' WHERE id <= 10`, [], DB);
       await until(
         'the stream failed, its stop about to be recorded',
-        async () => ((await isHeld(POINT, holdDir!)) ? true : undefined),
+        async () => ((await isHeld(POINT, holdDir)) ? true : undefined),
         60_000,
       );
       await target.query(`DELETE FROM t WHERE id = 1009`, [], DB);

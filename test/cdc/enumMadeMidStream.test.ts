@@ -6,8 +6,8 @@
 // until the watch has made them, without a stop. The rows of both sides and the migration's events
 // are read back.
 import assert from 'node:assert/strict';
-import { events as catalogEvents } from '../../provider/engine/control/store';
 import { endIfRunning, startPair, until, type Cluster, type ServerPair } from '../support';
+import { streamStops } from '../support/toldEvents';
 import { followingMigration, rowsOf } from './harness';
 
 const DB = 'enummidstream';
@@ -16,12 +16,6 @@ const SCHEMA = `
 CREATE TYPE state AS ENUM ('new', 'paid');
 CREATE TABLE item (id int PRIMARY KEY, st state NOT NULL DEFAULT 'new');
 INSERT INTO item SELECT g, 'paid' FROM generate_series(1, 100) g;`;
-
-/** The stream stops recorded as the migration's events. */
-async function stopsOf(store: Parameters<typeof catalogEvents>[0], name: string): Promise<string[]> {
-  const all = await catalogEvents(store, name, 500);
-  return all.filter((e) => e.level === 'error' && /streaming stopped/.test(e.message)).map((e) => e.message);
-}
 
 /** Waits until the target's item rows equal the source's. */
 async function rowsEqual(source: Cluster, target: Cluster, what: string): Promise<void> {
@@ -62,7 +56,7 @@ describe('enums made or given a label on the source while streaming, used at onc
       const labels = `SELECT string_agg(t.typname || '.' || e.enumlabel, ',' ORDER BY t.typname, e.enumsortorder) AS l
                         FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid`;
       assert.deepEqual(await target.query(labels, [], DB), await source.query(labels, [], DB));
-      assert.deepEqual(await stopsOf(store, name), []);
+      assert.deepEqual(await streamStops(store, name), []);
     } finally {
       await endIfRunning(spec, running);
       await store.close();

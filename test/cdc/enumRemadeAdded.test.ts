@@ -9,28 +9,14 @@
 // the fix). A comment on the type, followed first, makes sure the watch has looked at the type
 // before it is made again: it tells a type made again from a label renamed by the type's OID.
 import assert from 'node:assert/strict';
-import { events as catalogEvents } from '../../provider/engine/control/store';
 import { endIfRunning, startPair, until, type Cluster, type ServerPair } from '../support';
+import { drizzleRemake, ENUM_TABLE_SCHEMA, enumState } from '../support/enumRemade';
+import { eventsTold, streamStops } from '../support/toldEvents';
 import { followingMigration } from './harness';
 
 const DB = 'enumswap';
 
-const LABELS = `SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) AS l FROM pg_enum WHERE enumtypid = to_regtype('public.e')`;
-const COLUMN = `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'c'`;
-const TYPES = `SELECT string_agg(typname, ',' ORDER BY typname) AS l FROM pg_type WHERE typtype = 'e'`;
-
-const SCHEMA = `
-CREATE TYPE e AS ENUM ('a', 'b', 'c');
-CREATE TABLE t (id int PRIMARY KEY, c e NOT NULL);
-INSERT INTO t SELECT g, (ARRAY['a', 'b'])[1 + g % 2]::e FROM generate_series(1, 200) g;`;
-
-async function state(cluster: Cluster): Promise<string> {
-  const [l] = await cluster.query<{ l: string }>(LABELS, [], DB);
-  const [c] = await cluster.query<{ t: string }>(COLUMN, [], DB);
-  const [types] = await cluster.query<{ l: string }>(TYPES, [], DB);
-  const [r] = await cluster.query<{ h: string }>(`SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM t`, [], DB);
-  return `${l?.l} | ${c?.t} | ${types?.l} | ${r?.h}`;
-}
+const state = (cluster: Cluster) => enumState(cluster, DB);
 
 describe('an enum made again on the source with labels removed and added, rows with the new labels right after', function () {
   this.timeout(300_000);
@@ -44,8 +30,8 @@ describe('an enum made again on the source with labels removed and added, rows w
     const name = 'enum-swap';
     pair = await startPair(15, 15);
     const { source, target } = pair;
-    const { spec, store, running } = await followingMigration(pair, name, DB, SCHEMA);
-    const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+    const { spec, store, running } = await followingMigration(pair, name, DB, ENUM_TABLE_SCHEMA);
+    const told = () => eventsTold(store, name, 40);
     const same = async (what: string) =>
       until(what, async () => ((await state(target)) === (await state(source)) ? true : undefined), 120_000, 500).catch(
         async (error: Error) => assert.fail(`${error.message}: ${await state(target)}\nevents:\n  ${await told()}`),
@@ -60,16 +46,7 @@ describe('an enum made again on the source with labels removed and added, rows w
         500,
       );
       // drizzle-kit: 'c' removed, 'd' added
-      await source.query(
-        `BEGIN;
-         ALTER TABLE t ALTER COLUMN c SET DATA TYPE text;
-         DROP TYPE e;
-         CREATE TYPE e AS ENUM ('a', 'b', 'd');
-         ALTER TABLE t ALTER COLUMN c SET DATA TYPE e USING c::e;
-         COMMIT`,
-        [],
-        DB,
-      );
+      await source.query(drizzleRemake(['a', 'b', 'd']), [], DB);
       await source.query(`INSERT INTO t SELECT g, 'd' FROM generate_series(1001, 1010) g`, [], DB);
       await source.query(`UPDATE t SET c = 'd' WHERE id % 3 = 0`, [], DB);
       await same("the target's labels, column and rows as the source's after drizzle-kit's remake");
@@ -90,24 +67,11 @@ describe('an enum made again on the source with labels removed and added, rows w
       assert.match(await state(target), /^a,x,b,d,y \| e \| e \| 212 /);
       // labels reordered, one removed (its rows changed first) and one added
       await source.query(`UPDATE t SET c = 'a' WHERE c = 'x'`, [], DB);
-      await source.query(
-        `BEGIN;
-         ALTER TABLE t ALTER COLUMN c SET DATA TYPE text;
-         DROP TYPE e;
-         CREATE TYPE e AS ENUM ('y', 'z', 'd', 'b', 'a');
-         ALTER TABLE t ALTER COLUMN c SET DATA TYPE e USING c::e;
-         COMMIT`,
-        [],
-        DB,
-      );
+      await source.query(drizzleRemake(['y', 'z', 'd', 'b', 'a']), [], DB);
       await source.query(`INSERT INTO t VALUES (1013, 'z')`, [], DB);
       await same("the target's labels, column and rows as the source's after the labels were reordered");
       assert.match(await state(target), /^y,z,d,b,a \| e \| e \| 213 /);
-      const stops = (await catalogEvents(store, name, 500)).filter((e) => e.level === 'error' && /streaming stopped/.test(e.message));
-      assert.deepEqual(
-        stops.map((e) => e.message),
-        [],
-      );
+      assert.deepEqual(await streamStops(store, name), []);
     } finally {
       await endIfRunning(spec, running);
       await store.close();

@@ -26,6 +26,7 @@ import {
   type ServerPair,
   type SourceWriter,
 } from '../support';
+import { streamStops } from '../support/toldEvents';
 
 /** The md5 of a table's rows as text, ordered by every column, and their count. */
 async function digestOf(cluster: Cluster, db: string, table: string): Promise<string> {
@@ -79,12 +80,6 @@ function identityWriter(source: Cluster, db: string, offset: number): SourceWrit
     await c.query(`INSERT INTO full_t VALUES ($1::int, 'w')`, [offset + n]);
     await c.query(`DELETE FROM idx_t WHERE id = $1::int`, [((n * 7) % 100) + 1]);
   });
-}
-
-/** The migration's events that say its stream stopped. */
-async function streamStops(store: CatalogConnection, name: string): Promise<string[]> {
-  const all = await events(store, name, 500);
-  return all.filter((e) => e.level === 'error' && /streaming stopped/.test(e.message)).map((e) => e.message);
 }
 
 describe('online: a key or replica identity changed on the source while streaming', function () {

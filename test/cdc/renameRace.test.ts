@@ -15,15 +15,14 @@
 // and no warning that told a renamed table or its parts as only on one server, to create or drop.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type pg from 'pg';
 import { requestCutover } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { parseLsn } from '../../provider/engine/core/lsn';
 import { endIfRunning, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
-import { heldFile, isHeld } from '../support/holdPoints';
+import { heldFile, holdsInThisProcess, isHeld } from '../support/holdPoints';
+import { eventsTold } from '../support/toldEvents';
 import { followingMigration, type FollowingMigration } from './harness';
 
 const DB = 'renamerace';
@@ -90,7 +89,7 @@ async function renamesFollowed(pair: ServerPair, run: FollowingMigration, name: 
   const expected = JSON.stringify(await names(pair.source));
   await until(what, async () => (JSON.stringify(await names(pair.target)) === expected ? true : undefined), 90_000, 500).catch(
     async (error: Error) => {
-      const told = (await catalogEvents(run.store, name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+      const told = await eventsTold(run.store, name, 20);
       throw new Error(`${error.message}: target ${JSON.stringify(await names(pair.target))}, source ${expected}\n  ${told}`);
     },
   );
@@ -137,12 +136,9 @@ async function forcedRound(pair: ServerPair, holdDir: string): Promise<void> {
 
 describe('a table renamed with its parts on the source while the apply is behind', function () {
   this.timeout(400_000);
+  const holds = holdsInThisProcess();
   let pair: ServerPair | undefined;
-  let holdDir: string | undefined;
   afterEach(async () => {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-    if (holdDir) await fs.rm(holdDir, { recursive: true, force: true });
     await pair?.stop();
     pair = undefined;
   });
@@ -151,10 +147,8 @@ describe('a table renamed with its parts on the source while the apply is behind
     pair = await startPair(15, 15);
     const source = pair.source;
     const name = 'rename-race';
-    holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
     // read by the watch, in this process, when it gets to the point
-    process.env.PGFERRY_FAILPOINTS = `${HELD_LOOK}:hold`;
-    process.env.PGFERRY_HOLD_DIR = holdDir;
+    const holdDir = await holds.arm(HELD_LOOK);
     const run = await followingMigration(pair, name, DB, SCHEMA);
     const { spec, store, running } = run;
     try {

@@ -8,60 +8,24 @@
 // reads back: the column's type is the source's, the stream goes on, rows equal by md5.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { resumeMigration, showMigration } from '../../provider/engine';
-import { events as catalogEvents, get } from '../../provider/engine/control/store';
-import { endIfRunning, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
-import { heldFile } from '../support/holdPoints';
+import { get } from '../../provider/engine/control/store';
+import { endIfRunning, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { heldFile, holdsInThisProcess, isHeld } from '../support/holdPoints';
+import { printedRetype, resumedAfterRetypeFix, RETYPE_SCHEMA, retypeBehindDbaColumn, retypedContents } from '../support/retypeStop';
+import { eventsTold } from '../support/toldEvents';
 import { followingMigration } from './harness';
 
 const DB = 'retypeatstop';
 const HELD_FOLLOW = `schema-watch-follow:${DB}`;
 
-const SCHEMA = `
-CREATE TYPE old_status AS ENUM ('new', 'paid', 'shipped');
-CREATE TABLE t (id int PRIMARY KEY, status old_status NOT NULL DEFAULT 'new', n int NOT NULL);
-INSERT INTO t SELECT g, (ARRAY['new', 'paid', 'shipped'])[1 + g % 3]::old_status, g FROM generate_series(1, 500) g;`;
-
-/** The source's retype: a new enum with one more label, the column converted to it through its text, then a row of the new label. */
-const RETYPE = `BEGIN;
-CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'refunded');
-ALTER TABLE t ALTER COLUMN status DROP DEFAULT;
-ALTER TABLE t ALTER COLUMN status TYPE order_status USING status::text::order_status;
-COMMIT;
-INSERT INTO t VALUES (1000, 'refunded', 1000)`;
-
-const STATUS_TYPE = `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'status'`;
-
 /** How long the test leaves the watch held, waiting to see whether the stop is told before the type is made. */
 const HELD_MS = 20_000;
 
-/** The table's rows over the source's columns: their count and md5. */
-async function contents(cluster: Cluster): Promise<string> {
-  const [row] = await cluster.query<{ n: string; h: string }>(
-    `SELECT count(*)::text AS n, md5(string_agg(concat_ws('|', id, status, n), E'\\n' ORDER BY id)) AS h FROM t`,
-    [],
-    DB,
-  );
-  return `${row!.n} rows, ${row!.h}`;
-}
-
-const exists = (file: string) =>
-  fs.access(file).then(
-    () => true,
-    () => false,
-  );
-
 describe('a retype stop told before the schema watch made the new type', function () {
   this.timeout(360_000);
+  const holds = holdsInThisProcess();
   let pair: ServerPair | undefined;
-  let holdDir: string | undefined;
   afterEach(async () => {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-    if (holdDir) await fs.rm(holdDir, { recursive: true, force: true });
-    holdDir = undefined;
     await pair?.stop();
     pair = undefined;
   });
@@ -69,65 +33,41 @@ describe('a retype stop told before the schema watch made the new type', functio
   it("the stop's printed fix, run the moment the stop is recorded, works as printed; resumed, the stream goes on and the rows equal the source's by md5", async () => {
     const name = 'retype-fix-at-stop';
     const servers = (pair = await startPair(15, 15));
-    holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
     // read by the watch, in this process, when it gets to its first follow
-    process.env.PGFERRY_FAILPOINTS = `${HELD_FOLLOW}:hold`;
-    process.env.PGFERRY_HOLD_DIR = holdDir;
+    const holdDir = await holds.arm(HELD_FOLLOW);
     const held = heldFile(HELD_FOLLOW, holdDir);
-    const { spec, store, running } = await followingMigration(servers, name, DB, SCHEMA);
-    const told = async () => (await catalogEvents(store, name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+    const { spec, store, running } = await followingMigration(servers, name, DB, RETYPE_SCHEMA);
+    const told = () => eventsTold(store, name, 20);
     const stopOf = async () => (await get(store, name))?.databases[0]?.applyStop;
+    const contents = (side: 'source' | 'target') => retypedContents(servers[side], DB);
     try {
-      // a DBA's column on the target alone: a copy of the table again at a pin would empty it
-      await servers.target.query(`ALTER TABLE t ADD COLUMN dba_note text; UPDATE t SET dba_note = 'seen ' || id`, [], DB);
-      // a write the apply meets first in the old shape: the retype is then a change of its relation message
-      await servers.source.query(`UPDATE t SET n = -1 WHERE id = 1`, [], DB);
+      await retypeBehindDbaColumn(servers, DB);
       await until(
-        'the write before the retype applied',
-        async () => ((await servers.target.query(`SELECT 1 FROM t WHERE id = 1 AND n = -1`, [], DB)).length > 0 ? true : undefined),
-        60_000,
+        'the schema watch held at its first follow',
+        async () => ((await isHeld(HELD_FOLLOW, holdDir)) ? true : undefined),
+        120_000,
         200,
       );
-      await servers.source.query(RETYPE, [], DB);
-      await until('the schema watch held at its first follow', async () => ((await exists(held)) ? true : undefined), 120_000, 200);
       // the watch held, the new type is not on the target: a stop told now would print a fix that fails
       const early = await until('a stop told while the watch is held', stopOf, HELD_MS, 250).catch(() => undefined);
       let ranWhileHeld = false;
       if (early) {
-        const statement = /\((ALTER TABLE .* ALTER COLUMN .* TYPE .*) as on the source\)/.exec(early.fix)?.[1];
-        assert.ok(statement, `no ALTER COLUMN ... TYPE in the fix: ${early.fix}`);
-        await servers.target.query(statement, [], DB);
+        await servers.target.query(printedRetype(early.fix), [], DB);
         ranWhileHeld = true;
       }
       await fs.rm(held, { force: true });
       const stopped = await waitForStatus(store, name, (s) => s.databases[0]?.applyStop !== undefined);
-      const stop = stopped.databases[0]!.applyStop!;
-      const statement = /\((ALTER TABLE .* ALTER COLUMN .* TYPE .*) as on the source\)/.exec(stop.fix)?.[1];
-      assert.ok(statement, `no ALTER COLUMN ... TYPE in the fix: ${stop.fix}`);
+      const statement = printedRetype(stopped.databases[0]!.applyStop!.fix);
       assert.match(statement, /TYPE public\.order_status USING "status"::text::public\.order_status$/);
       // the fix as printed, at once: the new type is there by the time the stop is told
       if (!ranWhileHeld) await servers.target.query(statement, [], DB);
-      await servers.source.query(`UPDATE t SET status = 'refunded' WHERE id = 7; INSERT INTO t VALUES (1001, 'paid', 1001)`, [], DB);
-      await resumeMigration(spec);
-      await until(
-        "the target's rows as the source's",
-        async () => ((await contents(servers.target)) === (await contents(servers.source)) ? true : undefined),
-        120_000,
-        500,
-      ).catch(async (error: Error) => {
-        const s = await showMigration(spec.target, name);
-        assert.fail(`${error.message}: ${await contents(servers.target)}; ${s?.subState} ${s?.message ?? ''}\n  ${await told()}`);
-      });
-      assert.equal(await contents(servers.target), await contents(servers.source));
-      assert.deepEqual(await servers.target.query(STATUS_TYPE, [], DB), [{ t: 'order_status' }]);
-      const [kept] = await servers.target.query<{ n: string }>(`SELECT count(*)::text AS n FROM t WHERE dba_note = 'seen ' || id`, [], DB);
-      assert.equal(kept!.n, '500', "the DBA's column keeps its values");
+      await resumedAfterRetypeFix(servers, DB, spec, told);
+      assert.equal(await contents('target'), await contents('source'));
       // the stream goes on: a write after the resume is applied, and the stop is cleared
       await servers.source.query(`INSERT INTO t VALUES (1002, 'refunded', 1002)`, [], DB);
       await until(
         'the write after the resume applied, the stop cleared',
-        async () =>
-          (await contents(servers.target)) === (await contents(servers.source)) && (await stopOf()) === undefined ? true : undefined,
+        async () => ((await contents('target')) === (await contents('source')) && (await stopOf()) === undefined ? true : undefined),
         120_000,
         500,
       );

@@ -13,6 +13,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { eventsTold, streamStops } from '../support/toldEvents';
 
 const DB = 'stagedretype';
 const ROWS = 400;
@@ -54,7 +55,7 @@ describe("an apply's staging tables after columns are retyped on the source whil
     const spec = pairSpec(servers, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
-    const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+    const told = () => eventsTold(store, name, 40);
     try {
       const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
       assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
@@ -104,11 +105,7 @@ describe("an apply's staging tables after columns are retyped on the source whil
         /followed on the target at its position in the stream: column id retyped to bigint/.test(e.message),
       );
       assert.equal(followed.length, 1, `the retype followed ${followed.length} times\nevents:\n  ${await told()}`);
-      const stops = (await catalogEvents(store, name, 500)).filter((e) => e.level === 'error' && /streaming stopped/.test(e.message));
-      assert.deepEqual(
-        stops.map((e) => e.message),
-        [],
-      );
+      assert.deepEqual(await streamStops(store, name), []);
     } finally {
       await endIfRunning(spec, running);
       await store.close();

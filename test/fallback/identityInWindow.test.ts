@@ -9,10 +9,9 @@
 // given FULL by the table watch. Rows and identities are read back on both servers.
 import assert from 'node:assert/strict';
 import { closeFallbackWindow, requestFallBack } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, until, windowServers, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const SETUP = `
@@ -59,22 +58,14 @@ async function sameOnBoth(pair: ServerPair, db: string): Promise<boolean> {
 
 describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(serverSpec(pair.target));
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = windowServers();
 
   /**
    * An online migration with allowReplicaIdentityFull cut over with a window; the application's
    * updates and deletes of keyless tables on the new server succeed and reach the old source.
    */
   async function cutOverAndWrite(name: string, db: string): Promise<void> {
+    const { pair, store } = servers;
     await cutOverWithWindow(pair, store, name, db, SETUP, {
       spec: { allowReplicaIdentityFull: true },
       whileStreaming: async () => {
@@ -113,6 +104,7 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
   }
 
   it('updates and deletes of a keyless table on the new server succeed in the window and reach the old source; closing the window sets its identity back on both servers, a DBA own FULL kept', async () => {
+    const { pair, store } = servers;
     const name = 'ident-close';
     const db = 'ident_close';
     await cutOverAndWrite(name, db);
@@ -134,6 +126,7 @@ describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function
   });
 
   it('updates and deletes of a keyless table on the new server succeed in the window; after a fall-back its identity is set back on both servers, a DBA own FULL kept, every row on the old source', async () => {
+    const { pair, store } = servers;
     const name = 'ident-fellback';
     const db = 'ident_fellback';
     await cutOverAndWrite(name, db);

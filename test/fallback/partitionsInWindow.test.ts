@@ -9,9 +9,18 @@
 import assert from 'node:assert/strict';
 import { PgferryError, requestFallBack, showMigration } from '../../provider/engine';
 import { events } from '../../provider/engine/control/store';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, writeBehindFence, type ServerPair } from '../support';
+import {
+  cutOverWithWindow,
+  fallBackSettles,
+  serverSpec,
+  until,
+  windowIs,
+  windowServers,
+  writeBehindFence,
+  writeReadWrite,
+  type ServerPair,
+} from '../support';
 
 const SETUP = `
 CREATE TABLE events (id int NOT NULL, day date NOT NULL, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
@@ -38,19 +47,10 @@ async function refusedNaming(pair: ServerPair, name: string, table: string): Pro
 
 describe('fallback window: partitions made or renamed on the new server', function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(serverSpec(pair.target));
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = windowServers();
 
   /** An online migration of `db` cut over with a window; returns once the window is open. */
-  const windowOpen = (name: string, db: string) => cutOverWithWindow(pair, store, name, db, SETUP);
+  const windowOpen = (name: string, db: string) => cutOverWithWindow(servers.pair, servers.store, name, db, SETUP);
 
   /**
    * The stop as `show` and the migration's events give it: the partition named as streamed from the
@@ -58,6 +58,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
    * ("the source", "the target"), which would send the user to the wrong server.
    */
   async function saysItsOwnDirection(name: string, partition: string): Promise<void> {
+    const { pair, store } = servers;
     const { stop } = (await fallbackWindows(store, name))[0]!;
     assert.equal(stop?.code, 'CDC_TABLE_MISSING', JSON.stringify(stop));
     assert.equal(stop.error, `table public.${partition} is streamed from the new server but does not exist on the old source`);
@@ -78,10 +79,11 @@ describe('fallback window: partitions made or renamed on the new server', functi
     }
   }
 
-  const stopped = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Stopped' ? true : undefined);
-  const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
+  const stopped = (name: string) => windowIs(servers.store, name, 'Stopped');
+  const open = (name: string) => windowIs(servers.store, name, 'Open');
 
   it('a partition created on the new server: the stream stops naming it, and once it is made on the old source every row of the window is there after the fall-back, once', async () => {
+    const { pair, store } = servers;
     const name = 'parts-made';
     const db = 'parts_made';
     await windowOpen(name, db);
@@ -110,6 +112,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
   });
 
   it('a partition renamed on the new server: the stream stops and a fall-back is refused, in one line naming the rename; renamed on the old source too, every row of the window is there after the fall-back', async () => {
+    const { pair, store } = servers;
     const name = 'parts-renamed';
     const db = 'parts_renamed';
     await windowOpen(name, db);
@@ -127,12 +130,7 @@ describe('fallback window: partitions made or renamed on the new server', functi
     assert.ok(JSON.stringify(window).includes('RENAME TO'), `the fix is the rename: ${JSON.stringify(window)}`);
 
     // the fix the stop names, made on the old source by its administrator (a DDL: the fence refuses rows, not renames)
-    const admin = await pair.source.connect(db);
-    try {
-      await admin.query('BEGIN READ WRITE; ALTER TABLE events_jan RENAME TO events_2026_01; COMMIT');
-    } finally {
-      await admin.end();
-    }
+    await writeReadWrite(pair.source, db, 'ALTER TABLE events_jan RENAME TO events_2026_01');
     await until('the reverse stream applies again', open(name), 180_000);
     const written = await rootRows(pair, 'target', db);
     assert.equal(written.length, 310, 'the new server holds the rows of before and of the window');

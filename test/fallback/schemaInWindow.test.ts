@@ -9,9 +9,19 @@
 // source and its values written again, the fall-back brings the old source level with the new server.
 import assert from 'node:assert/strict';
 import { requestFallBack } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
+import {
+  cutOverWithWindow,
+  fallBackSettles,
+  fallBackStopped,
+  onOldSource,
+  serverSpec,
+  until,
+  windowIs,
+  windowServers,
+  writeReadWrite,
+  type ServerPair,
+} from '../support';
 import { rowsOf } from '../cdc/harness';
 
 const SETUP = `
@@ -20,37 +30,17 @@ CREATE TYPE mood AS ENUM ('sad', 'ok');
 CREATE TABLE notes (id int PRIMARY KEY, amount positive, m mood, v text);
 INSERT INTO notes SELECT g, g, 'ok', 'before' FROM generate_series(1, 100) g;`;
 
-/** A DDL on the old source, as its administrator makes it behind the fence (a DDL: the fence refuses rows, not schema changes). */
-async function onOldSource(pair: ServerPair, db: string, sql: string): Promise<void> {
-  const admin = await pair.source.connect(db);
-  try {
-    await admin.query(`BEGIN READ WRITE; ${sql}; COMMIT`);
-  } finally {
-    await admin.end();
-  }
-}
-
 describe('fallback window: schema changes on the new server', function () {
   this.timeout(900_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(serverSpec(pair.target));
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
-
-  const open = (name: string) => async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined);
+  const servers = windowServers();
+  const open = (name: string) => windowIs(servers.store, name, 'Open');
 
   /** The window Stopped, its message one line that holds `fix`; returns that message. */
   async function stoppedNaming(name: string, fix: string): Promise<string> {
     const window = await until(
       'the reverse stream stopped',
       async () => {
-        const [w] = await fallbackWindows(store, name);
+        const [w] = await fallbackWindows(servers.store, name);
         return w?.state === 'Stopped' ? w : undefined;
       },
       180_000,
@@ -69,6 +59,7 @@ describe('fallback window: schema changes on the new server', function () {
   }
 
   it('a domain constraint dropped and an enum label added on the new server: the reverse stream stops naming the statement for the old source, and once made there every row of the window reaches it once', async () => {
+    const { pair, store } = servers;
     const name = 'schema-window';
     const db = 'schema_window';
     await cutOverWithWindow(pair, store, name, db, SETUP);
@@ -80,7 +71,7 @@ describe('fallback window: schema changes on the new server', function () {
     await stoppedNaming(name, 'ALTER DOMAIN "public"."positive" DROP CONSTRAINT "positive_only"');
     const held = await pair.source.query<{ n: string }>('SELECT count(*)::text AS n FROM notes WHERE id > 1000', [], db);
     assert.equal(held[0]!.n, '0', 'nothing past the refused row applied out of order');
-    await onOldSource(pair, db, 'ALTER DOMAIN positive DROP CONSTRAINT positive_only');
+    await writeReadWrite(pair.source, db, 'ALTER DOMAIN positive DROP CONSTRAINT positive_only');
     await until('the reverse stream applies again', open(name), 240_000);
     await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
 
@@ -89,7 +80,7 @@ describe('fallback window: schema changes on the new server', function () {
     await pair.target.query("INSERT INTO notes VALUES (1003, 3, 'happy', 'a new label')", [], db);
     await pair.target.query("UPDATE notes SET m = 'happy' WHERE id <= 5", [], db);
     await stoppedNaming(name, "ALTER TYPE public.mood ADD VALUE 'happy'");
-    await onOldSource(pair, db, "ALTER TYPE mood ADD VALUE 'happy'");
+    await writeReadWrite(pair.source, db, "ALTER TYPE mood ADD VALUE 'happy'");
     await until('the reverse stream applies again', open(name), 240_000);
     await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
     const old = await pair.source.query<{ id: number; amount: number; m: string }>(
@@ -106,29 +97,21 @@ describe('fallback window: schema changes on the new server', function () {
     // a column added on the new server: the rows written with it still reach the old source, once
     await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
     await pair.target.query("INSERT INTO notes VALUES (1004, -1, 'happy', 'last', 'x')", [], db);
-    await until(
-      'the row written with the new column on the old source',
-      async () => ((await pair.source.query('SELECT 1 FROM notes WHERE id = 1004', [], db)).length === 1 ? true : undefined),
-      180_000,
-    );
+    await onOldSource(pair, db, 'the row written with the new column on the old source', 'SELECT 1 FROM notes WHERE id = 1004');
     const columns =
       "SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped";
     // a column the migration does not know is the new server's own: left out of the reverse stream, not made on the old source
     assert.equal((await pair.source.query<{ c: string }>(columns, [], db))[0]!.c, 'id,amount,m,v', "the old source's columns");
 
     // a fall-back stops while the column holds a value the old source would lose, naming it
-    await requestFallBack(serverSpec(pair.target), name);
-    await fallBackSettles(store, name);
-    const [stopped] = await fallbackWindows(store, name);
-    assert.equal(stopped!.state, 'Open', stopped!.message);
     assert.match(
-      stopped!.message ?? '',
+      await fallBackStopped(servers, name),
       /^fall-back stopped: column public\.notes\.extra of the new server holds values .*ALTER TABLE "public"\."notes" ADD COLUMN "extra" text;/,
     );
     assert.equal((await pair.source.query<{ c: string }>(columns, [], db))[0]!.c, 'id,amount,m,v', "the old source's columns unchanged");
 
     // made on the old source and written again on the new server, a fall-back brings the old source level with it
-    await onOldSource(pair, db, 'ALTER TABLE notes ADD COLUMN extra text');
+    await writeReadWrite(pair.source, db, 'ALTER TABLE notes ADD COLUMN extra text');
     await pair.target.query('UPDATE notes SET extra = extra WHERE extra IS NOT NULL', [], db);
     await until('the old source has the rows', async () => ((await sameNotes(pair, db)) ? true : undefined), 120_000);
     const whole = 'SELECT n::text AS r FROM notes AS n ORDER BY id';

@@ -13,40 +13,25 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { requestFallBack, resumeMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { get } from '../../provider/engine/control/store';
-import { cutOverWithWindow, fallBackSettles, serverSpec, startPair, until, type ServerPair } from '../support';
+import {
+  cutOverWithWindow,
+  fallBackSettles,
+  fallBackStopped,
+  fellBackAlike,
+  NOTES_SETUP,
+  onOldSource,
+  serverSpec,
+  until,
+  windowRows,
+  windowServers,
+  writeReadWrite,
+  type ServerPair,
+  type WindowOpenOptions,
+  type WindowServers,
+} from '../support';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
-
-const SETUP = `
-CREATE TABLE notes (id int PRIMARY KEY, v text);
-INSERT INTO notes SELECT g, 'before' FROM generate_series(1, 50) g;`;
-
-type Side = 'source' | 'target';
-
-/** Each row of `table` on one server as text, by its first column; undefined when the server has no such table. */
-async function rowsOf(pair: ServerPair, side: Side, db: string, table: string): Promise<string[] | undefined> {
-  const [exists] = await pair[side].query<{ e: boolean }>('SELECT to_regclass($1) IS NOT NULL AS e', [`public.${table}`], db);
-  if (!exists!.e) return undefined;
-  const rows = await pair[side].query<{ r: string }>(`SELECT t::text AS r FROM public.${table} AS t ORDER BY 1`, [], db);
-  return rows.map((r) => r.r);
-}
-
-/** Runs `sql` on one server in a writable transaction of its own (the old source is fenced read-only). */
-async function write(pair: ServerPair, side: Side, db: string, sql: string): Promise<void> {
-  const admin = await pair[side].connect(db);
-  try {
-    await admin.query(`BEGIN READ WRITE; ${sql}; COMMIT`);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** Waits until the reverse stream has brought a write of the window to the old source: `sql` there returns a row. */
-async function onOldSource(pair: ServerPair, db: string, what: string, sql: string): Promise<void> {
-  await until(what, async () => ((await pair.source.query(sql, [], db)).length === 1 ? true : undefined), 180_000);
-}
 
 /**
  * The fix for the filled column of the new server that stopped a fall-back: the column made on the
@@ -54,57 +39,65 @@ async function onOldSource(pair: ServerPair, db: string, what: string, sql: stri
  * server meanwhile; returns once the value is on the old source.
  */
 async function columnFixed(pair: ServerPair, db: string, more: string): Promise<void> {
-  await write(pair, 'source', db, 'ALTER TABLE notes ADD COLUMN extra text');
+  await writeReadWrite(pair.source, db, 'ALTER TABLE notes ADD COLUMN extra text');
   await pair.target.query(`UPDATE notes SET extra = extra WHERE extra IS NOT NULL; ${more}`, [], db);
   await onOldSource(pair, db, 'the value on the old source', "SELECT 1 FROM notes WHERE extra = 'x'");
 }
 
-/** Falls back: the window FellBack, and `table` read back alike on both servers; returns its rows on the old source. */
-async function fellBackAlike(pair: ServerPair, store: CatalogConnection, name: string, db: string, table: string): Promise<string[]> {
-  await requestFallBack(serverSpec(pair.target), name);
-  const fellBack = await fallBackSettles(store, name);
-  assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
-  const carried = await rowsOf(pair, 'source', db, table);
-  assert.deepEqual(carried, await rowsOf(pair, 'target', db, table), `every row of ${table} on the old source, each once`);
-  return carried!;
-}
-
 /** A sequence's last value on one server. */
-async function lastValue(pair: ServerPair, side: Side, db: string, sequence: string): Promise<string> {
+async function lastValue(pair: ServerPair, side: 'source' | 'target', db: string, sequence: string): Promise<string> {
   const [row] = await pair[side].query<{ v: string }>(`SELECT last_value::text AS v FROM ${sequence}`, [], db);
   return row!.v;
 }
 
-/** An insert on the old source with the column's default: the key it draws. */
-async function drawnOnOldSource(pair: ServerPair, db: string, table: string): Promise<number> {
+/**
+ * Cut over with a window, then the application's table orders_new made on the new server with the
+ * key column `key` (an identity or a serial) and 30 rows written there by its default.
+ */
+async function ordersMadeInWindow(
+  servers: WindowServers,
+  name: string,
+  db: string,
+  key: string,
+  options?: WindowOpenOptions,
+): Promise<void> {
+  const { pair, store } = servers;
+  await cutOverWithWindow(pair, store, name, db, NOTES_SETUP, options);
+  await pair.target.query(`CREATE TABLE orders_new (id ${key} PRIMARY KEY, item text)`, [], db);
+  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
+}
+
+/** An insert into orders_new on the old source with the column's default draws a key after the new server's 30. */
+async function drawsAfterCarried(pair: ServerPair, db: string): Promise<void> {
   const [drawn] = await pair.source.query<{ id: string }>(
-    `INSERT INTO ${table} (item) VALUES ('back on the old source') RETURNING id::text AS id`,
+    "INSERT INTO orders_new (item) VALUES ('back on the old source') RETURNING id::text AS id",
     [],
     db,
   );
-  return Number(drawn!.id);
+  assert.ok(Number(drawn!.id) > 30, `the old source drew ${drawn!.id}, after the new server's 30`);
 }
 
 /** A bystander writes into the old source's table between the carry and the stop: its rows stay, the carried ones go. */
-async function bystanderKept(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function bystanderKept(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
   const name = 'table-window-bystander';
   const db = 'table_window_bystander';
   const point = `fallback-carried:${db}`;
   const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-carry-held-'));
   try {
-    await withHoldArmed(point, holdDir, () => cutOverWithWindow(pair, store, name, db, SETUP));
+    await withHoldArmed(point, holdDir, () => cutOverWithWindow(pair, store, name, db, NOTES_SETUP));
     await pair.target.query('CREATE TABLE tags (id int PRIMARY KEY, tag text)', [], db);
     await pair.target.query("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g", [], db);
-    await write(pair, 'source', db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
+    await writeReadWrite(pair.source, db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
     // a column of the new server alone, filled: the fall-back stops after the carry
     await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
     await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
 
     await requestFallBack(serverSpec(pair.target), name);
     await until('the runner held after the carry', async () => ((await isHeld(point, holdDir)) ? true : undefined), 300_000);
-    assert.equal((await rowsOf(pair, 'source', db, 'tags'))?.length, 10, 'the carry committed');
+    assert.equal((await windowRows(pair.source, db, 'tags'))?.length, 10, 'the carry committed');
     // a bystander on the old source (the window's table is not streamed: no fence trigger on it)
-    await write(pair, 'source', db, "INSERT INTO tags VALUES (100, 'bystander'); UPDATE tags SET tag = 'edited' WHERE id = 2");
+    await writeReadWrite(pair.source, db, "INSERT INTO tags VALUES (100, 'bystander'); UPDATE tags SET tag = 'edited' WHERE id = 2");
     await fs.rm(heldFile(point, holdDir));
 
     await fallBackSettles(store, name);
@@ -112,31 +105,32 @@ async function bystanderKept(pair: ServerPair, store: CatalogConnection): Promis
     assert.equal(window!.state, 'Open', window!.message);
     assert.match(window!.message ?? '', /^fall-back stopped: column /);
     assert.deepEqual(
-      await rowsOf(pair, 'source', db, 'tags'),
+      await windowRows(pair.source, db, 'tags'),
       ['(100,bystander)', '(2,edited)'],
       "the bystander's rows kept, the carried ones gone",
     );
-    assert.equal((await rowsOf(pair, 'target', db, 'tags'))?.length, 10, 'the new server unchanged');
+    assert.equal((await windowRows(pair.target, db, 'tags'))?.length, 10, 'the new server unchanged');
   } finally {
     await fs.rm(holdDir, { recursive: true, force: true });
   }
 }
 
 /** The runner killed after the carry (at the sequences, before the point of no return) and resumed. */
-async function killedAfterCarry(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function killedAfterCarry(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
   const name = 'table-window-killed';
   const db = 'table_window_killed';
   process.env.PGFERRY_FAILPOINTS = `fallback-sequences:${db}`;
   let spec;
   try {
-    spec = await cutOverWithWindow(pair, store, name, db, SETUP);
+    spec = await cutOverWithWindow(pair, store, name, db, NOTES_SETUP);
   } finally {
     delete process.env.PGFERRY_FAILPOINTS;
   }
   // no key: a row carried twice would be there twice
   await pair.target.query('CREATE TABLE events_new (id int, what text)', [], db);
   await pair.target.query("INSERT INTO events_new SELECT g, 'event ' || g FROM generate_series(1, 10) g", [], db);
-  await write(pair, 'source', db, 'CREATE TABLE events_new (id int, what text)');
+  await writeReadWrite(pair.source, db, 'CREATE TABLE events_new (id int, what text)');
   await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
   await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
 
@@ -146,31 +140,32 @@ async function killedAfterCarry(pair: ServerPair, store: CatalogConnection): Pro
     async () => ((await get(store, name))?.runner?.alive === false ? true : undefined),
     300_000,
   );
-  assert.equal((await rowsOf(pair, 'source', db, 'events_new'))?.length, 10, 'the carry committed before the kill');
+  assert.equal((await windowRows(pair.source, db, 'events_new'))?.length, 10, 'the carry committed before the kill');
   await resumeMigration(spec);
   await fallBackSettles(store, name);
   const [window] = await fallbackWindows(store, name);
   assert.equal(window!.state, 'Open', window!.message);
   assert.match(window!.message ?? '', /^fall-back stopped: column /);
-  assert.deepEqual(await rowsOf(pair, 'source', db, 'events_new'), [], 'the carried rows taken back: the table empty as the user made it');
+  assert.deepEqual(await windowRows(pair.source, db, 'events_new'), [], 'the carried rows taken back: the table empty as the user made it');
 
   await columnFixed(pair, db, "INSERT INTO events_new VALUES (11, 'meanwhile')");
-  assert.equal((await fellBackAlike(pair, store, name, db, 'events_new')).length, 11);
+  assert.equal((await fellBackAlike(servers, name, db, 'events_new')).length, 11);
 }
 
 /** A window's table outside the filters, with an identity column: its sequence carried with its rows. */
-async function sequenceCarried(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function sequenceCarried(servers: WindowServers): Promise<void> {
   const name = 'table-window-sequence';
   const db = 'table_window_sequence';
   // the migration's tables named: the application's new table is outside them, and so is its sequence's name
-  await cutOverWithWindow(pair, store, name, db, SETUP, { spec: { includeTables: ['public.notes'] } });
-  await pair.target.query('CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)', [], db);
-  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
-  await write(pair, 'source', db, 'CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)');
+  await ordersMadeInWindow(servers, name, db, 'bigint GENERATED BY DEFAULT AS IDENTITY', { spec: { includeTables: ['public.notes'] } });
+  await writeReadWrite(
+    servers.pair.source,
+    db,
+    'CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)',
+  );
 
-  assert.equal((await fellBackAlike(pair, store, name, db, 'orders_new')).length, 30);
-  const drawn = await drawnOnOldSource(pair, db, 'orders_new');
-  assert.ok(drawn > 30, `the old source drew ${drawn}, after the new server's 30`);
+  assert.equal((await fellBackAlike(servers, name, db, 'orders_new')).length, 30);
+  await drawsAfterCarried(servers.pair, db);
 }
 
 /**
@@ -178,47 +173,41 @@ async function sequenceCarried(pair: ServerPair, store: CatalogConnection): Prom
  * the statement runs there as printed (its sequence made first), and the fall-back carries the rows
  * with the sequence's value.
  */
-async function serialAsPrinted(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function serialAsPrinted(servers: WindowServers): Promise<void> {
   const name = 'table-window-serial';
   const db = 'table_window_serial';
-  await cutOverWithWindow(pair, store, name, db, SETUP);
-  await pair.target.query('CREATE TABLE orders_new (id serial PRIMARY KEY, item text)', [], db);
-  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
+  await ordersMadeInWindow(servers, name, db, 'serial');
 
-  await requestFallBack(serverSpec(pair.target), name);
-  await fallBackSettles(store, name);
-  const [window] = await fallbackWindows(store, name);
-  assert.equal(window!.state, 'Open', window!.message);
-  const fix = /fix on the old source: (.*?); then fall back again/.exec(window!.message ?? '')?.[1];
-  assert.ok(fix?.includes('CREATE TABLE "public"."orders_new" ('), window!.message);
-  await write(pair, 'source', db, fix!);
+  const message = await fallBackStopped(servers, name);
+  const fix = /fix on the old source: (.*?); then fall back again/.exec(message)?.[1];
+  assert.ok(fix?.includes('CREATE TABLE "public"."orders_new" ('), message);
+  await writeReadWrite(servers.pair.source, db, fix!);
 
-  assert.equal((await fellBackAlike(pair, store, name, db, 'orders_new')).length, 30);
-  const drawn = await drawnOnOldSource(pair, db, 'orders_new');
-  assert.ok(drawn > 30, `the old source drew ${drawn}, after the new server's 30`);
+  assert.equal((await fellBackAlike(servers, name, db, 'orders_new')).length, 30);
+  await drawsAfterCarried(servers.pair, db);
 }
 
 /**
  * A window's table whose identity sequence has another name on the old source (the user named it
  * there): paired by the table and the column, the verification passes and the carry moves it.
  */
-async function identityRenamed(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function identityRenamed(servers: WindowServers): Promise<void> {
   const name = 'table-window-renamed';
   const db = 'table_window_renamed';
-  await cutOverWithWindow(pair, store, name, db, SETUP);
-  await pair.target.query('CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text)', [], db);
-  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
-  await write(
-    pair,
-    'source',
+  await ordersMadeInWindow(servers, name, db, 'bigint GENERATED BY DEFAULT AS IDENTITY');
+  await writeReadWrite(
+    servers.pair.source,
     db,
     'CREATE TABLE orders_new (id bigint GENERATED BY DEFAULT AS IDENTITY (SEQUENCE NAME public.orders_new_ids) PRIMARY KEY, item text)',
   );
 
-  assert.equal((await fellBackAlike(pair, store, name, db, 'orders_new')).length, 30);
-  assert.equal(await lastValue(pair, 'source', db, 'public.orders_new_ids'), '30', "the old source's own sequence moved with the rows");
-  const drawn = await drawnOnOldSource(pair, db, 'orders_new');
-  assert.ok(drawn > 30, `the old source drew ${drawn}, after the new server's 30`);
+  assert.equal((await fellBackAlike(servers, name, db, 'orders_new')).length, 30);
+  assert.equal(
+    await lastValue(servers.pair, 'source', db, 'public.orders_new_ids'),
+    '30',
+    "the old source's own sequence moved with the rows",
+  );
+  await drawsAfterCarried(servers.pair, db);
 }
 
 /**
@@ -226,15 +215,14 @@ async function identityRenamed(pair: ServerPair, store: CatalogConnection): Prom
  * made it there in the window, and the user's table took another name for its own. A fall-back
  * never sets it, whatever it ends in.
  */
-async function bystanderSequenceKept(pair: ServerPair, store: CatalogConnection): Promise<void> {
+async function bystanderSequenceKept(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
   const name = 'table-window-seq-bystander';
   const db = 'table_window_seq_bystander';
-  await cutOverWithWindow(pair, store, name, db, SETUP);
-  await pair.target.query('CREATE TABLE orders_new (id serial PRIMARY KEY, item text)', [], db);
-  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
-  await write(pair, 'source', db, "CREATE SEQUENCE public.orders_new_id_seq; SELECT setval('public.orders_new_id_seq', 7)");
+  await ordersMadeInWindow(servers, name, db, 'serial');
+  await writeReadWrite(pair.source, db, "CREATE SEQUENCE public.orders_new_id_seq; SELECT setval('public.orders_new_id_seq', 7)");
   // serial: the name taken, PostgreSQL names the table's own sequence orders_new_id_seq1
-  await write(pair, 'source', db, 'CREATE TABLE orders_new (id serial PRIMARY KEY, item text)');
+  await writeReadWrite(pair.source, db, 'CREATE TABLE orders_new (id serial PRIMARY KEY, item text)');
 
   await requestFallBack(serverSpec(pair.target), name);
   const settled = await fallBackSettles(store, name);
@@ -249,26 +237,17 @@ async function bystanderSequenceKept(pair: ServerPair, store: CatalogConnection)
 
 describe('fallback window: a table made and written on the new server', function () {
   this.timeout(900_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(serverSpec(pair.target));
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = windowServers();
 
   it('a fall-back stops before its point of no return naming the table and CREATE TABLE for the old source, the old source unchanged; once made there, the fall-back carries its rows, an empty table and a DBA table of before the cutover kept on the new server', async () => {
+    const { pair, store } = servers;
     const name = 'table-window';
     const db = 'table_window';
-    await cutOverWithWindow(pair, store, name, db, SETUP, {
+    await cutOverWithWindow(pair, store, name, db, NOTES_SETUP, {
       // a DBA's own table on the target, made before the cutover: not pgferry's, never carried, never a stop
       whileStreaming: () =>
-        write(
-          pair,
-          'target',
+        writeReadWrite(
+          pair.target,
           db,
           "CREATE TABLE dba_own (k int PRIMARY KEY, note text); INSERT INTO dba_own VALUES (1, 'mine'), (2, 'mine')",
         ),
@@ -280,79 +259,70 @@ describe('fallback window: a table made and written on the new server', function
     await pair.target.query('CREATE TABLE empty_new (id int)', [], db);
     await pair.target.query("INSERT INTO notes VALUES (101, 'in the window')", [], db);
     await onOldSource(pair, db, 'the window write on the old source', 'SELECT 1 FROM notes WHERE id = 101');
-    const notesBefore = await rowsOf(pair, 'source', db, 'notes');
+    const notesBefore = await windowRows(pair.source, db, 'notes');
 
-    await requestFallBack(serverSpec(pair.target), name);
-    const settled = await fallBackSettles(store, name);
-    const [window] = await fallbackWindows(store, name);
-    assert.equal((await rowsOf(pair, 'target', db, 'orders_new'))?.length, 20, 'the new server holds the rows');
-    assert.equal(
-      window!.state,
-      'Open',
-      `the fall-back did not pass its point of no return (${settled.databases[0]!.fallback!.state}: ${window!.message ?? ''}); ` +
-        `old source: orders_new ${JSON.stringify(await rowsOf(pair, 'source', db, 'orders_new'))}`,
+    const message = await fallBackStopped(
+      servers,
+      name,
+      async () => `old source: orders_new ${JSON.stringify(await windowRows(pair.source, db, 'orders_new'))}`,
     );
-    const message = window!.message ?? '';
-    assert.ok(!message.includes('\n'), `one line: ${message}`);
+    assert.equal((await windowRows(pair.target, db, 'orders_new'))?.length, 20, 'the new server holds the rows');
     assert.match(message, /^fall-back stopped: table ("public"\."orders_new"|public\.orders_new) /);
     assert.ok(!message.includes('empty_new') && !message.includes('dba_own'), `only the written table of the window: ${message}`);
     const create = /fix on the old source: (CREATE TABLE .*?); then fall back again/.exec(message)?.[1];
     assert.ok(create?.startsWith('CREATE TABLE "public"."orders_new" ('), message);
-    assert.equal(await rowsOf(pair, 'source', db, 'orders_new'), undefined, 'no table made on the old source');
-    assert.deepEqual(await rowsOf(pair, 'source', db, 'notes'), notesBefore, "the old source's rows unchanged");
+    assert.equal(await windowRows(pair.source, db, 'orders_new'), undefined, 'no table made on the old source');
+    assert.deepEqual(await windowRows(pair.source, db, 'notes'), notesBefore, "the old source's rows unchanged");
 
     // the fix the message gives, made on the old source; the application writes on meanwhile
-    await write(pair, 'source', db, create!);
+    await writeReadWrite(pair.source, db, create!);
     await pair.target.query("INSERT INTO orders_new (id, item) SELECT g, 'late ' || g FROM generate_series(21, 25) g", [], db);
     await pair.target.query("UPDATE orders_new SET item = 'changed' WHERE id = 3", [], db);
     await pair.target.query('DELETE FROM orders_new WHERE id = 4', [], db);
 
-    const carried = await fellBackAlike(pair, store, name, db, 'orders_new');
+    const carried = await fellBackAlike(servers, name, db, 'orders_new');
     assert.equal(carried.length, 24);
     assert.ok(carried.includes('(3,changed,3)') && carried.includes('(25,"late 25",1)'), JSON.stringify(carried));
-    assert.deepEqual(await rowsOf(pair, 'source', db, 'notes'), await rowsOf(pair, 'target', db, 'notes'), 'the migrated table alike');
-    assert.equal(await rowsOf(pair, 'source', db, 'empty_new'), undefined, 'the empty table kept on the new server alone');
-    assert.equal(await rowsOf(pair, 'source', db, 'dba_own'), undefined, "the DBA's table kept on the new server alone");
-    assert.deepEqual(await rowsOf(pair, 'target', db, 'dba_own'), ['(1,mine)', '(2,mine)']);
+    assert.deepEqual(await windowRows(pair.source, db, 'notes'), await windowRows(pair.target, db, 'notes'), 'the migrated table alike');
+    assert.equal(await windowRows(pair.source, db, 'empty_new'), undefined, 'the empty table kept on the new server alone');
+    assert.equal(await windowRows(pair.source, db, 'dba_own'), undefined, "the DBA's table kept on the new server alone");
+    assert.deepEqual(await windowRows(pair.target, db, 'dba_own'), ['(1,mine)', '(2,mine)']);
   });
 
   it('a fall-back that carried a table and then stops (on a filled column of the new server) empties it again on the old source; the next fall-back carries every row, those written meanwhile too', async () => {
+    const { pair, store } = servers;
     const name = 'table-window-undo';
     const db = 'table_window_undo';
-    await cutOverWithWindow(pair, store, name, db, SETUP);
+    await cutOverWithWindow(pair, store, name, db, NOTES_SETUP);
     await pair.target.query('CREATE TABLE tags (id int PRIMARY KEY, tag text)', [], db);
     await pair.target.query("INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 10) g", [], db);
     // the user made the table on the old source already; a column of the new server alone, filled, stops the fall-back after the carry
-    await write(pair, 'source', db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
+    await writeReadWrite(pair.source, db, 'CREATE TABLE tags (id int PRIMARY KEY, tag text)');
     await pair.target.query('ALTER TABLE notes ADD COLUMN extra text', [], db);
     await pair.target.query("UPDATE notes SET extra = 'x' WHERE id = 1", [], db);
 
-    await requestFallBack(serverSpec(pair.target), name);
-    await fallBackSettles(store, name);
-    const [window] = await fallbackWindows(store, name);
-    assert.equal(window!.state, 'Open', window!.message);
-    assert.match(window!.message ?? '', /^fall-back stopped: column /);
-    assert.deepEqual(await rowsOf(pair, 'source', db, 'tags'), [], 'the carried rows taken back: the table empty as the user made it');
+    assert.match(await fallBackStopped(servers, name), /^fall-back stopped: column /);
+    assert.deepEqual(await windowRows(pair.source, db, 'tags'), [], 'the carried rows taken back: the table empty as the user made it');
 
     await columnFixed(pair, db, "INSERT INTO tags VALUES (11, 'meanwhile')");
-    assert.equal((await fellBackAlike(pair, store, name, db, 'tags')).length, 11);
+    assert.equal((await fellBackAlike(servers, name, db, 'tags')).length, 11);
   });
 
   it("a fall-back that stops after its carry takes back only the carried rows: a row a bystander inserted into the old source's table after the carry, and a carried row it updated, stay there", () =>
-    bystanderKept(pair, store));
+    bystanderKept(servers));
 
   it('a runner killed after the carry and resumed takes the carried rows back when it stops, and the next fall-back carries every row once', () =>
-    killedAfterCarry(pair, store));
+    killedAfterCarry(servers));
 
   it("the sequence of a carried table's identity column moves forward on the old source with its rows, the table outside the migration's filters: an insert there with the default draws a key the new server has not used", () =>
-    sequenceCarried(pair, store));
+    sequenceCarried(servers));
 
   it("a serial column's table made on the old source with the statement the stop prints (its sequence made first) is carried: the fall-back passes, and an insert there with the default draws a key after the carried ones", () =>
-    serialAsPrinted(pair, store));
+    serialAsPrinted(servers));
 
   it("a window's table whose identity sequence has another name on the old source passes the fall-back's verification, that sequence moved past the carried keys", () =>
-    identityRenamed(pair, store));
+    identityRenamed(servers));
 
   it("an old source's sequence of the same name as the new server's that is not the migration's (a bystander's) keeps its value through a fall-back", () =>
-    bystanderSequenceKept(pair, store));
+    bystanderSequenceKept(servers));
 });

@@ -2,6 +2,7 @@
 // test reads that it holds: a detached runner inherits the environment at its start, an applier in
 // this process reads it when it gets there, so the variables are set only around the start.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
@@ -47,4 +48,34 @@ export function isHeld(point: string, holdDir: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A hold point armed in this process for one test: see holdsInThisProcess. */
+export interface HoldsInThisProcess {
+  /** Arms `point` as a hold point in a folder of its own, and returns that folder. */
+  arm(point: string): Promise<string>;
+}
+
+/**
+ * For a suite whose hold point is reached by code this process runs (an applier, the schema watch,
+ * the supervisor of runMigration), which reads the variables when it gets there, so they stay set
+ * for the whole test: after each test, disarmed and the folder removed. Call it in the describe
+ * before any hook that should run after it (mocha runs afterEach hooks in the order they are made).
+ */
+export function holdsInThisProcess(): HoldsInThisProcess {
+  let holdDir: string | undefined;
+  afterEach(async () => {
+    delete process.env.PGFERRY_FAILPOINTS;
+    delete process.env.PGFERRY_HOLD_DIR;
+    if (holdDir) await fs.rm(holdDir, { recursive: true, force: true });
+    holdDir = undefined;
+  });
+  return {
+    async arm(point: string): Promise<string> {
+      holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+      process.env.PGFERRY_FAILPOINTS = `${point}:hold`;
+      process.env.PGFERRY_HOLD_DIR = holdDir;
+      return holdDir;
+    },
+  };
 }

@@ -1,13 +1,54 @@
-// The setup every fallback-window test starts from: an online migration of one database, made on
-// the source from a script, cut over with a fallback window, returned once the window is Open (the
-// reverse stream applies the new server's writes to the old source).
+// The setup every fallback-window test starts from: an online migration, made on the source from a
+// script, cut over with a fallback window, returned once the window is Open (the reverse stream
+// applies the new server's writes to the old source); the suite's servers and the target's control
+// catalog; and the steps the window tests repeat: a write in a writable transaction (the old source
+// is fenced read-only), a wait for the reverse stream, and the two ends of a fall-back (stopped
+// before its point of no return, or fell back with a table alike on both servers).
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
-import type { CatalogConnection } from '../../provider/engine/control/connection';
+import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, type ServerPair } from './servers';
-import { until, waitForStatus } from './wait';
+import type { Cluster } from '../../provider/localpg/cluster';
+import { pairSpec, serverSpec, startPair, type ServerPair } from './servers';
+import { fallBackSettles, until, waitForStatus } from './wait';
+
+/** The source's table most window tests migrate: `notes`, 50 rows. */
+export const NOTES_SETUP = `
+CREATE TABLE notes (id int PRIMARY KEY, v text);
+INSERT INTO notes SELECT g, 'before' FROM generate_series(1, 50) g;`;
+
+/** A suite's server pair and the control catalog on its target, started before its tests and stopped after them. */
+export interface WindowServers {
+  readonly pair: ServerPair;
+  readonly store: CatalogConnection;
+}
+
+/** Starts a pair (PostgreSQL 15 both) and opens its target's control catalog in the suite's `before`; closes and stops both in its `after`. */
+export function windowServers(): WindowServers {
+  let started: WindowServers | undefined;
+  let pair: ServerPair | undefined;
+  before(async () => {
+    pair = await startPair();
+    started = { pair, store: new CatalogConnection(serverSpec(pair.target)) };
+  });
+  after(async () => {
+    await started?.store.close();
+    await pair?.stop();
+  });
+  const ready = (): WindowServers => {
+    if (!started) throw new Error("the suite's servers are started by its before hook: read them inside a test");
+    return started;
+  };
+  return {
+    get pair() {
+      return ready().pair;
+    },
+    get store() {
+      return ready().store;
+    },
+  };
+}
 
 export interface WindowOpenOptions {
   /** The spec's inputs beside the online ones with a one-hour window (e.g. allowReplicaIdentityFull). */
@@ -28,15 +69,90 @@ export async function cutOverWithWindow(
   setup: string,
   options: WindowOpenOptions = {},
 ): Promise<MigrationSpec> {
-  await pair.source.query(`CREATE DATABASE ${db}`);
-  await pair.source.query(setup, [], db);
-  const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h', ...options.spec });
+  return cutOverWithWindows(pair, store, name, [db], setup, options);
+}
+
+/** cutOverWithWindow for a migration of several databases, each made from `setup`: returns once every window is Open. */
+export async function cutOverWithWindows(
+  pair: ServerPair,
+  store: CatalogConnection,
+  name: string,
+  dbs: readonly string[],
+  setup: string,
+  options: WindowOpenOptions = {},
+): Promise<MigrationSpec> {
+  for (const db of dbs) {
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(setup, [], db);
+  }
+  const spec = pairSpec(pair, name, dbs, { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h', ...options.spec });
   await startMigration(spec);
   await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
   await options.whileStreaming?.(spec);
   await requestCutover(spec.target, name);
   const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
   assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-  await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+  await until(dbs.length === 1 ? 'the window open' : 'every window open', async () =>
+    (await fallbackWindows(store, name)).filter((w) => w.state === 'Open').length === dbs.length ? true : undefined,
+  );
   return spec;
+}
+
+/** A probe for `until`: true once the window of the one database of `name` is in `state`. */
+export function windowIs(store: CatalogConnection, name: string, state: 'Open' | 'Stopped'): () => Promise<true | undefined> {
+  return async () => ((await fallbackWindows(store, name))[0]?.state === state ? true : undefined);
+}
+
+/** Runs `sql` on one server in a writable transaction of its own (the old source is fenced read-only; a DDL passes the fence). */
+export async function writeReadWrite(cluster: Cluster, db: string, sql: string): Promise<void> {
+  const client = await cluster.connect(db);
+  try {
+    await client.query(`BEGIN READ WRITE; ${sql}; COMMIT`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits until the reverse stream has brought a write of the window to the old source: `sql` there returns `rows` rows. */
+export async function onOldSource(pair: ServerPair, db: string, what: string, sql: string, rows = 1): Promise<void> {
+  await until(what, async () => ((await pair.source.query(sql, [], db)).length === rows ? true : undefined), 180_000);
+}
+
+/** Each row of `table` on one server as text, sorted as text; undefined when the server has no such table. */
+export async function windowRows(cluster: Cluster, db: string, table: string): Promise<string[] | undefined> {
+  const [exists] = await cluster.query<{ e: boolean }>('SELECT to_regclass($1) IS NOT NULL AS e', [`public.${table}`], db);
+  if (!exists!.e) return undefined;
+  const rows = await cluster.query<{ r: string }>(`SELECT t::text AS r FROM public.${table} AS t ORDER BY 1`, [], db);
+  return rows.map((r) => r.r);
+}
+
+/**
+ * Asks a fall-back of the one database of `name` and waits for it to settle: it must stop before its
+ * point of no return, the window Open again with a one-line message `fall-back stopped: ...`, which
+ * is returned. `seen`: what the failure message adds (the old source as the test reads it).
+ */
+export async function fallBackStopped(servers: WindowServers, name: string, seen: () => Promise<string> = async () => ''): Promise<string> {
+  await requestFallBack(serverSpec(servers.pair.target), name);
+  const settled = await fallBackSettles(servers.store, name);
+  const [window] = await fallbackWindows(servers.store, name);
+  const message = window!.message ?? '';
+  if (window!.state !== 'Open') {
+    assert.fail(
+      `the fall-back did not pass its point of no return (${settled.databases[0]!.fallback!.state}: ${message}); ${await seen()}`,
+    );
+  }
+  assert.ok(!message.includes('\n'), `one line: ${message}`);
+  assert.match(message, /^fall-back stopped: /);
+  return message;
+}
+
+/** Falls back the one database of `name`: the window FellBack, and `table` read back alike on both servers; returns its rows on the old source. */
+export async function fellBackAlike(servers: WindowServers, name: string, db: string, table: string): Promise<string[]> {
+  const { pair, store } = servers;
+  await requestFallBack(serverSpec(pair.target), name);
+  const fellBack = await fallBackSettles(store, name);
+  assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+  const carried = await windowRows(pair.source, db, table);
+  assert.deepEqual(carried, await windowRows(pair.target, db, table), `every row of ${table} on the old source, each once`);
+  return carried!;
 }
