@@ -214,7 +214,9 @@ describe('names printed in the messages of the stream, the verification and the 
       ),
     );
   });
+});
 
+describe('names printed in the stop of a replayed TRUNCATE', () => {
   it("a TRUNCATE refused for a foreign key names the tables as displayName prints them; the stop's table keeps the SQL quoting", () => {
     const refused = (tables: { schema: string; name: string }[], detail: string) =>
       referencedError(
@@ -222,7 +224,11 @@ describe('names printed in the messages of the stream, the verification and the 
           tables.map((t, i): TargetTable => ({ ...t, oid: i + 1, columns: [], identityFull: false, partitioned: false })),
           false,
         ),
-        Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), { code: '0A000', severity: 'ERROR', detail }),
+        Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), {
+          code: '0A000',
+          severity: 'ERROR',
+          detail,
+        }),
       );
     const plain = refused([{ schema: 'public', name: 'items' }], 'Table "audit" references "items".');
     assert.equal(
