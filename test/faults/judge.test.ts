@@ -374,7 +374,7 @@ describe('fault campaign: a fallback window', () => {
   it("counts windows the user closed rather than drop a bystander's foreign key as stopped safely, never as passed", () => {
     const closed = fellBack({
       fellBack: false,
-      closed: 'the reverse stream stopped: TRUNCATE of "public"."notes" refused',
+      closed: 'the reverse stream stopped: TRUNCATE of public.notes refused',
       writesAgain: undefined,
     });
     assert.equal(classify(closed, LIMITS), 'stopped-safely', closed.reasons.join('\n'));

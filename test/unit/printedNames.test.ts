@@ -9,6 +9,9 @@ import pg from 'pg';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
 import { describeRefusing } from '../../provider/engine/cdc/apply/looseningWait';
 import { SettleBeforeStop, stopOnTarget, stopPerRow, stopWith } from '../../provider/engine/cdc/apply/shapeStops';
+import { referencedError } from '../../provider/engine/cdc/apply/targetTransaction';
+import { truncateStatement } from '../../provider/engine/cdc/plan/statements';
+import type { TargetTable } from '../../provider/engine/cdc/plan/types';
 import { FORWARD_STREAM_WORDS, REVERSE_STREAM_WORDS } from '../../provider/engine/core/streamWords';
 import { warningFor, type ForeignKeyRecord } from '../../provider/engine/footprint/targetForeignKeys';
 import { columnDifference } from '../../provider/engine/verify/verifyTables';
@@ -121,11 +124,12 @@ describe('names printed in the messages of the stream, the verification and the 
     const at = { current: { finalLsn: 1n, afterOthers: false }, words: FORWARD_STREAM_WORDS };
     const fix = 'ALTER TABLE "Sales"."order lines" ALTER COLUMN "qty" DROP NOT NULL';
     assert.throws(
-      () => stopWith(at, { schema: 'Sales', name: 'order lines' }, 'column "qty" changed type', true, fix),
+      // the description as the shape follower writes it: `column ${displayIdent(name)} changed type`
+      () => stopWith(at, { schema: 'Sales', name: 'order lines' }, 'column qty changed type', true, fix),
       (error: Error & { fix?: string; field?: string }) => {
         assert.equal(
           error.message,
-          'source table "Sales"."order lines" changed while streaming: column "qty" changed type; streaming stopped',
+          'source table "Sales"."order lines" changed while streaming: column qty changed type; streaming stopped',
         );
         assert.equal(error.field, '"Sales"."order lines"');
         assert.equal(error.fix, fix);
@@ -209,6 +213,41 @@ describe('names printed in the messages of the stream, the verification and the 
         `column public.people.moods holds the label 'sad', which the source's public.mood no longer has, in 3 rows of the target: change or delete them (SELECT * FROM "public"."people" WHERE 'sad' = ANY("moods"::text[]))`,
       ),
     );
+  });
+});
+
+describe('names printed in the stop of a replayed TRUNCATE', () => {
+  it("a TRUNCATE refused for a foreign key names the tables as displayName prints them; the stop's table keeps the SQL quoting", () => {
+    const refused = (tables: { schema: string; name: string }[], detail: string) =>
+      referencedError(
+        truncateStatement(
+          tables.map((t, i): TargetTable => ({ ...t, oid: i + 1, columns: [], identityFull: false, partitioned: false })),
+          false,
+        ),
+        Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), {
+          code: '0A000',
+          severity: 'ERROR',
+          detail,
+        }),
+      );
+    const plain = refused([{ schema: 'public', name: 'items' }], 'Table "audit" references "items".');
+    assert.equal(
+      plain?.message,
+      'TRUNCATE of public.items refused: table audit, which the stream does not write, references public.items by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied',
+    );
+    assert.ok(plain?.fix?.startsWith('to keep the rows of table audit, drop its foreign key to public.items ('), plain?.fix);
+    const odd = refused(
+      [
+        { schema: 'public', name: 'items' },
+        { schema: 'Sales', name: 'line items' },
+      ],
+      'Table "dba "notes"" references "line items".',
+    );
+    assert.equal(
+      odd?.message,
+      'TRUNCATE of public.items, "Sales"."line items" refused: table "dba ""notes""", which the stream does not write, references "Sales"."line items" by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied',
+    );
+    assert.equal((odd as { field?: string } | undefined)?.field, '"public"."items", "Sales"."line items"');
   });
 });
 

@@ -11,6 +11,7 @@ import {
   sqlState,
 } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
+import { displayIdent, displayName } from '../../connect/quote';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import type { AppliedPosition } from './positionCommit';
 import { maxLsn } from '../../core/lsn';
@@ -99,18 +100,25 @@ function divergedError(statement: Statement, error: AffectedRowsError, { source,
  * (the source truncated with CASCADE, or the referencing table is not streamed). pgferry never
  * truncates with CASCADE, so that table keeps its rows; the stream stops naming it, with a fix that
  * keeps them, and the TRUNCATE applies once the reference is gone. The server's hint (CASCADE) is
- * not repeated.
+ * not repeated. Names print as messages print them (displayName): the server's detail gives the
+ * two tables' names alone, the referenced one found among the TRUNCATE's own tables for its schema.
  */
-function referencedError(statement: Statement, error: unknown): PgferryError | undefined {
+export function referencedError(statement: Statement, error: unknown): PgferryError | undefined {
   if (sqlState(error) !== FEATURE_NOT_SUPPORTED) return undefined;
   const detail = (error as { detail?: unknown }).detail;
   if (typeof detail !== 'string') return undefined;
+  const tables = statement.tables ?? [];
+  const shown = tables.length > 0 ? tables.map((t) => displayName(t.schema, t.name)).join(', ') : statement.target;
+  const truncated = (name: string) => {
+    const table = tables.find((t) => t.name === name);
+    return table ? displayName(table.schema, table.name) : displayIdent(name);
+  };
   // the server's detail names both tables; in another language than English it is quoted whole
   const found = /^Table "(.+)" references "(.+)"\.$/.exec(detail);
-  const [referencing, referenced] = found ? [`table "${found[1]}"`, `"${found[2]}"`] : [`a table (${detail})`, statement.target];
+  const [referencing, referenced] = found ? [`table ${displayIdent(found[1]!)}`, truncated(found[2]!)] : [`a table (${detail})`, shown];
   return new StatementFailure(
     'CDC_APPLY',
-    `TRUNCATE of ${statement.target} refused: ${referencing}, which the stream does not write, references ${referenced} by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
+    `TRUNCATE of ${shown} refused: ${referencing}, which the stream does not write, references ${referenced} by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
     statement.target,
     statementText(statement),
     {

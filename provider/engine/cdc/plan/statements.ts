@@ -294,5 +294,12 @@ export function truncateStatement(tables: readonly TargetTable[], restartIdentit
   // ONLY keeps inheritance children the source did not truncate; a partitioned table refuses ONLY.
   const names = tables.map((t) => `${t.partitioned ? '' : 'ONLY '}${qualified(t.schema, t.name)}`).join(', ');
   const text = `TRUNCATE ${names}${restartIdentity ? ' RESTART IDENTITY' : ''}`;
-  return { op: 'truncate', target: tables.map((t) => qualified(t.schema, t.name)).join(', '), text, params: [], rows: 0 };
+  return {
+    op: 'truncate',
+    target: tables.map((t) => qualified(t.schema, t.name)).join(', '),
+    tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
+    text,
+    params: [],
+    rows: 0,
+  };
 }

@@ -5,6 +5,7 @@
 import type { TextShape } from './recordText';
 import type { RowOp } from '../decode/changeEvents';
 import type { Tuple } from '../decode/tuple';
+import type { QualifiedName } from '../../core/names';
 
 // ---- the target ----
 
@@ -95,6 +96,8 @@ export interface Statement {
   readonly op: RowOp | 'truncate' | 'ddl';
   /** The table(s) it changes, quoted: what an error names. */
   readonly target: string;
+  /** A TRUNCATE's tables by schema and name, for its stop's prose (apply/targetTransaction.ts). */
+  readonly tables?: readonly QualifiedName[];
   readonly text: string;
   readonly params: readonly Param[];
   readonly rows: number;

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { INTERNAL_ERROR, UNDEFINED_OBJECT, sqlState } from '../../connect/sqlstate';
 import { schemaObjectKey, type FenceNames, type GuardNames } from '../../core/names';
 import { qualified } from '../../connect/quote';
+import { grantsFromRows, type GrantRow } from './grants';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
 export type PropertyValue = string | boolean | null;
@@ -51,14 +52,18 @@ const notMember = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = '${catalog}'::pg_catalog.regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
 
 /**
- * The privileges on an object as `grantee=PRIV,PRIV` entries (`*` after a grantable one), sorted,
- * with the object's owner written `(owner)` so that an owner the target maps compares alike, and
- * the default privileges spelled out where the catalog holds NULL. `kind` is acldefault's letter, as SQL.
+ * The privileges on an object, one [owner | public | role, name, `PRIV,PRIV*`] row per grantee
+ * (`*` after a grantable one), as aclexplode reads them: the owner marked so that an owner the
+ * target maps compares alike, the role's name by its OID, never cut out of aclitem's text; the
+ * default privileges spelled out where the catalog holds NULL. Printed as the property's text by
+ * grants.ts (readInto). `kind` is acldefault's letter, as SQL.
  */
 const privileges = (acl: string, owner: string, kind: string) => `(
-  SELECT coalesce(pg_catalog.string_agg(g, ' ' ORDER BY g), '')
-    FROM (SELECT CASE WHEN e.grantee = ${owner} THEN '(owner)' WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(e.grantee) END
-                 || '=' || pg_catalog.string_agg(e.privilege_type || CASE WHEN e.is_grantable THEN '*' ELSE '' END, ',' ORDER BY e.privilege_type) AS g
+  SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(p.who, p.name, p.privileges)), '[]'::jsonb)
+    FROM (SELECT CASE WHEN e.grantee = ${owner} THEN 'owner' WHEN e.grantee = 0 THEN 'public' ELSE 'role' END AS who,
+                 CASE WHEN e.grantee <> ${owner} AND e.grantee <> 0 THEN pg_catalog.pg_get_userbyid(e.grantee) END AS name,
+                 pg_catalog.string_agg(e.privilege_type || CASE WHEN e.is_grantable THEN '*' ELSE '' END, ','
+                                       ORDER BY e.privilege_type COLLATE "C") AS privileges
             FROM pg_catalog.aclexplode(coalesce(${acl}, pg_catalog.acldefault(${kind}, ${owner}))) e
            GROUP BY e.grantee) p)`;
 
@@ -308,7 +313,8 @@ interface Row {
   class_id: string;
   object_id: string;
   owner_object_id: string;
-  props: Record<string, PropertyValue>;
+  /** `privileges` as the catalog query returns it (grants.ts GrantRow), printed as text by readInto. */
+  props: Record<string, PropertyValue | readonly GrantRow[]>;
   attnum?: number;
 }
 
@@ -398,10 +404,18 @@ async function readInto(objects: SchemaObject[], client: pg.Client, sql: string,
       classId: r.class_id,
       objectId: r.object_id,
       ownerObjectId: r.owner_object_id,
-      props: r.props,
+      props: withGrantsPrinted(r.props),
       ...(r.attnum !== undefined ? { attnum: r.attnum } : {}),
     });
   }
+}
+
+/** A row's properties, its privileges (GrantRow[]) printed as the property's text (grants.ts). */
+function withGrantsPrinted(props: Row['props']): Record<string, PropertyValue> {
+  const out: Record<string, PropertyValue> = {};
+  for (const [k, v] of Object.entries(props))
+    out[k] = k === 'privileges' && Array.isArray(v) ? grantsFromRows(v as readonly GrantRow[]) : (v as PropertyValue);
+  return out;
 }
 
 /** An object as one server's catalog holds it at a look: its catalog, its OID, and its name there. */

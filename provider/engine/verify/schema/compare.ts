@@ -6,6 +6,7 @@ import { displayIdent, displayName, ident, qualified } from '../../connect/quote
 import type { ExpectedDifference, KeptColumn, KeptObject, SchemaDifference } from '../../core/model';
 import type { QualifiedName } from '../../core/names';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
+import { granteeText, parseGrants, printGrants, type Grant } from './grants';
 import { restoredOwner, type OwnerRule } from '../../schema/ownerAccess';
 import {
   alterStatement,
@@ -168,17 +169,15 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && restored?.why !== undefined)
       return `owned by ${displayIdent(String(s))} on the source, a role the target user cannot make owner there: the target's public schema keeps its owner pg_database_owner`;
   }
-  if (property === 'privileges' && typeof s === 'string' && typeof d === 'string') {
-    // grants to roles that are not on the target cannot be made there (the restore reported them)
-    const known = (acl: string) =>
-      acl
-        .split(' ')
-        .filter((e) => {
-          const grantee = e.slice(0, e.lastIndexOf('='));
-          return grantee === '(owner)' || grantee === 'PUBLIC' || ctx.targetRoles.has(grantee);
-        })
-        .join(' ');
-    if (known(s) === known(d)) return 'grants to roles the target does not have (the restore reported each)';
+  if (property === 'privileges' && typeof s !== 'boolean' && typeof d !== 'boolean') {
+    // grants to roles that are not on the target cannot be made there (the restore reported them);
+    // a column none of whose grants could be made has none there (NULL: no column privileges)
+    const onTarget = (g: Grant) => g.grantee.kind !== 'role' || ctx.targetRoles.has(g.grantee.name);
+    const [source, target] = [parseGrants(s ?? ''), parseGrants(d ?? '')];
+    if (printGrants(source.filter(onTarget)) === printGrants(target.filter(onTarget))) {
+      const absent = new Set([...source, ...target].filter((g) => !onTarget(g)).map((g) => granteeText(g.grantee)));
+      return `grants to roles the target does not have, ${[...absent].sort().join(', ')} (the restore reported each)`;
+    }
     if (o.kind === 'schema' && o.name === 'public' && ctx.sourceMajor < 15 !== ctx.targetMajor < 15)
       return 'the public schema has default privileges of its own on each side of PostgreSQL 15';
   }
@@ -206,15 +205,14 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
  */
 function grantsToSourceRoles(ctx: CompareContext, o: SchemaObject, acl: PropertyValue, expected: ExpectedDifference[]): PropertyValue {
   if (ctx.sourceRoles === undefined || typeof acl !== 'string') return acl;
-  const entries = acl.split(' ');
-  const grantee = (e: string) => e.slice(0, e.lastIndexOf('='));
-  const theirs = entries.filter((e) => !['(owner)', 'PUBLIC'].includes(grantee(e)) && !ctx.sourceRoles!.has(grantee(e)));
-  for (const e of theirs)
+  const grants = parseGrants(acl);
+  const theirs = (g: Grant) => g.grantee.kind === 'role' && !ctx.sourceRoles!.has(g.grantee.name);
+  for (const g of grants.filter(theirs))
     expected.push({
       object: describeObject(o),
-      reason: `granted on the target to ${displayIdent(grantee(e))}, a role the source does not have: kept`,
+      reason: `granted on the target to ${granteeText(g.grantee)}, a role the source does not have: kept`,
     });
-  return theirs.length === 0 ? acl : entries.filter((e) => !theirs.includes(e)).join(' ');
+  return grants.some(theirs) ? printGrants(grants.filter((g) => !theirs(g))) : acl;
 }
 
 /**

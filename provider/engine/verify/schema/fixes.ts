@@ -4,6 +4,7 @@
 import { displayIdent, displayName, ident, literal, qualified } from '../../connect/quote';
 import { retypeUsing } from '../../connect/retypeUsing';
 import type { PropertyValue, SchemaObject } from './catalog';
+import { granteeText, parseGrants, type Grantee } from './grants';
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
 
@@ -320,17 +321,15 @@ export function ownerOutOfReach(o: SchemaObject, owner: string, current: string,
   return `${displayIdent(user)} cannot change it: on the target it is owned by ${displayIdent(current)}, whose privileges ${displayIdent(user)} does not have; ${displayIdent(current)} or a superuser there can run ${ownerStatement(o, owner)}`;
 }
 
-/** `grantee=PRIV,PRIV*` entries (catalog.ts) into GRANT and REVOKE statements that make `from` equal `to`. */
+/** `grantee=PRIV,PRIV*` entries (grants.ts) into GRANT and REVOKE statements that make `from` equal `to`. */
 function privilegeStatements(o: SchemaObject, from: string, to: string, owner: string): string {
+  const grantees = new Map<string, Grantee>();
   const parse = (acl: string) =>
     new Map(
-      acl
-        .split(' ')
-        .filter(Boolean)
-        .map((e) => {
-          const at = e.lastIndexOf('=');
-          return [e.slice(0, at), e.slice(at + 1)] as const;
-        }),
+      parseGrants(acl).map((g) => {
+        grantees.set(granteeText(g.grantee), g.grantee);
+        return [granteeText(g.grantee), g.privileges] as const;
+      }),
     );
   const have = parse(from);
   const want = parse(to);
@@ -346,7 +345,10 @@ function privilegeStatements(o: SchemaObject, from: string, to: string, owner: s
             : 'TABLE';
   const on = o.kind === 'column' ? `TABLE ${tableOf(o)}` : `${keyword} ${objectSql(o)}`;
   const cols = o.kind === 'column' ? ` (${ident(o.name)})` : '';
-  const who = (g: string) => (g === 'PUBLIC' ? 'PUBLIC' : ident(g === '(owner)' ? owner : g));
+  const who = (key: string) => {
+    const g = grantees.get(key)!;
+    return g.kind === 'public' ? 'PUBLIC' : ident(g.kind === 'owner' ? owner : g.name);
+  };
   const out: string[] = [];
   for (const grantee of new Set([...have.keys(), ...want.keys()])) {
     const a = have.get(grantee) ?? '';
