@@ -51,9 +51,13 @@ export function printedFix(message: string): PrintedFix | undefined {
   return end < 0 ? undefined : { oldSource: rest.slice(0, end) };
 }
 
-/** Whether a window's message is a fall-back's stop on a column or a table of the new server (it prints a fix for the old source). */
+/**
+ * Whether a window's message is a fall-back's stop on a column or a table of the new server (it
+ * prints a fix for the old source): `column ...`, `table ...`, or `tables ...` when several (the
+ * application's and a DBA's made in one window).
+ */
 export function stoppedOnNewServerObject(message: string | undefined): boolean {
-  return message?.startsWith('fall-back stopped: column ') === true || message?.startsWith('fall-back stopped: table ') === true;
+  return /^fall-back stopped: (column|tables?) /.test(message ?? '');
 }
 
 /**

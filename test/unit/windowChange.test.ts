@@ -36,7 +36,7 @@ describe('fault campaign window change', () => {
     assert.equal(drawWindowChange(rng(), { fallback: true, fallsBack: true }, 1, 'never'), undefined);
   });
 
-  it("reads the printed fix of a column's stop (old source, then new server) and of a table's stop", () => {
+  it("reads the printed fix of a column's stop (old source, then new server) and of one table's stop or several tables'", () => {
     const column =
       'fall-back stopped: column public.docs.bystander_note of the new server holds values the old source has no column for (made on the new server alone, the reverse stream leaves it out): ' +
       'a fall-back would leave them behind; fix on the old source: ALTER TABLE "public"."docs" ADD COLUMN "bystander_note" integer DEFAULT 7 NOT NULL; ' +
@@ -53,6 +53,14 @@ describe('fault campaign window change', () => {
     assert.deepEqual(printedFix(table), {
       oldSource:
         'CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL, "payload" text NOT NULL); ALTER TABLE "public"."bystander_jobs" ADD PRIMARY KEY ("id")',
+    });
+    const tables =
+      'fall-back stopped: tables public.app_events, public.bystander_jobs of the new server, made there in the fallback window, hold rows the old source has no table for: ' +
+      'fix on the old source: CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL); then fall back again: the fall-back carries the rows';
+    assert.ok(stoppedOnNewServerObject(tables), "several tables, the application's and the DBA's");
+    assert.deepEqual(printedFix(tables), {
+      oldSource:
+        'CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL)',
     });
     assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of "public"."notes" refused'), false);
   });
