@@ -21,6 +21,7 @@ import type { Cluster } from '../test/support';
 import type { BystanderItemReport, BystanderReport, TrialResult, WriterReport } from './outcome';
 import type { Rng } from './rng';
 import { BYSTANDER_MARK } from './bystanderMark';
+import { runPrintedFix, type WindowStop } from './printedFix';
 
 export const BYSTANDER_KINDS = ['dba-column', 'large-object', 'dba-index', 'source-fk-table', 'dba-table', 'read-write-writer'] as const;
 export type BystanderKind = (typeof BYSTANDER_KINDS)[number];
@@ -41,6 +42,13 @@ export interface BystanderDraw {
   readonly database: 0 | 1;
   /** The foreign key table's kind in a fallback window: the DBA runs `TRUNCATE notes CASCADE` on the new server. */
   readonly truncatesInWindow: boolean;
+  /**
+   * The DBA's column or table on the new server, in a trial whose fault is at a step of the
+   * fall-back: the DBA answers the fall-back's stop on it by running its printed fix (their object
+   * made on the old source, its values or rows carried back), so the fall-back comes; elsewhere the
+   * user closes the windows on such a stop.
+   */
+  readonly fixesFallBackStop: boolean;
 }
 
 /** What the trial knows when it draws: whether its cutover fences the writers and it goes on in a fallback window. */
@@ -50,7 +58,8 @@ export interface BystanderContext {
   /**
    * The trial's fault is at a step of the fall-back, so the fall-back must come: nothing drawn may
    * stop the reverse stream before it (the window's TRUNCATE does, rightly, and the user then
-   * closes the windows instead of falling back).
+   * closes the windows instead of falling back), and the DBA's column or table that stops the
+   * fall-back itself is answered with its printed fix.
    */
   readonly fallsBack?: boolean;
 }
@@ -120,7 +129,9 @@ export function drawBystanders(rng: Rng, ctx: BystanderContext, share: number, f
     const latest = moment === 'window' ? LATEST_WINDOW_MS : moment === 'streaming' ? LATEST_STREAMING_MS : 0;
     // decided without a draw, so every seed draws the same kinds, moments and delays as before
     const truncatesInWindow = kind === 'source-fk-table' && ctx.fallback && ctx.fallsBack !== true;
-    return { kind, moment, delayMs: r.int(0, latest), variant: r.pick(VARIANTS[kind]), database: r.chance(0.5) ? 1 : 0, truncatesInWindow };
+    const fixesFallBackStop = (kind === 'dba-column' || kind === 'dba-table') && ctx.fallback && ctx.fallsBack === true;
+    const drawn = { kind, moment, delayMs: r.int(0, latest), variant: r.pick(VARIANTS[kind]), database: r.chance(0.5) ? 1 : 0 } as const;
+    return { ...drawn, truncatesInWindow, fixesFallBackStop };
   });
 }
 
@@ -509,6 +520,7 @@ export class BystanderActor {
   private streamingFrom: number | undefined;
   private windowFrom: number | undefined;
   private readonly seed: string;
+  private readonly report: BystanderReport;
 
   constructor(
     draws: readonly BystanderDraw[],
@@ -519,7 +531,7 @@ export class BystanderActor {
   ) {
     this.seed = String(trialSeed);
     const report: BystanderReport = { items: [] };
-    result.bystander = report;
+    result.bystander = this.report = report;
     this.items = draws.map((draw) => {
       const item: Item = {
         draw,
@@ -589,6 +601,34 @@ export class BystanderActor {
     }
   }
 
+  /** The DBA answers a fall-back's stop on their column or table with its printed fix (drawn so only where the fault is at a fall-back step). */
+  get fixesFallBackStops(): boolean {
+    return this.items.some((i) => i.draw.fixesFallBackStop);
+  }
+
+  /** The fall-back stopped on the DBA's column or table of the new server alone: the DBA runs the printed fix. */
+  async answerFallBackStop(stop: WindowStop): Promise<'fixed' | { failure: string }> {
+    try {
+      this.report.fallBackFixes = [...(this.report.fallBackFixes ?? []), ...(await runPrintedFix(this.clusters, stop, 'bystander'))];
+    } catch (error) {
+      return { failure: (error as Error).message };
+    }
+    return 'fixed';
+  }
+
+  /**
+   * A fall-back's stop naming the DBA's objects was fixed (by the DBA, or by the application's
+   * release whose stop named them too): those objects are now on the old source as well, and are
+   * read back there after the fall-back.
+   */
+  fixRun(stop: WindowStop): void {
+    for (const item of this.items) {
+      const named = item.draw.kind === 'dba-column' ? DOCS_COLUMN : item.draw.kind === 'dba-table' ? DBA_TABLE : undefined;
+      if (named && item.made && stop.message.includes(named) && this.databases[databaseIndex(item.draw)] === stop.database)
+        item.report.onOldSource = true;
+    }
+  }
+
   private async due(moment: BystanderMoment, from: number | undefined): Promise<boolean> {
     if (from === undefined) return this.items.some((i) => i.draw.moment === moment && !i.report.made && i.report.error === undefined);
     let busy = false;
@@ -631,6 +671,11 @@ export class BystanderActor {
       try {
         const found = await withClient(kind.server(this.clusters), database, (c) => kind.read(c, item.made));
         item.report.harm.push(...bystanderHarm(item.made, found));
+        // made on the old source too by the fall-back's printed fix: there as made after the fall-back
+        if (item.report.onOldSource && result.fallback?.fellBack) {
+          const back = await withClient(this.clusters.source, database, (c) => kind.read(c, item.made));
+          item.report.harm.push(...bystanderHarm(item.made, back).map((h) => `on the old source after the fall-back, ${h}`));
+        }
       } catch (error) {
         item.report.harm.push(`could not be read back: ${(error as Error).message}`);
       }

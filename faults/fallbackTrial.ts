@@ -25,7 +25,8 @@ import type { Phase } from './phases';
 import type { Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, type TrialUser } from './user';
 import { POOLED_TABLE } from './poolerTrial';
-import { stoppedOnWindowChange, type WindowChangeActor } from './windowChange';
+import { stoppedOnNewServerObject, type WindowStop } from './printedFix';
+import type { WindowChangeActor } from './windowChange';
 
 /** The window a trial's cutover asks for: long enough never to pass during a trial. */
 export const TRIAL_FALLBACK_WINDOW = '1h';
@@ -103,11 +104,13 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       // the reverse stream stopped on a bystander's object: its fix (drop the bystander's foreign
       // key) is not the user's to run, so the user stays on the new server and closes the windows;
       // so too for a fall-back stopped on the DBA's filled column of the new server, or on the DBA's
-      // table made there in the window with rows, whose fix would make the DBA's object on the old source
-      const stoppedOnNewServers = (m: string | undefined) =>
-        m?.startsWith('fall-back stopped: column ') || m?.startsWith('fall-back stopped: table');
+      // table made there in the window with rows, whose fix would make the DBA's object on the old
+      // source, unless the DBA answers it (a trial whose fault is at a step of the fall-back: below)
+      const dbaFixes = a.bystander?.fixesFallBackStops === true;
       const onBystander = windows.find(
-        (w) => (w?.state === 'Stopped' || (w?.state === 'Open' && stoppedOnNewServers(w.message))) && w.message?.includes(BYSTANDER_MARK),
+        (w) =>
+          (w?.state === 'Stopped' || (w?.state === 'Open' && !dbaFixes && stoppedOnNewServerObject(w.message))) &&
+          w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {
         const answer = await a.user.closeFallback();
@@ -164,9 +167,10 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
 }
 
 /**
- * The fall-back stopped on the application's column or table of the window (no bystander's: that
- * stop closes the windows above): the user runs the printed fix in each database so stopped and
- * asks again, or closes the windows as drawn; `wait` while a close is refused (asked again next poll).
+ * The fall-back stopped on the application's column or table of the window, or on the DBA's whose
+ * fix the DBA runs (a bystander's stop the DBA does not answer closes the windows above): each
+ * database so stopped is fixed as answered and the fall-back asked again, or the windows closed as
+ * drawn; `wait` while a close is refused (asked again next poll).
  */
 async function answerWindowChange(
   a: FallbackDriveArgs,
@@ -175,14 +179,12 @@ async function answerWindowChange(
 ): Promise<'asking' | 'closing' | 'wait' | { failure: string }> {
   const stops = status.databases.flatMap((d) => {
     const message = d.fallback?.message;
-    return d.fallback?.state === 'Open' && stoppedOnWindowChange(message) && !message!.includes(BYSTANDER_MARK)
-      ? [{ database: d.database, message: message! }]
-      : [];
+    return d.fallback?.state === 'Open' && stoppedOnNewServerObject(message) ? [{ database: d.database, message: message! }] : [];
   });
-  if (!a.windowChange || stops.length === 0) return 'asking';
   let fixed = false;
   for (const stop of stops) {
-    const answer = await a.windowChange.answer(stop);
+    const answer = await answerStop(a, stop);
+    if (answer === 'none') continue;
     if (typeof answer === 'object') return answer;
     if (answer === 'fixed') {
       fixed = true;
@@ -195,6 +197,24 @@ async function answerWindowChange(
   }
   if (fixed) report.fixes = (report.fixes ?? 0) + 1;
   return 'asking';
+}
+
+/**
+ * Who answers one database's stop: the application's release when it names the release's column or
+ * table (running the whole printed fix, the DBA's objects in it too), else the DBA for theirs;
+ * `none` when neither made what it names (asked again as it is).
+ */
+async function answerStop(a: FallbackDriveArgs, stop: WindowStop): Promise<'close' | 'fixed' | 'none' | { failure: string }> {
+  const dba = stop.message.includes(BYSTANDER_MARK);
+  if (dba && a.bystander?.fixesFallBackStops !== true) return 'close';
+  const answer =
+    a.windowChange && (!dba || a.windowChange.names(stop.message))
+      ? await a.windowChange.answer(stop)
+      : dba
+        ? await a.bystander!.answerFallBackStop(stop)
+        : 'none';
+  if (answer === 'fixed' && dba) a.bystander!.fixRun(stop);
+  return answer;
 }
 
 /** Whether the window's writes may end: the reverse-stream phase waits for its fault to be over (or not to come). */

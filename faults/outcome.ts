@@ -117,6 +117,8 @@ export interface BystanderReport {
   readonly items: BystanderItemReport[];
   /** The migration stopped on a bystander's object (its message or the user's cancel names it). */
   blocked?: string;
+  /** The statements the DBA ran, as a fall-back's stop on their column or table printed them, by database and server. */
+  fallBackFixes?: string[];
 }
 
 export interface BystanderItemReport {
@@ -136,6 +138,8 @@ export interface BystanderItemReport {
   readonly harm: string[];
   /** A fallback window's `TRUNCATE notes CASCADE` on the new server (the foreign key table's kind). */
   truncatedOnNewServer?: boolean;
+  /** Made on the old source too, by a fall-back's printed fix: read back there after the fall-back. */
+  onOldSource?: boolean;
   /** The read-write client's counts. */
   writer?: WriterReport;
 }

@@ -107,6 +107,42 @@ const sessionBegins =
 const applyCommit = (conn: ProxyConnection, m: FrontendMessage): boolean =>
   app(conn) === 'pgferry apply' && m.type === 'Q' && /\bCOMMIT\s*;?\s*$/i.test(sqlOf(m));
 
+/**
+ * What the cutover's drain does on the target: each batch's COMMIT, and, once its stream reached the
+ * marker, each apply session's end (the ROLLBACK of the transaction it had open, then the reset of
+ * its origin's session). An unfenced cutover stops the application first, so its drain often has no
+ * batch left to commit: a trigger on COMMITs alone never fired there. Armed at the cutover request,
+ * so an apply session's end while streaming is not counted.
+ */
+const drainStatement = (conn: ProxyConnection, m: FrontendMessage): boolean =>
+  applyCommit(conn, m) ||
+  (app(conn) === 'pgferry apply' &&
+    m.type === 'Q' &&
+    /^\s*(ROLLBACK|SELECT pg_replication_origin_xact_reset\(\))\s*;?\s*$/i.test(sqlOf(m)));
+
+/**
+ * The background verifier's pin on the source (verify/background.ts, cdc/pin/sourcePosition.ts): the
+ * message emitted past the pinned position, with the apply held there. A source of PostgreSQL 17 or
+ * later emits it in the verifier's pinned session; an older one from a second session (`pgferry
+ * pin`), whose commit flushes it, while the pinned session waits in its REPEATABLE READ transaction:
+ * a trigger on the verifier's session alone never fired on such a source. A table resync's pin opens
+ * a `pgferry pin` session too, so that one counts only while a verifier session of its database is
+ * inside its pin. One matcher per trial: it follows the verifier's sessions.
+ */
+function verifierPin(): PhaseTrigger['match'] {
+  const pinned = new Map<number, string>();
+  return (c, m) => {
+    const sql = sqlOf(m);
+    if (app(c) === 'pgferry verify' && m.type === 'Q') {
+      if (/^\s*BEGIN ISOLATION LEVEL REPEATABLE READ\b/i.test(sql)) pinned.set(c.id, c.startup?.database ?? '');
+      else if (/^\s*ROLLBACK\b/i.test(sql)) pinned.delete(c.id);
+    }
+    if (!isStatement(m) || !/pg_logical_emit_message/.test(sql)) return false;
+    if (app(c) === 'pgferry verify') return true;
+    return app(c) === 'pgferry pin' && [...pinned.values()].includes(c.startup?.database ?? '');
+  };
+}
+
 export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
   const t = (server: PhaseTrigger['server'], maxMatch: number, match: PhaseTrigger['match'], hold = true): PhaseTrigger => ({
     server,
@@ -117,7 +153,9 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
   });
   switch (phase) {
     case 'validation':
-      return t('target', 3, (c, m) => m.type === 'startup' && /^pgferry[- ]validate/.test(app(c)), false);
+      // two on the target: the validation's connectivity check, then the gate of every run (the
+      // target databases it may not replace, flow/preCopyWaits.ts); a third never came
+      return t('target', 2, (c, m) => m.type === 'startup' && /^pgferry[- ]validate/.test(app(c)), false);
     case 'schema-restore':
       return t('target', 7, (_c, m) => isStatement(m) && /^\s*CREATE TABLE/i.test(sqlOf(m)) && !onControlCatalog(m));
     case 'copy-split-table':
@@ -147,8 +185,8 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       return t('target', 30, applyCommit);
     case 'verify-pin':
       // the background verifier's pin: its source snapshot taken and the message past it about to be
-      // written, with the apply held at a transaction boundary (verify/background.ts)
-      return t('source', 4, (c, m) => app(c) === 'pgferry verify' && isStatement(m) && /pg_logical_emit_message/.test(sqlOf(m)));
+      // written, with the apply held at a transaction boundary
+      return t('source', 4, verifierPin());
     case 'cutover-fence':
       // the writer fence's ALTER DATABASE (fenceWriters), one per database, before the marker: held, so
       // the fault lands with the fence recorded in the catalog and not yet on the source
@@ -167,7 +205,7 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
         (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /pg_logical_emit_message|pg_current_wal_lsn/.test(sqlOf(m)),
       );
     case 'cutover-drain':
-      return t('target', 3, applyCommit);
+      return t('target', 3, drainStatement);
     case 'cutover-sequences':
       return t('target', 2, (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /\bsetval\b/i.test(sqlOf(m)));
     case 'cutover-verify':

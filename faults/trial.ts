@@ -191,7 +191,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   );
   const windowDraw = drawWindowChange(
     rng.fork('window change'),
-    fallback,
+    { fallback, fallsBack: isFallBackStep(phase) },
     opts.windowChangeShare ?? WINDOW_CHANGE_SHARE,
     opts.windowChange,
     opts.windowAnswer,

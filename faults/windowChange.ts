@@ -5,18 +5,18 @@
 // before its point of no return, naming the statements that bring them back (docs/fallback.md).
 //
 // The user's answer to that stop is drawn: `fix` runs the statements the stop's message prints, as
-// a person would copy them (on the old source in a `BEGIN READ WRITE` transaction, since it is
-// fenced; the column's `UPDATE` on the new server), the application writes on, and the user asks
-// the fall-back again, which then carries the window's rows back; `close` closes the windows and
-// stays on the new server (stopped safely, the old source left behind by that choice).
+// a person would copy them (printedFix.ts: on the old source in a `BEGIN READ WRITE` transaction,
+// since it is fenced; the column's `UPDATE` on the new server), the application writes on, and the
+// user asks the fall-back again, which then carries the window's rows back; `close` closes the
+// windows and stays on the new server (stopped safely, the old source left behind by that choice).
+// A trial whose fault is at a step of the fall-back answers `fix`: closing, it would never reach it.
 //
 // After a fall-back the window's column values and the window table's rows are read back from both
 // servers: the old source must hold every one the new server holds, equal.
-import type pg from 'pg';
 import { ident, literal } from '../provider/engine';
-import { retrying } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import type { TrialResult, WindowChangeReport } from './outcome';
+import { inReadWriteTransaction, runPrintedFix, type WindowStop } from './printedFix';
 import type { Rng } from './rng';
 
 const WINDOW_CHANGES = ['column', 'table', 'both'] as const;
@@ -58,17 +58,25 @@ const FIRST_ROWS = { column: 20, events: 200 };
 /** Written after the user's fix, before the fall-back is asked again: the carry must take them too. */
 const LATER_ROWS = { column: 5, events: 50 };
 
-const RETRY = { attempts: 10, firstDelayMs: 1000, maxDelayMs: 1000 };
-const LOCK_TIMEOUT = '5s';
+/** What the trial knows when it draws: whether it goes on in a fallback window, and whether its fault is at a step of the fall-back. */
+export interface WindowChangeContext {
+  readonly fallback: boolean;
+  /**
+   * The trial's fault is at a step of the fall-back, so the fall-back must come: the user answers
+   * the stop on the change with its printed fix (closing the windows, they would never fall back).
+   */
+  readonly fallsBack?: boolean;
+}
 
 /**
  * The trial's window change: none outside a fallback window or the share (`never`), the kind named
  * (`--window-change column|table|both`), or drawn (`always`, or within the share); the answer
- * forced (`--window-answer fix|close`) or drawn.
+ * forced (`--window-answer fix|close`), `fix` in a trial whose fault is at a step of the fall-back,
+ * or drawn. Every draw is made whatever is forced, so each seed draws the same as before.
  */
 export function drawWindowChange(
   rng: Rng,
-  fallback: boolean,
+  ctx: WindowChangeContext,
   share: number,
   forced?: string,
   answer?: string,
@@ -77,9 +85,10 @@ export function drawWindowChange(
   const kinds = [rng.pick(WINDOW_CHANGES), rng.pick(WINDOW_CHANGES)] as const;
   const drawn: WindowAnswer = rng.chance(FIX_SHARE) ? 'fix' : 'close';
   const delayMs = rng.int(0, LATEST_MS);
-  if (!fallback || forced === 'never' || (forced === undefined && !on)) return undefined;
+  if (!ctx.fallback || forced === 'never' || (forced === undefined && !on)) return undefined;
   const named = forced === undefined || forced === 'always' ? kinds : ([windowChangeNamed(forced), windowChangeNamed(forced)] as const);
-  return { kinds: named, answer: answer === undefined ? drawn : windowAnswerNamed(answer), delayMs };
+  const answered: WindowAnswer = answer !== undefined ? windowAnswerNamed(answer) : ctx.fallsBack === true ? 'fix' : drawn;
+  return { kinds: named, answer: answered, delayMs };
 }
 
 /** A `--window-change` value, checked. */
@@ -96,65 +105,10 @@ export function windowAnswerNamed(name: string): WindowAnswer {
   return answer;
 }
 
-/** The statements a fall-back's stop prints for the user to run, by server (none: the message names no fix). */
-interface PrintedFix {
-  readonly oldSource?: string;
-  readonly newServer?: string;
-}
-
-const OLD_SOURCE = 'fix on the old source';
-const COLUMN_THEN = '; then on the new server: ';
-const COLUMN_END = ', so the reverse stream carries its values';
-const TABLE_END = '; then fall back again';
-
-/**
- * The fix in a fall-back's stop on the window's column or table, as the message prints it (flow/columnsLeftBehind.ts,
- * switchover/windowTables.ts):
- *   column: `... fix on the old source: ALTER TABLE ...; then on the new server: UPDATE ..., so the reverse stream carries its values; ...`
- *   table:  `... fix on the old source[ (a partitioned table ...)]: CREATE TABLE ...; CREATE INDEX ...; then fall back again: ...`
- * Read between those words, the last end marker taken, so a definition holding `; ` stays whole.
- */
-function printedFix(message: string): PrintedFix | undefined {
-  const at = message.indexOf(OLD_SOURCE);
-  if (at < 0) return undefined;
-  const start = message.indexOf(': ', at + OLD_SOURCE.length);
-  if (start < 0) return undefined;
-  const rest = message.slice(start + 2);
-  if (message.startsWith('fall-back stopped: column ')) {
-    const then = rest.indexOf(COLUMN_THEN);
-    const end = rest.lastIndexOf(COLUMN_END);
-    if (then < 0 || end < then) return undefined;
-    return { oldSource: rest.slice(0, then), newServer: rest.slice(then + COLUMN_THEN.length, end) };
-  }
-  const end = rest.lastIndexOf(TABLE_END);
-  return end < 0 ? undefined : { oldSource: rest.slice(0, end) };
-}
-
-/** Whether a window's message is a fall-back's stop on the window's column or table (it prints a fix for the old source). */
-export function stoppedOnWindowChange(message: string | undefined): boolean {
-  return message?.startsWith('fall-back stopped: column ') === true || message?.startsWith('fall-back stopped: table ') === true;
-}
-
-/** Runs statements in one transaction (`BEGIN READ WRITE`: the old source is fenced), again while a lock wait gives up or a server restarts. */
-function inTransaction(server: Cluster, database: string, sql: string): Promise<void> {
-  return retrying(
-    RETRY,
-    async () => {
-      const c: pg.Client = await server.connect(database);
-      c.on('error', () => undefined);
-      try {
-        await c.query(`SET application_name = 'application release'; SET lock_timeout = '${LOCK_TIMEOUT}'`);
-        await c.query(`BEGIN READ WRITE; ${sql}; COMMIT`).catch(async (error: unknown) => {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        });
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    },
-    { retryOn: () => true },
-  );
-}
+/** The application's release: its sessions' name. */
+const RELEASE = 'application release';
+const inTransaction = (server: Cluster, database: string, sql: string): Promise<void> =>
+  inReadWriteTransaction(server, database, sql, RELEASE);
 
 /** Rows of the database's table with the window's column: docs (id, title, body) or notes (id, author, body). */
 const columnRows = (db: 0 | 1, from: number, count: number, batch: string): string =>
@@ -170,12 +124,6 @@ const eventRows = (from: number, count: number, batch: string): string =>
 const MAKE_TABLE = `CREATE TABLE IF NOT EXISTS public.${ident(WINDOW_TABLE)} (id int PRIMARY KEY, kind text NOT NULL,
   payload text, at timestamptz NOT NULL DEFAULT now());
   CREATE INDEX IF NOT EXISTS ${ident(`${WINDOW_TABLE}_kind_idx`)} ON public.${ident(WINDOW_TABLE)} (kind, id)`;
-
-/** One database's window stopped on the change: its name and the window's message. */
-export interface WindowStop {
-  readonly database: string;
-  readonly message: string;
-}
 
 /**
  * The application's release in the window, and the user's answer to the fall-back's stop on it:
@@ -242,20 +190,18 @@ export class WindowChangeActor {
    */
   async answer(stop: WindowStop): Promise<'close' | 'fixed' | { failure: string }> {
     if (this.draw.answer === 'close') return 'close';
-    const fix = printedFix(stop.message);
-    if (!fix?.oldSource) return { failure: `the fall-back's stop prints no fix for the old source to run: ${stop.message.slice(0, 300)}` };
     try {
-      await inTransaction(this.clusters.source, stop.database, fix.oldSource);
-      this.report.fixesRun.push(`${stop.database} old source: ${fix.oldSource}`.slice(0, 600));
-      if (fix.newServer) {
-        await inTransaction(this.clusters.target, stop.database, fix.newServer);
-        this.report.fixesRun.push(`${stop.database} new server: ${fix.newServer}`.slice(0, 600));
-      }
+      this.report.fixesRun.push(...(await runPrintedFix(this.clusters, stop, RELEASE)));
       await this.writeOn(stop.database);
     } catch (error) {
-      return { failure: `the printed fix failed: ${(error as Error).message}; fix: ${JSON.stringify(fix).slice(0, 300)}` };
+      return { failure: (error as Error).message };
     }
     return 'fixed';
+  }
+
+  /** Whether a stop's message names the release's column or table (it may name a DBA's beside them). */
+  names(message: string): boolean {
+    return message.includes(WINDOW_COLUMN) || message.includes(WINDOW_TABLE);
   }
 
   /** After the first fix in a database, the application writes more rows in its column and table there before the fall-back is asked again. */

@@ -9,6 +9,7 @@ import {
   bystanderHarm,
   bystanderKindsNamed,
   drawBystanders,
+  type BystanderDraw,
   type BystanderSnapshot,
 } from '../../faults/bystander';
 import { makeRng, trialSeed } from '../../faults/rng';
@@ -72,8 +73,8 @@ describe('fault campaign bystander', () => {
       const fallsBack = drawBystanders(makeRng(seed).fork('bystander'), { fenced: true, fallback: true, fallsBack: true }, 1);
       const forward = drawBystanders(makeRng(seed).fork('bystander'), { fenced: true, fallback: false }, 1);
       assert.deepEqual(
-        fallsBack.map((d) => ({ ...d, truncatesInWindow: undefined })),
-        window.map((d) => ({ ...d, truncatesInWindow: undefined })),
+        fallsBack.map((d) => ({ ...d, truncatesInWindow: undefined, fixesFallBackStop: undefined })),
+        window.map((d) => ({ ...d, truncatesInWindow: undefined, fixesFallBackStop: undefined })),
         `seed ${seed}: the same kinds, moments, delays, variants and databases`,
       );
       for (const d of window) assert.equal(d.truncatesInWindow, d.kind === 'source-fk-table', `seed ${seed}: ${d.kind} in a window`);
@@ -86,6 +87,34 @@ describe('fault campaign bystander', () => {
       named.map((d) => [d.kind, d.truncatesInWindow]),
       [['source-fk-table', false]],
       'named, it is still made, without the TRUNCATE',
+    );
+  });
+
+  it("has the DBA answer the fall-back's stop on their column or table with its printed fix only in trials whose fault is at a fall-back step, the rest of each draw the same", () => {
+    const answering = new Set(['dba-column', 'dba-table']);
+    let answered = 0;
+    for (const seed of seeds) {
+      const draw = (ctx: { fenced: boolean; fallback: boolean; fallsBack?: boolean }) =>
+        drawBystanders(makeRng(seed).fork('bystander'), ctx, 1);
+      const window = draw({ fenced: true, fallback: true });
+      const fallsBack = draw({ fenced: true, fallback: true, fallsBack: true });
+      const forward = draw({ fenced: true, fallback: false });
+      const drawn = (d: BystanderDraw) => [d.kind, d.moment, d.delayMs, d.variant, d.database];
+      assert.deepEqual(fallsBack.map(drawn), window.map(drawn), `seed ${seed}: the same kinds, moments, delays, variants and databases`);
+      for (const d of fallsBack) assert.equal(d.fixesFallBackStop, answering.has(d.kind), `seed ${seed}: ${d.kind} at a fall-back step`);
+      for (const d of [...window, ...forward]) assert.equal(d.fixesFallBackStop, false, `seed ${seed}: ${d.kind} elsewhere`);
+      answered += fallsBack.filter((d) => d.fixesFallBackStop).length;
+    }
+    assert.ok(answered > 0, "the DBA's column or table never drawn in a trial at a fall-back step");
+    const named = drawBystanders(makeRng(1), { fenced: true, fallback: true, fallsBack: true }, 0, 'dba-column,dba-table,dba-index');
+    assert.deepEqual(
+      named.map((d) => [d.kind, d.fixesFallBackStop]),
+      [
+        ['dba-column', true],
+        ['dba-table', true],
+        ['dba-index', false],
+      ],
+      'named, the same',
     );
   });
 

@@ -1,0 +1,67 @@
+// The fault campaign's window change (faults/windowChange.ts), its draw: a trial whose fault is at a
+// step of the fall-back answers the stop on the change with its printed fix (closing the windows,
+// it would never reach its step), every other trial as drawn, and every seed draws the same kinds
+// and delays as before; and the fix read out of a stop's message (faults/printedFix.ts).
+import assert from 'node:assert/strict';
+import { printedFix, stoppedOnNewServerObject } from '../../faults/printedFix';
+import { makeRng, trialSeed } from '../../faults/rng';
+import { drawWindowChange } from '../../faults/windowChange';
+
+const seeds = Array.from({ length: 200 }, (_, i) => trialSeed(63, i));
+
+describe('fault campaign window change', () => {
+  it('answers fix in trials whose fault is at a fall-back step, as drawn elsewhere (both answers drawn), the kinds and delays the same', () => {
+    const answers = new Set<string>();
+    for (const seed of seeds) {
+      const draw = (fallsBack?: boolean) =>
+        drawWindowChange(makeRng(seed).fork('window change'), { fallback: true, ...(fallsBack === undefined ? {} : { fallsBack }) }, 1);
+      const window = draw();
+      const notFallingBack = draw(false);
+      const fallsBack = draw(true);
+      assert.ok(window && fallsBack, `seed ${seed}: a change at share 1`);
+      assert.deepEqual(notFallingBack, window, `seed ${seed}: fallsBack false draws as before`);
+      assert.deepEqual({ ...fallsBack, answer: window.answer }, window, `seed ${seed}: the same kinds and delay`);
+      assert.equal(fallsBack.answer, 'fix', `seed ${seed}: answered at a fall-back step`);
+      answers.add(window.answer);
+    }
+    assert.deepEqual([...answers].sort(), ['close', 'fix'], 'both answers drawn where the fault is not at a fall-back step');
+  });
+
+  it('keeps a forced answer and draws nothing outside a fallback window or the share', () => {
+    const rng = () => makeRng(7).fork('window change');
+    assert.equal(drawWindowChange(rng(), { fallback: true, fallsBack: true }, 1, undefined, 'close')?.answer, 'close');
+    assert.equal(drawWindowChange(rng(), { fallback: true, fallsBack: true }, 1, 'table', 'fix')?.kinds.join(), 'table,table');
+    assert.equal(drawWindowChange(rng(), { fallback: false, fallsBack: false }, 1), undefined);
+    assert.equal(drawWindowChange(rng(), { fallback: true, fallsBack: true }, 0), undefined);
+    assert.equal(drawWindowChange(rng(), { fallback: true, fallsBack: true }, 1, 'never'), undefined);
+  });
+
+  it("reads the printed fix of a column's stop (old source, then new server) and of one table's stop or several tables'", () => {
+    const column =
+      'fall-back stopped: column public.docs.bystander_note of the new server holds values the old source has no column for (made on the new server alone, the reverse stream leaves it out): ' +
+      'a fall-back would leave them behind; fix on the old source: ALTER TABLE "public"."docs" ADD COLUMN "bystander_note" integer DEFAULT 7 NOT NULL; ' +
+      'then on the new server: UPDATE "public"."docs" SET "bystander_note" = "bystander_note" WHERE "bystander_note" IS NOT NULL, so the reverse stream carries its values';
+    assert.ok(stoppedOnNewServerObject(column));
+    assert.deepEqual(printedFix(column), {
+      oldSource: 'ALTER TABLE "public"."docs" ADD COLUMN "bystander_note" integer DEFAULT 7 NOT NULL',
+      newServer: 'UPDATE "public"."docs" SET "bystander_note" = "bystander_note" WHERE "bystander_note" IS NOT NULL',
+    });
+    const table =
+      'fall-back stopped: table public.bystander_jobs of the new server, made there in the fallback window, holds rows the old source has no table for: ' +
+      'fix on the old source: CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL, "payload" text NOT NULL); ALTER TABLE "public"."bystander_jobs" ADD PRIMARY KEY ("id"); then fall back again: pgferry update --fall-back';
+    assert.ok(stoppedOnNewServerObject(table));
+    assert.deepEqual(printedFix(table), {
+      oldSource:
+        'CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL, "payload" text NOT NULL); ALTER TABLE "public"."bystander_jobs" ADD PRIMARY KEY ("id")',
+    });
+    const tables =
+      'fall-back stopped: tables public.app_events, public.bystander_jobs of the new server, made there in the fallback window, hold rows the old source has no table for: ' +
+      'fix on the old source: CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL); then fall back again: the fall-back carries the rows';
+    assert.ok(stoppedOnNewServerObject(tables), "several tables, the application's and the DBA's");
+    assert.deepEqual(printedFix(tables), {
+      oldSource:
+        'CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL)',
+    });
+    assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of "public"."notes" refused'), false);
+  });
+});
