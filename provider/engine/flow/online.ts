@@ -27,6 +27,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { trackerWithResyncs } from './tableResync';
 import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
+import type { ResumeAhead } from './resumeAhead';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
 import { withSession } from '../connect/session';
 import { displayIdent } from '../connect/quote';
@@ -154,20 +155,40 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
   };
 }
 
-export async function runOnline(run: MigrationRun): Promise<void> {
+/**
+ * What a resume reads before its streams: every slot's state and the takeover of the previous
+ * runner's sessions, started by the orchestrator beside the steps before data when it could
+ * (flow/resumeAhead.ts), else here, beside the stops. Its first change waits for all three, one
+ * round trip each, so they run side by side. (The state of a slot does not depend on which
+ * walsender holds it.)
+ */
+async function beforeStreams(run: MigrationRun, ahead: ResumeAhead | undefined): Promise<[StreamStops, Map<string, Promise<SlotState>>]> {
+  const { spec } = run;
+  const slots = ahead?.slots;
+  const slotReads = new Map(
+    run.resuming
+      ? spec.databases.map((d) => {
+          const own = () => slotState(spec.source, d, streamNames(run, d).slot);
+          return [d, slots ? slots.then((states) => states.get(d) ?? own(), own) : own()] as const;
+        })
+      : [],
+  );
+  for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
+  const takeover = run.resuming ? (ahead?.takeover ?? endPreviousRunnerSessions(run)) : undefined;
+  const [stops] = await Promise.all([StreamStops.load(run), takeover]);
+  // the session the takeover and the slots' read shared is not kept while the streams run
+  await ahead?.close();
+  return [stops, slotReads];
+}
+
+/** The online flow of a migration's databases; `ahead` is what a resume started before its steps before data. */
+export async function runOnline(run: MigrationRun, ahead?: ResumeAhead): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
   try {
-    // A resume reads every slot's state beside the takeover and the stops: its first change waits
-    // for all three, one round trip each, so they run side by side. (The state of a slot does not
-    // depend on which walsender holds it.)
-    const slotReads = new Map(
-      run.resuming ? spec.databases.map((d) => [d, slotState(spec.source, d, streamNames(run, d).slot)] as const) : [],
-    );
-    for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
     trace('online: start');
-    const [stops] = await Promise.all([StreamStops.load(run), run.resuming ? endPreviousRunnerSessions(run) : undefined]);
+    const [stops, slotReads] = await beforeStreams(run, ahead);
     trace('stops + takeover');
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();

@@ -1,0 +1,90 @@
+// A resumed runner whose migration already streams starts, as soon as it has read its migration,
+// what its streams wait for and what does not depend on the steps before data (the versions, the
+// target databases' gate, the waits): the takeover of the previous runner's sessions on both
+// servers and the state of every slot. They ran after those steps, each on a session of its own, so
+// a resume opened one connection after another along one chain of catalog steps before its first
+// change. Here the source side of both is one session, which the versions' read shares, and the
+// target side is the control catalog's session.
+//
+// Ending the previous runner's sessions this early changes nothing the steps before data read or
+// write on a resume: those steps write only the control catalog, and the sessions ended are the
+// ones holding this migration's apply fences or streaming from its slots, which belong to a runner
+// that lost the lease this one holds. The takeover still completes before any stream starts
+// (runOnline awaits it), so the one applier per database and exactly once hold as before.
+import type pg from 'pg';
+import { closeSession, openSession } from '../connect/session';
+import type { CatalogConnection } from '../control/connection';
+import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
+import { streamNamesOf } from '../core/names';
+import type { MigrationStatus, ProgressListener } from '../core/model';
+import { safeEmit } from '../core/model';
+import { slotStatesOn, type SlotState } from '../footprint/slotAndPublication';
+import type { MigrationSpec } from '../input/migrationSpec';
+
+/** What a resume started ahead of the steps before data. */
+export interface ResumeAhead {
+  /** The source session the takeover and the slots' read use, shared with the versions' read; rejects when it cannot open. */
+  readonly source: Promise<pg.Client>;
+  /** The previous runner's sessions ended on both servers; never rejects (a failure is warned). */
+  readonly takeover: Promise<void>;
+  /** Each database's slot state, by database; a rejection leaves each database to read its own. */
+  readonly slots: Promise<ReadonlyMap<string, SlotState>>;
+  /** Ends the source session once everything above has settled (once, however often it is called). */
+  close(): Promise<void>;
+}
+
+/** A database that streamed (or stopped streaming on a fixable error) when its runner stopped. */
+const STREAMED = new Set(['WaitingForCutoverTrigger', 'ApplyStopped']);
+
+/**
+ * Whether a resumed run of `registered` goes straight to its streams: online, past its data
+ * migration's start, not ended, cleaning up or cut over, with a database that streamed.
+ */
+function streamsOnResume(spec: MigrationSpec, registered: MigrationStatus | undefined): registered is MigrationStatus {
+  if (spec.mode !== 'Online' || !registered || registered.startedAt === undefined) return false;
+  if (registered.state !== 'InProgress' && registered.state !== 'WaitingForUserAction') return false;
+  return registered.databases.some((d) => STREAMED.has(d.state));
+}
+
+/**
+ * Starts the takeover and the slots' read of a resumed migration that streams; undefined for any
+ * other run, which does both where it always did (flow/online.ts).
+ */
+export function startResumeAhead(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  registered: MigrationStatus | undefined,
+  onProgress: ProgressListener,
+): ResumeAhead | undefined {
+  if (!streamsOnResume(spec, registered)) return undefined;
+  const run = {
+    spec,
+    instance: registered.instance,
+    async warn(message: string) {
+      safeEmit(onProgress, { kind: 'warning', message });
+    },
+  };
+  const source = openSession(spec.source, { purpose: 'resume' });
+  source.catch(() => undefined); // met by each use below
+  // the source side on its own session when the shared one cannot open: that error is the takeover's to warn of
+  const takeover = source.then(
+    (client) => endPreviousRunnerSessions(run, { source: client, target: (fn) => store.exclusive(fn) }),
+    () => endPreviousRunnerSessions(run, { target: (fn) => store.exclusive(fn) }),
+  );
+  const slotOf = new Map(spec.databases.map((d) => [d, streamNamesOf(spec.migrationName, d, registered.instance).slot]));
+  const slots = source.then(async (client) => {
+    const states = await slotStatesOn(client, [...slotOf.values()]);
+    return new Map([...slotOf].map(([database, slot]) => [database, states.get(slot)!]));
+  });
+  slots.catch(() => undefined); // awaited where used
+  let closing: Promise<void> | undefined;
+  return {
+    source,
+    takeover,
+    slots,
+    close() {
+      closing ??= Promise.allSettled([takeover, slots]).then(async () => closeSession(await source.catch(() => undefined)));
+      return closing;
+    },
+  };
+}
