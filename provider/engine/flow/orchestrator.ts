@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import type pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
-import { closeSession, openSession, serverMajor } from '../connect/session';
+import { closeSession, openSession } from '../connect/session';
 import { CatalogConnection } from '../control/connection';
 import { retryPhase } from './outage';
 import { canceledError } from '../core/errors';
@@ -107,9 +107,12 @@ async function serverFacts(
   const lent = lentSource ? await lentSource.catch(() => undefined) : undefined;
   const source = lent ?? (await openSession(spec.source, { purpose: 'versions', readOnly: true }));
   try {
+    // the version and its major in one round trip
     const read = async (c: pg.Client) => {
-      const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
-      return { version: rows[0]!.v, major: await serverMajor(c) };
+      const { rows } = await c.query<{ v: string; n: string }>(
+        `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n`,
+      );
+      return { version: rows[0]!.v, major: Math.floor(Number(rows[0]!.n) / 10000) };
     };
     const s = read(source);
     s.catch(() => undefined); // awaited below; a rejection is not lost

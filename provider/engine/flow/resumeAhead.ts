@@ -4,7 +4,9 @@
 // servers and the state of every slot. They ran after those steps, each on a session of its own, so
 // a resume opened one connection after another along one chain of catalog steps before its first
 // change. Here the source side of both is one session, which the versions' read shares, and the
-// target side is the control catalog's session.
+// target side is the control catalog's session. Later, each resumed stream's apply connection and
+// replication connection are opened beside the catalog reads before its start
+// (openStreamConnectionsAhead), not after them.
 //
 // Ending the previous runner's sessions this early changes nothing the steps before data read or
 // write on a resume: those steps write only the control catalog, and the sessions ended are the
@@ -20,6 +22,9 @@ import type { MigrationStatus, ProgressListener } from '../core/model';
 import { safeEmit } from '../core/model';
 import { slotStatesOn, type SlotState } from '../footprint/slotAndPublication';
 import type { MigrationSpec } from '../input/migrationSpec';
+import { openApplyConnection } from '../cdc/apply/applyTarget';
+import type { OpenedAhead } from '../cdc/apply/sessionConfig';
+import { ReplicationStream, type ReplicationConnection } from '../cdc/receive/stream';
 
 /** What a resume started ahead of the steps before data. */
 export interface ResumeAhead {
@@ -85,6 +90,48 @@ export function startResumeAhead(
     close() {
       closing ??= Promise.allSettled([takeover, slots]).then(async () => closeSession(await source.catch(() => undefined)));
       return closing;
+    },
+  };
+}
+
+/** Connections opened ahead of one resumed stream, and the end of those its session did not take. */
+export interface StreamConnectionsAhead extends OpenedAhead {
+  /** Ends whichever connection was not taken (the stream did not start, or stopped before its first session). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a resumed stream's apply connection and replication connection now, beside the catalog
+ * reads that come before its start (flow/online.ts openStream): they were opened only once those
+ * were done. Nothing is sent on either before the session takes it (SessionConfig.OpenedAhead).
+ */
+export function openStreamConnectionsAhead(spec: MigrationSpec, database: string): StreamConnectionsAhead {
+  // a connection lost while it waits fails the session's first statement there, and the apply starts again
+  let target: Promise<pg.Client> | undefined = openApplyConnection(spec.target, database);
+  let replication: Promise<ReplicationConnection> | undefined = ReplicationStream.connect(spec.source, database);
+  const opened = [target, replication];
+  for (const p of opened) p.catch(() => undefined); // met by the session that takes it
+  return {
+    takeTarget() {
+      const taken = target;
+      target = undefined;
+      return taken;
+    },
+    takeReplication() {
+      const taken = replication;
+      replication = undefined;
+      return taken;
+    },
+    async close() {
+      const [t, r] = [target, replication];
+      target = replication = undefined;
+      await Promise.all([
+        t?.then(closeSession, () => undefined),
+        r?.then(
+          (c) => c.close(),
+          () => undefined,
+        ),
+      ]);
     },
   };
 }
