@@ -22,6 +22,51 @@ async function count(cluster: ServerPair['source'], database: string, table: str
   return row!.n;
 }
 
+/**
+ * Once a resumed migration of `db` streams again (row `after`, written now, reaches the target),
+ * pgferry's walsenders of the database and its apply sessions there are one each, the stream's:
+ * no connection opened ahead for a stream that did not start is left.
+ */
+async function streamsWithOneOfEach(pair: ServerPair, db: string, after: number): Promise<void> {
+  // a row written once the copy was made again reaches the target: the new stream applies
+  await until(
+    `row ${after} on the target`,
+    async () => {
+      await pair.source.query(`INSERT INTO big VALUES ($1, 'after the resume') ON CONFLICT DO NOTHING`, [after], db);
+      return (await count(pair.target, db, `big WHERE id = ${after}`)) === 1 ? true : undefined;
+    },
+    180_000,
+    500,
+  );
+  // the connections the resume opened for the lost slot's stream were given back: pgferry's
+  // walsenders of the database and its apply sessions there are the new stream's alone
+  const connections = async () => ({
+    walsenders: (
+      await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = $1 AND application_name = 'pgferry cdc'`,
+        [db],
+      )
+    )[0]!.n,
+    applies: (
+      await pair.target.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgferry apply'`,
+        [db],
+      )
+    )[0]!.n,
+  });
+  let seen = await connections();
+  // a connection of the copy's may still be closing: each is given a generous moment
+  await until(
+    () => `one walsender and one apply session of the stream, seen ${JSON.stringify(seen)}`,
+    async () => {
+      seen = await connections();
+      return seen.walsenders === 1 && seen.applies === 1 ? true : undefined;
+    },
+    60_000,
+    500,
+  );
+}
+
 /** Rows of each scenario's table. */
 const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000, noslottrig: 3_000, slotblip: 3_000 } as const;
 
@@ -157,44 +202,7 @@ describe('safety: a server that goes away for a moment', function () {
         db,
       );
       await resumeMigration(spec);
-      // a row written once the copy was made again reaches the target: the new stream applies
-      const after = ROWS[db] + 501;
-      await until(
-        `row ${after} on the target`,
-        async () => {
-          await pair.source.query(`INSERT INTO big VALUES ($1, 'after the resume') ON CONFLICT DO NOTHING`, [after], db);
-          return (await count(pair.target, db, `big WHERE id = ${after}`)) === 1 ? true : undefined;
-        },
-        180_000,
-        500,
-      );
-      // the connections the resume opened for the lost slot's stream were given back: pgferry's
-      // walsenders of the database and its apply sessions there are the new stream's alone
-      const connections = async () => ({
-        walsenders: (
-          await pair.source.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = $1 AND application_name = 'pgferry cdc'`,
-            [db],
-          )
-        )[0]!.n,
-        applies: (
-          await pair.target.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgferry apply'`,
-            [db],
-          )
-        )[0]!.n,
-      });
-      let seen = await connections();
-      // a connection of the copy's may still be closing: each is given a generous moment
-      await until(
-        () => `one walsender and one apply session of the stream, seen ${JSON.stringify(seen)}`,
-        async () => {
-          seen = await connections();
-          return seen.walsenders === 1 && seen.applies === 1 ? true : undefined;
-        },
-        60_000,
-        500,
-      );
+      await streamsWithOneOfEach(pair, db, ROWS[db] + 501);
       await cutOverOnceAccepted(spec, store);
       assert.equal(await count(pair.target, db, 'big'), ROWS[db] + 501);
     } finally {
