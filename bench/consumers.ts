@@ -159,6 +159,8 @@ export interface PgferryConsumer extends Consumer {
    * (an agent's) would take the migration up.
    */
   startAhead(loaded: (pid: number) => Promise<void>): Promise<void>;
+  /** The runner entry the next runners start from (another build's, to time two builds in one lab); this build's by default. */
+  useRunner(main: string): void;
 }
 
 /**
@@ -175,6 +177,7 @@ export function pgferryConsumer(args: {
 }): PgferryConsumer {
   let process_ = args.first;
   let ahead: StartedProcess | undefined;
+  let runnerMain = RUNNER_MAIN;
   const endedMemory: TreeMemory[] = [];
   return {
     name: 'pgferry',
@@ -188,7 +191,7 @@ export function pgferryConsumer(args: {
       await slotInactive(args.source, slot);
     },
     async startAhead(loaded) {
-      ahead = startTimed(process.execPath, [RUNNER_MAIN], { holdStdin: true, cpu: false, onLine: args.onLine });
+      ahead = startTimed(process.execPath, [runnerMain], { holdStdin: true, cpu: false, onLine: args.onLine });
       await loaded(ahead.pid);
     },
     async resume() {
@@ -198,7 +201,10 @@ export function pgferryConsumer(args: {
         process_.feed(input);
         return;
       }
-      process_ = startTimed(process.execPath, [RUNNER_MAIN], { stdin: input, cpu: false, onLine: args.onLine });
+      process_ = startTimed(process.execPath, [runnerMain], { stdin: input, cpu: false, onLine: args.onLine });
+    },
+    useRunner(main) {
+      runnerMain = main;
     },
     processCpuSeconds: () => treeCpuSeconds(process_.pid),
   };

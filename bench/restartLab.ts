@@ -10,7 +10,10 @@
 // them is what a walsender decodes again before it sends anything. Each round prints the resumed
 // runner's PGFERRY_TRACE marks (provider/engine/util/trace.ts) in milliseconds since the lab
 // handed it its input (started it, for a new process), beside what the lab saw.
-//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned]
+// With --base DIR (another build's dist/), pgferry's runners come from that build and this one by
+// turns, so two builds are timed in one lab against the same backlogs and load; each build's rounds
+// meet both ways of resuming and both orders.
+//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements] [--base DIR]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +67,9 @@ async function pgferryStatements(cluster: Cluster, side: string, from: number, t
   return out;
 }
 
+/** This build's runner entry, which the lab's runners start from unless --base gives another. */
+const THIS_RUNNER = path.join(__dirname, '..', 'provider', 'engine', 'runner', 'main.js');
+
 const log = (line: string) => process.stderr.write(`[restartLab ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 /** Native's origin is named pg_<subscription oid>; pgferry's is its own (core/names.ts). */
@@ -95,13 +101,36 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
   return { bytes: Number(row.bytes), restart: row.restart, confirmed: row.confirmed };
 }
 
-/** How each round resumes: native's worker, or pgferry by a new process, by one already loaded, or by an agent's spare. */
-type Resumed = 'native' | 'pgferry, new process' | 'pgferry, loaded process' | 'pgferry, agent';
+/**
+ * How each round resumes: native's worker, or pgferry by a new process, by one already loaded, or by
+ * an agent's spare (with --base, of which build).
+ */
+type Resumed = string;
 
-const PGFERRY_WAYS: readonly Resumed[] = ['pgferry, new process', 'pgferry, loaded process', 'pgferry, agent'];
+/** pgferry's ways of resuming: with --base, a new and a loaded process of each build, as the agent starts this build's runners only. */
+const pgferryWays = (base: boolean): readonly Resumed[] =>
+  base ? ['pgferry, new process', 'pgferry, loaded process'] : ['pgferry, new process', 'pgferry, loaded process', 'pgferry, agent'];
 
-/** pgferry's way of resuming in `round`: one round each by turns (an odd cycle, so over six rounds each meets both orders). */
-const pgferryWay = (round: number): Resumed => PGFERRY_WAYS[(round - 1) % PGFERRY_WAYS.length]!;
+/**
+ * pgferry's way of resuming in `round`: one round each by turns (an odd cycle, so over six rounds
+ * each meets both orders); with --base, two rounds each by turns, so each meets both orders.
+ */
+function pgferryWay(round: number, base: boolean): Resumed {
+  const ways = pgferryWays(base);
+  return base ? ways[Math.floor((round - 1) / 2) % 2]! : ways[(round - 1) % ways.length]!;
+}
+
+/**
+ * With --base, whether `round` runs the base build: by turns, shifted by one every four rounds, so
+ * that in each eight each build meets each way of resuming in both orders (native first in odd rounds).
+ */
+const baseRound = (round: number): boolean => (round - 1 + Math.floor((round - 1) / 4)) % 2 === 1;
+
+/** The ms of the first trace mark labelled `label` in a round's timeline (timeline's lines), or NaN. */
+function markAt(marks: readonly string[], label: string): number {
+  const line = marks.find((m) => m.slice(11) === label);
+  return line === undefined ? Number.NaN : Number(line.slice(0, 6));
+}
 
 /** Returns once process `pid` has marked `main` in the trace file: its modules are loaded and it waits for its input. */
 async function loadedIn(file: string, pid: number): Promise<void> {
@@ -157,7 +186,7 @@ async function resumeTimed(
   consumers: Consumers,
   consumer: Consumer,
   label: Resumed,
-): Promise<{ first: number; bytes: number }> {
+): Promise<{ first: number; bytes: number; leaseToStart?: number }> {
   const { source, watch, traceFile, round } = lab;
   const distance = await slotDistance(source, consumers.slotOf[consumer.name]);
   const initial = await originPosition(watch, consumer.name);
@@ -186,6 +215,7 @@ async function resumeTimed(
       : [];
     const all = [...marks, ...statements].sort((a, b) => Number(a.slice(0, 6)) - Number(b.slice(0, 6)));
     process.stderr.write(`${[...all, `${String(Math.round(first * 1000)).padStart(6)} ms  (lab) the origin moved`].join('\n')}\n`);
+    return { first, bytes: distance.bytes, leaseToStart: markAt(marks, 'START_REPLICATION sent') - markAt(marks, 'lease') };
   }
   return { first, bytes: distance.bytes };
 }
@@ -212,7 +242,12 @@ async function slotActive(source: Cluster, slot: string): Promise<boolean> {
 async function pausePgferry(source: Cluster, consumers: Consumers, previous: Resumed | undefined, way: Resumed): Promise<void> {
   const { ferry, agent, spec, slotOf } = consumers;
   const viaAgent = way === 'pgferry, agent';
-  if (previous !== 'pgferry, agent' && !viaAgent) return ferry.pause();
+  if (previous !== 'pgferry, agent' && !viaAgent) {
+    const before = ferry.current();
+    await ferry.pause();
+    await before.done;
+    return;
+  }
   const killed = async () => {
     if (previous !== 'pgferry, agent') return ferry.pause();
     const pid = agent.runnerPid()!;
@@ -229,26 +264,30 @@ async function pausePgferry(source: Cluster, consumers: Consumers, previous: Res
 async function runRounds(
   source: Cluster,
   target: Cluster,
-  options: { rounds: number; transactions: number; traceFile: string; statements: boolean },
+  options: { rounds: number; transactions: number; traceFile: string; statements: boolean; base?: string },
 ): Promise<void> {
-  const { rounds, transactions, traceFile, statements } = options;
+  const { rounds, transactions, traceFile, statements, base } = options;
   const consumers = await startConsumers(source, target);
   const { native, ferry } = consumers;
   const watch = await target.connect();
-  const ways: Resumed[] = ['native', ...PGFERRY_WAYS];
+  const builds = base ? [' (this build)', ' (base)'] : [''];
+  const ways: Resumed[] = ['native', ...builds.flatMap((b) => pgferryWays(base !== undefined).map((w) => `${w}${b}`))];
   let previous: Resumed | undefined;
   const firsts = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   const distances = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
+  const leaseToStart = new Map<Resumed, number[]>(ways.map((w) => [w, []]));
   for (let round = 1; round <= rounds; round++) {
     const load = os
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(' / ');
-    const way = pgferryWay(round);
+    const onBase = base !== undefined && baseRound(round);
+    const way = `${pgferryWay(round, base !== undefined)}${base ? builds[onBase ? 1 : 0] : ''}`;
     await Promise.all([pausePgferry(source, consumers, previous, way), native.pause()]);
     previous = way;
+    ferry.useRunner(onBase ? path.resolve(base, 'provider', 'engine', 'runner', 'main.js') : THIS_RUNNER);
     // started before the backlog is written, so its start is not inside the backlog's writing
-    if (way === 'pgferry, loaded process') await ferry.startAhead((pid) => loadedIn(traceFile, pid));
+    if (way.startsWith('pgferry, loaded process')) await ferry.startAhead((pid) => loadedIn(traceFile, pid));
     await runPgbench(source, DB, { clients: 4, transactionsPerClient: Math.ceil(transactions / 4) });
     // the agent's spare, started 2 s after its last runner took the lease, has loaded its modules
     if (way === 'pgferry, agent') await loadedIn(traceFile, await consumers.agent.spare());
@@ -257,9 +296,10 @@ async function runRounds(
     log(`round ${round} (load ${load}): ${order.map(label).join(' first, then ')}`);
     for (const consumer of order) {
       const lab = { source, target, watch, traceFile, round, statements };
-      const { first, bytes } = await resumeTimed(lab, consumers, consumer, label(consumer));
+      const { first, bytes, leaseToStart: span } = await resumeTimed(lab, consumers, consumer, label(consumer));
       firsts.get(label(consumer))!.push(first);
       distances.get(label(consumer))!.push(bytes);
+      if (span !== undefined && !Number.isNaN(span)) leaseToStart.get(label(consumer))!.push(span);
     }
     await consumers.bothCaughtUp('to catch up after the round');
   }
@@ -275,8 +315,11 @@ async function runRounds(
   for (const way of ways) {
     const times = firsts.get(way)!;
     if (times.length === 0) continue;
+    const spans = leaseToStart.get(way)!;
     log(
-      `${way}: resume → first applied change ${times.map((f) => f.toFixed(2)).join(', ')} s; median ${median(times).toFixed(2)} s; ` +
+      `${way}: resume → first applied change ${times.map((f) => f.toFixed(2)).join(', ')} s; median ${median(times).toFixed(2)} s ` +
+        `(${Math.min(...times).toFixed(2)}-${Math.max(...times).toFixed(2)}); ` +
+        (spans.length > 0 ? `lease → START_REPLICATION ${spans.join(', ')} ms, median ${median(spans)} ms; ` : '') +
         `decoded again before it ${distances
           .get(way)!
           .map((b) => (b / 1024).toFixed(0))
@@ -286,15 +329,18 @@ async function runRounds(
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--base');
   const tuned = process.argv.includes('--tuned');
   const statements = process.argv.includes('--statements');
+  const baseAt = process.argv.indexOf('--base');
+  const base = baseAt > 0 ? process.argv[baseAt + 1] : undefined;
   const rounds = Number(args[0] ?? 4);
   const transactions = Number(args[1] ?? 400);
   const choice = { fsyncOff: false, tuned };
   const settings = { ...benchSettings(choice), ...(statements ? STATEMENT_LOG : {}) };
   log(
-    `settings: ${settingsLabel(choice)}${statements ? ', every statement logged' : ''}; ${rounds} rounds of ${transactions} pgbench transactions`,
+    `settings: ${settingsLabel(choice)}${statements ? ', every statement logged' : ''}; ${rounds} rounds of ${transactions} pgbench transactions` +
+      (base ? `; runners of this build and of ${base} by turns` : ''),
   );
   const traceFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-restart-lab-')), 'trace');
   // the runners the lab starts inherit it
@@ -305,7 +351,7 @@ async function main(): Promise<void> {
   ]);
   try {
     await prepareSource(source, 1);
-    await runRounds(source, target, { rounds, transactions, traceFile, statements });
+    await runRounds(source, target, { rounds, transactions, traceFile, statements, ...(base ? { base } : {}) });
   } finally {
     await stopAllClusters();
   }

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { pairSpec, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { cutOverOnceAccepted } from '../cdc/harness';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
@@ -20,6 +20,51 @@ import { requestCutover as catalogRequestCutover } from '../../provider/engine/c
 async function count(cluster: ServerPair['source'], database: string, table: string): Promise<number> {
   const [row] = await cluster.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, [], database);
   return row!.n;
+}
+
+/**
+ * Once a resumed migration of `db` streams again (row `after`, written now, reaches the target),
+ * pgferry's walsenders of the database and its apply sessions there are one each, the stream's:
+ * no connection opened ahead for a stream that did not start is left.
+ */
+async function streamsWithOneOfEach(pair: ServerPair, db: string, after: number): Promise<void> {
+  // a row written once the copy was made again reaches the target: the new stream applies
+  await until(
+    `row ${after} on the target`,
+    async () => {
+      await pair.source.query(`INSERT INTO big VALUES ($1, 'after the resume') ON CONFLICT DO NOTHING`, [after], db);
+      return (await count(pair.target, db, `big WHERE id = ${after}`)) === 1 ? true : undefined;
+    },
+    180_000,
+    500,
+  );
+  // the connections the resume opened for the lost slot's stream were given back: pgferry's
+  // walsenders of the database and its apply sessions there are the new stream's alone
+  const connections = async () => ({
+    walsenders: (
+      await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = $1 AND application_name = 'pgferry cdc'`,
+        [db],
+      )
+    )[0]!.n,
+    applies: (
+      await pair.target.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgferry apply'`,
+        [db],
+      )
+    )[0]!.n,
+  });
+  let seen = await connections();
+  // a connection of the copy's may still be closing: each is given a generous moment
+  await until(
+    () => `one walsender and one apply session of the stream, seen ${JSON.stringify(seen)}`,
+    async () => {
+      seen = await connections();
+      return seen.walsenders === 1 && seen.applies === 1 ? true : undefined;
+    },
+    60_000,
+    500,
+  );
 }
 
 /** Rows of each scenario's table. */
@@ -121,11 +166,11 @@ describe('safety: a server that goes away for a moment', function () {
     }
   });
 
-  it('online: a resumed runner whose slot is gone copies the database again, and the cutover has every row', async () => {
+  it('online: a resumed runner whose slot is gone copies the database again, streams with one walsender and one apply session, and the cutover has every row', async () => {
     await slotGone('noslot', {});
   });
 
-  it('online, schema changes captured by an event trigger: the slot gone, the copy made again without it, every row', async () => {
+  it('online, schema changes captured by an event trigger: the slot gone, the copy made again without it, one walsender and one apply session, every row', async () => {
     await slotGone('noslottrig', { schemaChangeCapture: 'eventTrigger' });
     const triggers = await pair.source.query(`SELECT evtname FROM pg_event_trigger`, [], 'noslottrig');
     assert.deepEqual(triggers, [], 'no event trigger is left on the source');
@@ -157,8 +202,9 @@ describe('safety: a server that goes away for a moment', function () {
         db,
       );
       await resumeMigration(spec);
+      await streamsWithOneOfEach(pair, db, ROWS[db] + 501);
       await cutOverOnceAccepted(spec, store);
-      assert.equal(await count(pair.target, db, 'big'), ROWS[db] + 500);
+      assert.equal(await count(pair.target, db, 'big'), ROWS[db] + 501);
     } finally {
       await store.close();
     }

@@ -15,6 +15,7 @@ import { readAppliedCounts } from '../cdc/apply/positionCommit';
 import { installEventTrigger } from '../footprint/sourceEventTrigger';
 import { slotState, type SlotState } from '../footprint/slotAndPublication';
 import { migrationEnd } from './migrationEnd';
+import type { MigrationStatus } from '../core/model';
 import { releaseDatabase } from '../footprint/release';
 import { dropTargetGuard } from './targetGuardAtCutover';
 import { resumeLeftPause } from './hold';
@@ -27,6 +28,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { trackerWithResyncs } from './tableResync';
 import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
+import { openStreamConnectionsAhead, type ResumeAhead, type StreamConnectionsAhead } from './resumeAhead';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
 import { withSession } from '../connect/session';
 import { displayIdent } from '../connect/quote';
@@ -56,11 +58,12 @@ async function openStream(
   run: MigrationRun,
   stops: StreamStops,
   database: string,
-  slotRead?: Promise<SlotState>,
+  read: { slotRead?: Promise<SlotState>; status?: MigrationStatus | undefined },
 ): Promise<OnlineStream | undefined> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const status = await get(store, name);
+  const { slotRead } = read;
+  const status = read.status ?? (await get(store, name));
   const current = status?.databases.find((d) => d.database === database);
   if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
   if (current?.state === 'Canceling' || status?.dbsToCancelMigrationOn?.includes(database)) {
@@ -81,6 +84,37 @@ async function openStream(
   // used only when the slot still streams.
   const counted = run.resuming && streaming ? countsSoFar(run, database, current) : undefined;
   counted?.catch(() => undefined); // awaited below when used; a rejection is not lost
+  // and so are its stream's connections, given back below unless the stream takes them
+  const opened = run.resuming && streaming ? openStreamConnectionsAhead(run.spec, database) : undefined;
+  try {
+    const stream = await resumedOrCopied(run, stops, database, { slotRead, streaming, counted, opened });
+    // a session that never took one (stopped before it started) gives it back when the stream ends
+    void stream.done.catch(() => undefined).finally(() => void opened?.close());
+    return stream;
+  } catch (error) {
+    await opened?.close();
+    throw error;
+  }
+}
+
+/**
+ * The rest of openStream: a resumed stream's leftovers given back, then its stream, on from its
+ * slot, or after a copy made again.
+ */
+async function resumedOrCopied(
+  run: MigrationRun,
+  stops: StreamStops,
+  database: string,
+  resumed: {
+    slotRead: Promise<SlotState> | undefined;
+    streaming: boolean;
+    counted: Promise<OnlineStream['base']> | undefined;
+    opened: StreamConnectionsAhead | undefined;
+  },
+): Promise<OnlineStream> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const { slotRead, streaming, counted, opened } = resumed;
   if (run.resuming) {
     // a cutover a killed runner left before its point of no return: its pause given back at once
     await resumeLeftPause(run, database);
@@ -90,6 +124,7 @@ async function openStream(
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
   // past max_slot_wal_keep_size): then its copy is made again
   const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
+  if (!copied) await opened?.close(); // a copy made again streams from a new slot once it is done
   if (run.resuming && streaming && !copied && sourceEventTrigger.madeFor(run.spec)) {
     // the lost stream's event trigger goes first, as it came after the first copy: the copy made
     // again would otherwise read it as the user's, one that needs pgferry's left-out function
@@ -99,7 +134,8 @@ async function openStream(
   const copy = async () => (await import('./onlineCopy')).copyDatabase(run, database);
   const initialLsn = copied ? undefined : await retryPhase(run, `the copy of ${displayIdent(database)}`, copy, database);
   const base = copied && counted ? await counted : { inserts: 0, updates: 0, deletes: 0 };
-  const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
+  const tracker = await trackerWithResyncs(run, database);
+  const stream = startStream(run, database, initialLsn, base, tracker, await ddlFollowingOf(run, database), copied ? opened : undefined);
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;
 }
@@ -154,24 +190,51 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
   };
 }
 
-export async function runOnline(run: MigrationRun): Promise<void> {
+/**
+ * What a resume reads before its streams: every slot's state and the takeover of the previous
+ * runner's sessions, started by the orchestrator beside the steps before data when it could
+ * (flow/resumeAhead.ts), else here, beside the stops. Its first change waits for all three, one
+ * round trip each, so they run side by side. (The state of a slot does not depend on which
+ * walsender holds it.)
+ */
+async function beforeStreams(
+  run: MigrationRun,
+  ahead: ResumeAhead | undefined,
+): Promise<{ stops: StreamStops; slotReads: Map<string, Promise<SlotState>>; status: MigrationStatus | undefined }> {
+  const { spec } = run;
+  const slots = ahead?.slots;
+  const slotReads = new Map(
+    run.resuming
+      ? spec.databases.map((d) => {
+          const own = () => slotState(spec.source, d, streamNames(run, d).slot);
+          return [d, slots ? slots.then((states) => states.get(d) ?? own(), own) : own()] as const;
+        })
+      : [],
+  );
+  for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
+  const takeover = run.resuming ? (ahead?.takeover ?? endPreviousRunnerSessions(run)) : undefined;
+  const [status] = await Promise.all([get(run.store, spec.migrationName), takeover]);
+  // the session the takeover and the slots' read shared is not kept while the streams run
+  await ahead?.close();
+  return { stops: await StreamStops.load(run, status), slotReads, status };
+}
+
+/** The online flow of a migration's databases; `ahead` is what a resume started before its steps before data. */
+export async function runOnline(run: MigrationRun, ahead?: ResumeAhead): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
   try {
-    // A resume reads every slot's state beside the takeover and the stops: its first change waits
-    // for all three, one round trip each, so they run side by side. (The state of a slot does not
-    // depend on which walsender holds it.)
-    const slotReads = new Map(
-      run.resuming ? spec.databases.map((d) => [d, slotState(spec.source, d, streamNames(run, d).slot)] as const) : [],
-    );
-    for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
     trace('online: start');
-    const [stops] = await Promise.all([StreamStops.load(run), run.resuming ? endPreviousRunnerSessions(run) : undefined]);
+    const { stops, slotReads, status } = await beforeStreams(run, ahead);
     trace('stops + takeover');
+    // the migration as read with the stops serves the first database; each later one reads it again
+    // (a database before it may have been copied meanwhile, and the user may have asked something)
+    let read = status;
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
-      const stream = await openStream(run, stops, database, slotReads.get(database));
+      const stream = await openStream(run, stops, database, { slotRead: slotReads.get(database), status: read });
+      read = undefined;
       if (stream) streams.push(stream);
       trace(`stream opened ${database}`);
     }

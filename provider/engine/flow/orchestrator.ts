@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import type pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
-import { closeSession, openSession, serverMajor } from '../connect/session';
+import { closeSession, openSession } from '../connect/session';
 import { CatalogConnection } from '../control/connection';
 import { retryPhase } from './outage';
 import { canceledError } from '../core/errors';
@@ -15,6 +15,7 @@ import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun, RunOptions, SwitchoverRun } from '../run/migrationRun';
 import { runOnline } from './online';
+import { startResumeAhead, type ResumeAhead } from './resumeAhead';
 import { followLife, type LifeSteps } from './afterCutover';
 import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -93,25 +94,36 @@ function progressRecorder(store: CatalogConnection, name: string, listener: RunO
 }
 
 /**
- * Both servers' versions, and the refusal of one server as both source and target: one session per
- * server, opened side by side (a resume waits for these round trips before its first change).
+ * Both servers' versions, and the refusal of one server as both source and target: the target's
+ * read on the control catalog's session, the source's on a session of its own or on the one a
+ * resume opened ahead (flow/resumeAhead.ts), which stays open (a resume waits for these round trips
+ * before its first change, and each connection opened is one more on its way).
  */
-async function serverFacts(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
-  const [source, target] = await Promise.allSettled([
-    openSession(spec.source, { purpose: 'versions', readOnly: true }),
-    openSession(spec.target, { purpose: 'versions', readOnly: true }),
-  ]);
+async function serverFacts(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  lentSource: Promise<pg.Client> | undefined,
+): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
+  const lent = lentSource ? await lentSource.catch(() => undefined) : undefined;
+  const source = lent ?? (await openSession(spec.source, { purpose: 'versions', readOnly: true }));
   try {
-    if (source.status === 'rejected') throw source.reason;
-    if (target.status === 'rejected') throw target.reason;
+    // the version and its major in one round trip
     const read = async (c: pg.Client) => {
-      const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
-      return { version: rows[0]!.v, major: await serverMajor(c) };
+      const { rows } = await c.query<{ v: string; n: string }>(
+        `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n`,
+      );
+      return { version: rows[0]!.v, major: Math.floor(Number(rows[0]!.n) / 10000) };
     };
-    const [, s, t] = await Promise.all([assertDistinctServers(spec, source.value, target.value), read(source.value), read(target.value)]);
-    return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
+    const s = read(source);
+    s.catch(() => undefined); // awaited below; a rejection is not lost
+    const t = await store.exclusive(async (target) => {
+      const [, facts] = await Promise.all([assertDistinctServers(spec, source, target), read(target)]);
+      return facts;
+    });
+    const sv = await s;
+    return { source: sv.version, target: t.version, sourceMajor: sv.major, targetMajor: t.major };
   } finally {
-    await Promise.all([source, target].map((r) => closeSession(r.status === 'fulfilled' ? r.value : undefined)));
+    if (!lent) await closeSession(source);
   }
 }
 
@@ -168,11 +180,20 @@ async function validationStep(
   return (await get(store, name))!;
 }
 
-/** Checks that hold whatever the option and however the run started, then the run's context. */
+/** What the steps before data are given: the run's context, and what a resume started ahead (flow/resumeAhead.ts). */
+type BeforeDataContext = Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'> & {
+  readonly ahead?: ResumeAhead;
+};
+
+/**
+ * Checks that hold whatever the option and however the run started, then the run's context (its
+ * instance from the migration as this run first read it: it is set once, at the registration).
+ */
 async function prerequisites(
   spec: MigrationSpec,
   store: CatalogConnection,
-  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'>,
+  registered: MigrationStatus | undefined,
+  { ahead, ...context }: BeforeDataContext,
 ): Promise<MigrationRun> {
   const name = spec.migrationName;
   await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
@@ -182,7 +203,7 @@ async function prerequisites(
   // a resume reads whether its target databases may be written beside them: they are its own
   const targetCheck = context.resuming ? checkTargetDatabases(spec, store, context.signal) : undefined;
   targetCheck?.catch(() => undefined); // awaited below; a rejection is not lost
-  const [versions, registered] = await Promise.all([serverFacts(spec), get(store, name)]);
+  const versions = await serverFacts(spec, store, ahead?.source);
   await setVersions(store, name, versions.source, versions.target);
   let tools: Promise<PgTools> | undefined;
   const pgTools = (): Promise<PgTools> => (tools ??= resolvePgTools(spec, versions.sourceMajor));
@@ -252,7 +273,7 @@ async function beforeData(
   spec: MigrationSpec,
   store: CatalogConnection,
   registered: MigrationStatus | undefined,
-  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'>,
+  context: BeforeDataContext,
 ): Promise<MigrationRun | MigrationStatus> {
   const { signal, onProgress, resuming } = context;
   // a run that reached the data migration passed this step: a resume does not ask the source again
@@ -268,7 +289,7 @@ async function beforeData(
   await waitForDataMigrationStart(spec, store, signal, dataStarted);
   await waitForWindow(spec, store, signal, dataStarted);
   trace('waits');
-  const run = await prerequisites(spec, store, context);
+  const run = await prerequisites(spec, store, registered, context);
   trace('prerequisites');
   if (spec.migrateRoles && !resuming) await retryPhase(run, 'the roles step', () => rolesStep(run));
   trace('roles');
@@ -290,6 +311,7 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
   if (options.signal?.aborted) controller.abort(canceledError());
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-work-'));
   const stopWatching = watchCancel(store, name, controller);
+  let ahead: ResumeAhead | undefined;
   try {
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resuming = options.resume ?? false;
@@ -301,6 +323,8 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
       return await finishCleanup(spec, store, registered);
     }
     trace('orchestrate: registered read');
+    // a resume that streams on ends the previous runner's sessions and reads its slots beside the steps before data
+    ahead = resuming ? startResumeAhead(spec, store, registered, onProgress) : undefined;
     // The steps before data moves, run once: a runner that resumes a Succeeded migration runs them
     // only when a fall-back asked to stream forward again (the life after cutover, afterCutover.ts).
     let prepared: MigrationRun | MigrationStatus | undefined;
@@ -311,13 +335,14 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
         workDir,
         resuming,
         leaseSessionPid: options.leaseSessionPid,
+        ahead,
       });
       return prepared;
     };
     const streamForward = async (again: boolean): Promise<SwitchoverRun | undefined> => {
       const run = await prepare();
       if (!isRun(run)) return undefined;
-      await runOnline(again ? { ...run, resuming: true } : run);
+      await runOnline(again ? { ...run, resuming: true } : run, again ? undefined : ahead);
       return run;
     };
     // cut over with a fallback window whose runner died: its life goes on at the window
@@ -349,6 +374,7 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
     return await recordEnd(store, spec, error, controller.signal.aborted);
   } finally {
     stopWatching();
+    await ahead?.close();
     options.signal?.removeEventListener('abort', onOuterAbort);
     if (!options.store) await store.close();
     await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);

@@ -259,13 +259,15 @@ export interface TargetDatabaseGate {
 }
 
 /**
- * The gate of every run, with or without validation, read in one session on the target's
- * maintenance database: the target databases it may not replace, and the live ones among those it
- * would overwrite (refuseLiveOverwrites says why they are refused).
+ * The gate of every run, with or without validation, read on the target's maintenance database
+ * through the control catalog's session (a resume waits for it before its first change, and a
+ * session of its own was one more connection on the way): the target databases it may not
+ * replace, and the live ones among those it would overwrite (refuseLiveOverwrites says why they
+ * are refused).
  */
 export async function targetDatabaseGate(spec: MigrationSpec, store: CatalogConnection): Promise<TargetDatabaseGate> {
   const status = await get(store, spec.migrationName);
-  return withSession(spec.target, { purpose: 'validate' }, async (c) => {
+  return store.exclusive(async (c) => {
     const plans = await targetDatabasePlans(c, spec, status);
     const blocked = spec.databases.filter((d) => plans.get(d) === 'refuse');
     const overwritten = spec.databases.filter((d) => plans.get(d) === 'overwrite');

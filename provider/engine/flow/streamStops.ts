@@ -12,7 +12,7 @@
 // resumes reads either back and goes on from it: the same cause, since, attempts and back-off.
 import { formatLsn, maxLsn, parseLsn } from '../core/lsn';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
-import type { StopCause } from '../core/model';
+import type { MigrationStatus, StopCause } from '../core/model';
 import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
@@ -99,10 +99,13 @@ export class StreamStops {
 
   private constructor(private readonly run: MigrationRun) {}
 
-  /** Picks up the stops an earlier runner recorded (their `since` and attempts carry on). */
-  static async load(run: MigrationRun): Promise<StreamStops> {
+  /**
+   * Picks up the stops an earlier runner recorded (their `since` and attempts carry on), from
+   * `status` when the caller has just read the migration, else from a read of its own.
+   */
+  static async load(run: MigrationRun, read?: MigrationStatus): Promise<StreamStops> {
     const stops = new StreamStops(run);
-    const status = await get(run.store, run.spec.migrationName);
+    const status = read ?? (await get(run.store, run.spec.migrationName));
     stops.requestsSeen = status?.applyRetryRequests ?? 0;
     for (const d of status?.databases ?? []) {
       if (d.applyStop)

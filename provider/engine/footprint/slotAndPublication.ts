@@ -130,6 +130,19 @@ export async function slotState(source: ServerSpec, database: string, slot: stri
 }
 
 /**
+ * The state of each of `slots`, read in one statement on an open source session (any database of
+ * the server: slots are the cluster's), for a resume that streams several databases.
+ */
+export async function slotStatesOn(client: pg.Client, slots: readonly string[]): Promise<Map<string, SlotState>> {
+  const { rows } = await client.query<{ slot_name: string; wal_status: string | null }>(
+    `SELECT slot_name, to_jsonb(s) ->> 'wal_status' AS wal_status FROM pg_replication_slots s WHERE slot_name = ANY ($1::text[])`,
+    [slots],
+  );
+  const found = new Map(rows.map((r) => [r.slot_name, r.wal_status === 'lost' ? ('lost' as const) : ('usable' as const)]));
+  return new Map(slots.map((slot) => [slot, found.get(slot) ?? 'missing']));
+}
+
+/**
  * The forward slot made again on the old source at a fall-back asked with --resume-forward
  * (docs/fallback.md "The forward stream again"): made while the old source is still fenced and the
  * reverse stream has drained, its consistent point follows every row the reverse stream applied

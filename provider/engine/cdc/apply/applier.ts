@@ -16,7 +16,7 @@ import { DEFAULT_LIMITS } from '../plan/planner';
 import { StreamLostError } from '../receive/stream';
 import type { ApplyState, ParallelBatches } from './applyState';
 import type { PlannerLimits } from '../plan/types';
-import type { SessionConfig } from './sessionConfig';
+import type { OpenedAhead, SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
@@ -89,6 +89,8 @@ export interface ApplierOptions {
   readonly ddlFollowing?: DdlFollowing;
   /** Target sessions applying the stream (default 1; the spec's applySessions): SessionConfig. */
   readonly applySessions?: number;
+  /** Connections a resume opened ahead for the first session: SessionConfig. */
+  readonly openedAhead?: OpenedAhead;
 }
 
 export interface ApplyStats {
@@ -183,6 +185,7 @@ export class Applier {
       followTableRenames: o.followTableRenames ?? false,
       applySessions: o.applySessions ?? 1,
       ...(o.ddlFollowing ? { ddlFollowing: o.ddlFollowing } : {}),
+      ...(o.openedAhead ? { openedAhead: o.openedAhead } : {}),
     };
     let failures = 0;
     for (;;) {

@@ -20,6 +20,7 @@ import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
+import type { ServerSpec } from '../../input/migrationSpec';
 import { displayIdent } from '../../connect/quote';
 
 export interface ApplyTarget {
@@ -138,14 +139,12 @@ async function mayCreateTempTables(target: pg.Client): Promise<boolean> {
 }
 
 /**
- * Opens the apply session: the pinned settings (no inherited timeout: a target transaction may
- * wait idle while a large source transaction streams in; a migrated database may default to
- * read-only), and durable commits, since confirmed positions must survive a crash of the target.
- * `onError` hears of a connection that fails between statements.
+ * The apply session's connection, with its settings and nothing else sent: what openApplyTarget
+ * opens, or takes when a resume opened it ahead (SessionConfig.openedAhead).
  */
-export async function openApplyTarget(config: SessionConfig, state: ApplyState, onError: (error: Error) => void): Promise<ApplyTarget> {
-  const client = await openSession(config.target, {
-    database: config.database,
+export function openApplyConnection(target: ServerSpec, database: string): Promise<pg.Client> {
+  return openSession(target, {
+    database,
     purpose: 'apply',
     writable: true,
     // jit off: JIT compiles a statement whose estimated cost passes jit_above_cost, which the
@@ -156,6 +155,16 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
     // its statements are pipelined (statementPipeline.ts)
     pipeline: true,
   });
+}
+
+/**
+ * Opens the apply session: the pinned settings (no inherited timeout: a target transaction may
+ * wait idle while a large source transaction streams in; a migrated database may default to
+ * read-only), and durable commits, since confirmed positions must survive a crash of the target.
+ * `onError` hears of a connection that fails between statements.
+ */
+export async function openApplyTarget(config: SessionConfig, state: ApplyState, onError: (error: Error) => void): Promise<ApplyTarget> {
+  const client = await (config.openedAhead?.takeTarget() ?? openApplyConnection(config.target, config.database));
   client.on('error', onError);
   // The four steps go in one round trip (the session is pipelined): a resume waits for them before
   // its first change. The target runs them in order, so nothing after the lock's query runs before

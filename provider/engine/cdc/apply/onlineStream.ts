@@ -1,6 +1,7 @@
 // One database's change stream inside an online migration: its applier, started or restarted
 // with the migration's derived names, the counters carried over from earlier appliers, and how far
 // it has applied.
+import type { OpenedAhead } from './sessionConfig';
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
 import type { MigrationRun } from '../../run/migrationRun';
 import { maxLsn } from '../../core/lsn';
@@ -55,6 +56,7 @@ export function startStream(
   base: OnlineStream['base'],
   tracker?: ChangeTracker,
   ddlFollowing?: DdlFollowing,
+  openedAhead?: OpenedAhead,
 ): OnlineStream {
   const n = streamNames(run, database);
   const applier = new Applier({
@@ -73,6 +75,7 @@ export function startStream(
     schemaWatched: run.spec.followSchemaChanges,
     applySessions: run.spec.applySessions,
     ...(ddlFollowing ? { ddlFollowing } : {}),
+    ...(openedAhead ? { openedAhead } : {}),
     requestResync: async (schema, table, why) => {
       await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');
       const message = `database ${displayIdent(database)}: source table ${displayName(schema, table)} changed while streaming (${why}): copied again at a pinned position`;

@@ -6,6 +6,21 @@ import type { ServerSpec } from '../../input/migrationSpec';
 import type { StreamWords } from '../../core/streamWords';
 import type { PlannerLimits } from '../plan/types';
 import type { PositionKey } from './positionCommit';
+import type pg from 'pg';
+import type { ReplicationConnection } from '../receive/stream';
+
+/**
+ * Connections a resume opened ahead of the stream's start, beside its catalog reads: each is taken
+ * at most once, by the first session that starts. Nothing is sent on them before it: the apply
+ * session takes its fence and reads its position as on a connection of its own, and the
+ * replication connection holds nothing of the slot before START_REPLICATION.
+ */
+export interface OpenedAhead {
+  /** The replication connection, or undefined once taken. */
+  takeReplication(): Promise<ReplicationConnection> | undefined;
+  /** The apply session's connection (openApplyConnection, applyTarget.ts), or undefined once taken. */
+  takeTarget(): Promise<pg.Client> | undefined;
+}
 
 export interface SessionConfig {
   readonly source: ServerSpec;
@@ -46,4 +61,6 @@ export interface SessionConfig {
   readonly applySessions: number;
   /** schemaChangeCapture eventTrigger: the source's DDL messages, followed at their place among the rows (ddlFollow.ts). */
   readonly ddlFollowing?: DdlFollowing;
+  /** Connections opened ahead for the first session (a resume's). */
+  readonly openedAhead?: OpenedAhead;
 }

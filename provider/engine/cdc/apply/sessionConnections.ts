@@ -178,7 +178,7 @@ export class SessionConnections {
    */
   async start(): Promise<void> {
     const { config, state } = this;
-    const replication = ReplicationStream.connect(config.source, config.database);
+    const replication = config.openedAhead?.takeReplication() ?? ReplicationStream.connect(config.source, config.database);
     replication.catch(() => undefined); // awaited below; a rejection is not lost
     if (config.followSchemaChanges && !state.sourceColumnsAtStart) this.readSourceColumns();
     let connection: ReplicationConnection;

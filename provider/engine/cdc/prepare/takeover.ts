@@ -43,10 +43,34 @@ async function endBackends(client: pg.Client, pids: readonly number[]): Promise<
   return pids.length;
 }
 
-async function endSide(run: MigrationRun, side: 'source' | 'target', find: (c: pg.Client) => Promise<number[]>): Promise<void> {
+/**
+ * Where each side's sessions are ended: a session the caller has open on that server, lent for it
+ * (a resume's, opened beside the steps before data: flow/resumeAhead.ts), or else a session of its own.
+ */
+export interface TakeoverSessions {
+  /** A source session in its maintenance database, left open. */
+  readonly source?: pg.Client;
+  /** Runs `fn` on a target session in its maintenance database (the control catalog's, in turn with its other callers). */
+  readonly target?: <T>(fn: (c: pg.Client) => Promise<T>) => Promise<T>;
+}
+
+type TakeoverRun = Pick<MigrationRun, 'spec' | 'instance' | 'warn'>;
+
+async function endSide(
+  run: TakeoverRun,
+  side: 'source' | 'target',
+  find: (c: pg.Client) => Promise<number[]>,
+  sessions: TakeoverSessions,
+): Promise<void> {
   const server = side === 'source' ? run.spec.source : run.spec.target;
+  const end = async (c: pg.Client) => endBackends(c, await find(c));
+  const lent = side === 'source' ? sessions.source : undefined;
   try {
-    const ended = await withSession(server, { purpose: 'takeover' }, async (c) => endBackends(c, await find(c)));
+    const ended = lent
+      ? await end(lent)
+      : side === 'target' && sessions.target
+        ? await sessions.target(end)
+        : await withSession(server, { purpose: 'takeover' }, end);
     if (ended > 0) await run.warn(`ended ${ended} session(s) of the runner before this one on the ${side} (it had lost its lease)`);
   } catch (error) {
     // Not permitted to end them (another role's sessions): the fence and the slot's own
@@ -55,20 +79,30 @@ async function endSide(run: MigrationRun, side: 'source' | 'target', find: (c: p
   }
 }
 
-/** Ends every session of a previous runner of this migration, on both servers. */
-export async function endPreviousRunnerSessions(run: MigrationRun): Promise<void> {
+/** Ends every session of a previous runner of this migration, on both servers; never rejects (a failure is warned). */
+export async function endPreviousRunnerSessions(run: TakeoverRun, sessions: TakeoverSessions = {}): Promise<void> {
   const databases = run.spec.databases;
   // the two servers side by side: a resume waits for both before its first change
   await Promise.all([
-    endSide(run, 'target', async (c) => {
-      const keys = databases.map((d) => applyLockKey(run.spec.migrationName, d));
-      const { rows } = await c.query<{ pid: number }>(FENCE_HOLDERS_SQL, [databases, keys]);
-      return rows.map((r) => r.pid);
-    }),
-    endSide(run, 'source', async (c) => {
-      const slots = databases.map((d) => streamNamesOf(run.spec.migrationName, d, run.instance).slot);
-      const { rows } = await c.query<{ pid: number }>(SLOT_SENDERS_SQL, [slots]);
-      return rows.map((r) => r.pid);
-    }),
+    endSide(
+      run,
+      'target',
+      async (c) => {
+        const keys = databases.map((d) => applyLockKey(run.spec.migrationName, d));
+        const { rows } = await c.query<{ pid: number }>(FENCE_HOLDERS_SQL, [databases, keys]);
+        return rows.map((r) => r.pid);
+      },
+      sessions,
+    ),
+    endSide(
+      run,
+      'source',
+      async (c) => {
+        const slots = databases.map((d) => streamNamesOf(run.spec.migrationName, d, run.instance).slot);
+        const { rows } = await c.query<{ pid: number }>(SLOT_SENDERS_SQL, [slots]);
+        return rows.map((r) => r.pid);
+      },
+      sessions,
+    ),
   ]);
 }

@@ -1,0 +1,137 @@
+// A resumed runner whose migration already streams starts, as soon as it has read its migration,
+// what its streams wait for and what does not depend on the steps before data (the versions, the
+// target databases' gate, the waits): the takeover of the previous runner's sessions on both
+// servers and the state of every slot. They ran after those steps, each on a session of its own, so
+// a resume opened one connection after another along one chain of catalog steps before its first
+// change. Here the source side of both is one session, which the versions' read shares, and the
+// target side is the control catalog's session. Later, each resumed stream's apply connection and
+// replication connection are opened beside the catalog reads before its start
+// (openStreamConnectionsAhead), not after them.
+//
+// Ending the previous runner's sessions this early changes nothing the steps before data read or
+// write on a resume: those steps write only the control catalog, and the sessions ended are the
+// ones holding this migration's apply fences or streaming from its slots, which belong to a runner
+// that lost the lease this one holds. The takeover still completes before any stream starts
+// (runOnline awaits it), so the one applier per database and exactly once hold as before.
+import type pg from 'pg';
+import { closeSession, openSession } from '../connect/session';
+import type { CatalogConnection } from '../control/connection';
+import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
+import { streamNamesOf } from '../core/names';
+import type { MigrationStatus, ProgressListener } from '../core/model';
+import { safeEmit } from '../core/model';
+import { slotStatesOn, type SlotState } from '../footprint/slotAndPublication';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { openApplyConnection } from '../cdc/apply/applyTarget';
+import type { OpenedAhead } from '../cdc/apply/sessionConfig';
+import { ReplicationStream, type ReplicationConnection } from '../cdc/receive/stream';
+
+/** What a resume started ahead of the steps before data. */
+export interface ResumeAhead {
+  /** The source session the takeover and the slots' read use, shared with the versions' read; rejects when it cannot open. */
+  readonly source: Promise<pg.Client>;
+  /** The previous runner's sessions ended on both servers; never rejects (a failure is warned). */
+  readonly takeover: Promise<void>;
+  /** Each database's slot state, by database; a rejection leaves each database to read its own. */
+  readonly slots: Promise<ReadonlyMap<string, SlotState>>;
+  /** Ends the source session once everything above has settled (once, however often it is called). */
+  close(): Promise<void>;
+}
+
+/** A database that streamed (or stopped streaming on a fixable error) when its runner stopped. */
+const STREAMED = new Set(['WaitingForCutoverTrigger', 'ApplyStopped']);
+
+/**
+ * Whether a resumed run of `registered` goes straight to its streams: online, past its data
+ * migration's start, not ended, cleaning up or cut over, with a database that streamed.
+ */
+function streamsOnResume(spec: MigrationSpec, registered: MigrationStatus | undefined): registered is MigrationStatus {
+  if (spec.mode !== 'Online' || !registered || registered.startedAt === undefined) return false;
+  if (registered.state !== 'InProgress' && registered.state !== 'WaitingForUserAction') return false;
+  return registered.databases.some((d) => STREAMED.has(d.state));
+}
+
+/**
+ * Starts the takeover and the slots' read of a resumed migration that streams; undefined for any
+ * other run, which does both where it always did (flow/online.ts).
+ */
+export function startResumeAhead(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  registered: MigrationStatus | undefined,
+  onProgress: ProgressListener,
+): ResumeAhead | undefined {
+  if (!streamsOnResume(spec, registered)) return undefined;
+  const run = {
+    spec,
+    instance: registered.instance,
+    async warn(message: string) {
+      safeEmit(onProgress, { kind: 'warning', message });
+    },
+  };
+  const source = openSession(spec.source, { purpose: 'resume' });
+  source.catch(() => undefined); // met by each use below
+  // the source side on its own session when the shared one cannot open: that error is the takeover's to warn of
+  const takeover = source.then(
+    (client) => endPreviousRunnerSessions(run, { source: client, target: (fn) => store.exclusive(fn) }),
+    () => endPreviousRunnerSessions(run, { target: (fn) => store.exclusive(fn) }),
+  );
+  const slotOf = new Map(spec.databases.map((d) => [d, streamNamesOf(spec.migrationName, d, registered.instance).slot]));
+  const slots = source.then(async (client) => {
+    const states = await slotStatesOn(client, [...slotOf.values()]);
+    return new Map([...slotOf].map(([database, slot]) => [database, states.get(slot)!]));
+  });
+  slots.catch(() => undefined); // awaited where used
+  let closing: Promise<void> | undefined;
+  return {
+    source,
+    takeover,
+    slots,
+    close() {
+      closing ??= Promise.allSettled([takeover, slots]).then(async () => closeSession(await source.catch(() => undefined)));
+      return closing;
+    },
+  };
+}
+
+/** Connections opened ahead of one resumed stream, and the end of those its session did not take. */
+export interface StreamConnectionsAhead extends OpenedAhead {
+  /** Ends whichever connection was not taken (the stream did not start, or stopped before its first session). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a resumed stream's apply connection and replication connection now, beside the catalog
+ * reads that come before its start (flow/online.ts openStream): they were opened only once those
+ * were done. Nothing is sent on either before the session takes it (SessionConfig.OpenedAhead).
+ */
+export function openStreamConnectionsAhead(spec: MigrationSpec, database: string): StreamConnectionsAhead {
+  // a connection lost while it waits fails the session's first statement there, and the apply starts again
+  let target: Promise<pg.Client> | undefined = openApplyConnection(spec.target, database);
+  let replication: Promise<ReplicationConnection> | undefined = ReplicationStream.connect(spec.source, database);
+  const opened = [target, replication];
+  for (const p of opened) p.catch(() => undefined); // met by the session that takes it
+  return {
+    takeTarget() {
+      const taken = target;
+      target = undefined;
+      return taken;
+    },
+    takeReplication() {
+      const taken = replication;
+      replication = undefined;
+      return taken;
+    },
+    async close() {
+      const [t, r] = [target, replication];
+      target = replication = undefined;
+      await Promise.all([
+        t?.then(closeSession, () => undefined),
+        r?.then(
+          (c) => c.close(),
+          () => undefined,
+        ),
+      ]);
+    },
+  };
+}
