@@ -13,6 +13,7 @@ import type { MigrationSpec } from '../../input/migrationSpec';
 import { readOwnerAccess } from '../../schema/ownerAccess';
 import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
+import { pairOwnedSequences } from './ownedSequences';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
 import { trace } from '../../util/trace';
@@ -180,7 +181,10 @@ export async function compareDatabase(
     const compiled = compileFilters(spec);
     const later = (objects: SchemaObject[]) => (options.largeObjectsLater ? objects.filter((o) => !onLargeObject(o)) : objects);
     const moved = later(withinFilters(movedObjects(source, filter, leftBehind), compiled));
-    const { steps, identified, ...comparison } = compareSchemas(moved, later(withinFilters(target, compiled)), ctx);
+    // a sequence a column owns is paired by that column, whatever each server named it
+    const owned = pairOwnedSequences(moved, later(withinFilters(target, compiled)));
+    const { steps, identified, ...compared } = compareSchemas(moved, owned.target, ctx);
+    const comparison = { ...compared, expected: [...compared.expected, ...owned.expected] };
     trace('schema compare: compared');
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {
