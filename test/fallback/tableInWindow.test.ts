@@ -417,7 +417,7 @@ describe('fallback window: a table made and written on the new server', function
   it("an old source's sequence of the same name as the new server's that is not the migration's (a bystander's) keeps its value through a fall-back", () =>
     bystanderSequenceKept(pair, store));
 
-  it("a table whose default draws from a free-standing sequence made in the window is made on the old source by the printed fix (the sequence made first), carried, and the sequence moved past the carried keys", () =>
+  it('a table whose default draws from a free-standing sequence made in the window is made on the old source by the printed fix (the sequence made first), carried, and the sequence moved past the carried keys', () =>
     freeStandingAsPrinted(pair, store));
 
   it("a serial table whose sequence's name another object holds on the old source (a table outside the filters) is made there by the printed fix under a free name: the fall-back pairs it by its column and carries the rows, the other table untouched, the sequence past the carried keys", () =>

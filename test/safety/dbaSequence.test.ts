@@ -56,7 +56,9 @@ async function remadeUnderTheName(pair: ServerPair, store: CatalogConnection): P
   assert.match(stopped.message ?? '', /^cutover stopped: .*sequence public\.invoice_no: made on the target by someone else/);
   const told = (await catalogEvents(store, name, 100)).map((e) => `${e.level}: ${e.message}`);
   assert.ok(
-    told.some((e) => /^warning: cutover: sequence public\.invoice_no \(the source's last_value 1030\) on the target is not the one pgferry/.test(e)),
+    told.some((e) =>
+      /^warning: cutover: sequence public\.invoice_no \(the source's last_value 1030\) on the target is not the one pgferry/.test(e),
+    ),
     told.join('\n'),
   );
 

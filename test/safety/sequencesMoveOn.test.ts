@@ -117,7 +117,9 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
     assert.match(verified.firstMismatch ?? '', /\(sequences\)/);
 
     const copied: string[] = [];
-    const report = await recheckMovedSequences(spec(), verified, undefined, (database, count) => copied.push(`${database}:${count.copied}`));
+    const report = await recheckMovedSequences(spec(), verified, undefined, (database, count) =>
+      copied.push(`${database}:${count.copied}`),
+    );
     assert.equal(report.ok, true, report.firstMismatch);
     assert.deepEqual(copied, ['shop:3']);
     assert.deepEqual(await nextValues(pair.target), await nextValues(pair.source));

@@ -22,9 +22,11 @@
 // table's OID and the carry's transaction id), so that a fall-back that stops before its point of
 // no return, or a runner killed after the carry and resumed, takes back those rows and no other:
 // the table found by its OID, the rows by their xmin; a bystander's row written or updated there
-// since stays. The sequences of a carried table's columns (serial, identity) move forward on the
-// old source with its rows, matched by the tables' identity, never lower; a take-back leaves them
-// where they are (a gap, never a value drawn twice).
+// since stays. The sequences of a carried table's columns (serial, identity, and a free-standing
+// one a default names) move forward on the old source with its rows, matched by the tables'
+// identity, never lower; a take-back leaves them where they are (a gap, never a value drawn twice).
+// The printed fix makes each sequence its columns draw from that the old source lacks, under a
+// free name where the old source gives the new server's to another object.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { displayIdent, displayName, ident, identList, literal, qualified } from '../connect/quote';
@@ -434,6 +436,7 @@ async function ownedSequences(client: pg.Client, oid: string): Promise<Map<strin
  * The sequences of a carried table's columns moved forward on the old source to the new server's,
  * never lower (sequenceSync.ts valuesAhead): each matched by the tables' identity and the column's
  * name, not by the sequence's own name, which the user's CREATE TABLE there may not have given it.
+ * A free-standing one a default names moves too: the carried keys were drawn from it.
  * Returns how many moved.
  */
 async function carrySequences(from: pg.Client, to: pg.Client, t: WindowTable, there: CarryTarget): Promise<number> {

@@ -547,7 +547,8 @@ function someoneElses(ctx: CompareContext, t: SchemaObject): string | undefined 
 }
 
 /** Why a free-standing sequence like the source's is someone else's all the same (anotherSequence). */
-const SEQUENCE_NOT_MADE = "made on the target by someone else under the name of the migration's (not the one pgferry restored or made there)";
+const SEQUENCE_NOT_MADE =
+  "made on the target by someone else under the name of the migration's (not the one pgferry restored or made there)";
 
 /**
  * A free-standing sequence of the target that is not the one recorded under its name (another OID,
@@ -557,7 +558,7 @@ const SEQUENCE_NOT_MADE = "made on the target by someone else under the name of 
  * it for the migration's. A sequence a column owns is its table's, made again with it by a resync.
  */
 function anotherSequence(ctx: CompareContext, t: SchemaObject): boolean {
-  if (t.kind !== 'sequence' || t.props['owned by'] != null) return false;
+  if (t.kind !== 'sequence' || typeof t.props['owned by'] === 'string') return false;
   const recorded = ctx.knownIdentities?.get(keyOf(t));
   if (recorded === undefined || !ctx.known?.has(keyOf(t))) return false;
   return recorded === NONE_MADE || partsOf(recorded)?.object !== t.objectId;

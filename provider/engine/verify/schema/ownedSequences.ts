@@ -77,10 +77,14 @@ export function pairOwnedSequences(
       const def = t.props.default;
       if (!mate || !theirs || typeof def !== 'string') return t;
       const sourceDefault = sourceColumns.get(column!)?.props.default;
-      const spelled = typeof sourceDefault === 'string' ? regclassConstants(sourceDefault).find((c) => c.schema === mate.schema && c.name === mate.name) : undefined;
+      const spelled =
+        typeof sourceDefault === 'string'
+          ? regclassConstants(sourceDefault).find((c) => c.schema === mate.schema && c.name === mate.name)
+          : undefined;
       if (!spelled) return t;
       let now = def;
-      for (const c of regclassConstants(def)) if (c.schema === theirs.schema && c.name === theirs.name) now = now.split(c.text).join(spelled.text);
+      for (const c of regclassConstants(def))
+        if (c.schema === theirs.schema && c.name === theirs.name) now = now.split(c.text).join(spelled.text);
       return { ...t, props: { ...t.props, default: now } };
     }),
     expected,
