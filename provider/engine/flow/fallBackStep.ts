@@ -295,7 +295,7 @@ async function readBeforeHold(run: SwitchoverRun, database: string): Promise<Rea
   const filter = await again(run, 'the filters', () =>
     withSession(spec.source, { database, purpose: 'fall-back' }, (client) => readFilterPlan(client, spec)),
   );
-  const schema = await wholeSchemaCheck(run, database, filter);
+  const schema = await wholeSchemaCheck(run, database, { filter });
   const notStreamed = await notStreamedTables(store, spec.migrationName, [database]);
   const opening = await tablesAtOpening(store, spec.migrationName, database);
   return { filter, schema, notStreamed, opening };

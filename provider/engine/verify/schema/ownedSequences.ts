@@ -1,10 +1,11 @@
 // A sequence a column owns (serial) is its column's, whatever each server named it: a fix pgferry
 // prints may give it another name where the one the other server has is taken (a fall-back's table
-// of the window, switchover/windowTables.ts), and PostgreSQL picks another itself in that case. The
-// schema check pairs such sequences by their column, as the sequence values are paired
+// of the window, switchover/windowTables.ts), and PostgreSQL picks another itself in that case. A
+// fall-back's schema check pairs such sequences by their column, as the sequence values are paired
 // (catalog/queries.ts SEQUENCE_OWNER): the target's is compared under the source's name, and the
 // owning column's default naming it is read as naming the source's. The names differ on purpose:
-// the check lists it, it is no difference.
+// the check lists it, it is no difference. (While streaming, a name that differs is the source's
+// rename, which the schema follow makes on the target: the names are compared as they are then.)
 import type { ExpectedDifference } from '../../core/model';
 import type { SchemaObject } from './catalog';
 import { describeObject } from './fixes';
