@@ -67,14 +67,14 @@ async function ordersMadeInWindow(
   await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
 }
 
-/** An insert into orders_new on the old source with the column's default draws a key after the new server's 30. */
-async function drawsAfterCarried(pair: ServerPair, db: string): Promise<void> {
+/** An insert into `table` on the old source with its key's default draws a key after `last`, the new server's last. */
+async function drawsAfterCarried(pair: ServerPair, db: string, table = 'orders_new', last = 30): Promise<void> {
   const [drawn] = await pair.source.query<{ id: string }>(
-    "INSERT INTO orders_new (item) VALUES ('back on the old source') RETURNING id::text AS id",
+    `INSERT INTO ${table} (item) VALUES ('back on the old source') RETURNING id::text AS id`,
     [],
     db,
   );
-  assert.ok(Number(drawn!.id) > 30, `the old source drew ${drawn!.id}, after the new server's 30`);
+  assert.ok(Number(drawn!.id) > last, `the old source drew ${drawn!.id}, after the new server's last key ${last}`);
 }
 
 /** A bystander writes into the old source's table between the carry and the stop: its rows stay, the carried ones go. */
@@ -235,6 +235,64 @@ async function bystanderSequenceKept(servers: WindowServers): Promise<void> {
   assert.equal(await lastValue(pair, 'target', db, 'public.orders_new_id_seq'), '30', "the new server's unchanged");
 }
 
+/** Falls back once, stopped on a table the old source lacks, the window Open again; returns the fix the stop prints. */
+async function printedFix(servers: WindowServers, name: string): Promise<string> {
+  const message = await fallBackStopped(servers, name);
+  const fix = /fix on the old source: (.*?); then fall back again/.exec(message)?.[1];
+  assert.ok(fix, message);
+  return fix;
+}
+
+/**
+ * A window's table whose key's default draws from a free-standing sequence made in the window too:
+ * the printed fix makes that sequence on the old source first, and the carry moves it past the
+ * carried keys.
+ */
+async function freeStandingAsPrinted(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
+  const name = 'table-window-free-seq';
+  const db = 'table_window_free_seq';
+  await cutOverWithWindow(pair, store, name, db, NOTES_SETUP);
+  await pair.target.query(
+    `CREATE SEQUENCE invoice_no START 1000 INCREMENT 5;
+     CREATE TABLE invoices (id bigint DEFAULT nextval('invoice_no') PRIMARY KEY, item text);
+     INSERT INTO invoices (item) SELECT 'item ' || g FROM generate_series(1, 30) g`,
+    [],
+    db,
+  );
+  const fix = await printedFix(servers, name);
+  assert.ok(fix.startsWith('CREATE SEQUENCE "public"."invoice_no" AS bigint INCREMENT BY 5 '), fix);
+  await writeReadWrite(pair.source, db, fix);
+
+  assert.equal((await fellBackAlike(servers, name, db, 'invoices')).length, 30);
+  assert.equal(await lastValue(pair, 'source', db, 'public.invoice_no'), '1145', 'the sequence moved past the carried keys');
+  await drawsAfterCarried(pair, db, 'invoices', 1145);
+}
+
+/**
+ * A window's serial table whose sequence's name the old source gives to another object (a table
+ * outside the migration's filters, so the new server has no such name): the printed fix makes the
+ * table's sequence under a free name, its default naming it, and the fall-back pairs it by its
+ * column; the other object is untouched, and the sequence moves past the carried keys.
+ */
+async function serialNameTakenAsPrinted(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
+  const name = 'table-window-seq-taken';
+  const db = 'table_window_seq_taken';
+  const setup = `${NOTES_SETUP} CREATE TABLE orders_new_id_seq (id int PRIMARY KEY, note text); INSERT INTO orders_new_id_seq VALUES (7, 'kept');`;
+  await cutOverWithWindow(pair, store, name, db, setup, { spec: { excludeTables: ['public.orders_new_id_seq'] } });
+  await pair.target.query('CREATE TABLE orders_new (id serial PRIMARY KEY, item text)', [], db);
+  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
+  const fix = await printedFix(servers, name);
+  assert.ok(fix.startsWith('CREATE SEQUENCE "public"."orders_new_id_seq1" AS integer '), fix);
+  await writeReadWrite(pair.source, db, fix);
+
+  assert.equal((await fellBackAlike(servers, name, db, 'orders_new')).length, 30);
+  assert.deepEqual(await windowRows(pair.source, db, 'orders_new_id_seq'), ['(7,kept)'], 'the other object untouched');
+  assert.equal(await lastValue(pair, 'source', db, 'public.orders_new_id_seq1'), '30', "the table's moved past the carried keys");
+  await drawsAfterCarried(pair, db);
+}
+
 describe('fallback window: a table made and written on the new server', function () {
   this.timeout(900_000);
   const servers = windowServers();
@@ -325,4 +383,10 @@ describe('fallback window: a table made and written on the new server', function
 
   it("an old source's sequence of the same name as the new server's that is not the migration's (a bystander's) keeps its value through a fall-back", () =>
     bystanderSequenceKept(servers));
+
+  it('a table whose default draws from a free-standing sequence made in the window is made on the old source by the printed fix (the sequence made first), carried, and the sequence moved past the carried keys', () =>
+    freeStandingAsPrinted(servers));
+
+  it("a serial table whose sequence's name another object holds on the old source (a table outside the filters) is made there by the printed fix under a free name: the fall-back pairs it by its column and carries the rows, the other table untouched, the sequence past the carried keys", () =>
+    serialNameTakenAsPrinted(servers));
 });

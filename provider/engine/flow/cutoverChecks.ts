@@ -26,6 +26,7 @@ import { get, setVerification } from '../control/store';
 import { trace } from '../util/trace';
 import { displayIdent } from '../connect/quote';
 import { again } from './cutoverStep';
+import { sequencesMadeByMigration } from './cutoverSync';
 import { resumeAfterMismatch, rollBackLateWrites, type RolledBack } from './cutoverRollBack';
 
 /**
@@ -244,11 +245,17 @@ async function actOnVerification(
   await recordTableVerifications(store, name, records);
   trace('verification: tables recorded');
   const report = await again(run, 'the second look at sequences', () =>
-    recheckMovedSequences(spec, verified, known, (database, count) => {
-      const why = 'a source restart, or nextval without a write';
-      // fire and forget (the callback is synchronous): a run's warn never rejects
-      void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
-    }),
+    recheckMovedSequences(
+      spec,
+      verified,
+      known,
+      (database, { copied }) => {
+        const why = 'a source restart, or nextval without a write';
+        // fire and forget (the callback is synchronous): a run's warn never rejects
+        void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${copied} value(s) copied again`, database);
+      },
+      (database) => sequencesMadeByMigration(run, database),
+    ),
   );
   trace('verification: sequences looked at again');
   // the schema check's entries stay beside the rows' (recordSchemaCheck)

@@ -12,7 +12,8 @@ import type { MigrationRun } from '../run/migrationRun';
 import { sideBySide } from '../util/sideBySide';
 import { configRowsLedger } from '../control/extensionConfigRows';
 import { copiedParents } from '../control/copyItems';
-import { syncSequences } from '../switchover/sequenceSync';
+import { madeByMigration, notOursMessage, syncSequences, type MadeByMigration } from '../switchover/sequenceSync';
+import { knownWithIdentities } from '../control/knownObjects';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
 import { failpoint } from '../util/failpoints';
 import { PgferryError } from '../core/errors';
@@ -61,15 +62,30 @@ export async function sequencesAndLargeObjects(
 async function sequencesAtCutover(run: MigrationRun, s: OnlineStream): Promise<void> {
   const { spec, store } = run;
   await updateDatabase(store, spec.migrationName, s.database, { ...streamCounts(s), latencySeconds: 0, pendingBytes: 0 });
-  const count = await again(run, `the sequences of ${displayIdent(s.database)}`, () => {
+  const mine = await sequencesMadeByMigration(run, s.database);
+  const { copied, notOurs } = await again(run, `the sequences of ${displayIdent(s.database)}`, () => {
     failpoint(`cutover-sequences:${s.database}`);
-    return syncSequences(spec.source, spec.target, s.database, spec);
+    return syncSequences(spec.source, spec.target, s.database, spec, mine);
   });
-  run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+  run.onProgress({ kind: 'info', message: `cutover: ${copied} sequence value(s) copied`, database: s.database });
+  if (notOurs.length > 0) await run.warn(notOursMessage(notOurs), s.database);
   await configRowsAtCutover(run, s.database);
   await followPartitionsAtCutover(run, s.database);
   await setCutoverStep(store, spec.migrationName, s.database, 'drained');
   failpoint(`cutover-drained:${s.database}`);
+}
+
+/**
+ * Which free-standing sequences of the target are the migration's (switchover/sequenceSync.ts
+ * madeByMigration): told by the known objects, recorded when the schema is followed; by their name
+ * otherwise, as before.
+ */
+export async function sequencesMadeByMigration(
+  run: Pick<MigrationRun, 'spec' | 'store'>,
+  database: string,
+): Promise<MadeByMigration | undefined> {
+  if (!run.spec.followSchemaChanges) return undefined;
+  return madeByMigration(await knownWithIdentities(run.store, run.spec.migrationName, database));
 }
 
 /**

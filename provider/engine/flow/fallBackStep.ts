@@ -31,9 +31,7 @@ import {
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent } from '../control/store';
 import { lateArrivals, lateArrivalWords, markFallBackPoint } from '../switchover/marker';
-import { syncSequencesBack, type MigrationSequences } from '../switchover/sequenceSync';
-import type { KnownOfDatabase } from '../control/knownObjects';
-import { partsOf } from '../verify/schema/identity';
+import { madeByMigration, syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
 import { fenceWindowTables, handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
@@ -46,7 +44,7 @@ import { columnsLeftBehind } from './columnsLeftBehind';
 import type pg from 'pg';
 import { carryWindowTables, planWindowTables, type CarryTarget, type WindowTable } from '../switchover/windowTables';
 import { recordCarry, takeBackCarried } from '../footprint/windowCarry';
-import { reverseStreamNamesOf, schemaObjectKey } from '../core/names';
+import { reverseStreamNamesOf } from '../core/names';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { withSession, withSessionPair } from '../connect/session';
 import { configRowsMessages, syncExtensionConfigRows } from '../switchover/extensionConfigSync';
@@ -297,7 +295,7 @@ async function readBeforeHold(run: SwitchoverRun, database: string): Promise<Rea
   const filter = await again(run, 'the filters', () =>
     withSession(spec.source, { database, purpose: 'fall-back' }, (client) => readFilterPlan(client, spec)),
   );
-  const schema = await wholeSchemaCheck(run, database, filter);
+  const schema = await wholeSchemaCheck(run, database, { filter });
   const notStreamed = await notStreamedTables(store, spec.migrationName, [database]);
   const opening = await tablesAtOpening(store, spec.migrationName, database);
   return { filter, schema, notStreamed, opening };
@@ -363,7 +361,9 @@ async function levelAndVerify(
   const { spec, store } = run;
   const { clock } = course;
   const name = spec.migrationName;
-  const mine = { ...(read.opening ? { opening: read.opening } : {}), ...madeByMigration(read.schema.known) };
+  // a free-standing sequence of the new server is the migration's only as restored or made there (its OID)
+  const made = madeByMigration(read.schema.known);
+  const mine = { ...(read.opening ? { opening: read.opening } : {}), ...(made ? { madeByMigration: made } : {}) };
   const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, read.filter, mine));
   run.onProgress({
     kind: 'info',
@@ -381,24 +381,6 @@ async function levelAndVerify(
   await markFallBackReleased(store, name, database);
   course.released = true;
   failpoint(`fallback-verified:${database}`);
-}
-
-/**
- * Whether a free-standing sequence of the new server is the migration's: known (restored by the
- * copy, or followed from the source) and the very one recorded there (its OID), not one made on the
- * new server in the window under a name the old source also has. Nothing to tell by without
- * followSchemaChanges, or on a catalog that recorded nothing: by its name then, as before.
- */
-function madeByMigration(known: KnownOfDatabase | undefined): Pick<MigrationSequences, 'madeByMigration'> {
-  if (!known || known.known.size === 0) return {};
-  return {
-    madeByMigration: (s) => {
-      const key = schemaObjectKey('sequence', s.schema, null, s.name, null);
-      if (!known.known.has(key)) return false;
-      const recorded = partsOf(known.knownIdentities.get(key));
-      return recorded === undefined || recorded.object === s.oid;
-    },
-  };
 }
 
 /**

@@ -21,19 +21,22 @@ export interface WholeSchemaCheck {
 /**
  * Reads what one database's whole schema check leaves out and knows, from the control catalog,
  * once. `pgferry verify` (api.ts `verifyMigration`) makes the same check, with the spec alone.
- * `filter`: the source's filter plan, read already (a fall-back's, read before its hold); else the
- * check reads it.
+ * `atFallBack`: a fall-back's, with the old source's filter plan it read before its hold (else the
+ * check reads the plan); a sequence a column owns is then paired by that column (checkSchema's
+ * ownedSequencesByColumn).
  */
 export async function wholeSchemaCheck(
   run: Pick<SwitchoverRun, 'spec' | 'store'>,
   database: string,
-  filter?: FilterPlan,
+  atFallBack?: { readonly filter: FilterPlan },
 ): Promise<WholeSchemaCheck> {
   const { spec, store } = run;
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
   const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : undefined;
+  // at a fall-back, a window's table made by the printed fix may name its serial's sequence otherwise
+  const fallBack = atFallBack ? { filter: atFallBack.filter, ownedSequencesByColumn: true } : {};
   return {
     ...(known ? { known } : {}),
-    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known, ...(filter ? { filter } : {}) }),
+    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known, ...fallBack }),
   };
 }

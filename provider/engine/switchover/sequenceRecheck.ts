@@ -10,7 +10,7 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import type { VerificationReport, VerificationTable } from '../core/model';
 import { SEQUENCES_ROW, verificationReport, verifySequencesOf, type VerifyOptions } from '../verify/verifyTables';
 import { compareSequences, readSequenceStates } from '../verify/sequenceCheck';
-import { syncSequences } from './sequenceSync';
+import { syncSequences, type MadeByMigration, type SequencesCopied } from './sequenceSync';
 
 /**
  * Whether the database's sequences exist on both sides and only their values differ. A sequence the
@@ -28,20 +28,23 @@ async function onlyValuesDiffer(spec: MigrationSpec, database: string): Promise<
 
 /**
  * The report after copying sequence values again where they alone differ; the report as it was
- * when anything else differs. `onCopied` is told each database whose sequences were copied again.
+ * when anything else differs. `onCopied` is told each database whose sequences were copied again;
+ * `mine` tells the target's free-standing sequences that are the migration's, as the first copy did
+ * (a DBA's under the source's name is left alone again, and the verification names it).
  */
 export async function recheckMovedSequences(
   spec: MigrationSpec,
   report: VerificationReport,
   known: VerifyOptions['known'],
-  onCopied: (database: string, count: number) => void,
+  onCopied: (database: string, copied: SequencesCopied) => void,
+  mine: (database: string) => Promise<MadeByMigration | undefined> = async () => undefined,
 ): Promise<VerificationReport> {
   const mismatched = report.tables.filter((t) => !t.matches);
   if (mismatched.length === 0 || mismatched.some((t) => t.table !== SEQUENCES_ROW)) return report;
   for (const { database } of mismatched) if (!(await onlyValuesDiffer(spec, database))) return report;
   const again = new Map<string, VerificationTable>();
   for (const { database } of mismatched) {
-    onCopied(database, await syncSequences(spec.source, spec.target, database, spec));
+    onCopied(database, await syncSequences(spec.source, spec.target, database, spec, await mine(database)));
     again.set(database, await verifySequencesOf(spec, database, known?.get(database)));
   }
   const tables = report.tables.map((t) => (t.table === SEQUENCES_ROW ? (again.get(t.database) ?? t) : t));

@@ -5,16 +5,21 @@
 // server's back, never lower. At a switch the two servers' sequences are paired as the migration
 // pairs their tables, never by the sequence's own name alone: one a column owns (serial, identity)
 // by that column (its table's name and its own), whatever each server named it; a free-standing one
-// by its name, only when it is the migration's (within its filters; at a fall-back, the one pgferry
-// restored on the new server, not one made there in the window). A sequence of that name that is
-// someone else's (a bystander's on the old source, one outside the filters) is never set.
+// by its name, only when it is the migration's (within its filters; on the target, the one pgferry
+// restored or made there, told by the known objects and the OID recorded for each: not one a DBA
+// made there under that name, at a cutover or in a fallback window). A sequence of that name that
+// is someone else's (a DBA's on the target, a bystander's on the old source, one outside the
+// filters) is never set: the cutover warns of it, naming it and what to do.
 import { listSequencesWithOwners, sequencePairKeys, type OwnedSequence, type SourceSequence } from '../catalog/introspect';
 import { withSessionPair } from '../connect/session';
 import type pg from 'pg';
 import type { ServerSpec } from '../input/migrationSpec';
 import { readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
-import { qualifiedKey } from '../core/names';
+import { qualifiedKey, schemaObjectKey } from '../core/names';
 import type { TableFilters } from '../input/patterns';
+import type { KnownOfDatabase } from '../control/knownObjects';
+import { partsOf } from '../verify/schema/identity';
+import { displayName } from '../connect/quote';
 
 export interface SequenceValue {
   readonly sequence: SourceSequence;
@@ -77,13 +82,64 @@ function pairSequences(
 }
 
 /**
+ * Whether a free-standing sequence of the target (the new server at a fall-back) is the migration's:
+ * known (restored by the copy, or followed from the source) and the very one recorded there (its
+ * OID), not one a DBA made there under a name the source has (after dropping the migration's, or
+ * before the source made its own). Undefined when nothing tells (no followSchemaChanges, or a
+ * catalog that recorded nothing): by its name then, as before known objects were recorded.
+ */
+export type MadeByMigration = (s: OwnedSequence) => boolean;
+
+/** MadeByMigration from what is known of the database (control/knownObjects.ts knownWithIdentities). */
+export function madeByMigration(known: KnownOfDatabase | undefined): MadeByMigration | undefined {
+  if (!known || known.known.size === 0) return undefined;
+  return (s) => {
+    const key = schemaObjectKey('sequence', s.schema, null, s.name, null);
+    if (!known.known.has(key)) return false;
+    const recorded = partsOf(known.knownIdentities.get(key));
+    return recorded === undefined || recorded.object === s.oid;
+  };
+}
+
+/** A free-standing sequence of the target a sync left alone: someone else's under the source's name, with the source's value. */
+export interface NotTheMigrations {
+  readonly name: string;
+  readonly sourceValue: string;
+}
+
+/** What a forward sync did: how many values it set, and the target's sequences it left alone as someone else's. */
+export interface SequencesCopied {
+  readonly copied: number;
+  readonly notOurs: readonly NotTheMigrations[];
+}
+
+/** The warning of the target's sequences a sync left alone: each named, and what to do. */
+export function notOursMessage(notOurs: readonly NotTheMigrations[]): string {
+  const one = notOurs.length === 1;
+  const named = notOurs.map((n) => `${n.name} (the source's last_value ${n.sourceValue})`).join(', ');
+  return (
+    `cutover: ${one ? 'sequence' : 'sequences'} ${named} on the target ${one ? 'is' : 'are'} not the one pgferry restored there ` +
+    `(made there by someone else under the source's name), so ${one ? 'its value was' : 'their values were'} not set; ` +
+    `fix on the target: rename ${one ? 'it' : 'them'} (ALTER SEQUENCE ... RENAME TO) and make the source's again (pgferry makes it at its next look), ` +
+    `or keep ${one ? 'it' : 'them'} and set the value yourself (setval)`
+  );
+}
+
+/**
  * Copies every moved sequence's last_value/is_called from source to target, each onto its
  * counterpart there (pairSequences: an owned one by its column, a free-standing one by its name);
- * returns how many. A sequence the target does not have yet (the source made it since the schema
- * watch's last look) is left to the cutover's schema check, which makes it, and to the
+ * returns how many, and the free-standing ones of the target left alone as not the migration's
+ * (`mine`, MadeByMigration). A sequence the target does not have yet (the source made it since the
+ * schema watch's last look) is left to the cutover's schema check, which makes it, and to the
  * verification, which copies its value then (switchover/sequenceRecheck.ts): never a failed cutover.
  */
-export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {
+export async function syncSequences(
+  source: ServerSpec,
+  target: ServerSpec,
+  database: string,
+  filters?: TableFilters,
+  mine?: MadeByMigration,
+): Promise<SequencesCopied> {
   const options = { database, purpose: 'cutover' };
   return withSessionPair(source, options, target, { ...options, writable: true }, async (pair) => {
     const filter = filters ? await readFilterPlan(pair.source, filters) : UNFILTERED;
@@ -95,11 +151,16 @@ export async function syncSequences(source: ServerSpec, target: ServerSpec, data
       pair.source,
       pairs.map((p) => p.there),
     );
-    return writeSequenceValues(
+    const ours = (i: number): boolean => pairs[i]!.here.owner !== undefined || mine === undefined || mine(pairs[i]!.here);
+    const copied = await writeSequenceValues(
       pair.target,
-      values.map((v, i) => ({ ...v, sequence: pairs[i]!.here })),
+      values.flatMap((v, i) => (ours(i) ? [{ ...v, sequence: pairs[i]!.here }] : [])),
       'skip',
     );
+    const notOurs = values.flatMap((v, i) =>
+      ours(i) ? [] : [{ name: displayName(pairs[i]!.here.schema, pairs[i]!.here.name), sourceValue: v.lastValue }],
+    );
+    return { copied, notOurs };
   });
 }
 
@@ -149,7 +210,7 @@ export interface MigrationSequences {
    * Whether a free-standing sequence of the new server is the one the migration restored or made
    * there (its known objects and their OIDs); undefined when nothing tells (by its name then).
    */
-  readonly madeByMigration?: (s: OwnedSequence) => boolean;
+  readonly madeByMigration?: MadeByMigration;
 }
 
 /** The new server's sequences a fall-back takes back: the migration's (MigrationSequences), within the old source's filters. */

@@ -544,6 +544,24 @@ function someoneElses(ctx: CompareContext, t: SchemaObject): string | undefined 
   return undefined;
 }
 
+/** Why a free-standing sequence like the source's is someone else's all the same (anotherSequence). */
+const SEQUENCE_NOT_MADE =
+  "made on the target by someone else under the name of the migration's (not the one pgferry restored or made there)";
+
+/**
+ * A free-standing sequence of the target that is not the one recorded under its name (another OID,
+ * or a name pgferry found taken), however like the source's: its definition is a few numbers a
+ * DBA's sequence shares by default, and its value is what tells it, which no look compares. The
+ * cutover never sets its value (switchover/sequenceSync.ts madeByMigration), so a look never takes
+ * it for the migration's. A sequence a column owns is its table's, made again with it by a resync.
+ */
+function anotherSequence(ctx: CompareContext, t: SchemaObject): boolean {
+  if (t.kind !== 'sequence' || typeof t.props['owned by'] === 'string') return false;
+  const recorded = ctx.knownIdentities?.get(keyOf(t));
+  if (recorded === undefined || !ctx.known?.has(keyOf(t))) return false;
+  return recorded === NONE_MADE || partsOf(recorded)?.object !== t.objectId;
+}
+
 /**
  * After an object both sides have under one name was compared (its differences from `before` on):
  * equal, the target's is the source's, and a known one's OID there is identified; unlike it and
@@ -561,13 +579,14 @@ function otherUnderName(
     identified: Map<string, string>;
   },
 ): void {
-  if (out.differences.length === before) {
+  if (out.differences.length === before && !anotherSequence(out.ctx, t)) {
     const now = targetIdentity(t);
     if (now !== undefined && out.ctx.knownIdentities?.get(keyOf(t)) !== now && out.ctx.known?.has(keyOf(t)))
       out.identified.set(keyOf(t), now);
     return;
   }
-  const whose = someoneElses(out.ctx, t);
+  const like = out.differences.length === before;
+  const whose = like ? SEQUENCE_NOT_MADE : someoneElses(out.ctx, t);
   if (whose === undefined) return;
   // the name is theirs from now on, also once the look records the source's object as known
   if (!out.ctx.known?.has(keyOf(t))) out.identified.set(keyOf(t), NONE_MADE);
@@ -575,7 +594,7 @@ function otherUnderName(
   out.steps.splice(before);
   out.differences.push({
     object: describeObject(t),
-    detail: `${whose}, unlike the source's: kept`,
+    detail: `${whose}, ${like ? 'though like' : 'unlike'} the source's: kept`,
     fix: `${renameAsideStatement(t)} (keeps it under another name; pgferry then makes the source's)`,
     ...tableOf(t),
   });
