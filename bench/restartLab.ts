@@ -1,10 +1,10 @@
 // A developer's loop for restart cost (not part of `npm run bench`): one online migration of a
 // small pgbench database streams beside a native subscription of the same database (bench/consumers.ts);
 // then, several times, both are stopped (pgferry's runner killed, the subscription disabled), a
-// backlog written, and each resumed alone in turn (ENABLE; for pgferry, by turns two rounds each, a
+// backlog written, and each resumed alone in turn (ENABLE; for pgferry, by turns one round each, a
 // new runner as `pgferry resume` starts it, a runner started ahead and already loaded, handed its
-// input at the resume, or `pgferry agent` with its spare runner taking the migration up, by turns
-// one round each: bench/restartLabAgent.ts), the order alternating by round, timed until its
+// input at the resume, or `pgferry agent` with its spare runner taking the migration up:
+// bench/restartLabAgent.ts), the order alternating by round, timed until its
 // replication origin on the target first moves (the first applied change).
 // Before the resumes it reads each slot's restart point and confirmed position: the WAL between
 // them is what a walsender decodes again before it sends anything. Each round prints the resumed
@@ -12,7 +12,8 @@
 // handed it its input (started it, for a new process), beside what the lab saw.
 // With --base DIR (another build's dist/), pgferry's runners come from that build and this one by
 // turns, so two builds are timed in one lab against the same backlogs and load; each build's rounds
-// meet both ways of resuming and both orders.
+// meet the first two ways of resuming (two rounds each by turns; the agent starts this build's
+// runners only) and both orders.
 //   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements] [--base DIR]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
