@@ -21,6 +21,7 @@ import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { BENCH_DB, PG_BIN, loadDataset } from './dataset';
 import { machineInfo } from './machine';
 import { benchSettings } from './settings';
+import { agentArgs } from './agentCommand';
 
 interface AgentsLabArgs {
   readonly help?: string;
@@ -110,32 +111,14 @@ const server = (r: Reached | Cluster): ServerSpec => {
 
 /** A `pgferry agent` process with the source's credentials in its environment. */
 function startAgent(name: string, source: Reached, target: Cluster, jobs: number): ChildProcess {
-  const cli = path.join(__dirname, '..', 'provider', 'cli', 'main.js');
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'agent',
-      '--name',
-      name,
-      '--target-host',
-      target.host,
-      '--target-port',
-      String(target.port),
-      '--target-user',
-      target.user,
-      '--concurrency',
-      String(jobs),
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        PGPASSWORD: target.password,
-        PGFERRY_SOURCE_URLS: `postgres://${source.cluster.user}:${source.cluster.password}@${source.host}:${source.port}/${BENCH_DB}`,
-      },
+  const child = spawn(process.execPath, [...agentArgs(name, target), '--concurrency', String(jobs)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      PGPASSWORD: target.password,
+      PGFERRY_SOURCE_URLS: `postgres://${source.cluster.user}:${source.cluster.password}@${source.host}:${source.port}/${BENCH_DB}`,
     },
-  );
+  });
   // an agent that stops on its own (a refused option, a login it cannot find) is said, not waited for in silence
   let said = '';
   child.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000)));

@@ -7,14 +7,12 @@
 // lease free and the agents notified; the clock starts just before, and the agent's look, its job
 // queue's claim and the handing over to its spare are all inside the figure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type pg from 'pg';
 import type { Cluster } from '../provider/localpg/cluster';
 import { parseMigrationSpec } from '../provider/engine';
 import { leaseKey, REQUEST_CHANNEL, runSpecOf } from '../provider/engine/internal';
 import { waitUntil as until } from './consumers';
-
-const CLI_MAIN = path.join(__dirname, '..', 'provider', 'cli', 'main.js');
+import { agentArgs } from './agentCommand';
 
 export class LabAgent {
   private stderr = '';
@@ -31,25 +29,10 @@ export class LabAgent {
   /** Starts `pgferry agent` against `target` with the credentials of `source`'s database `database`; resolves once it joined. */
   static async start(source: Cluster, target: Cluster, database: string, migration: string): Promise<LabAgent> {
     const sourceUrl = `postgres://${source.user}:${encodeURIComponent(source.password ?? '')}@${source.host}:${source.port}/${database}`;
-    const child = spawn(
-      process.execPath,
-      [
-        CLI_MAIN,
-        'agent',
-        '--name',
-        'restart-lab',
-        '--target-host',
-        target.host,
-        '--target-port',
-        String(target.port),
-        '--target-user',
-        target.user,
-      ],
-      {
-        env: { ...process.env, PGPASSWORD: target.password ?? '', PGFERRY_SOURCE_URLS: sourceUrl, PGPASSFILE: '/nonexistent' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, agentArgs('restart-lab', target), {
+      env: { ...process.env, PGPASSWORD: target.password ?? '', PGFERRY_SOURCE_URLS: sourceUrl, PGPASSFILE: '/nonexistent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const agent = new LabAgent(child, target, migration);
     await until('the agent to join', 60_000, async () => (/^agent restart-lab joined/m.test(agent.stderr) ? true : undefined), 50);
     return agent;
