@@ -2,10 +2,12 @@
 // agent's runner is still copying. A tags edit returns at once, the migration still copying in the
 // agent's runner (read back from the control catalog, the tags recorded in the outputs); only an
 // update that asks a cutover waits for the stream, and then cuts over: the target holds the
-// source's rows, compared row by row. The agent is a real process of the CLI.
+// source's rows, compared row by row. The agent is a real process of the CLI. Its runner reaches
+// the target through a proxy that holds the COPY into events mid-stream until the tags edit has
+// returned: a table large enough to take seconds raced the copy on a fast machine.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { startCluster, until, type Cluster } from '../support';
+import { CopyHold, startCluster, until, type Cluster } from '../support';
 import { agentInputs, startAgent, type AgentServers } from './support/agents';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
@@ -21,6 +23,7 @@ let provider: string;
 let program: { dir: string; remove(): Promise<void> };
 let host: ProviderHost;
 let agent: ChildProcess | undefined;
+let hold: CopyHold | undefined;
 
 const servers = (): AgentServers => ({ source, target, sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, provider });
 const inputs = (overrides: Record<string, unknown> = {}) =>
@@ -39,14 +42,16 @@ describe('protocol: an update of a migration an agent is still copying', functio
       startCluster({ major: 15, label: 'agupd-dst', password: TARGET_PW }),
     ]);
     await loadShop(source, DB);
-    // a table big enough that the copy is still running when the tags edit is applied
+    // a table whose COPY spans many messages, so that the proxy holds it with rows still to send
     await source.query(`CREATE TABLE events (id bigint PRIMARY KEY, payload text)`, [], DB);
-    await source.query(`INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`, [], DB);
+    await source.query(`INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 300000) g`, [], DB);
     ({ provider, program, host } = await openProtocolSession());
-    agent = await startAgent(servers(), 'res-agent-upd', [DB]);
+    hold = await CopyHold.start(target, /"events"/);
+    agent = await startAgent(servers(), 'res-agent-upd', [DB], { targetPort: hold.port });
   });
   after(async () => {
     agent?.kill('SIGKILL');
+    await hold?.close();
     await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
   });
@@ -54,6 +59,8 @@ describe('protocol: an update of a migration an agent is still copying', functio
   it('a tags edit returns with the migration still copying in the catalog; a cutover asked next waits for the stream and the target equals the source', async () => {
     const created = await host.create((await host.check({}, inputs())).inputs);
     assert.equal(created.properties.state, 'InProgress', String(created.properties.message));
+    // its runner validates, makes the schema and then copies: on a loaded machine that is minutes
+    await hold!.whenHeld(180_000);
 
     const edited = (await host.check(created.properties, inputs({ tags: { owner: 'team-b' } }))).inputs;
     const diff = await host.diff(created.id, created.properties, edited);
@@ -64,11 +71,19 @@ describe('protocol: an update of a migration an agent is still copying', functio
     assert.notEqual(after.sub_state, 'WaitingForCutoverTrigger', 'the update did not wait for the stream');
     assert.notEqual(updated.properties.subState, 'WaitingForCutoverTrigger');
     assert.deepEqual(updated.properties.tags, { owner: 'team-b' }, 'the outputs record the new tags');
-    const [copied] = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM events`, [], DB).catch(() => [{ n: 0 }]);
+    // the COPY into events still runs on the target, short of the source's rows (its table is not
+    // read: the copy holds it locked until it commits)
+    const [copying] = await target.query<{ n: string }>(
+      `SELECT tuples_processed::text AS n FROM pg_stat_progress_copy WHERE datname = current_database() AND relid = 'public.events'::regclass`,
+      [],
+      DB,
+    );
     const [all] = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM events`, [], DB);
-    assert.ok(copied!.n < all!.n, `the target has ${copied!.n} of ${all!.n} events: the copy goes on after the update`);
+    assert.ok(copying !== undefined, 'the COPY into events runs on the target when the update returned');
+    assert.ok(Number(copying.n) < all!.n, `the COPY has ${copying.n} of ${all!.n} events: the copy goes on after the update`);
 
     // a cutover asked while it still copies waits for the stream, then cuts over
+    hold!.release();
     const cut = (await host.check(updated.properties, inputs({ tags: { owner: 'team-b' }, cutover: true }))).inputs;
     const done = await host.update(created.id, updated.properties, cut);
     assert.equal(done.properties.state, 'Succeeded', String(done.properties.message));
