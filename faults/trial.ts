@@ -160,7 +160,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
     rng.fork('bystander'),
-    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase) },
+    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase), copiesLargeObjects: phase === 'large-objects' },
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );
