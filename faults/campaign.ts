@@ -4,7 +4,7 @@
 // another (each from its own seed, so `--replay SEED` runs one again), prints a line per trial
 // and a summary, and writes a JSON report. Exits 1 when a trial failed. `--trials N` means N
 // trials in which the fault really happened: a trial whose phase was never reached or whose fault
-// did nothing is reported as such and another is drawn in its place.
+// did nothing is reported as such and another is drawn in its place. `--help` lists the options.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,8 @@ import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
-import { FALLBACK_SHARE, PARALLEL_APPLY_SHARE, runTrial, type CampaignServers } from './trial';
+import { PARALLEL_APPLY_SHARE, runTrial, type CampaignServers } from './trial';
+import { FALLBACK_SHARE, forcedAgentRefusal } from './trialDraw';
 import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
 import { isPoolerStep, POOLER_SHARE } from './poolerTrial';
 import { WINDOW_CHANGE_SHARE, windowAnswerNamed, windowChangeNamed } from './windowChange';
@@ -207,35 +208,122 @@ function shareOption(value: string | undefined, name: string): number | undefine
   return share;
 }
 
-function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      trials: { type: 'string', default: '50' },
-      seed: { type: 'string' },
-      replay: { type: 'string' },
-      size: { type: 'string', default: 'default' },
-      fault: { type: 'string' },
-      phase: { type: 'string' },
-      fence: { type: 'string' },
-      'schema-change': { type: 'string' },
-      'fallback-share': { type: 'string' },
-      bystander: { type: 'string' },
-      'bystander-share': { type: 'string' },
-      pooler: { type: 'string' },
-      'pooler-share': { type: 'string' },
-      'apply-sessions': { type: 'string' },
-      'parallel-apply-share': { type: 'string' },
-      'window-change': { type: 'string' },
-      'window-answer': { type: 'string' },
-      'window-change-share': { type: 'string' },
-      'wal-bound-mib': { type: 'string', default: '256' },
-      'deadline-seconds': { type: 'string', default: '900' },
-      keep: { type: 'boolean', default: false },
-      out: { type: 'string' },
-    },
-  });
+/** One option of the command: what it takes and its default, as `--help` prints them. */
+interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** What follows the option (empty for a switch). */
+  readonly takes: string;
+  readonly what: string;
+  /** The default as said to the user. */
+  readonly byDefault: string;
+  /** The default parseArgs fills in. */
+  readonly given?: string | boolean;
+}
+
+const share = (what: string, value: number): Pick<OptionSpec, 'type' | 'takes' | 'what' | 'byDefault'> => ({
+  type: 'string',
+  takes: '0..1',
+  what,
+  byDefault: String(value),
+});
+
+/** Every option of `npm run faults`, in the order `--help` lists them. */
+const OPTIONS = {
+  trials: { type: 'string', takes: 'N', what: 'trials whose fault really happened', byDefault: '50', given: '50' },
+  seed: { type: 'string', takes: 'N', what: "the campaign's seed (trial seeds derive from it)", byDefault: 'random' },
+  replay: { type: 'string', takes: 'SEED[,SEED...]', what: 'run exactly these trial seeds', byDefault: 'none' },
+  size: { type: 'string', takes: Object.keys(SIZES).join('|'), what: "the fixture's size", byDefault: 'default', given: 'default' },
+  fault: { type: 'string', takes: 'KIND', what: `every trial's fault: ${FAULT_KINDS.join(', ')}`, byDefault: 'drawn' },
+  phase: { type: 'string', takes: 'PHASE', what: `every trial's phase: ${ALL_PHASES.join(', ')}`, byDefault: 'drawn' },
+  fence: { type: 'string', takes: 'always|never', what: 'fence the writers at every cutover, or at none', byDefault: 'drawn' },
+  'schema-change': {
+    type: 'string',
+    takes: 'always|never|NAME[,NAME...]',
+    what: "the application's schema changes while streaming (faults/schemaChanges.ts)",
+    byDefault: 'drawn in half the trials',
+  },
+  'fallback-share': share('the share of drawn phases in a fallback window', FALLBACK_SHARE),
+  bystander: { type: 'string', takes: 'always|never|KIND[,KIND...]', what: 'the bystanders (faults/bystander.ts)', byDefault: 'drawn' },
+  'bystander-share': share('the share of trials with a bystander', BYSTANDER_SHARE),
+  pooler: {
+    type: 'string',
+    takes: 'always|never|STEP',
+    what: 'a PgBouncer in front of the source, the runner killed at a step (faults/poolerTrial.ts)',
+    byDefault: 'drawn at cutover phases',
+  },
+  'pooler-share': share('the share of cutover-phase trials behind a pooler', POOLER_SHARE),
+  'apply-sessions': { type: 'string', takes: '1..16', what: 'target sessions applying each stream', byDefault: 'drawn' },
+  'parallel-apply-share': share('the share of trials applying with several sessions', PARALLEL_APPLY_SHARE),
+  'window-change': {
+    type: 'string',
+    takes: 'always|never|column|table|both',
+    what: "the application's column or table made in a fallback window",
+    byDefault: 'drawn',
+  },
+  'window-answer': { type: 'string', takes: 'fix|close', what: "the user's answer to the fall-back's stop on it", byDefault: 'drawn' },
+  'window-change-share': share('the share of fallback trials with such a change', WINDOW_CHANGE_SHARE),
+  'wal-bound-mib': { type: 'string', takes: 'N', what: 'source WAL a trial may retain, in MiB', byDefault: '256', given: '256' },
+  'deadline-seconds': { type: 'string', takes: 'N', what: "a trial's deadline", byDefault: '900', given: '900' },
+  keep: { type: 'boolean', takes: '', what: "keep the servers and the trials' databases", byDefault: 'off', given: false },
+  out: { type: 'string', takes: 'FILE', what: 'the JSON report', byDefault: 'bench/results/DATE-faults-HHMM.json' },
+  help: { type: 'boolean', short: 'h', takes: '', what: 'print these options and exit', byDefault: 'off' },
+} as const satisfies Readonly<Record<string, OptionSpec>>;
+
+/** `--help`: one line per option, what it takes, what it does and its default. */
+export function campaignUsage(): string[] {
+  const entries = Object.entries(OPTIONS) as [string, OptionSpec][];
+  const heads = entries.map(([name, o]) => `${o.short ? `-${o.short}, ` : ''}--${name}${o.takes ? ` ${o.takes}` : ''}`);
+  const width = Math.max(...heads.map((h) => h.length));
+  return [
+    'usage: npm run faults -- [OPTION...]',
+    ...entries.map(([, o], i) => `  ${heads[i]!.padEnd(width)}  ${o.what} (default: ${o.byDefault})`),
+  ];
+}
+
+/**
+ * parseArgs' own refusals in one line naming what was wrong and what is allowed (its messages run
+ * over several sentences and know nothing of this command's options).
+ */
+function argsError(error: unknown): Error {
+  const { code, message } = error as { code?: string; message: string };
+  const allowed = `allowed: ${Object.keys(OPTIONS)
+    .map((n) => `--${n}`)
+    .join(', ')} (--help says what each takes)`;
+  const named = /'([^']+)'/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new Error(`unknown option "${named}"; ${allowed}`);
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return new Error(`unexpected argument "${named}": every value follows its option; ${allowed}`);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new Error(`${message.split('.')[0]} (--help says what each option takes)`);
+  return error as Error;
+}
+
+type ParsedValues = { -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function parseValues(argv: readonly string[]): ParsedValues {
+  const config = Object.fromEntries(
+    Object.entries(OPTIONS).map(([name, o]: [string, OptionSpec]) => [
+      name,
+      { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.given === undefined ? {} : { default: o.given }) },
+    ]),
+  ) as { [K in keyof typeof OPTIONS]: { type: (typeof OPTIONS)[K]['type'] } };
+  try {
+    return parseArgs({ args: [...argv], strict: true, options: config }).values as ParsedValues;
+  } catch (error) {
+    throw argsError(error);
+  }
+}
+
+/** The command line: `--help`, or the campaign's options, each checked (a bad one throws one line naming it). */
+export function parseCampaignArgs(
+  argv: readonly string[],
+): { readonly help: true } | { readonly help: false; readonly options: CampaignOptions & { out?: string } } {
+  const values = parseValues(argv);
+  if (values.help) return { help: true };
+  return { help: false, options: checkedOptions(values) };
+}
+
+function checkedOptions(values: ParsedValues): CampaignOptions & { out?: string } {
   const int = (v: string | undefined, what: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${what}: must be a non-negative integer, got "${v}"`);
@@ -247,17 +335,14 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
   if (values.phase && !(ALL_PHASES as readonly string[]).includes(values.phase))
     throw new Error(`--phase: one of ${ALL_PHASES.join(', ')}`);
-  const share = shareOption(values['fallback-share'], 'fallback-share');
-  const bystanderShare = shareOption(values['bystander-share'], 'bystander-share');
-  const poolerShare = shareOption(values['pooler-share'], 'pooler-share');
-  const parallelApplyShare = shareOption(values['parallel-apply-share'], 'parallel-apply-share');
-  const windowChangeShare = shareOption(values['window-change-share'], 'window-change-share');
   const applySessions = values['apply-sessions'] === undefined ? undefined : Number(values['apply-sessions']);
   if (applySessions !== undefined && !(Number.isInteger(applySessions) && applySessions >= 1 && applySessions <= 16))
     throw new Error(`--apply-sessions: a whole number from 1 to 16, got "${values['apply-sessions']}"`);
   const pooler = values.pooler;
   if (pooler !== undefined && pooler !== 'always' && pooler !== 'never' && !isPoolerStep(pooler))
     throw new Error(`--pooler: always, never or a step of faults/poolerTrial.ts (cutover-pooler-paused ...), got "${pooler}"`);
+  const agents = forcedAgentRefusal(values.fault as FaultKind | undefined, values.phase as Phase | undefined, pooler);
+  if (agents) throw new Error(agents);
   const bystander = values.bystander;
   if (bystander && bystander !== 'always' && bystander !== 'never') bystanderKindsNamed(bystander);
   const schemaChange = values['schema-change'];
@@ -275,22 +360,31 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     phase: values.phase as Phase | undefined,
     fence: values.fence === undefined ? undefined : values.fence === 'always',
     schemaChange,
-    ...(share === undefined ? {} : { fallbackShare: share }),
+    ...sharesGiven(values),
     ...(bystander === undefined ? {} : { bystander }),
-    ...(bystanderShare === undefined ? {} : { bystanderShare }),
     ...(pooler === undefined ? {} : { pooler }),
-    ...(poolerShare === undefined ? {} : { poolerShare }),
     ...(applySessions === undefined ? {} : { applySessions }),
-    ...(parallelApplyShare === undefined ? {} : { parallelApplyShare }),
     ...(windowChange === undefined ? {} : { windowChange }),
     ...(windowAnswer === undefined ? {} : { windowAnswer }),
-    ...(windowChangeShare === undefined ? {} : { windowChangeShare }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,
     out: values.out,
     log: (line) => console.log(line),
   };
+}
+
+/** The `--NAME-share` options given, each checked. */
+function sharesGiven(values: ParsedValues): Partial<CampaignOptions> {
+  const given = (name: keyof ParsedValues & `${string}-share`): number | undefined => shareOption(values[name] as string | undefined, name);
+  const entries = [
+    ['fallbackShare', given('fallback-share')],
+    ['bystanderShare', given('bystander-share')],
+    ['poolerShare', given('pooler-share')],
+    ['parallelApplyShare', given('parallel-apply-share')],
+    ['windowChangeShare', given('window-change-share')],
+  ] as const;
+  return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
 }
 
 function defaultReportPath(): string {
@@ -301,7 +395,12 @@ function defaultReportPath(): string {
 }
 
 async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2));
+  const parsed = parseCampaignArgs(process.argv.slice(2));
+  if (parsed.help) {
+    for (const line of campaignUsage()) console.log(line);
+    return 0;
+  }
+  const o = parsed.options;
   o.log(`fault campaign: ${o.replay ? `replay of ${o.replay.join(', ')}` : `${o.trials} trials, seed ${o.seed}`}, size ${o.size}`);
   const out = o.out ?? defaultReportPath();
   mkdirSync(path.dirname(out), { recursive: true });

@@ -73,15 +73,23 @@ function stoppedReason(r: TrialResult): string {
   return r.message ?? '';
 }
 
+/**
+ * What a trial whose phase never came did instead, so a phase never reached can be told from a
+ * trigger that stopped matching: how the migration ended, and the user's cancel when they gave up.
+ */
+function notReachedWhy(r: TrialResult): string {
+  const canceled = r.schemaChange?.canceled;
+  if (canceled !== undefined) return `ended ${r.finalState ?? '-'}: the user canceled, ${canceled.slice(0, 120)}`;
+  return `ended ${r.finalState ?? '-'}`;
+}
+
 /** The lines under a trial that did not pass: why, and how to replay it. */
 export function trialDetail(r: TrialResult, replay: string): string[] {
   if (r.outcome === 'passed') return [];
   const out: string[] = [];
-  if (r.outcome === 'no-fault' || r.outcome === 'not-reached') {
-    out.push(
-      `      ${r.outcome === 'no-fault' ? `the fault did nothing: ${r.faultDetail ?? ''}` : 'the phase was never reached'}; not counted`,
-    );
-  } else out.push(`      state ${r.finalState ?? '-'}: ${stoppedReason(r)}`);
+  if (r.outcome === 'no-fault') out.push(`      the fault did nothing: ${r.faultDetail ?? ''}; not counted`);
+  else if (r.outcome === 'not-reached') out.push(`      the phase was never reached (${notReachedWhy(r)}); not counted`);
+  else out.push(`      state ${r.finalState ?? '-'}: ${stoppedReason(r)}`);
   for (const reason of r.reasons.slice(0, 8)) out.push(`      ${reason}`);
   if (r.outcome === 'failed') out.push(`      replay: ${replay}`);
   return out;

@@ -6,13 +6,14 @@ import { FINAL_STATES, type MigrationStatus, get } from '../provider/engine';
 import { CatalogConnection } from '../provider/engine/internal';
 import { serverSpec, type Cluster } from '../test/support';
 import { TrialAgents } from './agents';
-import { ArmedFault, describeFault, drawFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';
+import { ArmedFault, describeFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';
+import { drawPhaseAndFault } from './trialDraw';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { fenceProblems, findLeftovers, liftFences, readFences, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
-import { FALLBACK_PHASES, isFallBackStep, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
+import { isFallBackStep, isFallbackPhase, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
 import { driveFallback, judgeFallback, TRIAL_FALLBACK_WINDOW, type FallbackDriveArgs } from './fallbackTrial';
 import { runnerProcesses, runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
@@ -73,13 +74,6 @@ export interface TrialOptions {
 }
 
 /**
- * The share of trials drawn at a reverse-stream or fall-back phase. Drawn from a fork of its own
- * after the forward phase, so a seed drawn before those phases came keeps its forward phase with
- * `--fallback-share 0`, and most seeds keep it anyway.
- */
-export const FALLBACK_SHARE = 0.25;
-
-/**
  * The share of trials whose streams apply with several target sessions (parallel apply, issue 65),
  * two to four of them. Drawn from a fork of its own, so a seed keeps every other draw.
  */
@@ -90,22 +84,6 @@ function drawApplySessions(rng: Rng, share: number, forced?: number): number {
   const on = rng.chance(share);
   const sessions = rng.int(2, 4);
   return forced ?? (on ? sessions : 1);
-}
-
-function drawPhase(rng: Rng, share: number): Phase {
-  const forward = rng.fork('phase').pick(PHASES);
-  const fallback = rng.fork('fallback phase');
-  return fallback.chance(share) ? fallback.pick(FALLBACK_PHASES) : forward;
-}
-
-/**
- * A fault drawn for a trial at a fallback phase: an agent's fault becomes the runner's own (agents
- * do not pick up a Succeeded migration whose window is open: docs/fallback.md), the rest as drawn.
- */
-function drawTrialFault(rng: Rng, phase: Phase, only?: FaultKind): FaultPlan {
-  const plan = drawFault(rng, only);
-  if (!isFallbackPhase(phase) || !isAgentFault(plan.kind)) return plan;
-  return plan.kind === 'agent-kill' ? { kind: 'sigkill', durationMs: 0 } : { kind: 'lease-loss', durationMs: plan.durationMs };
 }
 
 /** The faults that restart a server: only on durable servers, whose restart gives back what a user's would. */
@@ -167,9 +145,8 @@ function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string, fault =
 export async function runTrial(servers: CampaignServers, opts: TrialOptions): Promise<TrialResult> {
   const started = Date.now();
   const rng = makeRng(opts.seed);
-  const phase = opts.phase ?? drawPhase(rng, opts.fallbackShare ?? FALLBACK_SHARE);
+  const { phase, plan, poolerShare } = drawPhaseAndFault(rng, { ...opts, poolerShare: opts.poolerShare ?? POOLER_SHARE });
   const fallback = isFallbackPhase(phase);
-  const plan = drawTrialFault(rng.fork('fault'), phase, opts.fault);
   if (RESTART_FAULTS.has(plan.kind) && !servers.durable)
     throw new Error(`fault ${plan.kind} restarts a server: it needs the campaign's durable servers (fsync on), not durable: false`);
   const trigger = phaseTrigger(phase, opts.size);
@@ -178,14 +155,12 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   // behind a pooler, the runner killed at its step instead of the drawn fault: at a cutover phase,
   // a step of the cutover; at a fall-back phase (only when --pooler asks), a step of the fall-back
   const poolerDraw =
-    phase.startsWith('cutover') || fallback
-      ? drawPooler(rng.fork('pooler'), databases, opts.poolerShare ?? POOLER_SHARE, opts.pooler, fallback)
-      : undefined;
+    phase.startsWith('cutover') || fallback ? drawPooler(rng.fork('pooler'), databases, poolerShare, opts.pooler, fallback) : undefined;
   const fenceWriters = !poolerDraw && drawFence(phase, rng.fork('fence'), opts.fence);
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
     rng.fork('bystander'),
-    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase) },
+    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase), copiesLargeObjects: phase === 'large-objects' },
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );

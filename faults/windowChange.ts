@@ -26,10 +26,10 @@ export type WindowAnswer = (typeof WINDOW_ANSWERS)[number];
 
 export interface WindowChangeDraw {
   /**
-   * Per trial database, what the application makes there. Each database of the migration gets one:
-   * a fall-back that completes in one database and stops in another cannot be asked again (the
-   * request is refused once a window FellBack: see docs/faults.md), so a change in one database alone
-   * would leave the user no way on but closing the other's window.
+   * Per trial database, what the application makes there. Each database of the migration gets one,
+   * as when a fall-back that completed in one database and stopped in another could not be asked
+   * again; it can now (docs/fallback.md: the windows still Open fall back), and the draw is kept so
+   * that seeds replay as they were drawn.
    */
   readonly kinds: readonly [WindowChangeKind, WindowChangeKind];
   /** What the user does when the fall-back stops on it. */

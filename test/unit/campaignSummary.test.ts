@@ -1,6 +1,7 @@
 // The fault campaign's summary (faults/report.ts), pure: a trial that stopped safely because the
 // user closed its fallback windows ends Succeeded with no message of its own, so the summary's
-// "stopped safely with:" line and the trial's detail print why the windows were closed instead.
+// "stopped safely with:" line and the trial's detail print why the windows were closed instead; a
+// trial whose phase never came says how its migration ended instead.
 import assert from 'node:assert/strict';
 import type { TrialResult } from '../../faults/outcome';
 import { summarize, summaryLines, trialDetail } from '../../faults/report';
@@ -28,5 +29,20 @@ describe('fault campaign: the summary of trials that stopped safely', () => {
       '  Failed: stream stopped: fix the column type',
     ]);
     assert.deepEqual(trialDetail(windows, 'replay'), [`      state Succeeded: fallback windows closed: ${CLOSED}`]);
+  });
+
+  it("says how a not-reached trial's migration ended, with the user's cancel when they gave up before the phase came", () => {
+    const canceled = stopped({
+      outcome: 'not-reached',
+      fired: false,
+      faulted: false,
+      finalState: 'Canceled',
+      schemaChange: { name: 'add-column-volatile', at: [300], made: true, fixesRun: [], canceled: 'the stream stopped on a column' },
+    });
+    assert.deepEqual(trialDetail(canceled, 'replay'), [
+      '      the phase was never reached (ended Canceled: the user canceled, the stream stopped on a column); not counted',
+    ]);
+    const succeeded = stopped({ outcome: 'not-reached', fired: false, faulted: false, finalState: 'Succeeded' });
+    assert.deepEqual(trialDetail(succeeded, 'replay'), ['      the phase was never reached (ended Succeeded); not counted']);
   });
 });
