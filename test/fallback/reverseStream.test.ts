@@ -226,7 +226,8 @@ async function reverseScenario(
 ): Promise<void> {
   const spec = await cutOverWithWindow(pair, store, name, db, SETUP, {
     spec: target ? { target } : {},
-    whileStreaming: (streaming) => refused(streaming, 'it has none (WaitingForUserAction; a window is opened by a cutover with fallbackWindow)'),
+    whileStreaming: (streaming) =>
+      refused(streaming, 'it has none (WaitingForUserAction; a window is opened by a cutover with fallbackWindow)'),
   });
   const windows = await fallbackWindows(store, spec.migrationName);
   assert.deepEqual(
@@ -312,9 +313,7 @@ describe('fall-back: the reverse stream (integration)', function () {
     reverseScenario(servers.pair, servers.store, 'fb-shop', 'fb_shop', { stop: true }));
 
   it('does the same with a managed-like target (no superuser; the admin may replicate, as on Azure)', () =>
-    onManagedWindowPair((managed, managedStore, target) =>
-      reverseScenario(managed, managedStore, 'fb-managed', 'fb_managed', { target }),
-    ));
+    onManagedWindowPair((managed, managedStore, target) => reverseScenario(managed, managedStore, 'fb-managed', 'fb_managed', { target })));
 
   it('keeps a reverse stream stopped through a killed runner, its cause and since read back, then applies again at resume once fixed, the old source equal', () =>
     stopOutlivesRunner(servers.pair, servers.store, 'fb-stop', 'fb_stop'));

@@ -40,7 +40,12 @@ export function shopSetup(size: ShopSize): string {
 export type ShopColumns = 'each' | 'oldSource';
 
 /** One table's rows on the old source and on the new server, each as text, sorted. */
-export async function rowsOnBoth(pair: ServerPair, db: string, table: string, columns: ShopColumns = 'each'): Promise<[string[], string[]]> {
+export async function rowsOnBoth(
+  pair: ServerPair,
+  db: string,
+  table: string,
+  columns: ShopColumns = 'each',
+): Promise<[string[], string[]]> {
   const list = columns === 'oldSource' ? await columnsOf(pair.source, db, table) : undefined;
   return Promise.all([tableRows(pair.source, db, table, list), tableRows(pair.target, db, table, list)]);
 }
