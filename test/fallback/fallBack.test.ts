@@ -32,19 +32,9 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import {
-  cutOverWithWindow,
-  fallBackSettles,
-  killRunner,
-  pairSpec,
-  runnerExits,
-  serverSpec,
-  until,
-  waitForStatus,
-  windowServers,
-  writeBehindFence,
-  type ServerPair,
-} from '../support';
+import { fallBackSettles, pairSpec, serverSpec, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import { cutOverWithWindow, windowServers } from '../support/windowOpen';
+import { killRunner, runnerExits } from '../support/wait';
 import { onManagedWindowPair, rowsOnBoth, shopAlike, shopSetup, SHOP_TABLES } from '../support/windowShop';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { update } from '../../provider/resource/operations';

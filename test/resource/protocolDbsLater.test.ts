@@ -11,6 +11,7 @@ import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Later-6f1a92';
 const TARGET_PW = 'dst-Later-0c47be';
+const SERVERS = { label: 'later', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: ['shop'] };
 
 let source: Cluster;
 let target: Cluster;
@@ -46,12 +47,7 @@ async function databaseRowCount(name: string): Promise<number> {
 describe('protocol: PgMigration created without dbsToMigrate, named by a later update', function () {
   this.timeout(300_000);
   before(async () => {
-    ({ source, target, provider, program, host } = await openProtocolPair({
-      label: 'later',
-      sourcePassword: SOURCE_PW,
-      targetPassword: TARGET_PW,
-      shops: ['shop'],
-    }));
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
   after(() => closeProtocolPair({ source, target, host, program }));
 

@@ -16,6 +16,7 @@ const SOURCE_PW = 'src-Fallback-4e81a2';
 const TARGET_PW = 'dst-Fallback-93c0d7';
 const NAME = 'proto-fallback';
 const DB = 'shop';
+const SERVERS = { label: 'res', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: [DB] };
 
 let source: Cluster;
 let target: Cluster;
@@ -191,12 +192,7 @@ async function secondCutover(): Promise<void> {
 describe('protocol: PgMigration falls back, streams forward again and cuts over a second time', function () {
   this.timeout(600_000);
   before(async () => {
-    ({ source, target, provider, program, host } = await openProtocolPair({
-      label: 'res',
-      sourcePassword: SOURCE_PW,
-      targetPassword: TARGET_PW,
-      shops: [DB],
-    }));
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
   after(() => closeProtocolPair({ source, target, host, program }));
 

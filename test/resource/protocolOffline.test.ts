@@ -12,6 +12,7 @@ import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Offline-91b2c7';
 const TARGET_PW = 'dst-Offline-4d8e03';
+const SERVERS = { label: 'res', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: ['shop'] };
 
 // One pair of servers and one provider host for the whole file, started by the outer describe's
 // hooks; the groups below run in order and share the migration the first one creates.
@@ -52,12 +53,7 @@ const databaseCount = async (name: string) =>
 describe('protocol: Offline PgMigration against real servers', function () {
   this.timeout(300_000);
   before(async () => {
-    ({ source, target, provider, program, host } = await openProtocolPair({
-      label: 'res',
-      sourcePassword: SOURCE_PW,
-      targetPassword: TARGET_PW,
-      shops: ['shop'],
-    }));
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
   after(() => closeProtocolPair({ source, target, host, program }));
 

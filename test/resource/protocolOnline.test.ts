@@ -11,6 +11,12 @@ import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
+const SERVERS = {
+  label: 'res',
+  sourcePassword: SOURCE_PW,
+  targetPassword: TARGET_PW,
+  shops: ['shop', 'scratch', 'orphan', 'direct', 'renamed', 'live'],
+};
 
 // One pair of servers and one provider host for the whole file, started by the outer describe's
 // hooks; the groups below run in order and share the migration the first one creates.
@@ -44,12 +50,7 @@ const slotsOnSource = async () =>
 describe('protocol: Online PgMigration against real servers', function () {
   this.timeout(300_000);
   before(async () => {
-    ({ source, target, provider, program, host } = await openProtocolPair({
-      label: 'res',
-      sourcePassword: SOURCE_PW,
-      targetPassword: TARGET_PW,
-      shops: ['shop', 'scratch', 'orphan', 'direct', 'renamed', 'live'],
-    }));
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
   after(() => closeProtocolPair({ source, target, host, program }));
 
