@@ -18,7 +18,7 @@ import {
   onBothTargets,
   pairSpec,
   startPair,
-  startSourceWriter,
+  quietTableRun,
   until,
   waitForStatus,
   type Cluster,
@@ -57,14 +57,7 @@ async function columns(cluster: Cluster, table: string): Promise<string[]> {
 }
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(SCHEMA, [], DB);
-  const spec = { ...pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }), target };
-  const running = runMigration(spec);
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, (c, n) => c.query('UPDATE busy SET n = n + 1 WHERE id = $1', [1 + (n % 1000)]));
-  try {
-    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await quietTableRun(pair, { name, target, db: DB, schema: SCHEMA, busyRows: 1000 }, async ({ spec, store, running, writer, ready }) => {
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.source.query(RELEASE, [], DB);
     // told within seconds, as followed later: not a fix for the user to run
@@ -89,11 +82,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.deepEqual(await rowsOf(pair.target, DB, 'quiet'), await rowsOf(pair.source, DB, 'quiet'));
     assert.deepEqual(await rowsOf(pair.target, DB, 'busy'), await rowsOf(pair.source, DB, 'busy'));
     assert.equal(end.verification?.tables.find((t) => t.table === 'public.quiet')?.method, 'full', 'read whole: its shape changed');
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(spec, running);
-    await store.close();
-  }
+  });
 }
 
 describe('column changes on a table not written again are followed by the cutover (issue 49)', function () {

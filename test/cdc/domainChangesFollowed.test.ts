@@ -12,6 +12,7 @@ import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { followingMigration, rowsOf } from './harness';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'domainchange';
 
@@ -114,7 +115,7 @@ describe('domains changed in place on the source while streaming', function () {
           60_000,
           500,
         ).catch(async (error: Error) => {
-          const told = (await catalogEvents(store, name, 12)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+          const told = await eventsTold(store, name, 12);
           throw new Error(
             `${error.message}\n  source: ${(await domains(source)).join(' | ')}\n  target: ${(await domains(pair!.target)).join(' | ')}\n  ${told}`,
           );

@@ -21,7 +21,7 @@ import {
   pairSpec,
   serverSpec,
   startPair,
-  startSourceWriter,
+  streamedRun,
   until,
   waitForStatus,
   type Cluster,
@@ -105,12 +105,9 @@ async function streaming(store: CatalogConnection, name: string): Promise<void> 
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const migration = spec(pair, name, target);
-  const running = runMigration(migration);
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, writeOne());
-  const s = (sql: string) => pair.source.query(sql, [], DB);
-  try {
-    await streaming(store, name);
+  await streamedRun(migration, { source: pair.source, db: DB, write: writeOne() }, async ({ store, running, writer, ready }) => {
+    const s = (sql: string) => pair.source.query(sql, [], DB);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     assert.equal((await leftOnSource(pair)).filter((w) => w.startsWith('event trigger')).length, 2, 'the event triggers are made');
     // an index made on the target alone: no message's table parts have it, and none may drop it
     await pair.target.query(`CREATE INDEX orders_target_only ON orders (n)`, [], DB);
@@ -178,11 +175,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(await contents(pair.target), await contents(pair.source));
     assert.deepEqual(await leftOnSource(pair), [], 'the event trigger is dropped at the release');
     console.log(`      ${name}: ${transactions} writer transactions`);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(migration, running);
-    await store.close();
-  }
+  });
 }
 
 describe('schema changes captured by an event trigger, followed at their exact place in the stream (issue 49)', function () {

@@ -41,6 +41,7 @@ import {
 } from '../support';
 import { describeDifference, diffSnapshots, readCatalogSnapshot } from '../support/catalogSnapshot';
 import { unexplained } from '../support/fidelityDifferences';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'gauntlet';
 const CUSTOMERS = 2_000;
@@ -353,7 +354,7 @@ async function scenario(
       return { ...status!, message: `${error.message}; ${status?.message ?? ''}` };
     });
     if (end.state !== 'Succeeded') {
-      const events = (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+      const events = await eventsTold(store, name, 40);
       const rows = await rowsApart(pair);
       assert.fail(`${end.state}: ${end.message} ${end.verification?.firstMismatch ?? ''}\nrows apart:\n  ${rows}\nevents:\n  ${events}`);
     }

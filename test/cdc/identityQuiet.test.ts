@@ -8,21 +8,10 @@
 // (the target computes its values). Read back: both servers' rows, columns and identity sequences,
 // and the cutover's own verification, which must end Succeeded with no schema difference.
 import assert from 'node:assert/strict';
-import { runMigration, type MigrationSpec } from '../../provider/engine';
+import type { MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  onBothTargets,
-  pairSpec,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
+import { cutoverEnd, onBothTargets, quietTableRun, until, type Cluster, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'idquiet';
@@ -71,14 +60,7 @@ async function quietResynced(store: CatalogConnection, name: string): Promise<st
 }
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(SCHEMA, [], DB);
-  const spec = { ...pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }), target };
-  const running = runMigration(spec);
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, (c, n) => c.query('UPDATE busy SET n = n + 1 WHERE id = $1', [1 + (n % 1000)]));
-  try {
-    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await quietTableRun(pair, { name, target, db: DB, schema: SCHEMA, busyRows: 1000 }, async ({ spec, store, running, writer, ready }) => {
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.source.query(RELEASE, [], DB);
     // no write to quiet: the watch alone brings the columns and the source's values
@@ -102,11 +84,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(pair.source, DB, table), table);
     for (const table of ['quiet', 'still'])
       assert.deepEqual(await catalogOf(pair.target, table), await catalogOf(pair.source, table), table);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(spec, running);
-    await store.close();
-  }
+  });
 }
 
 describe('identity and per-row default columns added to a quiet table are followed while streaming (issue 49)', function () {

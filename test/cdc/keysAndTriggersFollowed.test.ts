@@ -11,22 +11,10 @@
 // as well would add rows the source does not have).
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runMigration, type MigrationSpec } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationSpec } from '../../provider/engine';
 import { changesOf } from '../../provider/engine/footprint/ledger';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  onBothTargets,
-  pairSpec,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
+import { cutoverEnd, onBothTargets, pairSpec, streamedRun, until, type Cluster, type ServerPair } from '../support';
 
 const DB = 'shop';
 const ORDERS = 3_000;
@@ -103,20 +91,16 @@ async function contents(cluster: Cluster, table: string): Promise<string> {
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target'], managed: boolean): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-  const running = runMigration({ ...spec, target });
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, writeOne());
-  const s = (sql: string) => pair.source.query(sql, [], DB);
-  /** The foreign keys in the footprint ledger: pending (to be added at the release) or how they were dealt with. */
-  const ledger = async (): Promise<Record<string, string>> =>
-    Object.fromEntries(
-      (await changesOf<{ name: string }>(store, name, 'targetForeignKeys')).map((e) => [
-        e.undo.name,
-        e.undone ? String((e.detail as { outcome?: string }).outcome) : 'pending',
-      ]),
-    );
-  try {
-    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+  await streamedRun({ ...spec, target }, { source: pair.source, db: DB, write: writeOne() }, async ({ store, running, writer, ready }) => {
+    const s = (sql: string) => pair.source.query(sql, [], DB);
+    /** The foreign keys in the footprint ledger: pending (to be added at the release) or how they were dealt with. */
+    const ledger = async (): Promise<Record<string, string>> =>
+      Object.fromEntries(
+        (await changesOf<{ name: string }>(store, name, 'targetForeignKeys')).map((e) => [
+          e.undo.name,
+          e.undone ? String((e.detail as { outcome?: string }).outcome) : 'pending',
+        ]),
+      );
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     // an application release, while the writer runs (its locks taken in the writer's order: no deadlock)
     await s(`LOCK TABLE orders, line IN ACCESS EXCLUSIVE MODE;
@@ -174,11 +158,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     for (const table of ['orders', 'line', 'audit'])
       assert.equal(await contents(pair.target, table), await contents(pair.source, table), table);
     console.log(`      ${name}: ${transactions} writer transactions, ${await contents(pair.target, 'audit')} of audit`);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning({ target, migrationName: name }, running);
-    await store.close();
-  }
+  });
 }
 
 describe('foreign keys, triggers and rules created or dropped while streaming are followed (issue 49)', function () {

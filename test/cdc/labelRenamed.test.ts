@@ -11,22 +11,21 @@
 // stream goes on and the cutover succeeds (superuser target).
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runMigration, type MigrationSpec } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationSpec } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
-  endIfRunning,
   onBothTargets,
   onTarget,
   pairSpec,
-  startSourceWriter,
+  streamedRun,
   until,
   waitForStatus,
   type Cluster,
   type ServerPair,
 } from '../support';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'shop';
 const ORDERS = 2_000;
@@ -68,12 +67,8 @@ async function contents(cluster: Cluster): Promise<string> {
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-  const running = runMigration({ ...spec, target });
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, writeOne());
-  const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-  try {
-    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+  await streamedRun({ ...spec, target }, { source: pair.source, db: DB, write: writeOne() }, async ({ store, running, writer, ready }) => {
+    const told = () => eventsTold(store, name, 40);
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.source.query(`ALTER TYPE state RENAME VALUE 'new' TO 'fresh'`, [], DB);
     const [{ lsn } = { lsn: '' }] = await pair.source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
@@ -115,22 +110,14 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(await labels(pair.source), 'fresh,paid');
     assert.equal(await labels(pair.target), 'fresh,paid');
     assert.equal(await contents(pair.target), await contents(pair.source));
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning({ target, migrationName: name }, running);
-    await store.close();
-  }
+  });
 }
 
 /** The stream stopped on the new label, as a user who had not run the watch's fix finds it: the stop's own fix is run. */
 async function stoppedScenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-  const running = runMigration({ ...spec, target });
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, writeOne());
-  const told = async () => (await catalogEvents(store, name, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
-  try {
-    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+  await streamedRun({ ...spec, target }, { source: pair.source, db: DB, write: writeOne() }, async ({ store, running, writer, ready }) => {
+    const told = () => eventsTold(store, name, 40);
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.source.query(`ALTER TYPE state RENAME VALUE 'new' TO 'fresh'`, [], DB);
     const stopped = await waitForStatus(store, name, (st) => st.databases[0]?.applyStop !== undefined || isFinalState(st.state), 60_000);
@@ -150,11 +137,7 @@ async function stoppedScenario(pair: ServerPair, name: string, target: Migration
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}\nevents:\n  ${await told()}`);
     assert.equal(await labels(pair.target), 'fresh,paid');
     assert.equal(await contents(pair.target), await contents(pair.source));
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning({ target, migrationName: name }, running);
-    await store.close();
-  }
+  });
 }
 
 describe('an enum label renamed on the source while streaming', function () {

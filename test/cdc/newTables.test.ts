@@ -13,6 +13,7 @@ import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, onBothTargets, pairSpec, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'shop';
 const ORDERS = 20_000;
@@ -150,7 +151,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       240_000,
       500,
     ).catch(async (error: Error) => {
-      const events = (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+      const events = await eventsTold(store, name, 30);
       const requests = JSON.stringify(await tableResyncs(store, name), null, 1);
       const status = await get(store, name);
       throw new Error(`${error.message}\nrequests: ${requests}\nstatus: ${status?.subState} ${status?.message}\nevents:\n  ${events}`);

@@ -12,21 +12,9 @@
 // managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runMigration, type MigrationSpec } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationSpec } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  onBothTargets,
-  pairSpec,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
+import { cutoverEnd, onBothTargets, pairSpec, streamedRun, until, type Cluster, type ServerPair } from '../support';
 
 const DB = 'shop';
 const ORDERS = 5_000;
@@ -87,12 +75,8 @@ async function contents(cluster: Cluster): Promise<string> {
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-  const running = runMigration({ ...spec, target });
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, writeOne());
-  const s = (sql: string) => pair.source.query(sql, [], DB);
-  try {
-    const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
+  await streamedRun({ ...spec, target }, { source: pair.source, db: DB, write: writeOne() }, async ({ store, running, writer, ready }) => {
+    const s = (sql: string) => pair.source.query(sql, [], DB);
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     // made on the target alone, by someone else than pgferry: never dropped by the follow
     await pair.target.query(`CREATE INDEX orders_mine ON orders (note)`, [], DB);
@@ -193,11 +177,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     );
     assert.equal(await contents(pair.target), await contents(pair.source));
     console.log(`      ${name}: ${transactions} writer transactions; the release followed within ${followedIn} s`);
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning({ target, migrationName: name }, running);
-    await store.close();
-  }
+  });
 }
 
 describe('schema objects created while streaming are followed on the target (issue 49)', function () {

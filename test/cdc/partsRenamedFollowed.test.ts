@@ -7,10 +7,10 @@
 // read back from both servers after the cutover.
 import assert from 'node:assert/strict';
 import { requestCutover } from '../../provider/engine';
-import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { followingMigration, rowsOf } from './harness';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'partsrename';
 
@@ -66,7 +66,7 @@ describe('a table renamed on the source with its sequence, keys and index while 
         60_000,
         500,
       ).catch(async (error: Error) => {
-        const told = (await catalogEvents(store, name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+        const told = await eventsTold(store, name, 20);
         throw new Error(`${error.message}: ${JSON.stringify(await names(pair!.target))}\n  ${told}`);
       });
       await requestCutover(spec.target, name);

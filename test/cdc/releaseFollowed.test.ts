@@ -32,6 +32,7 @@ import {
   type ServerPair,
 } from '../support';
 import { rowsOf } from './harness';
+import { eventsTold } from '../support/toldEvents';
 
 const DB = 'queue';
 
@@ -164,7 +165,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const from = writer.committed();
     await until(`${count} more application transactions`, async () => (writer.committed() >= from + count ? true : undefined), 60_000);
   };
-  const told = async () => (await catalogEvents(store, name, 300)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+  const told = () => eventsTold(store, name, 300);
   const t = (sql: string) => pair.target.query(sql, [], DB);
   const started = Date.now();
   const step = (what: string) => console.log(`      ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s: ${what}`);

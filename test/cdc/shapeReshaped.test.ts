@@ -7,23 +7,9 @@
 // other tables stream: no value is guessed. The rows and columns are read back from both servers;
 // the cutover ends Succeeded with nothing done by hand. Superuser and managed-like targets.
 import assert from 'node:assert/strict';
-import { runMigration, type MigrationSpec } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationSpec } from '../../provider/engine';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
-import {
-  cutoverEnd,
-  endIfRunning,
-  makeManagedTarget,
-  pairSpec,
-  serverSpec,
-  startPair,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
+import { cutoverEnd, makeManagedTarget, serverSpec, startPair, quietTableRun, until, type Cluster, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'reshaped';
@@ -54,14 +40,7 @@ async function columns(cluster: Cluster): Promise<string[]> {
 }
 
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${DB}`);
-  await pair.source.query(SCHEMA, [], DB);
-  const spec = { ...pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }), target };
-  const running = runMigration(spec);
-  const store = new CatalogConnection(target);
-  const writer = startSourceWriter(pair.source, DB, (c, n) => c.query('UPDATE busy SET n = n + 1 WHERE id = $1', [1 + (n % 500)]));
-  try {
-    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await quietTableRun(pair, { name, target, db: DB, schema: SCHEMA, busyRows: 500 }, async ({ spec, store, running, writer, ready }) => {
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await pair.source.query(RELEASE, [], DB);
     await until(
@@ -89,11 +68,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.deepEqual(await columns(pair.target), await columns(pair.source));
     assert.deepEqual(await rowsOf(pair.target, DB, 't'), await rowsOf(pair.source, DB, 't'));
     assert.deepEqual(await rowsOf(pair.target, DB, 'busy'), await rowsOf(pair.source, DB, 'busy'));
-  } finally {
-    await writer.stop().catch(() => undefined);
-    await endIfRunning(spec, running);
-    await store.close();
-  }
+  });
 }
 
 describe('a column change the apply cannot decide is followed by copying the table again (issue 49)', function () {

@@ -4,12 +4,14 @@
 // the migration runs to Succeeded; bad names are refused at check with the create's words; a cancel
 // while it waits changes nothing. Driven through the SDK's provider host over gRPC.
 import assert from 'node:assert/strict';
-import { startCluster, type Cluster } from '../support';
-import { fingerprint, loadShop } from './support/fixture';
-import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
+import { type Cluster } from '../support';
+import { fingerprint } from './support/fixture';
+import type { ProviderHost } from './support/providerHost';
+import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Later-6f1a92';
 const TARGET_PW = 'dst-Later-0c47be';
+const SERVERS = { label: 'later', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: ['shop'] };
 
 let source: Cluster;
 let target: Cluster;
@@ -45,17 +47,9 @@ async function databaseRowCount(name: string): Promise<number> {
 describe('protocol: PgMigration created without dbsToMigrate, named by a later update', function () {
   this.timeout(300_000);
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ major: 15, label: 'later-src', password: SOURCE_PW }),
-      startCluster({ major: 15, label: 'later-dst', password: TARGET_PW }),
-    ]);
-    await loadShop(source, 'shop');
-    ({ provider, program, host } = await openProtocolSession());
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
-  after(async () => {
-    await closeProtocolSession({ host, program });
-    await Promise.all([source?.stop(), target?.stop()]);
-  });
+  after(() => closeProtocolPair({ source, target, host, program }));
 
   it('waits with nothing changed; adding dbsToMigrate is an update that names them and migrates them', namedLater);
   it('a cancel: "True" while it waits cancels it, changing nothing on either server', canceledWhileWaiting);

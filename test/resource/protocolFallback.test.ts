@@ -7,14 +7,16 @@
 // read back from both servers after every step; the outputs say the state, the window and the count.
 import assert from 'node:assert/strict';
 import { closeFallbackWindow, showMigration } from '../../provider/engine';
-import { serverSpec, startCluster, until, type Cluster } from '../support';
-import { fingerprint, loadShop } from './support/fixture';
-import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
+import { serverSpec, until, type Cluster } from '../support';
+import { fingerprint } from './support/fixture';
+import type { ProviderHost } from './support/providerHost';
+import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Fallback-4e81a2';
 const TARGET_PW = 'dst-Fallback-93c0d7';
 const NAME = 'proto-fallback';
 const DB = 'shop';
+const SERVERS = { label: 'res', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: [DB] };
 
 let source: Cluster;
 let target: Cluster;
@@ -190,17 +192,9 @@ async function secondCutover(): Promise<void> {
 describe('protocol: PgMigration falls back, streams forward again and cuts over a second time', function () {
   this.timeout(600_000);
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
-      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
-    ]);
-    await loadShop(source, DB);
-    ({ provider, program, host } = await openProtocolSession());
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
-  after(async () => {
-    await closeProtocolSession({ host, program });
-    await Promise.all([source?.stop(), target?.stop()]);
-  });
+  after(() => closeProtocolPair({ source, target, host, program }));
 
   it('cutover: true cuts over with a window; the old source follows the new server', createAndCutOver);
   it('the runner keeping the window killed: the next up restarts it', keeperRestarted);

@@ -5,19 +5,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runnerLogDir, runnerLogPath } from '../../provider/engine/runner/spawn';
 import { showMigration } from '../../provider/engine';
-import { serverSpec, startCluster, until, type Cluster } from '../support';
+import { serverSpec, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import {
-  closeProtocolSession,
-  openProtocolSession,
-  secretLeaks,
-  startProviderHost,
-  type CallError,
-  type ProviderHost,
-} from './support/providerHost';
+import { secretLeaks, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
+import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Offline-91b2c7';
 const TARGET_PW = 'dst-Offline-4d8e03';
+const SERVERS = { label: 'res', sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, shops: ['shop'] };
 
 // One pair of servers and one provider host for the whole file, started by the outer describe's
 // hooks; the groups below run in order and share the migration the first one creates.
@@ -58,17 +53,9 @@ const databaseCount = async (name: string) =>
 describe('protocol: Offline PgMigration against real servers', function () {
   this.timeout(300_000);
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
-      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
-    ]);
-    await loadShop(source, 'shop');
-    ({ provider, program, host } = await openProtocolSession());
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
-  after(async () => {
-    await closeProtocolSession({ host, program });
-    await Promise.all([source?.stop(), target?.stop()]);
-  });
+  after(() => closeProtocolPair({ source, target, host, program }));
 
   describe('create, read, update and adopt', createReadUpdateAdopt);
   describe('a moved migration window', windowMoves);

@@ -4,19 +4,19 @@
 // migration in progress leaves no slot or publication on the source.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { serverSpec, startCluster, until, type Cluster } from '../support';
+import { serverSpec, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import {
-  closeProtocolSession,
-  openProtocolSession,
-  secretLeaks,
-  startProviderHost,
-  type CallError,
-  type ProviderHost,
-} from './support/providerHost';
+import { secretLeaks, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
+import { closeProtocolPair, openProtocolPair } from './support/protocolPair';
 
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
+const SERVERS = {
+  label: 'res',
+  sourcePassword: SOURCE_PW,
+  targetPassword: TARGET_PW,
+  shops: ['shop', 'scratch', 'orphan', 'direct', 'renamed', 'live'],
+};
 
 // One pair of servers and one provider host for the whole file, started by the outer describe's
 // hooks; the groups below run in order and share the migration the first one creates.
@@ -50,22 +50,9 @@ const slotsOnSource = async () =>
 describe('protocol: Online PgMigration against real servers', function () {
   this.timeout(300_000);
   before(async () => {
-    [source, target] = await Promise.all([
-      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
-      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
-    ]);
-    await loadShop(source, 'shop');
-    await loadShop(source, 'scratch');
-    await loadShop(source, 'orphan');
-    await loadShop(source, 'direct');
-    await loadShop(source, 'renamed');
-    await loadShop(source, 'live');
-    ({ provider, program, host } = await openProtocolSession());
+    ({ source, target, provider, program, host } = await openProtocolPair(SERVERS));
   });
-  after(async () => {
-    await closeProtocolSession({ host, program });
-    await Promise.all([source?.stop(), target?.stop()]);
-  });
+  after(() => closeProtocolPair({ source, target, host, program }));
 
   describe('streaming before the cutover', streamingBeforeCutover);
   describe('cutover', cutover);

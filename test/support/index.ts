@@ -19,3 +19,4 @@ export * from './resume';
 export * from './serverObjects';
 export * from './windowOpen';
 export * from './ormMidStream';
+export * from './streamedRun';

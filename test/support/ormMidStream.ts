@@ -17,6 +17,7 @@ import type { Cluster } from '../../provider/localpg/cluster';
 import { pairSpec, type ServerPair } from './servers';
 import { startSourceWriter } from './sourceWriter';
 import { cutoverEnd, endIfRunning, until, waitForStatus } from './wait';
+import { eventsTold } from './toldEvents';
 
 /** One ORM's migration run mid-stream, and the application around it. */
 export interface OrmMidStream {
@@ -51,8 +52,7 @@ export async function ormMigrationMidStream(pair: ServerPair, target: ServerSpec
   };
   const running = runMigration(spec);
   const store = new CatalogConnection(target);
-  const told = async () =>
-    (await catalogEvents(store, spec.migrationName, 40)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+  const told = () => eventsTold(store, spec.migrationName, 40);
   const contents = (cluster: Cluster) => tableContents(cluster, orm.db, orm.table);
   let migrated = false;
   const writer = startSourceWriter(pair.source, orm.db, (c, n) => orm.write(c, n, migrated));

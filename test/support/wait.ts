@@ -196,3 +196,15 @@ export async function fallBackSettles(store: CatalogConnection, name: string, ti
     timeoutMs,
   );
 }
+
+/** SIGKILLs the runner of `name` (read from the catalog) and waits until the catalog sees it dead. */
+export async function killRunner(store: CatalogConnection, name: string): Promise<void> {
+  const running = await catalogStatus(store, name);
+  process.kill(running!.runner!.pid, 'SIGKILL');
+  await until('the runner is dead', async () => ((await catalogStatus(store, name))?.runner?.alive === false ? true : undefined));
+}
+
+/** Waits until the runner of `name` has exited, its work done (the window closed, the fall-back taken). */
+export async function runnerExits(store: CatalogConnection, name: string, timeoutMs = 60_000): Promise<void> {
+  await until('the runner exits', async () => ((await catalogStatus(store, name))?.runner?.alive === false ? true : undefined), timeoutMs);
+}
