@@ -3,13 +3,25 @@
 // and CREATE TABLE is no write it can refuse. The fall-back must not pass its point of no return so
 // (the rows would be on the new server alone): it reads the window's tables again last, and stops
 // naming the table, the old source unchanged (the carried rows taken back). Asked again, it names the
-// CREATE TABLE for the old source; once the user made it there, the rows are carried.
+// CREATE TABLE for the old source; once the user made it there, the rows are carried. And a window's
+// table named in unicode with a trailing space, its column of a domain over an array: the printed
+// CREATE TABLE runs on the old source as printed.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { requestFallBack } from '../../provider/engine';
-import { cutOverWithWindow, fallBackSettles, NOTES_SETUP, serverSpec, until, windowRows, windowServers, writeReadWrite } from '../support';
+import {
+  cutOverWithWindow,
+  fallBackSettles,
+  fallBackStopped,
+  NOTES_SETUP,
+  serverSpec,
+  until,
+  windowRows,
+  windowServers,
+  writeReadWrite,
+} from '../support';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 
@@ -71,5 +83,32 @@ describe('fallback window: a table made and filled during the fall-back, after i
     } finally {
       await fs.rm(holdDir, { recursive: true, force: true });
     }
+  });
+
+  it("a window's table named in unicode with a trailing space, a serial key and a column of the source's domain over an array: the printed CREATE TABLE runs as printed, its rows carried alike", async () => {
+    const { pair, store } = servers;
+    const name = 'made-in-window-named';
+    const db = 'made_in_window_named';
+    const table = '"public"."Bestellungen "';
+    const rows = async (side: 'source' | 'target') =>
+      (await pair[side].query<{ r: string }>(`SELECT t::text AS r FROM ${table} AS t ORDER BY 1`, [], db)).map((r) => r.r);
+    await cutOverWithWindow(pair, store, name, db, `${NOTES_SETUP} CREATE DOMAIN "Schlagwörter " AS text[];`);
+    await pair.target.query(
+      `CREATE TABLE ${table} (id serial PRIMARY KEY, "Wörter " "Schlagwörter ", "größe " numeric(6,2) DEFAULT 1.5);
+       INSERT INTO ${table} ("Wörter ") SELECT ARRAY['a b', 'ä' || g, NULL] FROM generate_series(1, 20) g`,
+      [],
+      db,
+    );
+    const message = await fallBackStopped(servers, name);
+    const fix = /fix on the old source: (.*?); then fall back again/.exec(message)?.[1];
+    assert.ok(fix?.includes(`CREATE TABLE ${table} (`), message);
+    await writeReadWrite(pair.source, db, fix!);
+    await requestFallBack(serverSpec(pair.target), name);
+    const fellBack = await fallBackSettles(store, name);
+    assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
+    assert.equal((await rows('source')).length, 20);
+    assert.deepEqual(await rows('source'), await rows('target'), 'every row on the old source, each once');
+    const [drawn] = await pair.source.query<{ id: number }>(`INSERT INTO ${table} DEFAULT VALUES RETURNING id`, [], db);
+    assert.ok(drawn!.id > 20, `the old source drew ${drawn!.id}, after the carried keys`);
   });
 });
