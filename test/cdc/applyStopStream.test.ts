@@ -10,6 +10,7 @@ import {
   requestCutover,
   resumeMigration,
   runMigration,
+  showMigration,
   startMigration,
   waitingForApplyFix,
   type MigrationSpec,
@@ -177,6 +178,51 @@ describe('online: a change the target refuses stops the stream until it is fixed
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       await assertSameTables(pair, 'selfheal');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("after the fix and pgferry resume, show's message says the stream streams again, naming the database and its stop, until the cutover", async () => {
+    await createDatabase(pair, 'resumedsaid');
+    const spec = parseMigrationSpec({
+      migrationName: 'resumed-said',
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: ['resumedsaid'],
+      mode: 'Online',
+      option: 'Migrate',
+    });
+    const store = new CatalogConnection(spec.target);
+    try {
+      await startMigration(spec);
+      await waitForStatus(store, spec.migrationName, streaming);
+      await pair.target.query(`INSERT INTO t3 VALUES (1011, 'written on the target')`, [], 'resumedsaid');
+      await pair.source.query(`INSERT INTO t3 VALUES (1011, 'source')`, [], 'resumedsaid');
+      const stopped = await waitForStatus(store, spec.migrationName, stoppedOrOver);
+      assert.equal(stopped.subState, 'WaitingForApplyFix', stopped.message);
+      await pair.target.query('DELETE FROM t3 WHERE id = 1011', [], 'resumedsaid');
+      await resumeMigration(spec);
+      const moving = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed',
+      );
+      assert.equal(moving.state, 'WaitingForUserAction', moving.message);
+      // what `pgferry show` reads: the migration's message, not only its events
+      const shown = await showMigration(spec.target, spec.migrationName);
+      assert.match(
+        shown?.message ?? '',
+        /^streaming again: database "?resumedsaid"?: the change that stopped it is applied \(it had stopped \d+ time\(s\) since /,
+      );
+      assert.equal(shown!.databases[0]!.applyStop, undefined);
+      const [row] = await pair.target.query<{ v: string }>('SELECT v FROM t3 WHERE id = 1011', [], 'resumedsaid');
+      assert.equal(row?.v, 'source', 'the stopped change applied once fixed');
+      await requestCutover(spec.target, spec.migrationName);
+      const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.message, undefined, 'the message of the stop gone once it cut over');
+      await assertSameTables(pair, 'resumedsaid');
     } finally {
       await store.close();
     }

@@ -203,6 +203,8 @@ async function stopOutlivesRunner(pair: ServerPair, store: CatalogConnection, na
     return w?.state === 'Open' ? w : undefined;
   });
   assert.equal(open.stop, undefined, 'the stop is cleared');
+  // what `show` prints of the window says it applies again, and since when it had stopped
+  assert.match(open.message ?? '', /^the reverse stream applies again \(it had stopped \d+ time\(s\) since [^)]+\)$/);
   await until('the old source has every write', async () => ((await shopAlike(pair, db)) ? true : undefined), 120_000);
   assert.deepEqual(await pair.source.query('SELECT k, note FROM scratch WHERE k = 100', [], db), [{ k: 100, note: 'from the new server' }]);
   const behind = await pair.source.query<{ n: string }>("SELECT count(*)::text AS n FROM items WHERE v LIKE 'behind the stop%'", [], db);
@@ -315,6 +317,6 @@ describe('fall-back: the reverse stream (integration)', function () {
   it('does the same with a managed-like target (no superuser; the admin may replicate, as on Azure)', () =>
     onManagedWindowPair((managed, managedStore, target) => reverseScenario(managed, managedStore, 'fb-managed', 'fb_managed', { target })));
 
-  it('keeps a reverse stream stopped through a killed runner, its cause and since read back, then applies again at resume once fixed, the old source equal', () =>
+  it("keeps a reverse stream stopped through a killed runner, its cause and since read back, then applies again at resume once fixed, the window's message saying so, the old source equal", () =>
     stopOutlivesRunner(servers.pair, servers.store, 'fb-stop', 'fb_stop'));
 });

@@ -215,13 +215,13 @@ export async function markFallbackStopped(
   );
 }
 
-/** A stopped reverse stream applies again: Open, the stop and its message cleared. */
-export async function markFallbackStreaming(store: CatalogConnection, migration: string, database: string): Promise<void> {
+/** A stopped reverse stream applies again: Open, the stop cleared, its message replaced by `message` (which says so). */
+export async function markFallbackStreaming(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
   await store.install(); // the stop's column comes with version 29
   await store.query(
-    `UPDATE ${T} SET state = 'Open', message = NULL, stopped_lsn = NULL, apply_stop = NULL
+    `UPDATE ${T} SET state = 'Open', message = $3, stopped_lsn = NULL, apply_stop = NULL
       WHERE migration = $1 AND database = $2 AND state = 'Stopped'`,
-    [migration, database],
+    [migration, database, message],
   );
 }
 

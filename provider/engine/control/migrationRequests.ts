@@ -192,12 +192,12 @@ export async function applyRetryRequests(catalog: CatalogConnection, name: strin
   return rows[0]?.n ?? 0;
 }
 
-/** Every stream moves again: waiting for the cutover, and the message of the stop is gone. */
-export async function setStreaming(catalog: CatalogConnection, name: string): Promise<void> {
+/** Every stream moves again: waiting for the cutover, the message of the stop replaced by `message` (which says so). */
+export async function setStreaming(catalog: CatalogConnection, name: string, message: string): Promise<void> {
   await catalog.query(
-    `UPDATE ${S}.migration SET state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger', message = NULL, updated_at = now()
+    `UPDATE ${S}.migration SET state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger', message = $2, updated_at = now()
       WHERE name = $1 AND sub_state = 'WaitingForApplyFix'`,
-    [name],
+    [name, message],
   );
 }
 

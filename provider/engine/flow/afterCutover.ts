@@ -265,9 +265,11 @@ const WINDOW: readonly WindowTransition[] = [
     occurs: (w, s, now) =>
       (w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn)) || now - s.startedAt >= STREAMING_AFTER_MS,
     step: async ({ watch, window }) => {
-      await markFallbackStreaming(watch.run.store, watch.run.spec.migrationName, window.database);
       const had = window.stop ? ` (it had stopped ${window.stop.attempts} time(s) since ${window.stop.since})` : '';
-      watch.run.onProgress({ kind: 'info', database: window.database, message: `the reverse stream applies again${had}` });
+      const message = `the reverse stream applies again${had}`;
+      // the window's message says so until a newer one: `show` tells a stream that stopped and was fixed from one that never stopped
+      await markFallbackStreaming(watch.run.store, watch.run.spec.migrationName, window.database, message);
+      watch.run.onProgress({ kind: 'info', database: window.database, message });
     },
     figures: true,
   },

@@ -42,7 +42,14 @@ import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { wholeSchemaCheck, type WholeSchemaCheck } from './wholeSchemaCheck';
 import { columnsLeftBehind } from './columnsLeftBehind';
 import type pg from 'pg';
-import { carryWindowTables, planWindowTables, type CarryTarget, type WindowTable } from '../switchover/windowTables';
+import {
+  carryWindowTables,
+  planWindowTables,
+  windowTablesSincePlan,
+  windowTablesSincePlanMessage,
+  type CarryTarget,
+  type WindowTable,
+} from '../switchover/windowTables';
 import { recordCarry, takeBackCarried } from '../footprint/windowCarry';
 import { reverseStreamNamesOf } from '../core/names';
 import { readFilterPlan, type FilterPlan } from '../filter/plan';
@@ -331,8 +338,8 @@ async function drainAndVerify(
   failpoint(`fallback-drained:${database}`);
   clock.done('drain');
   try {
-    await windowTablesBack(run, database, read);
-    await levelAndVerify(run, database, read, openedLsn, stream, course);
+    const planned = await windowTablesBack(run, database, read);
+    await levelAndVerify(run, database, { ...read, planned }, openedLsn, stream, course);
   } catch (error) {
     // a stop takes the carried rows back (those rows alone, footprint/windowCarry.ts), so that the next
     // fall-back carries them again with what the window writes meanwhile, instead of finding the table filled
@@ -353,7 +360,7 @@ async function tablesOfTheWindowTakenBack(run: SwitchoverRun, database: string):
 async function levelAndVerify(
   run: SwitchoverRun,
   database: string,
-  read: ReadBeforeHold,
+  read: ReadBeforeHold & { readonly planned: PlannedWindow | undefined },
   openedLsn: FallbackWindow['openedLsn'],
   stream: ReverseStream,
   course: FallBackCourse,
@@ -378,6 +385,8 @@ async function levelAndVerify(
   const recheck = reverseRecheck(stream.applier, openedLsn);
   await verifyBack(run, database, read, recheck, kept);
   clock.done('verification');
+  // read last, as close to the point of no return as can be: a table made or filled since the plan
+  if (read.planned) await windowTablesAgain(run, database, read.planned);
   await markFallBackReleased(store, name, database);
   course.released = true;
   failpoint(`fallback-verified:${database}`);
@@ -390,9 +399,9 @@ async function levelAndVerify(
  * made there, empty, are carried in one old-source transaction, recorded first (footprint/windowCarry.ts),
  * with the sequences of its columns.
  */
-async function windowTablesBack(run: SwitchoverRun, database: string, read: ReadBeforeHold): Promise<void> {
+async function windowTablesBack(run: SwitchoverRun, database: string, read: ReadBeforeHold): Promise<PlannedWindow | undefined> {
   const opening = read.opening;
-  if (!opening) return;
+  if (!opening) return undefined;
   // a runner killed after an earlier carry left its rows there: taken back, carried again below with the rest
   await tablesOfTheWindowTakenBack(run, database);
   // the fence on the window's tables, those made since the target was fenced too, before a row of them is read
@@ -401,7 +410,8 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
   const { publication } = reverseStreamNamesOf(run.spec.migrationName, database, run.instance);
   const plan = await again(run, 'the tables of the window', () => planWindowTables(sides, database, opening, publication));
   if (plan.leftBehind) throw new FallBackStopped(plan.leftBehind);
-  if (plan.carry.length === 0) return;
+  const planned: PlannedWindow = { opening, publication, seen: plan.seen, filled: plan.filled };
+  if (plan.carry.length === 0) return planned;
   await carriedUnfenced(run, database, plan.carry, fence.fenced);
   const record = (client: pg.Client, tables: readonly CarryTarget[]) => recordCarry(run, database, client, tables);
   // tried again after a lost connection: what the try before may have committed is taken back first, never carried twice
@@ -421,6 +431,29 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
     database,
     message: `fall-back: rows of the tables made on the new server in the window carried to the old source: ${carried.map((c) => `${c.table} ${c.rows}${c.sequences > 0 ? ` (${c.sequences} sequence value(s) moved forward)` : ''}`).join(', ')}`,
   });
+  return planned;
+}
+
+/** What the fall-back read of the window's tables before it carried their rows, which it reads again before its point of no return. */
+interface PlannedWindow {
+  readonly opening: readonly string[];
+  readonly publication: string;
+  readonly seen: readonly string[];
+  readonly filled: readonly string[];
+}
+
+/**
+ * The window's tables read again last before the point of no return, the fence put on those made
+ * since first: a session that turns read-only off may make a table after the plan read them (the
+ * fence's trigger is on tables, and CREATE TABLE writes none of them) and fill it, and its rows
+ * would be on the new server alone. One such table stops the fall-back, nothing changed, naming it.
+ */
+async function windowTablesAgain(run: SwitchoverRun, database: string, planned: PlannedWindow): Promise<void> {
+  const fence = await again(run, 'the fence on the tables of the window', () => fenceWindowTables(run, database));
+  const late = await again(run, 'the tables of the window', () =>
+    windowTablesSincePlan(run.spec.target, database, planned, planned, fence.fenced),
+  );
+  if (late.length > 0) throw new FallBackStopped(windowTablesSincePlanMessage(late));
 }
 
 /**

@@ -39,7 +39,7 @@ export async function handleStreamStops(s: Supervision): Promise<undefined> {
   await stops.recordFailures(streams);
   if (stops.any) {
     stops.retryDue(streams, await applyRetryRequests(run.store, name));
-    if (await stops.clearMoved(streams)) await setStreaming(run.store, name);
+    if (await stops.clearMoved(streams)) await setStreaming(run.store, name, stops.streamingAgainMessage());
   }
   return undefined;
 }

@@ -96,6 +96,8 @@ export class StreamStops {
   /** Failed streams already recorded (a failure is recorded once). */
   private readonly recorded = new WeakSet<OnlineStream>();
   private requestsSeen = 0;
+  /** The streams that applied past their stop since the migration's message last said so. */
+  private readonly movedAgain: string[] = [];
 
   private constructor(private readonly run: MigrationRun) {}
 
@@ -261,11 +263,23 @@ export class StreamStops {
       if (!appliedPast(stopped.stop, appliedUpTo(stream.applier.stats()))) continue;
       this.stopped.delete(stream.database);
       await updateDatabase(run.store, name, stream.database, { state: 'WaitingForCutoverTrigger', applyStop: null, message: null });
-      const message = `streaming again: the change that stopped it is applied (it had stopped ${stopped.stop.attempts} time(s) since ${stopped.stop.since})`;
+      const what = `the change that stopped it is applied (it had stopped ${stopped.stop.attempts} time(s) since ${stopped.stop.since})`;
+      const message = `streaming again: ${what}`;
       await recordEvent(run.store, name, 'info', message, stream.database);
       run.onProgress({ kind: 'info', message, database: stream.database });
+      this.movedAgain.push(`database ${displayIdent(stream.database)}: ${what}`);
     }
     return this.stopped.size === 0;
+  }
+
+  /**
+   * What the migration's message says once none is stopped any more, in place of the stop's: the
+   * streams that applied past their stop since it was last said, so that `show` tells a stream that
+   * stopped and was fixed from one that never stopped, until a newer message.
+   */
+  streamingAgainMessage(): string {
+    const moved = this.movedAgain.splice(0);
+    return moved.length > 0 ? `streaming again: ${moved.join('; ')}` : 'streaming again';
   }
 
   /** A stream stopped for longer than maxApplyStopHours, if any: its slot is then released (the caller fails the migration). */

@@ -30,7 +30,7 @@
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { displayIdent, displayName, ident, identList, literal, qualified } from '../connect/quote';
-import { serverMajor, withSessionPair } from '../connect/session';
+import { serverMajor, withSession, withSessionPair } from '../connect/session';
 import { inTransaction } from '../connect/transaction';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -324,6 +324,9 @@ export interface WindowTablesPlan {
   readonly leftBehind?: string;
   /** Tables with rows on the new server that the old source has, empty: their rows are carried. */
   readonly carry: readonly WindowTable[];
+  /** The OIDs of the window's tables the plan read, and of those it found holding rows: what it judged. */
+  readonly seen: readonly string[];
+  readonly filled: readonly string[];
 }
 
 /** Reads, on both servers, what the window's tables ask of a fall-back: nothing is written. */
@@ -337,19 +340,59 @@ export async function planWindowTables(
   const options = { database, purpose, readOnly: true };
   return withSessionPair(sides.newServer, options, sides.oldSource, options, async ({ source: from, target: to }) => {
     const { rows } = await from.query<WindowTable>(WINDOW_TABLES_SQL, [opening, publication, CONTROL_SCHEMA]);
+    const seen = rows.map((t) => t.oid);
     const unreadable: WindowTable[] = [];
     for (const t of rows) if (!t.readable && (await mayHoldRows(from, t))) unreadable.push(t);
-    if (unreadable.length > 0) return { carry: [], leftBehind: unreadableMessage(unreadable, await userOf(from)) };
+    if (unreadable.length > 0) return { carry: [], seen, filled: [], leftBehind: unreadableMessage(unreadable, await userOf(from)) };
     const missing: { table: WindowTable; create: string }[] = [];
     const carry: WindowTable[] = [];
+    const filled: string[] = [];
     const printed: Printed = { names: new Set(), sequences: new Map() };
     for (const t of rows) {
       if (!t.readable || !(await holdsRows(from, t.schema, t.name))) continue;
+      filled.push(t.oid);
       if (!(await hasTable(to, t.schema, t.name))) missing.push({ table: t, create: await createStatements(from, to, t, printed) });
       else if (!(await holdsRows(to, t.schema, t.name))) carry.push(t);
     }
-    return { carry, ...(missing.length > 0 ? { leftBehind: leftBehindMessage(missing) } : {}) };
+    return { carry, seen, filled, ...(missing.length > 0 ? { leftBehind: leftBehindMessage(missing) } : {}) };
   });
+}
+
+/**
+ * The window's tables that the plan did not judge and that may lose rows now: one holding rows (or
+ * that may, unreadable) the plan did not find holding any, and one made since the plan that the
+ * fence does not cover (`fenced`), which may still be written. A session that turns read-only off
+ * passes the fence's default, and CREATE TABLE is no write a trigger can refuse: such a table is
+ * made, and written, after the plan read the window's tables.
+ */
+export async function windowTablesSincePlan(
+  newServer: ServerSpec,
+  database: string,
+  window: { readonly opening: readonly string[]; readonly publication: string },
+  plan: Pick<WindowTablesPlan, 'seen' | 'filled'>,
+  fenced: readonly string[],
+): Promise<WindowTable[]> {
+  return withSession(newServer, { database, purpose: 'fall-back tables of the window', readOnly: true }, async (client) => {
+    const { rows } = await client.query<WindowTable>(WINDOW_TABLES_SQL, [window.opening, window.publication, CONTROL_SCHEMA]);
+    const late: WindowTable[] = [];
+    for (const t of rows) {
+      if (plan.filled.includes(t.oid)) continue;
+      const unfencedNew = !plan.seen.includes(t.oid) && !fenced.includes(t.oid);
+      if (unfencedNew || (t.readable ? await holdsRows(client, t.schema, t.name) : await mayHoldRows(client, t))) late.push(t);
+    }
+    return late;
+  });
+}
+
+/** The one-line reason a fall-back stops on the window's tables made or written since it read them. */
+export function windowTablesSincePlanMessage(late: readonly WindowTable[]): string {
+  const names = late.map((t) => displayName(t.schema, t.name)).join(', ');
+  const one = late.length === 1;
+  return (
+    `${one ? 'table' : 'tables'} ${names} of the new server ${one ? 'was' : 'were'} made or written during the fall-back, after it read the tables of the window, ` +
+    `by a session that turned read-only off: a fall-back would leave ${one ? 'its' : 'their'} rows behind; ` +
+    `stop that session's writes, then fall back again: the fall-back then carries ${one ? 'it' : 'them'} or names the fix`
+  );
 }
 
 const userOf = async (client: pg.Client): Promise<string> =>
