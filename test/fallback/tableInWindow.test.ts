@@ -417,6 +417,6 @@ describe('fallback window: a table made and written on the new server', function
   it("a serial table whose sequence's name another object holds on the old source (a table outside the filters) is made there by the printed fix under a free name: the fall-back pairs it by its column and carries the rows, the other table untouched, the sequence past the carried keys", () =>
     serialNameTakenAsPrinted(servers));
 
-  it("a table whose default draws from two free-standing sequences made in the window is made on the old source by the printed fix, carried, and each sequence moved past the carried keys", () =>
+  it('a table whose default draws from two free-standing sequences made in the window is made on the old source by the printed fix, carried, and each sequence moved past the carried keys', () =>
     twoSequencesAsPrinted(servers));
 });

@@ -38,7 +38,7 @@ ALTER SEQUENCE public.plain_id_seq RENAME TO plain_id_seq1;`;
 
 /** The differences and the deliberate ones of a fall-back's check of `db`. */
 async function fallBackCheck(pair: ServerPair, db: string): Promise<{ differences: string[]; expected: string[] }> {
-  const check = await checkSchema(pairSpec(pair, "owned-seq-names", [db]), db, { whileSetAside: false, ownedSequencesByColumn: true });
+  const check = await checkSchema(pairSpec(pair, 'owned-seq-names', [db]), db, { whileSetAside: false, ownedSequencesByColumn: true });
   return {
     differences: check.differences.map((d) => `${d.object}: ${d.detail}`),
     expected: check.expected.map((e) => e.object),
@@ -66,7 +66,7 @@ for (const major of [15, 13] as const) {
     });
     after(async () => pair?.stop());
 
-    it("sequences named otherwise on the target, owned by columns named order, select, Weird.Name and a\"b in schema My Schema, are no difference; a default the DBA points at another sequence, free-standing or another column's, is one", async () => {
+    it('sequences named otherwise on the target, owned by columns named order, select, Weird.Name and a"b in schema My Schema, are no difference; a default the DBA points at another sequence, free-standing or another column\'s, is one', async () => {
       const db = 'owned_seq_names';
       for (const side of [pair.source, pair.target]) {
         await side.query(`CREATE DATABASE ${db}`);
@@ -102,8 +102,16 @@ for (const major of [15, 13] as const) {
       const changed = await fallBackCheck(pair, db);
       assert.equal(changed.differences.length, 2, changed.differences.join('; '));
       const [weird, order] = [...changed.differences].sort();
-      assert.match(order!, /^column "My Schema"\."Orders"\.("order"|order): default: source .*"Orders_order_seq".*, target .*"Ticket No"/, order);
-      assert.match(weird!, /^column "My Schema"\."Orders"\."Weird\.Name": default: source .*"Orders_Weird\.Name_seq".*, target .*"Orders_a""b_seq"'/, weird);
+      assert.match(
+        order!,
+        /^column "My Schema"\."Orders"\.("order"|order): default: source .*"Orders_order_seq".*, target .*"Ticket No"/,
+        order,
+      );
+      assert.match(
+        weird!,
+        /^column "My Schema"\."Orders"\."Weird\.Name": default: source .*"Orders_Weird\.Name_seq".*, target .*"Orders_a""b_seq"'/,
+        weird,
+      );
     });
   });
 }

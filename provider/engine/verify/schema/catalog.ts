@@ -39,7 +39,7 @@ export interface SchemaObject {
 }
 
 /** A sequence a default depends on: its OID on that server, and its regclass constant as the default prints it. */
-export interface SequenceReference {
+interface SequenceReference {
   readonly objectId: string;
   readonly reference: string;
 }
