@@ -293,6 +293,54 @@ async function serialNameTakenAsPrinted(servers: WindowServers): Promise<void> {
   await drawsAfterCarried(pair, db);
 }
 
+/**
+ * serialNameTakenAsPrinted with a key column named with a keyword (`order`): the fall-back's schema
+ * check pairs its sequence by the column as pg_depend names it, not by a printed name.
+ */
+async function keywordSerialNameTaken(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
+  const name = 'table-window-seq-keyword';
+  const db = 'table_window_seq_keyword';
+  const setup = `${NOTES_SETUP} CREATE TABLE orders_new_order_seq (id int PRIMARY KEY, note text); INSERT INTO orders_new_order_seq VALUES (7, 'kept');`;
+  await cutOverWithWindow(pair, store, name, db, setup, { spec: { excludeTables: ['public.orders_new_order_seq'] } });
+  await pair.target.query('CREATE TABLE orders_new ("order" serial PRIMARY KEY, item text)', [], db);
+  await pair.target.query("INSERT INTO orders_new (item) SELECT 'item ' || g FROM generate_series(1, 30) g", [], db);
+  const fix = await printedFix(servers, name);
+  assert.ok(fix.startsWith('CREATE SEQUENCE "public"."orders_new_order_seq1" AS integer '), fix);
+  await writeReadWrite(pair.source, db, fix);
+
+  assert.equal((await fellBackAlike(servers, name, db, 'orders_new')).length, 30);
+  assert.deepEqual(await windowRows(pair.source, db, 'orders_new_order_seq'), ['(7,kept)'], 'the other table untouched');
+  assert.equal(await lastValue(pair, 'source', db, 'public.orders_new_order_seq1'), '30', "the table's moved past the carried keys");
+}
+
+/**
+ * A window's table whose key's default draws from two free-standing sequences made in the window
+ * (odd, but legal): the printed fix makes both on the old source, and the carry moves each past the
+ * values the new server drew, not only a default's one sequence.
+ */
+async function twoSequencesAsPrinted(servers: WindowServers): Promise<void> {
+  const { pair, store } = servers;
+  const name = 'table-window-two-seqs';
+  const db = 'table_window_two_seqs';
+  await cutOverWithWindow(pair, store, name, db, NOTES_SETUP);
+  await pair.target.query(
+    `CREATE SEQUENCE batch_no START 500; CREATE SEQUENCE line_no START 1 INCREMENT 2;
+     CREATE TABLE lines (id bigint DEFAULT nextval('batch_no') * 1000 + nextval('line_no') PRIMARY KEY, item text);
+     INSERT INTO lines (item) SELECT 'item ' || g FROM generate_series(1, 30) g`,
+    [],
+    db,
+  );
+  const fix = await printedFix(servers, name);
+  assert.ok(fix.includes('CREATE SEQUENCE "public"."batch_no"') && fix.includes('CREATE SEQUENCE "public"."line_no"'), fix);
+  await writeReadWrite(pair.source, db, fix);
+
+  assert.equal((await fellBackAlike(servers, name, db, 'lines')).length, 30);
+  assert.equal(await lastValue(pair, 'source', db, 'public.batch_no'), '529', 'the first sequence moved past the carried keys');
+  assert.equal(await lastValue(pair, 'source', db, 'public.line_no'), '59', 'the second sequence moved past the carried keys');
+  await drawsAfterCarried(pair, db, 'lines', 529_059);
+}
+
 describe('fallback window: a table made and written on the new server', function () {
   this.timeout(900_000);
   const servers = windowServers();
@@ -389,4 +437,10 @@ describe('fallback window: a table made and written on the new server', function
 
   it("a serial table whose sequence's name another object holds on the old source (a table outside the filters) is made there by the printed fix under a free name: the fall-back pairs it by its column and carries the rows, the other table untouched, the sequence past the carried keys", () =>
     serialNameTakenAsPrinted(servers));
+
+  it("a serial column named order whose sequence's name a table outside the filters holds on the old source is made there by the printed fix under a free name: the fall-back pairs it by its column and passes, the other table untouched, the sequence past the carried keys", () =>
+    keywordSerialNameTaken(servers));
+
+  it('a table whose default draws from two free-standing sequences made in the window is made on the old source by the printed fix, carried, and each sequence moved past the carried keys', () =>
+    twoSequencesAsPrinted(servers));
 });

@@ -22,7 +22,7 @@
 // table's OID and the carry's transaction id), so that a fall-back that stops before its point of
 // no return, or a runner killed after the carry and resumed, takes back those rows and no other:
 // the table found by its OID, the rows by their xmin; a bystander's row written or updated there
-// since stays. The sequences of a carried table's columns (serial, identity, and a free-standing
+// since stays. The sequences of a carried table's columns (serial, identity, and each free-standing
 // one a default names) move forward on the old source with its rows, matched by the tables'
 // identity, never lower; a take-back leaves them where they are (a gap, never a value drawn twice).
 // The printed fix makes each sequence its columns draw from that the old source lacks, under a
@@ -450,42 +450,76 @@ async function lockedForCarry(to: pg.Client, tables: readonly WindowTable[]): Pr
 }
 
 /**
- * The sequence each of a table's columns draws from, by the table's OID: the one it owns (serial,
- * identity), else the one its default names (a free-standing one), where it names one alone.
+ * The sequences each of a table's columns draws from, by the table's OID: the one it owns (serial,
+ * identity), and each its default depends on (pg_depend of its pg_attrdef row: a free-standing one,
+ * or two in one default), placed by where the default, as the server prints it, first names it
+ * (its regclass constant, printed from its OID): the printed fix makes the same default on the old
+ * source, a sequence renamed at most, so the places pair them.
  */
-const OWNED_SEQUENCES_SQL = `
-SELECT DISTINCT ON (a.attnum) a.attname AS column, sn.nspname AS schema, s.relname AS name
-  FROM (SELECT d.objid AS seq, d.refobjsubid AS attnum, 0 AS rank FROM pg_catalog.pg_depend d
+const COLUMN_DRAWS_SQL = `
+SELECT a.attname AS column, u.seq::text AS oid, sn.nspname AS schema, s.relname AS name, u.owned,
+       CASE WHEN u.owned THEN 0
+            ELSE pg_catalog.strpos(pg_catalog.pg_get_expr(ad.adbin, ad.adrelid),
+                                   '''' || pg_catalog.replace(u.seq::pg_catalog.regclass::text, '''', '''''') || '''::regclass') END AS place
+  FROM (SELECT d.objid AS seq, d.refobjsubid AS attnum, true AS owned FROM pg_catalog.pg_depend d
          WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
            AND d.refobjid = $1::pg_catalog.oid AND d.deptype IN ('a', 'i')
         UNION ALL
-        SELECT min(d.refobjid), ad.adnum, 1 FROM pg_catalog.pg_attrdef ad
+        SELECT d.refobjid, ad.adnum, false FROM pg_catalog.pg_attrdef ad
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
                                      AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'n'
-          JOIN pg_catalog.pg_class r ON r.oid = d.refobjid AND r.relkind = 'S'
-         WHERE ad.adrelid = $1::pg_catalog.oid
-         GROUP BY ad.adnum HAVING count(*) = 1) u
+         WHERE ad.adrelid = $1::pg_catalog.oid) u
   JOIN pg_catalog.pg_class s ON s.oid = u.seq AND s.relkind = 'S'
   JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = $1::pg_catalog.oid AND a.attnum = u.attnum
- ORDER BY a.attnum, u.rank`;
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+ ORDER BY a.attnum, u.owned DESC, place, s.oid`;
 
-async function ownedSequences(client: pg.Client, oid: string): Promise<Map<string, SourceSequence>> {
-  const { rows } = await client.query<{ column: string; schema: string; name: string }>(OWNED_SEQUENCES_SQL, [oid]);
-  return new Map(rows.map((r) => [r.column, { schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }]));
+interface ColumnDraw {
+  column: string;
+  oid: string;
+  schema: string;
+  name: string;
+  owned: boolean;
+  place: number;
+}
+
+/**
+ * Each sequence a table's columns draw from, keyed so that the two servers' pair: a column's own
+ * one by the column, each other one its default names by the column and its place among them (the
+ * own one, which a serial's default names too, is not counted again).
+ */
+async function columnSequences(client: pg.Client, oid: string): Promise<Map<string, SourceSequence>> {
+  const { rows } = await client.query<ColumnDraw>(COLUMN_DRAWS_SQL, [oid]);
+  const out = new Map<string, SourceSequence>();
+  const own = new Set<string>();
+  const placed = new Map<string, number>();
+  for (const r of rows) {
+    const sequence = { schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) };
+    if (r.owned) {
+      own.add(`${r.column}\0${r.oid}`);
+      out.set(`${r.column}\0own`, sequence);
+    } else if (!own.has(`${r.column}\0${r.oid}`)) {
+      const place = (placed.get(r.column) ?? 0) + 1;
+      placed.set(r.column, place);
+      out.set(`${r.column}\0${place}`, sequence);
+    }
+  }
+  return out;
 }
 
 /**
  * The sequences of a carried table's columns moved forward on the old source to the new server's,
  * never lower (sequenceSync.ts valuesAhead): each matched by the tables' identity and the column's
  * name, not by the sequence's own name, which the user's CREATE TABLE there may not have given it.
- * A free-standing one a default names moves too: the carried keys were drawn from it.
+ * Each free-standing one a default names moves too, two in one default each (matched by its place
+ * in the default): the carried keys were drawn from them.
  * Returns how many moved.
  */
 async function carrySequences(from: pg.Client, to: pg.Client, t: WindowTable, there: CarryTarget): Promise<number> {
-  const theirs = await ownedSequences(from, t.oid);
+  const theirs = await columnSequences(from, t.oid);
   if (theirs.size === 0) return 0;
-  const ours = await ownedSequences(to, there.oid);
+  const ours = await columnSequences(to, there.oid);
   const columns = [...theirs.keys()].filter((c) => ours.has(c));
   const values = await readSequenceValues(
     from,

@@ -30,6 +30,18 @@ export interface SchemaObject {
   readonly props: Readonly<Record<string, PropertyValue>>;
   /** A column's attnum on its server: how a rename is told from a drop and an add (compare.ts); never compared. */
   readonly attnum?: number;
+  /** A serial's sequence: the column that owns it (schema, table, column), read by pg_depend; how ownedSequences.ts pairs it; never compared. */
+  readonly ownedBy?: readonly [string, string, string];
+  /** A sequence: how an expression prints a reference to it (its regclass constant); never compared. */
+  readonly reference?: string;
+  /** A column: each sequence its default depends on (pg_depend of its pg_attrdef row), by OID; never compared. */
+  readonly drawsFrom?: readonly SequenceReference[];
+}
+
+/** A sequence a default depends on: its OID on that server, and its regclass constant as the default prints it. */
+interface SequenceReference {
+  readonly objectId: string;
+  readonly reference: string;
 }
 
 /** An object's identity, the same on both servers: kind, schema, relation, name and arguments (OIDs differ). */
@@ -69,6 +81,21 @@ const privileges = (acl: string, owner: string, kind: string) => `(
 
 const qualifiedName = (ns: string, rel: string) => `pg_catalog.format('%I.%I', ${ns}.nspname, ${rel})`;
 
+/**
+ * A relation's regclass constant as pg_get_expr prints it in a default (`'public.seq'::regclass`):
+ * the server's own regclass text under the session's search_path, quoted as a literal is with
+ * standard_conforming_strings on (connect/session.ts pins it). What a default names is found from
+ * the OIDs it depends on, and this is its spelling there: the default's text is never parsed.
+ */
+const regclassConstant = (oid: string) => `'''' || pg_catalog.replace(${oid}::pg_catalog.regclass::text, '''', '''''') || '''::regclass'`;
+
+/** The column that owns sequence `c` (a serial's, pg_depend 'a'), `what` selected from its schema dn, table dc and column da. */
+const sequenceOwner = (what: string) => `(SELECT ${what} FROM pg_catalog.pg_depend d
+                        JOIN pg_catalog.pg_class dc ON dc.oid = d.refobjid JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
+                        JOIN pg_catalog.pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
+                       WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                         AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a')`;
+
 const RELATIONS_SQL = `
 SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                       WHEN 'S' THEN 'sequence' ELSE 'foreign table' END AS kind,
@@ -107,12 +134,10 @@ SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 
                                                pg_catalog.format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache,
                                                CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END)
                         FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid),
-         'owned by', (SELECT pg_catalog.format('%I.%I.%I', dn.nspname, dc.relname, da.attname) FROM pg_catalog.pg_depend d
-                        JOIN pg_catalog.pg_class dc ON dc.oid = d.refobjid JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
-                        JOIN pg_catalog.pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
-                       WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                         AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a')
-       ) AS props
+         'owned by', ${sequenceOwner("pg_catalog.format('%I.%I.%I', dn.nspname, dc.relname, da.attname)")}
+       ) AS props,
+       ${sequenceOwner('pg_catalog.jsonb_build_array(dn.nspname, dc.relname, da.attname)')} AS owned_by,
+       CASE WHEN c.relkind = 'S' THEN ${regclassConstant('c.oid')} END AS reference
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}
    -- an identity column's sequence is part of its column
@@ -131,7 +156,10 @@ SELECT 'column' AS kind, n.nspname AS schema, c.relname AS relation, a.attname A
          'not null', a.attnotnull,
          'identity', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END,
          'privileges', CASE WHEN a.attacl IS NOT NULL THEN ${privileges('a.attacl', 'c.relowner', `'c'`)} END
-       ) AS props, a.attnum::int AS attnum
+       ) AS props, a.attnum::int AS attnum,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('objectId', s.oid::text, 'reference', ${regclassConstant('s.oid')}) ORDER BY s.oid)
+          FROM pg_catalog.pg_depend x JOIN pg_catalog.pg_class s ON s.oid = x.refobjid AND s.relkind = 'S'
+         WHERE x.classid = 'pg_attrdef'::regclass AND x.objid = d.oid AND x.refclassid = 'pg_class'::regclass) AS draws_from
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -316,6 +344,10 @@ interface Row {
   /** `privileges` as the catalog query returns it (grants.ts GrantRow), printed as text by readInto. */
   props: Record<string, PropertyValue | readonly GrantRow[]>;
   attnum?: number;
+  /** A sequence's (RELATIONS_SQL) and a column's (columnsSql): NULL where there is none. */
+  owned_by?: [string, string, string] | null;
+  reference?: string | null;
+  draws_from?: SequenceReference[] | null;
 }
 
 /**
@@ -406,6 +438,9 @@ async function readInto(objects: SchemaObject[], client: pg.Client, sql: string,
       ownerObjectId: r.owner_object_id,
       props: withGrantsPrinted(r.props),
       ...(r.attnum !== undefined ? { attnum: r.attnum } : {}),
+      ...(r.owned_by ? { ownedBy: r.owned_by } : {}),
+      ...(r.reference ? { reference: r.reference } : {}),
+      ...(r.draws_from ? { drawsFrom: r.draws_from } : {}),
     });
   }
 }

@@ -2,92 +2,83 @@
 // prints may give it another name where the one the other server has is taken (a fall-back's table
 // of the window, switchover/windowTables.ts), and PostgreSQL picks another itself in that case. A
 // fall-back's schema check pairs such sequences by their column, as the sequence values are paired
-// (catalog/queries.ts SEQUENCE_OWNER): the target's is compared under the source's name, and the
-// owning column's default naming it is read as naming the source's. The names differ on purpose:
-// the check lists it, it is no difference. (While streaming, a name that differs is the source's
+// (catalog/queries.ts SEQUENCE_OWNER): the target's is compared under the source's name, and each
+// default drawing from it is read as drawing from the source's. The names differ on purpose: the
+// check lists it, it is no difference. (While streaming, a name that differs is the source's
 // rename, which the schema follow makes on the target: the names are compared as they are then.)
+//
+// Everything here is the catalog's (catalog.ts): the owning column as pg_depend names it (schema,
+// table and column, never a printed text, which quotes a keyword one way on one major and another
+// way on the next), the sequences a default draws from by the OIDs its pg_attrdef row depends on,
+// and each reference as the server prints it. A default's text is never parsed.
 import type { ExpectedDifference } from '../../core/model';
 import type { SchemaObject } from './catalog';
 import { describeObject } from './fixes';
 
-/** The parts of a qualified name as a regclass prints it (`public.seq`, `"My".seq`); undefined when it does not parse. */
-function nameParts(text: string): string[] | undefined {
-  const parts: string[] = [];
-  let rest = text;
-  for (;;) {
-    const quoted = /^"((?:[^"]|"")*)"/.exec(rest);
-    const bare = quoted ? undefined : /^[^."]+/.exec(rest);
-    if (!quoted && !bare) return undefined;
-    parts.push(quoted ? quoted[1]!.replace(/""/g, '"') : bare![0]);
-    rest = rest.slice((quoted ?? bare)![0].length);
-    if (rest === '') return parts;
-    if (!rest.startsWith('.')) return undefined;
-    rest = rest.slice(1);
-  }
-}
+/** The column that owns a sequence, as one key: schema, table and column; undefined for a free-standing one. */
+const ownerKey = (o: SchemaObject): string | undefined => (o.kind === 'sequence' && o.ownedBy ? o.ownedBy.join('\0') : undefined);
 
-/** Each regclass constant of a default's expression (`'public.seq'::regclass`), with the schema and name it names. */
-function regclassConstants(expr: string): { text: string; schema: string; name: string }[] {
-  return [...expr.matchAll(/'((?:[^']|'')*)'::regclass/g)].flatMap((m) => {
-    const parts = nameParts(m[1]!.replace(/''/g, "'"));
-    return parts?.length === 2 ? [{ text: m[0], schema: parts[0]!, name: parts[1]! }] : [];
-  });
-}
+/** Kinds whose name a sequence cannot take in their schema: relations, and types (a sequence's row type is one). */
+const NAMES_A_RELATION = new Set([
+  'table',
+  'view',
+  'materialized view',
+  'sequence',
+  'foreign table',
+  'enum type',
+  'composite type',
+  'domain',
+  'range type',
+  'base type',
+]);
 
-/** The column a sequence's `owned by` names, as the catalog prints it, or undefined for a free-standing one. */
-const ownerOf = (o: SchemaObject): string | undefined =>
-  o.kind === 'sequence' && typeof o.props['owned by'] === 'string' ? o.props['owned by'] : undefined;
-
-/** A column's `owned by` text (catalog.ts: schema, table and column, each as %I prints it). */
-const columnOwner = (o: SchemaObject): string | undefined =>
-  o.kind === 'column' && o.relation !== null ? `${quoteLike(o.schema)}.${quoteLike(o.relation)}.${quoteLike(o.name)}` : undefined;
-
-/** As format's %I prints a name: bare where it is a plain lower-case name, else double-quoted (keywords aside, which no pairing needs). */
-const quoteLike = (name: string): string => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+/** A regular expression source matching `text` literally. */
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The target's objects with each sequence a column owns named as the source's sequence its column
- * owns, and that column's default naming it so; and the pairs, as deliberate differences.
+ * A column's default with each reference to a paired sequence of the target (`mates`, by the
+ * target's OID) spelled as the source's sequence's. Every reference is replaced in one pass, so a
+ * pair whose names are swapped between the servers reads right.
+ */
+function drawingFromMates(t: SchemaObject, mates: ReadonlyMap<string, SchemaObject>): SchemaObject {
+  const def = t.props.default;
+  if (t.kind !== 'column' || typeof def !== 'string' || !t.drawsFrom) return t;
+  const spelled = new Map<string, string>();
+  for (const d of t.drawsFrom) {
+    const mate = mates.get(d.objectId);
+    if (mate?.reference !== undefined) spelled.set(d.reference, mate.reference);
+  }
+  if (spelled.size === 0) return t;
+  const longestFirst = [...spelled.keys()].sort((a, b) => b.length - a.length);
+  const now = def.replace(new RegExp(longestFirst.map(escaped).join('|'), 'g'), (ref) => spelled.get(ref)!);
+  return now === def ? t : { ...t, props: { ...t.props, default: now } };
+}
+
+/**
+ * The target's objects with each sequence a column owns named as the source's sequence that column
+ * owns, and each default drawing from it naming the source's; and the pairs, as deliberate differences.
  */
 export function pairOwnedSequences(
   source: readonly SchemaObject[],
   target: readonly SchemaObject[],
 ): { readonly target: SchemaObject[]; readonly expected: ExpectedDifference[] } {
-  const sourceOwned = new Map(source.flatMap((o) => (ownerOf(o) === undefined ? [] : [[ownerOf(o)!, o] as const])));
-  const renamed = new Map<string, SchemaObject>(); // owner column -> the source's sequence, where the names differ
+  const sourceOwned = new Map(source.flatMap((o) => (ownerKey(o) === undefined ? [] : [[ownerKey(o)!, o] as const])));
+  const mates = new Map<string, SchemaObject>(); // the target's sequence's OID -> the source's, where the names differ
   const expected: ExpectedDifference[] = [];
+  // a name the target gives to a relation of its own is not taken for another: both are compared as they are
+  const targetNames = new Set(target.filter((t) => NAMES_A_RELATION.has(t.kind)).map((t) => `${t.schema}\0${t.name}`));
   const paired = target.map((t) => {
-    const owner = ownerOf(t);
-    const mate = owner === undefined ? undefined : sourceOwned.get(owner);
-    if (!mate || (mate.schema === t.schema && mate.name === t.name) || mate.schema !== t.schema) return t;
-    renamed.set(owner!, mate);
+    const key = ownerKey(t);
+    const mate = key === undefined ? undefined : sourceOwned.get(key);
+    if (!mate || mate.schema !== t.schema || mate.name === t.name || targetNames.has(`${mate.schema}\0${mate.name}`)) return t;
+    mates.set(t.objectId, mate);
+    const owner = typeof t.props['owned by'] === 'string' ? t.props['owned by'] : '';
     expected.push({
       object: describeObject(mate),
-      reason: `named ${describeObject(t).replace(/^sequence /, '')} on the target: a sequence its column ${owner!} owns, paired by that column`,
+      reason: `named ${describeObject(t).replace(/^sequence /, '')} on the target: a sequence its column ${owner} owns, paired by that column`,
     });
-    return { ...t, name: mate.name };
+    return { ...t, name: mate.name, ...(mate.reference !== undefined ? { reference: mate.reference } : {}) };
   });
-  if (renamed.size === 0) return { target: [...target], expected };
-  const sourceColumns = new Map(source.flatMap((o) => (columnOwner(o) === undefined ? [] : [[columnOwner(o)!, o] as const])));
-  const targetNames = new Map(target.flatMap((t) => (ownerOf(t) === undefined ? [] : [[ownerOf(t)!, t] as const])));
-  return {
-    target: paired.map((t) => {
-      const column = columnOwner(t);
-      const mate = column === undefined ? undefined : renamed.get(column);
-      const theirs = column === undefined ? undefined : targetNames.get(column);
-      const def = t.props.default;
-      if (!mate || !theirs || typeof def !== 'string') return t;
-      const sourceDefault = sourceColumns.get(column!)?.props.default;
-      const spelled =
-        typeof sourceDefault === 'string'
-          ? regclassConstants(sourceDefault).find((c) => c.schema === mate.schema && c.name === mate.name)
-          : undefined;
-      if (!spelled) return t;
-      let now = def;
-      for (const c of regclassConstants(def))
-        if (c.schema === theirs.schema && c.name === theirs.name) now = now.split(c.text).join(spelled.text);
-      return { ...t, props: { ...t.props, default: now } };
-    }),
-    expected,
-  };
+  if (mates.size === 0) return { target: [...target], expected };
+  return { target: paired.map((t) => drawingFromMates(t, mates)), expected };
 }
