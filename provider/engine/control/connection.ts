@@ -68,7 +68,9 @@ export class CatalogConnection {
 
   private async connection(): Promise<pg.Client> {
     if (!this.client) {
-      const client = await openSession(this.target, { purpose: 'control', writable: true });
+      // pipelined: statements a caller sends together (queries) go in one round trip, each still
+      // its own statement with its own sync, answered in turn; one after another they run as before
+      const client = await openSession(this.target, { purpose: 'control', writable: true, pipeline: true });
       client.on('error', () => {
         if (this.client === client) this.client = undefined;
       });
@@ -119,12 +121,32 @@ export class CatalogConnection {
     );
   }
 
+  /**
+   * Runs statements sent at once, each on its own (not one transaction), in one round trip on the
+   * pipelined connection; the rows of each, in order. Retried as a whole, like `query`, so they
+   * must only read. A resumed runner reads its migration several times before its stream starts,
+   * each read three statements (control/store.ts get).
+   */
+  queries(statements: readonly { readonly sql: string; readonly params: unknown[] }[]): Promise<pg.QueryResultRow[][]> {
+    return this.exclusive(() => this.queriesNow(statements));
+  }
+
   /** Retried while the target restarts or the connection dropped, on a new connection each time. */
-  private queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+  private async queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    const [rows] = await this.queriesNow([{ sql, params }]);
+    return rows as R[];
+  }
+
+  private queriesNow(statements: readonly { readonly sql: string; readonly params: unknown[] }[]): Promise<pg.QueryResultRow[][]> {
     return retrying(RETRY_POLICIES.statement, async () => {
       const client = await this.connection();
       try {
-        return (await client.query<R>(sql, params)).rows;
+        const sent = statements.map((s) => client.query(s.sql, s.params));
+        // every answer awaited before any failure is acted on: the connection may be closed below
+        const settled = await Promise.allSettled(sent);
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return settled.map((r) => (r as PromiseFulfilledResult<pg.QueryResult>).value.rows);
       } catch (error) {
         if (isGoneObject(error)) this.tablesFound.clear();
         if (isRetryable(error)) {
