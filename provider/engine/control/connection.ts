@@ -18,6 +18,12 @@ import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
 
+/**
+ * The catalog's tables that came with a later version and that a reader looks for before it reads
+ * them (tableExists): the fallback windows' (version 22) and the footprint ledger's (version 20).
+ */
+const LATER_TABLES = [`${S}.fallback_window`, `${S}.footprint`];
+
 /** A statement that found a table or schema missing: what was found of the catalog may be gone. */
 function isGoneObject(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
@@ -207,10 +213,14 @@ export class CatalogConnection {
   /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */
   async catalogExists(): Promise<boolean> {
     if (this.installed || this.tablesFound.has(`${S}.migration`)) return true;
-    const [found] = await this.query<{ ok: boolean; versioned: boolean }>(
-      `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned`,
-      [`${S}.migration`, `${S}.schema_version`],
+    // the tables of later versions that readers look for (tableExists) are looked for here too: a
+    // resumed runner looked for each in a round trip of its own before its stream started
+    const [found] = await this.query<{ ok: boolean; versioned: boolean; present: string[] }>(
+      `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned,
+              ARRAY(SELECT t FROM unnest($3::text[]) AS t WHERE to_regclass(t) IS NOT NULL) AS present`,
+      [`${S}.migration`, `${S}.schema_version`, LATER_TABLES],
     );
+    for (const t of found?.present ?? []) this.tablesFound.add(t);
     if (found?.versioned && !this.versionChecked) {
       const [{ version }] = await this.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${S}.schema_version`);
       checkCatalogVersion(version ?? undefined, this.where());
