@@ -202,6 +202,7 @@ export class SessionConnections {
     let connection: ReplicationConnection;
     try {
       await this.openTarget();
+      this.readTablesAhead();
       connection = await replication;
       // the kill point of test/cdc/runnerResume: the target read and the stream opened, not started
       failpoint('apply-stream-start');
@@ -255,9 +256,6 @@ export class SessionConnections {
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.targetSession = target;
     this.replicaRoleDenied = !replicaRole;
-    // once the fence is held no other applier changes the target's tables: their facts are read
-    // from here, sent beside the applied position's statements on the pipelined session
-    this.readTablesAhead();
     const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
     const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     this.position = progress;
@@ -304,9 +302,8 @@ export class SessionConnections {
 
   /**
    * The published tables' facts on the target read ahead of their relation messages, in one round
-   * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the fence is held
-   * and the source has named them: sent beside the applied position's statements (read-only catalog
-   * reads, which no statement of theirs depends on), and before any relation message. The first
+   * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the source has
+   * named them. Nothing else reads on that connection before a relation message, and the first
    * lookup of a table waits for this read (targetTableAhead). Not read once the flow may change the
    * target's tables (a session started again after the supervisor's first tick).
    */
