@@ -144,15 +144,15 @@ export class CatalogConnection {
   }
 
   private queriesNow(statements: readonly { readonly sql: string; readonly params: unknown[] }[]): Promise<pg.QueryResultRow[][]> {
-    return retrying(RETRY_POLICIES.statement, async () => {
+    return retrying(RETRY_POLICIES.statement, async (): Promise<pg.QueryResultRow[][]> => {
       const client = await this.connection();
       try {
-        const sent = statements.map((s) => client.query(s.sql, s.params));
+        const sent = statements.map((s) => client.query<pg.QueryResultRow>(s.sql, s.params));
         // every answer awaited before any failure is acted on: the connection may be closed below
         const settled = await Promise.allSettled(sent);
         const failed = settled.find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
-        return settled.map((r) => (r as PromiseFulfilledResult<pg.QueryResult>).value.rows);
+        return settled.map((r) => (r as PromiseFulfilledResult<pg.QueryResult<pg.QueryResultRow>>).value.rows);
       } catch (error) {
         if (isGoneObject(error)) this.tablesFound.clear();
         if (isRetryable(error)) {

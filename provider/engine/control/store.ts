@@ -30,7 +30,15 @@ import { agentsFor, poolerKeyOf, sourceKeysOf, waitingReason } from './agents';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
-import { fallbackStatuses, hasWindows, SELECT_WINDOWS, statusesOf, windowsOf, type FallbackWindow, type WindowRow } from './fallbackWindows';
+import {
+  fallbackStatuses,
+  hasWindows,
+  SELECT_WINDOWS,
+  statusesOf,
+  windowsOf,
+  type FallbackWindow,
+  type WindowRow,
+} from './fallbackWindows';
 import { notifyAgents } from './migrationRequests';
 import { inTransaction } from '../connect/transaction';
 

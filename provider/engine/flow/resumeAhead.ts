@@ -152,7 +152,10 @@ export function openStreamConnectionsAhead(spec: MigrationSpec, database: string
       target = replication = source = undefined;
       await Promise.all([
         t?.then(closeSession, () => undefined),
-        s?.session.then((c) => closeSession(c.client), () => undefined),
+        s?.session.then(
+          (c) => closeSession(c.client),
+          () => undefined,
+        ),
         r?.then(
           (c) => c.close(),
           () => undefined,

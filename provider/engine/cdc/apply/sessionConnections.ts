@@ -188,7 +188,7 @@ export class SessionConnections {
    * the slot before it, so exactly once and the one applier per database hold as before.
    */
   async start(): Promise<void> {
-    // the hold point of test/cdc/runnerResume: what a resume opened ahead is read from the servers here
+    // the hold point of test/cdc/resumeAhead: what a resume opened ahead is read from the servers here
     await holdpoint('apply-session-start');
     const { config, state } = this;
     const replication = config.openedAhead?.takeReplication() ?? ReplicationStream.connect(config.source, config.database);
