@@ -18,6 +18,12 @@ import { inTransaction } from '../connect/transaction';
 
 const S = ident(CONTROL_SCHEMA);
 
+/**
+ * The catalog's tables that came with a later version and that a reader looks for before it reads
+ * them (tableExists): the fallback windows' (version 22) and the footprint ledger's (version 20).
+ */
+const LATER_TABLES = [`${S}.fallback_window`, `${S}.footprint`];
+
 /** A statement that found a table or schema missing: what was found of the catalog may be gone. */
 function isGoneObject(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
@@ -68,7 +74,9 @@ export class CatalogConnection {
 
   private async connection(): Promise<pg.Client> {
     if (!this.client) {
-      const client = await openSession(this.target, { purpose: 'control', writable: true });
+      // pipelined: statements a caller sends together (queries) go in one round trip, each still
+      // its own statement with its own sync, answered in turn; one after another they run as before
+      const client = await openSession(this.target, { purpose: 'control', writable: true, pipeline: true });
       client.on('error', () => {
         if (this.client === client) this.client = undefined;
       });
@@ -119,12 +127,32 @@ export class CatalogConnection {
     );
   }
 
+  /**
+   * Runs statements sent at once, each on its own (not one transaction), in one round trip on the
+   * pipelined connection; the rows of each, in order. Retried as a whole, like `query`, so they
+   * must only read. A resumed runner reads its migration several times before its stream starts,
+   * each read three statements (control/store.ts get).
+   */
+  queries(statements: readonly { readonly sql: string; readonly params: unknown[] }[]): Promise<pg.QueryResultRow[][]> {
+    return this.exclusive(() => this.queriesNow(statements));
+  }
+
   /** Retried while the target restarts or the connection dropped, on a new connection each time. */
-  private queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    return retrying(RETRY_POLICIES.statement, async () => {
+  private async queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    const [rows] = await this.queriesNow([{ sql, params }]);
+    return rows as R[];
+  }
+
+  private queriesNow(statements: readonly { readonly sql: string; readonly params: unknown[] }[]): Promise<pg.QueryResultRow[][]> {
+    return retrying(RETRY_POLICIES.statement, async (): Promise<pg.QueryResultRow[][]> => {
       const client = await this.connection();
       try {
-        return (await client.query<R>(sql, params)).rows;
+        const sent = statements.map((s) => client.query<pg.QueryResultRow>(s.sql, s.params));
+        // every answer awaited before any failure is acted on: the connection may be closed below
+        const settled = await Promise.allSettled(sent);
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return settled.map((r) => (r as PromiseFulfilledResult<pg.QueryResult<pg.QueryResultRow>>).value.rows);
       } catch (error) {
         if (isGoneObject(error)) this.tablesFound.clear();
         if (isRetryable(error)) {
@@ -185,10 +213,14 @@ export class CatalogConnection {
   /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */
   async catalogExists(): Promise<boolean> {
     if (this.installed || this.tablesFound.has(`${S}.migration`)) return true;
-    const [found] = await this.query<{ ok: boolean; versioned: boolean }>(
-      `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned`,
-      [`${S}.migration`, `${S}.schema_version`],
+    // the tables of later versions that readers look for (tableExists) are looked for here too: a
+    // resumed runner looked for each in a round trip of its own before its stream started
+    const [found] = await this.query<{ ok: boolean; versioned: boolean; present: string[] }>(
+      `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned,
+              ARRAY(SELECT t FROM unnest($3::text[]) AS t WHERE to_regclass(t) IS NOT NULL) AS present`,
+      [`${S}.migration`, `${S}.schema_version`, LATER_TABLES],
     );
+    for (const t of found?.present ?? []) this.tablesFound.add(t);
     if (found?.versioned && !this.versionChecked) {
       const [{ version }] = await this.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${S}.schema_version`);
       checkCatalogVersion(version ?? undefined, this.where());

@@ -52,7 +52,8 @@ export interface FallbackWindow {
   readonly forwardReopened: boolean;
 }
 
-interface Row {
+/** A row of SELECT_WINDOWS. */
+export interface WindowRow {
   database: string;
   state: FallbackState;
   opened_at: Date;
@@ -77,7 +78,7 @@ interface Row {
   forward_reopened_at: Date | null;
 }
 
-function shape(r: Row): FallbackWindow {
+function shape(r: WindowRow): FallbackWindow {
   return {
     database: r.database,
     state: r.state,
@@ -378,23 +379,36 @@ export function windowsNeedRunner(windows: readonly FallbackWindow[]): boolean {
 
 /** Every window of the migration, by database (`show`, the runner). */
 export async function fallbackWindows(store: CatalogConnection, migration: string): Promise<FallbackWindow[]> {
-  if (!(await store.tableExists(T))) return []; // a catalog from before windows existed
-  const rows = await store.query<Row>(
-    `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
+  if (!(await hasWindows(store))) return [];
+  return windowsOf(await store.query<WindowRow>(SELECT_WINDOWS, [migration]));
+}
+
+/** Whether the catalog has the windows' table (one from before windows existed has none); found once per connection. */
+export function hasWindows(store: CatalogConnection): Promise<boolean> {
+  return store.tableExists(T);
+}
+
+/** A migration's windows ($1: the migration), by database; their rows are shaped by windowsOf. */
+export const SELECT_WINDOWS = `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
             latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, to_jsonb(w) -> 'apply_stop' AS apply_stop,
             fall_back_requested_at,
             fall_back_started_at, fall_back_released, fell_back_at, downtime_seconds,
             to_jsonb(w) -> 'forward_again' AS forward_again, to_jsonb(w) ->> 'forward_lsn' AS forward_lsn,
             (to_jsonb(w) ->> 'forward_reopened_at')::timestamptz AS forward_reopened_at
-       FROM ${T} w WHERE migration = $1 ORDER BY database`,
-    [migration],
-  );
+       FROM ${T} w WHERE migration = $1 ORDER BY database`;
+
+/** The windows of SELECT_WINDOWS's rows. */
+export function windowsOf(rows: readonly WindowRow[]): FallbackWindow[] {
   return rows.map(shape);
 }
 
 /** The windows as `show` reports them, by database (an empty map for a migration without one). */
 export async function fallbackStatuses(store: CatalogConnection, migration: string): Promise<Map<string, FallbackStatus>> {
-  const windows = await fallbackWindows(store, migration);
+  return statusesOf(await fallbackWindows(store, migration));
+}
+
+/** The windows as `show` reports them, by database. */
+export function statusesOf(windows: readonly FallbackWindow[]): Map<string, FallbackStatus> {
   return new Map(
     windows.map((w) => [
       w.database,

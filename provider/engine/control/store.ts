@@ -30,7 +30,15 @@ import { agentsFor, poolerKeyOf, sourceKeysOf, waitingReason } from './agents';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
-import { fallbackStatuses } from './fallbackWindows';
+import {
+  fallbackStatuses,
+  hasWindows,
+  SELECT_WINDOWS,
+  statusesOf,
+  windowsOf,
+  type FallbackWindow,
+  type WindowRow,
+} from './fallbackWindows';
 import { notifyAgents } from './migrationRequests';
 import { inTransaction } from '../connect/transaction';
 
@@ -386,17 +394,25 @@ export async function get(catalog: CatalogConnection, name: string): Promise<Mig
 }
 
 async function getNow(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
-  // the row and its lease's holder in one statement: a resuming runner reads its migration several
-  // times before its stream starts, each read a round trip on its way
+  // the row and its lease's holder in one statement, sent with its databases' and its windows'
+  // reads in one round trip: a resuming runner reads its migration several times before its stream
+  // starts, each read a round trip on its way (the windows are read whatever the mode, and used
+  // only for an online migration, as toStatus does)
   const key = leaseKey(name);
-  const rows = await catalog.query<MigrationRow & { lease_holder: string | null }>(
-    `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked, ${LEASE_HOLDER_SQL} AS lease_holder FROM ${S}.migration m WHERE m.name = $1`,
-    [name, key],
-  );
-  const row = rows[0];
+  const windowsKept = await hasWindows(catalog);
+  const [rows, databases, windows] = await catalog.queries([
+    {
+      sql: `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked, ${LEASE_HOLDER_SQL} AS lease_holder FROM ${S}.migration m WHERE m.name = $1`,
+      params: [name, key],
+    },
+    { sql: SELECT_DATABASES, params: [name] },
+    ...(windowsKept ? [{ sql: SELECT_WINDOWS, params: [name] }] : []),
+  ]);
+  const row = rows![0] as (MigrationRow & { lease_holder: string | null }) | undefined;
   if (!row) return undefined;
   const holder = leaseHolderOf(row.lease_holder);
-  return toStatus(catalog, row, new Map(holder ? [[key, holder]] : []));
+  const read = { databases: databases as DatabaseRow[], windows: windowsOf((windows ?? []) as WindowRow[]) };
+  return toStatus(catalog, row, new Map(holder ? [[key, holder]] : []), read);
 }
 
 export async function list(catalog: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
@@ -459,14 +475,16 @@ async function toStatus(
   catalog: CatalogConnection,
   row: MigrationRow,
   holders: ReadonlyMap<string, { pid: number; host: string }>,
+  read?: { readonly databases: DatabaseRow[]; readonly windows: readonly FallbackWindow[] },
 ): Promise<MigrationStatus> {
-  const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
+  const databases = read?.databases ?? (await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]));
   const shaped = shapeStatus(row, databases, Date.now(), holders.get(leaseKey(row.name)));
   // a window exists only once a cutover opened one, and is read in every state after: a migration
   // streaming forward again after a fall-back passes through the copy's sub-states before it waits
   // for its cutover, and its window (FellBack) is what a waiter on the fall-back reads meanwhile
   // (docs/fallback.md)
-  const windows = row.mode === 'Online' ? await fallbackStatuses(catalog, row.name) : new Map<string, FallbackStatus>();
+  const online = row.mode === 'Online';
+  const windows = !online ? new Map<string, FallbackStatus>() : read ? statusesOf(read.windows) : await fallbackStatuses(catalog, row.name);
   const status =
     windows.size === 0
       ? shaped

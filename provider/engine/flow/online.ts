@@ -85,7 +85,8 @@ async function openStream(
   const counted = run.resuming && streaming ? countsSoFar(run, database, current) : undefined;
   counted?.catch(() => undefined); // awaited below when used; a rejection is not lost
   // and so are its stream's connections, given back below unless the stream takes them
-  const opened = run.resuming && streaming ? openStreamConnectionsAhead(run.spec, database) : undefined;
+  const opened =
+    run.resuming && streaming ? openStreamConnectionsAhead(run.spec, database, streamNames(run, database).publication) : undefined;
   try {
     const stream = await resumedOrCopied(run, stops, database, { slotRead, streaming, counted, opened });
     // a session that never took one (stopped before it started) gives it back when the stream ends

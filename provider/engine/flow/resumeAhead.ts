@@ -4,9 +4,10 @@
 // servers and the state of every slot. They ran after those steps, each on a session of its own, so
 // a resume opened one connection after another along one chain of catalog steps before its first
 // change. Here the source side of both is one session, which the versions' read shares, and the
-// target side is the control catalog's session. Later, each resumed stream's apply connection and
-// replication connection are opened beside the catalog reads before its start
-// (openStreamConnectionsAhead), not after them.
+// target side is the control catalog's session. Later, each resumed stream's apply connection,
+// replication connection and source catalog session (with the published tables' columns read on
+// it) are opened beside the catalog reads before its start (openStreamConnectionsAhead), not after
+// them.
 //
 // Ending the previous runner's sessions this early changes nothing the steps before data read or
 // write on a resume: those steps write only the control catalog, and the sessions ended are the
@@ -23,7 +24,9 @@ import { safeEmit } from '../core/model';
 import { slotStatesOn, type SlotState } from '../footprint/slotAndPublication';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { openApplyConnection } from '../cdc/apply/applyTarget';
-import type { OpenedAhead } from '../cdc/apply/sessionConfig';
+import type { OpenedAhead, SourceCatalogAhead } from '../cdc/apply/sessionConfig';
+import { openSourceCatalog } from '../cdc/apply/sessionConnections';
+import { publishedAttributes } from '../cdc/apply/sourceColumns';
 import { ReplicationStream, type ReplicationConnection } from '../cdc/receive/stream';
 
 /** What a resume started ahead of the steps before data. */
@@ -101,17 +104,39 @@ export interface StreamConnectionsAhead extends OpenedAhead {
 }
 
 /**
- * Opens a resumed stream's apply connection and replication connection now, beside the catalog
- * reads that come before its start (flow/online.ts openStream): they were opened only once those
- * were done. Nothing is sent on either before the session takes it (SessionConfig.OpenedAhead).
+ * The source's catalog session of a resumed stream opened now, and with the schema followed the
+ * published tables' columns read on it at once: the stream's first relation message waits for
+ * them (and for the target tables' facts, read once they name the tables), and they were read
+ * only as the session started, on a session it opened then, after START_REPLICATION.
  */
-export function openStreamConnectionsAhead(spec: MigrationSpec, database: string): StreamConnectionsAhead {
+function sourceCatalogAhead(spec: MigrationSpec, database: string, publication: string): SourceCatalogAhead {
+  const session = openSourceCatalog(spec.source, database);
+  session.catch(() => undefined); // met by the session that takes it
+  if (!spec.followSchemaChanges) return { session };
+  const published = session.then((c) => publishedAttributes(c.client, c.major, publication));
+  published.catch(() => undefined); // met at the first relation message
+  return { session, published };
+}
+
+/**
+ * Opens a resumed stream's apply connection, replication connection and source catalog session
+ * now, beside the catalog reads that come before its start (flow/online.ts openStream): they were
+ * opened only once those were done. Nothing is sent on the first two before the session takes them
+ * (SessionConfig.OpenedAhead); the third reads the published tables' columns at once.
+ */
+export function openStreamConnectionsAhead(spec: MigrationSpec, database: string, publication: string): StreamConnectionsAhead {
   // a connection lost while it waits fails the session's first statement there, and the apply starts again
   let target: Promise<pg.Client> | undefined = openApplyConnection(spec.target, database);
   let replication: Promise<ReplicationConnection> | undefined = ReplicationStream.connect(spec.source, database);
+  let source: SourceCatalogAhead | undefined = sourceCatalogAhead(spec, database, publication);
   const opened = [target, replication];
   for (const p of opened) p.catch(() => undefined); // met by the session that takes it
   return {
+    takeSource() {
+      const taken = source;
+      source = undefined;
+      return taken;
+    },
     takeTarget() {
       const taken = target;
       target = undefined;
@@ -123,10 +148,14 @@ export function openStreamConnectionsAhead(spec: MigrationSpec, database: string
       return taken;
     },
     async close() {
-      const [t, r] = [target, replication];
-      target = replication = undefined;
+      const [t, r, s] = [target, replication, source];
+      target = replication = source = undefined;
       await Promise.all([
         t?.then(closeSession, () => undefined),
+        s?.session.then(
+          (c) => closeSession(c.client),
+          () => undefined,
+        ),
         r?.then(
           (c) => c.close(),
           () => undefined,

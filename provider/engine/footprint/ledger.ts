@@ -244,16 +244,12 @@ export async function markPendingAgain(
   ]);
 }
 
-const found = new WeakMap<CatalogConnection, boolean>();
-
 /**
- * Whether the catalog has the ledger (version 20 on); once found it stays. A reader (`show`) on a
- * catalog an older pgferry made, not upgraded yet, finds nothing recorded here: the runner that
- * resumes the migration upgrades it, moving the older tables' rows in.
+ * Whether the catalog has the ledger (version 20 on); once found it is not looked for again
+ * (CatalogConnection.tableExists). A reader (`show`) on a catalog an older pgferry made, not
+ * upgraded yet, finds nothing recorded here: the runner that resumes the migration upgrades it,
+ * moving the older tables' rows in.
  */
-async function hasLedger(catalog: CatalogConnection): Promise<boolean> {
-  if (found.get(catalog)) return true;
-  const [row] = await catalog.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [T]);
-  if (row?.ok) found.set(catalog, true);
-  return row?.ok === true;
+function hasLedger(catalog: CatalogConnection): Promise<boolean> {
+  return catalog.tableExists(T);
 }

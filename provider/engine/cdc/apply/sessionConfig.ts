@@ -8,14 +8,35 @@ import type { PlannerLimits } from '../plan/types';
 import type { PositionKey } from './positionCommit';
 import type pg from 'pg';
 import type { ReplicationConnection } from '../receive/stream';
+import type { PublishedAttributes } from './sourceColumns';
+
+/** The source session that reads its catalog (SessionConnections.sourceSession), with the server's major version. */
+export interface SourceCatalog {
+  readonly client: pg.Client;
+  readonly major: number;
+}
+
+/**
+ * The source's catalog session opened ahead, and with the schema followed the published tables'
+ * columns read on it (the read a session otherwise starts as it starts, readSourceColumns).
+ */
+export interface SourceCatalogAhead {
+  readonly session: Promise<SourceCatalog>;
+  /** Undefined when the columns are not read ahead (the schema is not followed). */
+  readonly published?: Promise<PublishedAttributes>;
+}
 
 /**
  * Connections a resume opened ahead of the stream's start, beside its catalog reads: each is taken
- * at most once, by the first session that starts. Nothing is sent on them before it: the apply
- * session takes its fence and reads its position as on a connection of its own, and the
- * replication connection holds nothing of the slot before START_REPLICATION.
+ * at most once, by the first session that starts. Nothing is sent on the target's or the
+ * replication connection before it: the apply session takes its fence and reads its position as on
+ * a connection of its own, and the replication connection holds nothing of the slot before
+ * START_REPLICATION. The source's catalog session only reads the source's catalog, which any
+ * session may do at any time: its reads are sent as soon as it is open.
  */
 export interface OpenedAhead {
+  /** The source's catalog session, or undefined once taken. */
+  takeSource(): SourceCatalogAhead | undefined;
   /** The replication connection, or undefined once taken. */
   takeReplication(): Promise<ReplicationConnection> | undefined;
   /** The apply session's connection (openApplyConnection, applyTarget.ts), or undefined once taken. */

@@ -16,16 +16,17 @@ import { readTargetTablesAhead, type TableFactsRead } from './targetTables';
 import { qualified } from '../../connect/quote';
 import { RecordQueue } from '../receive/recordQueue';
 import { ReplicationStream, type ReplicationConnection } from '../receive/stream';
-import { publishedAttributes } from './sourceColumns';
+import { publishedAttributes, type PublishedAttributes } from './sourceColumns';
 import type { SourceAttribute } from './shapeFollow';
 import { trace } from '../../util/trace';
-import { failpoint } from '../../util/failpoints';
+import { failpoint, holdpoint } from '../../util/failpoints';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
 import { LaneCatchUp } from '../plan/laneRouter';
 import type { PlannerLimits } from '../plan/types';
 import type { ApplyState } from './applyState';
-import type { SessionConfig } from './sessionConfig';
+import type { SessionConfig, SourceCatalog } from './sessionConfig';
+import type { ServerSpec } from '../../input/migrationSpec';
 
 /**
  * Statements queued for the target and not yet finished, and the bytes they may hold together, in
@@ -61,6 +62,20 @@ const START_BUDGET_BYTES = 256 * 1024;
 
 /** PGFERRY_TRACE marks this process's first change received (util/trace.ts). */
 let firstXlogTraced = false;
+
+/**
+ * Opens the source session that reads its catalog, in `database`, and reads the server's major
+ * version on it: a session's own (SessionConnections.sourceSession), or one a resume opens ahead.
+ */
+export async function openSourceCatalog(source: ServerSpec, database: string): Promise<SourceCatalog> {
+  const client = await openSession(source, { database, purpose: 'cdc catalog' });
+  try {
+    return { client, major: await serverMajor(client) };
+  } catch (error) {
+    await closeSession(client);
+    throw error;
+  }
+}
 
 /** One apply session's connections, opened by start() and read through the accessors below once it returned. */
 export class SessionConnections {
@@ -150,17 +165,13 @@ export class SessionConnections {
    * opening (the read started with the session, sourceColumnsAhead, may meet a DDL message's).
    */
   sourceSession(): Promise<pg.Client> {
-    this.source ??= (async () => {
-      const client = await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-      try {
-        this.sourceServerMajor = await serverMajor(client);
-      } catch (error) {
-        await closeSession(client);
-        throw error;
-      }
-      return client;
-    })();
+    this.source ??= openSourceCatalog(this.config.source, this.config.database).then((c) => this.keepSource(c));
     return this.source;
+  }
+
+  private keepSource(catalog: SourceCatalog): pg.Client {
+    this.sourceServerMajor = catalog.major;
+    return catalog.client;
   }
 
   /** The source's major version, read with its catalog session (sourceSession). */
@@ -177,10 +188,17 @@ export class SessionConnections {
    * the slot before it, so exactly once and the one applier per database hold as before.
    */
   async start(): Promise<void> {
+    // the hold point of test/cdc/resumeAhead: what a resume opened ahead is read from the servers here
+    await holdpoint('apply-session-start');
     const { config, state } = this;
     const replication = config.openedAhead?.takeReplication() ?? ReplicationStream.connect(config.source, config.database);
     replication.catch(() => undefined); // awaited below; a rejection is not lost
-    if (config.followSchemaChanges && !state.sourceColumnsAtStart) this.readSourceColumns();
+    const sourceAhead = config.openedAhead?.takeSource();
+    if (sourceAhead) {
+      this.source = sourceAhead.session.then((c) => this.keepSource(c));
+      this.source.catch(() => undefined); // met by each use, as a session's own opening is
+    }
+    if (config.followSchemaChanges && !state.sourceColumnsAtStart) this.readSourceColumns(sourceAhead?.published);
     let connection: ReplicationConnection;
     try {
       await this.openTarget();
@@ -267,12 +285,12 @@ export class SessionConnections {
    * catalog session when the session starts rather than at its first relation message
    * (attnumRecords.ts recordAttnums): either read comes after the message's place in the stream,
    * which is all that message's check needs. The published tables' names come with them, in the
-   * same statement, for readTablesAhead.
+   * same statement, for readTablesAhead. A resume reads them ahead, beside its catalog steps
+   * (`ahead`, flow/resumeAhead.ts), on the catalog session it opened then.
    */
-  private readSourceColumns(): void {
+  private readSourceColumns(ahead: Promise<PublishedAttributes> | undefined): void {
     const { publication } = this.config;
-    const read = this.sourceSession().then(async (c) => {
-      const published = await publishedAttributes(c, this.sourceMajor, publication);
+    const read = (ahead ?? this.sourceSession().then((c) => publishedAttributes(c, this.sourceMajor, publication))).then((published) => {
       trace('source columns read');
       return published;
     });

@@ -347,17 +347,19 @@ export async function sourceAttributes(
   return byRelation(await attributeRows(source, major, of));
 }
 
+/** The tables a publication lists, by name, and their columns by relation OID (publishedAttributes). */
+export interface PublishedAttributes {
+  readonly tables: { schema: string; name: string }[];
+  readonly columns: Map<number, SourceAttribute[]>;
+}
+
 /**
  * The columns of every table the publication lists and those tables' names, from one statement:
  * pg_publication_tables is costly to read, and a resumed session's first relation message waited
  * for the names and then the columns, read one after the other. A published table without a
  * column has no row and is not named; its facts are read at its relation message.
  */
-export async function publishedAttributes(
-  source: pg.Client,
-  major: number,
-  publication: string,
-): Promise<{ tables: { schema: string; name: string }[]; columns: Map<number, SourceAttribute[]> }> {
+export async function publishedAttributes(source: pg.Client, major: number, publication: string): Promise<PublishedAttributes> {
   const rows = await attributeRows(source, major, { publication });
   const tables = new Map<string, { schema: string; name: string }>();
   for (const r of rows) tables.set(r.rel, { schema: r.schema_name, name: r.table_name });
