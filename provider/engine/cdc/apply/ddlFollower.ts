@@ -91,8 +91,7 @@ export class DdlFollower {
     if (this.state.tracker.resyncing.has(qualified(target.schema, target.name))) return;
     const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
-    const name = qualified(target.schema, target.name);
-    await this.ddl.send(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    await this.ddl.send(target, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
     const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
     this.state.onFollowed?.(
       `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
