@@ -78,7 +78,10 @@ describe('cdc: a TRUNCATE refused for a foreign key names the referencing table 
     await f.src('TRUNCATE p1');
     const error = await stoppedWith(first);
     assertStoppedOn(error, 'CDC_APPLY', 'public.p1');
-    assert.match((error as Error).message, /^TRUNCATE of public\.p1 refused: table public\.r, which the stream does not write, references public\.p1 by a foreign key;/);
+    assert.match(
+      (error as Error).message,
+      /^TRUNCATE of public\.p1 refused: table public\.r, which the stream does not write, references public\.p1 by a foreign key;/,
+    );
     const fix = (error as { fix?: string }).fix ?? '';
     const statement = /: (ALTER TABLE "public"\."r" DROP CONSTRAINT "r_p_fkey");/.exec(fix)?.[1];
     assert.ok(statement, `the fix drops the key as it was made, on r: ${fix}`);

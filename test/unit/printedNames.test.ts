@@ -9,12 +9,7 @@ import pg from 'pg';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
 import { describeRefusing } from '../../provider/engine/cdc/apply/looseningWait';
 import { SettleBeforeStop, stopOnTarget, stopPerRow, stopWith } from '../../provider/engine/cdc/apply/shapeStops';
-import {
-  applyError,
-  referencedError,
-  StatementFailure,
-  type ReferencingKey,
-} from '../../provider/engine/cdc/apply/targetTransaction';
+import { applyError, referencedError, StatementFailure, type ReferencingKey } from '../../provider/engine/cdc/apply/targetTransaction';
 import { AffectedRowsError } from '../../provider/engine/cdc/apply/statementPipeline';
 import { truncateStatement, updateStatement } from '../../provider/engine/cdc/plan/statements';
 import type { GroupRows } from '../../provider/engine/cdc/plan/groupRows';
@@ -230,7 +225,11 @@ describe('names printed in the stop of a replayed TRUNCATE', () => {
       false,
     );
   const serverError = (detail: string) =>
-    Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), { code: '0A000', severity: 'ERROR', detail });
+    Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), {
+      code: '0A000',
+      severity: 'ERROR',
+      detail,
+    });
   const key = (schema: string, name: string, constraint: string, references: { schema: string; name: string }): ReferencingKey => ({
     table: { schema, name },
     constraint,
@@ -270,7 +269,7 @@ describe('names printed in the stop of a replayed TRUNCATE', () => {
     assert.equal((odd as { field?: string } | undefined)?.field, '"public"."items", "Sales"."line items"');
   });
 
-  it('a TRUNCATE refused before the catalog was read names no table from the server\'s detail: of two tables of one name it quotes the detail whole', () => {
+  it("a TRUNCATE refused before the catalog was read names no table from the server's detail: of two tables of one name it quotes the detail whole", () => {
     const refused = referencedError(
       statementOf([
         { schema: 'a', name: 'items' },
@@ -307,7 +306,10 @@ describe('names printed in the stops of a refused or diverged row change', () =>
       Object.assign(new Error('permission denied for table line items'), { code: '42501', severity: 'ERROR' }),
       REVERSE_STREAM_WORDS,
     ) as StatementFailure;
-    assert.equal(refused.message, 'applying update to public."line items" on the old source failed: permission denied for table line items');
+    assert.equal(
+      refused.message,
+      'applying update to public."line items" on the old source failed: permission denied for table line items',
+    );
     assert.deepEqual([refused.table, refused.printed], ['"public"."line items"', 'public."line items"']);
     assert.ok(refused.statement.startsWith('UPDATE ONLY "public"."line items" AS t SET'), refused.statement);
   });

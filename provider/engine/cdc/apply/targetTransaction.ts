@@ -148,7 +148,9 @@ export function referencedError(
   const shown = (t: QualifiedName) => displayName(t.schema, t.name);
   const read = keys !== undefined && keys.length > 0 ? keys : undefined;
   const one = read?.length === 1 ? read[0] : undefined;
-  const drops = read?.map((k) => `ALTER TABLE ${qualified(k.table.schema, k.table.name)} DROP CONSTRAINT ${ident(k.constraint)}`).join('; ');
+  const drops = read
+    ?.map((k) => `ALTER TABLE ${qualified(k.table.schema, k.table.name)} DROP CONSTRAINT ${ident(k.constraint)}`)
+    .join('; ');
   const then = 'the stream then applies the TRUNCATE';
   let referencing: string;
   let fix: string;
