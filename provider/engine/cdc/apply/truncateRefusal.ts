@@ -58,7 +58,7 @@ function truncateRefused(error: unknown): TruncateRefused | undefined {
 }
 
 /** The foreign keys that keep the truncated tables (by their OIDs on `server`) from being emptied. */
-export async function referencingKeys(server: ServerSpec, database: string, oids: readonly number[]): Promise<ReferencingKey[]> {
+async function referencingKeys(server: ServerSpec, database: string, oids: readonly number[]): Promise<ReferencingKey[]> {
   const { rows } = await withSession(server, { database, purpose: 'apply', readOnly: true }, (client) =>
     client.query<KeyRow>(REFERENCING_KEYS_SQL, [oids.map(String)]),
   );

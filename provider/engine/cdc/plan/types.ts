@@ -98,7 +98,7 @@ export type Param = string | null;
  * A table a TRUNCATE names: its schema and name, and its OID on the server the stream writes where
  * it was read, by which a refused TRUNCATE's stop reads the foreign keys that reference it.
  */
-export interface TruncatedTable extends QualifiedName {
+interface TruncatedTable extends QualifiedName {
   readonly targetOid?: number;
 }
 
