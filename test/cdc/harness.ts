@@ -2,6 +2,7 @@
 // cluster, slot + publication, an applier, and row-by-row comparison of the two sides; and the
 // release of all of it when a suite ends (stopCdcPair), so the pair's leak check holds.
 import assert from 'node:assert/strict';
+import { isPgferryError } from '../../provider/engine/core/errors';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import { ensurePublication } from '../../provider/engine/cdc/prepare/publication';
 import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/footprint/slotAndPublication';
@@ -338,4 +339,22 @@ export async function followingMigration(pair: ServerPair, name: string, databas
     throw error;
   }
   return { spec, store, running };
+}
+
+/** Waits for an applier to stop with an error, and returns it. */
+export async function stoppedWith(running: Running): Promise<unknown> {
+  return Promise.race([
+    running.done.then(
+      (end) => new Error(`the applier ended with ${end} instead of stopping`),
+      (error: unknown) => error,
+    ),
+    new Promise<Error>((resolve) => setTimeout(() => resolve(new Error('the applier did not stop within 60 s')), 60_000)),
+  ]);
+}
+
+/** A stop's error: pgferry's, with `code`, its message holding `names` (the table as it prints it). */
+export function assertStoppedOn(error: unknown, code: string, names: string): void {
+  assert.ok(isPgferryError(error), String(error));
+  assert.equal(error.code, code, error.message);
+  assert.ok(error.message.includes(names), `${error.message} names ${names}`);
 }

@@ -21,13 +21,14 @@ function serverError(code: string, message: string): Error {
 function refused(code: string, message: string): StatementFailure {
   return new StatementFailure(
     'CDC_APPLY',
-    `applying update to "public"."t" on the target failed: ${message}`,
+    `applying update to public.t on the target failed: ${message}`,
     '"public"."t"',
     'UPDATE "public"."t" AS t SET ...',
     {
       category: 'target',
       cause: serverError(code, message),
     },
+    'public.t',
   );
 }
 
@@ -97,7 +98,7 @@ describe('stream failures: stop for a fix, or end the migration', () => {
 
   it('stops on a source table change that is not followed, with its own fix', () => {
     const failure = classifyStreamFailure(
-      new PgferryError('CDC_SCHEMA_CHANGE', 'source table "public"."t" changed while streaming', {
+      new PgferryError('CDC_SCHEMA_CHANGE', 'source table public.t changed while streaming', {
         fix: 'make the same change on the target',
       }),
     );
@@ -114,13 +115,14 @@ describe('stream failures: stop for a fix, or end the migration', () => {
       });
       return new StatementFailure(
         'CDC_APPLY',
-        `applying update to "public"."t" on the target failed: ${server.message}`,
+        `applying update to public.t on the target failed: ${server.message}`,
         '"public"."t"',
         'UPDATE ...',
         {
           category: 'target',
           cause: server,
         },
+        'public.t',
       );
     };
     const added = classifyStreamFailure(enumRefused());

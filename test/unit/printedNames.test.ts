@@ -9,8 +9,10 @@ import pg from 'pg';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
 import { describeRefusing } from '../../provider/engine/cdc/apply/looseningWait';
 import { SettleBeforeStop, stopOnTarget, stopPerRow, stopWith } from '../../provider/engine/cdc/apply/shapeStops';
-import { referencedError } from '../../provider/engine/cdc/apply/targetTransaction';
-import { truncateStatement } from '../../provider/engine/cdc/plan/statements';
+import { applyError, referencedError, StatementFailure, type ReferencingKey } from '../../provider/engine/cdc/apply/targetTransaction';
+import { AffectedRowsError } from '../../provider/engine/cdc/apply/statementPipeline';
+import { truncateStatement, updateStatement } from '../../provider/engine/cdc/plan/statements';
+import type { GroupRows } from '../../provider/engine/cdc/plan/groupRows';
 import type { TargetTable } from '../../provider/engine/cdc/plan/types';
 import { FORWARD_STREAM_WORDS, REVERSE_STREAM_WORDS } from '../../provider/engine/core/streamWords';
 import { warningFor, type ForeignKeyRecord } from '../../provider/engine/footprint/targetForeignKeys';
@@ -217,37 +219,108 @@ describe('names printed in the messages of the stream, the verification and the 
 });
 
 describe('names printed in the stop of a replayed TRUNCATE', () => {
-  it("a TRUNCATE refused for a foreign key names the tables as displayName prints them; the stop's table keeps the SQL quoting", () => {
-    const refused = (tables: { schema: string; name: string }[], detail: string) =>
-      referencedError(
-        truncateStatement(
-          tables.map((t, i): TargetTable => ({ ...t, oid: i + 1, columns: [], identityFull: false, partitioned: false })),
-          false,
-        ),
-        Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), {
-          code: '0A000',
-          severity: 'ERROR',
-          detail,
-        }),
-      );
-    const plain = refused([{ schema: 'public', name: 'items' }], 'Table "audit" references "items".');
+  const statementOf = (tables: { schema: string; name: string }[]) =>
+    truncateStatement(
+      tables.map((t, i): TargetTable => ({ ...t, oid: i + 1, targetOid: 100 + i, columns: [], identityFull: false, partitioned: false })),
+      false,
+    );
+  const serverError = (detail: string) =>
+    Object.assign(new Error('cannot truncate a table referenced in a foreign key constraint'), {
+      code: '0A000',
+      severity: 'ERROR',
+      detail,
+    });
+  const key = (schema: string, name: string, constraint: string, references: { schema: string; name: string }): ReferencingKey => ({
+    table: { schema, name },
+    constraint,
+    references,
+  });
+
+  it("a TRUNCATE refused for a foreign key names the keys the catalog read as displayName prints them; the fix's statement and the stop's table keep the SQL quoting", () => {
+    const items = { schema: 'public', name: 'items' };
+    const plain = referencedError(statementOf([items]), serverError('Table "audit" references "items".'), FORWARD_STREAM_WORDS, [
+      key('public', 'audit', 'audit_item_fkey', items),
+    ]);
     assert.equal(
       plain?.message,
-      'TRUNCATE of public.items refused: table audit, which the stream does not write, references public.items by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied',
+      'TRUNCATE of public.items refused: table public.audit, which the stream does not write, references public.items by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied',
     );
-    assert.ok(plain?.fix?.startsWith('to keep the rows of table audit, drop its foreign key to public.items ('), plain?.fix);
-    const odd = refused(
-      [
-        { schema: 'public', name: 'items' },
-        { schema: 'Sales', name: 'line items' },
-      ],
-      'Table "dba "notes"" references "line items".',
+    assert.equal(
+      plain?.fix,
+      'to keep the rows of table public.audit, drop its foreign key to public.items on the target: ALTER TABLE "public"."audit" DROP CONSTRAINT "audit_item_fkey"; if its rows are meant to go with the TRUNCATE, empty it there yourself; the stream then applies the TRUNCATE',
+    );
+    const lineItems = { schema: 'Sales', name: 'line items' };
+    const odd = referencedError(
+      statementOf([items, lineItems]),
+      serverError('Table "dba "notes"" references "line items".'),
+      REVERSE_STREAM_WORDS,
+      [key('dba', 'dba "notes"', 'notes_fkey', lineItems), key('public', 'audit', 'audit_item_fkey', items)],
     );
     assert.equal(
       odd?.message,
-      'TRUNCATE of public.items, "Sales"."line items" refused: table "dba ""notes""", which the stream does not write, references "Sales"."line items" by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied',
+      'TRUNCATE of public.items, "Sales"."line items" refused: tables the stream does not write reference them by foreign keys: dba."dba ""notes""" references "Sales"."line items", public.audit references public.items; pgferry never truncates with CASCADE, so nothing was emptied',
+    );
+    assert.ok(
+      odd?.fix?.startsWith(
+        'to keep the rows of those tables, drop their foreign keys on the old source: ALTER TABLE "dba"."dba ""notes""" DROP CONSTRAINT "notes_fkey"; ALTER TABLE "public"."audit" DROP CONSTRAINT "audit_item_fkey"; ',
+      ),
+      odd?.fix,
     );
     assert.equal((odd as { field?: string } | undefined)?.field, '"public"."items", "Sales"."line items"');
+  });
+
+  it("a TRUNCATE refused before the catalog was read names no table from the server's detail: of two tables of one name it quotes the detail whole", () => {
+    const refused = referencedError(
+      statementOf([
+        { schema: 'a', name: 'items' },
+        { schema: 'b', name: 'items' },
+      ]),
+      serverError('Table "refs" references "items".'),
+    );
+    assert.equal(
+      refused?.message,
+      'TRUNCATE of a.items, b.items refused: a table the stream does not write references one of them by a foreign key (the server\'s detail: Table "refs" references "items".); pgferry never truncates with CASCADE, so nothing was emptied',
+    );
+    assert.deepEqual(
+      refused?.refused.tables?.map((t) => t.targetOid),
+      [100, 101],
+      'the stop keeps the target OIDs its catalog read takes',
+    );
+  });
+});
+
+describe('names printed in the stops of a refused or diverged row change', () => {
+  const table: TargetTable = {
+    schema: 'public',
+    name: 'line items',
+    oid: 1,
+    columns: [{ name: 'id', cast: 'integer', isKey: true, stableText: true }],
+    identityFull: false,
+    partitioned: false,
+  };
+  const update = updateStatement(table, [0], [0], { rows: 1, params: () => [['1', '1']] } as unknown as GroupRows);
+
+  it('a refused statement names its table as displayName prints it; its field and statement keep the SQL quoting', () => {
+    const refused = applyError(
+      update,
+      Object.assign(new Error('permission denied for table line items'), { code: '42501', severity: 'ERROR' }),
+      REVERSE_STREAM_WORDS,
+    ) as StatementFailure;
+    assert.equal(
+      refused.message,
+      'applying update to public."line items" on the old source failed: permission denied for table line items',
+    );
+    assert.deepEqual([refused.table, refused.printed], ['"public"."line items"', 'public."line items"']);
+    assert.ok(refused.statement.startsWith('UPDATE ONLY "public"."line items" AS t SET'), refused.statement);
+  });
+
+  it('a statement that changed another number of rows stops as diverged, naming its table as displayName prints it', () => {
+    const diverged = applyError(update, new AffectedRowsError(5, 4), FORWARD_STREAM_WORDS) as StatementFailure;
+    assert.equal(
+      diverged.message,
+      'update of 5 row(s) of public."line items" changed 4 on the target: rows the source changed are missing on the target; the target has diverged from the source, streaming stopped',
+    );
+    assert.equal(diverged.table, '"public"."line items"');
   });
 });
 

@@ -62,6 +62,6 @@ describe('fault campaign window change', () => {
       oldSource:
         'CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL)',
     });
-    assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of "public"."notes" refused'), false);
+    assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of public.notes refused'), false);
   });
 });

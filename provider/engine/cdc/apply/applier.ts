@@ -22,6 +22,7 @@ import { PinRequest, type AtPin } from '../pin/pinRequest';
 import { describeRefusing, loosenedOnSource, LOOSENING_POLL_MS, LOOSENING_WAIT_MS, refusingConstraint } from './looseningWait';
 import { displayIdent } from '../../connect/quote';
 import { awaitedTable, heldUntilMade, LabelsRenamed, WATCH_WAIT_MS } from './watchWait';
+import { namedFromCatalog } from './truncateRefusal';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -213,7 +214,8 @@ export class Applier {
         if (await this.heldForWatch(error)) continue;
         if (!this.mayRetry(error)) {
           await this.madeBeforeStop(error);
-          throw error;
+          // a TRUNCATE refused for a foreign key names the keys as the target's catalog has them
+          throw await namedFromCatalog(error, o.target, o.database, config.words);
         }
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
@@ -296,7 +298,7 @@ export class Applier {
     const tell = (missing: readonly string[]): void =>
       o.log?.(
         'event',
-        `database ${displayIdent(o.database)}: a change of ${table} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
+        `database ${displayIdent(o.database)}: a change of ${table.printed} waits for the schema watch to make on ${words.target} what ${words.source} made for it: ${missing.join(', ')}`,
       );
     const looked = {
       deadline: awaiting.since + WATCH_WAIT_MS,
@@ -304,7 +306,7 @@ export class Applier {
       lookedSince: () => this.schemaLookedAt,
       recordedOid: (type: string) => this.recordedEnums.get(type),
     };
-    const held = await heldUntilMade(o, table, looked, tell).catch(() => 'unmade' as const);
+    const held = await heldUntilMade(o, table.field, looked, tell).catch(() => 'unmade' as const);
     // a label renamed in place stops the stream on this refusal, its fix the renames on the target
     if (typeof held === 'object') throw held.renamed.length > 0 ? new LabelsRenamed(held.renamed, error) : error;
     if (held !== 'present') return held === 'made';
@@ -327,7 +329,7 @@ export class Applier {
     const tell = (missing: readonly string[]): void =>
       o.log?.(
         'event',
-        `database ${displayIdent(o.database)}: the stop of ${table} waits for the schema watch to make on ${words.target} what its fix needs: ${missing.join(', ')}`,
+        `database ${displayIdent(o.database)}: the stop of ${table.printed} waits for the schema watch to make on ${words.target} what its fix needs: ${missing.join(', ')}`,
       );
     const hold = {
       deadline: Date.now() + WATCH_WAIT_MS,
@@ -335,7 +337,7 @@ export class Applier {
       lookedSince: () => this.schemaLookedAt,
       recordedOid: (type: string) => this.recordedEnums.get(type),
     };
-    await heldUntilMade(o, table, hold, tell).catch(() => undefined);
+    await heldUntilMade(o, table.field, hold, tell).catch(() => undefined);
   }
 
   /** The schema watch ended a look at this database begun at `startedAt` (Date.now()): a held change may judge by it. */

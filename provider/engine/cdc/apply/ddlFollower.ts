@@ -2,7 +2,7 @@
 // table's indexes and constraints made the source's at the command's exact place among the rows,
 // sent in the open transaction as the shape follow sends its changes (targetDdl.ts).
 import type pg from 'pg';
-import { qualified } from '../../connect/quote';
+import { displayName, qualified } from '../../connect/quote';
 import { formatLsn } from '../../core/lsn';
 import type { TargetDdl } from './targetDdl';
 import type { SessionConnections } from './sessionConnections';
@@ -91,11 +91,10 @@ export class DdlFollower {
     if (this.state.tracker.resyncing.has(qualified(target.schema, target.name))) return;
     const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
-    const name = qualified(target.schema, target.name);
-    await this.ddl.send(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    await this.ddl.send(target, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
     const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
     this.state.onFollowed?.(
-      `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
+      `source table ${displayName(target.schema, target.name)} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
     );
   }
 }

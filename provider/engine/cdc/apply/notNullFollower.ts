@@ -58,7 +58,7 @@ export class NotNullFollower {
     const name = qualified(relation.schema, relation.name);
     await this.connections.txn.flush();
     await this.ddl.send(
-      name,
+      relation,
       dropped.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`),
     );
     this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
@@ -113,7 +113,7 @@ export class NotNullFollower {
       if (columns.length === 0) continue;
       await this.connections.txn.flush();
       await this.ddl.send(
-        name,
+        { schema: first.schema, name: first.table },
         columns.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`),
       );
       for (const column of columns) notNull.add(column);

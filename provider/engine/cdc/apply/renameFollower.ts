@@ -45,7 +45,7 @@ export class RenameFollower {
     if (from.name !== relation.name)
       statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
     await this.connections.txn.flush();
-    await this.ddl.send(name, statements);
+    await this.ddl.send(relation, statements);
     this.tables.delete(relation.oid);
     this.state.tracker.reshaped(name, undefined);
     this.state.onFollowed?.(
@@ -95,11 +95,11 @@ export class RenameFollower {
 
   /** A type renamed or moved on the target as the source did, in the open transaction; tables cast to its old name read again. */
   private async renameType(from: TypeName, to: TypeName): Promise<void> {
-    const [was, now] = [qualified(from.schema, from.name), qualified(to.schema, to.name)];
+    const was = qualified(from.schema, from.name);
     const statements: string[] = [];
     if (from.schema !== to.schema) statements.push(`ALTER TYPE ${was} SET SCHEMA ${ident(to.schema)}`);
     if (from.name !== to.name) statements.push(`ALTER TYPE ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
-    await this.ddl.send(now, statements);
+    await this.ddl.send(to, statements);
     for (const [oid, table] of this.tables) if (table.columns.some((c) => c.cast === was)) this.tables.delete(oid);
     this.state.onFollowed?.(
       `source type ${displayName(from.schema, from.name)} renamed to ${displayName(to.schema, to.name)} while streaming, followed on the target at its position in the stream`,

@@ -15,7 +15,7 @@ import { sourceTableWords, targetTableWords, type StreamWords } from '../../core
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
-import type { TargetDdl } from './targetDdl';
+import { ddlTarget, type TargetDdl } from './targetDdl';
 import { inspectTargetTable, readTargetColumns, resolveTargetTable } from './targetTables';
 import { addColumnPlan, identityPosition, sourceAttributes, sourceColumnDefinitions } from './sourceColumns';
 import { keepRecord, recordAttnums, recordedFor, recordedNames } from './attnumRecords';
@@ -331,11 +331,11 @@ export class ShapeFollower {
     // what the apply makes on the target is known from now on, recorded before it is made
     const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
     await this.state.recordKnownColumns?.(relation.schema, relation.name, made);
-    for (const { plan } of plans) await this.ddl.send(owner, plan.statements ?? []);
+    for (const { plan } of plans) await this.ddl.send(at, plan.statements ?? []);
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {
       const position = identityPosition(at.schema, column);
-      if (position) await this.connections.txn.exec({ op: 'ddl', target: owner, text: position.text, params: position.params, rows: 0 });
+      if (position) await this.connections.txn.exec({ op: 'ddl', ...ddlTarget(at), text: position.text, params: position.params, rows: 0 });
     }
   }
 
@@ -396,10 +396,9 @@ export class ShapeFollower {
       );
     this.targetGenerated.set(relation.oid, plan.generated);
     if (plan.statements.length === 0) return false;
-    const name = qualified(relation.schema, relation.name);
     reshaped();
     await this.connections.txn.flush();
-    await this.ddl.send(name, plan.statements);
+    await this.ddl.send(relation, plan.statements);
     this.state.onFollowed?.(
       `${sourceTableWords(this.words, displayName(relation.schema, relation.name))} changed while streaming, followed on ${this.words.target} at its position in the stream: ${plan.followed.join(', ')}`,
     );
@@ -452,7 +451,7 @@ export class ShapeFollower {
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
     await this.connections.txn.flush();
-    await this.ddl.send(qualified(at.schema, at.name), plan.statements);
+    await this.ddl.send(at, plan.statements);
     keepRecord(this.state, relation.oid, plan.attnums);
     if (plan.followed.length > 0)
       this.state.onFollowed?.(

@@ -11,11 +11,17 @@ class SchemaChangeError extends PgferryError {
    * The source table (as SQL names it) whose types the fix needs on the target: a column retyped
    * to a type of the database's own, which the schema watch makes there at its next look.
    */
-  typesOf?: string;
+  typesOf?: StopTable;
+}
+
+/** A stop's table: as its message prints it, and quoted as SQL (its field, and what a catalog read takes). */
+export interface StopTable {
+  readonly printed: string;
+  readonly field: string;
 }
 
 /** The source table whose types a stop's fix needs on the target (stopWith's `typesOf`); undefined for any other failure. */
-export function typesAwaitedBy(error: unknown): string | undefined {
+export function typesAwaitedBy(error: unknown): StopTable | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
     if (e instanceof SchemaChangeError) return e.typesOf;
   return undefined;
@@ -60,7 +66,7 @@ export interface StopAt {
  * The stop's table: printed bare in its message (displayName), quoted as SQL in the error's field,
  * which the stop records as its table (StopCause.table) and the follows match by.
  */
-function stopTable(table: QualifiedName): { printed: string; field: string } {
+function stopTable(table: QualifiedName): StopTable {
   return { printed: displayName(table.schema, table.name), field: qualified(table.schema, table.name) };
 }
 
@@ -99,7 +105,7 @@ export function stopWith(
       fix: fix ?? (following ? same : `only added columns are followed (followSchemaChanges is off): ${same}`),
     },
   );
-  if (typesOf) error.typesOf = field;
+  if (typesOf) error.typesOf = { printed, field };
   throw error;
 }
 

@@ -3,7 +3,14 @@
 // composed of) and the event trigger's DDL messages' (ddlFollower.ts). A read of the target's
 // catalog on the apply's connection waits until what was sent has run (settled), or it would read
 // the shape from before it.
+import { displayName, qualified } from '../../connect/quote';
+import type { QualifiedName } from '../../core/names';
 import type { SessionConnections } from './sessionConnections';
+
+/** The table (or type) a DDL statement changes: quoted as SQL for its stop's field, printed for its message. */
+export function ddlTarget(table: QualifiedName): { readonly target: string; readonly printed: string } {
+  return { target: qualified(table.schema, table.name), printed: displayName(table.schema, table.name) };
+}
 
 /** What a session sent to change the target's tables in its open transaction, and the wait for it to run. */
 export class TargetDdl {
@@ -21,9 +28,10 @@ export class TargetDdl {
    * Sends a change of a table's shape in the open transaction, before the rows that need it;
    * remembered so that the next read of the target's catalog waits for it (settled).
    */
-  async send(table: string, statements: readonly string[]): Promise<void> {
+  async send(table: QualifiedName, statements: readonly string[]): Promise<void> {
     this.connections.forgetTablesAhead();
-    for (const text of statements) await this.connections.txn.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
+    const named = ddlTarget(table);
+    for (const text of statements) await this.connections.txn.exec({ op: 'ddl', ...named, text, params: [], rows: 0 });
     this.sent = true;
   }
 

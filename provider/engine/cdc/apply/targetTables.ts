@@ -3,7 +3,7 @@
 // columns the target lacks (added there before any row uses them: sourceColumns.ts) or has alone;
 // read in one round trip with the facts of the types its columns reach (typeFacts.ts).
 import type pg from 'pg';
-import { displayName, literal, qualified } from '../../connect/quote';
+import { displayIdent, displayName, literal, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { type Operator, operatorSql, type TypeFacts, typeComparison } from '../plan/equality';
@@ -331,6 +331,7 @@ function targetTableOf(
   return {
     ...(shapes.some((s) => s !== undefined) ? { textShapes: shapes } : {}),
     oid: relation.oid,
+    targetOid: Number(table.oid),
     schema: relation.schema,
     name: relation.name,
     identityFull: match.wholeRow,
@@ -342,7 +343,7 @@ function targetTableOf(
     columns: relation.columns.map((c, i): TargetColumn => {
       const named = relation.typeNames[i];
       const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);
-      if (!cast) throw new Error(`no type name for column "${c.name}" (type oid ${c.typeOid})`);
+      if (!cast) throw new Error(`no type name for column ${displayIdent(c.name)} (type oid ${c.typeOid})`);
       const onTarget = targetColumns.get(c.name);
       // a column the target lacks is added before any row uses it, and the table resolved again
       const compared = onTarget ? typeComparison(Number(onTarget.type), facts) : { stableText: true };

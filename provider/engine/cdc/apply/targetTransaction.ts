@@ -11,7 +11,8 @@ import {
   sqlState,
 } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
-import { displayIdent, displayName } from '../../connect/quote';
+import { displayName, ident, qualified } from '../../connect/quote';
+import type { QualifiedName } from '../../core/names';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import type { AppliedPosition } from './positionCommit';
 import { maxLsn } from '../../core/lsn';
@@ -24,7 +25,11 @@ import type { RowOp } from '../decode/changeEvents';
 /** PGFERRY_TRACE marks this process's first apply commit (util/trace.ts). */
 let firstCommitTraced = false;
 
-/** A statement the target refused: the table it wrote to and its text (values travel apart, as parameters or COPY data). */
+/**
+ * A statement the target refused: the table it wrote to, quoted as SQL (the stop's field, which
+ * the stop records as its table), the same table as messages print it, and the statement's text
+ * (values travel apart, as parameters or COPY data).
+ */
 export class StatementFailure extends PgferryError {
   constructor(
     code: 'CDC_APPLY' | 'CDC_TARGET_DIVERGED',
@@ -32,6 +37,7 @@ export class StatementFailure extends PgferryError {
     readonly table: string,
     readonly statement: string,
     options: ConstructorParameters<typeof PgferryError>[2],
+    readonly printed: string = table,
   ) {
     super(code, message, options);
   }
@@ -54,18 +60,19 @@ function serverDetail(error: unknown): string {
   return parts.filter((p) => p.length > 0).join(' ');
 }
 
-function applyError(statement: Statement, error: unknown, words: StreamWords): Error {
+export function applyError(statement: Statement, error: unknown, words: StreamWords): Error {
   if (isRetryable(error)) return error as Error;
   if (error instanceof AffectedRowsError) return divergedError(statement, error, words);
-  const referenced = statement.op === 'truncate' ? referencedError(statement, error) : undefined;
+  const referenced = statement.op === 'truncate' ? referencedError(statement, error, words) : undefined;
   if (referenced) return referenced;
   const detail = serverDetail(error);
   return new StatementFailure(
     'CDC_APPLY',
-    `applying ${statement.op} to ${statement.target} on ${words.target} failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+    `applying ${statement.op} to ${statement.printed} on ${words.target} failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
     statement.target,
     statementText(statement),
     { category: 'target', field: statement.target, cause: error },
+    statement.printed,
   );
 }
 
@@ -83,7 +90,7 @@ function divergedError(statement: Statement, error: AffectedRowsError, { source,
         : `more rows matched on ${target} than ${source} changed`;
   return new StatementFailure(
     'CDC_TARGET_DIVERGED',
-    `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on ${target}: ${why}; ${target} has diverged from ${source}, streaming stopped`,
+    `${statement.op} of ${error.expected} row(s) of ${statement.printed} changed ${error.actual} on ${target}: ${why}; ${target} has diverged from ${source}, streaming stopped`,
     statement.target,
     statementText(statement),
     {
@@ -92,7 +99,31 @@ function divergedError(statement: Statement, error: AffectedRowsError, { source,
       fix: `find what changed the table on ${target} while streaming (an application or job writing to it, a trigger or rule there) and make its rows match ${source}`,
       cause: error,
     },
+    statement.printed,
   );
+}
+
+/**
+ * A replayed TRUNCATE refused for a foreign key (referencedError), with the statement refused:
+ * `exact` once the referencing keys were read from the catalog.
+ */
+export class TruncateRefused extends StatementFailure {
+  constructor(
+    message: string,
+    readonly refused: Statement,
+    text: string,
+    options: ConstructorParameters<typeof PgferryError>[2],
+    readonly exact: boolean,
+  ) {
+    super('CDC_APPLY', message, refused.target, text, options, refused.printed);
+  }
+}
+
+/** A foreign key that keeps a TRUNCATE from applying: its table and name, and the truncated table it references. */
+export interface ReferencingKey {
+  readonly table: QualifiedName;
+  readonly constraint: string;
+  readonly references: QualifiedName;
 }
 
 /**
@@ -100,33 +131,46 @@ function divergedError(statement: Statement, error: AffectedRowsError, { source,
  * (the source truncated with CASCADE, or the referencing table is not streamed). pgferry never
  * truncates with CASCADE, so that table keeps its rows; the stream stops naming it, with a fix that
  * keeps them, and the TRUNCATE applies once the reference is gone. The server's hint (CASCADE) is
- * not repeated. Names print as messages print them (displayName): the server's detail gives the
- * two tables' names alone, the referenced one found among the TRUNCATE's own tables for its schema.
+ * not repeated. The foreign keys are read from that server's catalog by the truncated tables' OIDs
+ * (truncateRefusal.ts, `keys`): the server's detail names the first it met, by table names without
+ * their schemas, which two tables of one name in two schemas share. Until they are read, or when
+ * they cannot be, the stop quotes that detail and guesses nothing.
  */
-export function referencedError(statement: Statement, error: unknown): PgferryError | undefined {
+export function referencedError(
+  statement: Statement,
+  error: unknown,
+  words: StreamWords = FORWARD_STREAM_WORDS,
+  keys?: readonly ReferencingKey[],
+): TruncateRefused | undefined {
   if (sqlState(error) !== FEATURE_NOT_SUPPORTED) return undefined;
   const detail = (error as { detail?: unknown }).detail;
   if (typeof detail !== 'string') return undefined;
-  const tables = statement.tables ?? [];
-  const shown = tables.length > 0 ? tables.map((t) => displayName(t.schema, t.name)).join(', ') : statement.target;
-  const truncated = (name: string) => {
-    const table = tables.find((t) => t.name === name);
-    return table ? displayName(table.schema, table.name) : displayIdent(name);
-  };
-  // the server's detail names both tables; in another language than English it is quoted whole
-  const found = /^Table "(.+)" references "(.+)"\.$/.exec(detail);
-  const [referencing, referenced] = found ? [`table ${displayIdent(found[1]!)}`, truncated(found[2]!)] : [`a table (${detail})`, shown];
-  return new StatementFailure(
-    'CDC_APPLY',
-    `TRUNCATE of ${shown} refused: ${referencing}, which the stream does not write, references ${referenced} by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
-    statement.target,
+  const shown = (t: QualifiedName) => displayName(t.schema, t.name);
+  const read = keys !== undefined && keys.length > 0 ? keys : undefined;
+  const one = read?.length === 1 ? read[0] : undefined;
+  const drops = read
+    ?.map((k) => `ALTER TABLE ${qualified(k.table.schema, k.table.name)} DROP CONSTRAINT ${ident(k.constraint)}`)
+    .join('; ');
+  const then = 'the stream then applies the TRUNCATE';
+  let referencing: string;
+  let fix: string;
+  if (one) {
+    referencing = `table ${shown(one.table)}, which the stream does not write, references ${shown(one.references)} by a foreign key`;
+    fix = `to keep the rows of table ${shown(one.table)}, drop its foreign key to ${shown(one.references)} on ${words.target}: ${drops}; if its rows are meant to go with the TRUNCATE, empty it there yourself; ${then}`;
+  } else if (read) {
+    const pairs = read.map((k) => `${shown(k.table)} references ${shown(k.references)}`).join(', ');
+    referencing = `tables the stream does not write reference them by foreign keys: ${pairs}`;
+    fix = `to keep the rows of those tables, drop their foreign keys on ${words.target}: ${drops}; if their rows are meant to go with the TRUNCATE, empty them there yourself; ${then}`;
+  } else {
+    referencing = `a table the stream does not write references one of them by a foreign key (the server's detail: ${detail})`;
+    fix = `to keep the rows of the table the server names, drop its foreign key (ALTER TABLE ... DROP CONSTRAINT ...) on ${words.target}; if its rows are meant to go with the TRUNCATE, empty it there yourself; ${then}`;
+  }
+  return new TruncateRefused(
+    `TRUNCATE of ${statement.printed} refused: ${referencing}; pgferry never truncates with CASCADE, so nothing was emptied`,
+    statement,
     statementText(statement),
-    {
-      category: 'target',
-      field: statement.target,
-      fix: `to keep the rows of ${referencing}, drop its foreign key to ${referenced} (ALTER TABLE ... DROP CONSTRAINT ...) on the server the stream writes; if its rows are meant to go with the TRUNCATE, empty it there yourself; the stream then applies the TRUNCATE`,
-      cause: error,
-    },
+    { category: 'target', field: statement.target, fix, cause: error },
+    read !== undefined,
   );
 }
 

@@ -17,6 +17,7 @@ import { sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { errorMessage } from '../../core/errors';
 import { StatementFailure } from './targetTransaction';
+import type { StopTable } from './shapeStops';
 
 /** How long the apply holds a change for the schema watch (whose looks come at most a minute apart on a large schema). */
 export const WATCH_WAIT_MS = 120_000;
@@ -45,11 +46,11 @@ SELECT t.oid IS NOT NULL AS present,
  ORDER BY x.i`;
 
 /** The table of a change refused for a missing type (42704) or a value a type refused (22P02); undefined for any other failure. */
-export function awaitedTable(error: unknown): string | undefined {
+export function awaitedTable(error: unknown): StopTable | undefined {
   const state = sqlStateWithin(error);
   if (state !== UNDEFINED_OBJECT && state !== INVALID_TEXT_REPRESENTATION) return undefined;
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof StatementFailure) return e.table;
+    if (e instanceof StatementFailure) return { printed: e.printed, field: e.table };
   return undefined;
 }
 

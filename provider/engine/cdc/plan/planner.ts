@@ -9,7 +9,7 @@
 // replica (no foreign-key or ordinary user triggers or rules fire), or where the target has none to
 // fire (apply/applyTarget.ts). In that mode a table's deletes may also be held beside its insert group
 // and run first, unless a key is shared (see add()). Pure: no IO.
-import { displayName } from '../../connect/quote';
+import { displayIdent, displayName } from '../../connect/quote';
 import { GroupRows } from './groupRows';
 import { padTuple } from './recordText';
 import {
@@ -54,7 +54,7 @@ function keyString(table: TargetTable, keyCols: readonly number[], tuple: Tuple,
     if (v === UNCHANGED && fallback) v = fallback.value(i);
     if (v === UNCHANGED) {
       throw new Error(
-        `key column "${table.columns[i]!.name}" of ${displayName(table.schema, table.name)} is an unchanged TOAST value and cannot identify a row`,
+        `key column ${displayIdent(table.columns[i]!.name)} of ${displayName(table.schema, table.name)} is an unchanged TOAST value and cannot identify a row`,
       );
     }
     if (keyCols.length === 1) return v ?? '\0';

@@ -2,10 +2,15 @@
 // (VALUES), one-row statements for REPLICA IDENTITY FULL tables, TRUNCATE. Pure; every name goes
 // through the quoting helper and every value is a $n parameter with an explicit cast, or COPY data.
 // A group's rows arrive as GroupRows, which each statement renders as COPY data or parameters.
-import { ident, qualified } from '../../connect/quote';
+import { displayName, ident, qualified } from '../../connect/quote';
 import type { GroupRows } from './groupRows';
 import { type Tuple, UNCHANGED } from '../decode/tuple';
 import type { Param, StageTable, Statement, TargetTable } from './types';
+
+/** The table as a stop's message prints it (Statement.printed). */
+function printedOf(table: Pick<TargetTable, 'schema' | 'name'>): string {
+  return displayName(table.schema, table.name);
+}
 
 function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[], params: Param[]): string {
   const out: string[] = [];
@@ -33,6 +38,7 @@ export function copyInsertStatement(table: TargetTable, cols: readonly number[],
   return {
     op: 'insert',
     target,
+    printed: printedOf(table),
     text: `COPY ${target} (${names}) FROM STDIN`,
     params: [],
     rows: rows.rows,
@@ -49,7 +55,7 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   const target = qualified(table.schema, table.name);
   if (cols.length === 0) {
     const text = `INSERT INTO ${target} SELECT FROM generate_series(1, $1::int)`;
-    return { op: 'insert', target, text, params: [String(rows.rows)], rows: rows.rows, affects: rows.rows };
+    return { op: 'insert', target, printed: printedOf(table), text, params: [String(rows.rows)], rows: rows.rows, affects: rows.rows };
   }
   const params: Param[] = [];
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
@@ -59,7 +65,7 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
     params,
   );
   const text = `INSERT INTO ${target} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
-  return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
+  return { op: 'insert', target, printed: printedOf(table), text, params, rows: rows.rows, affects: rows.rows };
 }
 
 /**
@@ -121,6 +127,7 @@ export function updateStatement(table: TargetTable, keyCols: readonly number[], 
   return {
     op: 'update',
     target: qualified(table.schema, table.name),
+    printed: printedOf(table),
     text,
     params,
     rows: rows.rows,
@@ -140,6 +147,7 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   return {
     op: 'delete',
     target: qualified(table.schema, table.name),
+    printed: printedOf(table),
     text,
     params,
     rows: rows.rows,
@@ -193,9 +201,11 @@ export function stagedStatements(
   const stageTypes = stageColumnTypes(table, keyCols, setCols);
   const create = `CREATE TEMPORARY TABLE ${stageName} (${aliases.map((a, j) => `${a} ${stageTypes[j]!}`).join(', ')}) ON COMMIT DELETE ROWS`;
   const target = qualified(table.schema, table.name);
+  const printed = printedOf(table);
   const fill: Statement = {
     op,
     target,
+    printed,
     text: `COPY ${stageName} (${aliases.join(', ')}) FROM STDIN`,
     params: [],
     rows: rows.rows,
@@ -209,7 +219,7 @@ export function stagedStatements(
     op === 'delete'
       ? `${staged}DELETE FROM ${only(table)} AS t USING v WHERE ${match}`
       : `${staged}UPDATE ${only(table)} AS t SET ${setList(table, setCols, (j) => read(keyCols.length + j))} FROM v WHERE ${match}`;
-  return [fill, { op, target, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
+  return [fill, { op, target, printed, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
 }
 
 /**
@@ -261,6 +271,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     return {
       op,
       target: q,
+      printed: printedOf(table),
       text: `${found}DELETE FROM ${only(table)} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
       params,
       rows: 1,
@@ -273,10 +284,11 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     if (value === UNCHANGED || value === undefined || column.identityAlways || column.leftOut) return;
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });
-  if (sets.length === 0) return { op, target: q, text: 'SELECT 1', params: [], rows: 1 };
+  if (sets.length === 0) return { op, target: q, printed: printedOf(table), text: 'SELECT 1', params: [], rows: 1 };
   return {
     op,
     target: q,
+    printed: printedOf(table),
     text: `${found}UPDATE ${only(table)} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
@@ -297,7 +309,8 @@ export function truncateStatement(tables: readonly TargetTable[], restartIdentit
   return {
     op: 'truncate',
     target: tables.map((t) => qualified(t.schema, t.name)).join(', '),
-    tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
+    printed: tables.map(printedOf).join(', '),
+    tables: tables.map((t) => ({ schema: t.schema, name: t.name, ...(t.targetOid === undefined ? {} : { targetOid: t.targetOid }) })),
     text,
     params: [],
     rows: 0,

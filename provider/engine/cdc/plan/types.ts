@@ -43,6 +43,8 @@ export interface TargetTable {
    * whose columns are then its key columns: apply/targetTables.ts chooseMatch).
    */
   readonly identityFull: boolean;
+  /** The table's OID on the target (the server the stream writes), as its catalog read it. */
+  readonly targetOid?: number;
   /** Partitioned on the target: TRUNCATE without ONLY. */
   readonly partitioned: boolean;
   /** A partition on the target when resolved: its Relation messages follow the source's partition tree (partitionTree.ts). */
@@ -92,12 +94,22 @@ export interface PlannerLimits {
 
 export type Param = string | null;
 
+/**
+ * A table a TRUNCATE names: its schema and name, and its OID on the server the stream writes where
+ * it was read, by which a refused TRUNCATE's stop reads the foreign keys that reference it.
+ */
+interface TruncatedTable extends QualifiedName {
+  readonly targetOid?: number;
+}
+
 export interface Statement {
   readonly op: RowOp | 'truncate' | 'ddl';
-  /** The table(s) it changes, quoted: what an error names. */
+  /** The table(s) it changes, quoted as SQL: the stop's field, which the stop records as its table. */
   readonly target: string;
-  /** A TRUNCATE's tables by schema and name, for its stop's prose (apply/targetTransaction.ts). */
-  readonly tables?: readonly QualifiedName[];
+  /** The same table(s) as messages print them (core/printedName.ts displayName): what a stop's message names. */
+  readonly printed: string;
+  /** A TRUNCATE's tables, for its stop (apply/truncateRefusal.ts). */
+  readonly tables?: readonly TruncatedTable[];
   readonly text: string;
   readonly params: readonly Param[];
   readonly rows: number;
