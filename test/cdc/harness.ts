@@ -2,6 +2,7 @@
 // cluster, slot + publication, an applier, and row-by-row comparison of the two sides; and the
 // release of all of it when a suite ends (stopCdcPair), so the pair's leak check holds.
 import assert from 'node:assert/strict';
+import type pg from 'pg';
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import { ensurePublication } from '../../provider/engine/cdc/prepare/publication';
@@ -23,6 +24,7 @@ import {
   until,
   waitForStatus,
   waitingForCutover,
+  writerPause,
   type Cluster,
   type ServerPair,
   type SourceWriter,
@@ -306,6 +308,52 @@ export async function cutOverOnceAccepted(
   const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
   assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
   return done;
+}
+
+/** An online migration's spec over `database`, made on the source from `schema`, and a catalog connection for it; nothing started. */
+export async function onlineOver(
+  pair: ServerPair,
+  name: string,
+  database: string,
+  schema: string,
+): Promise<{ spec: MigrationSpec; store: CatalogConnection }> {
+  await pair.source.query(`CREATE DATABASE ${ident(database)}`);
+  await pair.source.query(schema, [], database);
+  const spec = pairSpec(pair, name, [database], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+  return { spec, store: new CatalogConnection(spec.target) };
+}
+
+/** A writer that runs `write` with ids counting up from past the copied rows, paced, until stopped. */
+export interface IdWriter {
+  /** The last id written. */
+  last(): number;
+  /** Waits for `count` more writes from now (`what` names them in a timeout). */
+  more(count: number, what: string): Promise<void>;
+  /** Stops the loop and waits for its last write. */
+  stop(): Promise<void>;
+}
+
+export function writeIds(client: pg.Client, write: (client: pg.Client, id: number) => Promise<unknown>): IdWriter {
+  let stopped = false;
+  let id = 100_000;
+  const writing = (async () => {
+    while (!stopped) {
+      id += 1;
+      await write(client, id);
+      await writerPause();
+    }
+  })();
+  return {
+    last: () => id,
+    more: async (count, what) => {
+      const from = id;
+      await until(`the writer to commit ${count} ${what}`, async () => (id - from >= count ? true : undefined), 60_000, 20);
+    },
+    stop: async () => {
+      stopped = true;
+      await writing;
+    },
+  };
 }
 
 /** An online migration following drops and renames, started on a database made from `schema`, and streaming. */

@@ -1,12 +1,17 @@
 // The online runner stopped (SIGTERM, as a service manager or a host shutdown stops it) or killed
 // (SIGKILL) while streaming, then resumed: the migration is not canceled, the copy is not redone,
-// streaming continues from the recorded position, and the cutover finds every row.
+// streaming continues from the recorded position, and the cutover finds every row. A resumed runner
+// opens, before its stream starts, the source catalog session its first relation message waits for,
+// and reads the published tables' columns on it (flow/resumeAhead.ts).
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, resumeMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resumeMigration } from '../../provider/engine';
 import { errorMessage } from '../../provider/engine/core/errors';
-import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
-import { cutOverOnceAccepted, killRunnerWhileStreaming, rowsOf } from './harness';
+import { startPair, until, waitForStatus, type ServerPair } from '../support';
+import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
+import { cutOverOnceAccepted, killRunnerWhileStreaming, onlineOver, rowsOf, writeIds } from './harness';
 
 describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integration)', function () {
   this.timeout(400_000);
@@ -17,33 +22,17 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
   after(async () => pair?.stop());
 
   it('SIGTERM while streaming: not canceled, its slot kept; the resume goes on without re-copying and cuts over with every row', async () => {
-    await pair.source.query('CREATE DATABASE resumable');
-    await pair.source.query(
-      `CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 5000) g;`,
-      [],
+    const { spec, store } = await onlineOver(
+      pair,
+      'resumable-online',
       'resumable',
+      `CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 5000) g;`,
     );
-    const spec = parseMigrationSpec({
-      migrationName: 'resumable-online',
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: ['resumable'],
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-    });
-    const store = new CatalogConnection(spec.target);
     const writer = await pair.source.connect('resumable');
-    let stop = false;
-    let id = 100_000;
-    const writing = (async () => {
-      while (!stop) {
-        id += 1;
-        await writer.query(`INSERT INTO t VALUES ($1, 'live')`, [id]);
-        await writer.query(`UPDATE t SET v = 'u' || $1::text WHERE id = ($1::bigint % 5000) + 1`, [id]);
-        await writerPause();
-      }
-    })();
+    const writes = writeIds(writer, async (c, id) => {
+      await c.query(`INSERT INTO t VALUES ($1, 'live')`, [id]);
+      await c.query(`UPDATE t SET v = 'u' || $1::text WHERE id = ($1::bigint % 5000) + 1`, [id]);
+    });
     try {
       await killRunnerWhileStreaming(spec, store, 'SIGTERM');
       // a stop is not a cancel: the migration stays to be resumed, and the source keeps its slot
@@ -52,14 +41,12 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
       const slots = await pair.source.query(`SELECT slot_name FROM pg_replication_slots WHERE database = 'resumable'`);
       assert.equal(slots.length, 1, JSON.stringify(slots));
       // writes keep coming while no runner is alive
-      const deadAt = id;
-      await until('the writer to commit 20 rows while no runner is alive', async () => (id - deadAt >= 20 ? true : undefined), 60_000, 20);
+      await writes.more(20, 'rows while no runner is alive');
       // a comment on the target database: a redone copy would recreate the database and lose it
       // (not an object in it: the cutover's schema check rightly stops at one the source lacks)
       await pair.target.query(`COMMENT ON DATABASE resumable IS 'resume marker'`);
       await resumeMigration(spec);
-      stop = true;
-      await writing;
+      await writes.stop();
       // as a user would: the resumed runner accepts the cutover once it streams again
       const done = await cutOverOnceAccepted(spec, store);
       assert.deepEqual(await rowsOf(pair.target, 'resumable', 't'), await rowsOf(pair.source, 'resumable', 't'));
@@ -69,51 +56,29 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
       assert.equal(marker!.kept, true, 'the copy was not redone');
       assert.ok(done.databases[0]!.inserts > 50, JSON.stringify(done.databases[0]));
     } finally {
-      stop = true;
+      await writes.stop().catch(() => undefined);
       await writer.end().catch(() => undefined);
       await store.close();
     }
   });
 
   it('a runner killed as its apply starts (target read, stream opened, before START_REPLICATION) leaves the backlog to the next, applied once', async () => {
-    await pair.source.query('CREATE DATABASE resumetwice');
-    await pair.source.query(
+    const { spec, store } = await onlineOver(
+      pair,
+      'resume-twice-online',
+      'resumetwice',
       `CREATE TABLE t (id bigint PRIMARY KEY, v text); CREATE TABLE u (id bigint PRIMARY KEY, n int NOT NULL);
        INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 2000) g; INSERT INTO u SELECT g, 0 FROM generate_series(1, 50) g;`,
-      [],
-      'resumetwice',
     );
-    const spec = parseMigrationSpec({
-      migrationName: 'resume-twice-online',
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: ['resumetwice'],
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-    });
-    const store = new CatalogConnection(spec.target);
     const writer = await pair.source.connect('resumetwice');
-    let stop = false;
-    let id = 100_000;
     // each transaction inserts a row and adds to a counter: one applied twice fails the insert's key
     // or leaves a counter off, one lost leaves a row or a count missing
-    const writing = (async () => {
-      while (!stop) {
-        id += 1;
-        await writer.query(`BEGIN; INSERT INTO t VALUES (${id}, 'live'); UPDATE u SET n = n + 1 WHERE id = ${(id % 50) + 1}; COMMIT`);
-        await writerPause();
-      }
-    })();
+    const writes = writeIds(writer, (c, id) =>
+      c.query(`BEGIN; INSERT INTO t VALUES (${id}, 'live'); UPDATE u SET n = n + 1 WHERE id = ${(id % 50) + 1}; COMMIT`),
+    );
     try {
       const killed = await killRunnerWhileStreaming(spec, store);
-      const deadAt = id;
-      await until(
-        'the writer to commit 20 transactions while no runner is alive',
-        async () => (id - deadAt >= 20 ? true : undefined),
-        60_000,
-        20,
-      );
+      await writes.more(20, 'transactions while no runner is alive');
       // a column added while no runner is alive: the relation message differs from what is read ahead of it
       await writer.query(`ALTER TABLE t ADD COLUMN w int DEFAULT 7`);
       const applied = await rowsOf(pair.target, 'resumetwice', 't');
@@ -130,15 +95,64 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
       }
       assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 't'), applied, 'the runner killed before streaming applied nothing');
       await resumeMigration(spec);
-      stop = true;
-      await writing;
+      await writes.stop();
       await cutOverOnceAccepted(spec, store);
       assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 't'), await rowsOf(pair.source, 'resumetwice', 't'));
       assert.deepEqual(await rowsOf(pair.target, 'resumetwice', 'u'), await rowsOf(pair.source, 'resumetwice', 'u'));
     } finally {
-      stop = true;
+      await writes.stop().catch(() => undefined);
       await writer.end().catch(() => undefined);
       await store.close();
     }
   });
+
+  it('a resumed runner has its source catalog session open and the published columns read before its apply session starts; the backlog applied once', () =>
+    catalogSessionAhead(pair));
 });
+
+/** A runner killed while streaming, resumed and held as its apply session starts: what it opened ahead, read on the source. */
+async function catalogSessionAhead(pair: ServerPair): Promise<void> {
+  const { spec, store } = await onlineOver(
+    pair,
+    'resume-ahead-online',
+    'resumeahead',
+    `CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 1000) g;`,
+  );
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const writer = await pair.source.connect('resumeahead');
+  const writes = writeIds(writer, (c, id) => c.query(`INSERT INTO t VALUES ($1, 'live')`, [id]));
+  try {
+    await killRunnerWhileStreaming(spec, store);
+    await writes.more(20, 'rows while no runner is alive');
+    await withHoldArmed('apply-session-start', holdDir, () => resumeMigration(spec));
+    await until(
+      'the resumed runner to hold as its apply session starts',
+      async () => ((await isHeld('apply-session-start', holdDir)) ? true : undefined),
+      120_000,
+    );
+    // read from the source while the runner holds: its catalog session is open in the database, its
+    // last statement the published tables' columns, and no walsender streams from the slot yet
+    const catalog = await until(
+      'the source catalog session to have read the published columns',
+      async () => {
+        const rows = await pair.source.query<{ state: string; query: string }>(
+          `SELECT state, query FROM pg_stat_activity WHERE datname = 'resumeahead' AND application_name = 'pgferry cdc catalog'`,
+        );
+        return rows.length === 1 && rows[0]!.state === 'idle' && rows[0]!.query.includes('pg_publication_tables') ? rows : undefined;
+      },
+      60_000,
+    );
+    assert.equal(catalog.length, 1);
+    const slots = await pair.source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE database = 'resumeahead'`);
+    assert.deepEqual(slots, [{ active: false }], 'no stream started before the apply session');
+    await fs.rm(heldFile('apply-session-start', holdDir), { force: true });
+    await writes.stop();
+    await cutOverOnceAccepted(spec, store);
+    assert.deepEqual(await rowsOf(pair.target, 'resumeahead', 't'), await rowsOf(pair.source, 'resumeahead', 't'));
+  } finally {
+    await writes.stop().catch(() => undefined);
+    await writer.end().catch(() => undefined);
+    await fs.rm(holdDir, { recursive: true, force: true });
+    await store.close();
+  }
+}
