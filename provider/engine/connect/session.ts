@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { openClient } from './client';
 import { displayIdent, literal } from './quote';
 import { SNAPSHOT_GONE_CODES, sqlState } from './sqlstate';
-import { errorMessage, PgferryError } from '../core/errors';
+import { causesOf, errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 import { aheadKey, keepAhead, takeAhead } from './sessionsAhead';
@@ -274,7 +274,8 @@ function markLost(error: unknown, server: Pick<ServerSpec, 'host' | 'port'>, dat
 
 /** Where the session that `error` ended was lost, following its causes; undefined for other errors. */
 function lostSessionOf(error: unknown): LostSession | undefined {
-  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causesOf(error, 8)) {
+    if (typeof e !== 'object') continue;
     const lost = (e as { [LOST_ON]?: LostSession })[LOST_ON];
     if (lost) return lost;
   }

@@ -1,4 +1,5 @@
 // SQLSTATE sets the engine decides on, each code with its condition name.
+import { causesOf } from '../core/errors';
 
 /** Worth retrying with back-off: the connection or server went away, or a transient conflict. */
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
@@ -67,7 +68,7 @@ export function sqlState(error: unknown): string | undefined {
 
 /** The SQLSTATE of an error or of what it wraps (a PgferryError keeps the server's error as its cause). */
 export function sqlStateWithin(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causesOf(error)) {
     const state = sqlState(e);
     if (state) return state;
   }

@@ -50,6 +50,20 @@ export function canceledError(): PgferryError {
   return new PgferryError('CANCELED', 'migration canceled', { category: 'canceled' });
 }
 
+/**
+ * An error and the errors it wraps, outermost first: a stop keeps the server's error as its cause,
+ * and a retry or a step may wrap it again, so what a caller looks for can sit a few causes deep.
+ */
+export function* causesOf(error: unknown, depth = 5): Generator<unknown> {
+  for (let e: unknown = error, d = 0; e && d < depth; e = (e as { cause?: unknown }).cause, d++) yield e;
+}
+
+/** The first of an error and its causes that is a `kind`; undefined when none is. */
+export function causeOf<T>(error: unknown, kind: abstract new (...args: never[]) => T): T | undefined {
+  for (const e of causesOf(error)) if (e instanceof kind) return e;
+  return undefined;
+}
+
 /** Turns anything thrown into an Error, keeping the original as `cause`. */
 export function coerceError(error: unknown): Error {
   if (error instanceof Error) return error;

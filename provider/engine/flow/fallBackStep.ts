@@ -48,6 +48,7 @@ import {
   windowTablesSincePlan,
   windowTablesSincePlanMessage,
   type CarryTarget,
+  type PlannedWindow,
   type WindowTable,
 } from '../switchover/windowTables';
 import { recordCarry, takeBackCarried } from '../footprint/windowCarry';
@@ -434,14 +435,6 @@ async function windowTablesBack(run: SwitchoverRun, database: string, read: Read
   return planned;
 }
 
-/** What the fall-back read of the window's tables before it carried their rows, which it reads again before its point of no return. */
-interface PlannedWindow {
-  readonly opening: readonly string[];
-  readonly publication: string;
-  readonly seen: readonly string[];
-  readonly filled: readonly string[];
-}
-
 /**
  * The window's tables read again last before the point of no return, the fence put on those made
  * since first: a session that turns read-only off may make a table after the plan read them (the
@@ -450,9 +443,7 @@ interface PlannedWindow {
  */
 async function windowTablesAgain(run: SwitchoverRun, database: string, planned: PlannedWindow): Promise<void> {
   const fence = await again(run, 'the fence on the tables of the window', () => fenceWindowTables(run, database));
-  const late = await again(run, 'the tables of the window', () =>
-    windowTablesSincePlan(run.spec.target, database, planned, planned, fence.fenced),
-  );
+  const late = await again(run, 'the tables of the window', () => windowTablesSincePlan(run.spec.target, database, planned, fence.fenced));
   if (late.length > 0) throw new FallBackStopped(windowTablesSincePlanMessage(late));
 }
 

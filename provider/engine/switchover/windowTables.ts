@@ -358,6 +358,14 @@ export async function planWindowTables(
   });
 }
 
+/** What a fall-back read of the window's tables before it carried their rows: the window, and the tables it saw and found filled. */
+export interface PlannedWindow {
+  readonly opening: readonly string[];
+  readonly publication: string;
+  readonly seen: WindowTablesPlan['seen'];
+  readonly filled: WindowTablesPlan['filled'];
+}
+
 /**
  * The window's tables that the plan did not judge and that may lose rows now: one holding rows (or
  * that may, unreadable) the plan did not find holding any, and one made since the plan that the
@@ -368,12 +376,11 @@ export async function planWindowTables(
 export async function windowTablesSincePlan(
   newServer: ServerSpec,
   database: string,
-  window: { readonly opening: readonly string[]; readonly publication: string },
-  plan: Pick<WindowTablesPlan, 'seen' | 'filled'>,
+  plan: PlannedWindow,
   fenced: readonly string[],
 ): Promise<WindowTable[]> {
   return withSession(newServer, { database, purpose: 'fall-back tables of the window', readOnly: true }, async (client) => {
-    const { rows } = await client.query<WindowTable>(WINDOW_TABLES_SQL, [window.opening, window.publication, CONTROL_SCHEMA]);
+    const { rows } = await client.query<WindowTable>(WINDOW_TABLES_SQL, [plan.opening, plan.publication, CONTROL_SCHEMA]);
     const late: WindowTable[] = [];
     for (const t of rows) {
       if (plan.filled.includes(t.oid)) continue;

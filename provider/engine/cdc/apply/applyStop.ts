@@ -5,7 +5,7 @@
 // large database. Only a failure that no fix on either server can undo ends it: another runner
 // holds the apply (this one lost its lease), or the slot is gone or has lost WAL it needs. Pure.
 import { DEPENDENT_OBJECTS_STILL_EXIST, OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
-import { errorMessage, isPgferryError } from '../../core/errors';
+import { causeOf, errorMessage, isPgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
 import { ident, literal, qualified } from '../../connect/quote';
@@ -94,9 +94,7 @@ function schemaChangeFix(error: unknown, words: StreamWords): string | undefined
 }
 
 function labelsRenamed(error: unknown): LabelsRenamed | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof LabelsRenamed) return e;
-  return undefined;
+  return causeOf(error, LabelsRenamed);
 }
 
 /**
@@ -124,8 +122,5 @@ export function classifyStreamFailure(error: unknown, words: StreamWords = FORWA
 }
 
 function findStatementFailure(error: unknown): StatementFailure | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof StatementFailure) return e;
-  }
-  return undefined;
+  return causeOf(error, StatementFailure);
 }

@@ -5,6 +5,7 @@
 // than stopping the stream: the drop then reaches the target before the row, in the order the
 // source made them. A refusal by a constraint the source still has is no loosening: the stream
 // stops on it as before, and so does one the watch has not followed within the bound.
+import { causeOf } from '../../core/errors';
 import pg from 'pg';
 import { withSession } from '../../connect/session';
 import { displayIdent, displayName } from '../../connect/quote';
@@ -31,9 +32,7 @@ export const LOOSENING_POLL_MS = 1_000;
 
 /** The database error within `error` (its causes followed), if any. */
 export function databaseError(error: unknown): pg.DatabaseError | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof pg.DatabaseError) return e;
-  return undefined;
+  return causeOf(error, pg.DatabaseError);
 }
 
 /** The domain's or table's constraint that refused a row, from the error's fields; undefined for any other refusal. */

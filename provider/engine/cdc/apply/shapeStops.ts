@@ -3,7 +3,7 @@
 // source transaction that carries it, with the fix the user makes on the target before resuming.
 import { displayIdent, displayName, ident, qualified } from '../../connect/quote';
 import type { QualifiedName } from '../../core/names';
-import { PgferryError } from '../../core/errors';
+import { causeOf, PgferryError } from '../../core/errors';
 import { sourceTableWords, targetTableWords, type StreamWords } from '../../core/streamWords';
 
 class SchemaChangeError extends PgferryError {
@@ -22,9 +22,7 @@ export interface StopTable {
 
 /** The source table whose types a stop's fix needs on the target (stopWith's `typesOf`); undefined for any other failure. */
 export function typesAwaitedBy(error: unknown): StopTable | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof SchemaChangeError) return e.typesOf;
-  return undefined;
+  return causeOf(error, SchemaChangeError)?.typesOf;
 }
 
 /** The source transaction the apply is in: its final position (its BEGIN's), and whether earlier ones share its target batch. */

@@ -4,6 +4,7 @@
 // OIDs. The server's own detail names only the first key it met, by bare table names, and two
 // tables of one name in two schemas would be told apart by a guess. The refused transaction has
 // rolled back by then: the keys are read on a session of their own, once the apply session ended.
+import { causeOf } from '../../core/errors';
 import { withSession } from '../../connect/session';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { referencedError, TruncateRefused, type ReferencingKey } from './targetTransaction';
@@ -52,9 +53,7 @@ interface KeyRow {
 
 /** The refused TRUNCATE within an error (the stop keeps the server's error as its cause). */
 function truncateRefused(error: unknown): TruncateRefused | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof TruncateRefused) return e;
-  return undefined;
+  return causeOf(error, TruncateRefused);
 }
 
 /** The foreign keys that keep the truncated tables (by their OIDs on `server`) from being emptied. */

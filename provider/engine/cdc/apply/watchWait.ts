@@ -15,7 +15,7 @@ import { withSessionPair } from '../../connect/session';
 import { displayName, literal, qualified } from '../../connect/quote';
 import { sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import type { ServerSpec } from '../../input/migrationSpec';
-import { errorMessage } from '../../core/errors';
+import { causeOf, errorMessage } from '../../core/errors';
 import { StatementFailure } from './targetTransaction';
 import type { StopTable } from './shapeStops';
 
@@ -49,9 +49,8 @@ SELECT t.oid IS NOT NULL AS present,
 export function awaitedTable(error: unknown): StopTable | undefined {
   const state = sqlStateWithin(error);
   if (state !== UNDEFINED_OBJECT && state !== INVALID_TEXT_REPRESENTATION) return undefined;
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof StatementFailure) return { printed: e.printed, field: e.table };
-  return undefined;
+  const failure = causeOf(error, StatementFailure);
+  return failure && { printed: failure.printed, field: failure.table };
 }
 
 /**
