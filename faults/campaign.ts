@@ -148,7 +148,9 @@ export async function openCampaign(
     const thumb = await thumbType([source, target]);
     await buildTemplates(source, size, thumb);
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
-    log(`fixture "${sizeName}" built (${size.bigRows} rows in the split table, large objects in attachments.blob oid and .thumb ${thumb}) in ${seconds} s`);
+    log(
+      `fixture "${sizeName}" built (${size.bigRows} rows in the split table, large objects in attachments.blob oid and .thumb ${thumb}) in ${seconds} s`,
+    );
   } catch (error) {
     await close();
     throw error;

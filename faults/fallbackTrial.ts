@@ -108,7 +108,8 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       // source, unless someone answers it with its fix (stopAnswerer, below)
       const onBystander = windows.find(
         (w) =>
-          (w?.state === 'Stopped' || (w?.state === 'Open' && stoppedOnNewServerObject(w.message) && answererOf(a, w.message!) === 'close')) &&
+          (w?.state === 'Stopped' ||
+            (w?.state === 'Open' && stoppedOnNewServerObject(w.message) && answererOf(a, w.message!) === 'close')) &&
           w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {

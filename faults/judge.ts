@@ -268,7 +268,10 @@ export async function judgeDatabase(
     const skip = (name: string): boolean => mark !== undefined && name.includes(mark);
     const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL, [], skip), lines(target, CATALOG_SQL, [], skip)]);
     const notBystanders = [options.bystanders?.largeObjects ?? []];
-    const [sl, tl] = await Promise.all([lines(source, LARGE_OBJECTS_SQL, notBystanders, skip), lines(target, LARGE_OBJECTS_SQL, notBystanders, skip)]);
+    const [sl, tl] = await Promise.all([
+      lines(source, LARGE_OBJECTS_SQL, notBystanders, skip),
+      lines(target, LARGE_OBJECTS_SQL, notBystanders, skip),
+    ]);
     const [ss, ts] = await Promise.all([sequenceValues(source), sequenceValues(target)]);
     const catalogDiffs = [...setDiff(sc, tc), ...setDiff(sl, tl), ...sequencesBehind(ss, ts, options.sequenceSlack ?? 0)];
     // a table whose rows another judge reads (the application's behind a pooler: poolerTrial.ts) keeps its catalog lines here

@@ -48,7 +48,11 @@ describe('fault campaign judge', function () {
   it('reads each large object back on both servers: one rewritten and one missing on the target are named by OID, the others compared equal', async () => {
     for (const c of [pair.source, pair.target]) {
       await c.query('CREATE DATABASE objects');
-      await c.query(`SELECT lo_from_bytea(g, decode(repeat(md5(g::text), 64), 'hex')) FROM generate_series(424240, 424243) g`, [], 'objects');
+      await c.query(
+        `SELECT lo_from_bytea(g, decode(repeat(md5(g::text), 64), 'hex')) FROM generate_series(424240, 424243) g`,
+        [],
+        'objects',
+      );
     }
     const equal = await judgeDatabase(pair.source, pair.target, 'objects');
     assert.deepEqual([equal.catalogDiffs, equal.largeObjectsCompared], [[], 4]);

@@ -74,12 +74,18 @@ describe('fault campaign window change', () => {
       'fall-back stopped: column public.docs.bystander_note, public.docs.app_channel of the new server holds values the old source has no column for: ' +
       'fix on the old source: ALTER TABLE "public"."docs" ADD COLUMN "bystander_note" integer DEFAULT 7 NOT NULL; ALTER TABLE "public"."docs" ADD COLUMN "app_channel" text; ' +
       'then on the new server: UPDATE "public"."docs" SET "app_channel" = "app_channel" WHERE "app_channel" IS NOT NULL, so the reverse stream carries its values';
-    const dbaAlone = 'fall-back stopped: table public.bystander_jobs of the new server, made there in the fallback window: fix on the old source: CREATE TABLE x; then fall back again';
-    const releaseAlone = 'fall-back stopped: table public.app_events of the new server: fix on the old source: CREATE TABLE y; then fall back again';
+    const dbaAlone =
+      'fall-back stopped: table public.bystander_jobs of the new server, made there in the fallback window: fix on the old source: CREATE TABLE x; then fall back again';
+    const releaseAlone =
+      'fall-back stopped: table public.app_events of the new server: fix on the old source: CREATE TABLE y; then fall back again';
     const release = (fixes: boolean) => ({ fixes, names: (m: string) => m.includes('app_channel') || m.includes('app_events') });
     // not at a step of the fall-back: the DBA does not fix theirs
     assert.equal(stopAnswerer(both, { dbaFixes: false, release: release(true) }), 'release', 'the user answering fix runs the whole fix');
-    assert.equal(stopAnswerer(dbaAlone, { dbaFixes: false, release: release(true) }), 'dba', "the user answering fix runs the DBA's alone too");
+    assert.equal(
+      stopAnswerer(dbaAlone, { dbaFixes: false, release: release(true) }),
+      'dba',
+      "the user answering fix runs the DBA's alone too",
+    );
     assert.equal(stopAnswerer(releaseAlone, { dbaFixes: false, release: release(true) }), 'release');
     assert.equal(stopAnswerer(both, { dbaFixes: false, release: release(false) }), 'close', 'the user answering close');
     assert.equal(stopAnswerer(releaseAlone, { dbaFixes: false, release: release(false) }), 'close');
