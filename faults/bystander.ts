@@ -46,7 +46,8 @@ export interface BystanderDraw {
    * The DBA's column or table on the new server, in a trial whose fault is at a step of the
    * fall-back: the DBA answers the fall-back's stop on it by running its printed fix (their object
    * made on the old source, its values or rows carried back), so the fall-back comes; elsewhere the
-   * user closes the windows on such a stop.
+   * user runs that fix when their drawn answer to the application's stop is `fix`
+   * (fallbackTrial.ts `stopAnswerer`), and closes the windows otherwise.
    */
   readonly fixesFallBackStop: boolean;
 }
@@ -62,12 +63,6 @@ export interface BystanderContext {
    * fall-back itself is answered with its printed fix.
    */
   readonly fallsBack?: boolean;
-  /**
-   * The trial's fault lands as the copy moves the large objects: no source-fk-table, whose filter
-   * leaves every large object behind (with any filter, large objects move only when a moved table has
-   * an `oid` column, docs/filters.md, and the fixture's have none), so that phase would never come.
-   */
-  readonly copiesLargeObjects?: boolean;
 }
 
 /** The share of trials with a bystander: all (a fork of its own: the trial's other draws are unchanged). */
@@ -129,8 +124,6 @@ export function drawBystanders(rng: Rng, ctx: BystanderContext, share: number, f
       if (!kinds.includes(kind)) kinds.push(kind);
     }
   }
-  // dropped after the draw, not kept out of it: the other kinds keep the draws a seed made before
-  if (ctx.copiesLargeObjects) kinds = kinds.filter((k) => k !== 'source-fk-table');
   return kinds.map((kind) => {
     const r = rng.fork(kind);
     const moment = r.pick(bystanderMoments(kind, ctx));
@@ -614,7 +607,7 @@ export class BystanderActor {
     return this.items.some((i) => i.draw.fixesFallBackStop);
   }
 
-  /** The fall-back stopped on the DBA's column or table of the new server alone: the DBA runs the printed fix. */
+  /** The fall-back stopped on the DBA's column or table of the new server alone: its printed fix is run (by the DBA, or the user who answers `fix`). */
   async answerFallBackStop(stop: WindowStop): Promise<'fixed' | { failure: string }> {
     try {
       this.report.fallBackFixes = [...(this.report.fallBackFixes ?? []), ...(await runPrintedFix(this.clusters, stop, 'bystander'))];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, stopAllClusters } from '../test/support';
 import { FAULT_KINDS, type FaultKind } from './faults';
-import { buildTemplates, SIZES, type FixtureSize } from './fixture';
+import { buildTemplates, SIZES, thumbType, type FixtureSize } from './fixture';
 import type { TrialResult } from './outcome';
 import { ALL_PHASES, type Phase } from './phases';
 import { FaultProxy } from '../test/support/faultProxy';
@@ -145,8 +145,12 @@ export async function openCampaign(
   try {
     await Promise.all([proxies.source.start(), proxies.target.start()]);
     log(`servers: source :${source.port} (proxy :${proxies.source.port}), target :${target.port} (proxy :${proxies.target.port})`);
-    await buildTemplates(source, size);
-    log(`fixture "${sizeName}" built (${size.bigRows} rows in the split table) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const thumb = await thumbType([source, target]);
+    await buildTemplates(source, size, thumb);
+    const seconds = ((Date.now() - started) / 1000).toFixed(0);
+    log(
+      `fixture "${sizeName}" built (${size.bigRows} rows in the split table, large objects in attachments.blob oid and .thumb ${thumb}) in ${seconds} s`,
+    );
   } catch (error) {
     await close();
     throw error;

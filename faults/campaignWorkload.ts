@@ -2,7 +2,9 @@
 // trial's seed (the suites' writers are test/support/sourceWriter.ts and its neighbours):
 // inserts, updates of TOASTed rows (new body, and a title change that leaves the TOASTed value
 // unchanged), primary-key updates, deletes, one large transaction, TRUNCATE of a small table,
-// sequence use, and writes to the second database. It rides out source restarts by reconnecting;
+// sequence use, rows of `attachments` with new large objects in their `oid` and `lo` columns
+// (drawn from a fork of their own, so the other writes draw as before), and writes to the second
+// database. It rides out source restarts by reconnecting;
 // the judge compares what the source holds at the end, so a write whose commit was lost in a
 // crash needs no bookkeeping here. Every error it sees is kept (op, SQLSTATE, message): the
 // outcome fails a trial for one the fault does not explain (outcome.ts).
@@ -49,6 +51,8 @@ const PAUSE_MS: readonly [number, number] = [10, 40];
 /** Pause after a transaction the fence refused (read_only_sql_transaction), as a retrying client would. */
 const FENCED_PAUSE_MS = 1000;
 const READ_ONLY_SQL_TRANSACTION = '25006';
+/** The share of the first database's transactions that also add an attachment: two new large objects. */
+const ATTACH_SHARE = 0.02;
 
 export class CampaignWorkload {
   readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0, errors: [] };
@@ -59,6 +63,8 @@ export class CampaignWorkload {
   private a: pg.Client | undefined;
   private b: pg.Client | undefined;
   private newIds = 0;
+  private attachments = 0;
+  private attachRng: Rng | undefined;
 
   constructor(
     private readonly source: Cluster,
@@ -76,6 +82,7 @@ export class CampaignWorkload {
   start(): void {
     // The large transaction comes after a drawn number of transactions: during the copy or streaming.
     const largeAt = this.rng.int(20, 400);
+    this.attachRng = this.rng.fork('attachments');
     this.loop = this.run(largeAt);
   }
 
@@ -152,6 +159,7 @@ export class CampaignWorkload {
         if (which === 1) await this.opB(client, op === 'noteUpdateB' ? 'noteUpdateB' : 'noteB');
         else await this.opA(client, op);
       }
+      if (which === 0 && this.attachRng?.chance(ATTACH_SHARE)) await this.attach(client);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -216,6 +224,18 @@ export class CampaignWorkload {
     } else {
       await client.query(`UPDATE notes SET body = $2::text WHERE id = $1::int`, [this.rng.int(1, 1000), `u ${this.rng.next()}`]);
     }
+  }
+
+  /** A row of `attachments` holding two new large objects' OIDs: with a table filter, they move with it. */
+  private async attach(client: pg.Client): Promise<void> {
+    const r = this.attachRng!;
+    this.attachments += 1;
+    const docs = Math.max(50, Math.floor(this.size.bigRows / 100));
+    await client.query(
+      `INSERT INTO attachments (id, doc_id, blob, thumb)
+       VALUES ($1::int, $2::int, lo_from_bytea(0, decode(repeat(md5($3::text), $4::int), 'hex')), lo_from_bytea(0, decode(md5('thumb ' || $3::text), 'hex')))`,
+      [1_000_000 + this.generation * 200_000_000 + this.attachments, r.int(1, docs), String(r.next()), r.int(16, 512)],
+    );
   }
 
   /** One transaction of many rows: a tenth of `big`'s size, in ids above the fixture's. */

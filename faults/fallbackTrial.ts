@@ -105,11 +105,11 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       // key) is not the user's to run, so the user stays on the new server and closes the windows;
       // so too for a fall-back stopped on the DBA's filled column of the new server, or on the DBA's
       // table made there in the window with rows, whose fix would make the DBA's object on the old
-      // source, unless the DBA answers it (a trial whose fault is at a step of the fall-back: below)
-      const dbaFixes = a.bystander?.fixesFallBackStops === true;
+      // source, unless someone answers it with its fix (stopAnswerer, below)
       const onBystander = windows.find(
         (w) =>
-          (w?.state === 'Stopped' || (w?.state === 'Open' && !dbaFixes && stoppedOnNewServerObject(w.message))) &&
+          (w?.state === 'Stopped' ||
+            (w?.state === 'Open' && stoppedOnNewServerObject(w.message) && answererOf(a, w.message!) === 'close')) &&
           w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {
@@ -199,21 +199,41 @@ async function answerWindowChange(
   return 'asking';
 }
 
+/** Who answers a stop that prints a fix for the old source (stopAnswerer). */
+export type StopAnswerer = 'release' | 'dba' | 'close' | 'none';
+
+/** What decides who answers a stop: whether the DBA fixes theirs, and the application's release with its drawn answer. */
+export interface StopAnswerers {
+  /** The DBA runs the fix of a stop on their column or table (a trial whose fault is at a step of the fall-back). */
+  readonly dbaFixes: boolean;
+  readonly release?: { readonly fixes: boolean; names(message: string): boolean };
+}
+
 /**
- * Who answers one database's stop: the application's release when it names the release's column or
- * table (running the whole printed fix, the DBA's objects in it too), else the DBA for theirs;
- * `none` when neither made what it names (asked again as it is).
+ * Who answers one database's stop on an object of the new server: the application's release when
+ * the stop names the release's column or table (its drawn answer: the whole printed fix run, the
+ * DBA's objects in it too, or the windows closed); else, for the DBA's objects alone, the DBA when
+ * they fix theirs, or the user who answers `fix` (at whatever phase the stop comes: a person reads
+ * the printed statements and runs them); else the windows closed. `none`: neither made what it names.
  */
+export function stopAnswerer(message: string, by: StopAnswerers): StopAnswerer {
+  const dba = message.includes(BYSTANDER_MARK);
+  if (by.release && (!dba || by.release.names(message))) return by.release.fixes ? 'release' : 'close';
+  if (!dba) return 'none';
+  return by.dbaFixes || by.release?.fixes === true ? 'dba' : 'close';
+}
+
+function answererOf(a: FallbackDriveArgs, message: string): StopAnswerer {
+  const release = a.windowChange && { fixes: a.windowChange.fixes, names: (m: string) => a.windowChange!.names(m) };
+  return stopAnswerer(message, { dbaFixes: a.bystander?.fixesFallBackStops === true, ...(release ? { release } : {}) });
+}
+
+/** One database's stop answered as stopAnswerer says: the printed fix run (by the release or the DBA), the windows to close, or nothing. */
 async function answerStop(a: FallbackDriveArgs, stop: WindowStop): Promise<'close' | 'fixed' | 'none' | { failure: string }> {
-  const dba = stop.message.includes(BYSTANDER_MARK);
-  if (dba && a.bystander?.fixesFallBackStops !== true) return 'close';
-  const answer =
-    a.windowChange && (!dba || a.windowChange.names(stop.message))
-      ? await a.windowChange.answer(stop)
-      : dba
-        ? await a.bystander!.answerFallBackStop(stop)
-        : 'none';
-  if (answer === 'fixed' && dba) a.bystander!.fixRun(stop);
+  const who = answererOf(a, stop.message);
+  if (who === 'close' || who === 'none') return who;
+  const answer = who === 'release' ? await a.windowChange!.answer(stop) : await a.bystander!.answerFallBackStop(stop);
+  if (answer === 'fixed' && stop.message.includes(BYSTANDER_MARK)) a.bystander?.fixRun(stop);
   return answer;
 }
 
@@ -246,6 +266,7 @@ export async function judgeFallback(a: FallbackDriveArgs, bystanders?: Bystander
     const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack, bystanders, ...apart });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
+    result.largeObjectsCompared = (result.largeObjectsCompared ?? 0) + j.largeObjectsCompared;
     for (const t of j.tables) {
       result.lostRows += t.lost;
       result.extraRows += t.extra;

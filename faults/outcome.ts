@@ -74,6 +74,8 @@ export interface TrialResult {
   extraRows: number;
   changedRows: number;
   rowsCompared: number;
+  /** Large objects read back and compared on both servers (the judge's). */
+  largeObjectsCompared?: number;
   resumes: number;
   actions: UserAction[];
   monitor?: MonitorReport;

@@ -20,6 +20,7 @@ export interface CampaignSummary {
   readonly extraRows: number;
   readonly changedRows: number;
   readonly rowsCompared: number;
+  readonly largeObjectsCompared: number;
   readonly resumes: number;
   readonly stoppedMessages: readonly string[];
   readonly replicaIdentityLeftFull: number;
@@ -158,6 +159,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     extraRows: sum((r) => r.extraRows),
     changedRows: sum((r) => r.changedRows),
     rowsCompared: sum((r) => r.rowsCompared),
+    largeObjectsCompared: sum((r) => r.largeObjectsCompared ?? 0),
     resumes: sum((r) => r.resumes),
     stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${stoppedReason(r)}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
@@ -189,7 +191,7 @@ export function summaryLines(s: CampaignSummary): string[] {
   return [
     `${s.trials} trials with a fault in ${(s.wallSeconds / 60).toFixed(1)} min: ${listed(s.outcomes) || 'none'}`,
     ...(without > 0 ? [`${without} more drawn whose fault never happened, not counted above: ${listed(s.withoutFault)}`] : []),
-    `rows compared ${s.rowsCompared}; lost ${s.lostRows}, extra ${s.extraRows}, changed ${s.changedRows}`,
+    `rows compared ${s.rowsCompared}; lost ${s.lostRows}, extra ${s.extraRows}, changed ${s.changedRows}; large objects compared ${s.largeObjectsCompared}`,
     `most WAL a slot retained on the source: ${s.maxRetainedMiB.toFixed(0)} MiB`,
     `recovery (${s.recoverySeconds.count} trials): median ${fmt(s.recoverySeconds.median)}, p95 ${fmt(s.recoverySeconds.p95)}, max ${fmt(s.recoverySeconds.max)}; resumes ${s.resumes}`,
     'faults by kind:',

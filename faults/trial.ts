@@ -160,7 +160,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
     rng.fork('bystander'),
-    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase), copiesLargeObjects: phase === 'large-objects' },
+    { fenced: fenceWriters, fallback, fallsBack: isFallBackStep(phase) },
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );
@@ -280,7 +280,6 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     const bystanders: BystanderObjects | undefined = bystander && {
       mark: BYSTANDER_MARK,
       largeObjects: bystander.largeObjects(),
-      filtered: bystander.excludedTables().length > 0,
     };
     const judged =
       fallback && result.fallback?.fellBack
@@ -518,6 +517,7 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
     });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
+    result.largeObjectsCompared = (result.largeObjectsCompared ?? 0) + j.largeObjectsCompared;
     for (const t of j.tables) {
       result.lostRows += t.lost;
       result.extraRows += t.extra;

@@ -199,6 +199,11 @@ export class WindowChangeActor {
     return 'fixed';
   }
 
+  /** Whether the user answers a stop with its printed fix (else closes the windows). */
+  get fixes(): boolean {
+    return this.draw.answer === 'fix';
+  }
+
   /** Whether a stop's message names the release's column or table (it may name a DBA's beside them). */
   names(message: string): boolean {
     return message.includes(WINDOW_COLUMN) || message.includes(WINDOW_TABLE);

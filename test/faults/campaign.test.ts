@@ -180,6 +180,8 @@ describe('fault campaign, fixed trials', function () {
       if (result.outcome !== 'passed') console.error(detail);
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
+      // the fixture's large objects (an oid and a lo column of attachments) read back on both servers, with a filter too
+      assert.ok((result.largeObjectsCompared ?? 0) >= 20, `the judge compared ${result.largeObjectsCompared ?? 0} large objects`);
       // said here so a trial that ran with one session cannot pass unseen as parallel apply's
       assert.equal(result.applySessions ?? 1, s.applySessions ?? 1, detail);
       if (s.schemaChange) {

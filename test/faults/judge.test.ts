@@ -1,6 +1,6 @@
 // The judge must be able to fail: identical databases compare equal, and a target with one row
 // lost, one duplicated, one changed, an index missing and a trigger left disabled is reported
-// for each, read back from real servers. The outcome rule must be able to refuse a pass: a trial
+// for each, read back from real servers, and a large object rewritten or missing is named by OID. The outcome rule must be able to refuse a pass: a trial
 // whose fault never happened, a monitor that never sampled, an error the source's application saw;
 // and a campaign of N trials runs N whose fault happened. A writer fence (fenceWriters) must be kept
 // where a database was cut over and gone everywhere else, and it explains the application's
@@ -42,6 +42,28 @@ describe('fault campaign judge', function () {
     assert.deepEqual(j.catalogDiffs, []);
     assert.deepEqual(j.tables, []);
     assert.equal(j.rowsCompared, 1100);
+    assert.equal(j.largeObjectsCompared, 1);
+  });
+
+  it('reads each large object back on both servers: one rewritten and one missing on the target are named by OID, the others compared equal', async () => {
+    for (const c of [pair.source, pair.target]) {
+      await c.query('CREATE DATABASE objects');
+      await c.query(
+        `SELECT lo_from_bytea(g, decode(repeat(md5(g::text), 64), 'hex')) FROM generate_series(424240, 424243) g`,
+        [],
+        'objects',
+      );
+    }
+    const equal = await judgeDatabase(pair.source, pair.target, 'objects');
+    assert.deepEqual([equal.catalogDiffs, equal.largeObjectsCompared], [[], 4]);
+    await pair.target.query(`SELECT lo_put(424241, 100, 'x'); SELECT lo_unlink(424243)`, [], 'objects');
+    const j = await judgeDatabase(pair.source, pair.target, 'objects');
+    assert.deepEqual(
+      j.catalogDiffs.map((d) => d.replace(/ owner .*/, '')),
+      ['- large object 424241', '- large object 424243', '+ large object 424241'],
+      j.catalogDiffs.join('\n'),
+    );
+    assert.equal(j.largeObjectsCompared, 4);
   });
 
   it('reports a lost, a duplicated and a changed row, a missing index and a disabled trigger', async () => {

@@ -1,8 +1,7 @@
 // The fault campaign's bystander (faults/bystander.ts), its pure parts: which kinds a trial can
 // draw (the read-write client only where the cutover fences, window moments only in a fallback
-// trial, no filtering table at the large objects), a share of 0 drawing none, the same seed
-// drawing the same, and the harm named from what the bystander made against what a server holds at
-// the end: intact, dropped, changed, lost, added.
+// trial), a share of 0 drawing none, the same seed drawing the same, and the harm named from what
+// the bystander made against what a server holds at the end: intact, dropped, changed, lost, added.
 import assert from 'node:assert/strict';
 import {
   BYSTANDER_KINDS,
@@ -117,31 +116,6 @@ describe('fault campaign bystander', () => {
       ],
       'named, the same',
     );
-  });
-
-  it('draws no source-fk-table in trials at the large objects, whose filter would leave them all behind, the other kinds drawn the same', () => {
-    let dropped = 0;
-    for (const seed of seeds) {
-      const draw = (copiesLargeObjects: boolean) =>
-        drawBystanders(makeRng(seed).fork('bystander'), { fenced: false, fallback: false, copiesLargeObjects }, 1);
-      const elsewhere = draw(false);
-      const atLargeObjects = draw(true);
-      assert.ok(!atLargeObjects.some((d) => d.kind === 'source-fk-table'), `seed ${seed}: the filtering table at the large objects`);
-      assert.deepEqual(
-        atLargeObjects,
-        elsewhere.filter((d) => d.kind !== 'source-fk-table'),
-        `seed ${seed}: the same other kinds, moments, delays, variants and databases`,
-      );
-      dropped += elsewhere.length - atLargeObjects.length;
-    }
-    assert.ok(dropped > 0, 'the foreign key table never drawn elsewhere');
-    const named = drawBystanders(makeRng(1), { fenced: false, fallback: false, copiesLargeObjects: true }, 0, 'source-fk-table,dba-index');
-    assert.deepEqual(
-      named.map((d) => d.kind),
-      ['dba-index'],
-      'named, it is left out there too',
-    );
-    assert.deepEqual(bystanderExcludedTables(named), [], 'no table filtered out');
   });
 
   it('names what was harmed: an object dropped or changed, rows lost, changed or added; nothing when intact', () => {

@@ -1,10 +1,13 @@
 // The fault campaign's window change (faults/windowChange.ts), its draw: a trial whose fault is at a
 // step of the fall-back answers the stop on the change with its printed fix (closing the windows,
 // it would never reach its step), every other trial as drawn, and every seed draws the same kinds
-// and delays as before; and the fix read out of a stop's message (faults/printedFix.ts).
+// and delays as before; the fix read out of a stop's message (faults/printedFix.ts); and who answers
+// a stop on an object of the new server (faults/fallbackTrial.ts): the user who answers `fix` runs
+// the printed fix at every phase, the DBA's objects in it too.
 import assert from 'node:assert/strict';
 import { printedFix, stoppedOnNewServerObject } from '../../faults/printedFix';
 import { makeRng, trialSeed } from '../../faults/rng';
+import { stopAnswerer } from '../../faults/fallbackTrial';
 import { drawWindowChange } from '../../faults/windowChange';
 
 const seeds = Array.from({ length: 200 }, (_, i) => trialSeed(63, i));
@@ -63,5 +66,34 @@ describe('fault campaign window change', () => {
         'CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL)',
     });
     assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of public.notes refused'), false);
+  });
+
+  it("runs the printed fix of a stop naming the DBA's column beside the application's when the user answers fix, at any phase; closes when the user answers close", () => {
+    // campaign seed 2702's trial #6 (reverse-stream phase): the DBA's column and the release's in one stop
+    const both =
+      'fall-back stopped: column public.docs.bystander_note, public.docs.app_channel of the new server holds values the old source has no column for: ' +
+      'fix on the old source: ALTER TABLE "public"."docs" ADD COLUMN "bystander_note" integer DEFAULT 7 NOT NULL; ALTER TABLE "public"."docs" ADD COLUMN "app_channel" text; ' +
+      'then on the new server: UPDATE "public"."docs" SET "app_channel" = "app_channel" WHERE "app_channel" IS NOT NULL, so the reverse stream carries its values';
+    const dbaAlone =
+      'fall-back stopped: table public.bystander_jobs of the new server, made there in the fallback window: fix on the old source: CREATE TABLE x; then fall back again';
+    const releaseAlone =
+      'fall-back stopped: table public.app_events of the new server: fix on the old source: CREATE TABLE y; then fall back again';
+    const release = (fixes: boolean) => ({ fixes, names: (m: string) => m.includes('app_channel') || m.includes('app_events') });
+    // not at a step of the fall-back: the DBA does not fix theirs
+    assert.equal(stopAnswerer(both, { dbaFixes: false, release: release(true) }), 'release', 'the user answering fix runs the whole fix');
+    assert.equal(
+      stopAnswerer(dbaAlone, { dbaFixes: false, release: release(true) }),
+      'dba',
+      "the user answering fix runs the DBA's alone too",
+    );
+    assert.equal(stopAnswerer(releaseAlone, { dbaFixes: false, release: release(true) }), 'release');
+    assert.equal(stopAnswerer(both, { dbaFixes: false, release: release(false) }), 'close', 'the user answering close');
+    assert.equal(stopAnswerer(releaseAlone, { dbaFixes: false, release: release(false) }), 'close');
+    assert.equal(stopAnswerer(dbaAlone, { dbaFixes: false, release: release(false) }), 'close');
+    assert.equal(stopAnswerer(dbaAlone, { dbaFixes: false }), 'close', 'no release, no answer drawn: the user closes');
+    // at a step of the fall-back the DBA fixes theirs
+    assert.equal(stopAnswerer(dbaAlone, { dbaFixes: true }), 'dba');
+    assert.equal(stopAnswerer(both, { dbaFixes: true, release: release(true) }), 'release');
+    assert.equal(stopAnswerer(releaseAlone, { dbaFixes: true }), 'none', "nobody made the release's table");
   });
 });
