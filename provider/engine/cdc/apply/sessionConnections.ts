@@ -77,6 +77,15 @@ export async function openSourceCatalog(source: ServerSpec, database: string): P
   }
 }
 
+/**
+ * Ends the target session the facts were read on (SessionConnections.readTablesAhead); the hold
+ * point of test/cdc/runnerResume comes first, so the session is read from the server while open.
+ */
+async function heldThenClosed(client: pg.Client): Promise<void> {
+  await holdpoint('apply-tables-ahead-read');
+  await closeSession(client);
+}
+
 /** One apply session's connections, opened by start() and read through the accessors below once it returned. */
 export class SessionConnections {
   private targetSession: pg.Client | undefined;
@@ -97,6 +106,8 @@ export class SessionConnections {
   private sourceColumns: Promise<Map<number, SourceAttribute[]>> | undefined;
   private publishedTables: Promise<{ schema: string; name: string }[]> | undefined;
   private tablesAhead: Promise<Map<string, TableFactsRead>> | undefined;
+  /** A target session of the facts' own (a resume's, OpenedAhead.takeTargetCatalog), until readTablesAhead takes it. */
+  private targetCatalog: Promise<pg.Client> | undefined;
 
   constructor(
     private readonly config: SessionConfig,
@@ -194,6 +205,7 @@ export class SessionConnections {
     const replication = config.openedAhead?.takeReplication() ?? ReplicationStream.connect(config.source, config.database);
     replication.catch(() => undefined); // awaited below; a rejection is not lost
     const sourceAhead = config.openedAhead?.takeSource();
+    this.targetCatalog = config.openedAhead?.takeTargetCatalog();
     if (sourceAhead) {
       this.source = sourceAhead.session.then((c) => this.keepSource(c));
       this.source.catch(() => undefined); // met by each use, as a session's own opening is
@@ -202,6 +214,7 @@ export class SessionConnections {
     let connection: ReplicationConnection;
     try {
       await this.openTarget();
+      // without a session of their own, on the apply's connection once its position is read
       this.readTablesAhead();
       connection = await replication;
       // the kill point of test/cdc/runnerResume: the target read and the stream opened, not started
@@ -256,6 +269,8 @@ export class SessionConnections {
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.targetSession = target;
     this.replicaRoleDenied = !replicaRole;
+    // the fence is held: with a session of their own, the facts are read now, beside the position
+    if (this.targetCatalog) this.readTablesAhead();
     const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
     const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     this.position = progress;
@@ -302,21 +317,36 @@ export class SessionConnections {
 
   /**
    * The published tables' facts on the target read ahead of their relation messages, in one round
-   * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the source has
-   * named them. Nothing else reads on that connection before a relation message, and the first
-   * lookup of a table waits for this read (targetTableAhead). Not read once the flow may change the
-   * target's tables (a session started again after the supervisor's first tick).
+   * trip (targetTables.ts readTargetTablesAhead), once the source has named them and the fence is
+   * held: from then on no other applier can change those tables. On a resume, on the target
+   * catalog session opened ahead (OpenedAhead.takeTargetCatalog), ended after the read: on the
+   * apply's connection the position's read and the first batch's statements queued behind the
+   * facts, and read beside the position there, the position waited for them. Otherwise on the
+   * apply's connection, once its position is read; nothing else reads there before a relation
+   * message. The first lookup of a table waits for this read (targetTableAhead). Not read once the
+   * flow may change the target's tables (a session started again after the supervisor's first tick).
    */
   private readTablesAhead(): void {
+    if (this.tablesAhead) return; // read already, on the session of their own
     const tables = this.publishedTables;
-    if (!tables || this.state.tablesAheadGivenUp) return;
+    const own = this.targetCatalog;
+    this.targetCatalog = undefined;
+    if (!tables || this.state.tablesAheadGivenUp) {
+      void own?.then(closeSession, () => undefined);
+      return;
+    }
     const target = this.target;
-    this.tablesAhead = tables
-      .then((t) => readTargetTablesAhead(target, t))
-      .then((read) => {
-        trace('target tables read ahead');
-        return read;
-      });
+    const read = own
+      ? own.then((client) =>
+          tables
+            .then((t) => readTargetTablesAhead(client, t))
+            .finally(() => void heldThenClosed(client)),
+        )
+      : tables.then((t) => readTargetTablesAhead(target, t));
+    this.tablesAhead = read.then((facts) => {
+      trace('target tables read ahead');
+      return facts;
+    });
     this.tablesAhead.catch(() => undefined); // a failure only means reading each table at its message
   }
 
@@ -398,6 +428,7 @@ export class SessionConnections {
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.stream?.close();
     await closeSession(await this.source?.catch(() => undefined));
+    await closeSession(await this.targetCatalog?.catch(() => undefined));
     // bounded: a target that stopped answering must not hold the session open
     if (this.transaction) {
       // a statement still running would hold the release, and once the connection closed it would
