@@ -78,10 +78,11 @@ export async function openSourceCatalog(source: ServerSpec, database: string): P
 }
 
 /**
- * Ends the target session the facts were read on (SessionConnections.readTablesAhead); the hold
- * point of test/cdc/runnerResume comes first, so the session is read from the server while open.
+ * Ends the target session the facts were read on, when they had one of their own
+ * (SessionConnections.readTablesAhead); the hold point of test/cdc/runnerResume comes first, so
+ * that the sessions are read from the server while that one is open.
  */
-async function heldThenClosed(client: pg.Client): Promise<void> {
+async function heldThenClosed(client: pg.Client | undefined): Promise<void> {
   await holdpoint('apply-tables-ahead-read');
   await closeSession(client);
 }
@@ -342,7 +343,7 @@ export class SessionConnections {
             .then((t) => readTargetTablesAhead(client, t))
             .finally(() => void heldThenClosed(client)),
         )
-      : tables.then((t) => readTargetTablesAhead(target, t));
+      : tables.then((t) => readTargetTablesAhead(target, t)).finally(() => void heldThenClosed(undefined));
     this.tablesAhead = read.then((facts) => {
       trace('target tables read ahead');
       return facts;
