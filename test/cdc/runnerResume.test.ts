@@ -110,12 +110,15 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
   it('a resumed runner has its source catalog session open and the published columns read before its apply session starts; the backlog applied once', () =>
     catalogSessionAhead(pair));
 
-  it('a resumed runner reads the target tables\' facts on its target catalog session once its apply holds the fence, not on the apply\'s connection; the backlog applied once', () =>
+  it("a resumed runner reads the target tables' facts on its target catalog session once its apply holds the fence, not on the apply's connection; the backlog applied once", () =>
     targetFactsOnTheirOwn(pair));
 });
 
 /** The target's sessions of a database, by pgferry's application name, with their last statement and whether each holds an advisory lock. */
-async function targetSessions(pair: ServerPair, database: string): Promise<{ name: string; state: string; query: string; fenced: boolean }[]> {
+async function targetSessions(
+  pair: ServerPair,
+  database: string,
+): Promise<{ name: string; state: string; query: string; fenced: boolean }[]> {
   return pair.target.query(
     `SELECT a.application_name AS name, a.state, a.query,
             EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted) AS fenced
@@ -160,7 +163,7 @@ async function targetFactsOnTheirOwn(pair: ServerPair): Promise<void> {
     const catalog = sessions.filter((r) => r.name === 'pgferry apply catalog');
     assert.equal(apply.length, 1, JSON.stringify(sessions));
     assert.equal(apply[0]!.fenced, true, 'the apply session holds its fence');
-    assert.doesNotMatch(apply[0]!.query, /attgenerated/, 'the facts were not read on the apply\'s connection');
+    assert.doesNotMatch(apply[0]!.query, /attgenerated/, "the facts were not read on the apply's connection");
     assert.equal(catalog.length, 1, JSON.stringify(sessions));
     assert.match(catalog[0]!.query, /attgenerated/, 'the facts were read on the catalog session');
     assert.equal(catalog[0]!.fenced, false, 'the catalog session takes no lock');

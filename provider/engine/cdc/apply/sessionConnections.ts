@@ -338,11 +338,7 @@ export class SessionConnections {
     }
     const target = this.target;
     const read = own
-      ? own.then((client) =>
-          tables
-            .then((t) => readTargetTablesAhead(client, t))
-            .finally(() => void heldThenClosed(client)),
-        )
+      ? own.then((client) => tables.then((t) => readTargetTablesAhead(client, t)).finally(() => void heldThenClosed(client)))
       : tables.then((t) => readTargetTablesAhead(target, t)).finally(() => void heldThenClosed(undefined));
     this.tablesAhead = read.then((facts) => {
       trace('target tables read ahead');
