@@ -215,7 +215,7 @@ export class SessionConnections {
     let connection: ReplicationConnection;
     try {
       await this.openTarget();
-      // without a session of their own, on the apply's connection once its position is read
+      // the fence held and the position read, so the facts' read does not hold up the position's
       this.readTablesAhead();
       connection = await replication;
       // the kill point of test/cdc/runnerResume: the target read and the stream opened, not started
@@ -270,8 +270,6 @@ export class SessionConnections {
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.targetSession = target;
     this.replicaRoleDenied = !replicaRole;
-    // the fence is held: with a session of their own, the facts are read now, beside the position
-    if (this.targetCatalog) this.readTablesAhead();
     const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
     const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     this.position = progress;
@@ -318,17 +316,17 @@ export class SessionConnections {
 
   /**
    * The published tables' facts on the target read ahead of their relation messages, in one round
-   * trip (targetTables.ts readTargetTablesAhead), once the source has named them and the fence is
-   * held: from then on no other applier can change those tables. On a resume, on the target
-   * catalog session opened ahead (OpenedAhead.takeTargetCatalog), ended after the read: on the
-   * apply's connection the position's read and the first batch's statements queued behind the
-   * facts, and read beside the position there, the position waited for them. Otherwise on the
-   * apply's connection, once its position is read; nothing else reads there before a relation
-   * message. The first lookup of a table waits for this read (targetTableAhead). Not read once the
-   * flow may change the target's tables (a session started again after the supervisor's first tick).
+   * trip (targetTables.ts readTargetTablesAhead), once the source has named them, the fence is held
+   * (from then on no other applier can change those tables) and the position is read: sent beside
+   * the position's read, on the apply's connection or another, the facts' read held it up on a
+   * loaded target, and START_REPLICATION with it. On a resume, on the target catalog session
+   * opened ahead (OpenedAhead.takeTargetCatalog), ended after the read, so that the first batch's
+   * statements do not queue behind it on the apply's connection; otherwise on the apply's
+   * connection, where nothing else reads before a relation message. The first lookup of a table
+   * waits for this read (targetTableAhead). Not read once the flow may change the target's tables
+   * (a session started again after the supervisor's first tick).
    */
   private readTablesAhead(): void {
-    if (this.tablesAhead) return; // read already, on the session of their own
     const tables = this.publishedTables;
     const own = this.targetCatalog;
     this.targetCatalog = undefined;
