@@ -14,7 +14,7 @@
 // turns, so two builds are timed in one lab against the same backlogs and load; each build's rounds
 // meet the first two ways of resuming (two rounds each by turns; the agent starts this build's
 // runners only) and both orders.
-//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements] [--base DIR]
+//   node dist/bench/restartLab.js [rounds] [backlog transactions] [--tuned] [--statements] [--base DIR | --agent]
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,9 +108,20 @@ async function slotDistance(source: Cluster, slot: string): Promise<{ bytes: num
  */
 type Resumed = string;
 
-/** pgferry's ways of resuming: with --base, a new and a loaded process of each build, as the agent starts this build's runners only. */
+/** --agent: every round of pgferry's resumes by the agent's spare (pgferryWays). */
+const agentOnly = process.argv.includes('--agent');
+
+/**
+ * pgferry's ways of resuming: with --base, a new and a loaded process of each build, as the agent
+ * starts this build's runners only; with --agent, the agent's alone, so that its rounds are many
+ * in a run as short as the others' (each beside native's worker as ever).
+ */
 const pgferryWays = (base: boolean): readonly Resumed[] =>
-  base ? ['pgferry, new process', 'pgferry, loaded process'] : ['pgferry, new process', 'pgferry, loaded process', 'pgferry, agent'];
+  base
+    ? ['pgferry, new process', 'pgferry, loaded process']
+    : agentOnly
+      ? ['pgferry, agent']
+      : ['pgferry, new process', 'pgferry, loaded process', 'pgferry, agent'];
 
 /**
  * pgferry's way of resuming in `round`: one round each by turns (an odd cycle, so over six rounds

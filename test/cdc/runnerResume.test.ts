@@ -2,7 +2,8 @@
 // (SIGKILL) while streaming, then resumed: the migration is not canceled, the copy is not redone,
 // streaming continues from the recorded position, and the cutover finds every row. A resumed runner
 // opens, before its stream starts, the source catalog session its first relation message waits for,
-// and reads the published tables' columns on it (flow/resumeAhead.ts).
+// and reads the published tables' columns on it (flow/resumeAhead.ts), and reads the target tables'
+// facts on a target session of their own once its apply session holds the fence.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -108,7 +109,81 @@ describe('online runner: SIGTERM or SIGKILL while streaming, then resume (integr
 
   it('a resumed runner has its source catalog session open and the published columns read before its apply session starts; the backlog applied once', () =>
     catalogSessionAhead(pair));
+
+  it("a resumed runner reads the target tables' facts on its target catalog session once its apply holds the fence, not on the apply's connection; the backlog applied once", () =>
+    targetFactsOnTheirOwn(pair));
 });
+
+/** The target's sessions of a database, by pgferry's application name, with their last statement and whether each holds an advisory lock. */
+async function targetSessions(
+  pair: ServerPair,
+  database: string,
+): Promise<{ name: string; state: string; query: string; fenced: boolean }[]> {
+  return pair.target.query(
+    `SELECT a.application_name AS name, a.state, a.query,
+            EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted) AS fenced
+       FROM pg_stat_activity a WHERE a.datname = $1 AND a.application_name LIKE 'pgferry apply%' ORDER BY 1`,
+    [database],
+  );
+}
+
+/**
+ * A runner killed while streaming, resumed and held once the target tables' facts are read: read
+ * on the target, the apply session holds the fence, the catalog session is open with the facts'
+ * read as its last statement (its columns by name, attgenerated), and the apply's is not.
+ */
+async function targetFactsOnTheirOwn(pair: ServerPair): Promise<void> {
+  const { spec, store } = await onlineOver(
+    pair,
+    'facts-ahead-online',
+    'factsahead',
+    `CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'copy' FROM generate_series(1, 1000) g;`,
+  );
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+  const writer = await pair.source.connect('factsahead');
+  const writes = writeIds(writer, (c, id) => c.query(`INSERT INTO t VALUES ($1, 'live')`, [id]));
+  try {
+    await killRunnerWhileStreaming(spec, store);
+    await writes.more(20, 'rows while no runner is alive');
+    await withHoldArmed('apply-tables-ahead-read', holdDir, () => resumeMigration(spec));
+    await until(
+      'the resumed runner to hold once the target tables are read ahead',
+      async () => ((await isHeld('apply-tables-ahead-read', holdDir)) ? true : undefined),
+      120_000,
+    );
+    const sessions = await until(
+      'the apply session and the catalog session to be seen on the target',
+      async () => {
+        const rows = await targetSessions(pair, 'factsahead');
+        return rows.some((r) => r.name === 'pgferry apply catalog') && rows.some((r) => r.name === 'pgferry apply') ? rows : undefined;
+      },
+      60_000,
+    );
+    const apply = sessions.filter((r) => r.name === 'pgferry apply');
+    const catalog = sessions.filter((r) => r.name === 'pgferry apply catalog');
+    assert.equal(apply.length, 1, JSON.stringify(sessions));
+    assert.equal(apply[0]!.fenced, true, 'the apply session holds its fence');
+    assert.doesNotMatch(apply[0]!.query, /attgenerated/, "the facts were not read on the apply's connection");
+    assert.equal(catalog.length, 1, JSON.stringify(sessions));
+    assert.match(catalog[0]!.query, /attgenerated/, 'the facts were read on the catalog session');
+    assert.equal(catalog[0]!.fenced, false, 'the catalog session takes no lock');
+    await fs.rm(heldFile('apply-tables-ahead-read', holdDir), { force: true });
+    // ended once the hold is let go: no catalog session left beside the apply
+    await until(
+      'the catalog session to end after its read',
+      async () => ((await targetSessions(pair, 'factsahead')).some((r) => r.name === 'pgferry apply catalog') ? undefined : true),
+      60_000,
+    );
+    await writes.stop();
+    await cutOverOnceAccepted(spec, store);
+    assert.deepEqual(await rowsOf(pair.target, 'factsahead', 't'), await rowsOf(pair.source, 'factsahead', 't'));
+  } finally {
+    await writes.stop().catch(() => undefined);
+    await writer.end().catch(() => undefined);
+    await fs.rm(holdDir, { recursive: true, force: true });
+    await store.close();
+  }
+}
 
 /** A runner killed while streaming, resumed and held as its apply session starts: what it opened ahead, read on the source. */
 async function catalogSessionAhead(pair: ServerPair): Promise<void> {

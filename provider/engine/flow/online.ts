@@ -30,7 +30,6 @@ import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
 import { openStreamConnectionsAhead, type ResumeAhead, type StreamConnectionsAhead } from './resumeAhead';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
-import { withSession } from '../connect/session';
 import { displayIdent } from '../connect/quote';
 
 /** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
@@ -79,14 +78,14 @@ async function openStream(
     return undefined;
   }
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
-  // A resumed stream's counters (a session of their own on the target, one read) are read beside
-  // the steps below rather than after them, since the stream starts only once it has them; they are
-  // used only when the slot still streams.
-  const counted = run.resuming && streaming ? countsSoFar(run, database, current) : undefined;
-  counted?.catch(() => undefined); // awaited below when used; a rejection is not lost
-  // and so are its stream's connections, given back below unless the stream takes them
+  // A resumed stream's connections are opened beside the steps below, given back below unless the
+  // stream takes them; and its counters (one read on the target's catalog session opened with
+  // them) are read beside those steps rather than after them, since the stream starts only once it
+  // has them; they are used only when the slot still streams.
   const opened =
     run.resuming && streaming ? openStreamConnectionsAhead(run.spec, database, streamNames(run, database).publication) : undefined;
+  const counted = opened ? countsSoFar(run, database, current, opened) : undefined;
+  counted?.catch(() => undefined); // awaited below when used; a rejection is not lost
   try {
     const stream = await resumedOrCopied(run, stops, database, { slotRead, streaming, counted, opened });
     // a session that never took one (stopped before it started) gives it back when the stream ends
@@ -151,10 +150,9 @@ async function countsSoFar(
   run: MigrationRun,
   database: string,
   current: { inserts: number; updates: number; deletes: number } | undefined,
+  opened: StreamConnectionsAhead,
 ): Promise<OnlineStream['base']> {
-  const counted = await withSession(run.spec.target, { database, purpose: 'apply counts', readOnly: true }, (client) =>
-    readAppliedCounts(client, streamNames(run, database).origin),
-  );
+  const counted = await opened.onTargetCatalog((client) => readAppliedCounts(client, streamNames(run, database).origin));
   return counted ?? { inserts: current?.inserts ?? 0, updates: current?.updates ?? 0, deletes: current?.deletes ?? 0 };
 }
 

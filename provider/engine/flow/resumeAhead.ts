@@ -99,6 +99,8 @@ export function startResumeAhead(
 
 /** Connections opened ahead of one resumed stream, and the end of those its session did not take. */
 export interface StreamConnectionsAhead extends OpenedAhead {
+  /** Runs a read on the target's catalog session (the resume's counts), whether or not a session took it since. */
+  onTargetCatalog<T>(read: (client: pg.Client) => Promise<T>): Promise<T>;
   /** Ends whichever connection was not taken (the stream did not start, or stopped before its first session). */
   close(): Promise<void>;
 }
@@ -119,19 +121,32 @@ function sourceCatalogAhead(spec: MigrationSpec, database: string, publication: 
 }
 
 /**
- * Opens a resumed stream's apply connection, replication connection and source catalog session
- * now, beside the catalog reads that come before its start (flow/online.ts openStream): they were
- * opened only once those were done. Nothing is sent on the first two before the session takes them
- * (SessionConfig.OpenedAhead); the third reads the published tables' columns at once.
+ * Opens a resumed stream's apply connection, replication connection, source catalog session and
+ * target catalog session now, beside the catalog reads that come before its start
+ * (flow/online.ts openStream): they were opened only once those were done. Nothing is sent on the
+ * first two before the session takes them (SessionConfig.OpenedAhead); the third reads the
+ * published tables' columns at once; the fourth reads the resume's counts at once, and the target
+ * tables' facts once the apply session holds its fence. The fourth was the counts' own session,
+ * closed after their read: the facts were read on the apply's connection, where the first batch's
+ * statements queued behind them.
  */
 export function openStreamConnectionsAhead(spec: MigrationSpec, database: string, publication: string): StreamConnectionsAhead {
   // a connection lost while it waits fails the session's first statement there, and the apply starts again
   let target: Promise<pg.Client> | undefined = openApplyConnection(spec.target, database);
   let replication: Promise<ReplicationConnection> | undefined = ReplicationStream.connect(spec.source, database);
   let source: SourceCatalogAhead | undefined = sourceCatalogAhead(spec, database, publication);
-  const opened = [target, replication];
+  // jit off as on the apply's connection (applyTarget.ts openApplyConnection): the facts' read is costly enough to be compiled
+  const catalogOpened = openSession(spec.target, { database, purpose: 'apply catalog', readOnly: true, settings: { jit: 'off' } });
+  let targetCatalog: Promise<pg.Client> | undefined = catalogOpened;
+  const opened = [target, replication, catalogOpened];
   for (const p of opened) p.catch(() => undefined); // met by the session that takes it
   return {
+    onTargetCatalog: (read) => catalogOpened.then(read),
+    takeTargetCatalog() {
+      const taken = targetCatalog;
+      targetCatalog = undefined;
+      return taken;
+    },
     takeSource() {
       const taken = source;
       source = undefined;
@@ -148,10 +163,11 @@ export function openStreamConnectionsAhead(spec: MigrationSpec, database: string
       return taken;
     },
     async close() {
-      const [t, r, s] = [target, replication, source];
-      target = replication = source = undefined;
+      const [t, r, s, c] = [target, replication, source, targetCatalog];
+      target = replication = source = targetCatalog = undefined;
       await Promise.all([
         t?.then(closeSession, () => undefined),
+        c?.then(closeSession, () => undefined),
         s?.session.then(
           (c) => closeSession(c.client),
           () => undefined,

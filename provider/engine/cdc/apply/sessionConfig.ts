@@ -32,11 +32,19 @@ export interface SourceCatalogAhead {
  * replication connection before it: the apply session takes its fence and reads its position as on
  * a connection of its own, and the replication connection holds nothing of the slot before
  * START_REPLICATION. The source's catalog session only reads the source's catalog, which any
- * session may do at any time: its reads are sent as soon as it is open.
+ * session may do at any time: its reads are sent as soon as it is open. The target's catalog
+ * session reads the target tables' facts only once the apply session holds its fence
+ * (SessionConnections.readTablesAhead), when no other applier can change those tables any more.
  */
 export interface OpenedAhead {
   /** The source's catalog session, or undefined once taken. */
   takeSource(): SourceCatalogAhead | undefined;
+  /**
+   * A read-only session in the target database (the resume's counts were read on it), for the
+   * target tables' facts read ahead beside the apply's connection; undefined once taken. The taker
+   * ends it.
+   */
+  takeTargetCatalog(): Promise<pg.Client> | undefined;
   /** The replication connection, or undefined once taken. */
   takeReplication(): Promise<ReplicationConnection> | undefined;
   /** The apply session's connection (openApplyConnection, applyTarget.ts), or undefined once taken. */

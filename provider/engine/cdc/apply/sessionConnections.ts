@@ -77,6 +77,16 @@ export async function openSourceCatalog(source: ServerSpec, database: string): P
   }
 }
 
+/**
+ * Ends the target session the facts were read on, when they had one of their own
+ * (SessionConnections.readTablesAhead); the hold point of test/cdc/runnerResume comes first, so
+ * that the sessions are read from the server while that one is open.
+ */
+async function heldThenClosed(client: pg.Client | undefined): Promise<void> {
+  await holdpoint('apply-tables-ahead-read');
+  await closeSession(client);
+}
+
 /** One apply session's connections, opened by start() and read through the accessors below once it returned. */
 export class SessionConnections {
   private targetSession: pg.Client | undefined;
@@ -97,6 +107,8 @@ export class SessionConnections {
   private sourceColumns: Promise<Map<number, SourceAttribute[]>> | undefined;
   private publishedTables: Promise<{ schema: string; name: string }[]> | undefined;
   private tablesAhead: Promise<Map<string, TableFactsRead>> | undefined;
+  /** A target session of the facts' own (a resume's, OpenedAhead.takeTargetCatalog), until readTablesAhead takes it. */
+  private targetCatalog: Promise<pg.Client> | undefined;
 
   constructor(
     private readonly config: SessionConfig,
@@ -194,6 +206,7 @@ export class SessionConnections {
     const replication = config.openedAhead?.takeReplication() ?? ReplicationStream.connect(config.source, config.database);
     replication.catch(() => undefined); // awaited below; a rejection is not lost
     const sourceAhead = config.openedAhead?.takeSource();
+    this.targetCatalog = config.openedAhead?.takeTargetCatalog();
     if (sourceAhead) {
       this.source = sourceAhead.session.then((c) => this.keepSource(c));
       this.source.catch(() => undefined); // met by each use, as a session's own opening is
@@ -202,6 +215,7 @@ export class SessionConnections {
     let connection: ReplicationConnection;
     try {
       await this.openTarget();
+      // the fence held and the position read, so the facts' read does not hold up the position's
       this.readTablesAhead();
       connection = await replication;
       // the kill point of test/cdc/runnerResume: the target read and the stream opened, not started
@@ -302,21 +316,32 @@ export class SessionConnections {
 
   /**
    * The published tables' facts on the target read ahead of their relation messages, in one round
-   * trip on the apply's connection (targetTables.ts readTargetTablesAhead), once the source has
-   * named them. Nothing else reads on that connection before a relation message, and the first
-   * lookup of a table waits for this read (targetTableAhead). Not read once the flow may change the
-   * target's tables (a session started again after the supervisor's first tick).
+   * trip (targetTables.ts readTargetTablesAhead), once the source has named them, the fence is held
+   * (from then on no other applier can change those tables) and the position is read: sent beside
+   * the position's read, on the apply's connection or another, the facts' read held it up on a
+   * loaded target, and START_REPLICATION with it. On a resume, on the target catalog session
+   * opened ahead (OpenedAhead.takeTargetCatalog), ended after the read, so that the first batch's
+   * statements do not queue behind it on the apply's connection; otherwise on the apply's
+   * connection, where nothing else reads before a relation message. The first lookup of a table
+   * waits for this read (targetTableAhead). Not read once the flow may change the target's tables
+   * (a session started again after the supervisor's first tick).
    */
   private readTablesAhead(): void {
     const tables = this.publishedTables;
-    if (!tables || this.state.tablesAheadGivenUp) return;
+    const own = this.targetCatalog;
+    this.targetCatalog = undefined;
+    if (!tables || this.state.tablesAheadGivenUp) {
+      void own?.then(closeSession, () => undefined);
+      return;
+    }
     const target = this.target;
-    this.tablesAhead = tables
-      .then((t) => readTargetTablesAhead(target, t))
-      .then((read) => {
-        trace('target tables read ahead');
-        return read;
-      });
+    const read = own
+      ? own.then((client) => tables.then((t) => readTargetTablesAhead(client, t)).finally(() => void heldThenClosed(client)))
+      : tables.then((t) => readTargetTablesAhead(target, t)).finally(() => void heldThenClosed(undefined));
+    this.tablesAhead = read.then((facts) => {
+      trace('target tables read ahead');
+      return facts;
+    });
     this.tablesAhead.catch(() => undefined); // a failure only means reading each table at its message
   }
 
@@ -398,6 +423,7 @@ export class SessionConnections {
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.stream?.close();
     await closeSession(await this.source?.catch(() => undefined));
+    await closeSession(await this.targetCatalog?.catch(() => undefined));
     // bounded: a target that stopped answering must not hold the session open
     if (this.transaction) {
       // a statement still running would hold the release, and once the connection closed it would
