@@ -189,8 +189,10 @@ export async function compareDatabase(
     const moved = later(withinFilters(movedObjects(source, filter, leftBehind), compiled));
     // a sequence a column owns is paired by that column, whatever each server named it
     const targetMoved = later(withinFilters(target, compiled));
-    const owned = options.ownedSequencesByColumn ? pairOwnedSequences(moved, targetMoved) : { target: targetMoved, expected: [] };
-    const { steps, identified, ...compared } = compareSchemas(moved, owned.target, ctx);
+    const owned = options.ownedSequencesByColumn
+      ? pairOwnedSequences(moved, targetMoved)
+      : { source: moved, target: targetMoved, expected: [] };
+    const { steps, identified, ...compared } = compareSchemas(owned.source, owned.target, ctx);
     const comparison = { ...compared, expected: [...compared.expected, ...owned.expected] };
     trace('schema compare: compared');
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };

@@ -450,13 +450,15 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
         ownerDifference(ctx, o, t, s, owner, { differences, steps });
         continue;
       }
+      // compared as respelled (ownedSequences.ts), shown as each server prints it, fixed in the target's names
+      const [printed, wanted] = [t.asPrinted?.[property] ?? d, o.asOnTarget?.[property] ?? s];
       differences.push({
         object: describeObject(o),
-        detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
-        fix: alterStatement(o, property, s, d, owner, t.props),
+        detail: `${property}: source ${shown(s)}, target ${shown(printed)}`,
+        fix: alterStatement(o, property, wanted, printed, owner, t.props),
         ...tableOf(o),
       });
-      steps.push(alterStep(o, t, property, s, d, owner));
+      steps.push(alterStep(o, t, property, wanted, printed, owner));
     }
     otherUnderName(t, before, { ctx, differences, steps, identified });
   }
@@ -473,7 +475,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   }
   renamedAndMoved(missing, extra, ctx, { differences, steps });
   for (const o of missing) {
-    const made = asCreated(ctx, o);
+    const made = asCreated(ctx, o.asOnTarget ? { ...o, props: { ...o.props, ...o.asOnTarget } } : o);
     const difference = { object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) };
     differences.push(difference);
     const withOwner = partOfAbsent(o, targetOwn) || ownedByAbsent(o, targetOwn);
