@@ -5,7 +5,9 @@
 // identity, a type's name, a sequence's regclass in a default. The schema check quotes those words
 // alike on both servers (verify/schema/keywords.ts): no difference where the objects are the same,
 // and a real difference beside them still one, whose printed fix, run on the target, makes the
-// check pass.
+// check pass. Texts each major prints its own way (a view's qualifiers, a CHECK with IN, a default
+// of now(), an index with INCLUDE, a collation, a list partition's bound) are no difference either,
+// but what is quoted in them, a literal's text and a function's body, is compared as printed.
 // Real servers: source 13, target 16 (users upgrade while migrating).
 import assert from 'node:assert/strict';
 import { checkSchema } from '../../provider/engine/verify/schema/checkSchema';
@@ -32,7 +34,7 @@ async function check(pair: ServerPair, db: string): Promise<{ differences: strin
   return { differences: c.differences.map((d) => `${d.object}: ${d.detail}`), fixes: c.differences.map((d) => d.fix) };
 }
 
-describe('the schema check between PostgreSQL 13 and 16: a name that is a keyword on 16 alone', function () {
+describe('the schema check between PostgreSQL 13 and 16: names quoted by one keyword list, texts each major prints its way', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {
@@ -86,5 +88,44 @@ describe('the schema check between PostgreSQL 13 and 16: a name that is a keywor
         d: 'the key',
       },
     ]);
+  });
+
+  it('a CHECK with IN, a default of now(), an index with INCLUDE and a collation, a view and a list partition alike are no difference; a literal with dots and a function body changed on the target are two', async () => {
+    const db = 'deparsed_across';
+    const schema = `
+      CREATE TABLE public.e (a text CHECK (a IN ('x', 'y')), b timestamptz DEFAULT now(), c text COLLATE "C", d int,
+        email text CONSTRAINT mail CHECK (email LIKE '%@mail.example.com'));
+      CREATE INDEX ei ON public.e (lower(a)) INCLUDE (b) WHERE d > 0;
+      CREATE INDEX ek ON public.e (c COLLATE "POSIX" DESC NULLS LAST);
+      CREATE VIEW public.ev AS SELECT a, count(*) FILTER (WHERE d > 1) AS n FROM public.e WHERE a IN ('x', 'y') GROUP BY a;
+      CREATE TABLE public.plist (a text) PARTITION BY LIST (a);
+      CREATE TABLE public.plist1 PARTITION OF public.plist FOR VALUES IN ('a', 'b');
+      CREATE FUNCTION public.calc() RETURNS int LANGUAGE sql AS $$SELECT (1 + 2) * 3 + 0$$;`;
+    for (const side of [pair.source, pair.target]) {
+      await side.query(`CREATE DATABASE ${db}`);
+      await side.query(schema, [], db);
+    }
+    assert.deepEqual((await check(pair, db)).differences, [], 'the same objects: no difference');
+
+    await pair.target.query(
+      `ALTER TABLE public.e DROP CONSTRAINT mail, ADD CONSTRAINT mail CHECK (email LIKE '%@example.com');
+       CREATE OR REPLACE FUNCTION public.calc() RETURNS int LANGUAGE sql AS $$SELECT 1 + (2 * 3) + 0$$`,
+      [],
+      db,
+    );
+    const changed = await check(pair, db);
+    assert.deepEqual(
+      changed.differences.map((d) => d.replace(/:.*/, '')).sort(),
+      ['constraint mail on public.e', 'function public.calc()'],
+      changed.differences.join('; '),
+    );
+    for (const fix of changed.fixes) await pair.target.query(fix, [], db);
+    assert.deepEqual((await check(pair, db)).differences, [], 'no difference once the printed fixes ran on the target');
+    const read = await pair.target.query<{ c: string; f: number }>(
+      `SELECT pg_catalog.pg_get_constraintdef((SELECT oid FROM pg_catalog.pg_constraint WHERE conname = 'mail')) AS c, public.calc() AS f`,
+      [],
+      db,
+    );
+    assert.deepEqual(read, [{ c: "CHECK ((email ~~ '%@mail.example.com'::text))", f: 9 }]);
   });
 });
