@@ -80,7 +80,7 @@ function escapeString(text: string, i: number): boolean {
 }
 
 /** `text` with each of `words` the server printed bare as a name double-quoted. */
-export function quotedAlike(text: string, words: ReadonlySet<string>): string {
+function quotedAlike(text: string, words: ReadonlySet<string>): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
