@@ -37,10 +37,11 @@ ALTER SEQUENCE "My Schema"."select_select_seq" RENAME TO "select_select_seq1";
 ALTER SEQUENCE public.plain_id_seq RENAME TO plain_id_seq1;`;
 
 /** The differences and the deliberate ones of a fall-back's check of `db`. */
-async function fallBackCheck(pair: ServerPair, db: string): Promise<{ differences: string[]; expected: string[] }> {
+async function fallBackCheck(pair: ServerPair, db: string): Promise<{ differences: string[]; fixes: string[]; expected: string[] }> {
   const check = await checkSchema(pairSpec(pair, 'owned-seq-names', [db]), db, { whileSetAside: false, ownedSequencesByColumn: true });
   return {
     differences: check.differences.map((d) => `${d.object}: ${d.detail}`),
+    fixes: check.differences.map((d) => d.fix),
     expected: check.expected.map((e) => e.object),
   };
 }
@@ -107,11 +108,49 @@ for (const major of [15, 13] as const) {
         /^column "My Schema"\."Orders"\.("order"|order): default: source .*"Orders_order_seq".*, target .*"Ticket No"/,
         order,
       );
+      // each server's own text shown: the target's default names the sequence it has, Orders_a"b_seq1
       assert.match(
         weird!,
-        /^column "My Schema"\."Orders"\."Weird\.Name": default: source .*"Orders_Weird\.Name_seq".*, target .*"Orders_a""b_seq"'/,
+        /^column "My Schema"\."Orders"\."Weird\.Name": default: source .*"Orders_Weird\.Name_seq"'.*, target .*"Orders_a""b_seq1"'/,
         weird,
       );
+    });
+
+    it("a default the DBA changed shows the target's own text, and the printed fix, run on the target, names the sequences it has there: the check then passes and the target's defaults draw from its own sequences", async () => {
+      const db = 'owned_seq_fix';
+      for (const side of [pair.source, pair.target]) {
+        await side.query(`CREATE DATABASE ${db}`);
+        await side.query(SCHEMA, [], db);
+      }
+      await pair.target.query(RENAMED_ON_TARGET, [], db);
+      await pair.target.query(
+        `ALTER TABLE "My Schema"."Orders" ALTER COLUMN "order" SET DEFAULT nextval('"My Schema"."Orders_a""b_seq1"');
+         ALTER TABLE "My Schema"."select" ALTER COLUMN "select" DROP DEFAULT`,
+        [],
+        db,
+      );
+      const changed = await fallBackCheck(pair, db);
+      assert.equal(changed.differences.length, 2, changed.differences.join('; '));
+      const [order, select] = [...changed.differences].sort();
+      assert.match(
+        order!,
+        /default: source nextval\('"My Schema"\."Orders_order_seq"'::regclass\), target nextval\('"My Schema"\."Orders_a""b_seq1"'::regclass\)$/,
+        order,
+      );
+      assert.match(
+        select!,
+        /^column "My Schema"\.select\.select: default: source nextval\('"My Schema".select_select_seq'::regclass\), target none$/,
+        select,
+      );
+      // the fixes name the target's sequences, which the source's names are not there
+      for (const fix of changed.fixes) assert.doesNotMatch(fix, /Orders_order_seq'|select_select_seq'/, fix);
+      for (const fix of changed.fixes) await pair.target.query(fix, [], db);
+
+      const fixed = await fallBackCheck(pair, db);
+      assert.deepEqual(fixed.differences, [], 'no difference once the printed fixes ran on the target');
+      const defaults = await targetDefaults(pair, db);
+      assert.ok(defaults.includes(`order = nextval('"My Schema"."Orders_order_seq1"'::regclass)`), defaults.join('; '));
+      assert.ok(defaults.includes(`select = nextval('"My Schema".select_select_seq1'::regclass)`), defaults.join('; '));
     });
   });
 }

@@ -36,6 +36,16 @@ export interface SchemaObject {
   readonly reference?: string;
   /** A column: each sequence its default depends on (pg_depend of its pg_attrdef row), by OID; never compared. */
   readonly drawsFrom?: readonly SequenceReference[];
+  /**
+   * Properties compared in the other server's spelling (ownedSequences.ts: a default naming a paired
+   * sequence), each as this server prints it: what a difference shows; never compared.
+   */
+  readonly asPrinted?: Readonly<Record<string, PropertyValue>>;
+  /**
+   * The source's properties that name a paired sequence, spelled with the target's name for it
+   * (ownedSequences.ts): what a fix run on the target writes there; never compared.
+   */
+  readonly asOnTarget?: Readonly<Record<string, PropertyValue>>;
 }
 
 /** A sequence a default depends on: its OID on that server, and its regclass constant as the default prints it. */

@@ -14,6 +14,7 @@ import { readOwnerAccess } from '../../schema/ownerAccess';
 import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
 import { pairOwnedSequences } from './ownedSequences';
+import { namesQuotedAlike, readQuotedWords, wordsQuotedByOne } from './keywords';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
 import { trace } from '../../util/trace';
@@ -167,10 +168,13 @@ export async function compareDatabase(
     // and the target's guard of a held cutover, on while the cutover's first look runs
     const fence = fenceNamesOf(spec.migrationName, database);
     const guard = guardNamesOf(spec.migrationName, database);
-    const [source, target] = await Promise.all([
+    const words = sourceMajor === targetMajor ? new Set<string>() : await quotedByOne(pair);
+    const read = await Promise.all([
       readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }, fence, guard),
       readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }, fence, guard),
     ]);
+    // a name that is a keyword on one major and not on the other is printed alike on both (keywords.ts)
+    const [source, target] = read.map((objects) => namesQuotedAlike(objects, words)) as [SchemaObject[], SchemaObject[]];
     trace('schema compare: objects read');
     const ctx: CompareContext = {
       sourceMajor,
@@ -189,14 +193,21 @@ export async function compareDatabase(
     const moved = later(withinFilters(movedObjects(source, filter, leftBehind), compiled));
     // a sequence a column owns is paired by that column, whatever each server named it
     const targetMoved = later(withinFilters(target, compiled));
-    const owned = options.ownedSequencesByColumn ? pairOwnedSequences(moved, targetMoved) : { target: targetMoved, expected: [] };
-    const { steps, identified, ...compared } = compareSchemas(moved, owned.target, ctx);
+    const owned = options.ownedSequencesByColumn
+      ? pairOwnedSequences(moved, targetMoved)
+      : { source: moved, target: targetMoved, expected: [] };
+    const { steps, identified, ...compared } = compareSchemas(owned.source, owned.target, ctx);
     const comparison = { ...compared, expected: [...compared.expected, ...owned.expected] };
     trace('schema compare: compared');
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {
     await closeSessionPair(pair);
   }
+}
+
+/** The words one server of the pair quotes as names and the other does not (keywords.ts). */
+async function quotedByOne(pair: { readonly source: pg.Client; readonly target: pg.Client }): Promise<Set<string>> {
+  return wordsQuotedByOne(await readQuotedWords(pair.source), await readQuotedWords(pair.target));
 }
 
 /** The check's figures in one line, for progress. */

@@ -125,17 +125,39 @@ function shown(v: PropertyValue | undefined): string {
 const DEPARSED = new Set(['definition', 'default', 'generated', 'using', 'with check', 'partition key', 'partition bound']);
 
 /**
+ * A quoted name (with the dot after it when it qualifies another), a string literal (quotes doubled
+ * inside, as the deparsers print it, backslashes too), or a dollar-quoted body (a function's).
+ */
+const QUOTED = /("(?:[^"]|"")+")(\.)?|'(?:[^']|'')*'|(?<![A-Za-z0-9_$])\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\3\$/g;
+
+/** SQL outside quotes without its qualifiers, parentheses and whitespace. */
+const plainCode = (sql: string) =>
+  sql
+    .replace(/[A-Za-z_][A-Za-z0-9_$]*\./g, '')
+    .replace(/([(,]\s*)IN\s+/g, '$1')
+    .replace(/[()\s;]+/g, ' ');
+
+/**
+ * Deparsed SQL without its qualifiers, parentheses and whitespace, but for what is quoted: a
+ * literal's text, a quoted name and a function's body are kept as printed, so `'%@mail.example.com'`
+ * never reads as `'%@example.com'`, nor a body's `(1 + 2) * 3` as `1 + (2 * 3)`.
+ */
+function plain(sql: string): string {
+  let out = '';
+  let last = 0;
+  for (const m of sql.matchAll(QUOTED)) {
+    out += plainCode(sql.slice(last, m.index)) + (m[1] === undefined ? m[0] : m[2] === undefined ? m[1] : '');
+    last = m.index + m[0].length;
+  }
+  return (out + plainCode(sql.slice(last))).trim();
+}
+
+/**
  * Across major versions, deparsed SQL is compared without its qualifiers, parentheses and
  * whitespace: the same view reads `orders.customer_id` on 13 and `customer_id` on 16.
  */
 function sameAcrossVersions(property: string, s: PropertyValue, d: PropertyValue): boolean {
   if (!DEPARSED.has(property) || typeof s !== 'string' || typeof d !== 'string') return false;
-  const plain = (sql: string) =>
-    sql
-      .replace(/("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\./g, '')
-      .replace(/([(,]\s*)IN\s+/g, '$1')
-      .replace(/[()\s;]+/g, ' ')
-      .trim();
   return plain(s) === plain(d);
 }
 
@@ -450,13 +472,15 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
         ownerDifference(ctx, o, t, s, owner, { differences, steps });
         continue;
       }
+      // compared as respelled (ownedSequences.ts), shown as each server prints it, fixed in the target's names
+      const [printed, wanted] = [t.asPrinted?.[property] ?? d, o.asOnTarget?.[property] ?? s];
       differences.push({
         object: describeObject(o),
-        detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
-        fix: alterStatement(o, property, s, d, owner, t.props),
+        detail: `${property}: source ${shown(s)}, target ${shown(printed)}`,
+        fix: alterStatement(o, property, wanted, printed, owner, t.props),
         ...tableOf(o),
       });
-      steps.push(alterStep(o, t, property, s, d, owner));
+      steps.push(alterStep(o, t, property, wanted, printed, owner));
     }
     otherUnderName(t, before, { ctx, differences, steps, identified });
   }
@@ -473,7 +497,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   }
   renamedAndMoved(missing, extra, ctx, { differences, steps });
   for (const o of missing) {
-    const made = asCreated(ctx, o);
+    const made = asCreated(ctx, o.asOnTarget ? { ...o, props: { ...o.props, ...o.asOnTarget } } : o);
     const difference = { object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) };
     differences.push(difference);
     const withOwner = partOfAbsent(o, targetOwn) || ownedByAbsent(o, targetOwn);
