@@ -15,7 +15,7 @@ export async function resyncs(s: Supervision): Promise<void> {
       s.run,
       s.streams,
       (database) => s.stops.isStopped(database),
-      (database, table) => s.tableDrops.waitsForDrop(database, table),
+      (database, table) => s.tableDrops.waitsForName(database, table),
     );
   } catch (error) {
     if (!isRetryable(error)) throw error;

@@ -11,11 +11,11 @@
 // fallback_window.apply_stop, kept by the window's rows (afterCutover.ts WINDOW). A runner that
 // resumes reads either back and goes on from it: the same cause, since, attempts and back-off.
 import { formatLsn, maxLsn, parseLsn } from '../core/lsn';
-import { classifyStreamFailure } from '../cdc/apply/applyStop';
+import { classifyStreamFailure, fatalStreamError } from '../cdc/apply/applyStop';
 import type { MigrationStatus, StopCause } from '../core/model';
 import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
+import { errorMessage, isPgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
 import { get, recordEvent, setState, updateDatabase } from '../control/store';
@@ -157,12 +157,7 @@ export class StreamStops {
     for (const stream of streams) {
       if (!stream.failure || this.recorded.has(stream)) continue;
       const failure = classifyStreamFailure(stream.failure);
-      if (failure.kind === 'fatal') {
-        throw new PgferryError('CDC_FAILED', `database ${displayIdent(stream.database)}: ${errorMessage(stream.failure)}`, {
-          category: 'source',
-          cause: stream.failure,
-        });
-      }
+      if (failure.kind === 'fatal') throw fatalStreamError(stream.database, stream.failure);
       await this.record(stream, failure.cause);
       this.recorded.add(stream); // recorded: a catalog that failed meanwhile is tried again next time
     }

@@ -109,13 +109,16 @@ export class TableDropsFollow {
   }
 
   /**
-   * Whether a table of this name created on the source while streaming waits for a drop of another
-   * table under its name (`DROP TABLE t; CREATE TABLE t`): its follow (flow/tableResync.ts) makes it
-   * on the target only once the old one is dropped there, so the copy never lands in the old table.
+   * Whether a table of this name created on the source while streaming waits for another table to
+   * leave its name on the target: dropped (`DROP TABLE t; CREATE TABLE t`) or renamed away (the swap
+   * of an online schema change tool, `ALTER TABLE t RENAME TO t_old; ALTER TABLE t_new RENAME TO t`).
+   * Its follow (flow/tableResync.ts) makes it on the target only once the old one is dropped or
+   * renamed there, so the copy never lands in the old table, nor the old table's rename carries the
+   * new one's rows away.
    */
-  waitsForDrop(database: string, table: { readonly schema: string; readonly name: string }): boolean {
+  waitsForName(database: string, table: { readonly schema: string; readonly name: string }): boolean {
     return this.pending.some(
-      (p) => !p.change.to && p.change.database === database && p.change.from.schema === table.schema && p.change.from.name === table.name,
+      (p) => p.change.database === database && p.change.from.schema === table.schema && p.change.from.name === table.name,
     );
   }
 
@@ -123,7 +126,7 @@ export class TableDropsFollow {
    * Followed by identity, not by name: the source's table of this OID is gone, and the target's
    * table under its name may be another one the source made since under the same name and whose
    * follow made it on the target already (a drop seen again by a resumed runner, from the copy's
-   * record): that one is kept. Its follow made it only after the old one was dropped (waitsForDrop).
+   * record): that one is kept. Its follow made it only after the old one was dropped (waitsForName).
    */
   private async replacedAlready(change: DroppedOrRenamed): Promise<boolean> {
     const { run } = this;
@@ -172,6 +175,12 @@ export class TableDropsFollow {
       { database, purpose: 'table follow', writable: true, settings },
       async (client) => {
         if (to) {
+          // renamed there already by the apply (when it left its name to another table, the old
+          // name may now be that table's, which this rename would carry away)
+          const { rows } = await client.query('SELECT 1 FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)', [
+            qualified(to.schema, to.name),
+          ]);
+          if (rows.length > 0) return { statements: ['nothing, renamed there already'], kept: [] };
           const renames = renameStatements(from, to);
           for (const statement of renames) await client.query(statement);
           return { statements: renames, kept: [] };

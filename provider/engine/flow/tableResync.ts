@@ -77,8 +77,8 @@ export async function carryOutTableResyncs(
   run: MigrationRun,
   streams: readonly OnlineStream[],
   isStopped: (database: string) => boolean,
-  /** A table created under the name of one whose drop is still to follow (flow/tableDropsFollow.ts): it waits for it. */
-  waitsForDrop: (database: string, table: { readonly schema: string; readonly name: string }) => boolean = () => false,
+  /** A table created under the name of one whose drop or rename is still to follow (flow/tableDropsFollow.ts): it waits for it. */
+  waitsForName: (database: string, table: { readonly schema: string; readonly name: string }) => boolean = () => false,
 ): Promise<void> {
   if (streams.length === 0) return;
   const { spec, store } = run;
@@ -92,7 +92,7 @@ export async function carryOutTableResyncs(
     if (run.signal.aborted) return;
     const stream = streams.find((s) => s.database === request.database);
     if (!stream) continue;
-    if (request.reason === 'created' && waitsForDrop(request.database, request)) continue;
+    if (request.reason === 'created' && waitsForName(request.database, request)) continue;
     const stopped = isStopped(request.database) || stream.failure !== undefined;
     try {
       const outcome = await carryOut(run, stream, request, stopped);

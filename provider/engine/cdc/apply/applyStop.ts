@@ -3,12 +3,13 @@
 // the stream stops with its slot kept, says what failed and how to fix it, and continues
 // exactly-once once fixed. Throwing the migration away for them would lose days of copying on a
 // large database. Only a failure that no fix on either server can undo ends it: another runner
-// holds the apply (this one lost its lease), or the slot is gone or has lost WAL it needs. Pure.
+// holds the apply (this one lost its lease), the slot is gone or has lost WAL it needs, or the
+// publication it decodes for was dropped by someone else. Pure.
 import { DEPENDENT_OBJECTS_STILL_EXIST, OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
-import { causeOf, errorMessage, isPgferryError } from '../../core/errors';
+import { causeOf, errorMessage, isPgferryError, PgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
 import { FORWARD_STREAM_WORDS, type StreamWords } from '../../core/streamWords';
-import { ident, literal, qualified } from '../../connect/quote';
+import { displayIdent, ident, literal, qualified } from '../../connect/quote';
 import { ApplyFencedError } from './applyTarget';
 import { databaseError, describeRefusing, refusingConstraint } from './looseningWait';
 import { StatementFailure } from './targetTransaction';
@@ -27,6 +28,39 @@ function slotLost(error: unknown): boolean {
   return (
     (state === UNDEFINED_OBJECT && /replication slot/i.test(message)) ||
     (state === OBJECT_NOT_IN_PREREQUISITE_STATE && /replication slot|WAL/i.test(message))
+  );
+}
+
+/** PostgreSQL's refusal to decode for a publication its catalog lacks, naming it. */
+const PUBLICATION_MISSING = /publication "((?:[^"]|"")+)" does not exist/;
+
+/**
+ * pgferry's publication dropped on the source by someone else while streaming: pgoutput reads the
+ * publication as the catalog had it at each change it decodes, so no change made after the drop can
+ * be decoded from this slot, even once a publication of that name is made again. The name, if so.
+ */
+function publicationLost(error: unknown): string | undefined {
+  if (sqlStateWithin(error) !== UNDEFINED_OBJECT) return undefined;
+  return PUBLICATION_MISSING.exec(errorMessage(error))?.[1];
+}
+
+/**
+ * The error that ends a migration whose stream of `database` failed past any fix (classified fatal
+ * below): what happened in words the user can act on where pgferry knows them, else the server's.
+ */
+export function fatalStreamError(database: string, error: unknown): PgferryError {
+  const where = `database ${displayIdent(database)}`;
+  const publication = publicationLost(error);
+  if (publication === undefined)
+    return new PgferryError('CDC_FAILED', `${where}: ${errorMessage(error)}`, { category: 'source', cause: error });
+  return new PgferryError(
+    'CDC_FAILED',
+    `${where}: pgferry's publication ${publication} was dropped on the source while streaming, not by pgferry: the replication slot cannot decode any change made since, even were the publication made again, so this stream cannot go on`,
+    {
+      category: 'source',
+      cause: error,
+      fix: 'start the migration again (the database is copied again); pgferry drops its own publication and slot itself when a migration ends, leave them alone meanwhile',
+    },
   );
 }
 
@@ -102,7 +136,7 @@ function labelsRenamed(error: unknown): LabelsRenamed | undefined {
  * migration; its fix names the servers as `words`, the stream's direction, do.
  */
 export function classifyStreamFailure(error: unknown, words: StreamWords = FORWARD_STREAM_WORDS): StreamFailure {
-  if (error instanceof ApplyFencedError || slotLost(error)) return { kind: 'fatal' };
+  if (error instanceof ApplyFencedError || slotLost(error) || publicationLost(error) !== undefined) return { kind: 'fatal' };
   if (isPgferryError(error) && error.category === 'canceled') return { kind: 'fatal' };
   const state = sqlStateWithin(error);
   const failed = findStatementFailure(error);

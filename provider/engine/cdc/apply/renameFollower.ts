@@ -40,17 +40,50 @@ export class RenameFollower {
   async followTable(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
     const name = qualified(relation.schema, relation.name);
     const statements: string[] = [];
-    if (from.schema !== relation.schema)
-      statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(relation.schema)}`);
-    if (from.name !== relation.name)
-      statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
+    const left = await this.nameLeftBy(relation);
+    if (left) {
+      statements.push(...renameStatements(left.from, left.to));
+      this.tables.delete(left.oid);
+      this.state.tracker.reshaped(qualified(left.to.schema, left.to.name), undefined);
+    }
+    statements.push(...renameStatements(from, relation));
     await this.connections.txn.flush();
     await this.ddl.send(relation, statements);
     this.tables.delete(relation.oid);
     this.state.tracker.reshaped(name, undefined);
+    if (left)
+      this.state.onFollowed?.(
+        `${sourceTableWords(this.words, displayName(left.from.schema, left.from.name))} renamed to ${displayName(left.to.schema, left.to.name)} while streaming, leaving its name to ${displayName(from.schema, from.name)}, followed on ${this.words.target} first`,
+      );
     this.state.onFollowed?.(
       `${sourceTableWords(this.words, displayName(from.schema, from.name))} renamed to ${displayName(relation.schema, relation.name)} while streaming, followed on ${this.words.target} at its position in the stream`,
     );
+  }
+
+  /**
+   * Another streamed table the stream last saw under the name `relation` takes now (the swap of an
+   * online schema change tool: t renamed to t_old, t_new to t, one transaction): the source has
+   * renamed it away before this message (two tables never hold one name), so it is renamed on the
+   * target to its name there now, by its OID, before the rename that takes its name; and the stream
+   * knows it by that name from here. Undefined when no such table is known, or the source no longer
+   * has it (dropped since): the rename then stops as before, on the name taken.
+   */
+  private async nameLeftBy(relation: Relation): Promise<{ oid: number; from: TableName; to: TableName } | undefined> {
+    const normalizer = this.connections.normalizer;
+    const other = [...normalizer.knownRelations().values()].find(
+      (r) => r.oid !== relation.oid && r.schema === relation.schema && r.name === relation.name,
+    );
+    if (!other) return undefined;
+    const source = await this.connections.sourceSession();
+    const { rows } = await source.query<TableName>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::pg_catalog.oid`,
+      [other.oid],
+    );
+    const to = rows[0];
+    if (!to || (to.schema === other.schema && to.name === other.name)) return undefined;
+    normalizer.renamedAhead(other.oid, to);
+    return { oid: other.oid, from: { schema: other.schema, name: other.name }, to };
   }
 
   /**
@@ -105,4 +138,18 @@ export class RenameFollower {
       `source type ${displayName(from.schema, from.name)} renamed to ${displayName(to.schema, to.name)} while streaming, followed on the target at its position in the stream`,
     );
   }
+}
+
+interface TableName {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/** A table renamed or moved on the target, IF EXISTS: one renamed already is left as it is. */
+function renameStatements(from: TableName, to: TableName): string[] {
+  const statements: string[] = [];
+  if (from.schema !== to.schema)
+    statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(to.schema)}`);
+  if (from.name !== to.name) statements.push(`ALTER TABLE IF EXISTS ${qualified(to.schema, from.name)} RENAME TO ${ident(to.name)}`);
+  return statements;
 }

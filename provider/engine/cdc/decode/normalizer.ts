@@ -43,6 +43,18 @@ export class ChangeNormalizer {
       }
   }
 
+  /**
+   * A relation the apply renamed on the target before the stream sent it under its new name (it
+   * left its name to another table, cdc/apply/renameFollower.ts): its next relation message under
+   * that name is then no rename, and its rows are written under it whether or not one comes.
+   */
+  renamedAhead(oid: number, to: { readonly schema: string; readonly name: string }): void {
+    for (const map of [this.relations, this.known]) {
+      const relation = map.get(oid);
+      if (relation) map.set(oid, { ...relation, schema: to.schema, name: to.name });
+    }
+  }
+
   push(message: PgoutputMessage): ChangeEvent | undefined {
     switch (message.tag) {
       case 'begin':

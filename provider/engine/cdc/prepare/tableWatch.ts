@@ -19,7 +19,9 @@
 // - a streamed table dropped or renamed: reported, or, with tableDropsAndRenames: follow, handed to
 //   the online flow to follow on the target (flow/tableDropsFollow.ts) by takeDroppedOrRenamed;
 // - a streamed table moved to another tablespace (ALTER TABLE ... SET TABLESPACE): its changes
-//   stream on, and the warning says the target keeps it in its database's default tablespace.
+//   stream on, and the warning says the target keeps it in its database's default tablespace;
+// - a streamed table taken out of pgferry's publication by someone else (ALTER PUBLICATION ... DROP
+//   TABLE by hand): told, and followed as a created table is (published, copied at a pinned position).
 //
 // A scan rather than an event trigger: it needs no superuser, puts nothing in the application's
 // database, and never runs inside the application's transactions, where any error of pgferry's
@@ -287,7 +289,10 @@ export class SourceTableWatch {
     for (const [oid, table] of before) {
       const renamed = byOid.get(oid);
       const name = table.display;
-      if (renamed && renamed.display === name) continue;
+      if (renamed && renamed.display === name) {
+        if (!now.has(oid) && !state.reported?.has(oid)) await this.reportUnpublished(database, name);
+        continue;
+      }
       if (renamed) state.renamedFrom.set(oid, table);
       if (this.run.spec.tableDropsAndRenames === 'follow') {
         const to = renamed && { schema: renamed.schema, name: renamed.name, display: renamed.display };
@@ -299,6 +304,20 @@ export class SourceTableWatch {
         : `was dropped on the source while streaming (or left the migration's filters): its rows stay on the target, and the cutover's schema check stops on it until you drop it there too or undo the drop`;
       await this.run.warn(`streamed table ${name} ${what}`, database);
     }
+  }
+
+  /**
+   * A streamed table taken out of pgferry's publication on the source by someone else (ALTER
+   * PUBLICATION ... DROP TABLE by hand: pgferry takes one out only after recording it as not
+   * streamed): its changes since were not decoded. The scan then finds it unpublished and follows it
+   * as a table created while streaming, published again and copied whole at a pinned position, so
+   * nothing is lost; the user hears who did what.
+   */
+  private async reportUnpublished(database: string, name: string): Promise<void> {
+    await this.run.warn(
+      `streamed table ${name} was taken out of pgferry's publication on the source while streaming, not by pgferry: its changes since were not streamed, so it is published again and its rows copied again at a pinned position; leave pgferry's publication as it is`,
+      database,
+    );
   }
 
   /**

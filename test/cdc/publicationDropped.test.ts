@@ -1,0 +1,154 @@
+// pgferry's publication dropped by hand on the source while changes stream (a DBA tidying up what
+// looks like a leftover). pgoutput reads the publication as the catalog had it at each change, so no
+// change made after the drop can be decoded from the slot, even once a publication of that name is
+// made again: no fix on either server lets the stream go on, and a stop that waits for one (with a
+// fix about a table missing on the target) waits forever. The migration ends instead, its one line
+// naming the publication dropped and what to do (cdc/apply/applyStop.ts publicationLost); nothing
+// reports it Succeeded, the application's writes on the source never fail, and the target's table
+// holds only rows the source has (none made up, none twice). A streamed table only taken out of the
+// publication (ALTER PUBLICATION ... DROP TABLE) is published again and copied whole at a pinned
+// position by the table watch, as a table created while streaming is: the user is told once who did
+// what (cdc/prepare/tableWatch.ts reportUnpublished), and the cutover succeeds with the rows equal.
+import assert from 'node:assert/strict';
+import { runMigration } from '../../provider/engine';
+import { isFinalState } from '../../provider/engine/core/model';
+import { events } from '../../provider/engine/control/store';
+import { endIfRunning, startPair, until, waitForStatus, waitingForCutover, writerPause, type ServerPair } from '../support';
+import { eventsTold } from '../support/toldEvents';
+import { cutOverOnceAccepted, onlineOver, rowsOf } from './harness';
+
+const DB = 'pubdropped';
+const DROPPED =
+  /^database pubdropped: pgferry's publication pgferry_\S+ was dropped on the source while streaming, not by pgferry: the replication slot cannot decode any change made since/;
+
+const UNPUBLISHED =
+  /^streamed table public\.t was taken out of pgferry's publication on the source while streaming, not by pgferry: its changes since were not streamed, so it is published again and its rows copied again at a pinned position/;
+
+describe('online: pgferry’s publication dropped or altered by hand on the source while streaming', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+  });
+  after(async () => pair?.stop());
+
+  it('the migration ends Failed naming the dropped publication and the fix; the application writes on; the target has no row the source lacks', async () => {
+    const { spec, store } = await onlineOver(
+      pair,
+      'pub-dropped',
+      DB,
+      `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
+    );
+    const running = runMigration(spec);
+    running.catch(() => undefined);
+    const app = await pair.source.connect(DB);
+    const dba = await pair.source.connect(DB);
+    let id = 100_000;
+    let stopped = false;
+    const writing = (async () => {
+      while (!stopped) {
+        id += 1;
+        await app.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
+        await writerPause();
+      }
+    })();
+    try {
+      await waitingForCutover(store, spec.migrationName);
+      const from = id;
+      await until('writes while streaming', async () => (id - from >= 20 ? true : undefined), 60_000);
+      const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
+      await dba.query(`DROP PUBLICATION "${pubname}"`);
+      const after = id;
+      await until('writes after the drop', async () => (id - after >= 20 ? true : undefined), 60_000);
+      const end = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => isFinalState(s.state) || s.subState === 'WaitingForApplyFix',
+        120_000,
+      );
+      assert.equal(
+        end.state,
+        'Failed',
+        `${end.state}/${end.subState}: ${end.message}\n  ${await eventsTold(store, spec.migrationName, 10)}`,
+      );
+      assert.match(end.message ?? '', DROPPED);
+      assert.match(end.message ?? '', /start the migration again/);
+      stopped = true;
+      await writing;
+      const [source] = await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM t WHERE id > 100000', [], DB);
+      assert.equal(source!.n, id - 100_000, 'every write of the application committed on the source');
+      const targetIds = (await pair.target.query<{ id: number }>('SELECT id FROM t', [], DB)).map((r) => r.id);
+      const sourceIds = new Set((await pair.source.query<{ id: number }>('SELECT id FROM t', [], DB)).map((r) => r.id));
+      assert.deepEqual(
+        targetIds.filter((i) => !sourceIds.has(i)),
+        [],
+        'no row on the target the source lacks',
+      );
+    } finally {
+      stopped = true;
+      await writing.catch(() => undefined);
+      await app.end();
+      await dba.end();
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+
+  it('a table taken out of it is told once, published and copied again: the cutover succeeds with the rows equal', async () => {
+    const db = 'pubaltered';
+    const { spec, store } = await onlineOver(
+      pair,
+      'pub-altered',
+      db,
+      `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
+    );
+    const running = runMigration(spec);
+    running.catch(() => undefined);
+    const app = await pair.source.connect(db);
+    const dba = await pair.source.connect(db);
+    let id = 100_000;
+    let stopped = false;
+    const writing = (async () => {
+      while (!stopped) {
+        id += 1;
+        await app.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
+        await app.query(`UPDATE t SET v = v || 'u' WHERE id = $1`, [id - 3]);
+        await writerPause();
+      }
+    })();
+    const writes = async (count: number) => {
+      const from = id;
+      await until(`${count} more writes`, async () => (id - from >= count ? true : undefined), 60_000);
+    };
+    try {
+      await waitingForCutover(store, spec.migrationName);
+      await writes(20);
+      const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
+      await dba.query(`ALTER PUBLICATION "${pubname}" DROP TABLE t`);
+      await writes(20);
+      const told = async () => (await events(store, spec.migrationName, 200)).filter((e) => UNPUBLISHED.test(e.message));
+      await until('the table taken out to be told', async () => ((await told()).length > 0 ? true : undefined), 60_000);
+      await until(
+        'the table published again',
+        async () =>
+          (await dba.query('SELECT 1 FROM pg_publication_tables WHERE pubname = $1', [pubname])).rows.length > 0 ? true : undefined,
+        120_000,
+      );
+      await writes(20);
+      stopped = true;
+      await writing;
+      await cutOverOnceAccepted(spec, store);
+      assert.equal((await told()).length, 1, 'told once');
+      const [source, target] = await Promise.all([rowsOf(pair.source, db, 't'), rowsOf(pair.target, db, 't')]);
+      assert.equal(target.length, source.length, `t: ${target.length} rows on the target, ${source.length} on the source`);
+      assert.deepEqual(target, source);
+    } finally {
+      stopped = true;
+      await writing.catch(() => undefined);
+      await app.end();
+      await dba.end();
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+});
