@@ -8,6 +8,7 @@ import { runningClusters, startCluster, type Cluster, type PgMajor } from '../..
 import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
 import { leftBehind, leftNow } from './leaks';
 import { RUNNER_LOCKED_SQL } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { FINAL_STATES } from '../../provider/engine/core/model';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
@@ -56,6 +57,52 @@ export async function startPair(
       const leaks = await leftBehind({ source, target }, live.excused);
       await Promise.all([source.stop(), target.stop()]);
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
+    },
+  };
+}
+
+/** A suite's server pair and the control catalog on its target, started before its tests and stopped after them. */
+export interface SuiteServers {
+  readonly pair: ServerPair;
+  readonly store: CatalogConnection;
+}
+
+/** How a suite's pair is started: the majors and source settings startPair takes, and what the suite makes on it first. */
+export interface SuiteServersOptions {
+  readonly sourceMajor?: PgMajor;
+  readonly targetMajor?: PgMajor;
+  readonly sourceSettings?: Readonly<Record<string, string>>;
+  /** Run once the pair is up, in the same `before` (the suite's databases made on the source). */
+  readonly setUp?: (pair: ServerPair) => Promise<void>;
+}
+
+/**
+ * Starts a pair (PostgreSQL 15 both unless told) and opens its target's control catalog (a
+ * connection made on first use) in the suite's `before`; closes and stops both in its `after`.
+ * Called in a describe's body: its hooks run before the ones the suite registers after the call.
+ */
+export function suiteServers(options: SuiteServersOptions = {}): SuiteServers {
+  let started: SuiteServers | undefined;
+  let pair: ServerPair | undefined;
+  before(async () => {
+    pair = await startPair(options.sourceMajor, options.targetMajor, options.sourceSettings);
+    started = { pair, store: new CatalogConnection(serverSpec(pair.target)) };
+    await options.setUp?.(pair);
+  });
+  after(async () => {
+    await started?.store.close();
+    await pair?.stop();
+  });
+  const ready = (): SuiteServers => {
+    if (!started) throw new Error("the suite's servers are started by its before hook: read them inside a test");
+    return started;
+  };
+  return {
+    get pair() {
+      return ready().pair;
+    },
+    get store() {
+      return ready().store;
     },
   };
 }
