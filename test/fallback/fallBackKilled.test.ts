@@ -138,7 +138,11 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
     const streaming = await waitForStatus(store, name, resumed, 300_000);
     assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}`);
     await pair.source.query("INSERT INTO items (v) VALUES ('back on the old source')", [], db);
-    await until('every row of the old source on the target', async () => ((await tablesAlike(pair, db, TABLES)) ? true : undefined), 120_000);
+    await until(
+      'every row of the old source on the target',
+      async () => ((await tablesAlike(pair, db, TABLES)) ? true : undefined),
+      120_000,
+    );
     assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%' AND v <> 'new-tx'"), 60);
     assert.equal(
       await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v IN ('new-tx', 'last', 'back on the old source')"),

@@ -58,7 +58,12 @@ export async function shopAlike(pair: ServerPair, db: string, columns: ShopColum
 }
 
 /** Whether each of `tables` (a scenario's own, never user data) holds the same rows on both servers (a probe for `until`). */
-export async function tablesAlike(pair: ServerPair, db: string, tables: readonly string[], columns: ShopColumns = 'each'): Promise<boolean> {
+export async function tablesAlike(
+  pair: ServerPair,
+  db: string,
+  tables: readonly string[],
+  columns: ShopColumns = 'each',
+): Promise<boolean> {
   for (const table of tables) {
     const [old, now] = await rowsOnBoth(pair, db, table, columns);
     if (old.length !== now.length || old.some((r, i) => r !== now[i])) return false;
