@@ -6,13 +6,8 @@ import { pairSpec, suiteServers, until } from '../support';
 describe('detached runner (offline)', function () {
   this.timeout(300_000);
   const servers = suiteServers({
-    setUp: async (pair) => {
-      await pair.source.query('CREATE DATABASE shop');
-      await pair.source.query(
-        `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 50000) g;`,
-        [],
-        'shop',
-      );
+    databases: {
+      shop: `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 50000) g;`,
     },
   });
 

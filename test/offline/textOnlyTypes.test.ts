@@ -11,17 +11,12 @@ const DB = 'textonly';
 describe('offline copy: built-in types without a binary form', function () {
   this.timeout(120_000);
   const servers = suiteServers({
-    setUp: async (pair) => {
-      await pair.source.query(`CREATE DATABASE ${DB}`);
-      await pair.source.query(
-        `CREATE TABLE public.grants (id int PRIMARY KEY, one aclitem, many aclitem[], note text);
+    databases: {
+      [DB]: `CREATE TABLE public.grants (id int PRIMARY KEY, one aclitem, many aclitem[], note text);
          INSERT INTO public.grants SELECT g, 'postgres=arw/postgres'::aclitem,
                 ARRAY['postgres=r/postgres', '=r/postgres']::aclitem[], 'row ' || g
            FROM generate_series(1, 500) g;
          INSERT INTO public.grants VALUES (501, NULL, '{}', NULL);`,
-        [],
-        DB,
-      );
     },
   });
 

@@ -30,17 +30,12 @@ async function dbaTables(pair: ServerPair): Promise<string> {
 describe('safety: a non-superuser target meeting tables another role owns', function () {
   this.timeout(400_000);
   const servers = suiteServers({
-    setUp: async (pair) => {
-      await pair.source.query(`CREATE DATABASE ${DB}`);
-      await pair.source.query(
-        `CREATE TABLE orders (id int PRIMARY KEY, note text);
+    databases: {
+      [DB]: `CREATE TABLE orders (id int PRIMARY KEY, note text);
          CREATE TABLE notes (id int PRIMARY KEY, note text);
          CREATE TABLE scratch_src (id int PRIMARY KEY);
          INSERT INTO orders SELECT g, 'o' || g FROM generate_series(1, 200) g;
          INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 50) g;`,
-        [],
-        DB,
-      );
     },
   });
 

@@ -59,9 +59,8 @@ function application(client: pg.Client): { stop: () => Promise<{ slowestMs: numb
 describe('safety: pgferry DDL on the source waits briefly and names who holds a table', function () {
   this.timeout(300_000);
   const servers = suiteServers({
-    setUp: async (pair) => {
-      await pair.source.query(`CREATE DATABASE ${DB}`);
-      await pair.source.query('CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY KEY)', [], DB);
+    databases: {
+      [DB]: 'CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY KEY)',
     },
   });
 

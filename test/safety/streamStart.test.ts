@@ -20,9 +20,8 @@ const DB = 'start';
 describe('safety: every table the copy snapshot shows is streamed or reported', function () {
   this.timeout(120_000);
   const servers = suiteServers({
-    setUp: async (pair) => {
-      await pair.source.query(`CREATE DATABASE ${DB}`);
-      await pair.source.query('CREATE TABLE first (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int)', [], DB);
+    databases: {
+      [DB]: 'CREATE TABLE first (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int)',
     },
   });
 

@@ -72,7 +72,9 @@ export interface SuiteServersOptions {
   readonly sourceMajor?: PgMajor;
   readonly targetMajor?: PgMajor;
   readonly sourceSettings?: Readonly<Record<string, string>>;
-  /** Run once the pair is up, in the same `before` (the suite's databases made on the source). */
+  /** Databases made on the source once the pair is up, each from its script, before `setUp`. */
+  readonly databases?: Readonly<Record<string, string>>;
+  /** Run once the pair is up, in the same `before` (what the suite makes beyond its databases). */
   readonly setUp?: (pair: ServerPair) => Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export function suiteServers(options: SuiteServersOptions = {}): SuiteServers {
   before(async () => {
     pair = await startPair(options.sourceMajor, options.targetMajor, options.sourceSettings);
     started = { pair, store: new CatalogConnection(serverSpec(pair.target)) };
+    for (const [db, script] of Object.entries(options.databases ?? {})) await makeDatabase(pair.source, db, script);
     await options.setUp?.(pair);
   });
   after(async () => {
@@ -105,6 +108,12 @@ export function suiteServers(options: SuiteServersOptions = {}): SuiteServers {
       return ready().store;
     },
   };
+}
+
+/** Makes `db` on one server (a test's own name, quoted) and runs `script` in it. */
+export async function makeDatabase(cluster: Cluster, db: string, script: string): Promise<void> {
+  await cluster.query(`CREATE DATABASE ${ident(db)}`);
+  await cluster.query(script, [], db);
 }
 
 /** How long a canceled migration may take to release what it made and end. */

@@ -11,7 +11,7 @@ import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { Cluster } from '../../provider/localpg/cluster';
-import { pairSpec, serverSpec, type ServerPair, type SuiteServers } from './servers';
+import { makeDatabase, pairSpec, serverSpec, type ServerPair, type SuiteServers } from './servers';
 import { fallBackSettles, until, waitForStatus } from './wait';
 
 /** The source's table most window tests migrate: `notes`, 50 rows. */
@@ -57,8 +57,7 @@ export async function cutOverWithWindows(
   options: WindowOpenOptions = {},
 ): Promise<MigrationSpec> {
   for (const db of dbs) {
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(setup, [], db);
+    await makeDatabase(pair.source, db, setup);
   }
   const spec = pairSpec(pair, name, dbs, { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h', ...options.spec });
   await startArmed(spec, options.failpoints);
