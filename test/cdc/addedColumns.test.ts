@@ -11,7 +11,7 @@ import { isFinalState } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
 import { checksum } from '../../provider/engine/verify/keyedChecksum';
 import { tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify/verifyTables';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { type Cluster, endIfRunning, pairSpec, type ServerPair, suiteServers, until, waitForStatus } from '../support';
 import { get } from '../../provider/engine/control/store';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { heldFile, isHeld, startHeldAt } from '../support/holdPoints';
@@ -275,21 +275,17 @@ async function verifiesByColumnName(pair: ServerPair): Promise<void> {
 
 describe('online: columns added on the source while streaming (issue 47), and verification by column name', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('ADD COLUMN ... DEFAULT now(): the target rows get the source value; the cutover reads the table whole', () =>
-    followsStableDefault(pair));
+    followsStableDefault(servers.pair));
 
   it('ADD COLUMN ... DEFAULT gen_random_uuid(): the table is copied again at a pin with the source values; the cutover succeeds', () =>
-    followsVolatileDefault(pair));
+    followsVolatileDefault(servers.pair));
 
   it('a column added while a resync waits for its pin: the copy takes it from the source, every row with its value', () =>
-    columnAddedBeforePin(pair));
+    columnAddedBeforePin(servers.pair));
 
   it('verification compares columns by name: a column missing, extra or renamed on the target is a mismatch naming it', () =>
-    verifiesByColumnName(pair));
+    verifiesByColumnName(servers.pair));
 });

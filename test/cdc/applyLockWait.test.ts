@@ -14,24 +14,24 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type ServerPair, waitingForCutover } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, suiteServers, until, waitingForCutover } from '../support';
 
 const DB = 'lockwait';
 const READER_DB = 'behindreader';
 
 describe("a read transaction of someone else's open on the target, holding a streamed table (integration)", function () {
   this.timeout(240_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(`CREATE DATABASE ${READER_DB}`);
-    for (const db of [DB, READER_DB])
-      await pair.source.query(`CREATE TABLE readings (id int PRIMARY KEY, v text); INSERT INTO readings VALUES (1, 'one')`, [], db);
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query(`CREATE DATABASE ${DB}`);
+      await pair.source.query(`CREATE DATABASE ${READER_DB}`);
+      for (const db of [DB, READER_DB])
+        await pair.source.query(`CREATE TABLE readings (id int PRIMARY KEY, v text); INSERT INTO readings VALUES (1, 'one')`, [], db);
+    },
   });
-  after(async () => pair?.stop());
 
   it('is warned about naming the session and its fix, and the row reaches the target once that session ends', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'lock-wait', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
@@ -72,6 +72,7 @@ describe("a read transaction of someone else's open on the target, holding a str
   });
 
   it('waits naming the reader, then Succeeded: the guard gone, the target writable, rows equal', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'behind-reader', [READER_DB], { mode: 'Online', option: 'Migrate', fenceWriters: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);

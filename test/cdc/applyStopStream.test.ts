@@ -17,7 +17,7 @@ import {
   type MigrationStatus,
 } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { makeManagedTarget, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeManagedTarget, type ServerPair, serverSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { cutoverRequestedAt } from '../../provider/engine/control/migrationRequests';
@@ -129,16 +129,13 @@ async function stopOnManagedTargetAndResume(pair: ServerPair): Promise<void> {
 
 describe('online: a change the target refuses stops the stream until it is fixed', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('on a managed target: names the first error, keeps the slot through a killed runner, and resumes exactly-once after the fix', () =>
-    stopOnManagedTargetAndResume(pair));
+    stopOnManagedTargetAndResume(servers.pair));
 
   it('a cutover asked for while the stream stops waits; the stream retries by itself once fixed, then cuts over', async () => {
+    const { pair } = servers;
     await createDatabase(pair, 'selfheal');
     const spec = parseMigrationSpec({
       migrationName: 'self-heal',
@@ -184,6 +181,7 @@ describe('online: a change the target refuses stops the stream until it is fixed
   });
 
   it("after the fix and pgferry resume, show's message says the stream streams again, naming the database and its stop, until the cutover", async () => {
+    const { pair } = servers;
     await createDatabase(pair, 'resumedsaid');
     const spec = parseMigrationSpec({
       migrationName: 'resumed-said',
@@ -229,6 +227,7 @@ describe('online: a change the target refuses stops the stream until it is fixed
   });
 
   it('a stream left stopped past maxApplyStopHours releases its slot and fails, saying so', async () => {
+    const { pair } = servers;
     await createDatabase(pair, 'bounded');
     const spec = parseMigrationSpec({
       migrationName: 'bounded',

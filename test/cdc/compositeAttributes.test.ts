@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type Cluster, type ServerPair, waitingForCutover } from '../support';
+import { type Cluster, cutoverEnd, endIfRunning, pairSpec, suiteServers, until, waitingForCutover } from '../support';
 
 const DB = 'composites';
 const OLD_ROWS = 'composites_old_rows';
@@ -33,17 +33,15 @@ async function read(cluster: Cluster, db = DB): Promise<{ attributes: string; oi
 
 describe('a composite type given an attribute on the source while streaming (integration)', function () {
   this.timeout(180_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(SCHEMA, [], DB);
-    await pair.source.query(`CREATE DATABASE ${OLD_ROWS}`);
-    await pair.source.query(SCHEMA, [], OLD_ROWS);
+  const servers = suiteServers({
+    databases: {
+      [DB]: SCHEMA,
+      [OLD_ROWS]: SCHEMA,
+    },
   });
-  after(async () => pair?.stop());
 
   it("is given it on the target in place, the rows written with it stream, and the cutover Succeeded with the source's rows", async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'composite-attributes', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
@@ -79,6 +77,7 @@ describe('a composite type given an attribute on the source while streaming (int
   });
 
   it('a row written before the attributes were added, applied after the watch added them on the target, is written with them NULL', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'composite-old-rows', [OLD_ROWS], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);

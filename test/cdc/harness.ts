@@ -16,6 +16,7 @@ import type { MigrationStatus } from '../../provider/engine/core/model';
 import { openClient } from '../../provider/engine/connect/client';
 import {
   endIfRunning,
+  makeDatabase,
   makeManagedTarget,
   pairSpec,
   serverSpec,
@@ -317,8 +318,7 @@ export async function onlineOver(
   database: string,
   schema: string,
 ): Promise<{ spec: MigrationSpec; store: CatalogConnection }> {
-  await pair.source.query(`CREATE DATABASE ${ident(database)}`);
-  await pair.source.query(schema, [], database);
+  await makeDatabase(pair.source, database, schema);
   const spec = pairSpec(pair, name, [database], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
   return { spec, store: new CatalogConnection(spec.target) };
 }
@@ -369,8 +369,7 @@ export interface FollowingMigration {
  * the run and closes the store.
  */
 export async function followingMigration(pair: ServerPair, name: string, database: string, schema: string): Promise<FollowingMigration> {
-  await pair.source.query(`CREATE DATABASE ${ident(database)}`);
-  await pair.source.query(schema, [], database);
+  await makeDatabase(pair.source, database, schema);
   const spec = pairSpec(pair, name, [database], {
     mode: 'Online',
     option: 'Migrate',

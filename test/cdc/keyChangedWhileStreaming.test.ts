@@ -15,16 +15,15 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events } from '../../provider/engine/control/store';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import {
+  type Cluster,
   cutoverEnd,
   endIfRunning,
   pairSpec,
-  startPair,
+  type SourceWriter,
   startSourceWriter,
+  suiteServers,
   until,
   waitingForCutover,
-  type Cluster,
-  type ServerPair,
-  type SourceWriter,
 } from '../support';
 import { streamStops } from '../support/toldEvents';
 
@@ -84,13 +83,10 @@ function identityWriter(source: Cluster, db: string, offset: number): SourceWrit
 
 describe('online: a key or replica identity changed on the source while streaming', function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('a keyless table created while streaming: the cutover stops naming it, its missing key and the fix; given a primary key with a writer running, its rows written before and after arrive once (md5 equal on both servers) and the cutover succeeds', async () => {
+    const { pair } = servers;
     const db = 'keylater';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(`CREATE TABLE base (id int PRIMARY KEY, v text NOT NULL); INSERT INTO base VALUES (1, 'one')`, [], db);
@@ -148,6 +144,7 @@ describe('online: a key or replica identity changed on the source while streamin
   });
 
   it('replica identities changed on streamed tables: FULL and USING INDEX are set on the target with no stop of the stream; a table made NOTHING stops the cutover naming it and the fix, its rows changed meanwhile arrive once it has an identity again (md5 and identities equal on both servers)', async () => {
+    const { pair } = servers;
     const db = 'identchanged';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(

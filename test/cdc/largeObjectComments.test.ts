@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { cutoverEnd, endIfRunning, pairSpec, startPair, until, type ServerPair, waitingForCutover } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, suiteServers, until, waitingForCutover } from '../support';
 
 const DB = 'locomments';
 const NEW_OID = 7_000_001;
@@ -16,15 +16,14 @@ const NOTE = 'made while streaming';
 
 describe('a comment on a large object made while streaming (integration)', function () {
   this.timeout(180_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(`CREATE TABLE docs (id int PRIMARY KEY, body oid NOT NULL)`, [], DB);
+  const servers = suiteServers({
+    databases: {
+      [DB]: `CREATE TABLE docs (id int PRIMARY KEY, body oid NOT NULL)`,
+    },
   });
-  after(async () => pair?.stop());
 
   it('draws no warning while streaming, and the comment is on the target after the cutover', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'lo-comments', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);

@@ -4,27 +4,20 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import {
-  loadRichDatabase,
-  makeManagedTarget,
-  makeReplicationSourceUser,
-  RICH_CHANGES_SQL,
-  startPair,
-  type ServerPair,
-  waitForStatus,
-} from '../support';
+import { loadRichDatabase, makeManagedTarget, makeReplicationSourceUser, RICH_CHANGES_SQL, suiteServers, waitForStatus } from '../support';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 describe('online migration with a replication-only source user and a managed target', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 16);
-    await loadRichDatabase(pair.source, 'rich');
+  const servers = suiteServers({
+    targetMajor: 16,
+    setUp: async (pair) => {
+      await loadRichDatabase(pair.source, 'rich');
+    },
   });
-  after(async () => pair?.stop());
 
   it('copies, streams and cuts over the rich schema, then verifies it identical', async () => {
+    const { pair } = servers;
     const source = await makeReplicationSourceUser(pair.source, 'rich');
     const target = await makeManagedTarget(pair.target);
     const spec = parseMigrationSpec({

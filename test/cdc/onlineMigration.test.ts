@@ -5,8 +5,8 @@ import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { makeManagedTarget } from '../support/managed';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, serverSpec, startCluster, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
-import { rowsOf, TARGET_KINDS } from './harness';
+import { pairSpec, serverSpec, startCluster, suiteServers, until, waitForStatus, type ServerPair, type SuiteServers } from '../support';
+import { rowsOf, TARGET_KINDS, writeIds } from './harness';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 import { requestCancel, requestCutover } from '../../provider/engine/control/migrationRequests';
 
@@ -54,13 +54,10 @@ function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<st
 for (const kind of TARGET_KINDS) {
   describe(`online migration: copy and stream while an application writes, restarts, cutover (integration, ${kind} target)`, function () {
     this.timeout(400_000);
-    let pair: ServerPair;
-    before(async () => {
-      pair = await startPair(15, 15);
-    });
-    after(async () => pair?.stop());
+    const servers = suiteServers();
 
     it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
+      const { pair } = servers;
       const target = kind === 'managed' ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
       const extra = kind === 'managed' ? { target, migrateRoles: false } : {};
       await streamsAndCutsOver(pair, target, (name, db, more) => onlineSpec(pair, name, db, { ...extra, ...more }));
@@ -77,30 +74,22 @@ async function streamsAndCutsOver(
   await pair.source.query(SCHEMA, [], 'shop');
   const writer = await pair.source.connect('shop');
   writer.on('error', () => undefined);
-  let stop = false;
-  let id = 100_000;
-  const writing = (async () => {
-    while (!stop) {
-      id += 1;
-      await writer.query('BEGIN');
-      await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
-      await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
-      if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
-      await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
-      await writer.query(`SELECT nextval('tick')`);
-      await writer.query('COMMIT');
-      await writerPause();
-    }
-  })();
+  const ids = writeIds(writer, async (client, id) => {
+    await client.query('BEGIN');
+    await client.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
+    await client.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
+    if (id % 10 === 0) await client.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
+    await client.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
+    await client.query(`SELECT nextval('tick')`);
+    await client.query('COMMIT');
+  });
   const store = new CatalogConnection(targetSpec);
   try {
     const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
     await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
     // the application commits more while the changes stream: counted, not timed
-    const streamedFrom = id;
-    await until('the application to commit while streaming', async () => (id > streamedFrom + 20 ? true : undefined));
-    stop = true;
-    await writing;
+    await ids.more(21, 'transactions while streaming');
+    await ids.stop();
     // both servers restart while streaming: the migration rides it out
     await pair.target.restart();
     await pair.source.restart();
@@ -138,8 +127,9 @@ async function streamsAndCutsOver(
     assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
     await assertLeftClean(pair, store, names);
   } finally {
-    stop = true;
+    const stopping = ids.stop().catch(() => undefined);
     await writer.end().catch(() => undefined);
+    await stopping;
     await store.close();
   }
 }
@@ -171,74 +161,62 @@ async function assertLeftClean(pair: ServerPair, store: CatalogConnection, names
 
 describe('online migration: cancel, verification stop and while streaming, a PostgreSQL 13 source (integration)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
-  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(servers.pair, name, db, extra);
 
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      const { running } = await shopWaiting(pair, store, 'shop2', spec('shop2-online', 'shop2'));
-      await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
-      await requestCancel(store, 'shop2-online');
-      const done = await running;
-      assert.equal(done.state, 'Canceled', done.message);
-      const names = done.databases[0]!.names!;
-      assert.match(names.slot, /^pgferry_s_shop2_online_shop2_/);
-      const [left] = await pair.source.query(
-        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-        [names.slot, names.publication],
-        'shop2',
-      );
-      assert.deepEqual(left, { slots: 0, pubs: 0 });
-      assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
-      // streaming stopped: no apply session is left, and a row written after the cancel never arrives
-      assert.deepEqual(
-        await pair.target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = 'shop2'`),
-        [],
-      );
-      await pair.source.query(`INSERT INTO orders VALUES (999998, 'after cancel', 1)`, [], 'shop2');
-      await new Promise((r) => setTimeout(r, 1000));
-      assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE id = 999998`, [], 'shop2'), []);
-      const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
-      assert.equal(rows!.n, 20000);
-      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source
-      const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
-      assert.equal(ident!.r, 'd');
-    } finally {
-      await store.close();
-    }
+    const { pair, store } = servers;
+    const { running } = await shopWaiting(pair, store, 'shop2', spec('shop2-online', 'shop2'));
+    await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
+    await requestCancel(store, 'shop2-online');
+    const done = await running;
+    assert.equal(done.state, 'Canceled', done.message);
+    const names = done.databases[0]!.names!;
+    assert.match(names.slot, /^pgferry_s_shop2_online_shop2_/);
+    const [left] = await pair.source.query(
+      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+      [names.slot, names.publication],
+      'shop2',
+    );
+    assert.deepEqual(left, { slots: 0, pubs: 0 });
+    assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
+    // streaming stopped: no apply session is left, and a row written after the cancel never arrives
+    assert.deepEqual(
+      await pair.target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = 'shop2'`),
+      [],
+    );
+    await pair.source.query(`INSERT INTO orders VALUES (999998, 'after cancel', 1)`, [], 'shop2');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE id = 999998`, [], 'shop2'), []);
+    const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
+    assert.equal(rows!.n, 20000);
+    // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source
+    const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
+    assert.equal(ident!.r, 'd');
   });
 
   it('with verify full, stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      const { running } = await shopWaiting(pair, store, 'shop3', spec('shop3-online', 'shop3', { verify: 'full' }));
-      // a change the stream cannot carry: only on the target
-      await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
-      await requestCutover(store, 'shop3-online');
-      const stopped = await waitForStatus(
-        store,
-        'shop3-online',
-        (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''),
-      );
-      assert.match(stopped.message!, /table public\.orders: content checksum differs/);
-      // streaming resumed: a new change arrives
-      await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
-      await pair.target.query(`UPDATE orders SET item = 'item 7' WHERE id = 7`, [], 'shop3');
-      await requestCutover(store, 'shop3-online');
-      const done = await running;
-      assert.equal(done.state, 'Succeeded', done.message);
-      assert.equal(done.message, undefined);
-      const [row] = await pair.target.query(`SELECT item FROM orders WHERE id = 500000`, [], 'shop3');
-      assert.deepEqual(row, { item: 'after stop' });
-    } finally {
-      await store.close();
-    }
+    const { pair, store } = servers;
+    const { running } = await shopWaiting(pair, store, 'shop3', spec('shop3-online', 'shop3', { verify: 'full' }));
+    // a change the stream cannot carry: only on the target
+    await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
+    await requestCutover(store, 'shop3-online');
+    const stopped = await waitForStatus(
+      store,
+      'shop3-online',
+      (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''),
+    );
+    assert.match(stopped.message!, /table public\.orders: content checksum differs/);
+    // streaming resumed: a new change arrives
+    await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
+    await pair.target.query(`UPDATE orders SET item = 'item 7' WHERE id = 7`, [], 'shop3');
+    await requestCutover(store, 'shop3-online');
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.message, undefined);
+    const [row] = await pair.target.query(`SELECT item FROM orders WHERE id = 500000`, [], 'shop3');
+    assert.deepEqual(row, { item: 'after stop' });
   });
 
   it('migrates online from PostgreSQL 13 (no logical messages: stops at a WAL position) to a managed 16 target (progress table)', async () => {
@@ -289,44 +267,39 @@ describe('online migration: cancel, verification stop and while streaming, a Pos
   });
 
   it('a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over', () =>
-    differenceWhileStreaming(pair, spec));
+    differenceWhileStreaming(servers, spec));
 });
 
 /** a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over. */
-async function differenceWhileStreaming(pair: ServerPair, spec: (name: string, db: string) => MigrationSpec): Promise<void> {
-  const store = new CatalogConnection(serverSpec(pair.target));
-  try {
-    const { running } = await shopWaiting(pair, store, 'shop5', spec('shop5-online', 'shop5'));
-    // only on the target; then a change to logs on the source: a table without a key counts as
-    // changed wholesale, so it is verified again after it whatever the first pass saw
-    await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
-    await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
-    const warning = await until('the background verifier warns about logs', async () =>
-      (await catalogEvents(store, 'shop5-online')).find(
-        (e) => e.level === 'warning' && /background verification: table public\.logs/.test(e.message),
-      ),
-    );
-    assert.match(warning.message, /content checksum differs at source position .*the cutover verifies it whole/);
-    // the stream goes on: a source change made after the warning reaches the target
-    await pair.source.query(`INSERT INTO orders VALUES (500001, 'while differing', 1)`, [], 'shop5');
-    await until('the change applied', async () => {
-      const rows = await pair.target.query(`SELECT 1 FROM orders WHERE id = 500001`, [], 'shop5');
-      return rows.length === 1 || undefined;
-    });
-    assert.equal((await get(store, 'shop5-online'))?.subState, 'WaitingForCutoverTrigger');
-    await requestCutover(store, 'shop5-online');
-    const stopped = await waitForStatus(store, 'shop5-online', (s) => /^cutover stopped: verification failed/.test(s.message ?? ''));
-    assert.match(stopped.message!, /logs/);
-    assert.equal(stopped.subState, 'WaitingForCutoverTrigger');
-    await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
-    await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
-    await requestCutover(store, 'shop5-online');
-    const done = await running;
-    assert.equal(done.state, 'Succeeded', done.message);
-    for (const table of ['orders', 'logs']) {
-      assert.deepEqual(await rowsOf(pair.target, 'shop5', table), await rowsOf(pair.source, 'shop5', table), table);
-    }
-  } finally {
-    await store.close();
+async function differenceWhileStreaming({ pair, store }: SuiteServers, spec: (name: string, db: string) => MigrationSpec): Promise<void> {
+  const { running } = await shopWaiting(pair, store, 'shop5', spec('shop5-online', 'shop5'));
+  // only on the target; then a change to logs on the source: a table without a key counts as
+  // changed wholesale, so it is verified again after it whatever the first pass saw
+  await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
+  await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
+  const warning = await until('the background verifier warns about logs', async () =>
+    (await catalogEvents(store, 'shop5-online')).find(
+      (e) => e.level === 'warning' && /background verification: table public\.logs/.test(e.message),
+    ),
+  );
+  assert.match(warning.message, /content checksum differs at source position .*the cutover verifies it whole/);
+  // the stream goes on: a source change made after the warning reaches the target
+  await pair.source.query(`INSERT INTO orders VALUES (500001, 'while differing', 1)`, [], 'shop5');
+  await until('the change applied', async () => {
+    const rows = await pair.target.query(`SELECT 1 FROM orders WHERE id = 500001`, [], 'shop5');
+    return rows.length === 1 || undefined;
+  });
+  assert.equal((await get(store, 'shop5-online'))?.subState, 'WaitingForCutoverTrigger');
+  await requestCutover(store, 'shop5-online');
+  const stopped = await waitForStatus(store, 'shop5-online', (s) => /^cutover stopped: verification failed/.test(s.message ?? ''));
+  assert.match(stopped.message!, /logs/);
+  assert.equal(stopped.subState, 'WaitingForCutoverTrigger');
+  await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
+  await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
+  await requestCutover(store, 'shop5-online');
+  const done = await running;
+  assert.equal(done.state, 'Succeeded', done.message);
+  for (const table of ['orders', 'logs']) {
+    assert.deepEqual(await rowsOf(pair.target, 'shop5', table), await rowsOf(pair.source, 'shop5', table), table);
   }
 }

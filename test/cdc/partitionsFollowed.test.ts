@@ -7,14 +7,14 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get as getMigration } from '../../provider/engine/control/store';
 import { planPartitionTree, readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
 import {
+  type Cluster,
   cutoverEnd,
   endIfRunning,
   pairSpec,
-  startPair,
-  startSourceWriter,
-  until,
-  type Cluster,
   type ServerPair,
+  startSourceWriter,
+  suiteServers,
+  until,
   waitingForCutover,
 } from '../support';
 
@@ -67,13 +67,10 @@ async function caughtUp(pair: ServerPair, table: string, where = 'true'): Promis
 
 describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 49)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('a leaf and a branch truncated, a partition detached (rows then routed to the default) and one attached: the target follows, cutover Succeeded', async () => {
+    const { pair } = servers;
     const started = Date.now();
     await pair.source.query(`CREATE DATABASE ${DB}`);
     await pair.source.query(SCHEMA, [], DB);
@@ -156,6 +153,7 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
   });
 
   it('reads each side in one snapshot: a partition made on the target first is never planned for a detach while the source makes and drops it', async () => {
+    const { pair } = servers;
     const db = 'tree_read';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.target.query(`CREATE DATABASE ${db}`);

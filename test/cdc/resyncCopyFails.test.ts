@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { requestResync, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, serverSpec, suiteServers, until, waitForStatus } from '../support';
 
 const DB = 'ledger';
 const NAME = 'resync-copy-fails';
@@ -19,22 +19,22 @@ const ROWS = 300_000;
 
 describe('a table resync whose COPY into the target fails part-way (issue 68)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    // the row the target will refuse comes first in the table's file, so the COPY fails at its start
-    await pair.source.query(
-      `CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL);
-       INSERT INTO big VALUES (0, 'refused on the target');
-       INSERT INTO big SELECT g, repeat('x', 80) FROM generate_series(1, ${ROWS}) g;`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query(`CREATE DATABASE ${DB}`);
+      // the row the target will refuse comes first in the table's file, so the COPY fails at its start
+      await pair.source.query(
+        `CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL);
+         INSERT INTO big VALUES (0, 'refused on the target');
+         INSERT INTO big SELECT g, repeat('x', 80) FROM generate_series(1, ${ROWS}) g;`,
+        [],
+        DB,
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   it('records the refusal after one try, leaves no source session in transaction, and the application’s ALTER TABLE goes through', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', option: 'Migrate' });
     const store = new CatalogConnection(serverSpec(pair.target));
     const running = runMigration(spec);

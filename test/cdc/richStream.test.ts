@@ -4,19 +4,16 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, suiteServers, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 describe('online migration of the rich fixture (integration)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('streams changes to every kind of table and passes the cutover verification', async () => {
+    const { pair } = servers;
     await loadRichDatabase(pair.source, 'rich_online');
     const store = new CatalogConnection(serverSpec(pair.target));
     try {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 import { events } from '../../provider/engine/control/store';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
@@ -25,13 +25,10 @@ INSERT INTO orders SELECT g, 1 + g % 500, g % 1000 FROM generate_series(1, 20000
 
 describe('a schema change on the source stops the cutover until the target matches (integration)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('names each change and its fix, streams on, and reads the changed tables whole at the next cutover', async () => {
+    const { pair } = servers;
     const db = 'shopschema';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(SCHEMA, [], db);

@@ -13,7 +13,16 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents, get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { endIfRunning, makeManagedTarget, pairSpec, startPair, startSourceWriter, until, waitForStatus, type ServerPair } from '../support';
+import {
+  endIfRunning,
+  makeManagedTarget,
+  pairSpec,
+  type ServerPair,
+  startSourceWriter,
+  suiteServers,
+  until,
+  waitForStatus,
+} from '../support';
 import { rowsOf } from './harness';
 
 const SCHEMA = `
@@ -143,13 +152,10 @@ async function followsEveryChange(pair: ServerPair, db: string, spec: MigrationS
 
 describe('columns dropped, renamed and retyped on the source are followed while an application writes (integration)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('managed target (no superuser): the same', async () => {
+    const { pair } = servers;
     const db = 'follow_managed';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(SCHEMA, [], db);
@@ -162,6 +168,7 @@ describe('columns dropped, renamed and retyped on the source are followed while 
   });
 
   it('superuser target: every change followed at its position, cutover Succeeded with no manual step', async () => {
+    const { pair } = servers;
     const db = 'follow_su';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(SCHEMA, [], db);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { requestCutover, resumeMigration, runMigration, waitingForApplyFix } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 import { get } from '../../provider/engine/control/store';
 
@@ -36,14 +36,11 @@ const CHANGES: readonly Change[] = [
 
 describe('a stream stopped on a change of shape resumes once the target has the same change (integration)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   for (const [i, change] of CHANGES.entries()) {
     it(`${change.title}: stops right before the first transaction in the new shape, then streams it`, async () => {
+      const { pair } = servers;
       const db = `shape${i}`;
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(

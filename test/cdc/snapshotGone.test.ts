@@ -10,26 +10,21 @@ import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { FaultProxy } from '../support/faultProxy';
-import { cutoverEnd, endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutoverEnd, endIfRunning, pairSpec, serverSpec, suiteServers, until, waitForStatus } from '../support';
 
 const DB = 'snapgone';
 
 describe('a copy snapshot whose exporting session is reset', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(
-      `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
-       INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2000) g`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    databases: {
+      [DB]: `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
+         INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2000) g`,
+    },
   });
-  after(async () => pair?.stop());
 
   it('the import after the reset is tried again with a new snapshot: the migration streams, cuts over Succeeded, and the target holds every source row', async () => {
+    const { pair } = servers;
     const proxy = new FaultProxy('source', pair.source.port);
     await proxy.start();
     const spec = pairSpec(pair, 'snapshot-gone', [DB], {

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
-import { makeManagedTarget, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { type Cluster, makeManagedTarget, pairSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 
 /** Generous under load: native logical replication's stops took under a second on an idle machine; the fault gave 60 s. */
@@ -55,13 +55,10 @@ function startWriter(source: Cluster, next: () => number): { stop(): Promise<voi
 
 describe('a fast stop of the source while pgferry streams (integration, managed target)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('ends within 20 s idle, with a writer and just after the target restarted, and every row is on the target exactly once', async () => {
+    const { pair } = servers;
     await pair.source.query('CREATE DATABASE shop');
     await pair.source.query(SCHEMA, [], 'shop');
     const target = await makeManagedTarget(pair.target);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
-import { createTablespace, endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { createTablespace, endIfRunning, pairSpec, serverSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 
 const DB = 'spcmoved';
@@ -18,20 +18,20 @@ const MOVED = /^streamed table public\.t was moved to tablespace fast_disk on th
 
 describe('online: a streamed table moved to another tablespace on the source', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    await createTablespace(pair.source, 'fast_disk');
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(
-      `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await createTablespace(pair.source, 'fast_disk');
+      await pair.source.query(`CREATE DATABASE ${DB}`);
+      await pair.source.query(
+        `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g`,
+        [],
+        DB,
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   it('one warning names the table and its new tablespace; the changes after the move stream on and the cutover succeeds, rows equal, the target table in its default tablespace', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'spc-moved', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const store = new CatalogConnection(serverSpec(pair.target));
     const warnings = async () => (await events(store, spec.migrationName, 200)).filter((e) => e.level === 'warning').map((e) => e.message);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { makeManagedTarget, pairSpec, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { type Cluster, makeManagedTarget, pairSpec, serverSpec, suiteServers, waitForStatus } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
@@ -61,13 +61,10 @@ async function firedOn(cluster: Cluster, db: string, where: Cluster): Promise<Re
 for (const kind of TARGET_KINDS) {
   describe(`triggers while streaming, ${kind} target`, function () {
     this.timeout(400_000);
-    let pair: ServerPair;
-    before(async () => {
-      pair = await startPair(15, 15);
-    });
-    after(async () => pair?.stop());
+    const servers = suiteServers();
 
     it('fires ALWAYS and REPLICA triggers only, leaves views alone, silences partition clones, and sets every trigger back at cutover', async () => {
+      const { pair } = servers;
       const db = 'trig';
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(SCHEMA, [], db);

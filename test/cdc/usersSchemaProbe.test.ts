@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { requestCutover, startMigration, type MigrationStatus } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, type ServerPair, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from './harness';
 
 /** Whether each of `tables` holds the same rows on both servers (a table not there yet is not alike). */
@@ -59,15 +59,11 @@ async function migratedAlike(
 
 describe('online: schemas and writes of a new user, copied and streamed alike (integration)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('a domain over an array type, inserted, updated and emptied while streaming: its rows alike after the cutover', () =>
     migratedAlike(
-      pair,
+      servers.pair,
       'domain_array',
       `CREATE DOMAIN tags AS text[] CONSTRAINT few_tags CHECK (cardinality(VALUE) < 5);
        CREATE DOMAIN scores AS int[] NOT NULL DEFAULT '{}';
@@ -82,7 +78,7 @@ describe('online: schemas and writes of a new user, copied and streamed alike (i
 
   it('names in unicode with a trailing space: a table copied, a schema and table made and a domain-array column added while streaming, alike', () =>
     migratedAlike(
-      pair,
+      servers.pair,
       'trailing_space',
       `CREATE DOMAIN "Schlagwörter " AS text[];
        CREATE TABLE "Bücher " (id int PRIMARY KEY, "Titel " text, "größe" int);

@@ -6,15 +6,14 @@
 // window has passed, the agent's runner closes it: the reverse slot and publication are gone from
 // the target (read back from pg_replication_slots), the old source keeps its fence.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { get } from '../../provider/engine/control/store';
 import { migrationsToRun } from '../../provider/engine/control/agentRegistry';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
-import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { rowsOf } from '../cdc/harness';
+import { cutOverWithWindow, until, suiteServers, type SuiteServers } from '../support';
+import { runnerExits } from '../support/wait';
+import { countOn, tablesAlike } from '../support/windowShop';
 import { AgentLab, type Agent } from '../cli/agentLab';
 
 const TABLES = ['items', 'scratch'] as const;
@@ -27,23 +26,11 @@ CREATE TABLE scratch (k int PRIMARY KEY, note text);
 INSERT INTO items (v) SELECT 'v' || g FROM generate_series(1, 100) g;
 INSERT INTO scratch SELECT g, 'n' || g FROM generate_series(1, 20) g;`;
 
-async function sameOnBoth(pair: ServerPair): Promise<boolean> {
-  for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, DB, table), rowsOf(pair.target, DB, table)]);
-    if (old.length !== now.length || old.some((r, i) => r !== now[i])) return false;
-  }
-  return true;
-}
-
-async function count(pair: ServerPair, side: 'source' | 'target', sql: string): Promise<number> {
-  return Number((await pair[side].query<{ n: string }>(sql, [], DB))[0]!.n);
-}
-
 /** Kills an agent as a machine dies (no clean stop); its runner ends with it (the lifeline closes). */
 async function kill(agent: Agent, store: CatalogConnection): Promise<void> {
   agent.child.kill('SIGKILL');
   await agent.exited;
-  await until('its runner is gone', async () => ((await get(store, NAME))?.runner?.alive === false ? true : undefined), 60_000);
+  await runnerExits(store, NAME);
 }
 
 /** The runner now holding the migration was started by `agent` (its pid differs from `before`'s). */
@@ -59,45 +46,31 @@ async function heldBy(store: CatalogConnection, before: number | undefined): Pro
 }
 
 /** Online through agents, cut over with a window by the first agent's runner. */
-async function cutOverByAgent(lab: AgentLab, store: CatalogConnection, spec: MigrationSpec): Promise<Agent> {
-  await startMigration(spec);
-  const first = await lab.startAgent('keeper-1', lab.sourceUrl(DB));
-  await waitForStatus(store, NAME, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state), 300_000);
-  await requestCutover(spec.target, NAME);
-  const done = await waitForStatus(store, NAME, (s) => isFinalState(s.state), 300_000);
-  assert.equal(done.state, 'Succeeded', done.message);
-  await until('the window open', async () => ((await fallbackWindows(store, NAME))[0]?.state === 'Open' ? true : undefined), 60_000);
-  return first;
+async function cutOverByAgent(lab: AgentLab, { pair, store }: SuiteServers): Promise<Agent> {
+  let first: Agent | undefined;
+  const afterStart = async (): Promise<void> => {
+    first = await lab.startAgent('keeper-1', lab.sourceUrl(DB));
+  };
+  await cutOverWithWindow(pair, store, NAME, DB, SETUP, { spec: { runtime: 'agents' }, afterStart, waitMs: 300_000 });
+  return first!;
 }
 
 describe('fall-back: agents keep a Succeeded migration’s window (integration)', function () {
   this.timeout(900_000);
-  let pair: ServerPair;
   let lab: AgentLab;
-  let store: CatalogConnection;
-
-  before(async () => {
-    pair = await startPair();
-    lab = new AgentLab(pair);
-    store = new CatalogConnection(pairSpec(pair, 'x', ['x']).target);
-  });
-  after(async () => {
+  // registered before the servers' own: mocha runs after hooks in that order, and no agent may
+  // outlive the servers' stop, whose leak check would count its runner
+  after(() => {
     for (const agent of lab?.agents ?? []) agent.child.kill('SIGKILL');
-    await store?.close();
-    await pair?.stop();
+  });
+  const servers = suiteServers();
+  before(() => {
+    lab = new AgentLab(servers.pair);
   });
 
   it('another agent applies the new server’s writes after the one that cut over is gone, resumes after a kill, and closes the passed window', async () => {
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(SETUP, [], DB);
-    const spec = pairSpec(pair, NAME, [DB], {
-      mode: 'Online',
-      option: 'Migrate',
-      fenceWriters: true,
-      fallbackWindow: '1h',
-      runtime: 'agents',
-    });
-    const first = await cutOverByAgent(lab, store, spec);
+    const { pair, store } = servers;
+    const first = await cutOverByAgent(lab, servers);
     const cutOverBy = (await get(store, NAME))!.runner!.pid;
     // the process that cut over is gone; the application writes on the new server meanwhile
     await kill(first, store);
@@ -105,8 +78,8 @@ describe('fall-back: agents keep a Succeeded migration’s window (integration)'
     await pair.target.query("UPDATE scratch SET note = 'moved' WHERE k <= 5", [], DB);
     const second = await lab.startAgent('keeper-2', lab.sourceUrl(DB));
     const keeper = await heldBy(store, cutOverBy);
-    await until('the old source has every write', async () => ((await sameOnBoth(pair)) ? true : undefined), 120_000);
-    assert.equal(await count(pair, 'source', "SELECT count(*) AS n FROM items WHERE v LIKE 'new%'"), 50, 'each insert once');
+    await until('the old source has every write', async () => ((await tablesAlike(pair, DB, TABLES)) ? true : undefined), 120_000);
+    assert.equal(await countOn(pair, 'source', DB, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%'"), 50, 'each insert once');
 
     // the keeper killed; what is written meanwhile waits in the reverse slot for the next one
     await kill(second, store);
@@ -114,9 +87,9 @@ describe('fall-back: agents keep a Succeeded migration’s window (integration)'
     await pair.target.query('DELETE FROM scratch WHERE k > 15', [], DB);
     await lab.startAgent('keeper-3', lab.sourceUrl(DB));
     await heldBy(store, keeper);
-    await until('the old source has every write again', async () => ((await sameOnBoth(pair)) ? true : undefined), 120_000);
-    assert.equal(await count(pair, 'source', "SELECT count(*) AS n FROM items WHERE v LIKE 'late%'"), 30, 'each late insert once');
-    assert.equal(await count(pair, 'source', "SELECT count(*) AS n FROM items WHERE v LIKE 'new%'"), 50, 'nothing applied twice');
+    await until('the old source has every write again', async () => ((await tablesAlike(pair, DB, TABLES)) ? true : undefined), 120_000);
+    assert.equal(await countOn(pair, 'source', DB, "SELECT count(*) AS n FROM items WHERE v LIKE 'late%'"), 30, 'each late insert once');
+    assert.equal(await countOn(pair, 'source', DB, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%'"), 50, 'nothing applied twice');
     await assert.rejects(pair.source.query("INSERT INTO items (v) VALUES ('on the old source')", [], DB), /read-only/);
 
     // the window passes (its end moved to now, as time would): the keeper closes it
@@ -133,7 +106,7 @@ describe('fall-back: agents keep a Succeeded migration’s window (integration)'
       0,
       'reverse slot dropped',
     );
-    await until('the keeper exits', async () => ((await get(store, NAME))?.runner?.alive === false ? true : undefined), 60_000);
+    await runnerExits(store, NAME);
     await assert.rejects(pair.source.query("INSERT INTO items (v) VALUES ('still fenced')", [], DB), /read-only/);
     // a closed window keeps no agent busy: the migration is no longer among the agents' work
     assert.ok(!(await migrationsToRun(store)).some((m) => m.name === NAME), 'a closed window is not work for an agent');

@@ -14,7 +14,7 @@ import {
   NOTES_SETUP,
   onOldSource,
   windowRows,
-  windowServers,
+  suiteServers,
   writeReadWrite,
 } from '../support';
 
@@ -29,7 +29,7 @@ async function columnsOf(cluster: Cluster, db: string): Promise<string> {
 
 describe('fallback window: a column added and written on the new server', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('a fall-back stops before its point of no return naming the column and ADD COLUMN for the old source, the old source unchanged; once made there and written again while the application writes the table, the old source holds every value', async () => {
     const { pair, store } = servers;

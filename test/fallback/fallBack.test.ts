@@ -32,10 +32,10 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { fallBackSettles, pairSpec, serverSpec, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
-import { cutOverWithWindow, windowServers } from '../support/windowOpen';
+import { fallBackSettles, pairSpec, serverSpec, suiteServers, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import { cutOverWithWindow } from '../support/windowOpen';
 import { killRunner, runnerExits } from '../support/wait';
-import { onManagedWindowPair, rowsOnBoth, shopAlike, shopSetup, SHOP_TABLES } from '../support/windowShop';
+import { countOn as count, onManagedWindowPair, rowsOnBoth, shopAlike, shopSetup, SHOP_TABLES } from '../support/windowShop';
 import { heldFile, isHeld, withHoldArmed } from '../support/holdPoints';
 import { update } from '../../provider/resource/operations';
 import { rowsOf } from '../cdc/harness';
@@ -81,11 +81,6 @@ async function refused(target: ServerSpec, store: CatalogConnection, name: strin
     return true;
   });
   assert.equal(await windows(), before, 'a refusal changes nothing');
-}
-
-async function count(pair: ServerPair, side: 'source' | 'target', db: string, sql: string): Promise<number> {
-  const rows = await pair[side].query<{ n: string }>(sql, [], db);
-  return Number(rows[0]!.n);
 }
 
 /**
@@ -424,7 +419,7 @@ async function lateDrainStops(pair: ServerPair, store: CatalogConnection, holdDi
 
 describe('fall-back: the old source the primary again (integration)', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('refuses a fall-back of an offline migration in one line', async () => {
     const { pair, store } = servers;

@@ -10,15 +10,16 @@
 // fence again, so an application's write is refused there and taken by the old source meanwhile,
 // and the fall-back then finishes by itself, every row on the old source.
 import assert from 'node:assert/strict';
-import { cancelMigration, isFinalState, requestCutover, requestFallBack, resumeMigration, startMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import { cancelMigration, isFinalState, requestFallBack, resumeMigration } from '../../provider/engine';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { fallBackSettles, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { rowsOf } from '../cdc/harness';
+import { cutOverWithWindow, fallBackSettles, until, waitForStatus, suiteServers, type ServerPair } from '../support';
+import { runnerExits } from '../support/wait';
+import { countOn as count, rowsOnBoth, tablesAlike } from '../support/windowShop';
 
 const TABLES = ['items', 'orders'] as const;
 
@@ -36,10 +37,6 @@ const ON_THE_NEW_SERVER = [
   "BEGIN; INSERT INTO items (v) VALUES ('new-tx'); INSERT INTO orders (item, qty) VALUES (currval('items_id_seq'), 9); COMMIT",
 ];
 
-async function count(pair: ServerPair, side: 'source' | 'target', db: string, sql: string): Promise<number> {
-  return Number((await pair[side].query<{ n: string }>(sql, [], db))[0]!.n);
-}
-
 /**
  * A migration cut over with a window, the application's writes on the new server, the fall-back
  * asked (`resumeForward`: with the forward stream again); the runner started here does the
@@ -53,19 +50,7 @@ async function fallBackAsked(
   failpoints: string,
   resumeForward = false,
 ): Promise<MigrationSpec> {
-  await pair.source.query(`CREATE DATABASE ${db}`);
-  await pair.source.query(SETUP, [], db);
-  const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-  process.env.PGFERRY_FAILPOINTS = failpoints;
-  try {
-    await startMigration(spec);
-  } finally {
-    delete process.env.PGFERRY_FAILPOINTS;
-  }
-  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-  await requestCutover(spec.target, name);
-  assert.equal((await waitForStatus(store, name, (s) => isFinalState(s.state))).state, 'Succeeded');
-  await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+  const spec = await cutOverWithWindow(pair, store, name, db, SETUP, { failpoints });
   for (const sql of ON_THE_NEW_SERVER) await pair.target.query(sql, [], db);
   // the last write right before the fall-back: only the drain brings it over
   await pair.target.query("INSERT INTO items (v) VALUES ('last')", [], db);
@@ -78,7 +63,7 @@ async function killedAt(pair: ServerPair, store: CatalogConnection, step: string
   const name = `fbk-${step}`;
   // armed to die at the step
   const spec = await fallBackAsked(pair, store, name, db, `${step}:${db}`);
-  await until('the runner killed at the step', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined), 300_000);
+  await runnerExits(store, name, 300_000);
   assert.notEqual((await fallbackWindows(store, name))[0]?.state, 'FellBack', 'killed before the fall-back completed');
   await resumeMigration(spec);
   await fellBackWhole(pair, store, name, db, `killed at ${step}`);
@@ -102,7 +87,7 @@ async function fellBackWhole(
   const fallback = settled.databases[0]!.fallback!;
   assert.equal(fallback.state, 'FellBack', fallback.message);
   for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
+    const [old, now] = await rowsOnBoth(pair, db, table);
     // an items row prints as (id,"v")
     const since = old.filter((r) => alsoOnSource.some((v) => r.endsWith(`,"${v}")`)));
     assert.equal(since.length, table === 'items' ? alsoOnSource.length : 0, `${table}: the writes on the old source since the release`);
@@ -123,7 +108,7 @@ async function fellBackWhole(
   assert.equal((await pair.target.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [names.slot])).length, 0);
   assert.equal((await pair.target.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [names.publication], db)).length, 0);
   assert.equal((await pair.source.query('SELECT 1 FROM pg_replication_origin WHERE roname = $1', [names.origin])).length, 0);
-  await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
+  await runnerExits(store, name);
 }
 
 /**
@@ -138,11 +123,7 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
   const name = 'fbk-fell-back';
   const spec = await fallBackAsked(pair, store, name, db, `fallback-fell-back:${db}`, true);
   try {
-    await until(
-      'the runner killed at the step',
-      async () => ((await get(store, name))?.runner?.alive === false ? true : undefined),
-      300_000,
-    );
+    await runnerExits(store, name, 300_000);
     const killed = (await get(store, name))!;
     assert.equal(killed.databases[0]?.fallback?.state, 'FellBack', killed.databases[0]?.fallback?.message);
     assert.equal(killed.state, 'Succeeded');
@@ -157,14 +138,11 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
     const streaming = await waitForStatus(store, name, resumed, 300_000);
     assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}`);
     await pair.source.query("INSERT INTO items (v) VALUES ('back on the old source')", [], db);
-    const equal = async () => {
-      for (const table of TABLES) {
-        const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
-        if (old.join('\n') !== now.join('\n')) return undefined;
-      }
-      return true;
-    };
-    await until('every row of the old source on the target', equal, 120_000);
+    await until(
+      'every row of the old source on the target',
+      async () => ((await tablesAlike(pair, db, TABLES)) ? true : undefined),
+      120_000,
+    );
     assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%' AND v <> 'new-tx'"), 60);
     assert.equal(
       await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v IN ('new-tx', 'last', 'back on the old source')"),
@@ -179,26 +157,18 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
 
 describe('fall-back: the runner killed at a step and resumed (integration)', function () {
   this.timeout(900_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(pairSpec(pair, 'x', ['x']).target);
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = suiteServers();
 
   for (const step of ['fallback-fenced', 'fallback-drained', 'fallback-verified', 'fallback-reverse-dropped', 'fallback-released']) {
-    it(`finishes a fall-back whose runner was killed at ${step}, every write on the old source once`, () => killedAt(pair, store, step));
+    it(`finishes a fall-back whose runner was killed at ${step}, every write on the old source once`, () =>
+      killedAt(servers.pair, servers.store, step));
   }
 
   it('a runner killed once the fall-back (--resume-forward) is recorded leaves the migration reading its completion, and a resumed one streams forward again: rows equal on both servers', () =>
-    killedOnceFellBack(pair, store));
+    killedOnceFellBack(servers.pair, servers.store));
 
   it('keeps the new server fenced after a transient failure right after the release, the old source writable, then finishes: every row on the old source', async () => {
+    const { pair, store } = servers;
     const db = 'fbp_released';
     const name = 'fbp-released';
     await fallBackAsked(pair, store, name, db, `fallback-released:${db}:transient`);
@@ -207,6 +177,7 @@ describe('fall-back: the runner killed at a step and resumed (integration)', fun
   });
 
   it('keeps the new server fenced while the catalog refuses the completion, the old source writable, then finishes once it takes it', async () => {
+    const { pair, store } = servers;
     const db = 'fbp_completion';
     const name = 'fbp-completion';
     // the catalog refuses to record the window FellBack until the test drops its trigger

@@ -9,12 +9,12 @@
 // and a TRUNCATE ... CASCADE on the new server never empties a table outside the migration on the
 // old source: the reverse stream stops naming it, nothing emptied.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { events } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { fallBackSettles, pairSpec, startPair, until, waitForStatus, writeBehindFence, type ServerPair } from '../support';
+import { askFallBack, cutOverWithWindow, until, suiteServers, writeBehindFence, type ServerPair, type SuiteServers } from '../support';
 import { rowsOf } from '../cdc/harness';
+import { assertTablesAlike, tablesAlike } from '../support/windowShop';
 
 const TABLES = ['items', 'quiet'] as const;
 
@@ -36,52 +36,21 @@ const AUDIT = `
 CREATE TABLE audit (id int PRIMARY KEY, item int NOT NULL CONSTRAINT audit_item_fkey REFERENCES items);
 INSERT INTO audit SELECT g, 1 FROM generate_series(1, 700) g;`;
 
-async function sameOnBoth(pair: ServerPair, db: string): Promise<boolean> {
-  for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
-    if (JSON.stringify(old) !== JSON.stringify(now)) return false;
-  }
-  return true;
-}
-
 /**
  * An online migration of `db` cut over with a window; the application then writes items on the new
  * server. `more`: statements run on the source after SETUP; `extra`: more of the spec.
  */
 async function cutOverAndWrite(
-  pair: ServerPair,
-  store: CatalogConnection,
+  { pair, store }: SuiteServers,
   name: string,
   db: string,
   options: { more?: string; extra?: Record<string, unknown> } = {},
-) {
-  await pair.source.query(`CREATE DATABASE ${db}`);
-  await pair.source.query(SETUP, [], db);
-  if (options.more) await pair.source.query(options.more, [], db);
-  const spec = pairSpec(pair, name, [db], {
-    mode: 'Online',
-    option: 'Migrate',
-    fenceWriters: true,
-    fallbackWindow: '1h',
-    ...options.extra,
-  });
-  await startMigration(spec);
-  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-  await requestCutover(spec.target, name);
-  const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
-  assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-  await until('the window open', async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined));
+): Promise<void> {
+  await cutOverWithWindow(pair, store, name, db, SETUP + (options.more ?? ''), { spec: options.extra });
   await pair.target.query(`UPDATE items SET v = v || '-u' WHERE id % 7 = 0`, [], db);
   await pair.target.query(`INSERT INTO items (v) SELECT 'new' || g FROM generate_series(1, 100) g`, [], db);
   await pair.target.query(`DELETE FROM items WHERE id % 11 = 0`, [], db);
-  await until('the old source has every write', async () => ((await sameOnBoth(pair, db)) ? true : undefined), 120_000);
-  return spec;
-}
-
-/** Asks for the fall-back and waits until it settles: fell back, or stopped with the stream going on. */
-async function fallBackOnce(store: CatalogConnection, target: Parameters<typeof requestFallBack>[0], name: string) {
-  await requestFallBack(target, name);
-  return fallBackSettles(store, name);
+  await until('the old source has every write', async () => ((await tablesAlike(pair, db, TABLES)) ? true : undefined), 120_000);
 }
 
 async function verificationEvents(store: CatalogConnection, name: string): Promise<string[]> {
@@ -107,9 +76,7 @@ async function writeLargeObjects(pair: ServerPair, db: string): Promise<{ made: 
     [],
     db,
   );
-  await until('the old source has the docs', async () =>
-    JSON.stringify(await rowsOf(pair.source, db, 'docs')) === JSON.stringify(await rowsOf(pair.target, db, 'docs')) ? true : undefined,
-  );
+  await until('the old source has the docs', async () => ((await tablesAlike(pair, db, ['docs'])) ? true : undefined));
   return { made: made!.o, gone: gone!.o };
 }
 
@@ -144,29 +111,19 @@ async function largeObjectsBack(
 
 describe('fall-back: the verification reads again what the reverse stream changed (integration)', function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(pairSpec(pair, 'x', ['x']).target);
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = suiteServers();
 
   it('compares the written tables by their keys and count, the quiet one whole, refreshes a view, and brings large objects back', async () => {
+    const { pair, store } = servers;
     const name = 'recheck-keys';
     const db = 'recheck_keys';
-    const spec = await cutOverAndWrite(pair, store, name, db, { more: DOCS });
+    await cutOverAndWrite(servers, name, db, { more: DOCS });
     // the application refreshes its view on the new server: nothing streams a REFRESH
     await pair.target.query('REFRESH MATERIALIZED VIEW item_stats', [], db);
     const objects = await writeLargeObjects(pair, db);
-    const settled = await fallBackOnce(store, spec.target, name);
+    const settled = await askFallBack(servers, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    for (const table of [...TABLES, 'docs'])
-      assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    await assertTablesAlike(pair, db, [...TABLES, 'docs']);
     const view = 'SELECT n, top FROM item_stats';
     assert.deepEqual(await pair.source.query(view, [], db), await pair.target.query(view, [], db), 'the view refreshed on the old source');
     await largeObjectsBack(pair, store, name, db, objects);
@@ -175,12 +132,13 @@ describe('fall-back: the verification reads again what the reverse stream change
   });
 
   it('stops on a row changed behind the fence in a table the new server never wrote, naming it, then falls back once it is put right', async () => {
+    const { pair, store } = servers;
     const name = 'recheck-quiet';
     const db = 'recheck_quiet';
-    const spec = await cutOverAndWrite(pair, store, name, db);
+    await cutOverAndWrite(servers, name, db);
     // behind the fence, in the table the reverse stream never writes: the count stays, one row differs
     await writeBehindFence(pair.source, db, `UPDATE quiet SET note = 'tampered' WHERE k = 5`);
-    const stopped = await fallBackOnce(store, spec.target, name);
+    const stopped = await askFallBack(servers, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match(
       (await verificationEvents(store, name)).join('\n'),
@@ -195,16 +153,17 @@ describe('fall-back: the verification reads again what the reverse stream change
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );
-    const settled = await fallBackOnce(store, spec.target, name);
+    const settled = await askFallBack(servers, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    await assertTablesAlike(pair, db, TABLES);
   });
 
   it('keeps the 700 rows of a table outside the migration on the old source through a TRUNCATE ... CASCADE on the new server', async () => {
+    const { pair, store } = servers;
     const name = 'recheck-cascade';
     const db = 'recheck_cascade';
     const audit = 'SELECT count(*)::int AS n FROM audit';
-    const spec = await cutOverAndWrite(pair, store, name, db, { more: AUDIT, extra: { excludeTables: ['audit'] } });
+    await cutOverAndWrite(servers, name, db, { more: AUDIT, extra: { excludeTables: ['audit'] } });
     assert.deepEqual(await pair.target.query(`SELECT to_regclass('audit') IS NULL AS missing`, [], db), [{ missing: true }]);
     await pair.target.query('TRUNCATE items CASCADE', [], db);
     // the reverse stream replays it without CASCADE: the old source refuses, naming the table, and empties nothing
@@ -229,45 +188,47 @@ describe('fall-back: the verification reads again what the reverse stream change
           : undefined,
       120_000,
     );
-    const settled = await fallBackOnce(store, spec.target, name);
+    const settled = await askFallBack(servers, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    await assertTablesAlike(pair, db, TABLES);
     assert.deepEqual(await pair.source.query(audit, [], db), [{ n: 700 }], 'the table outside the migration keeps its rows');
   });
 
   it('falls back with an old source sequence past the new server, and leaves it there (never lower)', async () => {
+    const { pair } = servers;
     // campaign seed 3601088367: the old source restarted during the fall-back came back with its
     // sequences ahead of their last use (nextval logs ahead), and the exact comparison stopped every
     // fall-back; here the old source's application hands out values behind the fence instead
     const name = 'recheck-sequence-ahead';
     const db = 'recheck_sequence_ahead';
-    const spec = await cutOverAndWrite(pair, store, name, db);
+    await cutOverAndWrite(servers, name, db);
     const next = `SELECT last_value::int8::text AS v FROM items_id_seq`;
     await pair.source.query(`BEGIN READ WRITE; SELECT setval('items_id_seq', 5000); COMMIT`, [], db);
     const [onNew] = await pair.target.query<{ v: string }>(next, [], db);
     assert.ok(Number(onNew!.v) < 5000, `the new server is behind the old source (${onNew!.v})`);
-    const settled = await fallBackOnce(store, spec.target, name);
+    const settled = await askFallBack(servers, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    await assertTablesAlike(pair, db, TABLES);
     assert.deepEqual(await pair.source.query(next, [], db), [{ v: '5000' }], 'the old source hands out what it did not hand out yet');
   });
 
   it('stops on a row changed behind the fence at a key the new server wrote, then falls back once it is put right', async () => {
+    const { pair, store } = servers;
     const name = 'recheck-tampered';
     const db = 'recheck_tampered';
-    const spec = await cutOverAndWrite(pair, store, name, db);
+    await cutOverAndWrite(servers, name, db);
     // behind the fence (as an administrator can: a superuser turning the fence's trigger off for one transaction): the count stays, only the key's row differs
     await writeBehindFence(pair.source, db, `UPDATE items SET v = 'tampered' WHERE id = 14`);
-    const stopped = await fallBackOnce(store, spec.target, name);
+    const stopped = await askFallBack(servers, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match((await verificationEvents(store, name)).join('\n'), /fall-back stopped: verification failed: .*items/);
     await writeBehindFence(pair.source, db, `UPDATE items SET v = 'v14-u' WHERE id = 14`);
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );
-    const settled = await fallBackOnce(store, spec.target, name);
+    const settled = await askFallBack(servers, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
-    for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    await assertTablesAlike(pair, db, TABLES);
     // the reverse applier started again after the stop: it cannot tell what changed, so it reads every table whole
     assert.match(
       (await verificationEvents(store, name)).join('\n'),

@@ -27,7 +27,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
-import { rowsOf } from '../cdc/harness';
+import { tablesAlike } from '../support/windowShop';
 import { CONTROL_SCHEMA, fenceNamesOf } from '../../provider/engine/core/names';
 import { qualified } from '../../provider/engine/connect/quote';
 
@@ -55,10 +55,7 @@ async function passesPids(cluster: Cluster, migration: string): Promise<number[]
   );
 }
 
-async function sameOnBoth(pair: ServerPair): Promise<boolean> {
-  const [old, now] = await Promise.all([rowsOf(pair.source, DB, 'items'), rowsOf(pair.target, DB, 'items')]);
-  return old.length === now.length && old.every((r, i) => r === now[i]);
-}
+const sameOnBoth = (pair: ServerPair): Promise<boolean> => tablesAlike(pair, DB, ['items']);
 
 /**
  * A client of `server` that names itself `application` (one of pgferry's own names) writes `id` in

@@ -21,8 +21,8 @@ import { get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { streamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, runnerExits, serverSpec, until, waitForStatus, windowServers, type ServerPair } from '../support';
-import { onManagedWindowPair, rowsOnBoth, shopAlike, shopSetup, SHOP_TABLES } from '../support/windowShop';
+import { pairSpec, runnerExits, serverSpec, until, waitForStatus, suiteServers, type ServerPair } from '../support';
+import { assertTablesAlike, countOn as count, onManagedWindowPair, shopAlike, shopSetup, SHOP_TABLES } from '../support/windowShop';
 import { renderStatus } from '../../provider/cli/output';
 import { update } from '../../provider/resource/operations';
 
@@ -41,18 +41,6 @@ function applicationWrites(tag: string): string[] {
 }
 
 type Side = 'source' | 'target';
-
-async function assertSame(pair: ServerPair, db: string, when: string): Promise<void> {
-  for (const table of SHOP_TABLES) {
-    const [a, b] = await rowsOnBoth(pair, db, table);
-    assert.deepEqual(b, a, `${table} differs ${when}`);
-  }
-}
-
-async function count(pair: ServerPair, side: Side, db: string, sql: string): Promise<number> {
-  const rows = await pair[side].query<{ n: string }>(sql, [], db);
-  return Number(rows[0]!.n);
-}
 
 /** Each insert of `tag` once, on both servers. */
 async function insertedOnce(pair: ServerPair, db: string, tag: string): Promise<void> {
@@ -145,7 +133,7 @@ async function fallBackForward(pair: ServerPair, store: CatalogConnection, spec:
   assert.equal(fallback.state, 'FellBack', fallback.message);
   assert.ok(fallback.forwardLsn, 'the forward point is recorded');
   assert.match(renderStatus(streaming), /the target stays fenced and follows it again from /);
-  await assertSame(pair, db, 'after the fall-back');
+  await assertTablesAlike(pair, db, SHOP_TABLES, 'after the fall-back');
   assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v = 'last'"), 1, 'the last write, drained once');
   assert.equal((await pair.source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).length, 1, 'one forward slot');
 }
@@ -192,7 +180,7 @@ async function secondCutover(pair: ServerPair, store: CatalogConnection, spec: M
   await requestCutover(spec.target, name);
   const done = await waitForStatus(store, name, (s) => isFinalState(s.state), 300_000);
   assert.equal(done.state, 'Succeeded', done.message);
-  await assertSame(pair, db, 'after the second cutover');
+  await assertTablesAlike(pair, db, SHOP_TABLES, 'after the second cutover');
   assert.equal(await count(pair, 'target', db, "SELECT count(*) AS n FROM items WHERE v = 'before the second cutover'"), 1);
   assert.equal(await fenced(pair, 'target', db), false, "the second cutover lifted the target's fence");
   assert.equal(await fenced(pair, 'source', db), true, 'the old source is fenced again');
@@ -245,7 +233,7 @@ async function scenario(pair: ServerPair, store: CatalogConnection, name: string
 
 describe('fall-back, then the forward stream again and a second cutover (integration)', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('streams forward again from the fall-back point and cuts over again, the runner killed once the forward slot is made', () =>
     scenario(servers.pair, servers.store, 'fa-slot', 'fa_slot', 'fallback-forward-slot'));

@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { closeFallbackWindow, requestFallBack } from '../../provider/engine';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
-import { cutOverWithWindow, fallBackSettles, serverSpec, until, windowServers, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackSettles, serverSpec, until, suiteServers, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
+import { tablesAlike } from '../support/windowShop';
 
 const SETUP = `
 CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL);
@@ -48,17 +49,11 @@ async function identities(pair: ServerPair, side: 'source' | 'target', db: strin
   return rows.map((r) => r.t);
 }
 
-async function sameOnBoth(pair: ServerPair, db: string): Promise<boolean> {
-  for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
-    if (old.length !== now.length || old.some((r, i) => r !== now[i])) return false;
-  }
-  return true;
-}
+const sameOnBoth = (pair: ServerPair, db: string): Promise<boolean> => tablesAlike(pair, db, TABLES);
 
 describe('fallback window: keyless tables given REPLICA IDENTITY FULL', function () {
   this.timeout(600_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   /**
    * An online migration with allowReplicaIdentityFull cut over with a window; the application's

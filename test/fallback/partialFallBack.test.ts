@@ -14,7 +14,7 @@ import {
   onOldSource,
   serverSpec,
   windowRows,
-  windowServers,
+  suiteServers,
   writeReadWrite,
   type ServerPair,
 } from '../support';
@@ -31,7 +31,7 @@ async function onOldSourceWhere(pair: ServerPair, db: string, where: string): Pr
 
 describe('fallback window: a fall-back that passed in one database and stopped in another', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('asked again once the cause is fixed, falls back the database still Open (another --resume-forward choice refused) and every row of both databases is equal on both servers', async () => {
     const { pair, store } = servers;

@@ -16,7 +16,7 @@ import {
   serverSpec,
   until,
   windowIs,
-  windowServers,
+  suiteServers,
   writeBehindFence,
   writeReadWrite,
   type ServerPair,
@@ -47,7 +47,7 @@ async function refusedNaming(pair: ServerPair, name: string, table: string): Pro
 
 describe('fallback window: partitions made or renamed on the new server', function () {
   this.timeout(600_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   /** An online migration of `db` cut over with a window; returns once the window is open. */
   const windowOpen = (name: string, db: string) => cutOverWithWindow(servers.pair, servers.store, name, db, SETUP);

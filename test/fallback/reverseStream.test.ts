@@ -28,7 +28,7 @@ import {
   runnerExits,
   until,
   waitForStatus,
-  windowServers,
+  suiteServers,
   writeBehindFence,
   type ServerPair,
 } from '../support';
@@ -309,7 +309,7 @@ async function reverseScenario(
 
 describe('fall-back: the reverse stream (integration)', function () {
   this.timeout(600_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('applies what the application writes on the new server to the fenced old source, exactly once, until the window closes, the migration Succeeded through a stop after resume', () =>
     reverseScenario(servers.pair, servers.store, 'fb-shop', 'fb_shop', { stop: true }));

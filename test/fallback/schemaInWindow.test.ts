@@ -18,7 +18,7 @@ import {
   serverSpec,
   until,
   windowIs,
-  windowServers,
+  suiteServers,
   writeReadWrite,
   type ServerPair,
 } from '../support';
@@ -32,7 +32,7 @@ INSERT INTO notes SELECT g, g, 'ok', 'before' FROM generate_series(1, 100) g;`;
 
 describe('fallback window: schema changes on the new server', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
   const open = (name: string) => windowIs(servers.store, name, 'Open');
 
   /** The window Stopped, its message one line that holds `fix`; returns that message. */

@@ -19,7 +19,7 @@ import {
   serverSpec,
   until,
   windowRows,
-  windowServers,
+  suiteServers,
   writeReadWrite,
 } from '../support';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
@@ -31,7 +31,7 @@ const LATE = 'CREATE TABLE late_orders (id int PRIMARY KEY, item text)';
 
 describe('fallback window: a table made and filled during the fall-back, after it read the tables of the window (integration)', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   it('stops the fall-back naming the late table, its rows on the new server alone and nothing left on the old source; once made there, carried', async () => {
     const { pair, store } = servers;

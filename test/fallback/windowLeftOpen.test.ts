@@ -4,52 +4,36 @@
 // not again as "the suite left behind" (issue 68). Here a window is left open on purpose and the
 // pair's own ending step is run: the window is Closed and nothing of the migration is left.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { leftBehind } from '../support/leaks';
-import { endUnfinished, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { cutOverWithWindow, endUnfinished, suiteServers } from '../support';
 
 const DB = 'window_left';
 const NAME = 'window-left';
 
 describe('test support: a fallback window left open by a test', function () {
   this.timeout(180_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('is closed before the leak check: the window Closed, its runner gone, no slot, publication or origin left on either server', async () => {
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(
-      'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, g::text FROM generate_series(1, 100) g',
-      [],
+    const { pair, store } = servers;
+    await cutOverWithWindow(
+      pair,
+      store,
+      NAME,
       DB,
+      'CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, g::text FROM generate_series(1, 100) g',
     );
-    const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      await startMigration(spec);
-      await waitForStatus(store, NAME, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-      await requestCutover(spec.target, NAME);
-      const cutOver = await waitForStatus(store, NAME, (s) => isFinalState(s.state));
-      assert.equal(cutOver.state, 'Succeeded', cutOver.message);
-      await until('the window open', async () => ((await fallbackWindows(store, NAME))[0]?.state === 'Open' ? true : undefined));
-      const slots = async () => (await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_replication_slots'))[0]!.n;
-      assert.equal(await slots(), 1, 'the reverse stream holds its slot on the new server');
+    const slots = async () => (await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_replication_slots'))[0]!.n;
+    assert.equal(await slots(), 1, 'the reverse stream holds its slot on the new server');
 
-      await endUnfinished(pair.target);
+    await endUnfinished(pair.target);
 
-      assert.deepEqual(
-        (await fallbackWindows(store, NAME)).map((w) => w.state),
-        ['Closed'],
-      );
-      assert.equal(await slots(), 0);
-      assert.deepEqual(await leftBehind({ source: pair.source, target: pair.target }), []);
-    } finally {
-      await store.close();
-    }
+    assert.deepEqual(
+      (await fallbackWindows(store, NAME)).map((w) => w.state),
+      ['Closed'],
+    );
+    assert.equal(await slots(), 0);
+    assert.deepEqual(await leftBehind({ source: pair.source, target: pair.target }), []);
   });
 });

@@ -16,13 +16,13 @@ import {
   endIfRunning,
   NONE_LEFT,
   pairSpec,
+  type ServerPair,
   serverSpec,
-  startPair,
   STREAMING,
   streamObjects,
+  suiteServers,
   until,
   waitForStatus,
-  type ServerPair,
 } from '../support';
 
 /** What still runs on the target in `database` (other than the asking session). */
@@ -49,37 +49,37 @@ async function endsWithin(running: Promise<MigrationStatus>, ms: number, what: s
 
 describe('a cancel stops the work in progress on the target (integration)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    // An expression index whose function sleeps 0.1 s a row once the data is on the source: the
-    // source built it fast, the target's build of 2,000 rows would take 200 s.
-    await pair.source.query('CREATE DATABASE slowindex');
-    await pair.source.query(
-      `CREATE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
-       CREATE TABLE keyed (id int PRIMARY KEY, v text);
-       INSERT INTO keyed SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
-       CREATE INDEX keyed_slow ON keyed (slow_key(id));
-       CREATE OR REPLACE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 FROM pg_sleep(0.1)';`,
-      [],
-      'slowindex',
-    );
-    await pair.source.query('CREATE DATABASE streamed');
-    await pair.source.query(
-      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g`,
-      [],
-      'streamed',
-    );
-    await pair.source.query('CREATE DATABASE stalled');
-    await pair.source.query(
-      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
-      [],
-      'stalled',
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      // An expression index whose function sleeps 0.1 s a row once the data is on the source: the
+      // source built it fast, the target's build of 2,000 rows would take 200 s.
+      await pair.source.query('CREATE DATABASE slowindex');
+      await pair.source.query(
+        `CREATE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
+         CREATE TABLE keyed (id int PRIMARY KEY, v text);
+         INSERT INTO keyed SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
+         CREATE INDEX keyed_slow ON keyed (slow_key(id));
+         CREATE OR REPLACE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 FROM pg_sleep(0.1)';`,
+        [],
+        'slowindex',
+      );
+      await pair.source.query('CREATE DATABASE streamed');
+      await pair.source.query(
+        `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g`,
+        [],
+        'streamed',
+      );
+      await pair.source.query('CREATE DATABASE stalled');
+      await pair.source.query(
+        `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
+        [],
+        'stalled',
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   it('cancels an index build on the server instead of waiting for it', async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'cancel-index', ['slowindex'], { option: 'Migrate' });
     const running = runMigration(spec);
     try {
@@ -102,6 +102,7 @@ describe('a cancel stops the work in progress on the target (integration)', func
   });
 
   it('stops a streaming apply that waits for a lock on the target, and drops its slot, publication and origin', async () => {
+    const { pair } = servers;
     const store = new CatalogConnection(serverSpec(pair.target));
     const spec = pairSpec(pair, 'cancel-locked', ['streamed'], { mode: 'Online', option: 'Migrate' });
     const running = runMigration(spec);
@@ -146,6 +147,7 @@ describe('a cancel stops the work in progress on the target (integration)', func
   });
 
   it('gives up a COPY into a target that stopped answering, and the server rolls it back', async () => {
+    const { pair } = servers;
     // the COPY's rows and everything after them wait in the proxy, its CopyFail too: a target
     // that no longer reads this connection
     const hold = await CopyHold.start(pair.target, /"items"/, { answerGiveUp: false });

@@ -3,29 +3,29 @@ import { cleanupSource, dropTargetDatabases, parseMigrationSpec, removeMigration
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { publicationName, slotName } from '../../provider/engine/core/names';
 import { ident } from '../../provider/engine/connect/quote';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { serverSpec, suiteServers } from '../support';
 import { createMigration, get, setState, setTargetDatabase } from '../../provider/engine/control/store';
 
 describe('cleanup entry points (Pulumi delete)', function () {
   this.timeout(120_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query('CREATE DATABASE app');
-    await pair.target.query('CREATE DATABASE app');
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query('CREATE DATABASE app');
+      await pair.target.query('CREATE DATABASE app');
+    },
   });
-  after(async () => pair?.stop());
 
   const spec = () =>
     parseMigrationSpec({
       migrationName: 'gone',
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
+      source: serverSpec(servers.pair.source),
+      target: serverSpec(servers.pair.target),
       databases: ['app', 'missing'],
       mode: 'Online',
     });
 
   it('cleanupSource drops the slot and publication, and is idempotent', async () => {
+    const { pair } = servers;
     await pair.source.query(`CREATE PUBLICATION ${ident(publicationName('gone', 'app'))} FOR ALL TABLES`, [], 'app');
     await pair.source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName('gone', 'app')], 'app');
     await cleanupSource(spec());
@@ -35,6 +35,7 @@ describe('cleanup entry points (Pulumi delete)', function () {
   });
 
   it('dropTargetDatabases drops only the databases the migration created, and none of a migration that has cut over', async () => {
+    const { pair } = servers;
     const target = serverSpec(pair.target);
     await pair.target.query('CREATE DATABASE made');
     await pair.target.query('CREATE DATABASE there_before');
@@ -71,6 +72,7 @@ describe('cleanup entry points (Pulumi delete)', function () {
   });
 
   it('removeMigration refuses a migration in progress and frees the name of a finished one', async () => {
+    const { pair } = servers;
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
       await createMigration(store, { name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });

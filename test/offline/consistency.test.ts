@@ -1,22 +1,19 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, until, type ServerPair } from '../support';
+import { pairSpec, suiteServers, until } from '../support';
 
 /** Rows in each of the two tables the writer adds to while they are copied (each split into parts). */
 const BUSY_ROWS = 40_000;
 
 describe('offline copy consistency', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    pairSpec(pair, name, [db], { tableJobs: 4, indexJobs: 2, overwriteDbsInTarget: true, ...extra });
+    pairSpec(servers.pair, name, [db], { tableJobs: 4, indexJobs: 2, overwriteDbsInTarget: true, ...extra });
 
   it('copies one consistent snapshot while a writer inserts into the source', async () => {
+    const { pair } = servers;
     await pair.source.query('CREATE DATABASE busy');
     await pair.source.query(
       `CREATE TABLE a (id bigint PRIMARY KEY, pad text); CREATE TABLE b (id bigint PRIMARY KEY, pad text);
@@ -86,6 +83,7 @@ describe('offline copy consistency', function () {
   });
 
   it('a split copy of a large table equals an unsplit copy (integer key and CTID ranges)', async () => {
+    const { pair } = servers;
     await pair.source.query('CREATE DATABASE big');
     await pair.source.query(
       `CREATE TABLE keyed (id int PRIMARY KEY, v text, n numeric);
@@ -138,6 +136,7 @@ describe('offline copy consistency', function () {
   });
 
   it('overwrite false with an existing target database fails validation and leaves it untouched', async () => {
+    const { pair } = servers;
     await pair.source.query('CREATE DATABASE keep');
     await pair.source.query('CREATE TABLE t (id int); INSERT INTO t VALUES (1)', [], 'keep');
     await pair.target.query('CREATE DATABASE keep');

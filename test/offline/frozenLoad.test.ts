@@ -5,7 +5,7 @@
 // mark; a table copied in several parts cannot be loaded frozen, and its VACUUM marks every page.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, suiteServers } from '../support';
 
 const DB = 'frozen';
 const ROWS = 20_000;
@@ -19,29 +19,28 @@ interface MapSummary {
 
 describe('offline copy: tables loaded frozen, the visibility map set, analyzed', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    // TOASTed text (incompressible, so it goes out of line) beside plain columns, and an index
-    await pair.source.query(
-      `BEGIN READ WRITE;
-       CREATE TABLE public.whole (id int8 PRIMARY KEY, label text NOT NULL, body text);
-       INSERT INTO public.whole SELECT g, 'row ' || g,
-              CASE WHEN g % 10 = 0 THEN (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 120) i) END
-         FROM generate_series(1, ${ROWS}) g;
-       CREATE INDEX whole_label ON public.whole (label);
-       CREATE TABLE public.parted (id int8 PRIMARY KEY, label text NOT NULL, body text);
-       INSERT INTO public.parted SELECT id, label, body FROM public.whole;
-       COMMIT;`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query(`CREATE DATABASE ${DB}`);
+      // TOASTed text (incompressible, so it goes out of line) beside plain columns, and an index
+      await pair.source.query(
+        `BEGIN READ WRITE;
+         CREATE TABLE public.whole (id int8 PRIMARY KEY, label text NOT NULL, body text);
+         INSERT INTO public.whole SELECT g, 'row ' || g,
+                CASE WHEN g % 10 = 0 THEN (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 120) i) END
+           FROM generate_series(1, ${ROWS}) g;
+         CREATE INDEX whole_label ON public.whole (label);
+         CREATE TABLE public.parted (id int8 PRIMARY KEY, label text NOT NULL, body text);
+         INSERT INTO public.parted SELECT id, label, body FROM public.whole;
+         COMMIT;`,
+        [],
+        DB,
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   const summary = async (relation: string): Promise<MapSummary> => {
-    const rows = await pair.target.query<{ pages: number; visible: number; frozen: number }>(
+    const rows = await servers.pair.target.query<{ pages: number; visible: number; frozen: number }>(
       `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int AS pages,
               all_visible::int AS visible, all_frozen::int AS frozen
          FROM pg_visibility_map_summary($1::regclass)`,
@@ -52,7 +51,7 @@ describe('offline copy: tables loaded frozen, the visibility map set, analyzed',
   };
   const toastOf = async (table: string): Promise<string> =>
     (
-      await pair.target.query<{ toast: string }>(
+      await servers.pair.target.query<{ toast: string }>(
         `SELECT reltoastrelid::regclass::text AS toast FROM pg_class WHERE oid = $1::regclass`,
         [table],
         DB,
@@ -71,20 +70,21 @@ describe('offline copy: tables loaded frozen, the visibility map set, analyzed',
     const toast = await summary(await toastOf(table));
     assert.ok(toast.pages > 10, `${table}'s TOAST table has pages: ${JSON.stringify(toast)}`);
     assert.equal(toast.visible, toast.pages, `${table}'s TOAST table (${how}): every page all-visible: ${JSON.stringify(toast)}`);
-    const stats = await pair.target.query<{ n: number }>(
+    const stats = await servers.pair.target.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = $1`,
       [table.replace('public.', '')],
       DB,
     );
     assert.ok(stats[0]!.n >= 3, `${table} (${how}) analyzed: ${stats[0]!.n} column statistics`);
     assert.deepEqual(
-      await pair.target.query(`${contents} ${table}`, [], DB),
-      await pair.source.query(`${contents} ${table}`, [], DB),
+      await servers.pair.target.query(`${contents} ${table}`, [], DB),
+      await servers.pair.source.query(`${contents} ${table}`, [], DB),
       `${table}: the source rows`,
     );
   };
 
   it('a table copied whole is loaded frozen: all-visible, all-frozen and analyzed with no VACUUM left to run', async () => {
+    const { pair } = servers;
     const status = await runMigration(pairSpec(pair, 'frozen-whole', [DB], { tableJobs: 2, indexJobs: 2 }));
     assert.equal(status.state, 'Succeeded', status.message);
     await pair.target.query('CREATE EXTENSION IF NOT EXISTS pg_visibility', [], DB);
@@ -92,6 +92,7 @@ describe('offline copy: tables loaded frozen, the visibility map set, analyzed',
   });
 
   it('a table copied in several parts, which cannot be loaded frozen, is vacuumed: all-visible and analyzed', async () => {
+    const { pair } = servers;
     const parts = new Map<string, number>();
     const status = await runMigration(
       pairSpec(pair, 'frozen-parts', [DB], { tableJobs: 2, indexJobs: 2, splitTablesLargerThan: 256 * 1024, overwriteDbsInTarget: true }),

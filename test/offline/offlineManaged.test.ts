@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration, verifyMigration } from '../../provider/engine';
-import { loadRichDatabase, makeManagedTarget, serverSpec, startPair, type ServerPair } from '../support';
+import { loadRichDatabase, makeManagedTarget, serverSpec, suiteServers } from '../support';
 
 for (const [sourceMajor, targetMajor] of [
   [15, 16],
@@ -8,14 +8,16 @@ for (const [sourceMajor, targetMajor] of [
 ] as const) {
   describe(`offline migration ${sourceMajor} → ${targetMajor} to a managed (non-superuser) target`, function () {
     this.timeout(300_000);
-    let pair: ServerPair;
-    before(async () => {
-      pair = await startPair(sourceMajor, targetMajor);
-      await loadRichDatabase(pair.source, 'rich');
+    const servers = suiteServers({
+      sourceMajor: sourceMajor,
+      targetMajor: targetMajor,
+      setUp: async (pair) => {
+        await loadRichDatabase(pair.source, 'rich');
+      },
     });
-    after(async () => pair?.stop());
 
     it('migrates the rich schema as pgadmin (CREATEDB, CREATEROLE, azure_pg_admin) and proves it identical', async () => {
+      const { pair } = servers;
       // rows over the TOAST threshold that do not compress: a TOAST table with pages, loaded frozen
       await pair.source.query(
         `BEGIN READ WRITE;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runMigration, verifyMigration } from '../../provider/engine';
-import { loadRichDatabase, pairSpec, startPair, type ServerPair } from '../support';
+import { loadRichDatabase, pairSpec, type ServerPair, suiteServers } from '../support';
 
 const specFor = (pair: ServerPair, name: string, databases: string[], extra: Record<string, unknown> = {}) =>
   pairSpec(pair, name, databases, { tableJobs: 3, indexJobs: 2, ...extra });
@@ -11,14 +11,16 @@ for (const [sourceMajor, targetMajor] of [
 ] as const) {
   describe(`offline migration ${sourceMajor} → ${targetMajor}`, function () {
     this.timeout(300_000);
-    let pair: ServerPair;
-    before(async () => {
-      pair = await startPair(sourceMajor, targetMajor);
-      await loadRichDatabase(pair.source, 'rich');
+    const servers = suiteServers({
+      sourceMajor: sourceMajor,
+      targetMajor: targetMajor,
+      setUp: async (pair) => {
+        await loadRichDatabase(pair.source, 'rich');
+      },
     });
-    after(async () => pair?.stop());
 
     it('migrates the rich schema and the verifier proves it identical', async () => {
+      const { pair } = servers;
       // Large objects beyond the fixture's five: an empty one, one with a hole, and one past the
       // copy's 16 MiB chunk whose bytes never repeat (a chunk written at the wrong offset shows).
       await pair.source.query(
@@ -136,6 +138,7 @@ for (const [sourceMajor, targetMajor] of [
     });
 
     it('pgferry verify detects a changed row', async () => {
+      const { pair } = servers;
       const spec = specFor(pair, 'rich-offline', ['rich']);
       const clean = await verifyMigration(spec);
       assert.equal(clean.ok, true, clean.firstMismatch);

@@ -1,26 +1,21 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, resumeMigration, showMigration, startMigration, waitForMigration } from '../../provider/engine';
 import { FINAL_STATES } from '../../provider/engine/core/model';
-import { pairSpec, startPair, until, type ServerPair } from '../support';
+import { pairSpec, suiteServers, until } from '../support';
 
 describe('detached runner (offline)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(
-      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 50000) g;`,
-      [],
-      'shop',
-    );
+  const servers = suiteServers({
+    databases: {
+      shop: `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 50000) g;`,
+    },
   });
-  after(async () => pair?.stop());
 
   const spec = (name: string, extra: Record<string, unknown> = {}) =>
-    pairSpec(pair, name, ['shop'], { overwriteDbsInTarget: true, ...extra });
+    pairSpec(servers.pair, name, ['shop'], { overwriteDbsInTarget: true, ...extra });
 
   it('runs the migration in a detached process that holds the lease, and refuses a second runner', async () => {
+    const { pair } = servers;
     const s = spec('runner-ok');
     await startMigration(s);
     await assert.rejects(
@@ -35,6 +30,7 @@ describe('detached runner (offline)', function () {
   });
 
   it('cancel stops the work and leaves the target as it is', async () => {
+    const { pair } = servers;
     await pair.source.query(
       `CREATE TABLE slow (id int PRIMARY KEY, v text); INSERT INTO slow SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 400000) g;`,
       [],

@@ -7,18 +7,15 @@
 import assert from 'node:assert/strict';
 import { runMigration, verifyMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { endIfRunning, pairSpec, startPair, until, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, suiteServers, until } from '../support';
 import { get } from '../../provider/engine/control/store';
 
 describe('offline: never Succeeded over a target whose schema differs (integration)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-  });
-  after(async () => pair?.stop());
+  const servers = suiteServers();
 
   it('fails the database naming each difference and its fix, keeps the rows, and verifies clean once fixed', async () => {
+    const { pair } = servers;
     const db = 'trusted';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(

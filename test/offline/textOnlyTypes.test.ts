@@ -4,29 +4,24 @@
 // with "no binary output function available for type aclitem"; now it travels as text.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, suiteServers } from '../support';
 
 const DB = 'textonly';
 
 describe('offline copy: built-in types without a binary form', function () {
   this.timeout(120_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(
-      `CREATE TABLE public.grants (id int PRIMARY KEY, one aclitem, many aclitem[], note text);
-       INSERT INTO public.grants SELECT g, 'postgres=arw/postgres'::aclitem,
-              ARRAY['postgres=r/postgres', '=r/postgres']::aclitem[], 'row ' || g
-         FROM generate_series(1, 500) g;
-       INSERT INTO public.grants VALUES (501, NULL, '{}', NULL);`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    databases: {
+      [DB]: `CREATE TABLE public.grants (id int PRIMARY KEY, one aclitem, many aclitem[], note text);
+         INSERT INTO public.grants SELECT g, 'postgres=arw/postgres'::aclitem,
+                ARRAY['postgres=r/postgres', '=r/postgres']::aclitem[], 'row ' || g
+           FROM generate_series(1, 500) g;
+         INSERT INTO public.grants VALUES (501, NULL, '{}', NULL);`,
+    },
   });
-  after(async () => pair?.stop());
 
   it('copies a table with aclitem and aclitem[] columns as text, every row as on the source', async () => {
+    const { pair } = servers;
     const result = await runMigration(pairSpec(pair, 'textonly', [DB]));
     assert.equal(result.state, 'Succeeded', result.message);
     const text = 'SELECT id, one::text, many::text, note FROM public.grants ORDER BY id';

@@ -14,7 +14,7 @@ import { openAppliedPosition } from '../../provider/engine/cdc/apply/positionCom
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import { reversePosition } from '../../provider/engine/footprint/reversePosition';
 import { withSession } from '../../provider/engine/connect/session';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { type Cluster, endIfRunning, pairSpec, type ServerPair, suiteServers, until, waitForStatus } from '../support';
 
 const SETUP = `
 CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL);
@@ -121,29 +121,25 @@ async function positionUndone(pair: ServerPair): Promise<void> {
 
 describe("safety: a DBA's empty schema named like pgferry's control schema is kept", function () {
   this.timeout(600_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
   let targetBefore: string;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.target.query('CREATE SCHEMA pgferry');
-    targetBefore = await schemaOf(pair.target, 'postgres');
-    store = new CatalogConnection(pairSpec(pair, 'probe', ['shop']).target);
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.target.query('CREATE SCHEMA pgferry');
+      targetBefore = await schemaOf(pair.target, 'postgres');
+    },
   });
 
   it("an online migration cut over with a fallback window, then fallen back: the DBA's schema on the old source kept, the same OID, empty", () =>
-    withWindow(pair, store));
+    withWindow(servers.pair, servers.store));
 
   it("the reverse stream's applied position and counts given back on the old source, nothing else of pgferry's there: the DBA's schema kept, the same OID, empty", () =>
-    positionUndone(pair));
+    positionUndone(servers.pair));
 
-  it("an online migration canceled: the DBA's schema on the source kept, the same OID, empty", () => withCancel(pair, store));
+  it("an online migration canceled: the DBA's schema on the source kept, the same OID, empty", () =>
+    withCancel(servers.pair, servers.store));
 
   it("the DBA's schema on the target, the control catalog's home, kept under its OID", async () => {
+    const { pair } = servers;
     assert.equal((await schemaOf(pair.target, 'postgres')).split(' ')[0], targetBefore.split(' ')[0]);
   });
 });

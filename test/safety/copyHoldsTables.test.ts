@@ -4,27 +4,27 @@
 // SHARE on every table before its snapshot: the TRUNCATE waits until the copy is done.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { CopyHold, pairSpec, startPair, until, type ServerPair } from '../support';
+import { CopyHold, pairSpec, suiteServers, until } from '../support';
 
 const SMALL = ['s1', 's2', 's3', 's4', 's5'];
 
 describe('safety: the copy holds the tables it copies', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query('CREATE DATABASE held');
-    await pair.source.query(
-      `CREATE TABLE big (id int PRIMARY KEY, pad text);
-       INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g;
-       ${SMALL.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY); INSERT INTO ${t} SELECT generate_series(1, 100);`).join('\n')}`,
-      [],
-      'held',
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query('CREATE DATABASE held');
+      await pair.source.query(
+        `CREATE TABLE big (id int PRIMARY KEY, pad text);
+         INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g;
+         ${SMALL.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY); INSERT INTO ${t} SELECT generate_series(1, 100);`).join('\n')}`,
+        [],
+        'held',
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   it('offline: tables truncated on the source during the copy arrive with the rows of the copy snapshot', async () => {
+    const { pair } = servers;
     const truncater = await pair.source.connect('held');
     // The copy of big is held mid-stream (through a proxy in front of the target) while the TRUNCATE comes.
     const hold = await CopyHold.start(pair.target, /"big"/);
@@ -61,6 +61,7 @@ describe('safety: the copy holds the tables it copies', function () {
   });
 
   it('fails naming the session that holds a conflicting lock, once lockTimeoutSeconds has passed', async () => {
+    const { pair } = servers;
     await pair.source.query(`INSERT INTO s1 SELECT generate_series(1, 10)`, [], 'held');
     const locker = await pair.source.connect('held');
     try {

@@ -5,25 +5,25 @@
 import assert from 'node:assert/strict';
 import { isFinalState, parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { serverSpec, suiteServers, until, waitForStatus } from '../support';
 
 describe('safety: a runner killed during a two-database cutover', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair();
-    for (const db of ['alpha', 'beta']) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(
-        `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g`,
-        [],
-        db,
-      );
-    }
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      for (const db of ['alpha', 'beta']) {
+        await pair.source.query(`CREATE DATABASE ${db}`);
+        await pair.source.query(
+          `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g`,
+          [],
+          db,
+        );
+      }
+    },
   });
-  after(async () => pair?.stop());
 
   it('resumes the cutover where it stopped and never drops the slot of a database not yet cut over', async () => {
+    const { pair } = servers;
     const spec = parseMigrationSpec({
       migrationName: 'two-db',
       source: serverSpec(pair.source),

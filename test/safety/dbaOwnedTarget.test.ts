@@ -9,7 +9,7 @@ import { cancelMigration, isFinalState, startMigration } from '../../provider/en
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { makeManagedTarget, pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { makeManagedTarget, pairSpec, type ServerPair, suiteServers, waitForStatus } from '../support';
 
 const DB = 'dbaowned';
 
@@ -29,23 +29,18 @@ async function dbaTables(pair: ServerPair): Promise<string> {
 
 describe('safety: a non-superuser target meeting tables another role owns', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query(
-      `CREATE TABLE orders (id int PRIMARY KEY, note text);
-       CREATE TABLE notes (id int PRIMARY KEY, note text);
-       CREATE TABLE scratch_src (id int PRIMARY KEY);
-       INSERT INTO orders SELECT g, 'o' || g FROM generate_series(1, 200) g;
-       INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 50) g;`,
-      [],
-      DB,
-    );
+  const servers = suiteServers({
+    databases: {
+      [DB]: `CREATE TABLE orders (id int PRIMARY KEY, note text);
+         CREATE TABLE notes (id int PRIMARY KEY, note text);
+         CREATE TABLE scratch_src (id int PRIMARY KEY);
+         INSERT INTO orders SELECT g, 'o' || g FROM generate_series(1, 200) g;
+         INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 50) g;`,
+    },
   });
-  after(async () => pair?.stop());
 
   it("stops the cutover naming the DBA's streamed table, and neither it nor the cancel alters what the DBA owns", async () => {
+    const { pair } = servers;
     const target = await makeManagedTarget(pair.target);
     const spec = {
       ...pairSpec(pair, 'dba-owned', [DB], { mode: 'Online', fenceWriters: true, excludeTables: ['public.scratch_*'] }),

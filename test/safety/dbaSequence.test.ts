@@ -8,7 +8,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { fallBackSettles, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { fallBackSettles, pairSpec, type ServerPair, serverSpec, suiteServers, until, waitForStatus } from '../support';
 
 const SETUP = `
 CREATE TABLE notes (id int PRIMARY KEY, v text);
@@ -86,17 +86,8 @@ async function remadeUnderTheName(pair: ServerPair, store: CatalogConnection): P
 
 describe("a DBA's free-standing sequence on the target under the source's name", function () {
   this.timeout(900_000);
-  let pair: ServerPair;
-  let store: CatalogConnection;
-  before(async () => {
-    pair = await startPair();
-    store = new CatalogConnection(serverSpec(pair.target));
-  });
-  after(async () => {
-    await store?.close();
-    await pair?.stop();
-  });
+  const servers = suiteServers();
 
   it("a DBA's sequence made again under the name of the migration's, like the source's, is never set: the cutover stops naming it and warns, and once renamed aside the next cutover and a fall-back keep its value", () =>
-    remadeUnderTheName(pair, store));
+    remadeUnderTheName(servers.pair, servers.store));
 });

@@ -11,7 +11,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import { publicationName } from '../../provider/engine/core/names';
-import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, type ServerPair, suiteServers, waitForStatus } from '../support';
 
 /** pgferry's progress table as an earlier run's reverse stream left it on the old source, with its row. */
 const EARLIER_POSITION = `
@@ -29,22 +29,22 @@ const count = async (pair: ServerPair, side: 'source' | 'target', db: string, sq
 
 describe("pgferry's own tables on the source (integration)", function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    for (const db of ['leftover', 'theirs']) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(EARLIER_POSITION + USER_TABLE, [], db);
-    }
-    await pair.source.query(
-      'CREATE TABLE pgferry.mine (id int PRIMARY KEY); INSERT INTO pgferry.mine VALUES (1), (2); CREATE TABLE pgferry.notes (msg text)',
-      [],
-      'theirs',
-    );
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      for (const db of ['leftover', 'theirs']) {
+        await pair.source.query(`CREATE DATABASE ${db}`);
+        await pair.source.query(EARLIER_POSITION + USER_TABLE, [], db);
+      }
+      await pair.source.query(
+        'CREATE TABLE pgferry.mine (id int PRIMARY KEY); INSERT INTO pgferry.mine VALUES (1), (2); CREATE TABLE pgferry.notes (msg text)',
+        [],
+        'theirs',
+      );
+    },
   });
-  after(async () => pair?.stop());
 
   it("publishes and copies the user's table and not the earlier run's position table, whose row stays on the source alone", async () => {
+    const { pair } = servers;
     const spec = pairSpec(pair, 'own-tables', ['leftover'], { mode: 'Online' });
     const store = new CatalogConnection(spec.target);
     try {
@@ -79,6 +79,7 @@ describe("pgferry's own tables on the source (integration)", function () {
   });
 
   it('refuses a table of someone else in a schema named pgferry before either server changes, naming it and the fix', async () => {
+    const { pair } = servers;
     const validated = pairSpec(pair, 'own-tables-theirs', ['theirs'], { option: 'Validate' });
     const refused = (await runValidation(validated)).filter((r) => r.code === 'CONTROL_SCHEMA_NOT_OURS');
     assert.equal(refused.length, 1);

@@ -5,8 +5,7 @@
 // the index bound to the other schema's function on the target.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
-import { pairSpec, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, type ServerPair, suiteServers, waitForStatus } from '../support';
 import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCHEMA = `
@@ -57,18 +56,18 @@ async function indexFunctionSchema(cluster: ServerPair['source'], database: stri
 
 describe('safety: a database search_path that puts a user schema first', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    for (const db of ['sp_offline', 'sp_online']) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(SCHEMA, [], db);
-      await pair.source.query(`ALTER DATABASE ${db} SET search_path = app, public`);
-    }
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      for (const db of ['sp_offline', 'sp_online']) {
+        await pair.source.query(`CREATE DATABASE ${db}`);
+        await pair.source.query(SCHEMA, [], db);
+        await pair.source.query(`ALTER DATABASE ${db} SET search_path = app, public`);
+      }
+    },
   });
-  after(async () => pair?.stop());
 
   it('offline: OID-alias values arrive naming the same objects, and the index calls the same function', async () => {
+    const { pair } = servers;
     const status = await runMigration(pairSpec(pair, 'sp-offline', ['sp_offline'], { option: 'Migrate' }));
     assert.equal(status.state, 'Succeeded', status.message);
     assert.equal(status.verification?.ok, true, status.verification?.firstMismatch);
@@ -92,31 +91,27 @@ describe('safety: a database search_path that puts a user schema first', functio
   });
 
   it('online: streamed OID-alias values are applied naming the same objects', async () => {
-    const store = new CatalogConnection(serverSpec(pair.target));
-    try {
-      const running = runMigration(pairSpec(pair, 'sp-online', ['sp_online'], { mode: 'Online', option: 'Migrate' }));
-      await waitForStatus(store, 'sp-online', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
-      // a new session of the application: the database's search_path applies
-      await pair.source.query(
-        `INSERT INTO things VALUES (1000, 'things', 'things', 'norm', ARRAY['widgets'::regclass], 'streamed');
-         UPDATE things SET rel = 'widgets', rels = ARRAY['things'::regclass] WHERE id = 1`,
-        [],
-        'sp_online',
-      );
-      await waitForStatus(store, 'sp-online', (s) => (s.databases[0]?.inserts ?? 0) >= 1 && (s.databases[0]?.updates ?? 0) >= 1);
-      await requestCutover(store, 'sp-online');
-      const status = await running;
-      assert.equal(status.state, 'Succeeded', status.message);
-      const target = await readThings(pair.target, 'sp_online');
-      assert.deepEqual(target, await readThings(pair.source, 'sp_online'));
-      assert.deepEqual(
-        target.find((r) => r.id === 1000),
-        { id: 1000, rel: 'app.things', typ: 'app.things', fn: 'app.norm', rels: '{app.widgets}', t: 'streamed' },
-      );
-      assert.equal(target.find((r) => r.id === 1)?.rels, '{app.things}');
-      assert.equal(await indexFunctionSchema(pair.target, 'sp_online'), 'app');
-    } finally {
-      await store.close();
-    }
+    const { pair, store } = servers;
+    const running = runMigration(pairSpec(pair, 'sp-online', ['sp_online'], { mode: 'Online', option: 'Migrate' }));
+    await waitForStatus(store, 'sp-online', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+    // a new session of the application: the database's search_path applies
+    await pair.source.query(
+      `INSERT INTO things VALUES (1000, 'things', 'things', 'norm', ARRAY['widgets'::regclass], 'streamed');
+       UPDATE things SET rel = 'widgets', rels = ARRAY['things'::regclass] WHERE id = 1`,
+      [],
+      'sp_online',
+    );
+    await waitForStatus(store, 'sp-online', (s) => (s.databases[0]?.inserts ?? 0) >= 1 && (s.databases[0]?.updates ?? 0) >= 1);
+    await requestCutover(store, 'sp-online');
+    const status = await running;
+    assert.equal(status.state, 'Succeeded', status.message);
+    const target = await readThings(pair.target, 'sp_online');
+    assert.deepEqual(target, await readThings(pair.source, 'sp_online'));
+    assert.deepEqual(
+      target.find((r) => r.id === 1000),
+      { id: 1000, rel: 'app.things', typ: 'app.things', fn: 'app.norm', rels: '{app.widgets}', t: 'streamed' },
+    );
+    assert.equal(target.find((r) => r.id === 1)?.rels, '{app.things}');
+    assert.equal(await indexFunctionSchema(pair.target, 'sp_online'), 'app');
   });
 });

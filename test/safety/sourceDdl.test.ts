@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
 import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/prepare/sourceDdl';
 import { isPgferryError } from '../../provider/engine/core/errors';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, suiteServers } from '../support';
 
 const DB = 'busy';
 /** How long runSourceDdl tries before it gives up, in this test. */
@@ -58,15 +58,14 @@ function application(client: pg.Client): { stop: () => Promise<{ slowestMs: numb
 
 describe('safety: pgferry DDL on the source waits briefly and names who holds a table', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query('CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY KEY)', [], DB);
+  const servers = suiteServers({
+    databases: {
+      [DB]: 'CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY KEY)',
+    },
   });
-  after(async () => pair?.stop());
 
   it('retries with short lock waits while an application keeps writing, then names the blocking session', async () => {
+    const { pair } = servers;
     const holder = await pair.source.connect(DB);
     const writer = await pair.source.connect(DB);
     const ddl = await pair.source.connect(DB);
@@ -117,6 +116,7 @@ describe('safety: pgferry DDL on the source waits briefly and names who holds a 
   });
 
   it('an online migration that cannot set REPLICA IDENTITY FULL fails naming the session and leaves the source as it was', async () => {
+    const { pair } = servers;
     const holder = await pair.source.connect(DB);
     try {
       await holder.query(`SET application_name = 'long-etl'`);

@@ -7,40 +7,39 @@ import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { MigrationStatus } from '../../provider/engine';
-import { startPair, until, type ServerPair } from '../support';
+import { suiteServers, until } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from '../cli/helpers';
 
 describe('safety: an online migration whose runner was killed', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
   let file: string;
   let flags: string[];
   let env: Record<string, string>;
-  before(async () => {
-    pair = await startPair();
-    await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(
-      `CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 500) g`,
-      [],
-      'shop',
-    );
-    file = propertiesFile({
-      properties: {
-        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
-        SecretParameters: {
-          AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password },
-          targetServerUserName: pair.target.user,
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      await pair.source.query('CREATE DATABASE shop');
+      await pair.source.query(
+        `CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 500) g`,
+        [],
+        'shop',
+      );
+      file = propertiesFile({
+        properties: {
+          SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
+          SecretParameters: {
+            AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password },
+            targetServerUserName: pair.target.user,
+          },
+          targetDbServerFullyQualifiedDomainName: pair.target.host,
+          targetDbServerPort: pair.target.port,
+          DBsToMigrate: ['shop'],
+          OverwriteDBsInTarget: true,
         },
-        targetDbServerFullyQualifiedDomainName: pair.target.host,
-        targetDbServerPort: pair.target.port,
-        DBsToMigrate: ['shop'],
-        OverwriteDBsInTarget: true,
-      },
-    });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
-    env = { PGPASSWORD: pair.target.password };
+      });
+      flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
+      env = { PGPASSWORD: pair.target.password };
+    },
   });
-  after(async () => pair?.stop());
 
   const show = async (): Promise<MigrationStatus> => {
     const result = await runCli(['show', '--name', 'stops', '--properties', file, ...PGFERRY_JSON, ...flags], env);
@@ -49,6 +48,7 @@ describe('safety: an online migration whose runner was killed', function () {
   };
 
   it('is visible to --wait, show and cancel, and cancel releases what it holds on both servers', async () => {
+    const { pair } = servers;
     const created = await runCli(
       ['create', '--name', 'stops', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
       {},

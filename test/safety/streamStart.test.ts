@@ -10,9 +10,8 @@ import { requestCutover, startMigration } from '../../provider/engine';
 import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/prepare/sourcePrep';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
-import { CatalogConnection } from '../../provider/engine/control/connection';
 import { setIdentityFull } from '../../provider/engine/footprint/replicaIdentity';
-import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, serverSpec, suiteServers, until, waitForStatus } from '../support';
 import { rowsOf } from '../cdc/harness';
 import { createMigration } from '../../provider/engine/control/store';
 
@@ -20,17 +19,15 @@ const DB = 'start';
 
 describe('safety: every table the copy snapshot shows is streamed or reported', function () {
   this.timeout(120_000);
-  let pair: ServerPair;
-  before(async () => {
-    pair = await startPair(15, 15);
-    await pair.source.query(`CREATE DATABASE ${DB}`);
-    await pair.source.query('CREATE TABLE first (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int)', [], DB);
+  const servers = suiteServers({
+    databases: {
+      [DB]: 'CREATE TABLE first (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int)',
+    },
   });
-  after(async () => pair?.stop());
 
   it('a table created after the publication, before the snapshot, is published before the copy reads it', async () => {
+    const { pair, store } = servers;
     const spec = pairSpec(pair, 'start-m', [DB], { mode: 'Online' });
-    const store = new CatalogConnection(serverSpec(pair.target));
     const run: SourcePrepContext = { spec, store, signal: new AbortController().signal, warn: async () => undefined };
     let takes = 0;
     const exporters: pg.Client[] = [];
@@ -76,13 +73,13 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
       );
     } finally {
       for (const e of exporters) await closeSession(e);
-      await store.close();
       // the test prepared the source outside any migration: nothing else would drop its publication
       await pair.source.query('DROP PUBLICATION IF EXISTS start_pub', [], DB);
     }
   });
 
   it('a table created between the publication and the snapshot of a real migration has its copied and streamed rows on the target', async () => {
+    const { pair, store } = servers;
     const db = 'start_live';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(
@@ -92,7 +89,6 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
       db,
     );
     const spec = pairSpec(pair, 'start-live', [db], { mode: 'Online', option: 'Migrate' });
-    const store = new CatalogConnection(serverSpec(pair.target));
     // The copy locks every table before its snapshot, after the publication exists: a lock the
     // test holds on the unlogged table (copied, never published) keeps it waiting right there.
     const blocker = await pair.source.connect(db);
@@ -154,7 +150,6 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
       assert.deepEqual(late, { copied: 48, streamed: 30, updated: 1 });
     } finally {
       await blocker.end().catch(() => undefined);
-      await store.close();
     }
   });
 });

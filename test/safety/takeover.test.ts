@@ -10,15 +10,14 @@ import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } f
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import {
-  serverSpec,
-  startPair,
+  type Cluster,
   processAlive,
+  serverSpec,
+  type SourceWriter,
+  startSourceWriter,
+  suiteServers,
   until,
   waitForStatus,
-  startSourceWriter,
-  type Cluster,
-  type ServerPair,
-  type SourceWriter,
 } from '../support';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
@@ -50,26 +49,26 @@ const WALSENDERS = `SELECT active_pid AS pid FROM pg_replication_slots WHERE act
 
 describe('safety: a resumed runner takes over from a stopped one that lost its lease (seed 1664726215)', function () {
   this.timeout(300_000);
-  let pair: ServerPair;
   let spec: MigrationSpec;
-  before(async () => {
-    pair = await startPair();
-    for (const db of DATABASES) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(LEDGER_SQL, [], db);
-    }
-    spec = parseMigrationSpec({
-      migrationName: 'takeover',
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: DATABASES,
-      mode: 'Online',
-      allowReplicaIdentityFull: true,
-    });
+  const servers = suiteServers({
+    setUp: async (pair) => {
+      for (const db of DATABASES) {
+        await pair.source.query(`CREATE DATABASE ${db}`);
+        await pair.source.query(LEDGER_SQL, [], db);
+      }
+      spec = parseMigrationSpec({
+        migrationName: 'takeover',
+        source: serverSpec(pair.source),
+        target: serverSpec(pair.target),
+        databases: DATABASES,
+        mode: 'Online',
+        allowReplicaIdentityFull: true,
+      });
+    },
   });
-  after(async () => pair?.stop());
 
   it("ends the old runner's sessions before streaming; the old runner, woken, exits; nothing lost or applied twice", async () => {
+    const { pair } = servers;
     const store = new CatalogConnection(spec.target);
     const writers = await Promise.all(DATABASES.map((db) => startWriter(pair.source, db)));
     let oldRunner: number | undefined;

@@ -8,6 +8,7 @@ import { runningClusters, startCluster, type Cluster, type PgMajor } from '../..
 import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
 import { leftBehind, leftNow } from './leaks';
 import { RUNNER_LOCKED_SQL } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { FINAL_STATES } from '../../provider/engine/core/model';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
@@ -58,6 +59,61 @@ export async function startPair(
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
     },
   };
+}
+
+/** A suite's server pair and the control catalog on its target, started before its tests and stopped after them. */
+export interface SuiteServers {
+  readonly pair: ServerPair;
+  readonly store: CatalogConnection;
+}
+
+/** How a suite's pair is started: the majors and source settings startPair takes, and what the suite makes on it first. */
+export interface SuiteServersOptions {
+  readonly sourceMajor?: PgMajor;
+  readonly targetMajor?: PgMajor;
+  readonly sourceSettings?: Readonly<Record<string, string>>;
+  /** Databases made on the source once the pair is up, each from its script, before `setUp`. */
+  readonly databases?: Readonly<Record<string, string>>;
+  /** Run once the pair is up, in the same `before` (what the suite makes beyond its databases). */
+  readonly setUp?: (pair: ServerPair) => Promise<void>;
+}
+
+/**
+ * Starts a pair (PostgreSQL 15 both unless told) and opens its target's control catalog (a
+ * connection made on first use) in the suite's `before`; closes and stops both in its `after`.
+ * Called in a describe's body: its hooks run before the ones the suite registers after the call.
+ */
+export function suiteServers(options: SuiteServersOptions = {}): SuiteServers {
+  let started: SuiteServers | undefined;
+  let pair: ServerPair | undefined;
+  before(async () => {
+    pair = await startPair(options.sourceMajor, options.targetMajor, options.sourceSettings);
+    started = { pair, store: new CatalogConnection(serverSpec(pair.target)) };
+    for (const [db, script] of Object.entries(options.databases ?? {})) await makeDatabase(pair.source, db, script);
+    await options.setUp?.(pair);
+  });
+  after(async () => {
+    await started?.store.close();
+    await pair?.stop();
+  });
+  const ready = (): SuiteServers => {
+    if (!started) throw new Error("the suite's servers are started by its before hook: read them inside a test");
+    return started;
+  };
+  return {
+    get pair() {
+      return ready().pair;
+    },
+    get store() {
+      return ready().store;
+    },
+  };
+}
+
+/** Makes `db` on one server (a test's own name, quoted) and runs `script` in it. */
+export async function makeDatabase(cluster: Cluster, db: string, script: string): Promise<void> {
+  await cluster.query(`CREATE DATABASE ${ident(db)}`);
+  await cluster.query(script, [], db);
 }
 
 /** How long a canceled migration may take to release what it made and end. */

@@ -7,7 +7,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import type { Cluster } from '../../provider/localpg/cluster';
-import { pairSpec, type ServerPair } from './servers';
+import { makeDatabase, pairSpec, type ServerPair } from './servers';
 import { startSourceWriter, type SourceWriter, type WriteTransaction } from './sourceWriter';
 import { endIfRunning, waitForStatus } from './wait';
 
@@ -66,8 +66,7 @@ export interface QuietTableRun {
  * row of `busy` a transaction, so that the stream goes on while another table changes shape.
  */
 export async function quietTableRun(pair: ServerPair, run: QuietTableRun, body: (run: StreamedRun) => Promise<void>): Promise<void> {
-  await pair.source.query(`CREATE DATABASE ${run.db}`);
-  await pair.source.query(run.schema, [], run.db);
+  await makeDatabase(pair.source, run.db, run.schema);
   const spec = {
     ...pairSpec(pair, run.name, [run.db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true }),
     target: run.target,

@@ -1,16 +1,17 @@
 // The setup every fallback-window test starts from: an online migration, made on the source from a
 // script, cut over with a fallback window, returned once the window is Open (the reverse stream
-// applies the new server's writes to the old source); the suite's servers and the target's control
-// catalog; and the steps the window tests repeat: a write in a writable transaction (the old source
-// is fenced read-only), a wait for the reverse stream, and the two ends of a fall-back (stopped
-// before its point of no return, or fell back with a table alike on both servers).
+// applies the new server's writes to the old source); and the steps the window tests repeat: a
+// write in a writable transaction (the old source is fenced read-only), a wait for the reverse
+// stream, and the ends of a fall-back (asked and settled, stopped before its point of no return, or
+// fell back with a table alike on both servers). The suite's servers are servers.ts's suiteServers.
 import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, requestFallBack, startMigration } from '../../provider/engine';
-import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
+import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { Cluster } from '../../provider/localpg/cluster';
-import { pairSpec, serverSpec, startPair, type ServerPair } from './servers';
+import { makeDatabase, pairSpec, serverSpec, type ServerPair, type SuiteServers } from './servers';
 import { fallBackSettles, until, waitForStatus } from './wait';
 
 /** The source's table most window tests migrate: `notes`, 50 rows. */
@@ -18,43 +19,17 @@ export const NOTES_SETUP = `
 CREATE TABLE notes (id int PRIMARY KEY, v text);
 INSERT INTO notes SELECT g, 'before' FROM generate_series(1, 50) g;`;
 
-/** A suite's server pair and the control catalog on its target, started before its tests and stopped after them. */
-export interface WindowServers {
-  readonly pair: ServerPair;
-  readonly store: CatalogConnection;
-}
-
-/** Starts a pair (PostgreSQL 15 both) and opens its target's control catalog in the suite's `before`; closes and stops both in its `after`. */
-export function windowServers(): WindowServers {
-  let started: WindowServers | undefined;
-  let pair: ServerPair | undefined;
-  before(async () => {
-    pair = await startPair();
-    started = { pair, store: new CatalogConnection(serverSpec(pair.target)) };
-  });
-  after(async () => {
-    await started?.store.close();
-    await pair?.stop();
-  });
-  const ready = (): WindowServers => {
-    if (!started) throw new Error("the suite's servers are started by its before hook: read them inside a test");
-    return started;
-  };
-  return {
-    get pair() {
-      return ready().pair;
-    },
-    get store() {
-      return ready().store;
-    },
-  };
-}
-
 export interface WindowOpenOptions {
   /** The spec's inputs beside the online ones with a one-hour window (e.g. allowReplicaIdentityFull). */
   readonly spec?: Record<string, unknown>;
   /** Done while the migration streams, before its cutover is asked (a table made there, a DBA's on the target). */
   readonly whileStreaming?: (spec: MigrationSpec) => Promise<void>;
+  /** PGFERRY_FAILPOINTS for the runner started here (set only while it starts): a step of its fall-back armed. */
+  readonly failpoints?: string;
+  /** Done right after the migration is started, before it is waited for (an agent that runs it started). */
+  readonly afterStart?: () => Promise<void>;
+  /** How long each wait on the migration's state may take (default waitForStatus's). */
+  readonly waitMs?: number;
 }
 
 /**
@@ -82,20 +57,31 @@ export async function cutOverWithWindows(
   options: WindowOpenOptions = {},
 ): Promise<MigrationSpec> {
   for (const db of dbs) {
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(setup, [], db);
+    await makeDatabase(pair.source, db, setup);
   }
   const spec = pairSpec(pair, name, dbs, { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h', ...options.spec });
-  await startMigration(spec);
-  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await startArmed(spec, options.failpoints);
+  await options.afterStart?.();
+  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state), options.waitMs);
   await options.whileStreaming?.(spec);
   await requestCutover(spec.target, name);
-  const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
+  const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state), options.waitMs);
   assert.equal(cutOver.state, 'Succeeded', cutOver.message);
   await until(dbs.length === 1 ? 'the window open' : 'every window open', async () =>
     (await fallbackWindows(store, name)).filter((w) => w.state === 'Open').length === dbs.length ? true : undefined,
   );
   return spec;
+}
+
+/** Starts the migration's runner, with `failpoints` in its environment when given (this process's taken back at once). */
+async function startArmed(spec: MigrationSpec, failpoints: string | undefined): Promise<void> {
+  if (failpoints === undefined) return void (await startMigration(spec));
+  process.env.PGFERRY_FAILPOINTS = failpoints;
+  try {
+    await startMigration(spec);
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+  }
 }
 
 /** A probe for `until`: true once the window of the one database of `name` is in `state`. */
@@ -131,9 +117,8 @@ export async function windowRows(cluster: Cluster, db: string, table: string): P
  * point of no return, the window Open again with a one-line message `fall-back stopped: ...`, which
  * is returned. `seen`: what the failure message adds (the old source as the test reads it).
  */
-export async function fallBackStopped(servers: WindowServers, name: string, seen: () => Promise<string> = async () => ''): Promise<string> {
-  await requestFallBack(serverSpec(servers.pair.target), name);
-  const settled = await fallBackSettles(servers.store, name);
+export async function fallBackStopped(servers: SuiteServers, name: string, seen: () => Promise<string> = async () => ''): Promise<string> {
+  const settled = await askFallBack(servers, name);
   const [window] = await fallbackWindows(servers.store, name);
   const message = window!.message ?? '';
   if (window!.state !== 'Open') {
@@ -147,12 +132,17 @@ export async function fallBackStopped(servers: WindowServers, name: string, seen
 }
 
 /** Falls back the one database of `name`: the window FellBack, and `table` read back alike on both servers; returns its rows on the old source. */
-export async function fellBackAlike(servers: WindowServers, name: string, db: string, table: string): Promise<string[]> {
-  const { pair, store } = servers;
-  await requestFallBack(serverSpec(pair.target), name);
-  const fellBack = await fallBackSettles(store, name);
+export async function fellBackAlike(servers: SuiteServers, name: string, db: string, table: string): Promise<string[]> {
+  const { pair } = servers;
+  const fellBack = await askFallBack(servers, name);
   assert.equal(fellBack.databases[0]!.fallback!.state, 'FellBack', fellBack.databases[0]!.fallback!.message);
   const carried = await windowRows(pair.source, db, table);
   assert.deepEqual(carried, await windowRows(pair.target, db, table), `every row of ${table} on the old source, each once`);
   return carried!;
+}
+
+/** Asks a fall-back of `name` and waits until it settles (fell back, or stopped with the stream going on): the catalog's status then. */
+export async function askFallBack(servers: SuiteServers, name: string): Promise<MigrationStatus> {
+  await requestFallBack(serverSpec(servers.pair.target), name);
+  return fallBackSettles(servers.store, name);
 }

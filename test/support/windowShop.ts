@@ -1,7 +1,9 @@
 // The shop the fall-back scenarios move and write (items, orders referencing items, scratch, and a
-// sequence the application draws from), both servers read back table by table, and the pair with a
-// managed-like target those scenarios run again on. fallback/fallBack, reverseStream and
-// forwardAgain each drive the shop through their own steps; what they read and start is here.
+// sequence the application draws from), both servers read back table by table (the shop's tables
+// or a scenario's own), and the pair with a managed-like target those scenarios run again on.
+// fallback/fallBack, reverseStream, forwardAgain, fallBackKilled, fallBackRecheck and agentWindow
+// each drive their tables through their own steps; what they read and start is here.
+import assert from 'node:assert/strict';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import type { Cluster } from '../../provider/localpg/cluster';
@@ -52,11 +54,34 @@ export async function rowsOnBoth(
 
 /** Whether every shop table holds the same rows on both servers (a probe for `until`). */
 export async function shopAlike(pair: ServerPair, db: string, columns: ShopColumns = 'each'): Promise<boolean> {
-  for (const table of SHOP_TABLES) {
+  return tablesAlike(pair, db, SHOP_TABLES, columns);
+}
+
+/** Whether each of `tables` (a scenario's own, never user data) holds the same rows on both servers (a probe for `until`). */
+export async function tablesAlike(
+  pair: ServerPair,
+  db: string,
+  tables: readonly string[],
+  columns: ShopColumns = 'each',
+): Promise<boolean> {
+  for (const table of tables) {
     const [old, now] = await rowsOnBoth(pair, db, table, columns);
     if (old.length !== now.length || old.some((r, i) => r !== now[i])) return false;
   }
   return true;
+}
+
+/** Asserts that each of `tables` holds the same rows on both servers, the failure naming the table and `how`. */
+export async function assertTablesAlike(pair: ServerPair, db: string, tables: readonly string[], how = ''): Promise<void> {
+  for (const table of tables) {
+    const [old, now] = await rowsOnBoth(pair, db, table);
+    assert.deepEqual(old, now, how ? `${table} differs ${how}` : table);
+  }
+}
+
+/** The one number `sql` returns (its column `n`) on one server of the pair. */
+export async function countOn(pair: ServerPair, side: 'source' | 'target', db: string, sql: string): Promise<number> {
+  return Number((await pair[side].query<{ n: string }>(sql, [], db))[0]!.n);
 }
 
 /** The table's columns on one server, quoted, in their order. */
