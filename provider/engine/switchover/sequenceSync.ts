@@ -241,7 +241,9 @@ export async function freeStandingPairs(
 ): Promise<SequenceAtOpening[]> {
   const options = { database, purpose: 'fallback window', readOnly: true };
   return withSessionPair(source, options, target, options, async (pair) => {
-    const byName = new Map((await listSequencesWithOwners(pair.source)).filter((s) => !s.owner).map((s) => [qualifiedKey(s.schema, s.name), s]));
+    const byName = new Map(
+      (await listSequencesWithOwners(pair.source)).filter((s) => !s.owner).map((s) => [qualifiedKey(s.schema, s.name), s]),
+    );
     return (await listSequencesWithOwners(pair.target)).flatMap((t) => {
       if (t.owner) return [];
       const mate = mine === undefined || mine(t) ? byName.get(qualifiedKey(t.schema, t.name)) : undefined;
@@ -331,7 +333,14 @@ function pairedByOpening(
     filter,
     mine,
   );
-  return [...pairs, ...pairSequences(rest, unrecorded), ...pairSequences(owned, here.filter((s) => s.owner))];
+  return [
+    ...pairs,
+    ...pairSequences(rest, unrecorded),
+    ...pairSequences(
+      owned,
+      here.filter((s) => s.owner),
+    ),
+  ];
 }
 
 /** The identity of the new server's free-standing sequence of each pair under one name on both servers, by its known key (SequencesBack.identities). */
@@ -369,7 +378,9 @@ export async function syncSequencesBack(
     const ours = (await listSequencesWithOwners(here)).filter((s) => !filter.leftOut.has(s.oid));
     const theirs = await listSequencesWithOwners(there);
     const { atOpening } = mine;
-    const pairs = atOpening ? pairedByOpening(theirs, ours, filter, { ...mine, atOpening }) : pairSequences(takenBack(theirs, filter, mine), ours);
+    const pairs = atOpening
+      ? pairedByOpening(theirs, ours, filter, { ...mine, atOpening })
+      : pairSequences(takenBack(theirs, filter, mine), ours);
     const values = await readSequenceValues(
       there,
       pairs.map((p) => p.there),
