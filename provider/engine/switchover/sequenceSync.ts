@@ -9,7 +9,10 @@
 // restored or made there, told by the known objects and the OID recorded for each: not one a DBA
 // made there under that name, at a cutover or in a fallback window). A sequence of that name that
 // is someone else's (a DBA's on the target, a bystander's on the old source, one outside the
-// filters) is never set: the cutover warns of it, naming it and what to do.
+// filters) is never set: the cutover warns of it, naming it and what to do. At a fall-back, a
+// free-standing one is paired by the OIDs its window recorded when it opened (freeStandingPairs,
+// pairedByOpening): the applications may rename it on the new server, or make another under its
+// name, in the window.
 import { listSequencesWithOwners, sequencePairKeys, type OwnedSequence, type SourceSequence } from '../catalog/introspect';
 import { withSessionPair } from '../connect/session';
 import type pg from 'pg';
@@ -359,8 +362,9 @@ function pairedIdentities(pairs: readonly SequencePair[]): Map<string, string> {
  * lower than what the old source handed out itself (its values from before the cutover, or a
  * nextval since): valuesAhead. So an application back on the old source draws no value twice. Each
  * sequence is paired as pairSequences pairs them, and only the migration's (takenBack): one owned
- * by a column of a table the migration moved, by that column; a free-standing one the migration
- * restored, by its name. `filter` is the old source's plan, read once by the fall-back: a sequence
+ * by a column of a table the migration moved, by that column; a free-standing one by the OIDs the
+ * window recorded (pairedByOpening), or by its name where it recorded none (a window opened before
+ * control migration 36), only the one the migration restored. `filter` is the old source's plan, read once by the fall-back: a sequence
  * of the new server is left out by its name or its table's, one of the old source by its OID. A
  * sequence the old source lacks (made on the new server alone) is passed over: the schema check
  * names it. (The sequences of the tables the window made are carried with their rows, by the
