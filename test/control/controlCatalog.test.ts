@@ -153,7 +153,7 @@ describe('control catalog', () => {
       await createMigration(store, { name: 'again', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
       await setState(store, 'again', 'Succeeded', 'Completed');
       await recordFallbackWindow(store, 'again', 'd1', 3600);
-      await markFallbackOpen(store, 'again', 'd1', '0/1000', []);
+      await markFallbackOpen(store, 'again', 'd1', '0/1000', [], []);
       await requestFallBack(store, 'again', true);
       await markFallingBack(store, 'again', 'd1');
       await markFellBack(store, 'again', 'd1', 'fell back', 'fall-back completed');
@@ -190,7 +190,7 @@ describe('control catalog', () => {
         await createMigration(store, { name, mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
         await setState(store, name, 'Succeeded', 'Completed');
         await recordFallbackWindow(store, name, 'd1', 3600);
-        await markFallbackOpen(store, name, 'd1', '0/1000', []);
+        await markFallbackOpen(store, name, 'd1', '0/1000', [], []);
       }
       await requestFallBack(store, 'once');
       await markFallingBack(store, 'once', 'd1');

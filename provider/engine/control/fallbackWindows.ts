@@ -119,15 +119,29 @@ export async function recordFallbackWindow(store: CatalogConnection, migration: 
             close_requested_at = NULL, closed_at = NULL, message = NULL, latency_seconds = NULL, pending_bytes = NULL,
             retained_bytes = NULL, stopped_lsn = NULL, apply_stop = NULL, fall_back_requested_at = NULL, fall_back_started_at = NULL,
             fall_back_released = false, fell_back_at = NULL, downtime_seconds = NULL, forward_again = false,
-            forward_lsn = NULL, forward_reopened_at = NULL, target_tables = NULL
+            forward_lsn = NULL, forward_reopened_at = NULL, target_tables = NULL, sequences = NULL
       WHERE w.state = 'FellBack' AND w.forward_reopened_at IS NOT NULL`,
     [migration, database, seconds],
   );
 }
 
 /**
+ * A free-standing sequence of the new server when a window opened: its name then, its OID there, and
+ * the OID of the old source's it was paired with (null: none, a sequence not the migration's).
+ */
+export interface SequenceAtOpening {
+  readonly schema: string;
+  readonly name: string;
+  /** The OID of its mate on the old source; null for one the migration did not pair (a DBA's, one outside the filters). */
+  readonly source: string | null;
+  /** Its OID on the new server. */
+  readonly target: string;
+}
+
+/**
  * The reverse slot and publication exist: the window is Open from the slot's consistent point, with
- * the OIDs of the target's tables at that point (a table made later is the window's own).
+ * the OIDs of the target's tables at that point (a table made later is the window's own), and the
+ * free-standing sequences paired then (control migration 36).
  */
 export async function markFallbackOpen(
   store: CatalogConnection,
@@ -135,11 +149,31 @@ export async function markFallbackOpen(
   database: string,
   openedLsn: string,
   targetTables: readonly string[],
+  sequences: readonly SequenceAtOpening[],
 ): Promise<void> {
+  await store.install(); // the sequences come with version 36
   await store.query(
-    `UPDATE ${T} SET state = 'Open', opened_lsn = $3, target_tables = $4::oid[] WHERE migration = $1 AND database = $2 AND state = 'Opening'`,
-    [migration, database, openedLsn, targetTables],
+    `UPDATE ${T} SET state = 'Open', opened_lsn = $3, target_tables = $4::oid[], sequences = $5::jsonb
+      WHERE migration = $1 AND database = $2 AND state = 'Opening'`,
+    [migration, database, openedLsn, targetTables, JSON.stringify(sequences)],
   );
+}
+
+/**
+ * The free-standing sequences paired when the database's window opened; undefined for a window
+ * opened by a pgferry before control migration 36, which did not record them.
+ */
+export async function sequencesAtOpening(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+): Promise<readonly SequenceAtOpening[] | undefined> {
+  await store.install();
+  const rows = await store.query<{ sequences: SequenceAtOpening[] | null }>(
+    `SELECT sequences FROM ${T} WHERE migration = $1 AND database = $2`,
+    [migration, database],
+  );
+  return rows[0]?.sequences ?? undefined;
 }
 
 /**

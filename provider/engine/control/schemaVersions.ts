@@ -764,6 +764,19 @@ ALTER TABLE pgferry.known_object ADD COLUMN source_oid oid;
 COMMENT ON COLUMN pgferry.known_object.source_oid IS 'an enum type''s OID on the source when the target''s type last matched it: another OID under its name there means the source made the type again';
 `,
   },
+  {
+    // The new server's free-standing sequences when a fallback window opens, each with its OID and the
+    // OID of the old source's it is paired with (by name then, the cutover's verification just found
+    // them alike; none for one that is not the migration's): a fall-back pairs them again by those
+    // OIDs (switchover/sequenceSync.ts), never by the name alone, which the applications may give in
+    // the window to another sequence (one renamed away, one dropped and made again), and takes one
+    // made since for the applications'. A window opened before this version has none: by name, as before.
+    version: 36,
+    sql: `
+ALTER TABLE pgferry.fallback_window ADD COLUMN sequences jsonb;
+COMMENT ON COLUMN pgferry.fallback_window.sequences IS 'the new server''s free-standing sequences when the window opened: schema, name, OID there (target) and of the old source''s it was paired with (source, null for none)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

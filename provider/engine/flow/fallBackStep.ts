@@ -26,12 +26,14 @@ import {
   markFallingBack,
   markFellBack,
   tablesAtOpening,
+  sequencesAtOpening,
+  type SequenceAtOpening,
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent } from '../control/store';
 import { lateArrivals, lateArrivalWords, markFallBackPoint } from '../switchover/marker';
-import { madeByMigration, syncSequencesBack } from '../switchover/sequenceSync';
+import { madeByMigration, SequenceRenamedInWindow, syncSequencesBack, type SequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
 import { fenceWindowTables, handOverFences } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
@@ -296,6 +298,8 @@ interface ReadBeforeHold {
   readonly notStreamed: Awaited<ReturnType<typeof notStreamedTables>>;
   /** The new server's tables when the window opened (switchover/windowTables.ts); none recorded before control migration 34. */
   readonly opening: readonly string[] | undefined;
+  /** The free-standing sequences paired when the window opened (switchover/sequenceSync.ts); none recorded before control migration 36. */
+  readonly sequencesAtOpening: readonly SequenceAtOpening[] | undefined;
 }
 
 async function readBeforeHold(run: SwitchoverRun, database: string): Promise<ReadBeforeHold> {
@@ -306,7 +310,8 @@ async function readBeforeHold(run: SwitchoverRun, database: string): Promise<Rea
   const schema = await wholeSchemaCheck(run, database, { filter });
   const notStreamed = await notStreamedTables(store, spec.migrationName, [database]);
   const opening = await tablesAtOpening(store, spec.migrationName, database);
-  return { filter, schema, notStreamed, opening };
+  const sequencesOpened = await sequencesAtOpening(store, spec.migrationName, database);
+  return { filter, schema, notStreamed, opening, sequencesAtOpening: sequencesOpened };
 }
 
 /** Fence, marker, drain, the window's tables, then the rest: everything before the point of no return. */
@@ -371,8 +376,17 @@ async function levelAndVerify(
   const name = spec.migrationName;
   // a free-standing sequence of the new server is the migration's only as restored or made there (its OID)
   const made = madeByMigration(read.schema.known);
-  const mine = { ...(read.opening ? { opening: read.opening } : {}), ...(made ? { madeByMigration: made } : {}) };
-  const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, read.filter, mine));
+  const mine = {
+    ...(read.opening ? { opening: read.opening } : {}),
+    ...(made ? { madeByMigration: made } : {}),
+    ...(read.sequencesAtOpening ? { atOpening: read.sequencesAtOpening } : {}),
+  };
+  const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, read.filter, mine)).catch(
+    (error: unknown) => {
+      // a sequence renamed on the new server in the window: nothing set yet, the rename to follow first
+      throw error instanceof SequenceRenamedInWindow ? new FallBackStopped(error.message) : error;
+    },
+  );
   run.onProgress({
     kind: 'info',
     database,
@@ -384,7 +398,7 @@ async function levelAndVerify(
   await configRowsBack(run, database);
   clock.done('large objects');
   const recheck = reverseRecheck(stream.applier, openedLsn);
-  await verifyBack(run, database, read, recheck, kept);
+  await verifyBack(run, database, read, recheck, kept, sequences);
   clock.done('verification');
   // read last, as close to the point of no return as can be: a table made or filled since the plan
   if (read.planned) await windowTablesAgain(run, database, read.planned);
@@ -553,13 +567,14 @@ async function verifyBack(
   before: ReadBeforeHold,
   recheck: VerifyOptions['recheck'],
   keptLargeObjects: readonly string[],
+  sequences?: SequencesBack,
 ): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   // what the new server alone has (a DBA's index, table or column, made there while streaming or in
   // the window) is not the migration's: kept there and named, neither a difference nor carried back
   const { check: compare, known } = before.schema;
-  const check = await again(run, 'the schema check', compare);
+  const check = await again(run, 'the schema check', () => compare(sequences?.identities));
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   const leftBehind = await again(run, 'the columns of the new server', () => columnsLeftBehind(spec.target, database, check.kept ?? []));
   if (leftBehind) throw new FallBackStopped(leftBehind);

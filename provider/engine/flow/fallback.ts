@@ -13,6 +13,8 @@ import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { openReverseStream, publishedTables } from '../footprint/reverseStream';
 import { targetTableOids } from '../switchover/windowTables';
+import { freeStandingPairs } from '../switchover/sequenceSync';
+import { sequencesMadeByMigration } from './cutoverSync';
 import { REVERSE_STREAM_WORDS } from '../core/streamWords';
 import { fallBackMessagePrefix, qualifiedKey, reverseStreamNamesOf } from '../core/names';
 import { pendingIdentityChanges } from '../footprint/replicaIdentity';
@@ -55,7 +57,10 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
     // the applications still point at the fenced old source: every table the target has now was
     // there before the window (a DBA's own among them), one made later is the window's
     const tables = await withSession(spec.target, { database: s.database, purpose: 'fallback window' }, targetTableOids);
-    await markFallbackOpen(store, spec.migrationName, s.database, lsn, tables);
+    // the free-standing sequences as the cutover just found them alike, paired by OID at a fall-back
+    const mine = await sequencesMadeByMigration(run, s.database);
+    const sequences = await freeStandingPairs(spec.source, spec.target, s.database, mine);
+    await markFallbackOpen(store, spec.migrationName, s.database, lsn, tables, sequences);
     run.onProgress({ kind: 'info', database: s.database, message: `fallback window open for ${window}: reverse stream from ${lsn}` });
   }
 }

@@ -15,7 +15,12 @@ import { checkSchema, type SchemaCheck } from '../verify/schema/checkSchema';
 export interface WholeSchemaCheck {
   /** The known objects the check tells the migration's own by (undefined without followSchemaChanges), which the rows' verification reads too. */
   readonly known?: KnownOfDatabase;
-  readonly check: () => Promise<SchemaCheck>;
+  /**
+   * `sequences`: at a fall-back, the new server's free-standing sequence each known key names now,
+   * as the fall-back paired them (switchover/sequenceSync.ts SequencesBack.identities), over the
+   * identities recorded while streaming.
+   */
+  readonly check: (sequences?: ReadonlyMap<string, string>) => Promise<SchemaCheck>;
 }
 
 /**
@@ -37,6 +42,9 @@ export async function wholeSchemaCheck(
   const fallBack = atFallBack ? { filter: atFallBack.filter, ownedSequencesByColumn: true } : {};
   return {
     ...(known ? { known } : {}),
-    check: () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known, ...fallBack }),
+    check: (sequences) => {
+      const identities = known && sequences ? { knownIdentities: new Map([...known.knownIdentities, ...sequences]) } : {};
+      return checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known, ...identities, ...fallBack });
+    },
   };
 }

@@ -9,7 +9,10 @@
 // restored or made there, told by the known objects and the OID recorded for each: not one a DBA
 // made there under that name, at a cutover or in a fallback window). A sequence of that name that
 // is someone else's (a DBA's on the target, a bystander's on the old source, one outside the
-// filters) is never set: the cutover warns of it, naming it and what to do.
+// filters) is never set: the cutover warns of it, naming it and what to do. At a fall-back, a
+// free-standing one is paired by the OIDs its window recorded when it opened (freeStandingPairs,
+// pairedByOpening): the applications may rename it on the new server, or make another under its
+// name, in the window.
 import { listSequencesWithOwners, sequencePairKeys, type OwnedSequence, type SourceSequence } from '../catalog/introspect';
 import { withSessionPair } from '../connect/session';
 import type pg from 'pg';
@@ -19,7 +22,8 @@ import { qualifiedKey, schemaObjectKey } from '../core/names';
 import type { TableFilters } from '../input/patterns';
 import type { KnownOfDatabase } from '../control/knownObjects';
 import { partsOf } from '../verify/schema/identity';
-import { displayName } from '../connect/quote';
+import { displayName, ident, qualified } from '../connect/quote';
+import type { SequenceAtOpening } from '../control/fallbackWindows';
 
 export interface SequenceValue {
   readonly sequence: SourceSequence;
@@ -168,6 +172,13 @@ export async function syncSequences(
 export interface SequencesBack {
   readonly moved: number;
   readonly kept: number;
+  /**
+   * Where the window recorded its sequences (atOpening): the new server's free-standing sequence
+   * each known key names now (its identity, as control/knownObjects.ts records one), the one paired
+   * with the old source's of that name, so that the schema check compares those two (a sequence
+   * made again in the window is the applications' now, not someone else's under the migration's name).
+   */
+  readonly identities?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -211,6 +222,64 @@ export interface MigrationSequences {
    * there (its known objects and their OIDs); undefined when nothing tells (by its name then).
    */
   readonly madeByMigration?: MadeByMigration;
+  /**
+   * The free-standing sequences paired when the window opened, by their OID on each server (control
+   * migration 36); undefined for a window opened before they were recorded (by name then).
+   */
+  readonly atOpening?: readonly SequenceAtOpening[];
+}
+
+/**
+ * The target's free-standing sequences, each with its OID and the OID of the source's it pairs with
+ * by name as the cutover's sync pairs them (only where it is the migration's, `mine`; null for
+ * none): what a window records when it opens (control/fallbackWindows.ts markFallbackOpen), right
+ * after the cutover's verification found them alike, so that a fall-back pairs them by OID, and
+ * tells one made in the window (the applications') from one that was there before (a DBA's).
+ */
+export async function freeStandingPairs(
+  source: ServerSpec,
+  target: ServerSpec,
+  database: string,
+  mine?: MadeByMigration,
+): Promise<SequenceAtOpening[]> {
+  const options = { database, purpose: 'fallback window', readOnly: true };
+  return withSessionPair(source, options, target, options, async (pair) => {
+    const byName = new Map(
+      (await listSequencesWithOwners(pair.source)).filter((s) => !s.owner).map((s) => [qualifiedKey(s.schema, s.name), s]),
+    );
+    return (await listSequencesWithOwners(pair.target)).flatMap((t) => {
+      if (t.owner) return [];
+      const mate = mine === undefined || mine(t) ? byName.get(qualifiedKey(t.schema, t.name)) : undefined;
+      return [{ schema: t.schema, name: t.name, source: mate?.oid ?? null, target: t.oid }];
+    });
+  });
+}
+
+/**
+ * A fall-back stopped on sequences the window renamed on the new server: the old source's keeps the
+ * name the applications no longer use, and a namesake there may be another sequence.
+ */
+export class SequenceRenamedInWindow extends Error {}
+
+type SequencePair = { readonly there: OwnedSequence; readonly here: OwnedSequence };
+
+/** The stop's one line for sequences renamed on the new server: each named, and the statements that follow the rename on the old source. */
+function renamedMessage(renamed: readonly SequencePair[], there: readonly OwnedSequence[]): string {
+  const named = renamed.map(({ here, there: mate }) => {
+    const other = there.some((t) => t.oid !== mate.oid && t.schema === here.schema && t.name === here.name);
+    return (
+      `sequence ${displayName(here.schema, here.name)} of the old source is ${displayName(mate.schema, mate.name)} on the new server ` +
+      `(renamed there in the window, found by its OID${other ? `; the new server's ${displayName(here.schema, here.name)} is another sequence, made there since` : ''})`
+    );
+  });
+  const fixes = renamed.flatMap(({ here, there: mate }) => [
+    ...(mate.schema !== here.schema ? [`ALTER SEQUENCE ${qualified(here.schema, here.name)} SET SCHEMA ${ident(mate.schema)}`] : []),
+    ...(mate.name !== here.name ? [`ALTER SEQUENCE ${qualified(mate.schema, here.name)} RENAME TO ${ident(mate.name)}`] : []),
+  ]);
+  return (
+    `${named.join(', ')}: its values cannot be moved back under a name the applications no longer use; ` +
+    `fix on the old source: ${fixes.join('; ')}; then fall back again`
+  );
 }
 
 /** The new server's sequences a fall-back takes back: the migration's (MigrationSequences), within the old source's filters. */
@@ -225,12 +294,77 @@ function takenBack(sequences: readonly OwnedSequence[], filter: FilterPlan, mine
 }
 
 /**
+ * The new server's sequences paired with the old source's at a fall-back of a window that recorded
+ * its free-standing ones (atOpening): an owned one as pairSequences pairs it (takenBack); a recorded
+ * one by its OID on each server, whatever either calls it now, and where the new server's is gone
+ * (dropped and made again in the window), with the one under the old source's name there that was
+ * not there at the opening; one made in the window (none of those recorded) is the applications',
+ * paired by its name with an old source's no record names (the user made it there as on the new
+ * server). One recorded as not the migration's is never paired. A recorded one the new server
+ * renamed stops the fall-back (SequenceRenamedInWindow): the old source's must follow the rename
+ * before its values move.
+ */
+function pairedByOpening(
+  there: readonly OwnedSequence[],
+  here: readonly OwnedSequence[],
+  filter: FilterPlan,
+  mine: MigrationSequences & { readonly atOpening: readonly SequenceAtOpening[] },
+): SequencePair[] {
+  const free = there.filter((s) => !s.owner);
+  const thereByOid = new Map(free.map((s) => [s.oid, s]));
+  const hereByOid = new Map(here.filter((s) => !s.owner).map((s) => [s.oid, s]));
+  const recordedThere = new Set(mine.atOpening.map((r) => r.target));
+  const recordedHere = new Set(mine.atOpening.flatMap((r) => (r.source === null ? [] : [r.source])));
+  const made = free.filter((t) => !recordedThere.has(t.oid)); // in the window
+  const used = new Set<string>();
+  const pairs: SequencePair[] = [];
+  const renamed: SequencePair[] = [];
+  for (const r of mine.atOpening) {
+    const s = r.source === null ? undefined : hereByOid.get(r.source);
+    if (!s) continue; // not the migration's, or gone from the old source: a namesake there is a bystander's
+    const mate = thereByOid.get(r.target) ?? made.find((t) => !used.has(t.oid) && t.schema === s.schema && t.name === s.name);
+    if (!mate) continue;
+    used.add(mate.oid);
+    (mate.schema === s.schema && mate.name === s.name ? pairs : renamed).push({ there: mate, here: s });
+  }
+  if (renamed.length > 0) throw new SequenceRenamedInWindow(renamedMessage(renamed, there));
+  const leftOut = (s: OwnedSequence) => filter.leftOutNames.has(qualifiedKey(s.schema, s.name));
+  const rest = made.filter((t) => !used.has(t.oid) && !leftOut(t));
+  const unrecorded = here.filter((s) => !s.owner && !recordedHere.has(s.oid));
+  const owned = takenBack(
+    there.filter((s) => s.owner),
+    filter,
+    mine,
+  );
+  return [
+    ...pairs,
+    ...pairSequences(rest, unrecorded),
+    ...pairSequences(
+      owned,
+      here.filter((s) => s.owner),
+    ),
+  ];
+}
+
+/** The identity of the new server's free-standing sequence of each pair under one name on both servers, by its known key (SequencesBack.identities). */
+function pairedIdentities(pairs: readonly SequencePair[]): Map<string, string> {
+  return new Map(
+    pairs.flatMap(({ there, here }) =>
+      there.owner || there.schema !== here.schema || there.name !== here.name
+        ? []
+        : [[schemaObjectKey('sequence', there.schema, null, there.name, null), `:${there.oid}:`] as const],
+    ),
+  );
+}
+
+/**
  * At a fall-back (docs/fallback.md): the new server's sequence values back to the old source, never
  * lower than what the old source handed out itself (its values from before the cutover, or a
  * nextval since): valuesAhead. So an application back on the old source draws no value twice. Each
  * sequence is paired as pairSequences pairs them, and only the migration's (takenBack): one owned
- * by a column of a table the migration moved, by that column; a free-standing one the migration
- * restored, by its name. `filter` is the old source's plan, read once by the fall-back: a sequence
+ * by a column of a table the migration moved, by that column; a free-standing one by the OIDs the
+ * window recorded (pairedByOpening), or by its name where it recorded none (a window opened before
+ * control migration 36), only the one the migration restored. `filter` is the old source's plan, read once by the fall-back: a sequence
  * of the new server is left out by its name or its table's, one of the old source by its OID. A
  * sequence the old source lacks (made on the new server alone) is passed over: the schema check
  * names it. (The sequences of the tables the window made are carried with their rows, by the
@@ -246,7 +380,11 @@ export async function syncSequencesBack(
   const options = { database, purpose: 'cutover' };
   return withSessionPair(from, options, to, { ...options, writable: true }, async ({ source: there, target: here }) => {
     const ours = (await listSequencesWithOwners(here)).filter((s) => !filter.leftOut.has(s.oid));
-    const pairs = pairSequences(takenBack(await listSequencesWithOwners(there), filter, mine), ours);
+    const theirs = await listSequencesWithOwners(there);
+    const { atOpening } = mine;
+    const pairs = atOpening
+      ? pairedByOpening(theirs, ours, filter, { ...mine, atOpening })
+      : pairSequences(takenBack(theirs, filter, mine), ours);
     const values = await readSequenceValues(
       there,
       pairs.map((p) => p.there),
@@ -256,6 +394,7 @@ export async function syncSequencesBack(
       values.map((value, i) => ({ value, here: pairs[i]!.here })),
     );
     await writeSequenceValues(here, ahead);
-    return { moved: ahead.length, kept: pairs.length - ahead.length };
+    const counts = { moved: ahead.length, kept: pairs.length - ahead.length };
+    return atOpening ? { ...counts, identities: pairedIdentities(pairs) } : counts;
   });
 }

@@ -12,6 +12,7 @@ import { readFilterPlan, type FilterPlan } from '../../filter/plan';
 import { compileFilters, treatmentOf, type CompiledFilters } from '../../filter/filters';
 import { tablePartsSql } from '../prepare/eventTrigger';
 import { parseDdlMessage, type DdlFollowing, type TableParts } from './ddlFollow';
+import { sourceTableWords } from '../../core/streamWords';
 
 /** The event trigger's DDL messages followed, on the session's connections, beside the shape follow. */
 export class DdlFollower {
@@ -57,8 +58,10 @@ export class DdlFollower {
       if (leftOut(message.oid, message.schema, message.name) || this.config.followTableRenames) return;
       // told at its exact place, rather than at the table watch's next look; what to do with the
       // target's table stays the user's choice (the cutover's schema check stops on it)
+      const { words } = this.config;
+      const check = words.direction === 'forward' ? "the cutover's" : "the fall-back's";
       this.state.onNotFollowed?.(
-        `source table ${message.identity} was dropped at source position ${formatLsn(lsn)} (told by the event trigger); its changes end there, and the cutover's schema check stops until the target matches (drop it on the target, or create it again on the source)`,
+        `${sourceTableWords(words, message.identity)} was dropped at ${words.direction === 'forward' ? 'source' : 'its'} position ${formatLsn(lsn)} (told by the event trigger); its changes end there, and ${check} schema check stops until ${words.target} matches (drop it on ${words.target}, or create it again on ${words.source})`,
       );
       return;
     }
@@ -94,7 +97,7 @@ export class DdlFollower {
     await this.ddl.send(target, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
     const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
     this.state.onFollowed?.(
-      `source table ${displayName(target.schema, target.name)} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
+      `${sourceTableWords(this.config.words, displayName(target.schema, target.name))} changed while streaming (${command}), followed on ${this.config.words.target} at its exact position in the stream: ${followed.join(', ')}`,
     );
   }
 }

@@ -4,6 +4,7 @@
 // own catalog (pg_attribute, by attnum: a rename keeps its attnum, a column dropped and added again
 // gets a new one), never guessed from names alone. What cannot be decided or derived is a stop,
 // with the statement and the fix, as before.
+import type { TypesToMake } from './typesToMake';
 import { displayIdent, ident, qualified } from '../../connect/quote';
 import { retypeUsing } from '../../connect/retypeUsing';
 import type { RelationColumn } from '../decode/pgoutput';
@@ -149,6 +150,11 @@ interface ShapeOptions {
   readonly known?: ReadonlyMap<string, number | null>;
   /** How a stop names the two servers (default: the source and the target): the stream's direction. */
   readonly words?: StreamWords;
+  /**
+   * The types a retype's fix needs that the server it runs on lacks (typesToMake.ts): made first in
+   * the printed fix, so that it runs there as printed (the reverse stream's, which no watch waits for).
+   */
+  readonly typesFirst?: TypesToMake;
 }
 
 /**
@@ -167,12 +173,13 @@ function underivedFix(words: StreamWords, change: string): string {
  * The stop of a retype the other server cannot derive, where the table is not copied again: the
  * fix's ALTER COLUMN ... TYPE with the USING that runs there (connect/retypeUsing.ts).
  */
-function underivedStop(words: StreamWords, name: string, column: TargetAttribute, now: SourceAttribute): ShapePlan {
+function underivedStop(words: StreamWords, name: string, column: TargetAttribute, now: SourceAttribute, types?: TypesToMake): ShapePlan {
   const retype = `ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type}${retypeUsing(now.name, column.type, now.type)}`;
+  const made = types?.unprinted.length ? `, after making ${types.unprinted.join(', ')} there as on ${words.source}` : '';
   return {
     kind: 'stop',
     description: `column ${q(now.name)} changed type to ${now.type}, a change whose values ${words.target} cannot derive (a narrowing, another type, or a USING expression only ${words.source} ran)`,
-    fix: underivedFix(words, retype),
+    fix: underivedFix(words, [...(types?.statements ?? []), retype].join('; ') + made),
     typesOf: true,
   };
 }
@@ -312,7 +319,7 @@ function planOwnColumns(
     if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
     if (!sameType(column, now)) {
       if (!derivableRetype(column, now) && options.resync) underived.push({ column: now.name, to: now });
-      else if (!derivableRetype(column, now)) return underivedStop(words, name, column, now);
+      else if (!derivableRetype(column, now)) return underivedStop(words, name, column, now, options.typesFirst);
       else retypes.push({ column: now.name, to: now, from: column });
     }
     if (options.dropNotNull && column.notNull && !now.notNull) notNullDrops.push(now.name);

@@ -7,6 +7,7 @@
 // tables: renames of tables and types (renameFollower.ts), NOT NULL dropped and set
 // (notNullFollower.ts), the partition tree (partitionFollower.ts). The apply loop that calls it is
 // applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
+import { typesToMake } from './typesToMake';
 import { displayIdent, displayName, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { traceOnce } from '../../util/trace';
@@ -431,12 +432,13 @@ export class ShapeFollower {
     const resync = this.state.requestResync !== undefined;
     // a partition's shape is changed on its root (PartitionFollower.rootOf)
     const at = (await this.partitions.rootOf(relation)) ?? relation;
-    const plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, {
-      dropNotNull: true,
-      resync,
-      words: this.words,
-      ...(known ? { known } : {}),
-    });
+    const options = { dropNotNull: true, resync, words: this.words, ...(known ? { known } : {}) };
+    let plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, options);
+    if (plan.kind === 'stop' && plan.typesOf && this.words.direction === 'reverse') {
+      // no watch makes a type on the old source: the fix makes the ones it lacks first, from the new server's catalog
+      const typesFirst = await typesToMake(await this.connections.sourceSession(), this.connections.target, qualified(at.schema, at.name));
+      plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, { ...options, typesFirst });
+    }
     if (plan.kind === 'stop') stopWith(this.stopAt(), relation, plan.description, true, plan.fix, plan.typesOf);
     // what the apply makes on the target is known from now on, recorded before it is made
     await this.state.recordKnownColumns?.(
