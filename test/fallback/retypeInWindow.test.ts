@@ -6,7 +6,7 @@
 // as printed, lets the stream apply again by itself, and reads the rows back on both servers.
 import assert from 'node:assert/strict';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { cutOverWithWindow, onOldSource, until, windowIs, windowServers, writeReadWrite, type ServerPair } from '../support';
+import { cutOverWithWindow, onOldSource, until, windowIs, suiteServers, writeReadWrite, type ServerPair } from '../support';
 
 const SETUP = `
 CREATE TYPE old_status AS ENUM ('new', 'paid', 'shipped');
@@ -20,7 +20,7 @@ async function rowsOfT(pair: ServerPair, side: 'source' | 'target', db: string):
 
 describe('fallback window: a column retyped on the new server to a type made there', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   /** The window Stopped; returns the statements its one-line message prints for the old source. */
   async function printedFix(name: string): Promise<string> {

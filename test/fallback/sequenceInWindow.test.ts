@@ -5,7 +5,7 @@
 // one stops it, nothing set, with the rename to make on the old source; once made, the fall-back
 // moves each old source's sequence to the value of its own mate, the one made again by its name.
 import assert from 'node:assert/strict';
-import { cutOverWithWindow, fallBackStopped, fellBackAlike, NOTES_SETUP, windowServers, writeReadWrite, type ServerPair } from '../support';
+import { cutOverWithWindow, fallBackStopped, fellBackAlike, NOTES_SETUP, suiteServers, writeReadWrite, type ServerPair } from '../support';
 
 /** A sequence's last value on one server. */
 async function lastValue(pair: ServerPair, side: 'source' | 'target', db: string, sequence: string): Promise<string> {
@@ -15,7 +15,7 @@ async function lastValue(pair: ServerPair, side: 'source' | 'target', db: string
 
 describe('fallback window: free-standing sequences renamed or made again on the new server', function () {
   this.timeout(900_000);
-  const servers = windowServers();
+  const servers = suiteServers();
 
   for (const follow of [true, false]) {
     it(`a fall-back stops naming a sequence renamed on the new server and its rename, the old source unchanged; once renamed there, each old source sequence reads its own mate value back (followSchemaChanges ${follow})`, async () => {
