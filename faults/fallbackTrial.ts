@@ -25,7 +25,7 @@ import type { Phase } from './phases';
 import type { Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, type TrialUser } from './user';
 import { POOLED_TABLE } from './poolerTrial';
-import { stoppedOnNewServerObject, type WindowStop } from './printedFix';
+import { stoppedOnNewServerObject, stoppedOnReverseStream, type WindowStop } from './printedFix';
 import type { WindowChangeActor } from './windowChange';
 
 /** The window a trial's cutover asks for: long enough never to pass during a trial. */
@@ -105,11 +105,13 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       // key) is not the user's to run, so the user stays on the new server and closes the windows;
       // so too for a fall-back stopped on the DBA's filled column of the new server, or on the DBA's
       // table made there in the window with rows, whose fix would make the DBA's object on the old
-      // source, unless someone answers it with its fix (stopAnswerer, below)
+      // source, unless someone answers it with its fix (stopAnswerer, below); and a fall-back stopped
+      // because that reverse stream had stopped (the window Open again, the stream's stop its cause)
       const onBystander = windows.find(
         (w) =>
           (w?.state === 'Stopped' ||
-            (w?.state === 'Open' && stoppedOnNewServerObject(w.message) && answererOf(a, w.message!) === 'close')) &&
+            (w?.state === 'Open' &&
+              (stoppedOnReverseStream(w.message) || (stoppedOnNewServerObject(w.message) && answererOf(a, w.message!) === 'close')))) &&
           w.message?.includes(BYSTANDER_MARK),
       );
       if (step !== 'closing' && onBystander) {

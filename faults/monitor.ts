@@ -32,6 +32,8 @@ const SAMPLE_MS = 500;
 const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHERE/;
 /** The online supervisor's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
 const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
+/** The window loop's read of the stream retry requests (control/migrationRequests.ts applyRetryRequests): no work either. */
+const RETRY_POLL = /^SELECT apply_retry_requests AS n FROM "pgferry"\.migration WHERE/;
 /**
  * A copy round closed (control/copyRounds.ts closeRound): a runner woken after losing its lease may
  * send it before it learns of the loss, and it closes only the round that runner opened, by its
@@ -208,8 +210,9 @@ export class TrialMonitor {
         // (flow/orchestrator.ts watchCancel), and a runner woken after losing its lease runs that
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
         // flagged for it alone, the new runner working meanwhile); the same for its online watch
-        // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin)
-        if (CANCEL_POLL.test(conn.lastWork ?? '') || REQUESTS_POLL.test(conn.lastWork ?? '')) continue;
+        // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin),
+        // and the window loop's of the stream retry requests (a lease-loss trial at reverse-stream)
+        if ([CANCEL_POLL, REQUESTS_POLL, RETRY_POLL].some((poll) => poll.test(conn.lastWork ?? ''))) continue;
         // nor is the close of its own copy round, guarded by that round's snapshot (an
         // agent-lease-loss trial while streaming was flagged for it alone)
         if (ROUND_CLOSE.test(conn.lastWork ?? '')) continue;

@@ -61,6 +61,15 @@ export function stoppedOnNewServerObject(message: string | undefined): boolean {
 }
 
 /**
+ * Whether a window's message is a fall-back stopped because its reverse stream had stopped (the
+ * stream's own stop follows it, with the fix for the server it names): nothing on the new server to
+ * answer, the stream's cause is.
+ */
+export function stoppedOnReverseStream(message: string | undefined): boolean {
+  return /^fall-back stopped: the reverse stream /.test(message ?? '');
+}
+
+/**
  * Runs statements in one transaction (`BEGIN READ WRITE`: the old source is fenced), again while a
  * lock wait gives up or a server restarts; `who` names the session (its application_name).
  */

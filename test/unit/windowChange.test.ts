@@ -5,7 +5,7 @@
 // a stop on an object of the new server (faults/fallbackTrial.ts): the user who answers `fix` runs
 // the printed fix at every phase, the DBA's objects in it too.
 import assert from 'node:assert/strict';
-import { printedFix, stoppedOnNewServerObject } from '../../faults/printedFix';
+import { printedFix, stoppedOnNewServerObject, stoppedOnReverseStream } from '../../faults/printedFix';
 import { makeRng, trialSeed } from '../../faults/rng';
 import { stopAnswerer } from '../../faults/fallbackTrial';
 import { drawWindowChange } from '../../faults/windowChange';
@@ -66,6 +66,11 @@ describe('fault campaign window change', () => {
         'CREATE TABLE "public"."app_events" ("id" integer NOT NULL); CREATE TABLE "public"."bystander_jobs" ("id" integer NOT NULL)',
     });
     assert.equal(stoppedOnNewServerObject('the reverse stream stopped: TRUNCATE of public.notes refused'), false);
+    const reverse =
+      'fall-back stopped: the reverse stream of ft_b stopped before the fall-back point: TRUNCATE of public.notes refused: table public.bystander_refs, which the stream does not write, references public.notes by a foreign key';
+    assert.ok(stoppedOnReverseStream(reverse), 'a fall-back stopped on its reverse stream');
+    assert.equal(stoppedOnNewServerObject(reverse), false);
+    assert.equal(stoppedOnReverseStream('fall-back stopped: column public.docs.app_channel text is on the new server'), false);
   });
 
   it("runs the printed fix of a stop naming the DBA's column beside the application's when the user answers fix, at any phase; closes when the user answers close", () => {
