@@ -13,9 +13,10 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
 import { events } from '../../provider/engine/control/store';
-import { endIfRunning, startPair, until, waitForStatus, waitingForCutover, writerPause, type ServerPair } from '../support';
+import { ident } from '../../provider/engine/connect/quote';
+import { endIfRunning, startPair, until, waitForStatus, waitingForCutover, type ServerPair } from '../support';
 import { eventsTold } from '../support/toldEvents';
-import { cutOverOnceAccepted, onlineOver, rowsOf } from './harness';
+import { cutOverOnceAccepted, onlineOver, rowsOf, writeIds } from './harness';
 
 const DB = 'pubdropped';
 const DROPPED =
@@ -43,23 +44,13 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
     running.catch(() => undefined);
     const app = await pair.source.connect(DB);
     const dba = await pair.source.connect(DB);
-    let id = 100_000;
-    let stopped = false;
-    const writing = (async () => {
-      while (!stopped) {
-        id += 1;
-        await app.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
-        await writerPause();
-      }
-    })();
+    const writes = writeIds(app, (c, id) => c.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]));
     try {
       await waitingForCutover(store, spec.migrationName);
-      const from = id;
-      await until('writes while streaming', async () => (id - from >= 20 ? true : undefined), 60_000);
+      await writes.more(20, 'rows while streaming');
       const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
-      await dba.query(`DROP PUBLICATION "${pubname}"`);
-      const after = id;
-      await until('writes after the drop', async () => (id - after >= 20 ? true : undefined), 60_000);
+      await dba.query(`DROP PUBLICATION ${ident(pubname)}`);
+      await writes.more(20, 'rows after the drop');
       const end = await waitForStatus(
         store,
         spec.migrationName,
@@ -73,10 +64,9 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
       );
       assert.match(end.message ?? '', DROPPED);
       assert.match(end.message ?? '', /start the migration again/);
-      stopped = true;
-      await writing;
+      await writes.stop();
       const [source] = await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM t WHERE id > 100000', [], DB);
-      assert.equal(source!.n, id - 100_000, 'every write of the application committed on the source');
+      assert.equal(source!.n, writes.last() - 100_000, 'every write of the application committed on the source');
       const targetIds = (await pair.target.query<{ id: number }>('SELECT id FROM t', [], DB)).map((r) => r.id);
       const sourceIds = new Set((await pair.source.query<{ id: number }>('SELECT id FROM t', [], DB)).map((r) => r.id));
       assert.deepEqual(
@@ -85,8 +75,7 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
         'no row on the target the source lacks',
       );
     } finally {
-      stopped = true;
-      await writing.catch(() => undefined);
+      await writes.stop().catch(() => undefined);
       await app.end();
       await dba.end();
       await endIfRunning(spec, running);
@@ -106,26 +95,16 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
     running.catch(() => undefined);
     const app = await pair.source.connect(db);
     const dba = await pair.source.connect(db);
-    let id = 100_000;
-    let stopped = false;
-    const writing = (async () => {
-      while (!stopped) {
-        id += 1;
-        await app.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
-        await app.query(`UPDATE t SET v = v || 'u' WHERE id = $1`, [id - 3]);
-        await writerPause();
-      }
-    })();
-    const writes = async (count: number) => {
-      const from = id;
-      await until(`${count} more writes`, async () => (id - from >= count ? true : undefined), 60_000);
-    };
+    const writes = writeIds(app, async (c, id) => {
+      await c.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
+      await c.query(`UPDATE t SET v = v || 'u' WHERE id = $1`, [id - 3]);
+    });
     try {
       await waitingForCutover(store, spec.migrationName);
-      await writes(20);
+      await writes.more(20, 'rows');
       const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
-      await dba.query(`ALTER PUBLICATION "${pubname}" DROP TABLE t`);
-      await writes(20);
+      await dba.query(`ALTER PUBLICATION ${ident(pubname)} DROP TABLE t`);
+      await writes.more(20, 'rows');
       const told = async () => (await events(store, spec.migrationName, 200)).filter((e) => UNPUBLISHED.test(e.message));
       await until('the table taken out to be told', async () => ((await told()).length > 0 ? true : undefined), 60_000);
       await until(
@@ -134,17 +113,15 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
           (await dba.query('SELECT 1 FROM pg_publication_tables WHERE pubname = $1', [pubname])).rows.length > 0 ? true : undefined,
         120_000,
       );
-      await writes(20);
-      stopped = true;
-      await writing;
+      await writes.more(20, 'rows');
+      await writes.stop();
       await cutOverOnceAccepted(spec, store);
       assert.equal((await told()).length, 1, 'told once');
       const [source, target] = await Promise.all([rowsOf(pair.source, db, 't'), rowsOf(pair.target, db, 't')]);
       assert.equal(target.length, source.length, `t: ${target.length} rows on the target, ${source.length} on the source`);
       assert.deepEqual(target, source);
     } finally {
-      stopped = true;
-      await writing.catch(() => undefined);
+      await writes.stop().catch(() => undefined);
       await app.end();
       await dba.end();
       await endIfRunning(spec, running);

@@ -13,9 +13,9 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { events } from '../../provider/engine/control/store';
-import { endIfRunning, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
+import { endIfRunning, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { eventsTold } from '../support/toldEvents';
-import { cutOverOnceAccepted, followingMigration, rowsOf } from './harness';
+import { cutOverOnceAccepted, followingMigration, rowsOf, writeIds } from './harness';
 
 const SCHEMA = `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL);
 INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 2000) g;`;
@@ -52,22 +52,12 @@ async function swapWhileStreaming(pair: ServerPair, name: string, madeFirst: boo
   const m = await followingMigration(pair, name, db, SCHEMA);
   const app = await pair.source.connect(db);
   const dba = await pair.source.connect(db);
-  let id = 100_000;
-  let stopped = false;
-  const writing = (async () => {
-    while (!stopped) {
-      id += 1;
-      await app.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
-      await app.query(`UPDATE t SET v = v || 'u' WHERE id = $1`, [id - 3]);
-      await writerPause();
-    }
-  })();
-  const writes = async (count: number) => {
-    const from = id;
-    await until(`${count} more writes`, async () => (id - from >= count ? true : undefined), 60_000);
-  };
+  const writes = writeIds(app, async (c, id) => {
+    await c.query('INSERT INTO t (id, v) VALUES ($1, $2)', [id, `w${id}`]);
+    await c.query(`UPDATE t SET v = v || 'u' WHERE id = $1`, [id - 3]);
+  });
   try {
-    await writes(20);
+    await writes.more(20, 'rows');
     const made = madeFirst
       ? () => told(m, name, 'the new table followed under its first name', /^followed public\.t_new, created/)
       : undefined;
@@ -76,11 +66,10 @@ async function swapWhileStreaming(pair: ServerPair, name: string, madeFirst: boo
     await (madeFirst
       ? told(m, name, 'the swap followed', /^streamed table public\.t renamed to public\.t_old on the source, followed/)
       : told(m, name, 'the new table followed', /^followed public\.t, created/));
-    await writes(30);
+    await writes.more(30, 'rows');
     await dba.query('DROP TABLE t_old');
-    await writes(30);
-    stopped = true;
-    await writing;
+    await writes.more(30, 'rows');
+    await writes.stop();
     await until(
       "the target's tables as the source's, nothing stopped",
       async () => {
@@ -102,8 +91,7 @@ async function swapWhileStreaming(pair: ServerPair, name: string, madeFirst: boo
     assert.equal(target.length, source.length, `t: ${target.length} rows on the target, ${source.length} on the source`);
     assert.deepEqual(target, source);
   } finally {
-    stopped = true;
-    await writing.catch(() => undefined);
+    await writes.stop().catch(() => undefined);
     await app.end();
     await dba.end();
     await endIfRunning(m.spec, m.running);

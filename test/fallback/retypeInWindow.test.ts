@@ -5,8 +5,16 @@
 // server's catalog, or it fails as printed. The test runs the printed statements on the old source
 // as printed, lets the stream apply again by itself, and reads the rows back on both servers.
 import assert from 'node:assert/strict';
-import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
-import { cutOverWithWindow, onOldSource, until, windowIs, suiteServers, writeReadWrite, type ServerPair } from '../support';
+import {
+  cutOverWithWindow,
+  onOldSource,
+  until,
+  windowIs,
+  suiteServers,
+  writeReadWrite,
+  type ServerPair,
+  stoppedWindowMessage,
+} from '../support';
 
 const SETUP = `
 CREATE TYPE old_status AS ENUM ('new', 'paid', 'shipped');
@@ -24,16 +32,7 @@ describe('fallback window: a column retyped on the new server to a type made the
 
   /** The window Stopped; returns the statements its one-line message prints for the old source. */
   async function printedFix(name: string): Promise<string> {
-    const window = await until(
-      'the reverse stream stopped',
-      async () => {
-        const [w] = await fallbackWindows(servers.store, name);
-        return w?.state === 'Stopped' ? w : undefined;
-      },
-      180_000,
-    );
-    const message = window.message ?? '';
-    assert.ok(!message.includes('\n'), `one line: ${message}`);
+    const message = await stoppedWindowMessage(servers.store, name);
     const statements = /make the same change on the old source \((.*) as on the new server\) and resume/.exec(message)?.[1];
     assert.ok(statements, message);
     return statements;

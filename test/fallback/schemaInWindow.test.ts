@@ -9,7 +9,6 @@
 // source and its values written again, the fall-back brings the old source level with the new server.
 import assert from 'node:assert/strict';
 import { requestFallBack } from '../../provider/engine';
-import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import {
   cutOverWithWindow,
   fallBackSettles,
@@ -21,6 +20,7 @@ import {
   suiteServers,
   writeReadWrite,
   type ServerPair,
+  stoppedWindowMessage,
 } from '../support';
 import { rowsOf } from '../cdc/harness';
 
@@ -37,16 +37,7 @@ describe('fallback window: schema changes on the new server', function () {
 
   /** The window Stopped, its message one line that holds `fix`; returns that message. */
   async function stoppedNaming(name: string, fix: string): Promise<string> {
-    const window = await until(
-      'the reverse stream stopped',
-      async () => {
-        const [w] = await fallbackWindows(servers.store, name);
-        return w?.state === 'Stopped' ? w : undefined;
-      },
-      180_000,
-    );
-    const message = window.message ?? '';
-    assert.ok(!message.includes('\n'), `one line: ${message}`);
+    const message = await stoppedWindowMessage(servers.store, name);
     assert.ok(message.startsWith('the reverse stream stopped: '), message);
     assert.ok(message.includes('; fix on the old source, where it applies: '), message);
     assert.ok(message.split('; fix on the old source, where it applies: ')[1]!.includes(fix), message);

@@ -89,6 +89,24 @@ export function windowIs(store: CatalogConnection, name: string, state: 'Open' |
   return async () => ((await fallbackWindows(store, name))[0]?.state === state ? true : undefined);
 }
 
+/**
+ * Waits for the window of the one database of `name` to be Stopped (its reverse stream stopped) and
+ * returns its message, asserted to be one line.
+ */
+export async function stoppedWindowMessage(store: CatalogConnection, name: string, timeoutMs = 180_000): Promise<string> {
+  const window = await until(
+    'the reverse stream stopped',
+    async () => {
+      const [w] = await fallbackWindows(store, name);
+      return w?.state === 'Stopped' ? w : undefined;
+    },
+    timeoutMs,
+  );
+  const message = window.message ?? '';
+  assert.ok(!message.includes('\n'), `one line: ${message}`);
+  return message;
+}
+
 /** Runs `sql` on one server in a writable transaction of its own (the old source is fenced read-only; a DDL passes the fence). */
 export async function writeReadWrite(cluster: Cluster, db: string, sql: string): Promise<void> {
   const client = await cluster.connect(db);
