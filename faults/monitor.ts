@@ -35,6 +35,12 @@ const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cut
 /** The window loop's read of the stream retry requests (control/migrationRequests.ts applyRetryRequests): no work either. */
 const RETRY_POLL = /^SELECT apply_retry_requests AS n FROM "pgferry"\.migration WHERE/;
 /**
+ * A runner's heartbeat (control/store.ts heartbeat): a runner woken after losing its lease runs its
+ * overdue beat before it learns of the loss, and the beat changes only a record that still names
+ * that runner, so it is no work beside the successor's.
+ */
+const HEARTBEAT = /^UPDATE "pgferry"\.migration SET runner = runner \|\| jsonb_build_object\('heartbeatAt'/;
+/**
  * A copy round closed (control/copyRounds.ts closeRound): a runner woken after losing its lease may
  * send it before it learns of the loss, and it closes only the round that runner opened, by its
  * snapshot, so its successor's round stays open: no work of the successor's is undone. The proxy
@@ -211,8 +217,9 @@ export class TrialMonitor {
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
         // flagged for it alone, the new runner working meanwhile); the same for its online watch
         // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin),
-        // and the window loop's of the stream retry requests (a lease-loss trial at reverse-stream)
-        if ([CANCEL_POLL, REQUESTS_POLL, RETRY_POLL].some((poll) => poll.test(conn.lastWork ?? ''))) continue;
+        // and the window loop's of the stream retry requests (a lease-loss trial at reverse-stream),
+        // and its heartbeat, which changes only its own record (a lease-loss trial at fallback-sequences)
+        if ([CANCEL_POLL, REQUESTS_POLL, RETRY_POLL, HEARTBEAT].some((poll) => poll.test(conn.lastWork ?? ''))) continue;
         // nor is the close of its own copy round, guarded by that round's snapshot (an
         // agent-lease-loss trial while streaming was flagged for it alone)
         if (ROUND_CLOSE.test(conn.lastWork ?? '')) continue;

@@ -377,10 +377,16 @@ export async function setRunner(
   );
 }
 
-export async function heartbeat(catalog: CatalogConnection, name: string): Promise<void> {
+/**
+ * The runner `runner` says it is alive, only while the migration still names it: a runner stopped
+ * and woken after losing its lease runs its overdue beat before it learns of the loss, and must not
+ * keep its successor's record looking alive.
+ */
+export async function heartbeat(catalog: CatalogConnection, name: string, runner: { host: string; pid: number }): Promise<void> {
   await catalog.query(
-    `UPDATE ${S}.migration SET runner = runner || jsonb_build_object('heartbeatAt', now()) WHERE name = $1 AND runner IS NOT NULL`,
-    [name],
+    `UPDATE ${S}.migration SET runner = runner || jsonb_build_object('heartbeatAt', now())
+      WHERE name = $1 AND runner->>'host' = $2 AND runner->>'pid' = $3::text`,
+    [name, runner.host, runner.pid],
   );
 }
 

@@ -189,10 +189,11 @@ async function main(): Promise<number> {
   const plan = spec.mode === 'Online' ? { cutoverPlan: cutoverPlanOf(spec) } : {};
   // a runner an agent started names its agent, so the catalog says who runs the migration
   const agent = process.env.PGFERRY_AGENT_NAME;
-  await setRunner(store, name, { host: os.hostname(), pid: process.pid, ...(agent ? { agent } : {}), ...plan });
+  const self = { host: os.hostname(), pid: process.pid };
+  await setRunner(store, name, { ...self, ...(agent ? { agent } : {}), ...plan });
   // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   trace('setRunner');
-  const heartbeat = setInterval(() => void catalogHeartbeat(store, name).catch(() => undefined), 5000);
+  const heartbeat = setInterval(() => void catalogHeartbeat(store, name, self).catch(() => undefined), 5000);
   const controller = new AbortController();
   process.once('SIGTERM', () => stopOnSignal('SIGTERM', name));
   process.once('SIGINT', () => stopOnSignal('SIGINT', name));
@@ -223,7 +224,7 @@ async function main(): Promise<number> {
     return status.state === 'Succeeded' ? RUNNER_EXIT.ok : RUNNER_EXIT.failed;
   } finally {
     clearInterval(heartbeat);
-    await catalogHeartbeat(store, name).catch(() => undefined);
+    await catalogHeartbeat(store, name, self).catch(() => undefined);
     await letGo();
   }
 }
