@@ -10,6 +10,7 @@
 // position by the table watch, as a table created while streaming is: the user is told once who did
 // what (cdc/prepare/tableWatch.ts reportUnpublished), and the cutover succeeds with the rows equal.
 import assert from 'node:assert/strict';
+import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
 import { events } from '../../provider/engine/control/store';
@@ -25,6 +26,15 @@ const DROPPED =
 const UNPUBLISHED =
   /^streamed table public\.t was taken out of pgferry's publication on the source while streaming, not by pgferry: its changes since were not streamed, so it is published again and its rows copied again at a pinned position/;
 
+const SCHEMA = `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`;
+
+/** The one publication of the database: pgferry's. */
+async function publicationName(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ pubname: string }>('SELECT pubname FROM pg_catalog.pg_publication');
+  assert.equal(rows.length, 1, `one publication: ${JSON.stringify(rows)}`);
+  return rows[0]!.pubname;
+}
+
 describe('online: pgferry’s publication dropped or altered by hand on the source while streaming', function () {
   this.timeout(300_000);
   let pair: ServerPair;
@@ -34,12 +44,7 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
   after(async () => pair?.stop());
 
   it('the migration ends Failed naming the dropped publication and the fix; the application writes on; the target has no row the source lacks', async () => {
-    const { spec, store } = await onlineOver(
-      pair,
-      'pub-dropped',
-      DB,
-      `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
-    );
+    const { spec, store } = await onlineOver(pair, 'pub-dropped', DB, SCHEMA);
     const running = runMigration(spec);
     running.catch(() => undefined);
     const app = await pair.source.connect(DB);
@@ -48,7 +53,7 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
     try {
       await waitingForCutover(store, spec.migrationName);
       await writes.more(20, 'rows while streaming');
-      const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
+      const pubname = await publicationName(dba);
       await dba.query(`DROP PUBLICATION ${ident(pubname)}`);
       await writes.more(20, 'rows after the drop');
       const end = await waitForStatus(
@@ -85,12 +90,7 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
 
   it('a table taken out of it is told once, published and copied again: the cutover succeeds with the rows equal', async () => {
     const db = 'pubaltered';
-    const { spec, store } = await onlineOver(
-      pair,
-      'pub-altered',
-      db,
-      `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
-    );
+    const { spec, store } = await onlineOver(pair, 'pub-altered', db, SCHEMA);
     const running = runMigration(spec);
     running.catch(() => undefined);
     const app = await pair.source.connect(db);
@@ -102,7 +102,7 @@ describe('online: pgferry’s publication dropped or altered by hand on the sour
     try {
       await waitingForCutover(store, spec.migrationName);
       await writes.more(20, 'rows');
-      const [{ pubname }] = (await dba.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows as [{ pubname: string }];
+      const pubname = await publicationName(dba);
       await dba.query(`ALTER PUBLICATION ${ident(pubname)} DROP TABLE t`);
       await writes.more(20, 'rows');
       const told = async () => (await events(store, spec.migrationName, 200)).filter((e) => UNPUBLISHED.test(e.message));
