@@ -30,7 +30,7 @@ SELECT DISTINCT n.nspname AS schema, t.typname AS name, t.typtype::text AS kind,
 
 /** Which of the types (as qualified SQL names) the session's server lacks. */
 const ABSENT_SQL = `
-SELECT x.name FROM unnest($1::text[]) AS x(name) WHERE pg_catalog.to_regtype(x.name) IS NULL`;
+SELECT x.name FROM pg_catalog.unnest($1::text[]) AS x(name) WHERE pg_catalog.to_regtype(x.name) IS NULL`;
 
 interface TypeRow {
   schema: string;
